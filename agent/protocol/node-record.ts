@@ -1,0 +1,114 @@
+/**
+ * NodeRecord: the one piece of state each node owns about itself, signed by its own key
+ * and disseminated to every agent. Ordering between two records of one origin is
+ * (incarnation, version); version is a hybrid counter: max(previous + 1, clock ms), so
+ * a node that rebooted (RAM only, nothing remembered) still publishes newer records.
+ */
+import { z } from 'zod'
+import { Bytes, pack, unpack } from './frame.js'
+import type { Keyring } from './ports.js'
+
+/** Lifecycle of a worker as the operator sees it. */
+export const Phase = z.enum(['booting', 'joining', 'ready', 'draining', 'rebooting', 'verifying', 'failed', 'leaving'])
+export type Phase = z.infer<typeof Phase>
+
+export const NodeId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'node id: letters, digits, . _ - only')
+export const PublicKeyHex = z.string().regex(/^[0-9a-f]{64}$/, 'public key: 64 hex characters')
+
+/** What travels about hardware; the full Inventory is fetched on demand (agent/inventory). */
+export const InventorySummary = z
+  .object({
+    vendor: z.string().max(128).optional(),
+    product: z.string().max(128).optional(),
+    cpuModel: z.string().max(128).optional(),
+    cpuCores: z.number().int().nonnegative().optional(),
+    memoryBytes: z.number().nonnegative().optional(),
+    disks: z.number().int().nonnegative().optional(),
+    diskBytes: z.number().nonnegative().optional(),
+    nics: z.number().int().nonnegative().optional(),
+    gpus: z.number().int().nonnegative().optional(),
+  })
+  .strict()
+export type InventorySummary = z.infer<typeof InventorySummary>
+
+export const Severity = z.enum(['info', 'warning', 'critical'])
+export const HealthCondition = z
+  .object({
+    id: z.string().max(64),
+    severity: Severity,
+    since: z.number(),
+    message: z.string().max(256),
+    source: z.string().max(32),
+  })
+  .strict()
+export type HealthCondition = z.infer<typeof HealthCondition>
+
+/** Health as gossiped: overall status plus at most 16 named conditions (agent/health fills it). */
+export const HealthSummary = z
+  .object({
+    status: z.enum(['ok', 'warning', 'critical', 'unknown']),
+    kubeletReady: z.boolean().optional(),
+    osdsUp: z.number().int().nonnegative().optional(),
+    osdsTotal: z.number().int().nonnegative().optional(),
+    conditions: z.array(HealthCondition).max(16),
+  })
+  .strict()
+export type HealthSummary = z.infer<typeof HealthSummary>
+
+/** Load figures the reboot ranking uses (issue 5: least turbulence). */
+export const Workload = z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }).strict()
+
+export const NodeRecordBody = z
+  .object({
+    id: NodeId,
+    key: PublicKeyHex,
+    inc: z.number().int().nonnegative(),
+    ver: z.number().int().nonnegative(),
+    image: z.string().max(64),
+    phase: Phase,
+    domain: z.string().max(64),
+    /** host:port of this agent's HTTP API, so any agent can point a client at it. */
+    api: z.string().max(128).optional(),
+    inv: InventorySummary,
+    health: HealthSummary,
+    /** Component digest (agent/fingerprint): "kind:hash" strings, so peers can resolve ids. */
+    comps: z.array(z.string().max(80)).max(64),
+    work: Workload.optional(),
+  })
+  .strict()
+export type NodeRecordBody = z.infer<typeof NodeRecordBody>
+
+/** A record as it travels: the exact signed bytes, so no canonical re-encoding is needed. */
+export const SignedRecord = z.object({ body: Bytes, sig: Bytes }).strict()
+export type SignedRecord = z.infer<typeof SignedRecord>
+
+export interface VerifiedRecord {
+  readonly body: NodeRecordBody
+  readonly signed: SignedRecord
+}
+
+export function signRecord(body: NodeRecordBody, keyring: Keyring): VerifiedRecord {
+  const bytes = pack(NodeRecordBody.parse(body))
+  return { body, signed: { body: bytes, sig: keyring.sign(bytes) } }
+}
+
+export type RecordCheck = { ok: true; record: VerifiedRecord } | { ok: false; reason: 'schema' | 'bad-signature' | 'malformed' }
+
+/** Decodes and checks a record's signature against the key the record names. */
+export function openRecord(signed: SignedRecord, keyring: Keyring): RecordCheck {
+  let raw: unknown
+  try {
+    raw = unpack(signed.body)
+  } catch {
+    return { ok: false, reason: 'malformed' }
+  }
+  const parsed = NodeRecordBody.safeParse(raw)
+  if (!parsed.success) return { ok: false, reason: 'schema' }
+  if (!keyring.verify(parsed.data.key, signed.body, signed.sig)) return { ok: false, reason: 'bad-signature' }
+  return { ok: true, record: { body: parsed.data, signed } }
+}
+
+/** True when a is newer than b (same origin). */
+export function newerThan(a: { inc: number; ver: number }, b: { inc: number; ver: number }): boolean {
+  return a.inc > b.inc || (a.inc === b.inc && a.ver > b.ver)
+}

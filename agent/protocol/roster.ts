@@ -1,0 +1,40 @@
+/**
+ * The roster: which (node id, public key) pairs belong to the cluster. A static list for
+ * now; enrollment (coordinator) produces it from signed certificates later. Both
+ * directions are looked up on every inbound connection and record, so both are maps.
+ */
+import { z } from 'zod'
+import { NodeId, PublicKeyHex } from './node-record.js'
+
+export const RosterEntry = z.object({ id: NodeId, key: PublicKeyHex }).strict()
+export type RosterEntry = z.infer<typeof RosterEntry>
+export const RosterFile = z.object({ cluster: z.string().min(1).max(64), members: z.array(RosterEntry).max(100000) }).strict()
+export type RosterFile = z.infer<typeof RosterFile>
+
+export class Roster {
+  private readonly byId = new Map<string, string>()
+  private readonly byKey = new Map<string, string>()
+  constructor(entries: Iterable<RosterEntry> = []) {
+    for (const e of entries) this.add(e)
+  }
+  add(e: RosterEntry): void {
+    this.byId.set(e.id, e.key)
+    this.byKey.set(e.key, e.id)
+  }
+  keyOf(id: string): string | undefined {
+    return this.byId.get(id)
+  }
+  idOf(key: string): string | undefined {
+    return this.byKey.get(key)
+  }
+  /** The record's claimed key must be the one the roster holds for its id. */
+  admits(id: string, key: string): boolean {
+    return this.byId.get(id) === key
+  }
+  ids(): string[] {
+    return [...this.byId.keys()]
+  }
+  get size(): number {
+    return this.byId.size
+  }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the system packages the test suite uses for real: Ceph (mon, mgr, osd, cli),
+# QEMU + iPXE + busybox + squashfs-tools for netboot tests, a Debian kernel image
+# (extracted, not installed), nginx for the image-server benchmark, and kubectl.
+# Idempotent: skips what is already present. Needs root (or sudo).
+set -euo pipefail
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+need=()
+command -v ceph >/dev/null        || need+=(ceph-mon ceph-mgr ceph-osd ceph-common)
+command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86 ipxe-qemu)
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && file -L /bin/busybox 2>/dev/null | grep -q static || need+=(busybox-static)
+command -v mksquashfs >/dev/null  || need+=(squashfs-tools)
+command -v cpio >/dev/null        || need+=(cpio)
+command -v zstd >/dev/null        || need+=(zstd)
+command -v nginx >/dev/null       || need+=(nginx-light)
+command -v kubectl >/dev/null     || need+=(kubernetes-client)
+command -v file >/dev/null        || need+=(file)
+command -v ip >/dev/null          || need+=(iproute2)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
+fi
+# A kernel for QEMU workers, unpacked into .cache/kernel without installing it on the host.
+root=$(cd "$(dirname "$0")/.." && pwd)
+kdir="$root/.cache/kernel"
+if [ ! -f "$kdir/vmlinuz" ]; then
+  mkdir -p "$kdir" && cd "$kdir"
+  $SUDO apt-get update -qq || true
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  echo "setup: fetching kernel package $pkg"
+  apt-get download "$pkg" >/dev/null
+  dpkg-deb -x ./*.deb x
+  cp x/boot/vmlinuz-* vmlinuz
+  mv x/lib/modules/* modules 2>/dev/null || mv x/usr/lib/modules/* modules
+  rm -rf x ./*.deb
+fi
+echo "setup: done"
