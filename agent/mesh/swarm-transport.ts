@@ -1,0 +1,430 @@
+/**
+ * The hyperswarm transport: the only place the mesh touches hyperswarm/hyperdht.
+ *
+ * - Private DHT: every node gets its own `new DHT({ bootstrap, host })` with the bootstrap
+ *   list from config (never the public one; a shared/default DHT gives one-sided
+ *   connections on small networks).
+ * - Discovery: announce on the cluster topic, and look the topic up ourselves, again
+ *   whenever we are under-connected (hyperswarm alone re-queries only every ~10 min, so
+ *   nodes that join together would never find each other).
+ * - Dialing: at once toward greater keys only; toward smaller keys only after a random
+ *   hold-off and only if that peer has not dialled us meanwhile. Two peers dialling each
+ *   other at the same moment can keep different connections on each side, and the
+ *   survivor is dead until ETIMEDOUT (~13 s).
+ * - `firewall`: only roster keys get in; inbound connections are capped (hyperswarm's
+ *   maxPeers does not cap them); one connection per key.
+ * - Framing: length-prefixed frames (agent/protocol/frame.ts) decoded at the edge; a bad
+ *   frame becomes a `bad-frame` event, and a peer past `maxBadFramesPerPeer` (or that sent
+ *   an oversized frame, which leaves the stream unusable) is disconnected.
+ */
+import { EventEmitter } from 'node:events'
+import DHT, { type NoiseSecretStream } from 'hyperdht'
+import Hyperswarm, { type PeerInfo } from 'hyperswarm'
+import { DropReason } from '../protocol/errors.js'
+import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from '../protocol/frame.js'
+import { decodeMessage, encodeMessage, type MeshMessage, type OutMessage } from '../protocol/messages.js'
+import { silentLogger, type Logger } from '../protocol/ports.js'
+import type { Roster } from '../protocol/roster.js'
+import type { NodeIdentity } from './identity.js'
+import { clusterTopic } from './topic.js'
+
+export interface SwarmTransportOptions {
+  selfId: string
+  identity: NodeIdentity
+  roster: Roster
+  clusterId: string
+  /** Private DHT bootstrap nodes. Must be non-empty: we never fall back to the public list. */
+  bootstrap: { host: string; port: number }[]
+  /** Address the DHT binds and announces (the provisioning LAN address; 127.0.0.1 on loopback). */
+  host?: string
+  /** Connections the transport itself opens from discovery until it has this many (the overlay degree). */
+  targetDegree: number
+  /** Hard cap on connections, inbound included. */
+  maxDegree: number
+  /** Bad frames after which a peer is disconnected. */
+  maxBadFramesPerPeer: number
+  maxFrameBytes?: number
+  /** Topic lookups while under-connected. 1 s: cheap on a private DHT, and joins are found within it. */
+  discoveryIntervalMs?: number
+  /** Topic lookups once connected enough. 30 s: a backstop only; membership is the mesh's job. */
+  discoveryIdleIntervalMs?: number
+  /** A dial with no connection after this long is given up and reported as `disconnected`. 8 s. */
+  dialTimeoutMs?: number
+  /** Longest random hold-off before dialling a smaller key. 400 ms: well past a loopback/LAN handshake. */
+  smallerKeyHoldOffMs?: number
+  logger?: Logger
+}
+
+export interface TransportStats {
+  connections: number
+  inbound: number
+  outbound: number
+  discovered: number
+  dials: number
+  /** Inbound connections refused, by why. */
+  rejected: { notOnRoster: number; inboundCap: number }
+  /** Peers disconnected for bad frames. */
+  disconnectedForBadFrames: number
+  framesIn: number
+  framesOut: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export interface TransportEvents {
+  connected: [peer: string]
+  disconnected: [peer: string]
+  message: [peer: string, msg: MeshMessage, bytes: number]
+  'bad-frame': [peer: string, reason: DropReason, detail: string]
+  /** A connection attempt by a key that is not on the roster was refused. */
+  rejected: [key: string, reason: 'not-on-roster' | 'inbound-cap']
+}
+
+interface Link {
+  conn: NoiseSecretStream
+  decoder: FrameDecoder
+  badFrames: number
+  inbound: boolean
+}
+
+export class SwarmTransport extends EventEmitter<TransportEvents> {
+  private swarm: Hyperswarm | undefined
+  private readonly links = new Map<string, Link>()
+  /** Dials in flight: peer id -> give-up timer. */
+  private readonly dialing = new Map<string, NodeJS.Timeout>()
+  /** Held-off dials toward smaller keys. */
+  private readonly holdOffs = new Map<string, NodeJS.Timeout>()
+  private readonly capRejected = new Set<string>()
+  /** Peers the mesh asked for: only those get a `disconnected` when a dial fails. */
+  private readonly requested = new Set<string>()
+  private readonly discovered = new Set<string>()
+  private discoveryTimer: NodeJS.Timeout | undefined
+  private discovering = false
+  private started = false
+  private closed = false
+  private readonly topic: Buffer
+  private readonly log: Logger
+  private readonly selfKey: string
+  readonly stats: TransportStats = {
+    connections: 0,
+    inbound: 0,
+    outbound: 0,
+    discovered: 0,
+    dials: 0,
+    rejected: { notOnRoster: 0, inboundCap: 0 },
+    disconnectedForBadFrames: 0,
+    framesIn: 0,
+    framesOut: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+  }
+
+  constructor(private readonly opts: SwarmTransportOptions) {
+    super()
+    if (opts.bootstrap.length === 0) throw new Error('SwarmTransport needs at least one private bootstrap node')
+    this.topic = clusterTopic(opts.clusterId)
+    this.log = opts.logger ?? silentLogger
+    this.selfKey = opts.identity.publicKey
+  }
+
+  /** Joins the private DHT and the cluster topic. Idempotent. */
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}) })
+    const swarm = new Hyperswarm({
+      keyPair: this.opts.identity.keyPair,
+      dht,
+      maxPeers: this.opts.maxDegree,
+      firewall: (key, payload) => this.firewall(key, payload),
+    })
+    this.swarm = swarm
+    swarm.on('connection', (conn, info) => this.onConnection(conn, info))
+    swarm.on('ban', (info) => {
+      // A cap refusal is not a verdict on the peer: let it in once there is room.
+      const hex = info.publicKey.toString('hex')
+      if (this.capRejected.delete(hex)) info.ban(false)
+    })
+    await swarm.listen()
+    // Announce only: we look the topic up and choose whom to dial ourselves.
+    const discovery = swarm.join(this.topic, { server: true, client: false })
+    await discovery.flushed()
+    if (this.closed) return
+    this.scheduleDiscovery(0)
+  }
+
+  /** Peer ids with an open connection. */
+  peers(): string[] {
+    return [...this.links.keys()]
+  }
+
+  isConnected(peer: string): boolean {
+    return this.links.has(peer)
+  }
+
+  /**
+   * Asks for a connection to `peer`. Answered later by `connected` or, if it cannot be
+   * made, `disconnected`.
+   */
+  connect(peer: string): void {
+    if (this.closed || !this.swarm || peer === this.opts.selfId) return
+    if (this.links.has(peer) || this.dialing.has(peer) || this.holdOffs.has(peer)) return
+    const key = this.opts.roster.keyOf(peer)
+    if (!key) {
+      queueMicrotask(() => this.emit('disconnected', peer))
+      return
+    }
+    this.requested.add(peer)
+    if (key > this.selfKey) return this.dial(peer, key)
+    const holdOff = Math.random() * (this.opts.smallerKeyHoldOffMs ?? 400)
+    this.holdOffs.set(
+      peer,
+      setTimeout(() => {
+        this.holdOffs.delete(peer)
+        if (this.closed || this.links.has(peer)) {
+          this.requested.delete(peer)
+          return
+        }
+        this.dial(peer, key)
+      }, holdOff),
+    )
+  }
+
+  disconnect(peer: string, reason: string): void {
+    this.cancelDial(peer)
+    const link = this.links.get(peer)
+    if (!link) return
+    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer, reason }, 'disconnecting peer')
+    link.conn.destroy()
+  }
+
+  /** Sends one message; false if there is no connection to `peer`. */
+  send(peer: string, msg: OutMessage): boolean {
+    const link = this.links.get(peer)
+    if (!link) return false
+    let frame: Uint8Array
+    try {
+      frame = encodeFrame(encodeMessage(msg), this.opts.maxFrameBytes ?? MAX_FRAME_BYTES)
+    } catch (err) {
+      this.log.error({ component: 'mesh.transport', node: this.opts.selfId, peer, type: msg.t, err }, 'cannot encode outgoing message')
+      return false
+    }
+    this.stats.framesOut++
+    this.stats.bytesOut += frame.length
+    link.conn.write(frame)
+    return true
+  }
+
+  /** Writes raw bytes to a peer, bypassing the codec. For tests of the receiving edge only. */
+  sendRaw(peer: string, bytes: Uint8Array): boolean {
+    const link = this.links.get(peer)
+    if (!link) return false
+    link.conn.write(bytes)
+    return true
+  }
+
+  /** Leaves the topic and closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.discoveryTimer) clearTimeout(this.discoveryTimer)
+    for (const t of this.dialing.values()) clearTimeout(t)
+    for (const t of this.holdOffs.values()) clearTimeout(t)
+    this.dialing.clear()
+    this.holdOffs.clear()
+    const swarm = this.swarm
+    if (!swarm) return
+    for (const link of this.links.values()) link.conn.destroy()
+    await swarm.destroy().catch(() => swarm.destroy({ force: true }))
+  }
+
+  // -- inbound -------------------------------------------------------------------------
+
+  /** hyperswarm's contract: return true to refuse. `payload` is null for our own dials. */
+  private firewall(remoteKey: Buffer, payload: unknown): boolean {
+    const hex = remoteKey.toString('hex')
+    const id = this.opts.roster.idOf(hex)
+    if (id === undefined) {
+      this.stats.rejected.notOnRoster++
+      this.log.warn({ component: 'mesh.transport', node: this.opts.selfId, key: hex }, 'refused a key that is not on the roster')
+      this.emit('rejected', hex, 'not-on-roster')
+      return true
+    }
+    if (payload !== null && !this.links.has(id) && this.links.size >= this.opts.maxDegree) {
+      this.stats.rejected.inboundCap++
+      this.capRejected.add(hex)
+      this.emit('rejected', hex, 'inbound-cap')
+      return true
+    }
+    return false
+  }
+
+  private onConnection(conn: NoiseSecretStream, info: PeerInfo): void {
+    const hex = conn.remotePublicKey.toString('hex')
+    const peer = this.opts.roster.idOf(hex)
+    conn.on('error', () => {}) // closes follow errors; the close handler does the bookkeeping
+    if (peer === undefined || this.closed) {
+      conn.destroy()
+      return
+    }
+    const previous = this.links.get(peer)
+    if (!previous && !conn.isInitiator && this.links.size >= this.opts.maxDegree) {
+      // Several handshakes can pass the firewall's cap check at once; the cap is hard.
+      this.stats.rejected.inboundCap++
+      conn.destroy()
+      return
+    }
+    this.cancelDial(peer)
+    this.requested.delete(peer)
+    // Connections are ours to manage: no silent reconnects behind the mesh's back.
+    if (info.explicit) this.swarm?.leavePeer(conn.remotePublicKey)
+    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator }
+    this.links.set(peer, link)
+    conn.on('data', (chunk: Buffer) => this.onData(peer, link, chunk))
+    conn.on('close', () => {
+      if (this.links.get(peer) !== link) return
+      this.links.delete(peer)
+      this.countLinks()
+      this.emit('disconnected', peer)
+      if (!this.closed && this.links.size < this.opts.targetDegree) this.scheduleDiscovery(this.discoveryIntervalMs())
+    })
+    this.countLinks()
+    if (previous) {
+      // hyperswarm replaced a stale connection to the same key: same peer, no membership change.
+      previous.conn.destroy()
+      return
+    }
+    this.emit('connected', peer)
+  }
+
+  private onData(peer: string, link: Link, chunk: Buffer): void {
+    if (this.links.get(peer) !== link) return
+    this.stats.bytesIn += chunk.length
+    const bodies = link.decoder.push(chunk)
+    for (const body of bodies) {
+      this.stats.framesIn++
+      const decoded = decodeMessage(body)
+      if (decoded.ok) this.emit('message', peer, decoded.msg, body.length + 4)
+      else this.badFrame(peer, link, decoded.reason, decoded.detail)
+      if (this.links.get(peer) !== link) return
+    }
+    if (link.decoder.tooLarge) {
+      this.badFrame(peer, link, DropReason.frameTooLarge, `length prefix over ${this.opts.maxFrameBytes ?? MAX_FRAME_BYTES} bytes`)
+      // The stream position is lost: nothing after this can be framed.
+      this.dropPeer(peer, link, 'oversized frame')
+    }
+  }
+
+  private badFrame(peer: string, link: Link, reason: DropReason, detail: string): void {
+    link.badFrames++
+    this.emit('bad-frame', peer, reason, detail)
+    if (link.badFrames >= this.opts.maxBadFramesPerPeer) this.dropPeer(peer, link, `${link.badFrames} bad frames`)
+  }
+
+  private dropPeer(peer: string, link: Link, why: string): void {
+    if (this.links.get(peer) !== link) return
+    this.stats.disconnectedForBadFrames++
+    this.log.warn({ component: 'mesh.transport', node: this.opts.selfId, peer, why }, 'disconnecting a misbehaving peer')
+    link.conn.destroy()
+  }
+
+  private countLinks(): void {
+    let inbound = 0
+    for (const l of this.links.values()) if (l.inbound) inbound++
+    this.stats.connections = this.links.size
+    this.stats.inbound = inbound
+    this.stats.outbound = this.links.size - inbound
+  }
+
+  // -- outbound ------------------------------------------------------------------------
+
+  private dial(peer: string, key: string): void {
+    if (!this.swarm || this.closed) return
+    this.stats.dials++
+    const buf = Buffer.from(key, 'hex')
+    this.swarm.joinPeer(buf)
+    this.dialing.set(
+      peer,
+      setTimeout(() => {
+        this.dialing.delete(peer)
+        this.swarm?.leavePeer(buf)
+        if (!this.links.has(peer) && this.requested.delete(peer)) this.emit('disconnected', peer)
+      }, this.opts.dialTimeoutMs ?? 8000),
+    )
+  }
+
+  private cancelDial(peer: string): void {
+    const t = this.dialing.get(peer)
+    if (t) {
+      clearTimeout(t)
+      this.dialing.delete(peer)
+    }
+    const h = this.holdOffs.get(peer)
+    if (h) {
+      clearTimeout(h)
+      this.holdOffs.delete(peer)
+    }
+  }
+
+  // -- discovery -----------------------------------------------------------------------
+
+  private discoveryIntervalMs(): number {
+    return this.opts.discoveryIntervalMs ?? 1000
+  }
+
+  private scheduleDiscovery(delayMs: number): void {
+    if (this.closed) return
+    if (this.discoveryTimer) clearTimeout(this.discoveryTimer)
+    this.discoveryTimer = setTimeout(() => void this.discover(), delayMs)
+    this.discoveryTimer.unref?.()
+  }
+
+  private async discover(): Promise<void> {
+    if (this.closed || !this.swarm || this.discovering) return
+    this.discovering = true
+    try {
+      const stream = this.swarm.dht.lookup(this.topic)
+      for await (const reply of stream) {
+        for (const p of reply.peers) {
+          const hex = p.publicKey.toString('hex')
+          if (hex === this.selfKey || !this.opts.roster.idOf(hex)) continue
+          if (!this.discovered.has(hex)) {
+            this.discovered.add(hex)
+            this.stats.discovered = this.discovered.size
+          }
+        }
+        if (this.closed) break
+      }
+    } catch (err) {
+      if (!this.closed) this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, err: (err as Error).message }, 'topic lookup failed')
+    } finally {
+      this.discovering = false
+    }
+    if (this.closed) return
+    this.topUp()
+    const under = this.links.size < this.opts.targetDegree
+    this.scheduleDiscovery(under ? this.discoveryIntervalMs() : (this.opts.discoveryIdleIntervalMs ?? 30_000))
+  }
+
+  /** Dials discovered greater keys until the target degree is in reach. */
+  private topUp(): void {
+    const want = this.opts.targetDegree - this.links.size - this.dialing.size
+    if (want <= 0) return
+    const candidates: [string, string][] = []
+    for (const hex of this.discovered) {
+      if (hex <= this.selfKey) continue
+      const id = this.opts.roster.idOf(hex)
+      if (!id || this.links.has(id) || this.dialing.has(id)) continue
+      candidates.push([id, hex])
+    }
+    shuffle(candidates)
+    for (const [id, hex] of candidates.slice(0, want)) this.dial(id, hex)
+  }
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[a[i], a[j]] = [a[j]!, a[i]!]
+  }
+}
