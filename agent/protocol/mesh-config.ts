@@ -24,6 +24,10 @@ export const MeshConfig = z
     graftTimeoutMs: z.number().int().positive(),
     /** Anti-entropy exchange with one random neighbour this often: the backstop for anything lost. */
     antiEntropyIntervalMs: z.number().int().positive(),
+    /** How often to try one member we hold dead: after a partition heals, the halves find each other again. */
+    deadProbeIntervalMs: z.number().int().positive(),
+    /** A dial that has not connected by then counts as failed. */
+    connectTimeoutMs: z.number().int().positive(),
     /** Connections each node aims for; the overlay is a random graph of about this degree. */
     targetDegree: z.number().int().min(2),
     /** Hard cap on connections, inbound included. */
@@ -46,6 +50,8 @@ export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   ihaveIntervalMs: 50,
   graftTimeoutMs: 100,
   antiEntropyIntervalMs: 1000,
+  deadProbeIntervalMs: 2000,
+  connectTimeoutMs: 2000,
   targetDegree: 8,
   maxDegree: 16,
   deadRetentionMs: 24 * 3600_000,

@@ -47,6 +47,8 @@ export const IHave = z.object({ ...base, t: z.literal('ihave'), ids: z.array(Msg
 export const Graft = z.object({ ...base, t: z.literal('graft'), ids: z.array(MsgId).max(512) }).strict()
 /** Plumtree: "you are a duplicate path, go lazy". */
 export const Prune = z.object({ ...base, t: z.literal('prune') }).strict()
+/** "I am closing this link on purpose (overlay trimming)": do not treat it as a failure. */
+export const Bye = z.object({ ...base, t: z.literal('bye') }).strict()
 /** Anti-entropy round 1: one 32-bit hash per bucket of (id -> record version, liveness). */
 export const AeSummary = z.object({ ...base, t: z.literal('ae-sum'), b: Bytes }).strict()
 /** Anti-entropy round 2: the sender's entries in the buckets that differed. */
@@ -65,7 +67,7 @@ export const AeDelta = z.object({ ...base, t: z.literal('ae-delta'), u: z.array(
 /** Direct application message (e.g. a vote sent to a candidate). */
 export const AppDirect = z.object({ ...base, t: z.literal('app'), topic: z.string().max(32), body: Bytes }).strict()
 
-export const MeshMessage = z.discriminatedUnion('t', [Ping, Ack, PingReq, Nack, Gossip, IHave, Graft, Prune, AeSummary, AeDigest, AeDelta, AppDirect])
+export const MeshMessage = z.discriminatedUnion('t', [Ping, Ack, PingReq, Nack, Gossip, IHave, Graft, Prune, Bye, AeSummary, AeDigest, AeDelta, AppDirect])
 export type MeshMessage = z.infer<typeof MeshMessage>
 /** A message as written by code: the version field is added by the codec. */
 export type OutMessage = MeshMessage extends infer M ? (M extends { v: unknown } ? Omit<M, 'v'> : never) : never
@@ -114,7 +116,8 @@ export function updateId(u: Update, recordHead?: { id: string; inc: number; ver:
     case 'rec':
       return recordHead ? `r:${recordHead.id}:${recordHead.inc}:${recordHead.ver}` : `r:?`
     case 'claim':
-      return `c:${u.about}:${u.inc}:${u.status}`
+      // Suspicions from distinct accusers travel separately: they are Lifeguard confirmations.
+      return u.status === 'dead' ? `c:${u.about}:${u.inc}:dead` : `c:${u.about}:${u.inc}:suspect:${u.by}`
     case 'app':
       return `a:${u.origin}:${u.seq}`
   }

@@ -1,0 +1,82 @@
+/**
+ * Scuttlebutt-style anti-entropy with a compact first round. Each member contributes an
+ * entry hash over (id, record inc/ver, liveness status/inc); entries fall into 64 buckets
+ * whose hashes are kept incrementally (sum mod 2^32, order-independent). A steady-state
+ * exchange is therefore one 256-byte summary; only buckets that differ are expanded into
+ * digests (id -> versions), and only newer facts travel as deltas.
+ */
+import { fnv1a } from './hash.js'
+
+export const AE_BUCKETS = 64
+
+/** Liveness codes on the wire: a higher code wins at the same incarnation. */
+export const LIVENESS_CODE = { alive: 0, suspect: 1, dead: 2 } as const
+
+export interface AeEntry {
+  id: string
+  recInc: number
+  recVer: number
+  status: number
+  statusInc: number
+}
+
+export function bucketOf(id: string): number {
+  return fnv1a(id) % AE_BUCKETS
+}
+
+export function entryHash(e: AeEntry): number {
+  return fnv1a(`${e.id}|${e.recInc}|${e.recVer}|${e.status}|${e.statusInc}`)
+}
+
+export class BucketHashes {
+  readonly sums = new Uint32Array(AE_BUCKETS)
+  private readonly current = new Map<string, number>()
+
+  /** Replaces the entry of `e.id` (or adds it). */
+  set(e: AeEntry): void {
+    const b = bucketOf(e.id)
+    const old = this.current.get(e.id)
+    const h = entryHash(e)
+    if (old !== undefined) this.sums[b] = (this.sums[b]! - old) >>> 0
+    this.sums[b] = (this.sums[b]! + h) >>> 0
+    this.current.set(e.id, h)
+  }
+
+  delete(id: string): void {
+    const old = this.current.get(id)
+    if (old === undefined) return
+    const b = bucketOf(id)
+    this.sums[b] = (this.sums[b]! - old) >>> 0
+    this.current.delete(id)
+  }
+
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(AE_BUCKETS * 4)
+    const dv = new DataView(out.buffer)
+    for (let i = 0; i < AE_BUCKETS; i++) dv.setUint32(i * 4, this.sums[i]!, false)
+    return out
+  }
+
+  /** Buckets whose hash differs from the peer's summary (all of them if it is malformed). */
+  differing(peer: Uint8Array): number[] {
+    const out: number[] = []
+    if (peer.length !== AE_BUCKETS * 4) {
+      for (let i = 0; i < AE_BUCKETS; i++) out.push(i)
+      return out
+    }
+    const dv = new DataView(peer.buffer, peer.byteOffset, peer.byteLength)
+    for (let i = 0; i < AE_BUCKETS; i++) if (dv.getUint32(i * 4, false) !== this.sums[i]) out.push(i)
+    return out
+  }
+}
+
+/** Is fact a newer than fact b? Records by (inc, ver); liveness by (inc, code). */
+export function recordNewer(a: { recInc: number; recVer: number }, b: { recInc: number; recVer: number } | undefined): boolean {
+  if (!b) return a.recVer > 0 || a.recInc > 0
+  return a.recInc > b.recInc || (a.recInc === b.recInc && a.recVer > b.recVer)
+}
+
+export function livenessNewer(a: { status: number; statusInc: number }, b: { status: number; statusInc: number } | undefined): boolean {
+  if (!b) return true
+  return a.statusInc > b.statusInc || (a.statusInc === b.statusInc && a.status > b.status)
+}

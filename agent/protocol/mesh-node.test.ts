@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest'
+import { DropReason } from './errors.js'
+import { meshConfig } from './mesh-config.js'
+import { MeshNode } from './mesh-node.js'
+import type { MeshEffect, MeshEvent } from './mesh-types.js'
+import { claimBytes, decodeMessage, encodeMessage } from './messages.js'
+import { signRecord, type NodeRecordBody } from './node-record.js'
+import { Roster } from './roster.js'
+import { fakeKeyring, seededRng } from './testing.js'
+
+/**
+ * A minimal in-memory driver (1 ms links, every message through the real codec).
+ * The full simulator lives in sim/engine; this one keeps protocol unit tests self-contained.
+ */
+class Net {
+  now = 0
+  nodes = new Map<string, MeshNode>()
+  down = new Set<string>()
+  links = new Set<string>()
+  events: { at: number; node: string; event: MeshEvent }[] = []
+  private queue: { at: number; seq: number; run: () => void }[] = []
+  private seq = 0
+  readonly roster: Roster
+  readonly rng = seededRng(42)
+
+  constructor(readonly names: string[]) {
+    this.roster = new Roster(names.map((id) => ({ id, key: fakeKeyring(id).publicKey })))
+  }
+
+  start(id: string, linkTo: string[] = []): MeshNode {
+    this.down.delete(id)
+    const node = new MeshNode(
+      {
+        self: { id, image: 'v1', phase: 'ready', domain: 'rack-1', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] },
+        config: meshConfig(),
+        roster: this.roster,
+        keyring: fakeKeyring(id),
+        rng: seededRng(this.names.indexOf(id) + 1),
+      },
+      this.now,
+    )
+    this.nodes.set(id, node)
+    this.schedule(this.now, id, { type: 'tick' })
+    for (const p of linkTo) this.connect(id, p)
+    return node
+  }
+
+  crash(id: string): void {
+    this.down.add(id)
+  }
+
+  private key(a: string, b: string) {
+    return a < b ? `${a}|${b}` : `${b}|${a}`
+  }
+
+  connect(a: string, b: string): void {
+    this.at(this.now + 1, () => {
+      if (this.down.has(b) || this.down.has(a)) {
+        this.deliver(a, { type: 'disconnected', peer: b })
+        return
+      }
+      this.links.add(this.key(a, b))
+      this.deliver(a, { type: 'connected', peer: b })
+      this.deliver(b, { type: 'connected', peer: a })
+    })
+  }
+
+  private at(t: number, run: () => void) {
+    this.queue.push({ at: t, seq: this.seq++, run })
+  }
+
+  private schedule(t: number, id: string, input: Parameters<MeshNode['step']>[0]) {
+    this.at(t, () => this.deliver(id, input))
+  }
+
+  deliver(id: string, input: Parameters<MeshNode['step']>[0]) {
+    if (this.down.has(id)) return
+    const node = this.nodes.get(id)!
+    this.apply(id, node.step(input, this.now))
+  }
+
+  private apply(id: string, effects: MeshEffect[]) {
+    for (const e of effects) {
+      if (e.type === 'send') {
+        if (!this.links.has(this.key(id, e.to))) continue
+        const bytes = encodeMessage(e.msg)
+        this.at(this.now + 1, () => {
+          const d = decodeMessage(bytes)
+          if (!d.ok) throw new Error(`codec: ${d.reason}`)
+          this.deliver(e.to, { type: 'message', from: id, msg: d.msg })
+        })
+      } else if (e.type === 'connect') this.connect(id, e.peer)
+      else if (e.type === 'disconnect') {
+        this.links.delete(this.key(id, e.peer))
+        this.at(this.now + 1, () => this.deliver(e.peer, { type: 'disconnected', peer: id }))
+      } else if (e.type === 'event') this.events.push({ at: this.now, node: id, event: e.event })
+    }
+    const node = this.nodes.get(id)!
+    const wake = node.nextWakeAt()
+    if (wake < Infinity) this.schedule(Math.max(wake, this.now + 1), id, { type: 'tick' })
+  }
+
+  /** Runs until `until()` holds or `deadlineMs` of virtual time passes; returns the time. */
+  runUntil(until: () => boolean, deadlineMs: number): number {
+    const end = this.now + deadlineMs
+    while (this.queue.length > 0) {
+      if (until()) return this.now
+      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq)
+      const next = this.queue.shift()!
+      if (next.at > end) break
+      this.now = next.at
+      next.run()
+    }
+    if (until()) return this.now
+    throw new Error(`condition not reached within ${deadlineMs} ms of virtual time`)
+  }
+
+  runFor(ms: number): void {
+    const end = this.now + ms
+    while (this.queue.length > 0) {
+      this.queue.sort((a, b) => a.at - b.at || a.seq - b.seq)
+      if (this.queue[0]!.at > end) break
+      const next = this.queue.shift()!
+      this.now = next.at
+      next.run()
+    }
+    this.now = end
+  }
+
+  allSee(pred: (node: MeshNode) => boolean): boolean {
+    return [...this.nodes].every(([id, n]) => this.down.has(id) || pred(n))
+  }
+}
+
+function cluster(n: number) {
+  const names = Array.from({ length: n }, (_, i) => `node-${String(i).padStart(3, '0')}`)
+  const net = new Net(names)
+  names.forEach((id, i) => net.start(id, i === 0 ? [] : [names[Math.floor((i - 1) / 2)]!]))
+  return { net, names }
+}
+
+describe('MeshNode', () => {
+  it('a cluster converges: every node holds every record, all alive', () => {
+    const { net, names } = cluster(30)
+    net.runUntil(() => net.allSee((n) => n.view().filter((m) => m.status === 'alive' && m.record).length === names.length), 10_000)
+  })
+
+  it('an updated record reaches every node within a few hops', () => {
+    const { net, names } = cluster(30)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const t0 = net.now
+    net.deliver('node-007', { type: 'update-self', patch: { phase: 'draining' } })
+    const t = net.runUntil(() => net.allSee((n) => n.member('node-007')?.record?.phase === 'draining'), 5_000)
+    // Pushed at once along the tree: a few 1 ms hops, not gossip rounds.
+    expect(t - t0).toBeLessThan(50)
+  })
+
+  it('a silently crashed node is marked dead by every live node', () => {
+    const { net, names } = cluster(20)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    net.crash('node-005')
+    net.runUntil(() => net.allSee((n) => n.member('node-005')?.status === 'dead'), 20_000)
+    const falseDeaths = net.events.filter((e) => e.event.type === 'member' && e.event.status === 'dead' && e.event.id !== 'node-005')
+    expect(falseDeaths).toEqual([])
+  })
+
+  it('a restarted node (nothing remembered) is alive again everywhere', () => {
+    const { net, names } = cluster(12)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    net.crash('node-003')
+    net.runUntil(() => net.allSee((n) => n.member('node-003')?.status === 'dead'), 20_000)
+    net.now += 1000 // the reboot takes a second
+    net.start('node-003', ['node-000'])
+    net.runUntil(() => net.allSee((n) => n.member('node-003')?.status === 'alive'), 20_000)
+  })
+
+  it('a node refutes a false suspicion with a higher incarnation', () => {
+    const { net, names } = cluster(10)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const before = net.nodes.get('node-004')!.self().inc
+    // node-001 wrongly suspects node-004 (e.g. a lost probe): deliver a signed claim.
+    const accuser = fakeKeyring('node-001')
+    const c = { about: 'node-004', inc: before, status: 'suspect' as const, by: 'node-001' }
+    net.deliver('node-002', { type: 'message', from: 'node-001', msg: { v: 1, t: 'gossip', h: 0, u: { k: 'claim', ...c, sig: accuser.sign(claimBytes(c)) } } })
+    net.runUntil(() => net.allSee((n) => (n.member('node-004')?.inc ?? 0) > before && n.member('node-004')?.status === 'alive'), 10_000)
+    expect(net.events.some((e) => e.event.type === 'member' && e.event.id === 'node-004' && e.event.status === 'dead')).toBe(false)
+  })
+
+  it('drops and counts a record with a bad signature or a key off the roster, and keeps its state', () => {
+    const { net, names } = cluster(4)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const victim = net.nodes.get('node-000')!
+    const good = victim.member('node-001')!.record!
+    const forged: NodeRecordBody = { ...good, phase: 'failed', ver: good.ver + 1000 }
+    const wrongKey = signRecord(forged, fakeKeyring('mallory'))
+    // Correct key field, signature by another key: bad signature.
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: { k: 'rec', rec: wrongKey.signed } } })
+    expect(victim.counters[`dropped.${DropReason.badSignature}`]).toBe(1)
+    // Self-consistent record of a key the roster does not hold for that id.
+    const mallory = fakeKeyring('mallory')
+    const offRoster = signRecord({ ...forged, key: mallory.publicKey }, mallory)
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: { k: 'rec', rec: offRoster.signed } } })
+    expect(victim.counters[`dropped.${DropReason.notOnRoster}`]).toBe(1)
+    expect(victim.member('node-001')!.record!.phase).toBe('ready')
+  })
+
+  it('disconnects a peer that keeps sending bad frames', () => {
+    const { net, names } = cluster(3)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const node = net.nodes.get('node-000')!
+    const peer = node.peers()[0]!
+    let cut = false
+    for (let i = 0; i < meshConfig().maxBadFramesPerPeer; i++) {
+      const effects = node.step({ type: 'bad-frame', from: peer, reason: DropReason.malformed, detail: 'x' }, net.now)
+      cut ||= effects.some((e) => e.type === 'disconnect' && e.peer === peer)
+    }
+    expect(cut).toBe(true)
+    expect(node.counters[`dropped.${DropReason.malformed}`]).toBe(meshConfig().maxBadFramesPerPeer)
+  })
+
+  it('app broadcasts reach every other node once, with their origin', () => {
+    const { net, names } = cluster(15)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    net.events.length = 0
+    net.deliver('node-009', { type: 'broadcast', topic: 'vote', body: new Uint8Array([1, 2, 3]) })
+    const got = () => net.events.filter((e) => e.event.type === 'app')
+    net.runUntil(() => got().length >= names.length - 1, 1_000)
+    net.runFor(1_000) // let duplicates, if any, arrive
+    const origins = got().map((e) => [e.node, e.event.type === 'app' ? e.event.from : ''])
+    expect(new Set(origins.map(([n]) => n)).size).toBe(names.length - 1)
+    expect(origins.every(([n, from]) => n !== 'node-009' && from === 'node-009')).toBe(true)
+    expect(origins.length).toBe(names.length - 1)
+  })
+})

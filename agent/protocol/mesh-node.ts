@@ -1,0 +1,841 @@
+/**
+ * MeshNode: one agent's view of the cluster, as a deterministic state machine.
+ *
+ *   step(input, now) -> effects      (see mesh-types.ts for the driving rules)
+ *
+ * The state is owned by the instance and mutated in place (at N=1000 copying it per step
+ * would dominate the simulator); the step is still pure in the sense that matters: no IO,
+ * no clock, no global randomness — the same inputs give the same effects.
+ *
+ * Three protocols share it:
+ * - Membership (SWIM + Lifeguard): each node probes its overlay neighbours round-robin;
+ *   a failed probe (direct, then indirect) becomes a signed suspect claim; the subject
+ *   refutes with a higher incarnation, or the accusers declare it dead when a suspicion
+ *   timeout (shortened by independent confirmations) runs out.
+ * - Dissemination (Plumtree): every new fact — a signed NodeRecord, a claim, an app
+ *   broadcast — is pushed at once along the broadcast tree and announced lazily elsewhere.
+ * - Anti-entropy (Scuttlebutt with bucket hashes): with one random neighbour per second,
+ *   and with every new neighbour at once, so anything lost is repaired.
+ */
+import { AE_BUCKETS, BucketHashes, LIVENESS_CODE, bucketOf, livenessNewer, recordNewer, type AeEntry } from './anti-entropy.js'
+import { DropReason } from './errors.js'
+import { unpack } from './frame.js'
+import type { MeshConfig } from './mesh-config.js'
+import type { Liveness, MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from './mesh-types.js'
+import { appBytes, claimBytes, type Claim, type MeshMessage, type OutMessage, type Update, updateId } from './messages.js'
+import { newerThan, openRecord, signRecord, type NodeRecordBody, type VerifiedRecord } from './node-record.js'
+import { Plumtree } from './plumtree.js'
+import type { Keyring, Logger, Rng } from './ports.js'
+import { silentLogger } from './ports.js'
+import type { Roster } from './roster.js'
+import { suspicionTimeoutMs } from './suspicion.js'
+
+export interface MeshNodeInit {
+  /** This node's own record, without the fields the node manages itself. */
+  self: Omit<NodeRecordBody, 'key' | 'inc' | 'ver'>
+  config: MeshConfig
+  roster: Roster
+  keyring: Keyring
+  rng: Rng
+  logger?: Logger
+}
+
+interface Member {
+  id: string
+  status: Liveness
+  statusInc: number
+  statusSince: number
+  /** The signed proof of a suspect/dead status (absent while alive). */
+  claim: Claim | undefined
+  record: VerifiedRecord | undefined
+  updatedAt: number
+  suspicion: { start: number; deadline: number; accusers: Set<string>; mine: boolean } | undefined
+}
+
+interface ProbeState {
+  target: string
+  seq: number
+  phase: 'direct' | 'indirect'
+  deadline: number
+}
+
+const APP_SEEN_TTL_MS = 10 * 60_000
+const MAX_DELTA_UPDATES = 200
+const MAX_DIGEST_ENTRIES = 4000
+
+export class MeshNode {
+  readonly id: string
+  /** Dropped input by reason, plus a few activity counts; served by /v1/self. */
+  readonly counters: Record<string, number> = {}
+
+  private readonly cfg: MeshConfig
+  private readonly roster: Roster
+  private readonly keyring: Keyring
+  private readonly rng: Rng
+  private readonly log: Logger
+  private readonly members = new Map<string, Member>()
+  private readonly hashes = new BucketHashes()
+  private readonly tree: Plumtree
+  private readonly neighbours = new Set<string>()
+  private readonly pendingConnects = new Map<string, number>()
+  /** Peers we dialled again after an unexpected disconnect, to learn whether they live. */
+  private readonly checking = new Set<string>()
+  /** Links closed on purpose (by us, or the peer said bye): not a failure. */
+  private readonly intentional = new Set<string>()
+  private readonly suspected = new Set<string>()
+  private readonly relays = new Map<number, { origin: string; originSeq: number; deadline: number }>()
+  private readonly seenApp = new Map<string, number>()
+  private readonly badFrames = new Map<string, number>()
+  private selfRec: VerifiedRecord
+  private probe: ProbeState | undefined
+  private probeOrder: string[] = []
+  private urgentProbe: string | undefined
+  private seq = 0
+  private appSeq = 0
+  private nextProbeAt: number
+  private nextAeAt: number
+  private nextIhaveAt = Infinity
+  private nextDeadProbeAt: number
+  private nextSweepAt: number
+  private out: MeshEffect[] = []
+
+  constructor(init: MeshNodeInit, now: number) {
+    this.cfg = init.config
+    this.roster = init.roster
+    this.keyring = init.keyring
+    this.rng = init.rng
+    this.log = init.logger ?? silentLogger
+    this.id = init.self.id
+    this.tree = new Plumtree(this.cfg.graftTimeoutMs)
+    // A worker lives in RAM: it remembers no incarnation across reboots. Starting from
+    // the clock's seconds makes a rebooted node's facts newer than its old ones at once;
+    // refutation (below) covers a clock that went backwards.
+    this.selfRec = signRecord(
+      { ...init.self, key: this.keyring.publicKey, inc: Math.floor(now / 1000), ver: Math.max(1, Math.floor(now)) },
+      this.keyring,
+    )
+    this.upsertSelf(now)
+    // Spread timer phases so that simulated nodes started together do not tick together.
+    this.nextProbeAt = now + this.rng.int(this.cfg.probeIntervalMs)
+    this.nextAeAt = now + this.rng.int(this.cfg.antiEntropyIntervalMs)
+    this.nextDeadProbeAt = now + this.cfg.deadProbeIntervalMs + this.rng.int(this.cfg.deadProbeIntervalMs)
+    this.nextSweepAt = now + 10_000
+  }
+
+  // ---------------------------------------------------------------- public face
+
+  step(input: MeshInput, now: number): MeshEffect[] {
+    this.out = []
+    switch (input.type) {
+      case 'tick':
+        break
+      case 'message':
+        this.onMessage(input.from, input.msg, now)
+        break
+      case 'bad-frame':
+        this.onBadFrame(input.from, input.reason, input.detail)
+        break
+      case 'connected':
+        this.onConnected(input.peer, now)
+        break
+      case 'disconnected':
+        this.onDisconnected(input.peer, now)
+        break
+      case 'update-self':
+        this.updateSelf(input.patch, now)
+        break
+      case 'broadcast':
+        this.broadcastApp(input.topic, input.body, now)
+        break
+      case 'send-app':
+        if (this.neighbours.has(input.to)) this.send(input.to, { t: 'app', topic: input.topic, body: input.body })
+        else this.count('app-unroutable')
+        break
+    }
+    this.runTimers(now)
+    return this.out
+  }
+
+  nextWakeAt(): number {
+    let t = Math.min(this.nextProbeAt, this.nextAeAt, this.nextIhaveAt, this.nextDeadProbeAt, this.nextSweepAt, this.tree.nextDeadline())
+    if (this.probe) t = Math.min(t, this.probe.deadline)
+    for (const id of this.suspected) {
+      const s = this.members.get(id)?.suspicion
+      if (s) t = Math.min(t, s.deadline)
+    }
+    for (const r of this.relays.values()) t = Math.min(t, r.deadline)
+    return t
+  }
+
+  /** Every member this node knows, itself included. */
+  view(): MemberView[] {
+    const out: MemberView[] = []
+    for (const m of this.members.values()) out.push(this.memberView(m))
+    return out
+  }
+
+  member(id: string): MemberView | undefined {
+    const m = this.members.get(id)
+    return m ? this.memberView(m) : undefined
+  }
+
+  self(): NodeRecordBody {
+    return this.selfRec.body
+  }
+
+  /** Current overlay neighbours (connected peers). */
+  peers(): string[] {
+    return [...this.neighbours]
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  private onMessage(from: string, msg: MeshMessage, now: number): void {
+    this.count('messages-in')
+    switch (msg.t) {
+      case 'ping':
+        this.send(from, { t: 'ack', seq: msg.seq })
+        return
+      case 'ack':
+        return this.onAck(msg.seq)
+      case 'ping-req': {
+        if (!this.neighbours.has(msg.target)) {
+          this.send(from, { t: 'nack', seq: msg.seq })
+          return
+        }
+        const seq = this.nextSeq()
+        this.relays.set(seq, { origin: from, originSeq: msg.seq, deadline: now + this.cfg.probeTimeoutMs })
+        this.send(msg.target, { t: 'ping', seq })
+        return
+      }
+      case 'nack':
+        this.count('nacks-in')
+        return
+      case 'gossip': {
+        const result = this.applyUpdate(msg.u, from, now)
+        if (result === 'new') this.disseminate(msg.u, from, msg.h + 1, now)
+        else if (result === 'dup' && this.tree.eager.has(from)) {
+          this.tree.demote(from)
+          this.send(from, { t: 'prune' })
+        }
+        return
+      }
+      case 'ihave':
+        for (const id of msg.ids) if (!this.knows(id)) this.tree.heardOf(id, from, now)
+        return
+      case 'graft':
+        this.tree.promote(from)
+        for (const id of msg.ids) {
+          const u = this.tree.cached(id) ?? this.currentFor(id)
+          if (u) this.send(from, { t: 'gossip', h: 0, u })
+        }
+        return
+      case 'prune':
+        this.tree.demote(from)
+        return
+      case 'bye':
+        this.intentional.add(from)
+        return
+      case 'ae-sum': {
+        const buckets = this.hashes.differing(msg.b)
+        if (buckets.length > 0) this.sendDigests(from, buckets, true)
+        return
+      }
+      case 'ae-dig':
+        return this.onDigest(from, msg.buckets, msg.e, msg.reply)
+      case 'ae-delta':
+        for (const u of msg.u) if (this.applyUpdate(u, from, now) === 'new') this.disseminate(u, from, 1, now)
+        return
+      case 'app':
+        this.emit({ type: 'app', from, topic: msg.topic, body: msg.body, direct: true })
+        return
+    }
+  }
+
+  private onBadFrame(from: string, reason: string, detail: string): void {
+    this.drop(from, reason, detail)
+  }
+
+  private onConnected(peer: string, now: number): void {
+    if (peer === this.id) return
+    this.pendingConnects.delete(peer)
+    this.checking.delete(peer)
+    this.intentional.delete(peer)
+    this.neighbours.add(peer)
+    this.tree.addNeighbour(peer)
+    // A fresh link starts with anti-entropy: a joiner learns the cluster, the cluster the joiner.
+    this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
+    if (this.neighbours.size > this.cfg.maxDegree) this.trimOverlay()
+  }
+
+  private onDisconnected(peer: string, now: number): void {
+    const wasNeighbour = this.neighbours.delete(peer)
+    const wasPending = this.pendingConnects.delete(peer)
+    this.tree.removeNeighbour(peer)
+    if (this.probe?.target === peer) this.probe = undefined
+    if (this.intentional.delete(peer)) return
+    const m = this.members.get(peer)
+    if (this.checking.delete(peer)) {
+      // We dialled it again to see whether it lives, and could not reach it.
+      if (m && m.status === 'alive') this.accuse(m, now)
+      return
+    }
+    if (wasNeighbour && !wasPending && m && m.status !== 'dead') {
+      // The link broke without a goodbye: either the peer died or the path did. Dial once.
+      this.checking.add(peer)
+      this.dial(peer, now)
+    }
+  }
+
+  // ---------------------------------------------------------------- self
+
+  private updateSelf(patch: SelfPatch, now: number): void {
+    const body = { ...this.selfRec.body, ...patch, ver: Math.max(this.selfRec.body.ver + 1, Math.floor(now)) }
+    this.publishSelf(body, now)
+  }
+
+  private publishSelf(body: NodeRecordBody, now: number): void {
+    this.selfRec = signRecord(body, this.keyring)
+    this.upsertSelf(now)
+    const u: Update = { k: 'rec', rec: this.selfRec.signed }
+    this.disseminate(u, undefined, 0, now)
+  }
+
+  private upsertSelf(now: number): void {
+    let m = this.members.get(this.id)
+    if (!m) {
+      m = { id: this.id, status: 'alive', statusInc: 0, statusSince: now, claim: undefined, record: undefined, updatedAt: now, suspicion: undefined }
+      this.members.set(this.id, m)
+    }
+    m.record = this.selfRec
+    m.status = 'alive'
+    m.statusInc = this.selfRec.body.inc
+    m.claim = undefined
+    m.updatedAt = now
+    this.hashes.set(this.entryOf(m))
+  }
+
+  /** Someone holds a fact about us at least as new as ours: outbid it (SWIM refutation). */
+  private refute(inc: number, ver: number, now: number): void {
+    const b = this.selfRec.body
+    const newInc = Math.max(b.inc, inc + 1)
+    this.log.info({ component: 'mesh', node: this.id, inc: newInc }, 'refuting a claim about this node')
+    this.count('refutations')
+    this.publishSelf({ ...b, inc: newInc, ver: Math.max(b.ver + 1, ver + 1, Math.floor(now)) }, now)
+  }
+
+  // ---------------------------------------------------------------- facts
+
+  /** Applies one update; 'new' means it changed our state and should travel on. */
+  private applyUpdate(u: Update, from: string, now: number): 'new' | 'dup' | 'bad' {
+    switch (u.k) {
+      case 'rec':
+        return this.applyRecord(u.rec, from, now)
+      case 'claim':
+        return this.applyClaim(u, from, now)
+      case 'app':
+        return this.applyApp(u, from, now)
+    }
+  }
+
+  private applyRecord(signed: VerifiedRecord['signed'], from: string, now: number): 'new' | 'dup' | 'bad' {
+    const check = openRecord(signed, this.keyring)
+    if (!check.ok) {
+      this.drop(from, check.reason, 'record')
+      return 'bad'
+    }
+    const body = check.record.body
+    if (!this.roster.admits(body.id, body.key)) {
+      this.drop(from, DropReason.notOnRoster, `record of ${body.id}`)
+      return 'bad'
+    }
+    if (body.id === this.id) {
+      if (body.key === this.keyring.publicKey && newerThan(body, this.selfRec.body)) this.refute(body.inc, body.ver, now)
+      return 'dup'
+    }
+    let m = this.members.get(body.id)
+    if (m?.record && !newerThan(body, m.record.body)) return 'dup'
+    const previous = m?.record?.body
+    if (!m) {
+      m = { id: body.id, status: 'alive', statusInc: body.inc, statusSince: now, claim: undefined, record: undefined, updatedAt: now, suspicion: undefined }
+      this.members.set(body.id, m)
+      this.emit({ type: 'member', id: body.id, status: 'alive', previous: undefined, inc: body.inc })
+    } else if (body.inc > m.statusInc || (m.status === 'alive' && body.inc >= m.statusInc)) {
+      this.setStatus(m, 'alive', body.inc, undefined, now)
+    }
+    m.record = check.record
+    m.updatedAt = now
+    this.hashes.set(this.entryOf(m))
+    this.emit({ type: 'record', id: body.id, record: body, previous })
+    return 'new'
+  }
+
+  private applyClaim(c: Claim, from: string, now: number): 'new' | 'dup' | 'bad' {
+    const key = this.roster.keyOf(c.by)
+    if (!key || !this.roster.keyOf(c.about)) {
+      this.drop(from, DropReason.notOnRoster, `claim by ${c.by} about ${c.about}`)
+      return 'bad'
+    }
+    if (!this.keyring.verify(key, claimBytes(c), c.sig)) {
+      this.drop(from, DropReason.badSignature, `claim by ${c.by}`)
+      return 'bad'
+    }
+    if (c.about === this.id) {
+      if (c.inc >= this.selfRec.body.inc) this.refute(c.inc, 0, now)
+      return 'dup'
+    }
+    let m = this.members.get(c.about)
+    if (!m) {
+      m = { id: c.about, status: 'alive', statusInc: 0, statusSince: now, claim: undefined, record: undefined, updatedAt: now, suspicion: undefined }
+      this.members.set(c.about, m)
+    }
+    const code = LIVENESS_CODE[c.status]
+    if (livenessNewer({ status: code, statusInc: c.inc }, { status: LIVENESS_CODE[m.status], statusInc: m.statusInc })) {
+      this.setStatus(m, c.status, c.inc, c, now)
+      if (c.status === 'suspect') {
+        const mine = c.by === this.id
+        m.suspicion = { start: now, deadline: 0, accusers: new Set([c.by]), mine }
+        m.suspicion.deadline = this.suspicionDeadline(m)
+        this.suspected.add(m.id)
+        if (!mine && this.neighbours.has(m.id)) this.urgentProbe = m.id
+      }
+      this.hashes.set(this.entryOf(m))
+      return 'new'
+    }
+    if (c.status === 'suspect' && m.status === 'suspect' && m.statusInc === c.inc && m.suspicion && !m.suspicion.accusers.has(c.by)) {
+      // An independent suspicion of the same incarnation: a Lifeguard confirmation.
+      m.suspicion.accusers.add(c.by)
+      if (c.by === this.id) m.suspicion.mine = true
+      m.suspicion.deadline = this.suspicionDeadline(m)
+      return 'new'
+    }
+    return 'dup'
+  }
+
+  private applyApp(a: Extract<Update, { k: 'app' }>, from: string, now: number): 'new' | 'dup' | 'bad' {
+    const key = this.roster.keyOf(a.origin)
+    if (!key) {
+      this.drop(from, DropReason.notOnRoster, `app broadcast from ${a.origin}`)
+      return 'bad'
+    }
+    const id = updateId(a)
+    if (this.seenApp.has(id) || a.origin === this.id) return 'dup'
+    if (!this.keyring.verify(key, appBytes(a), a.sig)) {
+      this.drop(from, DropReason.badSignature, `app broadcast from ${a.origin}`)
+      return 'bad'
+    }
+    this.seenApp.set(id, now + APP_SEEN_TTL_MS)
+    this.emit({ type: 'app', from: a.origin, topic: a.topic, body: a.body, direct: false })
+    return 'new'
+  }
+
+  private setStatus(m: Member, status: Liveness, inc: number, claim: Claim | undefined, now: number): void {
+    const previous = m.status
+    m.statusInc = inc
+    m.claim = claim
+    if (status !== 'suspect' && m.suspicion) {
+      m.suspicion = undefined
+      this.suspected.delete(m.id)
+    }
+    if (previous === status) return
+    m.status = status
+    m.statusSince = now
+    this.log.info({ component: 'mesh', node: this.id, member: m.id, status, inc }, `member ${status}`)
+    this.emit({ type: 'member', id: m.id, status, previous, inc })
+    if (status === 'dead' && this.neighbours.has(m.id)) this.closeLink(m.id, 'declared dead')
+  }
+
+  private suspicionDeadline(m: Member): number {
+    const s = m.suspicion!
+    const base = {
+      clusterSize: this.members.size,
+      probeIntervalMs: this.cfg.probeIntervalMs,
+      minMult: this.cfg.suspicionMinMult,
+      maxMult: this.cfg.suspicionMaxMult,
+      confirmationsWanted: this.cfg.suspicionConfirmations,
+    }
+    // Accusers time out on Lifeguard's schedule; everyone else waits the longest time, as
+    // a backstop, so a crash yields a handful of dead claims rather than one per node.
+    const ms = s.mine
+      ? suspicionTimeoutMs({ ...base, confirmations: s.accusers.size - 1 })
+      : suspicionTimeoutMs({ ...base, confirmations: 0 }) + this.cfg.probeIntervalMs
+    return s.start + ms
+  }
+
+  /** Our own probe of `m` failed: sign a suspect claim and spread it. */
+  private accuse(m: Member, now: number): void {
+    if (m.status === 'dead') return
+    this.originate(this.signClaim(m.id, Math.max(m.statusInc, m.record?.body.inc ?? 0), 'suspect'), now)
+  }
+
+  private signClaim(about: string, inc: number, status: 'suspect' | 'dead'): Claim {
+    const c = { about, inc, status, by: this.id }
+    return { k: 'claim', ...c, sig: this.keyring.sign(claimBytes(c)) }
+  }
+
+  private broadcastApp(topic: string, body: Uint8Array, now: number): void {
+    this.appSeq = Math.max(this.appSeq + 1, Math.floor(now))
+    const a = { origin: this.id, seq: this.appSeq, topic, body }
+    const u: Update = { k: 'app', ...a, sig: this.keyring.sign(appBytes(a)) }
+    this.seenApp.set(updateId(u), now + APP_SEEN_TTL_MS)
+    this.disseminate(u, undefined, 0, now)
+  }
+
+  /** Applies a fact we made ourselves and, if it changed anything, spreads it. */
+  private originate(u: Update, now: number): void {
+    if (this.applyUpdate(u, this.id, now) === 'new') this.disseminate(u, undefined, 0, now)
+  }
+
+  /** Plumtree: eager push now, lazy announcement soon. */
+  private disseminate(u: Update, from: string | undefined, hops: number, now: number): void {
+    const id = this.idOf(u)
+    this.tree.delivered(id, u, now)
+    for (const p of this.tree.eager) if (p !== from) this.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
+    this.tree.announce(id, from)
+    if (this.tree.hasQueuedAnnouncements() && this.nextIhaveAt === Infinity) this.nextIhaveAt = now + this.cfg.ihaveIntervalMs
+  }
+
+  // ---------------------------------------------------------------- knowledge by id
+
+  private idOf(u: Update): string {
+    if (u.k !== 'rec') return updateId(u)
+    const check = openRecordHead(u)
+    return updateId(u, check)
+  }
+
+  /** Do we already hold the fact an IHAVE id names (or a newer one)? */
+  private knows(id: string): boolean {
+    const parts = id.split(':')
+    if (parts[0] === 'r') {
+      const m = this.members.get(parts[1] ?? '')
+      const r = m?.record?.body
+      if (parts[1] === this.id) return true
+      return !!r && !newerThan({ inc: Number(parts[2]), ver: Number(parts[3]) }, r)
+    }
+    if (parts[0] === 'c') {
+      if (parts[1] === this.id) return true
+      const m = this.members.get(parts[1] ?? '')
+      if (!m) return false
+      const code = parts[3] === 'dead' ? 2 : 1
+      const inc = Number(parts[2])
+      if (livenessNewer({ status: code, statusInc: inc }, { status: LIVENESS_CODE[m.status], statusInc: m.statusInc })) return false
+      if (code === 1 && m.status === 'suspect' && m.statusInc === inc && m.suspicion && !m.suspicion.accusers.has(parts[4] ?? '')) return false
+      return true
+    }
+    return this.seenApp.has(id)
+  }
+
+  /** For a GRAFT of an id we no longer cache: our current fact about that node, if any. */
+  private currentFor(id: string): Update | undefined {
+    const parts = id.split(':')
+    const m = this.members.get(parts[1] ?? '')
+    if (!m) return undefined
+    if (parts[0] === 'r' && m.record) return { k: 'rec', rec: m.record.signed }
+    if (parts[0] === 'c' && m.claim) return m.claim
+    return undefined
+  }
+
+  // ---------------------------------------------------------------- anti-entropy
+
+  private entryOf(m: Member): AeEntry {
+    return {
+      id: m.id,
+      recInc: m.record?.body.inc ?? 0,
+      recVer: m.record?.body.ver ?? 0,
+      status: LIVENESS_CODE[m.status],
+      statusInc: m.statusInc,
+    }
+  }
+
+  private sendDigests(to: string, buckets: number[], reply: boolean): void {
+    const wanted = new Set(buckets)
+    let chunkBuckets: number[] = []
+    let chunk: [string, number, number, number, number][] = []
+    const byBucket = new Map<number, Member[]>()
+    for (const m of this.members.values()) {
+      const b = bucketOf(m.id)
+      if (!wanted.has(b)) continue
+      let list = byBucket.get(b)
+      if (!list) byBucket.set(b, (list = []))
+      list.push(m)
+    }
+    for (const b of buckets) {
+      const list = byBucket.get(b) ?? []
+      if (chunk.length + list.length > MAX_DIGEST_ENTRIES && chunk.length > 0) {
+        this.send(to, { t: 'ae-dig', buckets: chunkBuckets, e: chunk, reply })
+        chunkBuckets = []
+        chunk = []
+      }
+      chunkBuckets.push(b)
+      for (const m of list) {
+        const e = this.entryOf(m)
+        chunk.push([e.id, e.recInc, e.recVer, e.status, e.statusInc])
+      }
+    }
+    if (chunkBuckets.length > 0) this.send(to, { t: 'ae-dig', buckets: chunkBuckets, e: chunk, reply })
+  }
+
+  private onDigest(from: string, buckets: number[], entries: [string, number, number, number, number][], reply: boolean): void {
+    const theirs = new Map<string, AeEntry>()
+    for (const [id, recInc, recVer, status, statusInc] of entries) theirs.set(id, { id, recInc, recVer, status, statusInc })
+    const wanted = new Set(buckets.filter((b) => b < AE_BUCKETS))
+    const delta: Update[] = []
+    for (const m of this.members.values()) {
+      if (!wanted.has(bucketOf(m.id))) continue
+      const mine = this.entryOf(m)
+      const t = theirs.get(m.id)
+      if (m.record && recordNewer(mine, t)) delta.push({ k: 'rec', rec: m.record.signed })
+      if (m.claim && m.status !== 'alive' && livenessNewer(mine, t)) delta.push(m.claim)
+    }
+    for (let i = 0; i < delta.length; i += MAX_DELTA_UPDATES) this.send(from, { t: 'ae-delta', u: delta.slice(i, i + MAX_DELTA_UPDATES) })
+    if (!reply) return
+    for (const t of theirs.values()) {
+      const m = this.members.get(t.id)
+      const mine = m ? this.entryOf(m) : undefined
+      if (!mine || recordNewer(t, mine) || livenessNewer(t, mine)) {
+        this.sendDigests(from, [...wanted], false)
+        return
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- probing
+
+  private onAck(seq: number): void {
+    if (this.probe && this.probe.seq === seq) {
+      this.probe = undefined
+      return
+    }
+    const relay = this.relays.get(seq)
+    if (relay) {
+      this.relays.delete(seq)
+      this.send(relay.origin, { t: 'ack', seq: relay.originSeq })
+    }
+  }
+
+  private startProbe(now: number): void {
+    if (this.probe) return
+    let target = this.urgentProbe
+    this.urgentProbe = undefined
+    if (!target || !this.neighbours.has(target)) target = this.nextProbeTarget()
+    if (!target) return
+    const seq = this.nextSeq()
+    this.probe = { target, seq, phase: 'direct', deadline: now + this.cfg.probeTimeoutMs }
+    this.send(target, { t: 'ping', seq })
+  }
+
+  private nextProbeTarget(): string | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.probeOrder.length > 0) {
+        const t = this.probeOrder.pop()!
+        if (this.neighbours.has(t) && this.members.get(t)?.status !== 'dead') return t
+      }
+      // Round-robin over a fresh shuffle: every neighbour is probed once per round.
+      this.probeOrder = shuffle([...this.neighbours], this.rng)
+    }
+    return undefined
+  }
+
+  private probeTimedOut(now: number): void {
+    const p = this.probe!
+    if (p.phase === 'direct' && this.cfg.indirectProbes > 0) {
+      const helpers = shuffle(
+        [...this.neighbours].filter((n) => n !== p.target),
+        this.rng,
+      ).slice(0, this.cfg.indirectProbes)
+      if (helpers.length > 0) {
+        p.phase = 'indirect'
+        p.deadline = now + 2 * this.cfg.probeTimeoutMs
+        for (const h of helpers) this.send(h, { t: 'ping-req', seq: p.seq, target: p.target })
+        return
+      }
+    }
+    this.probe = undefined
+    this.count('probe-failures')
+    const m = this.members.get(p.target)
+    if (m) this.accuse(m, now)
+  }
+
+  // ---------------------------------------------------------------- overlay
+
+  private dial(peer: string, now: number): void {
+    if (this.pendingConnects.has(peer) || this.neighbours.has(peer)) return
+    this.pendingConnects.set(peer, now + this.cfg.connectTimeoutMs)
+    this.out.push({ type: 'connect', peer })
+  }
+
+  private closeLink(peer: string, reason: string): void {
+    this.intentional.add(peer)
+    this.neighbours.delete(peer)
+    this.tree.removeNeighbour(peer)
+    if (this.probe?.target === peer) this.probe = undefined
+    this.out.push({ type: 'disconnect', peer, reason })
+  }
+
+  private trimOverlay(): void {
+    const excess = this.neighbours.size - this.cfg.maxDegree
+    if (excess <= 0) return
+    for (const p of shuffle([...this.neighbours], this.rng).slice(0, excess)) {
+      this.send(p, { t: 'bye' })
+      this.closeLink(p, 'overlay above maximum degree')
+    }
+  }
+
+  private maintainOverlay(now: number): void {
+    for (const [peer, deadline] of this.pendingConnects) {
+      if (deadline > now) continue
+      this.pendingConnects.delete(peer)
+      if (this.checking.delete(peer)) {
+        const m = this.members.get(peer)
+        if (m && m.status === 'alive') this.accuse(m, now)
+      }
+    }
+    const want = this.cfg.targetDegree - this.neighbours.size - this.pendingConnects.size
+    if (want > 0) {
+      const candidates: string[] = []
+      for (const m of this.members.values()) {
+        if (m.id !== this.id && m.status === 'alive' && m.record && !this.neighbours.has(m.id) && !this.pendingConnects.has(m.id)) candidates.push(m.id)
+      }
+      for (const p of pick(candidates, want, this.rng)) this.dial(p, now)
+    }
+    this.trimOverlay()
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  private runTimers(now: number): void {
+    if (this.probe && now >= this.probe.deadline) this.probeTimedOut(now)
+    if (now >= this.nextProbeAt) {
+      this.nextProbeAt = now + this.cfg.probeIntervalMs
+      this.maintainOverlay(now)
+      this.startProbe(now)
+    }
+    for (const [seq, r] of this.relays) {
+      if (r.deadline > now) continue
+      this.relays.delete(seq)
+      this.send(r.origin, { t: 'nack', seq: r.originSeq })
+    }
+    for (const id of [...this.suspected]) {
+      const m = this.members.get(id)
+      if (!m?.suspicion) {
+        this.suspected.delete(id)
+        continue
+      }
+      if (m.suspicion.deadline > now) continue
+      this.suspected.delete(id)
+      m.suspicion.deadline = Infinity
+      this.originate(this.signClaim(id, m.statusInc, 'dead'), now)
+    }
+    const grafts = this.tree.dueGrafts(now)
+    for (const [peer, ids] of grafts) {
+      this.tree.promote(peer)
+      this.send(peer, { t: 'graft', ids })
+    }
+    if (now >= this.nextIhaveAt) {
+      this.nextIhaveAt = Infinity
+      for (const [peer, ids] of this.tree.takeAnnouncements()) if (this.neighbours.has(peer)) this.send(peer, { t: 'ihave', ids })
+    }
+    if (now >= this.nextAeAt) {
+      this.nextAeAt = now + this.cfg.antiEntropyIntervalMs
+      const peer = pick([...this.neighbours], 1, this.rng)[0]
+      if (peer) this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
+    }
+    if (now >= this.nextDeadProbeAt) {
+      this.nextDeadProbeAt = now + this.cfg.deadProbeIntervalMs
+      const dead: string[] = []
+      for (const m of this.members.values()) if (m.status === 'dead' && !this.pendingConnects.has(m.id)) dead.push(m.id)
+      const p = pick(dead, 1, this.rng)[0]
+      if (p) this.dial(p, now)
+    }
+    if (now >= this.nextSweepAt) {
+      this.nextSweepAt = now + 10_000
+      this.sweep(now)
+    }
+  }
+
+  private sweep(now: number): void {
+    this.tree.expire(now)
+    for (const [id, exp] of this.seenApp) if (exp <= now) this.seenApp.delete(id)
+    if (this.cfg.deadRetentionMs > 0) {
+      for (const m of [...this.members.values()]) {
+        if (m.status === 'dead' && now - m.statusSince > this.cfg.deadRetentionMs) {
+          this.members.delete(m.id)
+          this.hashes.delete(m.id)
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private send(to: string, msg: OutMessage): void {
+    this.out.push({ type: 'send', to, msg })
+  }
+
+  private emit(event: MeshEvent): void {
+    this.out.push({ type: 'event', event })
+  }
+
+  private count(name: string): void {
+    this.counters[name] = (this.counters[name] ?? 0) + 1
+  }
+
+  private drop(from: string, reason: string, detail: string): void {
+    this.count(`dropped.${reason}`)
+    const n = (this.badFrames.get(from) ?? 0) + 1
+    this.badFrames.set(from, n)
+    // Log the first offence of a peer, then only when it is cut off: a noisy peer must not flood logs.
+    if (n === 1) this.log.warn({ component: 'mesh', node: this.id, peer: from, reason, detail }, 'dropped bad input')
+    this.emit({ type: 'dropped', from, reason, detail })
+    if (n === this.cfg.maxBadFramesPerPeer && this.neighbours.has(from) && from !== this.id) {
+      this.log.warn({ component: 'mesh', node: this.id, peer: from, count: n }, 'disconnecting a peer that keeps sending bad input')
+      this.count('peers-cut-off')
+      this.closeLink(from, 'too many bad frames')
+    }
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) % 2 ** 32
+    return this.seq
+  }
+
+  private memberView(m: Member): MemberView {
+    return { id: m.id, status: m.status, inc: m.statusInc, updatedAt: m.updatedAt, statusSince: m.statusSince, record: m.record?.body }
+  }
+}
+
+/** Reads (id, inc, ver) of a record update without verifying it (only for its message id). */
+function openRecordHead(u: Extract<Update, { k: 'rec' }>): { id: string; inc: number; ver: number } | undefined {
+  const cached = headCache.get(u.rec.sig)
+  if (cached) return cached
+  const decoded = decodeHead(u.rec.body)
+  if (decoded) headCache.set(u.rec.sig, decoded)
+  return decoded
+}
+
+const headCache = new WeakMap<Uint8Array, { id: string; inc: number; ver: number }>()
+
+function decodeHead(bytes: Uint8Array): { id: string; inc: number; ver: number } | undefined {
+  try {
+    const v = unpack(bytes) as Record<string, unknown>
+    if (typeof v?.id === 'string' && typeof v.inc === 'number' && typeof v.ver === 'number') return { id: v.id, inc: v.inc, ver: v.ver }
+  } catch {
+    /* fall through */
+  }
+  return undefined
+}
+
+function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1)
+    const t = xs[i]!
+    xs[i] = xs[j]!
+    xs[j] = t
+  }
+  return xs
+}
+
+function pick<T>(xs: T[], n: number, rng: Rng): T[] {
+  if (xs.length <= n) return xs
+  return shuffle(xs.slice(), rng).slice(0, n)
+}

@@ -1,0 +1,128 @@
+/**
+ * Epidemic broadcast tree (Plumtree, Leitão et al. 2007). Every neighbour starts eager.
+ * A new update is pushed at once to eager neighbours and announced by id (batched) to
+ * lazy ones. A duplicate arrival prunes that link to lazy; an id announced but not
+ * received in time is grafted, which makes that link eager again. The tree therefore
+ * settles on first-arrival (lowest latency) paths, at about one full copy per node.
+ *
+ * This class only keeps the bookkeeping; MeshNode decides what is new and sends.
+ */
+import type { Update } from './messages.js'
+
+interface Missing {
+  announcers: string[]
+  deadline: number
+}
+
+export class Plumtree {
+  readonly eager = new Set<string>()
+  readonly lazy = new Set<string>()
+  private readonly lazyQueue = new Map<string, string[]>()
+  private readonly missing = new Map<string, Missing>()
+  /** Recently delivered updates by id, kept so a GRAFT can be answered. */
+  private readonly cache = new Map<string, { u: Update; at: number }>()
+
+  constructor(
+    private readonly graftTimeoutMs: number,
+    private readonly cacheTtlMs = 30_000,
+    private readonly cacheMax = 8192,
+  ) {}
+
+  addNeighbour(peer: string): void {
+    if (!this.lazy.has(peer)) this.eager.add(peer)
+  }
+
+  removeNeighbour(peer: string): void {
+    this.eager.delete(peer)
+    this.lazy.delete(peer)
+    this.lazyQueue.delete(peer)
+    for (const m of this.missing.values()) m.announcers = m.announcers.filter((a) => a !== peer)
+  }
+
+  /** A duplicate came from `peer`: that link is redundant for the tree. */
+  demote(peer: string): void {
+    if (this.eager.delete(peer)) this.lazy.add(peer)
+  }
+
+  promote(peer: string): void {
+    if (this.lazy.delete(peer) || !this.eager.has(peer)) this.eager.add(peer)
+  }
+
+  /** Records a delivered update: cache it, stop waiting for it. */
+  delivered(id: string, u: Update, now: number): void {
+    this.missing.delete(id)
+    this.cache.set(id, { u, at: now })
+    if (this.cache.size > this.cacheMax) {
+      const first = this.cache.keys().next().value
+      if (first !== undefined) this.cache.delete(first)
+    }
+  }
+
+  cached(id: string): Update | undefined {
+    return this.cache.get(id)?.u
+  }
+
+  /** Queue an id announcement for every lazy neighbour except `except`. */
+  announce(id: string, except: string | undefined): void {
+    for (const p of this.lazy) {
+      if (p === except) continue
+      let q = this.lazyQueue.get(p)
+      if (!q) this.lazyQueue.set(p, (q = []))
+      if (q.length < 512) q.push(id)
+    }
+  }
+
+  hasQueuedAnnouncements(): boolean {
+    return this.lazyQueue.size > 0
+  }
+
+  /** Drains the queued announcements: peer -> ids. */
+  takeAnnouncements(): Map<string, string[]> {
+    const out = new Map(this.lazyQueue)
+    this.lazyQueue.clear()
+    return out
+  }
+
+  /** An IHAVE for an id we have not delivered. */
+  heardOf(id: string, from: string, now: number): void {
+    const m = this.missing.get(id)
+    if (m) {
+      if (!m.announcers.includes(from)) m.announcers.push(from)
+    } else {
+      this.missing.set(id, { announcers: [from], deadline: now + this.graftTimeoutMs })
+    }
+  }
+
+  /** Ids whose eager copy is overdue, grouped by the announcer to GRAFT from. */
+  dueGrafts(now: number): Map<string, string[]> {
+    const out = new Map<string, string[]>()
+    for (const [id, m] of this.missing) {
+      if (m.deadline > now) continue
+      const peer = m.announcers.shift()
+      if (!peer) {
+        this.missing.delete(id)
+        continue
+      }
+      // Try the next announcer if this graft is not answered either.
+      m.deadline = now + this.graftTimeoutMs
+      let ids = out.get(peer)
+      if (!ids) out.set(peer, (ids = []))
+      ids.push(id)
+    }
+    return out
+  }
+
+  nextDeadline(): number {
+    let min = Infinity
+    for (const m of this.missing.values()) if (m.deadline < min) min = m.deadline
+    return min
+  }
+
+  /** Forget cached updates past their TTL. */
+  expire(now: number): void {
+    for (const [id, c] of this.cache) {
+      if (now - c.at <= this.cacheTtlMs) break
+      this.cache.delete(id)
+    }
+  }
+}
