@@ -1,0 +1,123 @@
+/**
+ * CephProbe: the Ceph commands a node agent needs, each parsed with zod, plus `run()` (the
+ * Probe port) that takes one snapshot of the cluster as seen from one CRUSH host.
+ */
+import { ShoalError } from '../protocol/errors.js'
+import type { Probe } from '../protocol/ports.js'
+import { CephCli, EBUSY, type CephCliOptions } from './ceph-cli.js'
+import { CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from './ceph-schemas.js'
+import { parseJsonWith } from './parse-output.js'
+
+/** ok-to-stop's verdict: exit 0 -> ok, exit 16 -> not ok (same JSON). Exit 11 throws ceph-retry. */
+export interface OkToStopAnswer {
+  ok: boolean
+  detail: CephOkToStop
+}
+
+/** Everything the gates and the health model read about Ceph, taken at (nearly) one moment. */
+export interface CephSnapshot {
+  host: string
+  status: CephStatus
+  health: CephHealth
+  tree: CephOsdTree
+  dump: CephOsdDump
+  /** OSD ids under this CRUSH host (empty: the host has no OSDs or is not in the map). */
+  hostOsds: number[]
+  /** Whether the host bucket exists in the CRUSH map at all. */
+  hostKnown: boolean
+  /** ok-to-stop for hostOsds, when asked for; an Error when Ceph could not answer. */
+  okToStop?: OkToStopAnswer | { error: string; code: string }
+}
+
+/** OSD ids under the CRUSH bucket `host` (walks nested buckets). Pure. */
+export function osdsUnder(tree: CephOsdTree, host: string): { known: boolean; osds: number[] } {
+  const byId = new Map(tree.nodes.map((n) => [n.id, n]))
+  const bucket = tree.nodes.find((n) => n.name === host && n.type !== 'osd')
+  if (!bucket) return { known: false, osds: [] }
+  const osds: number[] = []
+  const stack = [...(bucket.children ?? [])]
+  const seen = new Set<number>()
+  while (stack.length) {
+    const id = stack.pop()!
+    if (seen.has(id)) continue
+    seen.add(id)
+    if (id >= 0) osds.push(id)
+    else stack.push(...(byId.get(id)?.children ?? []))
+  }
+  return { known: true, osds: osds.sort((a, b) => a - b) }
+}
+
+/** The CRUSH host each OSD sits under (osd id -> host name). Pure. */
+export function hostOfOsds(tree: CephOsdTree): Map<number, string> {
+  const out = new Map<number, string>()
+  for (const n of tree.nodes) if (n.type === 'host') for (const c of n.children ?? []) if (c >= 0) out.set(c, n.name)
+  return out
+}
+
+export interface CephProbeOptions extends CephCliOptions {
+  /** This node's CRUSH host name (the node id). */
+  host: string
+  /** Ask ok-to-stop in every run() (the pre-reboot gate needs it; routine health does not). */
+  withOkToStop?: boolean
+}
+
+export class CephProbe implements Probe<CephSnapshot> {
+  readonly name = 'ceph'
+  readonly cli: CephCli
+  readonly host: string
+  private readonly withOkToStop: boolean
+
+  constructor(options: CephProbeOptions, cli?: CephCli) {
+    this.cli = cli ?? new CephCli(options)
+    this.host = options.host
+    this.withOkToStop = options.withOkToStop ?? false
+  }
+
+  status(): Promise<CephStatus> {
+    return this.cli.json(['status'], CephStatus)
+  }
+  health(): Promise<CephHealth> {
+    return this.cli.json(['health', 'detail'], CephHealth)
+  }
+  tree(): Promise<CephOsdTree> {
+    return this.cli.json(['osd', 'tree'], CephOsdTree)
+  }
+  dump(): Promise<CephOsdDump> {
+    return this.cli.json(['osd', 'dump'], CephOsdDump)
+  }
+
+  /** `ceph osd ok-to-stop IDS`. Exit 16 is a "no" (resolved), 11 throws ceph-retry. */
+  async okToStop(ids: readonly number[]): Promise<OkToStopAnswer> {
+    if (ids.length === 0) throw new ShoalError('usage', 'ok-to-stop needs at least one OSD id')
+    const args = ['osd', 'ok-to-stop', ...ids.map(String)]
+    const r = await this.cli.run(args)
+    this.cli.check(args, r, true)
+    const detail = parseJsonWith(CephOkToStop, r.stdout, `ceph ${args.join(' ')}`)
+    // Both must agree: a 0 exit with ok_to_stop false (or the reverse) is not an answer to trust.
+    return { ok: r.code !== EBUSY && detail.ok_to_stop, detail }
+  }
+
+  /** `ceph osd set-group noout HOST`: the host's OSDs are not marked out while it reboots. */
+  setNoout(host = this.host): Promise<void> {
+    return this.cli.exec(['osd', 'set-group', 'noout', host])
+  }
+  unsetNoout(host = this.host): Promise<void> {
+    return this.cli.exec(['osd', 'unset-group', 'noout', host])
+  }
+
+  /** One snapshot: status, health detail, osd tree and dump in parallel, then ok-to-stop if asked. */
+  async run(opts: { okToStop?: boolean } = {}): Promise<CephSnapshot> {
+    const [status, health, tree, dump] = await Promise.all([this.status(), this.health(), this.tree(), this.dump()])
+    const { known, osds } = osdsUnder(tree, this.host)
+    const snap: CephSnapshot = { host: this.host, status, health, tree, dump, hostOsds: osds, hostKnown: known }
+    if ((opts.okToStop ?? this.withOkToStop) && osds.length > 0) {
+      try {
+        snap.okToStop = await this.okToStop(osds)
+      } catch (err) {
+        const e = err as ShoalError
+        snap.okToStop = { error: e.message, code: e.code ?? 'error' }
+      }
+    }
+    return snap
+  }
+}
