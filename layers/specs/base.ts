@@ -1,0 +1,42 @@
+/**
+ * base: the operating system every role shares — for the test build busybox (shell, init,
+ * mount, ip) and the node runtime with its libraries; in production Arch's base.
+ * Its /sbin/init is busybox init reading /etc/inittab: it runs /etc/shoal/rc.sysinit once
+ * and respawns every service listed in the inittab lines that later layers add.
+ */
+import type { LayerSpec } from '../layer-spec.js'
+import { installBusybox, installNode, put } from '../stage.js'
+
+const RC_SYSINIT = `#!/bin/sh
+# Runs once after switch_root. The initramfs moved /proc, /sys, /dev and /run here already;
+# mount whatever is missing so this also works when booted another way.
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
+mountpoint -q /run || mount -t tmpfs tmpfs /run
+mkdir -p /tmp /var/lib/shoal /var/log && mountpoint -q /tmp || mount -t tmpfs tmpfs /tmp
+[ -s /etc/hostname ] && hostname -F /etc/hostname
+ip link set lo up
+echo "shoal: image $(cat /etc/shoal/image-version 2>/dev/null) up on $(hostname), layers: $(cat /etc/shoal/layers 2>/dev/null)"
+`
+
+export const base: LayerSpec = {
+  name: 'base',
+  description: 'operating system: shell, init, mount, networking tools, the node runtime',
+  archPackages: ['base', 'linux-firmware', 'iproute2', 'nodejs', 'squashfs-tools'],
+  async stage({ root, version, cacheDir }) {
+    await installBusybox(root)
+    await installNode(root, cacheDir)
+    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root', 'var/lib', 'etc/shoal/services', 'usr/lib/shoal']) {
+      await put(root, `${d}/.keep`, '')
+    }
+    await put(root, 'etc/passwd', 'root:x:0:0:root:/root:/bin/sh\n')
+    await put(root, 'etc/group', 'root:x:0:\n')
+    await put(root, 'etc/hosts', '127.0.0.1 localhost\n')
+    await put(root, 'etc/os-release', `NAME="shoal test base"\nID=shoal\nVERSION_ID=${version}\n`)
+    await put(root, 'etc/shoal/rc.sysinit', RC_SYSINIT, 0o755)
+    // The top layer of each role replaces /etc/inittab with one that also respawns its services.
+    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
+  },
+}

@@ -1,0 +1,56 @@
+/**
+ * worker: the shoal agent and its service. The agent is the `shoal` CLI bundled into one
+ * file (run mode: `shoal agent --config /etc/shoal/agent.json`, a file the boot agent writes
+ * into the tmpfs upper before switch_root) plus the native addons it loads at run time.
+ */
+import { join } from 'node:path'
+import type { LayerSpec, StageContext } from '../layer-spec.js'
+import { NATIVE_PACKAGES, bundle, copyPackages } from '../bundle.js'
+import { put } from '../stage.js'
+
+export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
+
+const SERVICE = `#!/bin/sh
+# shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
+exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
+`
+
+const SYSTEMD_UNIT = `[Unit]
+Description=shoal agent (mesh member)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+`
+
+/** Bundles the CLI and copies its natives under root/usr/lib/shoal; shared with the controller layer. */
+export async function stageShoalCli({ root, repoRoot }: StageContext): Promise<void> {
+  await bundle({
+    entry: join(repoRoot, 'layers/entries/shoal-cli.ts'),
+    outFile: join(root, 'usr/lib/shoal/shoal.mjs'),
+    external: NATIVE_PACKAGES,
+  })
+  await copyPackages(NATIVE_PACKAGES, join(repoRoot, 'node_modules'), join(root, 'usr/lib/shoal/node_modules'))
+  await put(root, 'usr/bin/shoal', '#!/bin/sh\nexec /usr/bin/node /usr/lib/shoal/shoal.mjs "$@"\n', 0o755)
+}
+
+export const worker: LayerSpec = {
+  name: 'worker',
+  description: 'the shoal agent (run mode) and its service',
+  archPackages: [],
+  async stage(ctx) {
+    await stageShoalCli(ctx)
+    const { root, version } = ctx
+    await put(root, 'etc/shoal/image-version', `${version}\n`)
+    await put(root, 'etc/shoal/role', 'worker\n')
+    await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)
+    await put(root, 'usr/lib/systemd/system/shoal-agent.service', SYSTEMD_UNIT)
+    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-agent\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
+  },
+}
