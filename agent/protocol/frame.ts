@@ -11,7 +11,7 @@ export const PROTOCOL_VERSION = 1
 export const MAX_FRAME_BYTES = 256 * 1024
 
 // Plain msgpack (no record extension): stable bytes for golden tests and other implementations.
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true })
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true })
 
 export function pack(value: unknown): Uint8Array {
   return packr.pack(value)

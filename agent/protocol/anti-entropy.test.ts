@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { AE_BUCKETS, BucketHashes, bucketOf, livenessNewer, recordNewer } from './anti-entropy.js'
+import { suspicionTimeoutMs } from './suspicion.js'
+
+describe('anti-entropy bucket hashes', () => {
+  it('are order-independent and track replacements and deletions', () => {
+    const a = new BucketHashes()
+    const b = new BucketHashes()
+    const entries = Array.from({ length: 50 }, (_, i) => ({ id: `n${i}`, recInc: 1, recVer: i, status: 0, statusInc: 1 }))
+    entries.forEach((e) => a.set(e))
+    ;[...entries].reverse().forEach((e) => b.set(e))
+    expect(a.differing(b.toBytes())).toEqual([])
+    b.set({ ...entries[7]!, recVer: 99 })
+    expect(a.differing(b.toBytes())).toEqual([bucketOf('n7')])
+    b.set(entries[7]!)
+    expect(a.differing(b.toBytes())).toEqual([])
+    b.delete('n3')
+    expect(a.differing(b.toBytes())).toEqual([bucketOf('n3')])
+  })
+
+  it('treats a malformed peer summary as "everything differs"', () => {
+    expect(new BucketHashes().differing(new Uint8Array(3))).toHaveLength(AE_BUCKETS)
+  })
+
+  it('orders facts: records by (inc, ver); liveness by (inc, alive<suspect<dead)', () => {
+    expect(recordNewer({ recInc: 2, recVer: 1 }, { recInc: 1, recVer: 9 })).toBe(true)
+    expect(recordNewer({ recInc: 1, recVer: 9 }, { recInc: 1, recVer: 9 })).toBe(false)
+    expect(livenessNewer({ status: 1, statusInc: 3 }, { status: 0, statusInc: 3 })).toBe(true)
+    expect(livenessNewer({ status: 0, statusInc: 4 }, { status: 2, statusInc: 3 })).toBe(true)
+    expect(livenessNewer({ status: 0, statusInc: 3 }, { status: 2, statusInc: 3 })).toBe(false)
+  })
+})
+
+describe('Lifeguard suspicion timeout', () => {
+  const base = { clusterSize: 1000, probeIntervalMs: 200, minMult: 4, maxMult: 3, confirmationsWanted: 3 }
+  it('starts at the maximum and reaches the minimum with enough confirmations', () => {
+    const min = 4 * 3 * 200
+    expect(suspicionTimeoutMs({ ...base, confirmations: 0 })).toBe(3 * min)
+    expect(suspicionTimeoutMs({ ...base, confirmations: 3 })).toBe(min)
+    expect(suspicionTimeoutMs({ ...base, confirmations: 10 })).toBe(min)
+    const one = suspicionTimeoutMs({ ...base, confirmations: 1 })
+    expect(one).toBeLessThan(3 * min)
+    expect(one).toBeGreaterThan(min)
+  })
+})
