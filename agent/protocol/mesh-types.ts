@@ -8,6 +8,10 @@
  * - After every step, read `node.nextWakeAt()` and deliver `{ type: 'tick' }` at (or after)
  *   that time. Early ticks are harmless.
  * - Decode peer bytes at the edge with `decodeMessage`; deliver failures as `bad-frame`.
+ * - `send` travels only over an existing connection to `to`; with none, the transport
+ *   drops it (and may count it). The node only addresses connected peers, except replies.
+ * - Answer every `connect` effect with `connected` or, on failure, `disconnected`.
+ * - A peer's connection closing (RST, timeout, firewall refusal) is `disconnected`.
  */
 import type { DropReason } from './errors.js'
 import type { MeshMessage, OutMessage } from './messages.js'
