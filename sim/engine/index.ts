@@ -1,0 +1,7 @@
+/** The deterministic simulator: see docs/sim.md and simulation.ts. */
+export * from './rng.js'
+export * from './event-queue.js'
+export * from './latency.js'
+export * from './network.js'
+export * from './sim-keyring.js'
+export * from './simulation.js'

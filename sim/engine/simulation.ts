@@ -1,0 +1,537 @@
+/**
+ * The deterministic simulator: a virtual clock over an event queue, processes that are
+ * pure step machines, and an in-memory network between them (see network.ts for the
+ * network model). Nothing here reads the wall clock or Math.random: a run is a function
+ * of its seed and of the calls made on it.
+ *
+ * Processes: anything with `step(input, now) -> effects` and `nextWakeAt()` — the
+ * driving rules of agent/protocol/mesh-types.ts, which the simulator follows exactly:
+ * inputs are delivered one at a time, never re-entrantly; effects are carried out in
+ * order; after every step `nextWakeAt()` is read and a `tick` is delivered then.
+ * The engine understands three effects: `send` (encoded with the codec to real bytes,
+ * counted, decoded again at delivery), `connect` and `disconnect`. Every effect,
+ * understood or not, is also handed to `onEffect` listeners, so scenarios can watch
+ * `event` effects or act on their own effect types (a reboot, say).
+ *
+ * Instances: `start(id)` creates a fresh process from the factory; `crash(id)` drops it
+ * silently; `restart(id)` is a crash (if up) plus a start: the worker lives in RAM, so the
+ * new instance remembers nothing. Events aimed at an old instance are discarded.
+ */
+import type { MeshEffect, MeshInput } from '../../agent/protocol/mesh-types.js'
+import { decodeMessage, encodeMessage, type Decoded, type OutMessage } from '../../agent/protocol/messages.js'
+import { EventQueue } from './event-queue.js'
+import { emptyNetworkStats, networkConfig, Partitions, planArrivals, type NetworkConfig, type NetworkStats, type NodeTraffic } from './network.js'
+import { SimRng } from './rng.js'
+
+/** The inputs the engine itself produces. A process's input type must include these. */
+export type EngineInput = Extract<MeshInput, { type: 'tick' | 'message' | 'bad-frame' | 'connected' | 'disconnected' }>
+
+export interface SimProcess<I extends { type: string } = MeshInput, E extends { type: string } = MeshEffect> {
+  step(input: I | EngineInput, now: number): readonly E[]
+  /** Virtual time (same clock as `now`) of the next tick wanted; Infinity for none. */
+  nextWakeAt(): number
+}
+
+export interface ProcessContext {
+  id: string
+  /** This instance's own random stream, forked from the run's seed. */
+  rng: SimRng
+  /** The clock value the process will be stepped with (epochMs + virtual ms). */
+  now: number
+  /** 0 for the first start of this id, then 1, 2, ... per restart. */
+  boot: number
+}
+
+export type ProcessFactory<P> = (ctx: ProcessContext) => P
+
+/** Wire codec; the default is the mesh's own (encodeMessage / decodeMessage). */
+export interface Codec {
+  encode(msg: unknown): Uint8Array
+  decode(bytes: Uint8Array): Decoded
+}
+export const meshCodec: Codec = { encode: (m) => encodeMessage(m as OutMessage), decode: decodeMessage }
+
+export interface SimulationOptions<P> {
+  /** The run's one seed; printed with every figure so a run can be reproduced. */
+  seed: number
+  factory: ProcessFactory<P>
+  network?: Partial<NetworkConfig>
+  codec?: Codec
+  /** Added to virtual time before it is handed to processes. Default 2026-01-01T00:00Z, so records carry realistic times. */
+  epochMs?: number
+}
+
+export type EffectListener<E> = (node: string, effect: E, now: number) => void
+
+interface Instance<P> {
+  id: string
+  proc: P
+  boot: number
+  up: boolean
+  links: Map<string, Link<P>>
+  /** Time of the valid pending tick (Infinity: none). */
+  wakeAt: number
+  ticksAtSameTime: number
+  lastTickAt: number
+}
+
+interface Link<P> {
+  a: Instance<P>
+  /** Undefined while a connect to a down/unknown/cut-off peer waits to fail. */
+  b: Instance<P> | undefined
+  state: 'opening' | 'open' | 'closed'
+  lastAtoB: number
+  lastBtoA: number
+  /** Set when a node closed the link on purpose: its frames already sent still arrive (a graceful close). */
+  closer: Instance<P> | undefined
+}
+
+type SimEvent<P, I> =
+  | { k: 'tick'; inst: Instance<P> }
+  | { k: 'deliver'; link: Link<P>; from: Instance<P>; to: Instance<P>; bytes: Uint8Array }
+  | { k: 'open'; link: Link<P> }
+  | { k: 'connect-failed'; link: Link<P>; peer: string }
+  | { k: 'closed'; inst: Instance<P>; link: Link<P>; peer: string }
+  | { k: 'link-timeout'; link: Link<P>; epoch: number }
+  | { k: 'input'; inst: Instance<P>; input: I }
+  | { k: 'call'; fn: () => void }
+
+const DEFAULT_EPOCH_MS = Date.UTC(2026, 0, 1)
+/** A process that keeps asking for a tick at the current instant is stuck; stop the run and say so. */
+const MAX_TICKS_AT_ONE_INSTANT = 1000
+
+export class Simulation<P extends SimProcess<I, E>, I extends { type: string } = MeshInput, E extends { type: string } = MeshEffect> {
+  readonly seed: number
+  readonly network: NetworkConfig
+  readonly stats: NetworkStats = emptyNetworkStats()
+  readonly partitions = new Partitions()
+  readonly epochMs: number
+  /** Random stream for scenario decisions (which node to crash, ...), forked from the seed. */
+  readonly rng: SimRng
+  private readonly netRng: SimRng
+  private readonly nodeRng: SimRng
+  private readonly queue = new EventQueue<SimEvent<P, I>>()
+  private readonly instances = new Map<string, Instance<P>>()
+  private readonly boots = new Map<string, number>()
+  private readonly trafficById = new Map<string, NodeTraffic>()
+  private readonly listeners: EffectListener<E>[] = []
+  private readonly factory: ProcessFactory<P>
+  private readonly codec: Codec
+  private t = 0
+  private stepCount = 0
+  private lastEncoded: { msg: unknown; bytes: Uint8Array } | undefined
+
+  constructor(opts: SimulationOptions<P>) {
+    const root = new SimRng(opts.seed)
+    this.seed = opts.seed
+    this.rng = root.fork()
+    this.netRng = root.fork()
+    this.nodeRng = root.fork()
+    this.network = networkConfig(opts.network)
+    this.factory = opts.factory
+    this.codec = opts.codec ?? meshCodec
+    this.epochMs = opts.epochMs ?? DEFAULT_EPOCH_MS
+    if (!Number.isSafeInteger(this.epochMs)) throw new RangeError(`epochMs must be a whole number of ms, got ${this.epochMs}`)
+  }
+
+  /** Virtual ms since the run began. */
+  get now(): number {
+    return this.t
+  }
+
+  /**
+   * The clock value processes see: whole ms, epochMs + floor(now), as Date.now() gives in
+   * production. Events are ordered at full precision; only the reading is truncated.
+   */
+  get clock(): number {
+    return this.epochMs + Math.floor(this.t)
+  }
+
+  /** Process steps taken so far (a cost figure for benchmarks). */
+  get steps(): number {
+    return this.stepCount
+  }
+
+  onEffect(listener: EffectListener<E>): () => void {
+    this.listeners.push(listener)
+    return () => {
+      const i = this.listeners.indexOf(listener)
+      if (i >= 0) this.listeners.splice(i, 1)
+    }
+  }
+
+  // ---- nodes -------------------------------------------------------------------------
+
+  /** Starts a fresh instance of `id` now and opens links to a few random up nodes (the DHT lookup). */
+  start(id: string): P {
+    const old = this.instances.get(id)
+    if (old?.up) throw new RangeError(`node ${id} is already up; crash or restart it instead`)
+    const boot = this.boots.get(id) ?? 0
+    this.boots.set(id, boot + 1)
+    if (!this.trafficById.has(id)) this.trafficById.set(id, { sentBytes: 0, recvBytes: 0, sentFrames: 0, recvFrames: 0 })
+    const proc = this.factory({ id, rng: this.nodeRng.fork(), now: this.clock, boot })
+    const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, ticksAtSameTime: 0, lastTickAt: -1 }
+    this.instances.set(id, inst)
+    this.scheduleWake(inst)
+    const candidates: string[] = []
+    for (const other of this.instances.values()) {
+      if (other !== inst && other.up && this.partitions.reachable(id, other.id)) candidates.push(other.id)
+    }
+    for (const peer of this.netRng.sample(candidates, this.network.bootstrapPeers)) this.connect(inst, peer)
+    return proc
+  }
+
+  /** Powers `id` off: no goodbye, its peers' links go silent. */
+  crash(id: string): void {
+    const inst = this.instances.get(id)
+    if (!inst?.up) throw new RangeError(`node ${id} is not up`)
+    inst.up = false
+    for (const link of inst.links.values()) {
+      if (link.state === 'open') this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch: -1 })
+    }
+  }
+
+  /** A crash (if up) and a fresh start: nothing of the old instance survives. */
+  restart(id: string): P {
+    if (this.isUp(id)) this.crash(id)
+    return this.start(id)
+  }
+
+  isUp(id: string): boolean {
+    return this.instances.get(id)?.up === true
+  }
+
+  /** The live process of `id`, or undefined if it is down or was never started. */
+  process(id: string): P | undefined {
+    const inst = this.instances.get(id)
+    return inst?.up ? inst.proc : undefined
+  }
+
+  /** Every id ever started, in start order. */
+  ids(): string[] {
+    return [...this.instances.keys()]
+  }
+
+  upIds(): string[] {
+    return [...this.instances.values()].filter((i) => i.up).map((i) => i.id)
+  }
+
+  /** Ids `id` has an open link to (its current instance's view of the network). */
+  linksOf(id: string): string[] {
+    const inst = this.instances.get(id)
+    if (!inst?.up) return []
+    return [...inst.links.entries()].filter(([, l]) => l.state === 'open').map(([peer]) => peer)
+  }
+
+  traffic(id: string): NodeTraffic {
+    const t = this.trafficById.get(id)
+    if (!t) throw new RangeError(`node ${id} was never started`)
+    return { ...t }
+  }
+
+  // ---- faults ------------------------------------------------------------------------
+
+  /** Splits the network: nodes in one group reach only each other; unlisted nodes form one more side. */
+  partition(groups: Iterable<Iterable<string>>): void {
+    this.partitions.set(groups)
+    const epoch = this.partitions.epoch
+    for (const inst of this.instances.values()) {
+      if (!inst.up) continue
+      for (const link of inst.links.values()) {
+        // Each cut link once: from its `a` side.
+        if (link.a === inst && link.b && link.state === 'open' && !this.partitions.reachable(link.a.id, link.b.id)) {
+          this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch })
+        }
+      }
+    }
+  }
+
+  /** Ends every partition. Links that survived the cut carry traffic again at once. */
+  heal(): void {
+    this.partitions.heal()
+  }
+
+  /** Hands `bytes` to `to` as if `from` had sent them on their link (tests of the decode edge). */
+  injectBytes(from: string, to: string, bytes: Uint8Array): void {
+    const src = this.instances.get(from)
+    const link = src?.up ? src.links.get(to) : undefined
+    if (!src || !link || link.state !== 'open') throw new RangeError(`no open link ${from} -> ${to}`)
+    this.transmit(src, link, bytes)
+  }
+
+  // ---- scheduling --------------------------------------------------------------------
+
+  /** Runs `fn` at virtual time `at` (ms since start), in order with every other event. */
+  at(at: number, fn: () => void): void {
+    if (at < this.t) throw new RangeError(`cannot schedule in the past (${at} < ${this.t})`)
+    this.queue.push(at, { k: 'call', fn })
+  }
+
+  after(ms: number, fn: () => void): void {
+    this.at(this.t + ms, fn)
+  }
+
+  /** Delivers `input` to the current instance of `id` at `at` (default: now, after what is already due). */
+  input(id: string, input: I, at = this.t): void {
+    const inst = this.instances.get(id)
+    if (!inst?.up) throw new RangeError(`node ${id} is not up`)
+    if (at < this.t) throw new RangeError(`cannot schedule in the past (${at} < ${this.t})`)
+    this.queue.push(at, { k: 'input', inst, input })
+  }
+
+  /** Processes every event due up to and including `until`; the clock then reads `until`. */
+  runUntil(until: number): void {
+    while (this.queue.peekAt() <= until) this.runOne()
+    if (until > this.t) this.t = until
+  }
+
+  runFor(ms: number): void {
+    this.runUntil(this.t + ms)
+  }
+
+  /**
+   * Runs until `done()` is true (checked after every event) or `deadline` (virtual ms)
+   * passes. Returns the time `done()` first held, or undefined at the deadline.
+   */
+  runUntilTrue(done: () => boolean, deadline: number): number | undefined {
+    if (done()) return this.t
+    while (this.queue.peekAt() <= deadline) {
+      this.runOne()
+      if (done()) return this.t
+    }
+    if (deadline > this.t) this.t = deadline
+    return undefined
+  }
+
+  private runOne(): void {
+    const e = this.queue.pop()!
+    this.t = e.at
+    const ev = e.item
+    switch (ev.k) {
+      case 'tick': {
+        const inst = ev.inst
+        if (!inst.up || e.at !== inst.wakeAt) return // superseded or a dead instance
+        inst.wakeAt = Infinity
+        if (e.at === inst.lastTickAt) {
+          if (++inst.ticksAtSameTime > MAX_TICKS_AT_ONE_INSTANT) {
+            throw new Error(`node ${inst.id} asked for ${MAX_TICKS_AT_ONE_INSTANT} ticks at virtual time ${e.at} ms: its nextWakeAt() does not advance (seed ${this.seed})`)
+          }
+        } else {
+          inst.lastTickAt = e.at
+          inst.ticksAtSameTime = 0
+        }
+        this.step(inst, { type: 'tick' })
+        return
+      }
+      case 'deliver': {
+        const { link, from, to } = ev
+        const inFlight = link.state === 'open' || (link.state === 'closed' && link.closer === from)
+        if (!inFlight || !to.up || !this.current(to)) {
+          this.stats.vanished++
+          return
+        }
+        if (!this.partitions.reachable(from.id, to.id)) {
+          this.stats.cut++
+          return
+        }
+        const size = ev.bytes.length + this.network.frameOverheadBytes
+        const tr = this.trafficById.get(to.id)!
+        tr.recvBytes += size
+        tr.recvFrames++
+        this.stats.delivered++
+        const d = this.codec.decode(ev.bytes)
+        if (d.ok) {
+          this.step(to, { type: 'message', from: from.id, msg: d.msg, bytes: size })
+        } else {
+          this.stats.badFrames++
+          this.step(to, { type: 'bad-frame', from: from.id, reason: d.reason, detail: d.detail })
+        }
+        return
+      }
+      case 'open': {
+        const { link } = ev
+        if (link.state !== 'opening') return
+        const b = link.b!
+        if (link.a.up && b.up && this.current(link.a) && this.current(b) && this.partitions.reachable(link.a.id, b.id)) {
+          link.state = 'open'
+          this.stats.connectsOpened++
+          this.step(link.a, { type: 'connected', peer: b.id })
+          if (link.state === 'open' && b.up) this.step(b, { type: 'connected', peer: link.a.id })
+        } else {
+          // Something changed while the handshake was in flight: it fails for whoever is left.
+          this.stats.connectsFailed++
+          this.closeLink(link, undefined)
+        }
+        return
+      }
+      case 'connect-failed': {
+        if (ev.link.state === 'closed') return
+        this.stats.connectsFailed++
+        this.closeLink(ev.link, undefined)
+        return
+      }
+      case 'closed':
+        if (ev.inst.links.get(ev.peer) === ev.link) ev.inst.links.delete(ev.peer)
+        if (ev.inst.up && this.current(ev.inst)) this.step(ev.inst, { type: 'disconnected', peer: ev.peer })
+        return
+      case 'link-timeout': {
+        const { link } = ev
+        if (link.state !== 'open' || !link.b) return
+        const silent = !link.a.up || !link.b.up || (ev.epoch >= 0 && !this.partitions.reachable(link.a.id, link.b.id))
+        if (!silent) return
+        this.stats.linkTimeouts++
+        this.closeLink(link, undefined)
+        return
+      }
+      case 'input':
+        if (ev.inst.up) this.step(ev.inst, ev.input)
+        return
+      case 'call':
+        ev.fn()
+        return
+    }
+  }
+
+  // ---- processes and effects ---------------------------------------------------------
+
+  private current(inst: Instance<P>): boolean {
+    return this.instances.get(inst.id) === inst
+  }
+
+  private step(inst: Instance<P>, input: I | EngineInput): void {
+    this.stepCount++
+    const now = this.clock
+    const effects = inst.proc.step(input, now)
+    for (const eff of effects) {
+      if (!inst.up) break // a listener crashed it mid-way
+      switch (eff.type) {
+        case 'send':
+          this.send(inst, eff as unknown as Extract<MeshEffect, { type: 'send' }>)
+          break
+        case 'connect':
+          this.connect(inst, (eff as unknown as Extract<MeshEffect, { type: 'connect' }>).peer)
+          break
+        case 'disconnect':
+          this.disconnect(inst, (eff as unknown as Extract<MeshEffect, { type: 'disconnect' }>).peer)
+          break
+      }
+      for (const l of this.listeners) l(inst.id, eff, this.t)
+    }
+    if (inst.up) this.scheduleWake(inst)
+  }
+
+  private scheduleWake(inst: Instance<P>): void {
+    // Rounded up, so the whole-ms clock read at the tick has reached the wanted time.
+    const w = Math.ceil(inst.proc.nextWakeAt()) - this.epochMs
+    if (!(w < inst.wakeAt)) return // Infinity/NaN, or a tick at or before it is already pending
+    const at = Math.max(w, this.t)
+    inst.wakeAt = at
+    this.queue.push(at, { k: 'tick', inst })
+  }
+
+  private send(src: Instance<P>, eff: { to: string; msg: unknown }): void {
+    const link = src.links.get(eff.to)
+    if (link?.state === 'closed') {
+      // The far end closed; this side has not heard yet. The write goes nowhere.
+      this.stats.vanished++
+      return
+    }
+    if (!link || link.state !== 'open') {
+      this.stats.noLink++
+      return
+    }
+    // One message object fanned out to many peers is encoded once.
+    const cached = this.lastEncoded
+    let bytes: Uint8Array
+    if (cached !== undefined && cached.msg === eff.msg) bytes = cached.bytes
+    else {
+      bytes = this.codec.encode(eff.msg)
+      this.lastEncoded = { msg: eff.msg, bytes }
+    }
+    this.transmit(src, link, bytes)
+  }
+
+  private transmit(src: Instance<P>, link: Link<P>, bytes: Uint8Array): void {
+    const tr = this.trafficById.get(src.id)!
+    tr.sentBytes += bytes.length + this.network.frameOverheadBytes
+    tr.sentFrames++
+    this.stats.sent++
+    const forward = link.a === src
+    const dst = forward ? link.b! : link.a
+    if (!dst.up) {
+      this.stats.vanished++
+      return
+    }
+    if (!this.partitions.reachable(src.id, dst.id)) {
+      this.stats.cut++
+      return
+    }
+    const plan = planArrivals(this.network, this.netRng, this.stats, this.t, forward ? link.lastAtoB : link.lastBtoA)
+    if (forward) link.lastAtoB = plan.lastAt
+    else link.lastBtoA = plan.lastAt
+    for (const at of plan.times) this.queue.push(at, { k: 'deliver', link, from: src, to: dst, bytes })
+  }
+
+  private connect(src: Instance<P>, peer: string): void {
+    if (peer === src.id) return
+    if (src.links.has(peer)) return // open, or a handshake already under way (either direction)
+    const dst = this.instances.get(peer)
+    if (dst?.up && this.partitions.reachable(src.id, peer)) {
+      const stale = dst.links.get(src.id)
+      // The peer still holds a link to an earlier instance of src: the transport replaces it.
+      if (stale) this.closeLink(stale, undefined)
+      const link: Link<P> = { a: src, b: dst, state: 'opening', lastAtoB: 0, lastBtoA: 0, closer: undefined }
+      src.links.set(peer, link)
+      dst.links.set(src.id, link)
+      this.queue.push(this.t + this.network.latency(this.netRng), { k: 'open', link })
+    } else {
+      const link: Link<P> = { a: src, b: undefined, state: 'opening', lastAtoB: 0, lastBtoA: 0, closer: undefined }
+      src.links.set(peer, link)
+      this.queue.push(this.t + this.network.connectTimeoutMs, { k: 'connect-failed', link, peer })
+    }
+  }
+
+  private disconnect(src: Instance<P>, peer: string): void {
+    const link = src.links.get(peer)
+    if (!link || link.state === 'closed') return
+    this.closeLink(link, src)
+  }
+
+  /**
+   * Closes `link`. A link still opening only tells its initiator, whose connect failed.
+   * An open link is closed on both sides and each side that is up hears `disconnected`:
+   * - closed by a node (`closer`): a graceful close. The closer hears at once and can no
+   *   longer send; frames it already sent still arrive, and the far side hears after
+   *   them, one latency later. Frames toward the closer vanish.
+   * - closed by the network (keep-alive timeout, a replaced connection): both sides at
+   *   once, and every frame in flight vanishes.
+   */
+  private closeLink(link: Link<P>, closer: Instance<P> | undefined): void {
+    const wasOpen = link.state === 'open'
+    const wasOpening = link.state === 'opening'
+    if (link.state === 'closed') return
+    link.state = 'closed'
+    link.closer = closer
+    for (const [self, other] of [
+      [link.a, link.b],
+      [link.b, link.a],
+    ] as const) {
+      if (!self) continue
+      const peerId = other ? other.id : [...self.links.entries()].find(([, l]) => l === link)?.[0]
+      if (peerId === undefined || self.links.get(peerId) !== link) continue
+      const tell = self.up && this.current(self) && (wasOpen || (wasOpening && self === link.a))
+      if (!tell) {
+        self.links.delete(peerId)
+        continue
+      }
+      let at = this.t
+      if (wasOpen && closer !== undefined && self !== closer) {
+        // After the closer's last frame (same-instant events run in scheduling order).
+        at = Math.max(this.t + this.network.latency(this.netRng), closer === link.a ? link.lastAtoB : link.lastBtoA)
+      } else {
+        self.links.delete(peerId) // the side that knows already holds no link
+      }
+      this.queue.push(at, { k: 'closed', inst: self, link, peer: peerId })
+    }
+  }
+}
