@@ -1,0 +1,109 @@
+/**
+ * The health gates against a real Ceph cluster (1 mon, 1 mgr, 3 memstore OSDs on loopback,
+ * one CRUSH host per OSD): ok-to-stop, the race guard, noout per host, kill and recovery.
+ */
+import { writeFile } from 'node:fs/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CephProbe } from '../agent/health/ceph-probe.js'
+import { CephCli } from '../agent/health/ceph-cli.js'
+import { postReboot, preReboot } from '../agent/health/gates.js'
+import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
+import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+
+const cephInstalled = await hasCeph()
+if (!cephInstalled) console.log('skipping test/health-ceph.test.ts: ceph-mon/mgr/osd/ceph-common not installed (npm run setup installs them)')
+
+describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
+  const cluster = new CephCluster({ hosts: ['node-a', 'node-b', 'node-c'] })
+  const probe = (host: string) => new CephProbe({ host, conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 15_000 })
+  const observe = async (host: string, okToStop: boolean): Promise<NodeObservations> => ({
+    node: host,
+    kubelet: skipped('not in this test'),
+    kube: skipped('not in this test'),
+    ceph: ok(await probe(host).run({ okToStop })),
+  })
+  /** Polls the gate until it has the wanted verdict or the deadline passes; returns the last result. */
+  const gateUntil = async (gate: typeof preReboot, host: string, want: boolean, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const r = gate(await observe(host, gate === preReboot))
+      if (r.pass === want || Date.now() > deadline) return r
+    }
+  }
+
+  beforeAll(() => cluster.start(), 120_000)
+  afterAll(() => cluster.stop())
+
+  it('reads the real cluster: every host has its OSD, all up, all PGs clean', async () => {
+    const s = await probe('node-b').run()
+    expect(s.hostOsds).toEqual([1])
+    expect(s.status.osdmap).toMatchObject({ num_osds: 3, num_up_osds: 3, num_in_osds: 3 })
+    expect(s.status.pgmap.pgs_by_state).toEqual([{ state_name: 'active+clean', count: s.status.pgmap.num_pgs }])
+  })
+
+  it('ok-to-stop passes for any one host with all up, and the pre gate passes', async () => {
+    for (const host of cluster.hosts) {
+      const a = await probe(host).okToStop(cluster.osdsOf(host))
+      expect(a.ok).toBe(true)
+      expect(a.detail.num_not_ok_pgs).toBe(0)
+    }
+    const r = preReboot(await observe('node-a', true))
+    expect(r.reasons).toEqual([])
+    expect(r.pass).toBe(true)
+    expect(r.skipped).toEqual(['kube: not checked (not in this test)'])
+  })
+
+  it('noout set-group / unset-group round-trips and shows in osd dump', async () => {
+    const p = probe('node-a')
+    await p.setNoout()
+    expect((await p.dump()).crush_node_flags).toEqual({ 'node-a': ['noout'] })
+    expect(Object.keys((await p.health()).checks)).toContain('OSD_FLAGS')
+    await p.unsetNoout()
+    expect((await p.dump()).crush_node_flags).toEqual({})
+  })
+
+  it('with one host down: pre gate fails for a second host at once, ok-to-stop says no, post gate fails', async () => {
+    await cluster.killOsd(1)
+    const p = probe('node-c')
+    await cluster.waitFor('osd.1 marked down', Date.now() + 20_000, async () => (await p.dump()).osds.find((o) => o.osd === 1)?.up === 0)
+    // Right after the mark-down, ok-to-stop may still lag; the gate must not.
+    const pre = preReboot(await observe('node-c', true))
+    expect(pre.pass).toBe(false)
+    expect(pre.reasons.join('\n')).toMatch(/another host is already down: osd\.1 on node-b/)
+    // Ceph's own ok-to-stop catches up within seconds: exit 16, "not ok".
+    await cluster.waitFor('ok-to-stop 2 to say no', Date.now() + 20_000, async () => !(await p.okToStop([2])).ok)
+    const no = await p.okToStop([2])
+    expect(no.detail.ok_to_stop).toBe(false)
+    expect(no.detail.num_not_ok_pgs).toBeGreaterThan(0)
+    const pre2 = preReboot(await observe('node-c', true))
+    expect(pre2.reasons.join('\n')).toMatch(/Ceph says stopping osd\.2 is not safe: \d+ PGs would become inactive/)
+    // The dead node's post gate fails: its OSD is down and PGs are degraded.
+    const post = await gateUntil(postReboot, 'node-b', false, 20_000)
+    expect(post.pass).toBe(false)
+    expect(post.reasons.join('\n')).toMatch(/osd\.1 down/)
+    await cluster.waitFor('PG_DEGRADED', Date.now() + 20_000, async () => 'PG_DEGRADED' in (await p.health()).checks)
+    const post2 = postReboot(await observe('node-b', false))
+    expect(post2.reasons.join('\n')).toMatch(/PGs not active\+clean \(.*degraded/)
+  })
+
+  it('after the OSD restarts, the post gate comes back to pass', async () => {
+    await cluster.restartOsd(1)
+    const r = await gateUntil(postReboot, 'node-b', true, 60_000)
+    expect(r.reasons).toEqual([])
+    expect(r.pass).toBe(true)
+    expect(r.checks.find((c) => c.check === 'osds-up')?.message).toBe('osd.1 up and in')
+  })
+})
+
+describe.skipIf(!cephInstalled)('ceph CLI faults against real ceph binaries', () => {
+  it('a cluster with no mon: the command times out with a clear error instead of hanging', async () => {
+    const dir = (await import('node:os')).tmpdir()
+    const conf = `${dir}/shoal-nomon-${process.pid}.conf`
+    // 127.0.0.1:9 (discard) has no mon; cephx is off so no keyring is needed to try.
+    await writeFile(conf, '[global]\nmon host = 127.0.0.1:9\nauth client required = none\n')
+    const cli = new CephCli({ conf, timeoutMs: 1500, connectTimeoutS: 30 })
+    const t0 = Date.now()
+    await expect(new CephProbe({ host: 'x' }, cli).status()).rejects.toMatchObject({ code: 'ceph-timeout', message: expect.stringMatching(/ceph status: no answer within 1500 ms/) })
+    expect(Date.now() - t0).toBeLessThan(10_000)
+  })
+})
