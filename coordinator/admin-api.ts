@@ -1,0 +1,67 @@
+/**
+ * The coordinator's admin API: write operations and the audit log, for the operator's CLI
+ * (`shoal coordinator approve|reject|assign|remove|nodes|pending|audit`). Every call needs
+ * `Authorization: Bearer <admin token>` (401 otherwise). Bodies are JSON, validated strictly.
+ *
+ * | method | path                     | body -> answer                               |
+ * |--------|--------------------------|----------------------------------------------|
+ * | GET    | /v1/admin/nodes          | -> { nodes: AdminNode[] }                    |
+ * | GET    | /v1/admin/pending        | -> { pending: AdminPending[] }               |
+ * | POST   | /v1/admin/approve        | { requestId } -> AdminPending                |
+ * | POST   | /v1/admin/reject         | { requestId } -> AdminPending                |
+ * | POST   | /v1/admin/assign         | { node } or { mac }, { image } -> Assignment |
+ * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
+ * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
+ */
+import { z } from 'zod'
+import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
+import { ImageVersion, Mac } from './enroll-api.js'
+
+export const adminRoutes = {
+  nodes: '/v1/admin/nodes',
+  pending: '/v1/admin/pending',
+  approve: '/v1/admin/approve',
+  reject: '/v1/admin/reject',
+  assign: '/v1/admin/assign',
+  remove: '/v1/admin/remove',
+  audit: '/v1/admin/audit',
+} as const
+
+export const DecideRequest = z.object({ requestId: z.string().regex(/^[0-9a-f]{16}$/, 'requestId: 16 hex characters (see: shoal coordinator pending)') }).strict()
+export const AssignRequest = z
+  .object({ node: NodeId.optional(), mac: Mac.optional(), image: ImageVersion })
+  .strict()
+  .refine((r) => (r.node === undefined) !== (r.mac === undefined), { message: 'give exactly one of node or mac' })
+export const RemoveRequest = z.object({ node: NodeId }).strict()
+
+export const AuditQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(10_000).default(100),
+    since: z.coerce.number().int().nonnegative().optional(),
+    kind: z.string().max(32).optional(),
+  })
+  .strict()
+
+export const AdminNode = z.object({
+  id: NodeId,
+  key: PublicKeyHex,
+  macs: z.array(z.string()),
+  image: z.string().optional(),
+  assignedImage: z.string().optional(),
+  serial: z.number(),
+  firstEnrolledAt: z.number(),
+  lastEnrolledAt: z.number(),
+  enrollments: z.number(),
+  inventory: InventorySummary,
+})
+export type AdminNode = z.infer<typeof AdminNode>
+
+export const AdminPending = z.object({
+  requestId: z.string(),
+  mac: z.string(),
+  proposedId: z.string(),
+  state: z.enum(['waiting', 'approved', 'rejected']),
+  requestedAt: z.number(),
+  inventory: InventorySummary,
+})
+export type AdminPending = z.infer<typeof AdminPending>

@@ -1,0 +1,303 @@
+/**
+ * The coordinator's view of the cluster, loaded from level at start and written through
+ * on every change: the cluster key, enrolled nodes, MAC bindings, image assignments,
+ * approval requests, join tokens and the audit log. Every mutation runs inside
+ * `exclusive()` (one at a time, so two requests with one token cannot both win) and
+ * commits its writes in one batch before the in-memory view changes.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto'
+import { ed25519Keyring } from '../agent/protocol/ed25519.js'
+import { ShoalError } from '../agent/protocol/errors.js'
+import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
+import { signRoster } from './certificate.js'
+import { ENROLL_API_VERSION, type SignedRoster } from './enroll-api.js'
+import { tokenHash } from './join-token.js'
+import {
+  Assignment,
+  AuditEntry,
+  ClusterMeta,
+  NodeEntry,
+  PendingEntry,
+  RosterMeta,
+  TokenEntry,
+  keys,
+  type Op,
+  type StateStore,
+} from './state-store.js'
+import { z } from 'zod'
+
+export interface StateDeps {
+  store: StateStore
+  clock: Clock
+  /** Cryptographic randomness (tokens, cluster key, request ids). */
+  random: (bytes: number) => Uint8Array
+  log: Logger
+}
+
+export interface StateLimits {
+  joinTokenTtlMs: number
+  enrollRetryWindowMs: number
+  maxTokensPerMac: number
+  auditMaxEntries: number
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+
+export class ClusterState {
+  readonly nodes = new Map<string, NodeEntry>()
+  readonly macToNode = new Map<string, string>()
+  readonly nodeAssignments = new Map<string, Assignment>()
+  readonly macAssignments = new Map<string, Assignment>()
+  readonly pending = new Map<string, PendingEntry>()
+  /** Unused token hashes per MAC, oldest first (bounded by maxTokensPerMac). */
+  private readonly tokensByMac = new Map<string, { hash: string; expiresAt: number }[]>()
+  private rosterMeta: RosterMeta = { version: 0, issuedAt: 0 }
+  private serial = 0
+  private signedRoster: SignedRoster | undefined
+  private adminHash: string | undefined
+  private auditSeq = 0
+  private auditCount = 0
+  private lock: Promise<unknown> = Promise.resolve()
+
+  private constructor(
+    readonly deps: StateDeps,
+    readonly limits: StateLimits,
+    readonly clusterId: string,
+    readonly keyring: Keyring,
+  ) {}
+
+  /** Opens the state, creating the cluster (id + key) on first start. */
+  static async open(deps: StateDeps, limits: StateLimits, init: { clusterId?: string; adminToken?: string }): Promise<{ state: ClusterState; createdAdminToken?: string }> {
+    const { store, clock, random } = deps
+    let meta = await store.get(keys.cluster, ClusterMeta)
+    const ops: Op[] = []
+    if (!meta) {
+      meta = { id: init.clusterId ?? `shoal-${hex(random(4))}`, seedHex: hex(random(32)), createdAt: clock.now() }
+      ops.push({ type: 'put', key: keys.cluster, value: meta })
+      ops.push({ type: 'put', key: keys.audit(meta.createdAt, 0), value: { at: meta.createdAt, kind: 'cluster-created', detail: { cluster: meta.id } } satisfies AuditEntry })
+    } else if (init.clusterId !== undefined && init.clusterId !== meta.id) {
+      throw new ShoalError('config', `this data dir belongs to cluster "${meta.id}", not "${init.clusterId}"; drop clusterId or use another data dir`)
+    }
+    const state = new ClusterState(deps, limits, meta.id, ed25519Keyring(Buffer.from(meta.seedHex, 'hex')))
+    let createdAdminToken: string | undefined
+    const storedAdmin = await store.get(keys.admin, z.string())
+    if (init.adminToken !== undefined) {
+      state.adminHash = adminHash(init.adminToken)
+      if (storedAdmin !== state.adminHash) ops.push({ type: 'put', key: keys.admin, value: state.adminHash })
+    } else if (storedAdmin) {
+      state.adminHash = storedAdmin
+    } else {
+      createdAdminToken = hex(random(32))
+      state.adminHash = adminHash(createdAdminToken)
+      ops.push({ type: 'put', key: keys.admin, value: state.adminHash })
+    }
+    await store.batch(ops)
+
+    state.rosterMeta = (await store.get(keys.roster, RosterMeta)) ?? { version: 0, issuedAt: 0 }
+    state.serial = (await store.get(keys.serial, z.number().int().nonnegative())) ?? 0
+    for (const [, n] of await store.scan('node!', NodeEntry)) state.nodes.set(n.id, n)
+    for (const [k, id] of await store.scan('mac!', z.string())) state.macToNode.set(k.slice(4), id)
+    for (const [k, a] of await store.scan('assign!node!', Assignment)) state.nodeAssignments.set(k.slice('assign!node!'.length), a)
+    for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
+    for (const [, p] of await store.scan('pending!', PendingEntry)) state.pending.set(p.requestId, p)
+    for (const [k, t] of await store.scan('token!', TokenEntry)) {
+      if (t.usedBy) continue
+      const list = state.tokensByMac.get(t.mac) ?? []
+      list.push({ hash: k.slice('token!'.length), expiresAt: t.expiresAt })
+      state.tokensByMac.set(t.mac, list)
+    }
+    for (const list of state.tokensByMac.values()) list.sort((a, b) => a.expiresAt - b.expiresAt)
+    const auditKeys = await store.keysWithPrefix('audit!')
+    state.auditCount = auditKeys.length
+    return { state, createdAdminToken }
+  }
+
+  get publicKey(): string {
+    return this.keyring.publicKey
+  }
+
+  get rosterVersion(): number {
+    return this.rosterMeta.version
+  }
+
+  /** Runs `fn` with no other mutation in flight. */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn)
+    this.lock = run.catch(() => undefined)
+    return run
+  }
+
+  /** Checks an admin bearer token in constant time. */
+  isAdmin(token: string | undefined): boolean {
+    if (!token || !this.adminHash) return false
+    const a = Buffer.from(adminHash(token), 'hex')
+    const b = Buffer.from(this.adminHash, 'hex')
+    return a.length === b.length && timingSafeEqual(a, b)
+  }
+
+  // --- roster ----------------------------------------------------------------------------
+
+  roster(): SignedRoster {
+    if (!this.signedRoster || this.signedRoster.version !== this.rosterMeta.version) {
+      const members = [...this.nodes.values()].map((n) => ({ id: n.id, key: n.key }))
+      this.signedRoster = signRoster({ v: ENROLL_API_VERSION, cluster: this.clusterId, version: this.rosterMeta.version, issuedAt: this.rosterMeta.issuedAt, members }, this.keyring)
+    }
+    return this.signedRoster
+  }
+
+  /** Ops that bump the roster version; apply with `applyRosterBump` after the batch. */
+  rosterBumpOps(): { ops: Op[]; next: RosterMeta } {
+    const next = { version: this.rosterMeta.version + 1, issuedAt: this.deps.clock.now() }
+    return { ops: [{ type: 'put', key: keys.roster, value: next }], next }
+  }
+  applyRosterBump(next: RosterMeta): void {
+    this.rosterMeta = next
+  }
+
+  nextSerialOps(): { serial: number; ops: Op[] } {
+    const serial = this.serial + 1
+    return { serial, ops: [{ type: 'put', key: keys.serial, value: serial }] }
+  }
+  applySerial(serial: number): void {
+    this.serial = serial
+  }
+
+  // --- tokens ----------------------------------------------------------------------------
+
+  /** Issues a join token bound to `mac`; drops the oldest unused ones past maxTokensPerMac. */
+  issueToken(mac: string): Promise<{ token: string; expiresAt: number }> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock.now()
+      const token = hex(this.deps.random(32))
+      const hash = tokenHash(token)
+      const entry: TokenEntry = { mac, issuedAt: now, expiresAt: now + this.limits.joinTokenTtlMs }
+      const list = (this.tokensByMac.get(mac) ?? []).filter((t) => t.expiresAt > now)
+      const expired = (this.tokensByMac.get(mac) ?? []).filter((t) => t.expiresAt <= now)
+      const ops: Op[] = [{ type: 'put', key: keys.token(hash), value: entry }]
+      for (const t of expired) ops.push({ type: 'del', key: keys.token(t.hash) })
+      list.push({ hash, expiresAt: entry.expiresAt })
+      while (list.length > this.limits.maxTokensPerMac) ops.push({ type: 'del', key: keys.token(list.shift()!.hash) })
+      await this.deps.store.batch(ops)
+      this.tokensByMac.set(mac, list)
+      return { token, expiresAt: entry.expiresAt }
+    })
+  }
+
+  getToken(hash: string): Promise<TokenEntry | undefined> {
+    return this.deps.store.get(keys.token(hash), TokenEntry)
+  }
+
+  /** Called after a token was consumed (batch committed): it no longer counts as unused. */
+  markTokenUsed(mac: string, hash: string): void {
+    const list = this.tokensByMac.get(mac)
+    if (list) this.tokensByMac.set(mac, list.filter((t) => t.hash !== hash))
+  }
+
+  // --- images ----------------------------------------------------------------------------
+
+  /** The image assigned to a node or MAC, if any (node assignment wins). */
+  assignedImage(nodeId: string | undefined, mac: string | undefined): string | undefined {
+    if (nodeId !== undefined) {
+      const a = this.nodeAssignments.get(nodeId)
+      if (a) return a.image
+    }
+    if (mac !== undefined) return this.macAssignments.get(mac)?.image
+    return undefined
+  }
+
+  /** A MAC is known when a node enrolled with it or an admin assigned it an image. */
+  isKnownMac(mac: string): boolean {
+    return this.macToNode.has(mac) || this.macAssignments.has(mac)
+  }
+
+  assign(target: { node?: string; mac?: string }, image: string, by: string): Promise<Assignment> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock.now()
+      const a: Assignment = { image, at: now, by }
+      if (target.node !== undefined) {
+        if (!this.nodes.has(target.node)) throw new ShoalError('not-found', `no enrolled node "${target.node}" (see: shoal coordinator nodes); to prepare a machine that has not enrolled, assign by --mac`)
+        await this.deps.store.batch([{ type: 'put', key: keys.assignNode(target.node), value: a }, this.auditOp({ at: now, kind: 'assign', node: target.node, image, detail: { by } })])
+        this.nodeAssignments.set(target.node, a)
+      } else if (target.mac !== undefined) {
+        await this.deps.store.batch([{ type: 'put', key: keys.assignMac(target.mac), value: a }, this.auditOp({ at: now, kind: 'assign', mac: target.mac, image, detail: { by } })])
+        this.macAssignments.set(target.mac, a)
+      } else {
+        throw new ShoalError('usage', 'assign needs a node id or a MAC')
+      }
+      return a
+    })
+  }
+
+  /** Removes a node from the roster (its certificate stays valid offline until peers see the new roster). */
+  removeNode(id: string, by: string): Promise<void> {
+    return this.exclusive(async () => {
+      const node = this.nodes.get(id)
+      if (!node) throw new ShoalError('not-found', `no enrolled node "${id}" (see: shoal coordinator nodes)`)
+      const now = this.deps.clock.now()
+      const bump = this.rosterBumpOps()
+      const ops: Op[] = [{ type: 'del', key: keys.node(id) }, { type: 'del', key: keys.assignNode(id) }, ...bump.ops]
+      for (const mac of node.macs) if (this.macToNode.get(mac) === id) ops.push({ type: 'del', key: keys.mac(mac) })
+      ops.push(this.auditOp({ at: now, kind: 'remove', node: id, detail: { by } }))
+      await this.deps.store.batch(ops)
+      this.nodes.delete(id)
+      this.nodeAssignments.delete(id)
+      for (const mac of node.macs) if (this.macToNode.get(mac) === id) this.macToNode.delete(mac)
+      this.applyRosterBump(bump.next)
+    })
+  }
+
+  // --- audit -----------------------------------------------------------------------------
+
+  auditOp(entry: AuditEntry): Op {
+    this.auditCount++
+    return { type: 'put', key: keys.audit(entry.at, ++this.auditSeq), value: AuditEntry.parse(entry) }
+  }
+
+  /** Appends one audit entry on its own (image downloads, boot scripts). */
+  async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
+    const op = this.auditOp({ ...entry, at: this.deps.clock.now() })
+    await this.deps.store.batch([op])
+    if (this.auditCount > this.limits.auditMaxEntries * 1.1) await this.pruneAudit()
+  }
+
+  async listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
+    const gte = opts.sinceMs !== undefined ? keys.audit(opts.sinceMs, 0) : undefined
+    const rows = await this.deps.store.scan('audit!', AuditEntry, { gte, reverse: gte === undefined, limit: opts.kind ? -1 : opts.limit })
+    let out = rows.map(([, e]) => e)
+    if (opts.kind) out = out.filter((e) => e.kind === opts.kind)
+    out = out.slice(0, opts.limit)
+    return gte === undefined ? out.reverse() : out
+  }
+
+  private async pruneAudit(): Promise<void> {
+    const all = await this.deps.store.keysWithPrefix('audit!')
+    const drop = all.slice(0, Math.max(0, all.length - this.limits.auditMaxEntries))
+    await this.deps.store.batch(drop.map((key) => ({ type: 'del' as const, key })))
+    this.auditCount = all.length - drop.length
+  }
+
+  // --- housekeeping ----------------------------------------------------------------------
+
+  /** Deletes expired unused tokens and used ones past the retry window. Returns how many. */
+  sweep(): Promise<number> {
+    return this.exclusive(async () => {
+      const now = this.deps.clock.now()
+      const ops: Op[] = []
+      for (const [k, t] of await this.deps.store.scan('token!', TokenEntry)) {
+        const dead = t.usedBy ? now - (t.usedAt ?? 0) > this.limits.enrollRetryWindowMs && !(t.pendingId && this.pending.get(t.pendingId)?.state === 'waiting') : now >= t.expiresAt
+        if (dead) ops.push({ type: 'del', key: k })
+      }
+      await this.deps.store.batch(ops)
+      for (const [mac, list] of this.tokensByMac) {
+        const live = list.filter((t) => t.expiresAt > now)
+        if (live.length) this.tokensByMac.set(mac, live)
+        else this.tokensByMac.delete(mac)
+      }
+      return ops.length
+    })
+  }
+}
+
+function adminHash(token: string): string {
+  return createHash('sha256').update(`shoal/admin/v1\n${token}`).digest('hex')
+}

@@ -1,0 +1,137 @@
+/**
+ * Coordinator configuration: every field documented with its unit and reason, frozen
+ * defaults, strict parsing (unknown keys are an error), and one pure merge of
+ * file < environment < flags.
+ */
+import { z } from 'zod'
+import { ShoalError } from '../agent/protocol/errors.js'
+import { ClusterId, HostPort, ImageVersion } from './enroll-api.js'
+
+export const CoordinatorConfig = z
+  .object({
+    /** Where the level database and the admin-token file live. */
+    dataDir: z.string().min(1),
+    /** Image versions, one directory each: `<imagesDir>/<version>/{vmlinuz,initramfs.img,*.squashfs,manifest.json}`. */
+    imagesDir: z.string().min(1),
+    /** HTTP bind address. Loopback by default: exposing it is a decision. */
+    httpHost: z.string().min(1),
+    /** HTTP port (0 = pick a free one; tests). */
+    httpPort: z.number().int().min(0).max(65535),
+    /**
+     * Base URL as workers reach the coordinator (e.g. http://10.0.2.2:8080 under QEMU
+     * user-net). Unset: taken from each request's Host header, which is what iPXE used.
+     */
+    publicUrl: z.string().regex(/^https?:\/\/[^\s/]+$/, 'publicUrl: http(s)://host[:port], no path').optional(),
+    /** UDP bind address of the mesh's DHT bootstrap node (an IPv4 address, not 0.0.0.0). */
+    dhtHost: z.string().min(1),
+    /** UDP port of the bootstrap node; 0 = pick a free one; -1 = do not run one (tests). */
+    dhtPort: z.number().int().min(-1).max(65535),
+    /** Bootstrap `host:port`s handed to workers. Unset: the public URL's host with dhtPort. */
+    bootstrapAdvertise: z.array(HostPort).optional(),
+    /** Cluster id, used only when the data dir is new (it is stored from then on). */
+    clusterId: ClusterId.optional(),
+    /** Image version for nodes with no assignment. Unset: the highest version directory. */
+    defaultImage: ImageVersion.optional(),
+    /** A MAC the coordinator has never seen (not enrolled, not assigned): boot it with the default image, or refuse. */
+    unknownMac: z.enum(['default', 'refuse']),
+    /** 'new-fingerprints': a machine that resolves to no known node waits for `shoal coordinator approve`. */
+    approval: z.enum(['off', 'new-fingerprints']),
+    /** Join token lifetime: a TCG boot reaches enrollment in ~20 s; 15 min covers slow BIOSes without leaving tokens lying around. */
+    joinTokenTtlMs: z.number().int().positive(),
+    /** How long the same enrollment may be re-sent with a used token (lost responses, approval waits). */
+    enrollRetryWindowMs: z.number().int().positive(),
+    /** Unused tokens kept per MAC; older ones are dropped, so a noisy client cannot grow the database. */
+    maxTokensPerMac: z.number().int().positive(),
+    /** Extra kernel command line words before the shoal.* parameters. */
+    kernelArgs: z.string(),
+    /** Admin bearer token for write operations. Unset: generated at first start and written to `<dataDir>/admin-token`. */
+    adminToken: z.string().min(16).optional(),
+    /** Largest JSON request body; an enrollment with a full inventory is a few KB. */
+    maxBodyBytes: z.number().int().positive(),
+    /** Read size for image files: 1 MiB chunks keep per-chunk JS overhead negligible at GB/s. */
+    fileChunkBytes: z.number().int().min(16 * 1024),
+    /** Keep-alive idle time: workers fetch layer after layer on one connection. */
+    keepAliveTimeoutMs: z.number().int().positive(),
+    /** Audit entries kept; older ones are pruned. */
+    auditMaxEntries: z.number().int().positive(),
+    /** Log every image response in the audit log (off only for benchmarks that measure the server alone). */
+    auditImages: z.boolean(),
+  })
+  .strict()
+export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>
+
+export const defaultCoordinatorConfig: Readonly<CoordinatorConfig> = Object.freeze({
+  dataDir: '.shoal/coordinator',
+  imagesDir: '.shoal/images',
+  httpHost: '127.0.0.1',
+  httpPort: 8080,
+  dhtHost: '127.0.0.1',
+  dhtPort: 49737,
+  unknownMac: 'default',
+  approval: 'off',
+  joinTokenTtlMs: 15 * 60_000,
+  enrollRetryWindowMs: 24 * 3600_000,
+  maxTokensPerMac: 8,
+  kernelArgs: 'console=ttyS0,115200 panic=-1',
+  maxBodyBytes: 256 * 1024,
+  fileChunkBytes: 1024 * 1024,
+  keepAliveTimeoutMs: 65_000,
+  auditMaxEntries: 100_000,
+  auditImages: true,
+} satisfies CoordinatorConfig)
+
+export type PartialConfig = Partial<CoordinatorConfig>
+
+/** Environment variables: SHOAL_COORDINATOR_<FIELD IN UPPER_SNAKE>. */
+export function configFromEnv(env: Record<string, string | undefined>): PartialConfig {
+  const out: Record<string, unknown> = {}
+  const shape = CoordinatorConfig.shape
+  for (const key of Object.keys(shape) as (keyof CoordinatorConfig)[]) {
+    const name = `SHOAL_COORDINATOR_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+    const raw = env[name]
+    if (raw === undefined || raw === '') continue
+    out[key] = coerce(key, raw, name)
+  }
+  return out as PartialConfig
+}
+
+/** Turns a string (env or flag) into the field's type. */
+export function coerce(key: keyof CoordinatorConfig, raw: string, source: string): unknown {
+  const sample = (defaultCoordinatorConfig as Record<string, unknown>)[key]
+  if (key === 'bootstrapAdvertise') return raw.split(',').map((s) => s.trim()).filter(Boolean)
+  if (typeof sample === 'number' || /Ms$|Bytes$|Port$|Entries$/.test(key)) {
+    const n = Number(raw)
+    if (!Number.isFinite(n)) throw new ShoalError('usage', `${source} must be a number, not "${raw}"`)
+    return n
+  }
+  if (typeof sample === 'boolean') {
+    if (raw === 'true' || raw === '1') return true
+    if (raw === 'false' || raw === '0') return false
+    throw new ShoalError('usage', `${source} must be true or false, not "${raw}"`)
+  }
+  return raw
+}
+
+/** defaults < file < env < flags, validated; the error names the bad field and its source. */
+export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
+  const merged: Record<string, unknown> = { ...defaultCoordinatorConfig }
+  for (const l of layers) for (const [k, v] of Object.entries(l)) if (v !== undefined) merged[k] = v
+  const r = CoordinatorConfig.safeParse(merged)
+  if (!r.success) {
+    throw new ShoalError('config', `invalid coordinator config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  }
+  return r.data
+}
+
+/** Parses a config file's JSON (partial config, strict). */
+export function parseConfigFile(text: string, path: string): PartialConfig {
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ShoalError('config', `${path} is not valid JSON: ${(err as Error).message}`)
+  }
+  const r = CoordinatorConfig.partial().strict().safeParse(json)
+  if (!r.success) throw new ShoalError('config', `${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  return r.data
+}

@@ -1,0 +1,375 @@
+/**
+ * The coordinator: one HTTP server (boot scripts, images, enrollment, roster, admin API)
+ * and the mesh's DHT bootstrap node, over the state in level. `start()` and `close()` are
+ * idempotent; time and randomness are injected so tests drive token expiry by clock.
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ShoalError } from '../agent/protocol/errors.js'
+import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
+import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
+import { adminRoutes, AssignRequest, AuditQuery, DecideRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
+import { renderBootScript, renderRefusal } from './boot-script.js'
+import { ClusterState } from './cluster-state.js'
+import type { CoordinatorConfig } from './coordinator-config.js'
+import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from './enroll-api.js'
+import { decide, enroll } from './enrollment.js'
+import { bearer, HttpError, readJson, sendError, sendJson, validate } from './http-json.js'
+import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
+import { ImageStore } from './image-store.js'
+import { serveFile, statFile } from './static-file.js'
+import { StateStore, type PendingEntry } from './state-store.js'
+import { createHash } from 'node:crypto'
+
+export interface CoordinatorDeps {
+  clock?: Clock
+  random?: (bytes: number) => Uint8Array
+  log?: Logger
+  resolver?: IdentityResolver
+}
+
+const systemClock: Clock = { now: () => Date.now() }
+const HOST_HEADER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/
+
+export class Coordinator {
+  private server: Server | undefined
+  private dht: BootstrapNode | undefined
+  private store: StateStore | undefined
+  private _state: ClusterState | undefined
+  private images: ImageStore | undefined
+  private sweepTimer: NodeJS.Timeout | undefined
+  private starting: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+  /** Set on first start when no admin token was configured: written to <dataDir>/admin-token by main. */
+  createdAdminToken: string | undefined
+  private readonly clock: Clock
+  private readonly random: (n: number) => Uint8Array
+  private readonly log: Logger
+  private readonly resolver: IdentityResolver
+
+  constructor(
+    readonly config: CoordinatorConfig,
+    deps: CoordinatorDeps = {},
+  ) {
+    this.clock = deps.clock ?? systemClock
+    this.random = deps.random ?? ((n) => randomBytes(n))
+    this.log = deps.log ?? silentLogger
+    this.resolver = deps.resolver ?? defaultIdentityResolver
+  }
+
+  start(): Promise<void> {
+    this.starting ??= this.doStart()
+    return this.starting
+  }
+
+  private async doStart(): Promise<void> {
+    const c = this.config
+    this.store = await StateStore.open(c.dataDir)
+    const { state, createdAdminToken } = await ClusterState.open(
+      { store: this.store, clock: this.clock, random: this.random, log: this.log },
+      { joinTokenTtlMs: c.joinTokenTtlMs, enrollRetryWindowMs: c.enrollRetryWindowMs, maxTokensPerMac: c.maxTokensPerMac, auditMaxEntries: c.auditMaxEntries },
+      { clusterId: c.clusterId, adminToken: c.adminToken },
+    )
+    this._state = state
+    this.createdAdminToken = createdAdminToken
+    this.images = new ImageStore(c.imagesDir, this.store, { id: state.clusterId, keyring: state.keyring })
+    if (c.dhtPort >= 0) this.dht = await startBootstrapNode({ host: c.dhtHost, port: c.dhtPort })
+
+    const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
+      this.handle(req, res).catch((err) => this.fail(res, err))
+    })
+    server.headersTimeout = Math.max(c.keepAliveTimeoutMs + 1000, 60_000)
+    server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n')
+      else socket.destroy()
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => reject(new ShoalError('listen', `cannot listen on ${c.httpHost}:${c.httpPort}: ${err.message} (pick another --http-port)`, { cause: err })))
+      server.listen(c.httpPort, c.httpHost, () => resolve())
+    })
+    this.server = server
+    this.sweepTimer = setInterval(() => void this._state?.sweep().catch(() => undefined), 60_000)
+    this.sweepTimer.unref()
+    this.log.info({ component: 'coordinator', cluster: state.clusterId, url: this.url, bootstrap: this.dht?.address }, 'coordinator started')
+    // Hash the images now rather than on the first worker's boot.
+    void this.images.versions().then((vs) => Promise.all(vs.map((v) => this.images!.manifest(v).catch((err) => this.log.warn({ component: 'images', version: v, err: (err as Error).message }, 'image version not servable')))))
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined)
+      if (this.sweepTimer) clearInterval(this.sweepTimer)
+      if (this.server) {
+        const s = this.server
+        await new Promise<void>((resolve) => {
+          s.close(() => resolve())
+          s.closeAllConnections()
+        })
+      }
+      await this.dht?.close()
+      await this._state?.exclusive(async () => undefined)
+      await this.store?.close()
+    })()
+    return this.closing
+  }
+
+  get state(): ClusterState {
+    if (!this._state) throw new ShoalError('not-started', 'coordinator not started')
+    return this._state
+  }
+
+  /** http://host:port the server listens on. */
+  get url(): string {
+    const a = this.server?.address() as AddressInfo | null
+    if (!a) throw new ShoalError('not-started', 'coordinator not started')
+    return `http://${this.config.httpHost}:${a.port}`
+  }
+
+  /** The DHT bootstrap node's actual address (undefined when disabled). */
+  get bootstrapAddress(): string | undefined {
+    return this.dht?.address
+  }
+
+  // --- request handling ----------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const path = url.pathname
+    const method = req.method ?? 'GET'
+    if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
+    if (path.startsWith('/v1/admin/')) return this.handleAdmin(req, res, path, method, url)
+    switch (path) {
+      case routes.bootScript:
+        allow(method, ['GET'])
+        return this.bootScript(req, res, url)
+      case routes.joinToken: {
+        allow(method, ['GET'])
+        const mac = validate(Mac, url.searchParams.get('mac') ?? undefined, 'mac query parameter')
+        this.refuseUnknownMac(mac)
+        const t = await this.state.issueToken(mac)
+        return sendJson(res, 200, { token: t.token, mac, expiresAt: t.expiresAt } satisfies JoinTokenResponse)
+      }
+      case routes.enroll: {
+        allow(method, ['POST'])
+        const body = validate(EnrollRequest, await readJson(req, this.config.maxBodyBytes), 'enrollment request')
+        const out = await enroll(this.state, body, {
+          bootstrap: this.bootstrapFor(req),
+          defaultImage: () => this.defaultImage(),
+          approval: this.config.approval,
+          resolver: this.resolver,
+          remote: req.socket.remoteAddress,
+          log: this.log,
+        })
+        if (out.status === 403) return sendError(res, 403, out.code, out.message)
+        return sendJson(res, out.status, out.body)
+      }
+      case routes.roster:
+        allow(method, ['GET', 'HEAD'])
+        return sendJson(res, 200, this.state.roster())
+      case routes.cluster:
+        allow(method, ['GET', 'HEAD'])
+        return sendJson(res, 200, {
+          cluster: this.state.clusterId,
+          clusterKey: this.state.publicKey,
+          bootstrap: this.bootstrapFor(req),
+          rosterVersion: this.state.rosterVersion,
+        } satisfies ClusterInfo)
+      case '/healthz':
+        return sendJson(res, 200, { ok: true })
+      default:
+        throw new HttpError(404, 'not-found', `no route ${method} ${path}`)
+    }
+  }
+
+  private refuseUnknownMac(mac: string): void {
+    if (this.config.unknownMac === 'refuse' && !this.state.isKnownMac(mac)) {
+      throw new HttpError(403, 'mac-refused', `MAC ${mac} is not known to this coordinator and unknown MACs are refused; register it with: shoal coordinator assign --mac ${mac} VERSION`)
+    }
+  }
+
+  private async bootScript(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const macResult = Mac.safeParse(url.searchParams.get('mac') ?? undefined)
+    if (!macResult.success) {
+      return sendText(res, 400, renderRefusal(`bad or missing mac parameter; chain ${routes.bootScript}?mac=\${net0/mac}`, undefined))
+    }
+    const mac = macResult.data
+    const state = this.state
+    const remote = req.socket.remoteAddress
+    if (this.config.unknownMac === 'refuse' && !state.isKnownMac(mac)) {
+      await state.audit({ kind: 'boot-script', mac, remote, detail: { refused: 'unknown-mac' } })
+      this.log.warn({ component: 'boot', mac, remote }, 'unknown MAC refused')
+      return sendText(res, 403, renderRefusal(`MAC ${mac} is not registered with this coordinator (shoal coordinator assign --mac ${mac} VERSION)`, undefined))
+    }
+    const nodeId = state.macToNode.get(mac)
+    let image: string
+    let manifest
+    try {
+      image = state.assignedImage(nodeId, mac) ?? (await this.defaultImage())
+      manifest = await this.images!.manifest(image)
+    } catch (err) {
+      const reason = (err as Error).message
+      this.log.error({ component: 'boot', mac, err: reason }, 'cannot serve a boot script')
+      return sendText(res, 503, renderRefusal(`no bootable image: ${reason}`, undefined))
+    }
+    const { token } = await state.issueToken(mac)
+    const base = this.baseUrl(req)
+    const script = renderBootScript({
+      params: { coordinator: base, token, mac, bootstrap: this.bootstrapFor(req), image, cluster: state.clusterId, clusterKey: state.publicKey },
+      kernel: manifest.kernel,
+      initramfs: manifest.initramfs,
+      kernelArgs: this.config.kernelArgs,
+    })
+    await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
+    this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')
+    return sendText(res, 200, script)
+  }
+
+  private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+    allow(method, ['GET', 'HEAD'])
+    const parts = path.slice(routes.images.length + 1).split('/')
+    if (parts.length !== 2) throw new HttpError(404, 'not-found', `expected ${routes.images}/VERSION/FILE, got ${path}`)
+    const [version, file] = parts.map((p) => safeDecode(p)) as [string, string]
+    if (file === routes.manifestFile) {
+      let manifest
+      try {
+        manifest = await this.images!.manifest(version)
+      } catch (err) {
+        if (err instanceof ShoalError && err.code === 'not-found') throw new HttpError(404, 'not-found', err.message)
+        throw new HttpError(503, 'image-unavailable', (err as Error).message)
+      }
+      const text = JSON.stringify(manifest)
+      const etag = `"${createHash('sha256').update(text).digest('hex').slice(0, 32)}"`
+      if (req.headers['if-none-match'] === etag) {
+        res.writeHead(304, { ETag: etag })
+        return void res.end()
+      }
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ETag: etag, 'Cache-Control': 'no-cache' })
+      return void res.end(method === 'HEAD' ? undefined : text)
+    }
+    const filePath = this.images!.filePath(version, file)
+    const st = filePath ? await statFile(filePath) : undefined
+    if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
+    const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
+    if (this.config.auditImages && method === 'GET' && (result.status === 200 || result.status === 206)) {
+      await this._state
+        ?.audit({ kind: 'image', image: version, remote: req.socket.remoteAddress, detail: { file, status: result.status, bytes: result.bytes, ...(result.range ? { range: result.range } : {}), ...(result.aborted ? { aborted: true } : {}) } })
+        .catch((err) => this.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'))
+    }
+  }
+
+  private async handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
+    if (!this.state.isAdmin(bearer(req))) {
+      req.resume()
+      throw new HttpError(401, 'unauthorized', 'admin API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
+    }
+    const state = this.state
+    const by = `admin@${req.socket.remoteAddress ?? '?'}`
+    switch (path) {
+      case adminRoutes.nodes: {
+        allow(method, ['GET'])
+        const nodes: AdminNode[] = [...state.nodes.values()]
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map((n) => ({
+            id: n.id,
+            key: n.key,
+            macs: n.macs,
+            assignedImage: state.nodeAssignments.get(n.id)?.image,
+            serial: n.certificate.serial,
+            firstEnrolledAt: n.firstEnrolledAt,
+            lastEnrolledAt: n.lastEnrolledAt,
+            enrollments: n.enrollments,
+            inventory: n.inventory,
+          }))
+        return sendJson(res, 200, { nodes })
+      }
+      case adminRoutes.pending: {
+        allow(method, ['GET'])
+        return sendJson(res, 200, { pending: [...state.pending.values()].sort((a, b) => a.requestedAt - b.requestedAt).map(pendingView) })
+      }
+      case adminRoutes.approve:
+      case adminRoutes.reject: {
+        allow(method, ['POST'])
+        const body = validate(DecideRequest, await readJson(req, this.config.maxBodyBytes), 'decision')
+        const p = await decide(state, body.requestId, path === adminRoutes.approve ? 'approved' : 'rejected', by)
+        return sendJson(res, 200, pendingView(p))
+      }
+      case adminRoutes.assign: {
+        allow(method, ['POST'])
+        const body = validate(AssignRequest, await readJson(req, this.config.maxBodyBytes), 'assignment')
+        if (!(await this.images!.hasVersion(body.image))) throw new HttpError(400, 'bad-request', `no image version "${body.image}" in ${this.config.imagesDir}; build it first`)
+        const a = await state.assign({ node: body.node, mac: body.mac }, body.image, by)
+        return sendJson(res, 200, a)
+      }
+      case adminRoutes.remove: {
+        allow(method, ['POST'])
+        const body = validate(RemoveRequest, await readJson(req, this.config.maxBodyBytes), 'removal')
+        await state.removeNode(body.node, by)
+        return sendJson(res, 200, { removed: body.node })
+      }
+      case adminRoutes.audit: {
+        allow(method, ['GET'])
+        const q = validate(AuditQuery, Object.fromEntries(url.searchParams), 'audit query')
+        return sendJson(res, 200, { entries: await state.listAudit({ limit: q.limit, sinceMs: q.since, kind: q.kind }) })
+      }
+      default:
+        throw new HttpError(404, 'not-found', `no admin route ${method} ${path}`)
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message, err.issues)
+    if (err instanceof ShoalError) {
+      const status = err.code === 'not-found' ? 404 : err.code === 'usage' ? 400 : err.code === 'conflict' ? 409 : 500
+      return sendError(res, status, err.code, err.message)
+    }
+    this.log.error({ component: 'coordinator', err: (err as Error)?.stack ?? String(err) }, 'request failed')
+    sendError(res, 500, 'internal', 'internal error; see the coordinator log')
+  }
+
+  // --- addresses -----------------------------------------------------------------------
+
+  /** The coordinator's base URL as this client reached it (or the configured publicUrl). */
+  private baseUrl(req: IncomingMessage): string {
+    if (this.config.publicUrl) return this.config.publicUrl
+    const host = req.headers.host
+    if (host && HOST_HEADER.test(host)) return `http://${host}`
+    return this.url
+  }
+
+  private bootstrapFor(req: IncomingMessage): string[] {
+    if (this.config.bootstrapAdvertise?.length) return this.config.bootstrapAdvertise
+    const host = new URL(this.baseUrl(req)).hostname
+    const port = this.dht ? Number(this.dht.address.split(':').pop()) : this.config.dhtPort > 0 ? this.config.dhtPort : 49737
+    return [`${host}:${port}`]
+  }
+
+  async defaultImage(): Promise<string> {
+    if (this.config.defaultImage) return this.config.defaultImage
+    const versions = await this.images!.versions()
+    const last = versions[versions.length - 1]
+    if (!last) throw new ShoalError('image', `no image versions in ${this.config.imagesDir}; build one with \`npm run layers\``)
+    return last
+  }
+}
+
+function pendingView(p: PendingEntry): AdminPending {
+  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory }
+}
+
+function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) throw new HttpError(405, 'method-not-allowed', `use ${methods.join(' or ')}`)
+}
+
+function sendText(res: ServerResponse, status: number, text: string, head = false): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+  res.end(head ? undefined : text)
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return '\0'
+  }
+}
