@@ -1,0 +1,39 @@
+/**
+ * Known fingerprints from outside the process (a `--known` file, an HTTP body): parsed
+ * with zod at the edge. Accepts what `shoal fingerprint -o json` prints — `{ id, comps }`,
+ * or `{ id, components }` with raw values, which are screened and hashed here.
+ */
+import { z } from 'zod'
+import { ShoalError } from '../protocol/errors.js'
+import { COMPONENT_KINDS } from './component.js'
+import type { KnownFingerprint } from './resolve-identity.js'
+import { screenComponents } from './resolve-identity.js'
+
+const Entry = z
+  .object({
+    id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'node id: letters, digits, . _ - only'),
+    comps: z.array(z.string().max(80)).max(256).optional(),
+    components: z
+      .array(z.object({ kind: z.enum(COMPONENT_KINDS), value: z.string().max(512) }).passthrough())
+      .max(1024)
+      .optional(),
+    alive: z.boolean().optional(),
+  })
+  .passthrough()
+  .refine((e) => e.comps !== undefined || e.components !== undefined, 'each entry needs "comps" or "components"')
+
+export const KnownFingerprintFile = z.array(Entry).max(100_000)
+
+/** Parses known fingerprints; throws ShoalError('usage') naming the first problem. */
+export function parseKnownFingerprints(json: unknown, origin = 'known fingerprints'): KnownFingerprint[] {
+  const parsed = KnownFingerprintFile.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new ShoalError('usage', `${origin}: ${issue.path.length ? `at ${issue.path.join('.')}: ` : ''}${issue.message} (expected an array of what \`shoal fingerprint -o json\` prints)`)
+  }
+  return parsed.data.map((e) => ({
+    id: e.id,
+    comps: e.comps ?? screenComponents(e.components!.map((c) => ({ kind: c.kind, value: c.value, source: 'known' }))).comps,
+    ...(e.alive !== undefined ? { alive: e.alive } : {}),
+  }))
+}
