@@ -37,8 +37,12 @@ export interface SwarmTransportOptions {
   bootstrap: { host: string; port: number }[]
   /** Address the DHT binds and announces (the provisioning LAN address; 127.0.0.1 on loopback). */
   host?: string
-  /** Connections the transport itself opens from discovery until it has this many (the overlay degree). */
-  targetDegree: number
+  /**
+   * Connections the transport itself opens from discovery until it has this many. Only a
+   * seed: once a node knows members, the mesh (MeshNode) grows the overlay to its target.
+   * 3: enough that nodes joining together form one connected graph.
+   */
+  seedDegree: number
   /** Hard cap on connections, inbound included. */
   maxDegree: number
   /** Bad frames after which a peer is disconnected. */
@@ -285,8 +289,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       if (this.links.get(peer) !== link) return
       this.links.delete(peer)
       this.countLinks()
+      this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer }, 'connection closed')
       this.emit('disconnected', peer)
-      if (!this.closed && this.links.size < this.opts.targetDegree) this.scheduleDiscovery(this.discoveryIntervalMs())
+      if (!this.closed && this.links.size < this.opts.seedDegree) this.scheduleDiscovery(this.discoveryIntervalMs())
     })
     this.countLinks()
     if (previous) {
@@ -294,6 +299,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       previous.conn.destroy()
       return
     }
+    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer, inbound: link.inbound }, 'connected')
     this.emit('connected', peer)
   }
 
@@ -341,6 +347,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   private dial(peer: string, key: string): void {
     if (!this.swarm || this.closed) return
     this.stats.dials++
+    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer }, 'dialling')
     const buf = Buffer.from(key, 'hex')
     this.swarm.joinPeer(buf)
     this.dialing.set(
@@ -401,14 +408,15 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       this.discovering = false
     }
     if (this.closed) return
+    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, discovered: this.discovered.size, links: this.links.size }, 'topic lookup done')
     this.topUp()
-    const under = this.links.size < this.opts.targetDegree
+    const under = this.links.size < this.opts.seedDegree
     this.scheduleDiscovery(under ? this.discoveryIntervalMs() : (this.opts.discoveryIdleIntervalMs ?? 30_000))
   }
 
   /** Dials discovered greater keys until the target degree is in reach. */
   private topUp(): void {
-    const want = this.opts.targetDegree - this.links.size - this.dialing.size
+    const want = this.opts.seedDegree - this.links.size - this.dialing.size
     if (want <= 0) return
     const candidates: [string, string][] = []
     for (const hex of this.discovered) {

@@ -1,0 +1,213 @@
+/**
+ * The agent's HTTP API (node:http): ask any agent about the whole cluster. JSON answers,
+ * an NDJSON change stream for watchers, errors as `{ error: { code, message } }` with a
+ * 4xx/5xx status. Documented in ./openapi.yaml.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { request } from 'undici'
+import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
+import { NodeId } from '../protocol/node-record.js'
+import { silentLogger, type Logger } from '../protocol/ports.js'
+import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
+
+/** What the API reads; MeshRuntime provides it. */
+export interface ApiSource {
+  readonly selfId: string
+  readonly startedAt: number
+  now(): number
+  view(): MemberView[]
+  counters(): object
+  on(event: 'event', listener: (event: MeshEvent, at: number) => void): unknown
+  off(event: 'event', listener: (event: MeshEvent, at: number) => void): unknown
+}
+
+/** This node's full inventory (agent/inventory). Absent until that collector is wired in. */
+export interface InventoryProvider {
+  collect(): Promise<unknown>
+}
+
+export interface ApiServerOptions {
+  source: ApiSource
+  /** Extra fields for /v1/self (public key, config summary, ...). */
+  selfInfo?: () => object
+  inventory?: InventoryProvider
+  /** A forwarded inventory older than this is refreshed; a failed refresh falls back to it. */
+  inventoryCacheMs?: number
+  forwardTimeoutMs?: number
+  /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
+  watchHeartbeatMs?: number
+  logger?: Logger
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+interface CachedInventory {
+  inventory: unknown
+  fetchedAt: number
+}
+
+export class ApiServer {
+  private server: Server | undefined
+  private readonly watchers = new Set<ServerResponse>()
+  private readonly inventoryCache = new Map<string, CachedInventory>()
+  private readonly log: Logger
+
+  constructor(private readonly opts: ApiServerOptions) {
+    this.log = opts.logger ?? silentLogger
+  }
+
+  /** Listens; resolves with the bound host:port. */
+  async listen(port: number, host: string): Promise<{ host: string; port: number }> {
+    const server = createServer((req, res) => void this.handle(req, res))
+    server.keepAliveTimeout = 5_000
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+    const a = server.address() as AddressInfo
+    return { host: a.address, port: a.port }
+  }
+
+  /** Ends watch streams and stops listening. Idempotent. */
+  async close(): Promise<void> {
+    for (const w of this.watchers) w.end()
+    this.watchers.clear()
+    const server = this.server
+    this.server = undefined
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://agent')
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
+      const parts = url.pathname.split('/').filter(Boolean)
+      if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml (routes start with /v1)`)
+      const [, a, b, c, ...rest] = parts
+      if (a === 'cluster' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()))
+      if (a === 'self' && !b) return this.json(res, 200, this.self())
+      if (a === 'watch' && !b) return this.watch(req, res)
+      if (a === 'nodes' && b && !c) return this.json(res, 200, this.node(b))
+      if (a === 'nodes' && b && c === 'inventory' && rest.length === 0) return this.json(res, 200, await this.inventory(b))
+      if (a === 'nodes' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()).nodes)
+      throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml`)
+    } catch (err) {
+      if (err instanceof HttpError) return this.json(res, err.status, { error: { code: err.code, message: err.message } })
+      this.log.error({ component: 'api', node: this.opts.source.selfId, err }, 'request failed')
+      return this.json(res, 500, { error: { code: 'internal', message: `internal error: ${(err as Error).message}` } })
+    }
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    if (res.headersSent) return
+    const text = JSON.stringify(body)
+    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+    res.end(text)
+  }
+
+  private checkId(raw: string): string {
+    let id: string
+    try {
+      id = decodeURIComponent(raw)
+    } catch {
+      throw new HttpError(400, 'bad-node-id', `"${raw}" is not a valid node id (URL encoding is broken)`)
+    }
+    if (!NodeId.safeParse(id).success) throw new HttpError(400, 'bad-node-id', `"${id}" is not a valid node id (letters, digits, . _ - only, at most 64)`)
+    return id
+  }
+
+  private member(id: string): MemberView {
+    const m = this.opts.source.view().find((v) => v.id === id)
+    if (!m) throw new HttpError(404, 'unknown-node', `no node "${id}" is known to ${this.opts.source.selfId}; list them with GET /v1/cluster`)
+    return m
+  }
+
+  private node(raw: string) {
+    return nodeDetail(this.member(this.checkId(raw)), this.opts.source.now())
+  }
+
+  private self() {
+    const now = this.opts.source.now()
+    const me = this.opts.source.view().find((v) => v.id === this.opts.source.selfId)
+    const mem = process.memoryUsage()
+    return {
+      id: this.opts.source.selfId,
+      uptimeMs: now - this.opts.source.startedAt,
+      ...(this.opts.selfInfo?.() ?? {}),
+      node: me ? nodeDetail(me, now) : null,
+      counters: this.opts.source.counters(),
+      process: { pid: process.pid, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+    }
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse): void {
+    const src = this.opts.source
+    res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    const line = (obj: unknown) => res.write(JSON.stringify(obj) + '\n')
+    line({ type: 'snapshot', at: new Date(src.now()).toISOString(), ...clusterSummary(src.selfId, src.view(), src.now()) })
+    const onEvent = (event: MeshEvent, at: number) => {
+      if (event.type !== 'member' && event.type !== 'record') return
+      const m = src.view().find((v) => v.id === event.id)
+      const node = m ? nodeSummary(m, at) : null
+      if (event.type === 'member') line({ type: 'member', at: new Date(at).toISOString(), id: event.id, status: event.status, previous: event.previous ?? null, node })
+      else line({ type: 'record', at: new Date(at).toISOString(), id: event.id, node })
+    }
+    const heartbeat = setInterval(() => line({ type: 'heartbeat', at: new Date(src.now()).toISOString() }), this.opts.watchHeartbeatMs ?? 15_000)
+    src.on('event', onEvent)
+    this.watchers.add(res)
+    const stop = () => {
+      clearInterval(heartbeat)
+      src.off('event', onEvent)
+      this.watchers.delete(res)
+    }
+    req.on('close', stop)
+    res.on('close', stop)
+  }
+
+  private async inventory(raw: string) {
+    const id = this.checkId(raw)
+    const src = this.opts.source
+    if (id === src.selfId) {
+      if (!this.opts.inventory) {
+        throw new HttpError(501, 'not-implemented', 'this agent has no inventory collector wired in yet (agent/inventory, issue 3); the record summary is in GET /v1/self')
+      }
+      return { id, source: 'self', ageMs: 0, inventory: await this.opts.inventory.collect() }
+    }
+    const m = this.member(id)
+    const cached = this.inventoryCache.get(id)
+    const now = src.now()
+    if (cached && now - cached.fetchedAt < (this.opts.inventoryCacheMs ?? 30_000)) return { id, source: 'cache', ageMs: now - cached.fetchedAt, inventory: cached.inventory }
+    const api = m.record?.api
+    try {
+      if (!api) throw new Error('its record names no API address')
+      if (m.status === 'dead') throw new Error('it is dead')
+      const res = await request(`http://${api}/v1/nodes/${encodeURIComponent(id)}/inventory`, {
+        headersTimeout: this.opts.forwardTimeoutMs ?? 2000,
+        bodyTimeout: this.opts.forwardTimeoutMs ?? 2000,
+      })
+      const body = (await res.body.json()) as { inventory?: unknown; error?: { message?: string } }
+      if (res.statusCode !== 200) throw new Error(`it answered ${res.statusCode}: ${body?.error?.message ?? 'no message'}`)
+      this.inventoryCache.set(id, { inventory: body.inventory, fetchedAt: src.now() })
+      return { id, source: 'forwarded', ageMs: 0, inventory: body.inventory }
+    } catch (err) {
+      const why = (err as Error).message
+      if (cached) return { id, source: 'cache', ageMs: now - cached.fetchedAt, stale: true, staleReason: why, inventory: cached.inventory }
+      throw new HttpError(502, 'inventory-unavailable', `cannot get the inventory of "${id}" from ${api ?? 'its agent'} (${why}) and none is cached; try again, or ask that agent directly`)
+    }
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The agent process: the only place real IO is wired in — config (file < env < flags),
+ * the node seed and keys, the roster file, pino logs, the hyperswarm transport, the mesh
+ * runtime and the HTTP API. Run as `shoal agent --config FILE` (or `tsx agent/main.ts
+ * --config FILE`).
+ */
+import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { pino, type Logger as PinoLogger } from 'pino'
+import { ApiServer, type InventoryProvider } from './api/index.js'
+import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
+import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng } from './mesh/index.js'
+import { ShoalError } from './protocol/errors.js'
+import { meshConfig } from './protocol/mesh-config.js'
+import { MeshNode } from './protocol/mesh-node.js'
+import { Roster, RosterFile } from './protocol/roster.js'
+
+export interface RunningAgent {
+  readonly id: string
+  readonly publicKey: string
+  /** host:port of the HTTP API as advertised in the node record. */
+  readonly api: string
+  readonly runtime: MeshRuntime
+  close(): Promise<void>
+}
+
+export interface StartAgentOptions {
+  logger?: PinoLogger
+  /** Full inventory for GET /v1/nodes/{self}/inventory (agent/inventory's collector). */
+  inventory?: InventoryProvider
+}
+
+async function loadSeed(config: AgentConfig): Promise<Uint8Array> {
+  if (config.seedHex) return Buffer.from(config.seedHex, 'hex')
+  const file = config.seedFile!
+  let text: string | undefined
+  try {
+    text = (await readFile(file, 'utf8')).trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ShoalError('config', `cannot read the seed file ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  if (text === undefined) {
+    const seed = randomBytes(32)
+    await writeFile(file, seed.toString('hex') + '\n', { mode: 0o600, flag: 'wx' }).catch((err) => {
+      throw new ShoalError('config', `cannot create the seed file ${file}: ${(err as Error).message}`, { cause: err })
+    })
+    await chmod(file, 0o600)
+    return seed
+  }
+  if (!/^[0-9a-f]{64}$/.test(text)) throw new ShoalError('config', `the seed file ${file} must hold 64 hex characters; delete it to make a new key (the roster must then list the new key)`)
+  return Buffer.from(text, 'hex')
+}
+
+async function loadRoster(file: string, cluster: string): Promise<Roster> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'))
+  } catch (err) {
+    throw new ShoalError('config', `cannot read the roster file ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  const parsed = RosterFile.safeParse(raw)
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]
+    throw new ShoalError('config', `the roster file ${file} is invalid: ${i?.path.join('.')}: ${i?.message}`)
+  }
+  if (parsed.data.cluster !== cluster) throw new ShoalError('config', `the roster file ${file} is for cluster "${parsed.data.cluster}", but this agent is configured for "${cluster}"`)
+  return new Roster(parsed.data.members)
+}
+
+/** Starts one agent from a validated config. */
+export async function startAgent(config: AgentConfig, opts: StartAgentOptions = {}): Promise<RunningAgent> {
+  const log = opts.logger ?? pino({ level: config.logLevel })
+  const seed = await loadSeed(config)
+  const identity = nodeIdentity(seed)
+  const roster = await loadRoster(config.rosterFile, config.cluster)
+  if (!roster.admits(config.nodeId, identity.publicKey)) {
+    throw new ShoalError(
+      'config',
+      `node "${config.nodeId}" with key ${identity.publicKey} is not on the roster ${config.rosterFile}; add {"id":"${config.nodeId}","key":"${identity.publicKey}"} to its members`,
+    )
+  }
+  const mesh = meshConfig(config.mesh ?? {})
+  const logger = log.child({ node: config.nodeId })
+  const transport = new SwarmTransport({
+    selfId: config.nodeId,
+    identity,
+    roster,
+    clusterId: config.cluster,
+    bootstrap: config.bootstrap.map(parseHostPort),
+    ...(config.meshHost ? { host: config.meshHost } : {}),
+    seedDegree: Math.min(3, mesh.targetDegree),
+    maxDegree: mesh.maxDegree,
+    maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
+    logger,
+  })
+  const now = realClock.now()
+  const node = new MeshNode(
+    {
+      self: {
+        id: config.nodeId,
+        image: config.image,
+        phase: config.phase,
+        domain: config.domain,
+        inv: config.inventory ?? {},
+        health: { status: 'unknown', conditions: [] },
+        comps: [],
+      },
+      config: mesh,
+      roster,
+      keyring: identity.keyring,
+      rng: systemRng,
+      logger,
+    },
+    now,
+  )
+  const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
+  const server = new ApiServer({
+    source: runtime,
+    selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers() }),
+    ...(opts.inventory ? { inventory: opts.inventory } : {}),
+    inventoryCacheMs: config.inventoryCacheMs,
+    forwardTimeoutMs: config.forwardTimeoutMs,
+    logger,
+  })
+  let bound: { host: string; port: number }
+  try {
+    bound = await server.listen(config.apiPort, config.apiHost)
+  } catch (err) {
+    await transport.close()
+    throw new ShoalError('config', `cannot listen on ${config.apiHost}:${config.apiPort} for the API: ${(err as Error).message} (choose another apiPort, or 0)`, { cause: err })
+  }
+  const api = config.apiAdvertise ?? `${bound.host}:${bound.port}`
+  runtime.updateSelf({ api })
+  await runtime.start()
+  logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, pid: process.pid }, 'agent ready')
+  let closing: Promise<void> | undefined
+  return {
+    id: config.nodeId,
+    publicKey: identity.publicKey,
+    api,
+    runtime,
+    close() {
+      closing ??= (async () => {
+        await server.close()
+        await runtime.close()
+        logger.info({ component: 'agent' }, 'agent stopped')
+      })()
+      return closing
+    },
+  }
+}
+
+/** `--config FILE` plus one flag per config field (agent/config.ts flagFields). */
+export function parseAgentArgs(argv: string[]): { configFile: string | undefined; flags: Record<string, string | boolean | undefined> } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' } }
+  for (const [name, f] of Object.entries(flagFields)) options[name] = { type: f.kind === 'bool' ? 'boolean' : 'string' }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ;({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }) as { values: Record<string, string | boolean | undefined> })
+  } catch (err) {
+    throw new ShoalError('usage', `${(err as Error).message}\nusage: shoal agent --config FILE [--node-id ID] [--bootstrap HOST:PORT,...] [--api-port N] ...`)
+  }
+  const { config: configFile, ...flags } = values
+  return { configFile: configFile as string | undefined, flags }
+}
+
+export async function loadAgentConfig(argv: string[], env: Record<string, string | undefined> = process.env): Promise<AgentConfig> {
+  const { configFile, flags } = parseAgentArgs(argv)
+  let file: unknown
+  if (configFile) {
+    try {
+      file = JSON.parse(await readFile(configFile, 'utf8'))
+    } catch (err) {
+      throw new ShoalError('config', `cannot read the config file ${configFile}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+  return resolveAgentConfig(file, env, flags)
+}
+
+/**
+ * Runs an agent until SIGINT/SIGTERM (or stdin closing, with exitWithStdin). Returns the
+ * exit code. Config errors are one line on stderr.
+ */
+export async function runAgentProcess(argv: string[]): Promise<number> {
+  let agent: RunningAgent
+  try {
+    const config = await loadAgentConfig(argv)
+    const logger = pino({ level: config.logLevel })
+    if (config.holdUntilStartLine) {
+      logger.info({ component: 'agent', node: config.nodeId, pid: process.pid }, 'agent held: waiting for a start line on stdin')
+      await waitForStartLine()
+    }
+    agent = await startAgent(config, { logger })
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      if (config.exitWithStdin) {
+        process.stdin.on('end', stop)
+        process.stdin.on('close', stop)
+        process.stdin.on('error', stop)
+        process.stdin.resume()
+      }
+    })
+  } catch (err) {
+    if (err instanceof ShoalError) {
+      process.stderr.write(`error: ${err.message}\n`)
+      return err.code === 'usage' ? 2 : 1
+    }
+    throw err
+  }
+  await agent.close()
+  return 0
+}
+
+function waitForStartLine(): Promise<void> {
+  return new Promise((resolve) => {
+    let buf = ''
+    const onData = (chunk: Buffer) => {
+      buf += chunk.toString()
+      if (!buf.includes('\n')) return
+      process.stdin.off('data', onData)
+      resolve()
+    }
+    process.stdin.on('data', onData)
+    // The supervisor went away before starting us: nothing to do.
+    process.stdin.once('end', () => process.exit(0))
+    process.stdin.resume()
+  })
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const code = await runAgentProcess(process.argv.slice(2))
+  process.exit(code)
+}

@@ -1,0 +1,211 @@
+/**
+ * Drives the pure MeshNode with real time and the hyperswarm transport, per the rules in
+ * agent/protocol/mesh-types.ts: one input at a time (never re-entrant), effects carried
+ * out in order, and one timer armed at `nextWakeAt()`. It re-emits the node's events for
+ * the API and logs changes of state (not ticks).
+ */
+import { EventEmitter } from 'node:events'
+import type { DropReason } from '../protocol/errors.js'
+import type { MeshMessage } from '../protocol/messages.js'
+import type { MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from '../protocol/mesh-types.js'
+import { silentLogger, type Clock, type Logger } from '../protocol/ports.js'
+import type { SwarmTransport, TransportStats } from './swarm-transport.js'
+
+/** What the runtime needs of agent/protocol/mesh-node.ts's MeshNode. */
+export interface SteppableNode {
+  step(input: MeshInput, now: number): MeshEffect[]
+  nextWakeAt(): number
+  view(): MemberView[]
+  readonly counters: object
+}
+
+/** The transport surface the runtime drives (SwarmTransport, or a fake in unit tests). */
+export type MeshTransport = Pick<SwarmTransport, 'connect' | 'disconnect' | 'send' | 'start' | 'close' | 'on' | 'off'> & {
+  readonly stats: TransportStats
+}
+
+export interface MeshRuntimeEvents {
+  /** Every event the node emits, in order. */
+  event: [event: MeshEvent, at: number]
+}
+
+export interface RuntimeCounters {
+  /** Inputs dropped at the edge or by the node, by reason (frames, records, claims). */
+  dropped: Record<string, number>
+  /** Connection attempts refused by the firewall, by reason. */
+  refused: { 'not-on-roster': number; 'inbound-cap': number }
+  /** Peers disconnected for sending bad frames. */
+  disconnectedForBadFrames: number
+  inputs: number
+  effects: number
+}
+
+export const realClock: Clock = { now: () => Date.now() }
+
+export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
+  private readonly queue: MeshInput[] = []
+  private stepping = false
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Infinity
+  private started = false
+  private closed = false
+  private readonly loggedDrops = new Set<string>()
+  readonly startedAt: number
+  private readonly counts: RuntimeCounters = {
+    dropped: {},
+    refused: { 'not-on-roster': 0, 'inbound-cap': 0 },
+    disconnectedForBadFrames: 0,
+    inputs: 0,
+    effects: 0,
+  }
+
+  constructor(
+    readonly selfId: string,
+    private readonly node: SteppableNode,
+    private readonly transport: MeshTransport,
+    private readonly clock: Clock = realClock,
+    private readonly log: Logger = silentLogger,
+  ) {
+    super()
+    this.startedAt = clock.now()
+  }
+
+  /** Wires the transport in and joins the mesh. Idempotent. */
+  async start(): Promise<void> {
+    if (this.started) return
+    this.started = true
+    this.transport.on('connected', this.onConnected)
+    this.transport.on('disconnected', this.onDisconnected)
+    this.transport.on('message', this.onMessage)
+    this.transport.on('bad-frame', this.onBadFrame)
+    this.transport.on('rejected', this.onRejected)
+    this.input({ type: 'tick' })
+    await this.transport.start()
+  }
+
+  /** Delivers one input; queued if a step is running (steps never nest). */
+  input(input: MeshInput): void {
+    if (this.closed) return
+    this.queue.push(input)
+    if (this.stepping) return
+    this.stepping = true
+    try {
+      let next: MeshInput | undefined
+      while ((next = this.queue.shift()) !== undefined) this.stepOnce(next)
+    } finally {
+      this.stepping = false
+    }
+    this.arm()
+  }
+
+  updateSelf(patch: SelfPatch): void {
+    this.input({ type: 'update-self', patch })
+  }
+
+  view(): MemberView[] {
+    return this.node.view()
+  }
+
+  now(): number {
+    return this.clock.now()
+  }
+
+  counters(): RuntimeCounters & { node: object; transport: TransportStats } {
+    const transport = this.transport.stats
+    return { ...this.counts, disconnectedForBadFrames: transport.disconnectedForBadFrames, node: this.node.counters, transport }
+  }
+
+  /** Stops the timer and leaves the mesh. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.transport.off('connected', this.onConnected)
+    this.transport.off('disconnected', this.onDisconnected)
+    this.transport.off('message', this.onMessage)
+    this.transport.off('bad-frame', this.onBadFrame)
+    this.transport.off('rejected', this.onRejected)
+    await this.transport.close()
+  }
+
+  private stepOnce(input: MeshInput): void {
+    this.counts.inputs++
+    let effects: MeshEffect[]
+    try {
+      effects = this.node.step(input, this.clock.now())
+    } catch (err) {
+      // The node must never throw; if it does, keep the process and say loudly what broke.
+      this.log.error({ component: 'mesh', node: this.selfId, input: input.type, err }, 'mesh node step threw')
+      return
+    }
+    for (const effect of effects) this.carryOut(effect)
+  }
+
+  private carryOut(effect: MeshEffect): void {
+    this.counts.effects++
+    switch (effect.type) {
+      case 'send':
+        this.transport.send(effect.to, effect.msg)
+        return
+      case 'connect':
+        this.transport.connect(effect.peer)
+        return
+      case 'disconnect':
+        this.transport.disconnect(effect.peer, effect.reason)
+        return
+      case 'event':
+        this.onNodeEvent(effect.event)
+        return
+    }
+  }
+
+  private onNodeEvent(event: MeshEvent): void {
+    if (event.type === 'member' && event.previous === undefined) {
+      // Status changes are logged by the node itself; first sight of a member is ours to log.
+      this.log.info({ component: 'mesh', node: this.selfId, member: event.id, status: event.status, inc: event.inc }, 'member joined')
+    } else if (event.type === 'dropped') {
+      this.countDrop(event.reason, event.from, event.detail)
+    }
+    this.emit('event', event, this.clock.now())
+  }
+
+  private countDrop(reason: string, from: string, detail: string): void {
+    this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + 1
+    const once = `${from}\u0000${reason}`
+    if (this.loggedDrops.has(once)) return
+    if (this.loggedDrops.size > 10_000) this.loggedDrops.clear()
+    this.loggedDrops.add(once)
+    this.log.warn({ component: 'mesh', node: this.selfId, peer: from, reason, detail }, 'dropped input from peer (logged once per peer and reason)')
+  }
+
+  /** One timer, at the node's next wake time. Early ticks are harmless, late ones are not. */
+  private arm(): void {
+    if (this.closed) return
+    const at = this.node.nextWakeAt()
+    if (at === this.timerAt && this.timer) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = at
+    if (!Number.isFinite(at)) return
+    const delay = Math.max(0, Math.min(at - this.clock.now(), 2 ** 31 - 1))
+    this.timer = setTimeout(this.onTimer, delay)
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    this.timerAt = Infinity
+    this.input({ type: 'tick' })
+  }
+
+  private readonly onConnected = (peer: string): void => this.input({ type: 'connected', peer })
+  private readonly onDisconnected = (peer: string): void => this.input({ type: 'disconnected', peer })
+  private readonly onMessage = (peer: string, msg: MeshMessage, bytes: number): void =>
+    this.input({ type: 'message', from: peer, msg, bytes })
+  private readonly onBadFrame = (peer: string, reason: DropReason, detail: string): void => {
+    this.input({ type: 'bad-frame', from: peer, reason, detail })
+  }
+  private readonly onRejected = (_key: string, reason: 'not-on-roster' | 'inbound-cap'): void => {
+    this.counts.refused[reason]++
+  }
+}

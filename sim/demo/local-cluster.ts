@@ -1,0 +1,231 @@
+/**
+ * A cluster of real agents on loopback, one OS process each (so each agent's RSS is its
+ * own), around an in-process private DHT bootstrap node. Used by `npm start`, the live
+ * mesh tests and bench/live.ts.
+ *
+ * Agents run with exitWithStdin: if this process dies without cleaning up, their stdin
+ * closes and they exit too, so nothing is orphaned.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { startBootstrapNode, type BootstrapNode } from '../../agent/mesh/bootstrap-node.js'
+import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import { syntheticMachine } from './synthetic-hardware.js'
+
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/demo/agent.mjs', import.meta.url))
+
+let launcher: Promise<string[]> | undefined
+/**
+ * How to start an agent process. Bundling agent/main.ts once (esbuild, which tsx already
+ * brings; ~60 ms) halves each agent's start (~0.6 s instead of ~1.1 s of CPU under tsx),
+ * which is what makes 50 agents on 2 cores start in seconds. Falls back to tsx.
+ */
+function agentLauncher(): Promise<string[]> {
+  launcher ??= (async () => {
+    try {
+      const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
+      await esbuild.build({
+        entryPoints: [AGENT_MAIN],
+        outfile: AGENT_BUNDLE,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        logLevel: 'silent',
+      })
+      return [AGENT_BUNDLE]
+    } catch {
+      return ['--import', 'tsx', AGENT_MAIN]
+    }
+  })()
+  return launcher
+}
+
+export interface LocalClusterOptions {
+  nodes: number
+  cluster?: string
+  /** Extra roster members that never start (e.g. keys for a test's rogue peer). */
+  extraMembers?: { id: string; key: string }[]
+  mesh?: Partial<MeshConfig>
+  logLevel?: string
+  /** Called with every log line (parsed pino JSON) of every agent. */
+  onLog?: (node: string, line: Record<string, unknown>) => void
+  /** Seconds an agent may take from spawn to ready. */
+  readyTimeoutMs?: number
+}
+
+export interface LocalAgent {
+  readonly index: number
+  readonly id: string
+  readonly seedHex: string
+  readonly key: string
+  readonly configFile: string
+  proc: ChildProcess | undefined
+  /** host:port of its API once ready. */
+  api: string | undefined
+  /** The last log lines (for error reports). */
+  readonly tail: string[]
+  /** Settles when the current process is ready (or failed before). */
+  ready?: Promise<LocalAgent>
+}
+
+export class LocalCluster {
+  readonly agents: LocalAgent[] = []
+  private constructor(
+    readonly dir: string,
+    readonly bootstrap: BootstrapNode,
+    readonly cluster: string,
+    readonly rosterFile: string,
+    private readonly opts: LocalClusterOptions,
+  ) {}
+
+  /** Writes seeds, roster and configs to a temp dir and starts the bootstrap node. No agent runs yet. */
+  static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-cluster-'))
+    const cluster = opts.cluster ?? `demo-${randomBytes(4).toString('hex')}`
+    const bootstrap = await startBootstrapNode({ host: '127.0.0.1', port: 0 })
+    const rosterFile = join(dir, 'roster.json')
+    const c = new LocalCluster(dir, bootstrap, cluster, rosterFile, opts)
+    for (let i = 0; i < opts.nodes; i++) {
+      const machine = syntheticMachine(i, cluster)
+      const seedHex = randomBytes(32).toString('hex')
+      const configFile = join(dir, `agent-${i}.json`)
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          cluster,
+          nodeId: machine.id,
+          seedHex,
+          rosterFile,
+          bootstrap: [bootstrap.address],
+          meshHost: '127.0.0.1',
+          apiHost: '127.0.0.1',
+          apiPort: 0,
+          image: 'v1.0.0',
+          domain: machine.domain,
+          phase: 'ready',
+          inventory: machine.inventory,
+          logLevel: opts.logLevel ?? 'info',
+          exitWithStdin: true,
+          ...(opts.mesh ? { mesh: opts.mesh } : {}),
+        }),
+      )
+      c.agents.push({ index: i, id: machine.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), configFile, proc: undefined, api: undefined, tail: [] })
+    }
+    const members = [...c.agents.map((a) => ({ id: a.id, key: a.key })), ...(opts.extraMembers ?? [])]
+    await writeFile(rosterFile, JSON.stringify({ cluster, members }))
+    return c
+  }
+
+  /** Spawns agent `i` and resolves once it logged "agent ready" (joined the mesh, API up). */
+  start(i: number): Promise<LocalAgent> {
+    return this.spawnAgent(i, false)
+  }
+
+  /**
+   * Spawns agent `i` held before joining; resolves once it is loaded and waiting. `release`
+   * lets it join. Benchmarks use this to start N loaded agents at one instant.
+   */
+  async spawnHeld(i: number): Promise<void> {
+    await this.spawnAgent(i, true)
+  }
+
+  /** Lets a held agent join; resolves once it is ready. */
+  release(i: number): Promise<LocalAgent> {
+    const a = this.agents[i]!
+    const ready = a.ready
+    if (!a.proc || !ready) throw new ShoalError('usage', `agent ${i} was not spawned held`)
+    a.proc.stdin!.write('start\n')
+    return ready
+  }
+
+  private async spawnAgent(i: number, held: boolean): Promise<LocalAgent> {
+    const a = this.agents[i]!
+    if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) return a
+    a.api = undefined
+    const args = [...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
+    const proc = spawn(process.execPath, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    })
+    a.proc = proc
+    let onHeld: () => void = () => {}
+    const heldP = new Promise<void>((resolve) => (onHeld = resolve))
+    a.ready = new Promise<LocalAgent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new ShoalError('timeout', `agent ${i} (${a.id}) was not ready in ${this.opts.readyTimeoutMs ?? 30_000} ms; last lines:\n${a.tail.join('\n')}`))
+      }, this.opts.readyTimeoutMs ?? 30_000)
+      const keep = (line: string) => {
+        a.tail.push(line)
+        if (a.tail.length > 30) a.tail.shift()
+      }
+      createInterface({ input: proc.stdout! }).on('line', (line) => {
+        keep(line)
+        let parsed: Record<string, unknown>
+        try {
+          parsed = JSON.parse(line) as Record<string, unknown>
+        } catch {
+          return
+        }
+        if (typeof parsed.msg === 'string' && parsed.msg.startsWith('agent held')) onHeld()
+        if (parsed.msg === 'agent ready' && typeof parsed.api === 'string') {
+          a.api = parsed.api
+          clearTimeout(timer)
+          resolve(a)
+        }
+        this.opts.onLog?.(a.id, parsed)
+      })
+      createInterface({ input: proc.stderr! }).on('line', keep)
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        if (!a.api) reject(new ShoalError('agent-exit', `agent ${i} (${a.id}) exited (${signal ?? code}) before it was ready:\n${a.tail.join('\n')}`))
+      })
+      proc.stdin!.on('error', () => {})
+    })
+    a.ready.catch(() => onHeld())
+    if (held) {
+      await Promise.race([heldP, a.ready])
+      return a
+    }
+    return a.ready
+  }
+
+  /** Sends a signal to agent `i` and waits for it to exit. SIGKILL = a crash. */
+  async kill(i: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const proc = this.agents[i]?.proc
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+    proc.kill(signal)
+    await exited
+  }
+
+  pids(): number[] {
+    return this.agents.flatMap((a) => (a.proc?.pid !== undefined && a.proc.exitCode === null && a.proc.signalCode === null ? [a.proc.pid] : []))
+  }
+
+  /** Stops every agent (SIGTERM, then SIGKILL after `graceMs`), the bootstrap node, and removes the temp dir. */
+  async stop(graceMs = 3000): Promise<void> {
+    await Promise.all(
+      this.agents.map(async (a) => {
+        const proc = a.proc
+        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
+        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+        proc.kill('SIGTERM')
+        const t = setTimeout(() => proc.kill('SIGKILL'), graceMs)
+        await exited
+        clearTimeout(t)
+      }),
+    )
+    await this.bootstrap.close()
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
