@@ -1,0 +1,39 @@
+/**
+ * ClusterView: the port through which the vote sees the cluster. Production builds it from
+ * the mesh's gossiped NodeRecords (image, phase, domain, health, workload) and the local
+ * Ceph/Kubernetes probes (agent/health); the simulator from its models, as each node would
+ * see them (stale by the gossip delay, blind across a partition).
+ * Synchronous, cheap, never blocks: implementations answer from cached state.
+ */
+
+export interface NodeFacts {
+  id: string
+  /** Image version the node runs. */
+  image: string
+  /** Failure domain (rack, host group). */
+  domain: string
+  /**
+   * False when the node is unavailable for ANY cause: rebooting, draining, cordoned,
+   * not Ready, dead or missing from the mesh. Counts against K.
+   */
+  available: boolean
+  /** The post-reboot gate: kubelet Ready, node Ready, OSDs up+in, its PGs active+clean. */
+  healthy: boolean
+  /** Pods a drain would evict (ranking: fewer first). */
+  pods: number
+  /** Load (ranking: lower first). */
+  load: number
+}
+
+export interface ClusterView {
+  /** What this node believes about `id`; undefined when `id` is missing (counts unavailable). */
+  facts(id: string): NodeFacts | undefined
+  /**
+   * Ceph ok-to-stop: would every PG stay active if all OSDs of `hosts` stopped, on top of
+   * what is down now? (production: `ceph osd ok-to-stop` + `osd dump`, see the reference's
+   * timing trap.)
+   */
+  okToStop(hosts: readonly string[]): boolean
+  /** Kubernetes: can `id` be drained now without breaking a PodDisruptionBudget? */
+  drainable(id: string): boolean
+}

@@ -1,0 +1,8 @@
+/** The reboot-lease vote (issue 5): pure, driven like the mesh node. See docs/vote.md. */
+export * from './vote-messages.js'
+export * from './vote-codec.js'
+export * from './vote-config.js'
+export * from './quorum.js'
+export * from './cluster-view.js'
+export * from './ranking.js'
+export * from './vote-node.js'
