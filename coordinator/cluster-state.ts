@@ -109,6 +109,9 @@ export class ClusterState {
     for (const list of state.tokensByMac.values()) list.sort((a, b) => a.expiresAt - b.expiresAt)
     const auditKeys = await store.keysWithPrefix('audit!')
     state.auditCount = auditKeys.length
+    // Keys are time + a sequence that never restarts, so entries of one millisecond never collide across restarts.
+    const last = auditKeys[auditKeys.length - 1]
+    state.auditSeq = last ? Number(last.split('!')[2]) || 0 : 0
     return { state, createdAdminToken }
   }
 

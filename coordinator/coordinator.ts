@@ -126,6 +126,12 @@ export class Coordinator {
     return `http://${this.config.httpHost}:${a.port}`
   }
 
+  /** Every stored entry (tests assert that refused requests change nothing; backups). */
+  dumpState(): Promise<[string, unknown][]> {
+    if (!this.store) throw new ShoalError('not-started', 'coordinator not started')
+    return this.store.dump()
+  }
+
   /** The DHT bootstrap node's actual address (undefined when disabled). */
   get bootstrapAddress(): string | undefined {
     return this.dht?.address

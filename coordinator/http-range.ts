@@ -37,7 +37,7 @@ export function parseRange(header: string | undefined, size: number): RangeVerdi
   const start = Number(a)
   const last = b === '' ? size - 1 : Number(b)
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(last)) return { kind: 'unsatisfiable', reason: `malformed range "${clip(h)}"` }
-  if (last < start) return { kind: 'unsatisfiable', reason: `malformed range "${clip(h)}": last byte before first` }
+  if (b !== '' && last < start) return { kind: 'unsatisfiable', reason: `malformed range "${clip(h)}": last byte before first` }
   if (start >= size) return { kind: 'unsatisfiable', reason: `range "${clip(h)}" starts at or past the end of a ${size}-byte file` }
   return { kind: 'partial', start, end: Math.min(last, size - 1) }
 }
