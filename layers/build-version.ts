@@ -9,8 +9,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Keyring } from '../agent/protocol/ports.js'
+import type { ManifestFile } from '../coordinator/enroll-api.js'
 import type { LayerSpec } from './layer-spec.js'
-import { MANIFEST_FILE, SIGNATURE_FILE, signManifest, type Manifest, type ManifestFile, type ManifestLayer, type Role, ImageVersion } from './manifest.js'
+import { ImageVersion, SIGNED_FILE, SOURCE_FILE, manifestSource, signedManifest, type BuiltFiles, type Role } from './manifest.js'
 import { mksquashfs, sha256File, treeHash } from './squashfs.js'
 import { allLayers, defaultStacks } from './specs/index.js'
 
@@ -18,27 +19,31 @@ export interface BuildVersionOptions {
   version: string
   /** Images root; the version goes to outDir/version. */
   outDir: string
-  /** The cluster key that signs the manifest. */
-  clusterKey: Keyring
+  /** With clusterId: also write manifest.signed.json, signed by this cluster key. */
+  clusterKey?: Keyring
+  clusterId?: string
   repoRoot: string
   cacheDir: string
   /** Layer specs to build (default: all four). */
   layers?: readonly LayerSpec[]
-  /** Role -> layer names, lowest first (default: worker and controller stacks of the layers built). */
+  /** Role -> layer names, lowest first (default: the worker and controller stacks whose layers are built). */
   stacks?: Partial<Record<Role, readonly string[]>>
-  /** Kernel and initramfs to ship beside the layers (served to iPXE). */
-  kernelPath?: string
-  initramfsPath?: string
+  /** Kernel and initramfs shipped beside the layers (served to iPXE as vmlinuz, initramfs.img). */
+  kernelPath: string
+  initramfsPath: string
   /** Progress lines for the CLI; silent by default. */
   log?: (line: string) => void
-  /** Injected for the manifest's createdAt (a build time, informational). */
+  /** Build time for createdAt (informational). */
   now?: () => Date
 }
 
 export interface BuiltVersion {
   dir: string
-  manifest: Manifest
+  built: BuiltFiles
 }
+
+export const KERNEL_FILE = 'vmlinuz'
+export const INITRAMFS_FILE = 'initramfs.img'
 
 export async function buildVersion(opts: BuildVersionOptions): Promise<BuiltVersion> {
   const version = ImageVersion.parse(opts.version)
@@ -46,7 +51,7 @@ export async function buildVersion(opts: BuildVersionOptions): Promise<BuiltVers
   const log = opts.log ?? (() => {})
   const dir = join(opts.outDir, version)
   await mkdir(dir, { recursive: true })
-  const layers: ManifestLayer[] = []
+  const files: ManifestFile[] = []
   for (const spec of specs) {
     const t0 = performance.now()
     const stageDir = join(opts.cacheDir, 'stage', version, spec.name)
@@ -61,45 +66,34 @@ export async function buildVersion(opts: BuildVersionOptions): Promise<BuiltVers
       await mkdir(join(opts.cacheDir, 'squashfs'), { recursive: true })
       await mksquashfs(stageDir, cached)
     }
-    const file = `${spec.name}.squashfs`
-    await placeFile(cached, join(dir, file))
-    const entry: ManifestLayer = { name: spec.name, file, sha256: await sha256File(join(dir, file)), sizeBytes: (await stat(join(dir, file))).size }
-    layers.push(entry)
+    const entry = await placeFile(cached, join(dir, `${spec.name}.squashfs`))
+    files.push(entry)
     await rm(stageDir, { recursive: true, force: true })
-    log(`layer ${spec.name}: ${(entry.sizeBytes / 1048576).toFixed(1)} MiB sha256 ${entry.sha256.slice(0, 12)}… ${reused ? '(cached)' : ''} ${Math.round(performance.now() - t0)} ms`)
+    log(`layer ${spec.name}: ${(entry.size / 1048576).toFixed(1)} MiB sha256 ${entry.sha256.slice(0, 12)}… ${reused ? '(cached) ' : ''}${Math.round(performance.now() - t0)} ms`)
   }
-  const built = new Set(layers.map((l) => l.name))
+  const built = new Set(specs.map((l) => l.name))
   const stacks: Partial<Record<Role, string[]>> = {}
   for (const [role, names] of Object.entries(opts.stacks ?? defaultStacks) as [Role, readonly string[]][]) {
-    if (names.every((n) => built.has(n))) stacks[role] = [...names]
+    if (names.every((n) => built.has(n))) stacks[role] = names.map((n) => `${n}.squashfs`)
     else if (opts.stacks) throw new ShoalError('usage', `stack ${role} needs layers ${names.join(', ')}; build them too`)
   }
-  const manifest: Manifest = {
-    v: 1,
-    version,
-    createdAt: (opts.now?.() ?? new Date()).toISOString(),
-    layers,
-    stacks,
-    kernel: opts.kernelPath ? await bootFile(opts.kernelPath, join(dir, 'vmlinuz')) : undefined,
-    initramfs: opts.initramfsPath ? await bootFile(opts.initramfsPath, join(dir, 'initramfs.img')) : undefined,
+  files.push(await placeFile(opts.kernelPath, join(dir, KERNEL_FILE)))
+  files.push(await placeFile(opts.initramfsPath, join(dir, INITRAMFS_FILE)))
+  const result: BuiltFiles = { version, files, stacks, kernel: KERNEL_FILE, initramfs: INITRAMFS_FILE, createdAt: (opts.now?.() ?? new Date()).toISOString() }
+  await writeFile(join(dir, SOURCE_FILE), JSON.stringify(manifestSource(result), null, 2) + '\n')
+  if (opts.clusterKey && opts.clusterId) {
+    await writeFile(join(dir, SIGNED_FILE), JSON.stringify(signedManifest(result, opts.clusterId, opts.clusterKey), null, 2) + '\n')
+    log(`manifest ${version}: ${files.length} files, signed for cluster ${opts.clusterId} by ${opts.clusterKey.publicKey.slice(0, 16)}…`)
+  } else {
+    log(`manifest ${version}: ${files.length} files (unsigned source; the coordinator signs it)`)
   }
-  if (!manifest.kernel) delete manifest.kernel
-  if (!manifest.initramfs) delete manifest.initramfs
-  const signed = signManifest(manifest, opts.clusterKey)
-  await writeFile(join(dir, MANIFEST_FILE), signed.json)
-  await writeFile(join(dir, SIGNATURE_FILE), signed.sig)
-  log(`manifest ${version}: ${layers.length} layers, signed by ${opts.clusterKey.publicKey.slice(0, 16)}…`)
-  return { dir, manifest }
+  return { dir, built: result }
 }
 
-async function bootFile(src: string, dest: string): Promise<ManifestFile> {
+/** Copies src to dest (never a hard link: editing a served file in a tamper test must not reach the cache). */
+async function placeFile(src: string, dest: string): Promise<ManifestFile> {
   if (!existsSync(src)) throw new ShoalError('not-found', `${src} does not exist`)
-  await placeFile(src, dest)
-  return { file: dest.slice(dest.lastIndexOf('/') + 1), sha256: await sha256File(dest), sizeBytes: (await stat(dest)).size }
-}
-
-/** A copy, never a hard link: editing a served file (a tamper test) must not reach the cache. */
-async function placeFile(src: string, dest: string): Promise<void> {
   await rm(dest, { force: true })
   await copyFile(src, dest)
+  return { name: dest.slice(dest.lastIndexOf('/') + 1), sha256: await sha256File(dest), size: (await stat(dest)).size }
 }

@@ -1,7 +1,12 @@
 /**
- * `npm run layers` — builds the SquashFS layers and the signed manifest of one version.
- *   npm run layers -- --version v1 [--out .cache/images] [--key .cache/cluster.key | --new-key]
- *                     [--layers base,node,worker] [--kernel FILE] [--initramfs FILE]
+ * `npm run layers` — builds one image version: the SquashFS layers, the kernel and the test
+ * initramfs beside them, and the manifest.
+ *   npm run layers -- [--version v1] [--out .cache/images] [--layers base,node,worker,controller]
+ *                     [--kernel FILE] [--initramfs FILE] [--cluster ID --key FILE]
+ * Without --cluster/--key it writes manifest.json (hashes, sizes, stacking order), which the
+ * coordinator verifies and signs with the cluster key when it serves the version. With them
+ * it also writes manifest.signed.json, the signed manifest itself (--key: a file holding the
+ * cluster key's 32-byte seed in hex; created if missing).
  * A second version for upgrade tests is the same command with --version v2: every layer
  * records its version (/etc/shoal/image-version), so v2 differs from v1 in content and hash.
  */
@@ -10,12 +15,13 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ShoalError } from '../agent/protocol/errors.js'
+import { buildInitramfs } from '../initramfs-hooks/build-initramfs.js'
 import { buildVersion } from './build-version.js'
 import { createClusterKey, readClusterKey } from './cluster-key.js'
 import { allLayers } from './specs/index.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const usage = 'npm run layers -- --version V [--out DIR] [--key FILE | --new-key] [--layers a,b] [--kernel FILE] [--initramfs FILE]'
+const usage = 'npm run layers -- [--version V] [--out DIR] [--layers a,b] [--kernel FILE] [--initramfs FILE] [--cluster ID --key FILE]'
 
 async function main(argv: string[]): Promise<number> {
   let flags
@@ -26,11 +32,11 @@ async function main(argv: string[]): Promise<number> {
       options: {
         version: { type: 'string', default: 'v1' },
         out: { type: 'string', default: resolve(repoRoot, '.cache/images') },
-        key: { type: 'string', default: resolve(repoRoot, '.cache/cluster.key') },
-        'new-key': { type: 'boolean', default: false },
         layers: { type: 'string' },
-        kernel: { type: 'string' },
+        kernel: { type: 'string', default: resolve(repoRoot, '.cache/kernel/vmlinuz') },
         initramfs: { type: 'string' },
+        cluster: { type: 'string' },
+        key: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }).values
@@ -42,27 +48,35 @@ async function main(argv: string[]): Promise<number> {
     console.log(`usage: ${usage}`)
     return 0
   }
-  const key = flags['new-key'] || !existsSync(flags.key!) ? await createClusterKey(flags.key!) : await readClusterKey(flags.key!)
+  if ((flags.cluster === undefined) !== (flags.key === undefined)) throw new ShoalError('usage', `--cluster and --key go together\nusage: ${usage}`)
+  const key = flags.key ? (existsSync(flags.key) ? await readClusterKey(flags.key) : await createClusterKey(flags.key)) : undefined
   const names = flags.layers?.split(',').map((s) => s.trim()) ?? allLayers.map((l) => l.name)
   const specs = names.map((n) => {
     const spec = allLayers.find((l) => l.name === n)
     if (!spec) throw new ShoalError('usage', `unknown layer "${n}"; known: ${allLayers.map((l) => l.name).join(', ')}`)
     return spec
   })
-  const kernel = flags.kernel ?? (existsSync(resolve(repoRoot, '.cache/kernel/vmlinuz')) ? resolve(repoRoot, '.cache/kernel/vmlinuz') : undefined)
+  if (!existsSync(flags.kernel!)) throw new ShoalError('not-found', `kernel ${flags.kernel} not found: run npm run setup, or pass --kernel FILE`)
   const t0 = performance.now()
-  const built = await buildVersion({
+  let initramfs = flags.initramfs
+  if (!initramfs) {
+    const built = await buildInitramfs({ repoRoot, cacheDir: resolve(repoRoot, '.cache'), modulesDir: resolve(repoRoot, '.cache/kernel/modules') })
+    console.log(`initramfs: ${(built.sizeBytes / 1048576).toFixed(1)} MiB ${built.reused ? '(cached) ' : ''}${built.buildMs} ms`)
+    initramfs = built.path
+  }
+  const { dir } = await buildVersion({
     version: flags.version!,
     outDir: resolve(flags.out!),
     clusterKey: key,
+    clusterId: flags.cluster,
     repoRoot,
     cacheDir: resolve(repoRoot, '.cache/layers'),
     layers: specs,
-    kernelPath: kernel,
-    initramfsPath: flags.initramfs,
+    kernelPath: flags.kernel!,
+    initramfsPath: initramfs,
     log: (l) => console.log(l),
   })
-  console.log(`built ${built.manifest.version} in ${built.dir} (${((performance.now() - t0) / 1000).toFixed(1)} s); cluster key ${key.publicKey}`)
+  console.log(`built ${flags.version} in ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
   return 0
 }
 

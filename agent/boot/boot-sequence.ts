@@ -1,0 +1,178 @@
+/**
+ * The agent's boot mode, start to finish: read the kernel command line, fingerprint the
+ * machine, enroll with the coordinator, fetch the layers of the assigned image, verify
+ * them against the signed manifest, mount them as the new root and leave the run-mode
+ * agent its files. Every step that talks to the coordinator retries with capped, jittered
+ * exponential backoff (a coordinator restart mid-boot costs a few seconds, never the boot),
+ * and says on the console what failed and when it tries again.
+ * All IO arrives through BootPorts, so tests run it against fakes with a virtual sleep.
+ */
+import { ShoalError } from '../protocol/errors.js'
+import { ed25519Keyring } from '../protocol/ed25519.js'
+import type { Clock, Rng } from '../protocol/ports.js'
+import { verifyCertificate, verifyRoster } from '../../coordinator/certificate.js'
+import { ENROLL_API_VERSION, parseBootParams, type BootParams, type EnrollRequest, type EnrollResponse } from '../../coordinator/enroll-api.js'
+import { Backoff } from './backoff.js'
+import type { BootConfig } from './boot-config.js'
+import type { CoordinatorApi } from './coordinator-client.js'
+import type { MachineIdentity } from './machine-identity.js'
+import type { NodeFilesInput } from './node-files.js'
+import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
+
+export interface BootPorts {
+  readCmdline(): Promise<string>
+  identify(): Promise<MachineIdentity>
+  /** 32 random bytes: the node's ed25519 seed for this boot (RAM only). */
+  newSeed(): Uint8Array
+  coordinator(baseUrl: string): CoordinatorApi
+  mounter: Mounter
+  /** IPv4 address of the interface with this MAC, once DHCP configured it. */
+  addressOf(mac: string): string | undefined
+  mkdirp(dir: string): Promise<void>
+  removeFile(path: string): Promise<void>
+  writeNodeFiles(newRoot: string, input: NodeFilesInput): Promise<void>
+  /** Resolves after ms (virtual in tests). */
+  sleep(ms: number): Promise<void>
+  clock: Clock
+  rng: Rng
+  /** One line for the operator on the machine's console. */
+  say(line: string): void
+}
+
+export interface BootResult {
+  id: string
+  identity: 'known' | 'new'
+  cluster: string
+  image: string
+  layers: string[]
+  /** ms from start to each milestone. */
+  timings: { enrolledMs: number; fetchedMs: number; mountedMs: number }
+}
+
+export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string): Promise<BootResult> {
+  const t0 = ports.clock.now()
+  const since = () => ports.clock.now() - t0
+  const retry = retrier(ports, cfg)
+
+  const params = await retry('reading shoal.* from the kernel command line', async () => {
+    const cmdline = await ports.readCmdline()
+    if (!/(^|\s)shoal\./.test(cmdline)) {
+      throw new ShoalError('bad-cmdline', 'no shoal.* parameters on the kernel command line: boot this machine through the coordinator (iPXE: chain http://COORDINATOR/boot/ipxe?mac=${net0/mac})')
+    }
+    const r = parseBootParams(cmdline)
+    if (!r.ok) throw new ShoalError('bad-cmdline', `${r.error} (the coordinator's boot script sets these)`)
+    return r.params
+  })
+  const api = ports.coordinator(params.coordinator)
+  const seed = ports.newSeed()
+  const keyring = ed25519Keyring(seed)
+  const machine = await retry('reading the hardware identity', () => ports.identify())
+  ports.say(`machine ${machine.fingerprint.id}: ${machine.evidence.join(', ') || 'no identity components'}`)
+
+  const enrolled = await retry(`enrolling with ${params.coordinator}`, () => enroll(ports, api, params, keyring.publicKey, machine))
+  const enrolledMs = since()
+  ports.say(`enrolled as ${enrolled.id} (${enrolled.identity === 'known' ? 'known machine' : 'new machine'}) in cluster ${enrolled.cluster}; image ${enrolled.image}`)
+
+  const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
+  let fetchedMs = 0
+  const lowers = await retry(`fetching image ${enrolled.image}`, async () => {
+    const raw = await api.manifest(enrolled.image)
+    const manifest = openManifest(raw, pin)
+    await ports.mkdirp(cfg.layerDir)
+    const fetched: FetchedLayer[] = []
+    for (const want of layerEntries(manifest)) {
+      const path = `${cfg.layerDir}/${want.name}`
+      const got = await api.download(enrolled.image, want.name, path, want.size)
+      const layer = { name: want.name, path, ...got }
+      try {
+        checkLayers({ ...manifest, layers: [want.name] }, [layer])
+      } catch (err) {
+        await ports.removeFile(path)
+        throw err
+      }
+      fetched.push(layer)
+    }
+    fetchedMs = since()
+    return verifyAndMountRoot(raw, pin, fetched, newRoot, { stackDir: cfg.stackDir }, ports.mounter)
+  })
+  const mountedMs = since()
+  ports.say(`image ${enrolled.image}: ${lowers.length} layers verified against the signed manifest and mounted at ${newRoot}`)
+
+  const address = ports.addressOf(params.mac)
+  if (!address) throw new ShoalError('no-address', `no IPv4 address on the interface with MAC ${params.mac}; the mesh cannot bind`)
+  await ports.writeNodeFiles(newRoot, {
+    enrolled,
+    seedHex: Buffer.from(seed).toString('hex'),
+    coordinator: params.coordinator,
+    address,
+    apiPort: cfg.apiPort,
+    domain: cfg.domain,
+  })
+  return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs } }
+}
+
+/** One enrollment attempt (approval waits and token renewals included); throws to be retried. */
+async function enroll(ports: BootPorts, api: CoordinatorApi, params: BootParams, publicKey: string, machine: MachineIdentity): Promise<EnrollResponse> {
+  const req: EnrollRequest = {
+    v: ENROLL_API_VERSION,
+    token: params.token,
+    mac: params.mac,
+    publicKey,
+    fingerprint: machine.fingerprint,
+    inventory: machine.inventory,
+  }
+  for (;;) {
+    let answer
+    try {
+      answer = await api.enroll(req)
+    } catch (err) {
+      if (err instanceof ShoalError && err.code.startsWith('token-')) {
+        // The boot script's token is spent or stale (a retry after the coordinator restarted,
+        // a slow BIOS): ask for a fresh one bound to the same MAC, and try again.
+        ports.say(`join token refused (${err.code}); asking the coordinator for a new one`)
+        req.token = (await api.joinToken(params.mac)).token
+        params.token = req.token
+        continue
+      }
+      throw err
+    }
+    if (answer.status === 'pending') {
+      ports.say(`waiting for approval: ${answer.message} (request ${answer.requestId})`)
+      await ports.sleep(answer.retryAfterMs)
+      continue
+    }
+    checkEnrollment(answer, params, publicKey)
+    return answer
+  }
+}
+
+/** The answer must come from the cluster the boot script pinned, for this key. */
+function checkEnrollment(a: EnrollResponse, params: BootParams, publicKey: string): void {
+  if (a.clusterKey !== params.clusterKey || a.cluster !== params.cluster) {
+    throw new ShoalError('bad-answer', `the coordinator answered for cluster ${a.cluster} (key ${a.clusterKey.slice(0, 16)}…), but the boot script pinned ${params.cluster} (key ${params.clusterKey.slice(0, 16)}…)`)
+  }
+  const cert = verifyCertificate(a.certificate, params.clusterKey, { cluster: params.cluster, id: a.id, key: publicKey })
+  if (!cert.ok) throw new ShoalError('bad-answer', `certificate refused (${cert.reason}): ${cert.detail}`)
+  const roster = verifyRoster(a.roster, params.clusterKey, params.cluster)
+  if (!roster.ok) throw new ShoalError('bad-answer', `roster refused (${roster.reason}): ${roster.detail}`)
+}
+
+function retrier(ports: BootPorts, cfg: BootConfig) {
+  return async function retry<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff({ initialMs: cfg.retryInitialMs, maxMs: cfg.retryMaxMs, factor: cfg.retryFactor, jitter: cfg.retryJitter }, ports.rng)
+    for (;;) {
+      try {
+        return await fn()
+      } catch (err) {
+        const msg = err instanceof ShoalError ? err.message : `unexpected error: ${(err as Error)?.message ?? String(err)}`
+        if (cfg.maxAttempts > 0 && backoff.attempts + 1 >= cfg.maxAttempts) {
+          ports.say(`${what} failed: ${msg}; giving up after ${cfg.maxAttempts} attempts`)
+          throw err
+        }
+        const delay = backoff.next()
+        ports.say(`${what} failed: ${msg}; retrying in ${(delay / 1000).toFixed(1)} s`)
+        await ports.sleep(delay)
+      }
+    }
+  }
+}

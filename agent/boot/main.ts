@@ -1,0 +1,66 @@
+/**
+ * Entry of the boot agent (bundled into the initramfs as /usr/lib/shoal/shoal-boot.mjs; the
+ * runtime hook runs it as the mount handler):
+ *   node shoal-boot.mjs --new-root /new_root [--cmdline /proc/cmdline] [--sys /sys] [--proc /proc]
+ * Exit 0 when the root is mounted and the run-mode agent's files are written; the hook then
+ * switch_roots. This is where real IO is chosen, and the only file here that prints.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { networkInterfaces } from 'node:os'
+import { parseArgs } from 'node:util'
+import { ShoalError } from '../protocol/errors.js'
+import { bootDefaults } from './boot-config.js'
+import { runBoot, type BootPorts } from './boot-sequence.js'
+import { HttpCoordinator } from './coordinator-client.js'
+import { readMachineIdentity } from './machine-identity.js'
+import { writeNodeFiles } from './node-files.js'
+import { systemMounter } from './system-mounter.js'
+
+const say = (line: string) => process.stdout.write(`shoal-boot[${(performance.now() / 1000).toFixed(1)}s]: ${line}\n`)
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    strict: true,
+    options: {
+      'new-root': { type: 'string', default: '/new_root' },
+      cmdline: { type: 'string', default: '/proc/cmdline' },
+      sys: { type: 'string', default: '/sys' },
+      proc: { type: 'string', default: '/proc' },
+    },
+  })
+  const ports: BootPorts = {
+    readCmdline: () => readFile(values.cmdline!, 'utf8'),
+    identify: () => readMachineIdentity(values.sys, values.proc),
+    newSeed: () => new Uint8Array(randomBytes(32)),
+    coordinator: (url) => new HttpCoordinator(url, bootDefaults.requestTimeoutMs),
+    mounter: systemMounter,
+    addressOf: (mac) => {
+      for (const addrs of Object.values(networkInterfaces())) {
+        const a = addrs?.find((x) => x.family === 'IPv4' && x.mac.toLowerCase() === mac.toLowerCase())
+        if (a) return a.address
+      }
+      return undefined
+    },
+    mkdirp: async (dir) => {
+      await mkdir(dir, { recursive: true })
+    },
+    removeFile: (path) => rm(path, { force: true }),
+    writeNodeFiles,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    clock: { now: () => Date.now() },
+    rng: { next: () => Math.random(), int: (n) => Math.floor(Math.random() * n) },
+    say,
+  }
+  const r = await runBoot(ports, bootDefaults, values['new-root']!)
+  say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s)`)
+  return 0
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    say(`boot failed: ${err instanceof ShoalError ? err.message : (err as Error)?.stack ?? String(err)}`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,61 @@
+/**
+ * What the boot agent leaves in the new root for the run-mode agent, in the tmpfs upper
+ * (RAM only; nothing reaches a disk): the node's seed, certificate and roster, the cluster
+ * facts, the hostname, and /etc/shoal/agent.json for `shoal agent --config`.
+ */
+import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { AgentConfig } from '../config.js'
+import type { EnrollResponse } from '../../coordinator/enroll-api.js'
+
+export const AGENT_CONFIG_FILE = 'etc/shoal/agent.json'
+
+export interface NodeFilesInput {
+  enrolled: EnrollResponse
+  seedHex: string
+  /** Coordinator base URL (kept for the run-mode agent's roster refresh). */
+  coordinator: string
+  /** This node's address on the provisioning LAN: the mesh and the API bind to it. */
+  address: string
+  apiPort: number
+  domain: string
+}
+
+/** The run-mode agent's config (agent/config.ts), validated before it is written. */
+export function agentConfigFor(i: NodeFilesInput): AgentConfig {
+  return AgentConfig.parse({
+    cluster: i.enrolled.cluster,
+    nodeId: i.enrolled.id,
+    seedFile: '/etc/shoal/node.seed',
+    rosterFile: '/etc/shoal/roster.json',
+    bootstrap: i.enrolled.bootstrap,
+    meshHost: i.address,
+    apiHost: i.address,
+    apiPort: i.apiPort,
+    apiAdvertise: `${i.address}:${i.apiPort}`,
+    image: i.enrolled.image,
+    domain: i.domain,
+    phase: 'ready',
+    inventoryCacheMs: 30_000,
+    forwardTimeoutMs: 2_000,
+    logLevel: 'info',
+    exitWithStdin: false,
+  })
+}
+
+export async function writeNodeFiles(newRoot: string, i: NodeFilesInput): Promise<void> {
+  const put = async (rel: string, content: string, mode = 0o644) => {
+    const p = join(newRoot, rel)
+    await mkdir(dirname(p), { recursive: true })
+    await writeFile(p, content, { mode })
+    await chmod(p, mode)
+  }
+  const e = i.enrolled
+  await put('etc/hostname', `${e.id}\n`)
+  await put('etc/shoal/node.seed', `${i.seedHex}\n`, 0o600)
+  await put('etc/shoal/certificate.json', JSON.stringify(e.certificate, null, 2) + '\n')
+  await put('etc/shoal/roster.signed.json', JSON.stringify(e.roster, null, 2) + '\n')
+  await put('etc/shoal/roster.json', JSON.stringify({ cluster: e.cluster, members: e.roster.members }, null, 2) + '\n')
+  await put('etc/shoal/cluster.json', JSON.stringify({ cluster: e.cluster, clusterKey: e.clusterKey, coordinator: i.coordinator, bootstrap: e.bootstrap }, null, 2) + '\n')
+  await put(AGENT_CONFIG_FILE, JSON.stringify(agentConfigFor(i), null, 2) + '\n')
+}

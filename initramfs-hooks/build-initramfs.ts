@@ -1,0 +1,121 @@
+/**
+ * Assembles the bootable test initramfs: busybox-static, the host's node with its shared
+ * libraries, the kernel modules a virtio worker needs, the boot agent bundle, the runtime
+ * hook and an mkinitcpio-like /init around it. Output: a gzip'd newc cpio, cached under
+ * cacheDir by the content hash of the staged tree (an unchanged tree is not packed again).
+ *
+ * The boot agent is bundled with nothing external: it only needs node's built-ins
+ * (fetch, crypto, child_process) and pure-JS dependencies, so no native addon has to be
+ * carried into the initramfs. The mesh runtime with its natives lives in the worker layer.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { createWriteStream, existsSync } from 'node:fs'
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { createGzip } from 'node:zlib'
+import { pipeline } from 'node:stream/promises'
+import { ShoalError } from '../agent/protocol/errors.js'
+import { bundle } from '../layers/bundle.js'
+import { treeHash } from '../layers/squashfs.js'
+import { installBusybox, installNode, put } from '../layers/stage.js'
+
+const run = promisify(execFile)
+
+/** insmod order: each module after the ones it depends on (no modules.dep in the image). */
+export const INITRAMFS_MODULES = [
+  'virtio_ring', 'virtio', 'virtio_pci_legacy_dev', 'virtio_pci_modern_dev', 'virtio_pci',
+  'failover', 'net_failover', 'virtio_net', 'virtio_blk', 'loop', 'squashfs', 'overlay',
+] as const
+
+export interface InitramfsOptions {
+  repoRoot: string
+  /** Cache root (.cache): the image goes to cacheDir/initramfs/. */
+  cacheDir: string
+  /** The kernel's modules tree (.cache/kernel/modules), holding kernel/…/*.ko. */
+  modulesDir: string
+  /** The boot agent's entry (default agent/boot/main.ts). */
+  bootEntry?: string
+}
+
+export interface BuiltInitramfs {
+  path: string
+  sizeBytes: number
+  reused: boolean
+  buildMs: number
+}
+
+export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitramfs> {
+  const t0 = performance.now()
+  const here = join(opts.repoRoot, 'initramfs-hooks')
+  const root = join(opts.cacheDir, 'initramfs', `stage-${process.pid}`)
+  await rm(root, { recursive: true, force: true })
+  await mkdir(root, { recursive: true })
+  try {
+    await installBusybox(root)
+    await installNode(root, opts.cacheDir)
+    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'new_root', 'etc/shoal', 'lib/modules/shoal']) await mkdir(join(root, d), { recursive: true })
+    const found = await findModules(opts.modulesDir, INITRAMFS_MODULES)
+    for (const m of INITRAMFS_MODULES) await copyFile(found.get(m)!, join(root, 'lib/modules/shoal', `${m}.ko`))
+    await put(root, 'etc/shoal/modules', INITRAMFS_MODULES.join('\n') + '\n')
+    await put(root, 'etc/passwd', 'root:x:0:0:root:/:/bin/sh\n')
+    await put(root, 'etc/hosts', '127.0.0.1 localhost\n')
+    await mkdir(join(root, 'hooks'), { recursive: true })
+    await copyFile(join(here, 'hooks/shoal'), join(root, 'hooks/shoal'))
+    await mkdir(join(root, 'usr/share/shoal'), { recursive: true })
+    await copyFile(join(here, 'udhcpc.script'), join(root, 'usr/share/shoal/udhcpc.script'))
+    await copyFile(join(here, 'test-init'), join(root, 'init'))
+    await run('chmod', ['755', join(root, 'init'), join(root, 'hooks/shoal'), join(root, 'usr/share/shoal/udhcpc.script')])
+    await bundle({ entry: opts.bootEntry ?? join(opts.repoRoot, 'agent/boot/main.ts'), outFile: join(root, 'usr/lib/shoal/shoal-boot.mjs') })
+
+    const hash = (await treeHash(root)).slice(0, 24)
+    const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}.img`)
+    let reused = true
+    if (!existsSync(out)) {
+      reused = false
+      await packCpioGz(root, out)
+    }
+    return { path: out, sizeBytes: (await stat(out)).size, reused, buildMs: Math.round(performance.now() - t0) }
+  } finally {
+    await rm(root, { recursive: true, force: true })
+  }
+}
+
+/** Finds each module's .ko under modulesDir (uncompressed, as Debian ships them). */
+async function findModules(modulesDir: string, names: readonly string[]): Promise<Map<string, string>> {
+  if (!existsSync(modulesDir)) throw new ShoalError('missing-tool', `kernel modules not found at ${modulesDir}: run npm run setup`)
+  const want = new Set(names)
+  const found = new Map<string, string>()
+  async function walk(dir: string): Promise<void> {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name)
+      if (e.isDirectory()) await walk(p)
+      else if (e.name.endsWith('.ko')) {
+        const name = e.name.slice(0, -3).replace(/-/g, '_')
+        if (want.has(name)) found.set(name, p)
+      }
+    }
+  }
+  await walk(modulesDir)
+  const missing = names.filter((n) => !found.has(n))
+  if (missing.length) throw new ShoalError('not-found', `kernel modules ${missing.join(', ')} not in ${modulesDir} (built in? compressed?); use a kernel that has them as .ko`)
+  return found
+}
+
+/** `find . | cpio -o -H newc` from inside root, gzip'd, to out (via a temporary name). */
+async function packCpioGz(root: string, out: string): Promise<void> {
+  const tmp = `${out}.tmp${process.pid}`
+  const { stdout: list } = await run('find', ['.', '-print0'], { cwd: root, maxBuffer: 64 << 20, encoding: 'buffer' })
+  const cpio = spawn('cpio', ['--null', '-o', '-H', 'newc', '--owner=0:0', '--quiet'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  cpio.stderr.on('data', (d) => (stderr += String(d)))
+  const exited = new Promise<number>((resolve, reject) => {
+    cpio.on('error', reject)
+    cpio.on('close', (code) => resolve(code ?? 1))
+  })
+  cpio.stdin.end(list)
+  await pipeline(cpio.stdout, createGzip({ level: 6 }), createWriteStream(tmp))
+  const code = await exited
+  if (code !== 0) throw new ShoalError('build-failed', `cpio failed (${code}): ${stderr.trim()}`)
+  await rename(tmp, out)
+}
