@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { ShoalError } from '../protocol/errors.js'
+import { runBoot } from './boot-sequence.js'
+import { fakeBoot } from './test-fixtures.js'
+
+describe('runBoot', () => {
+  it('enrolls, fetches and verifies the layers, mounts them and hands the run-mode agent its files', async () => {
+    const f = fakeBoot()
+    const r = await runBoot(f.ports, f.cfg, '/new_root')
+    expect(r).toMatchObject({ id: 'node-7f3a', identity: 'new', cluster: 'lab', image: 'v1' })
+    expect(f.mounter.ops.at(-1)).toMatch(/^overlay .* \/new_root$/)
+    expect(f.nodeFiles[0]).toMatchObject({ address: '10.0.2.101', coordinator: 'http://10.0.2.2:8080', apiPort: 7400 })
+    expect(f.nodeFiles[0]!.enrolled.bootstrap).toEqual(['10.0.2.2:49737'])
+    expect(f.sleeps).toEqual([])
+  })
+
+  it('retries with growing, capped delays while the coordinator is down (a restart mid-boot) and still comes up', async () => {
+    const f = fakeBoot({ retryInitialMs: 1000, retryMaxMs: 4000, retryJitter: 0 })
+    f.coordinator.downCalls = 5
+    const r = await runBoot(f.ports, f.cfg, '/new_root')
+    expect(r.id).toBe('node-7f3a')
+    expect(f.sleeps).toEqual([1000, 2000, 4000, 4000, 4000])
+    expect(f.said.filter((l) => /enrolling with http:\/\/10.0.2.2:8080 failed: cannot reach .*ECONNREFUSED; retrying in/.test(l))).toHaveLength(5)
+  })
+
+  it('goes back to backoff when the coordinator dies between enrollment and the layer downloads', async () => {
+    const f = fakeBoot({ retryJitter: 0 })
+    const download = f.coordinator.download.bind(f.coordinator)
+    let failures = 2
+    f.coordinator.download = async (...a) => {
+      if (failures-- > 0) throw new ShoalError('unreachable', 'download broke off after 512 bytes: ECONNRESET')
+      return download(...a)
+    }
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(f.sleeps).toEqual([1000, 2000])
+    expect(f.said.some((l) => /fetching image v1 failed: download broke off/.test(l))).toBe(true)
+  })
+
+  it('never mounts a tampered layer: says why, deletes it, retries with backoff until the served layer is good', async () => {
+    const f = fakeBoot({ retryJitter: 0 })
+    f.coordinator.served.set('worker.squashfs', new TextEncoder().encode('worker layeR'))
+    let attempts = 0
+    const sleep = f.ports.sleep
+    f.ports.sleep = async (ms) => {
+      expect(f.mounter.ops).toEqual([]) // nothing mounted while the layer is bad
+      if (++attempts === 3) f.coordinator.served.set('worker.squashfs', f.coordinator.layers.get('worker.squashfs')!)
+      return sleep(ms)
+    }
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(f.sleeps).toEqual([1000, 2000, 4000])
+    expect(f.removed.filter((p) => p.endsWith('worker.squashfs'))).toHaveLength(3)
+    expect(f.said.filter((l) => /layer worker.squashfs of image v1 does not match the signed manifest .* not mounting it; retrying in/.test(l))).toHaveLength(3)
+    expect(f.mounter.ops.filter((o) => o.startsWith('squashfs'))).toHaveLength(2)
+  })
+
+  it('gives up after maxAttempts when told to, without mounting anything', async () => {
+    const f = fakeBoot({ maxAttempts: 3, retryJitter: 0 })
+    f.coordinator.served.set('base.squashfs', new Uint8Array(0))
+    await expect(runBoot(f.ports, f.cfg, '/new_root')).rejects.toThrow(/does not match the signed manifest/)
+    expect(f.mounter.ops).toEqual([])
+    expect(f.said.at(-1)).toMatch(/giving up after 3 attempts/)
+  })
+
+  it('asks for a fresh join token when the boot script token is spent, bound to the boot MAC', async () => {
+    const f = fakeBoot()
+    f.coordinator.validTokens.clear()
+    const r = await runBoot(f.ports, f.cfg, '/new_root')
+    expect(r.id).toBe('node-7f3a')
+    expect(f.coordinator.calls.slice(0, 3)).toEqual(['enroll', 'join-token', 'enroll'])
+    expect(f.said.some((l) => l.includes('join token refused (token-used)'))).toBe(true)
+  })
+
+  it('waits for approval as long as the coordinator says, re-sending the same request', async () => {
+    const f = fakeBoot()
+    f.coordinator.pendingAnswers = 2
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(f.sleeps).toEqual([3000, 3000])
+    expect(f.said.filter((l) => l.startsWith('waiting for approval'))).toHaveLength(2)
+  })
+
+  it('refuses an enrollment answer from another cluster key than the boot script pinned', async () => {
+    const f = fakeBoot({ maxAttempts: 2, retryJitter: 0 })
+    const enroll = f.coordinator.enroll.bind(f.coordinator)
+    f.coordinator.enroll = async (req) => ({ ...(await enroll(req)), clusterKey: 'f'.repeat(64) }) as never
+    await expect(runBoot(f.ports, f.cfg, '/new_root')).rejects.toThrow(/pinned lab/)
+    expect(f.mounter.ops).toEqual([])
+  })
+
+  it('says clearly when the machine was not booted through the coordinator', async () => {
+    const f = fakeBoot({ maxAttempts: 1 })
+    f.ports.readCmdline = async () => 'console=ttyS0 quiet'
+    await expect(runBoot(f.ports, f.cfg, '/new_root')).rejects.toThrow(/no shoal\.\* parameters on the kernel command line/)
+  })
+})
