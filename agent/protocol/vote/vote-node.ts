@@ -358,6 +358,7 @@ export class VoteNode {
     this.count(`in.${m.k}`)
     if (m.k === 'wave') return this.onWave(from, m)
     if (m.k === 'sync?') return this.onSyncRequest(from, m)
+    if (m.k === 'sync' && m.waveMsg && this.wave?.id !== m.waveMsg.id) this.onWave(from, m.waveMsg)
     const w = this.wave
     if (!w || m.wave !== w.id) return this.drop(from, 'unknown-wave', `${m.k} for wave ${m.wave}`)
     const signer = signerOf(m)
@@ -652,7 +653,8 @@ export class VoteNode {
   private onNack(m: NackMsg, fromCoord: boolean): void {
     const c = this.collecting
     if (m.cand !== this.id || !c || c.slot !== m.slot || c.term !== m.term) return void this.count('nack.late')
-    c.answered.add(m.voter)
+    // Only a vote elsewhere at this very term is final; anything else is asked again.
+    if (m.reason === 'voted' || m.reason === 'stale') c.answered.add(m.voter)
     const s = this.slots[m.slot]!
     if (m.reason === 'stale' && m.other) s.knownTerm = Math.max(s.knownTerm, m.other.term)
     if (m.reason === 'voted' && m.other && m.other.cand !== this.id) {
@@ -701,7 +703,7 @@ export class VoteNode {
     const wd = this.sign<WithdrawMsg>({ k: 'wd', wave: w.id, slot: c.slot, term: c.term, cand: this.id, leader })
     this.broadcast(wd)
     this.onResolution(wd)
-    this.retryAt = leader === this.id && why === 'split' ? this.now : this.now + this.cfg.retryMs
+    this.retryAt = leader === this.id && c.votes.size > 0 ? this.now : this.now + this.cfg.retryMs
     this.dirty = true
   }
 
