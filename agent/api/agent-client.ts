@@ -13,7 +13,7 @@ export const DEFAULT_AGENT = '127.0.0.1:7400'
 export type WatchLine =
   | ({ type: 'snapshot'; at: string } & ClusterSummary)
   | { type: 'member'; at: string; id: string; status: 'alive' | 'suspect' | 'dead'; previous: string | null; node: ClusterSummary['nodes'][number] | null }
-  | { type: 'record'; at: string; id: string; node: ClusterSummary['nodes'][number] | null }
+  | { type: 'record'; at: string; id: string; changed: string[]; node: ClusterSummary['nodes'][number] | null }
   | { type: 'heartbeat'; at: string }
 
 export function checkAgentAddress(value: string): string {

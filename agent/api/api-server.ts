@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
-import { NodeId } from '../protocol/node-record.js'
+import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 
@@ -38,6 +38,13 @@ export interface ApiServerOptions {
   /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
   watchHeartbeatMs?: number
   logger?: Logger
+}
+
+/** Operator-visible fields that differ between two records of one node (all of them for a first record). */
+function changedFields(previous: NodeRecordBody | undefined, next: NodeRecordBody): string[] {
+  const fields = ['phase', 'image', 'domain', 'api', 'health', 'inv', 'work'] as const
+  if (!previous) return [...fields]
+  return fields.filter((f) => JSON.stringify(previous[f]) !== JSON.stringify(next[f]))
 }
 
 class HttpError extends Error {
@@ -165,7 +172,7 @@ export class ApiServer {
       const m = src.view().find((v) => v.id === event.id)
       const node = m ? nodeSummary(m, at) : null
       if (event.type === 'member') line({ type: 'member', at: new Date(at).toISOString(), id: event.id, status: event.status, previous: event.previous ?? null, node })
-      else line({ type: 'record', at: new Date(at).toISOString(), id: event.id, node })
+      else line({ type: 'record', at: new Date(at).toISOString(), id: event.id, changed: changedFields(event.previous, event.record), node })
     }
     const heartbeat = setInterval(() => line({ type: 'heartbeat', at: new Date(src.now()).toISOString() }), this.opts.watchHeartbeatMs ?? 15_000)
     src.on('event', onEvent)

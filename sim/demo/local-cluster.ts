@@ -50,13 +50,27 @@ function agentLauncher(): Promise<string[]> {
   return launcher
 }
 
+/**
+ * Mesh timing for many agents sharing one small machine. The `lan` preset's 80 ms probe
+ * timeout assumes each agent has a core; with dozens of agents (and whatever else runs)
+ * on 2 cores, event-loop lag alone exceeds it and healthy agents get suspected. These
+ * values trade slower crash detection (~5-15 s) for a calm demo on a busy laptop.
+ */
+export const sharedMachineMesh: Readonly<Partial<MeshConfig>> = Object.freeze({
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  suspicionMinMult: 4,
+})
+
 export interface LocalClusterOptions {
   nodes: number
   cluster?: string
   /** Extra roster members that never start (e.g. keys for a test's rogue peer). */
   extraMembers?: { id: string; key: string }[]
+  /** Mesh overrides; default sharedMachineMesh. Pass {} for the production `lan` timing. */
   mesh?: Partial<MeshConfig>
-  logLevel?: string
+  /** Agents' log level: 'info' or more verbose (the harness reads the info lines "agent held" / "agent ready"). */
+  logLevel?: 'info' | 'debug' | 'trace'
   /** Called with every log line (parsed pino JSON) of every agent. */
   onLog?: (node: string, line: Record<string, unknown>) => void
   /** Seconds an agent may take from spawn to ready. */
@@ -116,7 +130,7 @@ export class LocalCluster {
           inventory: machine.inventory,
           logLevel: opts.logLevel ?? 'info',
           exitWithStdin: true,
-          ...(opts.mesh ? { mesh: opts.mesh } : {}),
+          mesh: opts.mesh ?? sharedMachineMesh,
         }),
       )
       c.agents.push({ index: i, id: machine.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), configFile, proc: undefined, api: undefined, tail: [] })
