@@ -14,6 +14,7 @@ export type WatchLine =
   | ({ type: 'snapshot'; at: string } & ClusterSummary)
   | { type: 'member'; at: string; id: string; status: 'alive' | 'suspect' | 'dead'; previous: string | null; node: ClusterSummary['nodes'][number] | null }
   | { type: 'record'; at: string; id: string; changed: string[]; node: ClusterSummary['nodes'][number] | null }
+  | { type: 'dropped'; at: string; from: string; reason: string; detail: string }
   | { type: 'heartbeat'; at: string }
 
 export function checkAgentAddress(value: string): string {

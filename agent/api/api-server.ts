@@ -168,6 +168,10 @@ export class ApiServer {
     const line = (obj: unknown) => res.write(JSON.stringify(obj) + '\n')
     line({ type: 'snapshot', at: new Date(src.now()).toISOString(), ...clusterSummary(src.selfId, src.view(), src.now()) })
     const onEvent = (event: MeshEvent, at: number) => {
+      if (event.type === 'dropped') {
+        line({ type: 'dropped', at: new Date(at).toISOString(), from: event.from, reason: event.reason, detail: event.detail })
+        return
+      }
       if (event.type !== 'member' && event.type !== 'record') return
       const m = src.view().find((v) => v.id === event.id)
       const node = m ? nodeSummary(m, at) : null

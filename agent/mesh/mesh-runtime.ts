@@ -49,7 +49,6 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   private timerAt = Infinity
   private started = false
   private closed = false
-  private readonly loggedDrops = new Set<string>()
   readonly startedAt: number
   private readonly counts: RuntimeCounters = {
     dropped: {},
@@ -165,18 +164,14 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
       // Status changes are logged by the node itself; first sight of a member is ours to log.
       this.log.info({ component: 'mesh', node: this.selfId, member: event.id, status: event.status, inc: event.inc }, 'member joined')
     } else if (event.type === 'dropped') {
-      this.countDrop(event.reason, event.from, event.detail)
+      this.countDrop(event.reason)
     }
     this.emit('event', event, this.clock.now())
   }
 
-  private countDrop(reason: string, from: string, detail: string): void {
+  /** The node logs a peer's first offence itself; here we only count, by reason. */
+  private countDrop(reason: string): void {
     this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + 1
-    const once = `${from}\u0000${reason}`
-    if (this.loggedDrops.has(once)) return
-    if (this.loggedDrops.size > 10_000) this.loggedDrops.clear()
-    this.loggedDrops.add(once)
-    this.log.warn({ component: 'mesh', node: this.selfId, peer: from, reason, detail }, 'dropped input from peer (logged once per peer and reason)')
   }
 
   /** One timer, at the node's next wake time. Early ticks are harmless, late ones are not. */

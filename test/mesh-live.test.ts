@@ -1,0 +1,203 @@
+/**
+ * Real hyperswarm on loopback: 10 agent processes around a private DHT bootstrap node.
+ * Everything waits on events (the agents' /v1/watch streams, transport events) with a
+ * deadline; nothing sleeps.
+ */
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AgentClient, type WatchLine } from '../agent/api/index.js'
+import { nodeIdentity, parseHostPort, SwarmTransport } from '../agent/mesh/index.js'
+import { encodeFrame, pack } from '../agent/protocol/frame.js'
+import { Roster } from '../agent/protocol/roster.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
+
+const N = 10
+
+/** Every agent's view, kept current from its watch stream. */
+class ClusterWatch extends EventEmitter {
+  readonly views = new Map<string, Map<string, string>>()
+  readonly dropped = new Map<string, Map<string, number>>()
+  private readonly abort = new AbortController()
+  private readonly clients: AgentClient[] = []
+
+  watch(agentId: string, api: string): void {
+    const view = new Map<string, string>()
+    const drops = new Map<string, number>()
+    this.views.set(agentId, view)
+    this.dropped.set(agentId, drops)
+    const client = new AgentClient(api)
+    this.clients.push(client)
+    client
+      .watch((line: WatchLine) => {
+        if (line.type === 'snapshot') for (const n of line.nodes) view.set(n.id, n.status)
+        else if (line.type === 'member') view.set(line.id, line.status)
+        else if (line.type === 'dropped') drops.set(line.reason, (drops.get(line.reason) ?? 0) + 1)
+        else return
+        this.emit('change')
+      }, this.abort.signal)
+      .catch(() => {}) // a killed agent's stream ends; the other streams carry on
+  }
+
+  /** Resolves once `pred` holds, re-checked on every change; rejects at the deadline. */
+  until(pred: () => boolean, deadlineMs: number, what: () => string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        if (!pred()) return
+        clearTimeout(timer)
+        this.off('change', check)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.off('change', check)
+        reject(new Error(`not within ${deadlineMs} ms: ${what()}`))
+      }, deadlineMs)
+      this.on('change', check)
+      check()
+    })
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort()
+    await Promise.all(this.clients.map((c) => c.close()))
+  }
+}
+
+/** Resolves with the first of `events` the emitter fires; rejects at the deadline. */
+function nextEvent(em: EventEmitter, events: string[], deadlineMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const handlers = events.map((e) => [e, () => done(e)] as const)
+    const done = (e: string) => {
+      clearTimeout(timer)
+      for (const [name, h] of handlers) em.off(name, h)
+      resolve(e)
+    }
+    const timer = setTimeout(() => {
+      for (const [name, h] of handlers) em.off(name, h)
+      reject(new Error(`none of ${events.join(', ')} within ${deadlineMs} ms`))
+    }, deadlineMs)
+    for (const [name, h] of handlers) em.on(name, h)
+  })
+}
+
+describe('mesh on real hyperswarm (loopback)', () => {
+  let cluster: LocalCluster
+  const watch = new ClusterWatch()
+  // A peer that IS on the roster (so it gets in) and then misbehaves.
+  const insiderSeed = randomBytes(32)
+  const insider = { id: 'insider-test-peer', identity: nodeIdentity(insiderSeed) }
+  const transports: SwarmTransport[] = []
+
+  beforeAll(async () => {
+    cluster = await LocalCluster.create({ nodes: N, extraMembers: [{ id: insider.id, key: insider.identity.publicKey }], readyTimeoutMs: 90_000 })
+    await Promise.all(cluster.agents.map((_, i) => cluster.spawnHeld(i)))
+    await Promise.all(cluster.agents.map((_, i) => cluster.release(i)))
+    for (const a of cluster.agents) watch.watch(a.id, a.api!)
+  }, 180_000)
+
+  afterAll(async () => {
+    await watch.close()
+    await Promise.all(transports.map((t) => t.close()))
+    await cluster?.stop()
+  }, 60_000)
+
+  function rosterWithAgents(extra: { id: string; key: string }): Roster {
+    return new Roster([...cluster.agents.map((a) => ({ id: a.id, key: a.key })), extra])
+  }
+
+  function peerTransport(id: string, identity: ReturnType<typeof nodeIdentity>, roster: Roster): SwarmTransport {
+    const t = new SwarmTransport({
+      selfId: id,
+      identity,
+      roster,
+      clusterId: cluster.cluster,
+      bootstrap: [parseHostPort(cluster.bootstrap.address)],
+      host: '127.0.0.1',
+      seedDegree: 0,
+      maxDegree: 4,
+      maxBadFramesPerPeer: 1000,
+    })
+    transports.push(t)
+    return t
+  }
+
+  it(`${N} agents all see all ${N}`, async () => {
+    const ids = cluster.agents.map((a) => a.id)
+    await watch.until(
+      () => ids.every((viewer) => ids.every((id) => watch.views.get(viewer)?.get(id) === 'alive')),
+      60_000,
+      () => ids.map((v) => `${v.slice(0, 8)} knows ${[...(watch.views.get(v)?.values() ?? [])].filter((s) => s === 'alive').length}`).join(', '),
+    )
+    // Any agent answers for the whole cluster over HTTP too.
+    const c = await new AgentClient(cluster.agents[3]!.api!).cluster()
+    expect(c.counts).toMatchObject({ total: N, alive: N })
+    expect(c.nodes.map((n) => n.id).sort()).toEqual([...ids].sort())
+    expect(c.nodes.every((n) => n.phase === 'ready' && n.image === 'v1.0.0' && n.api)).toBe(true)
+  }, 90_000)
+
+  it('a key that is not on the roster cannot get in', async () => {
+    const outsider = { id: 'outsider', identity: nodeIdentity(randomBytes(32)) }
+    const target = cluster.agents[0]!
+    const t = peerTransport(outsider.id, outsider.identity, rosterWithAgents({ id: outsider.id, key: outsider.identity.publicKey }))
+    const connected: string[] = []
+    t.on('connected', (p) => connected.push(p))
+    await t.start()
+    const outcome = nextEvent(t, ['connected', 'disconnected'], 30_000)
+    t.connect(target.id)
+    expect(await outcome).toBe('disconnected')
+    expect(connected).toEqual([])
+    const self = await new AgentClient(target.api!).self()
+    expect((self.counters.refused as Record<string, number>)['not-on-roster']).toBeGreaterThanOrEqual(1)
+    const c = await new AgentClient(target.api!).cluster()
+    expect(c.nodes.some((n) => n.id === outsider.id)).toBe(false)
+  }, 60_000)
+
+  it('malformed, wrong-version, unknown-type, bad-schema and oversized frames are dropped and counted; nothing crashes', async () => {
+    const target = cluster.agents[1]!
+    const t = peerTransport(insider.id, insider.identity, rosterWithAgents({ id: insider.id, key: insider.identity.publicKey }))
+    await t.start()
+    const up = nextEvent(t, ['connected', 'disconnected'], 30_000)
+    t.connect(target.id)
+    expect(await up).toBe('connected')
+
+    t.sendRaw(target.id, encodeFrame(Uint8Array.from([0xc1, 0xc1, 0xc1]))) // 0xc1 is never valid msgpack
+    t.sendRaw(target.id, encodeFrame(pack({ v: 99, t: 'ping', seq: 1 })))
+    t.sendRaw(target.id, encodeFrame(pack({ v: 1, t: 'launch-missiles' })))
+    t.sendRaw(target.id, encodeFrame(pack({ v: 1, t: 'ping', seq: -5 })))
+    const reasons = ['malformed', 'bad-version', 'unknown-type', 'schema']
+    const drops = () => watch.dropped.get(target.id)!
+    await watch.until(() => reasons.every((r) => (drops().get(r) ?? 0) >= 1), 20_000, () => JSON.stringify([...drops()]))
+
+    // A length prefix past the limit: the stream cannot be trusted any more, so the peer is cut off.
+    const down = nextEvent(t, ['disconnected'], 20_000)
+    const huge = new Uint8Array(8)
+    new DataView(huge.buffer).setUint32(0, 10 * 1024 * 1024)
+    t.sendRaw(target.id, huge)
+    await down
+    await watch.until(() => (drops().get('frame-too-large') ?? 0) >= 1, 20_000, () => JSON.stringify([...drops()]))
+
+    const self = await new AgentClient(target.api!).self()
+    const dropped = self.counters.dropped as Record<string, number>
+    for (const r of [...reasons, 'frame-too-large']) expect(dropped[r], r).toBeGreaterThanOrEqual(1)
+    // Still up, still answering for the whole cluster, and the insider never became a member.
+    expect(target.proc!.exitCode).toBe(null)
+    const c = await new AgentClient(target.api!).cluster()
+    expect(c.counts.total).toBe(N)
+    expect(c.nodes.some((n) => n.id === insider.id)).toBe(false)
+  }, 60_000)
+
+  it('an agent killed with SIGKILL is marked dead by all the others', async () => {
+    const victim = cluster.agents[N - 1]!
+    const survivors = cluster.agents.slice(0, N - 1).map((a) => a.id)
+    await cluster.kill(N - 1, 'SIGKILL')
+    await watch.until(
+      () => survivors.every((s) => watch.views.get(s)?.get(victim.id) === 'dead'),
+      60_000,
+      () => survivors.map((s) => `${s.slice(0, 8)}: ${watch.views.get(s)?.get(victim.id)}`).join(', '),
+    )
+    // The survivors still agree on each other.
+    const c = await new AgentClient(cluster.agents[0]!.api!).cluster()
+    expect(c.counts.dead).toBe(1)
+    expect(c.nodes.find((n) => n.id === victim.id)?.status).toBe('dead')
+  }, 90_000)
+})
