@@ -231,4 +231,16 @@ describe('MeshNode', () => {
     expect(origins.every(([n, from]) => n !== 'node-009' && from === 'node-009')).toBe(true)
     expect(origins.length).toBe(names.length - 1)
   })
+
+  it('send-app reaches a node it shares no connection with, and only that node', () => {
+    const { net, names } = cluster(25)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const from = net.nodes.get('node-020')!
+    const to = names.find((n) => n !== 'node-020' && !from.peers().includes(n))!
+    net.events.length = 0
+    net.deliver('node-020', { type: 'send-app', to, topic: 'vote', body: new Uint8Array([9]) })
+    net.runFor(500)
+    const got = net.events.filter((e) => e.event.type === 'app')
+    expect(got.map((e) => [e.node, e.event.type === 'app' && e.event.from, e.event.type === 'app' && e.event.direct])).toEqual([[to, 'node-020', true]])
+  })
 })

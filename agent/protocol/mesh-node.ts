@@ -149,7 +149,7 @@ export class MeshNode {
         break
       case 'send-app':
         if (this.neighbours.has(input.to)) this.send(input.to, { t: 'app', topic: input.topic, body: input.body })
-        else this.count('app-unroutable')
+        else if (input.to !== this.id) this.broadcastApp(input.topic, input.body, now, input.to)
         break
     }
     this.runTimers(now)
@@ -425,7 +425,8 @@ export class MeshNode {
       return 'bad'
     }
     this.seenApp.set(id, now + APP_SEEN_TTL_MS)
-    this.emit({ type: 'app', from: a.origin, topic: a.topic, body: a.body, direct: false })
+    if (a.to === undefined) this.emit({ type: 'app', from: a.origin, topic: a.topic, body: a.body, direct: false })
+    else if (a.to === this.id) this.emit({ type: 'app', from: a.origin, topic: a.topic, body: a.body, direct: true })
     return 'new'
   }
 
@@ -473,9 +474,9 @@ export class MeshNode {
     return { k: 'claim', ...c, sig: this.keyring.sign(claimBytes(c)) }
   }
 
-  private broadcastApp(topic: string, body: Uint8Array, now: number): void {
+  private broadcastApp(topic: string, body: Uint8Array, now: number, to?: string): void {
     this.appSeq = Math.max(this.appSeq + 1, Math.floor(now))
-    const a = { origin: this.id, seq: this.appSeq, topic, body }
+    const a = to === undefined ? { origin: this.id, seq: this.appSeq, topic, body } : { origin: this.id, seq: this.appSeq, topic, to, body }
     const u: Update = { k: 'app', ...a, sig: this.keyring.sign(appBytes(a)) }
     this.seenApp.set(updateId(u), now + APP_SEEN_TTL_MS)
     this.disseminate(u, undefined, 0, now)

@@ -33,7 +33,10 @@ export type MeshInput =
   | { type: 'update-self'; patch: SelfPatch }
   /** Disseminate an application payload to every node (signed by this node). */
   | { type: 'broadcast'; topic: string; body: Uint8Array }
-  /** Send an application payload to one node. */
+  /**
+   * Send an application payload to one node: directly when connected, otherwise as an
+   * addressed message along the broadcast tree (signed; only `to` delivers it).
+   */
   | { type: 'send-app'; to: string; topic: string; body: Uint8Array }
 
 export type MeshEffect =

@@ -17,9 +17,13 @@ export const Claim = z
   .strict()
 export type Claim = z.infer<typeof Claim>
 
-/** An application broadcast (e.g. the vote, agent/protocol/vote), signed by its origin. */
+/**
+ * An application broadcast (e.g. the vote, agent/protocol/vote), signed by its origin.
+ * With `to`, it is an addressed message that rides the broadcast tree because origin and
+ * target share no connection (the overlay is bounded): only `to` delivers it.
+ */
 export const AppBroadcast = z
-  .object({ k: z.literal('app'), origin: NodeId, seq: Seq, topic: z.string().max(32), body: Bytes, sig: Bytes })
+  .object({ k: z.literal('app'), origin: NodeId, seq: Seq, topic: z.string().max(32), to: NodeId.optional(), body: Bytes, sig: Bytes })
   .strict()
 export type AppBroadcast = z.infer<typeof AppBroadcast>
 
@@ -107,7 +111,7 @@ export function claimBytes(c: Omit<Claim, 'sig' | 'k'>): Uint8Array {
 }
 
 export function appBytes(a: Omit<AppBroadcast, 'sig' | 'k'>): Uint8Array {
-  return pack(['app', a.origin, a.seq, a.topic, a.body])
+  return pack(['app', a.origin, a.seq, a.topic, a.to ?? '', a.body])
 }
 
 /** Plumtree message id of an update. */
