@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
 import { ApiServer, type InventoryProvider } from './api/index.js'
+import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng } from './mesh/index.js'
 import { ShoalError } from './protocol/errors.js'
@@ -116,6 +117,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     now,
   )
   const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
+  // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
+  const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
   const server = new ApiServer({
     source: runtime,
     selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers() }),
@@ -144,6 +147,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     close() {
       closing ??= (async () => {
         await server.close()
+        stopRosterWatch()
         await runtime.close()
         logger.info({ component: 'agent' }, 'agent stopped')
       })()
