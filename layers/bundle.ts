@@ -34,7 +34,7 @@ export async function bundle(opts: BundleOptions): Promise<void> {
     format: 'esm',
     external: [...(opts.external ?? [])],
     define: opts.define,
-    plugins: [jsToTsGlobImports],
+    plugins: [bundleSafeSources],
     minify: false,
     legalComments: 'none',
     logLevel: 'error',
@@ -44,17 +44,23 @@ export async function bundle(opts: BundleOptions): Promise<void> {
 }
 
 /**
- * esbuild turns import(`./commands/${file}`) into a table of the files it finds, keyed by
- * their real names (status.ts); the CLI asks for status.js (NodeNext style). Rewriting the
- * template to ask for .ts makes the keys match.
+ * Two source patterns that break inside a bundle, rewritten as esbuild loads them:
+ * - import(`./commands/${file}`): esbuild makes a table of the files it finds, keyed by
+ *   their real names (status.ts), while the CLI asks for status.js (NodeNext style);
+ * - `import.meta.url === pathToFileURL(process.argv[1]).href` main guards: every module of
+ *   a bundle shares the bundle's URL, so each guarded main would run. They become false.
  */
-const jsToTsGlobImports: Plugin = {
-  name: 'js-to-ts-glob-imports',
+const bundleSafeSources: Plugin = {
+  name: 'bundle-safe-sources',
   setup(b) {
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
       const src = await readFile(args.path, 'utf8')
-      if (!/import\(`[^`$]*\$\{\w+\}`\)/.test(src)) return undefined
-      const contents = src.replace(/import\(`([^`$]*)\$\{(\w+)\}`\)/g, "import(`$1${$2.replace(/\\.js$/, '.ts')}`)")
+      const globImport = /import\(`([^`$]*)\$\{(\w+)\}`\)/g
+      const mainGuard = /import\.meta\.url\s*===\s*pathToFileURL\(process\.argv\[1\][^)]*\)\.href/g
+      if (!globImport.test(src) && !mainGuard.test(src)) return undefined
+      const contents = src
+        .replace(globImport, "import(`$1${$2.replace(/\\.js$/, '.ts')}`)")
+        .replace(mainGuard, 'false /* main guard disabled in the bundle */')
       return { contents, loader: 'ts' }
     })
   },

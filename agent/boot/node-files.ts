@@ -5,7 +5,7 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { AgentConfig } from '../config.js'
+import { resolveAgentConfig } from '../config.js'
 import type { EnrollResponse } from '../../coordinator/enroll-api.js'
 
 export const AGENT_CONFIG_FILE = 'etc/shoal/agent.json'
@@ -21,9 +21,12 @@ export interface NodeFilesInput {
   domain: string
 }
 
-/** The run-mode agent's config (agent/config.ts), validated before it is written. */
-export function agentConfigFor(i: NodeFilesInput): AgentConfig {
-  return AgentConfig.parse({
+/**
+ * The run-mode agent's config file: only the fields boot decides; everything else keeps
+ * agent/config.ts's defaults. Validated (resolveAgentConfig) before it is written.
+ */
+export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
+  const file = {
     cluster: i.enrolled.cluster,
     nodeId: i.enrolled.id,
     seedFile: '/etc/shoal/node.seed',
@@ -36,11 +39,9 @@ export function agentConfigFor(i: NodeFilesInput): AgentConfig {
     image: i.enrolled.image,
     domain: i.domain,
     phase: 'ready',
-    inventoryCacheMs: 30_000,
-    forwardTimeoutMs: 2_000,
-    logLevel: 'info',
-    exitWithStdin: false,
-  })
+  }
+  resolveAgentConfig(file)
+  return file
 }
 
 export async function writeNodeFiles(newRoot: string, i: NodeFilesInput): Promise<void> {

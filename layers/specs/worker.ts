@@ -3,6 +3,8 @@
  * file (run mode: `shoal agent --config /etc/shoal/agent.json`, a file the boot agent writes
  * into the tmpfs upper before switch_root) plus the native addons it loads at run time.
  */
+import { existsSync } from 'node:fs'
+import { copyFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LayerSpec, StageContext } from '../layer-spec.js'
 import { NATIVE_PACKAGES, bundle, copyPackages } from '../bundle.js'
@@ -13,6 +15,11 @@ export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
 exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
+`
+
+const ROSTER_SERVICE = `#!/bin/sh
+# shoal-roster-sync: keeps /etc/shoal/roster.json current, so nodes enrolled later are admitted.
+exec /usr/bin/node /usr/lib/shoal/roster-sync.mjs
 `
 
 const SYSTEMD_UNIT = `[Unit]
@@ -36,7 +43,10 @@ export async function stageShoalCli({ root, repoRoot }: StageContext): Promise<v
     outFile: join(root, 'usr/lib/shoal/shoal.mjs'),
     external: NATIVE_PACKAGES,
   })
-  await copyPackages(NATIVE_PACKAGES, join(repoRoot, 'node_modules'), join(root, 'usr/lib/shoal/node_modules'))
+  // Natives, plus what child processes load from beside the bundle: the inventory collector
+  // runs systeminformation in a child (agent/inventory/si-child.mjs, found via import.meta.url).
+  await copyPackages([...NATIVE_PACKAGES, 'systeminformation'], join(repoRoot, 'node_modules'), join(root, 'usr/lib/shoal/node_modules'))
+  if (existsSync(join(repoRoot, 'agent/inventory/si-child.mjs'))) await copyFile(join(repoRoot, 'agent/inventory/si-child.mjs'), join(root, 'usr/lib/shoal/si-child.mjs'))
   await put(root, 'usr/bin/shoal', '#!/bin/sh\nexec /usr/bin/node /usr/lib/shoal/shoal.mjs "$@"\n', 0o755)
 }
 
@@ -50,7 +60,9 @@ export const worker: LayerSpec = {
     await put(root, 'etc/shoal/image-version', `${version}\n`)
     await put(root, 'etc/shoal/role', 'worker\n')
     await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)
+    await bundle({ entry: join(ctx.repoRoot, 'layers/entries/roster-sync.ts'), outFile: join(root, 'usr/lib/shoal/roster-sync.mjs') })
+    await put(root, 'etc/shoal/services/shoal-roster-sync', ROSTER_SERVICE, 0o755)
     await put(root, 'usr/lib/systemd/system/shoal-agent.service', SYSTEMD_UNIT)
-    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-agent\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
+    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-roster-sync\n::respawn:/etc/shoal/services/shoal-agent\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
   },
 }
