@@ -1,15 +1,19 @@
 /** `shoal bootstrap`: runs a private DHT bootstrap node and prints its address for agents' config. */
 import { startBootstrapNode } from '../../../agent/mesh/bootstrap-node.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { parse } from '../args.js'
+import { parseArgs } from 'node:util'
 import type { CliIo } from '../main.js'
 
 export const summary = 'run a private DHT bootstrap node (--host IP --port N) and print its address'
 const usage = 'shoal bootstrap [--host IPV4] [--port N]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' } }, usage)
-  if (positionals.length > 0) throw new ShoalError('usage', `unexpected argument "${positionals[0]}"\nusage: ${usage}`)
+  let values: { host?: string; port?: string }
+  try {
+    ;({ values } = parseArgs({ args: argv, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' } }, strict: true, allowPositionals: false }))
+  } catch (err) {
+    throw new ShoalError('usage', `${(err as Error).message.split('\n')[0]} (usage: ${usage})`)
+  }
   const port = Number(values.port)
   if (!/^\d+$/.test(String(values.port)) || port < 0 || port > 65535) throw new ShoalError('usage', `--port must be 0..65535 (0 picks a free one), not "${values.port}"`)
   const host = String(values.host)

@@ -1,17 +1,12 @@
 /** `shoal nodes`: every node one agent knows, with liveness, phase, image and health. */
-import { AgentClient, DEFAULT_AGENT, checkAgentAddress, nodesTable } from '../../../agent/api/index.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { outputFormat, outputOption, parse } from '../args.js'
+import { parseAgentCommand, nodesTable } from '../../../agent/api/index.js'
 import type { CliIo } from '../main.js'
 
 export const summary = 'list every node an agent knows (--agent HOST:PORT, -o table|json)'
 const usage = 'shoal nodes [--agent HOST:PORT] [-o table|json]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { agent: { type: 'string' }, ...outputOption }, usage)
-  if (positionals.length > 0) throw new ShoalError('usage', `unexpected argument "${positionals[0]}"\nusage: ${usage}`)
-  const format = outputFormat(values.output)
-  const client = new AgentClient(checkAgentAddress(String(values.agent ?? process.env.SHOAL_AGENT ?? DEFAULT_AGENT)))
+  const { client, format } = parseAgentCommand(argv, usage)
   try {
     const c = await client.cluster()
     io.out(format === 'json' ? JSON.stringify(c.nodes, null, 2) : nodesTable(c.nodes))

@@ -3,24 +3,23 @@
  * they happen. Runs until Ctrl-C (exit 0), `--count N` changes were shown (exit 0), or the
  * agent goes away (exit 3).
  */
-import { AgentClient, DEFAULT_AGENT, checkAgentAddress, nodesTable, watchText } from '../../../agent/api/index.js'
+import { parseAgentCommand, nodesTable, watchText } from '../../../agent/api/index.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { outputFormat, outputOption, parse } from '../args.js'
 import type { CliIo } from '../main.js'
 
 export const summary = 'follow joins, deaths and changes live (--agent HOST:PORT, -o table|json, --count N)'
 const usage = 'shoal watch [--agent HOST:PORT] [-o table|json] [--count N]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { agent: { type: 'string' }, count: { type: 'string' }, ...outputOption }, usage)
-  if (positionals.length > 0) throw new ShoalError('usage', `unexpected argument "${positionals[0]}"\nusage: ${usage}`)
-  const format = outputFormat(values.output)
+  const { client, format, values } = parseAgentCommand(argv, usage, { count: { type: 'string' } })
   let limit = Infinity
   if (values.count !== undefined) {
     limit = Number(values.count)
-    if (!/^\d+$/.test(String(values.count)) || limit < 1) throw new ShoalError('usage', `--count must be a positive whole number, not "${values.count}"`)
+    if (!/^\d+$/.test(values.count) || limit < 1) {
+      await client.close()
+      throw new ShoalError('usage', `--count must be a positive whole number, not "${values.count}"`)
+    }
   }
-  const client = new AgentClient(checkAgentAddress(String(values.agent ?? process.env.SHOAL_AGENT ?? DEFAULT_AGENT)))
   const abort = new AbortController()
   const stop = () => abort.abort()
   process.once('SIGINT', stop)
