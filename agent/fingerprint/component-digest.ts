@@ -4,7 +4,7 @@
  * without ever seeing a serial number. Each entry is "kind:hash", the hash being 96 bits
  * of SHA-256 over the normalised value, base64url (16 characters).
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { COMPONENT_KINDS, isComponentKind, normalizeValue, type ComponentKind } from './component.js'
 
 /** NodeRecord.comps allows 64 entries of at most 80 characters. */
@@ -20,6 +20,7 @@ export const DIGEST_CAP: Readonly<Record<ComponentKind, number>> = Object.freeze
   sys: 1,
   board: 1,
   chassis: 1,
+  wwn: 32,
   disk: 32,
   nic: 8,
   ppin: 4,
@@ -29,7 +30,7 @@ export const DIGEST_CAP: Readonly<Record<ComponentKind, number>> = Object.freeze
 
 /** "kind:hash" of one component (value normalised first). */
 export function hashComponent(kind: ComponentKind, value: string): string {
-  const h = createHash('sha256').update(`shoal-comp-v1\0${kind}\0${normalizeValue(kind, value)}`).digest('base64url')
+  const h = hash('sha256', `shoal-comp-v1\0${kind}\0${normalizeValue(kind, value)}`, 'base64url')
   return `${kind}:${h.slice(0, 16)}`
 }
 

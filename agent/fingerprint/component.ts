@@ -9,13 +9,14 @@
  * - sys:     system (product) serial — Dell service tag, HPE serial, ...
  * - board:   baseboard serial
  * - chassis: chassis serial
- * - disk:    one disk: its WWN (naa./eui./t10.) or else its serial
+ * - wwn:     one disk by its registered world-wide name (naa.*, eui.*, nvme.* — unique by construction)
+ * - disk:    one disk by its serial (or a t10.* id, which is vendor + model + serial)
  * - nic:     one physical NIC: its permanent MAC
  * - dimm:    one memory module: manufacturer/serial (SMBIOS type 17)
  * - ppin:    one CPU package's Protected Processor Inventory Number
  * - cpu:     the CPU model string (weak: thousands of machines share it)
  */
-export const COMPONENT_KINDS = ['uuid', 'sys', 'board', 'chassis', 'disk', 'nic', 'dimm', 'ppin', 'cpu'] as const
+export const COMPONENT_KINDS = ['uuid', 'sys', 'board', 'chassis', 'wwn', 'disk', 'nic', 'dimm', 'ppin', 'cpu'] as const
 export type ComponentKind = (typeof COMPONENT_KINDS)[number]
 
 export function isComponentKind(s: string): s is ComponentKind {
@@ -41,6 +42,7 @@ export const KIND_GROUP: Readonly<Record<ComponentKind, ComponentGroup>> = Objec
   sys: 'board',
   board: 'board',
   chassis: 'board',
+  wwn: 'disks',
   disk: 'disks',
   nic: 'nics',
   dimm: 'memory',
@@ -71,6 +73,7 @@ export const KIND_WEIGHT: Readonly<Record<ComponentKind, number>> = Object.freez
   sys: 3,
   board: 2,
   chassis: 1,
+  wwn: 1,
   disk: 1,
   nic: 1,
   dimm: 1,
@@ -80,6 +83,13 @@ export const KIND_WEIGHT: Readonly<Record<ComponentKind, number>> = Object.freez
 
 /** Weak kinds count in the score but never as one of the independent matches a keep needs. */
 export const WEAK_KINDS: ReadonlySet<ComponentKind> = new Set<ComponentKind>(['cpu'])
+
+/**
+ * A registered disk WWN is unique by construction and carries the node's Ceph OSD: one
+ * such match counts as two independent ones (a single-disk machine keeps its id when its
+ * board is replaced). A bare serial can be reused by a sloppy vendor, so it counts once.
+ */
+export const DOUBLE_EVIDENCE_KINDS: ReadonlySet<ComponentKind> = new Set<ComponentKind>(['wwn'])
 
 /** Board-level kinds: they all come from one SMBIOS table, so they change together. */
 export const BOARD_KINDS: ReadonlySet<ComponentKind> = new Set<ComponentKind>(['uuid', 'sys', 'board', 'chassis'])

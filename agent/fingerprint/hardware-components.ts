@@ -30,7 +30,7 @@ export function componentsFromHardware(hw: SysfsHardware): HardwareComponents {
       d.serial !== undefined ? { value: d.serial, source: d.serialSource! } : undefined,
     ].filter((o): o is { value: string; source: string } => o !== undefined)
     const pick = options.find((o) => !isJunkValue('disk', o.value)) ?? options[0]
-    if (pick) components.push({ kind: 'disk', value: pick.value, source: 'sysfs:' + pick.source, label: d.name })
+    if (pick) components.push({ kind: isRegisteredWwn(pick.value) ? 'wwn' : 'disk', value: pick.value, source: 'sysfs:' + pick.source, label: d.name })
     else skipped.push({ label: d.name, reason: 'disk exposes no serial or WWN' })
   }
   for (const n of hw.nics) {
@@ -44,4 +44,9 @@ export function componentsFromHardware(hw: SysfsHardware): HardwareComponents {
   hw.cpu.ppins.forEach((p, i) => components.push({ kind: 'ppin', value: p, source: 'sysfs:devices/system/cpu/*/topology/ppin', label: `package ${i}` }))
   if (hw.cpu.model) components.push({ kind: 'cpu', value: hw.cpu.model, source: hw.cpu.modelSource === 'cpuinfo' ? 'procfs:cpuinfo' : 'sysfs:' + hw.cpu.modelSource })
   return { components, skipped }
+}
+
+/** naa./eui. (IEEE-registered) and nvme. (PCI vendor id + serial + model) names; t10. is only vendor + model + serial. */
+export function isRegisteredWwn(v: string): boolean {
+  return /^(naa|eui|nvme)\./i.test(v.trim())
 }

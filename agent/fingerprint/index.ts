@@ -12,6 +12,7 @@ export {
   resolveDigest,
   screenComponents,
   scorePair,
+  evidenceOf,
   FleetIndex,
   SAME_MACHINE_THRESHOLD,
   DEFAULT_MIN_MATCHES,
@@ -27,3 +28,5 @@ export { componentsFromHardware } from './hardware-components.js'
 export { collectComponents, fingerprintMachine, type CollectedComponents, type FingerprintReport } from './fingerprint-machine.js'
 export { parseKnownFingerprints, KnownFingerprintFile } from './known-fingerprints.js'
 export { parseMemoryDevice, parseProcessor, type MemoryDevice } from './smbios.js'
+export { writeFakeSysfs, linkInFakeSysfs, type FakeSysfsOptions } from './fake-sysfs.js'
+export { isRegisteredWwn } from './hardware-components.js'

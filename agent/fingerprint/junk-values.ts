@@ -78,10 +78,8 @@ function oneCharShare(s: string): number {
 }
 
 /** "123456789", "0123456789ab", "987654321": a keyboard run, not a serial. */
+const RUN_UP = '0123456789abcdefghijklmnopqrstuvwxyz'
+const RUN_DOWN = RUN_UP.split('').reverse().join('')
 function isCountingRun(s: string): boolean {
-  if (s.length < 6) return false
-  const alphabet = '0123456789abcdefghijklmnopqrstuvwxyz'
-  const up = alphabet.includes(s) || '1234567890'.includes(s)
-  const down = alphabet.split('').reverse().join('').includes(s)
-  return up || down
+  return s.length >= 6 && (RUN_UP.includes(s) || '1234567890'.includes(s) || RUN_DOWN.includes(s))
 }

@@ -18,9 +18,10 @@
  *    themselves (some equal, some different — a serial reused across a batch), the board
  *    group is left out: a real board swap changes them all.
  * 4. Keep a known id when score >= 0.4 (SAME_MACHINE_THRESHOLD) AND at least 2 independent
- *    components match (the CPU model does not count) AND that machine is not alive
- *    elsewhere right now. One matching part is never enough: it could be a moved disk or a
- *    reused serial. The best score wins; ties go to more matches, then the smaller id.
+ *    components match AND that machine is not alive elsewhere right now. The CPU model does
+ *    not count as a match; a disk's registered WWN counts twice (unique by construction, and
+ *    the OSD lives on it). Otherwise one matching part is never enough: a serial can be
+ *    reused by a vendor. The best score wins; ties go to more matches, then the smaller id.
  * 5. Otherwise a new id derived from the digest alone (node-id.ts); if a known machine that
  *    did not match already holds it, the next derivation is used.
  * 6. No usable component at all: the operator's id (`fallbackId`, from the kernel command
@@ -32,7 +33,7 @@
  * (two hosts would share a hostname and a CRUSH bucket), so every doubt goes to a new id.
  */
 import { ShoalError } from '../protocol/errors.js'
-import { BOARD_KINDS, COMPONENT_KINDS, GROUP_WEIGHT, KIND_GROUP, KIND_WEIGHT, WEAK_KINDS, normalizeValue, type Component, type ComponentGroup, type ComponentKind } from './component.js'
+import { BOARD_KINDS, COMPONENT_KINDS, DOUBLE_EVIDENCE_KINDS, GROUP_WEIGHT, KIND_GROUP, KIND_WEIGHT, WEAK_KINDS, normalizeValue, type Component, type ComponentGroup, type ComponentKind } from './component.js'
 import { capDigest, digestKind, hashComponent } from './component-digest.js'
 import { junkReason } from './junk-values.js'
 import { deriveNodeId, isValidNodeId } from './node-id.js'
@@ -83,7 +84,7 @@ export interface ComponentVerdict extends Component {
 export interface Candidate {
   id: string
   score: number
-  /** Independent (non-weak) components that matched. */
+  /** Independent evidence that matched: 1 per component, 2 per disk WWN, 0 for the CPU model. */
   matches: number
   /** Why it was not taken, when it was not. */
   rejected?: string
@@ -241,8 +242,8 @@ export function resolveDigest(comps: readonly string[], known: readonly KnownFin
       `no usable hardware identity: ${why}. Name this machine yourself: boot it with shoal.node_id=NAME on the kernel command line (or pass --node-id NAME), NAME being a DNS label unique in the cluster`,
     )
   }
-  if (strongLocal.length < 3) {
-    warnings.push(`only ${strongLocal.length} identifying component(s): a part swap on this machine will give it a new id (3 or more survive one swap)`)
+  if (evidenceOf(strongLocal) < 3) {
+    warnings.push(`only ${strongLocal.length} identifying component(s): a part swap on this machine may give it a new id (a disk WWN plus one more part, or 3 parts, survive one swap)`)
   }
 
   // Step 3: score every known machine that shares at least one usable value.
@@ -280,6 +281,19 @@ export function resolveDigest(comps: readonly string[], known: readonly KnownFin
   return { id, decision: 'new', comps: digest, components: verdicts, candidates, warnings }
 }
 
+/**
+ * How much independent evidence a digest offers (1 per component, 2 per disk WWN, 0 for
+ * the CPU model). Below 3, one part swap can leave fewer than 2 and so a new id.
+ */
+export function evidenceOf(comps: readonly string[]): number {
+  let n = 0
+  for (const c of comps) {
+    const k = digestKind(c)
+    if (k && !WEAK_KINDS.has(k)) n += DOUBLE_EVIDENCE_KINDS.has(k) ? 2 : 1
+  }
+  return n
+}
+
 /** Step 3's score of two digests (fleet-common entries already removed). Exported for tests. */
 export function scorePair(local: readonly string[], theirs: readonly string[]): { score: number; matches: number; matched: string[]; boardIgnored: boolean } {
   const L = new Set(local)
@@ -308,11 +322,13 @@ export function scorePair(local: readonly string[], theirs: readonly string[]): 
     num += GROUP_WEIGHT[g] * (acc.union === 0 ? 0 : acc.inter / acc.union)
     den += GROUP_WEIGHT[g]
   }
-  const counted = matched.filter((e) => {
+  let matches = 0
+  for (const e of matched) {
     const k = digestKind(e)!
-    return !WEAK_KINDS.has(k) && !(boardIgnored && BOARD_KINDS.has(k))
-  })
-  return { score: den === 0 ? 0 : num / den, matches: counted.length, matched: boardIgnored ? matched.filter((e) => !BOARD_KINDS.has(digestKind(e)!)) : matched, boardIgnored }
+    if (WEAK_KINDS.has(k) || (boardIgnored && BOARD_KINDS.has(k))) continue
+    matches += DOUBLE_EVIDENCE_KINDS.has(k) ? 2 : 1
+  }
+  return { score: den === 0 ? 0 : num / den, matches, matched: boardIgnored ? matched.filter((e) => !BOARD_KINDS.has(digestKind(e)!)) : matched, boardIgnored }
 }
 
 function boardInconsistent(L: Set<string>, K: Set<string>): boolean {

@@ -9,8 +9,9 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { readSysfsHardware, type SysfsHardware } from '../fingerprint/read-sysfs.js'
-import { emptyInventory, Inventory, type Disk } from './inventory.js'
+import { emptyInventory, Inventory } from './inventory.js'
 import { mergeSystemInformation, type SiAnswers } from './system-information-mapping.js'
+import { fromSysfs } from './inventory-from-sysfs.js'
 
 export interface CollectInventoryOptions {
   /** A tree laid out like /sys. Default /sys. */
@@ -43,6 +44,7 @@ export async function collectInventory(opts: CollectInventoryOptions = {}): Prom
     opts.systemInformation === false ? Promise.resolve(undefined) : runSystemInformation(timeoutMs, opts.siModule),
   ])
   fromSysfs(inv, hw)
+  inv.warnings.push(...hw.warnings)
   if (si) {
     mergeSystemInformation(inv, si.answers)
     inv.warnings.push(...si.warnings)
@@ -65,37 +67,6 @@ export async function collectInventory(opts: CollectInventoryOptions = {}): Prom
   inv.warnings = [...new Set(inv.warnings.map((w) => w.slice(0, 512)))].slice(0, 64)
   inv.durationMs = Math.round((performance.now() - t0) * 10) / 10
   return Inventory.parse(inv)
-}
-
-function fromSysfs(inv: Inventory, hw: SysfsHardware): void {
-  inv.warnings.push(...hw.warnings)
-  const d = hw.dmi
-  Object.assign(inv.system, clean({ vendor: d.sysVendor, product: d.productName, version: d.productVersion, serial: d.productSerial, uuid: d.productUuid }))
-  Object.assign(inv.board, clean({ vendor: d.boardVendor, product: d.boardName, serial: d.boardSerial }))
-  Object.assign(inv.chassis, clean({ vendor: d.chassisVendor, type: d.chassisType, serial: d.chassisSerial }))
-  Object.assign(inv.bios, clean({ vendor: d.biosVendor, version: d.biosVersion, date: d.biosDate }))
-  Object.assign(inv.cpu, clean({ model: hw.cpu.model, sockets: hw.cpu.packages, threads: hw.cpu.threads }))
-  inv.memory.modules = hw.dimms.map((m) => clean({ slot: m.locator, sizeBytes: m.sizeBytes, speedMTs: m.speedMTs, manufacturer: m.manufacturer, part: m.part, serial: m.serial }))
-  inv.disks = hw.disks.map((s): Disk =>
-    clean({
-      name: s.name,
-      model: s.model,
-      vendor: s.vendor?.startsWith('0x') ? undefined : s.vendor, // virtio gives a PCI vendor id
-      serial: s.serial,
-      wwn: s.wwid,
-      sizeBytes: s.sizeBytes,
-      rotational: s.rotational,
-      type: s.name.startsWith('nvme') ? 'NVMe' : s.rotational === true ? 'HDD' : s.rotational === false ? 'SSD' : 'unknown',
-    }),
-  )
-  inv.nics = hw.nics.map((n) => clean({ name: n.name, mac: n.mac, permanentMac: n.permanentMac, speedMbps: n.speedMbps, link: n.link ?? 'unknown' }))
-}
-
-/** Drops undefined and empty-string fields, so absent means unknown. */
-export function clean<T extends object>(o: T): T {
-  const out = {} as T
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '' && !(typeof v === 'number' && Number.isNaN(v))) (out as Record<string, unknown>)[k] = v
-  return out
 }
 
 /** Runs the child; resolves (never rejects) with whatever answered before the deadline. */

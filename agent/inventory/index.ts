@@ -6,5 +6,6 @@
  */
 export { Inventory, MemoryModule, Disk, Nic, Gpu, INVENTORY_VERSION, INVENTORY_SECTIONS, emptyInventory } from './inventory.js'
 export { collectInventory, type CollectInventoryOptions } from './collect-inventory.js'
+export { inventoryFromSysfs } from './inventory-from-sysfs.js'
 export { summarizeInventory } from './summarize-inventory.js'
 export { InventoryResponse } from './inventory-response.js'
