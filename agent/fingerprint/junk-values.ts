@@ -42,6 +42,8 @@ export function junkReason(kind: ComponentKind, value: string): string | undefin
   if (kind === 'nic') return macJunk(v)
   const compact = v.replace(/[\s\-_.:/]/g, '')
   if (compact.length < 4) return 'too short to be unique'
+  // A uuid is mostly zeros when a vendor embeds a MAC in it (Supermicro): judge what is left.
+  if (kind === 'uuid') return compact.replace(/[0f]/g, '').length < 4 ? 'placeholder uuid' : isCountingRun(compact) ? 'counting sequence' : undefined
   if (new Set(compact).size <= 2) return 'one character repeated'
   if (oneCharShare(compact) >= 0.7) return 'mostly one character repeated'
   if (isCountingRun(compact)) return 'counting sequence'

@@ -158,7 +158,8 @@ export async function readSysfsHardware(opts: ReadSysfsOptions = {}): Promise<Sy
     deadline(r, 'memory modules', timeoutMs, readDimms(r), []),
     deadline(r, 'cpu', timeoutMs, readCpu(r, procRoot), { ppins: [] }),
   ])
-  return { dmi, disks, nics, dimms, cpu, skipped: r.skipped, unknown: r.unknown, warnings: r.warnings }
+  const skipped = [...r.skipped].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0))
+  return { dmi, disks, nics, dimms, cpu, skipped, unknown: r.unknown, warnings: r.warnings }
 }
 
 async function deadline<T>(r: Reader, source: string, ms: number, work: Promise<T>, empty: T): Promise<T> {
@@ -206,20 +207,19 @@ async function readDisks(r: Reader): Promise<SysfsDisk[]> {
     r.warnings.push('no block devices listed (block/ is missing)')
     return []
   }
-  const disks: SysfsDisk[] = []
-  for (const name of names) {
+  const one = async (name: string): Promise<SysfsDisk | undefined> => {
     if (VIRTUAL_DISK.test(name)) {
       r.skipped.push({ label: name, reason: 'virtual block device' })
-      continue
+      return undefined
     }
     const base = `block/${name}`
     if ((await r.text(`${base}/removable`)) === '1') {
       r.skipped.push({ label: name, reason: 'removable media' })
-      continue
+      return undefined
     }
     if ((await r.text(`${base}/hidden`)) === '1') {
       r.skipped.push({ label: name, reason: 'hidden (multipath path)' })
-      continue
+      return undefined
     }
     const disk: SysfsDisk = { name }
     for (const rel of [`${base}/wwid`, `${base}/device/wwid`]) {
@@ -255,8 +255,10 @@ async function readDisks(r: Reader): Promise<SysfsDisk[]> {
     if (Number.isFinite(sectors) && sectors > 0) disk.sizeBytes = sectors * 512
     const rot = await r.text(`${base}/queue/rotational`)
     if (rot === '0' || rot === '1') disk.rotational = rot === '1'
-    disks.push(disk)
+    return disk
   }
+  // Devices in parallel (a JBOD has 90 of them); the order stays the sorted listing's.
+  const disks = (await Promise.all(names.map(one))).filter((d): d is SysfsDisk => d !== undefined)
   return disks
 }
 
@@ -267,21 +269,20 @@ async function readNics(r: Reader): Promise<SysfsNic[]> {
     r.warnings.push('no network interfaces listed (class/net/ is missing)')
     return []
   }
-  const nics: SysfsNic[] = []
-  for (const name of names) {
+  const one = async (name: string): Promise<SysfsNic | undefined> => {
     const base = `class/net/${name}`
     if (VIRTUAL_NIC.test(name)) {
       r.skipped.push({ label: name, reason: 'virtual interface' })
-      continue
+      return undefined
     }
     if (!(await r.exists(`${base}/device`))) {
       r.skipped.push({ label: name, reason: 'virtual interface (no device)' })
-      continue
+      return undefined
     }
     const type = await r.text(`${base}/type`)
     if (type !== undefined && type !== '1' && type !== '32') {
       r.skipped.push({ label: name, reason: `link type ${type} is not Ethernet or InfiniBand` })
-      continue
+      return undefined
     }
     const nic: SysfsNic = { name }
     nic.mac = await r.text(`${base}/address`)
@@ -302,8 +303,9 @@ async function readNics(r: Reader): Promise<SysfsNic[]> {
     if (Number.isFinite(speed) && speed > 0) nic.speedMbps = speed
     const oper = await r.text(`${base}/operstate`)
     nic.link = oper === 'up' ? 'up' : oper === 'down' || oper === 'lowerlayerdown' ? 'down' : 'unknown'
-    nics.push(nic)
+    return nic
   }
+  const nics = (await Promise.all(names.map(one))).filter((n): n is SysfsNic => n !== undefined)
   return nics
 }
 
