@@ -140,6 +140,8 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       keyPair: this.opts.identity.keyPair,
       dht,
       maxPeers: this.opts.maxDegree,
+      // hyperswarm dials 3 peers at a time by default; a joining node wants its whole degree at once.
+      maxParallel: this.opts.maxDegree,
       firewall: (key, payload) => this.firewall(key, payload),
     })
     this.swarm = swarm

@@ -1,0 +1,143 @@
+/**
+ * Live mesh benchmark: N real agents (one process each) on loopback around a private DHT
+ * bootstrap node. Agents are loaded first and held; then all are released at one instant
+ * (t0), and every agent's /v1/watch stream tells when it knows every node.
+ *
+ *   npx tsx bench/live.ts              N = 20 and 50
+ *   npx tsx bench/live.ts 10 30        other sizes
+ *
+ * One JSON object per line per figure. Targets (issue 2): full knowledge <= 3 s at 50
+ * agents; <= 80 MB RSS per agent. Bounded: each size gives up after its deadlines.
+ */
+import { readFile } from 'node:fs/promises'
+import { cpus, loadavg } from 'node:os'
+import { AgentClient } from '../agent/api/index.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 1)
+const ns = sizes.length > 0 ? sizes : [20, 50]
+const SPAWN_DEADLINE_MS = 120_000
+const KNOW_DEADLINE_MS = 30_000
+
+const emit = (obj: object) => process.stdout.write(JSON.stringify(obj) + '\n')
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN
+}
+
+async function rssBytes(pid: number): Promise<number | undefined> {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  )
+}
+
+async function run(n: number): Promise<void> {
+  const cluster = await LocalCluster.create({ nodes: n, readyTimeoutMs: SPAWN_DEADLINE_MS })
+  const abort = new AbortController()
+  const clients: AgentClient[] = []
+  try {
+    const spawnStart = Date.now()
+    await withDeadline(Promise.all(cluster.agents.map((_, i) => cluster.spawnHeld(i))), SPAWN_DEADLINE_MS, `loading ${n} agents`)
+    const spawnMs = Date.now() - spawnStart
+    const loadAtStart = loadavg()[0]
+
+    const t0 = Date.now()
+    const readyAt: number[] = []
+    await withDeadline(Promise.all(cluster.agents.map((_, i) => cluster.release(i).then(() => readyAt.push(Date.now() - t0)))), SPAWN_DEADLINE_MS, 'release')
+
+    // Full knowledge: each agent's view (from its watch stream) holds all n nodes.
+    const knowAt = new Map<string, number>()
+    const allKnow = new Promise<void>((resolve) => {
+      for (const a of cluster.agents) {
+        const known = new Set<string>()
+        const client = new AgentClient(a.api!, 10_000)
+        clients.push(client)
+        const note = (id: string) => {
+          known.add(id)
+          if (known.size >= n && !knowAt.has(a.id)) {
+            knowAt.set(a.id, Date.now() - t0)
+            if (knowAt.size === n) resolve()
+          }
+        }
+        client
+          .watch((line) => {
+            if (line.type === 'snapshot') for (const node of line.nodes) note(node.id)
+            else if (line.type === 'member') note(line.id)
+          }, abort.signal)
+          .catch(() => {})
+      }
+    })
+    let fullKnowledgeMs: number | null = null
+    try {
+      await withDeadline(allKnow, KNOW_DEADLINE_MS, 'full knowledge')
+      fullKnowledgeMs = Math.max(...knowAt.values())
+    } catch {
+      // reported below as null, with how many got there
+    }
+    const know = [...knowAt.values()]
+    emit({
+      bench: 'live.join',
+      n,
+      spawnMs,
+      readyMsMax: Math.max(...readyAt),
+      fullKnowledgeMs,
+      agentsKnowingAll: knowAt.size,
+      knowP50Ms: know.length ? quantile(know, 0.5) : null,
+      knowP99Ms: know.length ? quantile(know, 0.99) : null,
+      targetMs: n >= 50 ? 3000 : undefined,
+      cores: cpus().length,
+      load1AtStart: Number(loadAtStart?.toFixed(1)),
+    })
+
+    // Memory: the kernel's VmRSS of each agent process, after convergence.
+    const rss = (await Promise.all(cluster.pids().map(rssBytes))).filter((x): x is number => x !== undefined).map((b) => b / 2 ** 20)
+    emit({
+      bench: 'live.rss',
+      n,
+      agents: rss.length,
+      rssMbP50: Number(quantile(rss, 0.5).toFixed(1)),
+      rssMbMax: Number(Math.max(...rss).toFixed(1)),
+      rssMbMean: Number((rss.reduce((a, b) => a + b, 0) / rss.length).toFixed(1)),
+      targetMb: 80,
+    })
+
+    // Overlay degree and traffic so far, from each agent's /v1/self.
+    const selves = await Promise.all(clients.map((c) => c.self().catch(() => undefined)))
+    const degrees: number[] = []
+    const bytesOut: number[] = []
+    for (const s of selves) {
+      const t = (s?.counters as { transport?: { connections: number; bytesOut: number } } | undefined)?.transport
+      if (!t) continue
+      degrees.push(t.connections)
+      bytesOut.push(t.bytesOut)
+    }
+    emit({
+      bench: 'live.overlay',
+      n,
+      degreeMin: Math.min(...degrees),
+      degreeP50: quantile(degrees, 0.5),
+      degreeMax: Math.max(...degrees),
+      kbOutPerAgentP50: Number((quantile(bytesOut, 0.5) / 1024).toFixed(1)),
+      elapsedSinceStartMs: Date.now() - t0,
+    })
+  } catch (err) {
+    emit({ bench: 'live.join', n, error: (err as Error).message })
+  } finally {
+    abort.abort()
+    await Promise.all(clients.map((c) => c.close()))
+    await cluster.stop()
+  }
+}
+
+for (const n of ns) await run(n)
