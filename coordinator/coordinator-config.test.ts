@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest'
+import { configFromEnv, defaultCoordinatorConfig, mergeConfig, parseConfigFile } from './coordinator-config.js'
+
+describe('coordinator config', () => {
+  it('defaults < file < env < flags', () => {
+    const file = parseConfigFile(JSON.stringify({ httpPort: 9000, unknownMac: 'refuse', kernelArgs: 'quiet' }), 'c.json')
+    const env = configFromEnv({ SHOAL_COORDINATOR_HTTP_PORT: '9001', SHOAL_COORDINATOR_JOIN_TOKEN_TTL_MS: '1000', SHOAL_COORDINATOR_AUDIT_IMAGES: 'false' })
+    const c = mergeConfig(file, env, { httpPort: 9002 })
+    expect(c.httpPort).toBe(9002)
+    expect(c.joinTokenTtlMs).toBe(1000)
+    expect(c.unknownMac).toBe('refuse')
+    expect(c.auditImages).toBe(false)
+    expect(c.kernelArgs).toBe('quiet')
+    expect(c.maxBodyBytes).toBe(defaultCoordinatorConfig.maxBodyBytes)
+  })
+  it('unknown keys and bad values are errors that name the field', () => {
+    expect(() => parseConfigFile('{"httpPrt": 1}', 'c.json')).toThrow(/httpPrt|Unrecognized/)
+    expect(() => parseConfigFile('{nope', 'c.json')).toThrow(/not valid JSON/)
+    expect(() => mergeConfig({ unknownMac: 'maybe' as never })).toThrow(/unknownMac/)
+    expect(() => configFromEnv({ SHOAL_COORDINATOR_HTTP_PORT: 'eighty' })).toThrow(/SHOAL_COORDINATOR_HTTP_PORT/)
+    expect(() => mergeConfig({ publicUrl: 'http://x/with/path' })).toThrow(/publicUrl/)
+  })
+})
