@@ -62,6 +62,10 @@ export interface SimulationOptions<P> {
 }
 
 export type EffectListener<E> = (node: string, effect: E, now: number) => void
+/** Called after every step of a process (its effects already carried out). */
+export type StepListener<P> = (node: string, proc: P, now: number) => void
+/** Called when an instance starts (fresh process) or goes down (crash). */
+export type LifecycleListener<P> = (node: string, change: 'up' | 'down', proc: P) => void
 
 interface Instance<P> {
   id: string
@@ -92,6 +96,7 @@ type SimEvent<P, I> =
   | { k: 'open'; link: Link<P> }
   | { k: 'connect-failed'; link: Link<P>; peer: string }
   | { k: 'closed'; inst: Instance<P>; link: Link<P>; peer: string }
+  | { k: 'connected'; inst: Instance<P>; link: Link<P>; peer: string }
   | { k: 'link-timeout'; link: Link<P>; epoch: number }
   | { k: 'input'; inst: Instance<P>; input: I }
   | { k: 'call'; fn: () => void }
@@ -114,7 +119,11 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   private readonly instances = new Map<string, Instance<P>>()
   private readonly boots = new Map<string, number>()
   private readonly trafficById = new Map<string, NodeTraffic>()
+  /** Frames and bytes sent, by message type (the `t` field), for tuning the protocol. */
+  readonly byType = new Map<string, { frames: number; bytes: number }>()
   private readonly listeners: EffectListener<E>[] = []
+  private readonly stepListeners: StepListener<P>[] = []
+  private readonly lifecycleListeners: LifecycleListener<P>[] = []
   private readonly factory: ProcessFactory<P>
   private readonly codec: Codec
   private t = 0
@@ -160,6 +169,14 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     }
   }
 
+  onStep(listener: StepListener<P>): void {
+    this.stepListeners.push(listener)
+  }
+
+  onLifecycle(listener: LifecycleListener<P>): void {
+    this.lifecycleListeners.push(listener)
+  }
+
   // ---- nodes -------------------------------------------------------------------------
 
   /** Starts a fresh instance of `id` now and opens links to a few random up nodes (the DHT lookup). */
@@ -172,6 +189,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const proc = this.factory({ id, rng: this.nodeRng.fork(), now: this.clock, boot })
     const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, ticksAtSameTime: 0, lastTickAt: -1 }
     this.instances.set(id, inst)
+    for (const l of this.lifecycleListeners) l(id, 'up', proc)
     this.scheduleWake(inst)
     const candidates: string[] = []
     for (const other of this.instances.values()) {
@@ -186,6 +204,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const inst = this.instances.get(id)
     if (!inst?.up) throw new RangeError(`node ${id} is not up`)
     inst.up = false
+    for (const l of this.lifecycleListeners) l(id, 'down', inst.proc)
     for (const link of inst.links.values()) {
       if (link.state === 'open') this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch: -1 })
     }
@@ -370,6 +389,9 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
         this.closeLink(ev.link, undefined)
         return
       }
+      case 'connected':
+        if (ev.link.state === 'open' && ev.inst.up) this.step(ev.inst, { type: 'connected', peer: ev.peer })
+        return
       case 'closed':
         if (ev.inst.links.get(ev.peer) === ev.link) ev.inst.links.delete(ev.peer)
         if (ev.inst.up && this.current(ev.inst)) this.step(ev.inst, { type: 'disconnected', peer: ev.peer })
@@ -417,6 +439,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
       }
       for (const l of this.listeners) l(inst.id, eff, this.t)
     }
+    for (const l of this.stepListeners) l(inst.id, inst.proc, this.t)
     if (inst.up) this.scheduleWake(inst)
   }
 
@@ -448,6 +471,11 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
       bytes = this.codec.encode(eff.msg)
       this.lastEncoded = { msg: eff.msg, bytes }
     }
+    const type = String((eff.msg as { t?: unknown }).t ?? '?')
+    let bt = this.byType.get(type)
+    if (!bt) this.byType.set(type, (bt = { frames: 0, bytes: 0 }))
+    bt.frames++
+    bt.bytes += bytes.length + this.network.frameOverheadBytes
     this.transmit(src, link, bytes)
   }
 
@@ -474,7 +502,13 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
 
   private connect(src: Instance<P>, peer: string): void {
     if (peer === src.id) return
-    if (src.links.has(peer)) return // open, or a handshake already under way (either direction)
+    const existing = src.links.get(peer)
+    if (existing?.state === 'open') {
+      // Already connected: answer anyway (every connect gets an answer), as a transport would.
+      this.queue.push(this.t, { k: 'connected', inst: src, link: existing, peer })
+      return
+    }
+    if (existing) return // a handshake under way (either direction) or a close not yet heard: that answers it
     const dst = this.instances.get(peer)
     if (dst?.up && this.partitions.reachable(src.id, peer)) {
       const stale = dst.links.get(src.id)

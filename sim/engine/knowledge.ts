@@ -1,0 +1,229 @@
+/**
+ * Who knows what, across a simulated mesh: for every (observer, subject) pair, the
+ * liveness status and record version the observer holds, kept up to date from the
+ * nodes' own `event` effects (member / record), so a convergence question is O(1) to
+ * ask after every simulated event. Memory: ~17 bytes per pair (17 MB at N=1000).
+ *
+ * "Converged" means what the operator relies on: every up node sees every other up node
+ * alive, holding that node's current record.
+ */
+import type { MeshEffect } from '../../agent/protocol/mesh-types.js'
+import type { MeshNode } from '../../agent/protocol/mesh-node.js'
+import type { Simulation } from './simulation.js'
+
+const UNKNOWN = 0
+const ALIVE = 1
+const SUSPECT = 2
+const DEAD = 3
+const CODE = { alive: ALIVE, suspect: SUSPECT, dead: DEAD } as const
+
+export interface FalseAccusation {
+  /** Virtual ms. */
+  at: number
+  observer: string
+  subject: string
+  status: 'suspect' | 'dead'
+}
+
+/** Times at which observers first held (at least) a given record of one subject. */
+export class RecordWatch {
+  readonly reachedAt = new Map<string, number>()
+  constructor(
+    readonly subject: string,
+    readonly inc: number,
+    readonly ver: number,
+    /** The observers that count (up when the watch began, subject excluded). */
+    readonly observers: ReadonlySet<string>,
+    readonly startedAt: number,
+  ) {}
+
+  /** Ms from start until `fraction` of the observers held the record, or undefined if not (yet). */
+  timeTo(fraction: number): number | undefined {
+    const need = Math.ceil(fraction * this.observers.size)
+    if (need === 0) return 0
+    if (this.reachedAt.size < need) return undefined
+    const times = [...this.reachedAt.values()].sort((a, b) => a - b)
+    return times[need - 1]! - this.startedAt
+  }
+}
+
+export class Knowledge {
+  readonly n: number
+  private readonly index = new Map<string, number>()
+  private readonly status: Uint8Array
+  private readonly recInc: Float64Array
+  private readonly recVer: Float64Array
+  private readonly good: Uint8Array
+  private readonly up: Uint8Array
+  private readonly curInc: Float64Array
+  private readonly curVer: Float64Array
+  private readonly lastSelf: unknown[]
+  private readonly deadCount: Int32Array
+  private goodCount = 0
+  private upCount = 0
+  private watches: RecordWatch[] = []
+  /** A live node marked suspect or dead by some observer (suspect: refuted later, a cost; dead: a false positive). */
+  readonly falseAccusations: FalseAccusation[] = []
+
+  /** `ids`: every id that may ever run in this simulation (the roster). */
+  constructor(
+    private readonly sim: Simulation<MeshNode>,
+    readonly ids: readonly string[],
+  ) {
+    this.n = ids.length
+    ids.forEach((id, i) => this.index.set(id, i))
+    const pairs = this.n * this.n
+    this.status = new Uint8Array(pairs)
+    this.recInc = new Float64Array(pairs)
+    this.recVer = new Float64Array(pairs)
+    this.good = new Uint8Array(pairs)
+    this.up = new Uint8Array(this.n)
+    this.curInc = new Float64Array(this.n)
+    this.curVer = new Float64Array(this.n)
+    this.lastSelf = new Array(this.n).fill(undefined)
+    this.deadCount = new Int32Array(this.n)
+    sim.onEffect((node, eff, now) => this.onEffect(node, eff, now))
+    sim.onStep((node, proc) => this.checkSelf(this.idx(node), proc))
+    sim.onLifecycle((node, change, proc) => (change === 'up' ? this.onUp(this.idx(node), proc) : this.onDown(this.idx(node))))
+  }
+
+  private idx(id: string): number {
+    const i = this.index.get(id)
+    if (i === undefined) throw new RangeError(`node ${id} is not on the roster the knowledge tracker was built with`)
+    return i
+  }
+
+  /** Every up node sees every other up node alive with its current record. */
+  converged(): boolean {
+    return this.goodCount === this.upCount * (this.upCount - 1)
+  }
+
+  /** Fraction of (observer, subject) pairs of up nodes that are converged. */
+  convergedFraction(): number {
+    const want = this.upCount * (this.upCount - 1)
+    return want === 0 ? 1 : this.goodCount / want
+  }
+
+  /** How many up nodes (other than `subject`) hold `subject` dead. */
+  deadAt(subject: string): number {
+    return this.deadCount[this.idx(subject)]!
+  }
+
+  /** True when every up node other than `subject` holds it dead. */
+  deadEverywhere(subject: string): boolean {
+    const s = this.idx(subject)
+    return this.deadCount[s] === this.upCount - (this.up[s] ? 1 : 0)
+  }
+
+  /** What `observer` holds about `subject`. */
+  held(observer: string, subject: string): { status: 'unknown' | 'alive' | 'suspect' | 'dead'; inc: number; ver: number } {
+    const p = this.idx(observer) * this.n + this.idx(subject)
+    const st = (['unknown', 'alive', 'suspect', 'dead'] as const)[this.status[p]!]!
+    return { status: st, inc: this.recInc[p]!, ver: this.recVer[p]! }
+  }
+
+  /** Starts timing how fast `subject`'s current record reaches the other up nodes. */
+  watchRecord(subject: string): RecordWatch {
+    const s = this.idx(subject)
+    const observers = new Set<string>()
+    for (let o = 0; o < this.n; o++) if (o !== s && this.up[o]) observers.add(this.ids[o]!)
+    const w = new RecordWatch(subject, this.curInc[s]!, this.curVer[s]!, observers, this.sim.now)
+    for (const o of observers) {
+      const p = this.idx(o) * this.n + s
+      if (this.newerOrSame(this.recInc[p]!, this.recVer[p]!, w.inc, w.ver)) w.reachedAt.set(o, this.sim.now)
+    }
+    this.watches.push(w)
+    return w
+  }
+
+  unwatch(w: RecordWatch): void {
+    this.watches = this.watches.filter((x) => x !== w)
+  }
+
+  // ---- bookkeeping -------------------------------------------------------------------
+
+  private onEffect(node: string, eff: MeshEffect, now: number): void {
+    if (eff.type !== 'event') return
+    const ev = eff.event
+    if (ev.type !== 'member' && ev.type !== 'record') return
+    const o = this.idx(node)
+    const s = this.index.get(ev.id)
+    if (s === undefined || s === o) return
+    const p = o * this.n + s
+    if (ev.type === 'member') {
+      const before = this.status[p]!
+      const after = CODE[ev.status]
+      this.status[p] = after
+      if (this.up[o] && before !== after) {
+        if (before === DEAD) this.deadCount[s]!--
+        if (after === DEAD) this.deadCount[s]!++
+      }
+      if (after !== ALIVE && this.up[s] && this.up[o]) this.falseAccusations.push({ at: now, observer: node, subject: ev.id, status: ev.status as 'suspect' | 'dead' })
+    } else {
+      this.recInc[p] = ev.record.inc
+      this.recVer[p] = ev.record.ver
+      if (this.status[p] === UNKNOWN) this.status[p] = ALIVE
+      for (const w of this.watches) {
+        if (w.subject === ev.id && w.observers.has(node) && !w.reachedAt.has(node) && this.newerOrSame(ev.record.inc, ev.record.ver, w.inc, w.ver)) {
+          w.reachedAt.set(node, now)
+        }
+      }
+    }
+    this.refresh(o, s)
+  }
+
+  private newerOrSame(inc: number, ver: number, wInc: number, wVer: number): boolean {
+    return inc > wInc || (inc === wInc && ver >= wVer)
+  }
+
+  private refresh(o: number, s: number): void {
+    const p = o * this.n + s
+    const g = this.up[o] && this.up[s] && this.status[p] === ALIVE && this.newerOrSame(this.recInc[p]!, this.recVer[p]!, this.curInc[s]!, this.curVer[s]!) ? 1 : 0
+    if (g !== this.good[p]) {
+      this.goodCount += g ? 1 : -1
+      this.good[p] = g
+    }
+  }
+
+  private checkSelf(s: number, proc: MeshNode): void {
+    const self = proc.self()
+    if (self === this.lastSelf[s]) return
+    this.lastSelf[s] = self
+    this.curInc[s] = self.inc
+    this.curVer[s] = self.ver
+    for (let o = 0; o < this.n; o++) if (this.good[o * this.n + s]) this.refresh(o, s)
+  }
+
+  private onUp(i: number, proc: MeshNode): void {
+    // A fresh instance knows nothing (RAM only): clear its row.
+    for (let s = 0; s < this.n; s++) {
+      const p = i * this.n + s
+      this.status[p] = UNKNOWN
+      this.recInc[p] = 0
+      this.recVer[p] = 0
+    }
+    this.up[i] = 1
+    this.upCount++
+    this.lastSelf[i] = undefined
+    this.checkSelf(i, proc)
+    for (let o = 0; o < this.n; o++) if (o !== i) this.refresh(o, i)
+    this.recountDead(i)
+    for (let s = 0; s < this.n; s++) this.refresh(i, s)
+  }
+
+  private onDown(i: number): void {
+    this.up[i] = 0
+    this.upCount--
+    for (let s = 0; s < this.n; s++) {
+      this.refresh(i, s)
+      this.refresh(s, i)
+      if (this.status[i * this.n + s] === DEAD) this.deadCount[s]!--
+    }
+  }
+
+  private recountDead(s: number): void {
+    let c = 0
+    for (let o = 0; o < this.n; o++) if (o !== s && this.up[o] && this.status[o * this.n + s] === DEAD) c++
+    this.deadCount[s] = c
+  }
+}
