@@ -281,16 +281,20 @@ export class ClusterState {
 
   // --- housekeeping ----------------------------------------------------------------------
 
-  /** Deletes expired unused tokens and used ones past the retry window. Returns how many. */
+  /** Deletes expired unused tokens, used ones past the retry window and stale approval requests. Returns how many. */
   sweep(): Promise<number> {
     return this.exclusive(async () => {
       const now = this.deps.clock.now()
       const ops: Op[] = []
       for (const [k, t] of await this.deps.store.scan('token!', TokenEntry)) {
-        const dead = t.usedBy ? now - (t.usedAt ?? 0) > this.limits.enrollRetryWindowMs && !(t.pendingId && this.pending.get(t.pendingId)?.state === 'waiting') : now >= t.expiresAt
+        const dead = t.usedBy ? now - (t.usedAt ?? 0) > this.limits.enrollRetryWindowMs : now >= t.expiresAt
         if (dead) ops.push({ type: 'del', key: k })
       }
+      // Decided requests, and waits whose token can no longer be re-sent, are done.
+      const stalePending = [...this.pending.values()].filter((p) => now - (p.decidedAt ?? p.requestedAt) > this.limits.enrollRetryWindowMs)
+      for (const p of stalePending) ops.push({ type: 'del', key: keys.pending(p.requestId) })
       await this.deps.store.batch(ops)
+      for (const p of stalePending) this.pending.delete(p.requestId)
       for (const [mac, list] of this.tokensByMac) {
         const live = list.filter((t) => t.expiresAt > now)
         if (live.length) this.tokensByMac.set(mac, live)

@@ -170,9 +170,16 @@ export class Coordinator {
         if (out.status === 403) return sendError(res, 403, out.code, out.message)
         return sendJson(res, out.status, out.body)
       }
-      case routes.roster:
+      case routes.roster: {
         allow(method, ['GET', 'HEAD'])
-        return sendJson(res, 200, this.state.roster())
+        // Agents poll the roster: an unchanged version costs a 304 and no signing.
+        const etag = `"roster-${this.state.clusterId}-${this.state.rosterVersion}"`
+        if (req.headers['if-none-match'] === etag) {
+          res.writeHead(304, { ETag: etag })
+          return void res.end()
+        }
+        return sendJson(res, 200, this.state.roster(), { ETag: etag })
+      }
       case routes.cluster:
         allow(method, ['GET', 'HEAD'])
         return sendJson(res, 200, {

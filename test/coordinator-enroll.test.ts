@@ -97,6 +97,9 @@ describe('enrollment', () => {
     const fetched = await (await fetch(`${h.url}/v1/roster`)).json()
     expect(verifyRoster(fetched, body.clusterKey).ok).toBe(true)
     expect(fetched).toEqual(body.roster)
+    // Polling an unchanged roster is a 304.
+    const etag = (await fetch(`${h.url}/v1/roster`)).headers.get('etag')!
+    expect((await fetch(`${h.url}/v1/roster`, { headers: { 'if-none-match': etag } })).status).toBe(304)
   })
 
   it('a token works once: another key with it -> 403 token-used, nothing changes', async () => {

@@ -87,6 +87,18 @@ describe('persistence across restart', () => {
     expect((await enroll(m.request(fresh))).status).toBe(200)
   })
 
+  it('sweep drops approval requests whose token can no longer be re-sent', async () => {
+    h = await startTestCoordinator({ config: { approval: 'new-fingerprints', enrollRetryWindowMs: 3600_000 } })
+    const m = testMachine(1)
+    const token = await tokenFor(m.mac)
+    EnrollPending.parse((await enroll(m.request(token))).json)
+    h.clock.advance(3600_001)
+    await h.coordinator.state.sweep()
+    expect(h.coordinator.state.pending.size).toBe(0)
+    expect((await h.coordinator.dumpState()).filter(([k]) => k.startsWith('pending!') || k.startsWith('token!'))).toEqual([])
+    expect((await enroll(m.request(token))).json.error.code).toBe('token-unknown')
+  })
+
   it('bounds unused tokens per MAC', async () => {
     h = await startTestCoordinator({ config: { maxTokensPerMac: 2 } })
     const m = testMachine(1)
