@@ -19,12 +19,13 @@
  */
 import { AE_BUCKETS, BucketHashes, LIVENESS_CODE, bucketOf, livenessNewer, recordNewer, type AeEntry } from './anti-entropy.js'
 import { DropReason } from './errors.js'
-import { unpack } from './frame.js'
 import type { MeshConfig } from './mesh-config.js'
 import type { Liveness, MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from './mesh-types.js'
 import { appBytes, claimBytes, type Claim, type MeshMessage, type OutMessage, type Update, updateId } from './messages.js'
 import { newerThan, openRecord, signRecord, type NodeRecordBody, type VerifiedRecord } from './node-record.js'
 import { Plumtree } from './plumtree.js'
+import { pick, shuffle } from './random.js'
+import { recordHead } from './record-head.js'
 import type { Keyring, Logger, Rng } from './ports.js'
 import { silentLogger } from './ports.js'
 import type { Roster } from './roster.js'
@@ -244,7 +245,13 @@ export class MeshNode {
       case 'ae-dig':
         return this.onDigest(from, msg.buckets, msg.e, msg.reply)
       case 'ae-delta':
-        for (const u of msg.u) if (this.applyUpdate(u, from, now) === 'new') this.disseminate(u, from, 1, now)
+        // Facts the sender holds about itself (a joiner's record) are news for everyone:
+        // push them eagerly. Second-hand repairs go out lazily (IHAVE): the neighbours are
+        // likely repairing the same facts by anti-entropy, and eager copies would storm.
+        for (const u of msg.u) {
+          if (this.applyUpdate(u, from, now) !== 'new') continue
+          this.disseminate(u, from, 1, now, this.originOf(u) === from ? 'eager' : 'lazy')
+        }
         return
       case 'app':
         this.emit({ type: 'app', from, topic: msg.topic, body: msg.body, direct: true })
@@ -263,8 +270,9 @@ export class MeshNode {
     this.intentional.delete(peer)
     this.neighbours.add(peer)
     this.tree.addNeighbour(peer)
-    // A fresh link starts with anti-entropy: a joiner learns the cluster, the cluster the joiner.
-    this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
+    // A fresh link starts with anti-entropy (a joiner learns the cluster, the cluster the
+    // joiner), opened by one side only: both would run the full exchange twice.
+    if (this.id < peer) this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
     if (this.neighbours.size > this.cfg.maxDegree) this.trimOverlay()
   }
 
@@ -339,6 +347,10 @@ export class MeshNode {
   }
 
   private applyRecord(signed: VerifiedRecord['signed'], from: string, now: number): 'new' | 'dup' | 'bad' {
+    // Most copies are duplicates: compare the unverified head first, verify only news.
+    const head = recordHead({ k: 'rec', rec: signed })
+    const held = head && head.id !== this.id ? this.members.get(head.id)?.record?.body : undefined
+    if (head && held && !newerThan(head, held)) return 'dup'
     const check = openRecord(signed, this.keyring)
     if (!check.ok) {
       this.drop(from, check.reason, 'record')
@@ -487,21 +499,29 @@ export class MeshNode {
     if (this.applyUpdate(u, this.id, now) === 'new') this.disseminate(u, undefined, 0, now)
   }
 
-  /** Plumtree: eager push now, lazy announcement soon. */
-  private disseminate(u: Update, from: string | undefined, hops: number, now: number): void {
+  /** Plumtree: eager push now (or, for second-hand repairs, only an announcement to all), lazy announcement soon. */
+  private disseminate(u: Update, from: string | undefined, hops: number, now: number, mode: 'eager' | 'lazy' = 'eager'): void {
     const id = this.idOf(u)
     this.tree.delivered(id, u, now)
-    for (const p of this.tree.eager) if (p !== from) this.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
-    this.tree.announce(id, from)
+    if (mode === 'eager') {
+      for (const p of this.tree.eager) if (p !== from) this.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
+      this.tree.announce(id, from)
+    } else {
+      this.tree.announce(id, from, true)
+    }
     if (this.tree.hasQueuedAnnouncements() && this.nextIhaveAt === Infinity) this.nextIhaveAt = now + this.cfg.ihaveIntervalMs
   }
 
   // ---------------------------------------------------------------- knowledge by id
 
+  private originOf(u: Update): string | undefined {
+    if (u.k === 'rec') return recordHead(u)?.id
+    return u.k === 'claim' ? u.by : u.origin
+  }
+
   private idOf(u: Update): string {
     if (u.k !== 'rec') return updateId(u)
-    const check = openRecordHead(u)
-    return updateId(u, check)
+    return updateId(u, recordHead(u))
   }
 
   /** Do we already hold the fact an IHAVE id names (or a newer one)? */
@@ -803,40 +823,4 @@ export class MeshNode {
   private memberView(m: Member): MemberView {
     return { id: m.id, status: m.status, inc: m.statusInc, updatedAt: m.updatedAt, statusSince: m.statusSince, record: m.record?.body }
   }
-}
-
-/** Reads (id, inc, ver) of a record update without verifying it (only for its message id). */
-function openRecordHead(u: Extract<Update, { k: 'rec' }>): { id: string; inc: number; ver: number } | undefined {
-  const cached = headCache.get(u.rec.sig)
-  if (cached) return cached
-  const decoded = decodeHead(u.rec.body)
-  if (decoded) headCache.set(u.rec.sig, decoded)
-  return decoded
-}
-
-const headCache = new WeakMap<Uint8Array, { id: string; inc: number; ver: number }>()
-
-function decodeHead(bytes: Uint8Array): { id: string; inc: number; ver: number } | undefined {
-  try {
-    const v = unpack(bytes) as Record<string, unknown>
-    if (typeof v?.id === 'string' && typeof v.inc === 'number' && typeof v.ver === 'number') return { id: v.id, inc: v.inc, ver: v.ver }
-  } catch {
-    /* fall through */
-  }
-  return undefined
-}
-
-function shuffle<T>(xs: T[], rng: Rng): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = rng.int(i + 1)
-    const t = xs[i]!
-    xs[i] = xs[j]!
-    xs[j] = t
-  }
-  return xs
-}
-
-function pick<T>(xs: T[], n: number, rng: Rng): T[] {
-  if (xs.length <= n) return xs
-  return shuffle(xs.slice(), rng).slice(0, n)
 }

@@ -10,6 +10,8 @@ import { NodeId, SignedRecord } from './node-record.js'
 
 
 const Seq = z.number().int().nonnegative().max(2 ** 32)
+/** App broadcast sequence: clock-based (ms) so a rebooted origin never reuses one. */
+const AppSeq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
 /** A signed claim by `by` that `about` is suspect/dead at incarnation `inc`. */
 export const Claim = z
@@ -23,7 +25,7 @@ export type Claim = z.infer<typeof Claim>
  * target share no connection (the overlay is bounded): only `to` delivers it.
  */
 export const AppBroadcast = z
-  .object({ k: z.literal('app'), origin: NodeId, seq: Seq, topic: z.string().max(32), to: NodeId.optional(), body: Bytes, sig: Bytes })
+  .object({ k: z.literal('app'), origin: NodeId, seq: AppSeq, topic: z.string().max(32), to: NodeId.optional(), body: Bytes, sig: Bytes })
   .strict()
 export type AppBroadcast = z.infer<typeof AppBroadcast>
 

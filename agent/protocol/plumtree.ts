@@ -62,9 +62,9 @@ export class Plumtree {
     return this.cache.get(id)?.u
   }
 
-  /** Queue an id announcement for every lazy neighbour except `except`. */
-  announce(id: string, except: string | undefined): void {
-    for (const p of this.lazy) {
+  /** Queue an id announcement for every lazy neighbour (or, with `all`, every neighbour) except `except`. */
+  announce(id: string, except: string | undefined, all = false): void {
+    for (const p of all ? [...this.lazy, ...this.eager] : this.lazy) {
       if (p === except) continue
       let q = this.lazyQueue.get(p)
       if (!q) this.lazyQueue.set(p, (q = []))

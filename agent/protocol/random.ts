@@ -1,0 +1,19 @@
+/** Seeded-shuffle helpers: every random choice in the core goes through the Rng port. */
+import type { Rng } from './ports.js'
+
+/** Fisher–Yates, in place. */
+export function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1)
+    const t = xs[i]!
+    xs[i] = xs[j]!
+    xs[j] = t
+  }
+  return xs
+}
+
+/** Up to n distinct elements, uniformly. */
+export function pick<T>(xs: T[], n: number, rng: Rng): T[] {
+  if (xs.length <= n) return xs
+  return shuffle(xs.slice(), rng).slice(0, n)
+}
