@@ -42,7 +42,11 @@ export const AgentConfig = z
     inventory: InventorySummary.optional(),
     /** Mesh tuning overrides onto the `lan` preset (agent/protocol/mesh-config.ts). */
     mesh: MeshConfig.partial().optional(),
-    /** Answer age beyond which a forwarded inventory is served from cache. 30 s: hardware rarely changes. */
+    /** Collect this machine's full inventory (agent/inventory, in a child process) after start and on request. Off for synthetic machines. */
+    collectInventory: z.boolean(),
+    /** Re-collect the own inventory when older than this. 10 min: hardware rarely changes; a swapped disk shows within it. */
+    inventoryRefreshMs: z.number().int().positive(),
+    /** Another node's inventory fetched less than this ago is served from cache. 30 s: hardware rarely changes. */
     inventoryCacheMs: z.number().int().nonnegative(),
     /** Timeout of one forwarded request to another agent. 2 s: a LAN answers in ms; a dead peer must not stall the CLI. */
     forwardTimeoutMs: z.number().int().positive(),
@@ -61,6 +65,8 @@ export const agentDefaults = Object.freeze({
   image: 'dev',
   domain: 'default',
   phase: 'ready',
+  collectInventory: true,
+  inventoryRefreshMs: 600_000,
   inventoryCacheMs: 30_000,
   forwardTimeoutMs: 2_000,
   logLevel: 'info',

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
 import { ApiServer, type InventoryProvider } from './api/index.js'
+import { collectInventory, summarizeInventory, type Inventory } from './inventory/index.js'
 import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng } from './mesh/index.js'
@@ -29,8 +30,22 @@ export interface RunningAgent {
 
 export interface StartAgentOptions {
   logger?: PinoLogger
-  /** Full inventory for GET /v1/nodes/{self}/inventory (agent/inventory's collector). */
+  /** Full inventory for GET /v1/nodes/{self}/inventory; default agent/inventory's collector (if config.collectInventory). */
   inventory?: InventoryProvider
+}
+
+/** Collects on first use and again once older than `refreshMs`; concurrent callers share one collection. */
+function cachedInventory(refreshMs: number): InventoryProvider & { current(): Promise<Inventory> } {
+  let current: Promise<Inventory> | undefined
+  const get = async () => {
+    if (current) {
+      const inv = await current
+      if (Date.now() - inv.collectedAt < refreshMs) return inv
+    }
+    current = collectInventory()
+    return current
+  }
+  return { collect: get, current: get }
 }
 
 async function loadSeed(config: AgentConfig): Promise<Uint8Array> {
@@ -119,10 +134,11 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
   // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
+  const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
   const server = new ApiServer({
     source: runtime,
     selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers() }),
-    ...(opts.inventory ? { inventory: opts.inventory } : {}),
+    ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,
     logger,
@@ -138,6 +154,13 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   runtime.updateSelf({ api })
   await runtime.start()
   logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, pid: process.pid }, 'agent ready')
+  if (inventory && !config.inventory && !opts.inventory) {
+    // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
+    void (inventory as ReturnType<typeof cachedInventory>)
+      .current()
+      .then((inv) => runtime.updateSelf({ inv: summarizeInventory(inv) }))
+      .catch((err) => logger.warn({ component: 'agent', err: (err as Error).message }, 'inventory collection failed'))
+  }
   let closing: Promise<void> | undefined
   return {
     id: config.nodeId,

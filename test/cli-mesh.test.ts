@@ -105,6 +105,7 @@ describe('shoal CLI against live agents', () => {
       image: 'v2.1.0',
       domain: m.domain,
       inventory: m.inventory,
+      collectInventory: false,
       mesh: sharedMachineMesh,
     })
     const a = await startAgent(config, { logger: pino({ level: 'silent' }) })

@@ -22,9 +22,9 @@ export interface ApiSource {
   off(event: 'event', listener: (event: MeshEvent, at: number) => void): unknown
 }
 
-/** This node's full inventory (agent/inventory). Absent until that collector is wired in. */
+/** This node's full inventory (agent/inventory's Inventory, which carries `collectedAt`). */
 export interface InventoryProvider {
-  collect(): Promise<unknown>
+  collect(): Promise<{ collectedAt: number }>
 }
 
 export interface ApiServerOptions {
@@ -60,6 +60,8 @@ class HttpError extends Error {
 interface CachedInventory {
   inventory: unknown
   fetchedAt: number
+  /** Its age when fetched. */
+  ageMs: number
 }
 
 export class ApiServer {
@@ -195,14 +197,16 @@ export class ApiServer {
     const src = this.opts.source
     if (id === src.selfId) {
       if (!this.opts.inventory) {
-        throw new HttpError(501, 'not-implemented', 'this agent has no inventory collector wired in yet (agent/inventory, issue 3); the record summary is in GET /v1/self')
+        throw new HttpError(501, 'not-implemented', 'inventory collection is off on this agent (collectInventory: false, e.g. a synthetic machine); its hardware summary is in GET /v1/self')
       }
-      return { id, source: 'self', ageMs: 0, inventory: await this.opts.inventory.collect() }
+      const inventory = await this.opts.inventory.collect()
+      return { id, source: 'self', ageMs: Math.max(0, src.now() - inventory.collectedAt), inventory }
     }
     const m = this.member(id)
     const cached = this.inventoryCache.get(id)
     const now = src.now()
-    if (cached && now - cached.fetchedAt < (this.opts.inventoryCacheMs ?? 30_000)) return { id, source: 'cache', ageMs: now - cached.fetchedAt, inventory: cached.inventory }
+    const cachedAge = () => cached!.ageMs + (now - cached!.fetchedAt)
+    if (cached && now - cached.fetchedAt < (this.opts.inventoryCacheMs ?? 30_000)) return { id, source: 'cache', ageMs: cachedAge(), inventory: cached.inventory }
     const api = m.record?.api
     try {
       if (!api) throw new Error('its record names no API address')
@@ -211,13 +215,15 @@ export class ApiServer {
         headersTimeout: this.opts.forwardTimeoutMs ?? 2000,
         bodyTimeout: this.opts.forwardTimeoutMs ?? 2000,
       })
-      const body = (await res.body.json()) as { inventory?: unknown; error?: { message?: string } }
+      const body = (await res.body.json()) as { inventory?: unknown; ageMs?: unknown; error?: { message?: string } }
       if (res.statusCode !== 200) throw new Error(`it answered ${res.statusCode}: ${body?.error?.message ?? 'no message'}`)
-      this.inventoryCache.set(id, { inventory: body.inventory, fetchedAt: src.now() })
-      return { id, source: 'forwarded', ageMs: 0, inventory: body.inventory }
+      if (typeof body?.inventory !== 'object' || body.inventory === null) throw new Error('its answer holds no inventory')
+      const ageMs = typeof body.ageMs === 'number' && body.ageMs >= 0 ? body.ageMs : 0
+      this.inventoryCache.set(id, { inventory: body.inventory, fetchedAt: src.now(), ageMs })
+      return { id, source: `forwarded from ${api}`, ageMs, inventory: body.inventory }
     } catch (err) {
       const why = (err as Error).message
-      if (cached) return { id, source: 'cache', ageMs: now - cached.fetchedAt, stale: true, staleReason: why, inventory: cached.inventory }
+      if (cached) return { id, source: 'cache', ageMs: cachedAge(), stale: true, staleReason: why, inventory: cached.inventory }
       throw new HttpError(502, 'inventory-unavailable', `cannot get the inventory of "${id}" from ${api ?? 'its agent'} (${why}) and none is cached; try again, or ask that agent directly`)
     }
   }

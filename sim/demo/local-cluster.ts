@@ -128,6 +128,7 @@ export class LocalCluster {
           domain: machine.domain,
           phase: 'ready',
           inventory: machine.inventory,
+          collectInventory: false,
           logLevel: opts.logLevel ?? 'info',
           exitWithStdin: true,
           mesh: opts.mesh ?? sharedMachineMesh,
