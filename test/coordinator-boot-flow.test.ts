@@ -1,0 +1,59 @@
+/**
+ * The contract between the two halves of the boot path, end to end without QEMU: the
+ * agent's real boot sequence (agent/boot runBoot + its HttpCoordinator client) against
+ * the real coordinator on loopback — boot script -> kernel command line -> enrollment ->
+ * signed manifest -> layer downloads verified by sha256 -> the mount plan. Only the
+ * mounts and the hardware are stand-ins.
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { runBoot } from '../agent/boot/boot-sequence.js'
+import { HttpCoordinator } from '../agent/boot/coordinator-client.js'
+import { fakeBoot } from '../agent/boot/test-fixtures.js'
+import { sha256File } from '../coordinator/image-store.js'
+import { startTestCoordinator, testMachine, type TestCoordinator } from '../coordinator/testing.js'
+
+let h: TestCoordinator
+afterEach(() => h?.close())
+
+async function bootMachine(n: number, seedByte: number) {
+  const m = testMachine(n)
+  const script = await (await fetch(`${h.url}/boot/ipxe?mac=${m.mac}`)).text()
+  const kernelLine = script.split('\n').find((l) => l.startsWith('kernel '))!
+  const f = fakeBoot({ retryJitter: 0, maxAttempts: 3, layerDir: join(h.dir, `layers-${n}-${seedByte}`), stackDir: join(h.dir, 'stack') })
+  f.ports.readCmdline = async () => kernelLine.slice(kernelLine.indexOf(' ', 'kernel '.length) + 1)
+  f.ports.identify = async () => ({ fingerprint: { id: `node-${n}`, comps: m.comps }, inventory: { cpuCores: 2 }, evidence: [] })
+  f.ports.newSeed = () => new Uint8Array(32).fill(seedByte)
+  f.ports.coordinator = (url) => new HttpCoordinator(url, 10_000)
+  f.ports.mkdirp = async (dir) => void (await mkdir(dir, { recursive: true }))
+  const result = await runBoot(f.ports, f.cfg, '/new_root')
+  return { result, f }
+}
+
+describe('agent boot mode against the real coordinator', () => {
+  it('boots: enrolls, downloads every layer intact, stacks base < node < worker', async () => {
+    h = await startTestCoordinator({ images: { v1: { vmlinuz: 1000, 'initramfs.img': 1000, 'base.squashfs': 70_000, 'node.squashfs': 50_000, 'worker.squashfs': 30_000 } } })
+    const { result, f } = await bootMachine(1, 11)
+    expect(result).toMatchObject({ id: 'node-1', identity: 'new', cluster: h.coordinator.state.clusterId, image: 'v1' })
+    // overlayfs lists the top layer first: worker over node over base.
+    const overlay = f.mounter.ops.find((o) => o.startsWith('overlay '))!
+    expect(overlay.split(' ')[1]!.split(':').map((d) => d.split('/').pop())).toEqual(['worker', 'node', 'base'])
+    for (const name of ['base.squashfs', 'node.squashfs', 'worker.squashfs']) {
+      expect(await sha256File(join(f.cfg.layerDir, name))).toBe(await sha256File(join(h.imagesDir, 'v1', name)))
+    }
+    expect(f.sleeps).toEqual([])
+    // The coordinator remembers it: nodes list and audit show the enrollment and the downloads.
+    expect([...h.coordinator.state.nodes.keys()]).toEqual(['node-1'])
+    const audit = await h.coordinator.state.listAudit({ limit: 100 })
+    expect(audit.filter((e) => e.kind === 'image').map((e) => e.detail?.file).sort()).toEqual(['base.squashfs', 'node.squashfs', 'worker.squashfs'])
+  })
+
+  it('the same machine booting again (new key in RAM) is recognised and keeps its id', async () => {
+    h = await startTestCoordinator()
+    const first = await bootMachine(2, 21)
+    const again = await bootMachine(2, 22)
+    expect(again.result).toMatchObject({ id: first.result.id, identity: 'known' })
+    expect(h.coordinator.state.roster().members).toHaveLength(1)
+  })
+})
