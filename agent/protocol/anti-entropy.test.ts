@@ -43,3 +43,18 @@ describe('Lifeguard suspicion timeout', () => {
     expect(one).toBeGreaterThan(min)
   })
 })
+
+describe('digest chunks', () => {
+  it('cover every wanted bucket whole and respect the size limit', async () => {
+    const { digestChunks } = await import('./anti-entropy.js')
+    const entries = Array.from({ length: 500 }, (_, i) => ({ id: `n${i}`, recInc: 1, recVer: i, status: 0, statusInc: 1 }))
+    const buckets = Array.from({ length: AE_BUCKETS }, (_, i) => i)
+    const chunks = digestChunks(entries, buckets, 100)
+    expect(chunks.flatMap((c) => c.buckets).sort((a, b) => a - b)).toEqual(buckets)
+    expect(chunks.flatMap((c) => c.e.map((e) => e[0])).sort()).toEqual(entries.map((e) => e.id).sort())
+    for (const c of chunks) {
+      expect(c.e.length).toBeLessThanOrEqual(100 + 20) // one bucket may overflow a chunk it starts
+      for (const e of c.e) expect(c.buckets).toContain(bucketOf(e[0]))
+    }
+  })
+})

@@ -80,3 +80,34 @@ export function livenessNewer(a: { status: number; statusInc: number }, b: { sta
   if (!b) return true
   return a.statusInc > b.statusInc || (a.statusInc === b.statusInc && a.status > b.status)
 }
+
+export type DigestEntry = [id: string, recInc: number, recVer: number, status: number, statusInc: number]
+
+/**
+ * The entries of `buckets`, cut into digests of at most `maxEntries` (whole buckets per
+ * digest, so the receiver can compare each named bucket completely).
+ */
+export function digestChunks(entries: Iterable<AeEntry>, buckets: number[], maxEntries: number): { buckets: number[]; e: DigestEntry[] }[] {
+  const wanted = new Set(buckets)
+  const byBucket = new Map<number, DigestEntry[]>()
+  for (const x of entries) {
+    const b = bucketOf(x.id)
+    if (!wanted.has(b)) continue
+    let list = byBucket.get(b)
+    if (!list) byBucket.set(b, (list = []))
+    list.push([x.id, x.recInc, x.recVer, x.status, x.statusInc])
+  }
+  const out: { buckets: number[]; e: DigestEntry[] }[] = []
+  let cur: { buckets: number[]; e: DigestEntry[] } = { buckets: [], e: [] }
+  for (const b of buckets) {
+    const list = byBucket.get(b) ?? []
+    if (cur.e.length + list.length > maxEntries && cur.e.length > 0) {
+      out.push(cur)
+      cur = { buckets: [], e: [] }
+    }
+    cur.buckets.push(b)
+    cur.e.push(...list)
+  }
+  if (cur.buckets.length > 0) out.push(cur)
+  return out
+}

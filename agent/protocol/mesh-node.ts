@@ -17,7 +17,7 @@
  * - Anti-entropy (Scuttlebutt with bucket hashes): with one random neighbour per second,
  *   and with every new neighbour at once, so anything lost is repaired.
  */
-import { AE_BUCKETS, BucketHashes, LIVENESS_CODE, bucketOf, livenessNewer, recordNewer, type AeEntry } from './anti-entropy.js'
+import { AE_BUCKETS, BucketHashes, LIVENESS_CODE, bucketOf, digestChunks, livenessNewer, recordNewer, type AeEntry } from './anti-entropy.js'
 import { DropReason } from './errors.js'
 import type { MeshConfig } from './mesh-config.js'
 import type { Liveness, MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from './mesh-types.js'
@@ -569,31 +569,8 @@ export class MeshNode {
   }
 
   private sendDigests(to: string, buckets: number[], reply: boolean): void {
-    const wanted = new Set(buckets)
-    let chunkBuckets: number[] = []
-    let chunk: [string, number, number, number, number][] = []
-    const byBucket = new Map<number, Member[]>()
-    for (const m of this.members.values()) {
-      const b = bucketOf(m.id)
-      if (!wanted.has(b)) continue
-      let list = byBucket.get(b)
-      if (!list) byBucket.set(b, (list = []))
-      list.push(m)
-    }
-    for (const b of buckets) {
-      const list = byBucket.get(b) ?? []
-      if (chunk.length + list.length > MAX_DIGEST_ENTRIES && chunk.length > 0) {
-        this.send(to, { t: 'ae-dig', buckets: chunkBuckets, e: chunk, reply })
-        chunkBuckets = []
-        chunk = []
-      }
-      chunkBuckets.push(b)
-      for (const m of list) {
-        const e = this.entryOf(m)
-        chunk.push([e.id, e.recInc, e.recVer, e.status, e.statusInc])
-      }
-    }
-    if (chunkBuckets.length > 0) this.send(to, { t: 'ae-dig', buckets: chunkBuckets, e: chunk, reply })
+    const entries = [...this.members.values()].map((m) => this.entryOf(m))
+    for (const d of digestChunks(entries, buckets, MAX_DIGEST_ENTRIES)) this.send(to, { t: 'ae-dig', buckets: d.buckets, e: d.e, reply })
   }
 
   private onDigest(from: string, buckets: number[], entries: [string, number, number, number, number][], reply: boolean): void {
