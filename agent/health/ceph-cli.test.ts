@@ -19,6 +19,9 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'shoal-cephcli-'))
   await writeFile(join(dir, 'oktostop_no.json'), raw('oktostop_2_while_1_down'))
   await writeFile(join(dir, 'dump.json'), raw('osd_dump'))
+  await writeFile(join(dir, 'status.json'), raw('status_ok'))
+  await writeFile(join(dir, 'tree.json'), raw('osd_tree'))
+  await writeFile(join(dir, 'ok.json'), raw('oktostop_0'))
 })
 afterAll(() => rm(dir, { recursive: true, force: true }))
 
@@ -65,5 +68,27 @@ describe('CephCli', () => {
   it('says how to fix a missing ceph binary', async () => {
     const none = new CephCli({ bin: join(dir, 'no-such-ceph') })
     await expect(none.run(['status'])).rejects.toMatchObject({ code: 'ceph-unavailable', message: expect.stringMatching(/not installed; install ceph-common or pass --skip ceph/) })
+  })
+
+  it('a routine snapshot reuses the osd tree while crush_version is unchanged; the pre gate always re-reads it', async () => {
+    const log = join(dir, 'calls.log')
+    const fake = await bin('cluster', `echo "$3 $4" >> ${log}
+case "$3 $4" in
+  "status --format") cat ${join(dir, 'status.json')} ;;
+  "osd tree") cat ${join(dir, 'tree.json')} ;;
+  "osd dump") cat ${join(dir, 'dump.json')} ;;
+  "osd ok-to-stop") cat ${join(dir, 'ok.json')} ;;
+esac`)
+    const probe = new CephProbe({ host: 'node-a' }, new CephCli({ bin: fake }))
+    const a = await probe.run()
+    const b = await probe.run()
+    expect(b.tree).toEqual(a.tree)
+    expect(b.hostOsds).toEqual([0])
+    const pre = await probe.run({ okToStop: true })
+    expect(pre.okToStop).toMatchObject({ ok: true })
+    const calls = (await import('node:fs')).readFileSync(log, 'utf8').trim().split('\n').sort()
+    expect(calls.filter((c) => c === 'osd tree')).toHaveLength(2) // first routine round + the pre round
+    expect(calls.filter((c) => c === 'osd dump')).toHaveLength(3)
+    expect(calls.filter((c) => c.startsWith('osd ok-to-stop'))).toHaveLength(1)
   })
 })

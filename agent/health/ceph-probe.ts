@@ -105,14 +105,29 @@ export class CephProbe implements Probe<CephSnapshot> {
     return this.cli.exec(['osd', 'unset-group', 'noout', host])
   }
 
+  /** The last `osd tree` and the crush_version it belongs to (routine rounds reuse it). */
+  private treeCache?: { crushVersion: number; tree: CephOsdTree }
+
   /**
-   * One snapshot: status (which carries health checks), osd tree and osd dump in parallel;
-   * ok-to-stop (if asked) starts as soon as the tree names this host's OSDs. Each `ceph`
-   * run costs a Python start-up (~0.3 s CPU), so the snapshot uses as few as it can.
+   * One snapshot: status (which carries the health checks), osd dump and osd tree, in
+   * parallel; ok-to-stop (if asked) starts as soon as the tree names this host's OSDs.
+   * Each `ceph` run costs a Python start-up (~0.3 s CPU), so a routine round (no ok-to-stop)
+   * reuses the last tree while the dump's crush_version is unchanged: 2 runs instead of 3.
    */
   async run(opts: { okToStop?: boolean } = {}): Promise<CephSnapshot> {
     const ask = opts.okToStop ?? this.withOkToStop
-    const treeAndStop = this.tree().then(async (tree) => {
+    const dumpP = this.dump()
+    const fetchTree = (): Promise<CephOsdTree> => this.tree()
+    const treeP: Promise<CephOsdTree> = ask
+      ? fetchTree()
+      : dumpP.then(async (d) => {
+          const v = d.crush_version
+          if (v !== undefined && this.treeCache?.crushVersion === v) return this.treeCache.tree
+          const tree = await fetchTree()
+          if (v !== undefined) this.treeCache = { crushVersion: v, tree }
+          return tree
+        })
+    const treeAndStop = treeP.then(async (tree) => {
       const { known, osds } = osdsUnder(tree, this.host)
       let okToStop: CephSnapshot['okToStop']
       if (ask && osds.length > 0) {
@@ -125,7 +140,7 @@ export class CephProbe implements Probe<CephSnapshot> {
       }
       return { tree, known, osds, okToStop }
     })
-    const [status, t, dump] = await Promise.all([this.status(), treeAndStop, this.dump()])
+    const [status, t, dump] = await Promise.all([this.status(), treeAndStop, dumpP])
     const snap: CephSnapshot = { host: this.host, status, health: status.health, tree: t.tree, dump, hostOsds: t.osds, hostKnown: t.known }
     if (t.okToStop) snap.okToStop = t.okToStop
     return snap

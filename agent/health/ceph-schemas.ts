@@ -62,6 +62,8 @@ export type CephOsdTree = z.infer<typeof CephOsdTree>
 /** `ceph osd dump --format json`: the authoritative up/in state and per-CRUSH-node flags. */
 export const CephOsdDump = z.object({
   epoch: z.number().int(),
+  /** Bumped on every CRUSH map change: the key for caching `osd tree`. */
+  crush_version: z.number().int().optional(),
   flags_set: z.array(z.string()).optional(),
   pools: z.array(
     z.object({ pool: z.number().int(), pool_name: z.string(), size: z.number().int(), min_size: z.number().int() }),

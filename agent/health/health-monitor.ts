@@ -2,7 +2,7 @@
  * HealthMonitor: the agent's health loop. Every `intervalMs` it runs one round of probes,
  * folds it into the HealthModel and, when the summary changed, logs the change and calls
  * `onChange` (the agent republishes its NodeRecord). Rounds never overlap: the next one is
- * scheduled after the previous finished. Owns its timer; start/close are idempotent.
+ * started `intervalMs` after the previous one started (or at once, if that one took longer). Owns its timer; start/close are idempotent.
  */
 import type { HealthSummary } from '../protocol/node-record.js'
 import type { Clock, Logger } from '../protocol/ports.js'
@@ -66,11 +66,13 @@ export class HealthMonitor {
 
   private async tick(): Promise<void> {
     if (!this.running) return
+    const started = this.options.clock.now()
     try {
       await this.runOnce()
     } catch (err) {
       this.log.error({ component: 'health', node: this.observer.node, err: (err as Error).message }, 'health round failed')
     }
-    if (this.running) this.timer = setTimeout(() => void this.tick(), this.intervalMs)
+    const wait = Math.max(0, this.intervalMs - (this.options.clock.now() - started))
+    if (this.running) this.timer = setTimeout(() => void this.tick(), wait)
   }
 }
