@@ -167,7 +167,8 @@ export class LocalCluster {
     const a = this.agents[i]!
     if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) return a
     a.api = undefined
-    const args = [...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
+    // A 1 MB young generation: an agent allocates little, and this keeps ~8 MB of RSS per agent.
+    const args = ['--max-semi-space-size=1', ...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
     const proc = spawn(process.execPath, args, {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
