@@ -19,8 +19,9 @@
 export const COMPONENT_KINDS = ['uuid', 'sys', 'board', 'chassis', 'wwn', 'disk', 'nic', 'dimm', 'ppin', 'cpu'] as const
 export type ComponentKind = (typeof COMPONENT_KINDS)[number]
 
+const KIND_SET: ReadonlySet<string> = new Set(COMPONENT_KINDS)
 export function isComponentKind(s: string): s is ComponentKind {
-  return (COMPONENT_KINDS as readonly string[]).includes(s)
+  return KIND_SET.has(s)
 }
 
 /** One identity value as a collector found it (before any junk screening). */

@@ -68,14 +68,14 @@ function macJunk(mac: string): string | undefined {
 }
 
 /** Share of the most frequent character. */
+const COUNTS = new Uint32Array(65536) // reused: reset after each call
 function oneCharShare(s: string): number {
-  const counts = new Map<string, number>()
   let max = 0
-  for (const c of s) {
-    const n = (counts.get(c) ?? 0) + 1
-    counts.set(c, n)
+  for (let i = 0; i < s.length; i++) {
+    const n = ++COUNTS[s.charCodeAt(i)]!
     if (n > max) max = n
   }
+  for (let i = 0; i < s.length; i++) COUNTS[s.charCodeAt(i)] = 0
   return s.length === 0 ? 1 : max / s.length
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Identity and inventory figures on this machine (`npx tsx bench/fingerprint.ts`), one
+ * JSON object per line:
+ *   fingerprint.collect-id        read /sys + resolve the id (what the initramfs does)
+ *   fingerprint.inventory+id      full inventory (systeminformation child + /sys) and the id, together
+ *   fingerprint.cli               `shoal fingerprint -o json` as a process, start to exit
+ *   fingerprint.resolve-10k       resolve one machine against 10,000 known fingerprints (index built)
+ *   fingerprint.resolve-10k-cold  the same, building the index from the array each time (one-shot boot)
+ * Bounded: a few dozen runs, well under 3 minutes.
+ */
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { fingerprintMachine, FleetIndex, resolveIdentity, type KnownFingerprint } from '../agent/fingerprint/index.js'
+import { collectInventory } from '../agent/inventory/index.js'
+import { mutateMachine, SINGLE_PART_MUTATIONS, syntheticMachine } from '../sim/synthetic-machines.js'
+
+const SEED = 4242
+const root = join(import.meta.dirname, '..')
+
+function stats(samples: number[]) {
+  const s = [...samples].sort((a, b) => a - b)
+  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!
+  return { p50Ms: round(q(0.5)), p90Ms: round(q(0.9)), minMs: round(s[0]!), maxMs: round(s[s.length - 1]!) }
+}
+const round = (x: number) => Math.round(x * 100) / 100
+async function time<T>(n: number, f: () => Promise<T> | T): Promise<number[]> {
+  const out: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t = performance.now()
+    await f()
+    out.push(performance.now() - t)
+  }
+  return out
+}
+const emit = (o: object) => console.log(JSON.stringify(o))
+
+// 1. This machine.
+await fingerprintMachine() // warm the module graph and the page cache
+emit({ bench: 'fingerprint.collect-id', n: 20, ...stats(await time(20, () => fingerprintMachine())) })
+emit({ bench: 'fingerprint.inventory+id', n: 5, ...stats(await time(5, () => Promise.all([collectInventory(), fingerprintMachine()]))) })
+const run = promisify(execFile)
+emit({ bench: 'fingerprint.cli', n: 3, ...stats(await time(3, () => run(process.execPath, ['bin/shoal.js', 'fingerprint', '-o', 'json'], { cwd: root }))) })
+
+// 2. Resolving against 10,000 known machines (a synthetic fleet with realistic vendor quirks).
+const known: KnownFingerprint[] = []
+const index = new FleetIndex()
+const machines = []
+for (let i = 0; i < 10_000; i++) {
+  const m = syntheticMachine(i, SEED)
+  const r = resolveIdentity(m.components, index)
+  index.add({ id: r.id, comps: r.comps })
+  known.push({ id: r.id, comps: r.comps })
+  if (i % 50 === 0) machines.push(m)
+}
+// Probe with machines after a part swap (the case that has to search), and fresh ones.
+const probes = machines.flatMap((m, i) => [mutateMachine(m, SINGLE_PART_MUTATIONS[i % SINGLE_PART_MUTATIONS.length]!, SEED) ?? m, syntheticMachine(20_000 + i, SEED)])
+let matched = 0
+const hot: number[] = []
+for (const p of probes) {
+  const t = performance.now()
+  const r = resolveIdentity(p.components, index)
+  hot.push(performance.now() - t)
+  if (r.decision === 'matched') matched++
+}
+emit({ bench: 'fingerprint.resolve-10k', known: index.size, n: probes.length, matched, ...stats(hot) })
+emit({ bench: 'fingerprint.resolve-10k-cold', known: known.length, n: 20, ...stats(await time(20, () => resolveIdentity(probes[0]!.components, known))) })
