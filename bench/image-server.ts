@@ -197,13 +197,15 @@ http {
     const cpuPerGB: Record<string, number[]> = { shoal: [], nginx: [] }
     let lastRoundS = 0
     for (let round = 1; round <= ROUNDS; round++) {
+      // Both servers run in every round, or neither: never start a round that would not
+      // finish inside the time bound (it would favour whichever server ran first).
+      if (round > 1 && Date.now() - started + lastRoundS * 1000 * 1.3 > DEADLINE_MS) break
+      lastRoundS = 0
       for (const [server, url, child] of [['shoal', shoalUrl, shoal], ['nginx', nginxUrl, nginx]] as const) {
-        // Never start a round that would not finish inside the time bound.
-        if (round > 1 && Date.now() - started + lastRoundS * 1000 * 1.5 > DEADLINE_MS) continue
         const cpu0 = await cpuSeconds(child.pid)
         const r = await fetchRound(url)
         const cpu = (await cpuSeconds(child.pid)) - cpu0
-        lastRoundS = r.seconds
+        lastRoundS += r.seconds
         const mbps = r.bytes / 1e6 / r.seconds
         best[server] = Math.max(best[server] ?? 0, mbps)
         if (r.bytes) cpuPerGB[server]!.push(cpu / (r.bytes / 1e9))
