@@ -58,6 +58,6 @@ describe('shoal coordinator (admin commands)', () => {
     expect(c).toMatchObject({ httpPort: 9999, unknownMac: 'refuse', dhtPort: -1, bootstrapAdvertise: ['10.0.2.2:49737', '10.0.2.2:49738'] })
     await expect(loadConfig(['--http-port', 'x'], {})).rejects.toMatchObject({ code: 'usage' })
     await expect(loadConfig(['--no-such-flag'], {})).rejects.toMatchObject({ code: 'usage' })
-    await expect(loadConfig(['--approval', 'sometimes'], {})).rejects.toThrow(/approval/)
+    await expect(loadConfig(['--approval', 'sometimes'], {})).rejects.toMatchObject({ code: 'usage', message: expect.stringMatching(/approval/) })
   })
 })

@@ -79,7 +79,13 @@ export async function loadConfig(argv: string[], env: Record<string, string | un
     if (v === undefined) continue
     flags[k] = typeof v === 'boolean' ? v : coerce(k, v as string, `--${kebab(k)}`)
   }
-  return mergeConfig(file, configFromEnv(env), flags as PartialConfig)
+  try {
+    return mergeConfig(file, configFromEnv(env), flags as PartialConfig)
+  } catch (err) {
+    // A bad value given on the command line, in the environment or the file is a usage error (exit 2).
+    if (err instanceof ShoalError && err.code === 'config') throw new ShoalError('usage', err.message)
+    throw err
+  }
 }
 
 async function serve(argv: string[], io: CliIo): Promise<number> {
