@@ -14,8 +14,11 @@ import type { Component } from '../agent/fingerprint/component.js'
 import { componentsFromHardware } from '../agent/fingerprint/hardware-components.js'
 import type { SysfsDisk, SysfsHardware, SysfsNic } from '../agent/fingerprint/read-sysfs.js'
 import type { MemoryDevice } from '../agent/fingerprint/smbios.js'
+import { resolveIdentity } from '../agent/fingerprint/resolve-identity.js'
 import { inventoryFromSysfs } from '../agent/inventory/inventory-from-sysfs.js'
 import type { Inventory } from '../agent/inventory/inventory.js'
+import { summarizeInventory } from '../agent/inventory/summarize-inventory.js'
+import type { InventorySummary } from '../agent/protocol/node-record.js'
 import { SimRng } from './engine/rng.js'
 
 export type MachineProfile = 'dell' | 'hpe' | 'supermicro' | 'whitebox' | 'vm' | 'ocp'
@@ -62,6 +65,17 @@ export function syntheticMachine(index: number, seed = 1): SyntheticMachine {
   // eno* sit on the mainboard; a desktop board's only NICs (enp*) do too.
   const onboardNics = hw.nics.filter((n) => n.name.startsWith('eno') || (profile === 'whitebox' && n.name.startsWith('enp'))).map((n) => n.name)
   return finish({ index, seed, profile, batch: batchNo, hardware: hw, onboardNics })
+}
+
+/**
+ * What a simulated or demo node publishes about machine `index`: the id its hardware
+ * derives (no fleet known: a first boot), its component digest (NodeRecord.comps) and its
+ * inventory summary (NodeRecord.inv).
+ */
+export function syntheticIdentity(index: number, seed = 1): { id: string; comps: string[]; inv: InventorySummary; machine: SyntheticMachine } {
+  const machine = syntheticMachine(index, seed)
+  const r = resolveIdentity(machine.components, [], { fallbackId: `synthetic-${seed}-${index}` })
+  return { id: r.id, comps: r.comps, inv: summarizeInventory(machine.inventory), machine }
 }
 
 function finish(m: Omit<SyntheticMachine, 'components' | 'inventory'>): SyntheticMachine {

@@ -26,7 +26,7 @@ export {
 export { readSysfsHardware, type SysfsHardware, type SysfsDisk, type SysfsNic, type SysfsDmi, type ReadSysfsOptions } from './read-sysfs.js'
 export { componentsFromHardware } from './hardware-components.js'
 export { collectComponents, fingerprintMachine, type CollectedComponents, type FingerprintReport } from './fingerprint-machine.js'
-export { parseKnownFingerprints, KnownFingerprintFile } from './known-fingerprints.js'
+export { parseKnownFingerprints, knownFromRecords, KnownFingerprintFile } from './known-fingerprints.js'
 export { parseMemoryDevice, parseProcessor, type MemoryDevice } from './smbios.js'
 export { writeFakeSysfs, linkInFakeSysfs, type FakeSysfsOptions } from './fake-sysfs.js'
 export { isRegisteredWwn } from './hardware-components.js'

@@ -37,3 +37,14 @@ export function parseKnownFingerprints(json: unknown, origin = 'known fingerprin
     ...(e.alive !== undefined ? { alive: e.alive } : {}),
   }))
 }
+
+/**
+ * Known fingerprints from the mesh: every NodeRecord carries its id and component digest
+ * (`comps`). `isAlive` (optional) marks nodes that are up and answering right now, whose
+ * ids a booting machine must not take (it would be a clone, not a reboot).
+ */
+export function knownFromRecords(records: Iterable<{ id: string; comps: readonly string[] }>, isAlive?: (id: string) => boolean): KnownFingerprint[] {
+  const out: KnownFingerprint[] = []
+  for (const r of records) out.push(isAlive?.(r.id) ? { id: r.id, comps: r.comps, alive: true } : { id: r.id, comps: r.comps })
+  return out
+}

@@ -44,6 +44,7 @@ describe('resolveIdentity', () => {
       diskRemoved: base.filter((x) => x.label !== 'sd0'),
       dimm: base.map((x) => (x.value === 'Samsung/1001D3' ? c('dimm', 'Samsung/77777777') : x)),
       cpu: base.map((x) => (x.kind === 'cpu' ? c('cpu', 'AMD EPYC 7302P 16-Core Processor') : x)),
+      allDisks: base.filter((x) => x.kind !== 'wwn').concat([c('wwn', 'naa.50000001'), c('wwn', 'naa.50000002'), c('wwn', 'naa.50000003'), c('wwn', 'naa.50000004')]),
       board: base.filter((x) => !['uuid', 'sys', 'chassis', 'board'].includes(x.kind) && !['eno0', 'eno1'].includes(x.label ?? '')).concat([
         c('uuid', '4c4c4544-0000-1111-2222-999999999999'), c('sys', 'SVCNEW1'), c('board', '.CN70NEW.'), c('nic', 'b0:26:28:99:00:01', 'eno0'), c('nic', 'b0:26:28:99:00:02', 'eno1'),
       ]),
