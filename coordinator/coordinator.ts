@@ -18,6 +18,7 @@ import { decide, enroll } from './enrollment.js'
 import { bearer, HttpError, readJson, sendError, sendJson, validate } from './http-json.js'
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
+import { CoordinatorMetrics } from './coordinator-metrics.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore, type PendingEntry } from './state-store.js'
 import { createHash } from 'node:crypto'
@@ -47,6 +48,7 @@ export class Coordinator {
   private readonly random: (n: number) => Uint8Array
   private readonly log: Logger
   private readonly resolver: IdentityResolver
+  readonly metrics = new CoordinatorMetrics()
 
   constructor(
     readonly config: CoordinatorConfig,
@@ -167,7 +169,8 @@ export class Coordinator {
           remote: req.socket.remoteAddress,
           log: this.log,
         })
-        if (out.status === 403) return sendError(res, 403, out.code, out.message)
+        this.metrics.enrollments.inc({ outcome: out.status === 200 ? 'enrolled' : out.status === 202 ? 'pending' : 'refused', code: out.status === 403 ? out.code : '' })
+        if (out.status === 403) return this.sendError(res, 403, out.code, out.message)
         return sendJson(res, out.status, out.body)
       }
       case routes.roster: {
@@ -190,6 +193,16 @@ export class Coordinator {
         } satisfies ClusterInfo)
       case '/healthz':
         return sendJson(res, 200, { ok: true })
+      case '/metrics': {
+        allow(method, ['GET'])
+        const st = this.state
+        this.metrics.rosterMembers.set(st.nodes.size)
+        this.metrics.rosterVersion.set(st.rosterVersion)
+        this.metrics.pendingApprovals.set([...st.pending.values()].filter((p) => p.state === 'waiting').length)
+        const text = await this.metrics.registry.metrics()
+        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) })
+        return void res.end(text)
+      }
       default:
         throw new HttpError(404, 'not-found', `no route ${method} ${path}`)
     }
@@ -204,6 +217,7 @@ export class Coordinator {
   private async bootScript(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const macResult = Mac.safeParse(url.searchParams.get('mac') ?? undefined)
     if (!macResult.success) {
+      this.metrics.bootScripts.inc({ outcome: 'bad-request' })
       return sendText(res, 400, renderRefusal(`bad or missing mac parameter; chain ${routes.bootScript}?mac=\${net0/mac}`, undefined))
     }
     const mac = macResult.data
@@ -212,6 +226,7 @@ export class Coordinator {
     if (this.config.unknownMac === 'refuse' && !state.isKnownMac(mac)) {
       await state.audit({ kind: 'boot-script', mac, remote, detail: { refused: 'unknown-mac' } })
       this.log.warn({ component: 'boot', mac, remote }, 'unknown MAC refused')
+      this.metrics.bootScripts.inc({ outcome: 'refused' })
       return sendText(res, 403, renderRefusal(`MAC ${mac} is not registered with this coordinator (shoal coordinator assign --mac ${mac} VERSION)`, undefined))
     }
     const nodeId = state.macToNode.get(mac)
@@ -223,6 +238,7 @@ export class Coordinator {
     } catch (err) {
       const reason = (err as Error).message
       this.log.error({ component: 'boot', mac, err: reason }, 'cannot serve a boot script')
+      this.metrics.bootScripts.inc({ outcome: 'unavailable' })
       return sendText(res, 503, renderRefusal(`no bootable image: ${reason}`, undefined))
     }
     const { token } = await state.issueToken(mac)
@@ -235,6 +251,7 @@ export class Coordinator {
     })
     await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')
+    this.metrics.bootScripts.inc({ outcome: 'served' })
     return sendText(res, 200, script)
   }
 
@@ -264,6 +281,8 @@ export class Coordinator {
     const st = filePath ? await statFile(filePath) : undefined
     if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
     const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
+    this.metrics.imageResponses.inc({ status: String(result.status), aborted: result.aborted ? 'true' : 'false' })
+    if (!result.aborted) this.metrics.imageBytes.inc(result.bytes)
     if (this.config.auditImages && method === 'GET' && (result.status === 200 || result.status === 206)) {
       await this._state
         ?.audit({ kind: 'image', image: version, remote: req.socket.remoteAddress, detail: { file, status: result.status, bytes: result.bytes, ...(result.range ? { range: result.range } : {}), ...(result.aborted ? { aborted: true } : {}) } })
@@ -331,13 +350,18 @@ export class Coordinator {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
-    if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message, err.issues)
+    if (err instanceof HttpError) return this.sendError(res, err.status, err.code, err.message, err.issues)
     if (err instanceof ShoalError) {
       const status = err.code === 'not-found' ? 404 : err.code === 'usage' ? 400 : err.code === 'conflict' ? 409 : 500
-      return sendError(res, status, err.code, err.message)
+      return this.sendError(res, status, err.code, err.message)
     }
     this.log.error({ component: 'coordinator', err: (err as Error)?.stack ?? String(err) }, 'request failed')
-    sendError(res, 500, 'internal', 'internal error; see the coordinator log')
+    this.sendError(res, 500, 'internal', 'internal error; see the coordinator log')
+  }
+
+  private sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
+    this.metrics.httpErrors.inc({ status: String(status), code })
+    sendError(res, status, code, message, issues)
   }
 
   // --- addresses -----------------------------------------------------------------------

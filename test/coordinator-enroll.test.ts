@@ -109,6 +109,11 @@ describe('enrollment', () => {
     expect((await enroll(m.request(token))).status).toBe(200)
     const thief = testMachine(2, { mac: m.mac })
     await refusedWithoutChange(() => enroll(thief.request(token)), 'token-used')
+    // Refusals are counted for the operator's dashboards.
+    const metrics = await (await fetch(`${h.url}/metrics`)).text()
+    expect(metrics).toContain('shoal_coordinator_enrollments_total{outcome="refused",code="token-used"} 1')
+    expect(metrics).toContain('shoal_coordinator_enrollments_total{outcome="enrolled",code=""} 1')
+    expect(metrics).toContain('shoal_coordinator_roster_members 1')
   })
 
   it('the same request re-sent (lost answer) gets the same certificate, not a second enrollment', async () => {
