@@ -93,6 +93,20 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     expect(r.pass).toBe(true)
     expect(r.checks.find((c) => c.check === 'osds-up')?.message).toBe('osd.1 up and in')
   })
+
+  it('without a mgr, ok-to-stop hangs: it is killed at its timeout and the pre gate fails closed', async () => {
+    await cluster.stopMgr()
+    try {
+      const quick = new CephProbe({ host: 'node-a', conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 3000 })
+      await expect(quick.okToStop([0])).rejects.toMatchObject({ code: 'ceph-timeout', message: expect.stringMatching(/ceph osd ok-to-stop 0: no answer within 3000 ms \(killed\)/) })
+      const r = preReboot({ node: 'node-a', kubelet: skipped('-'), kube: skipped('-'), ceph: ok(await quick.run({ okToStop: true })) })
+      expect(r.pass).toBe(false)
+      expect(r.reasons.join('\n')).toMatch(/ok-to-stop for osd\.0 unknown, failing closed: .*no answer within 3000 ms/)
+    } finally {
+      await cluster.startMgr()
+    }
+    await cluster.waitHealthy(90_000)
+  })
 })
 
 describe.skipIf(!cephInstalled)('ceph CLI faults against real ceph binaries', () => {

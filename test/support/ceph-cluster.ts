@@ -184,6 +184,14 @@ export class CephCluster {
   async startHost(host: string): Promise<void> {
     for (const i of this.osdsOf(host)) if (!this.osdProcs.has(i)) await this.restartOsd(i)
   }
+  /** Stops the mgr (mgr commands such as ok-to-stop then hang; PG stats go stale). */
+  async stopMgr(): Promise<void> {
+    if (this.mgr) await stopChild(this.mgr, 'SIGTERM', 10_000)
+    this.mgr = undefined
+  }
+  async startMgr(): Promise<void> {
+    if (!this.mgr) this.mgr = this.daemon('ceph-mgr', ['-i', 'x'])
+  }
   /** Whether osd.id's process is running under this harness. */
   osdRunning(id: number): boolean {
     return this.osdProcs.has(id)
