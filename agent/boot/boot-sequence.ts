@@ -78,11 +78,15 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const lowers = await retry(`fetching image ${enrolled.image}`, async () => {
     const raw = await api.manifest(enrolled.image)
     const manifest = openManifest(raw, pin)
+    const entries = layerEntries(manifest)
+    ports.say(`image ${enrolled.image}: manifest signature ok; fetching ${entries.length} layers (${mib(entries.reduce((s, e) => s + e.size, 0))})`)
     await ports.mkdirp(cfg.layerDir)
     const fetched: FetchedLayer[] = []
-    for (const want of layerEntries(manifest)) {
+    for (const want of entries) {
       const path = `${cfg.layerDir}/${want.name}`
+      const tl = ports.clock.now()
       const got = await api.download(enrolled.image, want.name, path, want.size)
+      ports.say(`${want.name}: ${mib(got.size)} in ${((ports.clock.now() - tl) / 1000).toFixed(1)} s, sha256 ${got.sha256.slice(0, 12)}…`)
       const layer = { name: want.name, path, ...got }
       try {
         checkLayers({ ...manifest, layers: [want.name] }, [layer])
@@ -107,6 +111,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     address,
     apiPort: cfg.apiPort,
     domain: cfg.domain,
+    layers: lowers.map((l) => l.slice(l.lastIndexOf('/') + 1)),
   })
   return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs } }
 }
@@ -156,6 +161,8 @@ function checkEnrollment(a: EnrollResponse, params: BootParams, publicKey: strin
   const roster = verifyRoster(a.roster, params.clusterKey, params.cluster)
   if (!roster.ok) throw new ShoalError('bad-answer', `roster refused (${roster.reason}): ${roster.detail}`)
 }
+
+const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`
 
 function retrier(ports: BootPorts, cfg: BootConfig) {
   return async function retry<T>(what: string, fn: () => Promise<T>): Promise<T> {

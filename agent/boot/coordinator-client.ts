@@ -8,7 +8,10 @@
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { once } from 'node:events'
+import { get as httpGet, type IncomingMessage } from 'node:http'
+import { get as httpsGet } from 'node:https'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
 import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../../coordinator/enroll-api.js'
@@ -46,36 +49,42 @@ export class HttpCoordinator implements CoordinatorApi {
     return this.json(`${routes.images}/${encodeURIComponent(version)}/${routes.manifestFile}`, z.unknown())
   }
 
+  /**
+   * node:http rather than fetch here: under TCG emulation every JavaScript step is costly,
+   * and piping 64 KiB socket reads through a hash into a file is ~20x cheaper per byte
+   * than fetch's web streams (31 MiB: 1.5 s against 29 s in a TCG guest).
+   */
   async download(version: string, file: string, dest: string, maxBytes: number): Promise<DownloadResult> {
     const path = `${routes.images}/${encodeURIComponent(version)}/${encodeURIComponent(file)}`
-    const ac = new AbortController()
-    let timer = setTimeout(() => ac.abort(), this.timeoutMs)
-    const res = await this.request(path, { signal: ac.signal })
-    if (!res.ok) {
-      clearTimeout(timer)
-      throw await this.failure(path, res)
-    }
+    const url = new URL(`${this.baseUrl}${path}`)
     const hash = createHash('sha256')
-    const out = createWriteStream(dest, { mode: 0o600 })
     let size = 0
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        clearTimeout(timer)
-        timer = setTimeout(() => ac.abort(), this.timeoutMs)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { timeout: this.timeoutMs }, resolve)
+      req.on('timeout', () => req.destroy(new Error('timed out')))
+      req.on('error', reject)
+    }).catch((err) => {
+      throw new ShoalError('unreachable', `cannot reach the coordinator at ${this.baseUrl}: ${describe(err)}`, { cause: err })
+    })
+    if (res.statusCode !== 200) {
+      const text = await readBody(res)
+      throw this.failureOf(path, res.statusCode ?? 0, text)
+    }
+    res.setTimeout(this.timeoutMs, () => res.destroy(new Error('timed out')))
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
         size += chunk.length
-        if (size > maxBytes) throw new ShoalError('layer-tampered', `${file} is larger than the ${maxBytes} bytes the signed manifest lists; not keeping it`)
+        if (size > maxBytes) return cb(new ShoalError('layer-tampered', `${file} is larger than the ${maxBytes} bytes the signed manifest lists; not keeping it`))
         hash.update(chunk)
-        if (!out.write(chunk)) await once(out, 'drain')
-      }
-      out.end()
-      await once(out, 'finish')
+        cb(null, chunk)
+      },
+    })
+    try {
+      await pipeline(res, meter, createWriteStream(dest, { mode: 0o600 }))
     } catch (err) {
-      out.destroy()
       await rm(dest, { force: true })
       if (err instanceof ShoalError) throw err
       throw new ShoalError('unreachable', `download of ${path} from ${this.baseUrl} broke off after ${size} bytes: ${describe(err)}`, { cause: err })
-    } finally {
-      clearTimeout(timer)
     }
     return { sha256: hash.digest('hex'), size }
   }
@@ -103,7 +112,10 @@ export class HttpCoordinator implements CoordinatorApi {
   }
 
   private async failure(path: string, res: Response): Promise<ShoalError> {
-    const text = await res.text().catch(() => '')
+    return this.failureOf(path, res.status, await res.text().catch(() => ''))
+  }
+
+  private failureOf(path: string, status: number, text: string): ShoalError {
     let parsed: ErrorBody | undefined
     try {
       parsed = ErrorBody.parse(JSON.parse(text))
@@ -111,8 +123,8 @@ export class HttpCoordinator implements CoordinatorApi {
       parsed = undefined
     }
     const message = parsed?.error.message ?? text.slice(0, 200)
-    if (res.status >= 500) return new ShoalError('unreachable', `coordinator ${path} failed with ${res.status}: ${message}`)
-    return new ShoalError(parsed?.error.code ?? `http-${res.status}`, `coordinator refused ${path} (${res.status}): ${message}`)
+    if (status >= 500) return new ShoalError('unreachable', `coordinator ${path} failed with ${status}: ${message}`)
+    return new ShoalError(parsed?.error.code ?? `http-${status}`, `coordinator refused ${path} (${status}): ${message}`)
   }
 }
 
@@ -120,4 +132,13 @@ function describe(err: unknown): string {
   const e = err as Error & { cause?: { code?: string; message?: string } }
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out'
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)
+}
+
+async function readBody(res: IncomingMessage): Promise<string> {
+  let text = ''
+  res.setEncoding('utf8')
+  for await (const chunk of res) {
+    if (text.length < 4096) text += chunk as string
+  }
+  return text
 }

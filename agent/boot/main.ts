@@ -52,6 +52,7 @@ async function main(): Promise<number> {
     rng: { next: () => Math.random(), int: (n) => Math.floor(Math.random() * n) },
     say,
   }
+  say(`boot agent started (node ${process.version})`)
   const r = await runBoot(ports, bootDefaults, values['new-root']!)
   say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s)`)
   return 0

@@ -19,6 +19,8 @@ export interface NodeFilesInput {
   address: string
   apiPort: number
   domain: string
+  /** Layer names as stacked, lowest first (for the operator: /etc/shoal/layers). */
+  layers: string[]
 }
 
 /**
@@ -53,6 +55,7 @@ export async function writeNodeFiles(newRoot: string, i: NodeFilesInput): Promis
   }
   const e = i.enrolled
   await put('etc/hostname', `${e.id}\n`)
+  await put('etc/shoal/layers', `${i.layers.join(' ')}\n`)
   await put('etc/shoal/node.seed', `${i.seedHex}\n`, 0o600)
   await put('etc/shoal/certificate.json', JSON.stringify(e.certificate, null, 2) + '\n')
   await put('etc/shoal/roster.signed.json', JSON.stringify(e.roster, null, 2) + '\n')

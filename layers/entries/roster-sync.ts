@@ -14,6 +14,6 @@ startRosterSync({
   rosterFile: `${dir}/roster.json`,
   version: signed.version,
   intervalMs: Number(process.env.SHOAL_ROSTER_INTERVAL_MS ?? 2000),
-  timeoutMs: 10_000,
+  timeoutMs: 30_000,
   log: (line) => process.stdout.write(`shoal-roster: ${line}\n`),
 })

@@ -11,11 +11,13 @@ const RC_SYSINIT = `#!/bin/sh
 # Runs once after switch_root. The initramfs moved /proc, /sys, /dev and /run here already;
 # mount whatever is missing so this also works when booted another way.
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys
-mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
-mountpoint -q /run || mount -t tmpfs tmpfs /run
-mkdir -p /tmp /var/lib/shoal /var/log && mountpoint -q /tmp || mount -t tmpfs tmpfs /tmp
+[ -e /proc/mounts ] || mount -t proc proc /proc
+mounted() { grep -q " $1 " /proc/mounts; }
+mounted /sys || mount -t sysfs sysfs /sys
+mounted /dev || mount -t devtmpfs devtmpfs /dev
+mounted /run || mount -t tmpfs tmpfs /run
+mkdir -p /tmp /var/lib/shoal /var/log
+mounted /tmp || mount -t tmpfs tmpfs /tmp
 [ -s /etc/hostname ] && hostname -F /etc/hostname
 ip link set lo up
 echo "shoal: image $(cat /etc/shoal/image-version 2>/dev/null) up on $(hostname), layers: $(cat /etc/shoal/layers 2>/dev/null)"

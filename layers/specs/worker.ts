@@ -14,6 +14,7 @@ export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
 
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
+echo "shoal-agent: starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
 exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
 `
 

@@ -1,0 +1,168 @@
+/**
+ * End to end, for real: the coordinator on a private provisioning LAN (a network namespace
+ * with a bridge, taps and dnsmasq) and three QEMU workers (TCG) with distinct SMBIOS
+ * serials, disk serials and MACs. Each powers on, netboots by iPXE from the coordinator,
+ * runs the agent's boot mode in its initramfs (fingerprint, enroll, fetch + verify layers,
+ * SquashFS + overlayfs, switch_root) and joins the mesh. Midway the coordinator is stopped
+ * and restarted: workers retry with backoff and still come up. `shoal status` against one
+ * worker's agent must show all three, with ids derived from their own hardware.
+ * Prints power-on -> all joined. Runs in `npm test`; alone with `npm run e2e`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildInitramfs } from '../../initramfs-hooks/build-initramfs.js'
+import { buildVersion } from '../../layers/build-version.js'
+import { resolveIdentity } from '../../agent/fingerprint/resolve-identity.js'
+import type { Component, ComponentKind } from '../../agent/fingerprint/component.js'
+import { ConsoleLog } from './harness/console-log.js'
+import { NetnsLan } from './harness/netns-lan.js'
+import { QemuVm } from './harness/qemu-vm.js'
+import { missing } from './harness/requirements.js'
+import type { ChildProcess } from 'node:child_process'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const why = missing(repoRoot)
+if (why) console.log(`skipping the QEMU boot e2e: ${why}`)
+
+const SUBNET = '10.99.0'
+const HTTP_PORT = 8080
+const DHT_PORT = 49737
+const API_PORT = 7400
+/** SHOAL_E2E_VMS=1 boots one worker (debugging); SHOAL_E2E_RESTART=0 skips the coordinator restart. */
+const N = Number(process.env.SHOAL_E2E_VMS ?? 3)
+const RESTART = process.env.SHOAL_E2E_RESTART !== '0'
+/** Whole-test budget: a TCG boot is 10–20 s, three share 2 busy cores. */
+const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 170) * 1000
+
+const machines = Array.from({ length: Math.max(1, N) }, (_, i) => ({
+  name: `worker${i + 1}`,
+  mac: `52:54:00:e2:00:0${i + 1}`,
+  serial: `SHOAL-E2E-SYS-${i + 1}`,
+  uuid: `5a0a1e2e-0000-4000-8000-00000000000${i + 1}`,
+  diskSerial: `SHOALDISK000${i + 1}`,
+}))
+
+describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinator and join the mesh', () => {
+  const workDir = mkdtempSync(join(tmpdir(), 'shoal-e2e-boot-'))
+  let lan: NetnsLan
+  let coordinator: ChildProcess | undefined
+  let coordinatorLog: ConsoleLog
+  const vms: QemuVm[] = []
+  let failed = true
+
+  async function startCoordinator(): Promise<void> {
+    coordinatorLog = new ConsoleLog(join(workDir, 'coordinator.log'))
+    coordinator = lan.spawn(process.execPath, [
+      join(repoRoot, 'bin/shoal.js'), 'coordinator', 'serve',
+      '--data-dir', join(workDir, 'coordinator'), '--images-dir', join(workDir, 'images'),
+      '--http-host', lan.controllerIp, '--http-port', String(HTTP_PORT),
+      '--dht-host', lan.controllerIp, '--dht-port', String(DHT_PORT),
+      '--cluster-id', 'e2e', '--default-image', 'v1', '--unknown-mac', 'default',
+      '--kernel-args', 'console=ttyS0 quiet loglevel=3 panic=-1',
+    ], join(workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
+    coordinatorLog.attach(coordinator.stderr!)
+    coordinatorLog.attach(coordinator.stdout!)
+    await coordinatorLog.waitFor(/coordinator of cluster/, 60_000, 'the coordinator start line')
+  }
+
+  beforeAll(async () => {
+    const t0 = performance.now()
+    const initramfs = await buildInitramfs({ repoRoot, cacheDir: join(repoRoot, '.cache'), modulesDir: join(repoRoot, '.cache/kernel/modules') })
+    await buildVersion({
+      version: 'v1', outDir: join(workDir, 'images'), repoRoot, cacheDir: join(repoRoot, '.cache/layers'),
+      kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path,
+      layers: (await import('../../layers/specs/index.js')).allLayers.filter((l) => l.name !== 'controller'),
+    })
+    console.log(`e2e: images built in ${((performance.now() - t0) / 1000).toFixed(1)} s (initramfs ${initramfs.reused ? 'cached' : 'built'})`)
+    lan = await NetnsLan.create({
+      name: `shoal-e2e-${process.pid}`,
+      subnet: SUBNET,
+      hosts: machines.map((m) => ({ mac: m.mac })),
+      workDir,
+      ipxeScript: `#!ipxe\nchain http://${SUBNET}.1:${HTTP_PORT}/boot/ipxe?mac=\${net0/mac}\n`,
+    })
+    await startCoordinator()
+  }, 300_000)
+
+  afterAll(async () => {
+    await Promise.all(vms.map((v) => v.stop()))
+    await lan?.close()
+    if (failed) console.log(`e2e: logs kept in ${workDir}`)
+    else rmSync(workDir, { recursive: true, force: true })
+  }, 60_000)
+
+  it('powers on three workers; each enrolls, mounts its verified layers and joins; shoal status shows all three', async () => {
+    machines.forEach((m, i) => {
+      const vm = new QemuVm({ ...m, tap: lan.hosts[i]!.tap, memMb: 1024, timeoutS: Math.ceil(BOOT_DEADLINE_MS / 1000) + 60, boot: { kind: 'pxe' } }, lan, workDir)
+      vms.push(vm)
+    })
+    const powerOn = performance.now()
+    for (const vm of vms) vm.start()
+
+    const watchLog = new ConsoleLog(join(workDir, 'cluster-watch.log'))
+    const watcher = lan.spawn(process.execPath, [join(repoRoot, 'test/e2e/harness/cluster-watch.mjs'), ...lan.hosts.map((h) => `${h.ip}:${API_PORT}`)], join(workDir, 'cluster-watch.out'))
+    watchLog.attach(watcher.stdout!)
+
+    // Coordinator restart mid-boot: once every worker is past iPXE (its initramfs has the
+    // network up), stop the coordinator; start it again when a worker reports a failed
+    // attempt. Workers must ride it out with backoff.
+    let outageS = 0
+    if (RESTART) {
+      await Promise.all(vms.map((vm) => vm.console.waitFor(/shoal\[.*\]: network up/, BOOT_DEADLINE_MS, `${vm.spec.name} network up in the initramfs`)))
+      const stoppedAt = performance.now()
+      await lan.kill(coordinator!)
+      const retry = await Promise.race(vms.map((vm) => vm.console.waitFor(/failed: .*retrying in/, 90_000, 'a retry after the coordinator stopped').then((l) => ({ vm, l }))))
+      await startCoordinator()
+      outageS = (performance.now() - stoppedAt) / 1000
+      console.log(`e2e: coordinator down for ${outageS.toFixed(1)} s; ${retry.vm.spec.name} said: ${retry.l.text}`)
+    }
+
+    const remaining = BOOT_DEADLINE_MS - (performance.now() - powerOn)
+    const joined = await watchLog.waitFor(new RegExp(`"agent":"${SUBNET.replace(/\./g, '\\.')}\\.101:${API_PORT}","alive":${N},`), remaining, `all ${N} alive at worker1's agent`)
+    const joinedS = (joined.at - powerOn) / 1000
+    const perVm = vms.map((vm) => {
+      const l = vm.console.find(/enrolled as /)
+      return `${vm.spec.name} enrolled ${l ? ((l.at - powerOn) / 1000).toFixed(1) : '?'} s`
+    })
+    console.log(`e2e: power-on -> all ${N} joined: ${joinedS.toFixed(1)} s (TCG, ${RESTART ? `including a ${outageS.toFixed(1)} s coordinator outage` : 'no outage'}; ${perVm.join(', ')})`)
+
+    // What the operator runs: shoal status against one worker's agent.
+    const status = await lan.exec(process.execPath, [join(repoRoot, 'bin/shoal.js'), 'status', '--agent', `${lan.hosts[0]!.ip}:${API_PORT}`, '-o', 'json'], 60_000)
+    expect(status.code, status.stderr).toBe(0)
+    const cluster = JSON.parse(status.stdout) as { counts: { alive: number }; nodes: { id: string; status: string; api: string | null; image: string | null }[] }
+    const table = await lan.exec(process.execPath, [join(repoRoot, 'bin/shoal.js'), 'status', '--agent', `${lan.hosts[0]!.ip}:${API_PORT}`], 60_000)
+    console.log(`e2e: shoal status --agent ${lan.hosts[0]!.ip}:${API_PORT}\n${table.stdout}`)
+    expect(cluster.counts.alive).toBe(N)
+
+    // Ids match the hardware: each worker's console names the components it read (its own
+    // serials and MAC), the id resolveIdentity derives from exactly those, and the cluster
+    // lists that id at that worker's address.
+    const ids = new Set<string>()
+    vms.forEach((vm, i) => {
+      const m = machines[i]!
+      const evidence = vm.console.find(/shoal-boot.*: machine \S+: /)!.text
+      expect(evidence).toContain(`sys=${m.serial}`)
+      expect(evidence).toContain(`=${m.diskSerial}`)
+      expect(evidence.toLowerCase()).toContain(m.mac)
+      const [, localId, list] = /machine (\S+): (.*)$/.exec(evidence)!
+      const components: Component[] = list!.split(', ').map((e) => {
+        const [, kind, label, value] = /^(\w+)(?:\(([^)]*)\))?=(.*)$/.exec(e)!
+        return { kind: kind as ComponentKind, value: value!, source: 'console', ...(label ? { label } : {}) }
+      })
+      expect(resolveIdentity(components).id).toBe(localId)
+      const enrolledId = /enrolled as (\S+)/.exec(vm.console.find(/enrolled as /)!.text)![1]!
+      expect(enrolledId).toBe(localId)
+      const node = cluster.nodes.find((n) => n.id === enrolledId)
+      expect(node, `${enrolledId} (${vm.spec.name}) in shoal status`).toBeDefined()
+      expect(node!.status).toBe('alive')
+      expect(node!.api).toBe(`${lan.hosts[i]!.ip}:${API_PORT}`)
+      expect(node!.image).toBe('v1')
+      ids.add(enrolledId)
+    })
+    expect(ids.size).toBe(N)
+    failed = false
+  }, BOOT_DEADLINE_MS + 120_000)
+})
