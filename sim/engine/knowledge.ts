@@ -59,6 +59,7 @@ export class Knowledge {
   private readonly curVer: Float64Array
   private readonly lastSelf: unknown[]
   private readonly deadCount: Int32Array
+  private readonly rowGood: Int32Array
   private goodCount = 0
   private upCount = 0
   private watches: RecordWatch[] = []
@@ -82,6 +83,7 @@ export class Knowledge {
     this.curVer = new Float64Array(this.n)
     this.lastSelf = new Array(this.n).fill(undefined)
     this.deadCount = new Int32Array(this.n)
+    this.rowGood = new Int32Array(this.n)
     sim.onEffect((node, eff, now) => this.onEffect(node, eff, now))
     sim.onStep((node, proc) => this.checkSelf(this.idx(node), proc))
     sim.onLifecycle((node, change, proc) => (change === 'up' ? this.onUp(this.idx(node), proc) : this.onDown(this.idx(node))))
@@ -102,6 +104,12 @@ export class Knowledge {
   convergedFraction(): number {
     const want = this.upCount * (this.upCount - 1)
     return want === 0 ? 1 : this.goodCount / want
+  }
+
+  /** `observer` sees every other up node alive with its current record. */
+  informed(observer: string): boolean {
+    const o = this.idx(observer)
+    return this.up[o] === 1 && this.rowGood[o] === this.upCount - 1
   }
 
   /** How many up nodes (other than `subject`) hold `subject` dead. */
@@ -181,6 +189,7 @@ export class Knowledge {
     const g = this.up[o] && this.up[s] && this.status[p] === ALIVE && this.newerOrSame(this.recInc[p]!, this.recVer[p]!, this.curInc[s]!, this.curVer[s]!) ? 1 : 0
     if (g !== this.good[p]) {
       this.goodCount += g ? 1 : -1
+      this.rowGood[o]! += g ? 1 : -1
       this.good[p] = g
     }
   }

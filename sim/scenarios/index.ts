@@ -1,0 +1,12 @@
+/**
+ * The scenario registry: `npm run sim -- --scenario NAME`. To add one, write
+ * sim/scenarios/<name>.ts exporting a `Scenario` (see scenario.ts) and list it here.
+ */
+import { crash } from './crash.js'
+import { join } from './join.js'
+import { partition } from './partition.js'
+import type { Scenario } from './scenario.js'
+
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([join, crash, partition].map((s) => [s.name, s]))
+
+export type { IntRange, OptionSpec, OptionValue, Scenario, ScenarioContext, ScenarioResult } from './scenario.js'
