@@ -7,7 +7,7 @@
 import type { Component } from './component.js'
 import { componentsFromHardware } from './hardware-components.js'
 import { readSysfsHardware, type ReadSysfsOptions, type SysfsHardware } from './read-sysfs.js'
-import { resolveIdentity, type Candidate, type ComponentVerdict, type FleetIndex, type KnownFingerprint, type ResolveOptions } from './resolve-identity.js'
+import { screenComponents, resolveIdentity, type Candidate, type ComponentVerdict, type FleetIndex, type KnownFingerprint, type ResolveOptions } from './resolve-identity.js'
 
 export interface CollectedComponents {
   components: Component[]
@@ -38,11 +38,25 @@ export interface FingerprintReport {
   warnings: string[]
 }
 
-export async function fingerprintMachine(
-  opts: ReadSysfsOptions & ResolveOptions & { known?: readonly KnownFingerprint[] | FleetIndex } = {},
-): Promise<FingerprintReport> {
+export interface FingerprintOptions extends ReadSysfsOptions, ResolveOptions {
+  known?: readonly KnownFingerprint[] | FleetIndex
+  /**
+   * Components from a second source (agent/inventory's componentsFromInventory: what
+   * systeminformation saw), used only when /sys offers no usable component at all, so an
+   * id never flips between sources.
+   */
+  secondary?: readonly Component[]
+}
+
+export async function fingerprintMachine(opts: FingerprintOptions = {}): Promise<FingerprintReport> {
   const collected = await collectComponents(opts)
-  const r = resolveIdentity(collected.components, opts.known ?? [], opts)
+  let components = collected.components
+  const usable = screenComponents(components).comps.some((c) => !c.startsWith('cpu:'))
+  if (!usable && opts.secondary?.length) {
+    collected.warnings.push('/sys offered no usable component: using what systeminformation saw')
+    components = [...components, ...opts.secondary]
+  }
+  const r = resolveIdentity(components, opts.known ?? [], opts)
   return {
     id: r.id,
     decision: r.decision,

@@ -25,7 +25,7 @@ export {
 } from './resolve-identity.js'
 export { readSysfsHardware, type SysfsHardware, type SysfsDisk, type SysfsNic, type SysfsDmi, type ReadSysfsOptions } from './read-sysfs.js'
 export { componentsFromHardware } from './hardware-components.js'
-export { collectComponents, fingerprintMachine, type CollectedComponents, type FingerprintReport } from './fingerprint-machine.js'
+export { collectComponents, fingerprintMachine, type CollectedComponents, type FingerprintReport, type FingerprintOptions } from './fingerprint-machine.js'
 export { parseKnownFingerprints, knownFromRecords, KnownFingerprintFile } from './known-fingerprints.js'
 export { parseMemoryDevice, parseProcessor, type MemoryDevice } from './smbios.js'
 export { writeFakeSysfs, linkInFakeSysfs, type FakeSysfsOptions } from './fake-sysfs.js'

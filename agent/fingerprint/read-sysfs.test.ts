@@ -19,6 +19,12 @@ afterEach(async () => {
   while (dirs.length) await rm(dirs.pop()!, { recursive: true, force: true })
 })
 
+async function written(m: ReturnType<typeof syntheticMachine>): Promise<string> {
+  const root = await tree()
+  await writeFakeSysfs(root, m.hardware)
+  return root
+}
+
 const key = (c: { kind: string; value: string }) => `${c.kind}=${c.value}`
 
 describe('collectors on fake /sys trees', () => {
@@ -128,6 +134,17 @@ describe('collectors on fake /sys trees', () => {
     const r = await fingerprintMachine({ sysfsRoot: root, fallbackId: 'rack3-node7' })
     expect(r).toMatchObject({ id: 'rack3-node7', decision: 'operator' })
     await expect(fingerprintMachine({ sysfsRoot: root, fallbackId: 'Not_A_Label' })).rejects.toThrow(/DNS label/)
+  })
+
+  it('falls back to a second source (systeminformation\'s view) only when /sys has nothing usable', async () => {
+    const m = syntheticMachine(0, 1)
+    const empty = await tree()
+    const r = await fingerprintMachine({ sysfsRoot: empty, secondary: m.components.map((c) => ({ ...c, source: 'systeminformation' })) })
+    expect(r.id).toBe((await fingerprintMachine({ sysfsRoot: await written(m) })).id)
+    expect(r.warnings.join()).toMatch(/using what systeminformation saw/)
+    // With a usable /sys the second source is ignored: the id never flips between sources.
+    const full = await fingerprintMachine({ sysfsRoot: await written(m), secondary: [{ kind: 'nic', value: 'aa:bb:cc:00:00:01', source: 'systeminformation' }] })
+    expect(full.components.some((c) => c.source === 'systeminformation')).toBe(false)
   })
 
   it('an empty directory and a missing directory both give the no-identity error', async () => {

@@ -9,3 +9,5 @@ export { collectInventory, type CollectInventoryOptions } from './collect-invent
 export { inventoryFromSysfs } from './inventory-from-sysfs.js'
 export { summarizeInventory } from './summarize-inventory.js'
 export { InventoryResponse } from './inventory-response.js'
+export { InventoryCache, type InventoryCacheOptions } from './inventory-cache.js'
+export { componentsFromInventory } from './inventory-components.js'
