@@ -88,6 +88,20 @@ describe('KubeClient against the fake API server', () => {
     expect(api.nodes.get('node-a')!.spec.unschedulable).toBe(true)
   })
 
+  it('does not evict a pod no controller owns unless forced, and says why', async () => {
+    api.addPod({ name: 'debug', node: 'node-a' })
+    const plan = await new KubeProbe(client, 'node-a').run({ drainPlan: true })
+    expect(plan.drain!.blocking).toContainEqual({ namespace: 'default', name: 'debug', reason: expect.stringMatching(/^not managed by a controller/) })
+    api.addPod({ name: 'web-3', node: 'node-c', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'web-rs' } })
+    const r = await drainNode(client, 'node-a', { deadlineMs: 10_000 })
+    expect(r.drained).toBe(false)
+    expect(r.blocking.map((b) => b.name)).toEqual(['debug'])
+    expect(api.pods.has('default/debug')).toBe(true)
+    const forced = await drainNode(client, 'node-a', { deadlineMs: 10_000, force: true })
+    expect(forced.drained).toBe(true)
+    expect(api.pods.has('default/debug')).toBe(false)
+  })
+
   it('stops at the drain deadline and reports the blocking pod with the budget reason', async () => {
     const r = await drainNode(client, 'node-a', { deadlineMs: 20_000 })
     expect(r.drained).toBe(false)

@@ -13,6 +13,12 @@ import type { DrainPlan, PodRef } from './observation.js'
 
 const mirrorAnnotation = 'kubernetes.io/config.mirror'
 
+/** A pod no controller owns is gone for good once evicted (kubectl drain refuses it without --force). */
+export function isUnmanaged(p: KubePod): boolean {
+  return !p.metadata.ownerReferences?.some((o) => o.controller) && !['Succeeded', 'Failed'].includes(p.status?.phase ?? '')
+}
+const unmanagedReason = 'not managed by a controller: evicting it deletes it for good (recreate it under a Deployment/StatefulSet, or delete it yourself)'
+
 /** Splits a node's pods into those a drain evicts and those it leaves. Pure. */
 export function classifyPods(pods: KubePod[]): Pick<DrainPlan, 'evict' | 'stay'> {
   const evict: PodRef[] = []
@@ -36,6 +42,10 @@ export function drainPlan(pods: KubePod[], pdbs: KubePdb[]): DrainPlan {
   const used = new Map<string, number>()
   for (const ref of evict) {
     const pod = byKey.get(`${ref.namespace}/${ref.name}`)!
+    if (isUnmanaged(pod)) {
+      blocking.push({ ...ref, reason: unmanagedReason })
+      continue
+    }
     const ready = pod.status?.phase === 'Running' && pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
     if (!ready) continue // unhealthy pods do not count against a budget's healthy pods
     const budgets = pdbs.filter((b) => (b.metadata.namespace ?? 'default') === ref.namespace && selects(b.spec.selector as LabelSelector, pod.metadata.labels ?? {}))
@@ -62,6 +72,8 @@ export interface DrainOptions {
   retry?: BackoffPolicy
   /** How often to look whether an evicted pod is gone. */
   pollMs?: number
+  /** Also evict pods no controller owns (they do not come back). Default false: they block. */
+  force?: boolean
 }
 
 export interface DrainResult {
@@ -87,9 +99,15 @@ export async function drainNode(client: KubeClient, node: string, opts: DrainOpt
   const uidOf = new Map(pods.map((p) => [`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p.metadata.uid]))
   const evicted: PodRef[] = []
   const blocking: DrainResult['blocking'] = []
+  const byKey = new Map(pods.map((p) => [`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p]))
+  const toEvict = evict.filter((ref) => {
+    if (opts.force || !isUnmanaged(byKey.get(`${ref.namespace}/${ref.name}`)!)) return true
+    blocking.push({ ...ref, reason: unmanagedReason })
+    return false
+  })
 
   await Promise.all(
-    evict.map(async (ref) => {
+    toEvict.map(async (ref) => {
       let reason = 'not evicted before the deadline'
       for (let attempt = 1; ; attempt++) {
         let out
