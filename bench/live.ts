@@ -10,6 +10,7 @@
  * agents; <= 80 MB RSS per agent. Bounded: each size gives up after its deadlines.
  */
 import { readFile } from 'node:fs/promises'
+import { setMaxListeners } from 'node:events'
 import { cpus, loadavg } from 'node:os'
 import { AgentClient } from '../agent/api/index.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
@@ -45,6 +46,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 async function run(n: number): Promise<void> {
   const cluster = await LocalCluster.create({ nodes: n, readyTimeoutMs: SPAWN_DEADLINE_MS })
   const abort = new AbortController()
+  setMaxListeners(1000, abort.signal)
   const clients: AgentClient[] = []
   try {
     const spawnStart = Date.now()
@@ -73,7 +75,7 @@ async function run(n: number): Promise<void> {
         client
           .watch((line) => {
             if (line.type === 'snapshot') for (const node of line.nodes) note(node.id)
-            else if (line.type === 'member') note(line.id)
+            else if (line.type === 'member' || line.type === 'record') note(line.id)
           }, abort.signal)
           .catch(() => {})
       }

@@ -167,7 +167,11 @@ export class ApiServer {
     const src = this.opts.source
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
     const line = (obj: unknown) => res.write(JSON.stringify(obj) + '\n')
-    line({ type: 'snapshot', at: new Date(src.now()).toISOString(), ...clusterSummary(src.selfId, src.view(), src.now()) })
+    const snapshot = clusterSummary(src.selfId, src.view(), src.now())
+    line({ type: 'snapshot', at: new Date(src.now()).toISOString(), ...snapshot })
+    // Ids this watcher has been told about: a member can reach the view through a claim
+    // before its record, so the first line a watcher sees about an id is always a join.
+    const told = new Set(snapshot.nodes.map((n) => n.id))
     const onEvent = (event: MeshEvent, at: number) => {
       if (event.type === 'dropped') {
         line({ type: 'dropped', at: new Date(at).toISOString(), from: event.from, reason: event.reason, detail: event.detail })
@@ -176,8 +180,14 @@ export class ApiServer {
       if (event.type !== 'member' && event.type !== 'record') return
       const m = src.view().find((v) => v.id === event.id)
       const node = m ? nodeSummary(m, at) : null
-      if (event.type === 'member') line({ type: 'member', at: new Date(at).toISOString(), id: event.id, status: event.status, previous: event.previous ?? null, node })
-      else line({ type: 'record', at: new Date(at).toISOString(), id: event.id, changed: changedFields(event.previous, event.record), node })
+      const iso = new Date(at).toISOString()
+      if (!told.has(event.id)) {
+        told.add(event.id)
+        line({ type: 'member', at: iso, id: event.id, status: m?.status ?? (event.type === 'member' ? event.status : 'alive'), previous: null, node })
+        if (event.type === 'member') return
+      }
+      if (event.type === 'member') line({ type: 'member', at: iso, id: event.id, status: event.status, previous: event.previous ?? null, node })
+      else line({ type: 'record', at: iso, id: event.id, changed: changedFields(event.previous, event.record), node })
     }
     const heartbeat = setInterval(() => line({ type: 'heartbeat', at: new Date(src.now()).toISOString() }), this.opts.watchHeartbeatMs ?? 15_000)
     src.on('event', onEvent)
