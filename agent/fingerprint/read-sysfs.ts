@@ -8,7 +8,7 @@
  * machine has every attribute), an unreadable one becomes a warning, a whole missing
  * source is listed in `unknown`. Each source has a deadline; what is late is unknown.
  */
-import { readFile, readdir, lstat } from 'node:fs/promises'
+import { open, readFile, readdir, lstat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseMemoryDevice, parseProcessor, type MemoryDevice } from './smbios.js'
 
@@ -94,6 +94,8 @@ const DMI_FILES: Record<keyof SysfsDmi, string> = {
   biosDate: 'bios_date',
 }
 
+const MAX_FILE_BYTES = 64 * 1024
+
 /** Block devices that are never a machine's own disk. */
 const VIRTUAL_DISK = /^(loop|ram|zram|dm-|md|nbd|sr|fd|rbd|drbd|zd|nvme\d+c\d+n)/
 /** Names of virtual NICs, a second guard behind "has no device link". */
@@ -113,15 +115,26 @@ class Reader {
     return s === '' ? undefined : s
   }
 
+  /** At most MAX_FILE_BYTES: sysfs attributes are one page; a huge file in a fake tree is not ours to slurp. */
   async bytes(rel: string): Promise<Uint8Array | undefined> {
+    let fh
     try {
-      return await readFile(join(this.root, rel))
+      fh = await open(join(this.root, rel), 'r')
+      const buf = Buffer.alloc(MAX_FILE_BYTES)
+      let n = 0
+      for (;;) {
+        const { bytesRead } = await fh.read(buf, n, buf.length - n, null)
+        if (bytesRead === 0 || (n += bytesRead) >= buf.length) break
+      }
+      return buf.subarray(0, n)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENODEV' || code === 'ENXIO') return undefined
       if (code === 'EACCES' || code === 'EPERM') this.warnings.push(`cannot read ${rel}: permission denied (run as root to read serial numbers)`)
       else this.warnings.push(`cannot read ${rel}: ${code ?? (err as Error).message}`)
       return undefined
+    } finally {
+      await fh?.close().catch(() => {})
     }
   }
 
