@@ -40,8 +40,9 @@ export function parseKnownFingerprints(json: unknown, origin = 'known fingerprin
 
 /**
  * Known fingerprints from the mesh: every NodeRecord carries its id and component digest
- * (`comps`). `isAlive` (optional) marks nodes that are up and answering right now, whose
- * ids a booting machine must not take (it would be a clone, not a reboot).
+ * (`comps`). `isAlive` (optional) marks nodes that answered a direct probe after this
+ * machine started booting; their ids are not for taking (this machine would be a clone).
+ * Never pass "not yet declared dead": that is this very machine's old record during a reboot.
  */
 export function knownFromRecords(records: Iterable<{ id: string; comps: readonly string[] }>, isAlive?: (id: string) => boolean): KnownFingerprint[] {
   const out: KnownFingerprint[] = []

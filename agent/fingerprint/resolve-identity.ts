@@ -43,7 +43,12 @@ export interface KnownFingerprint {
   id: string
   /** Its component digest ("kind:hash" entries). */
   comps: readonly string[]
-  /** True when that node is up and answering right now: a machine cannot be in two places, so its id is not for taking. */
+  /**
+   * True when that node answered a direct probe AFTER this machine started booting: a
+   * machine cannot be in two places, so its id is not for taking (this one is a clone).
+   * Not "not yet declared dead": a rebooting node's own record looks alive for a few
+   * seconds, and marking it so would give the rebooted machine a new id.
+   */
   alive?: boolean
 }
 
