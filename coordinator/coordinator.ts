@@ -3,25 +3,24 @@
  * and the mesh's DHT bootstrap node, over the state in level. `start()` and `close()` are
  * idempotent; time and randomness are injected so tests drive token expiry by clock.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
-import { adminRoutes, AssignRequest, AuditQuery, DecideRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
+import { handleAdmin } from './admin-routes.js'
 import { renderBootScript, renderRefusal } from './boot-script.js'
 import { ClusterState } from './cluster-state.js'
 import type { CoordinatorConfig } from './coordinator-config.js'
 import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from './enroll-api.js'
-import { decide, enroll } from './enrollment.js'
-import { bearer, HttpError, readJson, sendError, sendJson, validate } from './http-json.js'
+import { enroll } from './enrollment.js'
+import { allow, HttpError, readJson, sendError, sendJson, sendText, validate } from './http-json.js'
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
 import { serveFile, statFile } from './static-file.js'
-import { StateStore, type PendingEntry } from './state-store.js'
-import { createHash } from 'node:crypto'
+import { StateStore } from './state-store.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -146,7 +145,7 @@ export class Coordinator {
     const path = url.pathname
     const method = req.method ?? 'GET'
     if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
-    if (path.startsWith('/v1/admin/')) return this.handleAdmin(req, res, path, method, url)
+    if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
     switch (path) {
       case routes.bootScript:
         allow(method, ['GET'])
@@ -290,65 +289,6 @@ export class Coordinator {
     }
   }
 
-  private async handleAdmin(req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
-    if (!this.state.isAdmin(bearer(req))) {
-      req.resume()
-      throw new HttpError(401, 'unauthorized', 'admin API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
-    }
-    const state = this.state
-    const by = `admin@${req.socket.remoteAddress ?? '?'}`
-    switch (path) {
-      case adminRoutes.nodes: {
-        allow(method, ['GET'])
-        const nodes: AdminNode[] = [...state.nodes.values()]
-          .sort((a, b) => a.id.localeCompare(b.id))
-          .map((n) => ({
-            id: n.id,
-            key: n.key,
-            macs: n.macs,
-            assignedImage: state.nodeAssignments.get(n.id)?.image,
-            serial: n.certificate.serial,
-            firstEnrolledAt: n.firstEnrolledAt,
-            lastEnrolledAt: n.lastEnrolledAt,
-            enrollments: n.enrollments,
-            inventory: n.inventory,
-          }))
-        return sendJson(res, 200, { nodes })
-      }
-      case adminRoutes.pending: {
-        allow(method, ['GET'])
-        return sendJson(res, 200, { pending: [...state.pending.values()].sort((a, b) => a.requestedAt - b.requestedAt).map(pendingView) })
-      }
-      case adminRoutes.approve:
-      case adminRoutes.reject: {
-        allow(method, ['POST'])
-        const body = validate(DecideRequest, await readJson(req, this.config.maxBodyBytes), 'decision')
-        const p = await decide(state, body.requestId, path === adminRoutes.approve ? 'approved' : 'rejected', by)
-        return sendJson(res, 200, pendingView(p))
-      }
-      case adminRoutes.assign: {
-        allow(method, ['POST'])
-        const body = validate(AssignRequest, await readJson(req, this.config.maxBodyBytes), 'assignment')
-        if (!(await this.images!.hasVersion(body.image))) throw new HttpError(400, 'bad-request', `no image version "${body.image}" in ${this.config.imagesDir}; build it first`)
-        const a = await state.assign({ node: body.node, mac: body.mac }, body.image, by)
-        return sendJson(res, 200, a)
-      }
-      case adminRoutes.remove: {
-        allow(method, ['POST'])
-        const body = validate(RemoveRequest, await readJson(req, this.config.maxBodyBytes), 'removal')
-        await state.removeNode(body.node, by)
-        return sendJson(res, 200, { removed: body.node })
-      }
-      case adminRoutes.audit: {
-        allow(method, ['GET'])
-        const q = validate(AuditQuery, Object.fromEntries(url.searchParams), 'audit query')
-        return sendJson(res, 200, { entries: await state.listAudit({ limit: q.limit, sinceMs: q.since, kind: q.kind }) })
-      }
-      default:
-        throw new HttpError(404, 'not-found', `no admin route ${method} ${path}`)
-    }
-  }
-
   private fail(res: ServerResponse, err: unknown): void {
     if (err instanceof HttpError) return this.sendError(res, err.status, err.code, err.message, err.issues)
     if (err instanceof ShoalError) {
@@ -388,19 +328,6 @@ export class Coordinator {
     if (!last) throw new ShoalError('image', `no image versions in ${this.config.imagesDir}; build one with \`npm run layers\``)
     return last
   }
-}
-
-function pendingView(p: PendingEntry): AdminPending {
-  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory }
-}
-
-function allow(method: string, methods: string[]): void {
-  if (!methods.includes(method)) throw new HttpError(405, 'method-not-allowed', `use ${methods.join(' or ')}`)
-}
-
-function sendText(res: ServerResponse, status: number, text: string, head = false): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
-  res.end(head ? undefined : text)
 }
 
 function safeDecode(s: string): string {

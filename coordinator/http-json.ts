@@ -75,3 +75,13 @@ export function bearer(req: IncomingMessage): string | undefined {
   const m = /^Bearer\s+(\S+)$/i.exec(h.trim())
   return m ? m[1] : undefined
 }
+
+/** 405 unless the method is one of `methods`. */
+export function allow(method: string, methods: string[]): void {
+  if (!methods.includes(method)) throw new HttpError(405, 'method-not-allowed', `use ${methods.join(' or ')}`)
+}
+
+export function sendText(res: ServerResponse, status: number, text: string, head = false): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+  res.end(head ? undefined : text)
+}
