@@ -58,3 +58,26 @@ describe('digest chunks', () => {
     }
   })
 })
+
+describe('swapped liveness (a healed partition)', () => {
+  it('shows as a difference: A alive/B dead never sums like A dead/B alive', () => {
+    // Many pairs sharing a bucket; with raw FNV sums about half of them cancelled.
+    const ids = Array.from({ length: 2000 }, (_, i) => `w${String(i).padStart(4, '0')}`)
+    let pairs = 0
+    for (let i = 0; i < ids.length && pairs < 300; i++) {
+      for (let j = i + 1; j < ids.length && pairs < 300; j++) {
+        if (bucketOf(ids[i]!) !== bucketOf(ids[j]!)) continue
+        pairs++
+        const x = new BucketHashes()
+        const y = new BucketHashes()
+        const e = (id: string, status: number) => ({ id, recInc: 5, recVer: 100, status, statusInc: 5 })
+        x.set(e(ids[i]!, 0))
+        x.set(e(ids[j]!, 2))
+        y.set(e(ids[i]!, 2))
+        y.set(e(ids[j]!, 0))
+        expect(x.differing(y.toBytes()), `${ids[i]} / ${ids[j]}`).toEqual([bucketOf(ids[i]!)])
+      }
+    }
+    expect(pairs).toBe(300)
+  })
+})

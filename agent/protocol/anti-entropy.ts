@@ -24,8 +24,20 @@ export function bucketOf(id: string): number {
   return fnv1a(id) % AE_BUCKETS
 }
 
+/**
+ * FNV-1a alone is not enough here: bucket hashes are SUMS, and a one-digit change shifts a
+ * raw FNV hash by one of very few values, so two swapped facts (A alive/B dead vs A dead/
+ * B alive — exactly what a healed partition leaves) cancelled about half the time and were
+ * never repaired. The murmur3 finaliser spreads every change over all 32 bits.
+ */
 export function entryHash(e: AeEntry): number {
-  return fnv1a(`${e.id}|${e.recInc}|${e.recVer}|${e.status}|${e.statusInc}`)
+  let h = fnv1a(`${e.id}|${e.recInc}|${e.recVer}|${e.status}|${e.statusInc}`)
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
 }
 
 export class BucketHashes {
