@@ -17,16 +17,24 @@ import { startTestCoordinator, testMachine, type TestCoordinator } from '../coor
 let h: TestCoordinator
 afterEach(() => h?.close())
 
-async function bootMachine(n: number, seedByte: number) {
+async function bootMachine(n: number, seedByte: number, hooks: { beforeBoot?: () => Promise<void>; onSleep?: (ms: number) => Promise<void> } = {}) {
   const m = testMachine(n)
   const script = await (await fetch(`${h.url}/boot/ipxe?mac=${m.mac}`)).text()
   const kernelLine = script.split('\n').find((l) => l.startsWith('kernel '))!
-  const f = fakeBoot({ retryJitter: 0, maxAttempts: 3, layerDir: join(h.dir, `layers-${n}-${seedByte}`), stackDir: join(h.dir, 'stack') })
+  const f = fakeBoot({ retryJitter: 0, maxAttempts: 5, layerDir: join(h.dir, `layers-${n}-${seedByte}`), stackDir: join(h.dir, 'stack') })
   f.ports.readCmdline = async () => kernelLine.slice(kernelLine.indexOf(' ', 'kernel '.length) + 1)
   f.ports.identify = async () => ({ fingerprint: { id: `node-${n}`, comps: m.comps }, inventory: { cpuCores: 2 }, evidence: [] })
   f.ports.newSeed = () => new Uint8Array(32).fill(seedByte)
   f.ports.coordinator = (url) => new HttpCoordinator(url, 10_000)
   f.ports.mkdirp = async (dir) => void (await mkdir(dir, { recursive: true }))
+  if (hooks.onSleep) {
+    const sleep = f.ports.sleep
+    f.ports.sleep = async (ms) => {
+      await hooks.onSleep!(ms)
+      return sleep(ms)
+    }
+  }
+  await hooks.beforeBoot?.()
   const result = await runBoot(f.ports, f.cfg, '/new_root')
   return { result, f }
 }
@@ -47,6 +55,23 @@ describe('agent boot mode against the real coordinator', () => {
     expect([...h.coordinator.state.nodes.keys()]).toEqual(['node-1'])
     const audit = await h.coordinator.state.listAudit({ limit: 100 })
     expect(audit.filter((e) => e.kind === 'image').map((e) => e.detail?.file).sort()).toEqual(['base.squashfs', 'node.squashfs', 'worker.squashfs'])
+  })
+
+  it('the coordinator restarting mid-boot: the worker retries with backoff and still comes up with its token', async () => {
+    h = await startTestCoordinator()
+    const port = Number(new URL(h.url).port)
+    let restarts = 0
+    const { result, f } = await bootMachine(3, 31, {
+      // The coordinator goes down after serving the boot script, before the enrollment…
+      beforeBoot: () => h.coordinator.close(),
+      // …and is back (same port, same data dir) by the time the worker retries.
+      onSleep: async () => {
+        if (restarts++ === 0) await h.restart({ httpPort: port })
+      },
+    })
+    expect(result).toMatchObject({ id: 'node-3', identity: 'new' })
+    expect(f.sleeps).toHaveLength(1)
+    expect(f.said.some((l) => /enrolling with .* failed: cannot reach/.test(l))).toBe(true)
   })
 
   it('the same machine booting again (new key in RAM) is recognised and keeps its id', async () => {
