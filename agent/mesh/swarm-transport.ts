@@ -151,12 +151,15 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       const hex = info.publicKey.toString('hex')
       if (this.capRejected.delete(hex)) info.ban(false)
     })
-    await swarm.listen()
+    // Listen, announce and look up at once: each is several DHT round trips, and on a busy
+    // machine every round trip waits for two processes to be scheduled. Our first lookup
+    // does not need our own announcement to have landed.
+    const listening = swarm.listen()
     // Announce only: we look the topic up and choose whom to dial ourselves.
     const discovery = swarm.join(this.topic, { server: true, client: false })
-    await discovery.flushed()
-    if (this.closed) return
     this.scheduleDiscovery(0)
+    await listening
+    await discovery.flushed()
   }
 
   /** Peer ids with an open connection. */
