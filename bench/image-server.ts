@@ -86,10 +86,10 @@ function fetchRound(url: string): Promise<{ bytes: number; seconds: number; fail
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint()
     const curl = spawn('curl', args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    curl.on('error', reject)
     let out = ''
     curl.stdout.on('data', (c) => (out += c))
     const timer = setTimeout(() => curl.kill('SIGKILL'), Math.max(5_000, DEADLINE_MS - (Date.now() - started)))
-    curl.on('error', reject)
     curl.on('close', () => {
       clearTimeout(timer)
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9
@@ -133,7 +133,23 @@ function stop(child: ChildProcess | undefined): Promise<void> {
   })
 }
 
+/** Path of an executable on PATH (or the sbin dirs nginx lives in), or undefined. */
+async function which(cmd: string): Promise<string | undefined> {
+  const { access } = await import('node:fs/promises')
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
+    const p = join(dir, cmd)
+    if (await access(p).then(() => true, () => false)) return p
+  }
+  return undefined
+}
+
 async function main(): Promise<void> {
+  const nginxBin = await which('nginx')
+  if (!(await which('curl'))) {
+    emit({ bench: 'image-server', skipped: 'curl is not installed (apt-get install curl); it is the load generator' })
+    return
+  }
+  if (!nginxBin) emit({ bench: 'image-server', note: 'nginx is not installed (npm run setup installs nginx-light): measuring shoal alone, no ratio' })
   const dir = await mkdtemp(join(tmpdir(), 'shoal-bench-img-'))
   let shoal: ChildProcess | undefined
   let nginx: ChildProcess | undefined
@@ -185,13 +201,16 @@ http {
 }
 `
     await writeFile(join(prefix, 'nginx.conf'), conf)
-    nginx = spawn('nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] })
     const nginxUrl = `http://127.0.0.1:${nginxPort}/images/v1/worker.squashfs`
-    await waitHttp(nginxUrl.replace('worker.squashfs', 'vmlinuz'), nginx, 'nginx')
+    if (nginxBin) {
+      nginx = spawn(nginxBin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] })
+      nginx.on('error', (err) => emit({ bench: 'image-server', error: `nginx: ${err.message}` }))
+      await waitHttp(nginxUrl.replace('worker.squashfs', 'vmlinuz'), nginx, 'nginx')
+    }
 
     // Warm the page cache and both servers once (small share of the file).
     await fetchRound(shoalUrl.replace('worker.squashfs', 'vmlinuz'))
-    await fetchRound(nginxUrl.replace('worker.squashfs', 'vmlinuz'))
+    if (nginx) await fetchRound(nginxUrl.replace('worker.squashfs', 'vmlinuz'))
 
     const best: Record<string, number> = {}
     const cpuPerGB: Record<string, number[]> = { shoal: [], nginx: [] }
@@ -201,7 +220,8 @@ http {
       // finish inside the time bound (it would favour whichever server ran first).
       if (round > 1 && Date.now() - started + lastRoundS * 1000 * 1.3 > DEADLINE_MS) break
       lastRoundS = 0
-      for (const [server, url, child] of [['shoal', shoalUrl, shoal], ['nginx', nginxUrl, nginx]] as const) {
+      const servers = [['shoal', shoalUrl, shoal], ...(nginx ? [['nginx', nginxUrl, nginx]] : [])] as [string, string, ChildProcess][]
+      for (const [server, url, child] of servers) {
         const cpu0 = await cpuSeconds(child.pid)
         const r = await fetchRound(url)
         const cpu = (await cpuSeconds(child.pid)) - cpu0
