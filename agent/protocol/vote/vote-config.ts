@@ -31,7 +31,8 @@ export const VoteConfig = z
     /**
      * A promise or grant unresolved this long makes the node ask its candidate whether it is
      * over (doubling each time, capped at 16x): the backstop when a release was lost.
-     * 120 s: well inside a reboot cycle's order of magnitude, so it costs ~1 query per lease.
+     * 600 s: longer than most reboot cycles, so it rarely costs a message; a request for a
+     * slot we are promised elsewhere asks at once (demand-driven), so this is only the floor.
      */
     staleQueryMs: z.number().int().positive(),
   })
@@ -47,7 +48,7 @@ export const defaultVoteConfig: Readonly<VoteConfig> = Object.freeze({
   maxDeliveryMs: 1000,
   quietMs: 4000,
   syncRetryMs: 1000,
-  staleQueryMs: 120_000,
+  staleQueryMs: 600_000,
 })
 
 /** The shortest quiet period that is still safe for `c`. */

@@ -81,7 +81,8 @@ export const SyncReqMsg = z
   .object({ k: z.literal('sync?'), wave: z.union([WaveId, z.literal('*')]), from: NodeId, nonce: z.number().int().nonnegative(), sig: Sig })
   .strict()
 
-const Promise_ = z.object({ slot: Slot, term: Term, cand: NodeId }).strict()
+/** `own`: the sender's own vote (counts toward the candidate's quorum), else relearned. */
+const Promise_ = z.object({ slot: Slot, term: Term, cand: NodeId, own: z.boolean() }).strict()
 /** The answer: the sender's open promises, the grants it knows, and whether its own memory is whole. */
 export const SyncMsg = z
   .object({
@@ -137,9 +138,18 @@ export type Unsigned<M> = M extends unknown ? Omit<M, 'sig'> : never
 
 const enc = new TextEncoder()
 
+// Messages are immutable once built: the bytes are remembered per message object, so a
+// broadcast checked by every receiver (in the simulator: one shared object) encodes once.
+const memo = new WeakMap<object, Uint8Array>()
+
 /** The exact bytes a message's signature covers. */
 export function signingBytes(m: Unsigned<VoteMessage>): Uint8Array {
-  return enc.encode(signingText(m))
+  let b = memo.get(m)
+  if (b === undefined) {
+    b = enc.encode(signingText(m))
+    memo.set(m, b)
+  }
+  return b
 }
 
 function signingText(m: Unsigned<VoteMessage>): string {
@@ -165,7 +175,7 @@ function signingText(m: Unsigned<VoteMessage>): string {
     case 'sync?':
       return `shoal-vote1|sync?|${m.wave}|${m.from}|${m.nonce}`
     case 'sync':
-      return `shoal-vote1|sync|${m.wave}|${m.from}|${m.to}|${m.nonce}|${m.complete}|${m.promises.map((p) => `${p.slot}:${p.term}:${p.cand}`).join(',')}|${m.grants.map((g) => `${g.slot}:${g.term}:${g.holder}`).join(',')}`
+      return `shoal-vote1|sync|${m.wave}|${m.from}|${m.to}|${m.nonce}|${m.complete}|${m.promises.map((p) => `${p.slot}:${p.term}:${p.cand}:${p.own ? 1 : 0}`).join(',')}|${m.grants.map((g) => `${g.slot}:${g.term}:${g.holder}`).join(',')}`
     case 'query':
       return `shoal-vote1|query|${m.wave}|${m.slot}|${m.term}|${m.from}`
   }

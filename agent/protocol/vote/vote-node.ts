@@ -171,9 +171,12 @@ interface Recovery {
   answers: Set<string>
   coordAnswered: boolean
   nextSyncAt: number
+  rounds: number
 }
 
 const STALE_QUERY_CAP = 16
+const RECHECK_KINDS = new Set<string>(['wave', 'grant', 'rel', 'wd', 'force', 'retire', 'sync', 'nack'])
+const COORD_MARK = '\u0000coordinator'
 const MAX_RESOLUTIONS_PER_SLOT = 64
 
 export class VoteNode {
@@ -199,11 +202,14 @@ export class VoteNode {
   private collecting: Collection | undefined
   private recovery: Recovery | undefined
   private retryAt = 0
+  /** "slot:term" -> members whose sync answer holds their own promise to us. */
+  private reclaimVotes = new Map<string, Set<string>>()
   private nonce = 0
   private wakeCache = -1
   private effects: VoteEffect[] = []
   private now = 0
   private dirty = false
+  private recheck = true
 
   constructor(init: VoteNodeInit) {
     this.id = init.id
@@ -244,6 +250,11 @@ export class VoteNode {
     return s !== undefined && s.forcedUpTo < l.term
   }
 
+  /** True while this node is collecting votes for a request of its own. */
+  get busy(): boolean {
+    return this.collecting !== undefined
+  }
+
   /** True while this node abstains (quiet period or relearning after a RAM boot). */
   get abstaining(): boolean {
     return this.recovery !== undefined
@@ -266,7 +277,7 @@ export class VoteNode {
     const c = this.collecting
     if (c) w = Math.min(w, c.deadline, c.resendAt)
     const r = this.recovery
-    if (r) w = Math.min(w, r.nextSyncAt, r.quietUntil)
+    if (r) w = Math.min(w, r.nextSyncAt)
     if (this.retryAt > this.now) w = Math.min(w, this.retryAt)
     for (const s of this.slots) {
       for (const p of s.promises.values()) w = Math.min(w, p.queryAt)
@@ -286,9 +297,12 @@ export class VoteNode {
     switch (input.type) {
       case 'tick':
         this.onTick()
+        this.recheck = true
         break
       case 'message':
         this.onMessage(input.from, input.msg)
+        // Only what changes slots or the wave can change whether we should ask.
+        if (RECHECK_KINDS.has(input.msg.k)) this.recheck = true
         break
       case 'publish-wave':
         this.publishWave(input.wave)
@@ -302,10 +316,13 @@ export class VoteNode {
       case 'gate':
         this.onGate(input.lease, input.passed)
         break
-      case 'view-changed':
-        break
+      default:
+        this.recheck = true
     }
-    this.maybeRequest()
+    if (this.recheck) {
+      this.recheck = false
+      this.maybeRequest()
+    }
     this.flushPersist()
     this.wakeCache = -1
     return this.effects
@@ -346,9 +363,9 @@ export class VoteNode {
         }
       }
       const g = s.grant
-      if (g && now >= g.queryAt && g.holder !== this.id) {
+      if (g && now >= g.queryAt) {
         g.queryEveryMs = Math.min(g.queryEveryMs * 2, this.cfg.staleQueryMs * STALE_QUERY_CAP)
-        g.queryAt = now + g.queryEveryMs
+        g.queryAt = g.holder === this.id ? Infinity : now + g.queryEveryMs
         this.query(g.holder, i, g.term)
       }
     }
@@ -445,7 +462,12 @@ export class VoteNode {
       }
     }
     if (s.grant && s.grant.holder !== m.cand) return this.nack(m, 'promised', { term: s.grant.term, cand: s.grant.holder })
-    const reason = this.judge(m.cand, m.slot, m.term)
+    // A reclaim after memory loss: we promised this very (slot, term) to this candidate
+    // (relearned from the others), or it is our own reclaim (we voted for ourselves when we
+    // asked). Had our forgotten vote gone to anyone else who could still win, we would have
+    // relearned that promise too, and the loop above would have refused.
+    const reaffirm = s.promises.get(m.cand)?.term === m.term || (m.cand === this.id && this.collecting?.reclaim === true && this.collecting.term === m.term)
+    const reason = reaffirm ? undefined : this.judge(m.cand, m.slot, m.term)
     if (reason) return this.nack(m, reason)
     // Yes: a promise, durable before it leaves.
     s.myVotes.set(m.term, m.cand)
@@ -632,6 +654,21 @@ export class VoteNode {
     this.dirty = true
     this.count(reclaim ? 'requests.reclaim' : 'requests')
     this.log.debug({ component: 'vote', node: this.id, slot, term, reclaim }, 'request')
+    const c = this.collecting
+    if (reclaim) {
+      // Votes we can count back from the promises the members described to us.
+      for (const v of this.reclaimVotes.get(`${slot}:${term}`) ?? []) {
+        if (v === COORD_MARK) c.coordVote = true
+        else if (this.rosterKeys.has(v)) c.votes.add(v)
+        c.answered.add(v === COORD_MARK ? w.coord.id : v)
+      }
+      this.reclaimVotes.clear()
+      this.onRequest(req) // and our own
+      if (this.collecting !== c) return // won (or lost) without a message
+      for (const id of this.rosterIds) if (!c.answered.has(id) && id !== this.id) this.send(id, req)
+      if (!c.answered.has(w.coord.id)) this.send(w.coord.id, req)
+      return
+    }
     this.broadcast(req)
     this.onRequest(req) // our own vote, through the same rules
   }
@@ -683,7 +720,8 @@ export class VoteNode {
     this.flushPersist() // the lease is durable before anyone acts on it
     this.count('leases.won')
     this.log.info({ component: 'vote', node: this.id, slot: c.slot, term: c.term, votes: c.votes.size, coordinator: c.coordVote }, 'lease acquired')
-    this.broadcast(this.sign<GrantMsg>({ k: 'grant', wave: w.id, slot: c.slot, term: c.term, holder: this.id, votes: c.votes.size }))
+    // A reclaimed lease was announced when first won; the members that told us still hold it.
+    if (!c.reclaim) this.broadcast(this.sign<GrantMsg>({ k: 'grant', wave: w.id, slot: c.slot, term: c.term, holder: this.id, votes: c.votes.size }))
     this.effects.push({ type: 'lease-acquired', lease: this.lease })
   }
 
@@ -838,19 +876,39 @@ export class VoteNode {
   // ---- memory loss -------------------------------------------------------------------------
 
   private startRecovery(now: number): void {
-    this.recovery = { quietUntil: now + this.cfg.quietMs, countedNonces: new Set(), answers: new Set(), coordAnswered: false, nextSyncAt: now }
+    this.recovery = { quietUntil: now + this.cfg.quietMs, countedNonces: new Set(), answers: new Set(), coordAnswered: false, nextSyncAt: now + this.cfg.quietMs, rounds: 0 }
   }
 
+  /**
+   * After the quiet period: ask for promises. The first round asks just enough members
+   * (plus some slack) in roster order after us; later rounds ask everyone not yet heard.
+   * Without a known wave, ask everyone (the answers carry the wave).
+   */
   private sendSyncRequest(r: Recovery): void {
     const n = ++this.nonce
-    if (this.now >= r.quietUntil) r.countedNonces.add(n)
-    r.nextSyncAt = Math.max(this.now + this.cfg.syncRetryMs, this.now < r.quietUntil ? r.quietUntil : 0)
-    if (this.now >= r.quietUntil && !this.wave) {
-      // Quiet period over and nobody knows of a wave: nothing to relearn.
-      this.recovery = undefined
-      return
+    r.countedNonces.add(n)
+    r.nextSyncAt = this.now + this.cfg.syncRetryMs
+    const req = this.sign<SyncReqMsg>({ k: 'sync?', wave: this.wave?.id ?? '*', from: this.id, nonce: n })
+    const w = this.wave
+    if (!w) {
+      if (r.rounds++ >= 2) {
+        // Nobody answered with a wave: there is none to relearn.
+        this.recovery = undefined
+        return
+      }
+      return this.broadcast(req)
     }
-    this.broadcast(this.sign<SyncReqMsg>({ k: 'sync?', wave: this.wave?.id ?? '*', from: this.id, nonce: n }))
+    const need = syncAnswersNeeded(this.rosterIds.length, false)
+    const me = Math.max(0, this.rosterIds.indexOf(this.id))
+    const ask = r.rounds++ === 0 ? need + Math.max(2, Math.ceil(need / 10)) : Infinity
+    let asked = 0
+    for (let i = 1; i < this.rosterIds.length && asked < ask; i++) {
+      const id = this.rosterIds[(me + i) % this.rosterIds.length]!
+      if (r.answers.has(id)) continue
+      this.send(id, req)
+      asked++
+    }
+    if (!r.coordAnswered) this.send(w.coord.id, req)
   }
 
   private onSyncRequest(from: string, m: SyncReqMsg): void {
@@ -862,7 +920,7 @@ export class VoteNode {
     const promises: SyncMsg['promises'] = []
     const grants: SyncMsg['grants'] = []
     this.slots.forEach((s, slot) => {
-      for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand })
+      for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
       if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
     })
     this.send(m.from, this.sign<SyncMsg>({ k: 'sync', wave: w.id, from: this.id, to: m.from, nonce: m.nonce, complete: !this.recovery, waveMsg: w, promises, grants }))
@@ -870,7 +928,16 @@ export class VoteNode {
 
   private onSync(m: SyncMsg, fromCoord: boolean): void {
     if (m.to !== this.id) return this.drop(m.from, DropReason.stale, 'sync for another node')
-    for (const p of m.promises) this.learnPromise(p.slot, p.term, p.cand)
+    for (const p of m.promises) {
+      this.learnPromise(p.slot, p.term, p.cand)
+      // A member's own promise to us is its vote: a lease we forgot can be counted back.
+      if (p.cand === this.id && p.own) {
+        const key = `${p.slot}:${p.term}`
+        const set = this.reclaimVotes.get(key) ?? new Set<string>()
+        set.add(fromCoord ? COORD_MARK : m.from)
+        this.reclaimVotes.set(key, set)
+      }
+    }
     for (const g of m.grants) {
       const s = this.slots[g.slot]!
       const res = s.resolutions.get(g.holder)

@@ -1,0 +1,102 @@
+/**
+ * Parameters of one simulated upgrade wave. Times in ms. Distributions are uniform
+ * ranges [min, max]; a fixed value is [x, x].
+ */
+import type { CephConfig } from '../models/ceph-model.js'
+import { defaultCephConfig } from '../models/ceph-model.js'
+import type { KubeConfig } from '../models/kube-model.js'
+import { defaultKubeConfig } from '../models/kube-model.js'
+import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
+import type { DomainPolicy } from '../../agent/protocol/vote/vote-messages.js'
+
+export type Range = readonly [number, number]
+
+export interface WaveSimConfig {
+  nodes: number
+  /** Slots: the wave's max-unavailable. */
+  k: number
+  /** Failure domains (racks); nodes are spread round-robin. */
+  domains: number
+  policy: DomainPolicy
+  /** Pod termination grace + the drain's tail after the last eviction. */
+  drainGraceMs: Range
+  /** Power cycle + firmware + netboot until the OS runs. */
+  rebootMs: Range
+  /** Boot until kubelet reports Ready. */
+  kubeletMs: Range
+  /** OSD recovery of the host's stale replicas after boot. */
+  recoveryMs: Range
+  /** Evicted pod until ready elsewhere. */
+  podStartMs: Range
+  /** How stale a node's view of another node is (gossip reaching 99.9%: see DESIGN). */
+  gossipDelayMs: number
+  /** One-way latency of a vote message (a few mesh hops). */
+  latencyMs: Range
+  ceph: CephConfig
+  kube: KubeConfig
+  vote: Partial<VoteConfig>
+  faults: FaultKnobs
+}
+
+export interface FaultKnobs {
+  enabled: boolean
+  /** Faults are injected in [waveStart, waveStart + this fraction of the lower bound]; then all heal. */
+  windowFraction: number
+  /** Up to this many discrete faults per run. */
+  maxFaults: number
+  /** Upper bounds for the per-run message fault probabilities (each run draws in [0, max]). */
+  maxLoss: number
+  maxDuplicate: number
+  maxReorder: number
+  /** Clock rate error bound (ratio) and offset bound (ms). */
+  maxDriftRatio: number
+  maxOffsetMs: number
+}
+
+export const defaultFaultKnobs: Readonly<FaultKnobs> = Object.freeze({
+  enabled: true,
+  windowFraction: 0.5,
+  maxFaults: 6,
+  maxLoss: 0.05,
+  maxDuplicate: 0.03,
+  maxReorder: 0.1,
+  maxDriftRatio: 2e-4,
+  maxOffsetMs: 1000,
+})
+
+export function waveSimConfig(p: Partial<WaveSimConfig> = {}): WaveSimConfig {
+  const c: WaveSimConfig = {
+    nodes: 200,
+    k: 2,
+    domains: 4,
+    policy: 'rank',
+    drainGraceMs: [5_000, 30_000],
+    rebootMs: [60_000, 180_000],
+    kubeletMs: [10_000, 30_000],
+    recoveryMs: [10_000, 60_000],
+    podStartMs: [3_000, 15_000],
+    gossipDelayMs: 300,
+    latencyMs: [0.2, 3],
+    ceph: { ...defaultCephConfig },
+    kube: { ...defaultKubeConfig },
+    vote: {},
+    faults: { ...defaultFaultKnobs },
+    ...p,
+  }
+  if (!Number.isInteger(c.nodes) || c.nodes < 1) throw new RangeError(`--nodes must be a whole number >= 1, got ${c.nodes}`)
+  if (!Number.isInteger(c.k) || c.k < 1 || c.k > 1024) throw new RangeError(`--k must be a whole number in 1..1024, got ${c.k}`)
+  if (!Number.isInteger(c.domains) || c.domains < 1) throw new RangeError(`--domains must be a whole number >= 1, got ${c.domains}`)
+  return c
+}
+
+const mid = (r: Range) => (r[0] + r[1]) / 2
+
+/** Mean per-node cycle (drain tail + reboot + the slower of kubelet and OSD recovery). */
+export function meanCycleMs(c: WaveSimConfig): number {
+  return mid(c.drainGraceMs) + mid(c.rebootMs) + Math.max(mid(c.kubeletMs), mid(c.recoveryMs))
+}
+
+/** The lower bound on a wave: ceil(N/K) x cycle. */
+export function lowerBoundMs(c: WaveSimConfig): number {
+  return Math.ceil(c.nodes / c.k) * meanCycleMs(c)
+}

@@ -1,0 +1,740 @@
+/**
+ * WaveWorld: one simulated upgrade wave, on the engine's parts (virtual clock = EventQueue,
+ * seeded SimRng, the network's fault model: planArrivals + Partitions), with the production
+ * vote (agent/protocol/vote) in every node and in the coordinator.
+ *
+ * Modelling choice, for speed (10,000 seeds x 200 nodes): vote messages do not ride the
+ * full mesh (SWIM + Plumtree) here. A mesh broadcast is modelled as one message to every
+ * node, each copy independently subject to latency, loss, duplication, reordering and
+ * partitions; a direct `send-app` as one message. Gossiped node state (image, Ready,
+ * cordoned, health) reaches other nodes after `gossipDelayMs` (the mesh's measured
+ * convergence), and not at all across a partition. The mesh itself is proven in its own
+ * sim scenarios (sim/engine); what this world proves is the vote on top of it.
+ *
+ * Each node also runs a small executor (the stand-in for issue 7's): on a lease it checks
+ * the fencing token, sets noout, cordons, drains through the Kubernetes model, checks the
+ * token again and reboots; after boot it waits for its post-reboot gate (kubelet Ready,
+ * its PGs active+clean), uncordons, clears noout and releases.
+ */
+import { EventQueue } from '../engine/event-queue.js'
+import { Partitions, emptyNetworkStats, networkConfig, planArrivals, type NetworkConfig, type NetworkStats } from '../engine/network.js'
+import { SimRng } from '../engine/rng.js'
+import { uniformLatency } from '../engine/latency.js'
+import { simPublicKey, simVoteKeyring } from './sim-vote-keyring.js'
+import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
+import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
+import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
+import { VoteNode, type Lease, type PersistedVote, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
+import { CephModel } from '../models/ceph-model.js'
+import { KubeModel } from '../models/kube-model.js'
+import { InvariantChecker, WaveViolation } from './invariant-checker.js'
+import { lowerBoundMs, type Range, type WaveSimConfig } from './wave-config.js'
+
+export const COORDINATOR = 'coord'
+const EPOCH = Date.UTC(2026, 0, 1)
+const WAVE_START_MS = 10_000
+const OLD = 'v1'
+const TARGET = 'v2'
+
+interface SimNode {
+  id: string
+  idx: number
+  domain: string
+  image: string
+  up: boolean
+  /** Incremented on every machine boot and process restart: events for an older instance are dropped. */
+  inst: number
+  vote: VoteNode | undefined
+  /** The Store: survives a process restart, not a machine boot (RAM). */
+  store: PersistedVote | undefined
+  rho: number
+  offsetMs: number
+  kubeletReady: boolean
+  cordoned: boolean
+  phase: 'idle' | 'draining' | 'rebooting' | 'verifying'
+  lease: Lease | undefined
+  /** This down period is a wave reboot (it boots on the target). */
+  waveReboot: boolean
+  /** Fault: boots but kubelet never gets Ready until the faults heal. */
+  returnsUnhealthy: boolean
+  permanentlyDead: boolean
+  retired: boolean
+  load: number
+  facts: NodeFacts
+  prev: NodeFacts
+  changedAt: number
+  wakeAt: number
+  lastTickAt: number
+  ticksAtOnce: number
+}
+
+type Ev =
+  | { k: 'msg'; to: string; inst: number; from: string; msg: VoteMessage }
+  | { k: 'tick'; id: string; inst: number }
+  | { k: 'call'; fn: () => void }
+
+export interface WaveResult {
+  seed: number
+  completed: boolean
+  makespanMs: number | undefined
+  lowerBoundMs: number
+  ratio: number | undefined
+  leases: number
+  voteMessages: number
+  messagesByKind: Record<string, number>
+  maxHolders: number
+  maxUnavailable: number
+  faults: string[]
+  violation: WaveViolation | undefined
+  trace: string[] | undefined
+  events: number
+}
+
+export interface WaveRunOptions {
+  /** Keep the whole trace (for --trace and tests), not just the recent part. */
+  fullTrace?: boolean
+  /** Stop a run past this many events (a stuck run is a bug). Default 50 million. */
+  maxEvents?: number
+  /** Scripted faults instead of (or in addition to) the seeded schedule. */
+  script?: (w: WaveWorld) => void
+}
+
+export class WaveWorld {
+  readonly cfg: WaveSimConfig
+  readonly seed: number
+  readonly rng: SimRng
+  private readonly netRng: SimRng
+  private readonly drawRng: SimRng
+  readonly net: NetworkConfig
+  readonly netStats: NetworkStats = emptyNetworkStats()
+  readonly partitions = new Partitions()
+  readonly ceph: CephModel
+  readonly kube: KubeModel
+  readonly checker: InvariantChecker
+  readonly voteCfg: VoteConfig
+  readonly nodes = new Map<string, SimNode>()
+  readonly order: SimNode[] = []
+  readonly coord: SimNode
+  private readonly queue = new EventQueue<Ev>()
+  t = 0
+  private events = 0
+  /** A run that needs more events than this is stuck in a loop (a bug): stop and say so. */
+  maxEvents = 50_000_000
+  private pokeAt = Infinity
+  private cephNextAt = Infinity
+  private okCache = new Map<string, boolean>()
+  private okCacheVersion = -1
+  readonly messagesByKind: Record<string, number> = {}
+  leases = 0
+  faults: string[] = []
+  healAt = Infinity
+  waveStartAt = WAVE_START_MS
+  completedAt: number | undefined
+  maxUnavailable = 0
+
+  constructor(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions = {}) {
+    this.cfg = cfg
+    this.seed = seed
+    const root = new SimRng(seed)
+    this.rng = root.fork()
+    this.netRng = root.fork()
+    this.drawRng = root.fork()
+    const f = cfg.faults
+    this.net = networkConfig({
+      latency: uniformLatency(cfg.latencyMs[0], cfg.latencyMs[1]),
+      lossProbability: f.enabled ? this.rng.uniform(0, f.maxLoss) : 0,
+      duplicateProbability: f.enabled ? this.rng.uniform(0, f.maxDuplicate) : 0,
+      reorderProbability: f.enabled ? this.rng.uniform(0, f.maxReorder) : 0,
+    })
+    this.voteCfg = voteConfig({ maxDriftRatio: Math.max(1e-3, f.maxDriftRatio), ...cfg.vote })
+    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace)
+    if (opts.maxEvents) this.maxEvents = opts.maxEvents
+    const hosts: { id: string; domain: string }[] = []
+    for (let i = 0; i < cfg.nodes; i++) {
+      const id = `n${String(i).padStart(String(cfg.nodes - 1).length, '0')}`
+      hosts.push({ id, domain: `rack${i % cfg.domains}` })
+    }
+    this.ceph = new CephModel(hosts, { ...cfg.ceph, placeBy: cfg.ceph.placeBy }, seed)
+    this.kube = new KubeModel(
+      hosts.map((h) => h.id),
+      cfg.kube,
+      () => this.drawRng.next(),
+    )
+    const mk = (id: string, idx: number, domain: string): SimNode => {
+      const n: SimNode = {
+        id,
+        idx,
+        domain,
+        image: OLD,
+        up: true,
+        inst: 0,
+        vote: undefined,
+        store: undefined,
+        rho: f.enabled ? this.rng.uniform(-f.maxDriftRatio, f.maxDriftRatio) : 0,
+        offsetMs: f.enabled ? this.rng.uniform(-f.maxOffsetMs, f.maxOffsetMs) : 0,
+        kubeletReady: true,
+        cordoned: false,
+        phase: 'idle',
+        lease: undefined,
+        waveReboot: false,
+        returnsUnhealthy: false,
+        permanentlyDead: false,
+        retired: false,
+        load: this.drawRng.next(),
+        facts: undefined as unknown as NodeFacts,
+        prev: undefined as unknown as NodeFacts,
+        changedAt: -Infinity,
+        wakeAt: Infinity,
+        lastTickAt: -1,
+        ticksAtOnce: 0,
+      }
+      n.facts = this.computeFacts(n)
+      n.prev = n.facts
+      return n
+    }
+    hosts.forEach((h, i) => {
+      const n = mk(h.id, i, h.domain)
+      this.nodes.set(h.id, n)
+      this.order.push(n)
+    })
+    this.coord = mk(COORDINATOR, -1, 'controller')
+    this.nodes.set(COORDINATOR, this.coord)
+    // Every agent started before the wave: nothing to relearn.
+    for (const n of this.nodes.values()) this.bootVote(n, false)
+    this.at(this.waveStartAt, () => this.publishWave())
+    opts.script?.(this)
+  }
+
+  // ---- time ------------------------------------------------------------------------------
+
+  localNow(n: SimNode): number {
+    return EPOCH + this.t * (1 + n.rho) + n.offsetMs
+  }
+
+  private toSim(n: SimNode, local: number): number {
+    return (local - EPOCH - n.offsetMs) / (1 + n.rho)
+  }
+
+  at(t: number, fn: () => void): void {
+    this.queue.push(Math.max(t, this.t), { k: 'call', fn })
+  }
+
+  after(ms: number, fn: () => void): void {
+    this.at(this.t + ms, fn)
+  }
+
+  draw(r: Range): number {
+    return r[0] === r[1] ? r[0] : this.drawRng.uniform(r[0], r[1])
+  }
+
+  // ---- running ---------------------------------------------------------------------------
+
+  /** Runs until the wave completes or `deadlineMs`; throws WaveViolation on a broken invariant. */
+  run(deadlineMs: number): void {
+    while (this.queue.size > 0 && this.completedAt === undefined) {
+      if (this.queue.peekAt() > deadlineMs) break
+      const e = this.queue.pop()!
+      this.t = e.at
+      if (++this.events > this.maxEvents) throw new Error(`wave sim stuck: over ${this.maxEvents} events by ${this.t} ms (seed ${this.seed}); last: ${describe(e.item)}`)
+      const ev = e.item
+      switch (ev.k) {
+        case 'msg': {
+          const n = this.nodes.get(ev.to)!
+          if (!n.up || n.inst !== ev.inst || !n.vote) {
+            this.netStats.vanished++
+            break
+          }
+          if (!this.partitions.reachable(ev.from, ev.to)) {
+            this.netStats.cut++
+            break
+          }
+          this.netStats.delivered++
+          this.stepVote(n, { type: 'message', from: ev.from, msg: ev.msg })
+          break
+        }
+        case 'tick': {
+          const n = this.nodes.get(ev.id)!
+          if (!n.up || n.inst !== ev.inst || !n.vote) break
+          n.wakeAt = Infinity
+          if (this.t === n.lastTickAt) {
+            if (++n.ticksAtOnce > 1000) throw new Error(`wave sim: ${n.id} asks for ticks at ${this.t} ms without end (nextWakeAt does not advance; seed ${this.seed})`)
+          } else {
+            n.lastTickAt = this.t
+            n.ticksAtOnce = 0
+          }
+          this.stepVote(n, { type: 'tick' })
+          break
+        }
+        case 'call':
+          ev.fn()
+          break
+      }
+    }
+  }
+
+  result(violation?: WaveViolation): WaveResult {
+    const lb = lowerBoundMs(this.cfg)
+    const makespan = this.completedAt !== undefined ? this.completedAt - this.waveStartAt : undefined
+    let voteMessages = 0
+    for (const v of Object.values(this.messagesByKind)) voteMessages += v
+    return {
+      seed: this.seed,
+      completed: this.completedAt !== undefined,
+      makespanMs: makespan,
+      lowerBoundMs: lb,
+      ratio: makespan !== undefined ? makespan / lb : undefined,
+      leases: this.leases,
+      voteMessages,
+      messagesByKind: { ...this.messagesByKind },
+      maxHolders: this.checker.maxHolders,
+      maxUnavailable: this.maxUnavailable,
+      faults: this.faults,
+      violation,
+      trace: this.checker.full,
+      events: this.events,
+    }
+  }
+
+  // ---- the vote in each node -----------------------------------------------------------------
+
+  private bootVote(n: SimNode, mayHaveForgotten: boolean): void {
+    n.inst++
+    n.wakeAt = Infinity
+    const view = this.viewFor(n)
+    n.vote = new VoteNode({
+      id: n.id,
+      role: n === this.coord ? 'coordinator' : 'node',
+      keyring: simVoteKeyring(n.id),
+      view,
+      config: this.voteCfg,
+      coordinatorKey: simPublicKey(COORDINATOR),
+      now: this.localNow(n),
+      persisted: n.store,
+      mayHaveForgotten,
+    })
+    this.scheduleWake(n)
+  }
+
+  stepVote(n: SimNode, input: VoteInput): void {
+    const v = n.vote
+    if (!v) return
+    const eff = v.step(input, this.localNow(n))
+    for (const e of eff) this.effect(n, e)
+    if (n.vote === v) {
+      this.scheduleWake(n)
+      this.executorAfterStep(n)
+    }
+  }
+
+  private scheduleWake(n: SimNode): void {
+    const v = n.vote
+    if (!v) return
+    const w = v.nextWakeAt()
+    if (!Number.isFinite(w)) return
+    const at = Math.max(this.t, this.toSim(n, w) + 1e-6)
+    if (at >= n.wakeAt) return
+    n.wakeAt = at
+    this.queue.push(at, { k: 'tick', id: n.id, inst: n.inst })
+  }
+
+  private effect(n: SimNode, e: VoteEffect): void {
+    switch (e.type) {
+      case 'persist':
+        n.store = e.state
+        return
+      case 'send':
+        this.transmit(n, e.to, e.msg)
+        return
+      case 'broadcast':
+        this.observeBroadcast(n, e.msg)
+        for (const o of this.nodes.values()) if (o !== n) this.transmit(n, o.id, e.msg)
+        return
+      case 'lease-acquired':
+        if (this.checker.acquired(e.lease)) this.leases++
+        this.onLease(n, e.lease)
+        return
+      case 'lease-released':
+        this.checker.resolved(n.id, e.lease.slot, e.lease.term, 'releases')
+        return
+      case 'lease-lost':
+        this.checker.trace(`${n.id} lost slot ${e.lease.slot} term ${e.lease.term}: ${e.reason}`)
+        this.onLeaseLost(n, e.lease)
+        return
+      case 'dropped':
+        return
+    }
+  }
+
+  /** Ground truth follows withdraws and force-releases as they leave their signer. */
+  private observeBroadcast(n: SimNode, m: VoteMessage): void {
+    if (m.k === 'wd') this.checker.resolved(m.cand, m.slot, m.term, 'withdraws')
+    else if (m.k === 'force') this.checker.forceReleased(m.slot, m.term)
+    else if (m.k === 'req' && this.checker.full) this.checker.trace(`${n.id} requests slot ${m.slot} term ${m.term}`)
+  }
+
+  private transmit(from: SimNode, to: string, msg: VoteMessage): void {
+    this.messagesByKind[msg.k] = (this.messagesByKind[msg.k] ?? 0) + 1
+    this.netStats.sent++
+    const dst = this.nodes.get(to)
+    if (!dst || !dst.up) {
+      this.netStats.vanished++
+      return
+    }
+    if (!this.partitions.reachable(from.id, to)) {
+      this.netStats.cut++
+      return
+    }
+    // No per-link stream order: a broadcast crosses the mesh on different paths.
+    const plan = planArrivals(this.net, this.netRng, this.netStats, this.t, 0)
+    for (const at of plan.times) this.queue.push(at, { k: 'msg', to, inst: dst.inst, from: from.id, msg })
+  }
+
+  // ---- what each node sees -------------------------------------------------------------------
+
+  private viewFor(self: SimNode): ClusterView {
+    return {
+      facts: (id) => {
+        const o = this.nodes.get(id)
+        if (!o || o === this.coord) return undefined
+        if (o === self) return o.facts
+        if (!this.partitions.reachable(self.id, id)) return undefined
+        return this.t - o.changedAt < this.cfg.gossipDelayMs ? o.prev : o.facts
+      },
+      okToStop: (hosts) => this.okToStop(hosts),
+      drainable: (id) => (this.nodes.has(id) && id !== COORDINATOR ? this.kube.drainable(id, this.t) : false),
+    }
+  }
+
+  private okToStop(hosts: readonly string[]): boolean {
+    if (this.okCacheVersion !== this.ceph.version) {
+      this.okCache.clear()
+      this.okCacheVersion = this.ceph.version
+    }
+    const key = hosts.length === 1 ? hosts[0]! : [...hosts].sort().join(',')
+    let v = this.okCache.get(key)
+    if (v === undefined) {
+      v = this.ceph.okToStop(hosts)
+      this.okCache.set(key, v)
+    }
+    return v
+  }
+
+  private computeFacts(n: SimNode): NodeFacts {
+    const available = n.up && n.kubeletReady && !n.cordoned
+    const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
+    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load }
+  }
+
+  /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
+  refresh(n: SimNode): void {
+    if (n === this.coord) return
+    const f = this.computeFacts(n)
+    const o = n.facts
+    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods) return
+    n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
+    n.facts = f
+    n.changedAt = this.t
+    this.trackUnavailable()
+    this.schedulePoke()
+  }
+
+  private trackUnavailable(): void {
+    let u = 0
+    for (const n of this.order) if (!n.retired && !n.facts.available) u++
+    this.maxUnavailable = Math.max(this.maxUnavailable, u)
+  }
+
+  /** Tell every vote its view changed, once the change has been gossiped. */
+  private schedulePoke(): void {
+    const at = this.t + this.cfg.gossipDelayMs
+    if (this.pokeAt <= at && this.pokeAt >= this.t) return
+    this.pokeAt = at
+    this.at(at, () => {
+      this.pokeAt = Infinity
+      for (const n of this.nodes.values()) if (n.up && n.vote) this.stepVote(n, { type: 'view-changed' })
+      this.checkComplete()
+    })
+  }
+
+  private cephChanged(): void {
+    const next = this.ceph.advance(this.t)
+    for (const n of this.order) {
+      this.refresh(n)
+      if (n.phase === 'verifying') this.checkGate(n)
+    }
+    if (next < this.cephNextAt || this.cephNextAt <= this.t) {
+      this.cephNextAt = next
+      if (Number.isFinite(next)) this.at(next, () => this.cephChanged())
+    }
+  }
+
+  // ---- the wave --------------------------------------------------------------------------
+
+  private publishWave(): void {
+    this.waveStartAt = this.t
+    this.checker.trace(`coordinator publishes wave w1 -> ${TARGET}, K=${this.cfg.k}, ${this.order.length} nodes, policy ${this.cfg.policy}`)
+    this.stepVote(this.coord, {
+      type: 'publish-wave',
+      wave: {
+        id: 'w1',
+        target: TARGET,
+        slots: this.cfg.k,
+        policy: this.cfg.policy,
+        roster: this.order.map((n) => ({ id: n.id, key: simPublicKey(n.id) })),
+        coord: { id: COORDINATOR, key: simPublicKey(COORDINATOR) },
+        startedAt: Math.floor(this.localNow(this.coord)),
+      },
+    })
+  }
+
+  checkComplete(): void {
+    if (this.completedAt !== undefined || this.t < this.waveStartAt) return
+    for (const n of this.order) {
+      if (n.retired) continue
+      if (n.image !== TARGET || !n.facts.healthy || !n.facts.available || n.lease) return
+    }
+    if (this.checker.holders().length > 0) return
+    this.completedAt = this.t
+    this.checker.trace(`wave complete: makespan ${((this.t - this.waveStartAt) / 1000).toFixed(1)} s`)
+  }
+
+  // ---- the executor ------------------------------------------------------------------------
+
+  private onLease(n: SimNode, lease: Lease): void {
+    n.lease = lease
+    if (n.image === TARGET) {
+      n.phase = 'verifying'
+      this.checkGate(n)
+      return
+    }
+    this.startDrain(n, n.inst)
+  }
+
+  private fence(n: SimNode): boolean {
+    return !!n.lease && !!n.vote && n.vote.fenceValid(n.lease)
+  }
+
+  private startDrain(n: SimNode, inst: number): void {
+    if (!n.up || n.inst !== inst) return
+    if (!this.fence(n)) return this.abandon(n, 'fencing token no longer valid before drain')
+    n.phase = 'draining'
+    this.ceph.setNoout(n.id, true)
+    n.cordoned = true
+    this.kube.setCordoned(n.id, true)
+    this.checker.trace(`${n.id} noout + cordon, draining ${this.kube.podCount(n.id)} pods`)
+    this.refresh(n)
+    this.drainStep(n, n.inst)
+  }
+
+  private drainStep(n: SimNode, inst: number): void {
+    if (!n.up || n.inst !== inst || n.phase !== 'draining') return
+    const r = this.kube.evict(n.id, this.t, () => this.draw(this.cfg.podStartMs))
+    this.refresh(n)
+    this.schedulePoke() // PDB budgets changed for everyone
+    if (r.left > 0) return this.at(r.retryAt, () => this.drainStep(n, inst))
+    this.after(this.draw(this.cfg.drainGraceMs), () => this.rebootForWave(n, inst))
+  }
+
+  private rebootForWave(n: SimNode, inst: number): void {
+    if (!n.up || n.inst !== inst || n.phase !== 'draining') return
+    if (!this.fence(n)) return this.abandon(n, 'fencing token no longer valid before reboot')
+    // The pre-action gate re-check against live Ceph (ok-to-stop + osd dump).
+    if (!this.ceph.okToStop([n.id])) {
+      this.checker.trace(`${n.id} waits: Ceph not ok-to-stop`)
+      return this.after(5000, () => this.rebootForWave(n, inst))
+    }
+    this.checker.waveReboot(n.id, n.lease, this.fence(n))
+    this.checker.trace(`${n.id} reboots for the wave (slot ${n.lease!.slot} term ${n.lease!.term})`)
+    n.phase = 'rebooting'
+    n.waveReboot = true
+    const inactive = this.ceph.hostDown(n.id, this.t)
+    this.checker.pgsInactivated(n.id, inactive, (p) => this.ceph.pgHosts(p))
+    this.machineDown(n)
+    const downFor = this.draw(this.cfg.rebootMs)
+    this.after(downFor, () => this.machineUp(n))
+  }
+
+  private abandon(n: SimNode, why: string): void {
+    this.checker.trace(`${n.id} stops: ${why}`)
+    n.phase = 'idle'
+    n.lease = undefined
+    this.ceph.setNoout(n.id, false)
+    n.cordoned = false
+    this.kube.setCordoned(n.id, false)
+    this.refresh(n)
+  }
+
+  private onLeaseLost(n: SimNode, lease: Lease): void {
+    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term) {
+      if (n.phase === 'draining' || n.phase === 'idle') this.abandon(n, 'lease lost')
+      else n.lease = undefined
+    }
+  }
+
+  /** A machine stops: RAM (vote state, Store, executor state) is gone. */
+  machineDown(n: SimNode): void {
+    if (!n.up) return
+    n.up = false
+    n.vote = undefined
+    n.store = undefined
+    n.inst++
+    n.kubeletReady = false
+    n.lease = undefined
+    if (n !== this.coord) {
+      this.kube.setReady(n.id, false)
+      if (this.kube.podCount(n.id) > 0) this.kube.evacuate(n.id, this.t, () => this.draw(this.cfg.podStartMs))
+      this.ceph.hostDown(n.id, this.t)
+      this.cephChanged()
+    }
+    this.refresh(n)
+  }
+
+  /** The machine boots (on the target image if this was the wave's reboot). */
+  machineUp(n: SimNode): void {
+    if (n.up || n.permanentlyDead) return
+    n.up = true
+    if (n.waveReboot) n.image = TARGET
+    n.waveReboot = false
+    n.phase = 'idle'
+    this.checker.trace(`${n.id} boots on ${n.image}${n.returnsUnhealthy ? ' (unhealthy)' : ''}`)
+    this.bootVote(n, true)
+    if (n === this.coord) return
+    this.ceph.hostUp(n.id, this.t, this.draw(this.cfg.recoveryMs))
+    this.cephChanged()
+    const inst = n.inst
+    this.after(this.draw(this.cfg.kubeletMs), () => this.kubeletUp(n, inst))
+    this.refresh(n)
+  }
+
+  kubeletUp(n: SimNode, inst: number): void {
+    if (!n.up || n.inst !== inst || n.returnsUnhealthy) return
+    n.kubeletReady = true
+    this.kube.setReady(n.id, true)
+    this.refresh(n)
+    if (n.phase === 'verifying') this.checkGate(n)
+  }
+
+  private checkGate(n: SimNode): void {
+    if (n.phase !== 'verifying' || !n.lease || !n.up || !n.vote) return
+    if (!n.kubeletReady || !this.ceph.hostClean(n.id, this.t)) return
+    const lease = n.lease
+    n.phase = 'idle'
+    n.lease = undefined
+    n.cordoned = false
+    this.kube.setCordoned(n.id, false)
+    this.ceph.setNoout(n.id, false)
+    this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, release`)
+    this.refresh(n)
+    this.stepVote(n, { type: 'gate', lease, passed: true })
+  }
+
+  /**
+   * After every vote step: a node back from a reboot that holds no lease any more (its
+   * reclaim failed, or an operator force-released it) undoes what the executor had set.
+   */
+  private executorAfterStep(n: SimNode): void {
+    if (n === this.coord || !n.vote || n.vote.abstaining || n.lease || n.phase !== 'idle') return
+    if (!n.cordoned) return
+    if (n.vote.currentLease() || n.vote.busy) return
+    this.abandon(n, 'no lease after boot: undo cordon and noout')
+  }
+
+  // ---- faults (used by the schedule and by scenarios) ----------------------------------------
+
+  /** Power loss: the machine is gone for `downMs` (Infinity: never returns). */
+  crash(n: SimNode, downMs: number, why: string): void {
+    if (!n.up) return
+    this.checker.trace(`FAULT ${n.id} crashes (${why})${Number.isFinite(downMs) ? `, back in ${(downMs / 1000).toFixed(1)} s` : ', never returns'}`)
+    n.waveReboot = false
+    this.machineDown(n)
+    if (!Number.isFinite(downMs)) n.permanentlyDead = true
+    else this.after(downMs, () => this.machineUp(n))
+  }
+
+  /** The coordinator comes back from its disk (level): promises intact, no quiet period. */
+  restartCoordinator(): void {
+    const c = this.coord
+    if (c.up) return
+    c.up = true
+    this.checker.trace('coordinator back')
+    this.bootVote(c, false)
+  }
+
+  /** The agent process restarts; the machine and its Store stay. */
+  restartProcess(n: SimNode): void {
+    if (!n.up) return
+    this.checker.trace(`FAULT ${n.id} agent restarts (store kept)`)
+    this.bootVote(n, true)
+  }
+
+  partition(groups: string[][]): void {
+    this.checker.trace(`FAULT partition: ${groups.map((g) => `[${g.length <= 6 ? g.join(',') : `${g.length} nodes`}]`).join(' | ')}`)
+    this.partitions.set(groups)
+    for (const n of this.order) this.refresh(n)
+    this.schedulePoke()
+  }
+
+  healPartition(): void {
+    if (!this.partitions.active) return
+    this.checker.trace('partition heals')
+    this.partitions.heal()
+    this.schedulePoke()
+  }
+
+  /** The operator deals with what never came back: retire it, force-release its slot, unset noout. */
+  operatorCleanup(): void {
+    const c = this.coord
+    if (!c.vote) return
+    for (const n of this.order) {
+      if (!n.permanentlyDead || n.retired) continue
+      n.retired = true
+      this.checker.trace(`operator retires ${n.id} (never came back)`)
+      this.stepVote(c, { type: 'retire', node: n.id })
+      this.ceph.setNoout(n.id, false)
+      const view = c.vote.view()
+      for (const s of view.slots) {
+        if (s.holder === n.id || s.promisedTo.includes(n.id)) this.stepVote(c, { type: 'force-release', slot: s.slot })
+      }
+      for (const l of this.checker.holders()) if (l.holder === n.id) this.stepVote(c, { type: 'force-release', slot: l.slot })
+    }
+    this.cephChanged()
+  }
+
+  heal(): void {
+    this.checker.trace('faults heal')
+    this.healPartition()
+    for (const n of this.nodes.values()) {
+      if (n.returnsUnhealthy) {
+        n.returnsUnhealthy = false
+        if (n.up && !n.kubeletReady) this.kubeletUp(n, n.inst)
+      }
+      if (n === this.coord && !n.up) this.restartCoordinator()
+    }
+    this.operatorCleanup()
+  }
+
+  node(id: string): SimNode {
+    const n = this.nodes.get(id)
+    if (!n) throw new RangeError(`no node ${id}`)
+    return n
+  }
+
+  /** Nodes in a phase right now (fault targeting: "crash whoever is draining"). */
+  inPhase(phase: SimNode['phase']): SimNode[] {
+    return this.order.filter((n) => n.up && n.phase === phase)
+  }
+}
+
+export type { SimNode }
+export { TARGET, OLD }
+
+function describe(ev: Ev): string {
+  switch (ev.k) {
+    case 'msg':
+      return `${ev.msg.k} ${ev.from} -> ${ev.to}`
+    case 'tick':
+      return `tick ${ev.id}`
+    case 'call':
+      return 'call'
+  }
+}
