@@ -60,7 +60,11 @@ export class Coordinator {
   }
 
   start(): Promise<void> {
-    this.starting ??= this.doStart()
+    // A start that fails half-way (port taken, damaged state) releases what it opened, so the process can exit.
+    this.starting ??= this.doStart().catch(async (err) => {
+      await this.teardown().catch(() => undefined)
+      throw err
+    })
     return this.starting
   }
 
@@ -100,20 +104,27 @@ export class Coordinator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.starting?.catch(() => undefined)
-      if (this.sweepTimer) clearInterval(this.sweepTimer)
-      if (this.server) {
-        const s = this.server
-        await new Promise<void>((resolve) => {
-          s.close(() => resolve())
-          s.closeAllConnections()
-        })
-      }
-      await this.dht?.close()
-      await this._state?.exclusive(async () => undefined)
-      await this.store?.close()
+      await this.teardown()
     })()
     return this.closing
   }
+
+  /** Releases whatever is open; safe to call on a half-started coordinator. */
+  private async teardown(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer)
+    this.sweepTimer = undefined
+    const server = this.server
+    if (server) {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    }
+    await this.dht?.close()
+    await this._state?.exclusive(async () => undefined)
+    await this.store?.close()
+  }
+
 
   get state(): ClusterState {
     if (!this._state) throw new ShoalError('not-started', 'coordinator not started')

@@ -4,7 +4,10 @@
  * disk and come back unchanged. Also: the DHT bootstrap node is a real hyperdht node that
  * a client can bootstrap from on loopback.
  */
+import { join } from 'node:path'
 import DHT from 'hyperdht'
+import { Coordinator } from '../coordinator/coordinator.js'
+import { mergeConfig } from '../coordinator/coordinator-config.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { verifyRoster } from '../coordinator/certificate.js'
 import { EnrollPending, EnrollResponse } from '../coordinator/enroll-api.js'
@@ -128,5 +131,18 @@ describe('DHT bootstrap node', () => {
     } finally {
       await client.destroy()
     }
+  })
+})
+
+describe('start failures', () => {
+  it('a port already taken: a clear error, and the data dir is released for the next try', async () => {
+    h = await startTestCoordinator()
+    const port = Number(new URL(h.url).port)
+    const second = new Coordinator(mergeConfig({ dataDir: join(h.dir, 'other'), imagesDir: h.imagesDir, httpPort: port, dhtPort: -1, bootstrapAdvertise: ['127.0.0.1:1'] }))
+    await expect(second.start()).rejects.toThrow(/cannot listen on 127.0.0.1:\d+.*pick another --http-port/)
+    // Its level database was closed: another coordinator can open the same data dir at once.
+    const third = new Coordinator(mergeConfig({ dataDir: join(h.dir, 'other'), imagesDir: h.imagesDir, httpPort: 0, dhtPort: -1, bootstrapAdvertise: ['127.0.0.1:1'] }))
+    await third.start()
+    await third.close()
   })
 })
