@@ -9,6 +9,7 @@
  * Bounded: a few dozen runs, well under 3 minutes.
  */
 import { execFile } from 'node:child_process'
+import os from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fingerprintMachine, FleetIndex, resolveIdentity, type KnownFingerprint } from '../agent/fingerprint/index.js'
@@ -33,11 +34,18 @@ async function time<T>(n: number, f: () => Promise<T> | T): Promise<number[]> {
   }
   return out
 }
+/** CPU time of this process per run (wall time on a shared 2-core machine is mostly waiting). */
+async function cpu<T>(n: number, f: () => Promise<T> | T): Promise<number> {
+  const c = process.cpuUsage()
+  for (let i = 0; i < n; i++) await f()
+  const d = process.cpuUsage(c)
+  return round((d.user + d.system) / 1000 / n)
+}
 const emit = (o: object) => console.log(JSON.stringify(o))
 
 // 1. This machine.
 await fingerprintMachine() // warm the module graph and the page cache
-emit({ bench: 'fingerprint.collect-id', n: 20, ...stats(await time(20, () => fingerprintMachine())) })
+emit({ bench: 'fingerprint.collect-id', n: 20, ...stats(await time(20, () => fingerprintMachine())), cpuMsPerRun: await cpu(20, () => fingerprintMachine()) })
 emit({ bench: 'fingerprint.inventory+id', n: 5, ...stats(await time(5, () => Promise.all([collectInventory(), fingerprintMachine()]))) })
 const run = promisify(execFile)
 emit({ bench: 'fingerprint.cli', n: 3, ...stats(await time(3, () => run(process.execPath, ['bin/shoal.js', 'fingerprint', '-o', 'json'], { cwd: root }))) })
@@ -63,5 +71,6 @@ for (const p of probes) {
   hot.push(performance.now() - t)
   if (r.decision === 'matched') matched++
 }
-emit({ bench: 'fingerprint.resolve-10k', known: index.size, n: probes.length, matched, ...stats(hot) })
-emit({ bench: 'fingerprint.resolve-10k-cold', known: known.length, n: 20, ...stats(await time(20, () => resolveIdentity(probes[0]!.components, known))) })
+emit({ bench: 'fingerprint.resolve-10k', known: index.size, n: probes.length, matched, ...stats(hot), cpuMsPerRun: await cpu(probes.length, () => resolveIdentity(probes[hot.length % probes.length]!.components, index)) })
+emit({ bench: 'fingerprint.resolve-10k-cold', known: known.length, n: 20, ...stats(await time(20, () => resolveIdentity(probes[0]!.components, known))), cpuMsPerRun: await cpu(5, () => resolveIdentity(probes[0]!.components, known)) })
+emit({ bench: 'fingerprint.load', loadAvg1m: round(os.loadavg()[0]!), cpus: os.cpus().length })

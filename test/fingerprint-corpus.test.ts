@@ -15,6 +15,7 @@ const MATRIX = 600
 
 describe(`fingerprint corpus (seed ${SEED}: SHOAL_CORPUS_SEED=${SEED} reproduces it)`, () => {
   const fleet = new FleetIndex()
+  const knownArray: { id: string; comps: string[] }[] = []
   const idOf: string[] = []
   const firstSeen = new Map<string, number>()
   const collisions: string[] = []
@@ -34,6 +35,7 @@ describe(`fingerprint corpus (seed ${SEED}: SHOAL_CORPUS_SEED=${SEED} reproduces
       else firstSeen.set(r.id, i)
       idOf.push(r.id)
       fleet.add({ id: r.id, comps: r.comps })
+      knownArray.push({ id: r.id, comps: r.comps })
       if (i < MATRIX) sample.push(m)
     }
   }, 240_000)
@@ -100,6 +102,15 @@ describe(`fingerprint corpus (seed ${SEED}: SHOAL_CORPUS_SEED=${SEED} reproduces
       const r = resolveIdentity(after.components, fleet)
       expect(r.decision).toBe('new')
       expect(fleet.has(r.id)).toBe(false)
+    }
+  }, 120_000)
+
+  it('resolving against a plain array (one-shot boot) decides exactly as the FleetIndex does', () => {
+    for (let i = 0; i < MATRIX; i += 12) {
+      const m = mutateMachine(sample[i]!, SINGLE_PART_MUTATIONS[i % SINGLE_PART_MUTATIONS.length]!, SEED) ?? sample[i]!
+      const a = resolveIdentity(m.components, fleet)
+      const b = resolveIdentity(m.components, knownArray)
+      expect({ id: b.id, decision: b.decision, candidates: b.candidates }).toEqual({ id: a.id, decision: a.decision, candidates: a.candidates })
     }
   }, 120_000)
 

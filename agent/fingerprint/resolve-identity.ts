@@ -203,6 +203,47 @@ export class FleetIndex {
 }
 const EMPTY: ReadonlySet<string> = new Set()
 
+/** What resolving needs of the fleet. */
+type FleetView = Pick<FleetIndex, 'holdersOf' | 'compsOf' | 'has' | 'get'>
+
+/**
+ * A one-shot view of a known array, indexing only the entries this resolution can ask
+ * about (this machine's values and its candidates' values): two scans with set lookups,
+ * ~20x cheaper than building a full FleetIndex of 10,000 machines for a single boot.
+ */
+function sparseView(known: readonly KnownFingerprint[], comps: readonly string[]): FleetView {
+  const local = new Set(comps)
+  const byId = new Map<string, KnownFingerprint>()
+  const holders = new Map<string, Set<string>>()
+  const note = (c: string, id: string) => (holders.get(c) ?? holders.set(c, new Set()).get(c)!).add(id)
+  const candidates: KnownFingerprint[] = []
+  for (const fp of known) {
+    byId.set(fp.id, fp)
+    let hit = false
+    for (const c of fp.comps) {
+      if (local.has(c)) {
+        note(c, fp.id)
+        hit = true
+      }
+    }
+    if (hit) candidates.push(fp)
+  }
+  const interest = new Set<string>()
+  for (const fp of candidates) for (const c of fp.comps) if (!local.has(c)) interest.add(c)
+  if (interest.size) for (const fp of known) for (const c of fp.comps) if (interest.has(c)) note(c, fp.id)
+  const compsCache = new Map<string, string[]>()
+  return {
+    holdersOf: (entry) => holders.get(entry) ?? EMPTY,
+    compsOf: (id) => {
+      let cs = compsCache.get(id)
+      if (!cs) compsCache.set(id, (cs = [...new Set(byId.get(id)?.comps ?? [])].filter((c) => digestKind(c) !== undefined)))
+      return cs
+    },
+    has: (id) => byId.has(id),
+    get: (id) => byId.get(id),
+  }
+}
+
 /** Resolves this machine's id from its components and the known fleet. See the header. */
 export function resolveIdentity(components: readonly Component[], known: readonly KnownFingerprint[] | FleetIndex = [], opts: ResolveOptions = {}): IdentityResult {
   const { verdicts, comps } = screenComponents(components)
@@ -217,7 +258,7 @@ export function resolveDigest(comps: readonly string[], known: readonly KnownFin
   const threshold = opts.threshold ?? SAME_MACHINE_THRESHOLD
   const minMatches = opts.minMatches ?? DEFAULT_MIN_MATCHES
   const commonMin = opts.fleetCommonMinIds ?? DEFAULT_FLEET_COMMON_MIN_IDS
-  const index = known instanceof FleetIndex ? known : new FleetIndex(known)
+  const index: FleetView = known instanceof FleetIndex ? known : sparseView(known, comps)
   const warnings: string[] = []
   const digest = [...new Set(comps)].filter((c) => digestKind(c) !== undefined)
 
@@ -352,7 +393,7 @@ function boardInconsistent(L: Set<string>, K: Set<string>): boolean {
   return same > 0 && differ > 0
 }
 
-function explainNothingUsable(digest: readonly string[], verdicts: readonly ComponentVerdict[], commonMin: number, index: FleetIndex): string {
+function explainNothingUsable(digest: readonly string[], verdicts: readonly ComponentVerdict[], commonMin: number, index: FleetView): string {
   if (verdicts.length === 0 && digest.length === 0) return 'no DMI ids, no disk serials or WWNs, no physical NIC with a permanent MAC were found'
   const parts: string[] = []
   const junk = verdicts.filter((v) => !v.kept && v.reason.startsWith('dropped:'))
