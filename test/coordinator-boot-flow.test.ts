@@ -23,7 +23,9 @@ async function bootMachine(n: number, seedByte: number, hooks: { beforeBoot?: ()
   const kernelLine = script.split('\n').find((l) => l.startsWith('kernel '))!
   const f = fakeBoot({ retryJitter: 0, maxAttempts: 5, layerDir: join(h.dir, `layers-${n}-${seedByte}`), stackDir: join(h.dir, 'stack') })
   f.ports.readCmdline = async () => kernelLine.slice(kernelLine.indexOf(' ', 'kernel '.length) + 1)
-  f.ports.identify = async () => ({ fingerprint: { id: `node-${n}`, comps: m.comps }, inventory: { cpuCores: 2 }, evidence: [] })
+  // The fixture's identity, with this machine's fingerprint (other fields as the fixture has them).
+  const base = await f.ports.identify()
+  f.ports.identify = async () => ({ ...base, fingerprint: { id: `node-${n}`, comps: m.comps }, inventory: { cpuCores: 2 } })
   f.ports.newSeed = () => new Uint8Array(32).fill(seedByte)
   f.ports.coordinator = (url) => new HttpCoordinator(url, 10_000)
   f.ports.mkdirp = async (dir) => void (await mkdir(dir, { recursive: true }))
