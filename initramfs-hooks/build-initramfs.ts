@@ -53,11 +53,13 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
   await mkdir(root, { recursive: true })
   try {
     await installBusybox(root)
-    await installNode(root, opts.cacheDir)
+    const runtime = await installNode(root, opts.cacheDir)
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'new_root', 'etc/shoal', 'lib/modules/shoal']) await mkdir(join(root, d), { recursive: true })
     const found = await findModules(opts.modulesDir, INITRAMFS_MODULES)
     for (const m of INITRAMFS_MODULES) await copyFile(found.get(m)!, join(root, 'lib/modules/shoal', `${m}.ko`))
     await put(root, 'etc/shoal/modules', INITRAMFS_MODULES.join('\n') + '\n')
+    // What the hook carries into a root that has no node of its own (the test base layer).
+    await put(root, 'etc/shoal/runtime-files', runtime.join('\n') + '\n')
     await put(root, 'etc/passwd', 'root:x:0:0:root:/:/bin/sh\n')
     await put(root, 'etc/hosts', '127.0.0.1 localhost\n')
     await mkdir(join(root, 'hooks'), { recursive: true })

@@ -43,17 +43,20 @@ export async function installBusybox(root: string, busybox = BUSYBOX_PATH): Prom
  * Installs the host's node at /usr/bin/node plus every shared library `ldd` names, at the
  * same paths. The stripped copy is cached under cacheDir keyed by the binary's size and mtime.
  */
-export async function installNode(root: string, cacheDir: string, nodePath = process.execPath): Promise<void> {
+export async function installNode(root: string, cacheDir: string, nodePath = process.execPath): Promise<string[]> {
   const stripped = await strippedNode(cacheDir, nodePath)
   await mkdir(join(root, 'usr/bin'), { recursive: true })
   await copyFile(stripped, join(root, 'usr/bin/node'))
   await chmod(join(root, 'usr/bin/node'), 0o755)
+  const installed = ['/usr/bin/node']
   const { stdout } = await run('ldd', [nodePath])
   for (const lib of stdout.match(/\/[^\s)]+/g) ?? []) {
     const dest = join(root, lib)
     await mkdir(dirname(dest), { recursive: true })
     await copyFile(await realPath(lib), dest)
+    installed.push(lib)
   }
+  return installed
 }
 
 async function strippedNode(cacheDir: string, nodePath: string): Promise<string> {

@@ -68,6 +68,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const keyring = ed25519Keyring(seed)
   const machine = await retry('reading the hardware identity', () => ports.identify())
   ports.say(`machine ${machine.fingerprint.id}: ${machine.evidence.join(', ') || 'no identity components'}`)
+  if (machine.unreadable.length) ports.say(`could not read ${machine.unreadable.join(', ')}: the id rests on the rest`)
 
   const enrolled = await retry(`enrolling with ${params.coordinator}`, () => enroll(ports, api, params, keyring.publicKey, machine))
   const enrolledMs = since()

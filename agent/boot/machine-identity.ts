@@ -14,12 +14,16 @@ import type { InventorySummary } from '../protocol/node-record.js'
 export interface MachineIdentity {
   fingerprint: EnrollFingerprint
   inventory: InventorySummary
-  /** One line per component, for the console: what the id was derived from. */
+  /** One entry per component, for the console: what the id was derived from. */
   evidence: string[]
+  /** Sources that could not be read (named by agent/fingerprint). */
+  unreadable: string[]
 }
 
 export async function readMachineIdentity(sysfsRoot = '/sys', procRoot = '/proc'): Promise<MachineIdentity> {
-  const hw = await readSysfsHardware({ sysfsRoot, procfsRoot: procRoot })
+  // A generous deadline: at boot nothing else waits, and a source cut short (seen at 3 s in
+  // an emulated machine on a loaded host) would give the machine a different id.
+  const hw = await readSysfsHardware({ sysfsRoot, procfsRoot: procRoot, sourceTimeoutMs: 60_000 })
   const { components } = componentsFromHardware(hw)
   const r = resolveIdentity(components)
   const memKb = /MemTotal:\s+(\d+)/.exec(await readFile(`${procRoot}/meminfo`, 'utf8').catch(() => ''))?.[1]
@@ -38,5 +42,6 @@ export async function readMachineIdentity(sysfsRoot = '/sys', procRoot = '/proc'
     fingerprint: { id: r.id, comps: r.comps },
     inventory,
     evidence: r.components.filter((c) => c.kept).map((c) => `${c.kind}${c.label ? `(${c.label})` : ''}=${c.value}`),
+    unreadable: hw.unknown,
   }
 }

@@ -133,7 +133,7 @@ export function fakeBoot(overrides: Partial<BootConfig> = {}): FakeBoot {
   let now = 0
   const ports: BootPorts = {
     readCmdline: async () => cmdline,
-    identify: async () => ({ fingerprint: { id: 'node-7f3a', comps: ['sys:abc'] }, inventory: { cpuCores: 1 }, evidence: ['sys=SERIAL1'] }),
+    identify: async () => ({ fingerprint: { id: 'node-7f3a', comps: ['sys:abc'] }, inventory: { cpuCores: 1 }, evidence: ['sys=SERIAL1'], unreadable: [] }),
     newSeed: () => new Uint8Array(32).fill(9),
     coordinator: () => coordinator,
     mounter,

@@ -1,6 +1,9 @@
 /**
- * base: the operating system every role shares — for the test build busybox (shell, init,
- * mount, ip) and the node runtime with its libraries; in production Arch's base.
+ * base: the operating system every role shares — in production Arch's base with nodejs;
+ * in the test build busybox (shell, init, mount, ip) only. The test root takes its node
+ * runtime from the initramfs, which already carries the very same binary: the runtime hook
+ * copies it into the tmpfs upper before switch_root (initramfs-hooks/hooks/shoal), so a
+ * booting worker fetches 31 MiB less. Set SHOAL_BASE_WITH_NODE=1 to put node in the layer.
  * Its /sbin/init is busybox init reading /etc/inittab: it runs /etc/shoal/rc.sysinit once
  * and respawns every service listed in the inittab lines that later layers add.
  */
@@ -29,7 +32,7 @@ export const base: LayerSpec = {
   archPackages: ['base', 'linux-firmware', 'iproute2', 'nodejs', 'squashfs-tools'],
   async stage({ root, version, cacheDir }) {
     await installBusybox(root)
-    await installNode(root, cacheDir)
+    if (process.env.SHOAL_BASE_WITH_NODE === '1') await installNode(root, cacheDir)
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root', 'var/lib', 'etc/shoal/services', 'usr/lib/shoal']) {
       await put(root, `${d}/.keep`, '')
     }

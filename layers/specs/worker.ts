@@ -20,7 +20,8 @@ exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
 
 const ROSTER_SERVICE = `#!/bin/sh
 # shoal-roster-sync: keeps /etc/shoal/roster.json current, so nodes enrolled later are admitted.
-exec /usr/bin/node /usr/lib/shoal/roster-sync.mjs
+# Lowest CPU priority: on a slow machine the agent's own start matters more than a refresh.
+exec nice -n 19 /usr/bin/node /usr/lib/shoal/roster-sync.mjs
 `
 
 const SYSTEMD_UNIT = `[Unit]
