@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import type { MemberView } from './mesh-types.js'
+import type { Phase } from './node-record.js'
+import { fakeKeyring } from './testing.js'
+import { WaveGate, inWindow, signControl, type UnsignedControl } from './wave-control.js'
+
+const coord = fakeKeyring('coordinator')
+const base: UnsignedControl = { wave: 'w1', seq: 1000, state: 'running', nodeTimeoutMs: 60_000, alerts: [] }
+
+function member(id: string, phase: Phase, status: MemberView['status'] = 'alive'): MemberView {
+  return {
+    id, status, inc: 1, updatedAt: 0, statusSince: 0,
+    record: { id, key: 'k'.repeat(64), inc: 1, ver: 1, image: 'v1', phase, domain: 'd', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] },
+  }
+}
+
+describe('WaveGate', () => {
+  it('takes only control messages signed by the coordinator, newest first', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    expect(g.onControl(signControl(base, fakeKeyring('mallory')))).toBe('bad')
+    expect(g.onControl({ ...signControl(base, coord), state: 'exploded' })).toBe('bad')
+    expect(g.onControl({ ...signControl(base, coord), state: 'paused' })).toBe('bad') // altered after signing
+    expect(g.onControl(signControl({ ...base, state: 'paused' }, coord))).toBe('new')
+    expect(g.onControl(signControl({ ...base, seq: 999, state: 'running' }, coord))).toBe('dup') // older
+    expect(g.hold(0)).toMatchObject({ held: true, reason: 'wave w1 is paused', halted: false })
+    expect(g.onControl(signControl({ ...base, seq: 2000 }, coord))).toBe('new')
+    expect(g.hold(0).held).toBe(false)
+    expect(g.counters).toEqual({ 'bad-signature': 2, schema: 1 })
+  })
+
+  it('halts by itself when a node stays unavailable past the node timeout, and clears when it is back', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl(base, coord))
+    const view = new Map<string, MemberView>([['a', member('a', 'ready')], ['b', member('b', 'rebooting', 'dead')]])
+    g.observe(['a', 'b'], (id) => view.get(id), 0)
+    expect(g.hold(0).held).toBe(false)
+    g.observe(['a', 'b'], (id) => view.get(id), 60_000)
+    expect(g.hold(60_000).held).toBe(false)
+    g.observe(['a', 'b'], (id) => view.get(id), 60_001)
+    expect(g.hold(60_001)).toMatchObject({ held: true, halted: true })
+    expect(g.hold(60_001).reason).toMatch(/node b has been dead for 60 s/)
+    view.set('b', member('b', 'ready'))
+    g.observe(['a', 'b'], (id) => view.get(id), 70_000)
+    expect(g.hold(70_000).held).toBe(false)
+  })
+
+  it('halts at once on a failed node, and counts a missing node as unavailable', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl(base, coord))
+    g.observe(['a'], () => member('a', 'failed'), 0)
+    expect(g.hold(0)).toMatchObject({ held: true, halted: true })
+    g.observe(['x'], () => undefined, 0)
+    g.observe(['x'], () => undefined, 61_000)
+    expect(g.hold(61_000).reason).toMatch(/node x has been missing/)
+  })
+
+  it('holds outside the window and while alerts fire, without halting', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl({ ...base, window: { fromMinute: 120, toMinute: 240 } }, coord))
+    expect(g.hold(60 * 60_000)).toMatchObject({ held: true, halted: false, reason: 'outside the maintenance window' })
+    expect(g.hold(3 * 60 * 60_000).held).toBe(false)
+    g.onControl(signControl({ ...base, seq: 2000, alerts: ['CephHealthError'] }, coord))
+    expect(g.hold(0)).toMatchObject({ held: true, halted: false, reason: 'alerts firing: CephHealthError' })
+  })
+
+  it('windows wrap midnight', () => {
+    const w = { fromMinute: 23 * 60, toMinute: 60 }
+    expect(inWindow(w, 23 * 3600_000 + 1)).toBe(true)
+    expect(inWindow(w, 30 * 60_000)).toBe(true)
+    expect(inWindow(w, 2 * 3600_000)).toBe(false)
+  })
+})
