@@ -91,6 +91,15 @@ describe('collectInventory', () => {
     expect(none.unknown).toEqual(expect.arrayContaining(['system', 'cpu', 'disks', 'nics', 'memory.modules']))
   })
 
+  it('absurd values in /sys (a 10 KB product name) are cut to size, never a schema crash', async () => {
+    const odd = join(dir, 'odd')
+    await writeFakeSysfs(odd, { ...machine.hardware, dmi: { ...machine.hardware.dmi, productName: 'P'.repeat(10_000) } })
+    const inv = await collectInventory({ sysfsRoot: odd, systemInformation: false })
+    expect(Inventory.safeParse(inv).success).toBe(true)
+    expect(inv.system.product).toHaveLength(256)
+    expect(summarizeInventory(inv).product).toHaveLength(128)
+  })
+
   it('rejects a nonsense timeout up front', async () => {
     await expect(collectInventory({ timeoutMs: 0 })).rejects.toThrow(/timeoutMs/)
   })

@@ -66,7 +66,14 @@ export async function collectInventory(opts: CollectInventoryOptions = {}): Prom
   inv.unknown = [...new Set(inv.unknown)].slice(0, 64)
   inv.warnings = [...new Set(inv.warnings.map((w) => w.slice(0, 512)))].slice(0, 64)
   inv.durationMs = Math.round((performance.now() - t0) * 10) / 10
-  return Inventory.parse(inv)
+  const parsed = Inventory.safeParse(inv)
+  if (parsed.success) return parsed.data
+  // A bug guard: whatever slipped past the mapping must not crash the caller.
+  const issue = parsed.error.issues[0]!
+  const fallback = emptyInventory(started)
+  fallback.unknown.push('os', 'system', 'board', 'chassis', 'bios', 'cpu', 'memory', 'memory.modules', 'disks', 'nics', 'gpus')
+  fallback.warnings.push(`the collected inventory did not fit the schema (at ${issue.path.join('.')}: ${issue.message}); reported as unknown`)
+  return fallback
 }
 
 /** Runs the child; resolves (never rejects) with whatever answered before the deadline. */

@@ -21,8 +21,8 @@ export function fromSysfs(inv: Inventory, hw: SysfsHardware): void {
   Object.assign(inv.chassis, clean({ vendor: d.chassisVendor, type: d.chassisType, serial: d.chassisSerial }))
   Object.assign(inv.bios, clean({ vendor: d.biosVendor, version: d.biosVersion, date: d.biosDate }))
   Object.assign(inv.cpu, clean({ model: hw.cpu.model, sockets: hw.cpu.packages, threads: hw.cpu.threads }))
-  inv.memory.modules = hw.dimms.map((m) => clean({ slot: m.locator, sizeBytes: m.sizeBytes, speedMTs: m.speedMTs, manufacturer: m.manufacturer, part: m.part, serial: m.serial }))
-  inv.disks = hw.disks.map((s): Disk =>
+  inv.memory.modules = hw.dimms.slice(0, 256).map((m) => clean({ slot: m.locator, sizeBytes: m.sizeBytes, speedMTs: m.speedMTs, manufacturer: m.manufacturer, part: m.part, serial: m.serial }))
+  inv.disks = hw.disks.slice(0, 512).map((s): Disk =>
     clean({
       name: s.name,
       model: s.model,
@@ -34,13 +34,16 @@ export function fromSysfs(inv: Inventory, hw: SysfsHardware): void {
       type: s.name.startsWith('nvme') ? 'NVMe' : s.rotational === true ? 'HDD' : s.rotational === false ? 'SSD' : 'unknown',
     }),
   )
-  inv.nics = hw.nics.map((n) => clean({ name: n.name, mac: n.mac, permanentMac: n.permanentMac, speedMbps: n.speedMbps, link: n.link ?? 'unknown' }))
+  inv.nics = hw.nics.slice(0, 256).map((n) => clean({ name: n.name, mac: n.mac, permanentMac: n.permanentMac, speedMbps: n.speedMbps, link: n.link ?? 'unknown' }))
 }
 
 /** Drops undefined and empty-string fields, so absent means unknown. */
 export function clean<T extends object>(o: T): T {
   const out = {} as T
-  for (const [k, v] of Object.entries(o)) if (v !== undefined && v !== '' && !(typeof v === 'number' && Number.isNaN(v))) (out as Record<string, unknown>)[k] = v
+  for (const [k, v] of Object.entries(o)) {
+    if (v === undefined || v === '' || (typeof v === 'number' && !Number.isFinite(v))) continue
+    ;(out as Record<string, unknown>)[k] = typeof v === 'string' ? v.slice(0, 256) : v
+  }
   return out
 }
 
