@@ -259,3 +259,21 @@ describe('SimKeyAuthority (stand-in for ed25519)', () => {
     expect(k1.publicKey).toMatch(/^[0-9a-f]{64}$/)
   })
 })
+
+describe('Simulation: stalls', () => {
+  it('holds a stalled node’s inputs, in order, until the pause ends; its links stay up', () => {
+    const { s, b } = pair()
+    s.stall('b', 100)
+    s.input('a', { type: 'say', to: 'b', text: 'one' })
+    s.input('a', { type: 'say', to: 'b', text: 'two' })
+    s.runFor(50)
+    expect(texts(b)).toEqual([])
+    s.runFor(100)
+    expect(b.heard.filter((h) => h.kind === 'app')).toEqual([
+      { at: 105, kind: 'app', peer: 'a', text: 'one' },
+      { at: 105, kind: 'app', peer: 'a', text: 'two' },
+    ])
+    expect(s.linksOf('a')).toEqual(['b'])
+    expect(() => s.stall('ghost', 1)).toThrow(/not up/)
+  })
+})

@@ -75,6 +75,8 @@ interface Instance<P> {
   links: Map<string, Link<P>>
   /** Time of the valid pending tick (Infinity: none). */
   wakeAt: number
+  /** Until this virtual time the process is frozen (a GC pause, an overloaded CPU): its inputs wait. */
+  stalledUntil: number
   ticksAtSameTime: number
   lastTickAt: number
 }
@@ -187,7 +189,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     this.boots.set(id, boot + 1)
     if (!this.trafficById.has(id)) this.trafficById.set(id, { sentBytes: 0, recvBytes: 0, sentFrames: 0, recvFrames: 0 })
     const proc = this.factory({ id, rng: this.nodeRng.fork(), now: this.clock, boot })
-    const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, ticksAtSameTime: 0, lastTickAt: -1 }
+    const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, stalledUntil: 0, ticksAtSameTime: 0, lastTickAt: -1 }
     this.instances.set(id, inst)
     for (const l of this.lifecycleListeners) l(id, 'up', proc)
     this.scheduleWake(inst)
@@ -208,6 +210,18 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     for (const link of inst.links.values()) {
       if (link.state === 'open') this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch: -1 })
     }
+  }
+
+  /**
+   * Freezes `id` for `ms` (a GC pause, a CPU hog): it stays up and its links stay open, but
+   * every input that reaches it meanwhile (frames, ticks, connection events) waits, in
+   * order, until the pause ends. The shape of a false positive in a failure detector.
+   */
+  stall(id: string, ms: number): void {
+    const inst = this.instances.get(id)
+    if (!inst?.up) throw new RangeError(`node ${id} is not up`)
+    if (!(ms >= 0)) throw new RangeError(`stall needs ms >= 0, got ${ms}`)
+    inst.stalledUntil = Math.max(inst.stalledUntil, this.t + ms)
   }
 
   /** A crash (if up) and a fresh start: nothing of the old instance survives. */
@@ -421,6 +435,10 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   }
 
   private step(inst: Instance<P>, input: I | EngineInput): void {
+    if (this.t < inst.stalledUntil) {
+      this.queue.push(inst.stalledUntil, { k: 'input', inst, input: input as I })
+      return
+    }
     this.stepCount++
     const now = this.clock
     const effects = inst.proc.step(input, now)

@@ -5,8 +5,9 @@
 import { crash } from './crash.js'
 import { join } from './join.js'
 import { partition } from './partition.js'
+import { soak } from './soak.js'
 import type { Scenario } from './scenario.js'
 
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([join, crash, partition].map((s) => [s.name, s]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([join, crash, partition, soak].map((s) => [s.name, s]))
 
 export type { IntRange, OptionSpec, OptionValue, Scenario, ScenarioContext, ScenarioResult } from './scenario.js'
