@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephProbe } from '../agent/health/ceph-probe.js'
 import { CephCli } from '../agent/health/ceph-cli.js'
+import { CephSession } from '../agent/health/ceph-session.js'
 import { postReboot, preReboot } from '../agent/health/gates.js'
 import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
 import { CephCluster, hasCeph } from './support/ceph-cluster.js'
@@ -15,7 +16,9 @@ if (!cephInstalled) console.log('skipping test/health-ceph.test.ts: ceph-mon/mgr
 
 describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
   const cluster = new CephCluster({ hosts: ['node-a', 'node-b', 'node-c'] })
-  const probe = (host: string) => new CephProbe({ host, conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 15_000 })
+  // The production transport: one librados session for every command (CephCli is checked against it below).
+  let session: CephSession
+  const probe = (host: string) => new CephProbe({ host }, session)
   const observe = async (host: string, okToStop: boolean): Promise<NodeObservations> => ({
     node: host,
     kubelet: skipped('not in this test'),
@@ -28,17 +31,38 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     for (;;) {
       const r = gate(await observe(host, gate === preReboot))
       if (r.pass === want || Date.now() > deadline) return r
+      await new Promise((res) => setTimeout(res, 200)) // poll pace for an external daemon, bounded by the deadline
     }
   }
 
-  beforeAll(() => cluster.start(), 120_000)
-  afterAll(() => cluster.stop())
+  beforeAll(async () => {
+    await cluster.start()
+    session = new CephSession({ conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 15_000 })
+  }, 120_000)
+  afterAll(async () => {
+    session?.close()
+    await cluster.stop()
+  })
 
   it('reads the real cluster: every host has its OSD, all up, all PGs clean', async () => {
     const s = await probe('node-b').run()
     expect(s.hostOsds).toEqual([1])
     expect(s.status.osdmap).toMatchObject({ num_osds: 3, num_up_osds: 3, num_in_osds: 3 })
     expect(s.status.pgmap.pgs_by_state).toEqual([{ state_name: 'active+clean', count: s.status.pgmap.num_pgs }])
+  })
+
+  it('the ceph CLI and the librados session give the same answers', async () => {
+    const cli = new CephProbe({ host: 'node-a', conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 15_000 })
+    const viaSession = probe('node-a')
+    expect(session.fallbackReason).toBeUndefined()
+    const [a, b] = [await cli.run({ okToStop: true }), await viaSession.run({ okToStop: true })]
+    expect(b.hostOsds).toEqual(a.hostOsds)
+    expect(b.dump.osds.map((o) => [o.osd, o.up, o.in])).toEqual(a.dump.osds.map((o) => [o.osd, o.up, o.in]))
+    expect(b.tree.nodes.map((n) => n.name).sort()).toEqual(a.tree.nodes.map((n) => n.name).sort())
+    expect(b.okToStop).toEqual(a.okToStop)
+    const [x, y] = [await cli.okToStop([0, 1]), await viaSession.okToStop([0, 1])] // exit 16 both ways
+    expect([x.ok, y.ok]).toEqual([false, false])
+    expect(y.detail).toEqual(x.detail)
   })
 
   it('ok-to-stop passes for any one host with all up, and the pre gate passes', async () => {
@@ -104,6 +128,11 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
       const r = preReboot({ node: 'node-a', kubelet: skipped('-'), kube: skipped('-'), ceph: ok(await slow.run({ okToStop: true })) })
       expect(r.pass).toBe(false)
       expect(r.reasons.join('\n')).toMatch(/ok-to-stop for osd\.0 unknown, failing closed: .*no answer within 10000 ms/)
+      // The same through the session: the call times out, the session stays usable.
+      const s2 = new CephSession({ conf: cluster.conf, keyring: cluster.keyring, timeoutMs: 3000 })
+      await expect(s2.run(['osd', 'ok-to-stop', '0'])).rejects.toMatchObject({ code: 'ceph-timeout' })
+      expect((await s2.run(['osd', 'dump'])).code).toBe(0)
+      s2.close()
     } finally {
       await cluster.startMgr()
     }

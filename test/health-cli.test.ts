@@ -108,7 +108,7 @@ describe.skipIf(!cephInstalled)('shoal gate / shoal health against real Ceph and
   it('with worker-2 stopped: pre gate for worker-3 and post gate for worker-2 fail; health shows it', async () => {
     await cluster.stopHost('worker-2')
     await cluster.waitFor('osd.1 down', Date.now() + 30_000, async () => JSON.parse((await cluster.ceph(['osd', 'dump', '--format', 'json'])).stdout).osds[1].up === 0)
-    const pre = await shoal('gate', 'pre', 'worker-3', ...ceph, '--skip', 'kube', '-o', 'json')
+    const pre = await shoal('gate', 'pre', 'worker-3', ...ceph, '--ceph-transport', 'cli', '--skip', 'kube', '-o', 'json')
     expect(pre.code).toBe(1)
     expect(JSON.parse(pre.out).reasons.join('\n')).toMatch(/another host is already down: osd\.1 on worker-2/)
     const post = await shoal('gate', 'post', 'worker-2', ...ceph, '--skip', 'kube')

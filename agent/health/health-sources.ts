@@ -5,6 +5,7 @@
  */
 import { ShoalError } from '../protocol/errors.js'
 import { CephCli } from './ceph-cli.js'
+import { CephSession } from './ceph-session.js'
 import { CephProbe } from './ceph-probe.js'
 import { HealthObserver, type SourceSetting } from './health-observer.js'
 import { KubeClient } from './kube-client.js'
@@ -27,6 +28,8 @@ export interface HealthSourceSettings {
   skip?: SourceName[]
   /** Per probe call. */
   timeoutMs?: number
+  /** 'session' (default): one librados connection for all commands; 'cli': one `ceph` process per command. */
+  cephTransport?: 'session' | 'cli'
 }
 
 /** Connections resolved once; close() releases the HTTP pool. */
@@ -42,8 +45,10 @@ export class HealthSources {
     this.skipped = [...skip]
     const t = settings.timeoutMs
     if (skip.has('ceph')) this.ceph = { skip: '--skip ceph' }
-    else if (settings.cephConf)
-      this.ceph = { cli: new CephCli({ conf: settings.cephConf, keyring: settings.cephKeyring, name: settings.cephName, bin: settings.cephBin, timeoutMs: t ?? 10_000 }) }
+    else if (settings.cephConf) {
+      const o = { conf: settings.cephConf, keyring: settings.cephKeyring, name: settings.cephName, bin: settings.cephBin, timeoutMs: t ?? 10_000 }
+      this.ceph = { cli: settings.cephTransport === 'cli' ? new CephCli(o) : new CephSession(o) }
+    }
     else this.ceph = { missing: 'no Ceph cluster given: pass --ceph-conf FILE (and --ceph-keyring FILE) or --skip ceph' }
 
     if (skip.has('kube')) this.kube = { skip: '--skip kube' }
@@ -75,6 +80,7 @@ export class HealthSources {
   }
 
   async close(): Promise<void> {
+    if ('cli' in this.ceph && this.ceph.cli instanceof CephSession) this.ceph.cli.close()
     if ('client' in this.kube) await this.kube.client.close()
   }
 }

@@ -23,6 +23,7 @@ export const sourceOptions = {
   'ceph-keyring': { type: 'string' },
   keyring: { type: 'string' },
   'ceph-name': { type: 'string' },
+  'ceph-transport': { type: 'string' },
   kubeconfig: { type: 'string' },
   context: { type: 'string' },
   'in-cluster': { type: 'boolean' },
@@ -33,7 +34,7 @@ export const sourceOptions = {
 } as const
 
 export const sourceUsage =
-  '[--ceph-conf FILE [--ceph-keyring FILE] [--ceph-name client.NAME]] [--kubeconfig FILE [--context NAME] | --in-cluster] ' +
+  '[--ceph-conf FILE [--ceph-keyring FILE] [--ceph-name client.NAME] [--ceph-transport session|cli]] [--kubeconfig FILE [--context NAME] | --in-cluster] ' +
   '[--kubelet-url URL] [--skip kube|ceph|kubelet]... [--timeout-ms MS] [-o table|json]'
 
 export function sourcesFrom(values: Record<string, unknown>): HealthSources {
@@ -43,7 +44,11 @@ export function sourcesFrom(values: Record<string, unknown>): HealthSources {
     timeoutMs = Number(values['timeout-ms'])
     if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ShoalError('usage', `--timeout-ms must be a positive integer, not "${values['timeout-ms']}"`)
   }
+  const transport = values['ceph-transport']
+  if (transport !== undefined && transport !== 'session' && transport !== 'cli')
+    throw new ShoalError('usage', `--ceph-transport must be "session" or "cli", not "${String(transport)}"`)
   return new HealthSources({
+    cephTransport: transport as 'session' | 'cli' | undefined,
     cephConf: values['ceph-conf'] as string | undefined,
     cephKeyring: (values['ceph-keyring'] ?? values.keyring) as string | undefined,
     cephName: values['ceph-name'] as string | undefined,
