@@ -64,9 +64,10 @@ export interface ResolveOptions {
 }
 
 /**
- * 0.4: a board swap with the disks kept scores 0.5 or more; one part changed scores 0.75 or more;
- * a single-disk machine that lost its disk still scores 0.44. Two
- * machines that share only batch serials stay below it or fail the two-match rule.
+ * 0.4: a board swap with the disks kept scores 0.5 or more; one NIC, DIMM or CPU changed
+ * scores 0.75 or more; a one-disk machine that lost its disk still scores 0.44; most parts
+ * replaced scores 0.35 or less. Two machines that share only batch serials stay below it
+ * or fail the two-match rule.
  */
 export const SAME_MACHINE_THRESHOLD = 0.4
 export const DEFAULT_MIN_MATCHES = 2
