@@ -51,6 +51,12 @@ export const HealthSummary = z
     osdsUp: z.number().int().nonnegative().optional(),
     osdsTotal: z.number().int().nonnegative().optional(),
     conditions: z.array(HealthCondition).max(16),
+    /**
+     * The node's own verdicts of the reboot gates (agent/health), as of `at`: `pre` — it
+     * could go down now (Ceph ok-to-stop for its OSDs with what is down now, drain
+     * possible); `post` — it is fully back. Voters rank and judge candidates by these.
+     */
+    gates: z.object({ pre: z.boolean(), post: z.boolean(), at: z.number() }).strict().optional(),
   })
   .strict()
 export type HealthSummary = z.infer<typeof HealthSummary>

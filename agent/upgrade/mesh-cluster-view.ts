@@ -1,0 +1,77 @@
+/**
+ * The vote's ClusterView in a real agent, answered from the gossiped NodeRecords — never
+ * from a probe on the spot (the port is synchronous and must be cheap):
+ * - facts: image, domain and workload from the record; available = alive in the mesh,
+ *   phase `ready`, health not critical; healthy = its own post-reboot gate passed.
+ * - okToStop(hosts): every host that is still available (holders on their way down or
+ *   back are not) reports its own pre-reboot gate passing. Each node evaluates `ceph osd ok-to-stop` for its OSDs with whatever is
+ *   down at that moment (and the race guard: no other host's OSD down, no redundancy
+ *   lost), so a holder's outage is already inside every other node's answer.
+ * - drainable(id): the node's pre gate (which includes "drain possible"), AND the wave
+ *   is not held (WaveGate: paused, aborted, outside its window, alerts, or halted). A
+ *   hold therefore stops new requests and votes, and nothing else.
+ * Unknown fails closed: a node without gate verdicts is neither ok-to-stop nor drainable.
+ */
+import type { MemberView } from '../protocol/mesh-types.js'
+import type { Clock } from '../protocol/ports.js'
+import type { ClusterView, NodeFacts } from '../protocol/vote/cluster-view.js'
+import type { WaveGate } from '../protocol/wave-control.js'
+
+export interface MemberSource {
+  view(): MemberView[]
+}
+
+export class MeshClusterView implements ClusterView {
+  private cache: Map<string, MemberView> | undefined
+  /** The current wave's roster (for the halt rule); set by whoever tracks the wave. */
+  roster: readonly string[] = []
+
+  constructor(
+    private readonly mesh: MemberSource,
+    private readonly clock: Clock,
+    private readonly gate?: WaveGate,
+  ) {}
+
+  /** Drop the cached member map (call on every mesh record/member event). */
+  invalidate(): void {
+    this.cache = undefined
+  }
+
+  member(id: string): MemberView | undefined {
+    if (!this.cache) this.cache = new Map(this.mesh.view().map((m) => [m.id, m]))
+    return this.cache.get(id)
+  }
+
+  facts(id: string): NodeFacts | undefined {
+    const m = this.member(id)
+    const r = m?.record
+    if (!m || !r) return undefined
+    const available = m.status === 'alive' && r.phase === 'ready' && r.health.status !== 'critical'
+    return {
+      id,
+      image: r.image,
+      domain: r.domain,
+      available,
+      healthy: available && r.health.gates?.post === true,
+      pods: r.work?.pods ?? 0,
+      load: r.work?.load ?? 0,
+    }
+  }
+
+  okToStop(hosts: readonly string[]): boolean {
+    return hosts.every((h) => this.facts(h)?.available === false || this.member(h)?.record?.health.gates?.pre === true)
+  }
+
+  drainable(id: string): boolean {
+    if (this.held().held) return false
+    return this.member(id)?.record?.health.gates?.pre === true
+  }
+
+  /** Whether new slots are held back now, and why (also for the API). */
+  held(): { held: boolean; reason: string | undefined; halted: boolean } {
+    if (!this.gate) return { held: false, reason: undefined, halted: false }
+    const now = this.clock.now()
+    this.gate.observe(this.roster, (id) => this.member(id), now)
+    return this.gate.hold(now)
+  }
+}
