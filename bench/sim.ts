@@ -104,6 +104,7 @@ for (const n of sizes) {
     nodes: dayNodes,
     seed,
     network: {},
+    mesh: {},
     latency: 'lan',
     start: 'warm',
     options: { hours: 24, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': 0, 'churn-down-ms': 0 },

@@ -5,11 +5,12 @@
  */
 import { parseArgs } from 'node:util'
 import { ShoalError } from '../agent/protocol/errors.js'
+import { MeshConfig } from '../agent/protocol/mesh-config.js'
 import { latencyPresets, type LatencyPreset } from './engine/latency.js'
 import type { NetworkConfig } from './engine/network.js'
 import { scenarios, type OptionSpec, type OptionValue, type Scenario } from './scenarios/index.js'
 
-const USAGE = 'npm run sim -- --scenario NAME [--nodes N] [--seed S] [-o table|json] [--latency lan|campus|wan] [--loss P] [--dup P] [--reorder P] [--start warm|cold] [scenario flags]   (--help for the list)'
+const USAGE = 'npm run sim -- --scenario NAME [--nodes N] [--seed S] [-o table|json] [--latency lan|campus|wan] [--loss P] [--dup P] [--reorder P] [--start warm|cold] [--mesh k=v,...] [scenario flags]   (--help for the list)'
 
 const COMMON: Record<string, OptionSpec & { short?: string }> = {
   scenario: { type: 'string', description: `what to simulate: ${[...scenarios.keys()].join(', ')}`, short: 's' },
@@ -20,6 +21,7 @@ const COMMON: Record<string, OptionSpec & { short?: string }> = {
   loss: { type: 'number', description: 'probability a frame is lost (fault injection)', default: 0, min: 0, max: 1 },
   dup: { type: 'number', description: 'probability a frame is delivered twice', default: 0, min: 0, max: 1 },
   reorder: { type: 'number', description: 'probability a frame leaves its link\'s order', default: 0, min: 0, max: 1 },
+  mesh: { type: 'string', description: 'protocol tuning over the sim preset, e.g. graftTimeoutMs=20,ihaveIntervalMs=10 (keys of agent/protocol/mesh-config.ts)', default: '' },
   start: { type: 'string', description: 'warm: nodes begin with the cluster\'s records; cold: all power on at once knowing nothing (slow past ~300 nodes)', default: 'warm', choices: ['warm', 'cold'] },
   help: { type: 'boolean', description: 'this text', short: 'h' },
 }
@@ -74,13 +76,28 @@ async function run(argv: string[], lines: string[]): Promise<SimCommandResult> {
   const options: Record<string, OptionValue | undefined> = {}
   for (const k of Object.keys(scenario.options)) options[k] = values[k]
   const start = values.start as 'warm' | 'cold'
+  const mesh = parseMesh(values.mesh as string)
 
-  if (!json) lines.push(`scenario ${name}: ${nodes} nodes, seed ${seed}, latency ${latency}, start ${start}${describeFaults(network)}`)
-  const result = await scenario.run({ nodes, seed, network, latency, start, options, log: (l) => (json ? undefined : lines.push(l)) })
-  const summary = { scenario: name, nodes, seed, latency, start, ...options, ...result.summary, ok: result.ok }
+  if (!json) lines.push(`scenario ${name}: ${nodes} nodes, seed ${seed}, latency ${latency}, start ${start}${describeFaults(network)}${values.mesh ? `, mesh ${values.mesh}` : ''}`)
+  const result = await scenario.run({ nodes, seed, network, mesh, latency, start, options, log: (l) => (json ? undefined : lines.push(l)) })
+  const summary = { scenario: name, nodes, seed, latency, start, ...(Object.keys(mesh).length > 0 ? { mesh: values.mesh } : {}), ...options, ...result.summary, ok: result.ok }
   if (json) lines.push(JSON.stringify(summary))
   else lines.push(`result: ${result.ok ? 'ok' : 'FAILED'} (reproduce with --seed ${seed})`)
   return { lines, code: result.ok ? 0 : 1 }
+}
+
+/** "k=v,k=v" -> validated mesh overrides (unknown keys and bad values are usage errors). */
+function parseMesh(text: string): Partial<MeshConfig> {
+  if (text === '') return {}
+  const out: Record<string, number> = {}
+  for (const part of text.split(',')) {
+    const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(part.trim())
+    if (!m) throw usage(`--mesh takes key=number pairs separated by commas, not "${part}"`)
+    out[m[1]!] = Number(m[2])
+  }
+  const r = MeshConfig.partial().strict().safeParse(out)
+  if (!r.success) throw usage(`--mesh: ${r.error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ')}`)
+  return r.data
 }
 
 function describeFaults(n: Partial<NetworkConfig>): string {

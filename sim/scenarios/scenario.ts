@@ -6,6 +6,7 @@
  * Output must be a function of the arguments alone (no wall-clock time), so the same
  * seed prints byte-identical text: `log` lines for people, `summary` for scripts.
  */
+import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
 import type { NetworkConfig } from '../engine/network.js'
 
 export type OptionSpec =
@@ -28,6 +29,8 @@ export interface ScenarioContext {
   seed: number
   /** Network model chosen by the common flags (--latency, --loss, --dup, --reorder). */
   network: Partial<NetworkConfig>
+  /** Overrides of the mesh's `sim` preset (--mesh key=value,...), already validated. */
+  mesh: Partial<MeshConfig>
   /** The common --latency preset name, for the summary. */
   latency: string
   /** `warm`: nodes start with the cluster's records (see MeshCluster.warmStart); `cold`: all power on at once knowing nothing. */
