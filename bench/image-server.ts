@@ -4,7 +4,7 @@
  * run, alternating, so both see the same machine state. The client is one `curl
  * --parallel` process (C, discards the body), so the client costs both servers the same.
  *
- *   npx tsx bench/image-server.ts [--clients 50] [--size-mb 256] [--rounds 2]
+ *   npx tsx bench/image-server.ts [--clients 50] [--size-mb 256] [--rounds 2] [--pin-cpu N]
  *
  * Prints one JSON object per line: one per server and round, then the summary with the
  * ratio shoal / nginx (best round of each). Bounded: every fetch round has a deadline and
@@ -27,12 +27,17 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     // Debian's nginx.conf says `worker_processes auto` (one per core): compare with that.
     'nginx-workers': { type: 'string', default: 'auto' },
+    // Pin both servers to this one CPU (taskset): equal CPU for both, whatever else runs.
+    'pin-cpu': { type: 'string' },
   },
 })
 const CLIENTS = Number(values.clients)
 const SIZE_MB = Number(values['size-mb'])
 const ROUNDS = Number(values.rounds)
-const NGINX_WORKERS = values['nginx-workers']!
+const PIN_CPU = values['pin-cpu']
+const NGINX_WORKERS = PIN_CPU !== undefined ? '1' : values['nginx-workers']!
+/** Command and args, under `taskset -c CPU` when pinning. */
+const pinned = (cmd: string, args: string[]): [string, string[]] => (PIN_CPU !== undefined ? ['taskset', ['-c', PIN_CPU, cmd, ...args]] : [cmd, args])
 const DEADLINE_MS = 170_000
 const started = Date.now()
 const repo = fileURLToPath(new URL('..', import.meta.url))
@@ -166,8 +171,7 @@ async function main(): Promise<void> {
 
     const shoalPort = await freePort()
     shoal = spawn(
-      process.execPath,
-      ['--import', 'tsx', join(repo, 'coordinator/main.ts'), '--data-dir', join(dir, 'data'), '--images-dir', images, '--http-port', String(shoalPort), '--dht-port=-1', '--bootstrap-advertise', '127.0.0.1:1'],
+      ...pinned(process.execPath, ['--import', 'tsx', join(repo, 'coordinator/main.ts'), '--data-dir', join(dir, 'data'), '--images-dir', images, '--http-port', String(shoalPort), '--dht-port=-1', '--bootstrap-advertise', '127.0.0.1:1']),
       { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } },
     )
     const shoalUrl = `http://127.0.0.1:${shoalPort}/images/v1/worker.squashfs`
@@ -203,7 +207,7 @@ http {
     await writeFile(join(prefix, 'nginx.conf'), conf)
     const nginxUrl = `http://127.0.0.1:${nginxPort}/images/v1/worker.squashfs`
     if (nginxBin) {
-      nginx = spawn(nginxBin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] })
+      nginx = spawn(...pinned(nginxBin, ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-g', 'daemon off;']), { stdio: ['ignore', 'ignore', 'inherit'] })
       nginx.on('error', (err) => emit({ bench: 'image-server', error: `nginx: ${err.message}` }))
       await waitHttp(nginxUrl.replace('worker.squashfs', 'vmlinuz'), nginx, 'nginx')
     }
@@ -244,6 +248,7 @@ http {
       shoalCpuSecondsPerGB: minOf(cpuPerGB.shoal!),
       nginxCpuSecondsPerGB: minOf(cpuPerGB.nginx!),
       nginxWorkers: NGINX_WORKERS,
+      ...(PIN_CPU !== undefined ? { pinnedCpu: PIN_CPU } : {}),
       cores: cpus().length,
       loadAverage1m: +loadavg()[0]!.toFixed(1),
       seconds: +((Date.now() - started) / 1000).toFixed(1),
