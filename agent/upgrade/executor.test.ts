@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import type { Phase } from '../protocol/node-record.js'
+import type { Lease } from '../protocol/vote/index.js'
+import { UpgradeExecutor, type GateVerdict, type UpgradeSteps } from './executor.js'
+
+const lease: Lease = { wave: 'w1', slot: 0, term: 3, holder: 'n1' }
+
+function harness(opts: { image?: string; pre?: GateVerdict; drain?: { ok: boolean; blocking: string[] }; post?: GateVerdict[]; fenceAfter?: string; policy?: 'halt' | 'force' } = {}) {
+  const log: string[] = []
+  const phases: [Phase, string | undefined][] = []
+  let now = 0
+  let valid = true
+  const post = [...(opts.post ?? [{ pass: true, reasons: [] }])]
+  const step = (name: string) => async () => {
+    log.push(name)
+    if (opts.fenceAfter === name) valid = false
+  }
+  const steps: UpgradeSteps = {
+    preGate: async () => (log.push('preGate'), opts.pre ?? { pass: true, reasons: [] }),
+    setNoout: step('setNoout'),
+    clearNoout: step('clearNoout'),
+    cordon: step('cordon'),
+    uncordon: step('uncordon'),
+    drain: async (_d, force) => (log.push(force ? 'drain --force' : 'drain'), force ? { ok: true, blocking: [] } : (opts.drain ?? { ok: true, blocking: [] })),
+    assign: async (l, target) => void log.push(`assign ${l.slot}/${l.term} -> ${target}`),
+    postGate: async () => (log.push('postGate'), post.length > 1 ? post.shift()! : post[0]!),
+  }
+  const released: Lease[] = []
+  const ex = new UpgradeExecutor({
+    steps,
+    rebooter: { reboot: async (why) => void log.push(`reboot: ${why}`) },
+    fenceValid: () => valid,
+    target: () => 'v2',
+    image: () => opts.image ?? 'v1',
+    setPhase: (p, r) => void phases.push([p, r]),
+    released: (l) => void released.push(l),
+    clock: { now: () => now },
+    wait: async (ms) => void (now += ms),
+    policy: { verifyTimeoutMs: 10_000, verifyPollMs: 1000, drainPolicy: opts.policy ?? 'halt' },
+  })
+  return { ex, log, phases, released, now: () => now }
+}
+
+describe('UpgradeExecutor', () => {
+  it('before the reboot: gate, noout, cordon, drain, assign with the lease, then reboot — in that order', async () => {
+    const h = harness()
+    expect(await h.ex.onLease(lease)).toBe('rebooting')
+    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon', 'drain', 'assign 0/3 -> v2', 'reboot: upgrade wave w1: slot 0 term 3, onto v2'])
+    expect(h.phases.map(([p]) => p)).toEqual(['draining', 'rebooting'])
+  })
+
+  it('after the reboot (on the target): verify until the post gate passes, uncordon, clear noout, release, ready', async () => {
+    const h = harness({ image: 'v2', post: [{ pass: false, reasons: ['PGs peering'] }, { pass: false, reasons: ['PGs peering'] }, { pass: true, reasons: [] }] })
+    expect(await h.ex.onLease(lease)).toBe('released')
+    expect(h.log).toEqual(['postGate', 'postGate', 'postGate', 'uncordon', 'clearNoout'])
+    expect(h.released).toEqual([lease])
+    expect(h.phases.map(([p]) => p)).toEqual(['verifying', 'ready'])
+  })
+
+  it('a post gate that never passes fails the node with the reason and keeps the lease', async () => {
+    const h = harness({ image: 'v2', post: [{ pass: false, reasons: ['osd.1 down'] }] })
+    expect(await h.ex.onLease(lease)).toBe('failed')
+    expect(h.released).toEqual([])
+    expect(h.phases.at(-1)).toEqual(['failed', 'post-reboot gate did not pass within 10 s: osd.1 down'])
+    expect(h.log).not.toContain('uncordon')
+  })
+
+  it('stops before the next action when the fencing token is no longer valid', async () => {
+    const h = harness({ fenceAfter: 'cordon' })
+    expect(await h.ex.onLease(lease)).toBe('fenced')
+    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon'])
+    expect(h.log.some((l) => l.startsWith('reboot'))).toBe(false)
+  })
+
+  it('a blocked drain halts under the halt policy, and is forced under the force policy', async () => {
+    const halted = harness({ drain: { ok: false, blocking: ['default/db-0'] } })
+    expect(await halted.ex.onLease(lease)).toBe('failed')
+    expect(halted.phases.at(-1)).toEqual(['failed', 'drain blocked at the deadline by default/db-0'])
+    expect(halted.log.some((l) => l.startsWith('reboot'))).toBe(false)
+    const forced = harness({ drain: { ok: false, blocking: ['default/db-0'] }, policy: 'force' })
+    expect(await forced.ex.onLease(lease)).toBe('rebooting')
+    expect(forced.log).toContain('drain --force')
+  })
+
+  it('a failing pre gate at the last moment touches nothing', async () => {
+    const h = harness({ pre: { pass: false, reasons: ['osd.4 of node-b is down'] } })
+    expect(await h.ex.onLease(lease)).toBe('failed')
+    expect(h.log).toEqual(['preGate'])
+  })
+})
