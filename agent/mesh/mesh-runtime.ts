@@ -6,10 +6,10 @@
  */
 import { EventEmitter } from 'node:events'
 import type { DropReason } from '../protocol/errors.js'
-import type { MeshMessage } from '../protocol/messages.js'
+import type { MeshMessage, OutMessage } from '../protocol/messages.js'
 import type { MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Logger } from '../protocol/ports.js'
-import type { SwarmTransport, TransportStats } from './swarm-transport.js'
+import type { TransportEvents, TransportStats } from './swarm-transport.js'
 
 /** What the runtime needs of agent/protocol/mesh-node.ts's MeshNode. */
 export interface SteppableNode {
@@ -20,7 +20,14 @@ export interface SteppableNode {
 }
 
 /** The transport surface the runtime drives (SwarmTransport, or a fake in unit tests). */
-export type MeshTransport = Pick<SwarmTransport, 'connect' | 'disconnect' | 'send' | 'start' | 'close' | 'on' | 'off'> & {
+export interface MeshTransport {
+  start(): Promise<void>
+  close(): Promise<void>
+  connect(peer: string): void
+  disconnect(peer: string, reason: string): void
+  send(peer: string, msg: OutMessage): boolean
+  on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): unknown
+  off<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): unknown
   readonly stats: TransportStats
 }
 

@@ -54,8 +54,17 @@ export interface SwarmTransportOptions {
   discoveryIdleIntervalMs?: number
   /** A dial with no connection after this long is given up and reported as `disconnected`. 8 s. */
   dialTimeoutMs?: number
-  /** Longest random hold-off before dialling a smaller key. 400 ms: well past a loopback/LAN handshake. */
+  /**
+   * Hold-off before dialling a smaller key: random in [h/2, h]. 600 ms: a peer that dials us
+   * meanwhile reaches our firewall within a LAN round trip or two, and we then leave it be.
+   */
   smallerKeyHoldOffMs?: number
+  /**
+   * A new link that has received nothing for this long is closed (and reported). The mesh
+   * speaks first on every link (anti-entropy), so silence means the link is dead — e.g. two
+   * peers dialled each other at once and each kept a different half. 0 turns it off. 10 s.
+   */
+  silentLinkMs?: number
   logger?: Logger
 }
 
@@ -69,6 +78,8 @@ export interface TransportStats {
   rejected: { notOnRoster: number; inboundCap: number }
   /** Peers disconnected for bad frames. */
   disconnectedForBadFrames: number
+  /** New links closed because nothing ever arrived on them. */
+  silentLinksClosed: number
   framesIn: number
   framesOut: number
   bytesIn: number
@@ -89,6 +100,8 @@ interface Link {
   decoder: FrameDecoder
   badFrames: number
   inbound: boolean
+  /** Received any bytes yet. */
+  heard: boolean
 }
 
 export class SwarmTransport extends EventEmitter<TransportEvents> {
@@ -99,6 +112,8 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   /** Held-off dials toward smaller keys. */
   private readonly holdOffs = new Map<string, NodeJS.Timeout>()
   private readonly capRejected = new Set<string>()
+  /** Peers whose handshake reached our firewall: they are dialling us, so we hold back. */
+  private readonly inboundAttempts = new Map<string, number>()
   /** Peers the mesh asked for: only those get a `disconnected` when a dial fails. */
   private readonly requested = new Set<string>()
   private readonly discovered = new Set<string>()
@@ -117,6 +132,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     dials: 0,
     rejected: { notOnRoster: 0, inboundCap: 0 },
     disconnectedForBadFrames: 0,
+    silentLinksClosed: 0,
     framesIn: 0,
     framesOut: 0,
     bytesIn: 0,
@@ -185,12 +201,14 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     }
     this.requested.add(peer)
     if (key > this.selfKey) return this.dial(peer, key)
-    const holdOff = Math.random() * (this.opts.smallerKeyHoldOffMs ?? 400)
+    const h = this.opts.smallerKeyHoldOffMs ?? 600
+    const holdOff = h / 2 + (Math.random() * h) / 2
+    const askedAt = Date.now()
     this.holdOffs.set(
       peer,
       setTimeout(() => {
         this.holdOffs.delete(peer)
-        if (this.closed || this.links.has(peer)) {
+        if (this.closed || this.links.has(peer) || (this.inboundAttempts.get(peer) ?? 0) >= askedAt - 1000) {
           this.requested.delete(peer)
           return
         }
@@ -259,6 +277,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       this.emit('rejected', hex, 'not-on-roster')
       return true
     }
+    if (payload !== null) this.inboundAttempts.set(id, Date.now())
     if (payload !== null && !this.links.has(id) && this.links.size >= this.opts.maxDegree) {
       this.stats.rejected.inboundCap++
       this.capRejected.add(hex)
@@ -287,8 +306,20 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.requested.delete(peer)
     // Connections are ours to manage: no silent reconnects behind the mesh's back.
     if (info.explicit) this.swarm?.leavePeer(conn.remotePublicKey)
-    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator }
+    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator, heard: false }
     this.links.set(peer, link)
+    this.inboundAttempts.delete(peer)
+    const silentMs = this.opts.silentLinkMs ?? 10_000
+    if (silentMs > 0) {
+      const t = setTimeout(() => {
+        if (link.heard || this.links.get(peer) !== link) return
+        this.stats.silentLinksClosed++
+        this.log.warn({ component: 'mesh.transport', node: this.opts.selfId, peer, silentMs }, 'closing a link that stayed silent')
+        conn.destroy()
+      }, silentMs)
+      t.unref?.()
+      conn.once('close', () => clearTimeout(t))
+    }
     conn.on('data', (chunk: Buffer) => this.onData(peer, link, chunk))
     conn.on('close', () => {
       if (this.links.get(peer) !== link) return
@@ -310,6 +341,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
 
   private onData(peer: string, link: Link, chunk: Buffer): void {
     if (this.links.get(peer) !== link) return
+    link.heard = true
     this.stats.bytesIn += chunk.length
     const bodies = link.decoder.push(chunk)
     for (const body of bodies) {

@@ -73,7 +73,7 @@ export interface LocalClusterOptions {
   logLevel?: 'info' | 'debug' | 'trace'
   /** Called with every log line (parsed pino JSON) of every agent. */
   onLog?: (node: string, line: Record<string, unknown>) => void
-  /** Seconds an agent may take from spawn to ready. */
+  /** Milliseconds an agent may take from spawn to ready (held: to loaded). Default 60 s: loading is CPU-bound. */
   readyTimeoutMs?: number
 }
 
@@ -178,8 +178,8 @@ export class LocalCluster {
     const heldP = new Promise<void>((resolve) => (onHeld = resolve))
     a.ready = new Promise<LocalAgent>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new ShoalError('timeout', `agent ${i} (${a.id}) was not ready in ${this.opts.readyTimeoutMs ?? 30_000} ms; last lines:\n${a.tail.join('\n')}`))
-      }, this.opts.readyTimeoutMs ?? 30_000)
+        reject(new ShoalError('timeout', `agent ${i} (${a.id}) was not ready in ${this.opts.readyTimeoutMs ?? 60_000} ms; last lines:\n${a.tail.join('\n')}`))
+      }, this.opts.readyTimeoutMs ?? 60_000)
       const keep = (line: string) => {
         a.tail.push(line)
         if (a.tail.length > 30) a.tail.shift()
