@@ -58,6 +58,8 @@ export class ClusterState {
   private auditSeq = 0
   private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
+  /** Roster entries that are not enrolled nodes (the coordinator's own mesh peer, coordinator/mesh-peer.ts). */
+  private rosterExtras: { id: string; key: string }[] = []
 
   private constructor(
     readonly deps: StateDeps,
@@ -142,10 +144,16 @@ export class ClusterState {
 
   roster(): SignedRoster {
     if (!this.signedRoster || this.signedRoster.version !== this.rosterMeta.version) {
-      const members = [...this.nodes.values()].map((n) => ({ id: n.id, key: n.key }))
+      const members = [...this.rosterExtras, ...[...this.nodes.values()].map((n) => ({ id: n.id, key: n.key }))]
       this.signedRoster = signRoster({ v: ENROLL_API_VERSION, cluster: this.clusterId, version: this.rosterMeta.version, issuedAt: this.rosterMeta.issuedAt, members }, this.keyring)
     }
     return this.signedRoster
+  }
+
+  /** Adds entries to every roster signed from now on (set at start, before any request). */
+  setRosterExtras(entries: { id: string; key: string }[]): void {
+    this.rosterExtras = entries.filter((e) => !this.nodes.has(e.id))
+    this.signedRoster = undefined
   }
 
   /** Ops that bump the roster version; apply with `applyRosterBump` after the batch. */

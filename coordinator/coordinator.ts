@@ -21,12 +21,15 @@ import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
+import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
   random?: (bytes: number) => Uint8Array
   log?: Logger
   resolver?: IdentityResolver
+  /** Upgrade waves and the coordinator's mesh peer (coordinator/waves); tests inject members and links. */
+  waves?: WavesOptions
 }
 
 const systemClock: Clock = { now: () => Date.now() }
@@ -39,6 +42,8 @@ export class Coordinator {
   private _state: ClusterState | undefined
   private images: ImageStore | undefined
   private sweepTimer: NodeJS.Timeout | undefined
+  private _waves: Waves | undefined
+  private readonly wavesOptions: WavesOptions | undefined
   private starting: Promise<void> | undefined
   private closing: Promise<void> | undefined
   /** Set on first start when no admin token was configured: written to <dataDir>/admin-token by main. */
@@ -57,6 +62,7 @@ export class Coordinator {
     this.random = deps.random ?? ((n) => randomBytes(n))
     this.log = deps.log ?? silentLogger
     this.resolver = deps.resolver ?? defaultIdentityResolver
+    this.wavesOptions = deps.waves
   }
 
   start(): Promise<void> {
@@ -80,6 +86,10 @@ export class Coordinator {
     this.createdAdminToken = createdAdminToken
     this.images = new ImageStore(c.imagesDir, this.store, { id: state.clusterId, keyring: state.keyring })
     if (c.dhtPort >= 0) this.dht = await startBootstrapNode({ host: c.dhtHost, port: c.dhtPort })
+    this._waves = await startWaves(
+      { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, maxBodyBytes: c.maxBodyBytes },
+      this.wavesOptions,
+    )
 
     const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err))
@@ -120,6 +130,7 @@ export class Coordinator {
         server.closeAllConnections()
       })
     }
+    await this._waves?.close()
     await this.dht?.close()
     await this._state?.exclusive(async () => undefined)
     await this.store?.close()
@@ -129,6 +140,12 @@ export class Coordinator {
   get state(): ClusterState {
     if (!this._state) throw new ShoalError('not-started', 'coordinator not started')
     return this._state
+  }
+
+  /** Upgrade waves (coordinator/waves): the service, the coordinator's mesh identity and peer. */
+  get waves(): Waves {
+    if (!this._waves) throw new ShoalError('not-started', 'coordinator not started')
+    return this._waves
   }
 
   /** http://host:port the server listens on. */
@@ -156,6 +173,7 @@ export class Coordinator {
     const path = url.pathname
     const method = req.method ?? 'GET'
     if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
+    if (isWavePath(path)) return this.waves.handle(req, res, path, method)
     if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
     switch (path) {
       case routes.bootScript:

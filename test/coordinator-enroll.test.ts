@@ -93,7 +93,8 @@ describe('enrollment', () => {
     expect(body).toMatchObject({ id: 'node-0001', identity: 'new', image: 'v1', bootstrap: ['127.0.0.1:49737'] })
     expect(verifyCertificate(body.certificate, body.clusterKey, { cluster: body.cluster, id: body.id, key: m.keyring.publicKey }).ok).toBe(true)
     const roster = verifyRoster(body.roster, body.clusterKey, body.cluster)
-    expect(roster.ok && roster.value.members).toEqual([{ id: 'node-0001', key: m.keyring.publicKey }])
+    // The roster also carries the coordinator's own mesh peer (coordinator/mesh-peer.ts).
+    expect(roster.ok && roster.value.members).toEqual([{ id: 'coordinator', key: h.coordinator.waves.identity.publicKey }, { id: 'node-0001', key: m.keyring.publicKey }])
     const fetched = await (await fetch(`${h.url}/v1/roster`)).json()
     expect(verifyRoster(fetched, body.clusterKey).ok).toBe(true)
     expect(fetched).toEqual(body.roster)
@@ -172,7 +173,7 @@ describe('enrollment', () => {
     expect(r2.roster.version).toBeGreaterThan(r1.roster.version)
     expect(r2.roster.members).toEqual(expect.arrayContaining([{ id: r1.id, key: again.keyring.publicKey }]))
     expect(r2.roster.members.map((m) => m.key)).not.toContain(first.keyring.publicKey)
-    expect(r2.roster.members).toHaveLength(2)
+    expect(r2.roster.members).toHaveLength(3) // two nodes + the coordinator's mesh peer
   })
 
   it('the assigned image follows an admin assignment', async () => {

@@ -1,0 +1,67 @@
+/**
+ * The coordinator's ClusterView (agent/protocol/vote/cluster-view.ts), built from its own
+ * mesh view: it has no Ceph or Kubernetes probes of its own, so it judges from what the
+ * agents gossip (phase, image, domain, health, workload). It is only the tie-breaker: the
+ * agents' views, with their real probes, decide every vote that is not a tie. While the
+ * wave is held (paused, aborted, halted, outside its window, alerts firing) every
+ * candidate is reported not drainable, so the coordinator refuses its tie-break vote.
+ */
+import type { MemberView } from '../../agent/protocol/mesh-types.js'
+import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
+import type { Hold } from '../../agent/protocol/wave-control.js'
+
+/** Where members come from: the coordinator's MeshRuntime, or a fake in tests. */
+export interface MemberSource {
+  view(): MemberView[]
+}
+
+export const emptyMembers: MemberSource = { view: () => [] }
+
+export class CoordinatorView implements ClusterView {
+  private members = new Map<string, MemberView>()
+
+  constructor(
+    private readonly source: MemberSource,
+    private readonly hold: () => Hold,
+  ) {}
+
+  /** Re-reads the mesh view; called before every vote step (facts are asked many times per step). */
+  refresh(): void {
+    this.members = new Map(this.source.view().map((m) => [m.id, m]))
+  }
+
+  member(id: string): MemberView | undefined {
+    return this.members.get(id)
+  }
+
+  facts(id: string): NodeFacts | undefined {
+    const m = this.members.get(id)
+    const r = m?.record
+    if (!m || !r) return undefined
+    return {
+      id,
+      image: r.image,
+      domain: r.domain,
+      available: m.status === 'alive' && r.phase === 'ready' && r.health.status !== 'critical',
+      healthy: r.health.status === 'ok',
+      pods: r.work?.pods ?? 0,
+      load: r.work?.load ?? 0,
+    }
+  }
+
+  /**
+   * No Ceph here: safe unless a live host reports critical health. Holders that are down
+   * (rebooting) are already counted against the budget by the vote itself.
+   */
+  okToStop(hosts: readonly string[]): boolean {
+    for (const h of hosts) {
+      const m = this.members.get(h)
+      if (m?.status === 'alive' && m.record?.health.status === 'critical') return false
+    }
+    return true
+  }
+
+  drainable(_id: string): boolean {
+    return !this.hold().held
+  }
+}

@@ -1,0 +1,8 @@
+/** Upgrade waves on the coordinator (issue 7): API contract, service, routes. See docs/waves.md. */
+export * from './wave-api.js'
+export { WaveService, type WaveServiceDeps } from './wave-service.js'
+export { handleWaves, isWavePath } from './wave-routes.js'
+export { CoordinatorView, emptyMembers, type MemberSource } from './coordinator-view.js'
+export { VoteDriver, noMesh, type MeshLink } from './vote-driver.js'
+export { nodeWaveState } from './wave-progress.js'
+export { startWaves, type Waves, type WavesOptions } from './start-waves.js'

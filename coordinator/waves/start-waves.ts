@@ -1,0 +1,121 @@
+/**
+ * Wires waves into a coordinator: its mesh/vote identity (seed in level), the roster entry
+ * for it, the mesh peer (when the coordinator runs a DHT bootstrap node), the vote glue
+ * and the WaveService. coordinator.ts calls `startWaves` at start and delegates the
+ * /v1/waves* and /v1/assign routes to `handle`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { NodeIdentity } from '../../agent/mesh/identity.js'
+import type { MeshEvent } from '../../agent/protocol/mesh-types.js'
+import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
+import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
+import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
+import type { ClusterState } from '../cluster-state.js'
+import type { ImageStore } from '../image-store.js'
+import { COORDINATOR_MESH_ID, coordinatorIdentity, CoordinatorMeshPeer } from '../mesh-peer.js'
+import type { StateStore } from '../state-store.js'
+import { emptyMembers, type MemberSource } from './coordinator-view.js'
+import { noMesh, type MeshLink } from './vote-driver.js'
+import { handleWaves } from './wave-routes.js'
+import { WaveService } from './wave-service.js'
+
+export interface WavesOptions {
+  /** Run the coordinator's mesh peer (default: whenever a bootstrap list is given). */
+  mesh?: boolean
+  /** Tests without hyperswarm: where members come from (default: the mesh peer's view). */
+  members?: MemberSource
+  /** Tests without hyperswarm: where vote and control messages go (default: the mesh peer). */
+  link?: MeshLink
+  tickMs?: number
+  controlEveryMs?: number
+  vote?: Partial<VoteConfig>
+}
+
+export interface WavesContext {
+  state: ClusterState
+  store: StateStore
+  images: ImageStore
+  clock: Clock
+  log?: Logger
+  random: (n: number) => Uint8Array
+  /** The coordinator's DHT bootstrap address(es), when it runs one. */
+  bootstrap?: string[]
+  meshHost?: string
+  maxBodyBytes: number
+}
+
+export interface Waves {
+  readonly service: WaveService
+  readonly identity: NodeIdentity
+  readonly peer: CoordinatorMeshPeer | undefined
+  handle(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void>
+  close(): Promise<void>
+}
+
+/** Re-announce the wave to a newly seen member at most this often: a booting cluster shows many at once. */
+const REANNOUNCE_MS = 2000
+
+export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Promise<Waves> {
+  const log = ctx.log ?? silentLogger
+  const identity = await coordinatorIdentity(ctx.store, ctx.random)
+  const peer =
+    (opts.mesh ?? true) && ctx.bootstrap?.length
+      ? new CoordinatorMeshPeer({ identity, state: ctx.state, bootstrap: ctx.bootstrap, ...(ctx.meshHost ? { host: ctx.meshHost } : {}), clock: ctx.clock, log })
+      : undefined
+  ctx.state.setRosterExtras([{ id: COORDINATOR_MESH_ID, key: identity.publicKey }])
+  const link: MeshLink =
+    opts.link ??
+    (peer
+      ? {
+          broadcast: (topic, body) => peer.runtime.input({ type: 'broadcast', topic, body }),
+          send: (to, topic, body) => peer.runtime.input({ type: 'send-app', to, topic, body }),
+        }
+      : noMesh)
+  const service = await WaveService.open({
+    state: ctx.state,
+    store: ctx.store,
+    images: ctx.images,
+    identity,
+    clock: ctx.clock,
+    members: opts.members ?? peer?.runtime ?? emptyMembers,
+    link,
+    log,
+    ...(opts.vote ? { vote: opts.vote } : {}),
+    ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
+    ...(opts.controlEveryMs ? { controlEveryMs: opts.controlEveryMs } : {}),
+  })
+  let lastAnnounce = 0
+  const onEvent = (e: MeshEvent): void => {
+    if (e.type === 'app' && e.topic === VOTE_TOPIC) {
+      void service.deliverVote(e.from, e.body)
+    } else if (e.type === 'member' && e.previous === undefined && e.status === 'alive') {
+      const now = ctx.clock.now()
+      if (now - lastAnnounce >= REANNOUNCE_MS) {
+        lastAnnounce = now
+        service.announce()
+      }
+    }
+  }
+  if (peer) {
+    peer.runtime.on('event', onEvent)
+    await peer.start()
+  }
+  service.start()
+  let closing: Promise<void> | undefined
+  return {
+    service,
+    identity,
+    peer,
+    handle: (req, res, path, method) => handleWaves({ waves: service, state: ctx.state, maxBodyBytes: ctx.maxBodyBytes }, req, res, path, method),
+    close() {
+      closing ??= (async () => {
+        await service.close()
+        if (peer) {
+          peer.runtime.off('event', onEvent)
+          await peer.close()
+        }
+      })()
+      return closing
+    },
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The waves API contract (issue 7): request bodies, the stored wave, and the status the
+ * CLI prints. Admin routes need `Authorization: Bearer <admin token>`; /v1/assign is the
+ * node's own call, authenticated by its signature over its lease.
+ *
+ * | method | path                              | body -> answer                                   |
+ * |--------|-----------------------------------|--------------------------------------------------|
+ * | POST   | /v1/waves                         | WaveCreate -> 201 WaveStatus (dryRun: 200 DryRun) |
+ * | GET    | /v1/waves                         | -> { waves: WaveStatus[] } (newest first)         |
+ * | GET    | /v1/waves/{id}                    | -> WaveStatus (id `current`: the newest wave)     |
+ * | POST   | /v1/waves/{id}/pause|resume|abort | -> WaveStatus; 409 when the wave is not in a state that allows it |
+ * | POST   | /v1/waves/{id}/rollback           | -> 201 WaveStatus of the new wave to the previous version |
+ * | POST   | /v1/waves/{id}/force-release      | { node } -> { wave, node, slot, term }            |
+ * | POST   | /v1/assign                        | AssignLeaseRequest -> 200 { node, image }; 403 refused (audited) |
+ */
+import { z } from 'zod'
+import { NodeId } from '../../agent/protocol/node-record.js'
+import { ImageVersion, SignatureHex } from '../enroll-api.js'
+
+export const waveRoutes = {
+  waves: '/v1/waves',
+  assign: '/v1/assign',
+} as const
+
+export const WaveId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'wave id: letters, digits, . _ -')
+
+/** `HH:MM-HH:MM` UTC daily maintenance window (wraps midnight when the end is earlier). */
+export const WindowText = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'window: HH:MM-HH:MM in UTC, e.g. 22:00-06:00')
+
+export const FailureDomainKey = z.string().min(1).max(32)
+export const FAILURE_DOMAIN_KEYS = ['domain', 'none'] as const
+
+export const WaveCreate = z
+  .object({
+    target: ImageVersion,
+    /** Slots: nodes that may be unavailable at once. The schema takes any integer so that K < 1 gets a clear answer. */
+    maxUnavailable: z.number().int().default(1),
+    /** `domain` (NodeRecord.domain): one failure domain at a time; `none`: domains only order the ranking. */
+    failureDomain: FailureDomainKey.default('domain'),
+    window: WindowText.optional(),
+    /** Alertmanager-compatible base URL; firing alerts hold back new slots. */
+    alertSource: z.string().url().optional(),
+    /** What a drain does at its deadline: halt the wave, or delete the pods. */
+    drainPolicy: z.enum(['halt', 'force']).default('halt'),
+    /** A holder unavailable longer than this halts the wave. 30 min: a bare-metal reboot plus a Ceph recovery. */
+    nodeTimeoutMs: z.number().int().positive().max(7 * 86_400_000).default(30 * 60_000),
+    dryRun: z.boolean().default(false),
+  })
+  .strict()
+export type WaveCreate = z.infer<typeof WaveCreate>
+export type WaveCreateInput = z.input<typeof WaveCreate>
+
+export const ForceReleaseRequest = z.object({ node: NodeId }).strict()
+
+/** POST /v1/assign: the lease holder asks that its boot script now boot the wave's target. */
+export const AssignLeaseRequest = z
+  .object({
+    node: NodeId,
+    wave: WaveId,
+    slot: z.number().int().nonnegative().max(1024),
+    term: z.number().int().positive().max(2 ** 48),
+    /** ed25519 by the node's key over assignSigningText(...), hex. */
+    sig: SignatureHex,
+  })
+  .strict()
+export type AssignLeaseRequest = z.infer<typeof AssignLeaseRequest>
+
+/** The exact text a node signs for /v1/assign (domain-separated from every vote message). */
+export function assignSigningText(r: Pick<AssignLeaseRequest, 'node' | 'wave' | 'slot' | 'term'>): string {
+  return `shoal-assign1|${r.wave}|${r.slot}|${r.term}|${r.node}`
+}
+
+export const OverallState = z.enum(['running', 'paused', 'halted', 'done', 'aborted'])
+export type OverallState = z.infer<typeof OverallState>
+export const NodeWaveState = z.enum(['waiting', 'holding', 'draining', 'rebooting', 'verifying', 'done', 'failed'])
+export type NodeWaveState = z.infer<typeof NodeWaveState>
+
+/** The operator's wave state as stored (halted is derived, never stored). */
+export const StoredState = z.enum(['running', 'paused', 'done', 'aborted'])
+export type StoredState = z.infer<typeof StoredState>
+
+export const NodeProgress = z
+  .object({
+    node: NodeId,
+    state: NodeWaveState,
+    /** When the node entered `state` (coordinator clock, ms). */
+    since: z.number(),
+    image: z.string().optional(),
+    phase: z.string().optional(),
+    liveness: z.string().optional(),
+    slot: z.number().optional(),
+    term: z.number().optional(),
+    reason: z.string().optional(),
+    assignedAt: z.number().optional(),
+    doneAt: z.number().optional(),
+  })
+  .strict()
+export type NodeProgress = z.infer<typeof NodeProgress>
+
+export const StoredWave = z
+  .object({
+    id: WaveId,
+    target: ImageVersion,
+    /** The version most roster nodes ran when the wave started: what rollback goes back to. */
+    previous: z.string().optional(),
+    maxUnavailable: z.number().int().min(1),
+    failureDomain: FailureDomainKey,
+    window: WindowText.optional(),
+    alertSource: z.string().optional(),
+    drainPolicy: z.enum(['halt', 'force']),
+    nodeTimeoutMs: z.number().int().positive(),
+    roster: z.array(z.object({ id: NodeId, key: z.string() }).strict()),
+    createdAt: z.number(),
+    createdBy: z.string(),
+    state: StoredState,
+    stateAt: z.number(),
+    stateReason: z.string().optional(),
+    /** The wave this one rolls back, if any. */
+    rollbackOf: WaveId.optional(),
+    nodes: z.record(z.string(), z.object({ state: NodeWaveState, since: z.number(), reason: z.string().optional(), assignedAt: z.number().optional(), doneAt: z.number().optional() }).strict()),
+  })
+  .strict()
+export type StoredWave = z.infer<typeof StoredWave>
+
+export const WaveStatus = z
+  .object({
+    id: WaveId,
+    target: z.string(),
+    previous: z.string().optional(),
+    state: OverallState,
+    /** Why the wave is paused, halted, aborted or held back (window, alerts). */
+    reason: z.string().optional(),
+    held: z.boolean(),
+    maxUnavailable: z.number(),
+    failureDomain: z.string(),
+    window: z.string().optional(),
+    drainPolicy: z.string(),
+    nodeTimeoutMs: z.number(),
+    createdAt: z.number(),
+    stateAt: z.number(),
+    rollbackOf: z.string().optional(),
+    progress: z.object({ total: z.number(), done: z.number(), failed: z.number(), inProgress: z.number(), waiting: z.number() }).strict(),
+    nodes: z.array(NodeProgress),
+  })
+  .strict()
+export type WaveStatus = z.infer<typeof WaveStatus>
+
+export const DryRunNode = z
+  .object({
+    node: NodeId,
+    image: z.string().optional(),
+    phase: z.string().optional(),
+    domain: z.string().optional(),
+    candidate: z.boolean(),
+    gate: z.enum(['pass', 'fail', 'unknown']),
+    reasons: z.array(z.string()),
+  })
+  .strict()
+export const DryRun = z
+  .object({
+    dryRun: z.literal(true),
+    target: z.string(),
+    previous: z.string().optional(),
+    maxUnavailable: z.number(),
+    failureDomain: z.string(),
+    /** Candidates in the order the vote's ranking would pick them now. */
+    order: z.array(NodeId),
+    nodes: z.array(DryRunNode),
+  })
+  .strict()
+export type DryRun = z.infer<typeof DryRun>
+
+/** Parses `HH:MM-HH:MM` into UTC minutes of the day. */
+export function parseWindow(text: string): { fromMinute: number; toMinute: number } {
+  const [a, b] = text.split('-') as [string, string]
+  const min = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3, 5))
+  return { fromMinute: min(a), toMinute: min(b) }
+}

@@ -1,0 +1,627 @@
+/**
+ * Upgrade waves on the coordinator: validate, fix the roster, sign and publish through the
+ * coordinator's VoteNode, persist in level, answer status from the mesh view plus the
+ * vote view, broadcast the signed wave control (running/paused/aborted/done, window,
+ * alerts, node timeout), and grant boot assignments only to proven lease holders.
+ *
+ * Level keys (beside the coordinator's own, see state-store.ts):
+ *   wave!seq            last wave number (ids are w1, w2, ...)
+ *   wave!w<N>           a StoredWave
+ *   wavevote!w<N>       the coordinator VoteNode's snapshot (msgpack, base64)
+ *   meta!mesh-seed      the coordinator's mesh/vote key seed (coordinator/mesh-peer.ts)
+ */
+import { z } from 'zod'
+import type { NodeIdentity } from '../../agent/mesh/identity.js'
+import { pack } from '../../agent/protocol/frame.js'
+import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
+import { compareRank, rankKey } from '../../agent/protocol/vote/ranking.js'
+import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
+import { VoteNode, type PersistedVote } from '../../agent/protocol/vote/vote-node.js'
+import { signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
+import type { ClusterState } from '../cluster-state.js'
+import { HttpError } from '../http-json.js'
+import type { ImageStore } from '../image-store.js'
+import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
+import type { StateStore } from '../state-store.js'
+import { CoordinatorView, type MemberSource } from './coordinator-view.js'
+import { loadVoteSnapshot, VoteDriver, type MeshLink } from './vote-driver.js'
+import {
+  assignSigningText,
+  FAILURE_DOMAIN_KEYS,
+  parseWindow,
+  StoredWave,
+  type AssignLeaseRequest,
+  type DryRun,
+  type NodeProgress,
+  type WaveCreate,
+  type WaveStatus,
+} from './wave-api.js'
+import { nodeWaveState } from './wave-progress.js'
+
+export interface WaveServiceDeps {
+  state: ClusterState
+  store: StateStore
+  images: ImageStore
+  /** The coordinator's mesh/vote identity (coordinator/mesh-peer.ts coordinatorIdentity). */
+  identity: NodeIdentity
+  clock: Clock
+  members: MemberSource
+  link: MeshLink
+  log?: Logger
+  vote?: Partial<VoteConfig>
+  /** Progress bookkeeping and the halt rule run this often. 1 s: status is live to a second. */
+  tickMs?: number
+  /** The control message is re-broadcast this often, so a node that missed it (or booted) learns it. 3 s. */
+  controlEveryMs?: number
+  /** Alertmanager polling interval. 15 s: alert rules evaluate on that order. */
+  alertPollMs?: number
+}
+
+const SEQ_KEY = 'wave!seq'
+const waveKey = (id: string) => `wave!${id}`
+const ACTIVE = new Set(['running', 'paused'])
+
+export class WaveService {
+  private readonly waves = new Map<string, StoredWave>()
+  private order: string[] = []
+  private seq = 0
+  private lock: Promise<unknown> = Promise.resolve()
+  private readonly view: CoordinatorView
+  private readonly gate: WaveGate
+  readonly driver: VoteDriver
+  private readonly vote: VoteNode
+  private control: WaveControlMsg | undefined
+  private alerts: string[] = []
+  private timer: NodeJS.Timeout | undefined
+  private alertTimer: NodeJS.Timeout | undefined
+  private lastControlAt = 0
+  /** Waves whose per-node progress changed since it was last written. */
+  private readonly dirty = new Set<string>()
+  private readonly log: Logger
+
+  private constructor(
+    private readonly deps: WaveServiceDeps,
+    persisted: PersistedVote | undefined,
+  ) {
+    this.log = deps.log ?? silentLogger
+    this.gate = new WaveGate(deps.identity.publicKey, deps.identity.keyring)
+    this.view = new CoordinatorView(deps.members, () => this.hold())
+    this.vote = new VoteNode({
+      id: COORDINATOR_MESH_ID,
+      keyring: deps.identity.keyring,
+      view: this.view,
+      config: voteConfig(deps.vote),
+      coordinatorKey: deps.identity.publicKey,
+      role: 'coordinator',
+      now: deps.clock.now(),
+      persisted,
+      mayHaveForgotten: false,
+      logger: this.log,
+    })
+    this.driver = new VoteDriver(this.vote, deps.link, deps.store, deps.clock, () => this.view.refresh(), this.log)
+  }
+
+  /** Loads every stored wave and the vote snapshot; re-publishes the current wave. */
+  static async open(deps: WaveServiceDeps): Promise<WaveService> {
+    const rows = await deps.store.scan('wave!w', StoredWave)
+    const seq = (await deps.store.get(SEQ_KEY, z.number().int().nonnegative())) ?? 0
+    const waves = rows.map(([, w]) => w).sort((a, b) => a.createdAt - b.createdAt || Number(a.id.slice(1)) - Number(b.id.slice(1)))
+    const latest = waves[waves.length - 1]
+    const persisted = latest ? await loadVoteSnapshot(deps.store, latest.id) : undefined
+    const svc = new WaveService(deps, persisted)
+    svc.seq = seq
+    for (const w of waves) svc.waves.set(w.id, w)
+    svc.order = waves.map((w) => w.id)
+    if (latest) {
+      if (svc.vote.currentWave()?.id !== latest.id) {
+        // Stored but never published (a crash between the two writes): publish now.
+        await svc.publish(latest)
+      } else {
+        svc.driver.broadcastRaw(svc.vote.currentWave()!)
+      }
+      svc.signControlFor(latest)
+      svc.broadcastControl()
+      svc.log.info({ component: 'waves', wave: latest.id, state: latest.state }, 'wave restored')
+    }
+    return svc
+  }
+
+  start(): void {
+    const tick = this.deps.tickMs ?? 1000
+    this.timer = setInterval(() => void this.tick().catch((err) => this.log.warn({ component: 'waves', err: (err as Error).message }, 'wave tick failed')), tick)
+    this.timer.unref()
+    this.alertTimer = setInterval(() => void this.pollAlerts(), this.deps.alertPollMs ?? 15_000)
+    this.alertTimer.unref()
+    void this.pollAlerts()
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer)
+    if (this.alertTimer) clearInterval(this.alertTimer)
+    await this.lock.catch(() => undefined)
+    await this.driver.close()
+  }
+
+  /** The newest wave, if any. */
+  latest(): StoredWave | undefined {
+    const id = this.order[this.order.length - 1]
+    return id ? this.waves.get(id) : undefined
+  }
+
+  /** Bytes for the mesh: a vote message arrived on VOTE_TOPIC. */
+  deliverVote(from: string, body: Uint8Array): Promise<void> {
+    return this.driver.deliver(from, body)
+  }
+
+  // ---- operations ------------------------------------------------------------------------
+
+  create(body: WaveCreate, by: string): Promise<WaveStatus | DryRun> {
+    return this.exclusive(async () => {
+      await this.validate(body)
+      const roster = this.fixRoster()
+      const previous = this.previousVersion(roster.map((r) => r.id), body.target)
+      if (body.dryRun) return this.dryRun(body, roster.map((r) => r.id), previous)
+      const active = this.active()
+      if (active) throw new HttpError(409, 'conflict', `wave ${active.id} (to ${active.target}) is ${active.state}; only one wave runs at a time — wait for it, or: shoal upgrade abort ${active.id}`)
+      const w = await this.startWave(body, roster, previous, by)
+      return this.status(w)
+    })
+  }
+
+  list(): WaveStatus[] {
+    return [...this.order].reverse().map((id) => this.status(this.waves.get(id)!))
+  }
+
+  get(id: string): WaveStatus {
+    return this.status(this.find(id))
+  }
+
+  pause(id: string, by: string): Promise<WaveStatus> {
+    return this.exclusive(async () => {
+      const w = this.find(id)
+      this.refresh(w)
+      if (w.state !== 'running') throw new HttpError(409, 'conflict', `wave ${w.id} is ${w.state}; only a running wave can be paused`)
+      await this.setState(w, 'paused', `paused by ${by}`, by)
+      return this.status(w)
+    })
+  }
+
+  resume(id: string, by: string): Promise<WaveStatus> {
+    return this.exclusive(async () => {
+      const w = this.find(id)
+      this.refresh(w)
+      if (w.state === 'paused') {
+        await this.setState(w, 'running', `resumed by ${by}`, by)
+        return this.status(w)
+      }
+      const hold = this.hold()
+      if (w.state === 'running' && hold.halted) {
+        // The operator decides to go on without the node that halted the wave: write it off.
+        const culprits = w.roster.map((r) => r.id).filter((n) => ['failed'].includes(w.nodes[n]?.state ?? '') || (hold.reason ?? '').includes(`node ${n} `))
+        for (const n of culprits) await this.driver.input({ type: 'retire', node: n })
+        await this.deps.state.audit({ kind: 'wave', detail: { wave: w.id, op: 'resume', retired: culprits, by } })
+        this.signControlFor(w)
+        this.broadcastControl()
+        return this.status(w)
+      }
+      throw new HttpError(409, 'conflict', `wave ${w.id} is ${w.state}${w.state === 'running' ? ' and not halted' : ''}; only a paused (or halted) wave can be resumed`)
+    })
+  }
+
+  abort(id: string, by: string): Promise<WaveStatus> {
+    return this.exclusive(async () => {
+      const w = this.find(id)
+      this.refresh(w)
+      if (!ACTIVE.has(w.state)) throw new HttpError(409, 'conflict', `wave ${w.id} is already ${w.state}; nothing to abort`)
+      await this.setState(w, 'aborted', `aborted by ${by}`, by)
+      return this.status(w)
+    })
+  }
+
+  /** Abort (if still active) and start a wave back to the version the nodes ran before. */
+  rollback(id: string, by: string): Promise<WaveStatus> {
+    return this.exclusive(async () => {
+      const w = this.find(id)
+      if (!w.previous) throw new HttpError(409, 'conflict', `wave ${w.id} has no previous version to roll back to (the nodes' version was unknown when it started)`)
+      if (!(await this.servable(w.previous))) throw new HttpError(409, 'conflict', `the previous version ${w.previous} is no longer servable from the images directory; restore it first`)
+      const other = this.active()
+      if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
+      if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
+      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
+      const roster = this.fixRoster()
+      const nw = await this.startWave(body, roster, w.target, by, w.id)
+      return this.status(nw)
+    })
+  }
+
+  forceRelease(id: string, node: string, by: string): Promise<{ wave: string; node: string; slot: number; term: number }> {
+    return this.exclusive(async () => {
+      const w = this.find(id)
+      await this.driver.idle()
+      const snap = this.vote.snapshot()
+      if (snap.wave?.id !== w.id) throw new HttpError(409, 'conflict', `wave ${w.id} is not the wave the mesh runs now`)
+      const s = snap.slots.find((x) => x.grant?.holder === node || x.promises.some((p) => p.cand === node))
+      if (!s) throw new HttpError(404, 'not-found', `node ${node} holds no slot in wave ${w.id} (see: shoal upgrade status ${w.id})`)
+      await this.driver.input({ type: 'force-release', slot: s.slot })
+      const term = this.vote.snapshot().slots[s.slot]!.forcedUpTo
+      await this.deps.state.audit({ kind: 'lease', node, detail: { wave: w.id, op: 'force-release', slot: s.slot, term, by } })
+      this.log.warn({ component: 'waves', wave: w.id, node, slot: s.slot, term, by }, 'slot force-released')
+      return { wave: w.id, node, slot: s.slot, term }
+    })
+  }
+
+  /** POST /v1/assign: a proven lease holder's boot script moves to the wave's target. */
+  async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
+    await this.driver.idle()
+    const refuse = async (code: string, message: string): Promise<never> => {
+      await this.deps.state.audit({ kind: 'boot-assign', node: r.node, remote, detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } })
+      this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
+      throw new HttpError(403, code, message)
+    }
+    const w = this.waves.get(r.wave)
+    if (!w) return refuse('unknown-wave', `no wave ${r.wave} on this coordinator`)
+    if (!ACTIVE.has(w.state)) return refuse('wave-not-running', `wave ${w.id} is ${w.state}; no new boot assignments`)
+    const entry = w.roster.find((e) => e.id === r.node)
+    if (!entry) return refuse('not-in-wave', `node ${r.node} is not on wave ${w.id}'s roster`)
+    const text = new TextEncoder().encode(assignSigningText(r))
+    const sig = Buffer.from(r.sig, 'hex')
+    const keys = [entry.key, this.deps.state.nodes.get(r.node)?.key].filter((k): k is string => !!k)
+    if (!keys.some((k) => this.deps.identity.keyring.verify(k, text, sig))) return refuse('bad-signature', `the signature is not ${r.node}'s over ${assignSigningText(r)}`)
+    const snap = this.vote.snapshot()
+    const s = snap.wave?.id === w.id ? snap.slots[r.slot] : undefined
+    if (!s || s.grant?.holder !== r.node || s.grant.term !== r.term || s.forcedUpTo >= r.term) {
+      const sees = s?.grant ? `slot ${r.slot} held by ${s.grant.holder} at term ${s.grant.term}` : `no grant on slot ${r.slot}`
+      return refuse('no-lease', `the coordinator does not see ${r.node} holding slot ${r.slot} at term ${r.term} of wave ${w.id} (it sees ${sees}${s && s.forcedUpTo >= r.term ? `, force-released up to term ${s.forcedUpTo}` : ''}); retry once the grant has reached it`)
+    }
+    return this.exclusive(async () => {
+      const by = `lease ${w.id}/${r.slot}/${r.term}`
+      if (this.deps.state.nodeAssignments.get(r.node)?.image !== w.target) await this.deps.state.assign({ node: r.node }, w.target, by)
+      await this.deps.state.audit({ kind: 'boot-assign', node: r.node, image: w.target, remote, detail: { wave: w.id, slot: r.slot, term: r.term } })
+      const n = w.nodes[r.node]
+      if (n) n.assignedAt = this.deps.clock.now()
+      await this.save(w)
+      this.log.info({ component: 'waves', node: r.node, wave: w.id, image: w.target }, 'boot assignment granted')
+      return { node: r.node, image: w.target, wave: w.id, slot: r.slot, term: r.term }
+    })
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn)
+    this.lock = run.catch(() => undefined)
+    return run
+  }
+
+  private find(id: string): StoredWave {
+    const w = id === 'current' ? this.latest() : this.waves.get(id)
+    if (!w) throw new HttpError(404, 'not-found', id === 'current' ? 'no wave yet (start one: shoal upgrade start --to VERSION)' : `no wave ${id} (see: shoal upgrade status)`)
+    return w
+  }
+
+  private active(): StoredWave | undefined {
+    return [...this.waves.values()].find((w) => ACTIVE.has(w.state))
+  }
+
+  private async servable(version: string): Promise<boolean> {
+    if (!(await this.deps.images.hasVersion(version))) return false
+    return this.deps.images.manifest(version).then(
+      () => true,
+      () => false,
+    )
+  }
+
+  private async validate(b: WaveCreate): Promise<void> {
+    if (b.maxUnavailable < 1) throw new HttpError(400, 'bad-request', `maxUnavailable must be at least 1 (got ${b.maxUnavailable}): it is how many nodes may reboot at once`)
+    if (b.maxUnavailable > 1024) throw new HttpError(400, 'bad-request', `maxUnavailable must be at most 1024 (got ${b.maxUnavailable})`)
+    if (!(FAILURE_DOMAIN_KEYS as readonly string[]).includes(b.failureDomain)) {
+      throw new HttpError(400, 'bad-request', `unknown failure-domain key "${b.failureDomain}"; known keys: ${FAILURE_DOMAIN_KEYS.join(', ')} (domain = the node's gossiped domain)`)
+    }
+    if (!(await this.deps.images.hasVersion(b.target))) {
+      const have = await this.deps.images.versions()
+      throw new HttpError(400, 'bad-request', `no image version "${b.target}" on this coordinator (have: ${have.join(', ') || 'none'}); build it first: npm run layers`)
+    }
+    try {
+      await this.deps.images.manifest(b.target)
+    } catch (err) {
+      throw new HttpError(400, 'bad-request', `image version ${b.target} is not servable: ${(err as Error).message}`)
+    }
+    if (this.deps.state.nodes.size === 0) throw new HttpError(409, 'conflict', 'no enrolled nodes: nothing to upgrade')
+  }
+
+  /** The wave roster: every enrolled node, sorted by id. */
+  private fixRoster(): { id: string; key: string }[] {
+    return [...this.deps.state.nodes.values()].map((n) => ({ id: n.id, key: n.key })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /** What most roster nodes run now (gossiped image, else their assignment), other than the target. */
+  private previousVersion(ids: string[], target: string): string | undefined {
+    this.view.refresh()
+    const count = new Map<string, number>()
+    for (const id of ids) {
+      const img = this.view.member(id)?.record?.image || this.deps.state.nodeAssignments.get(id)?.image
+      if (img && img !== target) count.set(img, (count.get(img) ?? 0) + 1)
+    }
+    let best: string | undefined
+    for (const [v, n] of count) if (best === undefined || n > count.get(best)!) best = v
+    return best
+  }
+
+  private dryRun(b: WaveCreate, ids: string[], previous: string | undefined): DryRun {
+    this.view.refresh()
+    const v = this.view
+    const byDomain = new Map<string, { done: number; waiting: number }>()
+    for (const id of ids) {
+      const f = v.facts(id)
+      if (!f) continue
+      const d = byDomain.get(f.domain) ?? { done: 0, waiting: 0 }
+      if (f.image === b.target) d.done++
+      else d.waiting++
+      byDomain.set(f.domain, d)
+    }
+    const activeDomains = new Set([...byDomain].filter(([, d]) => d.done > 0 && d.waiting > 0).map(([k]) => k))
+    const nodes: DryRun['nodes'] = []
+    const keys = []
+    for (const id of ids) {
+      const m = v.member(id)
+      const r = m?.record
+      const f = v.facts(id)
+      const reasons: string[] = []
+      if (!m || !r) reasons.push('not seen on the mesh')
+      else {
+        if (m.status !== 'alive') reasons.push(`${m.status} on the mesh`)
+        if (r.phase !== 'ready') reasons.push(`phase ${r.phase}`)
+        if (r.health.status === 'critical' || r.health.status === 'warning') reasons.push(...r.health.conditions.filter((c) => c.severity !== 'info').map((c) => `${c.id}: ${c.message}`))
+        const gates = (r.health as { gates?: { pre?: boolean } }).gates
+        if (gates && gates.pre === false) reasons.push('pre-reboot gate failing')
+      }
+      const candidate = !!f && f.image !== b.target
+      if (f && f.image === b.target) reasons.push(`already on ${b.target}`)
+      const gate = !r ? 'unknown' : f?.available && reasons.length === 0 ? 'pass' : f?.image === b.target && f.available ? 'pass' : 'fail'
+      nodes.push({ node: id, image: r?.image, phase: r?.phase, domain: r?.domain, candidate, gate, reasons })
+      if (candidate && f!.available) keys.push(rankKey(v, f!, { holders: [], activeDomains }))
+    }
+    keys.sort(compareRank)
+    return { dryRun: true, target: b.target, previous, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, order: keys.map((k) => k.id), nodes }
+  }
+
+  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string): Promise<StoredWave> {
+    const now = this.deps.clock.now()
+    const id = `w${this.seq + 1}`
+    const nodes: StoredWave['nodes'] = {}
+    for (const r of roster) nodes[r.id] = { state: 'waiting', since: now }
+    const w: StoredWave = StoredWave.parse({
+      id,
+      target: b.target,
+      ...(previous ? { previous } : {}),
+      maxUnavailable: b.maxUnavailable,
+      failureDomain: b.failureDomain,
+      ...(b.window ? { window: b.window } : {}),
+      ...(b.alertSource ? { alertSource: b.alertSource } : {}),
+      drainPolicy: b.drainPolicy,
+      nodeTimeoutMs: b.nodeTimeoutMs,
+      roster,
+      createdAt: now,
+      createdBy: by,
+      state: 'running',
+      stateAt: now,
+      ...(rollbackOf ? { rollbackOf } : {}),
+      nodes,
+    })
+    await this.deps.store.batch([
+      { type: 'put', key: SEQ_KEY, value: this.seq + 1 },
+      { type: 'put', key: waveKey(id), value: w },
+    ])
+    this.seq++
+    this.waves.set(id, w)
+    this.order.push(id)
+    await this.publish(w)
+    // Pin every node without an assignment to what it runs now: only a lease moves it (a
+    // reboot outside the wave must not pick up the newest version by default).
+    this.view.refresh()
+    for (const r of roster) {
+      if (this.deps.state.nodeAssignments.has(r.id)) continue
+      const img = this.view.member(r.id)?.record?.image
+      if (img && img !== b.target && (await this.deps.images.hasVersion(img))) await this.deps.state.assign({ node: r.id }, img, `wave ${id} (pin)`)
+    }
+    await this.deps.state.audit({ kind: 'wave', image: b.target, detail: { wave: id, op: rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by } })
+    this.signControlFor(w)
+    this.broadcastControl()
+    this.log.info({ component: 'waves', wave: id, target: b.target, slots: b.maxUnavailable, nodes: roster.length, rollbackOf }, 'wave started')
+    return w
+  }
+
+  private async publish(w: StoredWave): Promise<void> {
+    const prev = this.vote.currentWave()
+    const startedAt = Math.max(w.createdAt, (prev?.startedAt ?? -1) + 1)
+    await this.driver.input({
+      type: 'publish-wave',
+      wave: {
+        id: w.id,
+        target: w.target,
+        slots: w.maxUnavailable,
+        policy: w.failureDomain === 'domain' ? 'one-at-a-time' : 'rank',
+        roster: w.roster,
+        coord: { id: COORDINATOR_MESH_ID, key: this.deps.identity.publicKey },
+        startedAt,
+      },
+    })
+  }
+
+  private async setState(w: StoredWave, state: StoredWave['state'], reason: string, by: string): Promise<void> {
+    w.state = state
+    w.stateAt = this.deps.clock.now()
+    w.stateReason = reason
+    await this.save(w)
+    await this.deps.state.audit({ kind: 'wave', image: w.target, detail: { wave: w.id, op: state, by } })
+    this.signControlFor(w)
+    this.broadcastControl()
+    this.log.info({ component: 'waves', wave: w.id, state, reason }, 'wave state')
+  }
+
+  private save(w: StoredWave): Promise<void> {
+    this.dirty.delete(w.id)
+    return this.deps.store.put(waveKey(w.id), w)
+  }
+
+  /** Whether new slots are held back (the coordinator's own judgement, for its tie-break vote). */
+  private hold(): Hold {
+    const w = this.latest()
+    if (!w) return { held: true, reason: 'no wave', halted: false }
+    const now = this.deps.clock.now()
+    this.gate.observe(
+      w.roster.map((r) => r.id).filter((id) => !this.retired().has(id)),
+      (id) => this.view.member(id),
+      now,
+    )
+    return this.gate.hold(now)
+  }
+
+  private retired(): Set<string> {
+    return new Set(this.vote.snapshot().retired)
+  }
+
+  private signControlFor(w: StoredWave): void {
+    const seq = Math.max(this.deps.clock.now(), (this.control?.seq ?? 0) + 1)
+    this.control = signControl(
+      { wave: w.id, seq, state: w.state, nodeTimeoutMs: w.nodeTimeoutMs, ...(w.window ? { window: parseWindow(w.window) } : {}), alerts: w.alertSource ? this.alerts.slice(0, 16) : [] },
+      this.deps.identity.keyring,
+    )
+    this.gate.onControl(this.control)
+  }
+
+  private broadcastControl(): void {
+    if (!this.control) return
+    this.lastControlAt = this.deps.clock.now()
+    this.deps.link.broadcast(WAVE_CONTROL_TOPIC, pack(this.control))
+  }
+
+  /** Re-broadcasts the current wave and control message (a new member may have missed them). */
+  announce(): void {
+    const w = this.vote.currentWave()
+    if (w) this.driver.broadcastRaw(w)
+    this.broadcastControl()
+  }
+
+  /** The current control message (tests, API). */
+  currentControl(): WaveControlMsg | undefined {
+    return this.control
+  }
+
+  /** Progress bookkeeping, completion and the control re-broadcast (runs on the timer; tests call it). */
+  async tick(): Promise<void> {
+    const w = this.latest()
+    if (!w) return
+    await this.exclusive(async () => {
+      this.refresh(w)
+      if (this.dirty.delete(w.id)) await this.save(w)
+      if (ACTIVE.has(w.state) && w.roster.every((r) => w.nodes[r.id]?.state === 'done')) await this.setState(w, 'done', 'every node is on the target', 'coordinator')
+    })
+    if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
+  }
+
+  private async pollAlerts(): Promise<void> {
+    const w = this.latest()
+    if (!w?.alertSource || !ACTIVE.has(w.state)) return
+    let names: string[]
+    try {
+      const res = await fetch(`${w.alertSource.replace(/\/+$/, '')}/api/v2/alerts?active=true&silenced=false&inhibited=false`, { signal: AbortSignal.timeout(5000) })
+      if (!res.ok) throw new Error(`HTTP ${res.status}`)
+      const body = (await res.json()) as { labels?: { alertname?: string }; status?: { state?: string } }[]
+      names = [...new Set((Array.isArray(body) ? body : []).filter((a) => a?.status?.state === undefined || a.status.state === 'active').map((a) => String(a?.labels?.alertname ?? 'unnamed').slice(0, 128)))]
+    } catch (err) {
+      // Fail closed: an alert source we cannot read holds new slots back, visibly.
+      names = [`alert source unreachable: ${(err as Error).message}`.slice(0, 128)]
+    }
+    if (names.join('\n') === this.alerts.join('\n')) return
+    this.alerts = names
+    this.signControlFor(w)
+    this.broadcastControl()
+  }
+
+  /** Updates per-node states and their times from the views; true when something changed. */
+  private refresh(w: StoredWave): boolean {
+    this.view.refresh()
+    const now = this.deps.clock.now()
+    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
+    const holds = new Map<string, { slot: number; term: number }>()
+    for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
+    const retired = new Set(snap?.retired ?? [])
+    let changed = false
+    for (const r of w.roster) {
+      const live = ACTIVE.has(w.state)
+      const prev = w.nodes[r.id] ?? { state: 'waiting' as const, since: now }
+      const d = nodeWaveState({ target: w.target, member: this.view.member(r.id), holds: live ? holds.get(r.id) : undefined, retired: retired.has(r.id) })
+      // A finished or aborted wave's node states stay as they were when it ended.
+      if (!live) continue
+      if (d.state !== prev.state || d.reason !== prev.reason) {
+        const next = { ...prev, state: d.state, since: d.state !== prev.state ? now : prev.since, ...(d.reason ? { reason: d.reason } : { reason: undefined }) }
+        if (d.state === 'done' && prev.doneAt === undefined) next.doneAt = now
+        if (next.reason === undefined) delete next.reason
+        w.nodes[r.id] = next
+        changed = true
+      }
+    }
+    if (changed) this.dirty.add(w.id)
+    return changed
+  }
+
+  private status(w: StoredWave): WaveStatus {
+    this.refresh(w)
+    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
+    const holds = new Map<string, { slot: number; term: number }>()
+    for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
+    const nodes: NodeProgress[] = w.roster.map((r) => {
+      const n = w.nodes[r.id] ?? { state: 'waiting' as const, since: w.createdAt }
+      const m = this.view.member(r.id)
+      const h = ACTIVE.has(w.state) ? holds.get(r.id) : undefined
+      return {
+        node: r.id,
+        state: n.state,
+        since: n.since,
+        ...(m?.record ? { image: m.record.image, phase: m.record.phase } : {}),
+        ...(m ? { liveness: m.status } : {}),
+        ...(h ? { slot: h.slot, term: h.term } : {}),
+        ...(n.reason ? { reason: n.reason } : {}),
+        ...(n.assignedAt !== undefined ? { assignedAt: n.assignedAt } : {}),
+        ...(n.doneAt !== undefined ? { doneAt: n.doneAt } : {}),
+      }
+    })
+    const count = (s: string) => nodes.filter((n) => n.state === s).length
+    const done = count('done')
+    const failed = count('failed')
+    const waiting = count('waiting')
+    let state: WaveStatus['state'] = w.state
+    let reason = w.stateReason
+    let held = w.state !== 'running'
+    if (w.state === 'running') {
+      const hold = this.hold()
+      held = hold.held
+      if (hold.halted) state = 'halted'
+      reason = hold.reason
+    }
+    if (w.state === 'running' && done === nodes.length) {
+      state = 'done'
+      held = false
+      reason = 'every node is on the target'
+    }
+    return {
+      id: w.id,
+      target: w.target,
+      ...(w.previous ? { previous: w.previous } : {}),
+      state,
+      ...(reason ? { reason } : {}),
+      held,
+      maxUnavailable: w.maxUnavailable,
+      failureDomain: w.failureDomain,
+      ...(w.window ? { window: w.window } : {}),
+      drainPolicy: w.drainPolicy,
+      nodeTimeoutMs: w.nodeTimeoutMs,
+      createdAt: w.createdAt,
+      stateAt: w.stateAt,
+      ...(w.rollbackOf ? { rollbackOf: w.rollbackOf } : {}),
+      progress: { total: nodes.length, done, failed, inProgress: nodes.length - done - failed - waiting, waiting },
+      nodes,
+    }
+  }
+}
