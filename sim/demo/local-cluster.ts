@@ -170,6 +170,9 @@ export class LocalCluster {
     // A 1 MB young generation: an agent allocates little, and this keeps ~8 MB of RSS per agent.
     const args = ['--max-semi-space-size=1', ...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
     const proc = spawn(process.execPath, args, {
+      // Own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
+      // agents in order. Orphans are impossible anyway: agents exit when their stdin closes.
+      detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, NODE_NO_WARNINGS: '1' },
     })
