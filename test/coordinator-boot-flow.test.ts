@@ -81,6 +81,9 @@ describe('agent boot mode against the real coordinator', () => {
     const first = await bootMachine(2, 21)
     const again = await bootMachine(2, 22)
     expect(again.result).toMatchObject({ id: first.result.id, identity: 'known' })
-    expect(h.coordinator.state.roster().members).toHaveLength(1)
+    // One node on the roster (other entries, like the coordinator's own mesh peer, are not nodes).
+    const nodeMembers = h.coordinator.state.roster().members.filter((m) => h.coordinator.state.nodes.has(m.id))
+    expect(nodeMembers).toEqual([{ id: first.result.id, key: expect.not.stringMatching(/^$/) }])
+    expect(h.coordinator.state.nodes.get(first.result.id)!.key).toBe(nodeMembers[0]!.key)
   })
 })
