@@ -1,0 +1,199 @@
+/**
+ * UpgradeSteps on real parts, and the Rebooters.
+ *
+ * - Gates: one probe round through agent/health's HealthObserver, judged by preReboot /
+ *   postReboot. They fail closed: a probe that throws is a failed gate with its message.
+ * - noout: `ceph osd set-group noout HOST` / `unset-group` for this node's CRUSH host.
+ * - cordon / uncordon / drain: KubeClient + drainNode (Eviction API, PDB-aware, deadline;
+ *   `force` also evicts pods no controller owns).
+ * - assign: POST /v1/assign on the coordinator, signed by the node key over
+ *   assignSigningText; retried while the coordinator has not seen the grant yet.
+ * A source skipped on purpose (the demo skips Ceph and Kubernetes) makes its step a no-op,
+ * logged once per cycle, exactly as the gates state it in `skipped`.
+ */
+import { execFile } from 'node:child_process'
+import { request } from 'undici'
+import { postReboot, preReboot, type GateResult } from '../health/gates.js'
+import type { HealthObserver } from '../health/health-observer.js'
+import type { CephProbe } from '../health/ceph-probe.js'
+import type { KubeClient } from '../health/kube-client.js'
+import { drainNode } from '../health/kube-drain.js'
+import { ShoalError } from '../protocol/errors.js'
+import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
+import type { Lease } from '../protocol/vote/index.js'
+import type { GateVerdict, UpgradeSteps } from './executor.js'
+
+/** The exact text a node signs for POST /v1/assign (same as coordinator/waves/wave-api.ts). */
+export function assignSigningText(r: { node: string; wave: string; slot: number; term: number }): string {
+  return `shoal-assign1|${r.wave}|${r.slot}|${r.term}|${r.node}`
+}
+
+/** The body of POST /v1/assign for `lease`, signed with the node's key. */
+export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): { node: string; wave: string; slot: number; term: number; sig: string } {
+  const r = { node: lease.holder, wave: lease.wave, slot: lease.slot, term: lease.term }
+  return { ...r, sig: Buffer.from(keyring.sign(new TextEncoder().encode(assignSigningText(r)))).toString('hex') }
+}
+
+export interface RealStepsOptions {
+  /** CRUSH host and Kubernetes node name of this machine. */
+  host: string
+  observer: HealthObserver
+  /** Undefined when Ceph is skipped on purpose. */
+  ceph: CephProbe | undefined
+  /** Undefined when Kubernetes is skipped on purpose. */
+  kube: KubeClient | undefined
+  coordinatorUrl: string
+  keyring: Pick<Keyring, 'sign'>
+  clock: Clock
+  assignDeadlineMs: number
+  /** Waits between assign retries (production: a timer). */
+  wait(ms: number): Promise<void>
+  logger?: Logger
+}
+
+/** A verdict the executor reads, with the skipped sources appended so nobody mistakes a skip for a check. */
+export function verdictOf(r: GateResult): GateVerdict {
+  return { pass: r.pass, reasons: r.pass ? r.skipped : [...r.reasons, ...r.skipped] }
+}
+
+export class RealSteps implements UpgradeSteps {
+  private readonly log: Logger
+
+  constructor(private readonly o: RealStepsOptions) {
+    this.log = o.logger ?? silentLogger
+  }
+
+  async preGate(): Promise<GateVerdict> {
+    return this.gate('pre')
+  }
+
+  async postGate(): Promise<GateVerdict> {
+    return this.gate('post')
+  }
+
+  async setNoout(): Promise<void> {
+    if (!this.o.ceph) return this.skipped('noout set')
+    await this.o.ceph.setNoout(this.o.host)
+  }
+
+  async clearNoout(): Promise<void> {
+    if (!this.o.ceph) return this.skipped('noout clear')
+    await this.o.ceph.unsetNoout(this.o.host)
+  }
+
+  async cordon(): Promise<void> {
+    if (!this.o.kube) return this.skipped('cordon')
+    await this.o.kube.setUnschedulable(this.o.host, true)
+  }
+
+  async uncordon(): Promise<void> {
+    if (!this.o.kube) return this.skipped('uncordon')
+    await this.o.kube.setUnschedulable(this.o.host, false)
+  }
+
+  async drain(deadlineMs: number, force: boolean): Promise<{ ok: boolean; blocking: string[] }> {
+    if (!this.o.kube) {
+      this.skipped('drain')
+      return { ok: true, blocking: [] }
+    }
+    const r = await drainNode(this.o.kube, this.o.host, { deadlineMs, force })
+    this.log.info({ component: 'upgrade', node: this.o.host, evicted: r.evicted.length, blocking: r.blocking.length, ms: r.ms }, 'drain finished')
+    return { ok: r.drained, blocking: r.blocking.map((b) => `${b.namespace}/${b.name} (${b.reason})`) }
+  }
+
+  /**
+   * Asks the coordinator to boot this node on the wave's target. A 403 `no-lease` means the
+   * coordinator has not seen our grant yet (it travels through the mesh): retried until the
+   * deadline. Any other refusal is final.
+   */
+  async assign(lease: Lease, target: string): Promise<void> {
+    const body = JSON.stringify(assignRequest(lease, this.o.keyring))
+    const url = new URL('/v1/assign', this.o.coordinatorUrl)
+    const deadline = this.o.clock.now() + this.o.assignDeadlineMs
+    let delay = 100
+    for (let attempt = 1; ; attempt++) {
+      let why: string
+      let final = false
+      try {
+        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
+        const text = await res.body.text()
+        if (res.statusCode === 200) {
+          this.log.info({ component: 'upgrade', node: lease.holder, wave: lease.wave, target, attempt }, 'boot assignment granted')
+          return
+        }
+        let code = 'http-' + res.statusCode
+        let message = text.slice(0, 300)
+        try {
+          const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
+          code = j.error?.code ?? code
+          message = j.error?.message ?? message
+        } catch {}
+        why = `${code}: ${message}`
+        final = res.statusCode >= 400 && res.statusCode < 500 && !(res.statusCode === 403 && code === 'no-lease')
+      } catch (err) {
+        why = `coordinator unreachable at ${url.origin}: ${(err as Error).message}`
+      }
+      if (final) throw new ShoalError('refused', `the coordinator refused to assign ${target} to ${lease.holder}: ${why}`)
+      if (this.o.clock.now() + delay > deadline) throw new ShoalError('unreachable', `boot assignment of ${target} not granted within ${Math.round(this.o.assignDeadlineMs / 1000)} s: ${why}`)
+      await this.o.wait(delay)
+      delay = Math.min(delay * 2, 2000)
+    }
+  }
+
+  private async gate(which: 'pre' | 'post'): Promise<GateVerdict> {
+    try {
+      const round = await this.o.observer.observe(which)
+      return verdictOf(which === 'pre' ? preReboot(round.obs) : postReboot(round.obs))
+    } catch (err) {
+      return { pass: false, reasons: [`${which}-reboot gate could not be evaluated, failing closed: ${(err as Error).message}`] }
+    }
+  }
+
+  private skipped(step: string): void {
+    this.log.info({ component: 'upgrade', node: this.o.host, step }, `${step}: source skipped on purpose`)
+  }
+}
+
+/**
+ * Production: `reboot -f` — the init's orderly shutdown is skipped on purpose: the node runs
+ * from RAM (nothing to flush), and noout, cordon and drain already happened. Needs root.
+ */
+export class SystemRebooter implements Rebooter {
+  constructor(private readonly log: Logger = silentLogger) {}
+
+  reboot(reason: string): Promise<void> {
+    this.log.warn({ component: 'upgrade', reason }, 'rebooting (reboot -f)')
+    return new Promise((resolve, reject) => {
+      execFile('reboot', ['-f'], { timeout: 30_000 }, (err, _out, stderr) => {
+        if (err) reject(new ShoalError('reboot', `reboot -f failed: ${stderr.trim() || err.message} (the agent must run as root)`, { cause: err }))
+        else resolve()
+      })
+    })
+  }
+}
+
+/** The exit code a process-exit "reboot" ends with; the supervisor restarts the agent on its new image. */
+export const REBOOT_EXIT_CODE = 75
+
+/**
+ * Live tests and the demo: the process exits with code 75 after `flushMs` (so the phase
+ * `rebooting` leaves in a gossip round), like a machine going down. Its supervisor
+ * (test/support/live-cluster.ts, the demo) starts it again on the assigned image.
+ */
+export class ProcessExitRebooter implements Rebooter {
+  constructor(
+    private readonly log: Logger = silentLogger,
+    private readonly flushMs = 200,
+    private readonly exit: (code: number) => void = (code) => process.exit(code),
+  ) {}
+
+  reboot(reason: string): Promise<void> {
+    this.log.warn({ component: 'upgrade', reason, code: REBOOT_EXIT_CODE }, 'rebooting (process exit)')
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        this.exit(REBOOT_EXIT_CODE)
+        resolve()
+      }, this.flushMs)
+    })
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * UpgradeAgent: attaches the wave machinery to a running agent's mesh runtime.
+ *
+ *   WaveGate (coordinator key)  ->  MeshClusterView (roster = the wave's roster)
+ *     -> VoteNode (role 'node'; a RAM boot forgets: mayHaveForgotten)  -> VoteRuntime
+ *     -> on 'lease-acquired' (a new slot, or our own slot reclaimed after the reboot):
+ *        UpgradeExecutor over RealSteps + a Rebooter
+ *   plus the gate loop: every gateIntervalMs (and at once when another node's phase or
+ *   image changes, so a freed slot is seen within one probe round), one probe round judged
+ *   by preReboot and postReboot, published as the record's health with health.gates —
+ *   the verdicts every voter judges this node by.
+ *
+ * status() is what GET /v1/self shows under `wave`.
+ */
+import type { HealthObserver, Purpose, Round } from '../health/health-observer.js'
+import { HealthMonitor } from '../health/health-monitor.js'
+import { postReboot, preReboot } from '../health/gates.js'
+import { HealthSources } from '../health/health-sources.js'
+import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-record.js'
+import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
+import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
+import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
+import { WaveGate } from '../protocol/wave-control.js'
+import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
+import { MeshClusterView } from './mesh-cluster-view.js'
+import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
+import type { UpgradeConfig } from './upgrade-config.js'
+import { VoteRuntime, type MeshPort } from './vote-runtime.js'
+
+/** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */
+export interface UpgradeMeshPort extends MeshPort {
+  view(): MemberView[]
+  updateSelf(patch: SelfPatch): void
+}
+
+export interface UpgradeAgentOptions {
+  nodeId: string
+  /** The image this process booted (the wave's target decides whether we are a candidate). */
+  image: string
+  keyring: Keyring
+  mesh: UpgradeMeshPort
+  config: UpgradeConfig
+  clock: Clock
+  /** Where vote promises survive a process restart (none: memory only, as after a RAM boot). */
+  store?: Store
+  logger?: Logger
+  /** Tests: replace the real steps, the rebooter or the health observer. */
+  steps?: UpgradeSteps
+  rebooter?: Rebooter
+  observer?: HealthObserver
+}
+
+export interface GateStatus {
+  pre: boolean
+  post: boolean
+  at: number
+  preReasons: string[]
+  postReasons: string[]
+}
+
+/** The upgrade part of GET /v1/self. */
+export interface UpgradeStatus {
+  wave: string | undefined
+  target: string | undefined
+  image: string
+  phase: Phase
+  reason: string | undefined
+  lease: Lease | undefined
+  abstaining: boolean
+  slots: { slot: number; term: number; holder: string | undefined; promisedTo: string[] }[]
+  held: { held: boolean; reason: string | undefined; halted: boolean }
+  gates: GateStatus | undefined
+  executor: { step: string; at: number; note?: string } | undefined
+  counters: Record<string, number>
+}
+
+/** A HealthObserver whose routine rounds are pre-gate rounds (ok-to-stop, drain plan) too. */
+function gateRounds(observer: HealthObserver): HealthObserver {
+  return new Proxy(observer, {
+    get(target, prop, receiver) {
+      if (prop === 'observe') return (_purpose?: Purpose): Promise<Round> => target.observe('pre')
+      return Reflect.get(target, prop, receiver)
+    },
+  })
+}
+
+export class UpgradeAgent {
+  readonly vote: VoteNode
+  readonly runtime: VoteRuntime
+  readonly view: MeshClusterView
+  readonly gate: WaveGate
+  readonly executor: UpgradeExecutor
+  private readonly monitor: HealthMonitor
+  private readonly sources: HealthSources | undefined
+  private readonly log: Logger
+  private phase: Phase = 'ready'
+  private reason: string | undefined
+  private gates: GateStatus | undefined
+  private summary: HealthSummary = { status: 'unknown', conditions: [] }
+  private lastPublished = ''
+  private timer: NodeJS.Timeout | undefined
+  private rounding = false
+  private again = false
+  private closed = false
+  private started = false
+  private readonly seen = new Map<string, string>()
+  private readonly counters: Record<string, number> = {}
+
+  constructor(private readonly o: UpgradeAgentOptions) {
+    const c = o.config
+    this.log = o.logger ?? silentLogger
+    const host = c.host ?? o.nodeId
+    let observer = o.observer
+    let steps = o.steps
+    if (!observer || !steps) {
+      this.sources = new HealthSources({
+        ...(c.cephConf ? { cephConf: c.cephConf } : {}),
+        ...(c.cephKeyring ? { cephKeyring: c.cephKeyring } : {}),
+        ...(c.cephName ? { cephName: c.cephName } : {}),
+        ...(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {}),
+        ...(c.kubeletUrl ? { kubeletUrl: c.kubeletUrl } : {}),
+        skip: c.skip,
+        timeoutMs: c.probeTimeoutMs,
+      })
+      observer ??= this.sources.observer(host)
+      const cephSetting = observer.options.ceph
+      const ceph = 'run' in cephSetting ? cephSetting : undefined
+      const kube = 'client' in this.sources.kube ? this.sources.kube.client : undefined
+      steps ??= new RealSteps({
+        host,
+        observer,
+        ceph,
+        kube,
+        coordinatorUrl: c.coordinatorUrl,
+        keyring: o.keyring,
+        clock: o.clock,
+        assignDeadlineMs: c.assignDeadlineMs,
+        wait: (ms) => this.wait(ms),
+        logger: this.log,
+      })
+    }
+    this.monitor = new HealthMonitor(gateRounds(observer), { clock: o.clock, logger: this.log })
+    this.gate = new WaveGate(c.coordinatorKey, o.keyring)
+    this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
+    this.vote = new VoteNode({
+      id: o.nodeId,
+      keyring: o.keyring,
+      view: this.view,
+      config: voteConfig(c.vote ?? {}),
+      coordinatorKey: c.coordinatorKey,
+      role: 'node',
+      now: o.clock.now(),
+      // This process remembers nothing of a previous boot (RAM boot, or a restart without a store).
+      mayHaveForgotten: true,
+      logger: this.log,
+    })
+    this.runtime = new VoteRuntime({ vote: this.vote, mesh: o.mesh, clock: o.clock, ...(o.store ? { store: o.store } : {}), gate: this.gate, logger: this.log })
+    const rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
+    this.executor = new UpgradeExecutor({
+      steps,
+      rebooter,
+      fenceValid: (l) => this.vote.fenceValid(l),
+      target: () => this.vote.currentWave()?.target,
+      image: () => o.image,
+      setPhase: (p, why) => this.setPhase(p, why),
+      released: (l) => this.runtime.input({ type: 'gate', lease: l, passed: true }),
+      clock: o.clock,
+      wait: (ms) => this.wait(ms),
+      policy: { drainDeadlineMs: c.drainDeadlineMs, drainPolicy: c.drainPolicy, verifyTimeoutMs: c.verifyTimeoutMs, verifyPollMs: c.verifyPollMs },
+      logger: this.log,
+    })
+  }
+
+  /** Attaches to the mesh and starts the vote and the gate loop. Idempotent. */
+  start(): void {
+    if (this.started || this.closed) return
+    this.started = true
+    // Registered before the vote runtime's listener: the view's cache is dropped before the vote reads it.
+    this.o.mesh.on('event', this.onMeshEvent)
+    this.runtime.on('lease-acquired', (lease) => void this.onLease(lease))
+    this.runtime.on('lease-lost', (lease, why) => this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, why }, 'lease lost'))
+    this.runtime.start()
+    void this.round()
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.o.mesh.off('event', this.onMeshEvent)
+    this.runtime.close()
+    this.monitor.close()
+    await this.sources?.close()
+  }
+
+  status(): UpgradeStatus {
+    const v = this.vote.view()
+    this.syncRoster()
+    return {
+      wave: v.wave,
+      target: v.target,
+      image: this.o.image,
+      phase: this.phase,
+      reason: this.reason,
+      lease: v.lease,
+      abstaining: v.abstaining,
+      slots: v.slots,
+      held: this.view.held(),
+      gates: this.gates,
+      executor: this.executor.last,
+      counters: { ...this.counters, ...this.runtime.counters, ...this.vote.counters },
+    }
+  }
+
+  private async onLease(lease: Lease): Promise<void> {
+    this.count('leases')
+    let out: ExecutorOutcome
+    try {
+      out = await this.executor.onLease(lease)
+    } catch (err) {
+      // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
+      // visibly; the wave halts on it and the operator decides (resume or rollback).
+      const why = `upgrade step failed: ${(err as Error).message}`
+      this.log.error({ component: 'upgrade', node: this.o.nodeId, lease, err: (err as Error).message }, why)
+      this.setPhase('failed', why)
+      return
+    }
+    this.log.info({ component: 'upgrade', node: this.o.nodeId, lease, outcome: out }, 'upgrade cycle step done')
+    if (out === 'released') this.kick()
+  }
+
+  private setPhase(p: Phase, why?: string): void {
+    this.phase = p
+    this.reason = why
+    this.o.mesh.updateSelf({ phase: p })
+    this.publish(true)
+  }
+
+  private readonly onMeshEvent = (e: MeshEvent): void => {
+    if (e.type !== 'record' && e.type !== 'member') return
+    this.view.invalidate()
+    if (e.type === 'record') {
+      // Another node changed phase or image (went down, came back, released): our own
+      // pre-gate verdict (ok-to-stop with what is down now) is stale. Re-judge now.
+      const r = this.o.mesh.view().find((m) => m.id === e.id)?.record
+      const key = r ? `${r.phase}|${r.image}` : ''
+      if (e.id !== this.o.nodeId && this.seen.get(e.id) !== key) {
+        this.seen.set(e.id, key)
+        this.kick()
+      }
+    }
+  }
+
+  private syncRoster(): void {
+    const w = this.vote.currentWave()
+    if (w && this.view.roster.length !== w.roster.length) this.view.roster = w.roster.map((r) => r.id)
+  }
+
+  /** A gate round as soon as possible (coalesced with one running). */
+  private kick(): void {
+    if (this.closed) return
+    if (this.rounding) {
+      this.again = true
+      return
+    }
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    void this.round()
+  }
+
+  private async round(): Promise<void> {
+    if (this.closed || this.rounding) return
+    this.rounding = true
+    try {
+      do {
+        this.again = false
+        await this.evaluate()
+      } while (this.again && !this.closed)
+    } finally {
+      this.rounding = false
+    }
+    if (!this.closed) {
+      this.timer = setTimeout(() => void this.round(), this.o.config.gateIntervalMs)
+      this.timer.unref?.()
+    }
+  }
+
+  private async evaluate(): Promise<void> {
+    try {
+      this.summary = await this.monitor.runOnce()
+      const obs = this.monitor.last!.obs
+      const pre = verdictOf(preReboot(obs))
+      const post = verdictOf(postReboot(obs))
+      const prev = this.gates
+      this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preReasons: pre.reasons, postReasons: post.reasons }
+      if (prev?.pre !== pre.pass || prev?.post !== post.pass) {
+        this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
+      }
+    } catch (err) {
+      this.count('gate-round-errors')
+      this.gates = { pre: false, post: false, at: this.o.clock.now(), preReasons: [(err as Error).message], postReasons: [(err as Error).message] }
+    }
+    this.publish(false)
+    this.syncRoster()
+    // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
+    this.runtime.input({ type: 'view-changed' })
+  }
+
+  /** Publishes health + gate verdicts when they changed (or `force`). */
+  private publish(force: boolean): void {
+    const g = this.gates
+    const conditions: HealthCondition[] = [...this.summary.conditions]
+    if (this.phase === 'failed' && this.reason) {
+      conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
+    }
+    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(g ? { gates: { pre: g.pre, post: g.post, at: g.at } } : {}) }
+    const key = JSON.stringify([health.status, g?.pre, g?.post, conditions.map((c) => [c.id, c.severity, c.message])])
+    if (!force && key === this.lastPublished) return
+    this.lastPublished = key
+    this.o.mesh.updateSelf({ health })
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms))
+  }
+
+  private count(name: string): void {
+    this.counters[name] = (this.counters[name] ?? 0) + 1
+  }
+}
