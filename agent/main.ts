@@ -18,6 +18,7 @@ import { ShoalError } from './protocol/errors.js'
 import { meshConfig } from './protocol/mesh-config.js'
 import { MeshNode } from './protocol/mesh-node.js'
 import { Roster, RosterFile } from './protocol/roster.js'
+import { UpgradeAgent } from './upgrade/upgrade-agent.js'
 
 export interface RunningAgent {
   readonly id: string
@@ -25,6 +26,8 @@ export interface RunningAgent {
   /** host:port of the HTTP API as advertised in the node record. */
   readonly api: string
   readonly runtime: MeshRuntime
+  /** Upgrade waves, when config.upgrade is set. */
+  readonly upgrade: UpgradeAgent | undefined
   close(): Promise<void>
 }
 
@@ -134,10 +137,13 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
   // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
+  const upgrade = config.upgrade
+    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger })
+    : undefined
   const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
   const server = new ApiServer({
     source: runtime,
-    selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers() }),
+    selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers(), ...(upgrade ? { wave: upgrade.status() } : {}) }),
     ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,
@@ -153,6 +159,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const api = config.apiAdvertise ?? `${bound.host}:${bound.port}`
   runtime.updateSelf({ api })
   await runtime.start()
+  upgrade?.start()
   logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, pid: process.pid }, 'agent ready')
   if (inventory && !config.inventory && !opts.inventory) {
     // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
@@ -167,9 +174,11 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     publicKey: identity.publicKey,
     api,
     runtime,
+    upgrade,
     close() {
       closing ??= (async () => {
         await server.close()
+        await upgrade?.close()
         stopRosterWatch()
         await runtime.close()
         logger.info({ component: 'agent' }, 'agent stopped')
