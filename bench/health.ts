@@ -2,9 +2,10 @@
  * Health benchmark: (1) one full probe cycle (kubelet + Kubernetes API + Ceph CLI) against a
  * real Ceph cluster and the fake API server, median of several, for the routine health round
  * and for the pre-reboot gate round (which adds ok-to-stop and the drain plan); (2) the
- * steady-state CPU and RSS of a process running the probes every 5 s (bounded, 60 s default).
+ * steady-state CPU and RSS of a process running the probes every 5 s (bounded, 40 s default),
+ * each for both Ceph transports: the librados session (default) and one `ceph` CLI per command.
  *
- *   npx tsx bench/health.ts            # ~2 min on 2 cores
+ *   npx tsx bench/health.ts            # ~2.5 min on 2 cores
  *   SHOAL_BENCH_SECONDS=20 npx tsx bench/health.ts
  *
  * Prints one JSON object per line per figure. Needs the ceph packages (npm run setup).
@@ -17,12 +18,13 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HealthMonitor } from '../agent/health/health-monitor.js'
 import { HealthSources } from '../agent/health/health-sources.js'
+import { CephSession } from '../agent/health/ceph-session.js'
 import type { Purpose } from '../agent/health/health-observer.js'
 import { FakeKubeApiServer } from '../sim/fakes/kube-api-server.js'
 import { CephCluster, hasCeph } from '../test/support/ceph-cluster.js'
 
 const cycles = Number(process.env.SHOAL_BENCH_CYCLES ?? 5)
-const steadySeconds = Number(process.env.SHOAL_BENCH_SECONDS ?? 60)
+const steadySeconds = Number(process.env.SHOAL_BENCH_SECONDS ?? 40)
 const intervalMs = 5000
 
 interface ChildArgs {
@@ -31,6 +33,7 @@ interface ChildArgs {
   kubeconfig: string
   kubeletUrl: string
   seconds: number
+  transport: 'session' | 'cli'
 }
 
 if (process.argv[2] === '--steady') await steady(JSON.parse(process.argv[3]!) as ChildArgs)
@@ -59,7 +62,8 @@ async function parent(): Promise<void> {
     await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', () => r()))
     const kubeletUrl = `http://127.0.0.1:${(kubelet.address() as { port: number }).port}/healthz`
 
-    const sources = new HealthSources({ cephConf: cluster.conf, cephKeyring: cluster.keyring, kubeconfig, kubeletUrl })
+    for (const transport of ['session', 'cli'] as const) {
+    const sources = new HealthSources({ cephConf: cluster.conf, cephKeyring: cluster.keyring, kubeconfig, kubeletUrl, cephTransport: transport })
     const observer = sources.observer('node-a')
     for (const purpose of ['health', 'pre'] as Purpose[]) {
       await observer.observe(purpose) // warm-up
@@ -68,19 +72,22 @@ async function parent(): Promise<void> {
       const med = (k: 'total' | 'ceph' | 'kube' | 'kubelet') => Math.round(median(rounds.map((r) => r[k])))
       const totals = rounds.map((r) => r.total)
       console.log(JSON.stringify({
-        bench: 'health.cycle', purpose, n: cycles, p50Ms: med('total'), minMs: Math.round(Math.min(...totals)), maxMs: Math.round(Math.max(...totals)),
+        bench: 'health.cycle', purpose, cephTransport: transport, n: cycles, p50Ms: med('total'), minMs: Math.round(Math.min(...totals)), maxMs: Math.round(Math.max(...totals)),
         cephP50Ms: med('ceph'), kubeP50Ms: med('kube'), kubeletP50Ms: med('kubelet'), loadavg1: +loadavg()[0]!.toFixed(2),
       }))
     }
     await sources.close()
+    }
 
     // Steady state in a separate process, so its RSS and CPU are the probes' alone.
-    const args: ChildArgs = { conf: cluster.conf, keyring: cluster.keyring, kubeconfig, kubeletUrl, seconds: steadySeconds }
+    for (const transport of ['session', 'cli'] as const) {
+    const args: ChildArgs = { conf: cluster.conf, keyring: cluster.keyring, kubeconfig, kubeletUrl, seconds: steadySeconds, transport }
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--steady', JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (b) => (out += b))
     await new Promise((r) => child.once('exit', r))
     process.stdout.write(out)
+    }
   } finally {
     kubelet.close()
     await api.close()
@@ -91,20 +98,30 @@ async function parent(): Promise<void> {
 
 /** Child: a HealthMonitor every 5 s for `seconds`; reports its own CPU (and its ceph children's) and RSS. */
 async function steady(a: ChildArgs): Promise<void> {
-  const sources = new HealthSources({ cephConf: a.conf, cephKeyring: a.keyring, kubeconfig: a.kubeconfig, kubeletUrl: a.kubeletUrl })
+  const sources = new HealthSources({ cephConf: a.conf, cephKeyring: a.keyring, kubeconfig: a.kubeconfig, kubeletUrl: a.kubeletUrl, cephTransport: a.transport })
   const monitor = new HealthMonitor(sources.observer('node-a'), { clock: { now: () => Date.now() }, intervalMs })
   await monitor.runOnce() // warm-up: module loading and JIT are not steady state
+  const ceph = sources.ceph
+  const helperPid = 'cli' in ceph && ceph.cli instanceof CephSession ? ceph.cli.pid : undefined
+  const stat = (pid: number | 'self') => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
   const ticks = () => {
-    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
     // fields after "(comm) ": state=0 ... utime=11 stime=12 cutime=13 cstime=14 (clock ticks, 100/s)
-    return { self: +f[11]! + +f[12]!, children: +f[13]! + +f[14]! }
+    const f = stat('self')
+    // The session helper is not reaped while it runs, so its CPU is read from its own /proc entry.
+    const h = helperPid ? stat(helperPid) : undefined
+    return { self: +f[11]! + +f[12]!, children: +f[13]! + +f[14]! + (h ? +h[11]! + +h[12]! : 0) }
   }
   const rss: number[] = []
+  const helperRss: number[] = []
+  const vmRss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024
   const c0 = ticks()
   const t0 = performance.now()
   const r0 = monitor.rounds
   monitor.start()
-  const sampler = setInterval(() => rss.push(process.memoryUsage().rss), 1000)
+  const sampler = setInterval(() => {
+    rss.push(process.memoryUsage().rss)
+    if (helperPid) helperRss.push(vmRss(helperPid))
+  }, 1000)
   await new Promise((r) => setTimeout(r, a.seconds * 1000))
   clearInterval(sampler)
   monitor.close()
@@ -112,9 +129,10 @@ async function steady(a: ChildArgs): Promise<void> {
   const wall = (performance.now() - t0) / 1000
   const pct = (t: number) => +((t / 100 / wall) * 100).toFixed(2)
   console.log(JSON.stringify({
-    bench: 'health.steady', intervalMs, seconds: Math.round(wall), rounds: monitor.rounds - r0,
-    cpuPctAgent: pct(c1.self - c0.self), cpuPctWithCephCli: pct(c1.self - c0.self + c1.children - c0.children),
-    rssMbP50: +(median(rss) / 2 ** 20).toFixed(1), rssMbMax: +(Math.max(...rss) / 2 ** 20).toFixed(1), loadavg1: +loadavg()[0]!.toFixed(2),
+    bench: 'health.steady', cephTransport: a.transport, intervalMs, seconds: Math.round(wall), rounds: monitor.rounds - r0,
+    cpuPctAgent: pct(c1.self - c0.self), cpuPctWithCephHelpers: pct(c1.self - c0.self + c1.children - c0.children),
+    rssMbP50: +(median(rss) / 2 ** 20).toFixed(1), rssMbMax: +(Math.max(...rss) / 2 ** 20).toFixed(1),
+    ...(helperPid ? { helperRssMbP50: +(median(helperRss) / 2 ** 20).toFixed(1) } : {}), loadavg1: +loadavg()[0]!.toFixed(2),
   }))
   await sources.close()
 }

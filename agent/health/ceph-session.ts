@@ -110,6 +110,11 @@ export class CephSession extends CephCli {
     }
   }
 
+  /** The helper's pid while it runs (benchmarks read its CPU from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
   /** Why the session fell back to the CLI, if it did. */
   get fallbackReason(): string | undefined {
     return this.unusable
