@@ -12,13 +12,21 @@
 import { readFile } from 'node:fs/promises'
 import { setMaxListeners } from 'node:events'
 import { cpus, loadavg } from 'node:os'
+import { randomBytes } from 'node:crypto'
 import { AgentClient } from '../agent/api/index.js'
+import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode, SwarmTransport, systemRng } from '../agent/mesh/index.js'
+import { meshConfig } from '../agent/protocol/mesh-config.js'
+import { MeshNode } from '../agent/protocol/mesh-node.js'
+import { Roster } from '../agent/protocol/roster.js'
+import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 1)
 const ns = sizes.length > 0 ? sizes : [20, 50]
-const SPAWN_DEADLINE_MS = 120_000
-const KNOW_DEADLINE_MS = 30_000
+// Deadlines keep the whole run under 3 minutes even on a saturated machine.
+const SPAWN_DEADLINE_MS = 45_000
+const KNOW_DEADLINE_MS = 20_000
+const ONE_PROCESS_DEADLINE_MS = 15_000
 
 const emit = (obj: object) => process.stdout.write(JSON.stringify(obj) + '\n')
 
@@ -142,4 +150,72 @@ async function run(n: number): Promise<void> {
   }
 }
 
+/**
+ * The same mesh with every agent in this one process: no process start-up and no wait for
+ * the kernel to schedule the receiving process on every hop, so it shows what the protocol
+ * and hyperswarm themselves take.
+ */
+async function runOneProcess(n: number): Promise<void> {
+  const bootstrap = await startBootstrapNode()
+  const members = Array.from({ length: n }, (_, i) => ({ id: `n${i}`, identity: nodeIdentity(randomBytes(32)) }))
+  const roster = new Roster(members.map((m) => ({ id: m.id, key: m.identity.publicKey })))
+  const config = meshConfig(sharedMachineMesh)
+  const runtimes: MeshRuntime[] = []
+  try {
+    const t0 = Date.now()
+    const knowAt: number[] = []
+    const allKnow = new Promise<void>((resolve) => {
+      for (const m of members) {
+        const transport = new SwarmTransport({
+          selfId: m.id,
+          identity: m.identity,
+          roster,
+          clusterId: `bench-${n}`,
+          bootstrap: [parseHostPort(bootstrap.address)],
+          host: '127.0.0.1',
+          seedDegree: 3,
+          maxDegree: config.maxDegree,
+          maxBadFramesPerPeer: config.maxBadFramesPerPeer,
+        })
+        const node = new MeshNode(
+          { self: { id: m.id, image: 'v1', phase: 'ready', domain: 'd', inv: {}, health: { status: 'unknown', conditions: [] }, comps: [] }, config, roster, keyring: m.identity.keyring, rng: systemRng },
+          Date.now(),
+        )
+        const rt = new MeshRuntime(m.id, node, transport, realClock)
+        let done = false
+        rt.on('event', (e) => {
+          if (done || e.type !== 'record') return
+          if (rt.view().filter((v) => v.record).length >= n) {
+            done = true
+            knowAt.push(Date.now() - t0)
+            if (knowAt.length === n) resolve()
+          }
+        })
+        runtimes.push(rt)
+      }
+    })
+    await Promise.all(runtimes.map((r) => r.start()))
+    let fullKnowledgeMs: number | null = null
+    try {
+      await withDeadline(allKnow, ONE_PROCESS_DEADLINE_MS, 'full knowledge')
+      fullKnowledgeMs = Math.max(...knowAt)
+    } catch {
+      // reported as null
+    }
+    emit({
+      bench: 'live.join.oneProcess',
+      n,
+      fullKnowledgeMs,
+      agentsKnowingAll: knowAt.length,
+      knowP50Ms: knowAt.length ? quantile(knowAt, 0.5) : null,
+      rssMbWholeProcess: Number((process.memoryUsage().rss / 2 ** 20).toFixed(1)),
+      load1AtStart: Number(loadavg()[0]?.toFixed(1)),
+    })
+  } finally {
+    await Promise.all(runtimes.map((r) => r.close()))
+    await bootstrap.close()
+  }
+}
+
+for (const n of ns) await runOneProcess(n)
 for (const n of ns) await run(n)
