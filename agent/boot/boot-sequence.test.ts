@@ -14,6 +14,16 @@ describe('runBoot', () => {
     expect(f.sleeps).toEqual([])
   })
 
+  it('hands the agent the newest roster, so machines that enrolled after this one are admitted', async () => {
+    const f = fakeBoot()
+    f.coordinator.rosterMembers = [
+      { id: 'node-7f3a', key: 'a'.repeat(64) },
+      { id: 'node-later', key: 'b'.repeat(64) },
+    ]
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(f.nodeFiles[0]!.enrolled.roster.members.map((m) => m.id)).toEqual(['node-7f3a', 'node-later'])
+  })
+
   it('retries with growing, capped delays while the coordinator is down (a restart mid-boot) and still comes up', async () => {
     const f = fakeBoot({ retryInitialMs: 1000, retryMaxMs: 4000, retryJitter: 0 })
     f.coordinator.downCalls = 5

@@ -103,10 +103,22 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const mountedMs = since()
   ports.say(`image ${enrolled.image}: ${lowers.length} layers verified against the signed manifest and mounted at ${newRoot}`)
 
+  // The roster from enrollment lists only machines enrolled before this one; a rack that
+  // powers on together has enrolled by now, so take the newest one (best effort: the
+  // roster-sync service keeps it current after switch_root anyway).
+  let roster = enrolled.roster
+  try {
+    const r = verifyRoster(await api.roster(), params.clusterKey, params.cluster)
+    if (r.ok && r.value.version > roster.version) roster = r.value
+  } catch {
+    // keep the enrollment roster
+  }
+  ports.say(`roster v${roster.version}: ${roster.members.length} members`)
+
   const address = ports.addressOf(params.mac)
   if (!address) throw new ShoalError('no-address', `no IPv4 address on the interface with MAC ${params.mac}; the mesh cannot bind`)
   await ports.writeNodeFiles(newRoot, {
-    enrolled,
+    enrolled: { ...enrolled, roster },
     seedHex: Buffer.from(seed).toString('hex'),
     coordinator: params.coordinator,
     address,

@@ -25,6 +25,8 @@ export interface DownloadResult {
 export interface CoordinatorApi {
   enroll(req: EnrollRequest): Promise<EnrollAnswer>
   joinToken(mac: string): Promise<JoinTokenResponse>
+  /** The current signed roster, unparsed (the caller verifies it). */
+  roster(): Promise<unknown>
   /** The signed manifest of `version`, unparsed (the caller verifies it). */
   manifest(version: string): Promise<unknown>
   /** Streams /images/{version}/{file} to `dest`, hashing what it writes; stops past maxBytes. */
@@ -43,6 +45,10 @@ export class HttpCoordinator implements CoordinatorApi {
 
   async joinToken(mac: string): Promise<JoinTokenResponse> {
     return this.json(`${routes.joinToken}?mac=${encodeURIComponent(mac)}`, JoinTokenResponse)
+  }
+
+  async roster(): Promise<unknown> {
+    return this.json(routes.roster, z.unknown())
   }
 
   async manifest(version: string): Promise<unknown> {

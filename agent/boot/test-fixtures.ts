@@ -82,6 +82,12 @@ export class FakeCoordinator implements CoordinatorApi {
     return { token, mac, expiresAt: 10 }
   }
 
+  rosterMembers: { id: string; key: string }[] = []
+  async roster(): Promise<unknown> {
+    this.down('roster')
+    return signRoster({ v: 1, cluster: CLUSTER, version: 1 + this.rosterMembers.length, issuedAt: 2, members: this.rosterMembers }, clusterKeyring)
+  }
+
   async manifest(version: string): Promise<unknown> {
     this.down('manifest')
     const files: ManifestFile[] = [...this.layers].map(([name, b]) => ({ name, sha256: sha(b), size: b.length }))

@@ -20,8 +20,7 @@ exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
 
 const ROSTER_SERVICE = `#!/bin/sh
 # shoal-roster-sync: keeps /etc/shoal/roster.json current, so nodes enrolled later are admitted.
-# Lowest CPU priority: on a slow machine the agent's own start matters more than a refresh.
-exec nice -n 19 /usr/bin/node /usr/lib/shoal/roster-sync.mjs
+exec /usr/bin/node /usr/lib/shoal/roster-sync.mjs
 `
 
 const SYSTEMD_UNIT = `[Unit]

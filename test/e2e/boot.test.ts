@@ -131,6 +131,11 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
       const l = vm.console.find(/enrolled as /)
       return `${vm.spec.name} enrolled ${l ? ((l.at - powerOn) / 1000).toFixed(1) : '?'} s`
     })
+    const perVmS = vms.map((vm) => {
+      const l = vm.console.find(/shoal-agent: starting/)
+      return l ? Math.round((l.at - powerOn) / 100) / 10 : null
+    })
+    console.log(`e2e-result ${JSON.stringify({ vms: N, accel: 'tcg', seconds: Math.round(joinedS * 10) / 10, restartOutageS: Math.round(outageS * 10) / 10, rootSwitchedS: perVmS })}`)
     console.log(`e2e: power-on -> all ${N} joined: ${joinedS.toFixed(1)} s (TCG, ${RESTART ? `including a ${outageS.toFixed(1)} s coordinator outage` : 'no outage'}; ${perVm.join(', ')})`)
 
     // What the operator runs: shoal status against one worker's agent.
