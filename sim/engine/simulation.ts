@@ -520,7 +520,17 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
 
   private connect(src: Instance<P>, peer: string): void {
     if (peer === src.id) return
-    const existing = src.links.get(peer)
+    let existing = src.links.get(peer)
+    if (existing?.state === 'open') {
+      const far = existing.a === src ? existing.b : existing.a
+      const now = this.instances.get(peer)
+      if (far !== now && now?.up) {
+        // The peer rebooted since this connection was made: dialling it finds the new
+        // instance, and the dead connection is dropped (this side hears it at once).
+        this.closeLink(existing, undefined)
+        existing = undefined
+      }
+    }
     if (existing?.state === 'open') {
       // Already connected: answer anyway (every connect gets an answer), as a transport would.
       this.queue.push(this.t, { k: 'connected', inst: src, link: existing, peer })
