@@ -200,6 +200,11 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       return
     }
     this.requested.add(peer)
+    this.reach(peer, key)
+  }
+
+  /** Dials at once toward a greater key; toward a smaller one after a hold-off, unless it dials us first. */
+  private reach(peer: string, key: string): void {
     if (key > this.selfKey) return this.dial(peer, key)
     const h = this.opts.smallerKeyHoldOffMs ?? 600
     const holdOff = h / 2 + (Math.random() * h) / 2
@@ -453,17 +458,20 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
 
   /** Dials discovered greater keys until the target degree is in reach. */
   private topUp(): void {
-    const want = this.opts.seedDegree - this.links.size - this.dialing.size
+    const want = this.opts.seedDegree - this.links.size - this.dialing.size - this.holdOffs.size
     if (want <= 0) return
-    const candidates: [string, string][] = []
+    const greater: [string, string][] = []
+    const smaller: [string, string][] = []
     for (const hex of this.discovered) {
-      if (hex <= this.selfKey) continue
       const id = this.opts.roster.idOf(hex)
-      if (!id || this.links.has(id) || this.dialing.has(id)) continue
-      candidates.push([id, hex])
+      if (!id || this.links.has(id) || this.dialing.has(id) || this.holdOffs.has(id)) continue
+      ;(hex > this.selfKey ? greater : smaller).push([id, hex])
     }
-    shuffle(candidates)
-    for (const [id, hex] of candidates.slice(0, want)) this.dial(id, hex)
+    shuffle(greater)
+    shuffle(smaller)
+    // Greater keys first (no race possible); smaller ones too when there are not enough,
+    // or a node whose key tops every peer it found would wait for others to find it.
+    for (const [id, hex] of [...greater, ...smaller].slice(0, want)) this.reach(id, hex)
   }
 }
 
