@@ -253,7 +253,7 @@ describe('waves: coordinator restart mid-wave', () => {
     const svc = w.h.coordinator.waves.service
     await svc.deliverVote('x', new Uint8Array([0xc1, 0xff]))
     await svc.deliverVote('x', new Uint8Array([0x80]))
-    expect(svc.driver.counters).toMatchObject({ 'dropped.malformed': 1, 'dropped.schema': 1 })
+    expect(svc.counters).toMatchObject({ 'dropped.malformed': 1, 'dropped.schema': 1 })
     expect(decodeVoteMessage(w.link.sent.find((s) => s.topic === VOTE_TOPIC)!.body).ok).toBe(true)
   })
 })

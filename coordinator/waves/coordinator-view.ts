@@ -18,16 +18,28 @@ export interface MemberSource {
 export const emptyMembers: MemberSource = { view: () => [] }
 
 export class CoordinatorView implements ClusterView {
-  private members = new Map<string, MemberView>()
+  private cache: Map<string, MemberView> | undefined
 
   constructor(
     private readonly source: MemberSource,
     private readonly hold: () => Hold,
   ) {}
 
-  /** Re-reads the mesh view; called before every vote step (facts are asked many times per step). */
+  /** Drops the cached mesh view: the next question reads it again. */
   refresh(): void {
-    this.members = new Map(this.source.view().map((m) => [m.id, m]))
+    this.cache = undefined
+  }
+
+  /**
+   * One read of the mesh view serves every question asked in the same synchronous run (a
+   * vote step asks for facts many times); it is dropped right after.
+   */
+  private get members(): Map<string, MemberView> {
+    if (!this.cache) {
+      this.cache = new Map(this.source.view().map((m) => [m.id, m]))
+      queueMicrotask(() => (this.cache = undefined))
+    }
+    return this.cache
   }
 
   member(id: string): MemberView | undefined {

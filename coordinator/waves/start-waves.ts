@@ -9,13 +9,12 @@ import type { NodeIdentity } from '../../agent/mesh/identity.js'
 import type { MeshEvent } from '../../agent/protocol/mesh-types.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
-import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
 import type { ClusterState } from '../cluster-state.js'
 import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID, coordinatorIdentity, CoordinatorMeshPeer } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
 import { emptyMembers, type MemberSource } from './coordinator-view.js'
-import { noMesh, type MeshLink } from './vote-driver.js'
+import { LinkMeshPort, noMesh, type MeshLink } from './link-mesh-port.js'
 import { handleWaves } from './wave-routes.js'
 import { WaveService } from './wave-service.js'
 
@@ -63,14 +62,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
       ? new CoordinatorMeshPeer({ identity, state: ctx.state, bootstrap: ctx.bootstrap, ...(ctx.meshHost ? { host: ctx.meshHost } : {}), clock: ctx.clock, log })
       : undefined
   ctx.state.setRosterExtras([{ id: COORDINATOR_MESH_ID, key: identity.publicKey }])
-  const link: MeshLink =
-    opts.link ??
-    (peer
-      ? {
-          broadcast: (topic, body) => peer.runtime.input({ type: 'broadcast', topic, body }),
-          send: (to, topic, body) => peer.runtime.input({ type: 'send-app', to, topic, body }),
-        }
-      : noMesh)
+  const mesh = peer && !opts.link ? peer.runtime : new LinkMeshPort(opts.link ?? noMesh)
   const service = await WaveService.open({
     state: ctx.state,
     store: ctx.store,
@@ -78,7 +70,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     identity,
     clock: ctx.clock,
     members: opts.members ?? peer?.runtime ?? emptyMembers,
-    link,
+    mesh,
     log,
     ...(opts.vote ? { vote: opts.vote } : {}),
     ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
@@ -86,9 +78,8 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
   })
   let lastAnnounce = 0
   const onEvent = (e: MeshEvent): void => {
-    if (e.type === 'app' && e.topic === VOTE_TOPIC) {
-      void service.deliverVote(e.from, e.body)
-    } else if (e.type === 'member' && e.previous === undefined && e.status === 'alive') {
+    // Vote messages reach the VoteRuntime directly; here only: greet members that join.
+    if (e.type === 'member' && e.previous === undefined && e.status === 'alive') {
       const now = ctx.clock.now()
       if (now - lastAnnounce >= REANNOUNCE_MS) {
         lastAnnounce = now

@@ -7,7 +7,7 @@
  * Level keys (beside the coordinator's own, see state-store.ts):
  *   wave!seq            last wave number (ids are w1, w2, ...)
  *   wave!w<N>           a StoredWave
- *   wavevote!w<N>       the coordinator VoteNode's snapshot (msgpack, base64)
+ *   wavevote!vote/w<N>  the coordinator VoteNode's snapshot (msgpack, base64; level-vote-store.ts)
  *   meta!mesh-seed      the coordinator's mesh/vote key seed (coordinator/mesh-peer.ts)
  */
 import { z } from 'zod'
@@ -16,7 +16,10 @@ import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
 import { compareRank, rankKey } from '../../agent/protocol/vote/ranking.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
-import { VoteNode, type PersistedVote } from '../../agent/protocol/vote/vote-node.js'
+import { VoteNode, type PersistedVote, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
+import { decodeVoteMessage, encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
+import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
+import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgrade/vote-runtime.js'
 import { signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import type { ClusterState } from '../cluster-state.js'
 import { HttpError } from '../http-json.js'
@@ -24,7 +27,7 @@ import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
 import { CoordinatorView, type MemberSource } from './coordinator-view.js'
-import { loadVoteSnapshot, VoteDriver, type MeshLink } from './vote-driver.js'
+import { levelVoteStore, waveVoteKey } from './level-vote-store.js'
 import {
   assignSigningText,
   FAILURE_DOMAIN_KEYS,
@@ -46,7 +49,8 @@ export interface WaveServiceDeps {
   identity: NodeIdentity
   clock: Clock
   members: MemberSource
-  link: MeshLink
+  /** The mesh (the coordinator's MeshRuntime, or a LinkMeshPort without one): vote and control messages in and out. */
+  mesh: MeshPort
   log?: Logger
   vote?: Partial<VoteConfig>
   /** Progress bookkeeping and the halt rule run this often. 1 s: status is live to a second. */
@@ -68,7 +72,10 @@ export class WaveService {
   private lock: Promise<unknown> = Promise.resolve()
   private readonly view: CoordinatorView
   private readonly gate: WaveGate
-  readonly driver: VoteDriver
+  /** The lead's vote glue (agent/upgrade/vote-runtime.ts), the same the agents run. */
+  readonly voteRuntime: VoteRuntime
+  /** Vote bytes handed in by deliverVote that did not decode, by reason. */
+  readonly counters: Record<string, number> = {}
   private readonly vote: VoteNode
   private control: WaveControlMsg | undefined
   private alerts: string[] = []
@@ -98,7 +105,7 @@ export class WaveService {
       mayHaveForgotten: false,
       logger: this.log,
     })
-    this.driver = new VoteDriver(this.vote, deps.link, deps.store, deps.clock, () => this.view.refresh(), this.log)
+    this.voteRuntime = new VoteRuntime({ vote: this.vote, mesh: deps.mesh, clock: deps.clock, store: levelVoteStore(deps.store), gate: this.gate, logger: this.log })
   }
 
   /** Loads every stored wave and the vote snapshot; re-publishes the current wave. */
@@ -107,7 +114,7 @@ export class WaveService {
     const seq = (await deps.store.get(SEQ_KEY, z.number().int().nonnegative())) ?? 0
     const waves = rows.map(([, w]) => w).sort((a, b) => a.createdAt - b.createdAt || Number(a.id.slice(1)) - Number(b.id.slice(1)))
     const latest = waves[waves.length - 1]
-    const persisted = latest ? await loadVoteSnapshot(deps.store, latest.id) : undefined
+    const persisted = latest ? await loadPersistedVote(levelVoteStore(deps.store), waveVoteKey(latest.id)) : undefined
     const svc = new WaveService(deps, persisted)
     svc.seq = seq
     for (const w of waves) svc.waves.set(w.id, w)
@@ -117,7 +124,7 @@ export class WaveService {
         // Stored but never published (a crash between the two writes): publish now.
         await svc.publish(latest)
       } else {
-        svc.driver.broadcastRaw(svc.vote.currentWave()!)
+        svc.broadcastWave()
       }
       svc.signControlFor(latest)
       svc.broadcastControl()
@@ -127,6 +134,7 @@ export class WaveService {
   }
 
   start(): void {
+    this.voteRuntime.start()
     const tick = this.deps.tickMs ?? 1000
     this.timer = setInterval(() => void this.tick().catch((err) => this.log.warn({ component: 'waves', err: (err as Error).message }, 'wave tick failed')), tick)
     this.timer.unref()
@@ -139,7 +147,8 @@ export class WaveService {
     if (this.timer) clearInterval(this.timer)
     if (this.alertTimer) clearInterval(this.alertTimer)
     await this.lock.catch(() => undefined)
-    await this.driver.close()
+    await this.voteRuntime.idle()
+    this.voteRuntime.close()
   }
 
   /** The newest wave, if any. */
@@ -148,9 +157,25 @@ export class WaveService {
     return id ? this.waves.get(id) : undefined
   }
 
-  /** Bytes for the mesh: a vote message arrived on VOTE_TOPIC. */
-  deliverVote(from: string, body: Uint8Array): Promise<void> {
-    return this.driver.deliver(from, body)
+  /** Vote bytes from outside the mesh port (tests, tools): decoded at the edge, bad ones counted. */
+  async deliverVote(from: string, body: Uint8Array): Promise<void> {
+    const d = decodeVoteMessage(body)
+    if (!d.ok) {
+      this.counters[`dropped.${d.reason}`] = (this.counters[`dropped.${d.reason}`] ?? 0) + 1
+      return
+    }
+    await this.runVote({ type: 'message', from, msg: d.msg })
+  }
+
+  /** One vote input, carried out (persist included) before this resolves. */
+  private async runVote(input: VoteInput): Promise<void> {
+    this.voteRuntime.input(input)
+    await this.voteRuntime.idle()
+  }
+
+  private broadcastWave(): void {
+    const w = this.vote.currentWave()
+    if (w) this.deps.mesh.input({ type: 'broadcast', topic: VOTE_TOPIC, body: encodeVoteMessage(w) })
   }
 
   // ---- operations ------------------------------------------------------------------------
@@ -198,7 +223,7 @@ export class WaveService {
       if (w.state === 'running' && hold.halted) {
         // The operator decides to go on without the node that halted the wave: write it off.
         const culprits = w.roster.map((r) => r.id).filter((n) => ['failed'].includes(w.nodes[n]?.state ?? '') || (hold.reason ?? '').includes(`node ${n} `))
-        for (const n of culprits) await this.driver.input({ type: 'retire', node: n })
+        for (const n of culprits) await this.runVote({ type: 'retire', node: n })
         await this.deps.state.audit({ kind: 'wave', detail: { wave: w.id, op: 'resume', retired: culprits, by } })
         this.signControlFor(w)
         this.broadcastControl()
@@ -237,12 +262,12 @@ export class WaveService {
   forceRelease(id: string, node: string, by: string): Promise<{ wave: string; node: string; slot: number; term: number }> {
     return this.exclusive(async () => {
       const w = this.find(id)
-      await this.driver.idle()
+      await this.voteRuntime.idle()
       const snap = this.vote.snapshot()
       if (snap.wave?.id !== w.id) throw new HttpError(409, 'conflict', `wave ${w.id} is not the wave the mesh runs now`)
       const s = snap.slots.find((x) => x.grant?.holder === node || x.promises.some((p) => p.cand === node))
       if (!s) throw new HttpError(404, 'not-found', `node ${node} holds no slot in wave ${w.id} (see: shoal upgrade status ${w.id})`)
-      await this.driver.input({ type: 'force-release', slot: s.slot })
+      await this.runVote({ type: 'force-release', slot: s.slot })
       const term = this.vote.snapshot().slots[s.slot]!.forcedUpTo
       await this.deps.state.audit({ kind: 'lease', node, detail: { wave: w.id, op: 'force-release', slot: s.slot, term, by } })
       this.log.warn({ component: 'waves', wave: w.id, node, slot: s.slot, term, by }, 'slot force-released')
@@ -252,7 +277,7 @@ export class WaveService {
 
   /** POST /v1/assign: a proven lease holder's boot script moves to the wave's target. */
   async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
-    await this.driver.idle()
+    await this.voteRuntime.idle()
     const refuse = async (code: string, message: string): Promise<never> => {
       await this.deps.state.audit({ kind: 'boot-assign', node: r.node, remote, detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } })
       this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
@@ -434,7 +459,7 @@ export class WaveService {
   private async publish(w: StoredWave): Promise<void> {
     const prev = this.vote.currentWave()
     const startedAt = Math.max(w.createdAt, (prev?.startedAt ?? -1) + 1)
-    await this.driver.input({
+    await this.runVote({
       type: 'publish-wave',
       wave: {
         id: w.id,
@@ -493,13 +518,12 @@ export class WaveService {
   private broadcastControl(): void {
     if (!this.control) return
     this.lastControlAt = this.deps.clock.now()
-    this.deps.link.broadcast(WAVE_CONTROL_TOPIC, pack(this.control))
+    this.deps.mesh.input({ type: 'broadcast', topic: WAVE_CONTROL_TOPIC, body: pack(this.control) })
   }
 
   /** Re-broadcasts the current wave and control message (a new member may have missed them). */
   announce(): void {
-    const w = this.vote.currentWave()
-    if (w) this.driver.broadcastRaw(w)
+    this.broadcastWave()
     this.broadcastControl()
   }
 

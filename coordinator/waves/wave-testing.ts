@@ -11,7 +11,7 @@ import { signingBytes, VOTE_TOPIC, type Unsigned, type VoteMessage } from '../..
 import { WAVE_CONTROL_TOPIC, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import { postJson, smallImage, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../testing.js'
 import type { MemberSource } from './coordinator-view.js'
-import type { MeshLink } from './vote-driver.js'
+import type { MeshLink } from './link-mesh-port.js'
 import { assignSigningText } from './wave-api.js'
 
 export interface Sent {
