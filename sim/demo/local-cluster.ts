@@ -90,6 +90,8 @@ export interface LocalAgent {
   readonly tail: string[]
   /** Settles when the current process is ready (or failed before). */
   ready?: Promise<LocalAgent>
+  /** Restarts the ready deadline (on release of a held agent). */
+  armReadyTimer?: () => void
 }
 
 export class LocalCluster {
@@ -159,6 +161,7 @@ export class LocalCluster {
     const a = this.agents[i]!
     const ready = a.ready
     if (!a.proc || !ready) throw new ShoalError('usage', `agent ${i} was not spawned held`)
+    a.armReadyTimer?.()
     a.proc.stdin!.write('start\n')
     return ready
   }
@@ -180,9 +183,14 @@ export class LocalCluster {
     let onHeld: () => void = () => {}
     const heldP = new Promise<void>((resolve) => (onHeld = resolve))
     a.ready = new Promise<LocalAgent>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new ShoalError('timeout', `agent ${i} (${a.id}) was not ready in ${this.opts.readyTimeoutMs ?? 60_000} ms; last lines:\n${a.tail.join('\n')}`))
-      }, this.opts.readyTimeoutMs ?? 60_000)
+      const limitMs = this.opts.readyTimeoutMs ?? 60_000
+      const expire = (what: string) => () => reject(new ShoalError('timeout', `agent ${i} (${a.id}) was not ${what} in ${limitMs} ms; last lines:\n${a.tail.join('\n')}`))
+      let timer = setTimeout(expire(held ? 'loaded' : 'ready'), limitMs)
+      // A held agent's clock restarts when it is released.
+      a.armReadyTimer = () => {
+        clearTimeout(timer)
+        timer = setTimeout(expire('ready after release'), limitMs)
+      }
       const keep = (line: string) => {
         a.tail.push(line)
         if (a.tail.length > 30) a.tail.shift()
@@ -195,7 +203,10 @@ export class LocalCluster {
         } catch {
           return
         }
-        if (typeof parsed.msg === 'string' && parsed.msg.startsWith('agent held')) onHeld()
+        if (typeof parsed.msg === 'string' && parsed.msg.startsWith('agent held')) {
+          clearTimeout(timer)
+          onHeld()
+        }
         if (parsed.msg === 'agent ready' && typeof parsed.api === 'string') {
           a.api = parsed.api
           clearTimeout(timer)
