@@ -125,7 +125,13 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
     }
 
     const remaining = BOOT_DEADLINE_MS - (performance.now() - powerOn)
-    const joined = await watchLog.waitFor(new RegExp(`"agent":"${SUBNET.replace(/\./g, '\\.')}\\.101:${API_PORT}","alive":${N},`), remaining, `all ${N} alive at worker1's agent`)
+    const joined = await watchLog.waitFor(new RegExp(`"agent":"${SUBNET.replace(/\./g, '\\.')}\\.101:${API_PORT}","alive":${N},`), remaining, `all ${N} alive at worker1's agent`).catch(async (err: Error) => {
+      for (const h of lan.hosts) {
+        const r = await lan.exec(process.execPath, [shoalBundle, 'status', '--agent', `${h.ip}:${API_PORT}`], 30_000)
+        console.log(`e2e: (diagnosis) shoal status --agent ${h.ip}:${API_PORT} -> exit ${r.code}\n${r.stdout}${r.stderr}`)
+      }
+      throw err
+    })
     const joinedS = (joined.at - powerOn) / 1000
     const perVm = vms.map((vm) => {
       const l = vm.console.find(/enrolled as /)
