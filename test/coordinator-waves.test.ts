@@ -148,6 +148,39 @@ describe('waves: pause, resume, abort, rollback', () => {
   })
 })
 
+describe('waves: halting by itself', () => {
+  it('halts on a failed node or one past the node timeout, names it and why; resume writes the failed node off', async () => {
+    w = await startWaveHarness(3)
+    await start({ nodeTimeoutMs: 60_000 })
+    const [a, b] = w.machines as [NonNullable<WaveHarness['machines'][0]>, NonNullable<WaveHarness['machines'][0]>]
+    await w.deliver(a, { k: 'grant', wave: 'w1', slot: 0, term: 1, holder: a.id, votes: 2 })
+    w.members.set(a.id, { phase: 'rebooting' })
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'running', held: false })
+    w.h.clock.advance(61_000)
+    const overdue = (await w.admin('/v1/waves/w1')).json
+    expect(overdue).toMatchObject({ state: 'halted', held: true, reason: expect.stringMatching(new RegExp(`node ${a.id} has been rebooting for 61 s, past the wave's node timeout of 60 s`)) })
+    // It came back on the target and released: the halt lifts by itself.
+    w.members.set(a.id, { phase: 'ready', image: 'v2' })
+    await w.deliver(a, { k: 'rel', wave: 'w1', slot: 0, term: 1, holder: a.id })
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'running', held: false })
+
+    const cond = { id: 'drain-deadline', severity: 'critical' as const, since: 0, message: 'pod db-0 blocks the drain', source: 'executor' }
+    w.members.set(b.id, { phase: 'failed', health: { status: 'critical', conditions: [cond] } })
+    const failed = (await w.admin('/v1/waves/w1')).json
+    expect(failed).toMatchObject({ state: 'halted', reason: expect.stringMatching(new RegExp(`node ${b.id} failed`)), progress: { failed: 1, done: 1 } })
+    expect(failed.nodes.find((n: { node: string }) => n.node === b.id)).toMatchObject({ state: 'failed', reason: 'drain-deadline: pod db-0 blocks the drain' })
+    // Paused/resumed is not the answer to a halt; resume of a halted wave retires the failed node.
+    const resumed = await w.admin('/v1/waves/w1/resume', {})
+    expect(resumed.json).toMatchObject({ state: 'running' })
+    expect(w.link.votes().some((v) => v.msg.k === 'retire' && v.msg.node === b.id)).toBe(true)
+    expect(resumed.json.nodes.find((n: { node: string }) => n.node === b.id)).toMatchObject({ state: 'failed' })
+    // The others finish: the wave is done without the written-off node.
+    w.members.set(w.machines[2]!.id, { image: 'v2' })
+    await w.h.coordinator.waves.service.tick()
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'done', progress: { done: 2, failed: 1 } })
+  })
+})
+
 describe('waves: /v1/assign needs a lease proof', () => {
   it('refuses (audited) without a grant, with a bad signature or a wrong term; accepts the holder and its boot script boots the target', async () => {
     w = await startWaveHarness(3)

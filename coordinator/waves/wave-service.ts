@@ -539,7 +539,7 @@ export class WaveService {
     await this.exclusive(async () => {
       this.refresh(w)
       if (this.dirty.delete(w.id)) await this.save(w)
-      if (ACTIVE.has(w.state) && w.roster.every((r) => w.nodes[r.id]?.state === 'done')) await this.setState(w, 'done', 'every node is on the target', 'coordinator')
+      if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
     })
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
   }
@@ -590,6 +590,12 @@ export class WaveService {
     return changed
   }
 
+  /** Every roster node is on the target, or was written off by the operator (retired). */
+  private finished(w: StoredWave): boolean {
+    const retired = this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>()
+    return w.roster.every((r) => w.nodes[r.id]?.state === 'done' || retired.has(r.id))
+  }
+
   private status(w: StoredWave): WaveStatus {
     this.refresh(w)
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
@@ -624,7 +630,7 @@ export class WaveService {
       if (hold.halted) state = 'halted'
       reason = hold.reason
     }
-    if (w.state === 'running' && done === nodes.length) {
+    if (w.state === 'running' && this.finished(w)) {
       state = 'done'
       held = false
       reason = 'every node is on the target'
