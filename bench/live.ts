@@ -24,7 +24,7 @@ import { LocalCluster } from '../sim/demo/local-cluster.js'
 const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 1)
 const ns = sizes.length > 0 ? sizes : [20, 50]
 // Deadlines keep the whole run under 3 minutes even on a saturated machine.
-const SPAWN_DEADLINE_MS = 45_000
+const SPAWN_DEADLINE_MS = 75_000
 const KNOW_DEADLINE_MS = 20_000
 const ONE_PROCESS_DEADLINE_MS = 15_000
 
@@ -217,5 +217,6 @@ async function runOneProcess(n: number): Promise<void> {
   }
 }
 
-for (const n of ns) await runOneProcess(n)
+// One process with many swarms is CPU-bound past ~20 on 2 cores: measure the smallest size only.
+await runOneProcess(Math.min(...ns))
 for (const n of ns) await run(n)
