@@ -18,21 +18,21 @@ export interface CliIo {
   err(line: string): void
 }
 
-/** command name -> module path (relative to ./commands). Multi-word commands use a dash. */
+/** command name -> module file name under ./commands (without extension). */
 export const commands: Record<string, string> = {
-  status: 'status.js',
-  nodes: 'nodes.js',
-  node: 'node.js',
-  watch: 'watch.js',
-  bootstrap: 'bootstrap.js',
-  agent: 'agent.js',
-  fingerprint: 'fingerprint.js',
-  inventory: 'inventory.js',
-  health: 'health.js',
-  gate: 'gate.js',
-  coordinator: 'coordinator.js',
-  upgrade: 'upgrade.js',
-  lease: 'lease.js',
+  status: 'status',
+  nodes: 'nodes',
+  node: 'node',
+  watch: 'watch',
+  bootstrap: 'bootstrap',
+  agent: 'agent',
+  fingerprint: 'fingerprint',
+  inventory: 'inventory',
+  health: 'health',
+  gate: 'gate',
+  coordinator: 'coordinator',
+  upgrade: 'upgrade',
+  lease: 'lease',
 }
 
 const stdio: CliIo = {
@@ -75,5 +75,5 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
 }
 
 async function load(file: string): Promise<CommandModule> {
-  return (await import(`./commands/${file}`)) as CommandModule
+  return (await import(`./commands/${file}.ts`)) as CommandModule
 }
