@@ -4,6 +4,8 @@
  * test: validation, status, pause/resume/abort, dry run, rollback, force-release, the
  * lease-proof check of /v1/assign, and a restart mid-wave that grants no slot twice.
  */
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { decodeVoteMessage } from '../agent/protocol/vote/vote-codec.js'
 import { signingBytes, VOTE_TOPIC, type WaveMsg } from '../agent/protocol/vote/vote-messages.js'
@@ -178,6 +180,49 @@ describe('waves: halting by itself', () => {
     w.members.set(w.machines[2]!.id, { image: 'v2' })
     await w.h.coordinator.waves.service.tick()
     expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'done', progress: { done: 2, failed: 1 } })
+  })
+})
+
+describe('waves: windows and alerts hold new slots back without failing the wave', () => {
+  it('outside the window: held, and the coordinator refuses its tie-break', async () => {
+    w = await startWaveHarness(2)
+    // The test clock reads 00:00 UTC.
+    expect((await start({ window: '12:00-13:00' })).json).toMatchObject({ state: 'running', held: true, reason: 'outside the maintenance window' })
+    expect(w.link.lastControl()).toMatchObject({ window: { fromMinute: 720, toMinute: 780 } })
+    const a = w.machines[0]!
+    await w.deliver(a, { k: 'req', wave: 'w1', slot: 0, term: 1, cand: a.id })
+    expect(w.link.votes().filter((v) => v.to === a.id).map((v) => (v.msg.k === 'nack' ? v.msg.reason : v.msg.k))).toEqual(['gate'])
+    w.h.clock.advance(12 * 3_600_000)
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'running', held: false })
+  })
+
+  it('firing alerts at the alert source hold; an unreadable source holds too (fail closed)', async () => {
+    let alerts: unknown[] = [{ labels: { alertname: 'CephHealthWarn' }, status: { state: 'active' } }]
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v2/alerts')) return void res.end(JSON.stringify(alerts))
+      res.statusCode = 404
+      res.end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    try {
+      w = await startWaveHarness(2)
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      await start({ alertSource: url })
+      const svc = w.h.coordinator.waves.service
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'running', held: true, reason: 'alerts firing: CephHealthWarn' })
+      expect(w.link.lastControl()).toMatchObject({ alerts: ['CephHealthWarn'] })
+      alerts = []
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ held: false })
+      alerts = 'not a list' as unknown as unknown[]
+      server.close()
+      server.closeAllConnections()
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ held: true, reason: expect.stringMatching(/alerts firing: alert source unreachable/) })
+    } finally {
+      server.close()
+    }
   })
 })
 

@@ -544,7 +544,8 @@ export class WaveService {
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
   }
 
-  private async pollAlerts(): Promise<void> {
+  /** Reads the wave's alert source once (on its timer; tests call it). Firing alerts hold new slots back. */
+  async pollAlerts(): Promise<void> {
     const w = this.latest()
     if (!w?.alertSource || !ACTIVE.has(w.state)) return
     let names: string[]
