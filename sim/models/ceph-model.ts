@@ -33,7 +33,8 @@ export interface CephConfig {
   backfillMs: number
 }
 
-export const defaultCephConfig: Readonly<CephConfig> = Object.freeze({ pgs: 256, size: 3, minSize: 2, placeBy: 'host', downOutMs: 600_000, backfillMs: 120_000 })
+/** CRUSH by rack (`domain`), the usual rule once a cluster has racks: a rack can reboot together. */
+export const defaultCephConfig: Readonly<CephConfig> = Object.freeze({ pgs: 256, size: 3, minSize: 2, placeBy: 'domain', downOutMs: 600_000, backfillMs: 120_000 })
 
 interface Replica {
   host: number

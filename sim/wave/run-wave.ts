@@ -3,7 +3,7 @@
  */
 import { WaveViolation } from './invariant-checker.js'
 import { scheduleFaults } from './fault-schedule.js'
-import { lowerBoundMs, type WaveSimConfig } from './wave-config.js'
+import { lowerBoundMs, meanCycleMs, type WaveSimConfig } from './wave-config.js'
 import { WaveWorld, type WaveResult, type WaveRunOptions } from './wave-world.js'
 
 /** Runs one wave; a broken invariant ends the run and is returned in `violation`. */
@@ -11,8 +11,9 @@ export function runWave(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions =
   const w = new WaveWorld(cfg, seed, opts)
   scheduleFaults(w)
   const lb = lowerBoundMs(cfg)
-  // Generous: once the faults heal, three lower bounds (plus a Ceph down-out interval) to finish.
-  const deadline = (Number.isFinite(w.healAt) ? w.healAt : w.waveStartAt) + 3 * lb + cfg.ceph.downOutMs + cfg.ceph.backfillMs + 600_000
+  // Generous: once the faults heal, time for every node one at a time (Ceph may serialise
+  // the wave completely), plus a Ceph down-out interval and backfill.
+  const deadline = (Number.isFinite(w.healAt) ? w.healAt : w.waveStartAt) + Math.max(3 * lb, 1.5 * cfg.nodes * meanCycleMs(cfg)) + cfg.ceph.downOutMs + cfg.ceph.backfillMs + 600_000
   try {
     w.run(deadline)
     if (w.completedAt === undefined) {

@@ -120,7 +120,7 @@ export class WaveWorld {
   private events = 0
   /** A run that needs more events than this is stuck in a loop (a bug): stop and say so. */
   maxEvents = 50_000_000
-  private pokeAt = Infinity
+  private pokeAt = -Infinity
   private cephNextAt = Infinity
   private okCache = new Map<string, boolean>()
   private okCacheVersion = -1
@@ -370,6 +370,7 @@ export class WaveWorld {
     if (m.k === 'wd') this.checker.resolved(m.cand, m.slot, m.term, 'withdraws')
     else if (m.k === 'force') this.checker.forceReleased(m.slot, m.term)
     else if (m.k === 'req' && this.checker.full) this.checker.trace(`${n.id} requests slot ${m.slot} term ${m.term}`)
+    if (m.k === 'wd' && this.checker.full) this.checker.trace(`${n.id} withdraws slot ${m.slot} term ${m.term} (leader ${m.leader ?? '-'})`)
   }
 
   private transmit(from: SimNode, to: string, msg: VoteMessage): void {
@@ -447,10 +448,11 @@ export class WaveWorld {
   /** Tell every vote its view changed, once the change has been gossiped. */
   private schedulePoke(): void {
     const at = this.t + this.cfg.gossipDelayMs
-    if (this.pokeAt <= at && this.pokeAt >= this.t) return
+    // A poke at or after `at` already covers this change (it is visible by then).
+    if (this.pokeAt >= at) return
     this.pokeAt = at
     this.at(at, () => {
-      this.pokeAt = Infinity
+      if (this.pokeAt === at) this.pokeAt = -Infinity
       for (const n of this.nodes.values()) if (n.up && n.vote) this.stepVote(n, { type: 'view-changed' })
       this.checkComplete()
     })
@@ -462,6 +464,7 @@ export class WaveWorld {
       this.refresh(n)
       if (n.phase === 'verifying') this.checkGate(n)
     }
+    this.checkComplete()
     if (next < this.cephNextAt || this.cephNextAt <= this.t) {
       this.cephNextAt = next
       if (Number.isFinite(next)) this.at(next, () => this.cephChanged())

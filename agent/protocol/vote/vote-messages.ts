@@ -96,6 +96,8 @@ export const SyncMsg = z
     waveMsg: WaveMsg.optional(),
     promises: z.array(Promise_).max(1024),
     grants: z.array(z.object({ slot: Slot, term: Term, holder: NodeId }).strict()).max(1024),
+    /** The coordinator's signed retirements, forwarded as they are (checked on arrival). */
+    retires: z.array(RetireMsg).max(100_000),
     sig: Sig,
   })
   .strict()

@@ -197,11 +197,15 @@ export class VoteNode {
   private rosterKeys = new Map<string, string>()
   private rosterIds: string[] = []
   private retired = new Set<string>()
+  private retireMsgs: RetireMsg[] = []
   private slots: SlotState[] = []
   private lease: Lease | undefined
   private collecting: Collection | undefined
   private recovery: Recovery | undefined
   private retryAt = 0
+  /** Coordinator: operator decisions re-broadcast with backoff (a lost retire would stall budgets). */
+  private announcements: { msg: VoteMessage; at: number; gapMs: number; left: number }[] = []
+  private wavePullAt = 0
   /** "slot:term" -> members whose sync answer holds their own promise to us. */
   private reclaimVotes = new Map<string, Set<string>>()
   private nonce = 0
@@ -279,6 +283,7 @@ export class VoteNode {
     const r = this.recovery
     if (r) w = Math.min(w, r.nextSyncAt)
     if (this.retryAt > this.now) w = Math.min(w, this.retryAt)
+    for (const a of this.announcements) w = Math.min(w, a.at)
     for (const s of this.slots) {
       for (const p of s.promises.values()) w = Math.min(w, p.queryAt)
       if (s.grant) w = Math.min(w, s.grant.queryAt)
@@ -353,6 +358,14 @@ export class VoteNode {
     }
     const r = this.recovery
     if (r && now >= r.nextSyncAt) this.sendSyncRequest(r)
+    for (const a of this.announcements) {
+      if (now < a.at) continue
+      this.broadcast(a.msg)
+      a.left--
+      a.gapMs *= 4
+      a.at = now + a.gapMs
+    }
+    this.announcements = this.announcements.filter((a) => a.left > 0)
     for (let i = 0; i < this.slots.length; i++) {
       const s = this.slots[i]!
       for (const [cand, p] of s.promises) {
@@ -377,7 +390,14 @@ export class VoteNode {
     if (m.k === 'sync?') return this.onSyncRequest(from, m)
     if (m.k === 'sync' && m.waveMsg && this.wave?.id !== m.waveMsg.id) this.onWave(from, m.waveMsg)
     const w = this.wave
-    if (!w || m.wave !== w.id) return this.drop(from, 'unknown-wave', `${m.k} for wave ${m.wave}`)
+    if (!w || m.wave !== w.id) {
+      // We may have missed the wave's announcement: ask the sender for it (rate-limited).
+      if ((!w || m.wave !== w.id) && this.now >= this.wavePullAt && this.role === 'node') {
+        this.wavePullAt = this.now + this.cfg.syncRetryMs
+        this.send(from, this.sign<SyncReqMsg>({ k: 'sync?', wave: '*', from: this.id, nonce: ++this.nonce }))
+      }
+      return this.drop(from, 'unknown-wave', `${m.k} for wave ${m.wave}`)
+    }
     const signer = signerOf(m)
     const key = signer === w.coord.id ? w.coord.key : this.rosterKeys.get(signer)
     if (key === undefined) return this.drop(from, DropReason.notOnRoster, `${m.k} signed by ${signer}`)
@@ -428,6 +448,7 @@ export class VoteNode {
     this.rosterKeys = new Map(m.roster.map((r) => [r.id, r.key]))
     this.rosterIds = m.roster.map((r) => r.id)
     this.retired = new Set()
+    this.retireMsgs = []
     this.slots = Array.from({ length: m.slots }, () => newSlot())
     this.lease = undefined
     this.collecting = undefined
@@ -447,8 +468,13 @@ export class VoteNode {
     const prior = s.myVotes.get(m.term)
     if (prior !== undefined) {
       this.count(prior === m.cand ? 'dup.request' : 'nack.voted')
-      if (prior === m.cand) return this.sendVote(m)
-      return this.nack(m, 'voted', { term: m.term, cand: prior })
+      if (prior !== m.cand) return this.nack(m, 'voted', { term: m.term, cand: prior })
+      // Re-send our vote only while the promise stands; once the candidate released or
+      // withdrew that term, tell it so instead (it may have forgotten).
+      const res = s.resolutions.get(m.cand)
+      if (res && res.term >= m.term) return this.send(m.cand, res)
+      if (m.term <= s.forcedUpTo) return this.nack(m, 'stale', { term: s.forcedUpTo + 1, cand: m.cand })
+      return this.sendVote(m)
     }
     if (m.term <= s.forcedUpTo || m.term < s.knownTerm) return this.nack(m, 'stale', { term: Math.max(s.knownTerm, s.forcedUpTo + 1), cand: s.grant?.holder ?? m.cand })
     s.knownTerm = Math.max(s.knownTerm, m.term)
@@ -794,6 +820,13 @@ export class VoteNode {
       s.promises.delete(who)
       this.dirty = true
     }
+    // Our own statement, come back to us (we forgot it): that collection is over.
+    const c = this.collecting
+    if (who === this.id && c && c.slot === m.slot && c.term <= m.term && c.req.sig !== undefined && m.k !== 'wd') {
+      this.collecting = undefined
+      this.count('reclaim.already-released')
+    }
+    if (who === this.id && m.k === 'wd' && c && c.slot === m.slot && c.term <= m.term && c.reclaim) this.collecting = undefined
     if (s.grant && s.grant.holder === who && s.grant.term <= m.term) {
       s.grant = undefined
       this.dirty = true
@@ -840,6 +873,7 @@ export class VoteNode {
   private onRetire(m: RetireMsg): void {
     if (this.retired.has(m.node)) return void this.count('dup.retire')
     this.retired.add(m.node)
+    this.retireMsgs.push(m)
     this.dirty = true
   }
 
@@ -862,7 +896,13 @@ export class VoteNode {
     const m = this.sign<ForceMsg>({ k: 'force', wave: w.id, slot, term: t, by: this.id })
     this.log.warn({ component: 'vote', node: this.id, slot, term: t }, 'force-release')
     this.onResolution(m)
+    this.announce(m)
+  }
+
+  /** Broadcast now and again after 1, 4, 16, 64, 256 s: operator decisions must reach everyone. */
+  private announce(m: VoteMessage): void {
     this.broadcast(m)
+    this.announcements.push({ msg: m, at: this.now + 1000, gapMs: 1000, left: 5 })
   }
 
   private retire(node: string): void {
@@ -870,7 +910,7 @@ export class VoteNode {
     if (this.role !== 'coordinator' || !w) return this.drop(this.id, 'unknown-wave', `retire ${node}`)
     const m = this.sign<RetireMsg>({ k: 'retire', wave: w.id, node, by: this.id })
     this.onRetire(m)
-    this.broadcast(m)
+    this.announce(m)
   }
 
   // ---- memory loss -------------------------------------------------------------------------
@@ -923,11 +963,12 @@ export class VoteNode {
       for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
       if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
     })
-    this.send(m.from, this.sign<SyncMsg>({ k: 'sync', wave: w.id, from: this.id, to: m.from, nonce: m.nonce, complete: !this.recovery, waveMsg: w, promises, grants }))
+    this.send(m.from, this.sign<SyncMsg>({ k: 'sync', wave: w.id, from: this.id, to: m.from, nonce: m.nonce, complete: !this.recovery, waveMsg: w, promises, grants, retires: this.retireMsgs }))
   }
 
   private onSync(m: SyncMsg, fromCoord: boolean): void {
     if (m.to !== this.id) return this.drop(m.from, DropReason.stale, 'sync for another node')
+    for (const r of m.retires) if (!this.retired.has(r.node)) this.onMessage(m.from, r)
     for (const p of m.promises) {
       this.learnPromise(p.slot, p.term, p.cand)
       // A member's own promise to us is its vote: a lease we forgot can be counted back.
