@@ -6,8 +6,9 @@ import { crash } from './crash.js'
 import { join } from './join.js'
 import { partition } from './partition.js'
 import { soak } from './soak.js'
+import { wave } from './wave.js'
 import type { Scenario } from './scenario.js'
 
-export const scenarios: ReadonlyMap<string, Scenario> = new Map([join, crash, partition, soak].map((s) => [s.name, s]))
+export const scenarios: ReadonlyMap<string, Scenario> = new Map([join, crash, partition, soak, wave].map((s) => [s.name, s]))
 
 export type { IntRange, OptionSpec, OptionValue, Scenario, ScenarioContext, ScenarioResult } from './scenario.js'
