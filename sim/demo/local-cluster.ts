@@ -1,6 +1,6 @@
 /**
  * A cluster of real agents on loopback, one OS process each (so each agent's RSS is its
- * own), around an in-process private DHT bootstrap node. Used by `npm start`, the live
+ * own), around a private DHT bootstrap node (its own process too). Used by `npm start`, the live
  * mesh tests and bench/live.ts.
  *
  * Agents run with exitWithStdin: if this process dies without cleaning up, their stdin
@@ -73,6 +73,12 @@ export interface LocalClusterOptions {
   logLevel?: 'info' | 'debug' | 'trace'
   /** Called with every log line (parsed pino JSON) of every agent. */
   onLog?: (node: string, line: Record<string, unknown>) => void
+  /**
+   * Run the DHT bootstrap node inside this process instead of its own. Its own process is
+   * the default: every agent's DHT traffic goes through it, and this process may be busy
+   * (50 watch streams in the benchmark) — a delayed bootstrap node delays every join.
+   */
+  bootstrapInProcess?: boolean
   /** Milliseconds an agent may take from spawn to ready (held: to loaded). Default 60 s: loading is CPU-bound. */
   readyTimeoutMs?: number
 }
@@ -94,6 +100,47 @@ export interface LocalAgent {
   armReadyTimer?: () => void
 }
 
+const SHOAL_BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url))
+
+/** `shoal bootstrap` in a child process; resolves once it printed its address. */
+async function bootstrapProcess(): Promise<BootstrapNode> {
+  const proc = spawn(process.execPath, [SHOAL_BIN, 'bootstrap', '--host', '127.0.0.1', '--port', '0', '--exit-with-stdin'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  })
+  const tail: string[] = []
+  const address = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new ShoalError('timeout', `the bootstrap node did not start in 30 s:\n${tail.join('\n')}`)), 30_000)
+    createInterface({ input: proc.stderr! }).on('line', (l) => tail.push(l))
+    createInterface({ input: proc.stdout! }).on('line', (l) => {
+      tail.push(l)
+      const m = /listening on (\S+:\d+)/.exec(l)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!)
+      }
+    })
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new ShoalError('bootstrap', `the bootstrap node exited (${code}):\n${tail.join('\n')}`))
+    })
+  })
+  proc.stdin!.on('error', () => {})
+  let closed = false
+  return {
+    address,
+    async close() {
+      if (closed || proc.exitCode !== null || proc.signalCode !== null) return
+      closed = true
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+      proc.kill('SIGTERM')
+      const t = setTimeout(() => proc.kill('SIGKILL'), 3000)
+      await exited
+      clearTimeout(t)
+    },
+  }
+}
+
 export class LocalCluster {
   readonly agents: LocalAgent[] = []
   private constructor(
@@ -108,7 +155,7 @@ export class LocalCluster {
   static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'shoal-cluster-'))
     const cluster = opts.cluster ?? `demo-${randomBytes(4).toString('hex')}`
-    const bootstrap = await startBootstrapNode({ host: '127.0.0.1', port: 0 })
+    const bootstrap = opts.bootstrapInProcess ? await startBootstrapNode({ host: '127.0.0.1', port: 0 }) : await bootstrapProcess()
     const rosterFile = join(dir, 'roster.json')
     const c = new LocalCluster(dir, bootstrap, cluster, rosterFile, opts)
     for (let i = 0; i < opts.nodes; i++) {

@@ -8,9 +8,9 @@ export const summary = 'run a private DHT bootstrap node (--host IP --port N) an
 const usage = 'shoal bootstrap [--host IPV4] [--port N]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { host?: string; port?: string }
+  let values: { host?: string; port?: string; 'exit-with-stdin'?: boolean }
   try {
-    ;({ values } = parseArgs({ args: argv, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' } }, strict: true, allowPositionals: false }))
+    ;({ values } = parseArgs({ args: argv, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' }, 'exit-with-stdin': { type: 'boolean' } }, strict: true, allowPositionals: false }))
   } catch (err) {
     throw new ShoalError('usage', `${(err as Error).message.split('\n')[0]} (usage: ${usage})`)
   }
@@ -24,6 +24,12 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve)
     process.once('SIGTERM', resolve)
+    if (values['exit-with-stdin']) {
+      // Run by a supervisor (the demo): go when it goes.
+      process.stdin.on('end', resolve)
+      process.stdin.on('close', resolve)
+      process.stdin.resume()
+    }
   })
   await node.close()
   return 0
