@@ -5,7 +5,7 @@
  * deterministic for a seed; `wallMs` is what the simulation cost on this machine.
  *
  * Env: SIM_BENCH_SEED (default 7), SIM_BENCH_SIZES (default "100,1000"),
- * SIM_BENCH_DAY_NODES (default 5: the N of the 24 h false-positive run, chosen so the
+ * SIM_BENCH_DAY_NODES (default 10: the N of the 24 h false-positive run, chosen so the
  * simulated day fits in about a minute of CPU).
  */
 import { MeshCluster } from '../sim/engine/mesh-cluster.js'
@@ -14,7 +14,7 @@ import { scheduleChurn, schedulePauses, soak } from '../sim/scenarios/soak.js'
 
 const seed = Number(process.env.SIM_BENCH_SEED ?? 7)
 const sizes = (process.env.SIM_BENCH_SIZES ?? '100,1000').split(',').map(Number)
-const dayNodes = Number(process.env.SIM_BENCH_DAY_NODES ?? 5)
+const dayNodes = Number(process.env.SIM_BENCH_DAY_NODES ?? 10)
 const SETTLE_MS = 5000
 const joinTargetMs = (n: number) => (n <= 100 ? 250 : 500)
 
