@@ -463,7 +463,11 @@ export class VoteNode {
   private onRequest(m: RequestMsg): void {
     if (!this.rosterKeys.has(m.cand)) return this.drop(m.cand, DropReason.notOnRoster, `request from ${m.cand}`)
     if (this.role === 'node' && !this.rosterKeys.has(this.id)) return // not a voter in this wave
-    if (this.recovery) return this.drop(m.cand, 'quiet', `abstaining after boot (request ${m.slot}/${m.term} from ${m.cand})`)
+    // Abstaining, except for our own reclaim: a candidate's vote at its own request's term is
+    // always for itself (it asks only above every term it voted at), so that one is safe to
+    // repeat without remembering.
+    const ownReclaim = m.cand === this.id && this.collecting?.reclaim === true && this.collecting.term === m.term
+    if (this.recovery && !ownReclaim) return this.drop(m.cand, 'quiet', `abstaining after boot (request ${m.slot}/${m.term} from ${m.cand})`)
     const s = this.slots[m.slot]!
     const prior = s.myVotes.get(m.term)
     if (prior !== undefined) {
@@ -623,8 +627,10 @@ export class VoteNode {
 
   private maybeRequest(): void {
     const w = this.wave
-    if (!w || this.role !== 'node' || this.recovery || this.lease || this.collecting || this.now < this.retryAt) return
+    if (!w || this.role !== 'node' || this.lease || this.collecting || this.now < this.retryAt) return
     if (!this.rosterKeys.has(this.id) || this.retired.has(this.id)) return
+    // While relearning, only a reclaim (once the quiet period is over and answers arrive).
+    if (this.recovery && this.recovery.countedNonces.size === 0) return
     // Any promise or grant naming us: we may hold a slot we forgot (RAM boot). Reclaim it
     // first, whatever our health: its voters answer from their promises.
     for (let i = 0; i < this.slots.length; i++) {
@@ -634,6 +640,7 @@ export class VoteNode {
       const term = Math.max(p?.term ?? 0, g)
       if (term > 0) return this.startCollection(i, term, true)
     }
+    if (this.recovery) return
     const me = this.viewPort.facts(this.id)
     if (!me || !me.available || me.image === w.target) return
     const occ = this.occupancy(-1)
