@@ -8,7 +8,11 @@ export const MeshConfig = z
   .object({
     /** Each node probes one member per interval. 200 ms: a crash is first noticed within ~0.3 s at any N. */
     probeIntervalMs: z.number().int().positive(),
-    /** Direct probe answer deadline; LAN round trips are < 1 ms, so 80 ms leaves room for GC pauses. */
+    /**
+     * Direct probe answer deadline. LAN round trips are < 1 ms, but a node paused 80+ ms (GC,
+     * a CPU hog) then drew a cluster-wide suspicion (refuted, but `shoal watch` flickers);
+     * 250 ms rides out such pauses and still declares a crash dead in ~2.5 s (sim).
+     */
     probeTimeoutMs: z.number().int().positive(),
     /** Helpers asked for an indirect probe when the direct one fails (SWIM k). */
     indirectProbes: z.number().int().nonnegative(),
@@ -46,7 +50,7 @@ export type MeshConfig = z.infer<typeof MeshConfig>
 
 export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   probeIntervalMs: 200,
-  probeTimeoutMs: 80,
+  probeTimeoutMs: 250,
   indirectProbes: 3,
   suspicionMinMult: 4,
   suspicionMaxMult: 3,
