@@ -10,7 +10,7 @@
 import { cp, mkdir, readFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { build, type Plugin } from 'esbuild'
+import { build, type Metafile, type Plugin } from 'esbuild'
 
 /** Packages that load a compiled addon at run time (the agent's transitive natives). */
 export const NATIVE_PACKAGES = ['sodium-native', 'udx-native', 'classic-level', 'msgpackr-extract', 'node-pty'] as const
@@ -22,10 +22,14 @@ export interface BundleOptions {
   external?: readonly string[]
   /** Replaces `process.env.X`-style identifiers at build time. */
   define?: Record<string, string>
+  /** Return esbuild's metafile (its `inputs` are every file the bundle was built from). */
+  metafile?: boolean
+  /** esbuild's console output (stderr); 'silent' for builds that must not print. Default 'error'. */
+  logLevel?: 'error' | 'silent'
 }
 
-export async function bundle(opts: BundleOptions): Promise<void> {
-  await build({
+export async function bundle(opts: BundleOptions): Promise<Metafile | undefined> {
+  const result = await build({
     entryPoints: [opts.entry],
     outfile: opts.outFile,
     bundle: true,
@@ -39,10 +43,12 @@ export async function bundle(opts: BundleOptions): Promise<void> {
     minify: true,
     keepNames: true,
     legalComments: 'none',
-    logLevel: 'error',
+    logLevel: opts.logLevel ?? 'error',
     // CommonJS dependencies call require(); give the ESM bundle a real one.
     banner: { js: "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);" },
+    metafile: opts.metafile ?? false,
   })
+  return result.metafile
 }
 
 /**
