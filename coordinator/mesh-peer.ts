@@ -44,19 +44,58 @@ export interface MeshPeerOptions {
   rosterSyncMs?: number
 }
 
+/**
+ * The mesh roster, caught up with the enrolled nodes on every lookup (a version compare):
+ * a node enrolled a moment ago must not be refused by the firewall, because hyperswarm
+ * bans a key it refused.
+ */
+class EnrolledRoster extends Roster {
+  private seen = -1
+  constructor(
+    self: RosterEntry,
+    private readonly state: ClusterState,
+  ) {
+    super([self])
+  }
+  catchUp(): void {
+    if (this.state.rosterVersion === this.seen) return
+    this.seen = this.state.rosterVersion
+    for (const n of this.state.nodes.values()) if (super.keyOf(n.id) !== n.key) this.add({ id: n.id, key: n.key })
+  }
+  override keyOf(id: string): string | undefined {
+    this.catchUp()
+    return super.keyOf(id)
+  }
+  override idOf(key: string): string | undefined {
+    this.catchUp()
+    return super.idOf(key)
+  }
+  override admits(id: string, key: string): boolean {
+    this.catchUp()
+    return super.admits(id, key)
+  }
+  override ids(): string[] {
+    this.catchUp()
+    return super.ids()
+  }
+  override get size(): number {
+    this.catchUp()
+    return super.size
+  }
+}
+
 export class CoordinatorMeshPeer {
   readonly runtime: MeshRuntime
-  readonly roster: Roster
+  readonly roster: EnrolledRoster
   private readonly transport: SwarmTransport
-  private rosterSeen = -1
   private timer: NodeJS.Timeout | undefined
   private started = false
 
   constructor(private readonly opts: MeshPeerOptions) {
     const log = (opts.log ?? silentLogger) as Logger
     const id = opts.identity
-    this.roster = new Roster([{ id: COORDINATOR_MESH_ID, key: id.publicKey }])
-    this.syncRoster()
+    this.roster = new EnrolledRoster({ id: COORDINATOR_MESH_ID, key: id.publicKey }, opts.state)
+    this.roster.catchUp()
     const mesh = meshConfig({})
     this.transport = new SwarmTransport({
       selfId: COORDINATOR_MESH_ID,
@@ -92,10 +131,7 @@ export class CoordinatorMeshPeer {
 
   /** Enrolled nodes not yet on the mesh roster are added (a removed node stays until restart: peers refuse it by the signed roster). */
   syncRoster(): void {
-    const st = this.opts.state
-    if (st.rosterVersion === this.rosterSeen) return
-    this.rosterSeen = st.rosterVersion
-    for (const n of st.nodes.values()) if (this.roster.keyOf(n.id) !== n.key) this.roster.add({ id: n.id, key: n.key })
+    this.roster.catchUp()
   }
 
   async start(): Promise<void> {
