@@ -9,6 +9,7 @@
  * by the world itself. At `healAt` everything heals and the operator retires nodes that
  * never came back (force-releasing their slots).
  */
+import { syncAnswersNeeded } from '../../agent/protocol/vote/quorum.js'
 import { lowerBoundMs } from './wave-config.js'
 import type { SimNode, WaveWorld } from './wave-world.js'
 
@@ -38,10 +39,30 @@ function upNodes(w: WaveWorld): SimNode[] {
   return w.order.filter((n) => n.up && !n.permanentlyDead)
 }
 
+/**
+ * The liveness envelope: a member that lost its memory votes again only after enough
+ * members with whole memory describe their promises (quorum.ts syncAnswersNeeded). Faults
+ * that take memory (crashes, deaths) are skipped when they would leave fewer whole members
+ * than that, counting the K holders whose reboots take theirs. Inside the envelope the
+ * wave must finish; outside it, it halts safely (docs/vote.md).
+ */
+function withinEnvelope(w: WaveWorld): boolean {
+  const n = w.order.length
+  const impaired = w.order.filter((x) => !x.up || x.permanentlyDead || (x.vote?.abstaining ?? false)).length
+  const wholeNeeded = syncAnswersNeeded(n, true) + 1
+  return n - (impaired + 1) - w.cfg.k >= wholeNeeded
+}
+
+const MEMORY_FAULTS = new Set<FaultKind>(['crash', 'never-returns', 'crash-mid-drain', 'die-mid-reboot'])
+
 function inject(w: WaveWorld, kind: FaultKind, param: number, pick: number): void {
   if (w.t >= w.healAt) return
   const ups = upNodes(w)
   if (ups.length === 0) return
+  if (MEMORY_FAULTS.has(kind) && !withinEnvelope(w)) {
+    w.checker.trace(`fault ${kind} skipped: outside the liveness envelope`)
+    return
+  }
   const any = ups[pick % ups.length]!
   const downMs = 20_000 + param * 300_000
   switch (kind) {

@@ -352,6 +352,9 @@ export class VoteNode {
       if (this.collecting === c && now >= c.resendAt && now < c.deadline) {
         c.resendAt = now + this.cfg.resendMs
         this.count('resends')
+        // Our own vote too, if we refused ourselves earlier (a promise since resolved).
+        if (!c.votes.has(this.id) && this.rosterKeys.has(this.id)) this.onRequest(c.req)
+        if (this.collecting !== c) return
         for (const id of this.rosterIds) if (!c.answered.has(id) && id !== this.id) this.send(id, c.req)
         if (this.wave && !c.answered.has(this.wave.coord.id)) this.send(this.wave.coord.id, c.req)
       }
@@ -934,7 +937,8 @@ export class VoteNode {
   private sendSyncRequest(r: Recovery): void {
     const n = ++this.nonce
     r.countedNonces.add(n)
-    r.nextSyncAt = this.now + this.cfg.syncRetryMs
+    // Back off (up to 32x): members that cannot answer yet (down, relearning) are asked less often.
+    r.nextSyncAt = this.now + this.cfg.syncRetryMs * Math.min(32, 2 ** Math.min(r.rounds, 5))
     const req = this.sign<SyncReqMsg>({ k: 'sync?', wave: this.wave?.id ?? '*', from: this.id, nonce: n })
     const w = this.wave
     if (!w) {

@@ -2,7 +2,7 @@ import { WaveWorld } from '../wave-world.js'
 import { waveSimConfig } from '../wave-config.js'
 import { scheduleFaults } from '../fault-schedule.js'
 const [n, k, seed, until] = process.argv.slice(2).map(Number)
-const cfg = waveSimConfig({ nodes: n, k })
+const cfg = waveSimConfig({ nodes: n, k, domains: 3 })
 const w = new WaveWorld(cfg, seed!, { fullTrace: true })
 scheduleFaults(w)
 w.run(until!)

@@ -1,0 +1,39 @@
+/**
+ * Vote benchmark: makespan of a clean wave with a fixed per-node cycle, as a ratio to the
+ * lower bound ceil(N/K) x cycle (target <= 1.05), and vote messages per granted lease.
+ * One JSON object per figure. `npx tsx bench/vote.ts [--quick]`.
+ */
+import { runWave } from '../sim/wave/run-wave.js'
+import { waveSimConfig } from '../sim/wave/wave-config.js'
+
+const quick = process.argv.includes('--quick')
+const cases: [number, number][] = quick ? [[100, 1], [100, 4]] : [[100, 1], [100, 4], [1000, 1], [1000, 4]]
+for (const [n, k] of cases) {
+  const cfg = waveSimConfig({ nodes: n, k, domains: 4 })
+  cfg.faults.enabled = false
+  // A fixed cycle: drain tail 30 s + reboot 120 s + max(kubelet 20 s, recovery 30 s) = 180 s.
+  cfg.drainGraceMs = [30_000, 30_000]
+  cfg.rebootMs = [120_000, 120_000]
+  cfg.kubeletMs = [20_000, 20_000]
+  cfg.recoveryMs = [30_000, 30_000]
+  cfg.podStartMs = [0, 0]
+  cfg.kube = { ...cfg.kube, podsPerNode: 0 }
+  const t0 = performance.now()
+  const r = runWave(cfg, 1)
+  const wallMs = performance.now() - t0
+  console.log(JSON.stringify({
+    bench: 'vote.wave',
+    n,
+    k,
+    cycleSec: 180,
+    lowerBoundSec: r.lowerBoundMs / 1000,
+    makespanSec: r.makespanMs !== undefined ? Math.round(r.makespanMs) / 1000 : null,
+    ratio: r.ratio !== undefined ? Math.round(r.ratio * 10000) / 10000 : null,
+    targetRatio: 1.05,
+    leases: r.leases,
+    messagesPerLease: r.leases ? Math.round((r.voteMessages / r.leases) * 10) / 10 : null,
+    messagesPerLeasePerNode: r.leases ? Math.round((r.voteMessages / r.leases / n) * 100) / 100 : null,
+    violation: r.violation?.message ?? null,
+    wallMs: Math.round(wallMs),
+  }))
+}

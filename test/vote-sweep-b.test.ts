@@ -1,0 +1,6 @@
+import { describe, it } from 'vitest'
+import { sweep } from './vote-sweep.js'
+
+describe('vote: seed sweep, second half', () => {
+  it('seeds 1001-2000: no safety violation, the waves complete', () => sweep(1001, 2000), 300_000)
+})
