@@ -10,6 +10,7 @@
  * the rebooting host at the moment it goes down. Waits are on conditions with deadlines.
  * Figures (makespan vs ceil(N/K) x per-node cycle, release -> next reboot) are printed.
  */
+import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
@@ -68,6 +69,8 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
     const l = (live = new LiveCluster({ workers: W, image: 'v1', ceph }))
     l.on('log', (id: string, j: Record<string, any>) => {
       if (typeof j.msg === 'string') logs.push({ id, t: typeof j.time === 'number' ? j.time : Date.now(), msg: j.msg, j })
+      // WAVE_LIVE_LOG=FILE keeps every agent line for a post-mortem.
+      if (process.env.WAVE_LIVE_LOG) appendFileSync(process.env.WAVE_LIVE_LOG, JSON.stringify(j) + '\n')
     })
     l.on('reboot', (id: string, at: number) => {
       const entry = { id, at, noout: false }

@@ -74,6 +74,9 @@ export interface UpgradeStatus {
   counters: Record<string, number>
 }
 
+/** Longest wait for a first live peer before the vote starts anyway. 60 s: a mesh join takes seconds. */
+const JOIN_WAIT_MS = 60_000
+
 /** A HealthObserver whose routine rounds are pre-gate rounds (ok-to-stop, drain plan) too. */
 function gateRounds(observer: HealthObserver): HealthObserver {
   return new Proxy(observer, {
@@ -85,8 +88,9 @@ function gateRounds(observer: HealthObserver): HealthObserver {
 }
 
 export class UpgradeAgent {
-  readonly vote: VoteNode
-  readonly runtime: VoteRuntime
+  /** Created once the mesh has joined (see start()). */
+  vote: VoteNode | undefined
+  runtime: VoteRuntime | undefined
   readonly view: MeshClusterView
   readonly gate: WaveGate
   readonly executor: UpgradeExecutor
@@ -105,6 +109,7 @@ export class UpgradeAgent {
   private started = false
   private readonly seen = new Map<string, string>()
   private readonly counters: Record<string, number> = {}
+  private joinDeadline = Infinity
 
   constructor(private readonly o: UpgradeAgentOptions) {
     const c = o.config
@@ -142,28 +147,15 @@ export class UpgradeAgent {
     this.monitor = new HealthMonitor(gateRounds(observer), { clock: o.clock, logger: this.log })
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
-    this.vote = new VoteNode({
-      id: o.nodeId,
-      keyring: o.keyring,
-      view: this.view,
-      config: voteConfig(c.vote ?? {}),
-      coordinatorKey: c.coordinatorKey,
-      role: 'node',
-      now: o.clock.now(),
-      // This process remembers nothing of a previous boot (RAM boot, or a restart without a store).
-      mayHaveForgotten: true,
-      logger: this.log,
-    })
-    this.runtime = new VoteRuntime({ vote: this.vote, mesh: o.mesh, clock: o.clock, ...(o.store ? { store: o.store } : {}), gate: this.gate, logger: this.log })
     const rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
     this.executor = new UpgradeExecutor({
       steps,
       rebooter,
-      fenceValid: (l) => this.vote.fenceValid(l),
-      target: () => this.vote.currentWave()?.target,
+      fenceValid: (l) => this.vote?.fenceValid(l) ?? false,
+      target: () => this.vote?.currentWave()?.target,
       image: () => o.image,
       setPhase: (p, why) => this.setPhase(p, why),
-      released: (l) => this.runtime.input({ type: 'gate', lease: l, passed: true }),
+      released: (l) => this.runtime?.input({ type: 'gate', lease: l, passed: true }),
       clock: o.clock,
       wait: (ms) => this.wait(ms),
       policy: { drainDeadlineMs: c.drainDeadlineMs, drainPolicy: c.drainPolicy, verifyTimeoutMs: c.verifyTimeoutMs, verifyPollMs: c.verifyPollMs },
@@ -177,10 +169,40 @@ export class UpgradeAgent {
     this.started = true
     // Registered before the vote runtime's listener: the view's cache is dropped before the vote reads it.
     this.o.mesh.on('event', this.onMeshEvent)
+    this.joinDeadline = this.o.clock.now() + JOIN_WAIT_MS
+    this.maybeStartVote()
+    void this.round()
+  }
+
+  /**
+   * The vote starts once this node sees another member alive (or after JOIN_WAIT_MS): a
+   * node that lost its memory asks the mesh for the wave and its promises after its quiet
+   * period, and gives up after a few unanswered rounds — asked before the mesh has joined
+   * (which takes seconds after a reboot), nobody would hear it and a lease it holds would
+   * never be reclaimed.
+   */
+  private maybeStartVote(): void {
+    if (this.vote || this.closed) return
+    const others = this.o.mesh.view().filter((m) => m.id !== this.o.nodeId && m.status === 'alive').length
+    if (others === 0 && this.o.clock.now() < this.joinDeadline) return
+    const c = this.o.config
+    this.vote = new VoteNode({
+      id: this.o.nodeId,
+      keyring: this.o.keyring,
+      view: this.view,
+      config: voteConfig(c.vote ?? {}),
+      coordinatorKey: c.coordinatorKey,
+      role: 'node',
+      now: this.o.clock.now(),
+      // This process remembers nothing of a previous boot (RAM boot, or a restart without a store).
+      mayHaveForgotten: true,
+      logger: this.log,
+    })
+    this.runtime = new VoteRuntime({ vote: this.vote, mesh: this.o.mesh, clock: this.o.clock, ...(this.o.store ? { store: this.o.store } : {}), gate: this.gate, logger: this.log })
     this.runtime.on('lease-acquired', (lease) => void this.onLease(lease))
     this.runtime.on('lease-lost', (lease, why) => this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, why }, 'lease lost'))
     this.runtime.start()
-    void this.round()
+    this.log.info({ component: 'upgrade', node: this.o.nodeId, aliveOthers: others }, 'vote started')
   }
 
   async close(): Promise<void> {
@@ -188,13 +210,13 @@ export class UpgradeAgent {
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
     this.o.mesh.off('event', this.onMeshEvent)
-    this.runtime.close()
+    this.runtime?.close()
     this.monitor.close()
     await this.sources?.close()
   }
 
   status(): UpgradeStatus {
-    const v = this.vote.view()
+    const v = this.vote?.view() ?? { wave: undefined, target: undefined, lease: undefined, abstaining: true, slots: [] }
     this.syncRoster()
     return {
       wave: v.wave,
@@ -208,7 +230,7 @@ export class UpgradeAgent {
       held: this.view.held(),
       gates: this.gates,
       executor: this.executor.last,
-      counters: { ...this.counters, ...this.runtime.counters, ...this.vote.counters },
+      counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
     }
   }
 
@@ -239,6 +261,7 @@ export class UpgradeAgent {
   private readonly onMeshEvent = (e: MeshEvent): void => {
     if (e.type !== 'record' && e.type !== 'member') return
     this.view.invalidate()
+    if (!this.vote) this.maybeStartVote()
     if (e.type === 'record') {
       // Another node changed phase or image (went down, came back, released): our own
       // pre-gate verdict (ok-to-stop with what is down now) is stale. Re-judge now.
@@ -252,7 +275,7 @@ export class UpgradeAgent {
   }
 
   private syncRoster(): void {
-    const w = this.vote.currentWave()
+    const w = this.vote?.currentWave()
     if (w && this.view.roster.length !== w.roster.length) this.view.roster = w.roster.map((r) => r.id)
   }
 
@@ -303,7 +326,8 @@ export class UpgradeAgent {
     this.publish(false)
     this.syncRoster()
     // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
-    this.runtime.input({ type: 'view-changed' })
+    if (!this.vote) this.maybeStartVote()
+    this.runtime?.input({ type: 'view-changed' })
   }
 
   /** Publishes health + gate verdicts when they changed (or `force`). */
