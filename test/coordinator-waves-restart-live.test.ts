@@ -8,6 +8,7 @@
  * no (slot, term) is ever granted twice.
  */
 import { createSocket } from 'node:dgram'
+import { performance } from 'node:perf_hooks'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -158,9 +159,12 @@ describe('coordinator restarted mid-wave (real mesh, real vote)', () => {
     const st = await (await fetch(`${h.url}/v1/waves/w1`, { headers: { authorization: `Bearer ${h.adminToken}` } })).json()
     expect(st).toMatchObject({ id: 'w1', state: 'running' })
 
+    const releasedAt = performance.now()
     finishCycle(first)
     await until(() => grants.length >= 2, () => `the second grant after the restart (grants ${JSON.stringify(grants)}, counters ${JSON.stringify(second.vote.counters)})`, meshEvents())
     expect(grants[1]!.node).toBe(second.agent.id)
+    // A figure, not an assertion: release -> next grant through the restarted coordinator's tie-break.
+    console.log(JSON.stringify({ figure: 'waves.release-to-next-grant', ms: Math.round(performance.now() - releasedAt) }))
     finishCycle(second)
     await until(() => releases.length >= 2, () => `both releases (${releases.join(',')})`, meshEvents())
 
