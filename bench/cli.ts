@@ -6,7 +6,7 @@
  * - warm: a cache dir built once, then reused.
  * CPU is the children's user+sys time from /proc/self/stat (10 ms ticks), summed over the
  * runs and divided by their number. One JSON line per figure.
- * Run: npx tsx bench/cli.ts [--runs N]   (default 10 warm/tsx runs, 3 cold ones)
+ * Run: npx tsx bench/cli.ts [--runs N]   (default 5 warm/tsx runs, 3 cold ones)
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -15,7 +15,7 @@ import { join } from 'node:path'
 
 const repoRoot = join(import.meta.dirname, '..')
 const runsArg = process.argv.indexOf('--runs')
-const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 10
+const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5
 const coldRuns = Math.max(1, Math.min(3, runs))
 const TICKS_PER_S = 100 // CLK_TCK on Linux
 
