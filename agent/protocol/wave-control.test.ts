@@ -54,6 +54,19 @@ describe('WaveGate', () => {
     expect(g.hold(61_000).reason).toMatch(/node x has been missing/)
   })
 
+  it('a node the operator retired no longer halts the wave', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl(base, coord))
+    g.observe(['a'], () => member('a', 'failed'), 0)
+    expect(g.hold(0).halted).toBe(true)
+    g.onControl(signControl({ ...base, seq: 2000, retired: ['a'], drainPolicy: 'force' }, coord))
+    g.observe(['a'], () => member('a', 'failed'), 0)
+    expect(g.hold(0).held).toBe(false)
+    expect(g.current()?.drainPolicy).toBe('force')
+    // The retired list is signed: it cannot be added on the way.
+    expect(g.onControl({ ...signControl({ ...base, seq: 3000 }, coord), retired: ['b'] })).toBe('bad')
+  })
+
   it('holds outside the window and while alerts fire, without halting', () => {
     const g = new WaveGate(coord.publicKey, coord)
     g.onControl(signControl({ ...base, window: { fromMinute: 120, toMinute: 240 } }, coord))

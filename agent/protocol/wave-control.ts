@@ -42,6 +42,10 @@ export const WaveControlMsg = z
     window: MaintenanceWindow.optional(),
     /** Names of firing alerts the coordinator's alert source reported (hold while any). */
     alerts: z.array(z.string().max(128)).max(16),
+    /** What a holder does when its drain is still blocked at the deadline. */
+    drainPolicy: z.enum(['halt', 'force']).optional(),
+    /** Nodes the operator wrote off for this wave: they no longer halt it. */
+    retired: z.array(z.string().max(64)).max(100_000).optional(),
     sig: Bytes,
   })
   .strict()
@@ -49,7 +53,7 @@ export type WaveControlMsg = z.infer<typeof WaveControlMsg>
 export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v'>
 
 export function controlBytes(m: UnsignedControl): Uint8Array {
-  return pack(['ctl', 1, m.wave, m.seq, m.state, m.nodeTimeoutMs, m.window ? [m.window.fromMinute, m.window.toMinute] : null, m.alerts])
+  return pack(['ctl', 1, m.wave, m.seq, m.state, m.nodeTimeoutMs, m.window ? [m.window.fromMinute, m.window.toMinute] : null, m.alerts, m.drainPolicy ?? null, m.retired ?? []])
 }
 
 export function signControl(m: UnsignedControl, keyring: Keyring): WaveControlMsg {
@@ -111,7 +115,12 @@ export class WaveGate {
     this.failed = undefined
     this.overdue = undefined
     const timeout = this.control?.nodeTimeoutMs ?? Infinity
+    const retired = new Set(this.control?.retired ?? [])
     for (const id of roster) {
+      if (retired.has(id)) {
+        this.unavailableSince.delete(id)
+        continue
+      }
       const m = member(id)
       const phase = m?.record?.phase
       const what = !m ? 'missing' : m.status !== 'alive' ? m.status : phase && UNAVAILABLE_PHASES.has(phase) ? phase : undefined

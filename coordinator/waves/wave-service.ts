@@ -509,7 +509,16 @@ export class WaveService {
   private signControlFor(w: StoredWave): void {
     const seq = Math.max(this.deps.clock.now(), (this.control?.seq ?? 0) + 1)
     this.control = signControl(
-      { wave: w.id, seq, state: w.state, nodeTimeoutMs: w.nodeTimeoutMs, ...(w.window ? { window: parseWindow(w.window) } : {}), alerts: w.alertSource ? this.alerts.slice(0, 16) : [] },
+      {
+        wave: w.id,
+        seq,
+        state: w.state,
+        nodeTimeoutMs: w.nodeTimeoutMs,
+        ...(w.window ? { window: parseWindow(w.window) } : {}),
+        alerts: w.alertSource ? this.alerts.slice(0, 16) : [],
+        drainPolicy: w.drainPolicy,
+        retired: [...this.retired()],
+      },
       this.deps.identity.keyring,
     )
     this.gate.onControl(this.control)
