@@ -832,7 +832,7 @@ export class VoteNode {
     }
     // Our own statement, come back to us (we forgot it): that collection is over.
     const c = this.collecting
-    if (who === this.id && c && c.slot === m.slot && c.term <= m.term && c.req.sig !== undefined && m.k !== 'wd') {
+    if (who === this.id && c && c.slot === m.slot && c.term <= m.term && m.k !== 'wd') {
       this.collecting = undefined
       this.count('reclaim.already-released')
     }
