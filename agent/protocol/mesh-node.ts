@@ -334,8 +334,8 @@ export class MeshNode {
 
   // ---------------------------------------------------------------- facts
 
-  /** Applies one update; 'new' means it changed our state and should travel on. */
-  private applyUpdate(u: Update, from: string, now: number): 'new' | 'dup' | 'bad' {
+  /** Applies one update; 'new' means it changed our state and should travel on, 'dup' that we held it already. */
+  private applyUpdate(u: Update, from: string, now: number): 'new' | 'dup' | 'bad' | 'skip' {
     switch (u.k) {
       case 'rec':
         return this.applyRecord(u.rec, from, now)
@@ -382,7 +382,7 @@ export class MeshNode {
     return 'new'
   }
 
-  private applyClaim(c: Claim, from: string, now: number): 'new' | 'dup' | 'bad' {
+  private applyClaim(c: Claim, from: string, now: number): 'new' | 'dup' | 'bad' | 'skip' {
     const key = this.roster.keyOf(c.by)
     if (!key || !this.roster.keyOf(c.about)) {
       this.drop(from, DropReason.notOnRoster, `claim by ${c.by} about ${c.about}`)
@@ -396,11 +396,11 @@ export class MeshNode {
       if (c.inc >= this.selfRec.body.inc) this.refute(c.inc, 0, now)
       return 'dup'
     }
-    let m = this.members.get(c.about)
-    if (!m) {
-      m = { id: c.about, status: 'alive', statusInc: 0, statusSince: now, claim: undefined, record: undefined, updatedAt: now, suspicion: undefined }
-      this.members.set(c.about, m)
-    }
+    const m = this.members.get(c.about)
+    // A claim about a node whose record we have not seen yet: keep nothing (a member
+    // without a record would never be announced to watchers); anti-entropy delivers the
+    // record and, if still current, the claim.
+    if (!m) return 'skip'
     const code = LIVENESS_CODE[c.status]
     if (livenessNewer({ status: code, statusInc: c.inc }, { status: LIVENESS_CODE[m.status], statusInc: m.statusInc })) {
       this.setStatus(m, c.status, c.inc, c, now)
