@@ -17,6 +17,7 @@ import type { BootConfig } from './boot-config.js'
 import type { CoordinatorApi } from './coordinator-client.js'
 import type { MachineIdentity } from './machine-identity.js'
 import type { NodeFilesInput } from './node-files.js'
+import { parseMeshParam } from './mesh-param.js'
 import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
 
 export interface BootPorts {
@@ -61,7 +62,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     }
     const r = parseBootParams(cmdline)
     if (!r.ok) throw new ShoalError('bad-cmdline', `${r.error} (the coordinator's boot script sets these)`)
-    return r.params
+    return { ...r.params, mesh: parseMeshParam(cmdline) }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -125,6 +126,8 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     apiPort: cfg.apiPort,
     domain: cfg.domain,
     layers: lowers.map((l) => l.slice(l.lastIndexOf('/') + 1)),
+    inventory: machine.inventory,
+    ...(params.mesh ? { mesh: params.mesh } : {}),
   })
   return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs } }
 }

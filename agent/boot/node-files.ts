@@ -7,6 +7,8 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { resolveAgentConfig } from '../config.js'
 import type { EnrollResponse } from '../../coordinator/enroll-api.js'
+import type { MeshConfig } from '../protocol/mesh-config.js'
+import type { InventorySummary } from '../protocol/node-record.js'
 
 export const AGENT_CONFIG_FILE = 'etc/shoal/agent.json'
 
@@ -21,6 +23,14 @@ export interface NodeFilesInput {
   domain: string
   /** Layer names as stacked, lowest first (for the operator: /etc/shoal/layers). */
   layers: string[]
+  /**
+   * The hardware summary boot read from /sys: published as is, so the agent does not start
+   * a systeminformation child at start (tens of CPU-seconds on an emulated worker). The
+   * full inventory is still collected on request (GET /v1/nodes/{id}/inventory).
+   */
+  inventory?: InventorySummary
+  /** Mesh timing overrides from shoal.mesh= (mesh-param.ts); absent: the lan preset. */
+  mesh?: Partial<MeshConfig>
 }
 
 /**
@@ -41,6 +51,8 @@ export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
     image: i.enrolled.image,
     domain: i.domain,
     phase: 'ready',
+    ...(i.inventory ? { inventory: i.inventory } : {}),
+    ...(i.mesh ? { mesh: i.mesh } : {}),
   }
   resolveAgentConfig(file)
   return file

@@ -23,6 +23,18 @@ const ROSTER_SERVICE = `#!/bin/sh
 exec /usr/bin/node /usr/lib/shoal/roster-sync.mjs
 `
 
+// Booted with shoal.diag=1 (debugging a slow or stuck worker from its serial console):
+// every 20 s the load and the busiest processes. Otherwise it sleeps for good.
+const DIAG_SERVICE = `#!/bin/sh
+# shoal-diag: load and top processes on the console when the kernel has shoal.diag=1.
+grep -q 'shoal.diag=1' /proc/cmdline || exec sleep 2147483647
+while :; do
+  sleep 20
+  echo "shoal-diag: uptime $(cut -d' ' -f1 /proc/uptime) s, load $(cut -d' ' -f1-4 /proc/loadavg)"
+  top -b -n 1 | sed -n '2p;5,12p' | cut -c1-120 | sed 's/^/shoal-diag: /'
+done
+`
+
 const SYSTEMD_UNIT = `[Unit]
 Description=shoal agent (mesh member)
 After=network-online.target
@@ -63,7 +75,8 @@ export const worker: LayerSpec = {
     await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)
     await bundle({ entry: join(ctx.repoRoot, 'layers/entries/roster-sync.ts'), outFile: join(root, 'usr/lib/shoal/roster-sync.mjs') })
     await put(root, 'etc/shoal/services/shoal-roster-sync', ROSTER_SERVICE, 0o755)
+    await put(root, 'etc/shoal/services/shoal-diag', DIAG_SERVICE, 0o755)
     await put(root, 'usr/lib/systemd/system/shoal-agent.service', SYSTEMD_UNIT)
-    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-roster-sync\n::respawn:/etc/shoal/services/shoal-agent\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
+    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-roster-sync\n::respawn:/etc/shoal/services/shoal-agent\n::respawn:/etc/shoal/services/shoal-diag\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
   },
 }

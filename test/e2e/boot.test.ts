@@ -41,6 +41,13 @@ const RESTART = process.env.SHOAL_E2E_RESTART !== '0'
 /** Whole-test budget: a TCG boot is 10–20 s, three share 2 busy cores. */
 const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 240) * 1000
 
+/**
+ * Mesh timing for TCG workers (shoal.mesh=, written into each agent.json by the boot agent):
+ * node runs 20-100x slower emulated on a shared host, and the lan preset's 200 ms probes,
+ * 10 ms IHAVE batches and 1 s anti-entropy kept the one vCPU busy once meshed.
+ */
+const TCG_MESH = 'probeIntervalMs:1000,probeTimeoutMs:2000,antiEntropyIntervalMs:3000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000'
+
 const machines = Array.from({ length: Math.max(1, N) }, (_, i) => ({
   name: `worker${i + 1}`,
   mac: `52:54:00:e2:00:0${i + 1}`,
@@ -67,7 +74,7 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
       '--http-host', lan.controllerIp, '--http-port', String(HTTP_PORT),
       '--dht-host', lan.controllerIp, '--dht-port', String(DHT_PORT),
       '--cluster-id', 'e2e', '--default-image', 'v1', '--unknown-mac', 'default',
-      '--kernel-args', 'console=ttyS0 quiet loglevel=3 panic=-1',
+      '--kernel-args', `console=ttyS0 quiet loglevel=3 panic=-1 shoal.diag=1 shoal.mesh=${TCG_MESH}`,
     ], join(workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
     coordinatorLog.attach(coordinator.stderr!)
     coordinatorLog.attach(coordinator.stdout!)

@@ -1,0 +1,25 @@
+/**
+ * `shoal.mesh=key:value,...` on the kernel command line: mesh timing overrides the boot
+ * agent writes into the run-mode agent's config (agent/protocol/mesh-config.ts fields, whole
+ * numbers). For machines far slower than the `lan` preset assumes — an emulated (TCG) worker
+ * runs node 20-100x slower, and 200 ms probes then keep its one CPU busy — e.g.
+ * `shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000`. Absent: the preset as is.
+ */
+import { MeshConfig } from '../protocol/mesh-config.js'
+import { ShoalError } from '../protocol/errors.js'
+
+export function parseMeshParam(cmdline: string): Partial<MeshConfig> | undefined {
+  const word = cmdline.trim().split(/\s+/).find((w) => w.startsWith('shoal.mesh='))
+  if (word === undefined) return undefined
+  const raw: Record<string, unknown> = {}
+  for (const pair of word.slice('shoal.mesh='.length).split(',').filter(Boolean)) {
+    const m = /^(\w+):(\d+(?:\.\d+)?)$/.exec(pair)
+    if (!m) throw new ShoalError('bad-cmdline', `shoal.mesh: "${pair}" is not key:number (e.g. shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000)`)
+    raw[m[1]!] = Number(m[2])
+  }
+  const parsed = MeshConfig.partial().safeParse(raw)
+  if (!parsed.success) {
+    throw new ShoalError('bad-cmdline', `shoal.mesh: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')} (fields of agent/protocol/mesh-config.ts)`)
+  }
+  return parsed.data
+}
