@@ -244,3 +244,42 @@ describe('MeshNode', () => {
     expect(got.map((e) => [e.node, e.event.type === 'app' && e.event.from, e.event.type === 'app' && e.event.direct])).toEqual([[to, 'node-020', true]])
   })
 })
+
+describe('Lifeguard local health', () => {
+  /**
+   * One node, three neighbours that never answer, no helpers' nacks either: the node's own
+   * probing failing like that points at the node itself. Returns, per probe, how long it
+   * waited for the direct answer before asking helpers.
+   */
+  function directWaits(ms: number): number[] {
+    const names = ['me', 'p1', 'p2', 'p3']
+    const roster = new Roster(names.map((id) => ({ id, key: fakeKeyring(id).publicKey })))
+    const node = new MeshNode(
+      { self: { id: 'me', image: 'v1', phase: 'ready', domain: 'd', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] }, config: meshConfig(), roster, keyring: fakeKeyring('me'), rng: seededRng(1) },
+      0,
+    )
+    for (const p of names.slice(1)) node.step({ type: 'connected', peer: p }, 0)
+    const waits: number[] = []
+    let pingAt: number | undefined
+    let now = 0
+    while (now < ms) {
+      now = Math.max(now + 1, node.nextWakeAt())
+      for (const e of node.step({ type: 'tick' }, now)) {
+        if (e.type !== 'send') continue
+        if (e.msg.t === 'ping') pingAt = now
+        if (e.msg.t === 'ping-req' && pingAt !== undefined) {
+          waits.push(now - pingAt)
+          pingAt = undefined
+        }
+      }
+    }
+    return waits
+  }
+
+  it('stretches its probe timeout after its own probes fail unanswered, so a slow node does not accuse healthy ones', () => {
+    const waits = directWaits(2_000)
+    const t = meshConfig().probeTimeoutMs
+    expect(waits[0]).toBe(t)
+    expect(waits[1]).toBe(2 * t)
+  })
+})

@@ -58,9 +58,12 @@ interface ProbeState {
   seq: number
   phase: 'direct' | 'indirect'
   deadline: number
+  /** Helpers that answered "I could not reach it either" (Lifeguard nacks). */
+  nacks: number
 }
 
 const APP_SEEN_TTL_MS = 10 * 60_000
+const AWARENESS_MAX = 8
 const MAX_DELTA_UPDATES = 200
 const MAX_DIGEST_ENTRIES = 4000
 
@@ -93,6 +96,13 @@ export class MeshNode {
   private urgentProbe: string | undefined
   private seq = 0
   private appSeq = 0
+  /**
+   * Lifeguard's local health (0 = healthy, up to AWARENESS_MAX): raised when our own probes
+   * fail or someone suspects us, lowered by each answered probe. Our probe interval and
+   * timeout stretch by (awareness + 1): a node that is itself slow (GC, a loaded CPU)
+   * stops accusing its peers of its own slowness.
+   */
+  private awareness = 0
   private nextProbeAt: number
   private nextAeAt: number
   private nextIhaveAt = Infinity
@@ -211,6 +221,7 @@ export class MeshNode {
       }
       case 'nack':
         this.count('nacks-in')
+        if (this.probe && this.probe.seq === msg.seq) this.probe.nacks++
         return
       case 'gossip': {
         const result = this.applyUpdate(msg.u, from, now)
@@ -329,6 +340,7 @@ export class MeshNode {
     const newInc = Math.max(b.inc, inc + 1)
     this.log.info({ component: 'mesh', node: this.id, inc: newInc }, 'refuting a claim about this node')
     this.count('refutations')
+    this.awareness = Math.min(AWARENESS_MAX, this.awareness + 1)
     this.publishSelf({ ...b, inc: newInc, ver: Math.max(b.ver + 1, ver + 1, Math.floor(now)) }, now)
   }
 
@@ -602,6 +614,7 @@ export class MeshNode {
   private onAck(seq: number): void {
     if (this.probe && this.probe.seq === seq) {
       this.probe = undefined
+      this.awareness = Math.max(0, this.awareness - 1)
       return
     }
     const relay = this.relays.get(seq)
@@ -618,7 +631,7 @@ export class MeshNode {
     if (!target || !this.neighbours.has(target)) target = this.nextProbeTarget()
     if (!target) return
     const seq = this.nextSeq()
-    this.probe = { target, seq, phase: 'direct', deadline: now + this.cfg.probeTimeoutMs }
+    this.probe = { target, seq, phase: 'direct', deadline: now + this.cfg.probeTimeoutMs * (this.awareness + 1), nacks: 0 }
     this.send(target, { t: 'ping', seq })
   }
 
@@ -643,13 +656,15 @@ export class MeshNode {
       ).slice(0, this.cfg.indirectProbes)
       if (helpers.length > 0) {
         p.phase = 'indirect'
-        p.deadline = now + 2 * this.cfg.probeTimeoutMs
+        p.deadline = now + 2 * this.cfg.probeTimeoutMs * (this.awareness + 1)
         for (const h of helpers) this.send(h, { t: 'ping-req', seq: p.seq, target: p.target })
         return
       }
     }
     this.probe = undefined
     this.count('probe-failures')
+    // Helpers that answered are alive and so are we; silence from them too points at us.
+    if (p.phase === 'indirect' && p.nacks === 0) this.awareness = Math.min(AWARENESS_MAX, this.awareness + 1)
     const m = this.members.get(p.target)
     if (m) this.accuse(m, now)
   }
@@ -704,7 +719,7 @@ export class MeshNode {
   private runTimers(now: number): void {
     if (this.probe && now >= this.probe.deadline) this.probeTimedOut(now)
     if (now >= this.nextProbeAt) {
-      this.nextProbeAt = now + this.cfg.probeIntervalMs
+      this.nextProbeAt = now + this.cfg.probeIntervalMs * (this.awareness + 1)
       this.maintainOverlay(now)
       this.startProbe(now)
     }
