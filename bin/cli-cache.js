@@ -90,8 +90,9 @@ export async function buildBundle(dir = cacheDir()) {
       }
     }
     for (const c of companions) {
-      inputs.push([relative(repoRoot, c), statSync(c).mtimeMs, statSync(c).size])
+      const s = statSync(c)
       copyFileSync(c, tmp('companion'))
+      inputs.push([relative(repoRoot, c), s.mtimeMs >= startedMs ? -1 : s.mtimeMs, s.size])
       renameSync(tmp('companion'), join(dir, c.slice(c.lastIndexOf('/') + 1)))
     }
     linkNodeModules(dir, tmp('node_modules'))
