@@ -43,6 +43,8 @@ export const AgentConfig = z
     inventory: InventorySummary.optional(),
     /** Mesh tuning overrides onto the `lan` preset (agent/protocol/mesh-config.ts). */
     mesh: MeshConfig.partial().optional(),
+    /** A new mesh link that has received nothing for this long is closed; 0 never. Default 10 s (agent/mesh/swarm-transport.ts); longer for emulated workers whose handshakes take seconds. */
+    silentLinkMs: z.number().int().nonnegative().optional(),
     /** Collect this machine's full inventory (agent/inventory, in a child process) after start and on request. Off for synthetic machines. */
     collectInventory: z.boolean(),
     /** Re-collect the own inventory when older than this. 10 min: hardware rarely changes; a swapped disk shows within it. */

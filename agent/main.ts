@@ -112,6 +112,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     seedDegree: Math.min(3, mesh.targetDegree),
     maxDegree: mesh.maxDegree,
     maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
+    ...(config.silentLinkMs !== undefined ? { silentLinkMs: config.silentLinkMs } : {}),
     logger,
   })
   const now = realClock.now()

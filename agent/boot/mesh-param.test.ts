@@ -9,13 +9,14 @@ describe('shoal.mesh= (mesh timing for slow machines)', () => {
   })
   it('reads key:number pairs and lands in agent.json, where the agent config accepts them', () => {
     const mesh = parseMeshParam('quiet shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000 shoal.image=v1')
-    expect(mesh).toEqual({ probeIntervalMs: 1000, probeTimeoutMs: 2000 })
+    expect(mesh).toEqual({ mesh: { probeIntervalMs: 1000, probeTimeoutMs: 2000 } })
     const file = agentConfigFor({
       enrolled: { cluster: 'lab', id: 'node-1', bootstrap: ['10.0.2.2:49737'], image: 'v1' } as never,
       seedHex: '0'.repeat(64), coordinator: 'http://10.0.2.2:8080', address: '10.0.2.101', apiPort: 7400, domain: 'default', layers: [],
-      inventory: { cpuModel: 'QEMU TCG CPU', cpuCores: 1 }, mesh: mesh!,
+      inventory: { cpuModel: 'QEMU TCG CPU', cpuCores: 1 }, mesh: mesh!.mesh, silentLinkMs: 60000,
     })
-    expect(file).toMatchObject({ mesh: { probeIntervalMs: 1000 }, inventory: { cpuCores: 1 } })
+    expect(file).toMatchObject({ mesh: { probeIntervalMs: 1000 }, inventory: { cpuCores: 1 }, silentLinkMs: 60000 })
+    expect(parseMeshParam('shoal.mesh=silentLinkMs:60000,probeIntervalMs:1000')).toEqual({ mesh: { probeIntervalMs: 1000 }, silentLinkMs: 60000 })
   })
   it('refuses unknown fields and malformed pairs with a clear error', () => {
     expect(() => parseMeshParam('shoal.mesh=probeIntervalMS:1000')).toThrow(ShoalError)

@@ -8,7 +8,13 @@
 import { MeshConfig } from '../protocol/mesh-config.js'
 import { ShoalError } from '../protocol/errors.js'
 
-export function parseMeshParam(cmdline: string): Partial<MeshConfig> | undefined {
+export interface MeshParam {
+  mesh: Partial<MeshConfig>
+  /** `silentLinkMs:N` in the same list: the transport's silent-link close (agent config silentLinkMs). */
+  silentLinkMs?: number
+}
+
+export function parseMeshParam(cmdline: string): MeshParam | undefined {
   const word = cmdline.trim().split(/\s+/).find((w) => w.startsWith('shoal.mesh='))
   if (word === undefined) return undefined
   const raw: Record<string, unknown> = {}
@@ -17,9 +23,12 @@ export function parseMeshParam(cmdline: string): Partial<MeshConfig> | undefined
     if (!m) throw new ShoalError('bad-cmdline', `shoal.mesh: "${pair}" is not key:number (e.g. shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000)`)
     raw[m[1]!] = Number(m[2])
   }
+  const silentLinkMs = raw.silentLinkMs
+  delete raw.silentLinkMs
+  if (silentLinkMs !== undefined && !Number.isInteger(silentLinkMs)) throw new ShoalError('bad-cmdline', 'shoal.mesh: silentLinkMs must be a whole number of ms')
   const parsed = MeshConfig.partial().safeParse(raw)
   if (!parsed.success) {
     throw new ShoalError('bad-cmdline', `shoal.mesh: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')} (fields of agent/protocol/mesh-config.ts)`)
   }
-  return parsed.data
+  return { mesh: parsed.data, ...(silentLinkMs !== undefined ? { silentLinkMs: silentLinkMs as number } : {}) }
 }

@@ -31,6 +31,8 @@ export interface NodeFilesInput {
   inventory?: InventorySummary
   /** Mesh timing overrides from shoal.mesh= (mesh-param.ts); absent: the lan preset. */
   mesh?: Partial<MeshConfig>
+  /** The transport's silent-link close, from shoal.mesh=silentLinkMs:N. */
+  silentLinkMs?: number
 }
 
 /**
@@ -53,6 +55,7 @@ export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
     phase: 'ready',
     ...(i.inventory ? { inventory: i.inventory } : {}),
     ...(i.mesh ? { mesh: i.mesh } : {}),
+    ...(i.silentLinkMs !== undefined ? { silentLinkMs: i.silentLinkMs } : {}),
   }
   resolveAgentConfig(file)
   return file

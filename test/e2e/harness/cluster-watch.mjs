@@ -14,7 +14,8 @@ async function poll(agent) {
   try {
     const res = await fetch(`http://${agent}/v1/cluster`, { signal: AbortSignal.timeout(20000) })
     const c = await res.json()
-    const alive = c.nodes.filter((n) => n.status === 'alive')
+    // Agents only: the coordinator is a mesh member too, without an API.
+    const alive = c.nodes.filter((n) => n.status === 'alive' && n.api)
     const key = alive.map((n) => n.id).sort().join(',')
     line = { key, out: { agent, alive: alive.length, ids: alive.map((n) => n.id).sort(), apis: Object.fromEntries(alive.map((n) => [n.id, n.api])) } }
   } catch (err) {
