@@ -97,7 +97,7 @@ export class UpgradeAgent {
   private readonly monitor: HealthMonitor
   private readonly sources: HealthSources | undefined
   private readonly log: Logger
-  private phase: Phase = 'ready'
+  private phase: Phase = 'joining'
   private reason: string | undefined
   private gates: GateStatus | undefined
   private summary: HealthSummary = { status: 'unknown', conditions: [] }
@@ -168,6 +168,11 @@ export class UpgradeAgent {
     if (this.started || this.closed) return
     this.started = true
     // Registered before the vote runtime's listener: the view's cache is dropped before the vote reads it.
+    // 'joining' until the vote has relearned whether this node holds a slot from before a
+    // reboot: published as 'ready' at once, a node whose post gate already passes would be
+    // "healthy and available" to its own vote, which then gives up reclaiming the slot —
+    // and the node would stay cordoned with noout set while the next one goes down.
+    this.o.mesh.updateSelf({ phase: 'joining' })
     this.o.mesh.on('event', this.onMeshEvent)
     this.joinDeadline = this.o.clock.now() + JOIN_WAIT_MS
     this.maybeStartVote()
@@ -328,6 +333,14 @@ export class UpgradeAgent {
     // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
     if (!this.vote) this.maybeStartVote()
     this.runtime?.input({ type: 'view-changed' })
+    this.maybeReady()
+  }
+
+  /** Out of 'joining' once the vote knows we hold nothing (a held slot goes through the executor instead). */
+  private maybeReady(): void {
+    const v = this.vote
+    if (this.phase !== 'joining' || !v || v.abstaining || v.busy || v.currentLease() || this.executor.last) return
+    this.setPhase('ready')
   }
 
   /** Publishes health + gate verdicts when they changed (or `force`). */
