@@ -5,7 +5,7 @@
  * exchange is therefore one 256-byte summary; only buckets that differ are expanded into
  * digests (id -> versions), and only newer facts travel as deltas.
  */
-import { fnv1a } from './hash.js'
+import { fmix32, fnv1a } from './hash.js'
 
 export const AE_BUCKETS = 64
 
@@ -31,13 +31,7 @@ export function bucketOf(id: string): number {
  * never repaired. The murmur3 finaliser spreads every change over all 32 bits.
  */
 export function entryHash(e: AeEntry): number {
-  let h = fnv1a(`${e.id}|${e.recInc}|${e.recVer}|${e.status}|${e.statusInc}`)
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
+  return fmix32(fnv1a(`${e.id}|${e.recInc}|${e.recVer}|${e.status}|${e.statusInc}`))
 }
 
 export class BucketHashes {

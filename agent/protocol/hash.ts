@@ -7,3 +7,13 @@ export function fnv1a(str: string, seed = 0x811c9dc5): number {
   }
   return h >>> 0
 }
+
+/** murmur3's finaliser: every input bit affects every output bit. */
+export function fmix32(h: number): number {
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
+}

@@ -12,6 +12,7 @@
  * Production uses agent/protocol/ed25519.ts.
  */
 import type { Keyring } from '../../agent/protocol/ports.js'
+import { fmix32 } from '../../agent/protocol/hash.js'
 import type { SimRng } from './rng.js'
 
 const SIG_BYTES = 64
@@ -63,20 +64,11 @@ function digest(s: Secret, data: Uint8Array): Uint8Array {
     h1 = Math.imul(h1 ^ b, 0x01000193)
     h2 = Math.imul(h2 ^ b, 0x5bd1e995) ^ (h2 >>> 15)
   }
-  h1 = fmix(h1 ^ s.k2)
-  h2 = fmix(h2 ^ s.k3 ^ h1)
+  h1 = fmix32(h1 ^ s.k2)
+  h2 = fmix32(h2 ^ s.k3 ^ h1)
   const out = new Uint8Array(SIG_BYTES)
   const view = new DataView(out.buffer)
-  for (let i = 0; i < SIG_BYTES / 4; i++) view.setUint32(i * 4, fmix(h1 + Math.imul(i + 1, 0x9e3779b9)) ^ fmix(h2 ^ i))
+  for (let i = 0; i < SIG_BYTES / 4; i++) view.setUint32(i * 4, fmix32(h1 + Math.imul(i + 1, 0x9e3779b9)) ^ fmix32(h2 ^ i))
   return out
 }
 
-/** murmur3's finaliser: every input bit affects every output bit. */
-function fmix(h: number): number {
-  h ^= h >>> 16
-  h = Math.imul(h, 0x85ebca6b)
-  h ^= h >>> 13
-  h = Math.imul(h, 0xc2b2ae35)
-  h ^= h >>> 16
-  return h >>> 0
-}
