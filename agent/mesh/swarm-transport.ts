@@ -151,7 +151,13 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}) })
+    // A node bound to a LAN address is reachable there: say so. A private DHT of a few
+    // nodes never confirms it by itself, so every node stayed "firewalled" and hyperdht
+    // holepunched — which between two LAN addresses opens the dialler's half only: it
+    // writes into the void and the other side never sees a connection (issue 6; the same
+    // on one host with two addresses). Loopback keeps the default, where it works.
+    const lan = this.opts.host !== undefined && !this.opts.host.startsWith('127.')
+    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}), ...(lan ? { firewalled: false } : {}) })
     const swarm = new Hyperswarm({
       keyPair: this.opts.identity.keyPair,
       dht,
