@@ -41,6 +41,8 @@ export const AgentConfig = z
     phase: Phase,
     /** Hardware summary to publish instead of collecting it (synthetic machines in the demo). */
     inventory: InventorySummary.optional(),
+    /** This machine's component digest (agent/fingerprint), published in the record so peers can give a rebooted machine its id back. Written by the boot agent. */
+    comps: z.array(z.string().max(80)).max(64).optional(),
     /** Mesh tuning overrides onto the `lan` preset (agent/protocol/mesh-config.ts). */
     mesh: MeshConfig.partial().optional(),
     /** A new mesh link that has received nothing for this long is closed; 0 never. Default 10 s (agent/mesh/swarm-transport.ts); longer for emulated workers whose handshakes take seconds. */

@@ -125,7 +125,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
         domain: config.domain,
         inv: config.inventory ?? {},
         health: { status: 'unknown', conditions: [] },
-        comps: [],
+        comps: config.comps ?? [],
       },
       config: mesh,
       roster,

@@ -127,6 +127,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     domain: cfg.domain,
     layers: lowers.map((l) => l.slice(l.lastIndexOf('/') + 1)),
     inventory: machine.inventory,
+    comps: machine.fingerprint.comps,
     ...(params.mesh ? { mesh: params.mesh.mesh, ...(params.mesh.silentLinkMs !== undefined ? { silentLinkMs: params.mesh.silentLinkMs } : {}) } : {}),
   })
   return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs } }

@@ -25,3 +25,14 @@ describe('shoal.mesh= (mesh timing for slow machines)', () => {
     expect(() => parseMeshParam('shoal.mesh=probeIntervalMs:-5')).toThrow(ShoalError)
   })
 })
+
+describe('agent.json from the boot agent', () => {
+  it('carries the component digest, so the running agent publishes it in its record', () => {
+    const comps = ['disk:0123456789abcdef01234567', 'nic:89abcdef0123456789abcdef']
+    const file = agentConfigFor({
+      enrolled: { cluster: 'lab', id: 'node-1', bootstrap: ['10.0.2.2:49737'], image: 'v1' } as never,
+      seedHex: '0'.repeat(64), coordinator: 'http://10.0.2.2:8080', address: '10.0.2.101', apiPort: 7400, domain: 'default', layers: [], comps,
+    })
+    expect(file).toMatchObject({ comps })
+  })
+})

@@ -29,6 +29,8 @@ export interface NodeFilesInput {
    * full inventory is still collected on request (GET /v1/nodes/{id}/inventory).
    */
   inventory?: InventorySummary
+  /** Component digest for the record (agent/fingerprint). */
+  comps?: string[]
   /** Mesh timing overrides from shoal.mesh= (mesh-param.ts); absent: the lan preset. */
   mesh?: Partial<MeshConfig>
   /** The transport's silent-link close, from shoal.mesh=silentLinkMs:N. */
@@ -54,6 +56,7 @@ export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
     domain: i.domain,
     phase: 'ready',
     ...(i.inventory ? { inventory: i.inventory } : {}),
+    ...(i.comps ? { comps: i.comps } : {}),
     ...(i.mesh ? { mesh: i.mesh } : {}),
     ...(i.silentLinkMs !== undefined ? { silentLinkMs: i.silentLinkMs } : {}),
   }
