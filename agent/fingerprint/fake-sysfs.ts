@@ -8,23 +8,8 @@ import { mkdir, writeFile, symlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { SysfsDmi, SysfsHardware } from './read-sysfs.js'
 import { encodeMemoryDevice, encodeProcessor } from './smbios.js'
+import { DMI_FILES } from './read-sysfs.js'
 
-const DMI_FILES: Record<keyof SysfsDmi, string> = {
-  sysVendor: 'sys_vendor',
-  productName: 'product_name',
-  productVersion: 'product_version',
-  productSerial: 'product_serial',
-  productUuid: 'product_uuid',
-  boardVendor: 'board_vendor',
-  boardName: 'board_name',
-  boardSerial: 'board_serial',
-  chassisVendor: 'chassis_vendor',
-  chassisType: 'chassis_type',
-  chassisSerial: 'chassis_serial',
-  biosVendor: 'bios_vendor',
-  biosVersion: 'bios_version',
-  biosDate: 'bios_date',
-}
 
 async function put(root: string, rel: string, content: string | Uint8Array): Promise<void> {
   const p = join(root, rel)

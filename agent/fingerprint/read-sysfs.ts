@@ -77,7 +77,8 @@ export interface ReadSysfsOptions {
   sourceTimeoutMs?: number
 }
 
-const DMI_FILES: Record<keyof SysfsDmi, string> = {
+/** SysfsDmi field -> file under class/dmi/id (shared with the fake-/sys writer). */
+export const DMI_FILES: Record<keyof SysfsDmi, string> = {
   sysVendor: 'sys_vendor',
   productName: 'product_name',
   productVersion: 'product_version',
