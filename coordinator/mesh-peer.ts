@@ -13,12 +13,12 @@ import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, sy
 import { meshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
-import { Roster, type RosterEntry } from '../agent/protocol/roster.js'
+import { COORDINATOR_MEMBER_ID, Roster, type RosterEntry } from '../agent/protocol/roster.js'
 import type { ClusterState } from './cluster-state.js'
 import type { StateStore } from './state-store.js'
 
 /** The coordinator's node id on the mesh and in rosters. Enrolled nodes cannot take it (enrollment ids come from hardware). */
-export const COORDINATOR_MESH_ID = 'coordinator'
+export const COORDINATOR_MESH_ID = COORDINATOR_MEMBER_ID
 const SEED_KEY = 'meta!mesh-seed'
 
 /** Loads (or creates, once) the coordinator's mesh seed and derives its identity. */

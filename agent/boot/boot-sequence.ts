@@ -18,6 +18,8 @@ import type { CoordinatorApi } from './coordinator-client.js'
 import type { MachineIdentity } from './machine-identity.js'
 import type { NodeFilesInput } from './node-files.js'
 import { parseMeshParam } from './mesh-param.js'
+import { coordinatorOverrides, identifyWithPeers, type PeerReport } from './peer-identity.js'
+import { parseUpgradeParam } from './upgrade-param.js'
 import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
 
 export interface BootPorts {
@@ -26,6 +28,8 @@ export interface BootPorts {
   /** 32 random bytes: the node's ed25519 seed for this boot (RAM only). */
   newSeed(): Uint8Array
   coordinator(baseUrl: string): CoordinatorApi
+  /** GET /v1/fingerprints of a peer agent (HOST:PORT from shoal.peers=), JSON-decoded; absent: ask no peers. */
+  askPeer?(address: string): Promise<unknown>
   mounter: Mounter
   /** IPv4 address of the interface with this MAC, once DHCP configured it. */
   addressOf(mac: string): string | undefined
@@ -48,6 +52,8 @@ export interface BootResult {
   layers: string[]
   /** ms from start to each milestone. */
   timings: { enrolledMs: number; fetchedMs: number; mountedMs: number }
+  /** What the peers of shoal.peers= said about this machine's id (asked before enrolling). */
+  peers: PeerReport
 }
 
 export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string): Promise<BootResult> {
@@ -62,18 +68,22 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     }
     const r = parseBootParams(cmdline)
     if (!r.ok) throw new ShoalError('bad-cmdline', `${r.error} (the coordinator's boot script sets these)`)
-    return { ...r.params, mesh: parseMeshParam(cmdline) }
+    return { ...r.params, mesh: parseMeshParam(cmdline), upgrade: parseUpgradeParam(cmdline) }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
   const keyring = ed25519Keyring(seed)
-  const machine = await retry('reading the hardware identity', () => ports.identify())
+  let machine = await retry('reading the hardware identity', () => ports.identify())
   ports.say(`machine ${machine.fingerprint.id}: ${machine.evidence.join(', ') || 'no identity components'}`)
   if (machine.unreadable.length) ports.say(`could not read ${machine.unreadable.join(', ')}: the id rests on the rest`)
+  const asked = await identifyWithPeers(ports, machine) // never throws: peers are an aid
+  machine = asked.machine
 
   const enrolled = await retry(`enrolling with ${params.coordinator}`, () => enroll(ports, api, params, keyring.publicKey, machine))
   const enrolledMs = since()
   ports.say(`enrolled as ${enrolled.id} (${enrolled.identity === 'known' ? 'known machine' : 'new machine'}) in cluster ${enrolled.cluster}; image ${enrolled.image}`)
+  const overridden = coordinatorOverrides(asked.peers, enrolled.id)
+  if (overridden) ports.say(overridden)
 
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
@@ -129,8 +139,9 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     inventory: machine.inventory,
     comps: machine.fingerprint.comps,
     ...(params.mesh ? { mesh: params.mesh.mesh, ...(params.mesh.silentLinkMs !== undefined ? { silentLinkMs: params.mesh.silentLinkMs } : {}) } : {}),
+    ...(params.upgrade ? { upgrade: params.upgrade } : {}),
   })
-  return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs } }
+  return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs }, peers: asked.peers }
 }
 
 /** One enrollment attempt (approval waits and token renewals included); throws to be retried. */

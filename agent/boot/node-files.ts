@@ -3,12 +3,18 @@
  * (RAM only; nothing reaches a disk): the node's seed, certificate and roster, the cluster
  * facts, the hostname, and /etc/shoal/agent.json for `shoal agent --config`.
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { resolveAgentConfig } from '../config.js'
 import type { EnrollResponse } from '../../coordinator/enroll-api.js'
 import type { MeshConfig } from '../protocol/mesh-config.js'
 import type { InventorySummary } from '../protocol/node-record.js'
+import { COORDINATOR_MEMBER_ID } from '../protocol/roster.js'
+import type { UpgradeParam } from './upgrade-param.js'
+
+/** Where the run-mode agent finds Ceph and Kubernetes credentials, when the layers carry them. */
+export const CEPH_CONF = '/etc/ceph/ceph.conf'
+export const KUBECONFIG = '/etc/kubernetes/kubelet.conf'
 
 export const AGENT_CONFIG_FILE = 'etc/shoal/agent.json'
 
@@ -35,6 +41,33 @@ export interface NodeFilesInput {
   mesh?: Partial<MeshConfig>
   /** The transport's silent-link close, from shoal.mesh=silentLinkMs:N. */
   silentLinkMs?: number
+  /** shoal.upgrade= (upgrade-param.ts); absent: take part in waves with the defaults. */
+  upgrade?: UpgradeParam
+  /** Which of CEPH_CONF / KUBECONFIG the stacked layers carry (writeNodeFiles looks). */
+  found?: { cephConf?: boolean; kubeconfig?: boolean }
+}
+
+/**
+ * The agent's `upgrade` block: a worker booted by the coordinator votes and reboots for
+ * waves the coordinator signs (its key is the roster's `coordinator` member), asks it for
+ * the new version at its URL, and reboots for real. Ceph and Kubernetes gates use the
+ * credentials the layers carry; a source with none fails its gate closed unless
+ * shoal.upgrade=skip:… says it is absent on purpose. Absent block: no coordinator in the
+ * roster, or shoal.upgrade=off.
+ */
+function upgradeBlock(i: NodeFilesInput): Record<string, unknown> | undefined {
+  if (i.upgrade?.off) return undefined
+  const coordinatorKey = i.enrolled.roster?.members.find((m) => m.id === COORDINATOR_MEMBER_ID)?.key
+  if (!coordinatorKey) return undefined
+  return {
+    coordinatorKey,
+    coordinatorUrl: i.coordinator,
+    host: i.enrolled.id,
+    ...(i.found?.cephConf ? { cephConf: CEPH_CONF } : {}),
+    ...(i.found?.kubeconfig ? { kubeconfig: KUBECONFIG } : {}),
+    rebooter: 'reboot',
+    ...(i.upgrade && !i.upgrade.off ? i.upgrade.fields : {}),
+  }
 }
 
 /**
@@ -60,6 +93,8 @@ export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
     ...(i.mesh ? { mesh: i.mesh } : {}),
     ...(i.silentLinkMs !== undefined ? { silentLinkMs: i.silentLinkMs } : {}),
   }
+  const upgrade = upgradeBlock(i)
+  if (upgrade) Object.assign(file, { upgrade })
   resolveAgentConfig(file)
   return file
 }
@@ -72,6 +107,8 @@ export async function writeNodeFiles(newRoot: string, i: NodeFilesInput): Promis
     await chmod(p, mode)
   }
   const e = i.enrolled
+  const exists = (rel: string) => access(join(newRoot, rel)).then(() => true, () => false)
+  i = { ...i, found: { cephConf: await exists(CEPH_CONF), kubeconfig: await exists(KUBECONFIG) } }
   await put('etc/hostname', `${e.id}\n`)
   await put('etc/shoal/layers', `${i.layers.join(' ')}\n`)
   await put('etc/shoal/node.seed', `${i.seedHex}\n`, 0o600)

@@ -11,6 +11,9 @@ export type RosterEntry = z.infer<typeof RosterEntry>
 export const RosterFile = z.object({ cluster: z.string().min(1).max(64), members: z.array(RosterEntry).max(100000) }).strict()
 export type RosterFile = z.infer<typeof RosterFile>
 
+/** The coordinator's member id in every roster: its key signs waves and wave control. Hardware ids never take it. */
+export const COORDINATOR_MEMBER_ID = 'coordinator'
+
 export class Roster {
   private readonly byId = new Map<string, string>()
   private readonly byKey = new Map<string, string>()
