@@ -45,13 +45,14 @@ export class ConsoleLog {
     }
   }
 
-  find(re: RegExp): ConsoleLine | undefined {
-    return this.lines.find((l) => re.test(l.text))
+  /** The first line matching re, from line index `from` on (a rebooted machine prints its boot again). */
+  find(re: RegExp, from = 0): ConsoleLine | undefined {
+    return this.lines.slice(from).find((l) => re.test(l.text))
   }
 
-  /** Resolves with the first line (already seen or future) matching re; rejects after timeoutMs. */
-  waitFor(re: RegExp, timeoutMs: number, what = String(re)): Promise<ConsoleLine> {
-    const seen = this.find(re)
+  /** Resolves with the first line (already seen from index `from`, or future) matching re; rejects after timeoutMs. */
+  waitFor(re: RegExp, timeoutMs: number, what = String(re), from = 0): Promise<ConsoleLine> {
+    const seen = this.find(re, from)
     if (seen) return Promise.resolve(seen)
     return new Promise((resolve, reject) => {
       const w = {

@@ -23,6 +23,8 @@ export interface VmSpec {
   /** Hard limit for the whole VM life (s). */
   timeoutS: number
   boot: { kind: 'pxe' } | { kind: 'kernel'; kernel: string; initrd: string; append: string }
+  /** A guest reboot resets the machine (it netboots again), as a real one does. Default: it ends QEMU. */
+  rebootable?: boolean
 }
 
 export class QemuVm {
@@ -46,7 +48,7 @@ export class QemuVm {
     const boot = s.boot.kind === 'pxe' ? ['-boot', 'n'] : ['-kernel', s.boot.kernel, '-initrd', s.boot.initrd, '-append', s.boot.append]
     const args = [
       String(s.timeoutS), 'qemu-system-x86_64', '-accel', 'tcg', '-cpu', 'max', '-m', String(s.memMb), '-smp', '1',
-      '-nographic', '-no-reboot',
+      '-nographic', ...(s.rebootable ? [] : ['-no-reboot']),
       ...boot,
       '-smbios', `type=1,manufacturer=shoal-e2e,product=worker,serial=${s.serial},uuid=${s.uuid}`,
       '-netdev', `tap,id=n0,ifname=${s.tap},script=no,downscript=no`,

@@ -1,0 +1,81 @@
+/**
+ * The pieces every QEMU end-to-end test sets up the same way: the machines (distinct SMBIOS
+ * serials, uuids, disk serials, MACs), the images (the CLI bundle, the initramfs and one or
+ * more versions of the layers), and the coordinator on the private LAN.
+ */
+import type { ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { buildInitramfs } from '../../../initramfs-hooks/build-initramfs.js'
+import { buildVersion } from '../../../layers/build-version.js'
+import { NATIVE_PACKAGES, bundle } from '../../../layers/bundle.js'
+import { ConsoleLog } from './console-log.js'
+import type { NetnsLan } from './netns-lan.js'
+
+export const SUBNET = '10.99.0'
+export const HTTP_PORT = 8080
+export const DHT_PORT = 49737
+export const API_PORT = 7400
+
+/**
+ * Mesh timing for TCG workers (shoal.mesh=, written into each agent.json by the boot agent):
+ * node runs 20-100x slower emulated on a shared host, and the lan preset's 200 ms probes,
+ * 10 ms IHAVE batches and 1 s anti-entropy kept the one vCPU busy once meshed, and a
+ * handshake that takes the slow side seconds outlived the transport's 10 s silent-link close.
+ */
+export const TCG_MESH = 'silentLinkMs:60000,probeIntervalMs:1000,probeTimeoutMs:2000,antiEntropyIntervalMs:3000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000'
+
+export interface Machine {
+  name: string
+  mac: string
+  serial: string
+  uuid: string
+  diskSerial: string
+}
+
+export function machines(n: number, tag = 'e2'): Machine[] {
+  return Array.from({ length: Math.max(1, n) }, (_, i) => ({
+    name: `worker${i + 1}`,
+    mac: `52:54:00:${tag}:00:0${i + 1}`,
+    serial: `SHOAL-E2E-SYS-${i + 1}`,
+    uuid: `5a0a1e2e-0000-4000-8000-00000000000${i + 1}`,
+    diskSerial: `SHOALDISK000${i + 1}`,
+  }))
+}
+
+/** Bundles the CLI (the coordinator runs from it), builds the initramfs and each version's layers into imagesDir. */
+export async function buildImages(repoRoot: string, imagesDir: string, versions: string[]): Promise<{ shoalBundle: string; seconds: number }> {
+  const t0 = performance.now()
+  const shoalBundle = join(repoRoot, '.cache/e2e/shoal.mjs')
+  await bundle({ entry: join(repoRoot, 'layers/entries/shoal-cli.ts'), outFile: shoalBundle, external: NATIVE_PACKAGES })
+  const initramfs = await buildInitramfs({ repoRoot, cacheDir: join(repoRoot, '.cache'), modulesDir: join(repoRoot, '.cache/kernel/modules') })
+  const layers = (await import('../../../layers/specs/index.js')).allLayers.filter((l) => l.name !== 'controller')
+  for (const version of versions) {
+    await buildVersion({ version, outDir: imagesDir, repoRoot, cacheDir: join(repoRoot, '.cache/layers'), kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path, layers })
+  }
+  return { shoalBundle, seconds: (performance.now() - t0) / 1000 }
+}
+
+export interface CoordinatorProcess {
+  child: ChildProcess
+  log: ConsoleLog
+  dataDir: string
+  url: string
+}
+
+/** Starts `shoal coordinator serve` inside the LAN namespace and waits for its start line. */
+export async function startCoordinator(lan: NetnsLan, o: { shoalBundle: string; workDir: string; defaultImage: string; kernelArgs: string }): Promise<CoordinatorProcess> {
+  const log = new ConsoleLog(join(o.workDir, 'coordinator.log'))
+  const dataDir = join(o.workDir, 'coordinator')
+  const child = lan.spawn(process.execPath, [
+    o.shoalBundle, 'coordinator', 'serve',
+    '--data-dir', dataDir, '--images-dir', join(o.workDir, 'images'),
+    '--http-host', lan.controllerIp, '--http-port', String(HTTP_PORT),
+    '--dht-host', lan.controllerIp, '--dht-port', String(DHT_PORT),
+    '--cluster-id', 'e2e', '--default-image', o.defaultImage, '--unknown-mac', 'default',
+    '--kernel-args', o.kernelArgs,
+  ], join(o.workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
+  log.attach(child.stderr!)
+  log.attach(child.stdout!)
+  await log.waitFor(/coordinator of cluster/, 60_000, 'the coordinator start line')
+  return { child, log, dataDir, url: `http://${lan.controllerIp}:${HTTP_PORT}` }
+}
