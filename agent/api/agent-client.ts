@@ -51,6 +51,11 @@ export class AgentClient {
     return this.get(`/v1/nodes/${encodeURIComponent(id)}/inventory`)
   }
 
+  /** Known fingerprints of the whole cluster (GET /v1/fingerprints), unparsed: agent/fingerprint's parseMeshFingerprints checks it. */
+  fingerprints(): Promise<unknown> {
+    return this.get('/v1/fingerprints')
+  }
+
   /**
    * Streams /v1/watch, calling `onLine` per line, until the agent ends the stream, the
    * signal aborts (resolves), or the link breaks (rejects with `unreachable`).

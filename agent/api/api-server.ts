@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
 import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
+import { meshFingerprints } from '../fingerprint/mesh-fingerprints.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 
 /** What the API reads; MeshRuntime provides it. */
@@ -110,6 +111,8 @@ export class ApiServer {
       if (a === 'cluster' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()))
       if (a === 'self' && !b) return this.json(res, 200, this.self())
       if (a === 'watch' && !b) return this.watch(req, res)
+      // Known fingerprints of the whole cluster, for a rebooting worker (agent/boot/peer-identity.ts).
+      if (a === 'fingerprints' && !b) return this.json(res, 200, meshFingerprints(this.opts.source.view()))
       if (a === 'nodes' && b && !c) return this.json(res, 200, this.node(b))
       if (a === 'nodes' && b && c === 'inventory' && rest.length === 0) return this.json(res, 200, await this.inventory(b))
       if (a === 'nodes' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()).nodes)
