@@ -26,6 +26,10 @@ export const BootConfig = z
     apiPort: z.number().int().min(1).max(65535),
     /** Failure domain published by this node (rack / host group). */
     domain: z.string().min(1).max(64),
+    /** Deadline for one peer's known fingerprints (shoal.peers=): a LAN agent answers in ms; a dead one must not hold up the boot. 3 s. */
+    peerTimeoutMs: z.number().int().positive(),
+    /** A peer's answer larger than this is dropped: 32 MiB holds ~10,000 nodes with full 64-entry digests (~1.5-3 KiB each). */
+    peerAnswerMaxBytes: z.number().int().positive(),
   })
   .strict()
 export type BootConfig = z.infer<typeof BootConfig>
@@ -41,4 +45,6 @@ export const bootDefaults: Readonly<BootConfig> = Object.freeze({
   stackDir: '/run/shoal/stack',
   apiPort: 7400,
   domain: 'default',
+  peerTimeoutMs: 3000,
+  peerAnswerMaxBytes: 32 * 1024 * 1024,
 })

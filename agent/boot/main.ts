@@ -14,6 +14,7 @@ import { bootDefaults } from './boot-config.js'
 import { runBoot, type BootPorts } from './boot-sequence.js'
 import { HttpCoordinator } from './coordinator-client.js'
 import { readMachineIdentity } from './machine-identity.js'
+import { fetchPeerFingerprints } from './peer-client.js'
 import { writeNodeFiles } from './node-files.js'
 import { systemMounter } from './system-mounter.js'
 
@@ -34,6 +35,7 @@ async function main(): Promise<number> {
     identify: () => readMachineIdentity(values.sys, values.proc),
     newSeed: () => new Uint8Array(randomBytes(32)),
     coordinator: (url) => new HttpCoordinator(url, bootDefaults.requestTimeoutMs),
+    askPeer: (address) => fetchPeerFingerprints(address, { timeoutMs: bootDefaults.peerTimeoutMs, maxBytes: bootDefaults.peerAnswerMaxBytes }),
     mounter: systemMounter,
     addressOf: (mac) => {
       for (const addrs of Object.values(networkInterfaces())) {
