@@ -20,4 +20,11 @@ describe('coordinator config', () => {
     expect(() => configFromEnv({ SHOAL_COORDINATOR_HTTP_PORT: 'eighty' })).toThrow(/SHOAL_COORDINATOR_HTTP_PORT/)
     expect(() => mergeConfig({ publicUrl: 'http://x/with/path' })).toThrow(/publicUrl/)
   })
+  it('meshTiming: a name or key:number pairs from a file, env or flag; a bad one names the field', () => {
+    expect(mergeConfig({}).meshTiming).toBe('lan')
+    expect(mergeConfig(parseConfigFile('{"meshTiming":"emulated"}', 'c.json')).meshTiming).toBe('emulated')
+    expect(mergeConfig(configFromEnv({ SHOAL_COORDINATOR_MESH_TIMING: 'probeIntervalMs:500,probeTimeoutMs:1000' })).meshTiming).toBe('probeIntervalMs:500,probeTimeoutMs:1000')
+    expect(() => mergeConfig({ meshTiming: 'slow' })).toThrow(/meshTiming.*lan, emulated/)
+    expect(() => mergeConfig({ meshTiming: 'probeTimeoutMS:10' })).toThrow(/meshTiming/)
+  })
 })

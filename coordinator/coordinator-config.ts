@@ -5,6 +5,7 @@
  */
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
+import { MESH_TIMINGS, parseMeshTiming } from '../agent/boot/mesh-param.js'
 import { ClusterId, HostPort, ImageVersion } from './enroll-api.js'
 
 export const CoordinatorConfig = z
@@ -44,6 +45,20 @@ export const CoordinatorConfig = z
     maxTokensPerMac: z.number().int().positive(),
     /** Extra kernel command line words before the shoal.* parameters. */
     kernelArgs: z.string(),
+    /**
+     * Mesh timing of the coordinator's own mesh peer AND of every worker it boots (handed
+     * over as shoal.mesh= on the kernel command line), so both sides probe and wait alike:
+     * 'lan' (the preset: 200 ms probes, 250 ms answers), 'emulated' (TCG workers, 20-100x
+     * slower: 1 s probes, 2 s answers) or key:number pairs of agent/protocol/mesh-config.ts
+     * plus silentLinkMs (e.g. probeIntervalMs:500,probeTimeoutMs:1000).
+     */
+    meshTiming: z.string().superRefine((text, ctx) => {
+      try {
+        parseMeshTiming(text)
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `${(err as Error).message.replace(/^shoal\.mesh: /, '')} (or one of: ${Object.keys(MESH_TIMINGS).join(', ')})` })
+      }
+    }),
     /** Admin bearer token for write operations. Unset: generated at first start and written to `<dataDir>/admin-token`. */
     adminToken: z.string().min(16).optional(),
     /** Largest JSON request body; an enrollment with a full inventory is a few KB. */
@@ -73,6 +88,7 @@ export const defaultCoordinatorConfig: Readonly<CoordinatorConfig> = Object.free
   enrollRetryWindowMs: 24 * 3600_000,
   maxTokensPerMac: 8,
   kernelArgs: 'console=ttyS0,115200 panic=-1',
+  meshTiming: 'lan',
   maxBodyBytes: 256 * 1024,
   fileChunkBytes: 1024 * 1024,
   keepAliveTimeoutMs: 65_000,
@@ -119,6 +135,10 @@ export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
   const r = CoordinatorConfig.safeParse(merged)
   if (!r.success) {
     throw new ShoalError('config', `invalid coordinator config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  }
+  // One source of mesh timing, or the coordinator and its workers could disagree.
+  if (/(^|\s)shoal\.mesh=/.test(r.data.kernelArgs)) {
+    throw new ShoalError('config', `invalid coordinator config: kernelArgs: do not put shoal.mesh= there; set meshTiming (--mesh-timing) instead: the coordinator's mesh peer uses it too and hands it to the workers it boots`)
   }
   return r.data
 }

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
+import { formatMeshParam, parseMeshTiming, type MeshParam } from '../agent/boot/mesh-param.js'
 import { handleAdmin } from './admin-routes.js'
 import { renderBootScript, renderRefusal } from './boot-script.js'
 import { ClusterState } from './cluster-state.js'
@@ -52,6 +53,10 @@ export class Coordinator {
   private readonly random: (n: number) => Uint8Array
   private readonly log: Logger
   private readonly resolver: IdentityResolver
+  /** config.meshTiming, parsed: the mesh peer's timing, and shoal.mesh= for the workers. */
+  readonly meshTiming: MeshParam
+  /** config.kernelArgs plus shoal.mesh= (when the timing is not the preset). */
+  private readonly kernelArgs: string
   readonly metrics = new CoordinatorMetrics()
 
   constructor(
@@ -63,6 +68,8 @@ export class Coordinator {
     this.log = deps.log ?? silentLogger
     this.resolver = deps.resolver ?? defaultIdentityResolver
     this.wavesOptions = deps.waves
+    this.meshTiming = parseMeshTiming(config.meshTiming)
+    this.kernelArgs = [config.kernelArgs.trim(), formatMeshParam(this.meshTiming)].filter(Boolean).join(' ')
   }
 
   start(): Promise<void> {
@@ -87,7 +94,7 @@ export class Coordinator {
     this.images = new ImageStore(c.imagesDir, this.store, { id: state.clusterId, keyring: state.keyring })
     if (c.dhtPort >= 0) this.dht = await startBootstrapNode({ host: c.dhtHost, port: c.dhtPort })
     this._waves = await startWaves(
-      { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, maxBodyBytes: c.maxBodyBytes },
+      { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, meshTiming: this.meshTiming, maxBodyBytes: c.maxBodyBytes },
       this.wavesOptions,
     )
 
@@ -275,7 +282,7 @@ export class Coordinator {
       params: { coordinator: base, token, mac, bootstrap: this.bootstrapFor(req), image, cluster: state.clusterId, clusterKey: state.publicKey },
       kernel: manifest.kernel,
       initramfs: manifest.initramfs,
-      kernelArgs: this.config.kernelArgs,
+      kernelArgs: this.kernelArgs,
     })
     await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')

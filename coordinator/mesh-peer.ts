@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng, type NodeIdentity } from '../agent/mesh/index.js'
-import { meshConfig } from '../agent/protocol/mesh-config.js'
+import type { MeshParam } from '../agent/boot/mesh-param.js'
+import { meshConfig, type MeshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { COORDINATOR_MEMBER_ID, Roster, type RosterEntry } from '../agent/protocol/roster.js'
@@ -40,6 +41,11 @@ export interface MeshPeerOptions {
   host?: string
   clock?: Clock
   log?: Logger
+  /**
+   * Mesh timing overrides (config meshTiming): the same the coordinator hands its workers as
+   * shoal.mesh=, so it does not suspect slow workers by a clock they do not keep. Absent: lan.
+   */
+  timing?: MeshParam
   /** How often the mesh roster is compared with the enrolled nodes. 1 s: a fresh enrollment joins the mesh within a gossip round. */
   rosterSyncMs?: number
 }
@@ -87,6 +93,8 @@ class EnrolledRoster extends Roster {
 export class CoordinatorMeshPeer {
   readonly runtime: MeshRuntime
   readonly roster: EnrolledRoster
+  /** The mesh configuration this peer runs (preset + timing). */
+  readonly meshConfig: MeshConfig
   private readonly transport: SwarmTransport
   private timer: NodeJS.Timeout | undefined
   private started = false
@@ -96,7 +104,8 @@ export class CoordinatorMeshPeer {
     const id = opts.identity
     this.roster = new EnrolledRoster({ id: COORDINATOR_MESH_ID, key: id.publicKey }, opts.state)
     this.roster.catchUp()
-    const mesh = meshConfig({})
+    const mesh = meshConfig(opts.timing?.mesh ?? {})
+    this.meshConfig = mesh
     this.transport = new SwarmTransport({
       selfId: COORDINATOR_MESH_ID,
       identity: id,
@@ -107,6 +116,7 @@ export class CoordinatorMeshPeer {
       seedDegree: Math.min(3, mesh.targetDegree),
       maxDegree: mesh.maxDegree,
       maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
+      ...(opts.timing?.silentLinkMs !== undefined ? { silentLinkMs: opts.timing.silentLinkMs } : {}),
       logger: log,
     })
     const clock = opts.clock ?? realClock

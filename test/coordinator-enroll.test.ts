@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { verifyCertificate, verifyRoster } from '../coordinator/certificate.js'
 import { EnrollPending, EnrollResponse, ErrorBody, parseBootParams } from '../coordinator/enroll-api.js'
+import { parseMeshParam } from '../agent/boot/mesh-param.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator
@@ -49,6 +50,24 @@ describe('boot script', () => {
     expect(p.ok).toBe(true)
     if (!p.ok) return
     expect(p.params).toMatchObject({ coordinator: h.url, mac: '52:54:00:aa:bb:01', image: 'v1', bootstrap: ['127.0.0.1:49737'], cluster: h.coordinator.state.clusterId, clusterKey: h.coordinator.state.publicKey })
+  })
+
+  it('hands every worker the mesh timing its own mesh peer runs (meshTiming), so neither side suspects the other by a clock it does not keep', async () => {
+    h = await startTestCoordinator({ config: { meshTiming: 'emulated', dhtPort: 0, dhtHost: '127.0.0.1', bootstrapAdvertise: undefined } })
+    const kernelLine = (await bootScript('52:54:00:aa:bb:02')).text.split('\n').find((l) => l.startsWith('kernel '))!
+    const workers = parseMeshParam(kernelLine)!
+    expect(workers.mesh).toMatchObject({ probeIntervalMs: 1000, probeTimeoutMs: 2000 })
+    expect(workers.silentLinkMs).toBe(60_000)
+    const peer = h.coordinator.waves.peer!
+    expect(peer).toBeDefined()
+    expect(peer.meshConfig).toMatchObject(workers.mesh)
+    expect(kernelLine.match(/shoal\.mesh=/g)).toHaveLength(1)
+  })
+
+  it('the lan timing (default) puts no shoal.mesh= on the command line; shoal.mesh= in kernelArgs is refused', async () => {
+    h = await startTestCoordinator()
+    expect((await bootScript('52:54:00:aa:bb:03')).text).not.toContain('shoal.mesh=')
+    await expect(startTestCoordinator({ config: { kernelArgs: 'quiet shoal.mesh=probeTimeoutMs:2000' } })).rejects.toThrow(/meshTiming/)
   })
 
   it('a bad or missing mac -> 400', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ShoalError } from '../protocol/errors.js'
-import { parseMeshParam } from './mesh-param.js'
+import { formatMeshParam, parseMeshParam, parseMeshTiming } from './mesh-param.js'
 import { agentConfigFor } from './node-files.js'
 
 describe('shoal.mesh= (mesh timing for slow machines)', () => {
@@ -23,6 +23,16 @@ describe('shoal.mesh= (mesh timing for slow machines)', () => {
     expect(() => parseMeshParam('shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000')).not.toThrow()
     expect(() => parseMeshParam('shoal.mesh=probeIntervalMs=1000')).toThrow(/not key:number/)
     expect(() => parseMeshParam('shoal.mesh=probeIntervalMs:-5')).toThrow(ShoalError)
+  })
+})
+
+describe('named mesh timings (the coordinator\'s --mesh-timing)', () => {
+  it('emulated -> shoal.mesh= words that parse back to the same timing; lan -> nothing', () => {
+    const t = parseMeshTiming('emulated')
+    expect(t.mesh).toMatchObject({ probeIntervalMs: 1000, probeTimeoutMs: 2000 })
+    expect(parseMeshParam(`quiet ${formatMeshParam(t)} shoal.image=v1`)).toEqual(t)
+    expect(formatMeshParam(parseMeshTiming('lan'))).toBe('')
+    expect(() => parseMeshTiming('turbo')).toThrow(ShoalError)
   })
 })
 

@@ -14,11 +14,40 @@ export interface MeshParam {
   silentLinkMs?: number
 }
 
+/**
+ * Named timings (what an operator types as the coordinator's --mesh-timing):
+ * - lan: the preset as is (nothing on the command line);
+ * - emulated: TCG workers on a shared host, where node runs 20-100x slower: 1 s probes
+ *   answered within 2 s, 3 s anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link
+ *   close (a handshake can take the slow side many seconds).
+ */
+export const MESH_TIMINGS = {
+  lan: '',
+  emulated: 'silentLinkMs:60000,probeIntervalMs:1000,probeTimeoutMs:2000,antiEntropyIntervalMs:3000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000',
+} as const
+
+/** A timing as the operator wrote it (a name of MESH_TIMINGS, or key:number,...) -> the pairs, validated. */
+export function parseMeshTiming(text: string): MeshParam {
+  const pairs = text in MESH_TIMINGS ? MESH_TIMINGS[text as keyof typeof MESH_TIMINGS] : text
+  return parsePairs(pairs) ?? { mesh: {} }
+}
+
+/** The `shoal.mesh=` word for a kernel command line; '' when nothing differs from the preset. */
+export function formatMeshParam(p: MeshParam): string {
+  const pairs = [...(p.silentLinkMs !== undefined ? [`silentLinkMs:${p.silentLinkMs}`] : []), ...Object.entries(p.mesh).map(([k, v]) => `${k}:${v}`)]
+  return pairs.length ? `shoal.mesh=${pairs.join(',')}` : ''
+}
+
 export function parseMeshParam(cmdline: string): MeshParam | undefined {
   const word = cmdline.trim().split(/\s+/).find((w) => w.startsWith('shoal.mesh='))
   if (word === undefined) return undefined
+  return parsePairs(word.slice('shoal.mesh='.length))
+}
+
+function parsePairs(text: string): MeshParam | undefined {
+  if (!text.trim()) return undefined
   const raw: Record<string, unknown> = {}
-  for (const pair of word.slice('shoal.mesh='.length).split(',').filter(Boolean)) {
+  for (const pair of text.split(',').filter(Boolean)) {
     const m = /^(\w+):(\d+(?:\.\d+)?)$/.exec(pair)
     if (!m) throw new ShoalError('bad-cmdline', `shoal.mesh: "${pair}" is not key:number (e.g. shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000)`)
     raw[m[1]!] = Number(m[2])

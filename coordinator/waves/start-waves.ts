@@ -5,6 +5,7 @@
  * /v1/waves* and /v1/assign routes to `handle`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { MeshParam } from '../../agent/boot/mesh-param.js'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
 import type { MeshEvent } from '../../agent/protocol/mesh-types.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
@@ -40,6 +41,8 @@ export interface WavesContext {
   /** The coordinator's DHT bootstrap address(es), when it runs one. */
   bootstrap?: string[]
   meshHost?: string
+  /** Mesh timing of the coordinator's peer (config meshTiming; the workers get the same). */
+  meshTiming?: MeshParam
   maxBodyBytes: number
 }
 
@@ -59,7 +62,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
   const identity = await coordinatorIdentity(ctx.store, ctx.random)
   const peer =
     (opts.mesh ?? true) && ctx.bootstrap?.length
-      ? new CoordinatorMeshPeer({ identity, state: ctx.state, bootstrap: ctx.bootstrap, ...(ctx.meshHost ? { host: ctx.meshHost } : {}), clock: ctx.clock, log })
+      ? new CoordinatorMeshPeer({ identity, state: ctx.state, bootstrap: ctx.bootstrap, ...(ctx.meshHost ? { host: ctx.meshHost } : {}), ...(ctx.meshTiming ? { timing: ctx.meshTiming } : {}), clock: ctx.clock, log })
       : undefined
   ctx.state.setRosterExtras([{ id: COORDINATOR_MESH_ID, key: identity.publicKey }])
   const mesh = peer && !opts.link ? peer.runtime : new LinkMeshPort(opts.link ?? noMesh)
