@@ -14,7 +14,7 @@ import { setMaxListeners } from 'node:events'
 import { cpus, loadavg } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { AgentClient } from '../agent/api/index.js'
-import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode, SwarmTransport, systemRng } from '../agent/mesh/index.js'
+import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode, SwarmTransport, systemRng, type TransportStats } from '../agent/mesh/index.js'
 import { meshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { Roster } from '../agent/protocol/roster.js'
@@ -44,6 +44,24 @@ async function rssBytes(pid: number): Promise<number | undefined> {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms; /proc/PID/stat counts in clock ticks (100/s). */
+async function cpuMs(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) * 10
+  } catch {
+    return undefined
+  }
+}
+
+async function cpuOfAll(pids: (number | undefined)[]): Promise<(number | undefined)[]> {
+  return Promise.all(pids.map(cpuMs))
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
+
 function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout
   return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() =>
@@ -51,8 +69,15 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   )
 }
 
+/** SHOAL_BENCH_CPU_PROF=DIR: agents 0 and 1 write V8 CPU profiles there (on exit). */
+const profDir = process.env.SHOAL_BENCH_CPU_PROF
+
 async function run(n: number): Promise<void> {
-  const cluster = await LocalCluster.create({ nodes: n, readyTimeoutMs: SPAWN_DEADLINE_MS })
+  const cluster = await LocalCluster.create({
+    nodes: n,
+    readyTimeoutMs: SPAWN_DEADLINE_MS,
+    ...(profDir ? { nodeArgs: (i: number) => (i < 2 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []) } : {}),
+  })
   const abort = new AbortController()
   setMaxListeners(1000, abort.signal)
   const clients: AgentClient[] = []
@@ -62,6 +87,9 @@ async function run(n: number): Promise<void> {
     const spawnMs = Date.now() - spawnStart
     const loadAtStart = loadavg()[0]
 
+    const agentPids = cluster.agents.map((a) => a.proc?.pid)
+    const cpuAtStart = await cpuOfAll([...agentPids, cluster.bootstrap.pid])
+    const benchCpuAtStart = process.cpuUsage()
     const t0 = Date.now()
     const readyAt: number[] = []
     await withDeadline(Promise.all(cluster.agents.map((_, i) => cluster.release(i).then(() => readyAt.push(Date.now() - t0)))), SPAWN_DEADLINE_MS, 'release')
@@ -95,6 +123,14 @@ async function run(n: number): Promise<void> {
     } catch {
       // reported below as null, with how many got there
     }
+    const knowEndedAt = Date.now() - t0
+    const cpuAtKnow = await cpuOfAll([...agentPids, cluster.bootstrap.pid])
+    const benchCpu = process.cpuUsage(benchCpuAtStart)
+    const used = cpuAtKnow.map((c, i) => (c !== undefined && cpuAtStart[i] !== undefined ? c - cpuAtStart[i]! : 0))
+    const agentCpu = used.slice(0, n)
+    const bootstrapCpuMs = used[n] ?? 0
+    const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000
+    const cores = cpus().length
     const know = [...knowAt.values()]
     emit({
       bench: 'live.join',
@@ -106,8 +142,25 @@ async function run(n: number): Promise<void> {
       knowP50Ms: know.length ? quantile(know, 0.5) : null,
       knowP99Ms: know.length ? quantile(know, 0.99) : null,
       targetMs: n >= 50 ? 3000 : undefined,
-      cores: cpus().length,
+      cores,
       load1AtStart: Number(loadAtStart?.toFixed(1)),
+    })
+    // Where the CPU went from release to full knowledge (or the deadline), and the floor it
+    // sets: agents' and bootstrap's CPU-seconds shared by the machine's cores. A wall time
+    // near the floor is CPU-bound; far above it, something waits.
+    emit({
+      bench: 'live.cpu',
+      n,
+      windowMs: knowEndedAt,
+      agentCpuMsTotal: sum(agentCpu),
+      agentCpuMsP50: quantile(agentCpu, 0.5),
+      agentCpuMsMax: Math.max(...agentCpu),
+      bootstrapCpuMs,
+      benchCpuMs: Math.round(benchCpuMs),
+      cpuFloorMs: Math.round((sum(agentCpu) + bootstrapCpuMs) / cores),
+      cpuFloorWithBenchMs: Math.round((sum(agentCpu) + bootstrapCpuMs + benchCpuMs) / cores),
+      cores,
+      load1AtEnd: Number(loadavg()[0]?.toFixed(1)),
     })
 
     // Memory: the kernel's VmRSS of each agent process, after convergence.
@@ -126,12 +179,36 @@ async function run(n: number): Promise<void> {
     const selves = await Promise.all(clients.map((c) => c.self().catch(() => undefined)))
     const degrees: number[] = []
     const bytesOut: number[] = []
+    const outByType: Record<string, { frames: number; bytes: number }> = {}
+    const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
+    let silentLinksClosed = 0
+    let dials = 0
+    const nodeCounts: Record<string, number> = {}
     for (const s of selves) {
-      const t = (s?.counters as { transport?: { connections: number; bytesOut: number } } | undefined)?.transport
+      for (const [k, v] of Object.entries((s?.counters as { node?: Record<string, number> } | undefined)?.node ?? {})) nodeCounts[k] = (nodeCounts[k] ?? 0) + v
+      const t = (s?.counters as { transport?: TransportStats } | undefined)?.transport
       if (!t) continue
       degrees.push(t.connections)
       bytesOut.push(t.bytesOut)
+      silentLinksClosed += t.silentLinksClosed
+      dials += t.dials
+      for (const [type, c] of Object.entries(t.out ?? {})) {
+        const o = (outByType[type] ??= { frames: 0, bytes: 0 })
+        o.frames += c.frames
+        o.bytes += c.bytes
+      }
+      const sc = t.swarmConnects as { client: { attempted: number; opened: number }; server: { opened: number } } | undefined
+      if (sc) {
+        swarm.clientAttempted += sc.client.attempted
+        swarm.clientOpened += sc.client.opened
+        swarm.serverOpened += sc.server.opened
+      }
     }
+    const kbPerAgentByType = Object.fromEntries(
+      Object.entries(outByType)
+        .sort((a, b) => b[1].bytes - a[1].bytes)
+        .map(([type, c]) => [type, Number((c.bytes / 1024 / Math.max(1, degrees.length)).toFixed(1))]),
+    )
     emit({
       bench: 'live.overlay',
       n,
@@ -139,6 +216,12 @@ async function run(n: number): Promise<void> {
       degreeP50: quantile(degrees, 0.5),
       degreeMax: Math.max(...degrees),
       kbOutPerAgentP50: Number((quantile(bytesOut, 0.5) / 1024).toFixed(1)),
+      kbOutPerAgentByType: kbPerAgentByType,
+      dials,
+      swarmConnects: swarm,
+      silentLinksClosed,
+      /** Summed over agents: refutations, probe failures, dropped input... (messages-in is the total of frames handled). */
+      meshCounts: nodeCounts,
       elapsedSinceStartMs: Date.now() - t0,
     })
   } catch (err) {
@@ -218,5 +301,6 @@ async function runOneProcess(n: number): Promise<void> {
 }
 
 // One process with many swarms is CPU-bound past ~20 on 2 cores: measure the smallest size only.
-await runOneProcess(Math.min(...ns))
+// SHOAL_BENCH_ONE_PROCESS=0 skips it (quicker iterations on the multi-process figures).
+if (process.env.SHOAL_BENCH_ONE_PROCESS !== '0') await runOneProcess(Math.min(...ns))
 for (const n of ns) await run(n)

@@ -84,10 +84,10 @@ describe('mesh on real hyperswarm (loopback)', () => {
   let cluster: LocalCluster
   const watch = new ClusterWatch()
   // A peer that IS on the roster (so it gets in) and then misbehaves.
-  // Its key is made small, so it dials its target (a greater key) at once: the transport
-  // dials toward smaller keys only after a hold-off, which is not what this test is about.
+  // Its key is made great, so it dials its target (a smaller key) at once: the transport
+  // dials toward greater keys only after a hold-off, which is not what this test is about.
   let insiderSeed = randomBytes(32)
-  while (nodeIdentity(insiderSeed).publicKey >= '2') insiderSeed = randomBytes(32)
+  while (nodeIdentity(insiderSeed).publicKey < 'e') insiderSeed = randomBytes(32)
   const insider = { id: 'insider-test-peer', identity: nodeIdentity(insiderSeed) }
   const transports: SwarmTransport[] = []
 
@@ -164,7 +164,7 @@ describe('mesh on real hyperswarm (loopback)', () => {
   const rawPeerGated = process.env.SHOAL_E2E !== '1' && process.env.SHOAL_LIVE_WAVE !== '1'
   if (rawPeerGated) console.log('mesh-live bad-frames case: skipped, flaky raw-peer link; run it with npm run e2e')
   it.skipIf(rawPeerGated)('malformed, wrong-version, unknown-type, bad-schema and oversized frames are dropped and counted; nothing crashes', async () => {
-    const target = cluster.agents.reduce((a, b) => (b.key > a.key ? b : a))
+    const target = cluster.agents.reduce((a, b) => (b.key < a.key ? b : a))
     const t = peerTransport(insider.id, insider.identity, rosterWithAgents({ id: insider.id, key: insider.identity.publicKey }))
     await t.start()
     // Other agents may dial the insider too (it announces on the topic): wait for the target.

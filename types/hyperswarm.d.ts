@@ -33,6 +33,7 @@ declare module 'hyperswarm' {
     readonly connections: Set<NoiseSecretStream>
     readonly peers: Map<string, PeerInfo>
     readonly destroyed: boolean
+    readonly stats: { connects: { client: { opened: number; closed: number; attempted: number }; server: { opened: number; closed: number } } }
     listen(): Promise<void>
     join(topic: Uint8Array, opts?: { server?: boolean; client?: boolean }): Discovery
     leave(topic: Uint8Array): Promise<void>

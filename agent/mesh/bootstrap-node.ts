@@ -10,6 +10,8 @@ import { ShoalError } from '../protocol/errors.js'
 export interface BootstrapNode {
   /** `host:port` to give agents as `bootstrap`. */
   readonly address: string
+  /** Its process id when it runs in a process of its own (for CPU accounting in benchmarks). */
+  readonly pid?: number
   close(): Promise<void>
 }
 

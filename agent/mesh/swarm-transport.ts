@@ -7,10 +7,16 @@
  * - Discovery: announce on the cluster topic, and look the topic up ourselves, again
  *   whenever we are under-connected (hyperswarm alone re-queries only every ~10 min, so
  *   nodes that join together would never find each other).
- * - Dialing: at once toward greater keys only; toward smaller keys only after a random
- *   hold-off and only if that peer has not dialled us meanwhile. Two peers dialling each
- *   other at the same moment can keep different connections on each side, and the
- *   survivor is dead until ETIMEDOUT (~13 s).
+ * - Dialing: at once toward smaller keys only; toward greater keys only after a random
+ *   hold-off and only if that peer has not dialled us meanwhile. The direction is
+ *   hyperswarm's own: when a second connection from the same key reaches a server,
+ *   hyperswarm keeps the NEW one only if the server holds the smaller key (the greater
+ *   key is its "expected initiator"); otherwise it keeps the old one and destroys the new.
+ *   A dial that is retried (a first attempt timed out at the client after the server had
+ *   accepted it — common on a loaded machine) therefore left a server dialled by a
+ *   smaller key holding the abandoned first connection, and the client writing into a
+ *   connection the server had destroyed: a link silent on both ends until the silent-link
+ *   close. Dialled the greater-to-smaller way, the retry replaces the stale connection.
  * - `firewall`: only roster keys get in; inbound connections are capped (hyperswarm's
  *   maxPeers does not cap them); one connection per key.
  * - Framing: length-prefixed frames (agent/protocol/frame.ts) decoded at the edge; a bad
@@ -55,10 +61,10 @@ export interface SwarmTransportOptions {
   /** A dial with no connection after this long is given up and reported as `disconnected`. 8 s. */
   dialTimeoutMs?: number
   /**
-   * Hold-off before dialling a smaller key: random in [h/2, h]. 600 ms: a peer that dials us
+   * Hold-off before dialling a greater key: random in [h/2, h]. 600 ms: a peer that dials us
    * meanwhile reaches our firewall within a LAN round trip or two, and we then leave it be.
    */
-  smallerKeyHoldOffMs?: number
+  greaterKeyHoldOffMs?: number
   /**
    * A new link that has received nothing for this long is closed (and reported). The mesh
    * speaks first on every link (anti-entropy), so silence means the link is dead — e.g. two
@@ -84,6 +90,10 @@ export interface TransportStats {
   framesOut: number
   bytesIn: number
   bytesOut: number
+  /** Frames and bytes sent, by message type (where the bytes go). */
+  out: Record<string, { frames: number; bytes: number }>
+  /** hyperswarm's own connection counts (client attempted/opened/closed, server opened/closed). */
+  readonly swarmConnects?: unknown
 }
 
 export interface TransportEvents {
@@ -109,7 +119,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   private readonly links = new Map<string, Link>()
   /** Dials in flight: peer id -> give-up timer. */
   private readonly dialing = new Map<string, NodeJS.Timeout>()
-  /** Held-off dials toward smaller keys. */
+  /** Held-off dials toward greater keys. */
   private readonly holdOffs = new Map<string, NodeJS.Timeout>()
   private readonly capRejected = new Set<string>()
   /** Peers whose handshake reached our firewall: they are dialling us, so we hold back. */
@@ -137,6 +147,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     framesOut: 0,
     bytesIn: 0,
     bytesOut: 0,
+    out: {},
   }
 
   constructor(private readonly opts: SwarmTransportOptions) {
@@ -167,6 +178,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       firewall: (key, payload) => this.firewall(key, payload),
     })
     this.swarm = swarm
+    Object.defineProperty(this.stats, 'swarmConnects', { enumerable: true, get: () => swarm.stats.connects })
     swarm.on('connection', (conn, info) => this.onConnection(conn, info))
     swarm.on('ban', (info) => {
       // A cap refusal is not a verdict on the peer: let it in once there is room.
@@ -209,10 +221,10 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.reach(peer, key)
   }
 
-  /** Dials at once toward a greater key; toward a smaller one after a hold-off, unless it dials us first. */
+  /** Dials at once toward a smaller key; toward a greater one after a hold-off, unless it dials us first. */
   private reach(peer: string, key: string): void {
-    if (key > this.selfKey) return this.dial(peer, key)
-    const h = this.opts.smallerKeyHoldOffMs ?? 600
+    if (key < this.selfKey) return this.dial(peer, key)
+    const h = this.opts.greaterKeyHoldOffMs ?? 600
     const holdOff = h / 2 + (Math.random() * h) / 2
     const askedAt = Date.now()
     this.holdOffs.set(
@@ -249,6 +261,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     }
     this.stats.framesOut++
     this.stats.bytesOut += frame.length
+    const byType = (this.stats.out[msg.t] ??= { frames: 0, bytes: 0 })
+    byType.frames++
+    byType.bytes += frame.length
     link.conn.write(frame)
     return true
   }
@@ -462,7 +477,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.scheduleDiscovery(under ? this.discoveryIntervalMs() : (this.opts.discoveryIdleIntervalMs ?? 30_000))
   }
 
-  /** Dials discovered greater keys until the target degree is in reach. */
+  /** Dials discovered peers (smaller keys first) until the seed degree is in reach. */
   private topUp(): void {
     const want = this.opts.seedDegree - this.links.size - this.dialing.size - this.holdOffs.size
     if (want <= 0) return
@@ -475,9 +490,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     }
     shuffle(greater)
     shuffle(smaller)
-    // Greater keys first (no race possible); smaller ones too when there are not enough,
-    // or a node whose key tops every peer it found would wait for others to find it.
-    for (const [id, hex] of [...greater, ...smaller].slice(0, want)) this.reach(id, hex)
+    // Smaller keys first (no race possible); greater ones too when there are not enough,
+    // or a node whose key is below every peer it found would wait for others to find it.
+    for (const [id, hex] of [...smaller, ...greater].slice(0, want)) this.reach(id, hex)
   }
 }
 

@@ -79,6 +79,8 @@ export interface LocalClusterOptions {
    * (50 watch streams in the benchmark) — a delayed bootstrap node delays every join.
    */
   bootstrapInProcess?: boolean
+  /** Extra node flags for agent `i` (e.g. --cpu-prof for a profile of a couple of agents in a benchmark). */
+  nodeArgs?: (i: number) => string[]
   /** Milliseconds an agent may take from spawn to ready (held: to loaded). Default 60 s: loading is CPU-bound. */
   readyTimeoutMs?: number
 }
@@ -129,6 +131,7 @@ async function bootstrapProcess(): Promise<BootstrapNode> {
   let closed = false
   return {
     address,
+    ...(proc.pid !== undefined ? { pid: proc.pid } : {}),
     async close() {
       if (closed || proc.exitCode !== null || proc.signalCode !== null) return
       closed = true
@@ -218,7 +221,7 @@ export class LocalCluster {
     if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) return a
     a.api = undefined
     // A 1 MB young generation: an agent allocates little, and this keeps ~8 MB of RSS per agent.
-    const args = ['--max-semi-space-size=1', ...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
+    const args = ['--max-semi-space-size=1', ...(this.opts.nodeArgs?.(i) ?? []), ...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
     const proc = spawn(process.execPath, args, {
       // Own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
       // agents in order. Orphans are impossible anyway: agents exit when their stdin closes.
