@@ -1,35 +1,79 @@
 /**
  * `shoal fingerprint`: this machine's node id, the components it used and why each was
  * kept or dropped. `--sysfs DIR` reads a tree laid out like /sys instead of the machine's,
- * `--known FILE` resolves against known fingerprints (an array of what `-o json` prints):
- * together they answer "what would this part swap do to the id?".
+ * `--known FILE` resolves against known fingerprints (an array of what `-o json` prints),
+ * `--known-from HOST:PORT` against those a live agent holds for the whole cluster
+ * (GET /v1/fingerprints, what a rebooting worker asks its peers): together they answer
+ * "what would this part swap do to the id?".
  */
 import { readFile } from 'node:fs/promises'
-import { fingerprintMachine, parseKnownFingerprints, type FingerprintReport, type KnownFingerprint } from '../../../agent/fingerprint/index.js'
+import { AgentClient } from '../../../agent/api/agent-client.js'
+import { fingerprintMachine, mergeKnownFingerprints, parseKnownFingerprints, parseMeshFingerprints, type FingerprintReport, type KnownFingerprint } from '../../../agent/fingerprint/index.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { outputFormat, parse, table } from '../args.js'
 import type { CliIo } from '../main.js'
 
-export const summary = "this machine's node id from its hardware, and why (--sysfs DIR, --known FILE, -o table|json)"
-const usage = 'shoal fingerprint [--sysfs DIR] [--procfs DIR] [--known FILE] [--node-id NAME] [-o table|json]'
+export const summary = "this machine's node id from its hardware, and why (--sysfs DIR, --known FILE, --known-from HOST:PORT, -o table|json)"
+const usage = 'shoal fingerprint [--sysfs DIR] [--procfs DIR] [--known FILE | --known-from HOST:PORT [--timeout-ms MS]] [--node-id NAME] [-o table|json]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
     argv,
-    { sysfs: { type: 'string' }, procfs: { type: 'string' }, known: { type: 'string' }, 'node-id': { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' } },
+    {
+      sysfs: { type: 'string' },
+      procfs: { type: 'string' },
+      known: { type: 'string' },
+      'known-from': { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      'node-id': { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'table' },
+    },
     usage,
   )
   if (positionals.length) throw new ShoalError('usage', `unexpected argument "${positionals[0]}" (usage: ${usage})`)
   const format = outputFormat(values.output)
-  const known = values.known ? await readKnown(values.known) : []
+  if (values.known !== undefined && values['known-from'] !== undefined) throw new ShoalError('usage', `give --known FILE or --known-from HOST:PORT, not both (usage: ${usage})`)
+  const from = values['known-from']
+  const port = from === undefined ? 1 : Number(/^[^\s:/]+:(\d{1,5})$/.exec(from)?.[1] ?? 0)
+  if (!(port > 0 && port < 65536)) throw new ShoalError('usage', `--known-from must be HOST:PORT of a shoal agent's API (for example 127.0.0.1:7400), not "${from}"`)
+  const timeoutMs = values['timeout-ms'] === undefined ? 5000 : Number(values['timeout-ms'])
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ShoalError('usage', `--timeout-ms must be a positive integer, not "${values['timeout-ms']}"`)
+  const known = values.known ? await readKnown(values.known) : from ? await knownFrom(from, timeoutMs) : []
   const report = await fingerprintMachine({
     ...(values.sysfs ? { sysfsRoot: values.sysfs } : {}),
     ...(values.procfs ? { procfsRoot: values.procfs } : {}),
     ...(values['node-id'] ? { fallbackId: values['node-id'] } : {}),
     known,
   })
-  io.out(format === 'json' ? JSON.stringify(report, null, 2) : render(report, known.length))
+  io.out(format === 'json' ? JSON.stringify(report, null, 2) : render(report, known.length, from ? ` (from the agent at ${from})` : ''))
   return 0
+}
+
+/** The known fingerprints a live agent holds (what a rebooting worker asks its peers for). */
+async function knownFrom(address: string, timeoutMs: number): Promise<KnownFingerprint[]> {
+  const client = new AgentClient(address, timeoutMs)
+  let raw: unknown
+  try {
+    raw = await client.fingerprints()
+  } catch (err) {
+    if (err instanceof ShoalError && err.code === 'unreachable') {
+      throw new ShoalError('unreachable', `cannot reach the agent at ${address} (${describe(err.cause)}); is it running, and is its API open to this host (apiHost)?`, { cause: err })
+    }
+    if (err instanceof ShoalError && err.code === 'not-found') {
+      throw new ShoalError('agent-error', `the agent at ${address} does not serve /v1/fingerprints (an agent older than this CLI?): ${err.message}`, { cause: err })
+    }
+    throw err
+  } finally {
+    await client.close()
+  }
+  const parsed = parseMeshFingerprints(raw)
+  if (!parsed.ok) throw new ShoalError('agent-error', `the agent at ${address} answered /v1/fingerprints with something this CLI does not understand (${parsed.detail}); are the agent and CLI the same version?`)
+  return mergeKnownFingerprints([parsed.entries])
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string } | undefined
+  return e?.code ?? e?.message ?? 'no answer'
 }
 
 async function readKnown(path: string): Promise<KnownFingerprint[]> {
@@ -48,14 +92,14 @@ async function readKnown(path: string): Promise<KnownFingerprint[]> {
   return parseKnownFingerprints(json, `--known ${path}`)
 }
 
-function render(r: FingerprintReport, knownCount: number): string {
+function render(r: FingerprintReport, knownCount: number, knownOrigin = ''): string {
   const decision =
     r.decision === 'matched'
-      ? `matched a known machine (score ${r.score})`
+      ? `matched a known machine${knownOrigin} (score ${r.score})`
       : r.decision === 'operator'
         ? 'the operator-given id (no usable hardware identity)'
         : knownCount
-          ? `new: none of ${knownCount} known machines matched`
+          ? `new: none of ${knownCount} known machines${knownOrigin} matched`
           : 'new: derived from the hardware (no known fingerprints given)'
   const lines = [`id        ${r.id}`, `decision  ${decision}`, '']
   const short = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + '…' : s)
