@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { MESH_TIMINGS, parseMeshTiming } from '../agent/boot/mesh-param.js'
+import { formatMeshParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/boot/mesh-param.js'
 import { ClusterId, HostPort, ImageVersion } from './enroll-api.js'
 
 export const CoordinatorConfig = z
@@ -136,9 +136,17 @@ export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
   if (!r.success) {
     throw new ShoalError('config', `invalid coordinator config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
   }
-  // One source of mesh timing, or the coordinator and its workers could disagree.
+  // One source of mesh timing, or the coordinator and its workers could disagree: shoal.mesh=
+  // in kernelArgs is taken as the timing (see meshTimingOf), unless meshTiming says otherwise.
   if (/(^|\s)shoal\.mesh=/.test(r.data.kernelArgs)) {
-    throw new ShoalError('config', `invalid coordinator config: kernelArgs: do not put shoal.mesh= there; set meshTiming (--mesh-timing) instead: the coordinator's mesh peer uses it too and hands it to the workers it boots`)
+    if (r.data.meshTiming !== 'lan') {
+      throw new ShoalError('config', `invalid coordinator config: kernelArgs has shoal.mesh= and meshTiming is ${r.data.meshTiming}: set the timing once, with meshTiming (--mesh-timing); the coordinator's mesh peer uses it and hands it to the workers it boots`)
+    }
+    try {
+      parseMeshParam(r.data.kernelArgs)
+    } catch (err) {
+      throw new ShoalError('config', `invalid coordinator config: kernelArgs: ${(err as Error).message}`)
+    }
   }
   return r.data
 }
@@ -154,4 +162,15 @@ export function parseConfigFile(text: string, path: string): PartialConfig {
   const r = CoordinatorConfig.partial().strict().safeParse(json)
   if (!r.success) throw new ShoalError('config', `${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
   return r.data
+}
+
+/**
+ * The mesh timing a coordinator runs and hands its workers, and the kernel words that hand
+ * it over: meshTiming, or a shoal.mesh= already in kernelArgs (then kernelArgs stays as is).
+ */
+export function meshTimingOf(c: Pick<CoordinatorConfig, 'kernelArgs' | 'meshTiming'>): { timing: MeshParam; kernelArgs: string } {
+  const inArgs = parseMeshParam(c.kernelArgs)
+  if (inArgs) return { timing: inArgs, kernelArgs: c.kernelArgs.trim() }
+  const timing = parseMeshTiming(c.meshTiming)
+  return { timing, kernelArgs: [c.kernelArgs.trim(), formatMeshParam(timing)].filter(Boolean).join(' ') }
 }

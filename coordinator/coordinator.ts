@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
-import { formatMeshParam, parseMeshTiming, type MeshParam } from '../agent/boot/mesh-param.js'
+import type { MeshParam } from '../agent/boot/mesh-param.js'
 import { handleAdmin } from './admin-routes.js'
 import { renderBootScript, renderRefusal } from './boot-script.js'
 import { ClusterState } from './cluster-state.js'
-import type { CoordinatorConfig } from './coordinator-config.js'
+import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
 import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from './enroll-api.js'
 import { enroll } from './enrollment.js'
 import { allow, HttpError, readJson, sendError, sendJson, sendText, validate } from './http-json.js'
@@ -55,7 +55,7 @@ export class Coordinator {
   private readonly resolver: IdentityResolver
   /** config.meshTiming, parsed: the mesh peer's timing, and shoal.mesh= for the workers. */
   readonly meshTiming: MeshParam
-  /** config.kernelArgs plus shoal.mesh= (when the timing is not the preset). */
+  /** config.kernelArgs plus shoal.mesh= (when the timing is not the preset and not there already). */
   private readonly kernelArgs: string
   readonly metrics = new CoordinatorMetrics()
 
@@ -68,8 +68,9 @@ export class Coordinator {
     this.log = deps.log ?? silentLogger
     this.resolver = deps.resolver ?? defaultIdentityResolver
     this.wavesOptions = deps.waves
-    this.meshTiming = parseMeshTiming(config.meshTiming)
-    this.kernelArgs = [config.kernelArgs.trim(), formatMeshParam(this.meshTiming)].filter(Boolean).join(' ')
+    const mesh = meshTimingOf(config)
+    this.meshTiming = mesh.timing
+    this.kernelArgs = mesh.kernelArgs
   }
 
   start(): Promise<void> {

@@ -64,10 +64,17 @@ describe('boot script', () => {
     expect(kernelLine.match(/shoal\.mesh=/g)).toHaveLength(1)
   })
 
-  it('the lan timing (default) puts no shoal.mesh= on the command line; shoal.mesh= in kernelArgs is refused', async () => {
+  it('the lan timing (default) puts no shoal.mesh= on the command line', async () => {
     h = await startTestCoordinator()
     expect((await bootScript('52:54:00:aa:bb:03')).text).not.toContain('shoal.mesh=')
-    await expect(startTestCoordinator({ config: { kernelArgs: 'quiet shoal.mesh=probeTimeoutMs:2000' } })).rejects.toThrow(/meshTiming/)
+  })
+
+  it('shoal.mesh= already in kernelArgs is the timing of the coordinator too; with another meshTiming it is refused', async () => {
+    h = await startTestCoordinator({ config: { kernelArgs: 'quiet shoal.mesh=probeTimeoutMs:1500', dhtPort: 0, dhtHost: '127.0.0.1', bootstrapAdvertise: undefined } })
+    const kernelLine = (await bootScript('52:54:00:aa:bb:04')).text.split('\n').find((l) => l.startsWith('kernel '))!
+    expect(kernelLine.match(/shoal\.mesh=/g)).toHaveLength(1)
+    expect(h.coordinator.waves.peer!.meshConfig.probeTimeoutMs).toBe(1500)
+    await expect(startTestCoordinator({ config: { kernelArgs: 'quiet shoal.mesh=probeTimeoutMs:2000', meshTiming: 'emulated' } })).rejects.toThrow(/meshTiming/)
   })
 
   it('a bad or missing mac -> 400', async () => {
