@@ -44,6 +44,8 @@ interface SimNode {
   up: boolean
   /** Incremented on every machine boot and process restart: events for an older instance are dropped. */
   inst: number
+  /** Incremented on every machine boot only: the kubelet and Ceph outlive an agent restart. */
+  boot: number
   vote: VoteNode | undefined
   /** The Store: survives a process restart, not a machine boot (RAM). */
   store: PersistedVote | undefined
@@ -168,6 +170,7 @@ export class WaveWorld {
         image: OLD,
         up: true,
         inst: 0,
+        boot: 0,
         vote: undefined,
         store: undefined,
         rho: f.enabled ? this.rng.uniform(-f.maxDriftRatio, f.maxDriftRatio) : 0,
@@ -504,6 +507,8 @@ export class WaveWorld {
   // ---- the executor ------------------------------------------------------------------------
 
   private onLease(n: SimNode, lease: Lease): void {
+    // Already carrying out this very lease (resumed after an agent restart): nothing new.
+    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term && n.phase !== 'idle') return
     n.lease = lease
     if (n.image === TARGET) {
       n.phase = 'verifying'
@@ -581,6 +586,7 @@ export class WaveWorld {
     n.vote = undefined
     n.store = undefined
     n.inst++
+    n.boot++
     n.kubeletReady = false
     n.lease = undefined
     if (n !== this.coord) {
@@ -596,6 +602,7 @@ export class WaveWorld {
   machineUp(n: SimNode): void {
     if (n.up || n.permanentlyDead) return
     n.up = true
+    n.boot++
     if (n.waveReboot) n.image = TARGET
     n.waveReboot = false
     n.phase = 'idle'
@@ -604,13 +611,14 @@ export class WaveWorld {
     if (n === this.coord) return
     this.ceph.hostUp(n.id, this.t, this.draw(this.cfg.recoveryMs))
     this.cephChanged()
-    const inst = n.inst
-    this.after(this.draw(this.cfg.kubeletMs), () => this.kubeletUp(n, inst))
+    const boot = n.boot
+    this.after(this.draw(this.cfg.kubeletMs), () => this.kubeletUp(n, boot))
     this.refresh(n)
   }
 
-  kubeletUp(n: SimNode, inst: number): void {
-    if (!n.up || n.inst !== inst || n.returnsUnhealthy) return
+  /** The kubelet of machine boot `boot` gets Ready (an agent restart does not touch it). */
+  kubeletUp(n: SimNode, boot: number): void {
+    if (!n.up || n.boot !== boot || n.returnsUnhealthy) return
     n.kubeletReady = true
     this.kube.setReady(n.id, true)
     this.refresh(n)
@@ -668,6 +676,29 @@ export class WaveWorld {
     if (!n.up) return
     this.checker.trace(`FAULT ${n.id} agent restarts (store kept)`)
     this.bootVote(n, true)
+    this.resumeExecutor(n)
+  }
+
+  /**
+   * The new agent process picks up where the old one stopped: a lease it read back from its
+   * Store is carried on (drain again — idempotent — then reboot; or wait for the post-reboot
+   * gate when already on the target). Without one, the executor is idle (a reclaim, if any,
+   * starts it again; executorAfterStep undoes a cordon nobody holds a lease for).
+   */
+  private resumeExecutor(n: SimNode): void {
+    if (n === this.coord || !n.vote) return
+    const l = n.vote.currentLease()
+    if (!l) {
+      if (n.phase !== 'idle') n.phase = 'idle'
+      n.lease = undefined
+      return
+    }
+    n.lease = l
+    this.checker.trace(`${n.id} resumes slot ${l.slot} term ${l.term} after the restart`)
+    if (n.image === TARGET) {
+      n.phase = 'verifying'
+      this.checkGate(n)
+    } else this.startDrain(n, n.inst)
   }
 
   partition(groups: string[][]): void {
@@ -709,7 +740,7 @@ export class WaveWorld {
     for (const n of this.nodes.values()) {
       if (n.returnsUnhealthy) {
         n.returnsUnhealthy = false
-        if (n.up && !n.kubeletReady) this.kubeletUp(n, n.inst)
+        if (n.up && !n.kubeletReady) this.kubeletUp(n, n.boot)
       }
       if (n === this.coord && !n.up) this.restartCoordinator()
     }
