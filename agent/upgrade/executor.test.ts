@@ -21,6 +21,7 @@ function harness(opts: { image?: string; pre?: GateVerdict; drain?: { ok: boolea
     clearNoout: step('clearNoout'),
     cordon: step('cordon'),
     uncordon: step('uncordon'),
+    leftoverCycle: async () => undefined,
     drain: async (_d, force) => (log.push(force ? 'drain --force' : 'drain'), force ? { ok: true, blocking: [] } : (opts.drain ?? { ok: true, blocking: [] })),
     assign: async (l, target) => void log.push(`assign ${l.slot}/${l.term} -> ${target}`),
     postGate: async () => (log.push('postGate'), post.length > 1 ? post.shift()! : post[0]!),
@@ -86,5 +87,20 @@ describe('UpgradeExecutor', () => {
     const h = harness({ pre: { pass: false, reasons: ['osd.4 of node-b is down'] } })
     expect(await h.ex.onLease(lease)).toBe('failed')
     expect(h.log).toEqual(['preGate'])
+  })
+
+  it('a boot cordoned for a cycle whose lease is gone: verify, uncordon, clear noout, ready — nothing released', async () => {
+    const h = harness({ image: 'v3', post: [{ pass: false, reasons: ['PGs peering'] }, { pass: true, reasons: [] }] })
+    expect(await h.ex.finishLeftover('w2/0/4')).toBe('finished')
+    expect(h.log).toEqual(['postGate', 'postGate', 'uncordon', 'clearNoout'])
+    expect(h.released).toEqual([])
+    expect(h.phases.map(([p]) => p)).toEqual(['verifying', 'ready'])
+  })
+
+  it('a leftover cycle whose post gate never passes fails the node and stays cordoned', async () => {
+    const h = harness({ image: 'v3', post: [{ pass: false, reasons: ['osd.1 down'] }] })
+    expect(await h.ex.finishLeftover('w2/0/4')).toBe('failed')
+    expect(h.log).not.toContain('uncordon')
+    expect(h.phases.at(-1)).toEqual(['failed', 'post-reboot gate did not pass within 10 s: osd.1 down'])
   })
 })

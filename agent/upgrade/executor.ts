@@ -29,8 +29,12 @@ export interface UpgradeSteps {
   preGate(): Promise<GateVerdict>
   setNoout(): Promise<void>
   clearNoout(): Promise<void>
-  cordon(): Promise<void>
+  /** Cordons the node, marked with this cycle (so a boot that finds the mark without a lease can finish it). */
+  cordon(lease: Lease): Promise<void>
+  /** Uncordons and removes the cycle mark. */
   uncordon(): Promise<void>
+  /** The mark of a cycle this node was cordoned for and has not finished, if any. */
+  leftoverCycle(): Promise<string | undefined>
   /** Evicts what a drain evicts; resolves with what still blocks at the deadline. */
   drain(deadlineMs: number, force: boolean): Promise<{ ok: boolean; blocking: string[] }>
   /** Asks the coordinator, with the lease as proof, to boot this node on `target` next. */
@@ -74,7 +78,7 @@ export interface ExecutorDeps {
   logger?: Logger
 }
 
-export type ExecutorOutcome = 'rebooting' | 'released' | 'failed' | 'fenced'
+export type ExecutorOutcome = 'rebooting' | 'released' | 'finished' | 'failed' | 'fenced'
 
 export class UpgradeExecutor {
   private readonly policy: ExecutorPolicy
@@ -96,6 +100,33 @@ export class UpgradeExecutor {
     return this.running
   }
 
+  /**
+   * After a boot that found this node cordoned for a cycle (`mark`) whose lease it no longer
+   * holds — the wave was aborted or replaced, or the slot force-released, while it was down:
+   * the tail of that cycle without the release (there is no slot to free). Phase
+   * `verifying` (unavailable, so it counts against every wave's budget) until the post gate
+   * passes, then uncordon and clear noout. Only makes the node more available.
+   */
+  finishLeftover(mark: string): Promise<ExecutorOutcome> {
+    this.running ??= this.leftover(mark).finally(() => {
+      this.running = undefined
+    })
+    return this.running
+  }
+
+  private async leftover(mark: string): Promise<ExecutorOutcome> {
+    this.log.warn({ component: 'executor', cycle: mark }, 'booted cordoned for a cycle whose lease is gone: finishing it')
+    this.d.setPhase('verifying')
+    this.note('leftover', `finishing cycle ${mark}`)
+    const failed = await this.verify(undefined)
+    if (failed) return failed
+    await this.d.steps.uncordon()
+    await this.d.steps.clearNoout()
+    this.d.setPhase('ready')
+    this.note('leftover', `cycle ${mark} finished: uncordoned, noout cleared`)
+    return 'finished'
+  }
+
   private async run(lease: Lease): Promise<ExecutorOutcome> {
     const target = this.d.target()
     if (target !== undefined && this.d.image() === target) return this.afterBoot(lease)
@@ -115,7 +146,7 @@ export class UpgradeExecutor {
     this.d.setPhase('draining')
     await this.d.steps.setNoout()
     if (!this.fence(lease, 'cordon')) return 'fenced'
-    await this.d.steps.cordon()
+    await this.d.steps.cordon(lease)
     if (!this.fence(lease, 'drain')) return 'fenced'
     const drain = await this.d.steps.drain(this.policy.drainDeadlineMs, false)
     if (!drain.ok) {
@@ -136,15 +167,8 @@ export class UpgradeExecutor {
   private async afterBoot(lease: Lease): Promise<ExecutorOutcome> {
     if (!this.fence(lease, 'verify')) return 'fenced'
     this.d.setPhase('verifying')
-    const deadline = this.d.clock.now() + this.policy.verifyTimeoutMs
-    let last: GateVerdict = { pass: false, reasons: ['not evaluated yet'] }
-    for (;;) {
-      last = await this.d.steps.postGate().catch((err: Error) => ({ pass: false, reasons: [err.message] }))
-      if (last.pass) break
-      if (this.d.clock.now() >= deadline) return this.fail(`post-reboot gate did not pass within ${Math.round(this.policy.verifyTimeoutMs / 1000)} s: ${last.reasons.join('; ')}`)
-      await this.d.wait(this.policy.verifyPollMs)
-      if (!this.fence(lease, 'verify')) return 'fenced'
-    }
+    const failed = await this.verify(lease)
+    if (failed) return failed
     if (!this.fence(lease, 'uncordon')) return 'fenced'
     await this.d.steps.uncordon()
     await this.d.steps.clearNoout()
@@ -153,6 +177,18 @@ export class UpgradeExecutor {
     this.d.setPhase('ready')
     this.note('release', 'post-reboot gate passed')
     return 'released'
+  }
+
+  /** Polls the post-reboot gate until it passes (undefined), the verify timeout fails the node, or the lease is fenced. */
+  private async verify(lease: Lease | undefined): Promise<ExecutorOutcome | undefined> {
+    const deadline = this.d.clock.now() + this.policy.verifyTimeoutMs
+    for (;;) {
+      const last = await this.d.steps.postGate().catch((err: Error): GateVerdict => ({ pass: false, reasons: [err.message] }))
+      if (last.pass) return undefined
+      if (this.d.clock.now() >= deadline) return this.fail(`post-reboot gate did not pass within ${Math.round(this.policy.verifyTimeoutMs / 1000)} s: ${last.reasons.join('; ')}`)
+      await this.d.wait(this.policy.verifyPollMs)
+      if (lease && !this.fence(lease, 'verify')) return 'fenced'
+    }
   }
 
   private fence(lease: Lease, step: string): boolean {

@@ -72,7 +72,8 @@ describe('RealSteps', () => {
     expect(pre.reasons[0]).toMatch(/pre-reboot gate could not be evaluated, failing closed: probe exploded/)
     expect((await st.postGate()).pass).toBe(false)
     await st.setNoout()
-    await st.cordon()
+    await st.cordon(lease)
+    expect(await st.leftoverCycle()).toBeUndefined()
     expect(await st.drain(1000, false)).toEqual({ ok: true, blocking: [] })
   })
 

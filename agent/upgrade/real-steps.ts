@@ -18,6 +18,7 @@ import type { HealthObserver } from '../health/health-observer.js'
 import type { CephProbe } from '../health/ceph-probe.js'
 import type { KubeClient } from '../health/kube-client.js'
 import { drainNode } from '../health/kube-drain.js'
+import { KubeNode } from '../health/kube-schemas.js'
 import { ShoalError } from '../protocol/errors.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
 import type { Lease } from '../protocol/vote/index.js'
@@ -32,6 +33,19 @@ export function assignSigningText(r: { node: string; wave: string; slot: number;
 export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): { node: string; wave: string; slot: number; term: number; sig: string } {
   const r = { node: lease.holder, wave: lease.wave, slot: lease.slot, term: lease.term }
   return { ...r, sig: Buffer.from(keyring.sign(new TextEncoder().encode(assignSigningText(r)))).toString('hex') }
+}
+
+/**
+ * Set on the Kubernetes node while a reboot cycle has it cordoned, removed at uncordon:
+ * `<wave>/<slot>/<term>`. A node that boots with it and holds no lease (the wave was
+ * aborted or replaced, or its slot force-released, while it was down) knows the cordon
+ * and noout are its own leftovers and finishes the cycle (post gate, uncordon, noout
+ * cleared) — an operator's own cordon carries no mark and is left alone.
+ */
+export const CYCLE_ANNOTATION = 'shoal.dev/upgrade-cycle'
+
+export function cycleMark(lease: Lease): string {
+  return `${lease.wave}/${lease.slot}/${lease.term}`
 }
 
 export interface RealStepsOptions {
@@ -81,14 +95,25 @@ export class RealSteps implements UpgradeSteps {
     await this.o.ceph.unsetNoout(this.o.host)
   }
 
-  async cordon(): Promise<void> {
+  /** Cordons, and marks the node with the cycle (CYCLE_ANNOTATION) so that a boot after a lost lease can finish it. */
+  async cordon(lease: Lease): Promise<void> {
     if (!this.o.kube) return this.skipped('cordon')
-    await this.o.kube.setUnschedulable(this.o.host, true)
+    await this.patchNode({ spec: { unschedulable: true }, metadata: { annotations: { [CYCLE_ANNOTATION]: cycleMark(lease) } } })
   }
 
   async uncordon(): Promise<void> {
     if (!this.o.kube) return this.skipped('uncordon')
-    await this.o.kube.setUnschedulable(this.o.host, false)
+    await this.patchNode({ spec: { unschedulable: null }, metadata: { annotations: { [CYCLE_ANNOTATION]: null } } })
+  }
+
+  async leftoverCycle(): Promise<string | undefined> {
+    if (!this.o.kube) return undefined
+    const n = await this.o.kube.getNode(this.o.host)
+    return n.metadata.annotations?.[CYCLE_ANNOTATION] ?? undefined
+  }
+
+  private async patchNode(body: unknown): Promise<void> {
+    await this.o.kube!.call('PATCH', `/api/v1/nodes/${encodeURIComponent(this.o.host)}`, KubeNode, { body, contentType: 'application/merge-patch+json' })
   }
 
   async drain(deadlineMs: number, force: boolean): Promise<{ ok: boolean; blocking: string[] }> {

@@ -110,6 +110,9 @@ export class UpgradeAgent {
   private readonly seen = new Map<string, string>()
   private readonly counters: Record<string, number> = {}
   private joinDeadline = Infinity
+  private readonly steps: UpgradeSteps
+  /** The leftover-cycle check after boot: not yet, running, or done. */
+  private leftover: 'unchecked' | 'checking' | 'done' = 'unchecked'
 
   constructor(private readonly o: UpgradeAgentOptions) {
     const c = o.config
@@ -144,6 +147,7 @@ export class UpgradeAgent {
         logger: this.log,
       })
     }
+    this.steps = steps
     this.monitor = new HealthMonitor(gateRounds(observer), { clock: o.clock, logger: this.log })
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
@@ -336,10 +340,37 @@ export class UpgradeAgent {
     this.maybeReady()
   }
 
-  /** Out of 'joining' once the vote knows we hold nothing (a held slot goes through the executor instead). */
+  /**
+   * Out of 'joining' once the vote knows we hold nothing (a held slot goes through the
+   * executor instead) — unless this node booted cordoned for a cycle whose lease is gone
+   * (its wave was aborted or replaced while it was down): then the executor finishes that
+   * cycle first, and the node stays unavailable until it has.
+   */
   private maybeReady(): void {
     const v = this.vote
     if (this.phase !== 'joining' || !v || v.abstaining || v.busy || v.currentLease() || this.executor.last) return
+    if (this.leftover === 'checking') return
+    if (this.leftover === 'unchecked') {
+      this.leftover = 'checking'
+      void this.steps.leftoverCycle().then(
+        (mark) => {
+          this.leftover = 'done'
+          if (this.closed || this.phase !== 'joining' || v.currentLease() || v.busy) return
+          if (mark === undefined) return this.setPhase('ready')
+          void this.executor.finishLeftover(mark).then((out) => {
+            this.log.info({ component: 'upgrade', node: this.o.nodeId, cycle: mark, outcome: out }, 'leftover cycle step done')
+            this.kick()
+          })
+        },
+        (err: Error) => {
+          // Unknown (Kubernetes unreachable): stay 'joining' and ask again next round.
+          this.leftover = 'unchecked'
+          this.count('leftover-check-errors')
+          this.log.warn({ component: 'upgrade', node: this.o.nodeId, err: err.message }, 'could not check for a leftover cycle; staying unavailable')
+        },
+      )
+      return
+    }
     this.setPhase('ready')
   }
 
