@@ -6,13 +6,18 @@
  *   fingerprint.cli               `shoal fingerprint -o json` as a process, start to exit
  *   fingerprint.resolve-10k       resolve one machine against 10,000 known fingerprints (index built)
  *   fingerprint.resolve-10k-cold  the same, building the index from the array each time (one-shot boot)
+ *   fingerprint.peer-ask-10k      what a rebooting worker pays to ask one peer: GET /v1/fingerprints of an
+ *                                 agent API (loopback) holding 10,000 records, parse, merge, resolve
  * Bounded: a few dozen runs, well under 3 minutes.
  */
 import { execFile } from 'node:child_process'
 import os from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { fingerprintMachine, FleetIndex, resolveIdentity, type KnownFingerprint } from '../agent/fingerprint/index.js'
+import { ApiServer } from '../agent/api/api-server.js'
+import { fetchPeerFingerprints } from '../agent/boot/peer-client.js'
+import { fingerprintMachine, FleetIndex, mergeKnownFingerprints, parseMeshFingerprints, resolveDigest, resolveIdentity, type KnownFingerprint } from '../agent/fingerprint/index.js'
+import type { MemberView } from '../agent/protocol/mesh-types.js'
 import { collectInventory } from '../agent/inventory/index.js'
 import { mutateMachine, SINGLE_PART_MUTATIONS, syntheticMachine } from '../sim/synthetic-machines.js'
 
@@ -73,4 +78,26 @@ for (const p of probes) {
 }
 emit({ bench: 'fingerprint.resolve-10k', known: index.size, n: probes.length, matched, ...stats(hot), cpuMsPerRun: await cpu(probes.length, () => resolveIdentity(probes[hot.length % probes.length]!.components, index)) })
 emit({ bench: 'fingerprint.resolve-10k-cold', known: known.length, n: 20, ...stats(await time(20, () => resolveIdentity(probes[0]!.components, known))), cpuMsPerRun: await cpu(5, () => resolveIdentity(probes[0]!.components, known)) })
+
+// 3. A rebooting worker asks one peer that holds 10,000 records.
+const view: MemberView[] = known.map((k) => ({
+  id: k.id, status: 'dead', inc: 1, updatedAt: 0, statusSince: 0,
+  record: { id: k.id, key: 'a'.repeat(64), inc: 1, ver: 1, image: 'v1', phase: 'ready', domain: 'r1', inv: {}, health: { status: 'ok', conditions: [] }, comps: [...k.comps] },
+}))
+const api = new ApiServer({ source: { selfId: view[0]!.id, startedAt: 0, now: () => 0, view: () => view, counters: () => ({}), on: () => undefined, off: () => undefined } })
+const bound = await api.listen(0, '127.0.0.1')
+const peerAddress = `${bound.host}:${bound.port}`
+const swapped = probes[0]!
+const swappedComps = resolveIdentity(swapped.components).comps
+let answerBytes = 0
+let peerDecision = ''
+const ask = async () => {
+  const raw = await fetchPeerFingerprints(peerAddress, { timeoutMs: 10_000, maxBytes: 32 * 1024 * 1024 })
+  const parsed = parseMeshFingerprints(raw)
+  if (!parsed.ok) throw new Error(parsed.detail)
+  peerDecision = resolveDigest(swappedComps, mergeKnownFingerprints([parsed.entries])).decision
+}
+answerBytes = Buffer.byteLength(JSON.stringify(await fetchPeerFingerprints(peerAddress, { timeoutMs: 10_000, maxBytes: 32 * 1024 * 1024 })))
+emit({ bench: 'fingerprint.peer-ask-10k', known: view.length, answerBytes, n: 10, ...stats(await time(10, ask)), decision: peerDecision })
+await api.close()
 emit({ bench: 'fingerprint.load', loadAvg1m: round(os.loadavg()[0]!), cpus: os.cpus().length })

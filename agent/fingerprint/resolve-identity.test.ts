@@ -35,6 +35,26 @@ describe('resolveIdentity', () => {
     expect(a.components.find((v) => v.kind === 'chassis')!.reason).toMatch(/same value as sys/)
   })
 
+  it('a one-disk machine that loses its disk keeps its id by its board ids; without usable board ids it is new, and says so beforehand', () => {
+    const whitebox = (board: boolean, disk: boolean) => [
+      ...(board ? [c('uuid', '7d1e0c52-3a8b-4f1e-9c2d-5b6a7e8f9012'), c('board', 'MB2024X0001')] : [c('sys', 'To Be Filled By O.E.M.')]),
+      ...(disk ? [c('wwn', 'eui.0025388b91c2a7d4', 'nvme0n1')] : []),
+      c('nic', '70:85:c2:11:22:33', 'enp1s0'),
+      c('nic', '70:85:c2:11:22:34', 'enp2s0'),
+      c('dimm', 'Kingston/0A1B2C3D'),
+      c('cpu', 'AMD Ryzen 9 5950X'),
+    ]
+    const fleet = [known('with-board', whitebox(true, true)), known('other', server('1009'))]
+    expect(resolveIdentity(whitebox(true, false), fleet)).toMatchObject({ id: 'with-board', decision: 'matched' })
+    expect(resolveIdentity(whitebox(true, true)).warnings.join()).not.toMatch(/no usable board ids/)
+
+    const noBoard = [known('no-board', whitebox(false, true)), known('other', server('1009'))]
+    expect(resolveIdentity(whitebox(false, true)).warnings.join()).toMatch(/no usable board ids \(DMI uuid or serials\): removing this machine's only disk gives it a new id/)
+    const pulled = resolveIdentity(whitebox(false, false), noBoard)
+    expect(pulled.decision).toBe('new')
+    expect(pulled.candidates[0]).toMatchObject({ id: 'no-board', rejected: expect.stringMatching(/^score 0\.3\d* < 0\.4$/) })
+  })
+
   it('keeps the id through each single part swap, given the known fingerprint', () => {
     const fleet = [known('node-a', server('1001')), known('node-b', server('1002')), known('node-c', server('1003'))]
     const base = server('1001')

@@ -292,6 +292,12 @@ export function resolveDigest(comps: readonly string[], known: readonly KnownFin
   if (evidenceOf(strongLocal) < 3) {
     warnings.push(`only ${strongLocal.length} identifying component(s): a part swap on this machine may give it a new id (a disk WWN plus one more part, or 3 parts, survive one swap)`)
   }
+  const localKinds = strongLocal.map((c) => digestKind(c)!)
+  const disks = localKinds.filter((k) => KIND_GROUP[k] === 'disks').length
+  if (disks > 0 && !localKinds.some((k) => BOARD_KINDS.has(k))) {
+    // Without board ids, the disks carry the id: a machine left with none scores at most 0.375.
+    warnings.push(`no usable board ids (DMI uuid or serials): ${disks === 1 ? 'removing this machine\'s only disk' : 'removing or replacing all of its disks'} gives it a new id`)
+  }
 
   // Step 3: score every known machine that shares at least one usable value.
   const candidateIds = new Set<string>()
