@@ -17,7 +17,8 @@
  * - Anti-entropy (Scuttlebutt with bucket hashes): with one random neighbour per second,
  *   and with every new neighbour at once, so anything lost is repaired.
  */
-import { AE_BUCKETS, BucketHashes, LIVENESS_CODE, bucketOf, digestChunks, livenessNewer, recordNewer, type AeEntry } from './anti-entropy.js'
+import { BucketHashes, LIVENESS_CODE, livenessNewer, type AeEntry, type DigestEntry } from './anti-entropy.js'
+import { aeEntry, answerDigest, digestMessages } from './anti-entropy-exchange.js'
 import { DropReason } from './errors.js'
 import type { MeshConfig } from './mesh-config.js'
 import type { Liveness, MemberView, MeshEffect, MeshEvent, MeshInput, SelfPatch } from './mesh-types.js'
@@ -64,8 +65,6 @@ interface ProbeState {
 
 const APP_SEEN_TTL_MS = 10 * 60_000
 const AWARENESS_MAX = 8
-const MAX_DELTA_UPDATES = 200
-const MAX_DIGEST_ENTRIES = 4000
 
 export class MeshNode {
   readonly id: string
@@ -571,42 +570,17 @@ export class MeshNode {
   // ---------------------------------------------------------------- anti-entropy
 
   private entryOf(m: Member): AeEntry {
-    return {
-      id: m.id,
-      recInc: m.record?.body.inc ?? 0,
-      recVer: m.record?.body.ver ?? 0,
-      status: LIVENESS_CODE[m.status],
-      statusInc: m.statusInc,
-    }
+    return aeEntry(m)
   }
 
   private sendDigests(to: string, buckets: number[], reply: boolean): void {
-    const entries = [...this.members.values()].map((m) => this.entryOf(m))
-    for (const d of digestChunks(entries, buckets, MAX_DIGEST_ENTRIES)) this.send(to, { t: 'ae-dig', buckets: d.buckets, e: d.e, reply })
+    for (const msg of digestMessages(this.members.values(), buckets, reply)) this.send(to, msg)
   }
 
-  private onDigest(from: string, buckets: number[], entries: [string, number, number, number, number][], reply: boolean): void {
-    const theirs = new Map<string, AeEntry>()
-    for (const [id, recInc, recVer, status, statusInc] of entries) theirs.set(id, { id, recInc, recVer, status, statusInc })
-    const wanted = new Set(buckets.filter((b) => b < AE_BUCKETS))
-    const delta: Update[] = []
-    for (const m of this.members.values()) {
-      if (!wanted.has(bucketOf(m.id))) continue
-      const mine = this.entryOf(m)
-      const t = theirs.get(m.id)
-      if (m.record && recordNewer(mine, t)) delta.push({ k: 'rec', rec: m.record.signed })
-      if (m.claim && m.status !== 'alive' && livenessNewer(mine, t)) delta.push(m.claim)
-    }
-    for (let i = 0; i < delta.length; i += MAX_DELTA_UPDATES) this.send(from, { t: 'ae-delta', u: delta.slice(i, i + MAX_DELTA_UPDATES) })
-    if (!reply) return
-    for (const t of theirs.values()) {
-      const m = this.members.get(t.id)
-      const mine = m ? this.entryOf(m) : undefined
-      if (!mine || recordNewer(t, mine) || livenessNewer(t, mine)) {
-        this.sendDigests(from, [...wanted], false)
-        return
-      }
-    }
+  private onDigest(from: string, buckets: number[], entries: DigestEntry[], reply: boolean): void {
+    const { deltas, digestBack } = answerDigest(this.members.values(), (id) => this.members.get(id), buckets, entries, reply)
+    for (const msg of deltas) this.send(from, msg)
+    if (digestBack) this.sendDigests(from, digestBack, false)
   }
 
   // ---------------------------------------------------------------- probing
