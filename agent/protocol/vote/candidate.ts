@@ -1,0 +1,197 @@
+/**
+ * The candidate's side: asking for a slot when, in this node's own view, it is among the
+ * best-ranked waiting nodes the free budget admits; counting votes toward a quorum
+ * (quorum.ts); winning (the fencing token is (slot, term)); or withdrawing, signed, naming
+ * the leader it saw, so voters back that leader in the next term. Also the reclaim of a
+ * lease this node may hold from before its memory loss.
+ */
+import { DropReason } from '../errors.js'
+import { canStillWin, isQuorum } from './quorum.js'
+import { onResolution } from './resolution.js'
+import { countBetter, occupancy, onRequest } from './voter.js'
+import type { GrantMsg, NackMsg, RequestMsg, VoteMsg, WithdrawMsg } from './vote-messages.js'
+import { COORD_MARK, type Collection, type VoteCore } from './vote-core.js'
+
+export function maybeRequest(vn: VoteCore): void {
+  const w = vn.wave
+  if (!w || vn.role !== 'node' || vn.lease || vn.collecting || vn.now < vn.retryAt) return
+  if (!vn.rosterKeys.has(vn.id) || vn.retired.has(vn.id)) return
+  // While relearning, only a reclaim (once the quiet period is over and answers arrive).
+  if (vn.recovery && vn.recovery.countedNonces.size === 0) return
+  // Any promise or grant naming us: we may hold a slot we forgot (RAM boot). Reclaim it
+  // first, whatever our health: its voters answer from their promises.
+  for (let i = 0; i < vn.slots.length; i++) {
+    const s = vn.slots[i]!
+    const p = s.promises.get(vn.id)
+    const g = s.grant?.holder === vn.id ? s.grant.term : 0
+    const term = Math.max(p?.term ?? 0, g)
+    if (term > 0) return startCollection(vn, i, term, true)
+  }
+  if (vn.recovery) return
+  const me = vn.viewPort.facts(vn.id)
+  if (!me || !me.available || me.image === w.target) return
+  const occ = occupancy(vn, -1)
+  const free = w.slots - occ.slotsTaken - occ.unavailableOthers
+  if (free <= 0) return
+  if (!vn.viewPort.drainable(vn.id) || !vn.viewPort.okToStop([...occ.holders, vn.id])) return
+  if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !(occ.domains.size === 1 && occ.domains.has(me.domain))) return
+  const freeSlots: number[] = []
+  for (let i = 0; i < vn.slots.length; i++) {
+    const s = vn.slots[i]!
+    if (s.promises.size === 0 && !s.grant) freeSlots.push(i)
+  }
+  if (freeSlots.length === 0) return
+  // A slot whose last term named us leader comes first.
+  let slot = freeSlots.find((i) => vn.slots[i]!.leader?.cand === vn.id)
+  if (slot === undefined) {
+    const better = countBetter(vn, me, occ, free)
+    if (better >= free) return
+    slot = freeSlots[Math.min(better, freeSlots.length - 1)]!
+  }
+  const s = vn.slots[slot]!
+  startCollection(vn, slot, Math.max(s.knownTerm, s.forcedUpTo) + 1, false)
+}
+
+export function startCollection(vn: VoteCore, slot: number, term: number, reclaim: boolean): void {
+  const w = vn.wave!
+  const s = vn.slots[slot]!
+  s.knownTerm = Math.max(s.knownTerm, term)
+  const req = vn.sign<RequestMsg>({ k: 'req', wave: w.id, slot, term, cand: vn.id })
+  vn.collecting = {
+    slot,
+    term,
+    req,
+    votes: new Set(),
+    coordVote: false,
+    against: new Map(),
+    coordAgainst: false,
+    answered: new Set(),
+    startedAt: vn.now,
+    deadline: vn.now + vn.cfg.collectMs,
+    resendAt: vn.now + vn.cfg.resendMs,
+    reclaim,
+  }
+  vn.dirty = true
+  vn.count(reclaim ? 'requests.reclaim' : 'requests')
+  vn.log.debug({ component: 'vote', node: vn.id, slot, term, reclaim }, 'request')
+  const c = vn.collecting
+  if (reclaim) {
+    // Votes we can count back from the promises the members described to us.
+    for (const v of vn.reclaimVotes.get(`${slot}:${term}`) ?? []) {
+      if (v === COORD_MARK) c.coordVote = true
+      else if (vn.rosterKeys.has(v)) c.votes.add(v)
+      c.answered.add(v === COORD_MARK ? w.coord.id : v)
+    }
+    vn.reclaimVotes.clear()
+    onRequest(vn, req) // and our own
+    if (vn.collecting !== c) return // won (or lost) without a message
+    for (const id of vn.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, req)
+    if (!c.answered.has(w.coord.id)) vn.send(w.coord.id, req)
+    return
+  }
+  vn.broadcast(req)
+  onRequest(vn, req) // our own vote, through the same rules
+}
+
+export function onVote(vn: VoteCore, m: VoteMsg, fromCoord: boolean): void {
+  const c = vn.collecting
+  if (m.cand !== vn.id || !c || c.slot !== m.slot || c.term !== m.term) return vn.drop(m.voter, DropReason.stale, `vote ${m.slot}/${m.term} from ${m.voter}`)
+  if (fromCoord) {
+    if (c.coordVote) return vn.drop(m.voter, DropReason.replay, `vote ${m.slot}/${m.term} from ${m.voter}`)
+    c.coordVote = true
+  } else {
+    if (c.votes.has(m.voter) || c.against.has(m.voter)) return vn.drop(m.voter, DropReason.replay, `vote ${m.slot}/${m.term} from ${m.voter}`)
+    c.votes.add(m.voter)
+  }
+  c.answered.add(m.voter)
+  if (isQuorum(vn.rosterIds.length, c.votes.size, c.coordVote)) win(vn, c)
+}
+
+export function onNack(vn: VoteCore, m: NackMsg, fromCoord: boolean): void {
+  const c = vn.collecting
+  if (m.cand !== vn.id || !c || c.slot !== m.slot || c.term !== m.term) return void vn.count('nack.late')
+  // Only a vote elsewhere at this very term is final; anything else is asked again.
+  if (m.reason === 'voted' || m.reason === 'stale') c.answered.add(m.voter)
+  const s = vn.slots[m.slot]!
+  if (m.reason === 'stale' && m.other) s.knownTerm = Math.max(s.knownTerm, m.other.term)
+  if (m.reason === 'voted' && m.other && m.other.cand !== vn.id) {
+    if (fromCoord) c.coordAgainst = true
+    else if (!c.votes.has(m.voter)) c.against.set(m.voter, m.other.cand)
+  }
+  if (m.reason === 'promised' && m.other && m.other.cand !== vn.id) {
+    // Forward what we know: their promise may already be resolved.
+    const proof = s.resolutions.get(m.other.cand)
+    if (proof && proof.term >= m.other.term) {
+      vn.send(m.voter, proof)
+      c.answered.delete(m.voter) // ask again on the next re-send
+    }
+  }
+  if (m.reason === 'stale' || !canStillWin(vn.rosterIds.length, c.votes.size, c.against.size, c.coordAgainst)) giveUp(vn, c, m.reason === 'stale' ? 'stale' : 'split')
+}
+
+export function win(vn: VoteCore, c: Collection): void {
+  const w = vn.wave!
+  vn.collecting = undefined
+  vn.lease = { wave: w.id, slot: c.slot, term: c.term, holder: vn.id }
+  const s = vn.slots[c.slot]!
+  s.grant = { term: c.term, holder: vn.id, queryAt: Infinity, queryEveryMs: vn.cfg.staleQueryMs }
+  s.leader = undefined
+  vn.dirty = true
+  vn.flushPersist() // the lease is durable before anyone acts on it
+  vn.count('leases.won')
+  vn.log.info({ component: 'vote', node: vn.id, slot: c.slot, term: c.term, votes: c.votes.size, coordinator: c.coordVote }, 'lease acquired')
+  // A reclaimed lease was announced when first won; the members that told us still hold it.
+  if (!c.reclaim) vn.broadcast(vn.sign<GrantMsg>({ k: 'grant', wave: w.id, slot: c.slot, term: c.term, holder: vn.id, votes: c.votes.size }))
+  vn.effects.push({ type: 'lease-acquired', lease: vn.lease })
+}
+
+/** This collection cannot win: withdraw for good, naming the leader seen. */
+export function giveUp(vn: VoteCore, c: Collection, why: string): void {
+  const w = vn.wave!
+  vn.collecting = undefined
+  const tally = new Map<string, number>()
+  tally.set(vn.id, c.votes.size)
+  for (const cand of c.against.values()) tally.set(cand, (tally.get(cand) ?? 0) + 1)
+  let leader = vn.id
+  for (const [cand, n] of tally) {
+    const best = tally.get(leader)!
+    if (n > best || (n === best && cand < leader)) leader = cand
+  }
+  vn.count(`withdraws.${why}`)
+  const wd = vn.sign<WithdrawMsg>({ k: 'wd', wave: w.id, slot: c.slot, term: c.term, cand: vn.id, leader })
+  vn.broadcast(wd)
+  onResolution(vn, wd)
+  vn.retryAt = leader === vn.id && c.votes.size > 0 ? vn.now : vn.now + vn.cfg.retryMs
+  vn.dirty = true
+}
+
+/**
+ * The collection's timers: at the deadline, withdraw (or, for a reclaim before our
+ * post-reboot gate passed, keep asking); re-send the request to voters that have not
+ * answered. True when the step should end here (our own vote settled the collection).
+ */
+export function collectionTick(vn: VoteCore): boolean {
+  const now = vn.now
+  const c = vn.collecting
+  if (!c) return false
+  if (now >= c.deadline) {
+    const me = vn.viewPort.facts(vn.id)
+    if (c.reclaim && !(me?.healthy && me.available)) {
+      // We may hold this slot from before our memory loss: never free it before our
+      // post-reboot gate passes. Keep asking.
+      c.deadline = now + vn.cfg.collectMs
+      c.answered.clear()
+      c.resendAt = now
+    } else giveUp(vn, c, 'deadline')
+  }
+  if (vn.collecting === c && now >= c.resendAt && now < c.deadline) {
+    c.resendAt = now + vn.cfg.resendMs
+    vn.count('resends')
+    // Our own vote too, if we refused ourselves earlier (a promise since resolved).
+    if (!c.votes.has(vn.id) && vn.rosterKeys.has(vn.id)) onRequest(vn, c.req)
+    if (vn.collecting !== c) return true
+    for (const id of vn.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, c.req)
+    if (vn.wave && !c.answered.has(vn.wave.coord.id)) vn.send(vn.wave.coord.id, c.req)
+  }
+  return false
+}

@@ -1,0 +1,86 @@
+/**
+ * Every vote message enters here: the wave check (asking the sender for a wave we missed),
+ * the roster and signature checks, then dispatch by kind. Bad input is dropped and counted
+ * (counters['dropped.<reason>']) and never reaches a quorum.
+ */
+import { DropReason } from '../errors.js'
+import { onNack, onVote } from './candidate.js'
+import { onSync, onSyncRequest } from './recovery.js'
+import { onGrant, onQuery, onResolution, onRetire } from './resolution.js'
+import { onRequest } from './voter.js'
+import { signerOf, signingBytes, type SyncReqMsg, type VoteMessage, type WaveMsg } from './vote-messages.js'
+import { newSlot, type VoteCore } from './vote-core.js'
+
+export function onMessage(vn: VoteCore, from: string, m: VoteMessage): void {
+  vn.count(`in.${m.k}`)
+  if (m.k === 'wave') return onWave(vn, from, m)
+  if (m.k === 'sync?') return onSyncRequest(vn, from, m)
+  if (m.k === 'sync' && m.waveMsg && vn.wave?.id !== m.waveMsg.id) onWave(vn, from, m.waveMsg)
+  const w = vn.wave
+  if (!w || m.wave !== w.id) {
+    // We may have missed the wave's announcement: ask the sender for it (rate-limited).
+    if ((!w || m.wave !== w.id) && vn.now >= vn.wavePullAt && vn.role === 'node') {
+      vn.wavePullAt = vn.now + vn.cfg.syncRetryMs
+      vn.send(from, vn.sign<SyncReqMsg>({ k: 'sync?', wave: '*', from: vn.id, nonce: ++vn.nonce }))
+    }
+    return vn.drop(from, 'unknown-wave', `${m.k} for wave ${m.wave}`)
+  }
+  const signer = signerOf(m)
+  const key = signer === w.coord.id ? w.coord.key : vn.rosterKeys.get(signer)
+  if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `${m.k} signed by ${signer}`)
+  if (('slot' in m) && m.slot >= w.slots) return vn.drop(from, DropReason.schema, `${m.k} for slot ${m.slot} of ${w.slots}`)
+  if (!vn.keyring.verify(key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `${m.k} from ${signer}`)
+  const fromCoord = signer === w.coord.id
+  switch (m.k) {
+    case 'req':
+      if (fromCoord) return vn.drop(from, DropReason.notOnRoster, 'the coordinator is never a candidate')
+      return onRequest(vn, m)
+    case 'vote':
+      return onVote(vn, m, fromCoord)
+    case 'nack':
+      return onNack(vn, m, fromCoord)
+    case 'grant':
+      if (fromCoord) return vn.drop(from, DropReason.notOnRoster, 'the coordinator never holds a slot')
+      return onGrant(vn, m)
+    case 'rel':
+    case 'wd':
+      if (fromCoord) return vn.drop(from, DropReason.notOnRoster, 'the coordinator never holds a slot')
+      return onResolution(vn, m)
+    case 'force':
+      if (!fromCoord) return vn.drop(from, DropReason.notOnRoster, 'force-release must come from the coordinator')
+      return onResolution(vn, m)
+    case 'retire':
+      if (!fromCoord) return vn.drop(from, DropReason.notOnRoster, 'retire must come from the coordinator')
+      return onRetire(vn, m)
+    case 'sync':
+      return onSync(vn, m, fromCoord)
+    case 'query':
+      return onQuery(vn, m)
+  }
+}
+
+export function onWave(vn: VoteCore, from: string, m: WaveMsg): void {
+  if (m.coord.key !== vn.coordKey) return vn.drop(from, DropReason.notOnRoster, `wave ${m.id} not from our coordinator`)
+  if (!vn.keyring.verify(m.coord.key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `wave ${m.id}`)
+  if (vn.wave) {
+    if (vn.wave.id === m.id) return void vn.count('dup.wave')
+    // One wave at a time: a later one replaces a finished/aborted one (the coordinator decides).
+    if (m.startedAt <= vn.wave.startedAt) return vn.drop(from, DropReason.stale, `wave ${m.id} older than ${vn.wave.id}`)
+  }
+  adoptWave(vn, m)
+}
+
+export function adoptWave(vn: VoteCore, m: WaveMsg): void {
+  vn.wave = m
+  vn.rosterKeys = new Map(m.roster.map((r) => [r.id, r.key]))
+  vn.rosterIds = m.roster.map((r) => r.id)
+  vn.retired = new Set()
+  vn.retireMsgs = []
+  vn.slots = Array.from({ length: m.slots }, () => newSlot())
+  vn.lease = undefined
+  vn.collecting = undefined
+  vn.dirty = true
+  vn.log.info({ component: 'vote', node: vn.id, wave: m.id, target: m.target, slots: m.slots, roster: m.roster.length }, 'wave')
+  // A node booted well before the wave started cannot have voted in it.
+  if (vn.recovery && vn.bootAt + vn.cfg.maxClockSkewMs < m.startedAt) vn.recovery = undefined
+}

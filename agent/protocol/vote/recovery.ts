@@ -1,0 +1,109 @@
+/**
+ * Memory loss: a node that booted from RAM forgot its promises. It abstains for a quiet
+ * period longer than any vote collection, then asks members for their open promises until
+ * enough with whole memory answered that every quorum its forgotten votes could have
+ * joined is covered (quorum.ts syncAnswersNeeded). The answers also carry the grants it
+ * missed and the members' own promises to it, from which a lease it held is counted back
+ * (the reclaim, candidate.ts).
+ */
+import { DropReason } from '../errors.js'
+import { syncAnswersNeeded } from './quorum.js'
+import { onMessage } from './inbox.js'
+import { signingBytes, type SyncMsg, type SyncReqMsg } from './vote-messages.js'
+import { COORD_MARK, type Recovery, type VoteCore } from './vote-core.js'
+
+export function startRecovery(vn: VoteCore, now: number): void {
+  vn.recovery = { quietUntil: now + vn.cfg.quietMs, countedNonces: new Set(), answers: new Set(), coordAnswered: false, nextSyncAt: now + vn.cfg.quietMs, rounds: 0 }
+}
+
+/**
+ * After the quiet period: ask for promises. The first round asks just enough members
+ * (plus some slack) in roster order after us; later rounds ask everyone not yet heard.
+ * Without a known wave, ask everyone (the answers carry the wave).
+ */
+export function sendSyncRequest(vn: VoteCore, r: Recovery): void {
+  const n = ++vn.nonce
+  r.countedNonces.add(n)
+  // Back off (up to 32x): members that cannot answer yet (down, relearning) are asked less often.
+  r.nextSyncAt = vn.now + vn.cfg.syncRetryMs * Math.min(32, 2 ** Math.min(r.rounds, 5))
+  const req = vn.sign<SyncReqMsg>({ k: 'sync?', wave: vn.wave?.id ?? '*', from: vn.id, nonce: n })
+  const w = vn.wave
+  if (!w) {
+    if (r.rounds++ >= 2) {
+      // Nobody answered with a wave: there is none to relearn.
+      vn.recovery = undefined
+      return
+    }
+    return vn.broadcast(req)
+  }
+  const need = syncAnswersNeeded(vn.rosterIds.length, false)
+  const me = Math.max(0, vn.rosterIds.indexOf(vn.id))
+  const ask = r.rounds++ === 0 ? need + Math.max(2, Math.ceil(need / 10)) : Infinity
+  let asked = 0
+  for (let i = 1; i < vn.rosterIds.length && asked < ask; i++) {
+    const id = vn.rosterIds[(me + i) % vn.rosterIds.length]!
+    if (r.answers.has(id)) continue
+    vn.send(id, req)
+    asked++
+  }
+  if (!r.coordAnswered) vn.send(w.coord.id, req)
+}
+
+export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
+  const w = vn.wave
+  if (!w || (m.wave !== '*' && m.wave !== w.id)) return
+  if (!vn.rosterKeys.has(m.from)) return vn.drop(from, DropReason.notOnRoster, `sync? from ${m.from}`)
+  if (!vn.keyring.verify(vn.rosterKeys.get(m.from)!, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
+  if (m.from === vn.id) return
+  const promises: SyncMsg['promises'] = []
+  const grants: SyncMsg['grants'] = []
+  vn.slots.forEach((s, slot) => {
+    for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
+    if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
+  })
+  vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.recovery, waveMsg: w, promises, grants, retires: vn.retireMsgs }))
+}
+
+export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
+  if (m.to !== vn.id) return vn.drop(m.from, DropReason.stale, 'sync for another node')
+  for (const r of m.retires) if (!vn.retired.has(r.node)) onMessage(vn, m.from, r)
+  for (const p of m.promises) {
+    learnPromise(vn, p.slot, p.term, p.cand)
+    // A member's own promise to us is its vote: a lease we forgot can be counted back.
+    if (p.cand === vn.id && p.own) {
+      const key = `${p.slot}:${p.term}`
+      const set = vn.reclaimVotes.get(key) ?? new Set<string>()
+      set.add(fromCoord ? COORD_MARK : m.from)
+      vn.reclaimVotes.set(key, set)
+    }
+  }
+  for (const g of m.grants) {
+    const s = vn.slots[g.slot]!
+    const res = s.resolutions.get(g.holder)
+    if (g.term > s.forcedUpTo && (!res || res.term < g.term) && (!s.grant || s.grant.term < g.term)) {
+      s.grant = { term: g.term, holder: g.holder, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
+      s.knownTerm = Math.max(s.knownTerm, g.term)
+    }
+  }
+  vn.dirty = true
+  const r = vn.recovery
+  if (!r || !m.complete || !r.countedNonces.has(m.nonce)) return
+  if (fromCoord) r.coordAnswered = true
+  else r.answers.add(m.from)
+  if (r.answers.size >= syncAnswersNeeded(vn.rosterIds.length, r.coordAnswered)) {
+    vn.recovery = undefined
+    vn.count('recovered')
+    vn.log.info({ component: 'vote', node: vn.id, answers: r.answers.size }, 'promises relearned; voting again')
+  }
+}
+
+export function learnPromise(vn: VoteCore, slot: number, term: number, cand: string): void {
+  const s = vn.slots[slot]
+  if (!s || term <= s.forcedUpTo) return
+  const res = s.resolutions.get(cand)
+  if (res && res.term >= term) return
+  const p = s.promises.get(cand)
+  if (p && p.term >= term) return
+  s.promises.set(cand, { term, own: false, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs })
+  s.knownTerm = Math.max(s.knownTerm, term)
+}
