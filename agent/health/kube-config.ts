@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
 import { parseWith } from './parse-output.js'
@@ -69,6 +69,8 @@ export function loadKubeconfig(file: string, context?: string): KubeConnection {
 export function kubeconfigFromText(text: string, baseDir: string, context?: string, what = 'kubeconfig'): KubeConnection {
   let raw: unknown
   try {
+    // yaml is loaded here, not at start: an agent without Kubernetes never needs it (~8 MB RSS).
+    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
     raw = parseYaml(text)
   } catch (err) {
     throw new ShoalError('bad-output', `${what}: not valid YAML: ${(err as Error).message}`)

@@ -2,7 +2,6 @@
  * KubeletProbe: GET the kubelet's /healthz (127.0.0.1:10248 by default, plain HTTP, no auth:
  * the kubelet's local health port). Healthy means 200 with body "ok".
  */
-import { request } from 'undici'
 import { ShoalError } from '../protocol/errors.js'
 import type { Probe } from '../protocol/ports.js'
 import type { KubeletView } from './observation.js'
@@ -27,6 +26,8 @@ export class KubeletProbe implements Probe<KubeletView> {
   /** Resolves healthy/unhealthy for any HTTP answer; throws (-> unknown) when nothing answers. */
   async run(): Promise<KubeletView> {
     try {
+      // undici at the first probe, not at start: a mesh-only agent never loads it (~9 MB RSS).
+      const { request } = await import('undici')
       const res = await request(this.url, { signal: AbortSignal.timeout(this.timeoutMs), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
       const text = (await res.body.text()).slice(0, 200)
       const first = text.split('\n')[0]!.trim()

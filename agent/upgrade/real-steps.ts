@@ -12,7 +12,6 @@
  * logged once per cycle, exactly as the gates state it in `skipped`.
  */
 import { execFile } from 'node:child_process'
-import { request } from 'undici'
 import { postReboot, preReboot, type GateResult } from '../health/gates.js'
 import type { HealthObserver } from '../health/health-observer.js'
 import type { CephProbe } from '../health/ceph-probe.js'
@@ -140,6 +139,8 @@ export class RealSteps implements UpgradeSteps {
       let why: string
       let final = false
       try {
+        // undici only when a wave assigns a boot (not at start: ~9 MB RSS a mesh-only agent never needs).
+        const { request } = await import('undici')
         const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
         const text = await res.body.text()
         if (res.statusCode === 200) {
