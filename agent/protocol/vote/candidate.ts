@@ -176,9 +176,11 @@ export function collectionTick(vn: VoteCore): boolean {
   if (!c) return false
   if (now >= c.deadline) {
     const me = vn.viewPort.facts(vn.id)
-    if (c.reclaim && !(me?.healthy && me.available)) {
+    if (c.reclaim && !me?.healthy) {
       // We may hold this slot from before our memory loss: never free it before our
-      // post-reboot gate passes. Keep asking.
+      // post-reboot gate passes. Keep asking. Once it passes, a reclaim that still has no
+      // quorum (a voter of the original grant was retired, or is down) withdraws: that
+      // frees the slot as a release would. (Not `available`: the cordon is our own cycle's.)
       c.deadline = now + vn.cfg.collectMs
       c.answered.clear()
       c.resendAt = now

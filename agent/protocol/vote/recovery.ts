@@ -52,8 +52,10 @@ export function sendSyncRequest(vn: VoteCore, r: Recovery): void {
 export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
   const w = vn.wave
   if (!w || (m.wave !== '*' && m.wave !== w.id)) return
-  if (!vn.rosterKeys.has(m.from)) return vn.drop(from, DropReason.notOnRoster, `sync? from ${m.from}`)
-  if (!vn.keyring.verify(vn.rosterKeys.get(m.from)!, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
+  // Members ask after a RAM boot; the coordinator after a restart (it missed what was said while down).
+  const key = m.from === w.coord.id ? w.coord.key : vn.rosterKeys.get(m.from)
+  if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `sync? from ${m.from}`)
+  if (!vn.keyring.verify(key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
   if (m.from === vn.id) return
   const promises: SyncMsg['promises'] = []
   const grants: SyncMsg['grants'] = []
@@ -86,6 +88,11 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
     }
   }
   vn.dirty = true
+  const cu = vn.catchUp
+  if (cu && cu.nonces.has(m.nonce)) {
+    cu.answers.add(m.from)
+    if (2 * cu.answers.size > vn.rosterIds.length) vn.catchUp = undefined
+  }
   const r = vn.recovery
   if (!r || !m.complete || !r.countedNonces.has(m.nonce)) return
   if (fromCoord) r.coordAnswered = true
@@ -106,4 +113,33 @@ export function learnPromise(vn: VoteCore, slot: number, term: number, cand: str
   if (p && p.term >= term) return
   s.promises.set(cand, { term, own: false, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs })
   s.knownTerm = Math.max(s.knownTerm, term)
+}
+
+/**
+ * The coordinator restarted from its Store: its promises are intact, but grants and
+ * promises made while it was down never reached it, and an operator's force-release needs
+ * the holder's term. It asks every member (a broadcast), a few times, until a majority
+ * answered. It never abstains: its own votes are on disk.
+ */
+export function startCatchUp(vn: VoteCore, now: number): void {
+  if (vn.role !== 'coordinator' || !vn.wave) return
+  vn.catchUp = { at: now, left: CATCH_UP_ROUNDS, nonces: new Set(), answers: new Set() }
+}
+
+const CATCH_UP_ROUNDS = 3
+
+export function catchUpTick(vn: VoteCore): void {
+  const cu = vn.catchUp
+  const w = vn.wave
+  if (!cu || vn.now < cu.at) return
+  if (!w || cu.left <= 0) {
+    vn.catchUp = undefined
+    return
+  }
+  const n = ++vn.nonce
+  cu.nonces.add(n)
+  cu.left--
+  cu.at = vn.now + vn.cfg.syncRetryMs * 4
+  vn.count('catch-up')
+  vn.broadcast(vn.sign<SyncReqMsg>({ k: 'sync?', wave: w.id, from: vn.id, nonce: n }))
 }

@@ -79,6 +79,8 @@ export class VoteCore {
   lease: Lease | undefined
   collecting: Collection | undefined
   recovery: Recovery | undefined
+  /** Coordinator after a restart: asking members what it missed (recovery.ts startCatchUp). */
+  catchUp: { at: number; left: number; nonces: Set<number>; answers: Set<string> } | undefined
   retryAt = 0
   /** Coordinator: operator decisions re-broadcast with backoff (a lost retire would stall budgets). */
   announcements: { msg: VoteMessage; at: number; gapMs: number; left: number }[] = []

@@ -233,6 +233,51 @@ describe('VoteNode: force-release, fencing, memory', () => {
     expect(net.holders()).toEqual(['n1'])
   })
 
+  it('a rebooted holder whose reclaim can no longer reach a quorum keeps its slot until its gate passes, then withdraws (even while still cordoned)', () => {
+    const net = new VoteNet({ ids: ids(3) })
+    // n2 never hears n0's request: n0 wins with n0 + n1 only.
+    net.filter = (_f, to, m) => !(m.k === 'req' && to === 'n2')
+    net.startWave()
+    net.filter = () => true
+    const lease = leaseOf(net, 'n0')
+    // n1 dies for good (its vote is gone); n0 reboots onto the target and forgets.
+    net.down.add('n1')
+    net.reboot('n0')
+    net.view.set('n0', { image: 'v2', available: false, healthy: false })
+    net.view.set('n1', { available: false, healthy: false })
+    net.advance(net.cfg.quietMs + 10_000)
+    expect(net.node('n0').busy).toBe(true) // reclaiming: the slot stays taken
+    expect(net.node('n2').view().slots[0]).toMatchObject({ holder: 'n0', term: lease.term })
+    // The post-reboot gate passes; the node is still cordoned by its own cycle (not available).
+    net.view.set('n0', { healthy: true })
+    net.advance(net.cfg.collectMs + 500)
+    expect(net.node('n0').busy).toBe(false)
+    expect(net.node('n0').currentLease()).toBeUndefined()
+    expect(net.effects('n0', 'broadcast').some((e) => e.type === 'broadcast' && e.msg.k === 'wd' && e.msg.term === lease.term)).toBe(true)
+    expect(net.node('n2').view().slots[0]!.holder).toBeUndefined()
+  })
+
+  it('a coordinator restarted from its Store asks what it missed: its force-release then covers the current holder', () => {
+    const net = new VoteNet({ ids: ids(3) })
+    net.startWave()
+    const first = leaseOf(net, 'n0')
+    net.down.add(COORD)
+    // While the coordinator is down: n0 releases, n1 wins the slot at the next term.
+    net.view.set('n0', { image: 'v2' })
+    net.input('n0', { type: 'gate', lease: first, passed: true })
+    net.poke()
+    const second = leaseOf(net, 'n1')
+    expect(second.term).toBeGreaterThan(first.term)
+    net.down.delete(COORD)
+    net.nodes.set(COORD, net.make(COORD, 'coordinator', false, net.stores.get(COORD)))
+    net.advance(500)
+    expect(net.node(COORD).view().slots[0]).toMatchObject({ holder: 'n1', term: second.term })
+    net.input(COORD, { type: 'force-release', slot: 0 })
+    expect(net.effects('n1', 'lease-lost')).toMatchObject([{ lease: { term: second.term } }])
+    // The slot is free again: n1, still waiting, may win it anew, at a higher term only.
+    expect(net.node('n1').currentLease()?.term ?? Infinity).toBeGreaterThan(second.term)
+  })
+
   it('a lost release is recovered by asking the holder (no timer frees anything)', () => {
     const net = new VoteNet({ ids: ids(3), config: { staleQueryMs: 10_000 } })
     net.startWave()

@@ -31,7 +31,7 @@
 import { silentLogger } from '../ports.js'
 import { collectionTick, maybeRequest } from './candidate.js'
 import { adoptWave, onMessage } from './inbox.js'
-import { sendSyncRequest, startRecovery } from './recovery.js'
+import { catchUpTick, sendSyncRequest, startCatchUp, startRecovery } from './recovery.js'
 import { onResolution, onRetire, staleQueryTick } from './resolution.js'
 import type { ForceMsg, ReleaseMsg, RetireMsg, Unsigned, VoteMessage, WaveMsg } from './vote-messages.js'
 import { RECHECK_KINDS, VoteCore } from './vote-core.js'
@@ -54,8 +54,10 @@ export class VoteNode {
     this.vn = vn
     this.counters = vn.counters
     const mayHaveForgotten = init.mayHaveForgotten ?? true
-    if (init.persisted) restore(vn, init.persisted)
-    else if (mayHaveForgotten && this.role === 'node') startRecovery(vn, init.now)
+    if (init.persisted) {
+      restore(vn, init.persisted)
+      startCatchUp(vn, init.now)
+    } else if (mayHaveForgotten && this.role === 'node') startRecovery(vn, init.now)
   }
 
   // ---- queries -------------------------------------------------------------------------
@@ -113,6 +115,7 @@ export class VoteNode {
     if (c) w = Math.min(w, c.deadline, c.resendAt)
     const r = vn.recovery
     if (r) w = Math.min(w, r.nextSyncAt)
+    if (vn.catchUp) w = Math.min(w, vn.catchUp.at)
     if (vn.retryAt > vn.now) w = Math.min(w, vn.retryAt)
     for (const a of vn.announcements) w = Math.min(w, a.at)
     for (const s of vn.slots) {
@@ -178,6 +181,7 @@ function onTick(vn: VoteCore): void {
   const now = vn.now
   const r = vn.recovery
   if (r && now >= r.nextSyncAt) sendSyncRequest(vn, r)
+  catchUpTick(vn)
   for (const a of vn.announcements) {
     if (now < a.at) continue
     vn.broadcast(a.msg)
