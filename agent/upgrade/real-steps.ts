@@ -18,20 +18,17 @@ import type { CephProbe } from '../health/ceph-probe.js'
 import type { KubeClient } from '../health/kube-client.js'
 import { drainNode } from '../health/kube-drain.js'
 import { KubeNode } from '../health/kube-schemas.js'
+import { signAssign, type SignedAssignClaim } from '../protocol/assign-proof.js'
 import { ShoalError } from '../protocol/errors.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
 import type { Lease } from '../protocol/vote/index.js'
 import type { GateVerdict, UpgradeSteps } from './executor.js'
 
-/** The exact text a node signs for POST /v1/assign (same as coordinator/waves/wave-api.ts). */
-export function assignSigningText(r: { node: string; wave: string; slot: number; term: number }): string {
-  return `shoal-assign1|${r.wave}|${r.slot}|${r.term}|${r.node}`
-}
+export { assignSigningText } from '../protocol/assign-proof.js'
 
-/** The body of POST /v1/assign for `lease`, signed with the node's key. */
-export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): { node: string; wave: string; slot: number; term: number; sig: string } {
-  const r = { node: lease.holder, wave: lease.wave, slot: lease.slot, term: lease.term }
-  return { ...r, sig: Buffer.from(keyring.sign(new TextEncoder().encode(assignSigningText(r)))).toString('hex') }
+/** The body of POST /v1/assign for `lease`, signed with the node's key (agent/protocol/assign-proof.ts). */
+export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): SignedAssignClaim {
+  return signAssign({ node: lease.holder, wave: lease.wave, slot: lease.slot, term: lease.term }, keyring)
 }
 
 /**

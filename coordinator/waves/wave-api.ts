@@ -65,10 +65,8 @@ export const AssignLeaseRequest = z
   .strict()
 export type AssignLeaseRequest = z.infer<typeof AssignLeaseRequest>
 
-/** The exact text a node signs for /v1/assign (domain-separated from every vote message). */
-export function assignSigningText(r: Pick<AssignLeaseRequest, 'node' | 'wave' | 'slot' | 'term'>): string {
-  return `shoal-assign1|${r.wave}|${r.slot}|${r.term}|${r.node}`
-}
+/** The exact text a node signs for /v1/assign: defined once, in agent/protocol/assign-proof.ts. */
+export { assignSigningText } from '../../agent/protocol/assign-proof.js'
 
 export const OverallState = z.enum(['running', 'paused', 'halted', 'done', 'aborted'])
 export type OverallState = z.infer<typeof OverallState>

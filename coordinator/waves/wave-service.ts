@@ -12,6 +12,7 @@
  */
 import { z } from 'zod'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
+import { verifyAssign } from '../../agent/protocol/assign-proof.js'
 import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
 import { compareRank, rankKey } from '../../agent/protocol/vote/ranking.js'
@@ -288,10 +289,8 @@ export class WaveService {
     if (!ACTIVE.has(w.state)) return refuse('wave-not-running', `wave ${w.id} is ${w.state}; no new boot assignments`)
     const entry = w.roster.find((e) => e.id === r.node)
     if (!entry) return refuse('not-in-wave', `node ${r.node} is not on wave ${w.id}'s roster`)
-    const text = new TextEncoder().encode(assignSigningText(r))
-    const sig = Buffer.from(r.sig, 'hex')
     const keys = [entry.key, this.deps.state.nodes.get(r.node)?.key].filter((k): k is string => !!k)
-    if (!keys.some((k) => this.deps.identity.keyring.verify(k, text, sig))) return refuse('bad-signature', `the signature is not ${r.node}'s over ${assignSigningText(r)}`)
+    if (!keys.some((k) => verifyAssign(r, k, this.deps.identity.keyring))) return refuse('bad-signature', `the signature is not ${r.node}'s over ${assignSigningText(r)}`)
     const snap = this.vote.snapshot()
     const s = snap.wave?.id === w.id ? snap.slots[r.slot] : undefined
     if (!s || s.grant?.holder !== r.node || s.grant.term !== r.term || s.forcedUpTo >= r.term) {
