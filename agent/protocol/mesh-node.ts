@@ -399,21 +399,26 @@ export class MeshNode {
       this.drop(from, DropReason.notOnRoster, `claim by ${c.by} about ${c.about}`)
       return 'bad'
     }
-    if (!this.keyring.verify(key, claimBytes(c), c.sig)) {
+    // Most copies of a claim are duplicates: verify only one that would change something.
+    const verified = (): boolean => {
+      if (this.keyring.verify(key, claimBytes(c), c.sig)) return true
       this.drop(from, DropReason.badSignature, `claim by ${c.by}`)
-      return 'bad'
+      return false
     }
     if (c.about === this.id) {
-      if (c.inc >= this.selfRec.body.inc) this.refute(c.inc, 0, now)
+      if (c.inc < this.selfRec.body.inc) return 'dup'
+      if (!verified()) return 'bad'
+      this.refute(c.inc, 0, now)
       return 'dup'
     }
     const m = this.members.get(c.about)
     // A claim about a node whose record we have not seen yet: keep nothing (a member
     // without a record would never be announced to watchers); anti-entropy delivers the
     // record and, if still current, the claim.
-    if (!m) return 'skip'
+    if (!m) return verified() ? 'skip' : 'bad'
     const code = LIVENESS_CODE[c.status]
     if (livenessNewer({ status: code, statusInc: c.inc }, { status: LIVENESS_CODE[m.status], statusInc: m.statusInc })) {
+      if (!verified()) return 'bad'
       this.setStatus(m, c.status, c.inc, c, now)
       if (c.status === 'suspect') {
         const mine = c.by === this.id
@@ -426,6 +431,7 @@ export class MeshNode {
       return 'new'
     }
     if (c.status === 'suspect' && m.status === 'suspect' && m.statusInc === c.inc && m.suspicion && !m.suspicion.accusers.has(c.by)) {
+      if (!verified()) return 'bad'
       // An independent suspicion of the same incarnation: a Lifeguard confirmation.
       m.suspicion.accusers.add(c.by)
       if (c.by === this.id) m.suspicion.mine = true
