@@ -204,6 +204,24 @@ describe('MeshNode', () => {
     expect(victim.member('node-001')!.record!.phase).toBe('ready')
   })
 
+  it('drops and counts a claim with a bad signature, about another node or about itself, and changes nothing', () => {
+    const { net, names } = cluster(4)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const victim = net.nodes.get('node-000')!
+    const incBefore = victim.self().inc
+    const forge = (about: string, inc: number) => {
+      const c = { about, inc, status: 'suspect' as const, by: 'node-003' }
+      return { k: 'claim' as const, ...c, sig: fakeKeyring('mallory').sign(claimBytes(c)) }
+    }
+    const target = victim.member('node-001')!
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: forge('node-001', target.inc) } })
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: forge('node-000', incBefore) } })
+    expect(victim.counters[`dropped.${DropReason.badSignature}`]).toBe(2)
+    expect(victim.member('node-001')!.status).toBe('alive')
+    // A forged claim about itself is not refuted (no new incarnation for a forgery).
+    expect(victim.self().inc).toBe(incBefore)
+  })
+
   it('disconnects a peer that keeps sending bad frames', () => {
     const { net, names } = cluster(3)
     net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
