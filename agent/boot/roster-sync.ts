@@ -7,6 +7,8 @@
  * is down changes nothing: the last good roster stays, and the mesh keeps working.
  */
 import { rename, writeFile } from 'node:fs/promises'
+import { get as httpGet } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { ShoalError } from '../protocol/errors.js'
 import { verifyRoster } from '../../coordinator/certificate.js'
 import { routes, type SignedRoster } from '../../coordinator/enroll-api.js'
@@ -19,18 +21,61 @@ export interface RosterPin {
 
 /** Fetches and verifies the coordinator's roster. Throws ShoalError saying what was wrong. */
 export async function fetchRoster(pin: RosterPin, timeoutMs: number): Promise<SignedRoster> {
+  const r = await fetchRosterIfChanged(pin, timeoutMs, undefined)
+  return r!.roster
+}
+
+/**
+ * GET /v1/roster over node:http with If-None-Match: an unchanged roster costs a 304 with no
+ * body and no signature check (a poll every 2 s must stay cheap on a slow, emulated worker;
+ * fetch would also load undici). Resolves undefined when unchanged.
+ */
+export async function fetchRosterIfChanged(pin: RosterPin, timeoutMs: number, etag: string | undefined): Promise<{ roster: SignedRoster; etag: string | undefined } | undefined> {
+  let answer: { status: number; text: string; etag: string | undefined }
+  try {
+    answer = await getText(new URL(`${pin.coordinator}${routes.roster}`), timeoutMs, etag ? { 'if-none-match': etag } : {})
+  } catch (err) {
+    throw new ShoalError('unreachable', `cannot fetch the roster from ${pin.coordinator}: ${(err as Error).message}`, { cause: err })
+  }
+  if (answer.status === 304 && etag) return undefined
+  if (answer.status !== 200) throw new ShoalError('unreachable', `GET ${routes.roster} answered ${answer.status}`)
   let body: unknown
   try {
-    const res = await fetch(`${pin.coordinator}${routes.roster}`, { signal: AbortSignal.timeout(timeoutMs) })
-    if (!res.ok) throw new ShoalError('unreachable', `GET ${routes.roster} answered ${res.status}`)
-    body = await res.json()
-  } catch (err) {
-    if (err instanceof ShoalError) throw err
-    throw new ShoalError('unreachable', `cannot fetch the roster from ${pin.coordinator}: ${(err as Error).message}`, { cause: err })
+    body = JSON.parse(answer.text)
+  } catch {
+    throw new ShoalError('bad-roster', `roster from ${pin.coordinator} is not JSON`)
   }
   const r = verifyRoster(body, pin.clusterKey, pin.cluster)
   if (!r.ok) throw new ShoalError('bad-roster', `roster from ${pin.coordinator} refused (${r.reason}): ${r.detail}`)
-  return r.value
+  return { roster: r.value, etag: answer.etag }
+}
+
+/** Largest roster answer accepted (~10,000 members is a few MB). */
+const MAX_ROSTER_BYTES = 64 * 1024 * 1024
+
+function getText(url: URL, timeoutMs: number, headers: Record<string, string>): Promise<{ status: number; text: string; etag: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { headers }, (res) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (c: Buffer) => {
+        size += c.length
+        if (size > MAX_ROSTER_BYTES) return req.destroy(new Error(`answer larger than ${MAX_ROSTER_BYTES} bytes`))
+        chunks.push(c)
+      })
+      res.on('end', () => {
+        clearTimeout(timer)
+        const etag = res.headers.etag
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), etag: typeof etag === 'string' ? etag : undefined })
+      })
+      res.on('error', reject)
+    })
+    const timer = setTimeout(() => req.destroy(new Error('timed out')), timeoutMs)
+    req.on('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+  })
 }
 
 /** Writes the agent's RosterFile and the signed original beside it, each via a rename. */
@@ -59,12 +104,15 @@ export function startRosterSync(o: RosterSyncOptions): () => void {
   let stopped = false
   let failing = false
   let timer: NodeJS.Timeout | undefined
+  let etag: string | undefined
   const tick = async () => {
     try {
-      const r = await fetchRoster(o.pin, o.timeoutMs)
+      const got = await fetchRosterIfChanged(o.pin, o.timeoutMs, etag)
       if (failing) o.log('coordinator reachable again')
       failing = false
-      if (r.version > version) {
+      const r = got?.roster
+      if (got) etag = got.etag
+      if (r && r.version > version) {
         await writeRosterFiles(o.rosterFile, r)
         o.log(`roster v${r.version}: ${r.members.length} members (${r.members.map((m) => m.id).join(', ')})`)
         version = r.version
