@@ -56,7 +56,7 @@ describe('boot script', () => {
     h = await startTestCoordinator({ config: { meshTiming: 'emulated', dhtPort: 0, dhtHost: '127.0.0.1', bootstrapAdvertise: undefined } })
     const kernelLine = (await bootScript('52:54:00:aa:bb:02')).text.split('\n').find((l) => l.startsWith('kernel '))!
     const workers = parseMeshParam(kernelLine)!
-    expect(workers.mesh).toMatchObject({ probeIntervalMs: 1000, probeTimeoutMs: 2000 })
+    expect(workers.mesh).toMatchObject({ probeIntervalMs: 2000, probeTimeoutMs: 5000 })
     expect(workers.silentLinkMs).toBe(60_000)
     const peer = h.coordinator.waves.peer!
     expect(peer).toBeDefined()

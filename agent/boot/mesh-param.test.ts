@@ -29,7 +29,7 @@ describe('shoal.mesh= (mesh timing for slow machines)', () => {
 describe('named mesh timings (the coordinator\'s --mesh-timing)', () => {
   it('emulated -> shoal.mesh= words that parse back to the same timing; lan -> nothing', () => {
     const t = parseMeshTiming('emulated')
-    expect(t.mesh).toMatchObject({ probeIntervalMs: 1000, probeTimeoutMs: 2000 })
+    expect(t.mesh).toMatchObject({ probeIntervalMs: 2000, probeTimeoutMs: 5000 })
     expect(parseMeshParam(`quiet ${formatMeshParam(t)} shoal.image=v1`)).toEqual(t)
     expect(formatMeshParam(parseMeshTiming('lan'))).toBe('')
     expect(() => parseMeshTiming('turbo')).toThrow(ShoalError)

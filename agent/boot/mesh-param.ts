@@ -17,13 +17,15 @@ export interface MeshParam {
 /**
  * Named timings (what an operator types as the coordinator's --mesh-timing):
  * - lan: the preset as is (nothing on the command line);
- * - emulated: TCG workers on a shared host, where node runs 20-100x slower: 1 s probes
- *   answered within 2 s, 3 s anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link
- *   close (a handshake can take the slow side many seconds).
+ * - emulated: TCG workers on a shared host, where node runs 20-100x slower and a starved
+ *   guest answered its HTTP API in up to 20 s: 2 s probes answered within 5 s, suspicion of
+ *   at least 8 probe periods (16-48 s: a suspected guest gets time to refute), 5 s
+ *   anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link close (a handshake can take
+ *   the slow side many seconds). A crash is then noticed in about a minute, not 3 s.
  */
 export const MESH_TIMINGS = {
   lan: '',
-  emulated: 'silentLinkMs:60000,probeIntervalMs:1000,probeTimeoutMs:2000,antiEntropyIntervalMs:3000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000',
+  emulated: 'silentLinkMs:60000,probeIntervalMs:2000,probeTimeoutMs:5000,suspicionMinMult:8,antiEntropyIntervalMs:5000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000',
 } as const
 
 /** A timing as the operator wrote it (a name of MESH_TIMINGS, or key:number,...) -> the pairs, validated. */
