@@ -1,9 +1,11 @@
 /**
- * The operator's client for the waves API (used by `shoal upgrade` and `shoal lease`):
- * where the coordinator is (--coordinator, SHOAL_COORDINATOR_URL, default
+ * The operator's client for the coordinator's admin APIs — one for every command that
+ * talks to it (`shoal upgrade`, `shoal lease`, `shoal coordinator nodes|audit|...`): where
+ * the coordinator is (--coordinator, SHOAL_COORDINATOR_URL, default
  * http://127.0.0.1:8080), the admin token (--admin-token, SHOAL_ADMIN_TOKEN, or the file
  * <data-dir>/admin-token the coordinator wrote), and one error mapping: unreachable -> exit
- * 3, a refusal by the coordinator -> its message and exit 1.
+ * 3, a refusal by the coordinator -> its message and exit 1 (a 400 may count as a usage
+ * error, exit 2, where the caller says so).
  */
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -26,10 +28,11 @@ export async function waveClient(values: Record<string, unknown>, env: Record<st
   const url = String(values.coordinator ?? values.url ?? env.SHOAL_COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
   if (!/^https?:\/\/[^\s/]+$/.test(url)) throw new ShoalError('usage', `--coordinator must be http(s)://host[:port], not "${url}"`)
   const token = await adminToken(values['admin-token'] as string | undefined, (values['data-dir'] as string | undefined) ?? env.SHOAL_COORDINATOR_DATA_DIR ?? defaultCoordinatorConfig.dataDir, env)
-  return { url, call: (path, body) => call(url, token, path, body) }
+  return { url, call: (path, body) => adminCall(url, token, path, body) }
 }
 
-async function adminToken(flag: string | undefined, dataDir: string, env: Record<string, string | undefined>): Promise<string> {
+/** The admin token: the flag, else SHOAL_ADMIN_TOKEN, else `<dataDir>/admin-token`. */
+export async function adminToken(flag: string | undefined, dataDir: string, env: Record<string, string | undefined> = process.env): Promise<string> {
   if (flag) return flag
   if (env.SHOAL_ADMIN_TOKEN) return env.SHOAL_ADMIN_TOKEN
   const file = join(dataDir, 'admin-token')
@@ -40,7 +43,17 @@ async function adminToken(flag: string | undefined, dataDir: string, env: Record
   }
 }
 
-async function call(url: string, token: string, path: string, body?: unknown): Promise<unknown> {
+export interface AdminCallOptions {
+  /** How a 400 answer counts: `refused` (exit 1, default) or `usage` (exit 2: the operator's input was wrong). */
+  badRequest?: 'refused' | 'usage'
+  /** The flag that names the coordinator, for the unreachable message. Default `--coordinator URL`. */
+  urlFlag?: string
+  /** ShoalError code of every other refusal (default: `unauthorized` for 401, else `refused`); the exit code is 1 either way. */
+  refusedCode?: string
+}
+
+/** One admin API call: GET without a body, POST with one; the JSON answer, or a ShoalError saying why not. */
+export async function adminCall(url: string, token: string, path: string, body?: unknown, opts: AdminCallOptions = {}): Promise<unknown> {
   let res: Response
   try {
     res = await fetch(`${url}${path}`, {
@@ -51,7 +64,7 @@ async function call(url: string, token: string, path: string, body?: unknown): P
     })
   } catch (err) {
     const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message
-    throw new ShoalError('unreachable', `cannot reach the coordinator at ${url}: ${cause} (is it running? --coordinator URL)`)
+    throw new ShoalError('unreachable', `cannot reach the coordinator at ${url}: ${cause} (is it running? ${opts.urlFlag ?? '--coordinator URL'})`)
   }
   const text = await res.text()
   let json: unknown
@@ -62,7 +75,7 @@ async function call(url: string, token: string, path: string, body?: unknown): P
   }
   if (!res.ok) {
     const msg = (json as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`
-    throw new ShoalError(res.status === 401 ? 'unauthorized' : 'refused', msg)
+    throw new ShoalError(res.status === 400 && opts.badRequest === 'usage' ? 'usage' : (opts.refusedCode ?? (res.status === 401 ? 'unauthorized' : 'refused')), msg)
   }
   return json
 }

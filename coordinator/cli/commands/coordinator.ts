@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { adminRoutes, AdminNode, AdminPending } from '../../admin-api.js'
 import { AuditEntry } from '../../state-store.js'
+import { adminCall, adminToken } from '../../waves/wave-client.js'
 import {
   CoordinatorConfig,
   coerce,
@@ -131,7 +132,7 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
   const format = outputFormat(values.output)
   const url = ((values.url as string | undefined) ?? process.env.SHOAL_COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
   const token = await adminToken(values['admin-token'] as string | undefined, (values['data-dir'] as string | undefined) ?? process.env.SHOAL_COORDINATOR_DATA_DIR ?? defaultCoordinatorConfig.dataDir)
-  const call = (path: string, body?: unknown) => adminCall(url, token, path, body)
+  const call = (path: string, body?: unknown) => adminCall(url, token, path, body, { badRequest: 'usage', urlFlag: '--url', refusedCode: 'failed' })
   const need = (n: number, what: string) => {
     if (positionals.length !== n) throw new ShoalError('usage', `${sub} needs ${what}\nusage: ${USAGE}`)
   }
@@ -185,41 +186,4 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
     }
   }
   return 2
-}
-
-async function adminToken(flag: string | undefined, dataDir: string): Promise<string> {
-  if (flag) return flag
-  if (process.env.SHOAL_ADMIN_TOKEN) return process.env.SHOAL_ADMIN_TOKEN
-  const file = join(dataDir, 'admin-token')
-  try {
-    return (await readFile(file, 'utf8')).trim()
-  } catch {
-    throw new ShoalError('usage', `no admin token: pass --admin-token, set SHOAL_ADMIN_TOKEN, or run on the coordinator host where ${file} exists (--data-dir)`)
-  }
-}
-
-async function adminCall(url: string, token: string, path: string, body?: unknown): Promise<unknown> {
-  let res: Response
-  try {
-    res = await fetch(`${url}${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    })
-  } catch (err) {
-    throw new ShoalError('unreachable', `cannot reach the coordinator at ${url}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message} (is it running? --url)`)
-  }
-  const text = await res.text()
-  let json: unknown
-  try {
-    json = JSON.parse(text)
-  } catch {
-    throw new ShoalError('bad-answer', `coordinator answered ${res.status} with a body that is not JSON`)
-  }
-  if (!res.ok) {
-    const msg = (json as { error?: { message?: string } })?.error?.message ?? `HTTP ${res.status}`
-    throw new ShoalError(res.status === 400 ? 'usage' : 'failed', msg)
-  }
-  return json
 }
