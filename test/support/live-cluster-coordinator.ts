@@ -1,197 +1,164 @@
 /**
- * A stand-in for the coordinator's wave side, for the live wave test while
- * coordinator/waves is being built: a mesh peer `coordinator` (the agents' MeshRuntime,
- * MeshNode and SwarmTransport), a VoteNode of role 'coordinator' (signs and publishes the
- * wave, tie-breaks, answers sync), the signed wave control (running/paused/aborted, node
- * timeout) re-broadcast every `announceMs`, and POST /v1/assign that grants the wave's
- * target only to the node the coordinator's own vote view shows holding (slot, term),
- * with the node's signature over assignSigningText. Refusals are counted and kept.
+ * The real coordinator for live tests (coordinator/coordinator.ts, in this process, on
+ * loopback): its HTTP API (boot scripts, enrollment, roster, the waves API, /v1/assign),
+ * its level state in a temp dir, its DHT bootstrap node and its mesh peer, on the real
+ * clock. Image versions are small generated directories, as `npm run layers` would leave.
+ *
+ * What a test does with it is what an operator and a machine do: a machine asks for its
+ * boot script (which says which image it boots), enrolls with its key, reads the signed
+ * roster; the operator starts waves through POST /v1/waves and reads GET /v1/waves/{id}.
  */
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { z } from 'zod'
-import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng, type NodeIdentity } from '../../agent/mesh/index.js'
-import { pack } from '../../agent/protocol/frame.js'
-import { meshConfig, type MeshConfig } from '../../agent/protocol/mesh-config.js'
-import { MeshNode } from '../../agent/protocol/mesh-node.js'
-import type { Roster } from '../../agent/protocol/roster.js'
-import { encodeVoteMessage, VOTE_TOPIC, VoteNode, voteConfig, type VoteConfig } from '../../agent/protocol/vote/index.js'
-import { signControl, WAVE_CONTROL_TOPIC, WaveGate, type WaveState } from '../../agent/protocol/wave-control.js'
-import { MeshClusterView } from '../../agent/upgrade/mesh-cluster-view.js'
-import { assignSigningText } from '../../agent/upgrade/real-steps.js'
-import { VoteRuntime } from '../../agent/upgrade/vote-runtime.js'
+import { createSocket } from 'node:dgram'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { realClock } from '../../agent/mesh/index.js'
+import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
+import { smallImage, startTestCoordinator, tokenFromScript, type SteppedClock, type TestCoordinator } from '../../coordinator/testing.js'
 
 export const COORDINATOR_ID = 'coordinator'
 
-const AssignBody = z.object({ node: z.string(), wave: z.string(), slot: z.number().int().nonnegative(), term: z.number().int().positive(), sig: z.string().regex(/^[0-9a-f]+$/) }).strict()
+/** A free UDP port on loopback (the coordinator's DHT bootstrap node). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket('udp4')
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
+  const { port } = s.address()
+  await new Promise<void>((r) => s.close(() => r()))
+  return port
+}
 
-export interface StandInOptions {
-  seed: Uint8Array
-  cluster: string
-  bootstrap: string
-  roster: Roster
-  mesh?: Partial<MeshConfig>
+export interface LiveCoordinatorOptions {
+  /** Image versions the coordinator can serve; the first is the default boot image. */
+  images: string[]
   vote?: Partial<VoteConfig>
-  /** Control + wave re-broadcast interval. 1 s: a booted node learns both within a second. */
-  announceMs?: number
+  /** The coordinator's mesh timing (config meshTiming), the same the agents run. */
+  mesh?: Partial<MeshConfig>
+  /** Every pino line of the coordinator (parsed), e.g. for WAVE_LIVE_LOG. */
+  onLog?: (line: Record<string, unknown>) => void
 }
 
-export interface Assignment {
-  node: string
-  image: string
-  wave: string
-  slot: number
-  term: number
-  at: number
+export interface Machine {
+  id: string
+  mac: string
+  publicKey: string
 }
 
-export class StandInCoordinator {
-  readonly identity: NodeIdentity
-  readonly runtime: MeshRuntime
-  readonly vote: VoteNode
-  readonly voteRuntime: VoteRuntime
-  readonly assignments: Assignment[] = []
-  readonly refused: { node: string; code: string; message: string }[] = []
-  /** node -> image its boot script would boot now. */
-  readonly bootImage = new Map<string, string>()
-  url = ''
-  private readonly view: MeshClusterView
-  private readonly gate: WaveGate
-  private server: Server | undefined
-  private timer: NodeJS.Timeout | undefined
-  private state: WaveState = 'running'
-  private nodeTimeoutMs = 60_000
+/** The real clock, shaped as the harness's SteppedClock (nothing steps it). */
+const wallClock: SteppedClock = { now: () => realClock.now(), advance: () => {}, set: () => {} }
 
-  constructor(private readonly o: StandInOptions) {
-    this.identity = nodeIdentity(o.seed)
-    const mesh = meshConfig(o.mesh ?? {})
-    const transport = new SwarmTransport({
-      selfId: COORDINATOR_ID,
-      identity: this.identity,
-      roster: o.roster,
-      clusterId: o.cluster,
-      bootstrap: [parseHostPort(o.bootstrap)],
-      host: '127.0.0.1',
-      seedDegree: Math.min(3, mesh.targetDegree),
-      maxDegree: mesh.maxDegree,
-      maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
-    })
-    const node = new MeshNode(
-      {
-        self: { id: COORDINATOR_ID, image: '', phase: 'ready', domain: 'controller', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] },
-        config: mesh,
-        roster: o.roster,
-        keyring: this.identity.keyring,
-        rng: systemRng,
-      },
-      realClock.now(),
-    )
-    this.runtime = new MeshRuntime(COORDINATOR_ID, node, transport, realClock)
-    this.gate = new WaveGate(this.identity.publicKey, this.identity.keyring)
-    this.view = new MeshClusterView(this.runtime, realClock, this.gate)
-    this.runtime.on('event', (e) => {
-      if (e.type === 'record' || e.type === 'member') this.view.invalidate()
-    })
-    this.vote = new VoteNode({
-      id: COORDINATOR_ID,
-      keyring: this.identity.keyring,
-      view: this.view,
-      config: voteConfig(o.vote ?? {}),
-      coordinatorKey: this.identity.publicKey,
-      role: 'coordinator',
-      now: realClock.now(),
-      mayHaveForgotten: false,
-    })
-    this.voteRuntime = new VoteRuntime({ vote: this.vote, mesh: this.runtime, clock: realClock, gate: this.gate })
+export class LiveCoordinator {
+  h!: TestCoordinator
+  bootstrap = ''
+  cluster = ''
+  publicKey = ''
+
+  constructor(private readonly o: LiveCoordinatorOptions) {}
+
+  get url(): string {
+    return this.h.url
   }
 
-  get publicKey(): string {
-    return this.identity.publicKey
+  get adminToken(): string {
+    return this.h.adminToken
   }
 
   async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      let body = ''
-      req.on('data', (c: Buffer) => (body += c.toString()))
-      req.on('end', () => {
-        const reply = (status: number, json: unknown) => {
-          res.writeHead(status, { 'content-type': 'application/json' })
-          res.end(JSON.stringify(json))
-        }
-        if (req.method !== 'POST' || req.url !== '/v1/assign') return reply(404, { error: { code: 'not-found', message: req.url } })
-        let parsed
-        try {
-          parsed = AssignBody.safeParse(JSON.parse(body))
-        } catch {
-          parsed = undefined
-        }
-        if (!parsed?.success) return reply(400, { error: { code: 'bad-request', message: 'invalid boot assignment request' } })
-        const r = this.assign(parsed.data)
-        return 'error' in r ? reply(403, r) : reply(200, r)
-      })
+    const dhtPort = await freeUdpPort()
+    const onLog = this.o.onLog
+    const log = onLog
+      ? pino(
+          { level: 'info' },
+          new Writable({
+            write(chunk: Buffer, _enc, cb) {
+              for (const line of chunk.toString().split('\n')) {
+                if (!line) continue
+                try {
+                  onLog(JSON.parse(line) as Record<string, unknown>)
+                } catch {}
+              }
+              cb()
+            },
+          }),
+        )
+      : undefined
+    this.h = await startTestCoordinator({
+      images: Object.fromEntries(this.o.images.map((v) => [v, smallImage])),
+      clock: wallClock,
+      config: {
+        defaultImage: this.o.images[0]!,
+        dhtPort,
+        dhtHost: '127.0.0.1',
+        bootstrapAdvertise: [`127.0.0.1:${dhtPort}`],
+        ...(this.o.mesh ? { meshTiming: Object.entries(this.o.mesh).map(([k, v]) => `${k}:${v}`).join(',') } : {}),
+      },
+      deps: {
+        ...(log ? { log } : {}),
+        // Status bookkeeping every 250 ms and the control message every second: a booted agent learns the wave state within a second.
+        waves: { ...(this.o.vote ? { vote: this.o.vote } : {}), tickMs: 250, controlEveryMs: 1000 },
+      },
     })
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve))
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`
-    await this.runtime.start()
-    this.voteRuntime.start()
-    this.timer = setInterval(() => this.announce(), this.o.announceMs ?? 1000)
-    this.timer.unref()
+    this.bootstrap = `127.0.0.1:${dhtPort}`
   }
 
-  /** Signs and publishes a wave over `nodes` (ids on the roster) and sets it running. */
-  startWave(w: { id: string; target: string; slots: number; nodes: string[]; nodeTimeoutMs: number }): void {
-    const roster = w.nodes.map((id) => ({ id, key: this.o.roster.keyOf(id)! }))
-    this.nodeTimeoutMs = w.nodeTimeoutMs
-    this.state = 'running'
-    this.view.roster = w.nodes
-    this.voteRuntime.input({
-      type: 'publish-wave',
-      wave: { id: w.id, target: w.target, slots: w.slots, policy: 'rank', roster, coord: { id: COORDINATOR_ID, key: this.identity.publicKey }, startedAt: realClock.now() },
-    })
-    this.announce()
+  /** What a machine's PXE boot asks for: its iPXE script, which names the image it boots. */
+  async bootScript(mac: string): Promise<{ image: string; token: string }> {
+    const text = await (await fetch(`${this.url}/boot/ipxe?mac=${mac}`)).text()
+    const m = /boots image (\S+)/.exec(text)
+    if (!m) throw new Error(`no image in the boot script for ${mac}:\n${text}`)
+    return { image: m[1]!, token: tokenFromScript(text) }
   }
 
-  setState(state: WaveState): void {
-    this.state = state
-    this.announce()
+  /** Enrolls a machine (its boot script's join token, its key, its fingerprint id). */
+  async enroll(m: Machine): Promise<void> {
+    const { token } = await this.bootScript(m.mac)
+    const r = await this.call('POST', '/v1/enroll', {
+      v: 1,
+      token,
+      mac: m.mac,
+      publicKey: m.publicKey,
+      fingerprint: { id: m.id, comps: [`uuid:${m.id}`, `nic:${m.mac}`] },
+      inventory: { vendor: 'shoal-live', product: 'worker', cpuCores: 2, memoryBytes: 2 ** 30 },
+    })
+    if (r.status !== 200 || r.json.id !== m.id) throw new Error(`enrolling ${m.id}: ${r.status} ${JSON.stringify(r.json)}`)
+  }
+
+  /** The signed roster the agents load (every enrolled node plus the coordinator's mesh peer). */
+  async roster(): Promise<{ cluster: string; members: { id: string; key: string }[] }> {
+    const r = (await (await fetch(`${this.url}/v1/roster`)).json()) as { cluster: string; members: { id: string; key: string }[] }
+    this.cluster = r.cluster
+    this.publicKey = r.members.find((m) => m.id === COORDINATOR_ID)!.key
+    return { cluster: r.cluster, members: r.members }
+  }
+
+  /** An admin API call (the waves API); answers { status, json }. */
+  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: any }> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${this.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    })
+    const text = await res.text()
+    let json: any
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = text
+    }
+    return { status: res.status, json }
+  }
+
+  /** Boot assignments the coordinator granted on lease proof (its audit log), oldest first. */
+  async assignments(): Promise<{ node: string; image: string; wave: string; at: number }[]> {
+    const r = await this.call('GET', '/v1/admin/audit?kind=boot-assign&limit=1000')
+    const entries = (r.json.entries ?? []) as { at: number; node?: string; image?: string; detail?: { wave?: string; refused?: string } }[]
+    return entries
+      .filter((e) => !e.detail?.refused && e.node && e.image)
+      .map((e) => ({ node: e.node!, image: e.image!, wave: e.detail?.wave ?? '', at: e.at }))
+      .sort((a, b) => a.at - b.at)
   }
 
   async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer)
-    this.voteRuntime.close()
-    await this.runtime.close()
-    const s = this.server
-    if (s) {
-      s.closeAllConnections()
-      await new Promise<void>((resolve) => s.close(() => resolve()))
-    }
-  }
-
-  private announce(): void {
-    const w = this.vote.currentWave()
-    if (!w) return
-    const ctl = signControl({ wave: w.id, seq: realClock.now(), state: this.state, nodeTimeoutMs: this.nodeTimeoutMs, alerts: [] }, this.identity.keyring)
-    this.gate.onControl(ctl)
-    this.runtime.input({ type: 'broadcast', topic: WAVE_CONTROL_TOPIC, body: pack(ctl) })
-    this.runtime.input({ type: 'broadcast', topic: VOTE_TOPIC, body: encodeVoteMessage(w) })
-  }
-
-  private assign(r: z.infer<typeof AssignBody>): Assignment | { error: { code: string; message: string } } {
-    const refuse = (code: string, message: string) => {
-      this.refused.push({ node: r.node, code, message })
-      return { error: { code, message } }
-    }
-    const w = this.vote.currentWave()
-    if (!w || w.id !== r.wave) return refuse('unknown-wave', `no wave ${r.wave}`)
-    if (this.state !== 'running' && this.state !== 'paused') return refuse('wave-not-running', `wave ${w.id} is ${this.state}`)
-    const key = w.roster.find((e) => e.id === r.node)?.key
-    if (!key) return refuse('not-in-wave', `${r.node} is not on wave ${w.id}'s roster`)
-    if (!this.identity.keyring.verify(key, new TextEncoder().encode(assignSigningText(r)), Buffer.from(r.sig, 'hex'))) return refuse('bad-signature', `not ${r.node}'s signature`)
-    const s = this.vote.snapshot().slots[r.slot]
-    if (!s || s.grant?.holder !== r.node || s.grant.term !== r.term || s.forcedUpTo >= r.term) return refuse('no-lease', `no grant of slot ${r.slot} term ${r.term} to ${r.node} seen yet`)
-    const a: Assignment = { node: r.node, image: w.target, wave: w.id, slot: r.slot, term: r.term, at: realClock.now() }
-    this.assignments.push(a)
-    this.bootImage.set(r.node, w.target)
-    return a
+    await this.h?.close()
   }
 }

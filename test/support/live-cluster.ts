@@ -1,11 +1,13 @@
 /**
  * LiveCluster: real agents (one OS process each, agent/main.ts) over hyperswarm on
  * loopback, with the upgrade block on: a real Ceph (one CRUSH host per worker, optional),
- * the fake Kubernetes API, and the coordinator stand-in. A worker's "reboot" is its agent
- * exiting with code 75 (ProcessExitRebooter): the harness marks its kube node NotReady,
- * stops its OSDs (the machine is down), then — unless the test keeps it down — starts its
- * OSDs again and the agent on the image the coordinator assigned, and marks the node
- * Ready once the agent is up (kubelet back).
+ * the fake Kubernetes API, and the real coordinator (live-cluster-coordinator.ts: its DHT
+ * bootstrap node, mesh peer, enrollment and waves API). Each worker enrolls with its key
+ * and boots the image its boot script names. A worker's "reboot" is its agent exiting
+ * with code 75 (ProcessExitRebooter): the harness marks its kube node NotReady, stops its
+ * OSDs (the machine is down), then — unless the test keeps it down — starts its OSDs
+ * again and the agent on the image its boot script now names (what the coordinator
+ * assigned on lease proof), and marks the node Ready once the agent is up (kubelet back).
  *
  * Events: 'reboot' (id, at) when an agent exits 75, 'up' (id, image, at) when its
  * restarted agent is ready, 'log' (id, line) for every pino line.
@@ -18,16 +20,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { startBootstrapNode, type BootstrapNode } from '../../agent/mesh/bootstrap-node.js'
 import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
-import { Roster } from '../../agent/protocol/roster.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { UpgradeConfig } from '../../agent/upgrade/upgrade-config.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
 import type { CephCluster } from './ceph-cluster.js'
-import { COORDINATOR_ID, StandInCoordinator } from './live-cluster-coordinator.js'
+import { LiveCoordinator } from './live-cluster-coordinator.js'
 
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
 const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/live/agent.mjs', import.meta.url))
@@ -59,6 +59,7 @@ export interface LiveWorker {
   readonly id: string
   readonly seedHex: string
   readonly key: string
+  readonly mac: string
   image: string
   proc: ChildProcess | undefined
   api: string | undefined
@@ -70,7 +71,8 @@ export interface LiveWorker {
 
 export interface LiveClusterOptions {
   workers: string[]
-  image: string
+  /** Image versions the coordinator serves; the first is what every worker boots at first. */
+  images: string[]
   ceph?: CephCluster
   /** Overrides of each agent's upgrade block. */
   upgrade?: Partial<UpgradeConfig>
@@ -81,9 +83,8 @@ export interface LiveClusterOptions {
 export class LiveCluster extends EventEmitter {
   readonly workers: LiveWorker[] = []
   readonly kube = new FakeKubeApiServer({ reschedule: true })
-  coordinator!: StandInCoordinator
-  bootstrap!: BootstrapNode
-  readonly cluster = `live-${randomBytes(3).toString('hex')}`
+  coordinator!: LiveCoordinator
+  cluster = ''
   dir = ''
   private rosterFile = ''
   private stopping = false
@@ -106,7 +107,8 @@ export class LiveCluster extends EventEmitter {
 
   async start(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'shoal-live-'))
-    this.bootstrap = await startBootstrapNode({ host: '127.0.0.1', port: 0 })
+    this.coordinator = new LiveCoordinator({ images: this.opts.images, vote: liveVote, mesh: liveMesh, onLog: (j) => this.emit('log', 'coordinator', j) })
+    await this.coordinator.start()
     await this.kube.start()
     const kubeconfig = join(this.dir, 'kubeconfig')
     await writeFile(kubeconfig, this.kube.kubeconfig())
@@ -118,17 +120,20 @@ export class LiveCluster extends EventEmitter {
     // No PodDisruptionBudget here: evicted web pods are rescheduled onto the others, and the
     // drain plan (agent/health drainPlan) counts every pod of one budget on a node against
     // its allowance at once, so the last worker would never pass its pre gate (see docs/waves-agent.md).
-    const coordSeed = randomBytes(32)
-    const coordKey = publicKeyHexFromSeed(coordSeed)
-    for (const id of this.opts.workers) {
+    // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls.
+    for (const [i, id] of this.opts.workers.entries()) {
       const seedHex = randomBytes(32).toString('hex')
-      this.workers.push({ id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), image: this.opts.image, proc: undefined, api: undefined, stayDown: false, tail: [], configFile: '' })
+      const mac = `52:54:00:5e:00:${(i + 1).toString(16).padStart(2, '0')}`
+      const w: LiveWorker = { id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), mac, image: '', proc: undefined, api: undefined, stayDown: false, tail: [], configFile: '' }
+      await this.coordinator.enroll({ id, mac, publicKey: w.key })
+      w.image = (await this.coordinator.bootScript(mac)).image
+      this.workers.push(w)
     }
-    const members = [...this.workers.map((w) => ({ id: w.id, key: w.key })), { id: COORDINATOR_ID, key: coordKey }]
+    const roster = await this.coordinator.roster()
+    this.cluster = roster.cluster
+    const coordKey = this.coordinator.publicKey
     this.rosterFile = join(this.dir, 'roster.json')
-    await writeFile(this.rosterFile, JSON.stringify({ cluster: this.cluster, members }))
-    this.coordinator = new StandInCoordinator({ seed: coordSeed, cluster: this.cluster, bootstrap: this.bootstrap.address, roster: new Roster(members), mesh: liveMesh, vote: liveVote })
-    await this.coordinator.start()
+    await writeFile(this.rosterFile, JSON.stringify(roster))
     const ceph = this.opts.ceph
     for (const w of this.workers) {
       w.configFile = join(this.dir, `${w.id}.json`)
@@ -151,11 +156,11 @@ export class LiveCluster extends EventEmitter {
           nodeId: w.id,
           seedHex: w.seedHex,
           rosterFile: this.rosterFile,
-          bootstrap: [this.bootstrap.address],
+          bootstrap: [this.coordinator.bootstrap],
           meshHost: '127.0.0.1',
           apiHost: '127.0.0.1',
           apiPort: 0,
-          image: this.opts.image,
+          image: w.image,
           domain: 'rack-1',
           phase: 'ready',
           collectInventory: false,
@@ -213,7 +218,7 @@ export class LiveCluster extends EventEmitter {
     )
   }
 
-  /** What happens to a machine that reboots: down (kube NotReady, OSDs stopped), then up on its assigned image. */
+  /** What happens to a machine that reboots: down (kube NotReady, OSDs stopped), then up on its boot script's image. */
   private async reboot(w: LiveWorker): Promise<void> {
     this.emit('reboot', w.id, Date.now())
     this.kube.setNodeReady(w.id, false)
@@ -223,9 +228,23 @@ export class LiveCluster extends EventEmitter {
       this.emit('down', w.id, Date.now())
       return
     }
-    w.image = this.coordinator.bootImage.get(w.id) ?? w.image
+    await this.boot(w)
+  }
+
+  /** Powers a machine on that stayed down: it netboots what its boot script names now. */
+  async powerOn(id: string): Promise<void> {
+    const w = this.worker(id)
+    if (this.running(w)) throw new Error(`${id} is running`)
+    w.stayDown = false
+    await this.boot(w)
+  }
+
+  private async boot(w: LiveWorker): Promise<void> {
+    const ceph = this.opts.ceph
     if (ceph) await ceph.startHost(w.id)
     try {
+      // PXE: the boot script names the image (the one the coordinator assigned on lease proof).
+      w.image = (await this.coordinator.bootScript(w.mac)).image
       await this.spawn(w)
     } catch (err) {
       this.errors.push(err as Error)
@@ -248,9 +267,8 @@ export class LiveCluster extends EventEmitter {
         clearTimeout(t)
       }),
     )
-    await this.coordinator?.close()
     await this.kube.close()
-    await this.bootstrap?.close()
+    await this.coordinator?.close()
     if (this.dir) await rm(this.dir, { recursive: true, force: true })
   }
 }
