@@ -24,7 +24,16 @@ import { VoteNode, type Lease } from '../agent/protocol/vote/vote-node.js'
 import { VoteRuntime } from '../agent/upgrade/vote-runtime.js'
 import { postJson, smallImage, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
-const DEADLINE_MS = 30_000
+/**
+ * Every wait is for an event, with this deadline: generous, because on 2 shared cores
+ * under load a mesh rejoin after the restart took tens of seconds (the waits end as soon
+ * as the condition holds, so a generous deadline costs nothing when things are quick).
+ */
+const DEADLINE_MS = 120_000
+
+/** Mesh timing of agents and coordinator alike (as sim/demo's sharedMachineMesh): lan's 250 ms answers suspect healthy peers on a loaded machine. */
+const MESH = { probeIntervalMs: 1000, probeTimeoutMs: 800, suspicionMinMult: 4 }
+const MESH_TIMING = Object.entries(MESH).map(([k, v]) => `${k}:${v}`).join(',')
 
 function seedOf(n: number): Uint8Array {
   const seed = new Uint8Array(32)
@@ -81,7 +90,7 @@ const overlaps: string[] = []
 
 beforeAll(async () => {
   const dhtPort = await freeUdpPort() // fixed, so the restarted coordinator's bootstrap node has the agents' address
-  h = await startTestCoordinator({ images: { v1: smallImage, v2: smallImage }, config: { defaultImage: 'v1', dhtPort, dhtHost: '127.0.0.1' } })
+  h = await startTestCoordinator({ images: { v1: smallImage, v2: smallImage }, config: { defaultImage: 'v1', dhtPort, dhtHost: '127.0.0.1', meshTiming: MESH_TIMING } })
   dir = await mkdtemp(join(tmpdir(), 'shoal-waves-restart-'))
   const ids: string[] = []
   for (let n = 1; n <= 4; n++) {
@@ -100,7 +109,7 @@ beforeAll(async () => {
     const id = ids[i]!
     view.nodes.set(id, { id, image: 'v1', domain: 'rack-a', available: true, healthy: true, pods: 0, load: 0 })
     const agent = await startAgent(
-      resolveAgentConfig({ cluster: roster.cluster, nodeId: id, seedHex: Buffer.from(seedOf(i + 1)).toString('hex'), rosterFile, bootstrap: [`127.0.0.1:${dhtPort}`], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'rack-a', phase: 'ready', collectInventory: false, logLevel: 'silent' }),
+      resolveAgentConfig({ cluster: roster.cluster, nodeId: id, seedHex: Buffer.from(seedOf(i + 1)).toString('hex'), rosterFile, bootstrap: [`127.0.0.1:${dhtPort}`], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'rack-a', phase: 'ready', collectInventory: false, logLevel: 'silent', mesh: MESH }),
       { logger: pino({ level: 'silent' }) },
     )
     const vote = new VoteNode({ id, keyring: ed25519Keyring(seedOf(i + 1)), view, config: voteConfig(), coordinatorKey: coordKey, role: 'node', now: Date.now(), mayHaveForgotten: false })
@@ -117,7 +126,7 @@ beforeAll(async () => {
     rt.start()
     voters.push({ agent, vote, rt })
   }
-}, 90_000)
+}, 300_000)
 
 afterAll(async () => {
   for (const v of voters) {
@@ -144,12 +153,7 @@ function finishCycle(v: Voter): void {
   v.rt.input({ type: 'gate', lease, passed: true })
 }
 
-// Passes on its own, but timed out waiting for the second grant in a full-suite run under
-// load: until that is understood it runs only when asked (npm run e2e, or SHOAL_LIVE_WAVE=1).
-const gated = process.env.SHOAL_LIVE_WAVE !== '1' && process.env.SHOAL_E2E !== '1'
-if (gated) console.log('coordinator restart mid-wave: skipped, not reliable under load yet; run it with npm run e2e')
-
-describe.skipIf(gated)('coordinator restarted mid-wave (real mesh, real vote)', () => {
+describe('coordinator restarted mid-wave (real mesh, real vote)', () => {
   it('the wave goes on after the restart: one holder at a time, no (slot, term) granted twice', async () => {
     await until(coordSees, () => `the coordinator and the agents to see each other (coordinator sees ${JSON.stringify(h.coordinator.waves.peer!.runtime.view().map((m) => [m.id, m.status, !!m.record]))}; agents see ${JSON.stringify(voters.map((v) => v.agent.runtime.view().map((m) => [m.id, m.status])))})`, [...meshEvents(), ...coordEvents()])
     const r = await fetch(`${h.url}/v1/waves`, { method: 'POST', headers: { authorization: `Bearer ${h.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: 'v2', maxUnavailable: 3, failureDomain: 'none' }) })
@@ -159,7 +163,7 @@ describe.skipIf(gated)('coordinator restarted mid-wave (real mesh, real vote)', 
     const second = voters.find((v) => v !== first)!
 
     // Kill and restart the coordinator while the first node holds its slot.
-    await h.restart({ dhtPort: h.coordinator.config.dhtPort, dhtHost: '127.0.0.1' })
+    await h.restart({ dhtPort: h.coordinator.config.dhtPort, dhtHost: '127.0.0.1', meshTiming: MESH_TIMING })
     await until(coordSees, () => 'the restarted coordinator back on the mesh', [...meshEvents(), ...coordEvents()])
     const st = await (await fetch(`${h.url}/v1/waves/w1`, { headers: { authorization: `Bearer ${h.adminToken}` } })).json()
     expect(st).toMatchObject({ id: 'w1', state: 'running' })
@@ -185,5 +189,5 @@ describe.skipIf(gated)('coordinator restarted mid-wave (real mesh, real vote)', 
     const end = await (await fetch(`${h.url}/v1/waves/w1`, { headers: { authorization: `Bearer ${h.adminToken}` } })).json()
     expect(end.nodes.filter((n: { state: string }) => n.state === 'done').map((n: { node: string }) => n.node).sort()).toEqual([first.agent.id, second.agent.id].sort())
     expect(end.nodes.every((n: { slot?: number }) => n.slot === undefined)).toBe(true)
-  }, 120_000)
+  }, 600_000)
 })
