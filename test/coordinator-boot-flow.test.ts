@@ -5,11 +5,11 @@
  * signed manifest -> layer downloads verified by sha256 -> the mount plan. Only the
  * mounts and the hardware are stand-ins.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { runBoot } from '../agent/boot/boot-sequence.js'
-import { HttpCoordinator } from '../agent/boot/coordinator-client.js'
+import { HttpCoordinator, type CoordinatorApi } from '../agent/boot/coordinator-client.js'
 import { fakeBoot } from '../agent/boot/test-fixtures.js'
 import { sha256File } from '../coordinator/image-store.js'
 import { startTestCoordinator, testMachine, type TestCoordinator } from '../coordinator/testing.js'
@@ -17,7 +17,20 @@ import { startTestCoordinator, testMachine, type TestCoordinator } from '../coor
 let h: TestCoordinator
 afterEach(() => h?.close())
 
-async function bootMachine(n: number, seedByte: number, hooks: { beforeBoot?: () => Promise<void>; onSleep?: (ms: number) => Promise<void> } = {}) {
+/** The fixture of the boot running now (tests that look at it from a hook). */
+let fx: ReturnType<typeof fakeBoot> | undefined
+
+/** An HttpCoordinator's methods bound to it, to override one of them. */
+function bindAll(api: CoordinatorApi): CoordinatorApi {
+  return { enroll: (r) => api.enroll(r), joinToken: (m) => api.joinToken(m), roster: () => api.roster(), manifest: (v) => api.manifest(v), download: (v, f, d, m) => api.download(v, f, d, m) }
+}
+
+async function bootMachine(
+  n: number,
+  seedByte: number,
+  hooks: { beforeBoot?: () => Promise<void>; onSleep?: (ms: number) => Promise<void> } = {},
+  wrap: (api: CoordinatorApi) => CoordinatorApi = (api) => api,
+) {
   const m = testMachine(n)
   const script = await (await fetch(`${h.url}/boot/ipxe?mac=${m.mac}`)).text()
   const kernelLine = script.split('\n').find((l) => l.startsWith('kernel '))!
@@ -27,7 +40,8 @@ async function bootMachine(n: number, seedByte: number, hooks: { beforeBoot?: ()
   const base = await f.ports.identify()
   f.ports.identify = async () => ({ ...base, fingerprint: { id: `node-${n}`, comps: m.comps }, inventory: { cpuCores: 2 } })
   f.ports.newSeed = () => new Uint8Array(32).fill(seedByte)
-  f.ports.coordinator = (url) => new HttpCoordinator(url, 10_000)
+  f.ports.coordinator = (url) => wrap(new HttpCoordinator(url, 10_000))
+  fx = f
   f.ports.mkdirp = async (dir) => void (await mkdir(dir, { recursive: true }))
   if (hooks.onSleep) {
     const sleep = f.ports.sleep
@@ -74,6 +88,37 @@ describe('agent boot mode against the real coordinator', () => {
     expect(result).toMatchObject({ id: 'node-3', identity: 'new' })
     expect(f.sleeps).toHaveLength(1)
     expect(f.said.some((l) => /enrolling with .* failed: cannot reach/.test(l))).toBe(true)
+  })
+
+  it('a layer that changes between the signed manifest and the download is never mounted: the worker says why, retries, and boots on the good bytes', async () => {
+    h = await startTestCoordinator({ images: { v1: { vmlinuz: 1000, 'initramfs.img': 1000, 'base.squashfs': 20_000, 'worker.squashfs': 30_000 } } })
+    const layer = join(h.imagesDir, 'v1', 'worker.squashfs')
+    const good = await readFile(layer)
+    let tampered = false
+    let mountsBeforeRetry = -1
+    const { result, f } = await bootMachine(4, 41, {
+      onSleep: async () => {
+        mountsBeforeRetry = fx!.mounter.ops.length
+        await writeFile(layer, good) // the good layer is back before the retry
+      },
+    }, (api) => ({
+      ...bindAll(api),
+      // The signed manifest is fetched; then someone swaps the file on the server (same size).
+      download: async (version, file, dest, max) => {
+        if (file === 'worker.squashfs' && !tampered) {
+          tampered = true
+          await writeFile(layer, Buffer.alloc(good.length, 0x41))
+        }
+        return api.download(version, file, dest, max)
+      },
+    }))
+    expect(result).toMatchObject({ id: 'node-4', identity: 'new' })
+    expect(tampered).toBe(true)
+    expect(mountsBeforeRetry).toBe(0)
+    expect(f.said.some((l) => /worker\.squashfs of image v1 does not match the signed manifest .*not mounting it; retrying in/.test(l))).toBe(true)
+    expect(f.removed).toContain(join(f.cfg.layerDir, 'worker.squashfs'))
+    expect(await sha256File(join(f.cfg.layerDir, 'worker.squashfs'))).toBe(await sha256File(layer))
+    expect(f.mounter.ops.some((o) => o.startsWith('overlay '))).toBe(true)
   })
 
   it('the same machine booting again (new key in RAM) is recognised and keeps its id', async () => {
