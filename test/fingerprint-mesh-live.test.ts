@@ -1,0 +1,143 @@
+/**
+ * Known fingerprints travel through the mesh, end to end: two real agents (hyperswarm on
+ * loopback, in this process). Agent B publishes its component digest in its record; agent
+ * A hears it and serves it from GET /v1/fingerprints — alive while B runs (a clone of B is
+ * refused B's id), not alive once B is gone. B's machine then reboots with a swapped NIC,
+ * the coordinator unreachable, asks A (shoal.peers=) and gets B's id back.
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AgentClient } from '../agent/api/index.js'
+import { runBoot } from '../agent/boot/boot-sequence.js'
+import { readMachineIdentity, type MachineIdentity } from '../agent/boot/machine-identity.js'
+import { fetchPeerFingerprints } from '../agent/boot/peer-client.js'
+import { cmdline, fakeBoot } from '../agent/boot/test-fixtures.js'
+import { resolveAgentConfig } from '../agent/config.js'
+import { parseMeshFingerprints, writeFakeSysfs } from '../agent/fingerprint/index.js'
+import { startAgent, type RunningAgent } from '../agent/main.js'
+import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
+import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { mutateMachine, syntheticMachine } from '../sim/synthetic-machines.js'
+
+/** Resolves once `api` holds `id` with `want(status)` true (from its watch stream); rejects at the deadline. */
+async function watchFor(api: string, id: string, want: (status: string) => boolean, deadlineMs: number): Promise<void> {
+  const client = new AgentClient(api)
+  const abort = new AbortController()
+  let seen = false
+  const timer = setTimeout(() => abort.abort(), deadlineMs)
+  await client
+    .watch((line) => {
+      const hit =
+        (line.type === 'snapshot' && line.nodes.some((n) => n.id === id && want(n.status))) ||
+        (line.type === 'member' && line.id === id && want(line.status)) ||
+        (line.type === 'record' && line.id === id && line.node !== null && want(line.node.status))
+      if (hit) {
+        seen = true
+        abort.abort()
+      }
+    }, abort.signal)
+    .finally(() => clearTimeout(timer))
+  await client.close()
+  if (!seen) throw new Error(`${api} did not see ${id} in the wanted state within ${deadlineMs} ms`)
+}
+
+async function fingerprintsOf(api: string) {
+  const client = new AgentClient(api)
+  try {
+    const parsed = parseMeshFingerprints(await client.fingerprints())
+    if (!parsed.ok) throw new Error(parsed.detail)
+    return parsed.entries
+  } finally {
+    await client.close()
+  }
+}
+
+describe('known fingerprints through a live mesh', () => {
+  let dir: string
+  let bootstrap: BootstrapNode
+  let a: RunningAgent
+  let b: RunningAgent | undefined
+  let before: MachineIdentity
+  let after: MachineIdentity
+  const cluster = `fp-${randomBytes(3).toString('hex')}`
+  const seeds = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-fp-live-'))
+    let i = 0
+    while (syntheticMachine(i, 3).profile !== 'supermicro') i++
+    const m = syntheticMachine(i, 3)
+    await mkdir(join(dir, 'proc'))
+    await writeFakeSysfs(join(dir, 'before'), m.hardware)
+    await writeFakeSysfs(join(dir, 'after'), mutateMachine(m, 'nic-replaced', 3)!.hardware)
+    before = await readMachineIdentity(join(dir, 'before'), join(dir, 'proc'))
+    after = await readMachineIdentity(join(dir, 'after'), join(dir, 'proc'))
+
+    bootstrap = await startBootstrapNode()
+    const ids = ['node-a', before.fingerprint.id]
+    const members = seeds.map((s, k) => ({ id: ids[k]!, key: publicKeyHexFromSeed(Buffer.from(s, 'hex')) }))
+    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members }))
+    const config = (k: number, extra: object) =>
+      resolveAgentConfig({
+        cluster,
+        nodeId: ids[k],
+        seedHex: seeds[k],
+        rosterFile: join(dir, 'roster.json'),
+        bootstrap: [bootstrap.address],
+        meshHost: '127.0.0.1',
+        apiPort: 0,
+        collectInventory: false,
+        mesh: sharedMachineMesh,
+        ...extra,
+      })
+    const logger = pino({ level: 'silent' })
+    a = await startAgent(config(0, { comps: ['nic:aaaaaaaaaaaaaaaa', 'disk:aaaaaaaaaaaaaaaa'] }), { logger })
+    b = await startAgent(config(1, { comps: before.fingerprint.comps }), { logger })
+    await watchFor(a.api, before.fingerprint.id, (s) => s === 'alive', 60_000)
+  }, 90_000)
+
+  afterAll(async () => {
+    await b?.close()
+    await a?.close()
+    await bootstrap?.close()
+    if (dir) await rm(dir, { recursive: true, force: true })
+  })
+
+  it("an agent serves the digest of a node it heard about through the mesh; a clone of a live node is refused its id", async () => {
+    const entries = await fingerprintsOf(a.api)
+    expect(entries.find((e) => e.id === before.fingerprint.id)).toMatchObject({ comps: before.fingerprint.comps, alive: true })
+    expect(entries.find((e) => e.id === 'node-a')).toMatchObject({ comps: ['nic:aaaaaaaaaaaaaaaa', 'disk:aaaaaaaaaaaaaaaa'], alive: true })
+
+    // A second machine with B's exact hardware boots while B runs: not B's id.
+    const f = fakeBoot()
+    f.ports.readCmdline = async () => `${cmdline} shoal.peers=${a.api}`
+    f.ports.identify = async () => before
+    f.ports.askPeer = (address) => fetchPeerFingerprints(address, { timeoutMs: 5000, maxBytes: 1 << 20 })
+    const r = await runBoot(f.ports, f.cfg, '/new_root')
+    expect(r.peers.decision).toBe('new')
+    expect(r.id).not.toBe(before.fingerprint.id)
+  })
+
+  it('B goes down; its machine reboots with a new NIC while the coordinator is unreachable and gets its old id from A', async () => {
+    await b!.close()
+    b = undefined
+    await watchFor(a.api, before.fingerprint.id, (s) => s !== 'alive', 60_000)
+    expect((await fingerprintsOf(a.api)).find((e) => e.id === before.fingerprint.id)).toMatchObject({ alive: false })
+
+    const f = fakeBoot({ retryJitter: 0 })
+    f.ports.readCmdline = async () => `${cmdline} shoal.peers=${a.api}`
+    f.ports.identify = async () => after
+    f.ports.askPeer = (address) => fetchPeerFingerprints(address, { timeoutMs: 5000, maxBytes: 1 << 20 })
+    f.coordinator.downCalls = 3
+    const r = await runBoot(f.ports, f.cfg, '/new_root')
+    expect(after.fingerprint.id).not.toBe(before.fingerprint.id)
+    expect(r.peers).toMatchObject({ answered: 1, decision: 'matched', id: before.fingerprint.id })
+    expect(r.id).toBe(before.fingerprint.id)
+    expect(f.sleeps).toHaveLength(3)
+  }, 90_000)
+})
