@@ -66,11 +66,21 @@ export function loadKubeconfig(file: string, context?: string): KubeConnection {
   return kubeconfigFromText(text, dirname(resolve(file)), context, file)
 }
 
+/**
+ * yaml is loaded at the first kubeconfig, not at start: an agent without Kubernetes never
+ * needs it (~8 MB RSS). The literal require('yaml') is what lets esbuild inline it into the
+ * worker's agent bundle (which has no node_modules for pure-JS packages; a worker whose
+ * kubeconfig could not be read crash-looped); unbundled ESM has no require, and takes
+ * node_modules through createRequire.
+ */
+function loadYaml(): typeof import('yaml') {
+  return (typeof require === 'function' ? require('yaml') : createRequire(import.meta.url)('yaml')) as typeof import('yaml')
+}
+
 export function kubeconfigFromText(text: string, baseDir: string, context?: string, what = 'kubeconfig'): KubeConnection {
   let raw: unknown
   try {
-    // yaml is loaded here, not at start: an agent without Kubernetes never needs it (~8 MB RSS).
-    const { parse: parseYaml } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
+    const { parse: parseYaml } = loadYaml()
     raw = parseYaml(text)
   } catch (err) {
     throw new ShoalError('bad-output', `${what}: not valid YAML: ${(err as Error).message}`)
