@@ -112,7 +112,7 @@ describe('GET /v1/fingerprints (a real agent API on loopback)', () => {
 })
 
 describe('a rebooting worker asks its peers who it is', () => {
-  const peerPorts = (f: ReturnType<typeof fakeBoot>, peers: string[], limits = { timeoutMs: 2000, maxBytes: 1 << 20 }) => {
+  const peerPorts = (f: ReturnType<typeof fakeBoot>, peers: string[], limits = { timeoutMs: 10_000, maxBytes: 1 << 20 }) => {
     f.ports.readCmdline = async () => `${cmdline} shoal.peers=${peers.join(',')}`
     f.ports.identify = async () => after
     f.ports.askPeer = (address) => fetchPeerFingerprints(address, limits)
@@ -207,7 +207,7 @@ describe('a rebooting worker asks its peers who it is', () => {
     const down = await closedPort()
 
     const f = fakeBoot()
-    peerPorts(f, [malformed, wrongSchema, notFound, huge, hang, down, peer, 'not-an-address'], { timeoutMs: 500, maxBytes: 256 * 1024 })
+    peerPorts(f, [malformed, wrongSchema, notFound, huge, hang, down, peer, 'not-an-address'], { timeoutMs: 2000, maxBytes: 256 * 1024 })
     const r = await runBoot(f.ports, f.cfg, '/new_root')
     await hugeDone
     expect(hugeSent).toBeLessThan(64 * 1024 * 1024) // it did hang up
