@@ -104,17 +104,17 @@ export class FakeKubeApiServer extends EventEmitter {
     this.version = options.version ?? 'v1.32.0'
   }
 
-  /** Listens on 127.0.0.1 (a free port unless given); returns the base URL. Idempotent. */
-  async start(port = 0): Promise<string> {
+  /** Listens on 127.0.0.1, or host (a free port unless given); returns the base URL. Idempotent. */
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
     if (this.server) return this.url
     const handler = (req: IncomingMessage, res: ServerResponse) => void this.handle(req, res)
     this.server = this.options.tls ? createHttps({ key: this.options.tls.key, cert: this.options.tls.cert }, handler) : createHttp(handler)
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject)
-      this.server!.listen(port, '127.0.0.1', () => resolve())
+      this.server!.listen(port, host, () => resolve())
     })
     const a = this.server.address() as AddressInfo
-    this.url = `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${a.port}`
+    this.url = `${this.options.tls ? 'https' : 'http'}://${host}:${a.port}`
     return this.url
   }
 

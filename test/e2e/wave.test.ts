@@ -6,8 +6,12 @@
  * coordinator again and gets v2), rejoins, passes its post-reboot gate and releases the
  * slot for the next. Sampled throughout: never more than one worker holding a slot or out
  * of the mesh. At the end `shoal upgrade status` says DONE and every worker runs v2.
- * The VMs have no Ceph and no kubelet: shoal.upgrade=skip:ceph+kube+kubelet says so, and
- * every gate verdict names the skipped sources. Runs under `npm run e2e`.
+ * Kubernetes is our fake API server (the real API's shapes) on the controller's address,
+ * reached through a site layer's kubeconfig, with each worker's Node registered Ready as
+ * its kubelet would: each worker is cordoned before it goes down and uncordoned after its
+ * post-reboot gate (node Ready) passes. The VMs run no Ceph and no kubelet:
+ * shoal.upgrade=skip:ceph+kubelet says so, and every gate verdict names the skipped
+ * sources. Runs under `npm run e2e`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,10 +19,12 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConsoleLog } from './harness/console-log.js'
-import { API_PORT, buildImages, HTTP_PORT, machines, startCoordinator, SUBNET, TCG_MESH, type CoordinatorProcess } from './harness/e2e-cluster.js'
+import { API_PORT, buildImages, HTTP_PORT, machines, startCoordinator, SUBNET, TCG_KERNEL_ARGS, type CoordinatorProcess } from './harness/e2e-cluster.js'
 import { NetnsLan } from './harness/netns-lan.js'
 import { QemuVm } from './harness/qemu-vm.js'
 import { missing } from './harness/requirements.js'
+import { siteLayer } from './harness/site-layer.js'
+import type { ChildProcess } from 'node:child_process'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const why = process.env.SHOAL_E2E !== '1' ? 'run it with npm run e2e (three TCG machines rebooting take several minutes of both cores)' : missing(repoRoot)
@@ -28,6 +34,7 @@ const N = 3
 const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 240) * 1000
 /** Three reboots one after another, each a full netboot under TCG. */
 const WAVE_DEADLINE_MS = Number(process.env.SHOAL_E2E_WAVE_DEADLINE_S ?? 900) * 1000
+const KUBE_PORT = 6443
 const SLOT_STATES = new Set(['holding', 'draining', 'rebooting', 'verifying'])
 
 type WaveLine = { id?: string; state?: string; reason?: string; nodes?: Record<string, [string, string | null, string | null, string?]>; error?: string; t: number }
@@ -38,11 +45,13 @@ describe.skipIf(!!why)('wave e2e: three QEMU workers roll from v1 to v2, one at 
   let lan: NetnsLan
   let coordinator: CoordinatorProcess
   let shoalBundle: string
+  let kube: ChildProcess
+  let kubeLog: ConsoleLog
   const vms: QemuVm[] = []
   let failed = true
 
   beforeAll(async () => {
-    const built = await buildImages(repoRoot, join(workDir, 'images'), ['v1', 'v2'])
+    const built = await buildImages(repoRoot, join(workDir, 'images'), ['v1', 'v2'], [siteLayer(`http://${SUBNET}.1:${KUBE_PORT}`)])
     shoalBundle = built.shoalBundle
     console.log(`e2e-wave: images v1 and v2 built in ${built.seconds.toFixed(1)} s`)
     lan = await NetnsLan.create({
@@ -52,9 +61,13 @@ describe.skipIf(!!why)('wave e2e: three QEMU workers roll from v1 to v2, one at 
       workDir,
       ipxeScript: `#!ipxe\nchain http://${SUBNET}.1:${HTTP_PORT}/boot/ipxe?mac=\${net0/mac}\n`,
     })
+    kubeLog = new ConsoleLog(join(workDir, 'fake-kube.log'))
+    kube = lan.spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/e2e/harness/fake-kube.ts'), lan.controllerIp, String(KUBE_PORT)], join(workDir, 'fake-kube.out'), { stdio: ['pipe', 'pipe', 'pipe'] })
+    kubeLog.attach(kube.stdout!)
+    await kubeLog.waitFor(/^listening /, 60_000, 'the fake Kubernetes API')
     coordinator = await startCoordinator(lan, {
       shoalBundle, workDir, defaultImage: 'v1',
-      kernelArgs: `console=ttyS0 quiet loglevel=3 panic=-1 shoal.diag=1 shoal.mesh=${TCG_MESH} shoal.upgrade=skip:ceph+kube+kubelet,verifyPollMs:2000`,
+      kernelArgs: `${TCG_KERNEL_ARGS} shoal.upgrade=skip:ceph+kubelet,verifyPollMs:2000`,
     })
   }, 600_000)
 
@@ -77,6 +90,9 @@ describe.skipIf(!!why)('wave e2e: three QEMU workers roll from v1 to v2, one at 
     await watchLog.waitFor(new RegExp(`"alive":${N},`), BOOT_DEADLINE_MS, `all ${N} alive at worker1's agent`)
     console.log(`e2e-wave: power-on -> all ${N} joined on v1: ${((performance.now() - powerOn) / 1000).toFixed(1)} s`)
     for (const vm of vms) expect(vm.console.find(/shoal: image v1 up/), `${vm.spec.name} booted v1`).toBeDefined()
+    // Each worker's kubelet would register its Node now.
+    const ids = vms.map((vm) => /enrolled as (\S+)/.exec(vm.console.find(/enrolled as /)!.text)![1]!)
+    for (const id of ids) kube.stdin!.write(`node ${id}\n`)
 
     // The operator's view of the wave, one line per change; every line is checked as it comes.
     const token = readFileSync(join(coordinator.dataDir, 'admin-token'), 'utf8').trim()
@@ -141,6 +157,12 @@ describe.skipIf(!!why)('wave e2e: three QEMU workers roll from v1 to v2, one at 
     expect(cluster.code, cluster.stderr).toBe(0)
     const nodes = (JSON.parse(cluster.stdout) as { nodes: { id: string; api: string | null; image: string | null }[] }).nodes.filter((n) => n.api)
     expect(nodes.map((n) => n.image)).toEqual(['v2', 'v2', 'v2'])
+
+    // Kubernetes saw each worker cordoned and uncordoned, through the site layer's kubeconfig.
+    for (const id of ids) {
+      const patches = kubeLog.lines.filter((l) => l.text.includes(`"path":"/api/v1/nodes/${id}"`) && l.text.includes('"status":200'))
+      expect(patches.length, `${id} cordoned and uncordoned`).toBeGreaterThanOrEqual(2)
+    }
 
     const cycles = order.map((r) => r.upS - r.downS)
     console.log(`e2e-wave-result ${JSON.stringify({ vms: N, k: 1, accel: 'tcg', makespanS: Math.round(makespanS * 10) / 10, reboots: order, meanRebootToUpS: Math.round((cycles.reduce((a, b) => a + b, 0) / cycles.length) * 10) / 10 })}`)

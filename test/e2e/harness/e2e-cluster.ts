@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { buildInitramfs } from '../../../initramfs-hooks/build-initramfs.js'
 import { buildVersion } from '../../../layers/build-version.js'
 import { NATIVE_PACKAGES, bundle } from '../../../layers/bundle.js'
+import type { LayerSpec } from '../../../layers/layer-spec.js'
 import { ConsoleLog } from './console-log.js'
 import type { NetnsLan } from './netns-lan.js'
 
@@ -17,12 +18,11 @@ export const DHT_PORT = 49737
 export const API_PORT = 7400
 
 /**
- * Mesh timing for TCG workers (shoal.mesh=, written into each agent.json by the boot agent):
- * node runs 20-100x slower emulated on a shared host, and the lan preset's 200 ms probes,
- * 10 ms IHAVE batches and 1 s anti-entropy kept the one vCPU busy once meshed, and a
- * handshake that takes the slow side seconds outlived the transport's 10 s silent-link close.
+ * Kernel arguments for TCG workers: a serial console, quiet, no mitigations or timer checks
+ * (each costs seconds emulated). Mesh timing is not here: the coordinator's --mesh-timing
+ * emulated sets it for its own mesh peer and hands it to every worker it boots.
  */
-export const TCG_MESH = 'silentLinkMs:60000,probeIntervalMs:1000,probeTimeoutMs:2000,antiEntropyIntervalMs:3000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000'
+export const TCG_KERNEL_ARGS = 'console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check nowatchdog'
 
 export interface Machine {
   name: string
@@ -42,15 +42,20 @@ export function machines(n: number, tag = 'e2'): Machine[] {
   }))
 }
 
-/** Bundles the CLI (the coordinator runs from it), builds the initramfs and each version's layers into imagesDir. */
-export async function buildImages(repoRoot: string, imagesDir: string, versions: string[]): Promise<{ shoalBundle: string; seconds: number }> {
+/**
+ * Bundles the CLI (the coordinator runs from it), builds the initramfs and each version's
+ * layers into imagesDir. `extra` layers go on top of the worker stack (a site layer).
+ */
+export async function buildImages(repoRoot: string, imagesDir: string, versions: string[], extra: LayerSpec[] = []): Promise<{ shoalBundle: string; seconds: number }> {
   const t0 = performance.now()
   const shoalBundle = join(repoRoot, '.cache/e2e/shoal.mjs')
   await bundle({ entry: join(repoRoot, 'layers/entries/shoal-cli.ts'), outFile: shoalBundle, external: NATIVE_PACKAGES })
   const initramfs = await buildInitramfs({ repoRoot, cacheDir: join(repoRoot, '.cache'), modulesDir: join(repoRoot, '.cache/kernel/modules') })
-  const layers = (await import('../../../layers/specs/index.js')).allLayers.filter((l) => l.name !== 'controller')
+  const specs = await import('../../../layers/specs/index.js')
+  const layers = [...specs.allLayers.filter((l) => l.name !== 'controller'), ...extra]
+  const stacks = extra.length > 0 ? { worker: [...specs.defaultStacks.worker, ...extra.map((l) => l.name)] } : undefined
   for (const version of versions) {
-    await buildVersion({ version, outDir: imagesDir, repoRoot, cacheDir: join(repoRoot, '.cache/layers'), kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path, layers })
+    await buildVersion({ version, outDir: imagesDir, repoRoot, cacheDir: join(repoRoot, '.cache/layers'), kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path, layers, ...(stacks ? { stacks } : {}) })
   }
   return { shoalBundle, seconds: (performance.now() - t0) / 1000 }
 }
@@ -72,6 +77,7 @@ export async function startCoordinator(lan: NetnsLan, o: { shoalBundle: string; 
     '--http-host', lan.controllerIp, '--http-port', String(HTTP_PORT),
     '--dht-host', lan.controllerIp, '--dht-port', String(DHT_PORT),
     '--cluster-id', 'e2e', '--default-image', o.defaultImage, '--unknown-mac', 'default',
+    '--mesh-timing', 'emulated',
     '--kernel-args', o.kernelArgs,
   ], join(o.workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
   log.attach(child.stderr!)
