@@ -32,6 +32,9 @@ import { LiveCoordinator } from './live-cluster-coordinator.js'
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
 const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/live/agent.mjs', import.meta.url))
 
+/** Gives the ESM bundle a real `require`: code that loads an external package late (yaml, for a kubeconfig) calls require(), which esbuild's shim refuses in ESM. */
+const REQUIRE_BANNER = "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);"
+
 let launcher: Promise<string[]> | undefined
 /** One esbuild bundle of agent/main.ts per test process (~0.6 s of CPU per start instead of ~1.1 s under tsx); tsx if esbuild is missing. */
 function agentLauncher(): Promise<string[]> {
@@ -40,7 +43,8 @@ function agentLauncher(): Promise<string[]> {
       const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
       await mkdir(join(AGENT_BUNDLE, '..'), { recursive: true })
       const out = AGENT_BUNDLE.replace(/\.mjs$/, `-${process.pid}.mjs`)
-      await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent' })
+      // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
+      await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
       return [out]
     } catch {
       return ['--import', 'tsx', AGENT_MAIN]
