@@ -575,7 +575,12 @@ export class WaveWorld {
   private onLeaseLost(n: SimNode, lease: Lease): void {
     if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term) {
       if (n.phase === 'draining' || n.phase === 'idle') this.abandon(n, 'lease lost')
-      else n.lease = undefined
+      else {
+        // Rebooted already: still finish the cycle (uncordon, unset noout once healthy),
+        // with nothing left to release.
+        n.lease = undefined
+        this.checkGate(n)
+      }
     }
   }
 
@@ -626,7 +631,7 @@ export class WaveWorld {
   }
 
   private checkGate(n: SimNode): void {
-    if (n.phase !== 'verifying' || !n.lease || !n.up || !n.vote) return
+    if (n.phase !== 'verifying' || !n.up || !n.vote) return
     if (!n.kubeletReady || !this.ceph.hostClean(n.id, this.t)) return
     const lease = n.lease
     n.phase = 'idle'
@@ -634,9 +639,9 @@ export class WaveWorld {
     n.cordoned = false
     this.kube.setCordoned(n.id, false)
     this.ceph.setNoout(n.id, false)
-    this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, release`)
+    this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, ${lease ? 'release' : 'nothing to release (force-released)'}`)
     this.refresh(n)
-    this.stepVote(n, { type: 'gate', lease, passed: true })
+    if (lease) this.stepVote(n, { type: 'gate', lease, passed: true })
   }
 
   /**
@@ -725,11 +730,13 @@ export class WaveWorld {
       this.checker.trace(`operator retires ${n.id} (never came back)`)
       this.stepVote(c, { type: 'retire', node: n.id })
       this.ceph.setNoout(n.id, false)
-      const view = c.vote.view()
-      for (const s of view.slots) {
-        if (s.holder === n.id || s.promisedTo.includes(n.id)) this.stepVote(c, { type: 'force-release', slot: s.slot })
+      // What the coordinator knows the node holds or was promised (`shoal lease release
+      // NODE --force`): only up to that node's term, so a later holder keeps its lease.
+      for (const s of c.vote.snapshot().slots) {
+        if (s.grant?.holder === n.id || s.promises.some((p) => p.cand === n.id)) this.stepVote(c, { type: 'force-release', slot: s.slot, node: n.id })
       }
-      for (const l of this.checker.holders()) if (l.holder === n.id) this.stepVote(c, { type: 'force-release', slot: l.slot })
+      // A lease the coordinator never heard of, as the holder's peers show it (`shoal status`).
+      for (const l of this.checker.holders()) if (l.holder === n.id) this.stepVote(c, { type: 'force-release', slot: l.slot, term: l.term })
     }
     this.cephChanged()
   }

@@ -59,11 +59,15 @@ export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
   if (m.from === vn.id) return
   const promises: SyncMsg['promises'] = []
   const grants: SyncMsg['grants'] = []
+  const terms: NonNullable<SyncMsg['terms']> = []
   vn.slots.forEach((s, slot) => {
     for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
     if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
+    let t = Math.max(s.knownTerm, s.forcedUpTo)
+    for (const r of s.resolutions.values()) t = Math.max(t, r.term)
+    if (t > 0) terms.push({ slot, term: t })
   })
-  vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.recovery, waveMsg: w, promises, grants, retires: vn.retireMsgs }))
+  vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.recovery, waveMsg: w, promises, grants, retires: vn.retireMsgs, terms }))
 }
 
 export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
@@ -78,6 +82,10 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
       set.add(fromCoord ? COORD_MARK : m.from)
       vn.reclaimVotes.set(key, set)
     }
+  }
+  for (const t of m.terms ?? []) {
+    const s = vn.slots[t.slot]
+    if (s) s.knownTerm = Math.max(s.knownTerm, t.term)
   }
   for (const g of m.grants) {
     const s = vn.slots[g.slot]!

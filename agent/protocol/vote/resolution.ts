@@ -62,7 +62,15 @@ export function onResolution(vn: VoteCore, m: Resolution): void {
     vn.collecting = undefined
     vn.count('reclaim.already-released')
   }
-  if (who === vn.id && m.k === 'wd' && c && c.slot === m.slot && c.term <= m.term && c.reclaim) vn.collecting = undefined
+  if (who === vn.id && m.k === 'wd' && c && c.slot === m.slot && c.term <= m.term) {
+    if (c.reclaim) vn.collecting = undefined
+    else {
+      // Our own withdraw of this term from a life we forgot: the term is spent. Ask above it.
+      vn.count('reused-term')
+      s.knownTerm = Math.max(s.knownTerm, m.term)
+      giveUp(vn, c, 'stale')
+    }
+  }
   if (s.grant && s.grant.holder === who && s.grant.term <= m.term) {
     s.grant = undefined
     vn.dirty = true

@@ -98,6 +98,11 @@ export const SyncMsg = z
     grants: z.array(z.object({ slot: Slot, term: Term, holder: NodeId }).strict()).max(1024),
     /** The coordinator's signed retirements, forwarded as they are (checked on arrival). */
     retires: z.array(RetireMsg).max(100_000),
+    /**
+     * Per slot, the highest term the sender has seen (requests, votes, resolutions, forces):
+     * a node that lost its memory never asks again at a term it may have used before.
+     */
+    terms: z.array(z.object({ slot: Slot, term: Term }).strict()).max(1024).optional(),
     sig: Sig,
   })
   .strict()
@@ -177,7 +182,7 @@ function signingText(m: Unsigned<VoteMessage>): string {
     case 'sync?':
       return `shoal-vote1|sync?|${m.wave}|${m.from}|${m.nonce}`
     case 'sync':
-      return `shoal-vote1|sync|${m.wave}|${m.from}|${m.to}|${m.nonce}|${m.complete}|${m.promises.map((p) => `${p.slot}:${p.term}:${p.cand}:${p.own ? 1 : 0}`).join(',')}|${m.grants.map((g) => `${g.slot}:${g.term}:${g.holder}`).join(',')}`
+      return `shoal-vote1|sync|${m.wave}|${m.from}|${m.to}|${m.nonce}|${m.complete}|${m.promises.map((p) => `${p.slot}:${p.term}:${p.cand}:${p.own ? 1 : 0}`).join(',')}|${m.grants.map((g) => `${g.slot}:${g.term}:${g.holder}`).join(',')}${m.terms ? `|terms:${m.terms.map((t) => `${t.slot}:${t.term}`).join(',')}` : ''}`
     case 'query':
       return `shoal-vote1|query|${m.wave}|${m.slot}|${m.term}|${m.from}`
   }

@@ -278,6 +278,25 @@ describe('VoteNode: force-release, fencing, memory', () => {
     expect(net.node('n1').currentLease()?.term ?? Infinity).toBeGreaterThan(second.term)
   })
 
+  it('a node that lost its memory never asks again at a term it already used (its old withdraw would resolve the new promises)', () => {
+    const net = new VoteNet({ ids: ids(3) })
+    // n0 asks at term 1 and hears nothing; its withdraw of term 1 reaches n1 only.
+    net.filter = (_f, to, m) => m.k === 'wave' || (m.k === 'wd' && to === 'n1')
+    net.startWave()
+    net.advance(net.cfg.collectMs + 100)
+    expect(net.node('n1').view().slots[0]!.term).toBe(1)
+    net.filter = () => true
+    // A voter that holds the withdraw refuses the same (slot, term) and says why.
+    const again = net.inject('n0', 'n1', signed<RequestMsg>('n0', { k: 'req', wave: 'w1', slot: 0, term: 1, cand: 'n0' }))
+    expect(again.filter((e) => e.type === 'send').map((e) => (e as { msg: VoteMessage }).msg.k)).toEqual(['wd'])
+    net.reboot('n0')
+    net.advance(net.cfg.quietMs + 5000)
+    const reqs = net.log.filter((l) => l.node === 'n0' && l.effect.type === 'broadcast' && l.effect.msg.k === 'req').map((l) => (l.effect as { msg: RequestMsg }).msg.term)
+    expect(reqs[0]).toBe(1) // before the reboot
+    expect(reqs.slice(1).every((t) => t > 1)).toBe(true) // after it: learnt from the members' answers
+    expect(leaseOf(net, 'n0').term).toBeGreaterThan(1)
+  })
+
   it('a lost release is recovered by asking the holder (no timer frees anything)', () => {
     const net = new VoteNet({ ids: ids(3), config: { staleQueryMs: 10_000 } })
     net.startWave()

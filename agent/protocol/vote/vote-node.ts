@@ -153,7 +153,7 @@ export class VoteNode {
         publishWave(vn, input.wave)
         break
       case 'force-release':
-        forceRelease(vn, input.slot, input.term)
+        forceRelease(vn, input.slot, input.term, input.node)
         break
       case 'retire':
         retire(vn, input.node)
@@ -215,13 +215,21 @@ function publishWave(vn: VoteCore, w: Omit<Unsigned<WaveMsg>, 'k' | 'v'>): void 
   vn.broadcast(m)
 }
 
-function forceRelease(vn: VoteCore, slot: number, term?: number): void {
+function forceRelease(vn: VoteCore, slot: number, term?: number, node?: string): void {
   const w = vn.wave
   if (vn.role !== 'coordinator' || !w || slot >= w.slots) return vn.drop(vn.id, 'unknown-wave', `force-release of slot ${slot}`)
   const s = vn.slots[slot]!
-  let t = term ?? Math.max(s.knownTerm, s.grant?.term ?? 0)
-  for (const p of s.promises.values()) t = Math.max(t, p.term)
-  if (t <= s.forcedUpTo) t = s.forcedUpTo + 1
+  let t: number
+  if (term === undefined && node !== undefined) {
+    // Only what `node` holds: a slot it was promised on may be held by someone else since.
+    t = Math.max(s.grant?.holder === node ? s.grant.term : 0, s.promises.get(node)?.term ?? 0)
+    if (t === 0) return vn.drop(vn.id, 'unknown-wave', `force-release: ${node} holds nothing on slot ${slot}`)
+    if (t <= s.forcedUpTo) return void vn.count('dup.force')
+  } else {
+    t = term ?? Math.max(s.knownTerm, s.grant?.term ?? 0)
+    for (const p of s.promises.values()) t = Math.max(t, p.term)
+    if (t <= s.forcedUpTo) t = s.forcedUpTo + 1
+  }
   const m = vn.sign<ForceMsg>({ k: 'force', wave: w.id, slot, term: t, by: vn.id })
   vn.log.warn({ component: 'vote', node: vn.id, slot, term: t }, 'force-release')
   onResolution(vn, m)

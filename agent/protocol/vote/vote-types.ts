@@ -22,8 +22,12 @@ export type VoteInput =
   | { type: 'message'; from: string; msg: VoteMessage }
   /** Coordinator only: sign and publish a wave (roster fixed from here on). */
   | { type: 'publish-wave'; wave: Omit<Unsigned<WaveMsg>, 'k' | 'v'> }
-  /** Coordinator only: an operator's force-release of `slot` (all terms up to `term`, default: all known). */
-  | { type: 'force-release'; slot: number; term?: number }
+  /**
+   * Coordinator only: an operator's force-release of `slot`: every promise and grant on it
+   * up to `term`. Default: up to what `node` holds or was promised there (a later holder of
+   * the slot keeps its lease); without `node`, every term known.
+   */
+  | { type: 'force-release'; slot: number; term?: number; node?: string }
   /** Coordinator only: an operator writes `node` off for this wave. */
   | { type: 'retire'; node: string }
   /** The executor's post-reboot gate result for this node's lease; passed -> release. */

@@ -32,6 +32,13 @@ export function onRequest(vn: VoteCore, m: RequestMsg): void {
     if (m.term <= s.forcedUpTo) return nack(vn, m, 'stale', { term: s.forcedUpTo + 1, cand: m.cand })
     return sendVote(vn, m)
   }
+  // The candidate already withdrew or released this very (slot, term), in a life it forgot:
+  // a term is never reused (its old statement could later resolve the new promises). Tell it.
+  const own = s.resolutions.get(m.cand)
+  if (own && own.term >= m.term && m.cand !== vn.id) {
+    vn.count('nack.reused-term')
+    return vn.send(m.cand, own)
+  }
   if (m.term <= s.forcedUpTo || m.term < s.knownTerm) return nack(vn, m, 'stale', { term: Math.max(s.knownTerm, s.forcedUpTo + 1), cand: s.grant?.holder ?? m.cand })
   s.knownTerm = Math.max(s.knownTerm, m.term)
   for (const [cand, p] of s.promises) {
