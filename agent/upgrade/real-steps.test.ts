@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { ed25519Keyring } from '../protocol/ed25519.js'
 import type { HealthObserver } from '../health/health-observer.js'
-import { assignSigningText, ProcessExitRebooter, RealSteps, REBOOT_EXIT_CODE } from './real-steps.js'
+import { KubeClient } from '../health/kube-client.js'
+import { kubeconfigFromText } from '../health/kube-config.js'
+import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
+import { assignSigningText, CYCLE_ANNOTATION, ProcessExitRebooter, RealSteps, REBOOT_EXIT_CODE } from './real-steps.js'
 
 const keyring = ed25519Keyring(new Uint8Array(32).fill(7))
 const lease = { wave: 'w1', slot: 0, term: 3, holder: 'node-a' }
@@ -81,5 +84,28 @@ describe('RealSteps', () => {
     const codes: number[] = []
     await new ProcessExitRebooter(undefined, 1, (c) => codes.push(c)).reboot('test')
     expect(codes).toEqual([REBOOT_EXIT_CODE])
+  })
+
+  it('cordon marks the node with the cycle, uncordon removes the mark; an operator cordon carries none', async () => {
+    const api = new FakeKubeApiServer()
+    await api.start()
+    try {
+      api.addNode({ name: 'node-a', ready: true })
+      const kube = new KubeClient(kubeconfigFromText(api.kubeconfig(), '/'))
+      const st = new RealSteps({ host: 'node-a', observer: {} as HealthObserver, ceph: undefined, kube, coordinatorUrl: 'http://127.0.0.1:1', keyring, clock: { now: () => 0 }, assignDeadlineMs: 1000, wait: async () => {} })
+      expect(await st.leftoverCycle()).toBeUndefined()
+      await st.cordon(lease)
+      expect(api.nodes.get('node-a')?.spec.unschedulable).toBe(true)
+      expect(await st.leftoverCycle()).toBe('w1/0/3')
+      await st.uncordon()
+      expect(api.nodes.get('node-a')?.spec.unschedulable).not.toBe(true)
+      expect(await st.leftoverCycle()).toBeUndefined()
+      await kube.setUnschedulable('node-a', true) // kubectl cordon
+      expect(await st.leftoverCycle()).toBeUndefined()
+      expect(CYCLE_ANNOTATION).toBe('shoal.dev/upgrade-cycle')
+      await kube.close()
+    } finally {
+      await api.close()
+    }
   })
 })

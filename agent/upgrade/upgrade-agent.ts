@@ -354,8 +354,13 @@ export class UpgradeAgent {
       this.leftover = 'checking'
       void this.steps.leftoverCycle().then(
         (mark) => {
+          // A reclaim started meanwhile: the executor has it; look again if that ends without a lease.
+          if (v.currentLease() || v.busy) {
+            this.leftover = 'unchecked'
+            return
+          }
           this.leftover = 'done'
-          if (this.closed || this.phase !== 'joining' || v.currentLease() || v.busy) return
+          if (this.closed || this.phase !== 'joining') return
           if (mark === undefined) return this.setPhase('ready')
           void this.executor.finishLeftover(mark).then((out) => {
             this.log.info({ component: 'upgrade', node: this.o.nodeId, cycle: mark, outcome: out }, 'leftover cycle step done')
