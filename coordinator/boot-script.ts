@@ -26,6 +26,30 @@ export function renderBootScript(input: BootScriptInput): string {
   ].join('\n')
 }
 
+/** How many agents a booting worker is told to ask for its old id (shoal.peers=). */
+export const BOOT_PEERS = 3
+
+/**
+ * `shoal.peers=HOST:PORT,…` for a booting worker: up to `max` agents the coordinator's mesh
+ * peer holds alive (the machine itself excluded), so the boot agent can ask them for its
+ * old id (GET /v1/fingerprints) without an operator listing any. The pick starts at a
+ * point chosen by the MAC, so a rack booting at once spreads its questions. Empty when
+ * no agent is known, or when the operator's kernelArgs already name the peers.
+ */
+export function peersParam(members: readonly { id: string; alive: boolean; api?: string }[], self: { id?: string; mac: string }, kernelArgs: string, max = BOOT_PEERS): string {
+  if (/(^|\s)shoal\.peers=/.test(kernelArgs)) return ''
+  const apis = members
+    .filter((m) => m.alive && m.api && m.id !== self.id)
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((m) => m.api!)
+  if (apis.length === 0) return ''
+  let h = 0
+  for (const c of self.mac) h = (h * 31 + c.charCodeAt(0)) >>> 0
+  const start = h % apis.length
+  const picked = Array.from({ length: Math.min(max, apis.length) }, (_, i) => apis[(start + i) % apis.length]!)
+  return `shoal.peers=${picked.join(',')}`
+}
+
 /** An iPXE script that says why it will not boot and retries the coordinator later. */
 export function renderRefusal(reason: string, retryUrl: string | undefined, retrySeconds = 30): string {
   const lines = ['#!ipxe', `echo shoal: ${reason.replace(/[\r\n]+/g, ' ')}`]

@@ -11,7 +11,7 @@ import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.j
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
 import type { MeshParam } from '../agent/boot/mesh-param.js'
 import { handleAdmin } from './admin-routes.js'
-import { renderBootScript, renderRefusal } from './boot-script.js'
+import { peersParam, renderBootScript, renderRefusal } from './boot-script.js'
 import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
 import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from './enroll-api.js'
@@ -283,12 +283,18 @@ export class Coordinator {
       params: { coordinator: base, token, mac, bootstrap: this.bootstrapFor(req), image, cluster: state.clusterId, clusterKey: state.publicKey },
       kernel: manifest.kernel,
       initramfs: manifest.initramfs,
-      kernelArgs: this.kernelArgs,
+      kernelArgs: [this.kernelArgs, this.bootPeers(nodeId, mac)].filter(Boolean).join(' '),
     })
     await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')
     this.metrics.bootScripts.inc({ outcome: 'served' })
     return sendText(res, 200, script)
+  }
+
+  /** shoal.peers= for a booting worker: agents its boot agent can ask for its old id. */
+  private bootPeers(nodeId: string | undefined, mac: string): string {
+    const view = this._waves?.peer?.runtime.view() ?? []
+    return peersParam(view.map((m) => ({ id: m.id, alive: m.status === 'alive', ...(m.record?.api ? { api: m.record.api } : {}) })), { ...(nodeId ? { id: nodeId } : {}), mac }, this.kernelArgs)
   }
 
   private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
