@@ -73,9 +73,17 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 const profDir = process.env.SHOAL_BENCH_CPU_PROF
 
 async function run(n: number): Promise<void> {
+  // Agents' warnings and state changes, by message (suspicions, refutations, silent links...).
+  const logCounts: Record<string, number> = {}
+  const silentSamples: Record<string, unknown>[] = []
   const cluster = await LocalCluster.create({
     nodes: n,
     readyTimeoutMs: SPAWN_DEADLINE_MS,
+    onLog: (_node, line) => {
+      if (line.msg === 'closing a link that stayed silent' && silentSamples.length < 12) silentSamples.push(line)
+      if (typeof line.level === 'number' && line.level >= 40 && typeof line.msg === 'string') logCounts[line.msg] = (logCounts[line.msg] ?? 0) + 1
+      else if (line.msg === 'member suspect' || line.msg === 'member dead' || line.msg === 'refuting a claim about this node') logCounts[line.msg] = (logCounts[line.msg] ?? 0) + 1
+    },
     ...(profDir ? { nodeArgs: (i: number) => (i < 2 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []) } : {}),
   })
   const abort = new AbortController()
@@ -204,6 +212,11 @@ async function run(n: number): Promise<void> {
         swarm.serverOpened += sc.server.opened
       }
     }
+    const framesPerAgentByType = Object.fromEntries(
+      Object.entries(outByType)
+        .sort((a, b) => b[1].frames - a[1].frames)
+        .map(([type, c]) => [type, Math.round(c.frames / Math.max(1, degrees.length))]),
+    )
     const kbPerAgentByType = Object.fromEntries(
       Object.entries(outByType)
         .sort((a, b) => b[1].bytes - a[1].bytes)
@@ -217,13 +230,16 @@ async function run(n: number): Promise<void> {
       degreeMax: Math.max(...degrees),
       kbOutPerAgentP50: Number((quantile(bytesOut, 0.5) / 1024).toFixed(1)),
       kbOutPerAgentByType: kbPerAgentByType,
+      framesOutPerAgentByType: framesPerAgentByType,
       dials,
       swarmConnects: swarm,
       silentLinksClosed,
       /** Summed over agents: refutations, probe failures, dropped input... (messages-in is the total of frames handled). */
       meshCounts: nodeCounts,
+      logCounts,
       elapsedSinceStartMs: Date.now() - t0,
     })
+    if (silentSamples.length > 0) emit({ bench: 'live.silentLinks', n, samples: silentSamples.map(({ peer, inbound, framesOut, rawBytesRead, rawBytesWritten, remote, time }) => ({ peer: String(peer).slice(0, 8), inbound, framesOut, rawBytesRead, rawBytesWritten, remote, time })) })
   } catch (err) {
     emit({ bench: 'live.join', n, error: (err as Error).message })
   } finally {

@@ -112,6 +112,7 @@ interface Link {
   inbound: boolean
   /** Received any bytes yet. */
   heard: boolean
+  framesOut: number
 }
 
 export class SwarmTransport extends EventEmitter<TransportEvents> {
@@ -162,13 +163,15 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    // A node bound to a LAN address is reachable there: say so. A private DHT of a few
-    // nodes never confirms it by itself, so every node stayed "firewalled" and hyperdht
+    // A node bound to an address is reachable there: say so. A private DHT of a few nodes
+    // never confirms it by itself, so every node stayed "firewalled" and hyperdht
     // holepunched — which between two LAN addresses opens the dialler's half only: it
     // writes into the void and the other side never sees a connection (issue 6; the same
-    // on one host with two addresses). Loopback keeps the default, where it works.
-    const lan = this.opts.host !== undefined && !this.opts.host.startsWith('127.')
-    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}), ...(lan ? { firewalled: false } : {}) })
+    // on one host with two addresses). On loopback the punch raced hyperdht's same-host
+    // shortcut, cost ~20% more CPU per connection, and under load left links that stayed
+    // silent on both ends; declared reachable, the dialler connects straight to the address.
+    const direct = this.opts.host !== undefined
+    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}), ...(direct ? { firewalled: false } : {}) })
     const swarm = new Hyperswarm({
       keyPair: this.opts.identity.keyPair,
       dht,
@@ -260,6 +263,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       return false
     }
     this.stats.framesOut++
+    link.framesOut++
     this.stats.bytesOut += frame.length
     const byType = (this.stats.out[msg.t] ??= { frames: 0, bytes: 0 })
     byType.frames++
@@ -332,7 +336,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.requested.delete(peer)
     // Connections are ours to manage: no silent reconnects behind the mesh's back.
     if (info.explicit) this.swarm?.leavePeer(conn.remotePublicKey)
-    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator, heard: false }
+    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator, heard: false, framesOut: 0 }
     this.links.set(peer, link)
     this.inboundAttempts.delete(peer)
     const silentMs = this.opts.silentLinkMs ?? 10_000
@@ -340,7 +344,22 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       const t = setTimeout(() => {
         if (link.heard || this.links.get(peer) !== link) return
         this.stats.silentLinksClosed++
-        this.log.warn({ component: 'mesh.transport', node: this.opts.selfId, peer, silentMs }, 'closing a link that stayed silent')
+        // What the raw (UDX) stream saw tells a dead path (nothing read) from a peer that said nothing.
+        const raw = conn as unknown as { rawBytesRead?: number; rawBytesWritten?: number; rawStream?: { remoteHost?: string; remotePort?: number; connected?: boolean } }
+        this.log.warn(
+          {
+            component: 'mesh.transport',
+            node: this.opts.selfId,
+            peer,
+            silentMs,
+            inbound: link.inbound,
+            framesOut: link.framesOut,
+            rawBytesRead: raw.rawBytesRead,
+            rawBytesWritten: raw.rawBytesWritten,
+            remote: `${raw.rawStream?.remoteHost}:${raw.rawStream?.remotePort}`,
+          },
+          'closing a link that stayed silent',
+        )
         conn.destroy()
       }, silentMs)
       t.unref?.()
