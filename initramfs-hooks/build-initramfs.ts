@@ -1,7 +1,7 @@
 /**
  * Assembles the bootable test initramfs: busybox-static, the host's node with its shared
  * libraries, the kernel modules a virtio worker needs, the boot agent bundle, the runtime
- * hook and an mkinitcpio-like /init around it. Output: a gzip'd newc cpio, cached under
+ * hook and an mkinitcpio-like /init around it. Output: a zstd newc cpio, cached under
  * cacheDir by the content hash of the staged tree (an unchanged tree is not packed again).
  *
  * The boot agent is bundled with nothing external: it only needs node's built-ins
@@ -13,7 +13,6 @@ import { createWriteStream, existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { createGzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { bundle } from '../layers/bundle.js'
@@ -21,6 +20,8 @@ import { treeHash } from '../layers/squashfs.js'
 import { installBusybox, installNode, put } from '../layers/stage.js'
 
 const run = promisify(execFile)
+
+const ZSTD_LEVEL = 15
 
 /** insmod order: each module after the ones it depends on (no modules.dep in the image). */
 export const INITRAMFS_MODULES = [
@@ -71,11 +72,11 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
     await bundle({ entry: opts.bootEntry ?? join(opts.repoRoot, 'agent/boot/main.ts'), outFile: join(root, 'usr/lib/shoal/shoal-boot.mjs') })
 
     const hash = (await treeHash(root)).slice(0, 24)
-    const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}.img`)
+    const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}-zstd${ZSTD_LEVEL}.img`)
     let reused = true
     if (!existsSync(out)) {
       reused = false
-      await packCpioGz(root, out)
+      await packCpio(root, out)
     }
     return { path: out, sizeBytes: (await stat(out)).size, reused, buildMs: Math.round(performance.now() - t0) }
   } finally {
@@ -104,20 +105,30 @@ async function findModules(modulesDir: string, names: readonly string[]): Promis
   return found
 }
 
-/** `find . | cpio -o -H newc` from inside root, gzip'd, to out (via a temporary name). */
-async function packCpioGz(root: string, out: string): Promise<void> {
+/**
+ * `find . | cpio -o -H newc` from inside root, zstd-compressed, to out (via a temporary name).
+ * zstd rather than gzip: 27-31 MiB instead of 36 (less for iPXE to fetch) and the kernel
+ * unpacks it several times faster, which an emulated (TCG) worker feels at every boot.
+ * Level 15: near -19's size at a fraction of its build time (the image is cached by tree hash).
+ */
+async function packCpio(root: string, out: string): Promise<void> {
   const tmp = `${out}.tmp${process.pid}`
   const { stdout: list } = await run('find', ['.', '-print0'], { cwd: root, maxBuffer: 64 << 20, encoding: 'buffer' })
   const cpio = spawn('cpio', ['--null', '-o', '-H', 'newc', '--owner=0:0', '--quiet'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
+  const zstd = spawn('zstd', ['-q', `-${ZSTD_LEVEL}`, '-T0', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   cpio.stderr.on('data', (d) => (stderr += String(d)))
-  const exited = new Promise<number>((resolve, reject) => {
-    cpio.on('error', reject)
-    cpio.on('close', (code) => resolve(code ?? 1))
-  })
+  zstd.stderr.on('data', (d) => (stderr += String(d)))
+  const exited = (p: typeof cpio, name: string) =>
+    new Promise<number>((resolve, reject) => {
+      p.on('error', (err) => reject(new ShoalError('missing-tool', `${name} could not run (${err.message}): npm run setup installs it`)))
+      p.on('close', (code) => resolve(code ?? 1))
+    })
+  const codes = Promise.all([exited(cpio, 'cpio'), exited(zstd, 'zstd')])
   cpio.stdin.end(list)
-  await pipeline(cpio.stdout, createGzip({ level: 6 }), createWriteStream(tmp))
-  const code = await exited
-  if (code !== 0) throw new ShoalError('build-failed', `cpio failed (${code}): ${stderr.trim()}`)
+  cpio.stdout.pipe(zstd.stdin)
+  await pipeline(zstd.stdout, createWriteStream(tmp))
+  const [c1, c2] = await codes
+  if (c1 !== 0 || c2 !== 0) throw new ShoalError('build-failed', `cpio | zstd failed (${c1}, ${c2}): ${stderr.trim()}`)
   await rename(tmp, out)
 }

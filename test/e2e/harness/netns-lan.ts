@@ -77,6 +77,8 @@ export class NetnsLan {
       ...this.hosts.map((h) => `--dhcp-host=${h.mac},${h.ip}`),
       `--dhcp-leasefile=${join(workDir, 'dnsmasq.leases')}`, '--dhcp-authoritative',
       '--enable-tftp', `--tftp-root=${tftp}`, '--dhcp-boot=boot.ipxe', '--log-dhcp',
+      // iPXE option 175.176 (no-pxedhcp): do not wait for ProxyDHCP offers that never come.
+      '--dhcp-option=encap:175,176,1',
     ], join(workDir, 'dnsmasq.log'))
     await new Promise((r) => setTimeout(r, 300))
     if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited with ${dnsmasq.exitCode}; see ${join(workDir, 'dnsmasq.log')}`)
