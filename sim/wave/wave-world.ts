@@ -125,6 +125,10 @@ export class WaveWorld {
   private pokeAt = -Infinity
   private cephNextAt = Infinity
   private okCache = new Map<string, boolean>()
+  /** ClusterView.version: bumped on every change any node's facts() answer may show. */
+  private viewVersion = 0
+  /** Nodes whose latest change becomes visible to others at changedAt + gossipDelayMs, oldest first. */
+  private pendingVisible: SimNode[] = []
   private okCacheVersion = -1
   readonly messagesByKind: Record<string, number> = {}
   leases = 0
@@ -406,7 +410,18 @@ export class WaveWorld {
       },
       okToStop: (hosts) => this.okToStop(hosts),
       drainable: (id) => (this.nodes.has(id) && id !== COORDINATOR ? this.kube.drainable(id, this.t) : false),
+      version: () => this.currentViewVersion(),
     }
+  }
+
+  /** The view's version now: a change turns visible to the others once the gossip delay passed. */
+  private currentViewVersion(): number {
+    const q = this.pendingVisible
+    while (q.length > 0 && this.t - q[0]!.changedAt >= this.cfg.gossipDelayMs) {
+      q.shift()
+      this.viewVersion++
+    }
+    return this.viewVersion
   }
 
   private okToStop(hosts: readonly string[]): boolean {
@@ -438,6 +453,10 @@ export class WaveWorld {
     n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = this.t
+    this.viewVersion++
+    const i = this.pendingVisible.indexOf(n)
+    if (i >= 0) this.pendingVisible.splice(i, 1)
+    this.pendingVisible.push(n)
     this.trackUnavailable()
     this.schedulePoke()
   }
@@ -709,6 +728,7 @@ export class WaveWorld {
   partition(groups: string[][]): void {
     this.checker.trace(`FAULT partition: ${groups.map((g) => `[${g.length <= 6 ? g.join(',') : `${g.length} nodes`}]`).join(' | ')}`)
     this.partitions.set(groups)
+    this.viewVersion++
     for (const n of this.order) this.refresh(n)
     this.schedulePoke()
   }
@@ -717,6 +737,7 @@ export class WaveWorld {
     if (!this.partitions.active) return
     this.checker.trace('partition heals')
     this.partitions.heal()
+    this.viewVersion++
     this.schedulePoke()
   }
 

@@ -36,4 +36,10 @@ export interface ClusterView {
   okToStop(hosts: readonly string[]): boolean
   /** Kubernetes: can `id` be drained now without breaking a PodDisruptionBudget? */
   drainable(id: string): boolean
+  /**
+   * Optional: a number that changes whenever any answer of `facts` may have changed (for
+   * any id). With it the vote keeps what it derived from a whole-roster pass until the
+   * number changes (view-scan.ts); without it, it scans the roster on every check.
+   */
+  version?(): number
 }

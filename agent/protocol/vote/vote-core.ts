@@ -12,6 +12,7 @@ import type { ClusterView } from './cluster-view.js'
 import type { VoteConfig } from './vote-config.js'
 import { signingBytes, type RequestMsg, type Resolution, type RetireMsg, type Unsigned, type VoteMessage, type WaveMsg } from './vote-messages.js'
 import type { Lease, PersistedVote, VoteEffect } from './vote-types.js'
+import type { ViewScan } from './view-scan.js'
 
 export interface Promise_ {
   term: number
@@ -85,6 +86,8 @@ export class VoteCore {
   /** Coordinator: operator decisions re-broadcast with backoff (a lost retire would stall budgets). */
   announcements: { msg: VoteMessage; at: number; gapMs: number; left: number }[] = []
   wavePullAt = 0
+  /** Roster-wide facts derived from the view, kept while its version holds (view-scan.ts). */
+  scan: ViewScan | undefined
   /** "slot:term" -> members whose sync answer holds their own promise to us. */
   reclaimVotes = new Map<string, Set<string>>()
   nonce = 0

@@ -11,6 +11,7 @@ import { onNack, onVote } from './candidate.js'
 import { compareRank, rankKey, type RankInputs, type RankKey } from './ranking.js'
 import type { NackMsg, NackReason, RequestMsg, Unsigned, VoteMessage, VoteMsg } from './vote-messages.js'
 import { pruneVotes, type VoteCore } from './vote-core.js'
+import { viewScan } from './view-scan.js'
 
 export function onRequest(vn: VoteCore, m: RequestMsg): void {
   if (!vn.rosterKeys.has(m.cand)) return vn.drop(m.cand, DropReason.notOnRoster, `request from ${m.cand}`)
@@ -120,10 +121,15 @@ export function occupancy(vn: VoteCore, except: number): { slotsTaken: number; h
     if (f) domains.add(f.domain)
   }
   let unavailableOthers = 0
-  for (const id of vn.rosterIds) {
-    if (vn.retired.has(id) || holders.includes(id)) continue
-    const f = vn.viewPort.facts(id)
-    if (!f || !f.available) unavailableOthers++
+  const sc = viewScan(vn)
+  if (sc) {
+    for (const id of sc.unavailable) if (!holders.includes(id)) unavailableOthers++
+  } else {
+    for (const id of vn.rosterIds) {
+      if (vn.retired.has(id) || holders.includes(id)) continue
+      const f = vn.viewPort.facts(id)
+      if (!f || !f.available) unavailableOthers++
+    }
   }
   return { slotsTaken, holders, domains, unavailableOthers }
 }
@@ -134,10 +140,9 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: { holders: string[]
   const inputs = rankInputs(vn, occ.holders)
   const mine = rankKey(vn.viewPort, f, inputs)
   let better = 0
-  for (const id of vn.rosterIds) {
-    if (id === f.id || vn.retired.has(id) || occ.holders.includes(id)) continue
-    const o = vn.viewPort.facts(id)
-    if (!o || !o.available || o.image === w.target) continue
+  const sc = viewScan(vn)
+  for (const o of sc ? sc.waiting : waitingNow(vn)) {
+    if (o.id === f.id || occ.holders.includes(o.id)) continue
     if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !occ.domains.has(o.domain)) continue
     // Cheap fields first; the Ceph check only for nodes that would otherwise come first.
     const cheap: RankKey = { id: o.id, ok: mine.ok, domainActive: inputs.activeDomains.has(o.domain), domain: o.domain, pods: o.pods, load: o.load }
@@ -151,7 +156,28 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: { holders: string[]
   return better
 }
 
+/** Waiting candidates (available, not on the target, not retired), in roster order: the scan without a cache. */
+function waitingNow(vn: VoteCore): NodeFacts[] {
+  const target = vn.wave!.target
+  const out: NodeFacts[] = []
+  for (const id of vn.rosterIds) {
+    if (vn.retired.has(id)) continue
+    const o = vn.viewPort.facts(id)
+    if (o && o.available && o.image !== target) out.push(o)
+  }
+  return out
+}
+
 export function rankInputs(vn: VoteCore, holders: string[]): RankInputs {
+  const sc = viewScan(vn)
+  if (sc) {
+    const active = new Set(sc.activeBase)
+    for (const h of holders) {
+      const f = vn.viewPort.facts(h)
+      if (f) active.add(f.domain)
+    }
+    return { holders, activeDomains: active }
+  }
   const w = vn.wave!
   const active = new Set<string>()
   const byDomain = new Map<string, { done: number; waiting: number }>()
