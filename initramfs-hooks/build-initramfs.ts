@@ -21,7 +21,7 @@ import { installBusybox, installNode, put } from '../layers/stage.js'
 
 const run = promisify(execFile)
 
-const ZSTD_LEVEL = 15
+const ZSTD_LEVEL = 12
 
 /** insmod order: each module after the ones it depends on (no modules.dep in the image). */
 export const INITRAMFS_MODULES = [
@@ -107,9 +107,9 @@ async function findModules(modulesDir: string, names: readonly string[]): Promis
 
 /**
  * `find . | cpio -o -H newc` from inside root, zstd-compressed, to out (via a temporary name).
- * zstd rather than gzip: 27-31 MiB instead of 36 (less for iPXE to fetch) and the kernel
- * unpacks it several times faster, which an emulated (TCG) worker feels at every boot.
- * Level 15: near -19's size at a fraction of its build time (the image is cached by tree hash).
+ * zstd rather than gzip: 30 MiB instead of 36 for iPXE to fetch (iPXE moves 1-2 MB/s in
+ * an emulated TCG worker). Level 12: 31.3 MB in 20 s here; 15 gave 31.0 MB in 67 s and 19
+ * 27.3 MB in 165 s on this loaded 2-core host, too slow for a cold CI build.
  */
 async function packCpio(root: string, out: string): Promise<void> {
   const tmp = `${out}.tmp${process.pid}`

@@ -8,7 +8,7 @@
  * worker's agent must show all three, with ids derived from their own hardware.
  * Prints power-on -> all joined. Runs in `npm test`; alone with `npm run e2e`.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,9 +26,10 @@ import { missing } from './harness/requirements.js'
 import type { ChildProcess } from 'node:child_process'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-// Passed 3 of its last 4 three-VM runs (power-on -> joined 75-104 s under TCG): not yet
-// reliable enough for every CI run, so the suite runs it only when asked (npm run e2e).
-const why = process.env.SHOAL_E2E !== '1' ? 'run it with npm run e2e (3 of the last 4 runs passed; not yet reliable enough for every CI run)' : missing(repoRoot)
+// Part of npm test (4 of 4 three-VM runs in a row passed on a loaded 2-core host once the
+// coordinator and workers shared the 'emulated' mesh timing). It skips with one line when
+// qemu, the kernel or another requirement is missing, or when SHOAL_SKIP_QEMU=1.
+const why = process.env.SHOAL_SKIP_QEMU === '1' ? 'SHOAL_SKIP_QEMU=1' : missing(repoRoot)
 if (why) console.log(`skipping the QEMU boot e2e: ${why}`)
 
 const SUBNET = '10.99.0'
@@ -106,7 +107,14 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
     for (const vm of vms) writeTimedConsole(join(workDir, `${vm.spec.name}.timed.log`), vm.console.lines, vm.startedAt)
     await lan?.close()
     if (failed) console.log(`e2e: logs kept in ${workDir}`)
-    else rmSync(workDir, { recursive: true, force: true })
+    else {
+      // The last passing run's timed consoles and cluster view stay readable (where the time went).
+      const keep = join(repoRoot, '.cache/e2e/last-boot')
+      rmSync(keep, { recursive: true, force: true })
+      mkdirSync(keep, { recursive: true })
+      for (const f of readdirSync(workDir)) if (/\.(timed\.log|log)$/.test(f) && !f.endsWith('.disk')) copyFileSync(join(workDir, f), join(keep, f))
+      rmSync(workDir, { recursive: true, force: true })
+    }
   }, 60_000)
 
   it('powers on three workers; each enrolls, mounts its verified layers and joins; shoal status shows all three', async () => {

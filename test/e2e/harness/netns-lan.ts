@@ -60,7 +60,8 @@ export class NetnsLan {
     await run('ip', ['netns', 'add', name])
     const ns = (...args: string[]) => run('ip', ['netns', 'exec', name, ...args])
     await ns('ip', 'link', 'set', 'lo', 'up')
-    await ns('ip', 'link', 'add', 'br0', 'type', 'bridge')
+    // No STP and no forwarding delay: a VM's port forwards from its first frame (iPXE's DHCP).
+    await ns('ip', 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
     await ns('ip', 'addr', 'add', `${this.controllerIp}/24`, 'dev', 'br0')
     await ns('ip', 'link', 'set', 'br0', 'up')
     for (const h of this.hosts) {
@@ -77,11 +78,13 @@ export class NetnsLan {
       ...this.hosts.map((h) => `--dhcp-host=${h.mac},${h.ip}`),
       `--dhcp-leasefile=${join(workDir, 'dnsmasq.leases')}`, '--dhcp-authoritative',
       '--enable-tftp', `--tftp-root=${tftp}`, '--dhcp-boot=boot.ipxe', '--log-dhcp',
+      // Log lines with timestamps (where a slow DHCP goes); no ping-before-offer (fixed addresses).
+      `--log-facility=${join(workDir, 'dnsmasq.log')}`, '--no-ping',
       // iPXE option 175.176 (no-pxedhcp): do not wait for ProxyDHCP offers that never come.
       '--dhcp-option=encap:175,176,1',
-    ], join(workDir, 'dnsmasq.log'))
+    ], join(workDir, 'dnsmasq.out'))
     await new Promise((r) => setTimeout(r, 300))
-    if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited with ${dnsmasq.exitCode}; see ${join(workDir, 'dnsmasq.log')}`)
+    if (dnsmasq.exitCode !== null) throw new Error(`dnsmasq exited with ${dnsmasq.exitCode}; see ${join(workDir, 'dnsmasq.out')} and dnsmasq.log`)
   }
 
   /** Starts `cmd` inside the namespace in its own process group, output appended to logFile. */
