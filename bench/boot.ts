@@ -3,6 +3,8 @@
  * deliberate coordinator outage: three TCG workers netboot by iPXE from the coordinator,
  * enroll, mount their verified layers and join the mesh. Prints one JSON line:
  *   {"bench":"boot.power-on-to-joined","vms":3,"accel":"tcg","seconds":..,"perVm":[..],"load1":..}
+ * and one line per worker with where its time went (s per phase; test/e2e/harness/boot-phases.ts):
+ *   {"bench":"boot.phases","vm":"worker1","took":{"script":..,"kernel":..,...,"joined":..}}
  * Target (issue 6): <= 30 s under TCG. Bounded by SHOAL_E2E_DEADLINE_S (default 170 s).
  * The host's load average is printed with it: TCG guests slow down in proportion.
  */
@@ -22,7 +24,13 @@ let out = ''
 child.stdout.on('data', (c: Buffer) => (out += c.toString()))
 const code = await new Promise<number>((r) => child.on('close', (c) => r(c ?? 1)))
 const result = /e2e-result (\{.*\})/.exec(out)?.[1]
-if (result) console.log(JSON.stringify({ ...JSON.parse(result), bench: 'boot.power-on-to-joined', load1 }))
+if (result) {
+  console.log(JSON.stringify({ ...JSON.parse(result), bench: 'boot.power-on-to-joined', load1 }))
+  for (const m of out.matchAll(/e2e-phases (\{.*\})/g)) {
+    const p = JSON.parse(m[1]!) as { vm: string; took: Record<string, number> }
+    console.log(JSON.stringify({ bench: 'boot.phases', vm: p.vm, took: p.took }))
+  }
+}
 else {
   const skip = /skipping the QEMU boot e2e: (.*)/.exec(out)?.[1]
   console.log(JSON.stringify({ bench: 'boot.power-on-to-joined', ok: false, reason: skip ? `skipped: ${skip}` : `e2e failed (exit ${code}); see its logs`, load1 }))
