@@ -65,6 +65,8 @@ interface SimNode {
   facts: NodeFacts
   prev: NodeFacts
   changedAt: number
+  /** Bumped when this node's own facts change (it sees them at once; the others later). */
+  ownVersion: number
   wakeAt: number
   lastTickAt: number
   ticksAtOnce: number
@@ -125,7 +127,7 @@ export class WaveWorld {
   private pokeAt = -Infinity
   private cephNextAt = Infinity
   private okCache = new Map<string, boolean>()
-  /** ClusterView.version: bumped on every change any node's facts() answer may show. */
+  /** ClusterView.version, the shared part: a change became visible to the others, or the partitions changed. */
   private viewVersion = 0
   /** Nodes whose latest change becomes visible to others at changedAt + gossipDelayMs, oldest first. */
   private pendingVisible: SimNode[] = []
@@ -191,6 +193,7 @@ export class WaveWorld {
         facts: undefined as unknown as NodeFacts,
         prev: undefined as unknown as NodeFacts,
         changedAt: -Infinity,
+        ownVersion: 0,
         wakeAt: Infinity,
         lastTickAt: -1,
         ticksAtOnce: 0,
@@ -410,7 +413,8 @@ export class WaveWorld {
       },
       okToStop: (hosts) => this.okToStop(hosts),
       drainable: (id) => (this.nodes.has(id) && id !== COORDINATOR ? this.kube.drainable(id, this.t) : false),
-      version: () => this.currentViewVersion(),
+      // Changes when what `self` sees may change: its own facts, or a change reaching it.
+      version: () => this.currentViewVersion() + self.ownVersion,
     }
   }
 
@@ -418,8 +422,9 @@ export class WaveWorld {
   private currentViewVersion(): number {
     const q = this.pendingVisible
     while (q.length > 0 && this.t - q[0]!.changedAt >= this.cfg.gossipDelayMs) {
-      q.shift()
-      this.viewVersion++
+      const n = q.shift()!
+      // What the others saw (prev) gives way to the latest facts: a version only if it matters.
+      if (n.prev.available !== n.facts.available || n.prev.image !== n.facts.image) this.viewVersion++
     }
     return this.viewVersion
   }
@@ -453,7 +458,7 @@ export class WaveWorld {
     n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = this.t
-    this.viewVersion++
+    if (f.available !== o.available || f.image !== o.image) n.ownVersion++ // the others see it later (currentViewVersion)
     const i = this.pendingVisible.indexOf(n)
     if (i >= 0) this.pendingVisible.splice(i, 1)
     this.pendingVisible.push(n)

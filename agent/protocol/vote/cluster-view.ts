@@ -37,9 +37,10 @@ export interface ClusterView {
   /** Kubernetes: can `id` be drained now without breaking a PodDisruptionBudget? */
   drainable(id: string): boolean
   /**
-   * Optional: a number that changes whenever any answer of `facts` may have changed (for
-   * any id). With it the vote keeps what it derived from a whole-roster pass until the
-   * number changes (view-scan.ts); without it, it scans the roster on every check.
+   * Optional: a number that changes whenever the image, domain or availability `facts`
+   * gives for any id may have changed (or whether it knows the id at all). With it the vote
+   * keeps what it derived from a whole-roster pass until the number changes (view-scan.ts);
+   * without it, it scans the roster on every check.
    */
   version?(): number
 }

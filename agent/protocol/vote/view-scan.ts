@@ -3,10 +3,10 @@
  * changes: who is unavailable, which domains are under way, who is waiting. With it, the
  * budget and ranking checks cost O(unavailable + waiting) instead of a facts() call per
  * roster member per message — the difference between O(N) and O(N^2) work per lease at
- * N=200. Used only when the view tells its version (ClusterView.version); otherwise the
- * vote scans every time, as before. The answers are the same either way.
+ * N=200. Only image, domain and availability are kept (ClusterView.version changes with
+ * them); pods and load are read live. Used only when the view tells its version;
+ * otherwise the vote scans every time, as before. The answers are the same either way.
  */
-import type { NodeFacts } from './cluster-view.js'
 import type { VoteCore } from './vote-core.js'
 
 export interface ViewScan {
@@ -19,7 +19,7 @@ export interface ViewScan {
   /** Domains with nodes on the target and nodes still waiting (retired included, as the ranking counts them). */
   activeBase: ReadonlySet<string>
   /** Roster members not retired, available and not on the target, in roster order. */
-  waiting: NodeFacts[]
+  waiting: string[]
 }
 
 /** The current scan, or undefined when the view cannot tell its version. */
@@ -30,7 +30,7 @@ export function viewScan(vn: VoteCore): ViewScan | undefined {
   if (sc && sc.version === version && sc.wave === vn.wave && sc.retired === vn.retired && sc.retiredSize === vn.retired.size) return sc
   const target = vn.wave.target
   const unavailable: string[] = []
-  const waiting: NodeFacts[] = []
+  const waiting: string[] = []
   const byDomain = new Map<string, { done: number; waiting: number }>()
   for (const id of vn.rosterIds) {
     const f = vn.viewPort.facts(id)
@@ -42,7 +42,7 @@ export function viewScan(vn: VoteCore): ViewScan | undefined {
     }
     if (vn.retired.has(id)) continue
     if (!f || !f.available) unavailable.push(id)
-    else if (f.image !== target) waiting.push(f)
+    else if (f.image !== target) waiting.push(id)
   }
   const activeBase = new Set<string>()
   for (const [dom, d] of byDomain) if (d.done > 0 && d.waiting > 0) activeBase.add(dom)

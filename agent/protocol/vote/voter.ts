@@ -141,8 +141,10 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: { holders: string[]
   const mine = rankKey(vn.viewPort, f, inputs)
   let better = 0
   const sc = viewScan(vn)
-  for (const o of sc ? sc.waiting : waitingNow(vn)) {
-    if (o.id === f.id || occ.holders.includes(o.id)) continue
+  for (const id of sc ? sc.waiting : waitingNow(vn)) {
+    if (id === f.id || occ.holders.includes(id)) continue
+    const o = vn.viewPort.facts(id)
+    if (!o || !o.available || o.image === w.target) continue
     if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !occ.domains.has(o.domain)) continue
     // Cheap fields first; the Ceph check only for nodes that would otherwise come first.
     const cheap: RankKey = { id: o.id, ok: mine.ok, domainActive: inputs.activeDomains.has(o.domain), domain: o.domain, pods: o.pods, load: o.load }
@@ -156,16 +158,9 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: { holders: string[]
   return better
 }
 
-/** Waiting candidates (available, not on the target, not retired), in roster order: the scan without a cache. */
-function waitingNow(vn: VoteCore): NodeFacts[] {
-  const target = vn.wave!.target
-  const out: NodeFacts[] = []
-  for (const id of vn.rosterIds) {
-    if (vn.retired.has(id)) continue
-    const o = vn.viewPort.facts(id)
-    if (o && o.available && o.image !== target) out.push(o)
-  }
-  return out
+/** Without a cached scan: every roster member not retired (the loop checks the rest). */
+function waitingNow(vn: VoteCore): string[] {
+  return vn.rosterIds.filter((id) => !vn.retired.has(id))
 }
 
 export function rankInputs(vn: VoteCore, holders: string[]): RankInputs {
