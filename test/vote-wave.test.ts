@@ -74,6 +74,35 @@ describe('wave: a holder dies mid-reboot', () => {
   })
 })
 
+describe('wave: a fault that never heals', () => {
+  it('a holder that never comes back, with no operator to retire it: the wave halts with a reason, keeping the slot (not a liveness failure)', () => {
+    const c = cfg({ k: 1 })
+    c.faults.operator = false
+    let victim: string | undefined
+    const r = runWave(c, 5, {
+      script: (w: WaveWorld) => {
+        const watch = () => {
+          const down = w.order.find((n) => !n.up && n.waveReboot)
+          if (down) {
+            victim = down.id
+            down.permanentlyDead = true
+            w.checker.trace(`FAULT ${down.id} dies mid-reboot, never returns`)
+            w.healAt = w.t + 600_000
+            w.at(w.healAt, () => w.heal())
+            return
+          }
+          w.after(1000, watch)
+        }
+        w.at(w.waveStartAt + 1, watch)
+      },
+    })
+    if (r.violation) throw new Error(r.violation.report())
+    expect(r.completed).toBe(false)
+    expect(r.halted).toContain(`${victim} never came back`)
+    expect(r.halted).toContain('still holding slot 0')
+  })
+})
+
 describe('wave: a voter restarts right after voting', () => {
   it('keeps its promise from the Store: still one holder per slot, and the wave completes', () => {
     const r = runWave(cfg({ nodes: 6, k: 1 }), 7, {

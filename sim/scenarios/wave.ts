@@ -22,6 +22,7 @@ export const wave: Scenario = {
     policy: { type: 'string', description: 'rank: domains order the ranking; one-at-a-time: slots never span two domains', default: 'rank', choices: ['rank', 'one-at-a-time'] },
     placement: { type: 'string', description: 'Ceph CRUSH failure domain: domain (rack) or host', default: 'domain', choices: ['domain', 'host'] },
     faults: { type: 'string', description: 'on: seeded fault schedules; off: a clean wave', default: 'on', choices: ['on', 'off'] },
+    operator: { type: 'string', description: 'on: once faults heal, the operator retires nodes that never came back; off: nobody does (such waves must halt, counted as halted)', default: 'on', choices: ['on', 'off'] },
     trace: { type: 'boolean', description: 'print the whole trace of each seed (use with one seed)' },
   },
   run(ctx) {
@@ -34,6 +35,7 @@ export const wave: Scenario = {
     })
     cfg.ceph.placeBy = ctx.options.placement as 'domain' | 'host'
     cfg.faults.enabled = ctx.options.faults === 'on'
+    cfg.faults.operator = ctx.options.operator !== 'off'
     if (ctx.network.lossProbability) cfg.faults.maxLoss = ctx.network.lossProbability
     if (ctx.network.duplicateProbability) cfg.faults.maxDuplicate = ctx.network.duplicateProbability
     if (ctx.network.reorderProbability) cfg.faults.maxReorder = ctx.network.reorderProbability
@@ -46,13 +48,14 @@ export const wave: Scenario = {
       const r = runWave(cfg, seed, { fullTrace: trace })
       results.push(r)
       if (trace && r.trace) for (const l of r.trace) ctx.log(l)
+      if (r.halted) ctx.log(`seed ${seed} ${r.halted}`)
       if (r.violation) {
         ctx.log(r.violation.report())
         ctx.log('')
       }
     }
     const s = summarize(cfg, range.from, range.to, results, performance.now() - t0)
-    ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete})`)
+    ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete}); halted by a fault that never heals: ${s.halted}`)
     if (s.makespanSec) ctx.log(`makespan s: p50 ${s.makespanSec.p50}  p90 ${s.makespanSec.p90}  p99 ${s.makespanSec.p99}  max ${s.makespanSec.max}  (lower bound ceil(N/K) x mean cycle = ${s.lowerBoundSec})`)
     if (s.ratio) ctx.log(`makespan / lower bound: p50 ${s.ratio.p50}  p90 ${s.ratio.p90}  p99 ${s.ratio.p99}  max ${s.ratio.max}`)
     ctx.log(`vote messages per granted lease: ${s.messagesPerLease ?? '-'}; most holders at once: ${s.maxHolders}`)
@@ -68,6 +71,7 @@ export const wave: Scenario = {
         violations: s.violations,
         safetyViolations: s.safetyViolations,
         incomplete: s.incomplete,
+        halted: s.halted,
         makespanRatio: s.makespanRatio ?? null,
         makespanP50Sec: s.makespanSec?.p50 ?? null,
         makespanP90Sec: s.makespanSec?.p90 ?? null,

@@ -17,6 +17,17 @@ export function runWave(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions =
   try {
     w.run(deadline)
     if (w.completedAt === undefined) {
+      // A fault that by design never heals (a node that never came back and that nobody
+      // retired): the wave cannot finish, and must not — it halts, keeping what the dead
+      // node holds. Correct behaviour, reported apart from liveness failures.
+      const unhealed = w.order.filter((n) => n.permanentlyDead && !n.retired)
+      if (unhealed.length > 0) {
+        const left = w.order.filter((n) => !n.permanentlyDead && (n.image !== 'v2' || !n.facts.healthy)).length
+        const held = w.checker.holders().filter((l) => unhealed.some((n) => n.id === l.holder))
+        const why = `halted: ${unhealed.map((n) => n.id).join(', ')} never came back and nobody retired ${unhealed.length > 1 ? 'them' : 'it'}${held.length ? `; still holding ${held.map((l) => `slot ${l.slot}`).join(', ')}` : ''}; ${left} live node(s) not done`
+        w.checker.trace(why)
+        return w.result(undefined, why)
+      }
       const waiting = w.order.filter((n) => !n.retired && (n.image !== 'v2' || !n.facts.healthy)).map((n) => n.id)
       const since = Number.isFinite(w.healAt) ? `${((deadline - w.healAt) / 60_000).toFixed(0)} min after the faults healed` : `${((deadline - w.waveStartAt) / 60_000).toFixed(0)} min after it started (no faults)`
       w.checker.fail('e', `the wave did not complete ${since}; ${waiting.length} node(s) not done: ${waiting.slice(0, 8).join(', ')}; holders: ${w.checker.holders().map((l) => `${l.holder}@${l.slot}/${l.term}`).join(', ') || 'none'}`)
@@ -38,6 +49,8 @@ export interface SweepSummary {
   violations: number
   safetyViolations: number
   incomplete: number
+  /** Waves that stopped short because of a fault that by design never heals (correct; not violations). */
+  halted: number
   makespanRatio: number | undefined
   makespanSec: { p50: number; p90: number; p99: number; max: number } | undefined
   ratio: { p50: number; p90: number; p99: number; max: number } | undefined
@@ -70,6 +83,7 @@ export function summarize(cfg: WaveSimConfig, from: number, to: number, results:
     violations: failed.length,
     safetyViolations: failed.filter((r) => r.violation!.invariant !== 'e').length,
     incomplete: failed.filter((r) => r.violation!.invariant === 'e').length,
+    halted: results.filter((r) => r.halted !== undefined).length,
     makespanRatio: ratios.length ? round(quantile(ratios, 0.5), 4) : undefined,
     makespanSec: q(ms, (x) => round(x / 1000, 1)),
     ratio: q(ratios, (x) => round(x, 4)),

@@ -51,6 +51,12 @@ export interface FaultKnobs {
   /** Clock rate error bound (ratio) and offset bound (ms). */
   maxDriftRatio: number
   maxOffsetMs: number
+  /**
+   * Once the faults heal, the operator retires the nodes that never came back (and
+   * force-releases what they held). False: nobody does — those faults never heal, and the
+   * wave must halt with a reason (reported as `halted`, not as a liveness failure).
+   */
+  operator: boolean
 }
 
 export const defaultFaultKnobs: Readonly<FaultKnobs> = Object.freeze({
@@ -62,6 +68,7 @@ export const defaultFaultKnobs: Readonly<FaultKnobs> = Object.freeze({
   maxReorder: 0.1,
   maxDriftRatio: 2e-4,
   maxOffsetMs: 1000,
+  operator: true,
 })
 
 export function waveSimConfig(p: Partial<WaveSimConfig> = {}): WaveSimConfig {

@@ -90,6 +90,8 @@ export interface WaveResult {
   maxUnavailable: number
   faults: string[]
   violation: WaveViolation | undefined
+  /** The wave stopped short because of a fault that by design never heals (not a violation): why. */
+  halted: string | undefined
   trace: string[] | undefined
   events: number
 }
@@ -282,7 +284,7 @@ export class WaveWorld {
     }
   }
 
-  result(violation?: WaveViolation): WaveResult {
+  result(violation?: WaveViolation, halted?: string): WaveResult {
     const lb = lowerBoundMs(this.cfg)
     const makespan = this.completedAt !== undefined ? this.completedAt - this.waveStartAt : undefined
     let voteMessages = 0
@@ -300,6 +302,7 @@ export class WaveWorld {
       maxUnavailable: this.maxUnavailable,
       faults: this.faults,
       violation,
+      halted,
       trace: this.checker.full,
       events: this.events,
     }
@@ -777,7 +780,7 @@ export class WaveWorld {
       }
       if (n === this.coord && !n.up) this.restartCoordinator()
     }
-    this.operatorCleanup()
+    if (this.cfg.faults.operator) this.operatorCleanup()
   }
 
   node(id: string): SimNode {
