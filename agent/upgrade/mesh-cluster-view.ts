@@ -32,13 +32,24 @@ export class MeshClusterView implements ClusterView {
     private readonly gate?: WaveGate,
   ) {}
 
-  /** Drop the cached member map (call on every mesh record/member event). */
+  /** Drops the cached member map now (the next question reads the mesh view again). */
   invalidate(): void {
     this.cache = undefined
   }
 
+  /**
+   * One read of the mesh view serves every question asked in the same synchronous run (a
+   * vote step asks for facts many times); it is dropped right after. Kept longer, it went
+   * stale on this node's own record: updating it emits no mesh event, so a node whose own
+   * pre gate had just turned true kept judging itself by the old verdict — and, once the
+   * rest of the cluster was quiet, never asked for the free slot (the live test's "last
+   * worker never granted a slot").
+   */
   member(id: string): MemberView | undefined {
-    if (!this.cache) this.cache = new Map(this.mesh.view().map((m) => [m.id, m]))
+    if (!this.cache) {
+      this.cache = new Map(this.mesh.view().map((m) => [m.id, m]))
+      queueMicrotask(() => (this.cache = undefined))
+    }
     return this.cache.get(id)
   }
 

@@ -67,6 +67,10 @@ export interface UpgradeStatus {
   reason: string | undefined
   lease: Lease | undefined
   abstaining: boolean
+  /** Collecting votes for a request of its own right now. */
+  busy: boolean
+  /** How this node's vote sees each wave roster member (what its budget and ranking count). */
+  members: { id: string; available: boolean; image: string | undefined; pre: boolean | undefined }[]
   slots: { slot: number; term: number; holder: string | undefined; promisedTo: string[] }[]
   held: { held: boolean; reason: string | undefined; halted: boolean }
   gates: GateStatus | undefined
@@ -235,6 +239,11 @@ export class UpgradeAgent {
       reason: this.reason,
       lease: v.lease,
       abstaining: v.abstaining,
+      busy: this.vote?.busy ?? false,
+      members: this.view.roster.map((id) => {
+        const f = this.view.facts(id)
+        return { id, available: f?.available ?? false, image: f?.image, pre: this.view.member(id)?.record?.health.gates?.pre }
+      }),
       slots: v.slots,
       held: this.view.held(),
       gates: this.gates,
@@ -391,6 +400,8 @@ export class UpgradeAgent {
     if (!force && key === this.lastPublished) return
     this.lastPublished = key
     this.o.mesh.updateSelf({ health })
+    // Our own record changed (no mesh event says so): the vote judges us by it — re-judge now.
+    this.runtime?.input({ type: 'view-changed' })
   }
 
   private wait(ms: number): Promise<void> {
