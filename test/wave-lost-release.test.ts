@@ -1,5 +1,7 @@
 /**
- * A release lost on its way to one voter (issue 7's stuck last worker, in its smallest form).
+ * A release lost on its way to one voter: a liveness gap found while hunting issue 7's stuck
+ * last worker (not its cause: that was the agent's stale view of itself, see
+ * agent/upgrade/mesh-cluster-view.test.ts), in its smallest form.
  *
  * A voter that misses a holder's release keeps its promise to that holder. The vote asks
  * a holder about an open promise only on demand (another candidate asks for the slot) or
