@@ -212,7 +212,9 @@ function publishWave(vn: VoteCore, w: Omit<Unsigned<WaveMsg>, 'k' | 'v'>): void 
   if (vn.role !== 'coordinator') return vn.drop(vn.id, 'unknown-wave', 'only the coordinator publishes waves')
   const m = vn.sign<WaveMsg>({ k: 'wave', v: 1, ...w })
   adoptWave(vn, m)
-  vn.broadcast(m)
+  // Announced with backoff like the operator's decisions: a node that missed the wave would
+  // never ask for a slot, and if it ranks first, nobody else asks either.
+  announce(vn, m)
 }
 
 function forceRelease(vn: VoteCore, slot: number, term?: number, node?: string): void {
