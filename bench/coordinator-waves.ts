@@ -6,6 +6,14 @@
  *   waves.tiebreak  a signed request in -> the coordinator's vote out (persist to level included)
  *   waves.assign    POST /v1/assign of a holder (signature, grant check, assignment + audit)
  * Run: npx tsx bench/coordinator-waves.ts [N]   (one JSON object per line per figure)
+ *
+ * With --live [NODES[,K]] (default 4,1) instead: a whole wave on the demo's live cluster
+ * (sim/demo/wave-demo.ts: the real coordinator, NODES agent processes over hyperswarm on
+ * loopback, the fake Kubernetes API, Ceph skipped; a reboot = the agent process restarting
+ * on the assigned image), timed from the agents' own log lines:
+ *   waves.live   makespan over the lower bound ceil(N/K) x mean per-node cycle (lease
+ *                acquired -> released), and release -> next lease / next reboot start.
+ * Bounded: about a minute at 4 agents. Run it under the shared heavy lock.
  */
 import { performance } from 'node:perf_hooks'
 import { postJson } from '../coordinator/testing.js'
@@ -14,6 +22,13 @@ import { startWaveHarness } from '../coordinator/waves/wave-testing.js'
 const N = Number(process.argv[2] ?? 200)
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!
 const round = (x: number) => Math.round(x * 1000) / 1000
+
+const liveAt = process.argv.indexOf('--live')
+if (liveAt >= 0) {
+  const [nodes, k] = (process.argv[liveAt + 1] ?? '4,1').split(',').map(Number)
+  await live(nodes ?? 4, k ?? 1)
+  process.exit(0)
+}
 
 const t0 = performance.now()
 const w = await startWaveHarness(N)
@@ -57,3 +72,60 @@ for (let i = 0; i < 50; i++) {
 }
 console.log(JSON.stringify({ bench: 'waves.assign', n: N, p50Ms: round(pct(assign, 50)), p99Ms: round(pct(assign, 99)) }))
 await w.close()
+
+async function live(nodes: number, k: number): Promise<void> {
+  const { WaveDemo } = await import('../sim/demo/wave-demo.js')
+  const logs: { node: string; t: number; msg: string; lease?: { wave?: string } }[] = []
+  const demo = await WaveDemo.create(
+    nodes,
+    { reboot: () => {}, error: (id, err) => console.error(`${id}: ${err.message}`) },
+    (node, j) => {
+      if (typeof j.msg === 'string') logs.push({ node, t: typeof j.time === 'number' ? j.time : Date.now(), msg: j.msg, lease: j.lease as { wave?: string } | undefined })
+    },
+  )
+  try {
+    // Powered on one by one, as the demo does (simultaneous joins find nobody: hyperswarm trap 1).
+    const started: Promise<unknown>[] = []
+    for (const [i] of demo.cluster.agents.entries()) {
+      started.push(demo.cluster.start(i))
+      await new Promise((r) => setTimeout(r, 150))
+    }
+    await Promise.all(started)
+    if (!(await demo.settled(90_000))) throw new Error('agents did not settle within 90 s')
+    const t0 = Date.now()
+    const s = await demo.runWave(k, () => {}, 150_000)
+    const makespanMs = Date.now() - t0
+    if (s.state !== 'done') throw new Error(`wave ${s.id} is ${s.state} after 150 s`)
+    const ev = (n: string, msg: string) => logs.filter((l) => l.node === n && l.msg === msg && (l.lease?.wave ?? s.id) === s.id).map((l) => l.t)
+    const cycles = demo.cluster.agents
+      .map((a) => ({ id: a.id, acquired: Math.min(...ev(a.id, 'lease acquired')), released: Math.max(...ev(a.id, 'lease released')), reboot: Math.min(...ev(a.id, 'rebooting (process exit)')) }))
+      .sort((a, b) => a.acquired - b.acquired)
+    const cycleMs = cycles.map((c) => c.released - c.acquired)
+    const mean = cycleMs.reduce((a, b) => a + b, 0) / cycleMs.length
+    const bound = Math.ceil(nodes / k) * mean
+    // The next start after each release (K=1: the next node; K>1: the first start after that release).
+    const releases = cycles.map((c) => c.released).sort((a, b) => a - b)
+    const next = (xs: number[], after: number) => xs.filter((x) => x > after).sort((a, b) => a - b)[0]
+    const acquiredAll = cycles.map((c) => c.acquired)
+    const rebootAll = cycles.map((c) => c.reboot)
+    const gaps = releases.slice(0, -1).map((r) => ({ toLease: next(acquiredAll, r)! - r, toReboot: next(rebootAll, r)! - r })).filter((g) => Number.isFinite(g.toLease) && Number.isFinite(g.toReboot))
+    const p50 = (xs: number[]) => (xs.length ? pct(xs, 50) : undefined)
+    console.log(
+      JSON.stringify({
+        bench: 'waves.live',
+        n: nodes,
+        k,
+        makespanMs,
+        cycleMs,
+        meanCycleMs: Math.round(mean),
+        lowerBoundMs: Math.round(bound),
+        overRatio: +(makespanMs / bound).toFixed(3),
+        releaseToNextLeaseMs: gaps.map((g) => g.toLease),
+        releaseToNextRebootMs: gaps.map((g) => g.toReboot),
+        releaseToNextRebootP50Ms: p50(gaps.map((g) => g.toReboot)),
+      }),
+    )
+  } finally {
+    await demo.stop()
+  }
+}

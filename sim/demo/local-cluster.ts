@@ -49,6 +49,8 @@ function agentLauncher(): Promise<string[]> {
         target: 'node20',
         packages: 'external',
         logLevel: 'silent',
+        // A real `require` in the ESM bundle: an external loaded late (yaml, for a kubeconfig — the --wave demo has one) calls it, and esbuild's shim refuses in ESM.
+        banner: { js: "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);" },
       })
       return [AGENT_BUNDLE]
     } catch {
@@ -99,6 +101,14 @@ export interface LocalClusterOptions {
   nodeArgs?: (i: number) => string[]
   /** Milliseconds an agent may take from spawn to ready (held: to loaded). Default 60 s: loading is CPU-bound. */
   readyTimeoutMs?: number
+  /** An existing DHT bootstrap node (e.g. a coordinator's) instead of one of our own. */
+  bootstrapAddress?: string
+  /** The image every agent starts on. Default v1.0.0. */
+  image?: string
+  /** Extra fields of every agent's config file (e.g. the upgrade block for `npm start -- --wave`). */
+  agentConfig?: Record<string, unknown>
+  /** Called when an agent process exits (code 75 = a "reboot" the caller carries out). */
+  onExit?: (agent: LocalAgent, code: number | null, signal: NodeJS.Signals | null) => void
 }
 
 export interface LocalAgent {
@@ -116,6 +126,8 @@ export interface LocalAgent {
   ready?: Promise<LocalAgent>
   /** Restarts the ready deadline (on release of a held agent). */
   armReadyTimer?: () => void
+  /** The image its next start boots (`--image`); unset: the config file's. */
+  image?: string
 }
 
 const SHOAL_BIN = fileURLToPath(new URL('../../bin/shoal.js', import.meta.url))
@@ -174,7 +186,11 @@ export class LocalCluster {
   static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'shoal-cluster-'))
     const cluster = opts.cluster ?? `demo-${randomBytes(4).toString('hex')}`
-    const bootstrap = opts.bootstrapInProcess ? await startBootstrapNode({ host: '127.0.0.1', port: 0 }) : await bootstrapProcess()
+    const bootstrap: BootstrapNode = opts.bootstrapAddress
+      ? { address: opts.bootstrapAddress, close: async () => {} }
+      : opts.bootstrapInProcess
+        ? await startBootstrapNode({ host: '127.0.0.1', port: 0 })
+        : await bootstrapProcess()
     const rosterFile = join(dir, 'roster.json')
     const c = new LocalCluster(dir, bootstrap, cluster, rosterFile, opts)
     for (let i = 0; i < opts.nodes; i++) {
@@ -192,7 +208,7 @@ export class LocalCluster {
           meshHost: '127.0.0.1',
           apiHost: '127.0.0.1',
           apiPort: 0,
-          image: 'v1.0.0',
+          image: opts.image ?? 'v1.0.0',
           domain: machine.domain,
           phase: 'ready',
           inventory: machine.inventory,
@@ -200,6 +216,7 @@ export class LocalCluster {
           logLevel: opts.logLevel ?? 'info',
           exitWithStdin: true,
           mesh: opts.mesh ?? sharedMachineMesh,
+          ...opts.agentConfig,
         }),
       )
       c.agents.push({ index: i, id: machine.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), configFile, proc: undefined, api: undefined, tail: [] })
@@ -236,7 +253,7 @@ export class LocalCluster {
     const a = this.agents[i]!
     if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) return a
     a.api = undefined
-    const args = [...AGENT_NODE_FLAGS, ...(this.opts.nodeArgs?.(i) ?? []), ...(await agentLauncher()), '--config', a.configFile, ...(held ? ['--hold-until-start-line'] : [])]
+    const args = [...AGENT_NODE_FLAGS, ...(this.opts.nodeArgs?.(i) ?? []), ...(await agentLauncher()), '--config', a.configFile, ...(a.image ? ['--image', a.image] : []), ...(held ? ['--hold-until-start-line'] : [])]
     const proc = spawn(process.execPath, args, {
       // Own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
       // agents in order. Orphans are impossible anyway: agents exit when their stdin closes.
@@ -282,6 +299,7 @@ export class LocalCluster {
       createInterface({ input: proc.stderr! }).on('line', keep)
       proc.once('exit', (code, signal) => {
         clearTimeout(timer)
+        this.opts.onExit?.(a, code, signal)
         if (!a.api) reject(new ShoalError('agent-exit', `agent ${i} (${a.id}) exited (${signal ?? code}) before it was ready:\n${a.tail.join('\n')}`))
       })
       proc.stdin!.on('error', () => {})

@@ -7,16 +7,22 @@
  *   npm start                       8 agents
  *   npm start -- --nodes 20         more
  *   npm start -- --once             exit after the table (scripts, CI)
+ *   npm start -- --wave             also a coordinator with two image versions and a fake
+ *                                   Kubernetes API; after the joins, a rolling upgrade
+ *                                   v1.0.0 -> v2.0.0 with per-node progress (sim/demo/wave-demo.ts)
  */
 import { parseArgs } from 'node:util'
 import { AgentClient, nodesTable, watchText } from '../../agent/api/index.js'
 import { LocalCluster } from './local-cluster.js'
+import { WaveDemo } from './wave-demo.js'
 
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '8' },
     'power-on-gap-ms': { type: 'string', default: '150' },
     once: { type: 'boolean', default: false },
+    wave: { type: 'boolean', default: false },
+    'max-unavailable': { type: 'string' },
   },
   strict: true,
 })
@@ -31,19 +37,33 @@ if (!Number.isInteger(gapMs) || gapMs < 0) {
   process.exit(2)
 }
 
+const waveK = values['max-unavailable'] === undefined ? Math.max(1, Math.floor(n / 4)) : Number(values['max-unavailable'])
+if (values.wave && (!Number.isInteger(waveK) || waveK < 1 || waveK > n)) {
+  process.stderr.write(`error: --max-unavailable must be 1..${n}, not "${values['max-unavailable']}"\n`)
+  process.exit(2)
+}
+
 const t0 = Date.now()
 const stamp = () => `[+${((Date.now() - t0) / 1000).toFixed(2)}s]`
 const say = (line: string) => process.stdout.write(line + '\n')
 const short = (id: string) => id.slice(0, 8)
 
-const cluster = await LocalCluster.create({ nodes: n })
+// --wave: the cluster comes with a coordinator (its DHT bootstrap node is the agents') and a fake Kubernetes API.
+const waveDemo = values.wave
+  ? await WaveDemo.create(n, {
+      reboot: (id, image) => say(`${stamp()} REBOOT  ${id}  -> boots ${image}`),
+      error: (id, err) => say(`${stamp()} agent ${id} failed to come back: ${err.message}`),
+    })
+  : undefined
+const cluster = waveDemo?.cluster ?? (await LocalCluster.create({ nodes: n }))
 let stopping: Promise<void> | undefined
 const watchAbort = new AbortController()
 async function stop(code: number): Promise<never> {
   stopping ??= (async () => {
     watchAbort.abort()
-    say(`\nstopping ${cluster.pids().length} agents and the bootstrap node...`)
-    await cluster.stop()
+    say(`\nstopping ${cluster.pids().length} agents and the bootstrap node${waveDemo ? ', the coordinator and the fake Kubernetes API' : ''}...`)
+    if (waveDemo) await waveDemo.stop()
+    else await cluster.stop()
     say('stopped; nothing left running.')
   })()
   await stopping
@@ -82,7 +102,9 @@ try {
       if (text) say(`${stamp()} ${text.slice(14)}`)
     }, watchAbort.signal)
     .catch((err) => {
-      if (!stopping) say(`${stamp()} lost the watch stream: ${(err as Error).message}`)
+      if (stopping) return
+      if (waveDemo) say(`${stamp()} ${short(first.id)} went down for its reboot: the watch through it ended (the wave's progress follows below)`)
+      else say(`${stamp()} lost the watch stream: ${(err as Error).message}`)
     })
   if (seen.size >= n) resolveAll()
 
@@ -121,6 +143,16 @@ try {
   say(`  npx shoal nodes --agent ${first.api}`)
   say(`  npx shoal watch --agent ${first.api}      then crash a worker: kill -9 ${cluster.agents[n - 1]?.proc?.pid ?? 'PID'}`)
   say(`agent pids: ${cluster.pids().join(' ')}`)
+  if (waveDemo) {
+    say('')
+    say(`${stamp()} rolling upgrade ${'v1.0.0'} -> v2.0.0 through the coordinator at ${waveDemo.url} (at most ${waveK} node(s) down at a time)`)
+    say(`  follow it from another terminal: npx shoal upgrade status --watch --coordinator ${waveDemo.url} --admin-token ${waveDemo.adminToken}`)
+    if (!(await waveDemo.settled())) say(`${stamp()} warning: some agents' votes are still settling after their boot; starting anyway`)
+    const s = await waveDemo.runWave(waveK, (l) => say(l.startsWith('  ') || l === '' || l.includes('\n') ? l : `${stamp()} ${l}`))
+    say('')
+    say(`${stamp()} wave ${s.id}: ${s.state}${s.state === 'done' ? `, every node on ${s.target}` : ''}`)
+    if (values.once) await stop(s.state === 'done' ? 0 : 1)
+  }
   if (values.once) await stop(0)
   say('Ctrl-C stops everything. Changes appear below as they happen.')
   await watching
