@@ -8,6 +8,17 @@
  *
  * One JSON object per line per figure. Targets (issue 2): full knowledge <= 3 s at 50
  * agents; <= 80 MB RSS per agent. Bounded: each size gives up after its deadlines.
+ *
+ *   live.join      release -> every agent knows every node (max, p50, p99)
+ *   live.cpu       CPU the agents and the bootstrap node used in that window, and the floor
+ *                  it sets on this machine: their CPU-seconds / cores. A join far above the
+ *                  floor waits for something; near it, it is CPU-bound.
+ *   live.rss       VmRSS per agent after the join
+ *   live.overlay   degree, bytes and frames sent per agent by message type, dials,
+ *                  hyperswarm connects, silent links, mesh counters, agents' warnings
+ *
+ * Env: SHOAL_BENCH_ONE_PROCESS=0 skips the one-process run; SHOAL_BENCH_CPU_PROF=DIR makes
+ * agents 0 and 1 write V8 CPU profiles there.
  */
 import { readFile } from 'node:fs/promises'
 import { setMaxListeners } from 'node:events'
