@@ -13,6 +13,9 @@ import { promisify } from 'node:util'
 
 const run = promisify(execFile)
 
+/** ULA prefix of the test LAN (inside the namespace only). */
+const IPV6_PREFIX = 'fd00:5e::'
+
 export interface LanHost {
   mac: string
   ip: string
@@ -63,6 +66,9 @@ export class NetnsLan {
     // No STP and no forwarding delay: a VM's port forwards from its first frame (iPXE's DHCP).
     await ns('ip', 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0')
     await ns('ip', 'addr', 'add', `${this.controllerIp}/24`, 'dev', 'br0')
+    // An IPv6 prefix only so dnsmasq can answer router solicitations: iPXE's "Configuring"
+    // waits for IPv6 autoconfiguration too, ~16 s when no router ever advertises.
+    await ns('ip', '-6', 'addr', 'add', `${IPV6_PREFIX}1/64`, 'dev', 'br0', 'nodad')
     await ns('ip', 'link', 'set', 'br0', 'up')
     for (const h of this.hosts) {
       await ns('ip', 'tuntap', 'add', 'dev', h.tap, 'mode', 'tap')
@@ -78,6 +84,8 @@ export class NetnsLan {
       ...this.hosts.map((h) => `--dhcp-host=${h.mac},${h.ip}`),
       `--dhcp-leasefile=${join(workDir, 'dnsmasq.leases')}`, '--dhcp-authoritative',
       '--enable-tftp', `--tftp-root=${tftp}`, '--dhcp-boot=boot.ipxe', '--log-dhcp',
+      // Router advertisements (SLAAC only, no DHCPv6) end iPXE's IPv6 wait at once.
+      '--enable-ra', `--dhcp-range=${IPV6_PREFIX},ra-only`,
       // Log lines with timestamps (where a slow DHCP goes); no ping-before-offer (fixed addresses).
       `--log-facility=${join(workDir, 'dnsmasq.log')}`, '--no-ping',
       // iPXE option 175.176 (no-pxedhcp): do not wait for ProxyDHCP offers that never come.
