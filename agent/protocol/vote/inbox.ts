@@ -5,7 +5,7 @@
  */
 import { DropReason } from '../errors.js'
 import { onNack, onVote } from './candidate.js'
-import { onSync, onSyncRequest } from './recovery.js'
+import { onSync, onSyncRequest, startRecovery } from './recovery.js'
 import { onGrant, onQuery, onResolution, onRetire } from './resolution.js'
 import { onRequest } from './voter.js'
 import { signerOf, signingBytes, type SyncReqMsg, type VoteMessage, type WaveMsg } from './vote-messages.js'
@@ -83,4 +83,8 @@ export function adoptWave(vn: VoteCore, m: WaveMsg): void {
   vn.log.info({ component: 'vote', node: vn.id, wave: m.id, target: m.target, slots: m.slots, roster: m.roster.length }, 'wave')
   // A node booted well before the wave started cannot have voted in it.
   if (vn.recovery && vn.bootAt + vn.cfg.maxClockSkewMs < m.startedAt) vn.recovery = undefined
+  // A node that may have forgotten, and learns only now of a wave that started before it
+  // booted (its first syncs found nobody, e.g. it was cut off): it may have voted in it in
+  // the life it forgot. It abstains and relearns before it votes or asks.
+  else if (!vn.recovery && vn.forgetful && vn.bootAt + vn.cfg.maxClockSkewMs >= m.startedAt) startRecovery(vn, vn.now)
 }

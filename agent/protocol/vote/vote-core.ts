@@ -91,6 +91,8 @@ export class VoteCore {
   /** "slot:term" -> members whose sync answer holds their own promise to us. */
   reclaimVotes = new Map<string, Set<string>>()
   nonce = 0
+  /** This instance may have voted in a life it forgot (RAM boot, no Store): adopting a wave it booted into makes it relearn. */
+  forgetful = false
   wakeCache = -1
   effects: VoteEffect[] = []
   now = 0

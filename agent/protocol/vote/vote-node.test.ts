@@ -297,6 +297,24 @@ describe('VoteNode: force-release, fencing, memory', () => {
     expect(leaseOf(net, 'n0').term).toBeGreaterThan(1)
   })
 
+  it('a rebooted node that hears of the wave only late (cut off while it asked) still abstains and relearns before voting', () => {
+    const net = new VoteNet({ ids: ids(4) })
+    net.startWave()
+    expect(net.holders()).toEqual(['n0'])
+    net.reboot('n0')
+    net.view.set('n0', { image: 'v2', available: false, healthy: false })
+    const others = [...net.nodes.keys()].filter((id) => id !== 'n0')
+    for (const o of others) net.cut.add(`n0>${o}`).add(`${o}>n0`)
+    net.advance(net.cfg.quietMs + 8000) // its syncs find nobody: it stops asking, knowing no wave
+    expect(net.node('n0').currentWave()).toBeUndefined()
+    net.cut.clear()
+    net.advance(30_000) // the coordinator announces the wave again
+    expect(net.node('n0').currentWave()?.id).toBe('w1')
+    // It relearned its promises, and with them its lease: still one holder, and it is n0.
+    expect(net.holders()).toEqual(['n0'])
+    expect(net.node('n1').view().slots[0]).toMatchObject({ holder: 'n0' })
+  })
+
   it('a lost release is recovered by asking the holder (no timer frees anything)', () => {
     const net = new VoteNet({ ids: ids(3), config: { staleQueryMs: 10_000 } })
     net.startWave()

@@ -54,6 +54,7 @@ export class VoteNode {
     this.vn = vn
     this.counters = vn.counters
     const mayHaveForgotten = init.mayHaveForgotten ?? true
+    vn.forgetful = mayHaveForgotten && this.role === 'node' && !init.persisted
     if (init.persisted) {
       restore(vn, init.persisted)
       startCatchUp(vn, init.now)
