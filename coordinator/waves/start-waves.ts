@@ -79,15 +79,24 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
     ...(opts.controlEveryMs ? { controlEveryMs: opts.controlEveryMs } : {}),
   })
-  let lastAnnounce = 0
+  // Greet members that join or come back: a rebooted worker starts with an empty view and
+  // learns the wave (its roster, its own leftover slot) only from an announce. Announces are
+  // at most one per REANNOUNCE_MS; one arriving inside that window is sent at its end, not
+  // dropped (a rack joining together, or the second node of a wave returning, must not be
+  // missed: a returned holder that never hears of its wave never releases its slot).
+  let lastAnnounce = -Infinity
+  let pending: NodeJS.Timeout | undefined
+  const announce = (): void => {
+    pending = undefined
+    lastAnnounce = ctx.clock.now()
+    service.announce()
+  }
   const onEvent = (e: MeshEvent): void => {
-    // Vote messages reach the VoteRuntime directly; here only: greet members that join.
-    if (e.type === 'member' && e.previous === undefined && e.status === 'alive') {
-      const now = ctx.clock.now()
-      if (now - lastAnnounce >= REANNOUNCE_MS) {
-        lastAnnounce = now
-        service.announce()
-      }
+    // Vote messages reach the VoteRuntime directly; here only: greet members that (re)join.
+    if (e.type === 'member' && e.status === 'alive' && e.previous !== 'alive') {
+      const wait = lastAnnounce + REANNOUNCE_MS - ctx.clock.now()
+      if (wait <= 0) announce()
+      else pending ??= setTimeout(announce, wait)
     }
   }
   if (peer) {
@@ -103,6 +112,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     handle: (req, res, path, method) => handleWaves({ waves: service, state: ctx.state, maxBodyBytes: ctx.maxBodyBytes }, req, res, path, method),
     close() {
       closing ??= (async () => {
+        clearTimeout(pending)
         await service.close()
         if (peer) {
           peer.runtime.off('event', onEvent)
