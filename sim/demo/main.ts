@@ -88,10 +88,11 @@ try {
   const watching = client
     .watch((line) => {
       if (line.type === 'snapshot') {
-        for (const node of line.nodes) seen.add(node.id)
+        for (const node of line.nodes) if (!(waveDemo && node.id === 'coordinator')) seen.add(node.id)
         return
       }
       if (line.type === 'member' && line.previous === null) {
+        if (waveDemo && line.id === 'coordinator') return void say(`${stamp()} JOINED  coordinator  (the wave coordinator's mesh peer)`)
         seen.add(line.id)
         const m = cluster.agents.find((a) => a.id === line.id)
         say(`${stamp()} JOINED  ${line.id}  ${line.node?.domain ?? ''}  (${seen.size}/${n} seen by ${short(first.id)})${m ? '' : ' [not ours?]'}`)
