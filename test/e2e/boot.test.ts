@@ -26,8 +26,8 @@ import { missing } from './harness/requirements.js'
 import type { ChildProcess } from 'node:child_process'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
-// Part of npm test (4 of 4 three-VM runs in a row passed on a loaded 2-core host once the
-// coordinator and workers shared the 'emulated' mesh timing). It skips with one line when
+// Part of npm test (6 of 6 three-VM runs in a row passed on a loaded 2-core host once the
+// coordinator and workers shared the 'emulated' mesh timing: 87-163 s power-on -> joined). It skips with one line when
 // qemu, the kernel or another requirement is missing, or when SHOAL_SKIP_QEMU=1.
 const why = process.env.SHOAL_SKIP_QEMU === '1' ? 'SHOAL_SKIP_QEMU=1' : missing(repoRoot)
 if (why) console.log(`skipping the QEMU boot e2e: ${why}`)
