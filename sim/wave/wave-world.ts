@@ -24,11 +24,13 @@ import { simPublicKey, simVoteKeyring } from './sim-vote-keyring.js'
 import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
-import { VoteNode, type Lease, type PersistedVote, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
+import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { CephModel } from '../models/ceph-model.js'
 import { KubeModel } from '../models/kube-model.js'
 import { InvariantChecker, WaveViolation } from './invariant-checker.js'
 import { lowerBoundMs, type Range, type WaveSimConfig } from './wave-config.js'
+import type { SimNode } from './sim-node.js'
+import type { WaveResult, WaveRunOptions } from './wave-result.js'
 
 export const COORDINATOR = 'coord'
 const EPOCH = Date.UTC(2026, 0, 1)
@@ -36,74 +38,10 @@ const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
 
-interface SimNode {
-  id: string
-  idx: number
-  domain: string
-  image: string
-  up: boolean
-  /** Incremented on every machine boot and process restart: events for an older instance are dropped. */
-  inst: number
-  /** Incremented on every machine boot only: the kubelet and Ceph outlive an agent restart. */
-  boot: number
-  vote: VoteNode | undefined
-  /** The Store: survives a process restart, not a machine boot (RAM). */
-  store: PersistedVote | undefined
-  rho: number
-  offsetMs: number
-  kubeletReady: boolean
-  cordoned: boolean
-  phase: 'idle' | 'draining' | 'rebooting' | 'verifying'
-  lease: Lease | undefined
-  /** This down period is a wave reboot (it boots on the target). */
-  waveReboot: boolean
-  /** Fault: boots but kubelet never gets Ready until the faults heal. */
-  returnsUnhealthy: boolean
-  permanentlyDead: boolean
-  retired: boolean
-  load: number
-  facts: NodeFacts
-  prev: NodeFacts
-  changedAt: number
-  /** Bumped when this node's own facts change (it sees them at once; the others later). */
-  ownVersion: number
-  wakeAt: number
-  lastTickAt: number
-  ticksAtOnce: number
-}
-
 type Ev =
   | { k: 'msg'; to: string; inst: number; from: string; msg: VoteMessage }
   | { k: 'tick'; id: string; inst: number }
   | { k: 'call'; fn: () => void }
-
-export interface WaveResult {
-  seed: number
-  completed: boolean
-  makespanMs: number | undefined
-  lowerBoundMs: number
-  ratio: number | undefined
-  leases: number
-  voteMessages: number
-  messagesByKind: Record<string, number>
-  maxHolders: number
-  maxUnavailable: number
-  faults: string[]
-  violation: WaveViolation | undefined
-  /** The wave stopped short because of a fault that by design never heals (not a violation): why. */
-  halted: string | undefined
-  trace: string[] | undefined
-  events: number
-}
-
-export interface WaveRunOptions {
-  /** Keep the whole trace (for --trace and tests), not just the recent part. */
-  fullTrace?: boolean
-  /** Stop a run past this many events (a stuck run is a bug). Default 50 million. */
-  maxEvents?: number
-  /** Scripted faults instead of (or in addition to) the seeded schedule. */
-  script?: (w: WaveWorld) => void
-}
 
 export class WaveWorld {
   readonly cfg: WaveSimConfig
@@ -796,6 +734,7 @@ export class WaveWorld {
 }
 
 export type { SimNode }
+export type { WaveResult, WaveRunOptions }
 export { TARGET, OLD }
 
 function describe(ev: Ev): string {
