@@ -53,6 +53,11 @@ export class MeshClusterView implements ClusterView {
     return this.cache.get(id)
   }
 
+  /** The key of `id`'s current record: the mesh admits records only from roster keys. */
+  currentKey(id: string): string | undefined {
+    return this.member(id)?.record?.key
+  }
+
   facts(id: string): NodeFacts | undefined {
     const m = this.member(id)
     const r = m?.record

@@ -46,6 +46,11 @@ export class CoordinatorView implements ClusterView {
     return this.members.get(id)
   }
 
+  /** The key of `id`'s current record (a RAM-booted node gets a new one at every boot). */
+  currentKey(id: string): string | undefined {
+    return this.members.get(id)?.record?.key
+  }
+
   facts(id: string): NodeFacts | undefined {
     const m = this.members.get(id)
     const r = m?.record

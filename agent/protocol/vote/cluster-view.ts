@@ -43,4 +43,11 @@ export interface ClusterView {
    * without it, it scans the roster on every check.
    */
   version?(): number
+  /**
+   * Optional: the key the cluster's current roster gives `id` (its mesh record's, which the
+   * mesh admits only from roster keys). A worker that lives in RAM makes a new key at every
+   * boot, but a wave's roster fixed the keys when it started: without this, a node that
+   * rebooted for the wave could never be heard again, and its slot never released.
+   */
+  currentKey?(id: string): string | undefined
 }

@@ -29,7 +29,7 @@ export function onMessage(vn: VoteCore, from: string, m: VoteMessage): void {
   const key = signer === w.coord.id ? w.coord.key : vn.rosterKeys.get(signer)
   if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `${m.k} signed by ${signer}`)
   if (('slot' in m) && m.slot >= w.slots) return vn.drop(from, DropReason.schema, `${m.k} for slot ${m.slot} of ${w.slots}`)
-  if (!vn.keyring.verify(key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `${m.k} from ${signer}`)
+  if (!vn.verifySigner(signer, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `${m.k} from ${signer}`)
   const fromCoord = signer === w.coord.id
   switch (m.k) {
     case 'req':

@@ -113,6 +113,18 @@ export class VoteCore {
     this.now = bootAt
   }
 
+  /**
+   * Is `sig` over `data` by `signer`? Its key on the wave roster, or — a member that booted
+   * again since the wave started (new key, RAM only) — its key on the current roster, as
+   * the view gives it. The coordinator's key never changes.
+   */
+  verifySigner(signer: string, rosterKey: string, data: Uint8Array, sig: Uint8Array): boolean {
+    if (this.keyring.verify(rosterKey, data, sig)) return true
+    if (this.wave && signer === this.wave.coord.id) return false
+    const current = this.viewPort.currentKey?.(signer)
+    return current !== undefined && current !== rosterKey && this.keyring.verify(current, data, sig)
+  }
+
   /** The durable part of the state, as written through the Store. */
   snapshot(): PersistedVote {
     return {

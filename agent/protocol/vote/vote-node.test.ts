@@ -348,6 +348,22 @@ describe('VoteNode: bad input is dropped and counted, never counted toward a quo
     expect(net.node('n0').counters['dropped.bad-signature']).toBe(1)
   })
 
+  it('a member that booted again since the wave started (a new key, RAM only) is heard by the key its current record carries, and only by that one', () => {
+    const net = collecting()
+    const reborn = fakeKeyring('n1-second-boot')
+    const v = { ...vote('n1'), sig: reborn.sign(signingBytes(vote('n1') as Unsigned<VoteMessage>)) }
+    // Before the view knows the new key: the wave roster's key does not match.
+    expect(net.inject('n1', 'n0', v).find((e) => e.type === 'dropped')).toMatchObject({ reason: 'bad-signature' })
+    // The current roster (through the view) gives n1 its new key: the same vote counts.
+    net.view.keys.set('n1', reborn.publicKey)
+    expect(net.inject('n1', 'n0', v).some((e) => e.type === 'dropped')).toBe(false)
+    // A third key is still nobody's.
+    const forged = { ...vote('n1'), sig: fakeKeyring('mallory').sign(signingBytes(vote('n1') as Unsigned<VoteMessage>)) }
+    expect(net.inject('n1', 'n0', forged).find((e) => e.type === 'dropped')).toMatchObject({ reason: 'bad-signature' })
+    net.inject('n2', 'n0', vote('n2'))
+    expect(net.holders()).toEqual(['n0']) // n0 + n1 (new key) + n2: a quorum of 5
+  })
+
   it('a key off the wave roster', () => {
     const net = collecting()
     const eff = net.inject('n7', 'n0', vote('n7'))

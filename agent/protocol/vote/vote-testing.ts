@@ -14,6 +14,11 @@ export class StaticView implements ClusterView {
   /** Pairs of hosts that share a PG with one replica to spare: stopping both makes it inactive. */
   readonly conflicts = new Set<string>()
   readonly undrainable = new Set<string>()
+  /** Current roster keys that differ from the wave roster's (a node that booted again). */
+  readonly keys = new Map<string, string>()
+  currentKey(id: string): string | undefined {
+    return this.keys.get(id)
+  }
   facts(id: string): NodeFacts | undefined {
     return this.nodes.get(id)
   }
