@@ -268,7 +268,7 @@ export class WaveService {
       if (snap.wave?.id !== w.id) throw new HttpError(409, 'conflict', `wave ${w.id} is not the wave the mesh runs now`)
       const s = snap.slots.find((x) => x.grant?.holder === node || x.promises.some((p) => p.cand === node))
       if (!s) throw new HttpError(404, 'not-found', `node ${node} holds no slot in wave ${w.id} (see: shoal upgrade status ${w.id})`)
-      await this.runVote({ type: 'force-release', slot: s.slot })
+      await this.runVote({ type: 'force-release', slot: s.slot, node })
       const term = this.vote.snapshot().slots[s.slot]!.forcedUpTo
       await this.deps.state.audit({ kind: 'lease', node, detail: { wave: w.id, op: 'force-release', slot: s.slot, term, by } })
       this.log.warn({ component: 'waves', wave: w.id, node, slot: s.slot, term, by }, 'slot force-released')
