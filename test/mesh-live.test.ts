@@ -158,12 +158,7 @@ describe('mesh on real hyperswarm (loopback)', () => {
     expect(c.nodes.some((n) => n.id === outsider.id)).toBe(false)
   }, 60_000)
 
-  // Flaky at the stop (the raw test peer's link to the target sometimes stays silent until
-  // the 10 s close): runs only under npm run e2e until found. Bad frames are also covered by
-  // test/mesh-transport.test.ts and the protocol's own tests.
-  const rawPeerGated = process.env.SHOAL_E2E !== '1' && process.env.SHOAL_LIVE_WAVE !== '1'
-  if (rawPeerGated) console.log('mesh-live bad-frames case: skipped, flaky raw-peer link; run it with npm run e2e')
-  it.skipIf(rawPeerGated)('malformed, wrong-version, unknown-type, bad-schema and oversized frames are dropped and counted; nothing crashes', async () => {
+  it('malformed, wrong-version, unknown-type, bad-schema and oversized frames are dropped and counted; nothing crashes', async () => {
     const target = cluster.agents.reduce((a, b) => (b.key < a.key ? b : a))
     const t = peerTransport(insider.id, insider.identity, rosterWithAgents({ id: insider.id, key: insider.identity.publicKey }))
     await t.start()
@@ -172,7 +167,13 @@ describe('mesh on real hyperswarm (loopback)', () => {
     // link is up on both ends, so our frames land on the connection it reads.
     const up = nextEvent(t, ['message', 'disconnected'], target.id, 30_000)
     t.connect(target.id)
-    expect(await up).toBe('message')
+    const first = await up
+    if (first !== 'message') {
+      // Say what each end saw, for the next person chasing a silent link.
+      const seen = await new AgentClient(target.api!).self().catch((e: Error) => ({ error: e.message }))
+      console.log('raw peer link to the target stayed silent:', JSON.stringify({ rawPeer: t.stats, target: (seen as { counters?: { transport?: unknown } }).counters?.transport ?? seen }))
+    }
+    expect(first).toBe('message')
 
     t.sendRaw(target.id, encodeFrame(Uint8Array.from([0xc1, 0xc1, 0xc1]))) // 0xc1 is never valid msgpack
     t.sendRaw(target.id, encodeFrame(pack({ v: 99, t: 'ping', seq: 1 })))
