@@ -97,7 +97,8 @@ export class WaveDemo {
       image: DEMO_FROM,
       extraMembers: [{ id: 'coordinator', key: coordinatorKey }],
       agentConfig: {
-        upgrade: { coordinatorKey, coordinatorUrl: coordinator.url, kubeconfig, skip: ['ceph'], rebooter: 'exit', gateIntervalMs: 1000, verifyPollMs: 500, drainDeadlineMs: 20_000 },
+        // One host clock: a 1 s clock-skew bound (a LAN's is 5 s), so agents started together just before the wave need not relearn from each other.
+        upgrade: { coordinatorKey, coordinatorUrl: coordinator.url, kubeconfig, skip: ['ceph'], rebooter: 'exit', gateIntervalMs: 1000, verifyPollMs: 500, drainDeadlineMs: 20_000, vote: { maxClockSkewMs: 1000 } },
       },
       ...(onLog ? { onLog } : {}),
       onExit: (a, code) => {

@@ -56,8 +56,14 @@ function agentLauncher(): Promise<string[]> {
 /** Mesh timing for a few agents beside a Ceph cluster on 2 shared cores (see sim/demo sharedMachineMesh). */
 export const liveMesh: Partial<MeshConfig> = { probeIntervalMs: 1000, probeTimeoutMs: 800, suspicionMinMult: 4 }
 
-/** Vote timing for the test: a 1 s collection and a 2 s quiet period (safe: > collection + delivery). */
-export const liveVote: Partial<VoteConfig> = { collectMs: 1000, resendMs: 200, retryMs: 300, maxDeliveryMs: 500, quietMs: 2000, syncRetryMs: 500 }
+/**
+ * Vote timing for the test: a 1 s collection and a 2 s quiet period (safe: > collection +
+ * delivery). Every agent and the coordinator read one host clock, so the clock-skew bound is
+ * 1 s, not a LAN's 5 s: a node whose vote started within that bound of a wave's start must
+ * relearn promises before it votes, and three agents started together would wait on each
+ * other (docs/waves-agent.md, "cold start").
+ */
+export const liveVote: Partial<VoteConfig> = { collectMs: 1000, resendMs: 200, retryMs: 300, maxDeliveryMs: 500, quietMs: 2000, syncRetryMs: 500, maxClockSkewMs: 1000 }
 
 export interface LiveWorker {
   readonly id: string
