@@ -150,6 +150,20 @@ describe('waves: pause, resume, abort, rollback', () => {
   })
 })
 
+describe('waves: the next wave', () => {
+  it('a wave whose last node just finished is done at once for the next one (status said done; start must agree)', async () => {
+    w = await startWaveHarness(2)
+    await start({ maxUnavailable: 2 })
+    for (const m of w.machines) w.members.set(m.id, { image: 'v2' })
+    // No tick in between: the status derives done, and a new wave is not refused for a "running" one.
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'done' })
+    const next = await start({ target: 'v1' })
+    expect(next.status, JSON.stringify(next.json)).toBe(201)
+    expect(next.json).toMatchObject({ id: 'w2', target: 'v1', state: 'running' })
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'done' })
+  })
+})
+
 describe('waves: halting by itself', () => {
   it('halts on a failed node or one past the node timeout, names it and why; resume writes the failed node off', async () => {
     w = await startWaveHarness(3)

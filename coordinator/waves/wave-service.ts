@@ -187,7 +187,9 @@ export class WaveService {
       const roster = this.fixRoster()
       const previous = this.previousVersion(roster.map((r) => r.id), body.target)
       if (body.dryRun) return this.dryRun(body, roster.map((r) => r.id), previous)
-      const active = this.active()
+      // A wave whose last node just finished is done, even if the tick has not written it yet:
+      // status already says so, and the operator's next wave must not be refused for it.
+      const active = await this.settled(this.active())
       if (active) throw new HttpError(409, 'conflict', `wave ${active.id} (to ${active.target}) is ${active.state}; only one wave runs at a time — wait for it, or: shoal upgrade abort ${active.id}`)
       const w = await this.startWave(body, roster, previous, by)
       return this.status(w)
@@ -250,7 +252,7 @@ export class WaveService {
       const w = this.find(id)
       if (!w.previous) throw new HttpError(409, 'conflict', `wave ${w.id} has no previous version to roll back to (the nodes' version was unknown when it started)`)
       if (!(await this.servable(w.previous))) throw new HttpError(409, 'conflict', `the previous version ${w.previous} is no longer servable from the images directory; restore it first`)
-      const other = this.active()
+      const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
       const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
@@ -321,6 +323,15 @@ export class WaveService {
     const w = id === 'current' ? this.latest() : this.waves.get(id)
     if (!w) throw new HttpError(404, 'not-found', id === 'current' ? 'no wave yet (start one: shoal upgrade start --to VERSION)' : `no wave ${id} (see: shoal upgrade status)`)
     return w
+  }
+
+  /** `w`, unless it is running and finished: then it is marked done now and undefined returned. Inside exclusive(). */
+  private async settled(w: StoredWave | undefined): Promise<StoredWave | undefined> {
+    if (!w || w.state !== 'running') return w
+    this.refresh(w)
+    if (!this.finished(w)) return w
+    await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
+    return undefined
   }
 
   private active(): StoredWave | undefined {
