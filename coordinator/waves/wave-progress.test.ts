@@ -30,4 +30,11 @@ describe('nodeWaveState', () => {
     expect(st(member({}, 'suspect'))).toEqual({ state: 'waiting', reason: 'suspect on the mesh' })
     expect(st(member(), undefined, true)).toEqual({ state: 'done', reason: 'retired by the operator' })
   })
+
+  it('a holder gone down mid-drain reads rebooting, not draining; a finished node stays done while its liveness flaps (seen in the QEMU wave)', () => {
+    expect(st(member({ phase: 'draining' }, 'dead'), holds)).toEqual({ state: 'rebooting', reason: 'dead on the mesh' })
+    expect(st(member({ phase: 'draining' }, 'suspect'), holds)).toEqual({ state: 'rebooting', reason: 'suspect on the mesh' })
+    expect(st(member({ image: 'v2' }, 'suspect'))).toEqual({ state: 'done', reason: 'suspect on the mesh' })
+    expect(st(member({ image: 'v1' }, 'suspect'))).toEqual({ state: 'waiting', reason: 'suspect on the mesh' })
+  })
 })

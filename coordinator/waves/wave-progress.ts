@@ -31,6 +31,9 @@ export function nodeWaveState(i: NodeInputs): { state: NodeWaveState; reason?: s
   }
   if (i.retired) return { state: 'done', reason: 'retired by the operator' }
   const onTarget = r?.image === i.target
+  // A holder that went down keeps the phase of its last record (draining, say) until it is
+  // back: what the operator needs to read then is that it is rebooting.
+  if (i.holds && (!m || m.status !== 'alive') && !onTarget) return { state: 'rebooting', reason: m ? `${m.status} on the mesh` : 'not seen on the mesh' }
   if (phase === 'draining') return { state: 'draining' }
   if (phase === 'rebooting') return { state: 'rebooting' }
   if (phase === 'verifying') return { state: 'verifying' }
@@ -39,7 +42,8 @@ export function nodeWaveState(i: NodeInputs): { state: NodeWaveState; reason?: s
     if (onTarget) return { state: 'verifying', reason: 'on the target; slot not yet released' }
     return { state: 'holding' }
   }
-  if (onTarget && m?.status === 'alive' && (phase === 'ready' || phase === undefined)) return { state: 'done' }
+  // On the target and through its cycle: done, even while its liveness flaps (the MESH column says so).
+  if (onTarget && m && (phase === 'ready' || phase === undefined)) return m.status === 'alive' ? { state: 'done' } : { state: 'done', reason: `${m.status} on the mesh` }
   if (!m) return { state: 'waiting', reason: 'not seen on the mesh' }
   if (m.status !== 'alive') return { state: 'waiting', reason: `${m.status} on the mesh` }
   return { state: 'waiting' }
