@@ -3,13 +3,14 @@
  * lower bound ceil(N/K) x cycle (target <= 1.05), and vote messages per granted lease.
  * One JSON object per figure. `npx tsx bench/vote.ts` runs N=100 (K=1, K=4) in well under
  * 3 minutes; `--full` adds N=1000 (K=1, K=4), ~10 min of CPU each: every lease sends
- * ~8 messages per node, so N=1000 is ~8 million simulated messages.
+ * ~8 messages per node, so N=1000 is ~8 million simulated messages. `--case=N,K` runs one.
  */
 import { runWave } from '../sim/wave/run-wave.js'
 import { waveSimConfig } from '../sim/wave/wave-config.js'
 
 const full = process.argv.includes('--full')
-const cases: [number, number][] = full ? [[100, 1], [100, 4], [1000, 1], [1000, 4]] : [[100, 1], [100, 4]]
+const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7).split(',').map(Number) as [number, number] | undefined
+const cases: [number, number][] = only ? [only] : full ? [[100, 1], [100, 4], [1000, 1], [1000, 4]] : [[100, 1], [100, 4]]
 for (const [n, k] of cases) {
   const cfg = waveSimConfig({ nodes: n, k, domains: 4 })
   cfg.faults.enabled = false
