@@ -3,8 +3,9 @@
  * whole cluster powered on together, then `shoal upgrade start` at once). Each may have
  * voted in a life it forgot, so each relearns — from members with whole memory, of which
  * there are none: all abstain for good (seen live: three agents abstaining for 150 s).
- * Documented as a known limit (docs/waves-agent.md "cold start"); the live test and the
- * demo avoid it with a 1 s skew bound on one host clock. `it.fails` for the vote's owner
+ * The coordinator rules it out by starting such a wave only after the newest member's
+ * boot second + maxClockSkewMs (coordinator/waves/wave-progress.ts waveStartNotBefore);
+ * the pure vote alone still has the gap (docs/waves-agent.md "cold start"). `it.fails` for the vote's owner
  * (agent/protocol/vote): it flips once the vote gets out of it by itself.
  */
 import { describe, expect, it } from 'vitest'
