@@ -114,11 +114,21 @@ export class UpgradeAgent {
   private readonly seen = new Map<string, string>()
   private readonly counters: Record<string, number> = {}
   private joinDeadline = Infinity
+  /**
+   * When this process began: any vote of a life it forgot was cast before it. The vote
+   * judges "may I have voted in this wave and forgotten it?" from this, not from when the
+   * vote itself started (after the mesh join, seconds later): with the later time, every
+   * member of a cluster that had just powered on took itself for forgetful, and the
+   * coordinator's start rule (after each member's boot second + maxClockSkewMs) could not
+   * see that time (found by the QEMU wave: three workers abstaining for good).
+   */
+  private readonly bootAt: number
   private readonly steps: UpgradeSteps
   /** The leftover-cycle check after boot: not yet, running, or done. */
   private leftover: 'unchecked' | 'checking' | 'done' = 'unchecked'
 
   constructor(private readonly o: UpgradeAgentOptions) {
+    this.bootAt = o.clock.now()
     const c = o.config
     this.log = o.logger ?? silentLogger
     const host = c.host ?? o.nodeId
@@ -206,7 +216,7 @@ export class UpgradeAgent {
       config: voteConfig(c.vote ?? {}),
       coordinatorKey: c.coordinatorKey,
       role: 'node',
-      now: this.o.clock.now(),
+      now: this.bootAt,
       // This process remembers nothing of a previous boot (RAM boot, or a restart without a store).
       mayHaveForgotten: true,
       logger: this.log,

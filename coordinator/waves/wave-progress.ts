@@ -29,11 +29,14 @@ export interface NodeInputs {
  * relearn from each other and none has whole memory to answer: the wave never starts (seen
  * live). A record's incarnation is the second its node booted (bumped by refutations, which
  * only makes this later), so starting after the newest incarnation's second + skew rules it
- * out. Members that boot after the start relearn, as they must.
+ * out, with BOOT_SLACK_MS for the gap between a process's mesh incarnation and the moment
+ * its upgrade agent took as its boot (the agent's own start: seconds on a slow machine).
+ * Members that boot after the start relearn, as they must.
  */
+export const BOOT_SLACK_MS = 5000
 export function waveStartNotBefore(incarnations: readonly number[], maxClockSkewMs: number): number {
   const newest = Math.max(0, ...incarnations)
-  return newest === 0 ? 0 : (newest + 1) * 1000 + maxClockSkewMs + 1
+  return newest === 0 ? 0 : (newest + 1) * 1000 + BOOT_SLACK_MS + maxClockSkewMs + 1
 }
 
 export function nodeWaveState(i: NodeInputs): { state: NodeWaveState; reason?: string } {

@@ -40,7 +40,7 @@ import {
   type WaveCreate,
   type WaveStatus,
 } from './wave-api.js'
-import { nodeWaveState, waveStartNotBefore } from './wave-progress.js'
+import { BOOT_SLACK_MS, nodeWaveState, waveStartNotBefore } from './wave-progress.js'
 
 export interface WaveServiceDeps {
   state: ClusterState
@@ -427,7 +427,7 @@ export class WaveService {
     const incs = roster.map((r) => { const m = this.view.member(r.id); return Math.max(m?.inc ?? 0, m?.record?.inc ?? 0) })
     const skewMs = voteConfig(this.deps.vote).maxClockSkewMs
     const settleMs = waveStartNotBefore(incs, skewMs) - this.deps.clock.now()
-    if (settleMs > 0 && settleMs <= skewMs + 2000) {
+    if (settleMs > 0 && settleMs <= skewMs + BOOT_SLACK_MS + 2000) {
       this.log.info({ component: 'waves', waitMs: settleMs }, 'a member booted moments ago: the wave starts once no member can mistake it for a forgotten one')
       await new Promise((resolve) => setTimeout(resolve, settleMs))
     }
