@@ -7,7 +7,6 @@
  * goes on: the second node wins only after the first released, never at the same time, and
  * no (slot, term) is ever granted twice.
  */
-import { createSocket } from 'node:dgram'
 import { performance } from 'node:perf_hooks'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -16,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { resolveAgentConfig } from '../agent/config.js'
 import { startAgent, type RunningAgent } from '../agent/main.js'
-import { realClock } from '../agent/mesh/index.js'
+import { freeUdpPort, realClock } from '../agent/mesh/index.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { StaticView } from '../agent/protocol/vote/vote-testing.js'
 import { voteConfig } from '../agent/protocol/vote/vote-config.js'
@@ -41,14 +40,6 @@ function seedOf(n: number): Uint8Array {
   seed[1] = (n >> 8) & 0xff
   seed[31] = 0x5a // as coordinator/testing.ts testMachine derives its keys
   return seed
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
-  const { port } = s.address()
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
 }
 
 /** Resolves when `check()` holds, re-checked on every event of `sources`; rejects at the deadline. */

@@ -37,7 +37,8 @@ export async function startBootstrapNode(opts: { host?: string; port?: number } 
   }
 }
 
-async function freeUdpPort(host: string): Promise<number> {
+/** A UDP port free on `host` right now (a DHT node that must keep one address across restarts picks it once). */
+export async function freeUdpPort(host = '127.0.0.1'): Promise<number> {
   const sock = createSocket('udp4')
   await new Promise<void>((resolve, reject) => {
     sock.once('error', reject)

@@ -2,5 +2,5 @@ export { SwarmTransport, type SwarmTransportOptions, type TransportStats, type T
 export { MeshRuntime, realClock, type SteppableNode, type MeshTransport, type RuntimeCounters } from './mesh-runtime.js'
 export { nodeIdentity, type NodeIdentity } from './identity.js'
 export { clusterTopic } from './topic.js'
-export { startBootstrapNode, parseHostPort, type BootstrapNode } from './bootstrap-node.js'
+export { freeUdpPort, startBootstrapNode, parseHostPort, type BootstrapNode } from './bootstrap-node.js'
 export { systemRng } from './system-rng.js'

@@ -8,15 +8,16 @@
  * Ceph is skipped on purpose (every gate verdict says so).
  */
 import { randomBytes } from 'node:crypto'
-import { createSocket } from 'node:dgram'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freeUdpPort } from '../../agent/mesh/bootstrap-node.js'
 import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { renderStatus } from '../../coordinator/cli/commands/upgrade.js'
 import { Coordinator } from '../../coordinator/coordinator.js'
 import { mergeConfig } from '../../coordinator/coordinator-config.js'
+import { smallImage, writeImages } from '../../coordinator/testing.js'
 import { WaveStatus } from '../../coordinator/waves/wave-api.js'
 import { FakeKubeApiServer } from '../fakes/kube-api-server.js'
 import { LocalCluster, sharedMachineMesh, type LocalAgent } from './local-cluster.js'
@@ -24,22 +25,6 @@ import { LocalCluster, sharedMachineMesh, type LocalAgent } from './local-cluste
 export const DEMO_FROM = 'v1.0.0'
 export const DEMO_TO = 'v2.0.0'
 const ADMIN_TOKEN_BYTES = 24
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
-  const { port } = s.address()
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
-
-/** An image version directory as `npm run layers` leaves it (small placeholder files: nothing boots from them here). */
-async function writeVersion(dir: string, version: string): Promise<void> {
-  await mkdir(join(dir, version), { recursive: true })
-  for (const [name, bytes] of [['vmlinuz', 4096], ['initramfs.img', 8192], ['base.squashfs', 1024], ['node.squashfs', 1024], ['worker.squashfs', 1024]] as const) {
-    await writeFile(join(dir, version, name), randomBytes(bytes))
-  }
-}
 
 export interface WaveDemoEvents {
   /** An agent "rebooted" (exited 75) and is starting again on `image`. */
@@ -64,8 +49,8 @@ export class WaveDemo {
   static async create(nodes: number, events: WaveDemoEvents, onLog?: (node: string, line: Record<string, unknown>) => void): Promise<WaveDemo> {
     const dir = await mkdtemp(join(tmpdir(), 'shoal-wave-demo-'))
     const imagesDir = join(dir, 'images')
-    await writeVersion(imagesDir, DEMO_FROM)
-    await writeVersion(imagesDir, DEMO_TO)
+    // Image versions as `npm run layers` leaves them (small placeholder files: nothing boots from them here).
+    await writeImages(imagesDir, { [DEMO_FROM]: smallImage, [DEMO_TO]: smallImage })
     const dhtPort = await freeUdpPort()
     const clusterId = `demo-${randomBytes(4).toString('hex')}`
     const adminToken = randomBytes(ADMIN_TOKEN_BYTES).toString('hex')

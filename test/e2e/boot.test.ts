@@ -13,17 +13,14 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildInitramfs } from '../../initramfs-hooks/build-initramfs.js'
-import { buildVersion } from '../../layers/build-version.js'
-import { NATIVE_PACKAGES, bundle } from '../../layers/bundle.js'
 import { resolveIdentity } from '../../agent/fingerprint/resolve-identity.js'
 import type { Component, ComponentKind } from '../../agent/fingerprint/component.js'
 import { bootMilestones, phaseDurations, writeTimedConsole } from './harness/boot-phases.js'
 import { ConsoleLog } from './harness/console-log.js'
+import { API_PORT, buildImages, HTTP_PORT, machines as e2eMachines, startCoordinator as startE2eCoordinator, SUBNET, TCG_KERNEL_ARGS, type CoordinatorProcess } from './harness/e2e-cluster.js'
 import { NetnsLan } from './harness/netns-lan.js'
 import { QemuVm } from './harness/qemu-vm.js'
 import { missing } from './harness/requirements.js'
-import type { ChildProcess } from 'node:child_process'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 // Part of npm test (6 of 6 three-VM runs in a row passed on a loaded 2-core host once the
@@ -32,10 +29,6 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const why = process.env.SHOAL_SKIP_QEMU === '1' ? 'SHOAL_SKIP_QEMU=1' : missing(repoRoot)
 if (why) console.log(`skipping the QEMU boot e2e: ${why}`)
 
-const SUBNET = '10.99.0'
-const HTTP_PORT = 8080
-const DHT_PORT = 49737
-const API_PORT = 7400
 /** SHOAL_E2E_VMS=1 boots one worker (debugging); SHOAL_E2E_RESTART=0 skips the coordinator restart. */
 const N = Number(process.env.SHOAL_E2E_VMS ?? 3)
 const RESTART = process.env.SHOAL_E2E_RESTART !== '0'
@@ -45,53 +38,27 @@ const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 240) * 1000
 /** SHOAL_E2E_DIAG=1: workers print load and top processes every 20 s (costs them CPU). */
 const DIAG = process.env.SHOAL_E2E_DIAG === '1'
 
-const machines = Array.from({ length: Math.max(1, N) }, (_, i) => ({
-  name: `worker${i + 1}`,
-  mac: `52:54:00:e2:00:0${i + 1}`,
-  serial: `SHOAL-E2E-SYS-${i + 1}`,
-  uuid: `5a0a1e2e-0000-4000-8000-00000000000${i + 1}`,
-  diskSerial: `SHOALDISK000${i + 1}`,
-}))
+const machines = e2eMachines(N)
 
 describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinator and join the mesh', () => {
   const workDir = mkdtempSync(join(tmpdir(), 'shoal-e2e-boot-'))
   let lan: NetnsLan
-  let coordinator: ChildProcess | undefined
-  let coordinatorLog: ConsoleLog
+  let coordinator: CoordinatorProcess | undefined
   const vms: QemuVm[] = []
   let failed = true
   /** The CLI bundled once (as in the layers): starts in a second where tsx needs many on a busy host. */
-  const shoalBundle = join(repoRoot, '.cache/e2e/shoal.mjs')
+  let shoalBundle: string
 
   async function startCoordinator(): Promise<void> {
-    coordinatorLog = new ConsoleLog(join(workDir, 'coordinator.log'))
-    coordinator = lan.spawn(process.execPath, [
-      shoalBundle, 'coordinator', 'serve',
-      '--data-dir', join(workDir, 'coordinator'), '--images-dir', join(workDir, 'images'),
-      '--http-host', lan.controllerIp, '--http-port', String(HTTP_PORT),
-      '--dht-host', lan.controllerIp, '--dht-port', String(DHT_PORT),
-      '--cluster-id', 'e2e', '--default-image', 'v1', '--unknown-mac', 'default',
-      // Emulated workers run node 20-100x slower: the coordinator's mesh peer and (through
-      // shoal.mesh= on their command line) the workers use the 'emulated' timing.
-      '--mesh-timing', 'emulated',
-      // No CPU-bug mitigations, timer check or watchdog: each costs an emulated CPU time.
-      '--kernel-args', `console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off no_timer_check nowatchdog${DIAG ? ' shoal.diag=1' : ''}`,
-    ], join(workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
-    coordinatorLog.attach(coordinator.stderr!)
-    coordinatorLog.attach(coordinator.stdout!)
-    await coordinatorLog.waitFor(/coordinator of cluster/, 60_000, 'the coordinator start line')
+    // No CPU-bug mitigations, timer check or watchdog (TCG_KERNEL_ARGS); the coordinator's
+    // mesh peer and, through shoal.mesh=, the workers use the 'emulated' timing.
+    coordinator = await startE2eCoordinator(lan, { shoalBundle, workDir, defaultImage: 'v1', kernelArgs: `${TCG_KERNEL_ARGS}${DIAG ? ' shoal.diag=1' : ''}` })
   }
 
   beforeAll(async () => {
-    const t0 = performance.now()
-    await bundle({ entry: join(repoRoot, 'layers/entries/shoal-cli.ts'), outFile: shoalBundle, external: NATIVE_PACKAGES })
-    const initramfs = await buildInitramfs({ repoRoot, cacheDir: join(repoRoot, '.cache'), modulesDir: join(repoRoot, '.cache/kernel/modules') })
-    await buildVersion({
-      version: 'v1', outDir: join(workDir, 'images'), repoRoot, cacheDir: join(repoRoot, '.cache/layers'),
-      kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path,
-      layers: (await import('../../layers/specs/index.js')).allLayers.filter((l) => l.name !== 'controller'),
-    })
-    console.log(`e2e: images built in ${((performance.now() - t0) / 1000).toFixed(1)} s (initramfs ${initramfs.reused ? 'cached' : 'built'})`)
+    const built = await buildImages(repoRoot, join(workDir, 'images'), ['v1'])
+    shoalBundle = built.shoalBundle
+    console.log(`e2e: images built in ${built.seconds.toFixed(1)} s (initramfs ${built.initramfsReused ? 'cached' : 'built'})`)
     lan = await NetnsLan.create({
       name: `shoal-e2e-${process.pid}`,
       subnet: SUBNET,
@@ -136,7 +103,7 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
     if (RESTART) {
       await Promise.all(vms.map((vm) => vm.console.waitFor(/shoal\[.*\]: network up/, BOOT_DEADLINE_MS, `${vm.spec.name} network up in the initramfs`)))
       const stoppedAt = performance.now()
-      await lan.kill(coordinator!)
+      await lan.kill(coordinator!.child)
       const retry = await Promise.race(vms.map((vm) => vm.console.waitFor(/failed: .*retrying in/, 90_000, 'a retry after the coordinator stopped').then((l) => ({ vm, l }))))
       await startCoordinator()
       outageS = (performance.now() - stoppedAt) / 1000

@@ -8,24 +8,16 @@
  * boot script (which says which image it boots), enrolls with its key, reads the signed
  * roster; the operator starts waves through POST /v1/waves and reads GET /v1/waves/{id}.
  */
-import { createSocket } from 'node:dgram'
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
-import { realClock } from '../../agent/mesh/index.js'
+import { freeUdpPort, realClock } from '../../agent/mesh/index.js'
 import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import { COORDINATOR_MEMBER_ID } from '../../agent/protocol/roster.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import { smallImage, startTestCoordinator, tokenFromScript, type SteppedClock, type TestCoordinator } from '../../coordinator/testing.js'
 
-export const COORDINATOR_ID = 'coordinator'
 
 /** A free UDP port on loopback (the coordinator's DHT bootstrap node). */
-export async function freeUdpPort(): Promise<number> {
-  const s = createSocket('udp4')
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))
-  const { port } = s.address()
-  await new Promise<void>((r) => s.close(() => r()))
-  return port
-}
 
 export interface LiveCoordinatorOptions {
   /** Image versions the coordinator can serve; the first is the default boot image. */
@@ -126,7 +118,7 @@ export class LiveCoordinator {
   async roster(): Promise<{ cluster: string; members: { id: string; key: string }[] }> {
     const r = (await (await fetch(`${this.url}/v1/roster`)).json()) as { cluster: string; members: { id: string; key: string }[] }
     this.cluster = r.cluster
-    this.publicKey = r.members.find((m) => m.id === COORDINATOR_ID)!.key
+    this.publicKey = r.members.find((m) => m.id === COORDINATOR_MEMBER_ID)!.key
     return { cluster: r.cluster, members: r.members }
   }
 

@@ -46,7 +46,7 @@ export function machines(n: number, tag = 'e2'): Machine[] {
  * Bundles the CLI (the coordinator runs from it), builds the initramfs and each version's
  * layers into imagesDir. `extra` layers go on top of the worker stack (a site layer).
  */
-export async function buildImages(repoRoot: string, imagesDir: string, versions: string[], extra: LayerSpec[] = []): Promise<{ shoalBundle: string; seconds: number }> {
+export async function buildImages(repoRoot: string, imagesDir: string, versions: string[], extra: LayerSpec[] = []): Promise<{ shoalBundle: string; seconds: number; initramfsReused: boolean }> {
   const t0 = performance.now()
   const shoalBundle = join(repoRoot, '.cache/e2e/shoal.mjs')
   await bundle({ entry: join(repoRoot, 'layers/entries/shoal-cli.ts'), outFile: shoalBundle, external: NATIVE_PACKAGES })
@@ -57,7 +57,7 @@ export async function buildImages(repoRoot: string, imagesDir: string, versions:
   for (const version of versions) {
     await buildVersion({ version, outDir: imagesDir, repoRoot, cacheDir: join(repoRoot, '.cache/layers'), kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'), initramfsPath: initramfs.path, layers, ...(stacks ? { stacks } : {}) })
   }
-  return { shoalBundle, seconds: (performance.now() - t0) / 1000 }
+  return { shoalBundle, seconds: (performance.now() - t0) / 1000, initramfsReused: initramfs.reused }
 }
 
 export interface CoordinatorProcess {
