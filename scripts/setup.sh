@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite uses for real: Ceph (mon, mgr, osd, cli),
 # QEMU + iPXE + busybox + squashfs-tools for netboot tests, a Debian kernel image
-# (extracted, not installed), dnsmasq for the netboot test LAN, nginx for the image-server benchmark, and kubectl.
+# (extracted, not installed), dnsmasq for the netboot test LAN, nginx for the image-server benchmark, kubectl,
+# promtool (Debian's prometheus) for the metrics tests and chromium for the cluster page test.
 # Idempotent: skips what is already present. Needs root (or sudo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -17,6 +18,8 @@ command -v kubectl >/dev/null     || need+=(kubernetes-client)
 command -v file >/dev/null        || need+=(file)
 command -v ip >/dev/null          || need+=(iproute2)
 command -v dnsmasq >/dev/null     || need+=(dnsmasq-base)   # DHCP + TFTP on the QEMU e2e test LAN
+command -v promtool >/dev/null    || need+=(prometheus)     # promtool check metrics, against live agents and the coordinator
+command -v chromium >/dev/null    || need+=(chromium)       # the cluster page, driven headless by playwright-core
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
