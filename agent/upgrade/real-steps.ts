@@ -77,6 +77,10 @@ export class RealSteps implements UpgradeSteps {
     return this.gate('pre')
   }
 
+  async jointCheck(): Promise<GateVerdict> {
+    return this.gate('pre')
+  }
+
   async postGate(): Promise<GateVerdict> {
     return this.gate('post')
   }
