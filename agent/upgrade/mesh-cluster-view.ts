@@ -1,8 +1,9 @@
 /**
  * The vote's ClusterView in a real agent, answered from the gossiped NodeRecords — never
  * from a probe on the spot (the port is synchronous and must be cheap):
- * - facts: image, domain and workload from the record; available = alive in the mesh,
- *   phase `ready`, health not critical; healthy = its own post-reboot gate passed.
+ * - facts: image, domain and workload from the record; available is agent/protocol's one
+ *   rule (availability.ts: alive in the mesh, phase `ready`, health not critical);
+ *   healthy = available and its own post-reboot gate passed.
  * - okToStop(hosts): every host that is still available (holders on their way down or
  *   back are not) reports its own pre-reboot gate passing. Each node evaluates `ceph osd ok-to-stop` for its OSDs with whatever is
  *   down at that moment (and the race guard: no other host's OSD down, no redundancy
@@ -12,6 +13,7 @@
  *   hold therefore stops new requests and votes, and nothing else.
  * Unknown fails closed: a node without gate verdicts is neither ok-to-stop nor drainable.
  */
+import { isAvailable, memberAvailability } from '../protocol/availability.js'
 import type { MemberView } from '../protocol/mesh-types.js'
 import type { Clock } from '../protocol/ports.js'
 import type { ClusterView, NodeFacts } from '../protocol/vote/cluster-view.js'
@@ -62,7 +64,7 @@ export class MeshClusterView implements ClusterView {
     const m = this.member(id)
     const r = m?.record
     if (!m || !r) return undefined
-    const available = m.status === 'alive' && r.phase === 'ready' && r.health.status !== 'critical'
+    const available = isAvailable(memberAvailability(m))
     return {
       id,
       image: r.image,
