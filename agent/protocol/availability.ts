@@ -51,3 +51,8 @@ export function isAvailable(m: AvailabilityInput): boolean {
 export function memberAvailability(m: { status: Liveness; record?: { phase: Phase; health: { status: AvailabilityInput['health'] } } | undefined } | undefined): AvailabilityInput {
   return { liveness: m?.status, phase: m?.record?.phase, health: m?.record?.health.status }
 }
+
+/** Whose OSDs may be down now (for the joint set): dead, suspect, missing, or rebooting. */
+export function mayBeDown(m: AvailabilityInput): boolean {
+  return m.liveness !== 'alive' || m.phase === 'rebooting'
+}

@@ -55,8 +55,11 @@ export const HealthSummary = z
      * The node's own verdicts of the reboot gates (agent/health), as of `at`: `pre` — it
      * could go down now (Ceph ok-to-stop for its OSDs with what is down now, drain
      * possible); `post` — it is fully back. Voters rank and judge candidates by these.
+     * `preWith` (additive): the hosts `pre` counted as stopped together with this one — every
+     * node it saw down, holding a slot or rebooting (agent/protocol/joint-safety.ts). Absent:
+     * an agent that asks for itself alone; voters then accept it only when nothing else is down.
      */
-    gates: z.object({ pre: z.boolean(), post: z.boolean(), at: z.number() }).strict().optional(),
+    gates: z.object({ pre: z.boolean(), post: z.boolean(), at: z.number(), preWith: z.array(NodeId).max(1024).optional() }).strict().optional(),
   })
   .strict()
 export type HealthSummary = z.infer<typeof HealthSummary>

@@ -58,6 +58,12 @@ export interface RealStepsOptions {
   assignDeadlineMs: number
   /** Waits between assign retries (production: a timer). */
   wait(ms: number): Promise<void>
+  /**
+   * The joint set right now: every node this one sees down, holding a slot or rebooting
+   * (agent/protocol/joint-safety.ts). The pre gate and the joint check ask ok-to-stop for
+   * this node's OSDs plus theirs. Unset: this node alone.
+   */
+  jointWith?: () => readonly string[]
   logger?: Logger
 }
 
@@ -77,6 +83,7 @@ export class RealSteps implements UpgradeSteps {
     return this.gate('pre')
   }
 
+  /** The joint question again, right before the reboot: same gate, the joint set as of now. */
   async jointCheck(): Promise<GateVerdict> {
     return this.gate('pre')
   }
@@ -169,7 +176,8 @@ export class RealSteps implements UpgradeSteps {
 
   private async gate(which: 'pre' | 'post'): Promise<GateVerdict> {
     try {
-      const round = await this.o.observer.observe(which)
+      const jointWith = which === 'pre' ? (this.o.jointWith?.() ?? []) : []
+      const round = await this.o.observer.observe(which, jointWith.length ? { jointWith } : {})
       return verdictOf(which === 'pre' ? preReboot(round.obs) : postReboot(round.obs))
     } catch (err) {
       return { pass: false, reasons: [`${which}-reboot gate could not be evaluated, failing closed: ${(err as Error).message}`] }
