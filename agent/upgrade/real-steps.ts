@@ -22,6 +22,7 @@ import { signAssign, type SignedAssignClaim } from '../protocol/assign-proof.js'
 import { ShoalError } from '../protocol/errors.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
 import type { Lease } from '../protocol/vote/index.js'
+import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import type { GateVerdict, UpgradeSteps } from './executor.js'
 
 export { assignSigningText } from '../protocol/assign-proof.js'
@@ -40,9 +41,7 @@ export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): Sig
  */
 export const CYCLE_ANNOTATION = 'shoal.dev/upgrade-cycle'
 
-export function cycleMark(lease: Lease): string {
-  return `${lease.wave}/${lease.slot}/${lease.term}`
-}
+export { cycleMark }
 
 export interface RealStepsOptions {
   /** CRUSH host and Kubernetes node name of this machine. */

@@ -24,6 +24,7 @@ import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, typ
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
 import { WaveGate } from '../protocol/wave-control.js'
 import { slotHolders } from '../protocol/joint-safety.js'
+import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
 import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
@@ -287,11 +288,24 @@ export class UpgradeAgent {
     return this.view.jointSet(this.o.nodeId, holders)
   }
 
+  /**
+   * Whether this lease's cycle was already under way before this process started (an agent
+   * restart, not a reboot): the node carries this cycle's mark. Then the cycle goes on from
+   * noout (idempotent) instead of the pre gate — whose wait would publish `ready` for a node
+   * that is cordoned. Unknown (Kubernetes unreachable): not a resume.
+   */
+  private async resumes(lease: Lease): Promise<boolean> {
+    const target = this.vote?.currentWave()?.target
+    if (target === undefined || this.o.image === target) return false
+    const mark = await this.steps.leftoverCycle().catch(() => undefined)
+    return mark === cycleMark(lease)
+  }
+
   private async onLease(lease: Lease): Promise<void> {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      out = await this.executor.onLease(lease)
+      out = await this.executor.onLease(lease, { resume: await this.resumes(lease) })
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).

@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -42,7 +42,9 @@ function agentLauncher(): Promise<string[]> {
     try {
       const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
       await mkdir(join(AGENT_BUNDLE, '..'), { recursive: true })
-      const out = AGENT_BUNDLE.replace(/\.mjs$/, `-${process.pid}.mjs`)
+      // The real path: main.ts runs only when import.meta.url (always the real path) is argv[1],
+      // and .cache may be a symlink (a git worktree sharing the main checkout's cache).
+      const out = join(await realpath(join(AGENT_BUNDLE, '..')), `agent-${process.pid}.mjs`)
       // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
       await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
       return [out]
