@@ -7,7 +7,8 @@
  * them); pods and load are read live. Used only when the view tells its version;
  * otherwise the vote scans every time, as before. The answers are the same either way.
  */
-import type { VoteCore } from './vote-core.js'
+import type { ClusterView } from './cluster-view.js'
+import type { WaveBooks } from './wave-books.js'
 
 export interface ViewScan {
   version: number
@@ -22,30 +23,29 @@ export interface ViewScan {
   waiting: string[]
 }
 
-/** The current scan, or undefined when the view cannot tell its version. */
-export function viewScan(vn: VoteCore): ViewScan | undefined {
-  const version = vn.viewPort.version?.()
-  if (version === undefined || !vn.wave) return undefined
-  const sc = vn.scan
-  if (sc && sc.version === version && sc.wave === vn.wave && sc.retired === vn.retired && sc.retiredSize === vn.retired.size) return sc
-  const target = vn.wave.target
+/** The scan for the view now: `prev` while it still holds, a new pass otherwise; undefined when the view cannot tell its version. */
+export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | undefined): ViewScan | undefined {
+  const version = view.version?.()
+  if (version === undefined || !books.wave) return undefined
+  const sc = prev
+  if (sc && sc.version === version && sc.wave === books.wave && sc.retired === books.retired && sc.retiredSize === books.retired.size) return sc
+  const target = books.wave.target
   const unavailable: string[] = []
   const waiting: string[] = []
   const byDomain = new Map<string, { done: number; waiting: number }>()
-  for (const id of vn.rosterIds) {
-    const f = vn.viewPort.facts(id)
+  for (const id of books.rosterIds) {
+    const f = view.facts(id)
     if (f) {
       const d = byDomain.get(f.domain) ?? { done: 0, waiting: 0 }
       if (f.image === target) d.done++
       else d.waiting++
       byDomain.set(f.domain, d)
     }
-    if (vn.retired.has(id)) continue
+    if (books.retired.has(id)) continue
     if (!f || !f.available) unavailable.push(id)
     else if (f.image !== target) waiting.push(id)
   }
   const activeBase = new Set<string>()
   for (const [dom, d] of byDomain) if (d.done > 0 && d.waiting > 0) activeBase.add(dom)
-  vn.scan = { version, wave: vn.wave, retired: vn.retired, retiredSize: vn.retired.size, unavailable, activeBase, waiting }
-  return vn.scan
+  return { version, wave: books.wave, retired: books.retired, retiredSize: books.retired.size, unavailable, activeBase, waiting }
 }
