@@ -17,7 +17,7 @@ import { CandidateState } from './candidate-state.js'
 import type { ClusterView } from './cluster-view.js'
 import { RecoveryState } from './recovery-state.js'
 import type { VoteConfig } from './vote-config.js'
-import { signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
+import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
 import type { PersistedVote, VoteEffect } from './vote-types.js'
 import type { ViewScan } from './view-scan.js'
 import { WaveBooks } from './wave-books.js'
@@ -119,7 +119,10 @@ export class VoteCore {
   }
 
   sign<M extends VoteMessage>(m: Unsigned<M>): M {
-    return { ...m, sig: this.keyring.sign(signingBytes(m as Unsigned<VoteMessage>)) } as unknown as M
+    const bytes = signingBytes(m as Unsigned<VoteMessage>)
+    const signed = { ...m, sig: this.keyring.sign(bytes) }
+    rememberSigningBytes(signed, bytes)
+    return signed as unknown as M
   }
 
   send(to: string, msg: VoteMessage): void {
