@@ -37,6 +37,8 @@ const EPOCH = Date.UTC(2026, 0, 1)
 const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
+/** The cluster was up this long before the simulation begins (no cold start unless a scenario makes one). */
+const BOOTED_BEFORE_MS = 3_600_000
 /** A node's view version is shared version x OWN_VERSIONS + its own changes (fewer than this per run). */
 const OWN_VERSIONS = 1_000_000
 
@@ -71,6 +73,8 @@ export class WaveWorld {
   private okCache = new Map<string, boolean>()
   /** ClusterView.version, the shared part: a change became visible to the others, or the partitions changed. */
   private viewVersion = 0
+  /** Each node's boot second, as the mesh shows it (the coordinator holds a wave back at a cold start). */
+  private readonly bootSeconds = new Map<string, number>()
   /** visibleLog[v]: whose change took the shared view from version v to v+1 (undefined: a partition changed). */
   private readonly visibleLog: (string | undefined)[] = []
   /** Nodes whose latest change becomes visible to others at changedAt + gossipDelayMs, oldest first. */
@@ -253,6 +257,8 @@ export class WaveWorld {
   // ---- the vote in each node -----------------------------------------------------------------
 
   private bootVote(n: SimNode, mayHaveForgotten: boolean): void {
+    // The agent's incarnation, as its mesh record shows it: a fresh process is a new one.
+    if (mayHaveForgotten || !this.bootSeconds.has(n.id)) this.bootSeconds.set(n.id, Math.floor((mayHaveForgotten ? this.localNow(n) : EPOCH - BOOTED_BEFORE_MS) / 1000))
     n.inst++
     n.wakeAt = Infinity
     const view = this.viewFor(n)
@@ -361,6 +367,7 @@ export class WaveWorld {
       // Changes when what `self` sees may change: its own facts, or a change reaching it.
       version: () => this.currentViewVersion() * OWN_VERSIONS + self.ownVersion,
       changedSince: (since) => this.changedSince(self, since),
+      bootSecond: (id) => this.bootSeconds.get(id),
     }
   }
 

@@ -59,4 +59,10 @@ export interface ClusterView {
    * rebooted for the wave could never be heard again, and its slot never released.
    */
   currentKey?(id: string): string | undefined
+  /**
+   * Optional: the second (Unix time) `id`'s current life began, as its mesh record shows it
+   * (its incarnation). The coordinator holds a wave back until no member up now booted too
+   * close to its start (cold-start.ts); without it, it never waits.
+   */
+  bootSecond?(id: string): number | undefined
 }

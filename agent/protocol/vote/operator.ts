@@ -1,14 +1,42 @@
 /**
  * The coordinator's own inputs: publishing a wave, an operator's force-release and
- * retirement. Each is signed here and taken into this node's books through the inbox like
- * any message, then announced with backoff (announcements.ts).
+ * retirement. Each is signed here and taken into this node's books (through the inbox
+ * where it is a message any member could receive), then announced with backoff
+ * (announcements.ts). A wave asked for moments after the cluster powered on is held back
+ * for seconds (cold-start.ts).
  */
+import { coldStartHoldMaxMs, waveStartNotBefore } from './cold-start.js'
 import { adoptWave } from './inbox.js'
 import type { ForceMsg, RetireMsg, Unsigned, VoteMessage, WaveMsg } from './vote-messages.js'
 import type { VoteCore } from './vote-core.js'
 
 export function publishWave(vn: VoteCore, w: Omit<Unsigned<WaveMsg>, 'k' | 'v'>): void {
   if (vn.role !== 'coordinator') return vn.drop(vn.id, 'unknown-wave', 'only the coordinator publishes waves')
+  const view = vn.viewPort
+  const boots = view.bootSecond ? w.roster.map((r) => view.bootSecond!(r.id) ?? 0) : []
+  const at = waveStartNotBefore(boots, vn.cfg.maxClockSkewMs)
+  const waitMs = at - vn.now
+  vn.operator.held = undefined
+  if (waitMs > 0 && waitMs <= coldStartHoldMaxMs(vn.cfg.maxClockSkewMs)) {
+    vn.operator.held = { wave: w, at }
+    vn.count('waves.held')
+    vn.log.info({ component: 'vote', node: vn.id, wave: w.id, waitMs }, 'a member booted moments ago: the wave starts once no member can take itself for one that voted in it and forgot')
+    return
+  }
+  publishNow(vn, w)
+}
+
+/** The coordinator's timers: a held wave whose time has come, announcements due. */
+export function operatorTick(vn: VoteCore): void {
+  const h = vn.operator.held
+  if (h && vn.now >= h.at) {
+    vn.operator.held = undefined
+    publishNow(vn, { ...h.wave, startedAt: Math.max(h.wave.startedAt, Math.floor(vn.now)) })
+  }
+  for (const m of vn.operator.announcements.due(vn.now)) vn.broadcast(m)
+}
+
+function publishNow(vn: VoteCore, w: Omit<Unsigned<WaveMsg>, 'k' | 'v'>): void {
   const m = vn.sign<WaveMsg>({ k: 'wave', v: 1, ...w })
   adoptWave(vn, m)
   // Announced with backoff like the operator's decisions: a node that missed the wave would
@@ -48,5 +76,5 @@ export function retire(vn: VoteCore, node: string): void {
 /** Broadcast now and again after 1, 4, 16, 64, 256 s: operator decisions must reach everyone. */
 function announce(vn: VoteCore, m: VoteMessage): void {
   vn.broadcast(m)
-  vn.announcements.add(m, vn.now)
+  vn.operator.announcements.add(m, vn.now)
 }

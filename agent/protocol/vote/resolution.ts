@@ -116,3 +116,41 @@ export function staleQueryTick(vn: VoteCore): void {
     }
   }
 }
+
+/**
+ * A promise or grant whose holder looks done in our view (on the wave's target, available,
+ * healthy) is almost surely released, the release lost on its way to us: ask the holder
+ * at once, and again with backoff (collectMs, doubling) while it still looks done. Without
+ * this the stale-query floor (staleQueryMs, 600 s) was the only way out, and the wave's
+ * last candidate — nobody else asking for the slot — waited it out. Costs nothing when the
+ * release arrived: the promise is gone by the time the gossip shows the holder done.
+ */
+export function doneHolderTick(vn: VoteCore): void {
+  const w = vn.wave
+  if (!w) return
+  const slots = vn.books.slots
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!
+    for (const [cand, p] of s.promises) askIfDone(vn, w.target, cand, p, i, p.term)
+    if (s.grant && !s.promises.has(s.grant.holder)) askIfDone(vn, w.target, s.grant.holder, s.grant, i, s.grant.term)
+  }
+}
+
+function askIfDone(vn: VoteCore, target: string, holder: string, p: { doneAskAt?: number; doneAskEveryMs?: number }, slot: number, term: number): void {
+  if (holder === vn.id) return
+  const f = vn.viewPort.facts(holder)
+  if (!f || f.image !== target || !f.available || !f.healthy) {
+    p.doneAskAt = undefined
+    return
+  }
+  if (p.doneAskAt === undefined) {
+    p.doneAskAt = vn.now
+    p.doneAskEveryMs = vn.cfg.collectMs
+  }
+  if (vn.now < p.doneAskAt) return
+  const every = p.doneAskEveryMs ?? vn.cfg.collectMs
+  p.doneAskEveryMs = Math.min(every * 2, vn.cfg.staleQueryMs)
+  p.doneAskAt = vn.now + every
+  vn.count('queries.done-holder')
+  query(vn, holder, slot, term)
+}

@@ -3,7 +3,7 @@
  * the effects of the step under way, counters, persistence — and the state, each part
  * owned by one role: the wave's books (wave-books.ts: roster, slots, promises, grants),
  * the candidate's (candidate-state.ts), relearning's (recovery-state.ts) and the
- * coordinator's announcements (announcements.ts).
+ * coordinator's (operator-state.ts).
  *
  * The roles never call each other: a message a role addresses to this very node (our own
  * vote, withdraw, release, force-release) goes back through the inbox (`toSelf`), and the
@@ -12,9 +12,9 @@
  */
 import { DropReason } from '../errors.js'
 import type { Keyring, Logger } from '../ports.js'
-import { Announcements } from './announcements.js'
 import { CandidateState } from './candidate-state.js'
 import type { ClusterView } from './cluster-view.js'
+import { OperatorState } from './operator-state.js'
 import { RecoveryState } from './recovery-state.js'
 import type { VoteConfig } from './vote-config.js'
 import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
@@ -40,8 +40,8 @@ export class VoteCore {
   readonly books = new WaveBooks()
   readonly cand = new CandidateState()
   readonly rec = new RecoveryState()
-  /** Coordinator only: operator decisions re-broadcast with backoff. */
-  readonly announcements = new Announcements()
+  /** Coordinator only: operator decisions re-broadcast with backoff, a wave held back at a cold start. */
+  readonly operator = new OperatorState()
   /** Roster-wide facts derived from the view, kept while its version holds (view-scan.ts). */
   scan: ViewScan | undefined
   nonce = 0

@@ -33,9 +33,9 @@
 import { silentLogger } from '../ports.js'
 import { collectionTick, maybeRequest } from './candidate.js'
 import { adoptWave, onMessage, onOwn } from './inbox.js'
-import { forceRelease, publishWave, retire } from './operator.js'
+import { forceRelease, operatorTick, publishWave, retire } from './operator.js'
 import { catchUpTick, sendSyncRequest, startCatchUp, startRecovery } from './recovery.js'
-import { staleQueryTick } from './resolution.js'
+import { doneHolderTick, staleQueryTick } from './resolution.js'
 import type { ReleaseMsg, WaveMsg } from './vote-messages.js'
 import { RECHECK_KINDS, VoteCore } from './vote-core.js'
 import type { Lease, PersistedVote, VoteEffect, VoteInput, VoteNodeInit } from './vote-types.js'
@@ -122,10 +122,10 @@ export class VoteNode {
     if (r) w = Math.min(w, r.nextSyncAt)
     if (vn.rec.catchUp) w = Math.min(w, vn.rec.catchUp.at)
     if (vn.cand.retryAt > vn.now) w = Math.min(w, vn.cand.retryAt)
-    w = Math.min(w, vn.announcements.nextAt())
+    w = Math.min(w, vn.operator.announcements.nextAt(), vn.operator.held?.at ?? Infinity)
     for (const s of vn.books.slots) {
-      for (const p of s.promises.values()) w = Math.min(w, p.queryAt)
-      if (s.grant) w = Math.min(w, s.grant.queryAt)
+      for (const p of s.promises.values()) w = Math.min(w, p.queryAt, p.doneAskAt ?? Infinity)
+      if (s.grant) w = Math.min(w, s.grant.queryAt, s.grant.doneAskAt ?? Infinity)
     }
     vn.wakeCache = w
     return w
@@ -167,6 +167,7 @@ export class VoteNode {
         onGate(vn, input.lease, input.passed)
         break
       default:
+        doneHolderTick(vn)
         vn.recheck = true
     }
     if (vn.recheck) {
@@ -187,8 +188,9 @@ function onTick(vn: VoteCore): void {
   const r = vn.rec.relearning
   if (r && now >= r.nextSyncAt) sendSyncRequest(vn, r)
   catchUpTick(vn)
-  for (const m of vn.announcements.due(now)) vn.broadcast(m)
+  operatorTick(vn)
   staleQueryTick(vn)
+  doneHolderTick(vn)
 }
 
 function onGate(vn: VoteCore, lease: Lease, passed: boolean): void {

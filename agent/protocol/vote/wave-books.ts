@@ -14,6 +14,9 @@ export interface Promise_ {
   /** When this node next asks the candidate whether the promise is resolved. */
   queryAt: number
   queryEveryMs: number
+  /** The candidate looks done in our view: ask it at this time (resolution.ts doneHolderTick). */
+  doneAskAt?: number
+  doneAskEveryMs?: number
 }
 
 export interface SlotState {
@@ -21,7 +24,7 @@ export interface SlotState {
   forcedUpTo: number
   /** Candidates this node is promised to on this slot (one own; more only when learned). */
   promises: Map<string, Promise_>
-  grant: { term: number; holder: string; queryAt: number; queryEveryMs: number } | undefined
+  grant: { term: number; holder: string; queryAt: number; queryEveryMs: number; doneAskAt?: number; doneAskEveryMs?: number } | undefined
   /** term -> candidate: our one vote per (slot, term). */
   myVotes: Map<number, string>
   /** Latest resolution seen per candidate, to forward as proof. */
