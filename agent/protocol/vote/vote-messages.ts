@@ -149,6 +149,11 @@ const enc = new TextEncoder()
 // broadcast checked by every receiver (in the simulator: one shared object) encodes once.
 const memo = new WeakMap<object, Uint8Array>()
 
+/** Remembers `bytes` as what `m` signs: a message just signed over them need not be encoded again. */
+export function rememberSigningBytes(m: object, bytes: Uint8Array): void {
+  memo.set(m, bytes)
+}
+
 /** The exact bytes a message's signature covers. */
 export function signingBytes(m: Unsigned<VoteMessage>): Uint8Array {
   let b = memo.get(m)
