@@ -53,6 +53,8 @@ export const AdminNode = z.object({
   lastEnrolledAt: z.number(),
   enrollments: z.number(),
   inventory: InventorySummary,
+  /** Enrollments refused since the coordinator started because this node was alive (clones, forgers). */
+  cloneRefusals: z.object({ count: z.number(), lastAt: z.number(), lastMac: z.string(), lastRemote: z.string().optional() }).optional(),
 })
 export type AdminNode = z.infer<typeof AdminNode>
 
@@ -63,5 +65,8 @@ export const AdminPending = z.object({
   state: z.enum(['waiting', 'approved', 'rejected']),
   requestedAt: z.number(),
   inventory: InventorySummary,
+  /** The known node this machine claims to be (approval mode), and what differs from its last enrollment. */
+  knownId: z.string().optional(),
+  changes: z.object({ mac: z.object({ was: z.array(z.string()), now: z.string() }).optional(), added: z.array(z.string()), removed: z.array(z.string()) }).optional(),
 })
 export type AdminPending = z.infer<typeof AdminPending>

@@ -39,6 +39,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
           lastEnrolledAt: n.lastEnrolledAt,
           enrollments: n.enrollments,
           inventory: n.inventory,
+          ...(state.cloneRefusals.has(n.id) ? { cloneRefusals: state.cloneRefusals.get(n.id)! } : {}),
         }))
       return sendJson(res, 200, { nodes })
     }
@@ -77,5 +78,5 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
 }
 
 function pendingView(p: PendingEntry): AdminPending {
-  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory }
+  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory, ...(p.knownId ? { knownId: p.knownId, changes: p.changes } : {}) }
 }

@@ -38,7 +38,22 @@ export interface StateLimits {
   joinTokenTtlMs: number
   enrollRetryWindowMs: number
   maxTokensPerMac: number
+  /** Unused join tokens kept in all; past it new tokens are refused (never someone else's evicted). Absent: no bound. */
+  maxTokens?: number
   auditMaxEntries: number
+}
+
+/** Audit kinds written on unauthenticated or refused requests: pruned first, so they never evict enrollment and admin history. */
+const NOISY_AUDIT = new Set<AuditEntry['kind']>(['boot-script', 'image', 'refused'])
+/** A refusal of one kind and subject is written to the audit log at most this often (with a count); the rest are counted. */
+export const REFUSAL_AUDIT_MS = 60_000
+const MAX_REFUSAL_SUBJECTS = 1024
+
+export interface CloneRefusals {
+  count: number
+  lastAt: number
+  lastMac: string
+  lastRemote?: string
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -58,6 +73,9 @@ export class ClusterState {
   private auditSeq = 0
   private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
+  /** Enrollments refused because the id's holder is alive in the mesh (per node id, since start). */
+  readonly cloneRefusals = new Map<string, CloneRefusals>()
+  private readonly refusalAudit = new Map<string, { writtenAt: number; unwritten: number }>()
   /** Roster entries that are not enrolled nodes (the coordinator's own mesh peer, coordinator/mesh-peer.ts). */
   private rosterExtras: { id: string; key: string }[] = []
 
@@ -175,10 +193,18 @@ export class ClusterState {
 
   // --- tokens ----------------------------------------------------------------------------
 
-  /** Issues a join token bound to `mac`; drops the oldest unused ones past maxTokensPerMac. */
+  /**
+   * Issues a join token bound to `mac`; drops the oldest unused ones of THAT MAC past
+   * maxTokensPerMac. With maxTokens unused tokens live in all, a MAC with no token of its
+   * own to recycle is refused ('too-many-tokens'): one MAC's requests never evict another's token.
+   */
   issueToken(mac: string): Promise<{ token: string; expiresAt: number }> {
     return this.exclusive(async () => {
       const now = this.deps.clock.now()
+      const max = this.limits.maxTokens
+      if (max !== undefined && (this.tokensByMac.get(mac)?.length ?? 0) < this.limits.maxTokensPerMac && this.liveTokenCount(now) >= max) {
+        throw new ShoalError('too-many-tokens', `${max} unused join tokens are live (maxTokens); no new one until some are used or expire (in at most ${Math.round(this.limits.joinTokenTtlMs / 1000)} s)`)
+      }
       const token = hex(this.deps.random(32))
       const hash = tokenHash(token)
       const entry: TokenEntry = { mac, issuedAt: now, expiresAt: now + this.limits.joinTokenTtlMs }
@@ -192,6 +218,12 @@ export class ClusterState {
       this.tokensByMac.set(mac, list)
       return { token, expiresAt: entry.expiresAt }
     })
+  }
+
+  private liveTokenCount(now: number): number {
+    let n = 0
+    for (const list of this.tokensByMac.values()) for (const t of list) if (t.expiresAt > now) n++
+    return n
   }
 
   getToken(hash: string): Promise<TokenEntry | undefined> {
@@ -271,6 +303,35 @@ export class ClusterState {
     if (this.auditCount > this.limits.auditMaxEntries * 1.1) await this.pruneAudit()
   }
 
+  /**
+   * A refused request worth a trace (a clone, an unauthenticated write): one audit entry
+   * per kind and subject per REFUSAL_AUDIT_MS, carrying how many were refused since the
+   * last one; the others are only counted. Never throws (the refusal is the answer).
+   */
+  auditRefusal(what: string, subject: string, entry: Omit<AuditEntry, 'at' | 'kind' | 'detail'> & { detail?: Record<string, unknown> }): void {
+    const now = this.deps.clock.now()
+    let k = `${what}|${subject}`
+    if (!this.refusalAudit.has(k) && this.refusalAudit.size >= MAX_REFUSAL_SUBJECTS) k = `${what}|*`
+    const slot = this.refusalAudit.get(k) ?? { writtenAt: -Infinity, unwritten: 0 }
+    slot.unwritten++
+    this.refusalAudit.set(k, slot)
+    if (now - slot.writtenAt < REFUSAL_AUDIT_MS) return
+    const count = slot.unwritten
+    slot.writtenAt = now
+    slot.unwritten = 0
+    void this.audit({ ...entry, kind: 'refused', detail: { what, subject, count, ...entry.detail } }).catch((err) =>
+      this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'),
+    )
+  }
+
+  /** Counts (and audits, bounded) an enrollment refused because `id`'s holder is alive. */
+  noteCloneRefusal(id: string, from: { mac: string; remote?: string; key: string }): void {
+    const c = this.cloneRefusals.get(id)
+    const now = this.deps.clock.now()
+    this.cloneRefusals.set(id, { count: (c?.count ?? 0) + 1, lastAt: now, lastMac: from.mac, ...(from.remote ? { lastRemote: from.remote } : {}) })
+    this.auditRefusal('id-in-use', id, { node: id, mac: from.mac, ...(from.remote ? { remote: from.remote } : {}), detail: { key: from.key } })
+  }
+
   async listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
     const gte = opts.sinceMs !== undefined ? keys.audit(opts.sinceMs, 0) : undefined
     const rows = await this.deps.store.scan('audit!', AuditEntry, { gte, reverse: gte === undefined, limit: opts.kind ? -1 : opts.limit })
@@ -280,9 +341,25 @@ export class ClusterState {
     return gte === undefined ? out.reverse() : out
   }
 
+  /** Oldest noisy entries (boot scripts, downloads, refusals) go first; history only when it alone is past the cap. */
   private async pruneAudit(): Promise<void> {
-    const all = await this.deps.store.keysWithPrefix('audit!')
-    const drop = all.slice(0, Math.max(0, all.length - this.limits.auditMaxEntries))
+    const all = await this.deps.store.scan('audit!', AuditEntry)
+    let excess = all.length - this.limits.auditMaxEntries
+    const drop: string[] = []
+    for (const [k, e] of all) {
+      if (excess <= 0) break
+      if (NOISY_AUDIT.has(e.kind)) {
+        drop.push(k)
+        excess--
+      }
+    }
+    for (const [k, e] of all) {
+      if (excess <= 0) break
+      if (!NOISY_AUDIT.has(e.kind)) {
+        drop.push(k)
+        excess--
+      }
+    }
     await this.deps.store.batch(drop.map((key) => ({ type: 'del' as const, key })))
     this.auditCount = all.length - drop.length
   }

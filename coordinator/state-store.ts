@@ -65,6 +65,12 @@ export type TokenEntry = z.infer<typeof TokenEntry>
 export const Assignment = z.object({ image: ImageVersion, at: z.number(), by: z.string() }).strict()
 export type Assignment = z.infer<typeof Assignment>
 
+/** A known id claimed from another MAC (`mac`) or with other parts (component digests added/removed). */
+export const HardwareChanges = z
+  .object({ mac: z.object({ was: z.array(z.string()), now: z.string() }).strict().optional(), added: z.array(z.string()), removed: z.array(z.string()) })
+  .strict()
+export type HardwareChanges = z.infer<typeof HardwareChanges>
+
 export const PendingEntry = z
   .object({
     requestId: z.string(),
@@ -80,6 +86,9 @@ export const PendingEntry = z
     state: z.enum(['waiting', 'approved', 'rejected']),
     decidedAt: z.number().optional(),
     decidedBy: z.string().optional(),
+    /** Approval mode: the known node this machine claims to be, and what differs from its last enrollment. */
+    knownId: z.string().optional(),
+    changes: HardwareChanges.optional(),
   })
   .strict()
 export type PendingEntry = z.infer<typeof PendingEntry>
@@ -87,7 +96,7 @@ export type PendingEntry = z.infer<typeof PendingEntry>
 export const AuditEntry = z
   .object({
     at: z.number(),
-    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign']),
+    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused']),
     node: z.string().optional(),
     mac: z.string().optional(),
     remote: z.string().optional(),
