@@ -12,6 +12,7 @@
  * | POST   | /v1/admin/assign         | { node } or { mac }, { image } -> Assignment |
  * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
  * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
+ * | GET    | /v1/admin/backup         | -> JSON lines, one snapshot (state-backup.ts) |
  */
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
@@ -25,6 +26,7 @@ export const adminRoutes = {
   assign: '/v1/admin/assign',
   remove: '/v1/admin/remove',
   audit: '/v1/admin/audit',
+  backup: '/v1/admin/backup',
 } as const
 
 export const DecideRequest = z.object({ requestId: z.string().regex(/^[0-9a-f]{16}$/, 'requestId: 16 hex characters (see: shoal coordinator pending)') }).strict()

@@ -10,6 +10,7 @@ import { decide } from './enrollment.js'
 import { allow, bearer, HttpError, readJson, sendJson, validate } from './http-json.js'
 import type { ImageStore } from './image-store.js'
 import type { PendingEntry } from './state-store.js'
+import { backupLines } from './state-backup.js'
 
 export interface AdminContext {
   state: ClusterState
@@ -71,6 +72,15 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
       allow(method, ['GET'])
       const q = validate(AuditQuery, Object.fromEntries(url.searchParams), 'audit query')
       return sendJson(res, 200, { entries: await state.listAudit({ limit: q.limit, sinceMs: q.since, kind: q.kind }) })
+    }
+    case adminRoutes.backup: {
+      allow(method, ['GET'])
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' })
+      for await (const line of backupLines(state.deps.store, { id: state.clusterId, publicKey: state.publicKey }, state.deps.clock.now())) {
+        if (!res.write(line + '\n')) await new Promise<void>((resolve) => res.once('drain', () => resolve()).once('close', () => resolve()))
+        if (res.destroyed) return
+      }
+      return void res.end()
     }
     default:
       throw new HttpError(404, 'not-found', `no admin route ${method} ${path}`)

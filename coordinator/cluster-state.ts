@@ -9,7 +9,7 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
-import { signRoster } from './certificate.js'
+import { signRoster, verifyCertificate } from './certificate.js'
 import { ENROLL_API_VERSION, type SignedRoster } from './enroll-api.js'
 import { tokenHash } from './join-token.js'
 import {
@@ -21,6 +21,7 @@ import {
   RosterMeta,
   TokenEntry,
   keys,
+  type StateSeal,
   type Op,
   type StateStore,
 } from './state-store.js'
@@ -73,6 +74,7 @@ export class ClusterState {
   private auditSeq = 0
   private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
+  private sealing: Promise<void> = Promise.resolve()
   /** Enrollments refused because the id's holder is alive in the mesh (per node id, since start). */
   readonly cloneRefusals = new Map<string, CloneRefusals>()
   private readonly refusalAudit = new Map<string, { writtenAt: number; unwritten: number }>()
@@ -89,7 +91,9 @@ export class ClusterState {
   /** Opens the state, creating the cluster (id + key) on first start. */
   static async open(deps: StateDeps, limits: StateLimits, init: { clusterId?: string; adminToken?: string }): Promise<{ state: ClusterState; createdAdminToken?: string }> {
     const { store, clock, random } = deps
-    let meta = await store.get(keys.cluster, ClusterMeta)
+    let meta = await store.readCluster(ClusterMeta)
+    const seal = await store.readSeal()
+    if (!meta && seal) throw lostEntries(store.dir, seal, 'no cluster at all')
     const ops: Op[] = []
     if (!meta) {
       meta = { id: init.clusterId ?? `shoal-${hex(random(4))}`, seedHex: hex(random(32)), createdAt: clock.now() }
@@ -98,6 +102,8 @@ export class ClusterState {
     } else if (init.clusterId !== undefined && init.clusterId !== meta.id) {
       throw new ShoalError('config', `this data dir belongs to cluster "${meta.id}", not "${init.clusterId}"; drop clusterId or use another data dir`)
     }
+    const sealed = await store.unlock(meta.seedHex)
+    if (sealed.sealed > 0) deps.log.info({ component: 'state', entries: sealed.sealed }, 'authenticated the entries of a data dir written before integrity')
     const state = new ClusterState(deps, limits, meta.id, ed25519Keyring(Buffer.from(meta.seedHex, 'hex')))
     let createdAdminToken: string | undefined
     const storedAdmin = await store.get(keys.admin, z.string())
@@ -115,7 +121,10 @@ export class ClusterState {
 
     state.rosterMeta = (await store.get(keys.roster, RosterMeta)) ?? { version: 0, issuedAt: 0 }
     state.serial = (await store.get(keys.serial, z.number().int().nonnegative())) ?? 0
-    for (const [, n] of await store.scan('node!', NodeEntry)) state.nodes.set(n.id, n)
+    for (const [k, n] of await store.scan('node!', NodeEntry)) {
+      state.checkNode(k, n)
+      state.nodes.set(n.id, n)
+    }
     for (const [k, id] of await store.scan('mac!', z.string())) state.macToNode.set(k.slice(4), id)
     for (const [k, a] of await store.scan('assign!node!', Assignment)) state.nodeAssignments.set(k.slice('assign!node!'.length), a)
     for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
@@ -132,7 +141,37 @@ export class ClusterState {
     // Keys are time + a sequence that never restarts, so entries of one millisecond never collide across restarts.
     const last = auditKeys[auditKeys.length - 1]
     state.auditSeq = last ? Number(last.split('!')[2]) || 0 : 0
+    if (seal) {
+      if (seal.cluster !== meta.id || seal.clusterKey !== state.publicKey) {
+        throw new ShoalError('state-corrupt', `${store.dir} holds cluster ${meta.id} but its ${'state-seal.json'} was written for cluster ${seal.cluster}: the data dir was mixed from two controllers; restore it from one backup`)
+      }
+      if (state.rosterMeta.version < seal.rosterVersion || (state.rosterMeta.version === seal.rosterVersion && state.nodes.size < seal.members)) {
+        throw lostEntries(store.dir, seal, `roster version ${state.rosterMeta.version} with ${state.nodes.size} node(s)`)
+      }
+    }
+    await store.writeSeal(state.sealOf())
     return { state, createdAdminToken }
+  }
+
+  /** A node entry must agree with its own certificate (two copies of its key): a mismatch names the entry. */
+  private checkNode(k: string, n: NodeEntry): void {
+    const c = verifyCertificate(n.certificate, this.publicKey, { cluster: this.clusterId, id: n.id, key: n.key })
+    if (k !== keys.node(n.id) || !c.ok) {
+      throw new ShoalError(
+        'state-corrupt',
+        `coordinator state entry ${k} is damaged: ${c.ok ? `it holds node ${n.id}` : `its key or id does not match its certificate (${c.reason})`}. Nothing of it is used or published; restore the data dir from a backup (shoal coordinator restore FILE), or find every damaged entry with shoal coordinator check`,
+      )
+    }
+  }
+
+  /** What the seal file remembers: the roster last signed, and how many nodes were on it. */
+  sealOf(): StateSeal {
+    return { v: 1, cluster: this.clusterId, clusterKey: this.publicKey, rosterVersion: this.rosterMeta.version, members: this.nodes.size, serial: this.serial, at: this.deps.clock.now() }
+  }
+
+  /** Waits for the seal file to catch up with the last change (close, backups, tests). */
+  flushSeal(): Promise<void> {
+    return this.sealing
   }
 
   get publicKey(): string {
@@ -181,6 +220,9 @@ export class ClusterState {
   }
   applyRosterBump(next: RosterMeta): void {
     this.rosterMeta = next
+    this.signedRoster = undefined
+    const seal = () => this.deps.store.writeSeal(this.sealOf()).catch((err) => this.deps.log.warn({ component: 'state', err: (err as Error).message }, 'cannot write the state seal'))
+    this.sealing = this.sealing.then(seal)
   }
 
   nextSerialOps(): { serial: number; ops: Op[] } {
@@ -388,6 +430,13 @@ export class ClusterState {
       return ops.length
     })
   }
+}
+
+function lostEntries(dir: string, seal: StateSeal, now: string): ShoalError {
+  return new ShoalError(
+    'state-lost',
+    `the coordinator state in ${dir} lost entries: this coordinator last signed roster version ${seal.rosterVersion} with ${seal.members} node(s) (${new Date(seal.at).toISOString()}), the database now holds ${now} (a damaged LevelDB log drops every entry after the damage). Not starting as if they never existed: restore the data dir from a backup (shoal coordinator restore FILE --data-dir NEW_DIR), or, to accept the loss, delete ${dir}/state-seal.json`,
+  )
 }
 
 function adminHash(token: string): string {

@@ -144,6 +144,7 @@ export class Coordinator {
     await this._waves?.close()
     await this.dht?.close()
     await this._state?.exclusive(async () => undefined)
+    await this._state?.flushSeal()
     await this.store?.close()
   }
 

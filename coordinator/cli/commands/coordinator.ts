@@ -5,6 +5,7 @@
  *   shoal coordinator approve|reject REQUEST_ID
  *   shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
  *   shoal coordinator remove NODE
+ *   shoal coordinator check|backup|restore (./coordinator-state.ts)
  * Client commands find the coordinator with --url (or SHOAL_COORDINATOR_URL, default
  * http://127.0.0.1:8080) and the admin token with --admin-token (or SHOAL_ADMIN_TOKEN, or
  * the file <data-dir>/admin-token the coordinator wrote on first start).
@@ -25,6 +26,7 @@ import {
   type PartialConfig,
 } from '../../coordinator-config.js'
 import { outputFormat, parse, table, type Options } from '../args.js'
+import { runState } from './coordinator-state.js'
 import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
@@ -34,7 +36,8 @@ const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
        shoal coordinator nodes|pending|audit [--url URL] [--admin-token T] [-o table|json]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
-       shoal coordinator remove NODE`
+       shoal coordinator remove NODE
+       shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]`
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const configKeys = Object.keys(CoordinatorConfig.shape) as (keyof CoordinatorConfig)[]
@@ -51,6 +54,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'assign':
     case 'remove':
       return client(sub, rest, io)
+    case 'check':
+    case 'backup':
+    case 'restore':
+      return runState(sub, rest, io)
     case 'help':
       io.out(USAGE)
       return 0
