@@ -20,7 +20,7 @@ export interface AdminContext {
 
 export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
   if (!ctx.state.isAdmin(bearer(req))) {
-    req.resume()
+    // Not drained: the 401 carries Connection: close (http-json closeIfUnread).
     throw new HttpError(401, 'unauthorized', 'admin API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
   }
   const state = ctx.state

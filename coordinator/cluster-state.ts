@@ -350,7 +350,7 @@ export class ClusterState {
    * per kind and subject per REFUSAL_AUDIT_MS, carrying how many were refused since the
    * last one; the others are only counted. Never throws (the refusal is the answer).
    */
-  auditRefusal(what: string, subject: string, entry: Omit<AuditEntry, 'at' | 'kind' | 'detail'> & { detail?: Record<string, unknown> }): void {
+  auditRefusal(what: string, subject: string, entry: Omit<AuditEntry, 'at' | 'kind' | 'detail'> & { detail?: Record<string, unknown> }, kind: AuditEntry['kind'] = 'refused'): void {
     const now = this.deps.clock.now()
     let k = `${what}|${subject}`
     if (!this.refusalAudit.has(k) && this.refusalAudit.size >= MAX_REFUSAL_SUBJECTS) k = `${what}|*`
@@ -361,7 +361,7 @@ export class ClusterState {
     const count = slot.unwritten
     slot.writtenAt = now
     slot.unwritten = 0
-    void this.audit({ ...entry, kind: 'refused', detail: { what, subject, count, ...entry.detail } }).catch((err) =>
+    void this.audit({ ...entry, kind, detail: { what, subject, count, ...entry.detail } }).catch((err) =>
       this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'),
     )
   }
@@ -388,16 +388,17 @@ export class ClusterState {
     const all = await this.deps.store.scan('audit!', AuditEntry)
     let excess = all.length - this.limits.auditMaxEntries
     const drop: string[] = []
+    const noisy = (e: AuditEntry) => NOISY_AUDIT.has(e.kind) || e.detail?.refused !== undefined
     for (const [k, e] of all) {
       if (excess <= 0) break
-      if (NOISY_AUDIT.has(e.kind)) {
+      if (noisy(e)) {
         drop.push(k)
         excess--
       }
     }
     for (const [k, e] of all) {
       if (excess <= 0) break
-      if (!NOISY_AUDIT.has(e.kind)) {
+      if (!noisy(e)) {
         drop.push(k)
         excess--
       }

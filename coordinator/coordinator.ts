@@ -194,6 +194,8 @@ export class Coordinator {
     const url = new URL(req.url ?? '/', 'http://x')
     const path = url.pathname
     const method = req.method ?? 'GET'
+    // A GET with a body still streaming: answer, then close, rather than read it to its end.
+    if ((method === 'GET' || method === 'HEAD') && !req.complete) res.setHeader('Connection', 'close')
     if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
     if (isWavePath(path)) return this.waves.handle(req, res, path, method)
     if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
@@ -363,7 +365,7 @@ export class Coordinator {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ETag: etag, 'Cache-Control': 'no-cache' })
       return void res.end(method === 'HEAD' ? undefined : text)
     }
-    const filePath = this.images!.filePath(version, file)
+    const filePath = await this.images!.servablePath(version, file)
     const st = filePath ? await statFile(filePath) : undefined
     if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
     const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
