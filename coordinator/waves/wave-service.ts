@@ -282,7 +282,8 @@ export class WaveService {
   async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
     await this.voteRuntime.idle()
     const refuse = async (code: string, message: string): Promise<never> => {
-      await this.deps.state.audit({ kind: 'boot-assign', node: r.node, remote, detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } })
+      // Unauthenticated until the signature checks out: counted, one entry per node and reason a minute (cluster-state.ts auditRefusal).
+      this.deps.state.auditRefusal('boot-assign', `${code}|${r.node}`, { node: r.node, ...(remote ? { remote } : {}), detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } }, 'boot-assign')
       this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
       throw new HttpError(403, code, message)
     }
