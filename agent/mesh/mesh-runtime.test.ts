@@ -130,11 +130,18 @@ describe('MeshRuntime', () => {
         return [{ type: 'event', event: { type: 'dropped', from: 'p', reason: 'schema', detail: 'x' } }]
       },
     }
-    const r = new MeshRuntime('self', stub, new FakeTransport('self', new FakeNet()))
+    const errors: unknown[] = []
+    const log = { debug() {}, info() {}, warn() {}, error: (o: unknown) => void errors.push(o) }
+    const r = new MeshRuntime('self', stub, new FakeTransport('self', new FakeNet()), undefined, log)
     await r.start()
     r.input({ type: 'bad-frame', from: 'p', reason: 'malformed', detail: 'x' })
+    r.input({ type: 'bad-frame', from: 'p', reason: 'malformed', detail: 'y' })
     r.input({ type: 'tick' })
     expect(r.counters().dropped).toEqual({ schema: 2 })
+    // Never silent: every throw is counted by input type, and logged once per type, naming it.
+    expect(r.counters().stepErrors).toEqual({ 'bad-frame': 2 })
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ input: 'bad-frame' })
     await r.close()
   })
 })

@@ -43,6 +43,8 @@ export interface RuntimeCounters {
   refused: { 'not-on-roster': number; 'inbound-cap': number }
   /** Peers disconnected for sending bad frames. */
   disconnectedForBadFrames: number
+  /** Steps that threw (a bug: the node must never throw), by input type (`message.TYPE` for messages). */
+  stepErrors: Record<string, number>
   inputs: number
   effects: number
 }
@@ -61,6 +63,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     dropped: {},
     refused: { 'not-on-roster': 0, 'inbound-cap': 0 },
     disconnectedForBadFrames: 0,
+    stepErrors: {},
     inputs: 0,
     effects: 0,
   }
@@ -141,8 +144,11 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     try {
       effects = this.node.step(input, this.clock.now())
     } catch (err) {
-      // The node must never throw; if it does, keep the process and say loudly what broke.
-      this.log.error({ component: 'mesh', node: this.selfId, input: input.type, err }, 'mesh node step threw')
+      // The node must never throw; if it does, keep the process, count it, and say once per
+      // input type what broke (a peer able to trigger it must not flood the log).
+      const kind = input.type === 'message' ? `message.${input.msg.t}` : input.type
+      const n = (this.counts.stepErrors[kind] = (this.counts.stepErrors[kind] ?? 0) + 1)
+      if (n === 1) this.log.error({ component: 'mesh', node: this.selfId, input: kind, err }, 'mesh node step threw; counted in counters.stepErrors, logged once per input type')
       return
     }
     for (const effect of effects) this.carryOut(effect)
