@@ -40,7 +40,7 @@ export interface RuntimeCounters {
   /** Inputs dropped at the edge or by the node, by reason (frames, records, claims). */
   dropped: Record<string, number>
   /** Connection attempts refused by the firewall, by reason. */
-  refused: { 'not-on-roster': number; 'inbound-cap': number }
+  refused: { 'not-on-roster': number; 'inbound-cap': number; 'protocol-version': number }
   /** Peers disconnected for sending bad frames. */
   disconnectedForBadFrames: number
   /** Steps that threw (a bug: the node must never throw), by input type (`message.TYPE` for messages). */
@@ -61,7 +61,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   readonly startedAt: number
   private readonly counts: RuntimeCounters = {
     dropped: {},
-    refused: { 'not-on-roster': 0, 'inbound-cap': 0 },
+    refused: { 'not-on-roster': 0, 'inbound-cap': 0, 'protocol-version': 0 },
     disconnectedForBadFrames: 0,
     stepErrors: {},
     inputs: 0,
@@ -213,7 +213,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   private readonly onBadFrame = (peer: string, reason: DropReason, detail: string): void => {
     this.input({ type: 'bad-frame', from: peer, reason, detail })
   }
-  private readonly onRejected = (_key: string, reason: 'not-on-roster' | 'inbound-cap'): void => {
+  private readonly onRejected = (_key: string, reason: 'not-on-roster' | 'inbound-cap' | 'protocol-version'): void => {
     this.counts.refused[reason]++
   }
 }
