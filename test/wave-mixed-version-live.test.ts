@@ -63,7 +63,7 @@ describe('a wave across protocol versions: half the agents on the next minor', (
   let sampler: Promise<void> | undefined
 
   beforeAll(async () => {
-    live = new LiveCluster({ workers: W, images: ['v1', 'v2'], env: (id) => (NEXT.has(id) ? { SHOAL_TEST_NEXT_MINOR: '1' } : {}) })
+    live = new LiveCluster({ workers: W, images: ['v1', 'v2'], env: (id): Record<string, string> => (NEXT.has(id) ? { SHOAL_TEST_NEXT_MINOR: '1' } : {}) })
     await live.start()
     sampler = (async () => {
       while (sampling) {
