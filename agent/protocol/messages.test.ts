@@ -81,6 +81,12 @@ describe('versions on the wire (docs/mesh.md)', () => {
     expect(fakeKeyring('x').verify(fakeKeyring('b').publicKey, claimBytes(d.msg.u as typeof c), claim.sig)).toBe(true)
   })
 
+  it('an anti-entropy digest entry with items appended by a newer minor is accepted', () => {
+    const d = decodeMessage(pack({ v: 1, t: 'ae-dig', buckets: [3], e: [['a', 1, 2, 0, 1, 'extra']], reply: false }))
+    expect(d.ok).toBe(true)
+    if (d.ok && d.msg.t === 'ae-dig') expect(d.msg.e[0]!.slice(0, 5)).toEqual(['a', 1, 2, 0, 1])
+  })
+
   it('an update kind this version does not know: ignored as a type, alone in a gossip, taken out of a delta', () => {
     const future = { k: 'lease-hint', slot: 1 }
     expect(decodeMessage(pack({ v: 1, t: 'gossip', h: 0, u: future }))).toEqual({ ok: false, reason: DropReason.unknownType, detail: 'gossip.lease-hint' })

@@ -70,7 +70,8 @@ export const AeDigest = keepUnknown(
     t: z.literal('ae-dig'),
     buckets: z.array(z.number().int().nonnegative()).max(4096),
     // [id, record inc, record ver, liveness code, liveness inc]
-    e: z.array(z.tuple([NodeId, z.number(), z.number(), z.number(), z.number()])).max(20000),
+    // Items a newer minor appends to an entry are accepted and ignored (typed as the known five).
+    e: z.array(z.tuple([NodeId, z.number(), z.number(), z.number(), z.number()], z.unknown()) as unknown as z.ZodTuple<[typeof NodeId, z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber], null>).max(20000),
     reply: z.boolean(),
   }),
 )
