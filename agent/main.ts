@@ -5,6 +5,7 @@
  * --config FILE`).
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { realpathSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -301,7 +302,16 @@ function waitForStartLine(): Promise<void> {
   })
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** Run as the entry point? Compared by real path: node resolves a symlinked script (a bundle under a linked .cache) to its target. */
+function isEntryPoint(): boolean {
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href
+  } catch {
+    return false
+  }
+}
+
+if (isEntryPoint()) {
   const code = await runAgentProcess(process.argv.slice(2))
   process.exit(code)
 }

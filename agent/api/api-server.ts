@@ -117,6 +117,11 @@ export class ApiServer {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 
+  /** Answers one request without listening (the coordinator serves its mesh view this way, under /v1/mesh). */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.handle(req, res)
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // This API reads no bodies: one still streaming is answered and the connection closed,
     // never read and discarded for as long as the client sends.
