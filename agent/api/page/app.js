@@ -295,7 +295,7 @@ function renderWave() {
     h('span', { class: halted ? 'halt' : '' }, w.state),
     ' · slots in use ' + w.slots.length + '/' + w.max + ' (' + holders + ')',
     w.progress ? ' · ' + w.progress.done + '/' + w.progress.total + ' done' : '',
-    w.reason ? h('div', { class: halted ? 'halt' : 'muted', 'data-wave-reason': '' }, (halted ? 'halted: ' : 'why: ') + w.reason) : '',
+    w.reason ? h('div', { class: halted ? 'halt' : 'muted', 'data-wave-reason': '' }, (halted ? 'halted: ' : w.state === 'done' ? '' : 'why: ') + w.reason) : '',
   )
   const t0 = state.waveStart || Date.now()
   const now = Date.now()
@@ -319,7 +319,7 @@ function renderWave() {
     const why = n.state === 'waiting' || n.state === 'failed' || n.reason ? n.reason : ''
     return h('div', { class: 'trow', 'data-node': id, 'data-state': n.state || '' }, h('span', { class: 'name' }, id), h('div', { class: 'track' }, ...bars), h('span', { class: 'why', title: why }, (n.state || '') + (why ? ': ' + why : '')))
   })
-  $('#timeline').replaceChildren(h('div', { class: 'axis' }, h('span', {}, clock(t0)), h('span', {}, clock(t0 + span / 2)), h('span', {}, clock(now))), ...rows)
+  $('#timeline').replaceChildren(h('div', { class: 'trow axisrow' }, h('span', {}), h('div', { class: 'axis' }, h('span', {}, clock(t0)), h('span', {}, clock(t0 + span / 2)), h('span', {}, clock(now))), h('span', {})), ...rows)
 }
 
 // --- start ------------------------------------------------------------------------------------

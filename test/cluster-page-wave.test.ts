@@ -1,0 +1,52 @@
+/**
+ * The coordinator's cluster page during a wave, in headless Chromium: the `npm start --
+ * --wave` cluster (sim/demo WaveDemo: the real coordinator, agents in their own processes,
+ * a fake Kubernetes API), a K=1 wave to v2.0.0, and the page's timeline showing each
+ * node's reboot as it happens, slots and holders, and every node done at the end — without
+ * a reload. Screenshot: .cache/cluster-page-wave.png.
+ */
+import { mkdir } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { Browser } from 'playwright-core'
+import { afterAll, describe, expect, it } from 'vitest'
+import { WaveDemo } from '../sim/demo/wave-demo.js'
+import { hasChromium, launchChromium } from './support/chromium.js'
+
+const chromiumInstalled = await hasChromium()
+if (!chromiumInstalled) console.log("skipping test/cluster-page-wave.test.ts: no chromium (npm run setup installs Debian's chromium)")
+
+const SHOTS = fileURLToPath(new URL('../.cache/', import.meta.url))
+const N = 3
+
+describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during a wave', () => {
+  let demo: WaveDemo | undefined
+  let browser: Browser | undefined
+  afterAll(async () => {
+    await browser?.close()
+    await demo?.stop()
+  })
+
+  it('fills the timeline with each node\'s reboot and ends with every node done', async () => {
+    demo = await WaveDemo.create(N, { reboot: () => {}, error: () => {} })
+    for (let i = 0; i < N; i++) await demo.cluster.start(i)
+    browser = await launchChromium()
+    const page = await browser.newPage({ viewport: { width: 1400, height: 700 } })
+    await page.goto(`${demo.url}/`)
+    // The coordinator's mesh peer sees every worker.
+    for (const a of demo.cluster.agents) await page.locator(`#nodes tr[data-node="${a.id}"][data-status="alive"]`).waitFor({ timeout: 90_000 })
+    await demo.settled()
+    const lines: string[] = []
+    const wave = demo.runWave(1, (l) => lines.push(l), 300_000)
+    await page.locator('#wave:not([hidden])').waitFor({ timeout: 30_000 })
+    // Each node reboots in turn: a rebooting bar appears in its row while the wave runs.
+    for (const a of demo.cluster.agents) await page.locator(`#timeline .trow[data-node="${a.id}"] .bar.rebooting`).waitFor({ timeout: 240_000 })
+    const status = await wave
+    expect(status.state, lines.join('\n')).toBe('done')
+    for (const a of demo.cluster.agents) await page.locator(`#timeline .trow[data-node="${a.id}"][data-state="done"] .bar.done`).waitFor({ timeout: 30_000 })
+    expect(await page.locator('#wave-summary').innerText()).toMatch(/done/)
+    // Never more than K=1 holder in the summary's slot list (what the page shows of the budget).
+    expect(await page.locator('#wave-summary').innerText()).toMatch(/slots in use 0\/1/)
+    await mkdir(SHOTS, { recursive: true })
+    await page.screenshot({ path: `${SHOTS}cluster-page-wave.png`, fullPage: true })
+  }, 480_000)
+})
