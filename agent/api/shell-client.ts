@@ -51,6 +51,8 @@ export class ShellConnection {
       })
       ws.on('error', () => {}) // 'close' follows and says what happened
     })
+    // A caller that dropped the session itself (close()) need not await it.
+    this.done.catch(() => {})
   }
 
   write(data: Buffer | string): void {

@@ -21,7 +21,7 @@ import { createRequire } from 'node:module'
 import { constants as osConstants } from 'node:os'
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
+import type { WebSocket, WebSocketServer } from 'ws'
 import type { Clock, Keyring, Logger } from '../protocol/ports.js'
 import { silentLogger } from '../protocol/ports.js'
 import { Channel, errorStatus, exitStatus, frame, Resize, SHELL_SUBPROTOCOL, unframe, type ExecStatus, type ShellSession } from '../protocol/shell-channel.js'
@@ -90,7 +90,7 @@ function hex(n: number): string {
 }
 
 export class ShellServer {
-  private readonly wss: WebSocketServer
+  private wss: WebSocketServer | undefined
   private readonly nonces = new NonceMemory()
   private readonly limits: ShellLimits
   private readonly log: Logger
@@ -105,12 +105,20 @@ export class ShellServer {
   constructor(private readonly opts: ShellServerOptions) {
     this.limits = { ...defaultShellLimits, ...opts.limits }
     this.log = opts.logger ?? silentLogger
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: this.limits.maxFrameBytes,
-      perMessageDeflate: false,
-      handleProtocols: (protocols) => (protocols.has(SHELL_SUBPROTOCOL) ? SHELL_SUBPROTOCOL : false),
-    })
+  }
+
+  /** ws costs ~4-9 MB of RSS once loaded: only a node that is actually shelled into pays for it. */
+  private async server(): Promise<WebSocketServer> {
+    if (!this.wss) {
+      const { WebSocketServer } = await import('ws')
+      this.wss ??= new WebSocketServer({
+        noServer: true,
+        maxPayload: this.limits.maxFrameBytes,
+        perMessageDeflate: false,
+        handleProtocols: (protocols) => (protocols.has(SHELL_SUBPROTOCOL) ? SHELL_SUBPROTOCOL : false),
+      })
+    }
+    return this.wss
   }
 
   counters(): ShellCounters {
@@ -148,13 +156,28 @@ export class ShellServer {
       return reject(socket, 429, 'busy', `${this.stats.active} shell sessions are open on ${this.opts.selfId} (the limit is ${this.limits.maxSessions}); try again later`)
     }
     this.stats.active++
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, check.grant, tty, size.data, remote))
+    void this.server().then(
+      (wss) => {
+        // ws drops a socket that closed meanwhile without calling back: count it here.
+        if (socket.destroyed || !socket.writable) {
+          this.stats.active--
+          return socket.destroy()
+        }
+        wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, check.grant, tty, size.data, remote))
+      },
+      (err: Error) => {
+        this.stats.active--
+        this.log.error({ component: 'shell', err: err.message }, 'cannot load ws')
+        reject(socket, 500, 'internal', 'the shell is not available on this agent')
+      },
+    )
   }
 
   /** Cuts every session (their processes end) and stops accepting. Idempotent. */
   async close(): Promise<void> {
     for (const s of [...this.sessions]) s.cut('agent-stopping')
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    const wss = this.wss
+    if (wss) await new Promise<void>((resolve) => wss.close(() => resolve()))
   }
 
   private session(ws: WebSocket, grant: ShellGrant, tty: boolean, size: Resize, remote: string): void {
@@ -378,6 +401,6 @@ function shellEnv(): Record<string, string> {
 
 function reject(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } })
-  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests' }[status] ?? 'Error'
+  const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error' }[status] ?? 'Error'
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
 }
