@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -121,7 +121,8 @@ describe('shoal shell on a live agent', () => {
   }, 90_000)
 
   it('runs a one-shot command fed by a pipe, with stdout and exit status', async () => {
-    const child = spawn(process.execPath, [SHOAL, 'shell', 'node-1', '--agent', a.api, '--key', keyFile, '--operator', 'alice', '--', 'sh', '-c', 'tr a-z A-Z; echo err >&2; exit 5'], { stdio: 'pipe' })
+    const cast = join(dir, 'one-shot.cast')
+    const child = spawn(process.execPath, [SHOAL, 'shell', 'node-1', '--agent', a.api, '--key', keyFile, '--operator', 'alice', '--record', cast, '--', 'sh', '-c', 'tr a-z A-Z; echo err >&2; exit 5'], { stdio: 'pipe' })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => (out += d))
@@ -129,6 +130,13 @@ describe('shoal shell on a live agent', () => {
     child.stdin.end('hello shoal\n')
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     expect({ code, out, err: err.trim() }).toEqual({ code: 5, out: 'HELLO SHOAL\n', err: 'err' })
+    // --record: an asciicast v2 file with the output.
+    const [header, ...events] = (await readFile(cast, 'utf8')).trim().split('\n').map((l) => JSON.parse(l))
+    expect(header).toMatchObject({ version: 2, title: 'shoal shell node-1' })
+    const recorded = events.filter((e: [number, string, string]) => e[1] === 'o').map((e: [number, string, string]) => e[2]).join('')
+    expect(recorded).toContain('HELLO SHOAL\n')
+    expect(recorded).toContain('err\n')
+    expect(events.every((e: [number, string, string]) => typeof e[0] === 'number' && e[0] >= 0)).toBe(true)
   }, 60_000)
 
   it('refuses unsigned, malformed, badly signed, unknown, expired, too long, wrong-node, replayed and removed-key grants, each with its reason, and counts them', async () => {

@@ -13,13 +13,15 @@ import { NodeId } from '../../../agent/protocol/node-record.js'
 import { MAX_GRANT_LIFETIME_MS, OperatorName, signGrant } from '../../../agent/protocol/shell-grant.js'
 import { parse } from '../args.js'
 import type { CliIo } from '../main.js'
+import { AsciicastWriter } from '../asciicast.js'
 import { readOperatorKey } from '../operator-key.js'
 
 export const summary = 'a shell or one command on a node: shoal shell NODE [-- COMMAND ...] (--key FILE, --operator NAME)'
 const USAGE = `shoal shell NODE [-- COMMAND ARG ...] [--agent HOST:PORT] [--key FILE] [--operator NAME] [--ttl-minutes N] [-t|-T]
   --key       operator private key (else $SHOAL_OPERATOR_KEY)
   --operator  your name on the roster (else $SHOAL_OPERATOR, else $USER)
-  -t / -T     force / refuse a terminal (default: a terminal when stdin is one)`
+  -t / -T     force / refuse a terminal (default: a terminal when stdin is one)
+  --record    keep the session's output as an asciicast v2 file (asciinema play FILE)`
 
 /** Exit status when no session could be opened (ssh's). */
 export const SHELL_FAILED = 255
@@ -37,6 +39,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'ttl-minutes': { type: 'string' },
       tty: { type: 'boolean', short: 't' },
       'no-tty': { type: 'boolean', short: 'T' },
+      record: { type: 'string' },
     },
     USAGE,
   )
@@ -75,17 +78,32 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     keyring,
   )
   const out = process.stdout
+  const recordFile = values.record as string | undefined
+  let rec: AsciicastWriter | undefined
+  try {
+    rec = recordFile ? new AsciicastWriter(recordFile, { width: out.columns ?? 80, height: out.rows ?? 24, title: `shoal shell ${node}`, ...(command.length ? { command: command.join(' ') } : {}) }) : undefined
+  } catch (err) {
+    io.err(`error: cannot record to ${recordFile}: ${(err as Error).message}`)
+    return SHELL_FAILED
+  }
   let conn
   try {
     conn = await openShell(
       { address, token, tty, cols: out.columns ?? 80, rows: out.rows ?? 24 },
-      { stdout: (d) => out.write(d), stderr: (d) => process.stderr.write(d) },
+      {
+        stdout: (d) => (out.write(d), rec?.output(d)),
+        stderr: (d) => (process.stderr.write(d), rec?.output(d)),
+      },
     )
   } catch (err) {
+    await rec?.close().catch(() => {})
     io.err(`error: ${(err as Error).message}`)
     return SHELL_FAILED
   }
-  const onResize = () => conn.resize(out.columns ?? 80, out.rows ?? 24)
+  const onResize = () => {
+    conn.resize(out.columns ?? 80, out.rows ?? 24)
+    rec?.resize(out.columns ?? 80, out.rows ?? 24)
+  }
   const onData = (d: Buffer) => conn.write(d)
   const onEnd = () => conn.endInput()
   // Without a terminal, Ctrl-C ends the local side; the agent then ends the remote command.
@@ -109,5 +127,6 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     stdin.off('end', onEnd)
     stdin.pause()
     stdin.unref?.()
+    if (rec) await rec.close().catch((err: Error) => io.err(`error: ${err.message}`))
   }
 }
