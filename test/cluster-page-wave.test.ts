@@ -57,11 +57,11 @@ describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during 
     await page.locator('#detail table.shells td', { hasText: 'echo page-check' }).waitFor({ timeout: 30_000 })
     await demo.settled()
     const lines: string[] = []
-    const wave = demo.runWave(1, (l) => lines.push(l), 300_000)
+    const wave = demo.runWave(1, (l) => lines.push(l), 420_000)
     await page.locator('#wave:not([hidden])').waitFor({ timeout: 30_000 })
     // Each node reboots in turn: a rebooting bar appears in its row while the wave runs.
     try {
-      for (const a of demo.cluster.agents) await page.locator(`#timeline .trow[data-node="${a.id}"] .bar.rebooting`).waitFor({ timeout: 240_000 })
+      for (const a of demo.cluster.agents) await page.locator(`#timeline .trow[data-node="${a.id}"] .bar.rebooting`).waitFor({ timeout: 360_000 })
     } catch (err) {
       await page.screenshot({ path: `${SHOTS}cluster-page-wave-failed.png`, fullPage: true }).catch(() => {})
       throw new Error(`${(err as Error).message}\nwave so far:\n${lines.join('\n')}\npage timeline:\n${await page.locator('#wave').innerText()}`)
@@ -74,5 +74,5 @@ describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during 
     expect(await page.locator('#wave-summary').innerText()).toMatch(/slots in use 0\/1/)
     await mkdir(SHOTS, { recursive: true })
     await page.screenshot({ path: `${SHOTS}cluster-page-wave.png`, fullPage: true })
-  }, 480_000)
+  }, 600_000)
 })
