@@ -77,6 +77,16 @@ describe('shell server limits', () => {
     expect(shell!.counters().active).toBe(0)
   })
 
+  it("delivers a short command's whole output in a pty before its exit status", async () => {
+    const { address, grant } = await start({})
+    for (let i = 0; i < 5; i++) {
+      let out = ''
+      const c = await openShell({ address, token: grant(['sh', '-c', 'seq 1 2000; exit 4']), tty: true }, { stdout: (d) => (out += d.toString()), stderr: () => {} })
+      expect(await c.done).toBe(4)
+      expect(out.trimEnd().split(/\r?\n/).at(-1)).toBe('2000')
+    }
+  })
+
   it('answers 400 to a WebSocket without the v5 subprotocol', async () => {
     const { address, grant } = await start({})
     const status = await new Promise<number>((resolve) => {

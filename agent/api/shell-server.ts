@@ -16,7 +16,7 @@
  */
 import { spawn as spawnChild, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { closeSync, constants as fsConstants, existsSync, openSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { constants as osConstants } from 'node:os'
 import type { IncomingMessage } from 'node:http'
@@ -325,8 +325,20 @@ export class ShellServer {
       cwd: process.env.HOME && existsSync(process.env.HOME) ? process.env.HOME : '/',
       env: shellEnv(),
     })
+    // Linux drops what the pty has not handed to its reader yet (beyond the line
+    // discipline's 4 KB) once the last holder of the terminal's slave side exits: the tail
+    // of a command's output would be lost. Holding the slave open ourselves keeps it
+    // flowing; node-pty then reports the exit after its 200 ms drain window.
+    let slave: number | undefined
+    try {
+      const name = (p as unknown as { ptsName?: string }).ptsName
+      if (name) slave = openSync(name, fsConstants.O_RDWR | fsConstants.O_NOCTTY)
+    } catch {
+      slave = undefined // best effort: without it, only the tail of a fast exit is at risk
+    }
     p.onData((d) => send(Channel.stdout, d))
     p.onExit(({ exitCode, signal }) => {
+      if (slave !== undefined) closeSync(slave)
       const sig = signal ? signalName(signal) : null
       const code = sig ? 128 + signal! : exitCode
       finish(code, sig, exitStatus(code, sig ?? undefined))
