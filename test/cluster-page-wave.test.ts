@@ -25,6 +25,7 @@ const N = 3
 describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during a wave', () => {
   let demo: WaveDemo | undefined
   let browser: Browser | undefined
+  const pageErrors: string[] = []
   afterAll(async () => {
     await browser?.close()
     await demo?.stop()
@@ -40,6 +41,7 @@ describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during 
     for (let i = 0; i < N; i++) await demo.cluster.start(i)
     browser = await launchChromium()
     const page = await browser.newPage({ viewport: { width: 1400, height: 700 } })
+    page.on('pageerror', (err) => pageErrors.push(err.message))
     await page.goto(`${demo.url}/`)
     // The coordinator's mesh peer sees every worker.
     for (const a of demo.cluster.agents) await page.locator(`#nodes tr[data-node="${a.id}"][data-status="alive"]`).waitFor({ timeout: 90_000 })
@@ -74,5 +76,6 @@ describe.skipIf(!chromiumInstalled)('the cluster page on the coordinator during 
     expect(await page.locator('#wave-summary').innerText()).toMatch(/slots in use 0\/1/)
     await mkdir(SHOTS, { recursive: true })
     await page.screenshot({ path: `${SHOTS}cluster-page-wave.png`, fullPage: true })
+    expect(pageErrors).toEqual([])
   }, 600_000)
 })

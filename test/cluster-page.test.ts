@@ -22,12 +22,14 @@ describe.skipIf(!chromiumInstalled)('the cluster page on a live agent', () => {
   let cluster: LocalCluster
   let browser: Browser
   let page: Page
+  const pageErrors: string[] = []
 
   beforeAll(async () => {
     cluster = await LocalCluster.create({ nodes: N })
     for (let i = 0; i < N; i++) await cluster.start(i)
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } })
+    page.on('pageerror', (err) => pageErrors.push(err.message))
   }, 180_000)
 
   afterAll(async () => {
@@ -66,5 +68,6 @@ describe.skipIf(!chromiumInstalled)('the cluster page on a live agent', () => {
     expect(navigations).toEqual([])
     await mkdir(SHOTS, { recursive: true })
     await page.screenshot({ path: `${SHOTS}cluster-page.png`, fullPage: true })
+    expect(pageErrors).toEqual([])
   }, 120_000)
 })
