@@ -88,7 +88,8 @@ export const ShellSession = z
     bytesIn: z.number().int().nonnegative(),
     bytesOut: z.number().int().nonnegative(),
   })
-  .strict()
+  // Not strict: a newer agent's record with more fields is still this session (additive wire).
+  .strip()
 export type ShellSession = z.infer<typeof ShellSession>
 
 export const SHELL_AUDIT_TOPIC = 'shell.audit'
