@@ -5,7 +5,6 @@
  * --config FILE`).
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises'
-import { realpathSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
@@ -15,7 +14,6 @@ import { ApiServer, type InventoryProvider } from './api/api-server.js'
 import { pageRoutes } from './api/page-routes.js'
 import { ShellAuditLog } from './api/shell-audit-log.js'
 import { ShellServer } from './api/shell-server.js'
-import { pack } from './protocol/frame.js'
 import { ed25519Verify } from './protocol/ed25519.js'
 import { SHELL_AUDIT_TOPIC } from './protocol/shell-channel.js'
 import { collectInventory, summarizeInventory, type Inventory } from './inventory/index.js'
