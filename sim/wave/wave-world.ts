@@ -28,7 +28,7 @@ import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-v
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { isAvailable } from '../../agent/protocol/availability.js'
+import { isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
 import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
 import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
@@ -49,8 +49,15 @@ const BOOTED_BEFORE_MS = 3_600_000
 /** A node's view version is shared version x OWN_VERSIONS + its own changes (fewer than this per run). */
 const OWN_VERSIONS = 1_000_000
 
-/** Production's cycle policy, without the two limits only an operator can act on (see the header). */
-const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity })
+/**
+ * Production's cycle policy, without the two limits only an operator can act on (see the
+ * header). The post gate's poll is only a backstop here: the world pokes the cycle at every
+ * change of the gate's inputs (kubelet Ready, a recovery finishing), which is when a poll
+ * would first see it pass — so a slow poll changes no timing and saves events.
+ */
+const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity, verifyPollMs: 60_000 })
+
+const AVAILABILITY_SCRATCH: AvailabilityInput = { liveness: 'alive', phase: 'ready', health: 'ok', cordoned: false }
 
 const SIM_PHASE: Record<SimNode['phase'], Phase> = { idle: 'ready', draining: 'draining', rebooting: 'rebooting', verifying: 'verifying', failed: 'failed' }
 
@@ -443,7 +450,12 @@ export class WaveWorld {
 
   private computeFacts(n: SimNode): NodeFacts {
     // Production's rule over the model: a kubelet not Ready is what makes a record critical.
-    const available = isAvailable({ liveness: n.up ? 'alive' : 'dead', phase: SIM_PHASE[n.phase], health: n.kubeletReady ? 'ok' : 'critical', cordoned: n.cordoned })
+    const a = AVAILABILITY_SCRATCH // hot: every refresh of every node; one object, refilled
+    a.liveness = n.up ? 'alive' : 'dead'
+    a.phase = SIM_PHASE[n.phase]
+    a.health = n.kubeletReady ? 'ok' : 'critical'
+    a.cordoned = n.cordoned
+    const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
     return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load }
   }
@@ -625,8 +637,10 @@ export class WaveWorld {
   }
 
   private setPhase(n: SimNode, phase: Phase, reason?: string): void {
-    n.phase = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
+    const p = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
     if (reason && this.checker.full) this.checker.trace(`${n.id} ${phase}: ${reason}`)
+    if (p === n.phase) return
+    n.phase = p
     this.refresh(n)
   }
 
@@ -642,6 +656,7 @@ export class WaveWorld {
       down: (id) => !this.nodes.get(id)!.up,
       holders,
     })
+    // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
     if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
     this.jointWaits++
     const why = `Ceph not ok-to-stop jointly with ${set.join(',') || 'nobody'}`
