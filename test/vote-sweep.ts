@@ -6,7 +6,8 @@
  * incomplete or halted wave. A failure names its case and seed; `npm run sim -- --scenario
  * wave --nodes N --k K --domains D --placement P --seeds S-S --trace` prints its story.
  *
- * The matrix: K=1 and K=2; N=3, 5 and 8; Ceph placement by host and by rack (domain).
+ * The matrix: K=1 and K=2; N=3, 5 and 8; Ceph placement by host and by rack (domain),
+ * with production's upgrade cycle (agent/protocol/upgrade-cycle) in every simulated node.
  * N=8: the smallest cluster in which the fault schedule can still take memory from a
  * member inside the liveness envelope (sim/wave/fault-schedule.ts), so it gets the most
  * seeds. Left out: N=2 (a wave of two never completes yet: one node down leaves half the
@@ -43,5 +44,9 @@ export async function sweep(cases: SweepCase[]): Promise<void> {
     expect(s.failedSeeds, name).toEqual([])
     expect(s.incomplete, name).toBe(0)
     expect(s.halted, name).toBe(0)
+    expect(s.maxHolders, name).toBeLessThanOrEqual(s.k)
+    // Placed by host with K=2, two holders whose hosts share PGs do meet: the joint
+    // ok-to-stop (agent/protocol/upgrade-cycle) made the second wait instead of going down.
+    if (s.placeBy === 'host' && s.k === 2 && s.nodes >= 8) expect(r.outcomes.reduce((a, o) => a + o.jointWaits, 0), name).toBeGreaterThan(0)
   }
 }
