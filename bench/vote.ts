@@ -4,13 +4,18 @@
  * - `vote.sweep`: the seed sweep's speed at N = 8, 50 and 200 (K=2, faults on, as
  *   `npm run sim -- --scenario wave` runs it): CPU seconds of this process over S seeds,
  *   run one after another here, so the figure does not depend on how many cores are free.
+ * - `vote.sweep.parallel`: the same sweep at N=50 on worker threads, one per core
+ *   (sim/wave/wave-sweep.ts): wall time, and the wall time 10,000 seeds would take at that
+ *   rate (target: <= 25 min on a 2-core machine).
  * - `vote.wave`: makespan of a clean wave with a fixed per-node cycle, as a ratio to the
  *   lower bound ceil(N/K) x cycle (target <= 1.05), and vote messages per granted lease.
  *
  * `--full` adds N=1000 clean waves (~10 min of CPU each). `--case=N,K` runs one clean wave.
  */
+import { availableParallelism } from 'node:os'
 import { runWave } from '../sim/wave/run-wave.js'
 import { waveSimConfig } from '../sim/wave/wave-config.js'
+import { runSweep } from '../sim/wave/wave-sweep.js'
 
 const full = process.argv.includes('--full')
 const only = process.argv.find((a) => a.startsWith('--case='))?.slice(7).split(',').map(Number) as [number, number] | undefined
@@ -30,6 +35,12 @@ if (!only) {
     const cpu = cpuSeconds() - c0
     console.log(JSON.stringify({ bench: 'vote.sweep', nodes, k, seeds, cpuSeconds: round(cpu, 2), seedsPerCpuSecond: round(seeds / cpu, 3), cpuSecondsPerSeed: round(cpu / seeds, 3), wallMs: Math.round(performance.now() - t0), violations }))
   }
+  const workers = availableParallelism()
+  const seeds = 20 * workers
+  const t0 = performance.now()
+  const [r] = await runSweep([{ nodes: 50, k: 2, domains: 4, seeds: { from: 1, to: seeds } }], { workers })
+  const wallMs = performance.now() - t0
+  console.log(JSON.stringify({ bench: 'vote.sweep.parallel', nodes: 50, k: 2, seeds, workers, wallMs: Math.round(wallMs), seedsPerWallSecond: round(seeds / (wallMs / 1000), 3), projected10kSeedsMin: round((10_000 * wallMs) / seeds / 60_000, 1), targetMin: 25, violations: r!.summary.violations }))
 }
 
 const cases: [number, number][] = only ? [only] : full ? [[100, 1], [100, 4], [1000, 1], [1000, 4]] : [[100, 1], [100, 4]]

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest'
-import { sweep } from './vote-sweep.js'
+import { ciCases, sweep } from './vote-sweep.js'
 
-describe('vote: seed sweep, second half', () => {
-  it('seeds 1001-2000: no safety violation, and every wave completes once the faults heal (invariant e)', () => sweep(1001, 2000), 300_000)
+describe('vote: seed sweep, Ceph placement by rack', () => {
+  it('N=3, 5, 8; K=1, 2: no safety violation, and every wave completes once the faults heal (invariant e)', () => sweep(ciCases('domain')), 600_000)
 })

@@ -6,10 +6,13 @@
  *
  *   npm run sim -- --scenario wave --nodes 200 --k 2 --seeds 1-10000 [--domains D] [-o json]
  */
+import { ShoalError } from '../../agent/protocol/errors.js'
+import type { SweepSummary } from '../wave/run-wave.js'
 import { runWave, summarize } from '../wave/run-wave.js'
 import { waveSimConfig } from '../wave/wave-config.js'
+import { runSweep, type SweepCase } from '../wave/wave-sweep.js'
 import type { WaveResult } from '../wave/wave-world.js'
-import type { IntRange, Scenario } from './scenario.js'
+import type { IntRange, Scenario, ScenarioContext } from './scenario.js'
 
 export const wave: Scenario = {
   name: 'wave',
@@ -24,44 +27,51 @@ export const wave: Scenario = {
     faults: { type: 'string', description: 'on: seeded fault schedules; off: a clean wave', default: 'on', choices: ['on', 'off'] },
     operator: { type: 'string', description: 'on: once faults heal, the operator retires nodes that never came back; off: nobody does (such waves must halt, counted as halted)', default: 'on', choices: ['on', 'off'] },
     trace: { type: 'boolean', description: 'print the whole trace of each seed (use with one seed)' },
+    workers: { type: 'int', description: 'worker threads for a range of seeds (default: the cores available; 1: this thread)', min: 1, max: 256 },
+    matrix: { type: 'string', description: 'a case matrix instead of one case, e.g. "nodes=4,8,16 k=1,2 placement=host,domain" (keys nodes, k, domains, placement); each case runs --seeds' },
   },
-  run(ctx) {
+  async run(ctx) {
     const range = (ctx.options.seeds as IntRange | undefined) ?? { from: ctx.seed, to: ctx.seed }
-    const cfg = waveSimConfig({
+    const base: SweepCase = {
       nodes: ctx.nodes,
       k: ctx.options.k as number,
       domains: ctx.options.domains as number,
       policy: ctx.options.policy as 'rank' | 'one-at-a-time',
-    })
-    cfg.ceph.placeBy = ctx.options.placement as 'domain' | 'host'
-    cfg.faults.enabled = ctx.options.faults === 'on'
-    cfg.faults.operator = ctx.options.operator !== 'off'
-    if (ctx.network.lossProbability) cfg.faults.maxLoss = ctx.network.lossProbability
-    if (ctx.network.duplicateProbability) cfg.faults.maxDuplicate = ctx.network.duplicateProbability
-    if (ctx.network.reorderProbability) cfg.faults.maxReorder = ctx.network.reorderProbability
+      placeBy: ctx.options.placement as 'domain' | 'host',
+      faults: ctx.options.faults === 'on',
+      operator: ctx.options.operator !== 'off',
+      ...(ctx.network.lossProbability ? { maxLoss: ctx.network.lossProbability } : {}),
+      ...(ctx.network.duplicateProbability ? { maxDuplicate: ctx.network.duplicateProbability } : {}),
+      ...(ctx.network.reorderProbability ? { maxReorder: ctx.network.reorderProbability } : {}),
+      seeds: range,
+    }
     const trace = ctx.options.trace === true
-    ctx.log(`wave: K=${cfg.k}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, faults ${ctx.options.faults}, seeds ${range.from}-${range.to}`)
-    const results: WaveResult[] = []
-    // Wall time is measured but never printed in table output (the same seed prints the same text).
-    const t0 = performance.now()
-    for (let seed = range.from; seed <= range.to; seed++) {
-      const r = runWave(cfg, seed, { fullTrace: trace })
-      results.push(r)
-      if (trace && r.trace) for (const l of r.trace) ctx.log(l)
-      if (r.halted) ctx.log(`seed ${seed} ${r.halted}`)
-      if (r.violation) {
-        ctx.log(r.violation.report())
-        ctx.log('')
+    const matrix = ctx.options.matrix as string | undefined
+    const cases = matrix ? expandMatrix(base, matrix) : [base]
+    let summaries: SweepSummary[]
+    if (trace || (cases.length === 1 && range.from === range.to)) {
+      summaries = cases.map((c) => runHere(ctx, c, trace))
+    } else {
+      for (const c of cases) ctx.log(describeCase(c))
+      const results = await runSweep(cases, { workers: ctx.options.workers as number | undefined })
+      summaries = []
+      for (const r of results) {
+        if (cases.length > 1) ctx.log(`case ${describeCase(r.case)}`)
+        for (const o of r.outcomes) {
+          if (o.halted) ctx.log(`seed ${o.seed} ${o.halted}`)
+          if (o.violation) {
+            ctx.log(o.violation.report)
+            ctx.log('')
+          }
+        }
+        printSummary(ctx, r.summary)
+        summaries.push(r.summary)
       }
     }
-    const s = summarize(cfg, range.from, range.to, results, performance.now() - t0)
-    ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete}); halted by a fault that never heals: ${s.halted}`)
-    if (s.makespanSec) ctx.log(`makespan s: p50 ${s.makespanSec.p50}  p90 ${s.makespanSec.p90}  p99 ${s.makespanSec.p99}  max ${s.makespanSec.max}  (lower bound ceil(N/K) x mean cycle = ${s.lowerBoundSec})`)
-    if (s.ratio) ctx.log(`makespan / lower bound: p50 ${s.ratio.p50}  p90 ${s.ratio.p90}  p99 ${s.ratio.p99}  max ${s.ratio.max}`)
-    ctx.log(`vote messages per granted lease: ${s.messagesPerLease ?? '-'}; most holders at once: ${s.maxHolders}`)
-    if (s.failedSeeds.length > 0) ctx.log(`failed seeds: ${s.failedSeeds.join(' ')}`)
+    const s = summaries[0]!
+    const violations = summaries.reduce((a, x) => a + x.violations, 0)
     return {
-      ok: s.violations === 0,
+      ok: violations === 0,
       summary: {
         seeds: s.seeds,
         seedFrom: range.from,
@@ -83,7 +93,79 @@ export const wave: Scenario = {
         messagesPerLease: s.messagesPerLease ?? null,
         maxHolders: s.maxHolders,
         failedSeeds: s.failedSeeds.join(' '),
+        // A matrix: every case's counts, as one JSON text (the summary is flat).
+        ...(cases.length > 1
+          ? { totalSeeds: summaries.reduce((a, x) => a + x.seeds, 0), totalViolations: violations, cases: JSON.stringify(summaries.map((x) => ({ nodes: x.nodes, k: x.k, domains: x.domains, placeBy: x.placeBy, seeds: x.seeds, violations: x.violations, safetyViolations: x.safetyViolations, incomplete: x.incomplete, halted: x.halted, makespanRatio: x.makespanRatio ?? null, failedSeeds: x.failedSeeds.join(' ') }))) }
+          : {}),
       },
     }
   },
+}
+
+function describeCase(c: SweepCase): string {
+  return `wave: ${c.nodes} nodes, K=${c.k}, ${c.domains ?? 4} domain(s), policy ${c.policy ?? 'rank'}, Ceph placement by ${c.placeBy ?? 'domain'}, faults ${c.faults === false ? 'off' : 'on'}, seeds ${c.seeds.from}-${c.seeds.to}`
+}
+
+/** One case in this thread, seed by seed (and the traces, with --trace). */
+function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSummary {
+  const cfg = waveSimConfig({ nodes: c.nodes, k: c.k, domains: c.domains ?? 4, policy: c.policy ?? 'rank' })
+  cfg.ceph.placeBy = c.placeBy ?? 'domain'
+  cfg.faults.enabled = c.faults ?? true
+  cfg.faults.operator = c.operator ?? true
+  if (c.maxLoss !== undefined) cfg.faults.maxLoss = c.maxLoss
+  if (c.maxDuplicate !== undefined) cfg.faults.maxDuplicate = c.maxDuplicate
+  if (c.maxReorder !== undefined) cfg.faults.maxReorder = c.maxReorder
+  ctx.log(`wave: K=${cfg.k}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
+  const results: WaveResult[] = []
+  // Wall time is measured but never printed in table output (the same seed prints the same text).
+  const t0 = performance.now()
+  for (let seed = c.seeds.from; seed <= c.seeds.to; seed++) {
+    const r = runWave(cfg, seed, { fullTrace: trace })
+    results.push(r)
+    if (trace && r.trace) for (const l of r.trace) ctx.log(l)
+    if (r.halted) ctx.log(`seed ${seed} ${r.halted}`)
+    if (r.violation) {
+      ctx.log(r.violation.report())
+      ctx.log('')
+    }
+  }
+  const s = summarize(cfg, c.seeds.from, c.seeds.to, results, performance.now() - t0)
+  printSummary(ctx, s)
+  return s
+}
+
+function printSummary(ctx: ScenarioContext, s: SweepSummary): void {
+  ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete}); halted by a fault that never heals: ${s.halted}`)
+  if (s.makespanSec) ctx.log(`makespan s: p50 ${s.makespanSec.p50}  p90 ${s.makespanSec.p90}  p99 ${s.makespanSec.p99}  max ${s.makespanSec.max}  (lower bound ceil(N/K) x mean cycle = ${s.lowerBoundSec})`)
+  if (s.ratio) ctx.log(`makespan / lower bound: p50 ${s.ratio.p50}  p90 ${s.ratio.p90}  p99 ${s.ratio.p99}  max ${s.ratio.max}`)
+  ctx.log(`vote messages per granted lease: ${s.messagesPerLease ?? '-'}; most holders at once: ${s.maxHolders}`)
+  if (s.failedSeeds.length > 0) ctx.log(`failed seeds: ${s.failedSeeds.join(' ')}`)
+}
+
+/** "nodes=4,8 k=1,2 placement=host,domain" over `base`: every combination. */
+export function expandMatrix(base: SweepCase, text: string): SweepCase[] {
+  const axes: [string, string[]][] = []
+  for (const part of text.trim().split(/\s+/)) {
+    const m = /^(nodes|k|domains|placement)=([\w,]+)$/.exec(part)
+    if (!m) throw new ShoalError('usage', `--matrix takes key=v1,v2 pairs (keys nodes, k, domains, placement) separated by spaces, not "${part}"`)
+    axes.push([m[1]!, m[2]!.split(',').filter((v) => v !== '')])
+  }
+  let out: SweepCase[] = [base]
+  for (const [key, values] of axes) {
+    const next: SweepCase[] = []
+    for (const c of out) {
+      for (const v of values) {
+        if (key === 'placement') {
+          if (v !== 'host' && v !== 'domain') throw new ShoalError('usage', `--matrix placement must be host or domain, not "${v}"`)
+          next.push({ ...c, placeBy: v })
+          continue
+        }
+        const n = Number(v)
+        if (!Number.isSafeInteger(n) || n < 1) throw new ShoalError('usage', `--matrix ${key} must be whole numbers >= 1, not "${v}"`)
+        next.push({ ...c, [key]: n })
+      }
+    }
+    out = next
+  }
+  return out
 }

@@ -43,6 +43,8 @@ export interface SeedOutcome {
   leases: number
   voteMessages: number
   maxHolders: number
+  /** Times a holder's joint ok-to-stop said no and it waited. */
+  jointWaits: number
   halted: string | undefined
   violation: { invariant: 'a' | 'b' | 'c' | 'd' | 'e'; message: string; report: string } | undefined
 }
@@ -84,6 +86,7 @@ export function runSeed(cfg: WaveSimConfig, seed: number): SeedOutcome {
     leases: r.leases,
     voteMessages: r.voteMessages,
     maxHolders: r.maxHolders,
+    jointWaits: r.jointWaits,
     halted: r.halted,
     violation: r.violation ? { invariant: r.violation.invariant, message: r.violation.message, report: r.violation.report() } : undefined,
   }

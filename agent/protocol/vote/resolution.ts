@@ -132,7 +132,10 @@ export function doneHolderTick(vn: VoteCore): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!
     for (const [cand, p] of s.promises) askIfDone(vn, w.target, cand, p, i, p.term)
-    if (s.grant && !s.promises.has(s.grant.holder)) askIfDone(vn, w.target, s.grant.holder, s.grant, i, s.grant.term)
+    const g = s.grant
+    if (!g) continue
+    if (s.promises.has(g.holder)) g.doneAskAt = undefined // asked through the promise
+    else askIfDone(vn, w.target, g.holder, g, i, g.term)
   }
 }
 
