@@ -118,3 +118,10 @@ export function alertBlocks(labels: Readonly<Record<string, string>>, selectors:
   if (IGNORED_ALERTS.includes(labels.alertname ?? '')) return false
   return selectors.length === 0 || selectors.some((sel) => sel.every((m) => matches(m, labels)))
 }
+
+/** An alert's labels as read from an untrusted body: string values only (anything else is dropped). */
+export function alertLabels(raw: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (raw && typeof raw === 'object' && !Array.isArray(raw)) for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') out[k] = v
+  return out
+}
