@@ -98,6 +98,17 @@ describe('shoal lease release', () => {
     expect(await shoal('lease', 'release', a.id, '--force')).toMatchObject({ code: 0, out: expect.stringMatching(/slot 0 of wave w1 force-released from node-0001 \(up to term 3\)/) })
   })
 
+  it('start --alert-matcher: a bad one is a usage error (nothing changed); good ones, repeated, are the wave\'s', async () => {
+    w = await startWaveHarness(2)
+    const before = await w.h.coordinator.dumpState()
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--alert-matcher', 'severity="critical" alertname="X"')).toMatchObject({ code: 2, err: expect.stringMatching(/expected , between matchers at character 21/) })
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--alert-matcher', '{alertname=~"Ceph.*"')).toMatchObject({ code: 2, err: expect.stringMatching(/missing closing \}/) })
+    expect(await w.h.coordinator.dumpState()).toEqual(before)
+    const sel = ['{alertname=~"Ceph.*",severity="critical"}', 'alertname="KubeNodeNotReady"']
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--alert-matcher', sel[0]!, '--alert-matcher', sel[1]!)).toMatchObject({ code: 0 })
+    expect(JSON.parse((await shoal('upgrade', 'status', '-o', 'json')).out)).toMatchObject({ id: 'w1', alertMatchers: sel })
+  })
+
   it('says when the coordinator cannot be reached (exit 3)', async () => {
     const r = await shoal('lease', 'release', 'n1', '--force', '--coordinator', 'http://127.0.0.1:9', '--admin-token', 'x'.repeat(20))
     expect(r).toMatchObject({ code: 3, err: expect.stringMatching(/cannot reach the coordinator at http:\/\/127.0.0.1:9/) })

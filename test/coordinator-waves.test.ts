@@ -240,6 +240,38 @@ describe('waves: windows and alerts hold new slots back without failing the wave
   })
 })
 
+describe('waves: alert matchers choose which alerts hold', () => {
+  it('Watchdog never holds; with matchers only a matching alert holds; a bad matcher is refused', async () => {
+    let alerts: unknown[] = [{ labels: { alertname: 'Watchdog', severity: 'none' }, status: { state: 'active' } }]
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/v2/alerts')) return void res.end(JSON.stringify(alerts))
+      res.statusCode = 404
+      res.end()
+    })
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+    try {
+      w = await startWaveHarness(2)
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const bad = await unchangedBy(() => start({ alertSource: url, alertMatchers: ['alertname=~"Ceph(("'] }))
+      expect(bad.status).toBe(400)
+      expect(bad.json.error.message).toMatch(/bad regular expression for alertname/)
+      await start({ alertSource: url, alertMatchers: ['{alertname=~"Ceph.*",severity="critical"}'] })
+      const svc = w.h.coordinator.waves.service
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'running', held: false })
+      alerts = [...alerts, { labels: { alertname: 'CephHealthWarning', severity: 'warning' }, status: { state: 'active' } }]
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ held: false })
+      alerts = [...alerts, { labels: { alertname: 'CephHealthError', severity: 'critical' }, status: { state: 'active' } }]
+      await svc.pollAlerts()
+      expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ held: true, reason: 'alerts firing: CephHealthError' })
+      expect(w.link.lastControl()).toMatchObject({ alerts: ['CephHealthError'] })
+    } finally {
+      server.close()
+    }
+  })
+})
+
 describe('waves: /v1/assign needs a lease proof', () => {
   it('refuses (audited) without a grant, with a bad signature or a wrong term; accepts the holder and its boot script boots the target', async () => {
     w = await startWaveHarness(3)

@@ -15,6 +15,7 @@
  */
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
+import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { ImageVersion, SignatureHex } from '../enroll-api.js'
 
 export const waveRoutes = {
@@ -26,6 +27,15 @@ export const WaveId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'wave
 
 /** `HH:MM-HH:MM` UTC daily maintenance window (wraps midnight when the end is earlier). */
 export const WindowText = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'window: HH:MM-HH:MM in UTC, e.g. 22:00-06:00')
+
+/** One Alertmanager-syntax selector (agent/protocol/alert-matchers.ts), e.g. `{alertname=~"Ceph.*",severity="critical"}`. */
+export const AlertMatcherText = z.string().superRefine((text, ctx) => {
+  try {
+    parseAlertSelector(text)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
 
 export const FailureDomainKey = z.string().min(1).max(32)
 export const FAILURE_DOMAIN_KEYS = ['domain', 'none'] as const
@@ -40,6 +50,8 @@ export const WaveCreate = z
     window: WindowText.optional(),
     /** Alertmanager-compatible base URL; firing alerts hold back new slots. */
     alertSource: z.string().url().optional(),
+    /** Which firing alerts hold: any selector matching (none given: every alert). Watchdog and InfoInhibitor never hold. */
+    alertMatchers: z.array(AlertMatcherText).max(16).optional(),
     /** What a drain does at its deadline: halt the wave, or delete the pods. */
     drainPolicy: z.enum(['halt', 'force']).default('halt'),
     /** A holder unavailable longer than this halts the wave. 30 min: a bare-metal reboot plus a Ceph recovery. */
@@ -105,6 +117,7 @@ export const StoredWave = z
     failureDomain: FailureDomainKey,
     window: WindowText.optional(),
     alertSource: z.string().optional(),
+    alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.enum(['halt', 'force']),
     nodeTimeoutMs: z.number().int().positive(),
     roster: z.array(z.object({ id: NodeId, key: z.string() }).strict()),
@@ -132,6 +145,7 @@ export const WaveStatus = z
     maxUnavailable: z.number(),
     failureDomain: z.string(),
     window: z.string().optional(),
+    alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.string(),
     nodeTimeoutMs: z.number(),
     createdAt: z.number(),

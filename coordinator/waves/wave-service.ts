@@ -13,6 +13,7 @@
 import { z } from 'zod'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
 import { verifyAssign } from '../../agent/protocol/assign-proof.js'
+import { alertBlocks, alertLabels, parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
 import { compareRank, rankKey } from '../../agent/protocol/vote/ranking.js'
@@ -255,7 +256,7 @@ export class WaveService {
       const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
+      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}), ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}) }
       const roster = this.fixRoster()
       const nw = await this.startWave(body, roster, w.target, by, w.id)
       return this.status(nw)
@@ -434,6 +435,7 @@ export class WaveService {
       failureDomain: b.failureDomain,
       ...(b.window ? { window: b.window } : {}),
       ...(b.alertSource ? { alertSource: b.alertSource } : {}),
+      ...(b.alertMatchers?.length ? { alertMatchers: b.alertMatchers } : {}),
       drainPolicy: b.drainPolicy,
       nodeTimeoutMs: b.nodeTimeoutMs,
       roster,
@@ -564,7 +566,7 @@ export class WaveService {
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
   }
 
-  /** Reads the wave's alert source once (on its timer; tests call it). Firing alerts hold new slots back. */
+  /** Reads the wave's alert source once (on its timer; tests call it). Firing alerts its matchers choose (never Watchdog or InfoInhibitor) hold new slots back. */
   async pollAlerts(): Promise<void> {
     const w = this.latest()
     if (!w?.alertSource || !ACTIVE.has(w.state)) return
@@ -572,8 +574,9 @@ export class WaveService {
     try {
       const res = await fetch(`${w.alertSource.replace(/\/+$/, '')}/api/v2/alerts?active=true&silenced=false&inhibited=false`, { signal: AbortSignal.timeout(5000) })
       if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const body = (await res.json()) as { labels?: { alertname?: string }; status?: { state?: string } }[]
-      names = [...new Set((Array.isArray(body) ? body : []).filter((a) => a?.status?.state === undefined || a.status.state === 'active').map((a) => String(a?.labels?.alertname ?? 'unnamed').slice(0, 128)))]
+      const body = (await res.json()) as { labels?: Record<string, unknown>; status?: { state?: string } }[]
+      const selectors = (w.alertMatchers ?? []).map(parseAlertSelector)
+      names = [...new Set((Array.isArray(body) ? body : []).filter((a) => a?.status?.state === undefined || a.status.state === 'active').filter((a) => alertBlocks(alertLabels(a?.labels), selectors)).map((a) => String(a?.labels?.alertname ?? 'unnamed').slice(0, 128)))]
     } catch (err) {
       // Fail closed: an alert source we cannot read holds new slots back, visibly.
       names = [`alert source unreachable: ${(err as Error).message}`.slice(0, 128)]
@@ -666,6 +669,7 @@ export class WaveService {
       maxUnavailable: w.maxUnavailable,
       failureDomain: w.failureDomain,
       ...(w.window ? { window: w.window } : {}),
+      ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}),
       drainPolicy: w.drainPolicy,
       nodeTimeoutMs: w.nodeTimeoutMs,
       createdAt: w.createdAt,

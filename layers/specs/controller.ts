@@ -6,8 +6,15 @@ import type { LayerSpec } from '../layer-spec.js'
 import { put } from '../stage.js'
 import { stageShoalCli } from './worker.js'
 
+export const COORDINATOR_ENV_PATH = '/etc/shoal/coordinator.env'
+
+// Site settings (bind address, public URL, approval, ...) are SHOAL_COORDINATOR_<FIELD>=value
+// lines in COORDINATOR_ENV_PATH (coordinator/coordinator-config.ts configFromEnv): the exec
+// line names only where the state and the images live, and flags would override the file.
 const SERVICE = `#!/bin/sh
-exec /usr/bin/shoal coordinator --state-dir /var/lib/shoal/coordinator --images /var/lib/shoal/images
+# shoal-coordinator: respawned by init. Site settings: ${COORDINATOR_ENV_PATH} (docs/coordinator.md).
+if [ -r ${COORDINATOR_ENV_PATH} ]; then set -a; . ${COORDINATOR_ENV_PATH}; set +a; fi
+exec /usr/bin/shoal coordinator serve --data-dir /var/lib/shoal/coordinator --images-dir /var/lib/shoal/images
 `
 
 export const controller: LayerSpec = {

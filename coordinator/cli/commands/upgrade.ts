@@ -1,11 +1,12 @@
 /**
  * `shoal upgrade` — rolling upgrade waves through the coordinator (coordinator/waves):
  *   shoal upgrade start --to V [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM]
- *                       [--alert-source URL] [--drain-policy halt|force] [--node-timeout 30m] [--dry-run]
+ *                       [--alert-source URL] [--alert-matcher SELECTOR ...] [--drain-policy halt|force] [--node-timeout 30m] [--dry-run]
  *   shoal upgrade status [ID] [--watch] [-o table|json]
  *   shoal upgrade pause|resume|abort|rollback [ID]
  * ID defaults to the newest wave. Every command takes --coordinator URL and --admin-token T.
  */
+import { parseAlertSelector } from '../../../agent/protocol/alert-matchers.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { DryRun, WaveStatus } from '../../waves/wave-api.js'
 import { clientOptions, waveClient } from '../../waves/wave-client.js'
@@ -14,7 +15,7 @@ import type { CliIo } from '../main.js'
 
 export const summary = 'start, watch and steer a rolling upgrade wave (start|status|pause|resume|abort|rollback)'
 
-const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM] [--alert-source URL] [--drain-policy halt|force] [--node-timeout 30m] [--dry-run]
+const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--dry-run]
        shoal upgrade status [ID] [--watch] [-o table|json]
        shoal upgrade pause|resume|abort|rollback [ID]
        (all: [--coordinator URL] [--admin-token T])`
@@ -26,6 +27,7 @@ const options = {
   'failure-domain': { type: 'string' },
   window: { type: 'string' },
   'alert-source': { type: 'string' },
+  'alert-matcher': { type: 'string', multiple: true },
   'drain-policy': { type: 'string' },
   'node-timeout': { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -94,6 +96,11 @@ function startBody(values: Record<string, unknown>): { target: string; dryRun: b
   if (values['failure-domain'] !== undefined) body.failureDomain = values['failure-domain']
   if (values.window !== undefined) body.window = values.window
   if (values['alert-source'] !== undefined) body.alertSource = values['alert-source']
+  const matchers = (values['alert-matcher'] as string[] | undefined) ?? []
+  if (matchers.length) {
+    for (const m of matchers) parseAlertSelector(m) // a bad one is a usage error here, before the coordinator sees it
+    body.alertMatchers = matchers
+  }
   if (values['drain-policy'] !== undefined) body.drainPolicy = values['drain-policy']
   if (values['node-timeout'] !== undefined) body.nodeTimeoutMs = parseDuration(String(values['node-timeout']))
   return body
