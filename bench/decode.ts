@@ -5,8 +5,10 @@
  *   decode.record-open     openRecord of a record not seen before: decode its body, schema, verify
  *   decode.record-head+open  what MeshNode pays for a new record: recordHead then openRecord
  *   decode.verify          ed25519Verify with a member key already imported
+ *   decode.verify-new-key  ed25519Verify with a key seen for the first time (its import included)
  * Pure CPU, one process; a few seconds.
  */
+import { generateKeyPairSync, sign } from 'node:crypto'
 import { ed25519Keyring, ed25519Verify } from '../agent/protocol/ed25519.js'
 import { decodeMessage, encodeMessage, type OutMessage } from '../agent/protocol/messages.js'
 import { openRecord, signRecord, type NodeRecordBody } from '../agent/protocol/node-record.js'
@@ -76,3 +78,14 @@ nsPerOp('record-head+open', 2_000, () => {
 const data = new Uint8Array(300).fill(7)
 const sigs = keyrings.map((kr) => kr.sign(data))
 nsPerOp('verify', 2_000, (i) => ed25519Verify(keyrings[i % 50]!.publicKey, data, sigs[i % 50]!))
+
+// A new key per call: the first record of each member pays the key's import.
+const newKeys = Array.from({ length: 8 * 200 }, () => {
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519')
+  return { hex: Buffer.from(publicKey.export({ format: 'der', type: 'spki' })).subarray(12).toString('hex'), sig: new Uint8Array(sign(null, data, privateKey)) }
+})
+k = 0
+nsPerOp('verify-new-key', 200, () => {
+  const nk = newKeys[k++]!
+  return ed25519Verify(nk.hex, data, nk.sig)
+})
