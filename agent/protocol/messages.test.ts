@@ -3,6 +3,7 @@ import { DropReason } from './errors.js'
 import { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, pack, unpack } from './frame.js'
 import { claimBytes, decodeHello, decodeMessage, encodeHello, encodeMessage, type OutMessage } from './messages.js'
 import { openRecord, signRecord, type NodeRecordBody } from './node-record.js'
+import { recordHead } from './record-head.js'
 import { fakeKeyring } from './testing.js'
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -108,6 +109,24 @@ describe('versions on the wire (docs/mesh.md)', () => {
     // Relayed as it came: the gossip a v1 agent sends on carries the very bytes that were signed.
     const relayed = decodeMessage(encodeMessage({ t: 'gossip', h: 2, u: { k: 'rec', rec: opened.record.signed } }))
     expect(relayed.ok && relayed.msg.t === 'gossip' && relayed.msg.u.k === 'rec' && hex(relayed.msg.u.rec.body)).toBe(hex(bytes))
+  })
+
+  it('a record whose head was read opens to its own body, and the head of one record never leaks into the open of another', () => {
+    const ka = fakeKeyring('node-a'), kb = fakeKeyring('node-b')
+    const mk = (kr: typeof ka, id: string, ver: number) => {
+      const bytes = pack({ id, key: kr.publicKey, inc: 1, ver, image: 'v1', phase: 'ready', domain: 'rack-1', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] })
+      return { body: bytes, sig: kr.sign(bytes) }
+    }
+    const a = mk(ka, 'node-a', 11), b = mk(kb, 'node-b', 22)
+    expect(recordHead({ k: 'rec', rec: a })).toEqual({ id: 'node-a', inc: 1, ver: 11 })
+    const openedB = openRecord(b, ka) // the head just read was a's
+    expect(openedB.ok && openedB.record.body).toMatchObject({ id: 'node-b', ver: 22 })
+    const openedA = openRecord(a, ka)
+    expect(openedA.ok && openedA.record.body).toMatchObject({ id: 'node-a', ver: 11 })
+    // Same bytes, tampered signature: the head decode is reused, the verdict is still the signature's.
+    const forged = { body: b.body, sig: new Uint8Array(b.sig).fill(1, 0, 8) }
+    recordHead({ k: 'rec', rec: forged })
+    expect(openRecord(forged, ka)).toEqual({ ok: false, reason: 'bad-signature' })
   })
 })
 

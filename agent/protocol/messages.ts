@@ -85,7 +85,11 @@ export type MeshMessage = z.infer<typeof MeshMessage>
 /** A message as written by code: the version field is added by the codec. */
 export type OutMessage = MeshMessage extends infer M ? (M extends { v: unknown } ? Omit<M, 'v'> : never) : never
 
-const knownTypes = new Set<string>(MeshMessage.options.map((o) => o.shape.t.value))
+/**
+ * Each message type's own schema, by its `t`: the decoder looks the frame's tag up and parses
+ * with that one schema (the same issues the union would report, without the union's dispatch).
+ */
+const schemaByType = new Map<string, z.ZodType<MeshMessage>>(MeshMessage.options.map((o) => [o.shape.t.value, o as z.ZodType<MeshMessage>]))
 const knownUpdateKinds = new Set<string>(Update.options.map((o) => o.shape.k.value))
 
 /**
@@ -154,7 +158,8 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: DropReason.malformed, detail: 'not a map' }
   const r = raw as Record<string, unknown>
   if (r.v !== PROTOCOL_VERSION) return { ok: false, reason: DropReason.badVersion, detail: `version ${String(r.v)}` }
-  if (typeof r.t !== 'string' || !knownTypes.has(r.t)) return { ok: false, reason: DropReason.unknownType, detail: typeLabel(r.t) }
+  const schema = typeof r.t === 'string' ? schemaByType.get(r.t) : undefined
+  if (!schema) return { ok: false, reason: DropReason.unknownType, detail: typeLabel(r.t) }
   let ignored: string[] | undefined
   if (r.t === 'gossip') {
     const k = (r.u as Record<string, unknown> | undefined)?.k
@@ -168,7 +173,7 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
     })
     if (ignored) raw = { ...r, u: known }
   }
-  const parsed = MeshMessage.safeParse(raw)
+  const parsed = schema.safeParse(raw)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     return { ok: false, reason: DropReason.schema, detail: `${r.t}: ${issue?.path.join('.')} ${issue?.message}` }

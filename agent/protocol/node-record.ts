@@ -134,10 +134,30 @@ export function openRecord(signed: SignedRecord, keyring: Keyring): RecordCheck 
   return check
 }
 
+/**
+ * The receive path reads a new record's head (record-head.ts) just before it opens the
+ * record: the head's decode is kept here, one slot, so the body is unpacked once. Taken
+ * (cleared) by the open that follows; any other bytes decode afresh.
+ */
+let lastDecoded: { bytes: Uint8Array; value: unknown } | undefined
+
+/** Unpacks a record body and keeps it for the open that follows (throws like `unpack`). */
+export function unpackRecordBody(bytes: Uint8Array): unknown {
+  const value = unpack(bytes)
+  lastDecoded = { bytes, value }
+  return value
+}
+
+function takeDecoded(bytes: Uint8Array): unknown {
+  const last = lastDecoded
+  lastDecoded = undefined
+  return last?.bytes === bytes ? last.value : unpack(bytes)
+}
+
 function openRecordUncached(signed: SignedRecord, keyring: Keyring): RecordCheck {
   let raw: unknown
   try {
-    raw = unpack(signed.body)
+    raw = takeDecoded(signed.body)
   } catch {
     return { ok: false, reason: 'malformed' }
   }

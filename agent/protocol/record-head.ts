@@ -2,7 +2,7 @@
  * The (id, inc, ver) of a signed record without verifying it: enough to name the update
  * (Plumtree ids) and to skip copies older than what we hold before paying for a signature check.
  */
-import { unpack } from './frame.js'
+import { unpackRecordBody } from './node-record.js'
 import type { Update } from './messages.js'
 
 export interface RecordHead {
@@ -23,7 +23,7 @@ export function recordHead(u: Extract<Update, { k: 'rec' }>): RecordHead | undef
 
 function decodeHead(bytes: Uint8Array): RecordHead | undefined {
   try {
-    const v = unpack(bytes) as Record<string, unknown>
+    const v = unpackRecordBody(bytes) as Record<string, unknown>
     if (typeof v?.id === 'string' && typeof v.inc === 'number' && typeof v.ver === 'number') return { id: v.id, inc: v.inc, ver: v.ver }
   } catch {
     /* not a record: the caller's full check reports it */
