@@ -17,7 +17,7 @@ export interface FuzzResult {
   examples: string[]
 }
 
-export function fuzzTarget(t: FuzzTarget, numRuns: number, seed: number, hangMs = 1000): FuzzResult {
+export function fuzzTarget(t: FuzzTarget, numRuns: number, seed: number, hangMs = 2000): FuzzResult {
   const r: FuzzResult = { target: t.name, inputs: 0, ms: 0, crashes: 0, hangs: 0, corruptions: 0, examples: [] }
   const t0 = performance.now()
   fc.check(
