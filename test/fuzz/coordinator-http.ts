@@ -83,7 +83,11 @@ export async function fuzzCoordinatorHttp(numRuns: number, seed: number, hangMs 
         if (out.examples.length < 5) out.examples.push(`${r.method} ${r.path} ${body?.slice(0, 200) ?? ''}: ${(err as Error).message}`)
         continue
       }
-      if (performance.now() - started > hangMs) out.hangs++
+      const took = performance.now() - started
+      if (took > hangMs) {
+        out.hangs++
+        if (out.examples.length < 5) out.examples.push(`${r.method} ${r.path} ${body?.slice(0, 200) ?? ''} took ${Math.round(took)} ms (-> ${status})`)
+      }
       if (status >= 500) {
         out.crashes++
         if (out.examples.length < 5) out.examples.push(`${r.method} ${r.path} ${body?.slice(0, 300) ?? ''} -> ${status}`)
