@@ -78,6 +78,7 @@ export class ClusterState {
   private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
   private sealing: Promise<void> = Promise.resolve()
+  private sealQueued = false
   /** Enrollments refused because the id's holder is alive in the mesh (per node id, since start). */
   readonly cloneRefusals = new Map<string, CloneRefusals>()
   private readonly refusalAudit = new Map<string, { writtenAt: number; unwritten: number }>()
@@ -225,8 +226,14 @@ export class ClusterState {
   applyRosterBump(next: RosterMeta): void {
     this.rosterMeta = next
     this.signedRoster = undefined
-    const seal = () => this.deps.store.writeSeal(this.sealOf()).catch((err) => this.deps.log.warn({ component: 'state', err: (err as Error).message }, 'cannot write the state seal'))
-    this.sealing = this.sealing.then(seal)
+    // Coalesced: at most one write queued behind the one in flight, and it writes the state
+    // current when it runs. A seal that lags the database is safe (only one ahead of it is an error).
+    if (this.sealQueued) return
+    this.sealQueued = true
+    this.sealing = this.sealing.then(async () => {
+      this.sealQueued = false
+      await this.deps.store.writeSeal(this.sealOf()).catch((err) => this.deps.log.warn({ component: 'state', err: (err as Error).message }, 'cannot write the state seal'))
+    })
   }
 
   nextSerialOps(): { serial: number; ops: Op[] } {

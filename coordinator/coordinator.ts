@@ -36,6 +36,8 @@ export interface CoordinatorDeps {
   resolver?: IdentityResolver
   /** Upgrade waves and the coordinator's mesh peer (coordinator/waves); tests inject members and links. */
   waves?: WavesOptions
+  /** Authenticate every stored entry (default). Off only in the benchmark that measures what it costs. */
+  stateIntegrity?: boolean
 }
 
 const systemClock: Clock = { now: () => Date.now() }
@@ -65,6 +67,7 @@ export class Coordinator {
   private readonly kernelArgs: string
   readonly metrics = new CoordinatorMetrics()
   private readonly tokenRate: SourceRateLimit
+  private readonly stateIntegrity: boolean
 
   constructor(
     readonly config: CoordinatorConfig,
@@ -75,6 +78,7 @@ export class Coordinator {
     this.log = deps.log ?? silentLogger
     this.resolver = deps.resolver ?? defaultIdentityResolver
     this.wavesOptions = deps.waves
+    this.stateIntegrity = deps.stateIntegrity ?? true
     const mesh = meshTimingOf(config)
     this.meshTiming = mesh.timing
     this.kernelArgs = mesh.kernelArgs
@@ -92,7 +96,7 @@ export class Coordinator {
 
   private async doStart(): Promise<void> {
     const c = this.config
-    this.store = await StateStore.open(c.dataDir)
+    this.store = await StateStore.open(c.dataDir, { integrity: this.stateIntegrity })
     const { state, createdAdminToken } = await ClusterState.open(
       { store: this.store, clock: this.clock, random: this.random, log: this.log },
       { joinTokenTtlMs: c.joinTokenTtlMs, enrollRetryWindowMs: c.enrollRetryWindowMs, maxTokensPerMac: c.maxTokensPerMac, maxTokens: c.maxJoinTokens, auditMaxEntries: c.auditMaxEntries },

@@ -4,6 +4,8 @@
  * certificate, MAC bindings pointing at enrolled nodes, and the database against the seal
  * file (the roster last signed). It reads only; every problem is listed, by entry.
  */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { OperatorRecord } from './operator-record.js'
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
@@ -43,6 +45,8 @@ const SCHEMAS: [prefix: string, schema: z.ZodType<unknown>][] = [
 ]
 
 export async function checkStateDir(dir: string): Promise<StateCheckReport> {
+  // Opening would create an empty database: a check never writes.
+  if (!existsSync(join(dir, 'CURRENT'))) throw new ShoalError('usage', `${dir} holds no coordinator state (no LevelDB CURRENT file); pass the coordinator's --data-dir`)
   const store = await StateStore.open(dir)
   try {
     return await checkStore(store)
@@ -124,7 +128,7 @@ export async function checkStore(store: StateStore): Promise<StateCheckReport> {
 
 /** One line per problem, or the all-clear; for the CLI. */
 export function formatCheck(r: StateCheckReport): string[] {
-  const head = `${r.dir}: cluster ${r.cluster ?? '?'}, ${r.entries} entries, ${r.nodes} node(s), roster version ${r.rosterVersion ?? '?'}${r.seal ? ` (last signed: ${r.seal.rosterVersion})` : ''}`
+  const head = `${r.dir}: cluster ${r.cluster ?? '?'}, ${r.entries} entries, ${r.nodes} node(s), roster version ${r.rosterVersion ?? 0}${r.seal ? ` (last signed: ${r.seal.rosterVersion})` : ''}`
   if (!r.problems.length) return [head, 'ok: every entry is authenticated and consistent']
   return [head, ...r.problems.map((p) => `damaged: ${p.key}: ${p.problem}`), `${r.problems.length} problem(s): restore from a backup (shoal coordinator restore FILE --data-dir NEW_DIR)`]
 }

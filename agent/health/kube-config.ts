@@ -81,7 +81,7 @@ export function kubeconfigFromText(text: string, baseDir: string, context?: stri
   let raw: unknown
   try {
     const { parse: parseYaml } = loadYaml()
-    raw = parseYaml(text)
+    raw = parseYaml(text, { logLevel: 'error' }) // a warning is not printed: what matters comes back as an error
   } catch (err) {
     throw new ShoalError('bad-output', `${what}: not valid YAML: ${(err as Error).message}`)
   }
