@@ -31,15 +31,17 @@ export function ciCases(placeBy: 'host' | 'domain'): SweepCase[] {
   return out
 }
 
-export async function sweep(cases: SweepCase[]): Promise<void> {
+/** `refused`: the coordinator's start check must refuse every wave (a cluster that can never finish one) instead. */
+export async function sweep(cases: SweepCase[], opts: { refused?: boolean } = {}): Promise<void> {
   const results = await runSweep(cases)
   for (const r of results) {
     const s = r.summary
     const name = `N=${s.nodes} K=${s.k} domains=${s.domains} placement=${s.placeBy} seeds ${s.seedRange[0]}-${s.seedRange[1]}`
-    console.log(`vote sweep ${name}: ${JSON.stringify({ violations: s.violations, incomplete: s.incomplete, halted: s.halted, makespanRatio: s.makespanRatio, failedSeeds: s.failedSeeds })}`)
+    console.log(`vote sweep ${name}: ${JSON.stringify({ violations: s.violations, incomplete: s.incomplete, halted: s.halted, refused: s.refused, makespanRatio: s.makespanRatio, failedSeeds: s.failedSeeds })}`)
     // Safety: any violation fails with the seed and its trace.
     for (const o of r.outcomes) if (o.violation && o.violation.invariant !== 'e') expect.fail(`${name}\n${o.violation.report}`)
     expect(s.safetyViolations, name).toBe(0)
+    expect(s.refused, name).toBe(opts.refused ? s.seeds : 0)
     // Liveness (e): once the faults heal (the operator retires what never came back), every wave completes.
     expect(s.failedSeeds, name).toEqual([])
     expect(s.incomplete, name).toBe(0)
