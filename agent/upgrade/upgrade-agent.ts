@@ -481,7 +481,8 @@ export class UpgradeAgent {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
       conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
-    const why = g && !g.pre ? g.preReasons.slice(0, 6).map((r) => r.slice(0, 200)) : []
+    // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
+    const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
     const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}), ...(why.length ? { why } : {}) } : undefined
     const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
     const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
