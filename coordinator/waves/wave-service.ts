@@ -247,6 +247,9 @@ export class WaveService {
       const w = this.find(id)
       this.refresh(w)
       if (w.state === 'paused') {
+        // A stall halt paused on top ends with the pause: the stall clock starts again.
+        delete w.halt
+        this.progressAt = this.deps.clock.now()
         await this.setState(w, 'running', `resumed by ${by}`, by)
         return this.status(w)
       }
@@ -662,7 +665,7 @@ export class WaveService {
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
     const holders = new Set<string>()
     for (const s of snap?.slots ?? []) if (s.grant) holders.add(s.grant.holder)
-    const hold = w.state === 'paused' ? { held: true, reason: `wave ${w.id} is paused`, halted: false } : w.halt ? { held: true, reason: w.halt.reason, halted: true } : this.hold()
+    const hold = w.state === 'paused' ? { held: true, reason: `wave ${w.id} is paused`, halted: false } : w.halt ? { held: true, reason: w.halt.reason.split(' — ')[0], halted: true } : this.hold()
     this.view.refresh()
     return waveBlocks({
       target: w.target,
