@@ -59,10 +59,11 @@ describe('neverStops: what can never clear by itself', () => {
     expect(g[0]!.nodes).toEqual(['a', 'b'])
   })
 
-  it('the published shape is bounded and strict', () => {
+  it('the published shape is bounded, and keeps what a newer version adds', () => {
     expect(StopFacts.safeParse({ pools: [pool('rbd', 2, 1)], domains: 2, okAlone: true }).success).toBe(true)
     expect(StopFacts.safeParse({ pools: Array.from({ length: 17 }, (_, i) => pool(`p${i}`, 3, 2)) }).success).toBe(false)
     expect(StopFacts.safeParse({ domains: -1 }).success).toBe(false)
-    expect(StopFacts.safeParse({ extra: 1 }).success).toBe(false)
+    // A newer minor's field is kept, not refused (docs/mesh.md: versions on the wire).
+    expect(StopFacts.parse({ domains: 2, extra: 1 })).toEqual({ domains: 2, extra: 1 })
   })
 })
