@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { Bytes, keepUnknown, pack, unpack } from './frame.js'
 import type { Keyring } from './ports.js'
+import { StopFacts } from './stop-facts.js'
 
 /** Lifecycle of a worker as the operator sees it. */
 export const Phase = z.enum(['booting', 'joining', 'ready', 'draining', 'rebooting', 'verifying', 'failed', 'leaving'])
@@ -59,7 +60,18 @@ export const HealthSummary = keepUnknown(
      * node it saw down, holding a slot or rebooting (agent/protocol/joint-safety.ts). Absent:
      * an agent that asks for itself alone; voters then accept it only when nothing else is down.
      */
-    gates: keepUnknown(z.object({ pre: z.boolean(), post: z.boolean(), at: z.number(), preWith: z.array(NodeId).max(1024).optional() })).optional(),
+    gates: keepUnknown(
+      z.object({
+        pre: z.boolean(),
+        post: z.boolean(),
+        at: z.number(),
+        preWith: z.array(NodeId).max(1024).optional(),
+        /** Why `pre` fails, in the gate's words (first few): what status shows for a waiting node. */
+        why: z.array(z.string().max(200)).max(6).optional(),
+      }),
+    ).optional(),
+    /** The facts that decide whether this node could ever go down on its own (agent/protocol/stop-facts.ts). */
+    stop: StopFacts.optional(),
   }),
 )
 export type HealthSummary = z.infer<typeof HealthSummary>

@@ -17,6 +17,8 @@
 import type { HealthObserver, Purpose, Round } from '../health/health-observer.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { postReboot, preReboot } from '../health/gates.js'
+import { stopFactsOf } from '../health/stop-observations.js'
+import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
 import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-record.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
@@ -80,6 +82,13 @@ export interface UpgradeStatus {
   slots: { slot: number; term: number; holder: string | undefined; promisedTo: string[] }[]
   held: { held: boolean; reason: string | undefined; halted: boolean }
   gates: GateStatus | undefined
+  /**
+   * Why this node is not going down for the wave now, in words (its hold, its pre-gate's
+   * reasons) — and `never`: causes that cannot clear by themselves, with what to change.
+   */
+  blocked: { reasons: string[]; never: Blocker[] }
+  /** The Ceph/Kubernetes facts this node publishes about stopping itself (HealthSummary.stop). */
+  stop: StopFacts | undefined
   executor: { step: string; at: number; note?: string } | undefined
   counters: Record<string, number>
 }
@@ -113,6 +122,7 @@ export class UpgradeAgent {
   private phase: Phase = 'joining'
   private reason: string | undefined
   private gates: GateStatus | undefined
+  private stop: StopFacts | undefined
   private summary: HealthSummary = { status: 'unknown', conditions: [] }
   private lastPublished = ''
   private timer: NodeJS.Timeout | undefined
@@ -273,6 +283,8 @@ export class UpgradeAgent {
       slots: v.slots,
       held: this.view.held(),
       gates: this.gates,
+      blocked: this.blocked(v.wave !== undefined && v.target !== this.o.image && !v.lease, v.slots),
+      stop: this.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
     }
@@ -299,6 +311,22 @@ export class UpgradeAgent {
     if (target === undefined || this.o.image === target) return false
     const mark = await this.steps.leftoverCycle().catch(() => undefined)
     return mark === cycleMark(lease)
+  }
+
+  /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
+  private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
+    const never = neverStops(this.stop)
+    if (!candidate) return { reasons: [], never }
+    const reasons: string[] = []
+    const h = this.view.held()
+    if (h.held && h.reason) reasons.push(`hold: ${h.reason}`)
+    // The budget as this node's vote counts it: holders plus every roster member not available.
+    const down = new Set<string>()
+    for (const s of slots) if (s.holder) down.add(s.holder)
+    for (const id of this.view.roster) if (id !== this.o.nodeId && !this.view.facts(id)?.available) down.add(id)
+    if (slots.length > 0 && down.size >= slots.length) reasons.push(`budget: K=${slots.length}, ${down.size} unavailable now (${[...down].slice(0, 4).join(', ')}${down.size > 4 ? ', …' : ''})`)
+    if (this.gates && !this.gates.pre) reasons.push(...this.gates.preReasons.map((r) => `pre-reboot gate: ${r}`))
+    return { reasons, never }
   }
 
   private async onLease(lease: Lease): Promise<void> {
@@ -388,6 +416,7 @@ export class UpgradeAgent {
       const preWith = [...this.roundJoint]
       this.lastJointKey = preWith.join(',')
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
+      this.stop = stopFactsOf(obs, this.stop)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
@@ -452,9 +481,11 @@ export class UpgradeAgent {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
       conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
-    const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}) } : undefined
-    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}) }
-    const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, conditions.map((c) => [c.id, c.severity, c.message])])
+    // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
+    const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
+    const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}), ...(why.length ? { why } : {}) } : undefined
+    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
+    const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
     if (!force && key === this.lastPublished) return
     this.lastPublished = key
     this.o.mesh.updateSelf({ health })

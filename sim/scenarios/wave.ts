@@ -9,8 +9,7 @@
 import { ShoalError } from '../../agent/protocol/errors.js'
 import type { SweepSummary } from '../wave/run-wave.js'
 import { runWave, summarize } from '../wave/run-wave.js'
-import { waveSimConfig } from '../wave/wave-config.js'
-import { runSweep, type SweepCase } from '../wave/wave-sweep.js'
+import { caseConfig, runSweep, type SweepCase } from '../wave/wave-sweep.js'
 import type { WaveResult } from '../wave/wave-world.js'
 import type { IntRange, Scenario, ScenarioContext } from './scenario.js'
 
@@ -23,6 +22,8 @@ export const wave: Scenario = {
     k: { type: 'int', description: 'slots: the wave\'s max-unavailable K', default: 2, min: 1, max: 1024 },
     domains: { type: 'int', description: 'failure domains (racks); nodes spread round-robin', default: 4, min: 1 },
     policy: { type: 'string', description: 'rank: domains order the ranking; one-at-a-time: slots never span two domains', default: 'rank', choices: ['rank', 'one-at-a-time'] },
+    'pool-size': { type: 'int', description: 'Ceph pool size: replicas per PG', default: 3, min: 1, max: 10 },
+    'min-size': { type: 'int', description: 'Ceph pool min_size: replicas a PG needs to stay active (at most --pool-size)', default: 2, min: 1, max: 10 },
     placement: { type: 'string', description: 'Ceph CRUSH failure domain: domain (rack) or host', default: 'domain', choices: ['domain', 'host'] },
     faults: { type: 'string', description: 'on: seeded fault schedules; off: a clean wave', default: 'on', choices: ['on', 'off'] },
     operator: { type: 'string', description: 'on: once faults heal, the operator retires nodes that never came back; off: nobody does (such waves must halt, counted as halted)', default: 'on', choices: ['on', 'off'] },
@@ -32,12 +33,17 @@ export const wave: Scenario = {
   },
   async run(ctx) {
     const range = (ctx.options.seeds as IntRange | undefined) ?? { from: ctx.seed, to: ctx.seed }
+    const poolSize = ctx.options['pool-size'] as number
+    const minSize = ctx.options['min-size'] as number
+    if (minSize > poolSize) throw new ShoalError('usage', `--min-size ${minSize} is above --pool-size ${poolSize}: Ceph refuses min_size above size`)
     const base: SweepCase = {
       nodes: ctx.nodes,
       k: ctx.options.k as number,
       domains: ctx.options.domains as number,
       policy: ctx.options.policy as 'rank' | 'one-at-a-time',
       placeBy: ctx.options.placement as 'domain' | 'host',
+      poolSize,
+      minSize,
       faults: ctx.options.faults === 'on',
       operator: ctx.options.operator !== 'off',
       ...(ctx.network.lossProbability ? { maxLoss: ctx.network.lossProbability } : {}),
@@ -59,6 +65,8 @@ export const wave: Scenario = {
         if (cases.length > 1) ctx.log(`case ${describeCase(r.case)}`)
         for (const o of r.outcomes) {
           if (o.halted) ctx.log(`seed ${o.seed} ${o.halted}`)
+          // One refusal says it for all: the start check does not depend on the seed's faults.
+          if (o.refused && o === r.outcomes.find((x) => x.refused)) ctx.log(`seed ${o.seed} ${o.refused}`)
           if (o.violation) {
             ctx.log(o.violation.report)
             ctx.log('')
@@ -82,6 +90,7 @@ export const wave: Scenario = {
         safetyViolations: s.safetyViolations,
         incomplete: s.incomplete,
         halted: s.halted,
+        refused: s.refused,
         makespanRatio: s.makespanRatio ?? null,
         makespanP50Sec: s.makespanSec?.p50 ?? null,
         makespanP90Sec: s.makespanSec?.p90 ?? null,
@@ -95,7 +104,7 @@ export const wave: Scenario = {
         failedSeeds: s.failedSeeds.join(' '),
         // A matrix: every case's counts, as one JSON text (the summary is flat).
         ...(cases.length > 1
-          ? { totalSeeds: summaries.reduce((a, x) => a + x.seeds, 0), totalViolations: violations, cases: JSON.stringify(summaries.map((x) => ({ nodes: x.nodes, k: x.k, domains: x.domains, placeBy: x.placeBy, seeds: x.seeds, violations: x.violations, safetyViolations: x.safetyViolations, incomplete: x.incomplete, halted: x.halted, makespanRatio: x.makespanRatio ?? null, failedSeeds: x.failedSeeds.join(' ') }))) }
+          ? { totalSeeds: summaries.reduce((a, x) => a + x.seeds, 0), totalViolations: violations, cases: JSON.stringify(summaries.map((x) => ({ nodes: x.nodes, k: x.k, domains: x.domains, placeBy: x.placeBy, seeds: x.seeds, violations: x.violations, safetyViolations: x.safetyViolations, incomplete: x.incomplete, halted: x.halted, refused: x.refused, makespanRatio: x.makespanRatio ?? null, failedSeeds: x.failedSeeds.join(' ') }))) }
           : {}),
       },
     }
@@ -103,19 +112,13 @@ export const wave: Scenario = {
 }
 
 function describeCase(c: SweepCase): string {
-  return `wave: ${c.nodes} nodes, K=${c.k}, ${c.domains ?? 4} domain(s), policy ${c.policy ?? 'rank'}, Ceph placement by ${c.placeBy ?? 'domain'}, faults ${c.faults === false ? 'off' : 'on'}, seeds ${c.seeds.from}-${c.seeds.to}`
+  return `wave: ${c.nodes} nodes, K=${c.k}, ${c.domains ?? 4} domain(s), policy ${c.policy ?? 'rank'}, Ceph placement by ${c.placeBy ?? 'domain'}, pool size ${c.poolSize ?? 3} / min_size ${c.minSize ?? 2}, faults ${c.faults === false ? 'off' : 'on'}, seeds ${c.seeds.from}-${c.seeds.to}`
 }
 
 /** One case in this thread, seed by seed (and the traces, with --trace). */
 function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSummary {
-  const cfg = waveSimConfig({ nodes: c.nodes, k: c.k, domains: c.domains ?? 4, policy: c.policy ?? 'rank' })
-  cfg.ceph.placeBy = c.placeBy ?? 'domain'
-  cfg.faults.enabled = c.faults ?? true
-  cfg.faults.operator = c.operator ?? true
-  if (c.maxLoss !== undefined) cfg.faults.maxLoss = c.maxLoss
-  if (c.maxDuplicate !== undefined) cfg.faults.maxDuplicate = c.maxDuplicate
-  if (c.maxReorder !== undefined) cfg.faults.maxReorder = c.maxReorder
-  ctx.log(`wave: K=${cfg.k}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
+  const cfg = caseConfig(c)
+  ctx.log(`wave: K=${cfg.k}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, pool size ${cfg.ceph.size} / min_size ${cfg.ceph.minSize}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
   const results: WaveResult[] = []
   // Wall time is measured but never printed in table output (the same seed prints the same text).
   const t0 = performance.now()
@@ -124,6 +127,8 @@ function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSumma
     results.push(r)
     if (trace && r.trace) for (const l of r.trace) ctx.log(l)
     if (r.halted) ctx.log(`seed ${seed} ${r.halted}`)
+    // One refusal says it for all: the start check does not depend on the seed's faults.
+    if (r.refused && results.filter((x) => x.refused).length === 1) ctx.log(`seed ${seed} ${r.refused}`)
     if (r.violation) {
       ctx.log(r.violation.report())
       ctx.log('')
@@ -135,7 +140,7 @@ function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSumma
 }
 
 function printSummary(ctx: ScenarioContext, s: SweepSummary): void {
-  ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete}); halted by a fault that never heals: ${s.halted}`)
+  ctx.log(`seeds ${s.seeds}: violations ${s.violations} (safety ${s.safetyViolations}, incomplete ${s.incomplete}); halted by a fault that never heals: ${s.halted}; refused (can never finish): ${s.refused}`)
   if (s.makespanSec) ctx.log(`makespan s: p50 ${s.makespanSec.p50}  p90 ${s.makespanSec.p90}  p99 ${s.makespanSec.p99}  max ${s.makespanSec.max}  (lower bound ceil(N/K) x mean cycle = ${s.lowerBoundSec})`)
   if (s.ratio) ctx.log(`makespan / lower bound: p50 ${s.ratio.p50}  p90 ${s.ratio.p90}  p99 ${s.ratio.p99}  max ${s.ratio.max}`)
   ctx.log(`vote messages per granted lease: ${s.messagesPerLease ?? '-'}; most holders at once: ${s.maxHolders}`)

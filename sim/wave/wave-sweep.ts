@@ -14,6 +14,7 @@ import { Worker } from 'node:worker_threads'
 import type { DomainPolicy } from '../../agent/protocol/vote/vote-messages.js'
 import { runWave, summarize, type SweepSummary } from './run-wave.js'
 import { waveSimConfig, type WaveSimConfig } from './wave-config.js'
+import { defaultCephConfig } from '../models/ceph-model.js'
 
 export interface SweepCase {
   nodes: number
@@ -22,6 +23,9 @@ export interface SweepCase {
   domains?: number
   /** Ceph's CRUSH failure domain: the rack (domain) or the host. Default domain. */
   placeBy?: 'domain' | 'host'
+  /** Ceph pool size and min_size (defaults 3 and 2). */
+  poolSize?: number
+  minSize?: number
   policy?: DomainPolicy
   /** Seeded fault schedules (default) or a clean wave. */
   faults?: boolean
@@ -46,6 +50,8 @@ export interface SeedOutcome {
   /** Times a holder's joint ok-to-stop said no and it waited. */
   jointWaits: number
   halted: string | undefined
+  /** The coordinator's start check refused the wave (it could never finish): why. */
+  refused: string | undefined
   violation: { invariant: 'a' | 'b' | 'c' | 'd' | 'e'; message: string; report: string } | undefined
 }
 
@@ -65,7 +71,7 @@ export interface SweepOptions {
 
 /** The wave config a case stands for (as `npm run sim -- --scenario wave` builds it). */
 export function caseConfig(c: SweepCase): WaveSimConfig {
-  const cfg = waveSimConfig({ nodes: c.nodes, k: c.k, domains: c.domains ?? 4, policy: c.policy ?? 'rank' })
+  const cfg = waveSimConfig({ nodes: c.nodes, k: c.k, domains: c.domains ?? 4, policy: c.policy ?? 'rank', ceph: { ...defaultCephConfig, size: c.poolSize ?? defaultCephConfig.size, minSize: c.minSize ?? defaultCephConfig.minSize } })
   cfg.ceph.placeBy = c.placeBy ?? 'domain'
   cfg.faults.enabled = c.faults ?? true
   cfg.faults.operator = c.operator ?? true
@@ -88,6 +94,7 @@ export function runSeed(cfg: WaveSimConfig, seed: number): SeedOutcome {
     maxHolders: r.maxHolders,
     jointWaits: r.jointWaits,
     halted: r.halted,
+    refused: r.refused,
     violation: r.violation ? { invariant: r.violation.invariant, message: r.violation.message, report: r.violation.report() } : undefined,
   }
 }
