@@ -15,7 +15,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -45,7 +45,9 @@ function agentLauncher(): Promise<string[]> {
       const out = AGENT_BUNDLE.replace(/\.mjs$/, `-${process.pid}.mjs`)
       // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
       await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
-      return [out]
+      // Its real path: agent/main.ts runs only when import.meta.url (the real path) is argv[1],
+      // and .cache may be a symlink (a git worktree's, to the main checkout's).
+      return [await realpath(out)]
     } catch {
       return ['--import', 'tsx', AGENT_MAIN]
     }
@@ -88,6 +90,12 @@ export interface LiveClusterOptions {
   upgrade?: Partial<UpgradeConfig>
   logLevel?: 'info' | 'debug'
   readyTimeoutMs?: number
+  /**
+   * The pods and budgets the fake Kubernetes API starts with (each worker's node is added
+   * first, Ready). Default: per node, a pod of the ReplicaSet `web-1` (app=web) and one of
+   * the DaemonSet `proxy`, no PodDisruptionBudget.
+   */
+  workload?: (kube: FakeKubeApiServer, workers: readonly string[]) => void
 }
 
 export class LiveCluster extends EventEmitter {
@@ -122,14 +130,17 @@ export class LiveCluster extends EventEmitter {
     await this.kube.start()
     const kubeconfig = join(this.dir, 'kubeconfig')
     await writeFile(kubeconfig, this.kube.kubeconfig())
-    for (const id of this.opts.workers) {
-      this.kube.addNode({ name: id, ready: true })
-      this.kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
-      this.kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
-    }
-    // No PodDisruptionBudget here: evicted web pods are rescheduled onto the others, and the
-    // drain plan (agent/health drainPlan) counts every pod of one budget on a node against
-    // its allowance at once, so the last worker would never pass its pre gate (see docs/waves-agent.md).
+    for (const id of this.opts.workers) this.kube.addNode({ name: id, ready: true })
+    if (this.opts.workload) this.opts.workload(this.kube, this.opts.workers)
+    else
+      for (const id of this.opts.workers) {
+        this.kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
+        this.kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
+      }
+    // No PodDisruptionBudget by default: evicted web pods are rescheduled onto the others, and
+    // the drain plan (agent/health drainPlan) counts every pod of one budget on a node against
+    // its allowance at once, so a node that collected two pods under a maxUnavailable-1 budget
+    // would never pass its pre gate (see docs/waves-agent.md).
     // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls.
     for (const [i, id] of this.opts.workers.entries()) {
       const seedHex = randomBytes(32).toString('hex')
