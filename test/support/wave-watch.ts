@@ -4,10 +4,12 @@
  * test process (sampling, not sleeping) while the wave runs.
  *
  * - Workers (every `everyMs`, default 150 ms): a worker is unavailable when its agent
- *   process is not running, its agent does not answer or reports a phase other than
- *   `ready` (joining, draining, rebooting, verifying, failed), its Kubernetes node is
- *   cordoned or NotReady, or any OSD of its CRUSH host is down — by the harness (process
- *   stopped) or by Ceph's own osdmap.
+ *   process is not running, its agent's last answered phase is not `ready` (joining,
+ *   draining, rebooting, verifying, failed; nothing answered yet since its start counts as
+ *   not ready), its Kubernetes node is cordoned or NotReady, or any OSD of its CRUSH host
+ *   is down — by the harness (process stopped) or by Ceph's own osdmap. Each agent's phase
+ *   is polled by a loop of its own, so a sample itself never waits on the network: a slow
+ *   answer under load delays only that agent's phase, never the sample's cadence.
  * - Ceph (its own loop, same cadence): `ceph status` (PG states as the mgr reports them,
  *   up to ~1 s behind the osdmap) and `ceph osd dump` (which OSDs are down), over one
  *   librados session.
@@ -18,7 +20,7 @@
 import { CephOsdDump, CephStatus } from '../../agent/health/ceph-schemas.js'
 import type { CephSession } from '../../agent/health/ceph-session.js'
 import { pgStatesOf, type CephCluster } from './ceph-cluster.js'
-import type { LiveCluster } from './live-cluster.js'
+import type { LiveCluster, LiveWorker } from './live-cluster.js'
 
 export interface AgentWave {
   wave?: string
@@ -75,6 +77,8 @@ export class WaveWatch {
   private running = false
   private loops: Promise<void>[] = []
   private downInCeph = new Set<number>()
+  /** Each agent's last answered phase, for the process it belongs to (a restart forgets it). */
+  private phases = new Map<string, { proc: unknown; phase: string }>()
   f: WaveFigures = WaveWatch.empty()
 
   constructor(private readonly o: { live: LiveCluster; ceph: CephCluster; session: CephSession; limit: number; everyMs?: number }) {}
@@ -87,7 +91,11 @@ export class WaveWatch {
   start(): void {
     if (this.running) return
     this.running = true
-    this.loops = [this.loop(() => this.sampleWorkers(), 'maxGapMs'), this.loop(() => this.sampleCeph(), 'maxCephGapMs')]
+    this.loops = [
+      this.loop(async () => this.sampleWorkers(), 'maxGapMs'),
+      this.loop(() => this.sampleCeph(), 'maxCephGapMs'),
+      ...this.o.live.workers.map((w) => this.loop(() => this.pollPhase(w), undefined)),
+    ]
   }
 
   /** Figures since the last reset, and a fresh start. */
@@ -103,16 +111,17 @@ export class WaveWatch {
   }
 
   /** Hosts unavailable now, by the rule in the file comment. */
-  async unavailableNow(): Promise<string[]> {
+  unavailableNow(): string[] {
     const { live, ceph } = this.o
-    const selfs = await Promise.all(live.workers.map((w) => (live.running(w) ? agentSelf(w.api) : undefined)))
     return live.workers
-      .filter((w, i) => {
+      .filter((w) => {
         const node = live.kube.nodes.get(w.id)
         const ready = node?.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True')
+        const p = this.phases.get(w.id)
         return (
           !live.running(w) ||
-          selfs[i]?.wave?.phase !== 'ready' ||
+          p?.proc !== w.proc ||
+          p.phase !== 'ready' ||
           node?.spec.unschedulable === true ||
           !ready ||
           ceph.osdsOf(w.id).some((id) => !ceph.osdRunning(id) || this.downInCeph.has(id))
@@ -121,9 +130,15 @@ export class WaveWatch {
       .map((w) => w.id)
   }
 
-  private async sampleWorkers(): Promise<void> {
-    const down = await this.unavailableNow()
-    if (!this.running) return
+  private async pollPhase(w: LiveWorker): Promise<void> {
+    const proc = w.proc
+    if (!this.o.live.running(w) || !w.api) return
+    const s = await agentSelf(w.api)
+    if (s?.wave?.phase && proc === w.proc) this.phases.set(w.id, { proc, phase: s.wave.phase })
+  }
+
+  private sampleWorkers(): void {
+    const down = this.unavailableNow()
     const f = this.f
     f.samples++
     f.maxUnavailable = Math.max(f.maxUnavailable, down.length)
@@ -149,14 +164,14 @@ export class WaveWatch {
     }
   }
 
-  private async loop(sample: () => Promise<void>, gap: 'maxGapMs' | 'maxCephGapMs'): Promise<void> {
+  private async loop(sample: () => Promise<void>, gap: 'maxGapMs' | 'maxCephGapMs' | undefined): Promise<void> {
     const every = this.o.everyMs ?? 150
     let last = Date.now()
     while (this.running) {
       const t = Date.now()
       await sample()
       const now = Date.now()
-      this.f[gap] = Math.max(this.f[gap], now - last)
+      if (gap) this.f[gap] = Math.max(this.f[gap], now - last)
       last = now
       await new Promise<void>((r) => setTimeout(r, Math.max(0, every - (now - t))))
     }
