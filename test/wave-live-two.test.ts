@@ -15,7 +15,7 @@
 import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
-import { run as upgradeCli } from '../coordinator/cli/commands/upgrade.js'
+import { main as shoal } from '../coordinator/cli/main.js'
 import { CephCluster, hasCeph } from './support/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
 import { agentSelf, until, WaveWatch } from './support/wave-watch.js'
@@ -37,7 +37,7 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
   /** `shoal upgrade ARGS` as an operator runs it against this coordinator: exit code and printed text. */
   async function cli(args: string[]): Promise<{ code: number; text: string }> {
     const out: string[] = []
-    const code = await upgradeCli([...args, '--coordinator', live.coordinator.url, '--admin-token', live.coordinator.adminToken], { out: (l) => out.push(l), err: (l) => out.push(l) })
+    const code = await shoal(['upgrade', ...args, '--coordinator', live.coordinator.url, '--admin-token', live.coordinator.adminToken], { out: (l) => out.push(l), err: (l) => out.push(l) })
     return { code, text: out.join('\n') }
   }
 
@@ -55,7 +55,7 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
     watch.start()
     await until(
       live,
-      async () => (await Promise.all(live.workers.map((w) => agentSelf(w.api)))).every((s) => s?.wave?.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
+      async () => (await Promise.all(live.workers.map((w) => agentSelf(w.api)))).every((s) => s?.wave?.phase === 'ready' && s.wave.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
       90_000,
       async () => `both workers publishing pre and post gates passing, out of the after-boot quiet period: ${await agentsNow()}`,
     )
