@@ -19,38 +19,17 @@ import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
 import { run as upgradeCli } from '../coordinator/cli/commands/upgrade.js'
 import { CephCluster, hasCeph } from './support/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
+import { agentSelf as self, until as waitUntil } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
 
 const W = ['w1', 'w2', 'w3']
 
-interface WaveSelf {
-  wave?: { wave?: string; abstaining: boolean; phase: string; lease?: unknown; held: { held: boolean; reason?: string; halted: boolean }; gates?: { pre: boolean; post: boolean } }
-}
-
-async function self(api: string | undefined): Promise<WaveSelf | undefined> {
-  if (!api) return undefined
-  try {
-    const r = await fetch(`http://${api}/v1/self`, { signal: AbortSignal.timeout(2000) })
-    return (await r.json()) as WaveSelf
-  } catch {
-    return undefined
-  }
-}
-
 let live!: LiveCluster
 
-/** Re-checks `pred` every 150 ms until it holds; throws with `what()` at the deadline. */
-async function until(pred: () => boolean | Promise<boolean>, deadlineMs: number, what: () => string | Promise<string>): Promise<void> {
-  const end = Date.now() + deadlineMs
-  for (;;) {
-    if (live?.errors.length) throw live.errors[0]
-    if (await pred()) return
-    if (Date.now() > end) throw new Error(`not within ${deadlineMs} ms: ${await what()}`)
-    await new Promise<void>((r) => setTimeout(r, 150))
-  }
-}
+/** Re-checks `pred` every 150 ms until it holds (test/support/wave-watch.ts), on this file's cluster. */
+const until = (pred: () => boolean | Promise<boolean>, deadlineMs: number, what: () => string | Promise<string>) => waitUntil(live, pred, deadlineMs, what)
 
 /** `shoal upgrade status ID` as an operator runs it: exit code and printed text. */
 async function statusCli(id: string): Promise<{ code: number; text: string }> {

@@ -120,7 +120,8 @@ export class WaveWatch {
         const p = this.phases.get(w.id)
         return (
           !live.running(w) ||
-          p?.proc !== w.proc ||
+          !p ||
+          p.proc !== w.proc ||
           p.phase !== 'ready' ||
           node?.spec.unschedulable === true ||
           !ready ||
