@@ -633,7 +633,11 @@ export class WaveService {
    */
   private async watchStall(w: StoredWave): Promise<void> {
     const now = this.deps.clock.now()
-    if (w.state !== 'running' || w.halt) return
+    if (w.state !== 'running' || w.halt) {
+      // Paused (or halted already): this time is not the wave's to account for.
+      this.progressAt = now
+      return
+    }
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
     const key = JSON.stringify([w.id, w.roster.map((r) => w.nodes[r.id]?.state), snap?.slots.map((s) => [s.grant?.holder, s.grant?.term])])
     if (key !== this.progressKey || this.hold().held) {
@@ -673,6 +677,13 @@ export class WaveService {
       member: (id) => this.view.member(id),
       hold,
     })
+  }
+
+  /** True while the newest wave runs halted (stall, or a failed or overdue node). */
+  haltedNow(): boolean {
+    const w = this.latest()
+    if (!w || w.state !== 'running') return false
+    return !!w.halt || this.hold().halted
   }
 
   /** Waiting nodes of the newest active wave by first reason (the shoal_wave_blocked_nodes gauge). */
