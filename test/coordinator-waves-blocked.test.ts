@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
+import { main } from '../coordinator/cli/main.js'
 import type { HealthSummary } from '../agent/protocol/node-record.js'
 
 let w: WaveHarness | undefined
@@ -178,5 +179,39 @@ describe('the stall halt, on the injected clock', () => {
     w.h.clock.advance(11 * MIN)
     await svc.tick()
     expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'halted', reason: expect.stringMatching(/nothing moved for 31 min/) })
+  })
+})
+
+async function shoal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await main([...argv, '--coordinator', w!.h.url, '--admin-token', w!.h.adminToken], { out: (l) => out.push(l), err: (l) => err.push(l) })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
+
+describe('shoal upgrade start|status: the refusal and the reasons as the operator reads them', () => {
+  it('start and --dry-run exit 1 with the explanation; --force starts; status names the cause and the change', async () => {
+    w = await startWaveHarness(2)
+    for (const m of w.machines) w.members.set(m.id, { health: health(2, 2, false, ['ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive']) })
+    const before = await w.h.coordinator.dumpState()
+    const refused = await shoal('upgrade', 'start', '--to', 'v2', '--max-unavailable', '1')
+    expect(refused.code).toBe(1)
+    expect(refused.err).toMatch(/^error: this wave can never finish/)
+    expect(refused.err).toMatch(/fix: ceph osd pool set rbd min_size 1/)
+    const dry = await shoal('upgrade', 'start', '--to', 'v2', '--dry-run')
+    expect(dry.code).toBe(1)
+    expect(dry.out).toMatch(/can never finish: pool rbd has min_size 2 with size 2.*\n  change: ceph osd pool set rbd min_size 1/)
+    expect(dry.err).toMatch(/^refused: this wave can never finish/)
+    expect(await w.h.coordinator.dumpState()).toEqual(before)
+    expect((await shoal('upgrade', 'start', '--to', 'v2', '--dry-run', '--force')).code).toBe(0)
+
+    const forced = await shoal('upgrade', 'start', '--to', 'v2', '--force', '--stall-timeout', '45m')
+    expect(forced).toMatchObject({ code: 0, out: expect.stringMatching(/wave w1 started/) })
+    const status = await shoal('upgrade', 'status')
+    expect(status.out).toMatch(/node-0001\s+waiting.*pre-reboot gate: ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive; can never stop \(below\)/)
+    expect(status.out).toMatch(/waiting nodes by reason: never 2/)
+    expect(status.out).toMatch(/cannot clear by itself: pool rbd has min_size 2 with size 2.*\(node-0001, node-0002\)\n  change: ceph osd pool set rbd min_size 1/)
+    expect(JSON.parse((await shoal('upgrade', 'status', '-o', 'json')).out)).toMatchObject({ stallTimeoutMs: 45 * MIN, forced: true })
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--stall-timeout', 'soon')).toMatchObject({ code: 2, err: expect.stringMatching(/--stall-timeout must look like 90s, 30m or 2h/) })
   })
 })

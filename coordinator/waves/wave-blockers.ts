@@ -76,7 +76,7 @@ export function waveBlocks(i: BlockInputs): Map<string, NodeBlock[]> {
       list.push({ code: 'budget', message: `budget: K=${i.maxUnavailable}, ${down.length} unavailable now (${shown})`, permanent: false })
     }
     const g = r?.health.gates
-    if (g && !g.pre && !list.some((b) => b.code === 'never')) {
+    if (g && !g.pre) {
       const why = g.why?.length ? g.why.join('; ') : 'its pre-reboot gate fails (no reason published: an older agent)'
       list.push({ code: 'gate', message: `pre-reboot gate: ${why}`, permanent: false })
     }
