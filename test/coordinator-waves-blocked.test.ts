@@ -168,6 +168,14 @@ describe('the stall halt, on the injected clock', () => {
     w.h.clock.advance(20 * MIN)
     await svc.tick()
     expect((await w.admin('/v1/waves/w1')).json.state).toBe('running')
+    // A node down for 40 min is the node timeout's to judge, not a stall.
+    w.members.set(a, { status: 'dead' })
+    await svc.tick()
+    w.h.clock.advance(40 * MIN)
+    await svc.tick()
+    expect((await w.admin('/v1/waves/w1')).json.reason ?? '').not.toMatch(/nothing moved/)
+    w.members.set(a, { status: 'alive' })
+    await svc.tick()
     // A node moves (drains): progress; 20 more minutes are not a stall either.
     w.members.set(a, { phase: 'draining' })
     await svc.tick()

@@ -40,8 +40,8 @@ export interface BlockInputs {
   hold: Hold
 }
 
-/** Unavailable for the budget: not alive and ready on the mesh, or holding a slot. */
-function unavailable(m: MemberView | undefined): string | undefined {
+/** Why a member is unavailable (not alive and ready on the mesh), or undefined when it is available. */
+export function unavailable(m: MemberView | undefined): string | undefined {
   if (!m) return 'unseen'
   if (m.status !== 'alive') return m.status
   const p = m.record?.phase

@@ -41,7 +41,7 @@ import {
   type WaveStatus,
 } from './wave-api.js'
 import { BOOT_SLACK_MS, nodeWaveState, waveStartNotBefore } from './wave-progress.js'
-import { blockedCounts, refusalText, startVerdict, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
+import { blockedCounts, refusalText, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
 
 /** Stall timeout of waves stored before it existed. */
 const DEFAULT_STALL_MS = 30 * 60_000
@@ -628,8 +628,9 @@ export class WaveService {
 
   /**
    * The stall halt: a running wave in which nothing changed (node states, slot holders) for
-   * its stallTimeoutMs while nothing held it halts with the reason. Time held back (paused,
-   * outside the window, alerts, a node-timeout halt) does not count: those say why already.
+   * its stallTimeoutMs while nothing held it and every node was up halts with the reason.
+   * Time held back (paused, outside the window, alerts, a node-timeout halt) or with a node
+   * down (the node timeout's to judge) does not count: those say why already.
    */
   private async watchStall(w: StoredWave): Promise<void> {
     const now = this.deps.clock.now()
@@ -640,7 +641,9 @@ export class WaveService {
     }
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
     const key = JSON.stringify([w.id, w.roster.map((r) => w.nodes[r.id]?.state), snap?.slots.map((s) => [s.grant?.holder, s.grant?.term])])
-    if (key !== this.progressKey || this.hold().held) {
+    // A node that is down is the node timeout's to judge (its own halt), not a stall.
+    const someoneDown = w.roster.some((r) => !this.retired().has(r.id) && unavailable(this.view.member(r.id)) !== undefined)
+    if (key !== this.progressKey || this.hold().held || someoneDown) {
       this.progressKey = key
       this.progressAt = now
       return
