@@ -8,14 +8,14 @@ describe('neverStops: what can never clear by itself', () => {
     const b = neverStops({ pools: [pool('rbd', 2, 2)], domainType: 'host', domains: 2 })
     expect(b).toHaveLength(1)
     expect(b[0]!.code).toBe('pool-min-size')
-    expect(b[0]!.message).toMatch(/pool rbd has min_size 2 with size 2: with one host down 1 copy\(ies\) remain/)
+    expect(b[0]!.message).toMatch(/pool rbd has min_size 2 with size 2: with one host down 1 copy remains/)
     expect(b[0]!.fix).toMatch(/^ceph osd pool set rbd min_size 1/)
   })
 
   it('fewer failure domains than replicas: the PGs are undersized already; the fix adds a host or sizes the pool', () => {
     const b = neverStops({ pools: [pool('rbd', 3, 2)], domainType: 'host', domains: 2 })
     expect(b.map((x) => x.code)).toEqual(['failure-domains'])
-    expect(b[0]!.message).toMatch(/wants 3 replicas on distinct hosts but the CRUSH map has 2 host\(s\).*1 copy\(ies\) remain, below min_size 2/)
+    expect(b[0]!.message).toMatch(/wants 3 replicas on distinct hosts but the CRUSH map has 2 host\(s\).*1 copy remains, below min_size 2/)
     expect(b[0]!.fix).toMatch(/add a host with OSDs \(2 -> 3\).*ceph osd pool set rbd size 2 && ceph osd pool set rbd min_size 1/)
   })
 

@@ -21,6 +21,7 @@
 import { z } from 'zod'
 
 const Name = z.string().max(64)
+const copies = (n: number) => `${n} ${n === 1 ? 'copy' : 'copies'}`
 
 /** What an agent publishes about stopping itself (HealthSummary.stop). Bounded for the record. */
 export const StopFacts = z
@@ -72,16 +73,16 @@ export function neverStops(f: StopFacts | undefined): Blocker[] {
     if (domains < p.size) {
       out.push({
         code: 'failure-domains',
-        message: `pool ${p.name} wants ${p.size} replicas on distinct ${type}s but the CRUSH map has ${domains} ${type}(s) with OSDs: its PGs hold ${placed} copies, and with one ${type} down ${left} copy(ies) remain, below min_size ${p.min}, so its PGs go inactive — no ${type} can ever be stopped`,
+        message: `pool ${p.name} wants ${p.size} replicas on distinct ${type}s but the CRUSH map has ${domains} ${type}(s) with OSDs: its PGs hold ${copies(placed)}, and with one ${type} down ${copies(left)} remain${left === 1 ? 's' : ''}, below min_size ${p.min}, so its PGs go inactive — no ${type} can ever be stopped`,
         fix: `add a ${type} with OSDs (${domains} -> ${p.size}), or size the pool to the cluster: ceph osd pool set ${p.name} size ${domains}${domains >= 2 ? ` && ceph osd pool set ${p.name} min_size ${domains - 1}` : ''}`,
       })
     } else {
       out.push({
         code: 'pool-min-size',
-        message: `pool ${p.name} has min_size ${p.min} with size ${p.size}: with one ${type} down ${left} copy(ies) remain, below min_size, so its PGs go inactive — no ${type} can ever be stopped`,
+        message: `pool ${p.name} has min_size ${p.min} with size ${p.size}: with one ${type} down ${copies(left)} remain${left === 1 ? 's' : ''}, below min_size, so its PGs go inactive — no ${type} can ever be stopped`,
         fix:
           p.size >= 2
-            ? `ceph osd pool set ${p.name} min_size ${p.size - 1} (writes then continue on ${p.size - 1} copy(ies) while a ${type} reboots)`
+            ? `ceph osd pool set ${p.name} min_size ${p.size - 1} (writes then continue on ${copies(p.size - 1)} while a ${type} reboots)`
             : `give the pool a second copy: ceph osd pool set ${p.name} size 2 && ceph osd pool set ${p.name} min_size 1 (needs 2 ${type}s)`,
       })
     }
