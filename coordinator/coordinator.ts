@@ -95,7 +95,7 @@ export class Coordinator {
     this.images = new ImageStore(c.imagesDir, this.store, { id: state.clusterId, keyring: state.keyring })
     if (c.dhtPort >= 0) this.dht = await startBootstrapNode({ host: c.dhtHost, port: c.dhtPort })
     this._waves = await startWaves(
-      { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, meshTiming: this.meshTiming, maxBodyBytes: c.maxBodyBytes },
+      { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, meshTiming: this.meshTiming, maxBodyBytes: c.maxBodyBytes, registry: this.metrics.registry },
       this.wavesOptions,
     )
 

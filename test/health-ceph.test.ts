@@ -9,6 +9,7 @@ import { CephCli } from '../agent/health/ceph-cli.js'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { postReboot, preReboot } from '../agent/health/gates.js'
 import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
+import { cephStopFacts } from '../agent/health/stop-observations.js'
 import { CephCluster, hasCeph } from './support/ceph-cluster.js'
 
 const cephInstalled = await hasCeph()
@@ -60,6 +61,11 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     expect(b.dump.osds.map((o) => [o.osd, o.up, o.in])).toEqual(a.dump.osds.map((o) => [o.osd, o.up, o.in]))
     expect(b.tree.nodes.map((n) => n.name).sort()).toEqual(a.tree.nodes.map((n) => n.name).sort())
     expect(b.okToStop).toEqual(a.okToStop)
+    // The CRUSH rules (both transports), and the stop facts an agent publishes from them.
+    expect(a.rules?.map((r) => r.rule_name)).toEqual(['replicated_rule'])
+    expect(b.rules).toEqual(a.rules)
+    expect(cephStopFacts(a)).toMatchObject({ domainType: 'host', domains: 3, okAlone: true })
+    expect(cephStopFacts(a).pools!.every((p) => p.size === 3 && p.min === 2)).toBe(true)
     const [x, y] = [await cli.okToStop([0, 1]), await viaSession.okToStop([0, 1])] // exit 16 both ways
     expect([x.ok, y.ok]).toEqual([false, false])
     expect(y.detail).toEqual(x.detail)

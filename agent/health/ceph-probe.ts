@@ -5,7 +5,7 @@
 import { ShoalError } from '../protocol/errors.js'
 import type { Probe } from '../protocol/ports.js'
 import { CephCli, EBUSY, type CephCliOptions } from './ceph-cli.js'
-import { CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from './ceph-schemas.js'
+import { CephCrushRules, CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from './ceph-schemas.js'
 import { parseJsonWith } from './parse-output.js'
 
 /** ok-to-stop's verdict: exit 0 -> ok, exit 16 -> not ok (same JSON). Exit 11 throws ceph-retry. */
@@ -27,6 +27,8 @@ export interface CephSnapshot {
   hostKnown: boolean
   /** ok-to-stop for hostOsds, when asked for; an Error when Ceph could not answer. */
   okToStop?: OkToStopAnswer | { error: string; code: string }
+  /** The CRUSH rules (read once per crush_version); absent when Ceph could not answer. */
+  rules?: CephCrushRules
 }
 
 /** OSD ids under the CRUSH bucket `host` (walks nested buckets). Pure. */
@@ -85,6 +87,9 @@ export class CephProbe implements Probe<CephSnapshot> {
   dump(): Promise<CephOsdDump> {
     return this.cli.json(['osd', 'dump'], CephOsdDump)
   }
+  crushRules(): Promise<CephCrushRules> {
+    return this.cli.json(['osd', 'crush', 'rule', 'dump'], CephCrushRules)
+  }
 
   /** `ceph osd ok-to-stop IDS`. Exit 16 is a "no" (resolved), 11 throws ceph-retry. */
   async okToStop(ids: readonly number[]): Promise<OkToStopAnswer> {
@@ -107,6 +112,21 @@ export class CephProbe implements Probe<CephSnapshot> {
 
   /** The last `osd tree` and the crush_version it belongs to (routine rounds reuse it). */
   private treeCache?: { crushVersion: number; tree: CephOsdTree }
+  /** The CRUSH rules and the crush_version they belong to: they change with the CRUSH map only. */
+  private rulesCache?: { crushVersion: number | undefined; rules: CephCrushRules }
+
+  /** The CRUSH rules, read again only when crush_version changed; undefined when Ceph cannot say (never fails the round). */
+  private async rulesFor(d: CephOsdDump): Promise<CephCrushRules | undefined> {
+    const v = d.crush_version
+    if (this.rulesCache && v !== undefined && this.rulesCache.crushVersion === v) return this.rulesCache.rules
+    try {
+      const rules = await this.crushRules()
+      this.rulesCache = { crushVersion: v, rules }
+      return rules
+    } catch {
+      return this.rulesCache?.rules
+    }
+  }
 
   /**
    * One snapshot: status (which carries the health checks), osd dump and osd tree, in
@@ -140,9 +160,11 @@ export class CephProbe implements Probe<CephSnapshot> {
       }
       return { tree, known, osds, okToStop }
     })
-    const [status, t, dump] = await Promise.all([this.status(), treeAndStop, dumpP])
+    const rulesP = dumpP.then((d) => this.rulesFor(d), () => undefined)
+    const [status, t, dump, rules] = await Promise.all([this.status(), treeAndStop, dumpP, rulesP])
     const snap: CephSnapshot = { host: this.host, status, health: status.health, tree: t.tree, dump, hostOsds: t.osds, hostKnown: t.known }
     if (t.okToStop) snap.okToStop = t.okToStop
+    if (rules) snap.rules = rules
     return snap
   }
 }

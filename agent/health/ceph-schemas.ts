@@ -66,7 +66,7 @@ export const CephOsdDump = z.object({
   crush_version: z.number().int().optional(),
   flags_set: z.array(z.string()).optional(),
   pools: z.array(
-    z.object({ pool: z.number().int(), pool_name: z.string(), size: z.number().int(), min_size: z.number().int() }),
+    z.object({ pool: z.number().int(), pool_name: z.string(), size: z.number().int(), min_size: z.number().int(), crush_rule: z.number().int().optional(), type: z.number().int().optional() }),
   ),
   osds: z.array(
     z.object({
@@ -90,3 +90,16 @@ export const CephOkToStop = z.object({
   ok_become_degraded: z.array(z.string()).optional(),
 })
 export type CephOkToStop = z.infer<typeof CephOkToStop>
+
+/**
+ * `ceph osd crush rule dump --format json`: where a rule spreads replicas. The failure
+ * domain is the `type` of its choose/chooseleaf step ("host" in the default replicated_rule).
+ */
+export const CephCrushRules = z.array(
+  z.object({
+    rule_id: z.number().int(),
+    rule_name: z.string(),
+    steps: z.array(z.object({ op: z.string(), type: z.string().optional(), num: z.number().int().optional(), item_name: z.string().optional() })),
+  }),
+)
+export type CephCrushRules = z.infer<typeof CephCrushRules>

@@ -58,6 +58,7 @@ export function toCephCommand(args: readonly string[]): Cmd | undefined {
   if (a === 'health detail') return { target: 'mon', cmd: { prefix: 'health', detail: 'detail', ...json } }
   if (a === 'osd tree') return { target: 'mon', cmd: { prefix: 'osd tree', ...json } }
   if (a === 'osd dump') return { target: 'mon', cmd: { prefix: 'osd dump', ...json } }
+  if (a === 'osd crush rule dump') return { target: 'mon', cmd: { prefix: 'osd crush rule dump', ...json } }
   if (a === 'osd stat') return { target: 'mon', cmd: { prefix: 'osd stat', ...json } }
   if (args[0] === 'osd' && args[1] === 'ok-to-stop' && args.length > 2 && args.slice(2).every((x) => /^\d+$/.test(x)))
     return { target: 'mgr', cmd: { prefix: 'osd ok-to-stop', ids: args.slice(2), ...json } }

@@ -33,6 +33,13 @@ export function classifyPods(pods: KubePod[]): Pick<DrainPlan, 'evict' | 'stay'>
   return { evict, stay }
 }
 
+/** A budget that allows no disruption with every pod it expects healthy: waiting never frees it. */
+export function allowsNoneEver(b: KubePdb): boolean {
+  const st = b.status
+  if (!st || st.disruptionsAllowed > 0 || st.currentHealthy === undefined || st.expectedPods === undefined) return false
+  return st.expectedPods > 0 && st.currentHealthy >= st.expectedPods
+}
+
 /** The drain plan without evicting: which pods a PodDisruptionBudget would refuse now. Pure. */
 export function drainPlan(pods: KubePod[], pdbs: KubePdb[]): DrainPlan {
   const { evict, stay } = classifyPods(pods)
@@ -40,6 +47,7 @@ export function drainPlan(pods: KubePod[], pdbs: KubePdb[]): DrainPlan {
   const blocking: DrainPlan['blocking'] = []
   // Evicting several pods under one budget uses it up one by one.
   const used = new Map<string, number>()
+  const none: NonNullable<DrainPlan['pdbsAllowingNone']> = []
   for (const ref of evict) {
     const pod = byKey.get(`${ref.namespace}/${ref.name}`)!
     if (isUnmanaged(pod)) {
@@ -60,9 +68,11 @@ export function drainPlan(pods: KubePod[], pdbs: KubePdb[]): DrainPlan {
     if (left < 1) {
       const h = b.status?.currentHealthy !== undefined && b.status?.desiredHealthy !== undefined ? ` (${b.status.currentHealthy} healthy, ${b.status.desiredHealthy} needed)` : ''
       blocking.push({ ...ref, reason: `PodDisruptionBudget ${b.metadata.name} allows no more disruptions${h}` })
+      const st = b.status
+      if (allowsNoneEver(b) && !none.some((x) => x.name === b.metadata.name)) none.push({ name: b.metadata.name, healthy: st!.currentHealthy!, desired: st!.desiredHealthy ?? st!.currentHealthy! })
     } else used.set(key, (used.get(key) ?? 0) + 1)
   }
-  return { evict, stay, blocking }
+  return { evict, stay, blocking, ...(none.length ? { pdbsAllowingNone: none } : {}) }
 }
 
 export interface DrainOptions {

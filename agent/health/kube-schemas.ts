@@ -57,7 +57,7 @@ const Selector = z.object({
 export const KubePdb = z.object({
   metadata: ObjectMeta,
   spec: z.object({ selector: Selector.nullish() }),
-  status: z.object({ disruptionsAllowed: z.number().int().default(0), currentHealthy: z.number().int().optional(), desiredHealthy: z.number().int().optional() }).nullish(),
+  status: z.object({ disruptionsAllowed: z.number().int().default(0), currentHealthy: z.number().int().optional(), desiredHealthy: z.number().int().optional(), expectedPods: z.number().int().optional() }).nullish(),
 })
 export type KubePdb = z.infer<typeof KubePdb>
 

@@ -49,6 +49,11 @@ export interface DrainPlan {
   stay: (PodRef & { why: 'daemonset' | 'mirror' })[]
   /** Pods whose eviction would be refused now, and why (PDB with no disruptions left, ...). */
   blocking: (PodRef & { reason: string })[]
+  /**
+   * Budgets among those that block which allow no eviction although every pod they cover
+   * is healthy: waiting cannot clear them, only relaxing the budget (or more replicas) can.
+   */
+  pdbsAllowingNone?: { name: string; healthy: number; desired: number }[]
 }
 
 export interface KubeView {

@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { Bytes, pack, unpack } from './frame.js'
 import type { Keyring } from './ports.js'
+import { StopFacts } from './stop-facts.js'
 
 /** Lifecycle of a worker as the operator sees it. */
 export const Phase = z.enum(['booting', 'joining', 'ready', 'draining', 'rebooting', 'verifying', 'failed', 'leaving'])
@@ -56,7 +57,18 @@ export const HealthSummary = z
      * could go down now (Ceph ok-to-stop for its OSDs with what is down now, drain
      * possible); `post` — it is fully back. Voters rank and judge candidates by these.
      */
-    gates: z.object({ pre: z.boolean(), post: z.boolean(), at: z.number() }).strict().optional(),
+    gates: z
+      .object({
+        pre: z.boolean(),
+        post: z.boolean(),
+        at: z.number(),
+        /** Why `pre` fails, in the gate's words (first few): what status shows for a waiting node. */
+        why: z.array(z.string().max(200)).max(6).optional(),
+      })
+      .strict()
+      .optional(),
+    /** The facts that decide whether this node could ever go down on its own (agent/protocol/stop-facts.ts). */
+    stop: StopFacts.optional(),
   })
   .strict()
 export type HealthSummary = z.infer<typeof HealthSummary>

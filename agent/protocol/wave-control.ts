@@ -67,13 +67,29 @@ export function inWindow(w: MaintenanceWindow | undefined, nowMs: number): boole
   return w.fromMinute <= w.toMinute ? minute >= w.fromMinute && minute < w.toMinute : minute >= w.fromMinute || minute < w.toMinute
 }
 
+const hhmm = (minute: number) => `${String(Math.floor(minute / 60) % 24).padStart(2, '0')}:${String(minute % 60).padStart(2, '0')}`
+export const windowText = (w: MaintenanceWindow): string => `${hhmm(w.fromMinute)}-${w.toMinute === 1440 ? '24:00' : hhmm(w.toMinute)}`
+
+/** Minutes from `nowMs` until the window next opens (0 inside it). */
+export function untilWindow(w: MaintenanceWindow, nowMs: number): number {
+  if (inWindow(w, nowMs)) return 0
+  const minute = Math.floor((nowMs % 86_400_000) / 60_000)
+  return (w.fromMinute - minute + 1440) % 1440
+}
+
+const minutesText = (m: number): string => (m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`)
+
 export interface Hold {
   held: boolean
   /** Why new slots are held back (for the API, the CLI and the logs). */
   reason: string | undefined
   /** True when the hold is the wave halting by itself (vs operator, window or alert). */
   halted: boolean
+  /** What holds it, as a bounded word (metric label, UI): the operator's state, a halt, the window, an alert. */
+  kind?: HoldKind
 }
+
+export type HoldKind = 'state' | 'failed' | 'overdue' | 'window' | 'alert'
 
 const UNAVAILABLE_PHASES = new Set(['draining', 'rebooting', 'verifying', 'failed', 'booting', 'joining'])
 
@@ -138,14 +154,14 @@ export class WaveGate {
 
   hold(now: number): Hold {
     const c = this.control
-    if (c && c.state !== 'running') return { held: true, reason: `wave ${c.wave} is ${c.state}`, halted: false }
-    if (this.failed) return { held: true, reason: `halted: node ${this.failed} failed its wave step (see its record)`, halted: true }
+    if (c && c.state !== 'running') return { held: true, reason: `wave ${c.wave} is ${c.state}`, halted: false, kind: 'state' }
+    if (this.failed) return { held: true, reason: `halted: node ${this.failed} failed its wave step (see its record)`, halted: true, kind: 'failed' }
     if (this.overdue) {
       const o = this.overdue
-      return { held: true, reason: `halted: node ${o.id} has been ${o.what} for ${Math.round(o.ms / 1000)} s, past the wave's node timeout of ${Math.round(c!.nodeTimeoutMs / 1000)} s`, halted: true }
+      return { held: true, reason: `halted: node ${o.id} has been ${o.what} for ${Math.round(o.ms / 1000)} s, past the wave's node timeout of ${Math.round(c!.nodeTimeoutMs / 1000)} s`, halted: true, kind: 'overdue' }
     }
-    if (c && !inWindow(c.window, now)) return { held: true, reason: `outside the maintenance window`, halted: false }
-    if (c && c.alerts.length > 0) return { held: true, reason: `alerts firing: ${c.alerts.join(', ')}`, halted: false }
+    if (c && !inWindow(c.window, now)) return { held: true, reason: `outside the maintenance window ${windowText(c.window!)} UTC (opens in ${minutesText(untilWindow(c.window!, now))})`, halted: false, kind: 'window' }
+    if (c && c.alerts.length > 0) return { held: true, reason: `alerts firing: ${c.alerts.join(', ')}`, halted: false, kind: 'alert' }
     return { held: false, reason: undefined, halted: false }
   }
 

@@ -15,6 +15,8 @@
 import type { HealthObserver, Purpose, Round } from '../health/health-observer.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { postReboot, preReboot } from '../health/gates.js'
+import { stopFactsOf } from '../health/stop-observations.js'
+import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
 import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-record.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
@@ -74,6 +76,13 @@ export interface UpgradeStatus {
   slots: { slot: number; term: number; holder: string | undefined; promisedTo: string[] }[]
   held: { held: boolean; reason: string | undefined; halted: boolean }
   gates: GateStatus | undefined
+  /**
+   * Why this node is not going down for the wave now, in words (its hold, its pre-gate's
+   * reasons) — and `never`: causes that cannot clear by themselves, with what to change.
+   */
+  blocked: { reasons: string[]; never: Blocker[] }
+  /** The Ceph/Kubernetes facts this node publishes about stopping itself (HealthSummary.stop). */
+  stop: StopFacts | undefined
   executor: { step: string; at: number; note?: string } | undefined
   counters: Record<string, number>
 }
@@ -104,6 +113,7 @@ export class UpgradeAgent {
   private phase: Phase = 'joining'
   private reason: string | undefined
   private gates: GateStatus | undefined
+  private stop: StopFacts | undefined
   private summary: HealthSummary = { status: 'unknown', conditions: [] }
   private lastPublished = ''
   private timer: NodeJS.Timeout | undefined
@@ -257,9 +267,22 @@ export class UpgradeAgent {
       slots: v.slots,
       held: this.view.held(),
       gates: this.gates,
+      blocked: this.blocked(v.wave !== undefined && v.target !== this.o.image && !v.lease),
+      stop: this.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
     }
+  }
+
+  /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
+  private blocked(candidate: boolean): UpgradeStatus['blocked'] {
+    const never = neverStops(this.stop)
+    if (!candidate) return { reasons: [], never }
+    const reasons: string[] = []
+    const h = this.view.held()
+    if (h.held && h.reason) reasons.push(`hold: ${h.reason}`)
+    if (this.gates && !this.gates.pre) reasons.push(...this.gates.preReasons.map((r) => `pre-reboot gate: ${r}`))
+    return { reasons, never }
   }
 
   private async onLease(lease: Lease): Promise<void> {
@@ -344,6 +367,7 @@ export class UpgradeAgent {
       const post = verdictOf(postReboot(obs))
       const prev = this.gates
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preReasons: pre.reasons, postReasons: post.reasons }
+      this.stop = stopFactsOf(obs, this.stop)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass) {
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
@@ -405,8 +429,14 @@ export class UpgradeAgent {
     if (this.phase === 'failed' && this.reason) {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
-    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(g ? { gates: { pre: g.pre, post: g.post, at: g.at } } : {}) }
-    const key = JSON.stringify([health.status, g?.pre, g?.post, conditions.map((c) => [c.id, c.severity, c.message])])
+    const why = g && !g.pre ? g.preReasons.slice(0, 6).map((r) => r.slice(0, 200)) : []
+    const health: HealthSummary = {
+      ...this.summary,
+      conditions: conditions.slice(0, 16),
+      ...(g ? { gates: { pre: g.pre, post: g.post, at: g.at, ...(why.length ? { why } : {}) } } : {}),
+      ...(this.stop ? { stop: this.stop } : {}),
+    }
+    const key = JSON.stringify([health.status, g?.pre, g?.post, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
     if (!force && key === this.lastPublished) return
     this.lastPublished = key
     this.o.mesh.updateSelf({ health })

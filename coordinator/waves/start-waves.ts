@@ -5,6 +5,7 @@
  * /v1/waves* and /v1/assign routes to `handle`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Registry } from 'prom-client'
 import type { MeshParam } from '../../agent/boot/mesh-param.js'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
 import type { MeshEvent } from '../../agent/protocol/mesh-types.js'
@@ -18,6 +19,7 @@ import { emptyMembers, type MemberSource } from './coordinator-view.js'
 import { LinkMeshPort, noMesh, type MeshLink } from './link-mesh-port.js'
 import { handleWaves } from './wave-routes.js'
 import { WaveService } from './wave-service.js'
+import { registerWaveMetrics } from './wave-metrics.js'
 
 export interface WavesOptions {
   /** Run the coordinator's mesh peer (default: whenever a bootstrap list is given). */
@@ -44,6 +46,8 @@ export interface WavesContext {
   /** Mesh timing of the coordinator's peer (config meshTiming; the workers get the same). */
   meshTiming?: MeshParam
   maxBodyBytes: number
+  /** The coordinator's metrics registry: the waves' gauges join it (wave-metrics.ts). */
+  registry?: Registry
 }
 
 export interface Waves {
@@ -103,6 +107,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     peer.runtime.on('event', onEvent)
     await peer.start()
   }
+  if (ctx.registry) registerWaveMetrics(ctx.registry, service)
   service.start()
   let closing: Promise<void> | undefined
   return {

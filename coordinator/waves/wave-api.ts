@@ -5,7 +5,7 @@
  *
  * | method | path                              | body -> answer                                   |
  * |--------|-----------------------------------|--------------------------------------------------|
- * | POST   | /v1/waves                         | WaveCreate -> 201 WaveStatus (dryRun: 200 DryRun) |
+ * | POST   | /v1/waves                         | WaveCreate -> 201 WaveStatus (dryRun: 200 DryRun); 409 never-finishes unless force |
  * | GET    | /v1/waves                         | -> { waves: WaveStatus[] } (newest first)         |
  * | GET    | /v1/waves/{id}                    | -> WaveStatus (id `current`: the newest wave)     |
  * | POST   | /v1/waves/{id}/pause|resume|abort | -> WaveStatus; 409 when the wave is not in a state that allows it |
@@ -16,6 +16,7 @@
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { ImageVersion, SignatureHex } from '../enroll-api.js'
+import { BLOCK_CODES } from './wave-blockers.js'
 
 export const waveRoutes = {
   waves: '/v1/waves',
@@ -44,6 +45,14 @@ export const WaveCreate = z
     drainPolicy: z.enum(['halt', 'force']).default('halt'),
     /** A holder unavailable longer than this halts the wave. 30 min: a bare-metal reboot plus a Ceph recovery. */
     nodeTimeoutMs: z.number().int().positive().max(7 * 86_400_000).default(30 * 60_000),
+    /**
+     * A running wave in which nothing moves for this long — no slot granted, no node changing
+     * state, nothing down, no hold — halts with the reason. 30 min: longer than any one
+     * node's cycle, so only a wave that waits for something that will not come halts.
+     */
+    stallTimeoutMs: z.number().int().positive().max(7 * 86_400_000).default(30 * 60_000),
+    /** Start even when the start check finds that the wave can never finish. */
+    force: z.boolean().default(false),
     dryRun: z.boolean().default(false),
   })
   .strict()
@@ -77,6 +86,18 @@ export type NodeWaveState = z.infer<typeof NodeWaveState>
 export const StoredState = z.enum(['running', 'paused', 'done', 'aborted'])
 export type StoredState = z.infer<typeof StoredState>
 
+export const NodeBlock = z
+  .object({
+    code: z.enum(BLOCK_CODES),
+    message: z.string(),
+    fix: z.string().optional(),
+    permanent: z.boolean(),
+  })
+  .strict()
+
+/** A cause that can never clear by itself, the candidates it stops, and what to change. */
+export const NeverCause = z.object({ message: z.string(), fix: z.string(), nodes: z.array(z.string()) }).strict()
+
 export const NodeProgress = z
   .object({
     node: NodeId,
@@ -91,6 +112,8 @@ export const NodeProgress = z
     reason: z.string().optional(),
     assignedAt: z.number().optional(),
     doneAt: z.number().optional(),
+    /** Why a waiting node is not moving now (wave-blockers.ts): hold, budget, gate, not-ready, never. */
+    blocked: z.array(NodeBlock).optional(),
   })
   .strict()
 export type NodeProgress = z.infer<typeof NodeProgress>
@@ -115,6 +138,12 @@ export const StoredWave = z
     stateReason: z.string().optional(),
     /** The wave this one rolls back, if any. */
     rollbackOf: WaveId.optional(),
+    /** Stall timeout (absent in waves stored before it existed: the default). */
+    stallTimeoutMs: z.number().int().positive().optional(),
+    /** Started with --force over a start check that said it can never finish. */
+    forced: z.boolean().optional(),
+    /** Halted by the coordinator because nothing moved for stallTimeoutMs (cleared by resume). */
+    halt: z.object({ at: z.number(), reason: z.string() }).strict().optional(),
     nodes: z.record(z.string(), z.object({ state: NodeWaveState, since: z.number(), reason: z.string().optional(), assignedAt: z.number().optional(), doneAt: z.number().optional() }).strict()),
   })
   .strict()
@@ -138,6 +167,12 @@ export const WaveStatus = z
     stateAt: z.number(),
     rollbackOf: z.string().optional(),
     progress: z.object({ total: z.number(), done: z.number(), failed: z.number(), inProgress: z.number(), waiting: z.number() }).strict(),
+    stallTimeoutMs: z.number().optional(),
+    /** Waiting nodes by their first reason (the shoal_wave_blocked_nodes gauge), while the wave is active. */
+    blocked: z.record(z.string(), z.number()).optional(),
+    /** Causes that can never clear by themselves, while the wave is active. */
+    never: z.array(NeverCause).optional(),
+    forced: z.boolean().optional(),
     nodes: z.array(NodeProgress),
   })
   .strict()
@@ -164,6 +199,14 @@ export const DryRun = z
     /** Candidates in the order the vote's ranking would pick them now. */
     order: z.array(NodeId),
     nodes: z.array(DryRunNode),
+    /** The start check: causes that would make this wave never finish (a real start is refused unless forced). */
+    never: z.array(NeverCause).optional(),
+    /** Candidates whose agents publish no stop facts (no Ceph, or an older agent): not judged. */
+    unknown: z.array(NodeId).optional(),
+    /** True when `shoal upgrade start` without --force would refuse this wave. */
+    refused: z.boolean().optional(),
+    /** The refusal text a real start would answer with. */
+    refusal: z.string().optional(),
   })
   .strict()
 export type DryRun = z.infer<typeof DryRun>

@@ -41,6 +41,10 @@ import {
   type WaveStatus,
 } from './wave-api.js'
 import { BOOT_SLACK_MS, nodeWaveState, waveStartNotBefore } from './wave-progress.js'
+import { blockedCounts, refusalText, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
+
+/** Stall timeout of waves stored before it existed. */
+const DEFAULT_STALL_MS = 30 * 60_000
 
 export interface WaveServiceDeps {
   state: ClusterState
@@ -85,6 +89,9 @@ export class WaveService {
   private lastControlAt = 0
   /** Waves whose per-node progress changed since it was last written. */
   private readonly dirty = new Set<string>()
+  /** Stall watch of the latest wave: what it looked like, and since when (coordinator clock). */
+  private progressKey = ''
+  private progressAt = 0
   private readonly log: Logger
 
   private constructor(
@@ -187,6 +194,7 @@ export class WaveService {
       const roster = this.fixRoster()
       const previous = this.previousVersion(roster.map((r) => r.id), body.target)
       if (body.dryRun) return this.dryRun(body, roster.map((r) => r.id), previous)
+      this.startCheck(body, roster.map((r) => r.id))
       // A wave whose last node just finished is done, even if the tick has not written it yet:
       // status already says so, and the operator's next wave must not be refused for it.
       const active = await this.settled(this.active())
@@ -194,6 +202,25 @@ export class WaveService {
       const w = await this.startWave(body, roster, previous, by)
       return this.status(w)
     })
+  }
+
+  /** Candidates of a wave to `target`: roster nodes not (known to be) on it. */
+  private candidates(ids: readonly string[], target: string): string[] {
+    this.view.refresh()
+    return ids.filter((id) => this.view.member(id)?.record?.image !== target)
+  }
+
+  /** Refuses (409 never-finishes) a wave that could never finish, unless forced. */
+  private startCheck(b: WaveCreate, ids: readonly string[]): void {
+    const cands = this.candidates(ids, b.target)
+    const v = startVerdict(cands, (id) => this.view.member(id))
+    if (v.never.length === 0) return
+    const text = refusalText(v, cands.length)
+    if (!b.force) {
+      this.log.warn({ component: 'waves', target: b.target, never: v.never }, 'wave refused: it could never finish')
+      throw new HttpError(409, 'never-finishes', text)
+    }
+    this.log.warn({ component: 'waves', target: b.target, never: v.never }, 'wave forced over a start check that says it can never finish')
   }
 
   list(): WaveStatus[] {
@@ -220,6 +247,13 @@ export class WaveService {
       this.refresh(w)
       if (w.state === 'paused') {
         await this.setState(w, 'running', `resumed by ${by}`, by)
+        return this.status(w)
+      }
+      if (w.state === 'running' && w.halt) {
+        // The operator changed what stalled it (or wants another 30 min): the clock starts again.
+        delete w.halt
+        this.progressAt = this.deps.clock.now()
+        await this.setState(w, 'running', `resumed by ${by} after a stall halt`, by)
         return this.status(w)
       }
       const hold = this.hold()
@@ -255,7 +289,7 @@ export class WaveService {
       const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
+      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: true, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
       const roster = this.fixRoster()
       const nw = await this.startWave(body, roster, w.target, by, w.id)
       return this.status(nw)
@@ -417,7 +451,22 @@ export class WaveService {
       if (candidate && f!.available) keys.push(rankKey(v, f!, { holders: [], activeDomains }))
     }
     keys.sort(compareRank)
-    return { dryRun: true, target: b.target, previous, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, order: keys.map((k) => k.id), nodes }
+    const cands = this.candidates(ids, b.target)
+    const verdict = startVerdict(cands, (id) => this.view.member(id))
+    for (const n of nodes) for (const c of verdict.never) if (c.nodes.includes(n.node)) n.reasons.push(`can never stop: ${c.message}; fix: ${c.fix}`)
+    return {
+      dryRun: true,
+      target: b.target,
+      previous,
+      maxUnavailable: b.maxUnavailable,
+      failureDomain: b.failureDomain,
+      order: keys.map((k) => k.id),
+      nodes,
+      never: verdict.never,
+      unknown: verdict.unknown,
+      refused: verdict.never.length > 0 && !b.force,
+      ...(verdict.never.length ? { refusal: refusalText(verdict, cands.length) } : {}),
+    }
   }
 
   private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string): Promise<StoredWave> {
@@ -445,6 +494,8 @@ export class WaveService {
       ...(b.alertSource ? { alertSource: b.alertSource } : {}),
       drainPolicy: b.drainPolicy,
       nodeTimeoutMs: b.nodeTimeoutMs,
+      stallTimeoutMs: b.stallTimeoutMs,
+      ...(b.force ? { forced: true } : {}),
       roster,
       createdAt: now,
       createdBy: by,
@@ -532,7 +583,8 @@ export class WaveService {
       {
         wave: w.id,
         seq,
-        state: w.state,
+        // A stall halt holds every node's new requests and votes, as a pause does.
+        state: w.state === 'running' && w.halt ? 'paused' : w.state,
         nodeTimeoutMs: w.nodeTimeoutMs,
         ...(w.window ? { window: parseWindow(w.window) } : {}),
         alerts: w.alertSource ? this.alerts.slice(0, 16) : [],
@@ -569,8 +621,79 @@ export class WaveService {
       this.refresh(w)
       if (this.dirty.delete(w.id)) await this.save(w)
       if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
+      else await this.watchStall(w)
     })
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
+  }
+
+  /**
+   * The stall halt: a running wave in which nothing changed (node states, slot holders) for
+   * its stallTimeoutMs while nothing held it and every node was up halts with the reason.
+   * Time held back (paused, outside the window, alerts, a node-timeout halt) or with a node
+   * down (the node timeout's to judge) does not count: those say why already.
+   */
+  private async watchStall(w: StoredWave): Promise<void> {
+    const now = this.deps.clock.now()
+    if (w.state !== 'running' || w.halt) {
+      // Paused (or halted already): this time is not the wave's to account for.
+      this.progressAt = now
+      return
+    }
+    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
+    const key = JSON.stringify([w.id, w.roster.map((r) => w.nodes[r.id]?.state), snap?.slots.map((s) => [s.grant?.holder, s.grant?.term])])
+    // A node that is down is the node timeout's to judge (its own halt), not a stall.
+    const someoneDown = w.roster.some((r) => !this.retired().has(r.id) && unavailable(this.view.member(r.id)) !== undefined)
+    if (key !== this.progressKey || this.hold().held || someoneDown) {
+      this.progressKey = key
+      this.progressAt = now
+      return
+    }
+    const limit = w.stallTimeoutMs ?? DEFAULT_STALL_MS
+    if (now - this.progressAt < limit) return
+    const blocks = this.blocks(w)
+    const never = [...blocks.values()].flat().filter((b) => b.permanent)
+    const waiting = [...blocks].slice(0, 4).map(([id, list]) => `${id}: ${list.map((b) => b.message).join('; ')}`)
+    const mins = Math.round((now - this.progressAt) / 60_000)
+    const reason = `halted: nothing moved for ${mins} min (stall timeout ${Math.round(limit / 60_000)} min)${never.length ? '; it cannot clear by itself' : ''}${waiting.length ? ` — ${waiting.join(' | ')}` : ''}`
+    w.halt = { at: now, reason }
+    await this.save(w)
+    await this.deps.state.audit({ kind: 'wave', image: w.target, detail: { wave: w.id, op: 'halt', reason: 'stall', by: 'coordinator' } })
+    this.signControlFor(w)
+    this.broadcastControl()
+    this.log.warn({ component: 'waves', wave: w.id, reason }, 'wave halted: stalled')
+  }
+
+  /** Why each waiting node of `w` is not moving (empty unless the wave is active). */
+  private blocks(w: StoredWave): Map<string, NodeBlock[]> {
+    if (!ACTIVE.has(w.state)) return new Map()
+    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
+    const holders = new Set<string>()
+    for (const s of snap?.slots ?? []) if (s.grant) holders.add(s.grant.holder)
+    const hold = w.state === 'paused' ? { held: true, reason: `wave ${w.id} is paused`, halted: false } : w.halt ? { held: true, reason: w.halt.reason, halted: true } : this.hold()
+    this.view.refresh()
+    return waveBlocks({
+      target: w.target,
+      maxUnavailable: w.maxUnavailable,
+      roster: w.roster.map((r) => r.id),
+      retired: new Set(snap?.retired ?? []),
+      holders,
+      member: (id) => this.view.member(id),
+      hold,
+    })
+  }
+
+  /** True while the newest wave runs halted (stall, or a failed or overdue node). */
+  haltedNow(): boolean {
+    const w = this.latest()
+    if (!w || w.state !== 'running') return false
+    return !!w.halt || this.hold().halted
+  }
+
+  /** Waiting nodes of the newest active wave by first reason (the shoal_wave_blocked_nodes gauge). */
+  blockedNodes(): Record<BlockCode, number> | undefined {
+    const w = this.latest()
+    if (!w || !ACTIVE.has(w.state)) return undefined
+    return blockedCounts(this.blocks(w))
   }
 
   /** Reads the wave's alert source once (on its timer; tests call it). Firing alerts hold new slots back. */
@@ -631,8 +754,10 @@ export class WaveService {
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
     const holds = new Map<string, { slot: number; term: number }>()
     for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
+    const blocks = this.blocks(w)
     const nodes: NodeProgress[] = w.roster.map((r) => {
       const n = w.nodes[r.id] ?? { state: 'waiting' as const, since: w.createdAt }
+      const b = n.state === 'waiting' ? blocks.get(r.id) : undefined
       const m = this.view.member(r.id)
       const h = ACTIVE.has(w.state) ? holds.get(r.id) : undefined
       return {
@@ -645,16 +770,22 @@ export class WaveService {
         ...(n.reason ? { reason: n.reason } : {}),
         ...(n.assignedAt !== undefined ? { assignedAt: n.assignedAt } : {}),
         ...(n.doneAt !== undefined ? { doneAt: n.doneAt } : {}),
+        ...(b?.length ? { blocked: b } : {}),
       }
     })
     const count = (s: string) => nodes.filter((n) => n.state === s).length
+    const never = ACTIVE.has(w.state) ? startVerdict(this.candidates(w.roster.map((r) => r.id), w.target).filter((id) => blocks.has(id)), (id) => this.view.member(id)).never : []
     const done = count('done')
     const failed = count('failed')
     const waiting = count('waiting')
     let state: WaveStatus['state'] = w.state
     let reason = w.stateReason
     let held = w.state !== 'running'
-    if (w.state === 'running') {
+    if (w.state === 'running' && w.halt) {
+      held = true
+      state = 'halted'
+      reason = w.halt.reason
+    } else if (w.state === 'running') {
       const hold = this.hold()
       held = hold.held
       if (hold.halted) state = 'halted'
@@ -681,6 +812,10 @@ export class WaveService {
       stateAt: w.stateAt,
       ...(w.rollbackOf ? { rollbackOf: w.rollbackOf } : {}),
       progress: { total: nodes.length, done, failed, inProgress: nodes.length - done - failed - waiting, waiting },
+      stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS,
+      ...(blocks.size ? { blocked: blockedCounts(blocks) } : {}),
+      ...(never.length ? { never } : {}),
+      ...(w.forced ? { forced: true } : {}),
       nodes,
     }
   }

@@ -18,6 +18,8 @@
  * OSDs of `hosts` stopped now, on top of what is already down?
  */
 
+import type { StopFacts } from '../../agent/protocol/stop-facts.js'
+
 export interface CephConfig {
   /** PGs in the pool. 256 for 200 hosts: ~4 replicas per host, enough that hosts share PGs. */
   pgs: number
@@ -58,6 +60,8 @@ export class CephModel {
   private readonly pgs: Pg[] = []
   /** PG ids per host index. */
   private readonly byHost: Set<number>[]
+  /** Whether replicas were placed in distinct domains (else distinct hosts: too few domains for `size`). */
+  private readonly byDomain: boolean
   /** Bumped on every change of up/down/recovery/placement (for caches). */
   version = 0
 
@@ -74,6 +78,7 @@ export class CephModel {
     const size = Math.min(cfg.size, n)
     const domains = new Set(this.domainOf).size
     const byDomain = cfg.placeBy === 'domain' && domains >= size
+    this.byDomain = byDomain
     for (let p = 0; p < cfg.pgs; p++) {
       const chosen: number[] = []
       const usedDomains = new Set<string>()
@@ -206,6 +211,22 @@ export class CephModel {
       for (const r of pg.replicas) if (!this.up[r.host] || r.recoveringUntil > now) return false
     }
     return true
+  }
+
+  /**
+   * What an agent on `host` publishes about stopping itself (agent/protocol/stop-facts.ts):
+   * the pool's size/min_size, the failure-domain type replicas are spread over and how many
+   * there are, and ok-to-stop for this host with what is down now (`okAlone` when nothing is).
+   */
+  stopFacts(host: string): StopFacts {
+    const anyDown = this.up.some((u) => !u)
+    const domains = this.byDomain ? new Set(this.domainOf).size : this.hosts.length
+    return {
+      pools: [{ name: 'sim', size: this.cfg.size, min: this.cfg.minSize }],
+      domainType: this.byDomain ? 'rack' : 'host',
+      domains,
+      ...(anyDown ? {} : { okAlone: this.okToStop([host]) }),
+    }
   }
 
   inactivePgs(): number[] {

@@ -16,6 +16,7 @@ export function runWave(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions =
   const deadline = (Number.isFinite(w.healAt) ? w.healAt : w.waveStartAt) + Math.max(3 * lb, 1.5 * cfg.nodes * meanCycleMs(cfg)) + cfg.ceph.downOutMs + cfg.ceph.backfillMs + 600_000
   try {
     w.run(deadline)
+    if (w.refused !== undefined) return w.result()
     if (w.completedAt === undefined) {
       // A fault that by design never heals (a node that never came back and that nobody
       // retired): the wave cannot finish, and must not — it halts, keeping what the dead
@@ -51,6 +52,8 @@ export interface SweepSummary {
   incomplete: number
   /** Waves that stopped short because of a fault that by design never heals (correct; not violations). */
   halted: number
+  /** Waves the coordinator's start check refused because they could never finish (correct; not violations). */
+  refused: number
   makespanRatio: number | undefined
   makespanSec: { p50: number; p90: number; p99: number; max: number } | undefined
   ratio: { p50: number; p90: number; p99: number; max: number } | undefined
@@ -84,6 +87,7 @@ export function summarize(cfg: WaveSimConfig, from: number, to: number, results:
     safetyViolations: failed.filter((r) => r.violation!.invariant !== 'e').length,
     incomplete: failed.filter((r) => r.violation!.invariant === 'e').length,
     halted: results.filter((r) => r.halted !== undefined).length,
+    refused: results.filter((r) => r.refused !== undefined).length,
     makespanRatio: ratios.length ? round(quantile(ratios, 0.5), 4) : undefined,
     makespanSec: q(ms, (x) => round(x / 1000, 1)),
     ratio: q(ratios, (x) => round(x, 4)),

@@ -93,6 +93,8 @@ export function waveSimConfig(p: Partial<WaveSimConfig> = {}): WaveSimConfig {
   if (!Number.isInteger(c.nodes) || c.nodes < 1) throw new RangeError(`--nodes must be a whole number >= 1, got ${c.nodes}`)
   if (!Number.isInteger(c.k) || c.k < 1 || c.k > 1024) throw new RangeError(`--k must be a whole number in 1..1024, got ${c.k}`)
   if (!Number.isInteger(c.domains) || c.domains < 1) throw new RangeError(`--domains must be a whole number >= 1, got ${c.domains}`)
+  if (!Number.isInteger(c.ceph.size) || c.ceph.size < 1 || c.ceph.size > 10) throw new RangeError(`--pool-size must be a whole number in 1..10, got ${c.ceph.size}`)
+  if (!Number.isInteger(c.ceph.minSize) || c.ceph.minSize < 1 || c.ceph.minSize > c.ceph.size) throw new RangeError(`--min-size must be a whole number in 1..pool size (${c.ceph.size}), got ${c.ceph.minSize} (Ceph refuses min_size above size)`)
   return c
 }
 

@@ -17,6 +17,8 @@ export interface WaveResult {
   violation: WaveViolation | undefined
   /** The wave stopped short because of a fault that by design never heals (not a violation): why. */
   halted: string | undefined
+  /** The coordinator's start check refused the wave, because it could never finish (not a violation): why. */
+  refused: string | undefined
   trace: string[] | undefined
   events: number
 }

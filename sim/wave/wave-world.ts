@@ -26,6 +26,7 @@ import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-conf
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { CephModel } from '../models/ceph-model.js'
+import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
 import { KubeModel } from '../models/kube-model.js'
 import { InvariantChecker, WaveViolation } from './invariant-checker.js'
 import { lowerBoundMs, type Range, type WaveSimConfig } from './wave-config.js'
@@ -78,6 +79,8 @@ export class WaveWorld {
   healAt = Infinity
   waveStartAt = WAVE_START_MS
   completedAt: number | undefined
+  /** The coordinator's start check refused the wave: it could never finish (why, and what to change). */
+  refused: string | undefined
   maxUnavailable = 0
 
   constructor(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions = {}) {
@@ -181,7 +184,7 @@ export class WaveWorld {
 
   /** Runs until the wave completes or `deadlineMs`; throws WaveViolation on a broken invariant. */
   run(deadlineMs: number): void {
-    while (this.queue.size > 0 && this.completedAt === undefined) {
+    while (this.queue.size > 0 && this.completedAt === undefined && this.refused === undefined) {
       if (this.queue.peekAt() > deadlineMs) break
       const e = this.queue.pop()!
       this.t = e.at
@@ -241,6 +244,7 @@ export class WaveWorld {
       faults: this.faults,
       violation,
       halted,
+      refused: this.refused,
       trace: this.checker.full,
       events: this.events,
     }
@@ -443,6 +447,13 @@ export class WaveWorld {
 
   private publishWave(): void {
     this.waveStartAt = this.t
+    // The coordinator's start check, on what each agent would publish (agent/protocol/stop-facts.ts).
+    const never = groupBlockers(new Map(this.order.map((n) => [n.id, neverStops(this.ceph.stopFacts(n.id))])))
+    if (never.length > 0) {
+      this.refused = `refused: the wave can never finish — ${never.map((g) => `${g.blocker.message} (${g.nodes.length} node(s)); fix: ${g.blocker.fix}`).join(' | ')}`
+      this.checker.trace(`coordinator refuses wave w1 -> ${TARGET}: ${this.refused}`)
+      return
+    }
     this.checker.trace(`coordinator publishes wave w1 -> ${TARGET}, K=${this.cfg.k}, ${this.order.length} nodes, policy ${this.cfg.policy}`)
     this.stepVote(this.coord, {
       type: 'publish-wave',

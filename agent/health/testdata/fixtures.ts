@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { osdsUnder, type CephSnapshot, type OkToStopAnswer } from '../ceph-probe.js'
-import { CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from '../ceph-schemas.js'
+import { CephCrushRules, CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from '../ceph-schemas.js'
 
 const dir = fileURLToPath(new URL('./ceph/', import.meta.url))
 export const raw = (name: string): string => readFileSync(dir + name + '.json', 'utf8')
@@ -20,6 +20,12 @@ export const samples = {
   dumpNoout: () => CephOsdDump.parse(j('osd_dump_group_noout')),
   okToStop0: (): OkToStopAnswer => ({ ok: true, detail: CephOkToStop.parse(j('oktostop_0')) }),
   notOkToStop2: (): OkToStopAnswer => ({ ok: false, detail: CephOkToStop.parse(j('oktostop_2_while_1_down')) }),
+  crushRules: () => CephCrushRules.parse(j('crush_rule_dump')),
+  /** Two CRUSH hosts (node-a, node-b), pools at size 2 / min_size 2 (testpool and the mgr's device_health_metrics). */
+  dump2Hosts: () => CephOsdDump.parse(j('osd_dump_2hosts_size2_min2')),
+  tree2Hosts: () => CephOsdTree.parse(j('osd_tree_2hosts')),
+  status2Hosts: () => CephStatus.parse(j('status_2hosts')),
+  notOkToStop2Hosts: (): OkToStopAnswer => ({ ok: false, detail: CephOkToStop.parse(j('oktostop_2hosts_size2_min2')) }),
 }
 
 /** A snapshot as CephProbe.run() would build it, from the all-up or the osd.1-down samples. */
