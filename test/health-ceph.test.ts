@@ -83,6 +83,15 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     expect(r.skipped).toEqual(['kube: not checked (not in this test)'])
   })
 
+  it('the joint question (size 3, min_size 2): node-a alone may stop, node-a jointly with node-b may not — the pre gate says so and names the set', async () => {
+    const s = await probe('node-a').run({ okToStop: true, jointWith: ['node-b'] })
+    expect(s.jointHosts).toEqual(['node-b'])
+    expect(s.jointOsds).toEqual(cluster.osdsOf('node-b'))
+    const r = preReboot({ node: 'node-a', kubelet: skipped('-'), kube: skipped('-'), ceph: ok(s) })
+    expect(r.pass).toBe(false)
+    expect(r.reasons.join('\n')).toMatch(/stopping osd\.0, osd\.1 \(jointly with node-b\) is not safe: \d+ PGs would become inactive/)
+  })
+
   it('noout set-group / unset-group round-trips and shows in osd dump', async () => {
     const p = probe('node-a')
     await p.setNoout()
@@ -107,6 +116,10 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     expect(no.detail.num_not_ok_pgs).toBeGreaterThan(0)
     const pre2 = preReboot(await observe('node-c', true))
     expect(pre2.reasons.join('\n')).toMatch(/Ceph says stopping osd\.2 is not safe: \d+ PGs would become inactive/)
+    // Asked jointly with the down host, the race guard counts osd.1 as expected, and Ceph's answer decides.
+    const joint = preReboot({ node: 'node-c', kubelet: skipped('-'), kube: skipped('-'), ceph: ok(await p.run({ okToStop: true, jointWith: ['node-b'] })) })
+    expect(joint.checks.find((c) => c.check === 'other-hosts-up')).toMatchObject({ ok: true, message: expect.stringMatching(/down only inside the joint set: osd\.1 on node-b/) })
+    expect(joint.reasons.join('\n')).toMatch(/stopping osd\.2, osd\.1 \(jointly with node-b\) is not safe/)
     // The dead node's post gate fails: its OSD is down and PGs are degraded.
     const post = await gateUntil(postReboot, 'node-b', false, 20_000)
     expect(post.pass).toBe(false)

@@ -17,6 +17,10 @@ export interface CephFacts {
   hostOut: number[]
   /** OSDs of other hosts that are down but still in (their data is not rebalanced yet). */
   othersDown: { osd: number; host: string }[]
+  /** Of othersDown, those inside the joint set (counted as stopped by the joint ok-to-stop). */
+  jointDown: { osd: number; host: string }[]
+  /** Of othersDown, those outside the joint set: the race guard (ok-to-stop lags the osdmap). */
+  outsideDown: { osd: number; host: string }[]
 }
 
 export function cephFacts(s: CephSnapshot): CephFacts {
@@ -53,7 +57,10 @@ export function cephFacts(s: CephSnapshot): CephFacts {
       hostOut.push(id)
     }
   }
-  return { pgStates, numPgs: s.status.pgmap.num_pgs, inactivePgs, uncleanPgs, hostDown, hostOut, othersDown }
+  const joint = new Set(s.jointOsds ?? [])
+  const jointDown = othersDown.filter((o) => joint.has(o.osd))
+  const outsideDown = othersDown.filter((o) => !joint.has(o.osd))
+  return { pgStates, numPgs: s.status.pgmap.num_pgs, inactivePgs, uncleanPgs, hostDown, hostOut, othersDown, jointDown, outsideDown }
 }
 
 /** Health checks that mean redundancy is already reduced: stopping one more host is unsafe. */

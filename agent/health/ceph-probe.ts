@@ -25,10 +25,20 @@ export interface CephSnapshot {
   hostOsds: number[]
   /** Whether the host bucket exists in the CRUSH map at all. */
   hostKnown: boolean
-  /** ok-to-stop for hostOsds, when asked for; an Error when Ceph could not answer. */
+  /**
+   * ok-to-stop, when asked for: over hostOsds plus jointOsds (the joint question); an error
+   * when Ceph could not answer.
+   */
   okToStop?: OkToStopAnswer | { error: string; code: string }
   /** The CRUSH rules (read once per crush_version); absent when Ceph could not answer. */
   rules?: CephCrushRules
+  /**
+   * The other hosts this round's ok-to-stop counted as stopped with this one — every node
+   * down, holding a slot or rebooting (agent/protocol/joint-safety.ts) — and their OSD ids.
+   * Absent or empty: the question was asked for this host alone.
+   */
+  jointHosts?: string[]
+  jointOsds?: number[]
 }
 
 /** OSD ids under the CRUSH bucket `host` (walks nested buckets). Pure. */
@@ -130,12 +140,14 @@ export class CephProbe implements Probe<CephSnapshot> {
 
   /**
    * One snapshot: status (which carries the health checks), osd dump and osd tree, in
-   * parallel; ok-to-stop (if asked) starts as soon as the tree names this host's OSDs.
+   * parallel; ok-to-stop (if asked) starts as soon as the tree names this host's OSDs —
+   * over them plus the OSDs of `jointWith` (the joint question).
    * Each `ceph` run costs a Python start-up (~0.3 s CPU), so a routine round (no ok-to-stop)
    * reuses the last tree while the dump's crush_version is unchanged: 2 runs instead of 3.
    */
-  async run(opts: { okToStop?: boolean } = {}): Promise<CephSnapshot> {
+  async run(opts: { okToStop?: boolean; jointWith?: readonly string[] } = {}): Promise<CephSnapshot> {
     const ask = opts.okToStop ?? this.withOkToStop
+    const jointHosts = [...new Set(opts.jointWith ?? [])].filter((h) => h !== this.host).sort()
     const dumpP = this.dump()
     const fetchTree = (): Promise<CephOsdTree> => this.tree()
     const treeP: Promise<CephOsdTree> = ask
@@ -149,22 +161,29 @@ export class CephProbe implements Probe<CephSnapshot> {
         })
     const treeAndStop = treeP.then(async (tree) => {
       const { known, osds } = osdsUnder(tree, this.host)
+      const mine = new Set(osds)
+      const jointOsds = [...new Set(jointHosts.flatMap((h) => osdsUnder(tree, h).osds))].filter((i) => !mine.has(i)).sort((a, b) => a - b)
       let okToStop: CephSnapshot['okToStop']
       if (ask && osds.length > 0) {
         try {
-          okToStop = await this.okToStop(osds)
+          // The joint question: this host's OSDs plus every OSD of the joint set, in one ask.
+          okToStop = await this.okToStop([...osds, ...jointOsds])
         } catch (err) {
           const e = err as ShoalError
           okToStop = { error: e.message, code: e.code ?? 'error' }
         }
       }
-      return { tree, known, osds, okToStop }
+      return { tree, known, osds, okToStop, jointOsds }
     })
     const rulesP = dumpP.then((d) => this.rulesFor(d), () => undefined)
     const [status, t, dump, rules] = await Promise.all([this.status(), treeAndStop, dumpP, rulesP])
     const snap: CephSnapshot = { host: this.host, status, health: status.health, tree: t.tree, dump, hostOsds: t.osds, hostKnown: t.known }
     if (t.okToStop) snap.okToStop = t.okToStop
     if (rules) snap.rules = rules
+    if (jointHosts.length > 0) {
+      snap.jointHosts = jointHosts
+      snap.jointOsds = t.jointOsds
+    }
     return snap
   }
 }

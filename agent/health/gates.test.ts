@@ -36,6 +36,28 @@ describe('preReboot', () => {
     expect(r.reasons.join('\n')).toMatch(/PG_DEGRADED/)
   })
 
+  it('the joint question: an OSD down inside the joint set is counted by ok-to-stop, not a reason to wait; outside it, it is', () => {
+    // node-b (osd.1) is down and in node-c's joint set: ok-to-stop was asked for osd.2 + osd.1.
+    const joint = (hosts: string[], osds: number[], answer: NonNullable<ReturnType<typeof snapshot>['okToStop']>) => {
+      const s = snapshot('node-c', 'down', answer)
+      s.jointHosts = hosts
+      s.jointOsds = osds
+      return preReboot(obs('node-c', ok(s)))
+    }
+    const yes = joint(['node-b'], [1], { ok: true, detail: samples.okToStop0().detail })
+    expect(yes.reasons).toEqual([])
+    expect(yes.checks.find((c) => c.check === 'other-hosts-up')?.message).toMatch(/down only inside the joint set: osd\.1 on node-b/)
+    expect(yes.checks.find((c) => c.check === 'ok-to-stop')?.message).toMatch(/osd\.2, osd\.1 \(jointly with node-b\) ok to stop/)
+    const no = joint(['node-b'], [1], samples.notOkToStop2())
+    expect(no.pass).toBe(false)
+    expect(no.reasons.join('\n')).toMatch(/stopping osd\.2, osd\.1 \(jointly with node-b\) is not safe/)
+    // A joint set that leaves the down host out: the race guard still holds the node back.
+    const outside = joint(['node-a'], [0], { ok: true, detail: samples.okToStop0().detail })
+    expect(outside.pass).toBe(false)
+    expect(outside.reasons.join('\n')).toMatch(/another host is already down: osd\.1 on node-b \(the joint set node-a does not include it\)/)
+    expect(outside.reasons.join('\n')).toMatch(/PG_DEGRADED/)
+  })
+
   it("does not hold a node back for its own down OSDs", () => {
     const r = preReboot(obs('node-b', ok(snapshot('node-b', 'down', { ok: true, detail: samples.okToStop0().detail }))))
     expect(r.checks.find((c) => c.check === 'redundancy')?.ok).toBe(true)

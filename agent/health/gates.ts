@@ -1,9 +1,11 @@
 /**
  * The two health gates of the reboot cycle, as pure functions of one round of observations.
  *
- * preReboot(node): may this node go down now? Ceph's ok-to-stop for its OSDs, no HEALTH_ERR,
- * no PG already inactive, no other host's OSD down and no redundancy already lost (ok-to-stop
- * alone lags the osdmap for ~1 s after an OSD dies), and a drain that nothing blocks.
+ * preReboot(node): may this node go down now? Ceph's ok-to-stop for its OSDs plus those of its
+ * joint set (every node down, holding a slot or rebooting: agent/protocol/joint-safety.ts), no
+ * HEALTH_ERR, no PG already inactive, no OSD down outside the joint set and no redundancy
+ * lost to anything outside it (ok-to-stop alone lags the osdmap for ~1 s after an OSD dies:
+ * an OSD the question did not count is a reason to wait), and a drain that nothing blocks.
  *
  * postReboot(node): is it back? kubelet healthy, node Ready without pressure, its OSDs up and
  * in, every PG active+clean, no HEALTH_ERR.
@@ -100,34 +102,42 @@ function cephPre(node: string, c: CephSnapshot, push: Push): void {
     push('ceph', 'pgs-active', false, `${f.inactivePgs} of ${f.numPgs} PGs already inactive (${pgSummary(f, (s) => !s.split('+').includes('active'))})`)
   } else push('ceph', 'pgs-active', true, `all ${f.numPgs} PGs active`)
 
-  if (f.othersDown.length > 0) {
-    const list = f.othersDown.map((o) => `osd.${o.osd} on ${o.host}`).join(', ')
-    push('ceph', 'other-hosts-up', false, `another host is already down: ${list} (wait for it to come back)`)
+  const joint = c.jointHosts ?? []
+  if (f.outsideDown.length > 0) {
+    const list = f.outsideDown.map((o) => `osd.${o.osd} on ${o.host}`).join(', ')
+    const asked = joint.length ? ` (the joint set ${joint.join(', ')} does not include it)` : ''
+    push('ceph', 'other-hosts-up', false, `another host is already down: ${list}${asked} (wait for it to come back)`)
+  } else if (f.jointDown.length > 0) {
+    push('ceph', 'other-hosts-up', true, `down only inside the joint set: ${f.jointDown.map((o) => `osd.${o.osd} on ${o.host}`).join(', ')}`)
   } else push('ceph', 'other-hosts-up', true, 'every OSD of other hosts is up')
 
-  // Reduced redundancy caused only by this node's own OSDs being down does not get worse
-  // when this node stops; anything else (another host down, recovery still running) does.
+  // Reduced redundancy caused only by OSDs this question counts as stopped (this node's own,
+  // and its joint set's) is inside the ok-to-stop answer; anything else (a host outside the
+  // set down, recovery still running) is not.
   const lost = Object.entries(c.health.checks).filter(([k]) => redundancyChecks.has(k))
-  const onlyMine = f.othersDown.length === 0 && f.hostDown.length > 0
+  const counted = [...f.hostDown.map((i) => `osd.${i}`), ...f.jointDown.map((o) => `osd.${o.osd}`)]
+  const onlyCounted = f.outsideDown.length === 0 && counted.length > 0
   if (lost.length === 0) push('ceph', 'redundancy', true, 'no PG degraded, no OSD down')
-  else if (onlyMine) push('ceph', 'redundancy', true, `reduced only by this host's own OSDs (${f.hostDown.map((i) => `osd.${i}`).join(', ')})`)
+  else if (onlyCounted) push('ceph', 'redundancy', true, `reduced only by OSDs this question counts as stopped (${counted.join(', ')})`)
   else push('ceph', 'redundancy', false, `redundancy already reduced: ${lost.map(([k, v]) => `${k} (${v.summary.message})`).join('; ')}`)
 
   if (!c.hostKnown || c.hostOsds.length === 0) {
     push('ceph', 'ok-to-stop', true, `host ${node} has no OSDs in the CRUSH map: nothing to stop`)
     return
   }
-  const osds = c.hostOsds.map((i) => `osd.${i}`).join(', ')
+  const jointOsds = c.jointOsds ?? []
+  const osds = [...c.hostOsds, ...jointOsds].map((i) => `osd.${i}`).join(', ')
+  const jointly = joint.length ? ` (jointly with ${joint.join(', ')})` : ''
   const a = c.okToStop
   if (!a) push('ceph', 'ok-to-stop', false, `ok-to-stop was not asked for ${osds}; failing closed`)
   else if ('error' in a)
     push('ceph', 'ok-to-stop', false, `ok-to-stop for ${osds} unknown, failing closed: ${a.error}`)
   else if (!a.ok) {
     const bad = a.detail.bad_become_inactive?.length ?? a.detail.num_not_ok_pgs
-    push('ceph', 'ok-to-stop', false, `Ceph says stopping ${osds} is not safe: ${bad} PGs would become inactive`)
+    push('ceph', 'ok-to-stop', false, `Ceph says stopping ${osds}${jointly} is not safe: ${bad} PGs would become inactive`)
   } else {
     const deg = a.detail.ok_become_degraded?.length ?? 0
-    push('ceph', 'ok-to-stop', true, `${osds} ok to stop (${deg} PGs would be degraded, none inactive)`)
+    push('ceph', 'ok-to-stop', true, `${osds}${jointly} ok to stop (${deg} PGs would be degraded, none inactive)`)
   }
 }
 

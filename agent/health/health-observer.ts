@@ -33,7 +33,11 @@ export class HealthObserver {
     return this.options.node
   }
 
-  async observe(purpose: Purpose = 'health'): Promise<Round> {
+  /**
+   * One round. `jointWith` (pre rounds): the hosts ok-to-stop counts as stopped together with
+   * this one — every node down, holding a slot or rebooting (agent/protocol/joint-safety.ts).
+   */
+  async observe(purpose: Purpose = 'health', opts: { jointWith?: readonly string[] } = {}): Promise<Round> {
     const t0 = performance.now()
     const ms = { kubelet: 0, kube: 0, ceph: 0, total: 0 }
     const timed = async <T>(name: 'kubelet' | 'kube' | 'ceph', s: SourceSetting<unknown>, fn: () => Promise<T>): Promise<Observed<T>> => {
@@ -48,7 +52,7 @@ export class HealthObserver {
     const [kubelet, kube, ceph] = await Promise.all([
       timed('kubelet', o.kubelet, () => (o.kubelet as KubeletProbe).run()),
       timed('kube', o.kube, () => (o.kube as KubeProbe).run({ drainPlan: purpose === 'pre' })),
-      timed('ceph', o.ceph, () => (o.ceph as CephProbe).run({ okToStop: purpose === 'pre' })),
+      timed('ceph', o.ceph, () => (o.ceph as CephProbe).run({ okToStop: purpose === 'pre', ...(purpose === 'pre' && opts.jointWith?.length ? { jointWith: opts.jointWith } : {}) })),
     ])
     ms.total = performance.now() - t0
     return { obs: { node: o.node, kubelet, kube, ceph }, ms }

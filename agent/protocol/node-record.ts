@@ -56,6 +56,9 @@ export const HealthSummary = z
      * The node's own verdicts of the reboot gates (agent/health), as of `at`: `pre` — it
      * could go down now (Ceph ok-to-stop for its OSDs with what is down now, drain
      * possible); `post` — it is fully back. Voters rank and judge candidates by these.
+     * `preWith` (additive): the hosts `pre` counted as stopped together with this one — every
+     * node it saw down, holding a slot or rebooting (agent/protocol/joint-safety.ts). Absent:
+     * an agent that asks for itself alone; voters then accept it only when nothing else is down.
      */
     gates: z
       .object({
@@ -64,6 +67,7 @@ export const HealthSummary = z
         at: z.number(),
         /** Why `pre` fails, in the gate's words (first few): what status shows for a waiting node. */
         why: z.array(z.string().max(200)).max(6).optional(),
+        preWith: z.array(NodeId).max(1024).optional(),
       })
       .strict()
       .optional(),

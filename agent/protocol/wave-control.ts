@@ -8,15 +8,17 @@
  *   state (running / paused / aborted / done), the maintenance window, firing alerts, and
  *   the wave's node timeout.
  * - The halt rule, evaluated locally on gossiped records: a wave halts by itself when any
- *   roster node is phase `failed`, or has been unavailable (draining, rebooting,
- *   verifying, dead, suspect, missing) for longer than the node timeout — a node that did
- *   not come back, or did not pass its gate, in time. New slots stop; holders finish.
+ *   roster node is phase `failed`, or has been unavailable (availability.ts, the rule
+ *   every view counts against K: draining, rebooting, verifying, joining, dead, suspect,
+ *   missing, health critical) for longer than the node timeout — a node that did not come
+ *   back, or did not pass its gate, in time. New slots stop; holders finish.
  *
  * A hold never takes a slot away and never stops a holder from reclaiming its own lease
  * after its reboot: it only makes this node refuse to ask for, or vote for, a new one
  * (the agent's ClusterView reports every candidate as not drainable while held).
  */
 import { z } from 'zod'
+import { memberAvailability, unavailableWhy } from './availability.js'
 import { Bytes, pack } from './frame.js'
 import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
@@ -91,8 +93,6 @@ export interface Hold {
 
 export type HoldKind = 'state' | 'failed' | 'overdue' | 'window' | 'alert'
 
-const UNAVAILABLE_PHASES = new Set(['draining', 'rebooting', 'verifying', 'failed', 'booting', 'joining'])
-
 export class WaveGate {
   private control: WaveControlMsg | undefined
   private readonly unavailableSince = new Map<string, number>()
@@ -139,7 +139,7 @@ export class WaveGate {
       }
       const m = member(id)
       const phase = m?.record?.phase
-      const what = !m ? 'missing' : m.status !== 'alive' ? m.status : phase && UNAVAILABLE_PHASES.has(phase) ? phase : undefined
+      const what = unavailableWhy(memberAvailability(m))
       if (phase === 'failed' && m?.status === 'alive') this.failed ??= id
       if (what === undefined) {
         this.unavailableSince.delete(id)

@@ -5,18 +5,24 @@ import { UpgradeExecutor, type GateVerdict, type UpgradeSteps } from './executor
 
 const lease: Lease = { wave: 'w1', slot: 0, term: 3, holder: 'n1' }
 
-function harness(opts: { image?: string; pre?: GateVerdict; drain?: { ok: boolean; blocking: string[] }; post?: GateVerdict[]; fenceAfter?: string; policy?: 'halt' | 'force' } = {}) {
+function harness(opts: { image?: string; pre?: GateVerdict[]; joint?: GateVerdict[]; drain?: { ok: boolean; blocking: string[] }; post?: GateVerdict[]; fenceAfter?: string; policy?: 'halt' | 'force'; throwIn?: string } = {}) {
   const log: string[] = []
   const phases: [Phase, string | undefined][] = []
   let now = 0
   let valid = true
-  const post = [...(opts.post ?? [{ pass: true, reasons: [] }])]
+  const pass: GateVerdict = { pass: true, reasons: [] }
+  const post = [...(opts.post ?? [pass])]
+  const pre = [...(opts.pre ?? [pass])]
+  const joint = [...(opts.joint ?? [pass])]
+  const next = (xs: GateVerdict[]) => (xs.length > 1 ? xs.shift()! : xs[0]!)
   const step = (name: string) => async () => {
     log.push(name)
+    if (opts.throwIn === name) throw new Error(`${name} exploded`)
     if (opts.fenceAfter === name) valid = false
   }
   const steps: UpgradeSteps = {
-    preGate: async () => (log.push('preGate'), opts.pre ?? { pass: true, reasons: [] }),
+    preGate: async () => (log.push('preGate'), next(pre)),
+    jointCheck: async () => (log.push('jointCheck'), next(joint)),
     setNoout: step('setNoout'),
     clearNoout: step('clearNoout'),
     cordon: step('cordon'),
@@ -24,7 +30,7 @@ function harness(opts: { image?: string; pre?: GateVerdict; drain?: { ok: boolea
     leftoverCycle: async () => undefined,
     drain: async (_d, force) => (log.push(force ? 'drain --force' : 'drain'), force ? { ok: true, blocking: [] } : (opts.drain ?? { ok: true, blocking: [] })),
     assign: async (l, target) => void log.push(`assign ${l.slot}/${l.term} -> ${target}`),
-    postGate: async () => (log.push('postGate'), post.length > 1 ? post.shift()! : post[0]!),
+    postGate: async () => (log.push('postGate'), next(post)),
   }
   const released: Lease[] = []
   const ex = new UpgradeExecutor({
@@ -37,16 +43,16 @@ function harness(opts: { image?: string; pre?: GateVerdict; drain?: { ok: boolea
     released: (l) => void released.push(l),
     clock: { now: () => now },
     wait: async (ms) => void (now += ms),
-    policy: { verifyTimeoutMs: 10_000, verifyPollMs: 1000, drainPolicy: opts.policy ?? 'halt' },
+    policy: { verifyTimeoutMs: 10_000, verifyPollMs: 1000, waitPollMs: 5000, drainPolicy: opts.policy ?? 'halt' },
   })
   return { ex, log, phases, released, now: () => now }
 }
 
 describe('UpgradeExecutor', () => {
-  it('before the reboot: gate, noout, cordon, drain, assign with the lease, then reboot — in that order', async () => {
+  it('before the reboot: gate, noout, cordon, drain, assign with the lease, the joint check again, then reboot — in that order', async () => {
     const h = harness()
     expect(await h.ex.onLease(lease)).toBe('rebooting')
-    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon', 'drain', 'assign 0/3 -> v2', 'reboot: upgrade wave w1: slot 0 term 3, onto v2'])
+    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon', 'drain', 'assign 0/3 -> v2', 'jointCheck', 'reboot: upgrade wave w1: slot 0 term 3, onto v2'])
     expect(h.phases.map(([p]) => p)).toEqual(['draining', 'rebooting'])
   })
 
@@ -66,11 +72,30 @@ describe('UpgradeExecutor', () => {
     expect(h.log).not.toContain('uncordon')
   })
 
-  it('stops before the next action when the fencing token is no longer valid', async () => {
+  it('stops before the next action when the fencing token is no longer valid, and undoes what it set', async () => {
     const h = harness({ fenceAfter: 'cordon' })
     expect(await h.ex.onLease(lease)).toBe('fenced')
-    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon'])
+    expect(h.log).toEqual(['preGate', 'setNoout', 'cordon', 'uncordon', 'clearNoout'])
     expect(h.log.some((l) => l.startsWith('reboot'))).toBe(false)
+    expect(h.phases.at(-1)).toEqual(['ready', undefined])
+  })
+
+  it('a joint check that fails right before the reboot waits (phase draining, with why) and tries again; it reboots once it passes', async () => {
+    const no = { pass: false, reasons: ['ceph: Ceph says stopping osd.1, osd.2 is not safe: 4 PGs would become inactive'] }
+    const h = harness({ joint: [no, no, { pass: true, reasons: [] }] })
+    expect(await h.ex.onLease(lease)).toBe('rebooting')
+    expect(h.log.slice(5)).toEqual(['jointCheck', 'jointCheck', 'jointCheck', 'reboot: upgrade wave w1: slot 0 term 3, onto v2'])
+    expect(h.now()).toBe(10_000) // two waits of waitPollMs
+    const waiting = h.phases.find(([p, r]) => p === 'draining' && r !== undefined)
+    expect(waiting?.[1]).toContain('not safe to stop jointly')
+    expect(waiting?.[1]).toContain('4 PGs would become inactive')
+  })
+
+  it('a step that throws fails the node with the step and its message', async () => {
+    const h = harness({ throwIn: 'setNoout' })
+    expect(await h.ex.onLease(lease)).toBe('failed')
+    expect(h.phases.at(-1)).toEqual(['failed', 'upgrade step set-noout failed: setNoout exploded'])
+    expect(h.log).toEqual(['preGate', 'setNoout'])
   })
 
   it('a blocked drain halts under the halt policy, and is forced under the force policy', async () => {
@@ -83,10 +108,11 @@ describe('UpgradeExecutor', () => {
     expect(forced.log).toContain('drain --force')
   })
 
-  it('a failing pre gate at the last moment touches nothing', async () => {
-    const h = harness({ pre: { pass: false, reasons: ['osd.4 of node-b is down'] } })
-    expect(await h.ex.onLease(lease)).toBe('failed')
-    expect(h.log).toEqual(['preGate'])
+  it('a failing pre gate touches nothing: the holder keeps its slot, says why, and asks again', async () => {
+    const h = harness({ pre: [{ pass: false, reasons: ['osd.4 of node-b is down'] }, { pass: true, reasons: [] }] })
+    expect(await h.ex.onLease(lease)).toBe('rebooting')
+    expect(h.log.slice(0, 3)).toEqual(['preGate', 'preGate', 'setNoout'])
+    expect(h.phases[0]).toEqual(['ready', 'waiting for the pre-reboot gate: osd.4 of node-b is down'])
   })
 
   it('a boot cordoned for a cycle whose lease is gone: verify, uncordon, clear noout, ready — nothing released', async () => {

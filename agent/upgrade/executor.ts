@@ -1,32 +1,42 @@
 /**
- * UpgradeExecutor: what a node does with a reboot lease it won.
+ * UpgradeExecutor: drives the pure upgrade cycle (agent/protocol/upgrade-cycle) with the
+ * node's real steps (real-steps.ts) and its Rebooter — the same machine the simulator
+ * drives with its models. It carries out each effect: an action through UpgradeSteps (its
+ * answer goes back in as `done`, with the fencing token read at that moment), a wake
+ * through `wait`, the phase into the record, the release into the vote.
  *
- * Before the reboot (the node is not on the wave's target yet):
- *   draining -> noout for its CRUSH host -> cordon -> drain (deadline; the wave's policy
- *   decides what a blocked drain means: `halt` fails the node, `force` goes on) ->
- *   ask the coordinator, with proof of the lease, to boot it on the target ->
- *   rebooting -> Rebooter.reboot().
- * After the reboot (RAM boot: the vote relearned the lease and handed it back):
- *   verifying -> post-reboot gate until it passes (or the node timeout: phase `failed`
- *   with the reason, which halts the wave) -> uncordon -> clear noout -> release -> ready.
- *
- * The fencing token (slot, term) is re-checked immediately before every action: a lease
- * that was force-released meanwhile stops the executor before it touches anything else.
- * Nothing here frees a lease on a timer; a failed node keeps its slot until it is healthy
- * or an operator force-releases it.
+ * See agent/protocol/upgrade-cycle/cycle-step.ts for the cycle itself: pre-gate, noout,
+ * cordon, drain, assign, the joint ok-to-stop right before the reboot, reboot; after it,
+ * the post gate, uncordon, clear noout, release. Nothing here frees a lease on a timer.
  */
 import type { Phase } from '../protocol/node-record.js'
 import { silentLogger, type Clock, type Logger, type Rebooter } from '../protocol/ports.js'
+import {
+  defaultCyclePolicy,
+  idleCycle,
+  stepCycle,
+  type CycleAction,
+  type CycleInput,
+  type CycleOutcome,
+  type CyclePolicy,
+  type CycleState,
+  type DrainResult,
+  type GateVerdict,
+} from '../protocol/upgrade-cycle/index.js'
 import type { Lease } from '../protocol/vote/index.js'
 
-export interface GateVerdict {
-  pass: boolean
-  reasons: string[]
-}
+export type { GateVerdict } from '../protocol/upgrade-cycle/index.js'
 
 /** The node-local actions of a reboot cycle (agent/upgrade/real-steps.ts wires real ones). */
 export interface UpgradeSteps {
+  /** The pre-reboot gate, joint with every node down, holding a slot or rebooting. */
   preGate(): Promise<GateVerdict>
+  /**
+   * The joint Ceph question again, right before the reboot (after the drain): ok-to-stop
+   * for this node's OSDs plus those of every node down, holding a slot or rebooting, and
+   * no OSD down outside that set.
+   */
+  jointCheck(): Promise<GateVerdict>
   setNoout(): Promise<void>
   clearNoout(): Promise<void>
   /** Cordons the node, marked with this cycle (so a boot that finds the mark without a lease can finish it). */
@@ -36,28 +46,14 @@ export interface UpgradeSteps {
   /** The mark of a cycle this node was cordoned for and has not finished, if any. */
   leftoverCycle(): Promise<string | undefined>
   /** Evicts what a drain evicts; resolves with what still blocks at the deadline. */
-  drain(deadlineMs: number, force: boolean): Promise<{ ok: boolean; blocking: string[] }>
+  drain(deadlineMs: number, force: boolean): Promise<DrainResult>
   /** Asks the coordinator, with the lease as proof, to boot this node on `target` next. */
   assign(lease: Lease, target: string): Promise<void>
   postGate(): Promise<GateVerdict>
 }
 
-export interface ExecutorPolicy {
-  /** Longest drain before the drain policy applies. */
-  drainDeadlineMs: number
-  drainPolicy: 'halt' | 'force'
-  /** Longest wait for the post-reboot gate after boot before the node is marked failed. */
-  verifyTimeoutMs: number
-  /** Poll interval of the post-reboot gate. */
-  verifyPollMs: number
-}
-
-export const defaultExecutorPolicy: Readonly<ExecutorPolicy> = Object.freeze({
-  drainDeadlineMs: 300_000,
-  drainPolicy: 'halt',
-  verifyTimeoutMs: 900_000,
-  verifyPollMs: 2000,
-})
+export type ExecutorPolicy = CyclePolicy
+export const defaultExecutorPolicy: Readonly<ExecutorPolicy> = defaultCyclePolicy
 
 export interface ExecutorDeps {
   steps: UpgradeSteps
@@ -78,23 +74,39 @@ export interface ExecutorDeps {
   logger?: Logger
 }
 
-export type ExecutorOutcome = 'rebooting' | 'released' | 'finished' | 'failed' | 'fenced'
+export type ExecutorOutcome = CycleOutcome
 
 export class UpgradeExecutor {
   private readonly policy: ExecutorPolicy
   private readonly log: Logger
   private running: Promise<ExecutorOutcome> | undefined
-  /** The last step and its outcome, for the API. */
-  last: { step: string; at: number; note?: string } | undefined
+  private state: CycleState = idleCycle
+  private lease: Lease | undefined
 
   constructor(private readonly d: ExecutorDeps) {
     this.policy = { ...defaultExecutorPolicy, ...d.policy }
     this.log = d.logger ?? silentLogger
   }
 
-  /** Runs the cycle for a lease; a second call while one runs returns the same run. */
-  onLease(lease: Lease): Promise<ExecutorOutcome> {
-    this.running ??= this.run(lease).finally(() => {
+  /** The last step and its outcome, for the API. */
+  get last(): { step: string; at: number; note?: string } | undefined {
+    return this.state.last
+  }
+
+  /**
+   * Runs the cycle for a lease; a second call while one runs returns the same run.
+   * `resume`: the cycle was under way before an agent restart (skip the pre-gate).
+   */
+  onLease(lease: Lease, opts: { resume?: boolean } = {}): Promise<ExecutorOutcome> {
+    this.running ??= this.drive(lease, {
+      type: 'lease',
+      lease,
+      target: this.d.target(),
+      image: this.d.image(),
+      fence: this.d.fenceValid(lease),
+      policy: this.policy,
+      ...(opts.resume ? { resume: true } : {}),
+    }).finally(() => {
       this.running = undefined
     })
     return this.running
@@ -108,104 +120,89 @@ export class UpgradeExecutor {
    * passes, then uncordon and clear noout. Only makes the node more available.
    */
   finishLeftover(mark: string): Promise<ExecutorOutcome> {
-    this.running ??= this.leftover(mark).finally(() => {
+    this.running ??= this.drive(undefined, { type: 'leftover', mark, policy: this.policy }).finally(() => {
       this.running = undefined
     })
     return this.running
   }
 
-  private async leftover(mark: string): Promise<ExecutorOutcome> {
-    this.log.warn({ component: 'executor', cycle: mark }, 'booted cordoned for a cycle whose lease is gone: finishing it')
-    this.d.setPhase('verifying')
-    this.note('leftover', `finishing cycle ${mark}`)
-    const failed = await this.verify(undefined)
-    if (failed) return failed
-    await this.d.steps.uncordon()
-    await this.d.steps.clearNoout()
-    this.d.setPhase('ready')
-    this.note('leftover', `cycle ${mark} finished: uncordoned, noout cleared`)
-    return 'finished'
+  private fence(): boolean {
+    return this.lease !== undefined && this.d.fenceValid(this.lease)
   }
 
-  private async run(lease: Lease): Promise<ExecutorOutcome> {
-    const target = this.d.target()
-    if (target !== undefined && this.d.image() === target) return this.afterBoot(lease)
-    return this.beforeReboot(lease, target)
-  }
-
-  private async beforeReboot(lease: Lease, target: string | undefined): Promise<ExecutorOutcome> {
-    if (target === undefined) return this.fail('no wave target known for this lease')
-    if (!this.fence(lease, 'pre-gate')) return 'fenced'
-    const pre = await this.d.steps.preGate()
-    if (!pre.pass) {
-      // Our view changed since the vote (an OSD elsewhere went down): going down now would
-      // be unsafe. Hold the slot, do nothing, and let the operator or the gate decide.
-      return this.fail(`pre-reboot gate failed: ${pre.reasons.join('; ')}`)
-    }
-    if (!this.fence(lease, 'noout')) return 'fenced'
-    this.d.setPhase('draining')
-    await this.d.steps.setNoout()
-    if (!this.fence(lease, 'cordon')) return 'fenced'
-    await this.d.steps.cordon(lease)
-    if (!this.fence(lease, 'drain')) return 'fenced'
-    const drain = await this.d.steps.drain(this.policy.drainDeadlineMs, false)
-    if (!drain.ok) {
-      if (this.policy.drainPolicy === 'halt') return this.fail(`drain blocked at the deadline by ${drain.blocking.join(', ')}`)
-      this.note('drain', `forcing past ${drain.blocking.join(', ')}`)
-      if (!this.fence(lease, 'drain --force')) return 'fenced'
-      await this.d.steps.drain(this.policy.drainDeadlineMs, true)
-    }
-    if (!this.fence(lease, 'assign')) return 'fenced'
-    await this.d.steps.assign(lease, target)
-    if (!this.fence(lease, 'reboot')) return 'fenced'
-    this.d.setPhase('rebooting')
-    this.note('reboot', `onto ${target}`)
-    await this.d.rebooter.reboot(`upgrade wave ${lease.wave}: slot ${lease.slot} term ${lease.term}, onto ${target}`)
-    return 'rebooting'
-  }
-
-  private async afterBoot(lease: Lease): Promise<ExecutorOutcome> {
-    if (!this.fence(lease, 'verify')) return 'fenced'
-    this.d.setPhase('verifying')
-    const failed = await this.verify(lease)
-    if (failed) return failed
-    if (!this.fence(lease, 'uncordon')) return 'fenced'
-    await this.d.steps.uncordon()
-    await this.d.steps.clearNoout()
-    if (!this.fence(lease, 'release')) return 'fenced'
-    this.d.released(lease)
-    this.d.setPhase('ready')
-    this.note('release', 'post-reboot gate passed')
-    return 'released'
-  }
-
-  /** Polls the post-reboot gate until it passes (undefined), the verify timeout fails the node, or the lease is fenced. */
-  private async verify(lease: Lease | undefined): Promise<ExecutorOutcome | undefined> {
-    const deadline = this.d.clock.now() + this.policy.verifyTimeoutMs
+  private async drive(lease: Lease | undefined, first: CycleInput): Promise<ExecutorOutcome> {
+    this.lease = lease
+    let input: CycleInput | undefined = first
     for (;;) {
-      const last = await this.d.steps.postGate().catch((err: Error): GateVerdict => ({ pass: false, reasons: [err.message] }))
-      if (last.pass) return undefined
-      if (this.d.clock.now() >= deadline) return this.fail(`post-reboot gate did not pass within ${Math.round(this.policy.verifyTimeoutMs / 1000)} s: ${last.reasons.join('; ')}`)
-      await this.d.wait(this.policy.verifyPollMs)
-      if (lease && !this.fence(lease, 'verify')) return 'fenced'
+      const { state, effects } = stepCycle(this.state, input, this.d.clock.now())
+      this.state = state
+      input = undefined
+      let action: CycleAction | undefined
+      let wakeAt: number | undefined
+      for (const e of effects) {
+        switch (e.type) {
+          case 'phase':
+            this.d.setPhase(e.phase, e.reason)
+            break
+          case 'log':
+            this.log[e.level]({ component: 'executor', ...e.data }, e.msg)
+            break
+          case 'release':
+            this.d.released(e.lease)
+            break
+          case 'do':
+            action = e.action
+            break
+          case 'wake':
+            wakeAt = e.at
+            break
+          case 'end':
+            return e.outcome
+        }
+      }
+      if (action) input = await this.perform(action)
+      else if (wakeAt !== undefined) {
+        await this.d.wait(Math.max(0, wakeAt - this.d.clock.now()))
+        input = { type: 'tick', fence: this.fence() }
+      } else throw new Error('upgrade cycle: a step left nothing to do and did not end (a bug in agent/protocol/upgrade-cycle)')
     }
   }
 
-  private fence(lease: Lease, step: string): boolean {
-    if (this.d.fenceValid(lease)) return true
-    this.log.warn({ component: 'executor', lease, step }, 'fencing token no longer valid: stopping before this step')
-    this.note(step, 'fenced: the lease is no longer ours')
-    return false
-  }
-
-  private fail(reason: string): ExecutorOutcome {
-    this.log.error({ component: 'executor', reason }, 'upgrade step failed; the wave halts')
-    this.d.setPhase('failed', reason)
-    this.note('failed', reason)
-    return 'failed'
-  }
-
-  private note(step: string, note?: string): void {
-    this.last = { step, at: this.d.clock.now(), ...(note ? { note } : {}) }
+  /** Carries out one action; its outcome (or the error it threw) is the next input. */
+  private async perform(a: CycleAction): Promise<CycleInput> {
+    const s = this.d.steps
+    const done = (extra: Partial<Extract<CycleInput, { type: 'done' }>> = {}): CycleInput => ({ type: 'done', step: a.step, fence: this.fence(), ...extra })
+    try {
+      switch (a.step) {
+        case 'pre-gate':
+          return done({ verdict: await s.preGate() })
+        case 'joint-check':
+          return done({ verdict: await s.jointCheck() })
+        case 'post-gate':
+          return done({ verdict: await s.postGate() })
+        case 'set-noout':
+          await s.setNoout()
+          return done()
+        case 'cordon':
+          await s.cordon(a.lease)
+          return done()
+        case 'drain':
+          return done({ drain: await s.drain(a.deadlineMs, a.force) })
+        case 'assign':
+          await s.assign(a.lease, a.target)
+          return done()
+        case 'reboot':
+          await this.d.rebooter.reboot(a.reason)
+          return done()
+        case 'uncordon':
+          await s.uncordon()
+          return done()
+        case 'clear-noout':
+          await s.clearNoout()
+          return done()
+      }
+    } catch (err) {
+      return done({ error: (err as Error).message })
+    }
   }
 }

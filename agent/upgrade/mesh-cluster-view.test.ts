@@ -3,8 +3,8 @@ import type { MemberView } from '../protocol/mesh-types.js'
 import type { NodeRecordBody } from '../protocol/node-record.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
 
-function member(id: string, phase: NodeRecordBody['phase'], pre: boolean): MemberView {
-  const record = { id, image: 'v1', phase, domain: 'd', health: { status: 'ok', conditions: [], gates: { pre, post: true, at: 0 } } } as unknown as NodeRecordBody
+function member(id: string, phase: NodeRecordBody['phase'], pre: boolean, preWith?: string[]): MemberView {
+  const record = { id, image: 'v1', phase, domain: 'd', health: { status: 'ok', conditions: [], gates: { pre, post: true, at: 0, ...(preWith ? { preWith } : {}) } } } as unknown as NodeRecordBody
   return { id, status: 'alive', inc: 1, updatedAt: 0, statusSince: 0, record }
 }
 
@@ -32,5 +32,26 @@ describe('MeshClusterView', () => {
     const view = new MeshClusterView({ view: () => (reads++, [member('w1', 'ready', true)]) }, { now: () => 0 })
     for (let i = 0; i < 10; i++) view.facts('w1')
     expect(reads).toBe(1)
+  })
+
+  it('okToStop is the joint question: a candidate beside a draining holder passes only with a verdict computed jointly with it', async () => {
+    const members = new Map<string, MemberView>([
+      ['w1', member('w1', 'draining', false)],
+      ['w2', member('w2', 'ready', true)],
+      ['w3', member('w3', 'ready', true)],
+    ])
+    const view = new MeshClusterView({ view: () => [...members.values()] }, { now: () => 0 })
+    view.roster = ['w1', 'w2', 'w3']
+    // w2's pre verdict was computed for itself alone while w1 drains: not an answer to "w1 and w2 together".
+    expect(view.okToStop(['w1', 'w2'])).toBe(false)
+    expect(view.jointSet('w2', ['w1'])).toEqual(['w1'])
+    members.set('w2', member('w2', 'ready', true, ['w1']))
+    await Promise.resolve()
+    expect(view.okToStop(['w1', 'w2'])).toBe(true)
+    // A third node dies: nobody's verdict covers it yet.
+    members.set('w3', { ...member('w3', 'ready', true), status: 'dead' })
+    await Promise.resolve()
+    expect(view.okToStop(['w1', 'w2'])).toBe(false)
+    expect(view.jointSet('w2', ['w1'])).toEqual(['w1', 'w3'])
   })
 })

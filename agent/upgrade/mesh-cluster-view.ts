@@ -1,17 +1,23 @@
 /**
  * The vote's ClusterView in a real agent, answered from the gossiped NodeRecords — never
  * from a probe on the spot (the port is synchronous and must be cheap):
- * - facts: image, domain and workload from the record; available = alive in the mesh,
- *   phase `ready`, health not critical; healthy = its own post-reboot gate passed.
- * - okToStop(hosts): every host that is still available (holders on their way down or
- *   back are not) reports its own pre-reboot gate passing. Each node evaluates `ceph osd ok-to-stop` for its OSDs with whatever is
- *   down at that moment (and the race guard: no other host's OSD down, no redundancy
- *   lost), so a holder's outage is already inside every other node's answer.
+ * - facts: image, domain and workload from the record; available is agent/protocol's one
+ *   rule (availability.ts: alive in the mesh, phase `ready`, health not critical);
+ *   healthy = available and its own post-reboot gate passed.
+ * - okToStop(hosts): the joint question, answered from gossip (agent/protocol/joint-safety.ts):
+ *   some host of `hosts` published pre = true computed jointly (`gates.preWith`) with a set
+ *   that covers the other hosts and every roster member this view sees unavailable. Each
+ *   node asks `ceph osd ok-to-stop` for its own OSDs plus its joint set's (every node it
+ *   sees down, holding a slot or rebooting), with the race guard "no OSD down outside the
+ *   set". A node's verdict alone, computed against what is down now, is not enough: two
+ *   holders sharing PGs would each pass while the other still drains.
  * - drainable(id): the node's pre gate (which includes "drain possible"), AND the wave
  *   is not held (WaveGate: paused, aborted, outside its window, alerts, or halted). A
  *   hold therefore stops new requests and votes, and nothing else.
  * Unknown fails closed: a node without gate verdicts is neither ok-to-stop nor drainable.
  */
+import { isAvailable, mayBeDown, memberAvailability } from '../protocol/availability.js'
+import { jointOkToStop, jointSet } from '../protocol/joint-safety.js'
 import type { MemberView } from '../protocol/mesh-types.js'
 import type { Clock } from '../protocol/ports.js'
 import type { ClusterView, NodeFacts } from '../protocol/vote/cluster-view.js'
@@ -23,6 +29,7 @@ export interface MemberSource {
 
 export class MeshClusterView implements ClusterView {
   private cache: Map<string, MemberView> | undefined
+  private unavailableCache: string[] | undefined
   /** The current wave's roster (for the halt rule); set by whoever tracks the wave. */
   roster: readonly string[] = []
 
@@ -35,6 +42,7 @@ export class MeshClusterView implements ClusterView {
   /** Drops the cached member map now (the next question reads the mesh view again). */
   invalidate(): void {
     this.cache = undefined
+    this.unavailableCache = undefined
   }
 
   /**
@@ -48,7 +56,7 @@ export class MeshClusterView implements ClusterView {
   member(id: string): MemberView | undefined {
     if (!this.cache) {
       this.cache = new Map(this.mesh.view().map((m) => [m.id, m]))
-      queueMicrotask(() => (this.cache = undefined))
+      queueMicrotask(() => this.invalidate())
     }
     return this.cache.get(id)
   }
@@ -62,7 +70,7 @@ export class MeshClusterView implements ClusterView {
     const m = this.member(id)
     const r = m?.record
     if (!m || !r) return undefined
-    const available = m.status === 'alive' && r.phase === 'ready' && r.health.status !== 'critical'
+    const available = isAvailable(memberAvailability(m))
     return {
       id,
       image: r.image,
@@ -75,7 +83,31 @@ export class MeshClusterView implements ClusterView {
   }
 
   okToStop(hosts: readonly string[]): boolean {
-    return hosts.every((h) => this.facts(h)?.available === false || this.member(h)?.record?.health.gates?.pre === true)
+    return jointOkToStop(hosts, (id) => this.member(id)?.record?.health.gates, this.unavailable(), (id) => this.down(id))
+  }
+
+  /** The ids the joint question covers: the wave roster, or every member when no wave runs. */
+  private ids(): string[] {
+    if (this.roster.length > 0) return [...this.roster]
+    if (!this.cache) this.member('')
+    return [...this.cache!.keys()]
+  }
+
+  /** Roster members this view sees unavailable (cached with the member map). */
+  unavailable(): string[] {
+    if (!this.unavailableCache) this.unavailableCache = this.ids().filter((id) => !isAvailable(memberAvailability(this.member(id))))
+    return this.unavailableCache
+  }
+
+  /** Whose OSDs may be down now: dead, suspect, missing, or rebooting. */
+  down(id: string): boolean {
+    return mayBeDown(memberAvailability(this.member(id)))
+  }
+
+  /** The joint set of `self` in this view, given the slot holders its vote knows (joint-safety.ts). */
+  jointSet(self: string, holders: Iterable<string>): string[] {
+    const unavailable = new Set(this.unavailable())
+    return jointSet({ self, ids: this.ids(), unavailable: (id) => unavailable.has(id), down: (id) => this.down(id), holders })
   }
 
   drainable(id: string): boolean {

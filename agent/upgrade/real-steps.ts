@@ -22,6 +22,7 @@ import { signAssign, type SignedAssignClaim } from '../protocol/assign-proof.js'
 import { ShoalError } from '../protocol/errors.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
 import type { Lease } from '../protocol/vote/index.js'
+import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import type { GateVerdict, UpgradeSteps } from './executor.js'
 
 export { assignSigningText } from '../protocol/assign-proof.js'
@@ -40,9 +41,7 @@ export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): Sig
  */
 export const CYCLE_ANNOTATION = 'shoal.dev/upgrade-cycle'
 
-export function cycleMark(lease: Lease): string {
-  return `${lease.wave}/${lease.slot}/${lease.term}`
-}
+export { cycleMark }
 
 export interface RealStepsOptions {
   /** CRUSH host and Kubernetes node name of this machine. */
@@ -58,6 +57,12 @@ export interface RealStepsOptions {
   assignDeadlineMs: number
   /** Waits between assign retries (production: a timer). */
   wait(ms: number): Promise<void>
+  /**
+   * The joint set right now: every node this one sees down, holding a slot or rebooting
+   * (agent/protocol/joint-safety.ts). The pre gate and the joint check ask ok-to-stop for
+   * this node's OSDs plus theirs. Unset: this node alone.
+   */
+  jointWith?: () => readonly string[]
   logger?: Logger
 }
 
@@ -74,6 +79,11 @@ export class RealSteps implements UpgradeSteps {
   }
 
   async preGate(): Promise<GateVerdict> {
+    return this.gate('pre')
+  }
+
+  /** The joint question again, right before the reboot: same gate, the joint set as of now. */
+  async jointCheck(): Promise<GateVerdict> {
     return this.gate('pre')
   }
 
@@ -165,7 +175,8 @@ export class RealSteps implements UpgradeSteps {
 
   private async gate(which: 'pre' | 'post'): Promise<GateVerdict> {
     try {
-      const round = await this.o.observer.observe(which)
+      const jointWith = which === 'pre' ? (this.o.jointWith?.() ?? []) : []
+      const round = await this.o.observer.observe(which, jointWith.length ? { jointWith } : {})
       return verdictOf(which === 'pre' ? preReboot(round.obs) : postReboot(round.obs))
     } catch (err) {
       return { pass: false, reasons: [`${which}-reboot gate could not be evaluated, failing closed: ${(err as Error).message}`] }

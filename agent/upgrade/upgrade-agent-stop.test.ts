@@ -23,7 +23,7 @@ function twoHosts(host: string): CephSnapshot {
 }
 
 const never = (): Promise<never> => new Promise(() => {})
-const steps: UpgradeSteps = { preGate: never, setNoout: never, clearNoout: never, cordon: never, uncordon: never, leftoverCycle: never, drain: never, assign: never, postGate: never }
+const steps: UpgradeSteps = { preGate: never, jointCheck: never, setNoout: never, clearNoout: never, cordon: never, uncordon: never, leftoverCycle: never, drain: never, assign: never, postGate: never }
 
 describe('UpgradeAgent: the stop facts and the gate reasons travel in the record', () => {
   it('publishes pools, failure domains, ok-to-stop alone and the pre-gate reasons; /v1/self names what never clears', async () => {

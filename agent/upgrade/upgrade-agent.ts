@@ -6,9 +6,11 @@
  *     -> on 'lease-acquired' (a new slot, or our own slot reclaimed after the reboot):
  *        UpgradeExecutor over RealSteps + a Rebooter
  *   plus the gate loop: every gateIntervalMs (and at once when another node's phase or
- *   image changes, so a freed slot is seen within one probe round), one probe round judged
- *   by preReboot and postReboot, published as the record's health with health.gates —
- *   the verdicts every voter judges this node by.
+ *   image changes, or its joint set does, so a freed slot is seen within one probe round),
+ *   one probe round judged by preReboot and postReboot, published as the record's health
+ *   with health.gates — the verdicts every voter judges this node by. The pre round asks
+ *   the joint question (agent/protocol/joint-safety.ts): ok-to-stop for this node plus
+ *   every node it sees down, holding a slot or rebooting, published as gates.preWith.
  *
  * status() is what GET /v1/self shows under `wave`.
  */
@@ -23,6 +25,8 @@ import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
 import { WaveGate } from '../protocol/wave-control.js'
+import { slotHolders } from '../protocol/joint-safety.js'
+import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
 import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
@@ -56,6 +60,8 @@ export interface GateStatus {
   pre: boolean
   post: boolean
   at: number
+  /** The joint set the pre verdict was computed with (hosts counted as stopped with this one). */
+  preWith: string[]
   preReasons: string[]
   postReasons: string[]
 }
@@ -90,11 +96,14 @@ export interface UpgradeStatus {
 /** Longest wait for a first live peer before the vote starts anyway. 60 s: a mesh join takes seconds. */
 const JOIN_WAIT_MS = 60_000
 
-/** A HealthObserver whose routine rounds are pre-gate rounds (ok-to-stop, drain plan) too. */
-function gateRounds(observer: HealthObserver): HealthObserver {
+/**
+ * A HealthObserver whose routine rounds are pre-gate rounds (joint ok-to-stop, drain plan)
+ * too; `joint()` gives the round's joint set (and remembers it for the published verdict).
+ */
+function gateRounds(observer: HealthObserver, joint: () => readonly string[]): HealthObserver {
   return new Proxy(observer, {
     get(target, prop, receiver) {
-      if (prop === 'observe') return (_purpose?: Purpose): Promise<Round> => target.observe('pre')
+      if (prop === 'observe') return (_purpose?: Purpose): Promise<Round> => target.observe('pre', { jointWith: joint() })
       return Reflect.get(target, prop, receiver)
     },
   })
@@ -136,6 +145,9 @@ export class UpgradeAgent {
   private readonly steps: UpgradeSteps
   /** The leftover-cycle check after boot: not yet, running, or done. */
   private leftover: 'unchecked' | 'checking' | 'done' = 'unchecked'
+  /** The joint set the running gate round asks with, and the one the last finished round asked with. */
+  private roundJoint: string[] = []
+  private lastJointKey = ''
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
@@ -168,11 +180,15 @@ export class UpgradeAgent {
         clock: o.clock,
         assignDeadlineMs: c.assignDeadlineMs,
         wait: (ms) => this.wait(ms),
+        jointWith: () => this.jointWith(),
         logger: this.log,
       })
     }
     this.steps = steps
-    this.monitor = new HealthMonitor(gateRounds(observer), { clock: o.clock, logger: this.log })
+    this.monitor = new HealthMonitor(
+      gateRounds(observer, () => (this.roundJoint = this.jointWith())),
+      { clock: o.clock, logger: this.log },
+    )
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
     const rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
@@ -285,11 +301,34 @@ export class UpgradeAgent {
     return { reasons, never }
   }
 
+  /**
+   * The joint set now: every roster member this node sees down, holding a slot or rebooting,
+   * plus the slot holders its vote knows (joint-safety.ts). Sorted.
+   */
+  jointWith(): string[] {
+    this.syncRoster()
+    const holders = this.vote ? slotHolders(this.vote.view().slots) : []
+    return this.view.jointSet(this.o.nodeId, holders)
+  }
+
+  /**
+   * Whether this lease's cycle was already under way before this process started (an agent
+   * restart, not a reboot): the node carries this cycle's mark. Then the cycle goes on from
+   * noout (idempotent) instead of the pre gate — whose wait would publish `ready` for a node
+   * that is cordoned. Unknown (Kubernetes unreachable): not a resume.
+   */
+  private async resumes(lease: Lease): Promise<boolean> {
+    const target = this.vote?.currentWave()?.target
+    if (target === undefined || this.o.image === target) return false
+    const mark = await this.steps.leftoverCycle().catch(() => undefined)
+    return mark === cycleMark(lease)
+  }
+
   private async onLease(lease: Lease): Promise<void> {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      out = await this.executor.onLease(lease)
+      out = await this.executor.onLease(lease, { resume: await this.resumes(lease) })
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).
@@ -321,8 +360,11 @@ export class UpgradeAgent {
       if (e.id !== this.o.nodeId && this.seen.get(e.id) !== key) {
         this.seen.set(e.id, key)
         this.kick()
+        return
       }
     }
+    // A member died or came back: the joint set our published verdict was computed with changed.
+    if (this.gates && e.id !== this.o.nodeId && this.jointWith().join(',') !== this.lastJointKey) this.kick()
   }
 
   private syncRoster(): void {
@@ -366,14 +408,16 @@ export class UpgradeAgent {
       const pre = verdictOf(preReboot(obs))
       const post = verdictOf(postReboot(obs))
       const prev = this.gates
-      this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preReasons: pre.reasons, postReasons: post.reasons }
+      const preWith = [...this.roundJoint]
+      this.lastJointKey = preWith.join(',')
+      this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
       this.stop = stopFactsOf(obs, this.stop)
-      if (prev?.pre !== pre.pass || prev?.post !== post.pass) {
-        this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
+      if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
+        this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
     } catch (err) {
       this.count('gate-round-errors')
-      this.gates = { pre: false, post: false, at: this.o.clock.now(), preReasons: [(err as Error).message], postReasons: [(err as Error).message] }
+      this.gates = { pre: false, post: false, at: this.o.clock.now(), preWith: [], preReasons: [(err as Error).message], postReasons: [(err as Error).message] }
     }
     this.publish(false)
     this.syncRoster()
@@ -428,15 +472,14 @@ export class UpgradeAgent {
     const conditions: HealthCondition[] = [...this.summary.conditions]
     if (this.phase === 'failed' && this.reason) {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
+    } else if (this.reason) {
+      // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
+      conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
     const why = g && !g.pre ? g.preReasons.slice(0, 6).map((r) => r.slice(0, 200)) : []
-    const health: HealthSummary = {
-      ...this.summary,
-      conditions: conditions.slice(0, 16),
-      ...(g ? { gates: { pre: g.pre, post: g.post, at: g.at, ...(why.length ? { why } : {}) } } : {}),
-      ...(this.stop ? { stop: this.stop } : {}),
-    }
-    const key = JSON.stringify([health.status, g?.pre, g?.post, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
+    const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(why.length ? { why } : {}), ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}) } : undefined
+    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
+    const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
     if (!force && key === this.lastPublished) return
     this.lastPublished = key
     this.o.mesh.updateSelf({ health })

@@ -2,10 +2,12 @@
  * The coordinator's ClusterView (agent/protocol/vote/cluster-view.ts), built from its own
  * mesh view: it has no Ceph or Kubernetes probes of its own, so it judges from what the
  * agents gossip (phase, image, domain, health, workload). It is only the tie-breaker: the
- * agents' views, with their real probes, decide every vote that is not a tie. While the
+ * agents' views, with their real probes, decide every vote that is not a tie. "Available"
+ * is agent/protocol/availability.ts's rule, the one every view uses. While the
  * wave is held (paused, aborted, halted, outside its window, alerts firing) every
  * candidate is reported not drainable, so the coordinator refuses its tie-break vote.
  */
+import { isAvailable, memberAvailability } from '../../agent/protocol/availability.js'
 import type { MemberView } from '../../agent/protocol/mesh-types.js'
 import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
 import type { Hold } from '../../agent/protocol/wave-control.js'
@@ -59,7 +61,7 @@ export class CoordinatorView implements ClusterView {
       id,
       image: r.image,
       domain: r.domain,
-      available: m.status === 'alive' && r.phase === 'ready' && r.health.status !== 'critical',
+      available: isAvailable(memberAvailability(m)),
       healthy: r.health.status === 'ok',
       pods: r.work?.pods ?? 0,
       load: r.work?.load ?? 0,

@@ -21,6 +21,8 @@ export interface WaveResult {
   refused: string | undefined
   trace: string[] | undefined
   events: number
+  /** Times a holder's joint ok-to-stop (before noout, or right before its reboot) said no and it waited. */
+  jointWaits: number
 }
 
 export interface WaveRunOptions {

@@ -11,10 +11,13 @@
  * convergence), and not at all across a partition. The mesh itself is proven in its own
  * sim scenarios (sim/engine); what this world proves is the vote on top of it.
  *
- * Each node also runs a small executor (the stand-in for issue 7's): on a lease it checks
- * the fencing token, sets noout, cordons, drains through the Kubernetes model, checks the
- * token again and reboots; after boot it waits for its post-reboot gate (kubelet Ready,
- * its PGs active+clean), uncordons, clears noout and releases.
+ * Each node runs production's upgrade cycle (agent/protocol/upgrade-cycle, the machine
+ * agent/upgrade/executor.ts drives with the real steps), here over the models: noout and
+ * the joint ok-to-stop through the Ceph model, cordon and drain through the Kubernetes
+ * model, the reboot as the machine going down. Availability is production's rule
+ * (agent/protocol/availability.ts) over the model state. The sim has no operator to act on
+ * a failed node, so its cycle policy has no drain deadline and no verify timeout (both are
+ * pinned by the cycle's unit tests); polls are production's.
  */
 import { EventQueue } from '../engine/event-queue.js'
 import { Partitions, emptyNetworkStats, networkConfig, planArrivals, type NetworkConfig, type NetworkStats } from '../engine/network.js'
@@ -25,6 +28,10 @@ import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-v
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
+import { isAvailable } from '../../agent/protocol/availability.js'
+import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
+import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
+import type { Phase } from '../../agent/protocol/node-record.js'
 import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
 import { KubeModel } from '../models/kube-model.js'
@@ -38,6 +45,11 @@ const EPOCH = Date.UTC(2026, 0, 1)
 const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
+
+/** Production's cycle policy, without the two limits only an operator can act on (see the header). */
+const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity })
+
+const SIM_PHASE: Record<SimNode['phase'], Phase> = { idle: 'ready', draining: 'draining', rebooting: 'rebooting', verifying: 'verifying', failed: 'failed' }
 
 type Ev =
   | { k: 'msg'; to: string; inst: number; from: string; msg: VoteMessage }
@@ -59,6 +71,7 @@ export class WaveWorld {
   readonly voteCfg: VoteConfig
   readonly nodes = new Map<string, SimNode>()
   readonly order: SimNode[] = []
+  private ids: string[] = []
   readonly coord: SimNode
   private readonly queue = new EventQueue<Ev>()
   t = 0
@@ -75,6 +88,8 @@ export class WaveWorld {
   private okCacheVersion = -1
   readonly messagesByKind: Record<string, number> = {}
   leases = 0
+  /** Times a holder's joint ok-to-stop said no and it waited (WaveResult.jointWaits). */
+  jointWaits = 0
   faults: string[] = []
   healAt = Infinity
   waveStartAt = WAVE_START_MS
@@ -128,6 +143,12 @@ export class WaveWorld {
         cordoned: false,
         phase: 'idle',
         lease: undefined,
+        cycle: idleCycle,
+        cycleInbox: [],
+        cycling: false,
+        cycleWakeAt: Infinity,
+        pendingLease: undefined,
+        view: undefined,
         waveReboot: false,
         returnsUnhealthy: false,
         permanentlyDead: false,
@@ -150,6 +171,7 @@ export class WaveWorld {
       this.nodes.set(h.id, n)
       this.order.push(n)
     })
+    this.ids = this.order.map((n) => n.id)
     this.coord = mk(COORDINATOR, -1, 'controller')
     this.nodes.set(COORDINATOR, this.coord)
     // Every agent started before the wave: nothing to relearn.
@@ -247,6 +269,7 @@ export class WaveWorld {
       refused: this.refused,
       trace: this.checker.full,
       events: this.events,
+      jointWaits: this.jointWaits,
     }
   }
 
@@ -256,6 +279,7 @@ export class WaveWorld {
     n.inst++
     n.wakeAt = Infinity
     const view = this.viewFor(n)
+    n.view = view
     n.vote = new VoteNode({
       id: n.id,
       role: n === this.coord ? 'coordinator' : 'node',
@@ -277,7 +301,7 @@ export class WaveWorld {
     for (const e of eff) this.effect(n, e)
     if (n.vote === v) {
       this.scheduleWake(n)
-      this.executorAfterStep(n)
+      this.maybeLeftover(n)
     }
   }
 
@@ -389,7 +413,8 @@ export class WaveWorld {
   }
 
   private computeFacts(n: SimNode): NodeFacts {
-    const available = n.up && n.kubeletReady && !n.cordoned
+    // Production's rule over the model: a kubelet not Ready is what makes a record critical.
+    const available = isAvailable({ liveness: n.up ? 'alive' : 'dead', phase: SIM_PHASE[n.phase], health: n.kubeletReady ? 'ok' : 'critical', cordoned: n.cordoned })
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
     return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load }
   }
@@ -434,7 +459,7 @@ export class WaveWorld {
     const next = this.ceph.advance(this.t)
     for (const n of this.order) {
       this.refresh(n)
-      if (n.phase === 'verifying') this.checkGate(n)
+      this.pokeVerify(n)
     }
     this.checkComplete()
     if (next < this.cephNextAt || this.cephNextAt <= this.t) {
@@ -480,56 +505,191 @@ export class WaveWorld {
     this.checker.trace(`wave complete: makespan ${((this.t - this.waveStartAt) / 1000).toFixed(1)} s`)
   }
 
-  // ---- the executor ------------------------------------------------------------------------
+  // ---- the upgrade cycle (production's machine over the models) ------------------------------
 
   private onLease(n: SimNode, lease: Lease): void {
+    if (n === this.coord) return
     // Already carrying out this very lease (resumed after an agent restart): nothing new.
-    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term && n.phase !== 'idle') return
-    n.lease = lease
-    if (n.image === TARGET) {
-      n.phase = 'verifying'
-      this.checkGate(n)
+    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term && n.cycle.run) return
+    if (n.cycle.run) {
+      // Finishing something else first (a leftover cycle): this lease comes next.
+      n.pendingLease = lease
       return
     }
-    this.startDrain(n, n.inst)
+    this.startCycle(n, lease, false)
+  }
+
+  private startCycle(n: SimNode, lease: Lease, resume: boolean): void {
+    n.lease = lease
+    n.pendingLease = undefined
+    this.cycleInput(n, { type: 'lease', lease, target: TARGET, image: n.image, fence: this.fence(n), policy: SIM_CYCLE_POLICY, ...(resume ? { resume: true } : {}) })
   }
 
   private fence(n: SimNode): boolean {
     return !!n.lease && !!n.vote && n.vote.fenceValid(n.lease)
   }
 
-  private startDrain(n: SimNode, inst: number): void {
-    if (!n.up || n.inst !== inst) return
-    if (!this.fence(n)) return this.abandon(n, 'fencing token no longer valid before drain')
-    n.phase = 'draining'
-    this.ceph.setNoout(n.id, true)
-    n.cordoned = true
-    this.kube.setCordoned(n.id, true)
-    this.checker.trace(`${n.id} noout + cordon, draining ${this.kube.podCount(n.id)} pods`)
-    this.refresh(n)
-    this.drainStep(n, n.inst)
+  /**
+   * Feeds the node's cycle one input and carries out its effects, as agent/upgrade/executor.ts
+   * does; actions the models answer at once go straight back in. Re-entrant calls (a
+   * release steps the vote, whose effects may start a cycle) queue behind the running one.
+   */
+  private cycleInput(n: SimNode, input: CycleInput): void {
+    n.cycleInbox.push(input)
+    if (n.cycling) return
+    n.cycling = true
+    try {
+      for (let next = n.cycleInbox.shift(); next; next = n.cycleInbox.shift()) {
+        const inst = n.inst
+        const r = stepCycle(n.cycle, next, this.t)
+        n.cycle = r.state
+        for (const e of r.effects) {
+          switch (e.type) {
+            case 'phase':
+              this.setPhase(n, e.phase, e.reason)
+              break
+            case 'log':
+              if (e.level !== 'info') this.checker.trace(`${n.id} cycle: ${e.msg}`)
+              break
+            case 'release':
+              this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, release`)
+              this.stepVote(n, { type: 'gate', lease: e.lease, passed: true })
+              break
+            case 'wake':
+              this.cycleWake(n, e.at)
+              break
+            case 'do': {
+              const done = this.perform(n, e.action, inst)
+              if (done) n.cycleInbox.push(done)
+              break
+            }
+            case 'end':
+              this.cycleEnded(n, e.outcome)
+              break
+          }
+          if (n.inst !== inst) return // the machine went down (its reboot): RAM is gone
+        }
+      }
+    } finally {
+      n.cycling = false
+      n.cycleInbox.length = 0
+    }
   }
 
-  private drainStep(n: SimNode, inst: number): void {
-    if (!n.up || n.inst !== inst || n.phase !== 'draining') return
+  private cycleEnded(n: SimNode, outcome: string): void {
+    if (outcome !== 'rebooting') n.lease = undefined
+    if (outcome === 'fenced' || outcome === 'finished') this.checker.trace(`${n.id} cycle ends: ${outcome}`)
+    const next = n.pendingLease
+    n.pendingLease = undefined
+    if (next && n.vote?.fenceValid(next)) this.after(0, () => this.onLease(n, next))
+  }
+
+  /** Only the latest wake counts: a poke (a model change) may have run the check since. */
+  private cycleWake(n: SimNode, at: number): void {
+    n.cycleWakeAt = at
+    const inst = n.inst
+    this.at(at, () => {
+      if (n.inst !== inst || !n.up || n.cycleWakeAt !== at) return
+      n.cycleWakeAt = Infinity
+      this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+    })
+  }
+
+  /** The post gate may pass now (kubelet Ready, PGs clean): try it at once, as the next poll would. */
+  private pokeVerify(n: SimNode): void {
+    const r = n.cycle.run
+    if (!r || r.inFlight || r.step !== 'post-gate' || !n.up || !n.vote) return
+    this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+  }
+
+  private setPhase(n: SimNode, phase: Phase, reason?: string): void {
+    n.phase = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
+    if (reason && this.checker.full) this.checker.trace(`${n.id} ${phase}: ${reason}`)
+    this.refresh(n)
+  }
+
+  /** The joint ok-to-stop of `n` in its own view: itself plus everyone it sees down, holding or rebooting. */
+  private jointVerdict(n: SimNode, what: string): { pass: boolean; reasons: string[] } {
+    const view = n.view
+    const holders = n.vote ? slotHolders(n.vote.view().slots) : []
+    const set = jointSet({
+      self: n.id,
+      ids: this.ids,
+      unavailable: (id) => !(view?.facts(id)?.available ?? false),
+      // Ground truth here: the model counts a down host as stopped whether it is listed or not.
+      down: (id) => !this.nodes.get(id)!.up,
+      holders,
+    })
+    if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
+    this.jointWaits++
+    const why = `Ceph not ok-to-stop jointly with ${set.join(',') || 'nobody'}`
+    this.checker.trace(`${n.id} ${what}: ${why}`)
+    return { pass: false, reasons: [why] }
+  }
+
+  /** One action on the models. Returns its `done` when it finished at once, or undefined (it answers later). */
+  private perform(n: SimNode, a: CycleAction, inst: number): CycleInput | undefined {
+    const done = (extra: Partial<Extract<CycleInput, { type: 'done' }>> = {}): CycleInput => ({ type: 'done', step: a.step, fence: this.fence(n), ...extra })
+    switch (a.step) {
+      case 'pre-gate':
+        return done({ verdict: this.jointVerdict(n, 'waits before noout') })
+      case 'joint-check':
+        return done({ verdict: this.jointVerdict(n, 'waits before its reboot') })
+      case 'post-gate':
+        return done({ verdict: n.kubeletReady && this.ceph.hostClean(n.id, this.t) ? { pass: true, reasons: [] } : { pass: false, reasons: ['not back yet'] } })
+      case 'set-noout':
+        this.ceph.setNoout(n.id, true)
+        return done()
+      case 'clear-noout':
+        this.ceph.setNoout(n.id, false)
+        return done()
+      case 'cordon':
+        n.cordoned = true
+        this.kube.setCordoned(n.id, true)
+        this.checker.trace(`${n.id} noout + cordon, draining ${this.kube.podCount(n.id)} pods`)
+        this.refresh(n)
+        return done()
+      case 'uncordon':
+        n.cordoned = false
+        this.kube.setCordoned(n.id, false)
+        this.refresh(n)
+        return done()
+      case 'drain':
+        if (a.force) {
+          this.kube.evacuate(n.id, this.t, () => this.draw(this.cfg.podStartMs))
+          this.refresh(n)
+          return done({ drain: { ok: true, blocking: [] } })
+        }
+        this.drainStep(n, inst, this.t + a.deadlineMs)
+        return undefined
+      case 'assign':
+        return done()
+      case 'reboot':
+        this.rebootForWave(n)
+        return undefined
+    }
+  }
+
+  /** One pass of the drain through the Kubernetes model; answers the cycle when done (or at the deadline). */
+  private drainStep(n: SimNode, inst: number, deadline: number): void {
+    if (!n.up || n.inst !== inst) return
     const r = this.kube.evict(n.id, this.t, () => this.draw(this.cfg.podStartMs))
     this.refresh(n)
     this.schedulePoke() // PDB budgets changed for everyone
-    if (r.left > 0) return this.at(r.retryAt, () => this.drainStep(n, inst))
-    this.after(this.draw(this.cfg.drainGraceMs), () => this.rebootForWave(n, inst))
+    const answer = (drain: { ok: boolean; blocking: string[] }) => {
+      if (!n.up || n.inst !== inst) return
+      this.cycleInput(n, { type: 'done', step: 'drain', fence: this.fence(n), drain })
+    }
+    if (r.left > 0) {
+      if (r.retryAt >= deadline) return this.at(deadline, () => answer({ ok: false, blocking: [`${this.kube.podCount(n.id)} pod(s)`] }))
+      return this.at(r.retryAt, () => this.drainStep(n, inst, deadline))
+    }
+    this.after(this.draw(this.cfg.drainGraceMs), () => answer({ ok: true, blocking: [] }))
   }
 
-  private rebootForWave(n: SimNode, inst: number): void {
-    if (!n.up || n.inst !== inst || n.phase !== 'draining') return
-    if (!this.fence(n)) return this.abandon(n, 'fencing token no longer valid before reboot')
-    // The pre-action gate re-check against live Ceph (ok-to-stop + osd dump).
-    if (!this.ceph.okToStop([n.id])) {
-      this.checker.trace(`${n.id} waits: Ceph not ok-to-stop`)
-      return this.after(5000, () => this.rebootForWave(n, inst))
-    }
+  private rebootForWave(n: SimNode): void {
     this.checker.waveReboot(n.id, n.lease, this.fence(n))
     this.checker.trace(`${n.id} reboots for the wave (slot ${n.lease!.slot} term ${n.lease!.term})`)
-    n.phase = 'rebooting'
     n.waveReboot = true
     const inactive = this.ceph.hostDown(n.id, this.t)
     this.checker.pgsInactivated(n.id, inactive, (p) => this.ceph.pgHosts(p))
@@ -538,26 +698,22 @@ export class WaveWorld {
     this.after(downFor, () => this.machineUp(n))
   }
 
-  private abandon(n: SimNode, why: string): void {
-    this.checker.trace(`${n.id} stops: ${why}`)
-    n.phase = 'idle'
-    n.lease = undefined
-    this.ceph.setNoout(n.id, false)
-    n.cordoned = false
-    this.kube.setCordoned(n.id, false)
-    this.refresh(n)
+  private onLeaseLost(n: SimNode, lease: Lease): void {
+    // The cycle sees it at its next fence check (as in production); a lease queued behind another run is dropped.
+    if (n.pendingLease && n.pendingLease.slot === lease.slot && n.pendingLease.term === lease.term) n.pendingLease = undefined
   }
 
-  private onLeaseLost(n: SimNode, lease: Lease): void {
-    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term) {
-      if (n.phase === 'draining' || n.phase === 'idle') this.abandon(n, 'lease lost')
-      else {
-        // Rebooted already: still finish the cycle (uncordon, unset noout once healthy),
-        // with nothing left to release.
-        n.lease = undefined
-        this.checkGate(n)
-      }
-    }
+  /**
+   * After every vote step, as agent/upgrade/upgrade-agent.ts's maybeReady: a node that is
+   * cordoned for a cycle but holds no lease (its reclaim failed, or an operator
+   * force-released it, while it was down) finishes that cycle as a leftover — post gate,
+   * uncordon, clear noout, nothing to release. (In the sim only the cycle cordons.)
+   */
+  private maybeLeftover(n: SimNode): void {
+    if (n === this.coord || !n.cordoned || n.cycle.run || n.cycling || n.pendingLease) return
+    const v = n.vote
+    if (!v || v.abstaining || v.busy || v.currentLease()) return
+    this.cycleInput(n, { type: 'leftover', mark: 'sim', policy: SIM_CYCLE_POLICY })
   }
 
   /** A machine stops: RAM (vote state, Store, executor state) is gone. */
@@ -570,6 +726,9 @@ export class WaveWorld {
     n.boot++
     n.kubeletReady = false
     n.lease = undefined
+    n.cycle = idleCycle
+    n.pendingLease = undefined
+    n.cycleWakeAt = Infinity
     if (n !== this.coord) {
       this.kube.setReady(n.id, false)
       if (this.kube.podCount(n.id) > 0) this.kube.evacuate(n.id, this.t, () => this.draw(this.cfg.podStartMs))
@@ -603,32 +762,7 @@ export class WaveWorld {
     n.kubeletReady = true
     this.kube.setReady(n.id, true)
     this.refresh(n)
-    if (n.phase === 'verifying') this.checkGate(n)
-  }
-
-  private checkGate(n: SimNode): void {
-    if (n.phase !== 'verifying' || !n.up || !n.vote) return
-    if (!n.kubeletReady || !this.ceph.hostClean(n.id, this.t)) return
-    const lease = n.lease
-    n.phase = 'idle'
-    n.lease = undefined
-    n.cordoned = false
-    this.kube.setCordoned(n.id, false)
-    this.ceph.setNoout(n.id, false)
-    this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, ${lease ? 'release' : 'nothing to release (force-released)'}`)
-    this.refresh(n)
-    if (lease) this.stepVote(n, { type: 'gate', lease, passed: true })
-  }
-
-  /**
-   * After every vote step: a node back from a reboot that holds no lease any more (its
-   * reclaim failed, or an operator force-released it) undoes what the executor had set.
-   */
-  private executorAfterStep(n: SimNode): void {
-    if (n === this.coord || !n.vote || n.vote.abstaining || n.lease || n.phase !== 'idle') return
-    if (!n.cordoned) return
-    if (n.vote.currentLease() || n.vote.busy) return
-    this.abandon(n, 'no lease after boot: undo cordon and noout')
+    this.pokeVerify(n)
   }
 
   // ---- faults (used by the schedule and by scenarios) ----------------------------------------
@@ -656,30 +790,32 @@ export class WaveWorld {
   restartProcess(n: SimNode): void {
     if (!n.up) return
     this.checker.trace(`FAULT ${n.id} agent restarts (store kept)`)
+    // The process's RAM goes: its cycle (an action in flight is dropped with the old instance).
+    n.cycle = idleCycle
+    n.cycleInbox.length = 0
+    n.pendingLease = undefined
+    n.cycleWakeAt = Infinity
+    n.lease = undefined
     this.bootVote(n, true)
-    this.resumeExecutor(n)
+    this.resumeCycle(n)
   }
 
   /**
    * The new agent process picks up where the old one stopped: a lease it read back from its
-   * Store is carried on (drain again — idempotent — then reboot; or wait for the post-reboot
-   * gate when already on the target). Without one, the executor is idle (a reclaim, if any,
-   * starts it again; executorAfterStep undoes a cordon nobody holds a lease for).
+   * Store is carried on (resume: noout, cordon and drain again — idempotent — then the
+   * joint check and the reboot; or the post gate when already on the target). Without one,
+   * the cycle is idle: a reclaim, if any, starts it again; maybeLeftover finishes a cordon
+   * nobody holds a lease for.
    */
-  private resumeExecutor(n: SimNode): void {
+  private resumeCycle(n: SimNode): void {
     if (n === this.coord || !n.vote) return
     const l = n.vote.currentLease()
     if (!l) {
-      if (n.phase !== 'idle') n.phase = 'idle'
-      n.lease = undefined
+      if (n.phase !== 'idle') this.setPhase(n, 'ready')
       return
     }
-    n.lease = l
     this.checker.trace(`${n.id} resumes slot ${l.slot} term ${l.term} after the restart`)
-    if (n.image === TARGET) {
-      n.phase = 'verifying'
-      this.checkGate(n)
-    } else this.startDrain(n, n.inst)
+    this.startCycle(n, l, n.image !== TARGET)
   }
 
   partition(groups: string[][]): void {

@@ -42,7 +42,9 @@ function agentLauncher(): Promise<string[]> {
     try {
       const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
       await mkdir(join(AGENT_BUNDLE, '..'), { recursive: true })
-      const out = AGENT_BUNDLE.replace(/\.mjs$/, `-${process.pid}.mjs`)
+      // The real path: main.ts runs only when import.meta.url (always the real path) is argv[1],
+      // and .cache may be a symlink (a git worktree sharing the main checkout's cache).
+      const out = join(await realpath(join(AGENT_BUNDLE, '..')), `agent-${process.pid}.mjs`)
       // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
       await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
       // Its real path: agent/main.ts runs only when import.meta.url (the real path) is argv[1],

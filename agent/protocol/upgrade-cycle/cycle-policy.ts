@@ -1,0 +1,25 @@
+/** The timeouts and policies of one upgrade cycle (agent/upgrade/upgrade-config.ts sets them from config). */
+export interface CyclePolicy {
+  /** Longest drain before the drain policy applies. Infinity: wait as long as the PDBs say. */
+  drainDeadlineMs: number
+  /** What a drain still blocked at the deadline means: `halt` fails the node (the wave halts), `force` evicts anyway. */
+  drainPolicy: 'halt' | 'force'
+  /** Longest wait for the post-reboot gate after boot before the node is marked failed. Infinity: no limit. */
+  verifyTimeoutMs: number
+  /** Poll interval of the post-reboot gate. */
+  verifyPollMs: number
+  /**
+   * Poll interval while a holder waits for its pre-reboot gate or the joint ok-to-stop
+   * check right before the reboot. 5 s: a PG state settles in ~1-2 s after an OSD change,
+   * and every try costs a few `ceph` runs.
+   */
+  waitPollMs: number
+}
+
+export const defaultCyclePolicy: Readonly<CyclePolicy> = Object.freeze({
+  drainDeadlineMs: 300_000,
+  drainPolicy: 'halt',
+  verifyTimeoutMs: 900_000,
+  verifyPollMs: 2000,
+  waitPollMs: 5000,
+})
