@@ -34,6 +34,12 @@ const K = 2
 /** How long an evicted pod takes to terminate in the regression wave (its drain waits for it). */
 const SLOW_DRAIN_MS = 6000
 
+/** A PG state that is active and clean (a scrub may run); degraded, undersized, remapped, peering or stale is not. */
+function isClean(state: string): boolean {
+  const p = state.split('+')
+  return p.includes('active') && p.includes('clean') && !p.some((x) => ['degraded', 'undersized', 'stale', 'remapped', 'peering'].includes(x))
+}
+
 describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_size 2), real agents, the real coordinator', () => {
   let ceph: CephCluster
   let session: CephSession
@@ -154,7 +160,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
       void Promise.all([session.json(['status'], CephStatus), session.json(['osd', 'dump'], CephOsdDump)])
         .then(([st, dump]) => {
           const othersDown = dump.osds.filter((o) => o.up === 0 && ceph.hostOf(o.osd) !== id).map((o) => `osd.${o.osd} on ${ceph.hostOf(o.osd)}`)
-          const notClean = st.pgmap.pgs_by_state.filter((x) => x.state_name !== 'active+clean').map((x) => `${x.count} ${x.state_name}`)
+          const notClean = st.pgmap.pgs_by_state.filter((x) => !isClean(x.state_name)).map((x) => `${x.count} ${x.state_name}`)
           atReboot.push({ id, at, othersDown, notClean })
         })
         .catch((err) => atReboot.push({ id, at, othersDown: [`unknown: ${(err as Error).message}`], notClean: [] }))
