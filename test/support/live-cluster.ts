@@ -47,9 +47,7 @@ function agentLauncher(): Promise<string[]> {
       const out = join(await realpath(join(AGENT_BUNDLE, '..')), `agent-${process.pid}.mjs`)
       // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
       await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
-      // Its real path: agent/main.ts runs only when import.meta.url (the real path) is argv[1],
-      // and .cache may be a symlink (a git worktree's, to the main checkout's).
-      return [await realpath(out)]
+      return [out]
     } catch {
       return ['--import', 'tsx', AGENT_MAIN]
     }
