@@ -89,7 +89,9 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
     const f = watch.reset()
     // Every lease the vote won in this wave, with who was in its quorum.
     const won = logs.filter((l) => l.t >= t0 && l.msg === 'lease acquired' && typeof l.j.votes === 'number').map((l) => ({ node: l.id, votes: l.j.votes as number, coordinator: l.j.coordinator === true }))
-    console.log(JSON.stringify({ bench: 'wave.live.two', n: 2, k: 1, makespanMs, leases: won, maxUnavailable: f.maxUnavailable, samples: f.samples, cephSamples: f.cephSamples, maxSampleGapMs: f.maxGapMs, maxCephSampleGapMs: f.maxCephGapMs, maxInactivePgs: f.maxInactive, maxPeeringPgs: f.maxTransient }))
+    const line = JSON.stringify({ bench: 'wave.live.two', n: 2, k: 1, makespanMs, leases: won, maxUnavailable: f.maxUnavailable, samples: f.samples, cephSamples: f.cephSamples, maxSampleGapMs: f.maxGapMs, maxCephSampleGapMs: f.maxCephGapMs, maxInactivePgs: f.maxInactive, maxPeeringPgs: f.maxTransient })
+    console.log(line)
+    if (process.env.WAVE_LIVE_FIGURES) appendFileSync(process.env.WAVE_LIVE_FIGURES, line + '\n')
     expect(live.workers.map((w) => w.image)).toEqual(['v2', 'v2'])
     // Each worker won its slot before its reboot and reclaimed it after; at least one of those
     // quorums was one worker plus the coordinator (the other down, rebooting or just booted).
