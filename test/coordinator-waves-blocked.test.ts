@@ -61,6 +61,9 @@ describe('the start check: refuse what can never finish', () => {
       ['ceph osd pool set device_health_metrics min_size 1', 2],
     ])
     expect(d.json.nodes[0].reasons).toContainEqual(expect.stringMatching(/^can never stop: pool rbd has min_size 2/))
+    w.members.set(w.machines[0]!.id, { health: health(2, 2, false, ['ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive']) })
+    const d2 = await start({ dryRun: true })
+    expect(d2.json.nodes[0]).toMatchObject({ gate: 'fail', reasons: expect.arrayContaining(['pre-reboot gate: ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive']) })
   })
 
   it('size 2 / min_size 1 starts; agents that publish no stop facts are not judged (listed as unknown)', async () => {

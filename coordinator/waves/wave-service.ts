@@ -441,8 +441,8 @@ export class WaveService {
         if (m.status !== 'alive') reasons.push(`${m.status} on the mesh`)
         if (r.phase !== 'ready') reasons.push(`phase ${r.phase}`)
         if (r.health.status === 'critical' || r.health.status === 'warning') reasons.push(...r.health.conditions.filter((c) => c.severity !== 'info').map((c) => `${c.id}: ${c.message}`))
-        const gates = (r.health as { gates?: { pre?: boolean } }).gates
-        if (gates && gates.pre === false) reasons.push('pre-reboot gate failing')
+        const gates = r.health.gates
+        if (gates && gates.pre === false) reasons.push(gates.why?.length ? `pre-reboot gate: ${gates.why.join('; ')}` : 'pre-reboot gate failing')
       }
       const candidate = !!f && f.image !== b.target
       if (f && f.image === b.target) reasons.push(`already on ${b.target}`)
