@@ -434,7 +434,8 @@ export class UpgradeAgent {
     if (this.phase === 'failed' && this.reason) {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
-    const why = g && !g.pre ? g.preReasons.slice(0, 6).map((r) => r.slice(0, 200)) : []
+    // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
+    const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
     const health: HealthSummary = {
       ...this.summary,
       conditions: conditions.slice(0, 16),
