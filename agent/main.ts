@@ -4,6 +4,7 @@
  * runtime and the HTTP API. Run as `shoal agent --config FILE` (or `tsx agent/main.ts
  * --config FILE`).
  */
+import { realpathSync } from 'node:fs'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
@@ -268,7 +269,17 @@ function waitForStartLine(): Promise<void> {
   })
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** The script node was started with, symlinks resolved as Node resolves the main module's import.meta.url. */
+function startedAs(): string {
+  const arg = process.argv[1] ?? ''
+  try {
+    return pathToFileURL(realpathSync(arg)).href
+  } catch {
+    return pathToFileURL(arg).href
+  }
+}
+
+if (import.meta.url === startedAs()) {
   const code = await runAgentProcess(process.argv.slice(2))
   process.exit(code)
 }

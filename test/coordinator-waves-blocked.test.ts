@@ -61,6 +61,9 @@ describe('the start check: refuse what can never finish', () => {
       ['ceph osd pool set device_health_metrics min_size 1', 2],
     ])
     expect(d.json.nodes[0].reasons).toContainEqual(expect.stringMatching(/^can never stop: pool rbd has min_size 2/))
+    w.members.set(w.machines[0]!.id, { health: health(2, 2, false, ['ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive']) })
+    const d2 = await start({ dryRun: true })
+    expect(d2.json.nodes[0]).toMatchObject({ gate: 'fail', reasons: expect.arrayContaining(['pre-reboot gate: ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive']) })
   })
 
   it('size 2 / min_size 1 starts; agents that publish no stop facts are not judged (listed as unknown)', async () => {
@@ -145,6 +148,11 @@ describe('the stall halt, on the injected clock', () => {
     // The agents hold new requests and votes, as for a pause.
     expect(w.link.lastControl()).toMatchObject({ wave: 'w1', state: 'paused' })
     expect(await (await fetch(`${w.h.url}/metrics`)).text()).toMatch(/shoal_wave_halted 1/)
+    // Each waiting node names the halt first (briefly), then its own reasons.
+    expect(s.nodes[0].blocked.map((b: { message: string }) => b.message)).toEqual([
+      'hold: halted: nothing moved for 31 min (stall timeout 30 min)',
+      'pre-reboot gate: kube: drain would block on 1 pod(s): db/db-0: PodDisruptionBudget db allows no more disruptions',
+    ])
 
     const r = await w.admin('/v1/waves/w1/resume', {})
     expect(r.json).toMatchObject({ state: 'running', held: false })
@@ -152,6 +160,12 @@ describe('the stall halt, on the injected clock', () => {
     w.h.clock.advance(10 * MIN)
     await svc.tick()
     expect((await w.admin('/v1/waves/w1')).json.state).toBe('running')
+    // Halted again, then paused and resumed: the resume ends the halt as well.
+    w.h.clock.advance(25 * MIN)
+    await svc.tick()
+    expect((await w.admin('/v1/waves/w1')).json.state).toBe('halted')
+    await w.admin('/v1/waves/w1/pause', {})
+    expect((await w.admin('/v1/waves/w1/resume', {})).json).toMatchObject({ state: 'running', held: false })
   })
 
   it('time held back (paused) and a node changing state do not count as a stall', async () => {

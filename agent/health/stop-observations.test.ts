@@ -43,6 +43,12 @@ describe('stop facts from real Ceph answers', () => {
     expect(neverStops(f)).toEqual([])
   })
 
+  it('a host without OSDs holds no copy: no pools published, nothing stops it', () => {
+    const f = stopFactsOf(obs(ok(twoHosts('compute-1'))))!
+    expect(f).toEqual({ domainType: 'host', domains: 2 })
+    expect(neverStops(f)).toEqual([])
+  })
+
   it('ok-to-stop asked while another host is down says nothing about "alone": the last clean answer stands', () => {
     const down = snapshot('node-c', 'down', samples.notOkToStop2())
     expect(stopFactsOf(obs(ok(down)))!.okAlone).toBeUndefined()

@@ -25,11 +25,9 @@ export function stopFactsOf(obs: NodeObservations, previous?: StopFacts): StopFa
 
 export function cephStopFacts(c: CephSnapshot, previousOkAlone?: boolean): StopFacts {
   const domainType = failureDomainType(c.rules, c.dump.pools.map((p) => p.crush_rule))
-  const out: StopFacts = {
-    pools: c.dump.pools.slice(0, 16).map((p) => ({ name: p.pool_name.slice(0, 64), size: p.size, min: p.min_size })),
-    domainType,
-    domains: bucketsWithOsds(c, domainType),
-  }
+  const out: StopFacts = { domainType, domains: bucketsWithOsds(c, domainType) }
+  // A host without OSDs holds no copy: the pools never stop it (it publishes none).
+  if (c.hostOsds.length > 0) out.pools = c.dump.pools.slice(0, 16).map((p) => ({ name: p.pool_name.slice(0, 64), size: p.size, min: p.min_size }))
   const alone = okAlone(c)
   const v = alone ?? previousOkAlone
   if (v !== undefined) out.okAlone = v

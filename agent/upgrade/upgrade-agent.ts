@@ -283,7 +283,7 @@ export class UpgradeAgent {
       slots: v.slots,
       held: this.view.held(),
       gates: this.gates,
-      blocked: this.blocked(v.wave !== undefined && v.target !== this.o.image && !v.lease),
+      blocked: this.blocked(v.wave !== undefined && v.target !== this.o.image && !v.lease, v.slots),
       stop: this.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
@@ -291,12 +291,17 @@ export class UpgradeAgent {
   }
 
   /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
-  private blocked(candidate: boolean): UpgradeStatus['blocked'] {
+  private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
     const never = neverStops(this.stop)
     if (!candidate) return { reasons: [], never }
     const reasons: string[] = []
     const h = this.view.held()
     if (h.held && h.reason) reasons.push(`hold: ${h.reason}`)
+    // The budget as this node's vote counts it: holders plus every roster member not available.
+    const down = new Set<string>()
+    for (const s of slots) if (s.holder) down.add(s.holder)
+    for (const id of this.view.roster) if (id !== this.o.nodeId && !this.view.facts(id)?.available) down.add(id)
+    if (slots.length > 0 && down.size >= slots.length) reasons.push(`budget: K=${slots.length}, ${down.size} unavailable now (${[...down].slice(0, 4).join(', ')}${down.size > 4 ? ', …' : ''})`)
     if (this.gates && !this.gates.pre) reasons.push(...this.gates.preReasons.map((r) => `pre-reboot gate: ${r}`))
     return { reasons, never }
   }
@@ -476,7 +481,8 @@ export class UpgradeAgent {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
       conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
-    const why = g && !g.pre ? g.preReasons.slice(0, 6).map((r) => r.slice(0, 200)) : []
+    // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
+    const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
     const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(why.length ? { why } : {}), ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}) } : undefined
     const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
     const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])

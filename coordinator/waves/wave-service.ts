@@ -246,6 +246,9 @@ export class WaveService {
       const w = this.find(id)
       this.refresh(w)
       if (w.state === 'paused') {
+        // A stall halt paused on top ends with the pause: the stall clock starts again.
+        delete w.halt
+        this.progressAt = this.deps.clock.now()
         await this.setState(w, 'running', `resumed by ${by}`, by)
         return this.status(w)
       }
@@ -289,7 +292,7 @@ export class WaveService {
       const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: true, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
+      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: false, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}) }
       const roster = this.fixRoster()
       const nw = await this.startWave(body, roster, w.target, by, w.id)
       return this.status(nw)
@@ -441,8 +444,8 @@ export class WaveService {
         if (m.status !== 'alive') reasons.push(`${m.status} on the mesh`)
         if (r.phase !== 'ready') reasons.push(`phase ${r.phase}`)
         if (r.health.status === 'critical' || r.health.status === 'warning') reasons.push(...r.health.conditions.filter((c) => c.severity !== 'info').map((c) => `${c.id}: ${c.message}`))
-        const gates = (r.health as { gates?: { pre?: boolean } }).gates
-        if (gates && gates.pre === false) reasons.push('pre-reboot gate failing')
+        const gates = r.health.gates
+        if (gates && gates.pre === false) reasons.push(gates.why?.length ? `pre-reboot gate: ${gates.why.join('; ')}` : 'pre-reboot gate failing')
       }
       const candidate = !!f && f.image !== b.target
       if (f && f.image === b.target) reasons.push(`already on ${b.target}`)
@@ -669,7 +672,7 @@ export class WaveService {
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
     const holders = new Set<string>()
     for (const s of snap?.slots ?? []) if (s.grant) holders.add(s.grant.holder)
-    const hold = w.state === 'paused' ? { held: true, reason: `wave ${w.id} is paused`, halted: false } : w.halt ? { held: true, reason: w.halt.reason, halted: true } : this.hold()
+    const hold = w.state === 'paused' ? { held: true, reason: `wave ${w.id} is paused`, halted: false } : w.halt ? { held: true, reason: w.halt.reason.split(' — ')[0], halted: true } : this.hold()
     this.view.refresh()
     return waveBlocks({
       target: w.target,
