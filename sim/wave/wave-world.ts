@@ -614,7 +614,8 @@ export class WaveWorld {
       down: (id) => !this.nodes.get(id)!.up,
       holders,
     })
-    if (this.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
+    // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
+    if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
     this.jointWaits++
     const why = `Ceph not ok-to-stop jointly with ${set.join(',') || 'nobody'}`
     this.checker.trace(`${n.id} ${what}: ${why}`)
