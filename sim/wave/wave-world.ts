@@ -46,8 +46,13 @@ const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
 
-/** Production's cycle policy, without the two limits only an operator can act on (see the header). */
-const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity })
+/**
+ * Production's cycle policy, without the two limits only an operator can act on (see the
+ * header). The post gate's poll is only a backstop here: the world pokes the cycle at every
+ * change of the gate's inputs (kubelet Ready, a recovery finishing), which is when a poll
+ * would first see it pass — so a slow poll changes no timing and saves events.
+ */
+const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity, verifyPollMs: 60_000 })
 
 const SIM_PHASE: Record<SimNode['phase'], Phase> = { idle: 'ready', draining: 'draining', rebooting: 'rebooting', verifying: 'verifying', failed: 'failed' }
 
@@ -620,6 +625,7 @@ export class WaveWorld {
       down: (id) => !this.nodes.get(id)!.up,
       holders,
     })
+    // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
     if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
     this.jointWaits++
     const why = `Ceph not ok-to-stop jointly with ${set.join(',') || 'nobody'}`
