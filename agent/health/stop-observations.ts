@@ -70,10 +70,13 @@ export function bucketsWithOsds(c: CephSnapshot, type: string): number {
   return n
 }
 
-/** ok-to-stop for this host's OSDs, when it was asked with nothing else down and every PG active+clean. */
+/** ok-to-stop for this host's OSDs, when it was asked for them alone, with nothing else down and every PG active+clean. */
 function okAlone(c: CephSnapshot): boolean | undefined {
   const a = c.okToStop
   if (!a || 'error' in a || !c.status.mgrmap.available || c.hostOsds.length === 0) return undefined
+  // Asked jointly (with the OSDs of nodes holding a slot or down: the pre gate's joint
+  // question), the answer is about this host and those together, not this host alone.
+  if (c.jointOsds?.length || c.jointHosts?.length) return undefined
   const f = cephFacts(c)
   if (f.uncleanPgs > 0 || f.othersDown.length > 0 || f.hostDown.length > 0) return undefined
   if (Object.keys(c.health.checks).some((k) => redundancyChecks.has(k))) return undefined
