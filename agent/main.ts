@@ -4,9 +4,9 @@
  * runtime and the HTTP API. Run as `shoal agent --config FILE` (or `tsx agent/main.ts
  * --config FILE`).
  */
-import { realpathSync } from 'node:fs'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
+import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
@@ -16,6 +16,7 @@ import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng } from './mesh/index.js'
 import { ShoalError } from './protocol/errors.js'
+import { pack, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './protocol/frame.js'
 import { meshConfig } from './protocol/mesh-config.js'
 import { MeshNode } from './protocol/mesh-node.js'
 import { Roster, RosterFile } from './protocol/roster.js'
@@ -36,7 +37,21 @@ export interface StartAgentOptions {
   logger?: PinoLogger
   /** Full inventory for GET /v1/nodes/{self}/inventory; default agent/inventory's collector (if config.collectInventory). */
   inventory?: InventoryProvider
+  /**
+   * Test only: behave like a build of the next minor protocol version (docs/mesh.md,
+   * "Versions on the wire"), so mixed-version meshes can be tested with one build. The
+   * agent announces minor + 1 in its hellos, its records carry a field this build does
+   * not know (`nextMinor`), and it sends every peer a message of a type this build does
+   * not know (`next-minor-hint`) every `emulateNextMinorEveryMs` (1 s). Set by the
+   * environment variable SHOAL_TEST_NEXT_MINOR=1 (runAgentProcess).
+   */
+  emulateNextMinor?: boolean
+  emulateNextMinorEveryMs?: number
 }
+
+/** The field and message type a "next minor" build adds (StartAgentOptions.emulateNextMinor). */
+export const NEXT_MINOR_FIELD = 'nextMinor'
+export const NEXT_MINOR_TYPE = 'next-minor-hint'
 
 /** Collects on first use and again once older than `refreshMs`; concurrent callers share one collection. */
 function cachedInventory(refreshMs: number): InventoryProvider & { current(): Promise<Inventory> } {
@@ -114,8 +129,11 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     maxDegree: mesh.maxDegree,
     maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
     ...(config.silentLinkMs !== undefined ? { silentLinkMs: config.silentLinkMs } : {}),
+    ...(opts.emulateNextMinor ? { protocolVersion: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR + 1 } } : {}),
     logger,
   })
+  // A field of the next minor in every record this agent signs: kept (and signed) on re-publish.
+  const nextMinorField = opts.emulateNextMinor ? { [NEXT_MINOR_FIELD]: { minor: PROTOCOL_MINOR + 1, features: ['emulated'] } } : {}
   const now = realClock.now()
   const node = new MeshNode(
     {
@@ -127,6 +145,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
         inv: config.inventory ?? {},
         health: { status: 'unknown', conditions: [] },
         comps: config.comps ?? [],
+        ...nextMinorField,
       },
       config: mesh,
       roster,
@@ -162,6 +181,14 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   runtime.updateSelf({ api })
   await runtime.start()
   upgrade?.start()
+  const hints = opts.emulateNextMinor
+    ? setInterval(() => {
+        const body = pack({ v: PROTOCOL_MAJOR, t: NEXT_MINOR_TYPE, minor: PROTOCOL_MINOR + 1, at: Date.now() })
+        for (const peer of transport.peers()) transport.sendBody(peer, body, NEXT_MINOR_TYPE)
+      }, opts.emulateNextMinorEveryMs ?? 1000)
+    : undefined
+  hints?.unref()
+  if (opts.emulateNextMinor) logger.warn({ component: 'agent', minor: PROTOCOL_MINOR + 1 }, 'test only: emulating the next minor protocol version (SHOAL_TEST_NEXT_MINOR)')
   logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, pid: process.pid }, 'agent ready')
   if (inventory && !config.inventory && !opts.inventory) {
     // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
@@ -179,6 +206,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     upgrade,
     close() {
       closing ??= (async () => {
+        if (hints) clearInterval(hints)
         await server.close()
         await upgrade?.close()
         stopRosterWatch()
@@ -230,7 +258,7 @@ export async function runAgentProcess(argv: string[]): Promise<number> {
       logger.info({ component: 'agent', node: config.nodeId, pid: process.pid }, 'agent held: waiting for a start line on stdin')
       await waitForStartLine()
     }
-    agent = await startAgent(config, { logger })
+    agent = await startAgent(config, { logger, emulateNextMinor: process.env.SHOAL_TEST_NEXT_MINOR === '1' })
     await new Promise<void>((resolve) => {
       const stop = () => resolve()
       process.once('SIGINT', stop)
@@ -269,17 +297,16 @@ function waitForStartLine(): Promise<void> {
   })
 }
 
-/** The script node was started with, symlinks resolved as Node resolves the main module's import.meta.url. */
-function startedAs(): string {
-  const arg = process.argv[1] ?? ''
+/** Run as a program, also through a symlink (a launcher in /usr/local/bin, a symlinked build directory). */
+function isMain(): boolean {
   try {
-    return pathToFileURL(realpathSync(arg)).href
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href
   } catch {
-    return pathToFileURL(arg).href
+    return false
   }
 }
 
-if (import.meta.url === startedAs()) {
+if (isMain()) {
   const code = await runAgentProcess(process.argv.slice(2))
   process.exit(code)
 }

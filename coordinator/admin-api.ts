@@ -12,6 +12,7 @@
  * | POST   | /v1/admin/assign         | { node } or { mac }, { image } -> Assignment |
  * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
  * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
+ * | GET    | /v1/admin/backup         | -> JSON lines, one snapshot (state-backup.ts) |
  */
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
@@ -25,6 +26,7 @@ export const adminRoutes = {
   assign: '/v1/admin/assign',
   remove: '/v1/admin/remove',
   audit: '/v1/admin/audit',
+  backup: '/v1/admin/backup',
 } as const
 
 export const DecideRequest = z.object({ requestId: z.string().regex(/^[0-9a-f]{16}$/, 'requestId: 16 hex characters (see: shoal coordinator pending)') }).strict()
@@ -53,6 +55,8 @@ export const AdminNode = z.object({
   lastEnrolledAt: z.number(),
   enrollments: z.number(),
   inventory: InventorySummary,
+  /** Enrollments refused since the coordinator started because this node was alive (clones, forgers). */
+  cloneRefusals: z.object({ count: z.number(), lastAt: z.number(), lastMac: z.string(), lastRemote: z.string().optional() }).optional(),
 })
 export type AdminNode = z.infer<typeof AdminNode>
 
@@ -63,5 +67,8 @@ export const AdminPending = z.object({
   state: z.enum(['waiting', 'approved', 'rejected']),
   requestedAt: z.number(),
   inventory: InventorySummary,
+  /** The known node this machine claims to be (approval mode), and what differs from its last enrollment. */
+  knownId: z.string().optional(),
+  changes: z.object({ mac: z.object({ was: z.array(z.string()), now: z.string() }).optional(), added: z.array(z.string()), removed: z.array(z.string()) }).optional(),
 })
 export type AdminPending = z.infer<typeof AdminPending>

@@ -10,6 +10,7 @@ import { decide } from './enrollment.js'
 import { allow, bearer, HttpError, readJson, sendJson, validate } from './http-json.js'
 import type { ImageStore } from './image-store.js'
 import type { PendingEntry } from './state-store.js'
+import { backupLines } from './state-backup.js'
 
 export interface AdminContext {
   state: ClusterState
@@ -19,7 +20,7 @@ export interface AdminContext {
 
 export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
   if (!ctx.state.isAdmin(bearer(req))) {
-    req.resume()
+    // Not drained: the 401 carries Connection: close (http-json closeIfUnread).
     throw new HttpError(401, 'unauthorized', 'admin API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
   }
   const state = ctx.state
@@ -39,6 +40,7 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
           lastEnrolledAt: n.lastEnrolledAt,
           enrollments: n.enrollments,
           inventory: n.inventory,
+          ...(state.cloneRefusals.has(n.id) ? { cloneRefusals: state.cloneRefusals.get(n.id)! } : {}),
         }))
       return sendJson(res, 200, { nodes })
     }
@@ -71,11 +73,20 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
       const q = validate(AuditQuery, Object.fromEntries(url.searchParams), 'audit query')
       return sendJson(res, 200, { entries: await state.listAudit({ limit: q.limit, sinceMs: q.since, kind: q.kind }) })
     }
+    case adminRoutes.backup: {
+      allow(method, ['GET'])
+      res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' })
+      for await (const line of backupLines(state.deps.store, { id: state.clusterId, publicKey: state.publicKey }, state.deps.clock.now())) {
+        if (!res.write(line + '\n')) await new Promise<void>((resolve) => res.once('drain', () => resolve()).once('close', () => resolve()))
+        if (res.destroyed) return
+      }
+      return void res.end()
+    }
     default:
       throw new HttpError(404, 'not-found', `no admin route ${method} ${path}`)
   }
 }
 
 function pendingView(p: PendingEntry): AdminPending {
-  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory }
+  return { requestId: p.requestId, mac: p.mac, proposedId: p.proposedId, state: p.state, requestedAt: p.requestedAt, inventory: p.inventory, ...(p.knownId ? { knownId: p.knownId, changes: p.changes } : {}) }
 }

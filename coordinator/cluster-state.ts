@@ -9,7 +9,7 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
-import { signRoster } from './certificate.js'
+import { signRoster, verifyCertificate } from './certificate.js'
 import { ENROLL_API_VERSION, type SignedRoster } from './enroll-api.js'
 import { tokenHash } from './join-token.js'
 import {
@@ -21,6 +21,7 @@ import {
   RosterMeta,
   TokenEntry,
   keys,
+  type StateSeal,
   type Op,
   type StateStore,
 } from './state-store.js'
@@ -38,7 +39,22 @@ export interface StateLimits {
   joinTokenTtlMs: number
   enrollRetryWindowMs: number
   maxTokensPerMac: number
+  /** Unused join tokens kept in all; past it new tokens are refused (never someone else's evicted). Absent: no bound. */
+  maxTokens?: number
   auditMaxEntries: number
+}
+
+/** Audit kinds written on unauthenticated or refused requests: pruned first, so they never evict enrollment and admin history. */
+const NOISY_AUDIT = new Set<AuditEntry['kind']>(['boot-script', 'image', 'refused'])
+/** A refusal of one kind and subject is written to the audit log at most this often (with a count); the rest are counted. */
+export const REFUSAL_AUDIT_MS = 60_000
+const MAX_REFUSAL_SUBJECTS = 1024
+
+export interface CloneRefusals {
+  count: number
+  lastAt: number
+  lastMac: string
+  lastRemote?: string
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -58,6 +74,10 @@ export class ClusterState {
   private auditSeq = 0
   private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
+  private sealing: Promise<void> = Promise.resolve()
+  /** Enrollments refused because the id's holder is alive in the mesh (per node id, since start). */
+  readonly cloneRefusals = new Map<string, CloneRefusals>()
+  private readonly refusalAudit = new Map<string, { writtenAt: number; unwritten: number }>()
   /** Roster entries that are not enrolled nodes (the coordinator's own mesh peer, coordinator/mesh-peer.ts). */
   private rosterExtras: { id: string; key: string }[] = []
 
@@ -71,7 +91,9 @@ export class ClusterState {
   /** Opens the state, creating the cluster (id + key) on first start. */
   static async open(deps: StateDeps, limits: StateLimits, init: { clusterId?: string; adminToken?: string }): Promise<{ state: ClusterState; createdAdminToken?: string }> {
     const { store, clock, random } = deps
-    let meta = await store.get(keys.cluster, ClusterMeta)
+    let meta = await store.readCluster(ClusterMeta)
+    const seal = await store.readSeal()
+    if (!meta && seal) throw lostEntries(store.dir, seal, 'no cluster at all')
     const ops: Op[] = []
     if (!meta) {
       meta = { id: init.clusterId ?? `shoal-${hex(random(4))}`, seedHex: hex(random(32)), createdAt: clock.now() }
@@ -80,6 +102,8 @@ export class ClusterState {
     } else if (init.clusterId !== undefined && init.clusterId !== meta.id) {
       throw new ShoalError('config', `this data dir belongs to cluster "${meta.id}", not "${init.clusterId}"; drop clusterId or use another data dir`)
     }
+    const sealed = await store.unlock(meta.seedHex)
+    if (sealed.sealed > 0) deps.log.info({ component: 'state', entries: sealed.sealed }, 'authenticated the entries of a data dir written before integrity')
     const state = new ClusterState(deps, limits, meta.id, ed25519Keyring(Buffer.from(meta.seedHex, 'hex')))
     let createdAdminToken: string | undefined
     const storedAdmin = await store.get(keys.admin, z.string())
@@ -97,7 +121,10 @@ export class ClusterState {
 
     state.rosterMeta = (await store.get(keys.roster, RosterMeta)) ?? { version: 0, issuedAt: 0 }
     state.serial = (await store.get(keys.serial, z.number().int().nonnegative())) ?? 0
-    for (const [, n] of await store.scan('node!', NodeEntry)) state.nodes.set(n.id, n)
+    for (const [k, n] of await store.scan('node!', NodeEntry)) {
+      state.checkNode(k, n)
+      state.nodes.set(n.id, n)
+    }
     for (const [k, id] of await store.scan('mac!', z.string())) state.macToNode.set(k.slice(4), id)
     for (const [k, a] of await store.scan('assign!node!', Assignment)) state.nodeAssignments.set(k.slice('assign!node!'.length), a)
     for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
@@ -114,7 +141,37 @@ export class ClusterState {
     // Keys are time + a sequence that never restarts, so entries of one millisecond never collide across restarts.
     const last = auditKeys[auditKeys.length - 1]
     state.auditSeq = last ? Number(last.split('!')[2]) || 0 : 0
+    if (seal) {
+      if (seal.cluster !== meta.id || seal.clusterKey !== state.publicKey) {
+        throw new ShoalError('state-corrupt', `${store.dir} holds cluster ${meta.id} but its ${'state-seal.json'} was written for cluster ${seal.cluster}: the data dir was mixed from two controllers; restore it from one backup`)
+      }
+      if (state.rosterMeta.version < seal.rosterVersion || (state.rosterMeta.version === seal.rosterVersion && state.nodes.size < seal.members)) {
+        throw lostEntries(store.dir, seal, `roster version ${state.rosterMeta.version} with ${state.nodes.size} node(s)`)
+      }
+    }
+    await store.writeSeal(state.sealOf())
     return { state, createdAdminToken }
+  }
+
+  /** A node entry must agree with its own certificate (two copies of its key): a mismatch names the entry. */
+  private checkNode(k: string, n: NodeEntry): void {
+    const c = verifyCertificate(n.certificate, this.publicKey, { cluster: this.clusterId, id: n.id, key: n.key })
+    if (k !== keys.node(n.id) || !c.ok) {
+      throw new ShoalError(
+        'state-corrupt',
+        `coordinator state entry ${k} is damaged: ${c.ok ? `it holds node ${n.id}` : `its key or id does not match its certificate (${c.reason})`}. Nothing of it is used or published; restore the data dir from a backup (shoal coordinator restore FILE), or find every damaged entry with shoal coordinator check`,
+      )
+    }
+  }
+
+  /** What the seal file remembers: the roster last signed, and how many nodes were on it. */
+  sealOf(): StateSeal {
+    return { v: 1, cluster: this.clusterId, clusterKey: this.publicKey, rosterVersion: this.rosterMeta.version, members: this.nodes.size, serial: this.serial, at: this.deps.clock.now() }
+  }
+
+  /** Waits for the seal file to catch up with the last change (close, backups, tests). */
+  flushSeal(): Promise<void> {
+    return this.sealing
   }
 
   get publicKey(): string {
@@ -163,6 +220,9 @@ export class ClusterState {
   }
   applyRosterBump(next: RosterMeta): void {
     this.rosterMeta = next
+    this.signedRoster = undefined
+    const seal = () => this.deps.store.writeSeal(this.sealOf()).catch((err) => this.deps.log.warn({ component: 'state', err: (err as Error).message }, 'cannot write the state seal'))
+    this.sealing = this.sealing.then(seal)
   }
 
   nextSerialOps(): { serial: number; ops: Op[] } {
@@ -175,10 +235,18 @@ export class ClusterState {
 
   // --- tokens ----------------------------------------------------------------------------
 
-  /** Issues a join token bound to `mac`; drops the oldest unused ones past maxTokensPerMac. */
+  /**
+   * Issues a join token bound to `mac`; drops the oldest unused ones of THAT MAC past
+   * maxTokensPerMac. With maxTokens unused tokens live in all, a MAC with no token of its
+   * own to recycle is refused ('too-many-tokens'): one MAC's requests never evict another's token.
+   */
   issueToken(mac: string): Promise<{ token: string; expiresAt: number }> {
     return this.exclusive(async () => {
       const now = this.deps.clock.now()
+      const max = this.limits.maxTokens
+      if (max !== undefined && (this.tokensByMac.get(mac)?.length ?? 0) < this.limits.maxTokensPerMac && this.liveTokenCount(now) >= max) {
+        throw new ShoalError('too-many-tokens', `${max} unused join tokens are live (maxTokens); no new one until some are used or expire (in at most ${Math.round(this.limits.joinTokenTtlMs / 1000)} s)`)
+      }
       const token = hex(this.deps.random(32))
       const hash = tokenHash(token)
       const entry: TokenEntry = { mac, issuedAt: now, expiresAt: now + this.limits.joinTokenTtlMs }
@@ -192,6 +260,12 @@ export class ClusterState {
       this.tokensByMac.set(mac, list)
       return { token, expiresAt: entry.expiresAt }
     })
+  }
+
+  private liveTokenCount(now: number): number {
+    let n = 0
+    for (const list of this.tokensByMac.values()) for (const t of list) if (t.expiresAt > now) n++
+    return n
   }
 
   getToken(hash: string): Promise<TokenEntry | undefined> {
@@ -271,6 +345,35 @@ export class ClusterState {
     if (this.auditCount > this.limits.auditMaxEntries * 1.1) await this.pruneAudit()
   }
 
+  /**
+   * A refused request worth a trace (a clone, an unauthenticated write): one audit entry
+   * per kind and subject per REFUSAL_AUDIT_MS, carrying how many were refused since the
+   * last one; the others are only counted. Never throws (the refusal is the answer).
+   */
+  auditRefusal(what: string, subject: string, entry: Omit<AuditEntry, 'at' | 'kind' | 'detail'> & { detail?: Record<string, unknown> }, kind: AuditEntry['kind'] = 'refused'): void {
+    const now = this.deps.clock.now()
+    let k = `${what}|${subject}`
+    if (!this.refusalAudit.has(k) && this.refusalAudit.size >= MAX_REFUSAL_SUBJECTS) k = `${what}|*`
+    const slot = this.refusalAudit.get(k) ?? { writtenAt: -Infinity, unwritten: 0 }
+    slot.unwritten++
+    this.refusalAudit.set(k, slot)
+    if (now - slot.writtenAt < REFUSAL_AUDIT_MS) return
+    const count = slot.unwritten
+    slot.writtenAt = now
+    slot.unwritten = 0
+    void this.audit({ ...entry, kind, detail: { what, subject, count, ...entry.detail } }).catch((err) =>
+      this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'),
+    )
+  }
+
+  /** Counts (and audits, bounded) an enrollment refused because `id`'s holder is alive. */
+  noteCloneRefusal(id: string, from: { mac: string; remote?: string; key: string }): void {
+    const c = this.cloneRefusals.get(id)
+    const now = this.deps.clock.now()
+    this.cloneRefusals.set(id, { count: (c?.count ?? 0) + 1, lastAt: now, lastMac: from.mac, ...(from.remote ? { lastRemote: from.remote } : {}) })
+    this.auditRefusal('id-in-use', id, { node: id, mac: from.mac, ...(from.remote ? { remote: from.remote } : {}), detail: { key: from.key } })
+  }
+
   async listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
     const gte = opts.sinceMs !== undefined ? keys.audit(opts.sinceMs, 0) : undefined
     const rows = await this.deps.store.scan('audit!', AuditEntry, { gte, reverse: gte === undefined, limit: opts.kind ? -1 : opts.limit })
@@ -280,9 +383,26 @@ export class ClusterState {
     return gte === undefined ? out.reverse() : out
   }
 
+  /** Oldest noisy entries (boot scripts, downloads, refusals) go first; history only when it alone is past the cap. */
   private async pruneAudit(): Promise<void> {
-    const all = await this.deps.store.keysWithPrefix('audit!')
-    const drop = all.slice(0, Math.max(0, all.length - this.limits.auditMaxEntries))
+    const all = await this.deps.store.scan('audit!', AuditEntry)
+    let excess = all.length - this.limits.auditMaxEntries
+    const drop: string[] = []
+    const noisy = (e: AuditEntry) => NOISY_AUDIT.has(e.kind) || e.detail?.refused !== undefined
+    for (const [k, e] of all) {
+      if (excess <= 0) break
+      if (noisy(e)) {
+        drop.push(k)
+        excess--
+      }
+    }
+    for (const [k, e] of all) {
+      if (excess <= 0) break
+      if (!noisy(e)) {
+        drop.push(k)
+        excess--
+      }
+    }
     await this.deps.store.batch(drop.map((key) => ({ type: 'del' as const, key })))
     this.auditCount = all.length - drop.length
   }
@@ -311,6 +431,13 @@ export class ClusterState {
       return ops.length
     })
   }
+}
+
+function lostEntries(dir: string, seal: StateSeal, now: string): ShoalError {
+  return new ShoalError(
+    'state-lost',
+    `the coordinator state in ${dir} lost entries: this coordinator last signed roster version ${seal.rosterVersion} with ${seal.members} node(s) (${new Date(seal.at).toISOString()}), the database now holds ${now} (a damaged LevelDB log drops every entry after the damage). Not starting as if they never existed: restore the data dir from a backup (shoal coordinator restore FILE --data-dir NEW_DIR), or, to accept the loss, delete ${dir}/state-seal.json`,
+  )
 }
 
 function adminHash(token: string): string {

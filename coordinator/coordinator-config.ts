@@ -20,7 +20,9 @@ export const CoordinatorConfig = z
     httpPort: z.number().int().min(0).max(65535),
     /**
      * Base URL as workers reach the coordinator (e.g. http://10.0.2.2:8080 under QEMU
-     * user-net). Unset: taken from each request's Host header, which is what iPXE used.
+     * user-net, where the host sees the guest's connections arrive on 127.0.0.1). Unset: the
+     * local address the request's TCP connection arrived on — never the Host header, which
+     * the client writes.
      */
     publicUrl: z.string().regex(/^https?:\/\/[^\s/]+$/, 'publicUrl: http(s)://host[:port], no path').optional(),
     /** UDP bind address of the mesh's DHT bootstrap node (an IPv4 address, not 0.0.0.0). */
@@ -43,6 +45,12 @@ export const CoordinatorConfig = z
     enrollRetryWindowMs: z.number().int().positive(),
     /** Unused tokens kept per MAC; older ones are dropped, so a noisy client cannot grow the database. */
     maxTokensPerMac: z.number().int().positive(),
+    /** Unused join tokens kept in all: past it new MACs get 429 until tokens are used or expire; nobody's token is evicted for another MAC. */
+    maxJoinTokens: z.number().int().positive(),
+    /** Join tokens (boot scripts and GET /v1/join-token) one source address may take at once: a rack behind one NAT boots together. */
+    joinTokenBurst: z.number().int().positive(),
+    /** ... and per minute after the burst, per source address. */
+    joinTokensPerMinute: z.number().int().positive(),
     /** Extra kernel command line words before the shoal.* parameters. */
     kernelArgs: z.string(),
     /**
@@ -87,6 +95,9 @@ export const defaultCoordinatorConfig: Readonly<CoordinatorConfig> = Object.free
   joinTokenTtlMs: 15 * 60_000,
   enrollRetryWindowMs: 24 * 3600_000,
   maxTokensPerMac: 8,
+  maxJoinTokens: 10_000,
+  joinTokenBurst: 60,
+  joinTokensPerMinute: 120,
   kernelArgs: 'console=ttyS0,115200 panic=-1',
   meshTiming: 'lan',
   maxBodyBytes: 256 * 1024,

@@ -22,6 +22,7 @@ import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
+import { SourceRateLimit } from './source-rate-limit.js'
 import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
 
 export interface CoordinatorDeps {
@@ -34,7 +35,6 @@ export interface CoordinatorDeps {
 }
 
 const systemClock: Clock = { now: () => Date.now() }
-const HOST_HEADER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/
 
 export class Coordinator {
   private server: Server | undefined
@@ -58,6 +58,7 @@ export class Coordinator {
   /** config.kernelArgs plus shoal.mesh= (when the timing is not the preset and not there already). */
   private readonly kernelArgs: string
   readonly metrics = new CoordinatorMetrics()
+  private readonly tokenRate: SourceRateLimit
 
   constructor(
     readonly config: CoordinatorConfig,
@@ -71,6 +72,7 @@ export class Coordinator {
     const mesh = meshTimingOf(config)
     this.meshTiming = mesh.timing
     this.kernelArgs = mesh.kernelArgs
+    this.tokenRate = new SourceRateLimit({ burst: config.joinTokenBurst, perMinute: config.joinTokensPerMinute }, this.clock)
   }
 
   start(): Promise<void> {
@@ -87,7 +89,7 @@ export class Coordinator {
     this.store = await StateStore.open(c.dataDir)
     const { state, createdAdminToken } = await ClusterState.open(
       { store: this.store, clock: this.clock, random: this.random, log: this.log },
-      { joinTokenTtlMs: c.joinTokenTtlMs, enrollRetryWindowMs: c.enrollRetryWindowMs, maxTokensPerMac: c.maxTokensPerMac, auditMaxEntries: c.auditMaxEntries },
+      { joinTokenTtlMs: c.joinTokenTtlMs, enrollRetryWindowMs: c.enrollRetryWindowMs, maxTokensPerMac: c.maxTokensPerMac, maxTokens: c.maxJoinTokens, auditMaxEntries: c.auditMaxEntries },
       { clusterId: c.clusterId, adminToken: c.adminToken },
     )
     this._state = state
@@ -115,6 +117,7 @@ export class Coordinator {
     this.sweepTimer = setInterval(() => void this._state?.sweep().catch(() => undefined), 60_000)
     this.sweepTimer.unref()
     this.log.info({ component: 'coordinator', cluster: state.clusterId, url: this.url, bootstrap: this.dht?.address }, 'coordinator started')
+    this.log.info({ component: 'coordinator', approval: c.approval }, this.enrollmentTrust)
     // Hash the images now rather than on the first worker's boot.
     void this.images.versions().then((vs) => Promise.all(vs.map((v) => this.images!.manifest(v).catch((err) => this.log.warn({ component: 'images', version: v, err: (err as Error).message }, 'image version not servable')))))
   }
@@ -141,6 +144,7 @@ export class Coordinator {
     await this._waves?.close()
     await this.dht?.close()
     await this._state?.exclusive(async () => undefined)
+    await this._state?.flushSeal()
     await this.store?.close()
   }
 
@@ -163,6 +167,16 @@ export class Coordinator {
     return `http://${this.config.httpHost}:${a.port}`
   }
 
+  /**
+   * One plain sentence on who can enroll, for the start banner and the log: with approval
+   * off, reaching the coordinator is enough (the provisioning LAN is the trust boundary).
+   */
+  get enrollmentTrust(): string {
+    return this.config.approval === 'off'
+      ? 'enrollment is open: any machine that reaches this coordinator can enroll, and can take the id of an enrolled node that is not alive in the mesh by copying its fingerprint; the provisioning LAN is the trust boundary. Close it with --approval new-fingerprints'
+      : 'enrollment needs approval for new machines and for known ids from another MAC or with changed parts (shoal coordinator pending)'
+  }
+
   /** Every stored entry (tests assert that refused requests change nothing; backups). */
   dumpState(): Promise<[string, unknown][]> {
     if (!this.store) throw new ShoalError('not-started', 'coordinator not started')
@@ -180,6 +194,8 @@ export class Coordinator {
     const url = new URL(req.url ?? '/', 'http://x')
     const path = url.pathname
     const method = req.method ?? 'GET'
+    // A GET with a body still streaming: answer, then close, rather than read it to its end.
+    if ((method === 'GET' || method === 'HEAD') && !req.complete) res.setHeader('Connection', 'close')
     if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
     if (isWavePath(path)) return this.waves.handle(req, res, path, method)
     if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
@@ -191,7 +207,9 @@ export class Coordinator {
         allow(method, ['GET'])
         const mac = validate(Mac, url.searchParams.get('mac') ?? undefined, 'mac query parameter')
         this.refuseUnknownMac(mac)
-        const t = await this.state.issueToken(mac)
+        const wait = this.tokenRate.take(req.socket.remoteAddress ?? '?')
+        if (wait > 0) throw new HttpError(429, 'rate-limited', `too many join tokens from ${req.socket.remoteAddress}; retry in ${Math.ceil(wait / 1000)} s (joinTokensPerMinute)`)
+        const t = await this.issueToken(mac)
         return sendJson(res, 200, { token: t.token, mac, expiresAt: t.expiresAt } satisfies JoinTokenResponse)
       }
       case routes.enroll: {
@@ -202,11 +220,12 @@ export class Coordinator {
           defaultImage: () => this.defaultImage(),
           approval: this.config.approval,
           resolver: this.resolver,
+          holderAlive: (id) => this.holderAlive(id),
           remote: req.socket.remoteAddress,
           log: this.log,
         })
-        this.metrics.enrollments.inc({ outcome: out.status === 200 ? 'enrolled' : out.status === 202 ? 'pending' : 'refused', code: out.status === 403 ? out.code : '' })
-        if (out.status === 403) return this.sendError(res, 403, out.code, out.message)
+        this.metrics.enrollments.inc({ outcome: out.status === 200 ? 'enrolled' : out.status === 202 ? 'pending' : 'refused', code: out.status === 403 || out.status === 409 ? out.code : '' })
+        if (out.status === 403 || out.status === 409) return this.sendError(res, out.status, out.code, out.message)
         return sendJson(res, out.status, out.body)
       }
       case routes.roster: {
@@ -260,7 +279,7 @@ export class Coordinator {
     const state = this.state
     const remote = req.socket.remoteAddress
     if (this.config.unknownMac === 'refuse' && !state.isKnownMac(mac)) {
-      await state.audit({ kind: 'boot-script', mac, remote, detail: { refused: 'unknown-mac' } })
+      state.auditRefusal('unknown-mac', remote ?? '?', { mac, ...(remote ? { remote } : {}) })
       this.log.warn({ component: 'boot', mac, remote }, 'unknown MAC refused')
       this.metrics.bootScripts.inc({ outcome: 'refused' })
       return sendText(res, 403, renderRefusal(`MAC ${mac} is not registered with this coordinator (shoal coordinator assign --mac ${mac} VERSION)`, undefined))
@@ -277,7 +296,19 @@ export class Coordinator {
       this.metrics.bootScripts.inc({ outcome: 'unavailable' })
       return sendText(res, 503, renderRefusal(`no bootable image: ${reason}`, undefined))
     }
-    const { token } = await state.issueToken(mac)
+    const wait = this.tokenRate.take(remote ?? '?')
+    if (wait > 0) {
+      this.metrics.bootScripts.inc({ outcome: 'rate-limited' })
+      return sendText(res, 429, renderRefusal(`too many boot scripts from ${remote}; retrying`, `${this.baseUrl(req)}${routes.bootScript}?mac=\${net0/mac}`, Math.min(60, Math.ceil(wait / 1000))))
+    }
+    let token: string
+    try {
+      token = (await this.issueToken(mac)).token
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err
+      this.metrics.bootScripts.inc({ outcome: 'rate-limited' })
+      return sendText(res, err.status, renderRefusal(err.message, `${this.baseUrl(req)}${routes.bootScript}?mac=\${net0/mac}`, 60))
+    }
     const base = this.baseUrl(req)
     const script = renderBootScript({
       params: { coordinator: base, token, mac, bootstrap: this.bootstrapFor(req), image, cluster: state.clusterId, clusterKey: state.publicKey },
@@ -289,6 +320,21 @@ export class Coordinator {
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')
     this.metrics.bootScripts.inc({ outcome: 'served' })
     return sendText(res, 200, script)
+  }
+
+  private async issueToken(mac: string): Promise<{ token: string; expiresAt: number }> {
+    try {
+      return await this.state.issueToken(mac)
+    } catch (err) {
+      if (err instanceof ShoalError && err.code === 'too-many-tokens') throw new HttpError(429, err.code, err.message)
+      throw err
+    }
+  }
+
+  /** The node is alive in the coordinator's mesh view and did not announce a reboot. */
+  private holderAlive(id: string): boolean {
+    const m = this._waves?.members.view().find((v) => v.id === id)
+    return m?.status === 'alive' && m.record?.phase !== 'rebooting'
   }
 
   /** shoal.peers= for a booting worker: agents its boot agent can ask for its old id. */
@@ -319,7 +365,7 @@ export class Coordinator {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ETag: etag, 'Cache-Control': 'no-cache' })
       return void res.end(method === 'HEAD' ? undefined : text)
     }
-    const filePath = this.images!.filePath(version, file)
+    const filePath = await this.images!.servablePath(version, file)
     const st = filePath ? await statFile(filePath) : undefined
     if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
     const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
@@ -349,12 +395,18 @@ export class Coordinator {
 
   // --- addresses -----------------------------------------------------------------------
 
-  /** The coordinator's base URL as this client reached it (or the configured publicUrl). */
+  /**
+   * The coordinator's base URL as this client reached it: the configured publicUrl, else
+   * the local address and port its TCP connection arrived on. Never the Host header: the
+   * client writes that, and it would land in the kernel URL of a boot script.
+   */
   private baseUrl(req: IncomingMessage): string {
     if (this.config.publicUrl) return this.config.publicUrl
-    const host = req.headers.host
-    if (host && HOST_HEADER.test(host)) return `http://${host}`
-    return this.url
+    const local = req.socket.localAddress
+    const port = req.socket.localPort
+    if (!local || !port) return this.url
+    const addr = local.startsWith('::ffff:') ? local.slice(7) : local
+    return `http://${addr.includes(':') ? `[${addr}]` : addr}:${port}`
   }
 
   private bootstrapFor(req: IncomingMessage): string[] {

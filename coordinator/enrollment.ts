@@ -24,6 +24,12 @@ export interface EnrollContext {
   defaultImage: () => Promise<string>
   approval: 'off' | 'new-fingerprints'
   resolver: IdentityResolver
+  /**
+   * True when the node `id` is alive in the coordinator's mesh view right now (probes
+   * answered, no reboot announced): its id is then never handed to another key (a clone).
+   * Absent: no mesh view (tests without a mesh), nothing is alive.
+   */
+  holderAlive?: (id: string) => boolean
   remote?: string
   log: Logger
 }
@@ -32,6 +38,7 @@ export type EnrollOutcome =
   | { status: 200; body: EnrollResponse }
   | { status: 202; body: EnrollPending }
   | { status: 403; code: string; message: string }
+  | { status: 409; code: 'id-in-use'; message: string }
 
 const PENDING_RETRY_MS = 5_000
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -50,7 +57,13 @@ export function enroll(state: ClusterState, req: EnrollRequest, ctx: EnrollConte
     if (verdict.kind === 'retry') return retry(state, req, verdict.entry, hash, ctx)
 
     const identity = ctx.resolver(req.fingerprint.id, req.fingerprint.comps, [...state.nodes.values()].map((n) => ({ id: n.id, comps: n.comps })))
-    if (ctx.approval === 'new-fingerprints' && identity.identity === 'new') {
+    const known = identity.identity === 'known' ? state.nodes.get(identity.id) : undefined
+    // A known id from another MAC or with other parts is, to the coordinator, a claim it
+    // cannot check (anyone can copy a digest from a record): in approval mode it waits like a new machine.
+    const changes = known ? hardwareChanges(known, req.mac, req.fingerprint.comps) : undefined
+    if (ctx.approval === 'new-fingerprints' && (identity.identity === 'new' || changes)) {
+      const clone = cloneRefusal(state, identity.id, req.publicKey, req.mac, ctx)
+      if (clone) return clone
       const requestId = hex(state.deps.random(8))
       const pending: PendingEntry = {
         requestId,
@@ -64,17 +77,18 @@ export function enroll(state: ClusterState, req: EnrollRequest, ctx: EnrollConte
         inventoryDetail: req.inventoryDetail,
         requestedAt: now,
         state: 'waiting',
+        ...(known && changes ? { knownId: known.id, changes } : {}),
       }
       const used: TokenEntry = { ...entry!, usedAt: now, usedBy: { publicKey: req.publicKey, digest }, pendingId: requestId }
       await state.deps.store.batch([
         { type: 'put', key: keys.token(hash), value: used },
         { type: 'put', key: keys.pending(requestId), value: pending },
-        state.auditOp({ at: now, kind: 'pending', mac: req.mac, remote: ctx.remote, detail: { requestId, proposedId: req.fingerprint.id, inventory: req.inventory } }),
+        state.auditOp({ at: now, kind: 'pending', mac: req.mac, remote: ctx.remote, detail: { requestId, proposedId: req.fingerprint.id, inventory: req.inventory, ...(pending.knownId ? { knownId: pending.knownId, changes: pending.changes } : {}) } }),
       ])
       state.pending.set(requestId, pending)
       state.markTokenUsed(req.mac, hash)
-      ctx.log.info({ component: 'enroll', mac: req.mac, requestId }, 'new machine waits for approval')
-      return { status: 202, body: pendingBody(requestId) }
+      ctx.log.info({ component: 'enroll', mac: req.mac, requestId, knownId: pending.knownId }, pending.knownId ? 'known id with changed hardware waits for approval' : 'new machine waits for approval')
+      return { status: 202, body: pendingBody(pending) }
     }
     const used: TokenEntry = { ...entry!, usedAt: now, usedBy: { publicKey: req.publicKey, digest } }
     return complete(state, identity, { ...req, comps: req.fingerprint.comps, proposedId: req.fingerprint.id }, hash, used, ctx, [])
@@ -89,7 +103,7 @@ async function retry(state: ClusterState, req: EnrollRequest, entry: TokenEntry,
   }
   const pending = entry.pendingId !== undefined ? state.pending.get(entry.pendingId) : undefined
   if (!pending) return { status: 403, code: 'rejected', message: 'this enrollment request no longer exists; reboot the node to enroll again' }
-  if (pending.state === 'waiting') return { status: 202, body: pendingBody(pending.requestId) }
+  if (pending.state === 'waiting') return { status: 202, body: pendingBody(pending) }
   if (pending.state === 'rejected') return { status: 403, code: 'rejected', message: `enrollment request ${pending.requestId} was rejected by an operator` }
   // Approved: resolve again (others may have enrolled meanwhile) and issue the certificate.
   const identity = ctx.resolver(pending.proposedId, pending.comps, [...state.nodes.values()].map((n) => ({ id: n.id, comps: n.comps })))
@@ -116,6 +130,8 @@ async function complete(
   extraOps: Op[],
   afterCommit?: () => void,
 ): Promise<EnrollOutcome> {
+  const clone = cloneRefusal(state, identity.id, req.publicKey, req.mac, ctx)
+  if (clone) return clone
   const now = state.deps.clock.now()
   const prev = state.nodes.get(identity.id)
   const serial = state.nextSerialOps()
@@ -189,13 +205,43 @@ async function response(state: ClusterState, node: NodeEntry, identity: 'known' 
   }
 }
 
-function pendingBody(requestId: string): EnrollPending {
+function pendingBody(p: Pick<PendingEntry, 'requestId' | 'knownId'>): EnrollPending {
   return {
     status: 'pending',
-    requestId,
+    requestId: p.requestId,
     retryAfterMs: PENDING_RETRY_MS,
-    message: `this machine is new and waits for an operator: shoal coordinator approve ${requestId}`,
+    message: p.knownId
+      ? `this machine claims node ${p.knownId} from another MAC or with changed parts and waits for an operator: shoal coordinator pending, then approve ${p.requestId}`
+      : `this machine is new and waits for an operator: shoal coordinator approve ${p.requestId}`,
   }
+}
+
+/**
+ * 409 when `id` is held by a node alive in the mesh under another key: a second machine
+ * claiming it is a clone (or a forger who copied its digest). Audited at most once a
+ * minute per node (with a count) and counted, so a flood cannot evict the audit log.
+ */
+function cloneRefusal(state: ClusterState, id: string, publicKey: string, mac: string, ctx: EnrollContext): EnrollOutcome | undefined {
+  const holder = state.nodes.get(id)
+  if (!holder || holder.key === publicKey || !ctx.holderAlive?.(id)) return undefined
+  state.noteCloneRefusal(id, { mac, remote: ctx.remote, key: publicKey })
+  ctx.log.warn({ component: 'enroll', node: id, mac, remote: ctx.remote }, 'enrollment refused: the id is held by a node alive in the mesh')
+  return {
+    status: 409,
+    code: 'id-in-use',
+    message: `node ${id} is alive in the mesh with another key; a second machine cannot take its id (a clone, or a copied fingerprint). If ${id} was really replaced, power the old machine off (or remove it: shoal coordinator remove ${id}) and boot again`,
+  }
+}
+
+/** What differs between a known node's last enrollment and this request (undefined: nothing). */
+export function hardwareChanges(known: NodeEntry, mac: string, comps: readonly string[]): PendingEntry['changes'] {
+  const was = new Set(known.comps)
+  const now = new Set(comps)
+  const added = [...now].filter((c) => !was.has(c)).sort()
+  const removed = [...was].filter((c) => !now.has(c)).sort()
+  const macChanged = !known.macs.includes(mac)
+  if (!macChanged && added.length === 0 && removed.length === 0) return undefined
+  return { ...(macChanged ? { mac: { was: known.macs, now: mac } } : {}), added, removed }
 }
 
 /** Operator decision on a pending request (admin API / `shoal coordinator approve|reject`). */

@@ -21,8 +21,18 @@ export class HttpError extends ShoalError {
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers })
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...closeIfUnread(res), ...headers })
   res.end(text)
+}
+
+/**
+ * `Connection: close` when the request's body was not read to its end (refused past its
+ * limit, or never wanted): node:http would otherwise read and discard it to keep the
+ * connection alive, for as long as the client sends. Closing bounds what a refused
+ * request costs to what is already in flight.
+ */
+export function closeIfUnread(res: ServerResponse): Record<string, string> {
+  return res.req && !res.req.complete ? { Connection: 'close' } : {}
 }
 
 export function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
@@ -38,7 +48,6 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) {
-    req.resume()
     throw new HttpError(413, 'too-large', `request body of ${declared} bytes exceeds the ${maxBytes}-byte limit`)
   }
   const chunks: Buffer[] = []
@@ -46,7 +55,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length
     if (size > maxBytes) {
-      req.resume()
+      // Not drained: the answer carries Connection: close (sendJson) and the socket ends with it.
       throw new HttpError(413, 'too-large', `request body exceeds the ${maxBytes}-byte limit`)
     }
     chunks.push(chunk)
@@ -82,6 +91,6 @@ export function allow(method: string, methods: string[]): void {
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, head = false): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' })
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...closeIfUnread(res) })
   res.end(head ? undefined : text)
 }

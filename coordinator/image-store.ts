@@ -7,9 +7,9 @@
  * cluster key. A version whose files do not match its manifest.json is not served.
  */
 import { createReadStream } from 'node:fs'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Keyring } from '../agent/protocol/ports.js'
 import { signManifest } from './certificate.js'
@@ -59,6 +59,25 @@ export class ImageStore {
   filePath(version: string, name: string): string | undefined {
     if (!ImageVersion.safeParse(version).success || !ImageFileName.safeParse(name).success) return undefined
     return join(this.dir, version, name)
+  }
+
+  /**
+   * The real path of a file to serve, or undefined: a bad name, missing, or resolving
+   * (through any symlink) to a place outside the images directory.
+   */
+  async servablePath(version: string, name: string): Promise<string | undefined> {
+    const path = this.filePath(version, name)
+    return path ? this.inTree(path) : undefined
+  }
+
+  /** `path` resolved through every symlink, when that lands inside the images directory. */
+  private async inTree(path: string): Promise<string | undefined> {
+    try {
+      const [real, root] = await Promise.all([realpath(path), realpath(this.dir)])
+      return real.startsWith(root + sep) ? real : undefined
+    } catch {
+      return undefined
+    }
   }
 
   /** The signed manifest of a version; rebuilt when any file changed. Throws ShoalError('image', …). */
@@ -117,9 +136,11 @@ export class ImageStore {
     const listed = source.files ? source.files.map((f) => f.name) : names
     const files: ManifestFile[] = []
     for (const name of listed) {
-      const path = join(vdir, name)
-      const st = await statFile(path)
+      const st = await statFile(join(vdir, name))
       if (!st) throw new ShoalError('image', `image ${version}: ${name} is listed in ${SOURCE_NAME} but missing in ${vdir}`)
+      // A symlink may share a file between versions, never reach outside the images directory.
+      const path = await this.inTree(join(vdir, name))
+      if (!path) throw new ShoalError('image', `image ${version}: ${name} resolves to a place outside ${this.dir} (a symlink?); not hashing or serving it`)
       const sha256 = await this.hashOf(version, name, path, st.size, st.mtimeMs)
       const want = source.files?.find((f) => f.name === name)
       if (want?.size !== undefined && want.size !== st.size) throw new ShoalError('image', `image ${version}: ${name} is ${st.size} bytes, ${SOURCE_NAME} says ${want.size}; rebuild the version`)

@@ -14,10 +14,16 @@
  *   audit!<ms>!<seq>      audit log: who enrolled, what was served, what an admin did
  *   hash!<version>/<file> cached sha256 of an image file, keyed by size and mtime
  *
+ *   meta!integrity        set once every entry is authenticated (see StateStore)
+ *
  * Everything a request changes is written in ONE batch, so a crash leaves either the old
- * or the new state. Values are JSON and are validated with zod when read: a damaged
- * database yields a clear error naming the key, never a half-read state.
+ * or the new state. Values are JSON, authenticated by an HMAC per entry and validated
+ * with zod when read: a damaged database yields a clear error naming the key, never a
+ * half-read state. Beside it, `state-seal.json` remembers the last signed roster version.
  */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Level } from 'level'
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
@@ -65,6 +71,12 @@ export type TokenEntry = z.infer<typeof TokenEntry>
 export const Assignment = z.object({ image: ImageVersion, at: z.number(), by: z.string() }).strict()
 export type Assignment = z.infer<typeof Assignment>
 
+/** A known id claimed from another MAC (`mac`) or with other parts (component digests added/removed). */
+export const HardwareChanges = z
+  .object({ mac: z.object({ was: z.array(z.string()), now: z.string() }).strict().optional(), added: z.array(z.string()), removed: z.array(z.string()) })
+  .strict()
+export type HardwareChanges = z.infer<typeof HardwareChanges>
+
 export const PendingEntry = z
   .object({
     requestId: z.string(),
@@ -80,6 +92,9 @@ export const PendingEntry = z
     state: z.enum(['waiting', 'approved', 'rejected']),
     decidedAt: z.number().optional(),
     decidedBy: z.string().optional(),
+    /** Approval mode: the known node this machine claims to be, and what differs from its last enrollment. */
+    knownId: z.string().optional(),
+    changes: HardwareChanges.optional(),
   })
   .strict()
 export type PendingEntry = z.infer<typeof PendingEntry>
@@ -87,7 +102,7 @@ export type PendingEntry = z.infer<typeof PendingEntry>
 export const AuditEntry = z
   .object({
     at: z.number(),
-    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign']),
+    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused']),
     node: z.string().optional(),
     mac: z.string().optional(),
     remote: z.string().optional(),
@@ -117,48 +132,151 @@ export const keys = {
   hash: (version: string, file: string) => `hash!${version}/${file}`,
 }
 
-/** A thin typed layer over level: validated reads, atomic batches, prefix scans. */
-export class StateStore {
-  private constructor(private readonly db: Level<string, unknown>) {}
+/** Where the last signed roster is remembered outside LevelDB (see StateSeal). */
+export const SEAL_FILE = 'state-seal.json'
 
-  static async open(dir: string): Promise<StateStore> {
-    const db = new Level<string, unknown>(dir, { valueEncoding: 'json' })
+/**
+ * What the coordinator last signed, kept in a small file beside the database: LevelDB
+ * drops whatever follows a damaged record in its log without an error, so a database that
+ * opens with an older roster, fewer nodes, or no cluster at all is noticed, not taken as
+ * "those entries never existed".
+ */
+export const StateSeal = z
+  .object({ v: z.literal(1), cluster: z.string(), clusterKey: z.string(), rosterVersion: z.number().int().nonnegative(), members: z.number().int().nonnegative(), serial: z.number().int().nonnegative(), at: z.number() })
+  .strict()
+export type StateSeal = z.infer<typeof StateSeal>
+
+const SEALED = 'S1:'
+const MARKER = 'meta!integrity'
+
+/** The integrity key: HMAC-SHA256 keyed by the cluster seed, so a database copy without the seed cannot forge entries and a flipped byte never verifies. */
+export function integrityKey(seedHex: string): Buffer {
+  return createHmac('sha256', Buffer.from(seedHex, 'hex')).update('shoal/state-integrity/v1').digest()
+}
+
+function entryMac(key: Buffer, k: string, json: string): string {
+  return createHmac('sha256', key).update(k).update('\n').update(json).digest('hex')
+}
+
+export interface StateStoreOptions {
+  /** Authenticate every entry (default). Off only for the benchmark that measures its cost. */
+  integrity?: boolean
+}
+
+/**
+ * A thin typed layer over level: validated reads, atomic batches, prefix scans, and
+ * integrity. Every value is stored as `S1:<hmac>:<json>`, the HMAC over key and JSON with
+ * a key derived from the cluster seed (`integrityKey`); a value that does not verify is an
+ * error naming its key, never returned. Until the cluster exists (no seed yet) the store
+ * is unkeyed and writes plain JSON; `unlock` seals whatever was written before (and the
+ * entries of a data dir from before integrity) and from then on accepts nothing unsealed.
+ */
+export class StateStore {
+  private key: Buffer | undefined
+  private constructor(
+    private readonly db: Level<string, string>,
+    readonly dir: string,
+    readonly integrity: boolean,
+  ) {}
+
+  static async open(dir: string, opts: StateStoreOptions = {}): Promise<StateStore> {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    await chmod(dir, 0o700).catch(() => undefined)
+    const db = new Level<string, string>(dir, { valueEncoding: 'utf8' })
     try {
       await db.open()
     } catch (err) {
-      throw new ShoalError(
-        'state-unavailable',
-        `cannot open the coordinator state in ${dir}: ${(err as Error).message} (is another coordinator running on this data dir?)`,
-        { cause: err },
-      )
+      throw openError(dir, err)
     }
-    return new StateStore(db)
+    await privateFiles(dir)
+    return new StateStore(db, dir, opts.integrity ?? true)
+  }
+
+  /** True once the store authenticates entries (the cluster seed is known). */
+  get keyed(): boolean {
+    return this.key !== undefined
+  }
+
+  /**
+   * The cluster entry, read before any key is known: it is authenticated by the key
+   * derived from the seed it holds (a flipped byte in the seed or its MAC never verifies).
+   */
+  async readCluster<T>(schema: z.ZodType<T & { seedHex: string }>): Promise<T | undefined> {
+    const text = await this.db.get(keys.cluster)
+    if (text === undefined) return undefined
+    const { json, mac } = split(text)
+    const value = parseEntry(keys.cluster, json, schema)
+    if (this.integrity && mac !== undefined && mac !== entryMac(integrityKey(value.seedHex), keys.cluster, json)) throw damaged(keys.cluster, 'it fails authentication: changed on disk')
+    return value
+  }
+
+  /**
+   * Keys the store with the cluster seed. A data dir written before integrity (no marker)
+   * has its entries sealed now, in one batch; one with the marker must have every entry sealed.
+   */
+  async unlock(seedHex: string): Promise<{ sealed: number }> {
+    if (!this.integrity) return { sealed: 0 }
+    this.key = integrityKey(seedHex)
+    if ((await this.db.get(MARKER)) !== undefined) {
+      await this.get(MARKER, z.object({ since: z.number() }).strict())
+      return { sealed: 0 }
+    }
+    const ops: { type: 'put'; key: string; value: string }[] = []
+    for await (const [k, text] of this.db.iterator()) {
+      const { json, mac } = split(text)
+      if (mac !== undefined) continue
+      ops.push({ type: 'put', key: k, value: this.seal(k, json) })
+    }
+    ops.push({ type: 'put', key: MARKER, value: this.seal(MARKER, JSON.stringify({ since: Date.now() })) })
+    await this.db.batch(ops)
+    return { sealed: ops.length - 1 }
+  }
+
+  /** Keys the store without writing anything (offline checks: `shoal coordinator check`). */
+  useKey(seedHex: string): void {
+    if (this.integrity) this.key = integrityKey(seedHex)
+  }
+
+  private seal(k: string, json: string): string {
+    return this.key ? `${SEALED}${entryMac(this.key, k, json)}:${json}` : json
+  }
+
+  private encode(k: string, value: unknown): string {
+    const json = JSON.stringify(value)
+    if (json === undefined) throw new ShoalError('state', `cannot store ${k}: value is not JSON`)
+    return this.seal(k, json)
+  }
+
+  /** The JSON of a stored value, authenticated when the store is keyed. */
+  private open(k: string, text: string): string {
+    const { json, mac } = split(text)
+    if (this.integrity && this.key) {
+      if (mac === undefined) throw damaged(k, 'it is not authenticated (written by hand or by a tool other than the coordinator)')
+      if (!/^[0-9a-f]{64}$/.test(mac) || !timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(entryMac(this.key, k, json), 'hex'))) throw damaged(k, 'it fails authentication: changed on disk')
+    }
+    return json
   }
 
   async get<T>(key: string, schema: z.ZodType<T>): Promise<T | undefined> {
     const raw = await this.db.get(key)
     if (raw === undefined) return undefined
-    const r = schema.safeParse(raw)
-    if (!r.success) throw new ShoalError('state-corrupt', `coordinator state entry ${key} is damaged (${r.error.issues[0]?.message}); restore the data dir from a backup or delete that entry`)
-    return r.data
+    return parseEntry(key, this.open(key, raw), schema)
   }
 
   async batch(ops: Op[]): Promise<void> {
     if (ops.length === 0) return
-    await this.db.batch(ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: o.value } : { type: 'del' as const, key: o.key })))
+    await this.db.batch(ops.map((o) => (o.type === 'put' ? { type: 'put' as const, key: o.key, value: this.encode(o.key, o.value) } : { type: 'del' as const, key: o.key })))
   }
 
   async put(key: string, value: unknown): Promise<void> {
-    await this.db.put(key, value)
+    await this.db.put(key, this.encode(key, value))
   }
 
-  /** Entries whose key starts with `prefix`, in key order (or reversed), validated. */
+  /** Entries whose key starts with `prefix`, in key order (or reversed), authenticated and validated. */
   async scan<T>(prefix: string, schema: z.ZodType<T>, opts: { limit?: number; reverse?: boolean; gte?: string } = {}): Promise<[string, T][]> {
     const out: [string, T][] = []
     for await (const [k, v] of this.db.iterator({ gte: opts.gte ?? prefix, lt: `${prefix}\xff`, reverse: opts.reverse, limit: opts.limit ?? -1 })) {
-      const r = schema.safeParse(v)
-      if (!r.success) throw new ShoalError('state-corrupt', `coordinator state entry ${k} is damaged (${r.error.issues[0]?.message})`)
-      out.push([k, r.data])
+      out.push([k, parseEntry(k, this.open(k, v), schema)])
     }
     return out
   }
@@ -170,14 +288,99 @@ export class StateStore {
     return out
   }
 
-  /** Every entry, raw: for tests that assert "nothing stored changed" and for backups. */
+  /** Every entry, authenticated and parsed: for tests that assert "nothing stored changed". */
   async dump(): Promise<[string, unknown][]> {
     const out: [string, unknown][] = []
-    for await (const [k, v] of this.db.iterator()) out.push([k, v])
+    for await (const [k, v] of this.db.iterator()) out.push([k, JSON.parse(this.open(k, v))])
     return out
+  }
+
+  /** Every entry as stored (sealed text), from one snapshot: what a backup holds. */
+  async *raw(): AsyncGenerator<[string, string]> {
+    for await (const [k, v] of this.db.iterator()) yield [k, v]
+  }
+
+  /** Checks one stored value as the store would read it; the problem in words, or undefined. */
+  verifyRaw(k: string, text: string): { json?: string; problem?: string } {
+    try {
+      return { json: this.open(k, text) }
+    } catch (err) {
+      return { problem: (err as Error).message }
+    }
+  }
+
+  /** Writes raw (sealed) entries as they are: restore. */
+  async putRaw(entries: [string, string][]): Promise<void> {
+    await this.db.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value })))
+  }
+
+  async readSeal(): Promise<StateSeal | undefined> {
+    const text = await readFile(join(this.dir, SEAL_FILE), 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined
+      throw err
+    })
+    if (text === undefined) return undefined
+    try {
+      const { seal, sha256 } = z.object({ seal: StateSeal, sha256: z.string() }).strict().parse(JSON.parse(text))
+      if (createHash('sha256').update(JSON.stringify(seal)).digest('hex') !== sha256) throw new Error('checksum mismatch')
+      return seal
+    } catch (err) {
+      throw new ShoalError('state-corrupt', `${join(this.dir, SEAL_FILE)} is damaged (${(err as Error).message}); restore the data dir from a backup (shoal coordinator restore FILE)`)
+    }
+  }
+
+  /** Replaces the seal file atomically (0600). */
+  async writeSeal(seal: StateSeal): Promise<void> {
+    const file = join(this.dir, SEAL_FILE)
+    const tmp = `${file}.tmp`
+    await writeFile(tmp, JSON.stringify({ seal, sha256: createHash('sha256').update(JSON.stringify(seal)).digest('hex') }) + '\n', { mode: 0o600 })
+    await rename(tmp, file)
   }
 
   async close(): Promise<void> {
     await this.db.close()
+    await privateFiles(this.dir)
+  }
+}
+
+function split(text: string): { json: string; mac?: string } {
+  if (!text.startsWith(SEALED)) return { json: text }
+  const end = text.indexOf(':', SEALED.length)
+  if (end < 0) return { json: text.slice(SEALED.length), mac: '' }
+  return { mac: text.slice(SEALED.length, end), json: text.slice(end + 1) }
+}
+
+function damaged(k: string, why: string): ShoalError {
+  return new ShoalError('state-corrupt', `coordinator state entry ${k} is damaged: ${why}. Nothing of it is used or published; restore the data dir from a backup (shoal coordinator restore FILE), or find every damaged entry with shoal coordinator check`)
+}
+
+function parseEntry<T>(k: string, json: string, schema: z.ZodType<T>): T {
+  let raw: unknown
+  try {
+    raw = JSON.parse(json)
+  } catch {
+    throw damaged(k, 'it is not valid JSON')
+  }
+  const r = schema.safeParse(raw)
+  if (!r.success) throw damaged(k, `${r.error.issues[0]?.path.join('.') || 'value'}: ${r.error.issues[0]?.message}`)
+  return r.data
+}
+
+/** LevelDB's open errors, told apart: a lock held by another process, or damage. */
+function openError(dir: string, err: unknown): ShoalError {
+  const text = `${(err as Error).message} ${((err as { cause?: Error }).cause?.message ?? '')}`
+  if (/lock/i.test(text) && /(unavailable|already held|temporarily)/i.test(text)) {
+    return new ShoalError('state-unavailable', `cannot open the coordinator state in ${dir}: another coordinator (or shoal coordinator check) is using this data dir; stop it first`, { cause: err })
+  }
+  if (/corrupt|manifest|checksum|bad magic|truncated/i.test(text)) {
+    return new ShoalError('state-corrupt', `the coordinator state in ${dir} is damaged (${text.trim()}); restore it from a backup onto a fresh data dir: shoal coordinator restore FILE --data-dir DIR`, { cause: err })
+  }
+  return new ShoalError('state-unavailable', `cannot open the coordinator state in ${dir}: ${text.trim()}`, { cause: err })
+}
+
+/** The data dir holds the cluster seed: owner-only files (LevelDB creates its own with the umask). */
+async function privateFiles(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isFile()) await chmod(join(dir, e.name), 0o600).catch(() => undefined)
   }
 }

@@ -3,7 +3,10 @@
  * Every run prints its seed on failure (in the assertion message), and the seed reproduces it.
  */
 import { describe, expect, it } from 'vitest'
+import { DropReason } from '../agent/protocol/errors.js'
 import { pack } from '../agent/protocol/frame.js'
+import { claimBytes } from '../agent/protocol/messages.js'
+import { suspicionTimeoutMs } from '../agent/protocol/suspicion.js'
 import { MeshCluster } from './engine/mesh-cluster.js'
 
 const SEED = 7
@@ -78,5 +81,31 @@ describe('mesh on the simulator (LAN latencies)', () => {
     expect(counters['dropped.schema']).toBe(1)
     expect(c.sim.stats.badFrames).toBe(3)
     expect(c.knowledge.converged()).toBe(true)
+  })
+
+  it('an insider\'s signed dead claim cannot outlive its subject: at 2^53-1 it is dropped, at the highest plausible incarnation it is refuted within the suspicion time', () => {
+    const c = new MeshCluster({ seed: SEED, rosterSize: 20 })
+    c.warmStart(20)
+    c.sim.runFor(3000)
+    // The longest a suspicion lasts here (nobody confirms it): Lifeguard's maximum plus a probe interval.
+    const cfg = c.config
+    const suspicionMs = suspicionTimeoutMs({ clusterSize: 20, probeIntervalMs: cfg.probeIntervalMs, minMult: cfg.suspicionMinMult, maxMult: cfg.suspicionMaxMult, confirmationsWanted: cfg.suspicionConfirmations, confirmations: 0 }) + cfg.probeIntervalMs
+    const lie = (inc: number) => {
+      const claim = { about: 'w0009', inc, status: 'dead' as const, by: 'w0003' }
+      return { v: 1 as const, t: 'gossip' as const, h: 0, u: { k: 'claim' as const, ...claim, sig: c.keyringOf('w0003').sign(claimBytes(claim)) } }
+    }
+    const aliveEverywhere = () => c.sim.ids().every((id) => c.sim.process(id)!.member('w0009')?.status === 'alive')
+    const [peer] = c.sim.linksOf('w0003')
+    c.sim.input(peer!, { type: 'message', from: 'w0003', msg: lie(Number.MAX_SAFE_INTEGER) })
+    c.sim.runFor(suspicionMs)
+    expect(c.sim.process(peer!)!.counters[`dropped.${DropReason.implausibleIncarnation}`], `seed ${SEED}`).toBe(1)
+    expect(aliveEverywhere(), `seed ${SEED}`).toBe(true)
+    // The highest value a receiver accepts (its clock + the allowed skew): believed, then outbid.
+    const inc = Math.floor(c.sim.clock / 1000) + cfg.maxClockSkewMs / 1000
+    const from = c.sim.now
+    c.sim.input(peer!, { type: 'message', from: 'w0003', msg: lie(inc) })
+    expect(c.sim.runUntilTrue(() => c.sim.process(peer!)!.member('w0009')!.status === 'dead', from + 1000), `seed ${SEED}: the claim was believed`).toBeDefined()
+    const at = c.sim.runUntilTrue(() => aliveEverywhere() && c.sim.ids().every((id) => c.sim.process(id)!.member('w0009')!.inc > inc), from + suspicionMs)
+    expect(at, `seed ${SEED}: w0009 not alive everywhere again within ${suspicionMs} ms`).toBeDefined()
   })
 })

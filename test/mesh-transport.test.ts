@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nodeIdentity, parseHostPort, startBootstrapNode, SwarmTransport, type BootstrapNode } from '../agent/mesh/index.js'
+import { pack } from '../agent/protocol/frame.js'
 import { Roster } from '../agent/protocol/roster.js'
 
 function next(em: EventEmitter, event: string, pred: (...args: any[]) => boolean, deadlineMs: number): Promise<unknown[]> {
@@ -107,5 +108,91 @@ describe('SwarmTransport', () => {
     await all
     expect(got).toEqual([...Array(50).keys()])
     expect(c2.peers().filter((p) => p === 'c3')).toHaveLength(1)
+  }, 60_000)
+})
+
+describe('SwarmTransport: the protocol version in the first message of every link', () => {
+  let bootstrap: BootstrapNode
+  const names = ['v10', 'v11', 'v20']
+  const members = names.map((id) => ({ id, identity: nodeIdentity(randomBytes(32)) }))
+  const roster = new Roster(members.map((m) => ({ id: m.id, key: m.identity.publicKey })))
+  const transports = new Map<string, SwarmTransport>()
+  const logs = new Map<string, { level: string; obj: Record<string, unknown>; msg?: string }[]>()
+
+  beforeAll(async () => {
+    bootstrap = await startBootstrapNode()
+    for (const m of members) {
+      const lines: { level: string; obj: Record<string, unknown>; msg?: string }[] = []
+      logs.set(m.id, lines)
+      const logger = Object.fromEntries(['debug', 'info', 'warn', 'error'].map((level) => [level, (obj: Record<string, unknown>, msg?: string) => void lines.push({ level, obj, msg })])) as never
+      const t = new SwarmTransport({
+        selfId: m.id,
+        identity: m.identity,
+        roster,
+        clusterId: 'version-test',
+        bootstrap: [parseHostPort(bootstrap.address)],
+        host: '127.0.0.1',
+        seedDegree: 0,
+        maxDegree: 8,
+        maxBadFramesPerPeer: 3,
+        silentLinkMs: 0,
+        // v10 is this build; v11 a next-minor build; v20 a build of the next major.
+        ...(m.id === 'v11' ? { protocolVersion: { major: 1, minor: 1 } } : m.id === 'v20' ? { protocolVersion: { major: 2, minor: 0 } } : {}),
+        logger,
+      })
+      transports.set(m.id, t)
+      await t.start()
+    }
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all([...transports.values()].map((t) => t.close()))
+    await bootstrap?.close()
+  })
+
+  it('a minor mismatch is accepted: the link opens, and types the older side does not know are counted and ignored, however many', async () => {
+    const a = transports.get('v10')!
+    const b = transports.get('v11')!
+    const up = Promise.all([next(a, 'connected', (p) => p === 'v11', 30_000), next(b, 'connected', (p) => p === 'v10', 30_000)])
+    b.connect('v10')
+    await up
+    expect(a.stats.helloVersions['1.1']).toBe(1)
+    expect(b.stats.helloVersions['1.0']).toBe(1)
+    // The newer side sends a message type of its minor, past the bad-frame limit, then a ping.
+    const ignored: string[] = []
+    a.on('bad-frame', (_p, reason, detail) => void ignored.push(`${reason}:${detail}`))
+    const ping = next(a, 'message', (p, msg) => p === 'v11' && msg.t === 'ping' && msg.seq === 99, 30_000)
+    for (let i = 0; i < 10; i++) b.sendBody('v10', pack({ v: 1, t: 'load-report', cpu: i / 10 }), 'load-report')
+    b.send('v10', { t: 'ping', seq: 99 })
+    await ping
+    expect(a.stats.ignoredTypes).toEqual({ 'load-report': 10 })
+    expect(ignored).toEqual(Array(10).fill('unknown-type:load-report'))
+    expect(a.isConnected('v11')).toBe(true)
+    expect(a.stats.disconnectedForBadFrames).toBe(0)
+    // One line for the other minor, at info: nothing is wrong.
+    expect(logs.get('v10')!.filter((l) => l.obj.theirs === '1.1').map((l) => l.level)).toEqual(['info'])
+  }, 60_000)
+
+  it('a major mismatch is refused, with a log line naming both versions; the link never opens', async () => {
+    const a = transports.get('v10')!
+    const c = transports.get('v20')!
+    let opened = 0
+    a.on('connected', (p) => void (opened += p === 'v20' ? 1 : 0))
+    c.on('connected', (p) => void (opened += p === 'v10' ? 1 : 0))
+    // Whichever side reads the other's hello first refuses (the other may see only the close).
+    const refused = () => Promise.any([next(a, 'rejected', (_k, why) => why === 'protocol-version', 30_000), next(c, 'rejected', (_k, why) => why === 'protocol-version', 30_000)])
+    const first = refused()
+    c.connect('v10')
+    await first
+    expect(a.stats.refusedVersion + c.stats.refusedVersion).toBeGreaterThanOrEqual(1)
+    expect(opened).toBe(0)
+    expect(a.isConnected('v20') || c.isConnected('v10')).toBe(false)
+    const lineA = logs.get('v10')!.filter((l) => l.level === 'warn' && l.obj.theirs === '2.0')
+    const lineC = logs.get('v20')!.filter((l) => l.level === 'warn' && l.obj.theirs === '1.0')
+    expect(lineA.length).toBeLessThanOrEqual(1)
+    expect(lineC.length).toBeLessThanOrEqual(1)
+    expect(lineA.length + lineC.length).toBeGreaterThanOrEqual(1)
+    for (const l of lineA) expect(l.msg).toMatch(/^refusing peer v20: it speaks mesh protocol 2\.0, this agent speaks 1\.0; a major version change needs the bridge release/)
+    for (const l of lineC) expect(l.msg).toMatch(/^refusing peer v10: it speaks mesh protocol 1\.0, this agent speaks 2\.0/)
   }, 60_000)
 })

@@ -5,9 +5,14 @@
  */
 import { Agent, request } from 'undici'
 import { ShoalError } from '../protocol/errors.js'
+import { checkLineLength, readCapped } from './read-capped.js'
 import type { ClusterSummary, NodeDetail } from './node-summary.js'
 
 export const DEFAULT_AGENT = '127.0.0.1:7400'
+/** Largest answer read (a 10,000-node cluster summary is a few MB). */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024
+/** Largest watch line (a snapshot of a 10,000-node cluster is a few MB). */
+export const MAX_WATCH_LINE_BYTES = 16 * 1024 * 1024
 
 /** One line of GET /v1/watch. */
 export type WatchLine =
@@ -69,14 +74,19 @@ export class AgentClient {
       throw this.unreachable(err)
     }
     if (res.statusCode !== 200) throw await this.answerError(res.statusCode, res.body)
-    let buf = ''
+    // The line being received, in parts: newlines are looked for in each arriving chunk only,
+    // so a long line costs one pass (searching a growing string would copy it per chunk).
+    let parts: Buffer[] = []
+    let pending = 0
     try {
       for await (const chunk of res.body) {
-        buf += chunk.toString()
+        let rest: Buffer = chunk
         let nl: number
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const text = buf.slice(0, nl)
-          buf = buf.slice(nl + 1)
+        while ((nl = rest.indexOf(0x0a)) >= 0) {
+          const text = Buffer.concat([...parts, rest.subarray(0, nl)]).toString('utf8')
+          parts = []
+          pending = 0
+          rest = rest.subarray(nl + 1)
           if (!text.trim()) continue
           try {
             onLine(JSON.parse(text) as WatchLine)
@@ -85,10 +95,18 @@ export class AgentClient {
             throw err
           }
         }
+        if (rest.length) {
+          parts.push(rest)
+          pending += rest.length
+        }
+        checkLineLength(pending, MAX_WATCH_LINE_BYTES, `the agent at ${this.address}`)
       }
     } catch (err) {
       if (signal?.aborted) return
-      if (err instanceof ShoalError) throw err
+      if (err instanceof ShoalError) {
+        if (err.code === 'too-large') res.body.destroy()
+        throw err
+      }
       throw new ShoalError('unreachable', `lost the watch stream from the agent at ${this.address}: ${(err as Error).message}`, { cause: err })
     }
     if (!signal?.aborted) throw new ShoalError('unreachable', `the agent at ${this.address} ended the watch stream (did it stop?)`)
@@ -98,16 +116,26 @@ export class AgentClient {
     await this.dispatcher.close().catch(() => {})
   }
 
+  /** One answer, bounded: MAX_ANSWER_BYTES, and twice timeoutMs for headers and body together. */
   private async get(path: string): Promise<unknown> {
+    const signal = AbortSignal.timeout(this.timeoutMs * 2)
     let res
     try {
-      res = await request(`http://${this.address}${path}`, { dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs })
+      res = await request(`http://${this.address}${path}`, { dispatcher: this.dispatcher, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs, signal })
     } catch (err) {
       throw this.unreachable(err)
     }
     if (res.statusCode !== 200) throw await this.answerError(res.statusCode, res.body)
+    let text: string
     try {
-      return await res.body.json()
+      text = (await readCapped(res.body, MAX_ANSWER_BYTES, `the answer of the agent at ${this.address}`)).toString('utf8')
+    } catch (err) {
+      if (err instanceof ShoalError) throw new ShoalError('agent-error', `${err.message} (is that port really a shoal agent?)`)
+      if (signal.aborted) throw new ShoalError('unreachable', `the agent at ${this.address} did not finish its answer within ${this.timeoutMs * 2} ms`, { cause: err })
+      throw this.unreachable(err)
+    }
+    try {
+      return JSON.parse(text) as unknown
     } catch (err) {
       throw new ShoalError('agent-error', `the agent at ${this.address} sent a body that is not JSON (is that port really a shoal agent?)`, { cause: err })
     }
@@ -118,10 +146,10 @@ export class AgentClient {
     return new ShoalError('unreachable', `cannot reach the agent at ${this.address} (${e.code ?? e.message ?? 'error'}); is it running? pass --agent HOST:PORT of a live agent`, { cause: err })
   }
 
-  private async answerError(status: number, body: { text(): Promise<string> }): Promise<ShoalError> {
+  private async answerError(status: number, body: AsyncIterable<Uint8Array>): Promise<ShoalError> {
     let message = `HTTP ${status}`
     try {
-      const parsed = JSON.parse(await body.text()) as { error?: { message?: string } }
+      const parsed = JSON.parse((await readCapped(body as unknown as AsyncIterable<Uint8Array>, 64 * 1024, 'an error answer')).toString('utf8')) as { error?: { message?: string } }
       if (parsed?.error?.message) message = parsed.error.message
     } catch {
       // not our JSON error body: keep the status line

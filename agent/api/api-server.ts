@@ -10,6 +10,10 @@ import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
 import { meshFingerprints } from '../fingerprint/mesh-fingerprints.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
+import { readCapped } from './read-capped.js'
+
+/** A forwarded inventory is tens of KB; 4 MiB is generous and bounds what an insider's record can make an agent hold. */
+export const MAX_FORWARDED_INVENTORY_BYTES = 4 * 1024 * 1024
 
 /** What the API reads; MeshRuntime provides it. */
 export interface ApiSource {
@@ -34,7 +38,10 @@ export interface ApiServerOptions {
   inventory?: InventoryProvider
   /** A forwarded inventory older than this is refreshed; a failed refresh falls back to it. */
   inventoryCacheMs?: number
+  /** Deadline of a forwarded inventory request, headers and body together. */
   forwardTimeoutMs?: number
+  /** Largest forwarded inventory answer read (MAX_FORWARDED_INVENTORY_BYTES). */
+  maxForwardBytes?: number
   /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
   watchHeartbeatMs?: number
   logger?: Logger
@@ -102,6 +109,9 @@ export class ApiServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // This API reads no bodies: one still streaming is answered and the connection closed,
+    // never read and discarded for as long as the client sends.
+    if (!req.complete) res.setHeader('connection', 'close')
     try {
       const url = new URL(req.url ?? '/', 'http://agent')
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
@@ -225,11 +235,18 @@ export class ApiServer {
       if (m.status === 'dead') throw new Error('it is dead')
       // undici costs ~15 MB of RSS once loaded: only agents that forward pay for it.
       const { request } = await import('undici')
-      const res = await request(`http://${api}/v1/nodes/${encodeURIComponent(id)}/inventory`, {
-        headersTimeout: this.opts.forwardTimeoutMs ?? 2000,
-        bodyTimeout: this.opts.forwardTimeoutMs ?? 2000,
-      })
-      const body = (await res.body.json()) as { inventory?: unknown; ageMs?: unknown; error?: { message?: string } }
+      const timeoutMs = this.opts.forwardTimeoutMs ?? 2000
+      const signal = AbortSignal.timeout(timeoutMs)
+      let body: { inventory?: unknown; ageMs?: unknown; error?: { message?: string } }
+      let res
+      try {
+        res = await request(`http://${api}/v1/nodes/${encodeURIComponent(id)}/inventory`, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal })
+        const text = (await readCapped(res.body, this.opts.maxForwardBytes ?? MAX_FORWARDED_INVENTORY_BYTES, `the answer of ${api}`)).toString('utf8')
+        body = JSON.parse(text) as typeof body
+      } catch (err) {
+        if (signal.aborted) throw new Error(`no complete answer within ${timeoutMs} ms`)
+        throw err
+      }
       if (res.statusCode !== 200) throw new Error(`it answered ${res.statusCode}: ${body?.error?.message ?? 'no message'}`)
       if (typeof body?.inventory !== 'object' || body.inventory === null) throw new Error('its answer holds no inventory')
       const ageMs = typeof body.ageMs === 'number' && body.ageMs >= 0 ? body.ageMs : 0

@@ -18,6 +18,8 @@ import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest 
 
 /** Largest JSON answer accepted (a roster of ~10,000 members is a few MB). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024
+/** What is read of an error answer. */
+const ERROR_BODY_BYTES = 4096
 
 export interface DownloadResult {
   /** sha256 of exactly the bytes written to the file. */
@@ -124,8 +126,16 @@ export class HttpCoordinator implements CoordinatorApi {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers }, (res) => {
         const chunks: Buffer[] = []
         let size = 0
+        // An error answer needs only its message: its first 4 KiB are kept and the rest is not read.
+        const failed = (res.statusCode ?? 0) >= 300 && res.statusCode !== 304
         res.on('data', (c: Buffer) => {
           size += c.length
+          if (failed && size > ERROR_BODY_BYTES) {
+            chunks.push(c)
+            clearTimeout(timer)
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES).toString('utf8') })
+            return req.destroy()
+          }
           if (size > MAX_JSON_BYTES) return req.destroy(new Error(`answer larger than ${MAX_JSON_BYTES} bytes`))
           chunks.push(c)
         })
@@ -165,11 +175,16 @@ function describe(err: unknown): string {
   return e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err)
 }
 
+/** The first 4 KiB of an error answer (all a message needs); the rest is not read: an endless error body costs nothing. */
 async function readBody(res: IncomingMessage): Promise<string> {
   let text = ''
   res.setEncoding('utf8')
   for await (const chunk of res) {
-    if (text.length < 4096) text += chunk as string
+    text += chunk as string
+    if (text.length >= 4096) {
+      res.destroy()
+      break
+    }
   }
-  return text
+  return text.slice(0, 4096)
 }

@@ -11,7 +11,7 @@ import type { TransportStats } from './swarm-transport.js'
 
 const stats = (): TransportStats => ({
   connections: 0, inbound: 0, outbound: 0, discovered: 0, dials: 0,
-  rejected: { notOnRoster: 0, inboundCap: 0 }, disconnectedForBadFrames: 0, silentLinksClosed: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, out: {},
+  rejected: { notOnRoster: 0, inboundCap: 0 }, disconnectedForBadFrames: 0, refusedVersion: 0, helloVersions: {}, ignoredTypes: {}, silentLinksClosed: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, out: {},
 })
 
 /** An in-memory network of fake transports; delivery is asynchronous (next macrotask). */
@@ -130,11 +130,18 @@ describe('MeshRuntime', () => {
         return [{ type: 'event', event: { type: 'dropped', from: 'p', reason: 'schema', detail: 'x' } }]
       },
     }
-    const r = new MeshRuntime('self', stub, new FakeTransport('self', new FakeNet()))
+    const errors: unknown[] = []
+    const log = { debug() {}, info() {}, warn() {}, error: (o: unknown) => void errors.push(o) }
+    const r = new MeshRuntime('self', stub, new FakeTransport('self', new FakeNet()), undefined, log)
     await r.start()
     r.input({ type: 'bad-frame', from: 'p', reason: 'malformed', detail: 'x' })
+    r.input({ type: 'bad-frame', from: 'p', reason: 'malformed', detail: 'y' })
     r.input({ type: 'tick' })
     expect(r.counters().dropped).toEqual({ schema: 2 })
+    // Never silent: every throw is counted by input type, and logged once per type, naming it.
+    expect(r.counters().stepErrors).toEqual({ 'bad-frame': 2 })
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ input: 'bad-frame' })
     await r.close()
   })
 })

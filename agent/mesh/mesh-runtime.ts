@@ -40,9 +40,11 @@ export interface RuntimeCounters {
   /** Inputs dropped at the edge or by the node, by reason (frames, records, claims). */
   dropped: Record<string, number>
   /** Connection attempts refused by the firewall, by reason. */
-  refused: { 'not-on-roster': number; 'inbound-cap': number }
+  refused: { 'not-on-roster': number; 'inbound-cap': number; 'protocol-version': number }
   /** Peers disconnected for sending bad frames. */
   disconnectedForBadFrames: number
+  /** Steps that threw (a bug: the node must never throw), by input type (`message.TYPE` for messages). */
+  stepErrors: Record<string, number>
   inputs: number
   effects: number
 }
@@ -59,8 +61,9 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   readonly startedAt: number
   private readonly counts: RuntimeCounters = {
     dropped: {},
-    refused: { 'not-on-roster': 0, 'inbound-cap': 0 },
+    refused: { 'not-on-roster': 0, 'inbound-cap': 0, 'protocol-version': 0 },
     disconnectedForBadFrames: 0,
+    stepErrors: {},
     inputs: 0,
     effects: 0,
   }
@@ -141,8 +144,11 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     try {
       effects = this.node.step(input, this.clock.now())
     } catch (err) {
-      // The node must never throw; if it does, keep the process and say loudly what broke.
-      this.log.error({ component: 'mesh', node: this.selfId, input: input.type, err }, 'mesh node step threw')
+      // The node must never throw; if it does, keep the process, count it, and say once per
+      // input type what broke (a peer able to trigger it must not flood the log).
+      const kind = input.type === 'message' ? `message.${input.msg.t}` : input.type
+      const n = (this.counts.stepErrors[kind] = (this.counts.stepErrors[kind] ?? 0) + 1)
+      if (n === 1) this.log.error({ component: 'mesh', node: this.selfId, input: kind, err }, 'mesh node step threw; counted in counters.stepErrors, logged once per input type')
       return
     }
     for (const effect of effects) this.carryOut(effect)
@@ -207,7 +213,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   private readonly onBadFrame = (peer: string, reason: DropReason, detail: string): void => {
     this.input({ type: 'bad-frame', from: peer, reason, detail })
   }
-  private readonly onRejected = (_key: string, reason: 'not-on-roster' | 'inbound-cap'): void => {
+  private readonly onRejected = (_key: string, reason: 'not-on-roster' | 'inbound-cap' | 'protocol-version'): void => {
     this.counts.refused[reason]++
   }
 }

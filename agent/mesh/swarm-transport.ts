@@ -22,13 +22,20 @@
  * - Framing: length-prefixed frames (agent/protocol/frame.ts) decoded at the edge; a bad
  *   frame becomes a `bad-frame` event, and a peer past `maxBadFramesPerPeer` (or that sent
  *   an oversized frame, which leaves the stream unusable) is disconnected.
+ * - Versions (docs/mesh.md, "Versions on the wire"): each side's first frame on a link is
+ *   a `hello` with its protocol version. `connected` is reported once the peer's hello has
+ *   arrived with our major version (any minor); another major, or no hello first, closes
+ *   the link with one log line per peer naming both versions. A message type we do not
+ *   know is counted by type (`stats.ignoredTypes`) and reported as `bad-frame`
+ *   `unknown-type` — never counted toward `maxBadFramesPerPeer`.
  */
 import { EventEmitter } from 'node:events'
 import DHT, { type NoiseSecretStream } from 'hyperdht'
 import Hyperswarm, { type PeerInfo } from 'hyperswarm'
 import { DropReason } from '../protocol/errors.js'
 import { encodeFrame, FrameDecoder, MAX_FRAME_BYTES } from '../protocol/frame.js'
-import { decodeMessage, encodeMessage, type MeshMessage, type OutMessage } from '../protocol/messages.js'
+import { PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/frame.js'
+import { decodeHello, decodeMessage, encodeHello, encodeMessage, versionText, type MeshMessage, type OutMessage } from '../protocol/messages.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
 import type { Roster } from '../protocol/roster.js'
 import type { NodeIdentity } from './identity.js'
@@ -71,6 +78,12 @@ export interface SwarmTransportOptions {
    * peers dialled each other at once and each kept a different half. 0 turns it off. 10 s.
    */
   silentLinkMs?: number
+  /**
+   * The version this transport announces in its hello and holds peers to (same major).
+   * Default this build's (PROTOCOL_MAJOR.PROTOCOL_MINOR). Only tests set it: the "next
+   * minor" emulation (agent/main.ts, docs/mesh.md) and the major-mismatch test.
+   */
+  protocolVersion?: { major: number; minor: number }
   logger?: Logger
 }
 
@@ -84,6 +97,12 @@ export interface TransportStats {
   rejected: { notOnRoster: number; inboundCap: number }
   /** Peers disconnected for bad frames. */
   disconnectedForBadFrames: number
+  /** Links closed because the peer spoke another major version (or sent no hello first). */
+  refusedVersion: number
+  /** Hellos received, by the version they announced ("1.0", "1.1"): who speaks what. */
+  helloVersions: Record<string, number>
+  /** Messages of types this version does not know (a newer minor's), by type: ignored. */
+  ignoredTypes: Record<string, number>
   /** New links closed because nothing ever arrived on them. */
   silentLinksClosed: number
   framesIn: number
@@ -101,8 +120,8 @@ export interface TransportEvents {
   disconnected: [peer: string]
   message: [peer: string, msg: MeshMessage, bytes: number]
   'bad-frame': [peer: string, reason: DropReason, detail: string]
-  /** A connection attempt by a key that is not on the roster was refused. */
-  rejected: [key: string, reason: 'not-on-roster' | 'inbound-cap']
+  /** A connection attempt was refused: a key not on the roster, the inbound cap, or a peer of another major version. */
+  rejected: [key: string, reason: 'not-on-roster' | 'inbound-cap' | 'protocol-version']
 }
 
 interface Link {
@@ -113,6 +132,10 @@ interface Link {
   /** Received any bytes yet. */
   heard: boolean
   framesOut: number
+  /** The peer's version, once its hello arrived. */
+  hello: { major: number; minor: number } | undefined
+  /** `connected` has been reported for this peer (by this link, or the one it replaced). */
+  announced: boolean
 }
 
 export class SwarmTransport extends EventEmitter<TransportEvents> {
@@ -128,6 +151,10 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   /** Peers the mesh asked for: only those get a `disconnected` when a dial fails. */
   private readonly requested = new Set<string>()
   private readonly discovered = new Set<string>()
+  /** Peer ids whose version was refused, with the version: one log line each. */
+  private readonly versionRefusals = new Map<string, string>()
+  /** Peers whose newer minor version has been logged. */
+  private readonly minorLogged = new Set<string>()
   private discoveryTimer: NodeJS.Timeout | undefined
   private discovering = false
   private started = false
@@ -135,6 +162,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   private readonly topic: Buffer
   private readonly log: Logger
   private readonly selfKey: string
+  private readonly version: { major: number; minor: number }
   readonly stats: TransportStats = {
     connections: 0,
     inbound: 0,
@@ -143,6 +171,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     dials: 0,
     rejected: { notOnRoster: 0, inboundCap: 0 },
     disconnectedForBadFrames: 0,
+    refusedVersion: 0,
+    helloVersions: {},
+    ignoredTypes: {},
     silentLinksClosed: 0,
     framesIn: 0,
     framesOut: 0,
@@ -157,6 +188,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.topic = clusterTopic(opts.clusterId)
     this.log = opts.logger ?? silentLogger
     this.selfKey = opts.identity.publicKey
+    this.version = opts.protocolVersion ?? { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR }
   }
 
   /** Joins the private DHT and the cluster topic. Idempotent. */
@@ -199,13 +231,13 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     await discovery.flushed()
   }
 
-  /** Peer ids with an open connection. */
+  /** Peer ids with an open connection (their hello arrived with our major version). */
   peers(): string[] {
-    return [...this.links.keys()]
+    return [...this.links].filter(([, l]) => l.announced).map(([id]) => id)
   }
 
   isConnected(peer: string): boolean {
-    return this.links.has(peer)
+    return this.links.get(peer)?.announced === true
   }
 
   /**
@@ -255,17 +287,37 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   send(peer: string, msg: OutMessage): boolean {
     const link = this.links.get(peer)
     if (!link) return false
-    let frame: Uint8Array
+    let body: Uint8Array
     try {
-      frame = encodeFrame(encodeMessage(msg), this.opts.maxFrameBytes ?? MAX_FRAME_BYTES)
+      body = encodeMessage(msg)
     } catch (err) {
       this.log.error({ component: 'mesh.transport', node: this.opts.selfId, peer, type: msg.t, err }, 'cannot encode outgoing message')
+      return false
+    }
+    return this.writeFrame(link, body, msg.t)
+  }
+
+  /**
+   * Sends one message body this build's codec does not define (a newer minor's message
+   * type). Only the "next minor" emulation of the mixed-version tests uses it (agent/main.ts).
+   */
+  sendBody(peer: string, body: Uint8Array, type: string): boolean {
+    const link = this.links.get(peer)
+    return link?.hello !== undefined && this.writeFrame(link, body, type)
+  }
+
+  private writeFrame(link: Link, body: Uint8Array, type: string): boolean {
+    let frame: Uint8Array
+    try {
+      frame = encodeFrame(body, this.opts.maxFrameBytes ?? MAX_FRAME_BYTES)
+    } catch (err) {
+      this.log.error({ component: 'mesh.transport', node: this.opts.selfId, type, err }, 'cannot frame outgoing message')
       return false
     }
     this.stats.framesOut++
     link.framesOut++
     this.stats.bytesOut += frame.length
-    const byType = (this.stats.out[msg.t] ??= { frames: 0, bytes: 0 })
+    const byType = (this.stats.out[type] ??= { frames: 0, bytes: 0 })
     byType.frames++
     byType.bytes += frame.length
     link.conn.write(frame)
@@ -336,8 +388,19 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.requested.delete(peer)
     // Connections are ours to manage: no silent reconnects behind the mesh's back.
     if (info.explicit) this.swarm?.leavePeer(conn.remotePublicKey)
-    const link: Link = { conn, decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES), badFrames: 0, inbound: !conn.isInitiator, heard: false, framesOut: 0 }
+    const link: Link = {
+      conn,
+      decoder: new FrameDecoder(this.opts.maxFrameBytes ?? MAX_FRAME_BYTES),
+      badFrames: 0,
+      inbound: !conn.isInitiator,
+      heard: false,
+      framesOut: 0,
+      hello: undefined,
+      announced: previous?.announced ?? false,
+    }
     this.links.set(peer, link)
+    // Our version first, before anything else we may send on this link.
+    this.writeFrame(link, encodeHello(this.version.minor, this.version.major), 'hello')
     this.inboundAttempts.delete(peer)
     const silentMs = this.opts.silentLinkMs ?? 10_000
     if (silentMs > 0) {
@@ -375,12 +438,40 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       if (!this.closed && this.links.size < this.opts.seedDegree) this.scheduleDiscovery(this.discoveryIntervalMs())
     })
     this.countLinks()
-    if (previous) {
-      // hyperswarm replaced a stale connection to the same key: same peer, no membership change.
-      previous.conn.destroy()
+    // hyperswarm replaced a stale connection to the same key: same peer, no membership change.
+    if (previous) previous.conn.destroy()
+    // `connected` waits for the peer's hello (onData).
+  }
+
+  /** The peer's first frame: its hello. Our major (any minor) opens the link; anything else closes it. */
+  private onHello(peer: string, link: Link, body: Uint8Array): void {
+    const hello = decodeHello(body)
+    const ours = versionText(this.version.major, this.version.minor)
+    if (!hello.ok || hello.major !== this.version.major) {
+      const theirs = hello.ok ? versionText(hello.major, hello.minor) : `unknown (${hello.detail})`
+      this.stats.refusedVersion++
+      if (this.versionRefusals.get(peer) !== theirs) {
+        this.versionRefusals.set(peer, theirs)
+        this.log.warn(
+          { component: 'mesh.transport', node: this.opts.selfId, peer, ours, theirs },
+          `refusing peer ${peer}: it speaks mesh protocol ${theirs}, this agent speaks ${ours}; a major version change needs the bridge release (docs/mesh.md, "Versions on the wire")`,
+        )
+      }
+      this.emit('rejected', link.conn.remotePublicKey.toString('hex'), 'protocol-version')
+      link.conn.destroy()
       return
     }
-    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer, inbound: link.inbound }, 'connected')
+    link.hello = { major: hello.major, minor: hello.minor }
+    const version = versionText(hello.major, hello.minor)
+    this.stats.helloVersions[version] = (this.stats.helloVersions[version] ?? 0) + 1
+    this.versionRefusals.delete(peer)
+    if (hello.minor !== this.version.minor && !this.minorLogged.has(peer)) {
+      this.minorLogged.add(peer)
+      this.log.info({ component: 'mesh.transport', node: this.opts.selfId, peer, ours, theirs: version }, 'peer speaks another minor version: fields and message types one side does not know are kept and ignored')
+    }
+    if (link.announced) return
+    link.announced = true
+    this.log.debug({ component: 'mesh.transport', node: this.opts.selfId, peer, inbound: link.inbound, version }, 'connected')
     this.emit('connected', peer)
   }
 
@@ -391,8 +482,16 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     const bodies = link.decoder.push(chunk)
     for (const body of bodies) {
       this.stats.framesIn++
+      if (!link.hello) {
+        this.onHello(peer, link, body)
+        if (this.links.get(peer) !== link || !link.hello) return
+        continue
+      }
       const decoded = decodeMessage(body)
-      if (decoded.ok) this.emit('message', peer, decoded.msg, body.length + 4)
+      if (decoded.ok) {
+        for (const type of decoded.ignored ?? []) this.ignoreType(peer, type)
+        this.emit('message', peer, decoded.msg, body.length + 4)
+      } else if (decoded.reason === DropReason.unknownType) this.ignoreType(peer, decoded.detail)
       else this.badFrame(peer, link, decoded.reason, decoded.detail)
       if (this.links.get(peer) !== link) return
     }
@@ -401,6 +500,14 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       // The stream position is lost: nothing after this can be framed.
       this.dropPeer(peer, link, 'oversized frame')
     }
+  }
+
+  /** A newer minor's message type: counted by type, reported to the mesh (which counts it too), never held against the peer. */
+  private ignoreType(peer: string, type: string): void {
+    const byType = this.stats.ignoredTypes
+    const key = type in byType || Object.keys(byType).length < 64 ? type : 'other'
+    byType[key] = (byType[key] ?? 0) + 1
+    this.emit('bad-frame', peer, DropReason.unknownType, type)
   }
 
   private badFrame(peer: string, link: Link, reason: DropReason, detail: string): void {

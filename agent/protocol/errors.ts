@@ -22,5 +22,7 @@ export const DropReason = {
   notOnRoster: 'not-on-roster',
   stale: 'stale',
   replay: 'replay',
+  /** A record or claim whose incarnation its subject cannot have reached yet (mesh-node.ts). */
+  implausibleIncarnation: 'implausible-incarnation',
 } as const
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]

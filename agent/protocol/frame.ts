@@ -6,7 +6,16 @@
 import { Packr } from 'msgpackr'
 import { ShoalError } from './errors.js'
 
-export const PROTOCOL_VERSION = 1
+/**
+ * The mesh protocol version, major.minor (the policy: docs/mesh.md, "Versions on the wire").
+ * Every message carries the major as `v`; the link's first message (`hello`) carries both.
+ * Within one major, changes are additive: a receiver keeps and ignores fields it does not
+ * know, and counts and ignores message types it does not know. A different major is refused.
+ */
+export const PROTOCOL_MAJOR = 1
+export const PROTOCOL_MINOR = 0
+/** The major, as every message's `v` carries it. */
+export const PROTOCOL_VERSION = PROTOCOL_MAJOR
 /** 256 KiB: the biggest legitimate frame is an anti-entropy delta, which we chunk below this. */
 export const MAX_FRAME_BYTES = 256 * 1024
 
@@ -70,5 +79,14 @@ export class FrameDecoder {
 }
 
 import { z } from 'zod'
+/**
+ * A wire object that keeps the fields it does not know (they came from a newer minor
+ * version): parsed, they stay on the object, so a relay forwards them and a re-signer keeps
+ * them. The static type stays the known shape — unknown fields are carried, never read.
+ */
+export function keepUnknown<T extends z.ZodObject>(schema: T): T {
+  return schema.loose() as unknown as T
+}
+
 /** Binary field: msgpack `bin` decodes to a Buffer, which is a Uint8Array. */
 export const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, 'expected bytes')

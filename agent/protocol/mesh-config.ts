@@ -44,6 +44,15 @@ export const MeshConfig = z
     deadRetentionMs: z.number().int().nonnegative(),
     /** Dropped-frame count after which a peer is disconnected. */
     maxBadFramesPerPeer: z.number().int().positive(),
+    /**
+     * The most two members' clocks may differ. Incarnations start at a node's boot second,
+     * so this bounds what a signed claim can make others believe (mesh-node.ts,
+     * `incarnationBound`): a claim may run ahead of the receiver's clock by this much, a
+     * record by 3x this + 1 s (room for the subject's refutation of any claim some member
+     * accepted). 30 s: NTP keeps a LAN within milliseconds; a worker whose clock is off by
+     * more than ~91 s has its records dropped, counted and logged (`implausible-incarnation`).
+     */
+    maxClockSkewMs: z.number().int().nonnegative(),
   })
   .strict()
 export type MeshConfig = z.infer<typeof MeshConfig>
@@ -64,6 +73,7 @@ export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   maxDegree: 16,
   deadRetentionMs: 24 * 3600_000,
   maxBadFramesPerPeer: 20,
+  maxClockSkewMs: 30_000,
 })
 
 export const presets = { lan: lanPreset, sim: lanPreset } as const

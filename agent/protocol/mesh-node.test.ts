@@ -301,3 +301,85 @@ describe('Lifeguard local health', () => {
     expect(waits[1]).toBe(2 * t)
   })
 })
+
+describe('incarnations: no claim outlives its subject', () => {
+  const skewS = meshConfig().maxClockSkewMs / 1000
+  /** The longest a suspicion can last in a cluster of n (nobody confirms it): the backstop timeout. */
+  const suspicionMs = (n: number) => {
+    const cfg = meshConfig()
+    const min = cfg.suspicionMinMult * Math.log10(Math.max(n, 10)) * cfg.probeIntervalMs
+    return cfg.suspicionMaxMult * min + cfg.probeIntervalMs
+  }
+  const deadClaim = (by: string, about: string, inc: number) => {
+    const c = { about, inc, status: 'dead' as const, by }
+    return { k: 'claim' as const, ...c, sig: fakeKeyring(by).sign(claimBytes(c)) }
+  }
+  const aliveEverywhere = (net: Net, id: string) => net.allSee((n) => n.member(id)?.status === 'alive')
+
+  it('a validly signed dead claim at incarnation 2^53-1 is dropped and counted; the victim stays alive everywhere, and nothing throws', () => {
+    const { net, names } = cluster(10)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    // node-001, on the roster with its real key, lies about node-004.
+    const lie = deadClaim('node-001', 'node-004', Number.MAX_SAFE_INTEGER)
+    const msg = decodeMessage(encodeMessage({ t: 'gossip', h: 0, u: lie }))
+    expect(msg.ok).toBe(true) // well-formed on the wire: the bound is the mesh's, not the schema's
+    net.deliver('node-002', { type: 'message', from: 'node-001', msg: { v: 1, t: 'gossip', h: 0, u: lie } })
+    net.deliver('node-004', { type: 'message', from: 'node-001', msg: { v: 1, t: 'gossip', h: 0, u: lie } })
+    expect(net.nodes.get('node-002')!.counters[`dropped.${DropReason.implausibleIncarnation}`]).toBe(1)
+    expect(net.nodes.get('node-004')!.counters[`dropped.${DropReason.implausibleIncarnation}`]).toBe(1)
+    net.runFor(suspicionMs(10))
+    expect(aliveEverywhere(net, 'node-004')).toBe(true)
+    expect(net.events.some((e) => e.event.type === 'member' && e.event.id === 'node-004' && e.event.status !== 'alive')).toBe(false)
+    // Not held against the relay: an honest neighbour may pass a claim on before anyone checks it.
+    expect(net.nodes.get('node-002')!.peers()).toContain('node-001')
+  })
+
+  it.each([
+    ['at the victim\'s own incarnation', (_now: number, inc: number) => inc],
+    ['one above it', (_now: number, inc: number) => inc + 1],
+    ['at the highest plausible value (now + the allowed skew)', (now: number) => Math.floor(now / 1000) + skewS],
+  ])('a dead claim %s is outbid: the victim is alive everywhere again within the suspicion time', (_name, incOf) => {
+    const { net, names } = cluster(10)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const victimInc = net.nodes.get('node-004')!.self().inc
+    const lie = deadClaim('node-001', 'node-004', incOf(net.now, victimInc))
+    for (const at of ['node-002', 'node-007']) net.deliver(at, { type: 'message', from: 'node-001', msg: { v: 1, t: 'gossip', h: 0, u: lie } })
+    expect(net.nodes.get('node-002')!.member('node-004')!.status).toBe('dead')
+    const t0 = net.now
+    const t = net.runUntil(() => aliveEverywhere(net, 'node-004') && net.allSee((n) => n.member('node-004')!.inc > lie.inc), suspicionMs(10))
+    expect(t - t0).toBeLessThanOrEqual(suspicionMs(10))
+    expect(net.nodes.get('node-004')!.counters.refutations).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a record whose incarnation runs past now + 3 x skew + 1 s is dropped and counted; one at the bound is accepted', () => {
+    const { net, names } = cluster(4)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const node = net.nodes.get('node-000')!
+    const held = node.member('node-001')!.record!
+    const bound = Math.floor(net.now / 1000) + 3 * skewS + 1
+    const at = (inc: number) => signRecord({ ...held, inc, phase: inc === bound ? 'draining' : 'failed' }, fakeKeyring('node-001')).signed
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: { k: 'rec', rec: at(bound + 1) } } })
+    expect(node.counters[`dropped.${DropReason.implausibleIncarnation}`]).toBe(1)
+    expect(node.member('node-001')!.record!.phase).toBe('ready')
+    net.deliver('node-000', { type: 'message', from: 'node-002', msg: { v: 1, t: 'gossip', h: 0, u: { k: 'rec', rec: at(bound) } } })
+    expect(node.member('node-001')!.record!.phase).toBe('draining')
+  })
+})
+
+describe('message types of a newer minor version', () => {
+  it('are counted by type and ignored, however many: never a reason to cut the peer off', () => {
+    const { net, names } = cluster(3)
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)
+    const node = net.nodes.get('node-000')!
+    const peer = node.peers()[0]!
+    const effects: MeshEffect[] = []
+    for (let i = 0; i < 3 * meshConfig().maxBadFramesPerPeer; i++) {
+      const d = decodeMessage(encodeMessage({ t: 'x-telemetry', n: i } as never))
+      expect(d).toMatchObject({ ok: false, reason: DropReason.unknownType, detail: 'x-telemetry' })
+      if (!d.ok) effects.push(...node.step({ type: 'bad-frame', from: peer, reason: d.reason, detail: d.detail }, net.now))
+    }
+    expect(node.counters['ignored-type.x-telemetry']).toBe(3 * meshConfig().maxBadFramesPerPeer)
+    expect(effects.filter((e) => e.type === 'disconnect' || (e.type === 'event' && e.event.type === 'dropped'))).toEqual([])
+    expect(node.peers()).toContain(peer)
+  })
+})

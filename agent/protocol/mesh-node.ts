@@ -16,6 +16,11 @@
  *   broadcast — is pushed at once along the broadcast tree and announced lazily elsewhere.
  * - Anti-entropy (Scuttlebutt with bucket hashes): with one random neighbour per second,
  *   and with every new neighbour at once, so anything lost is repaired.
+ *
+ * No claim outlives its subject: incarnations start at a node's boot second, so a signed
+ * record or claim whose incarnation its subject cannot have reached yet (see
+ * `incarnationBound`) is dropped and counted, and every claim a member accepts is one its
+ * subject can still outbid.
  */
 import { BucketHashes, LIVENESS_CODE, livenessNewer, type AeEntry, type DigestEntry } from './anti-entropy.js'
 import { aeEntry, answerDigest, digestMessages } from './anti-entropy-exchange.js'
@@ -89,6 +94,7 @@ export class MeshNode {
   private readonly relays = new Map<number, { origin: string; originSeq: number; deadline: number }>()
   private readonly seenApp = new Map<string, number>()
   private readonly badFrames = new Map<string, number>()
+  private readonly ignoredTypes = new Set<string>()
   private selfRec: VerifiedRecord
   private probe: ProbeState | undefined
   private probeOrder: string[] = []
@@ -270,6 +276,8 @@ export class MeshNode {
   }
 
   private onBadFrame(from: string, reason: string, detail: string): void {
+    // decodeMessage names an unknown type in `detail`.
+    if (reason === DropReason.unknownType) return this.ignoreType(from, detail)
     this.drop(from, reason, detail)
   }
 
@@ -333,10 +341,31 @@ export class MeshNode {
     this.hashes.set(this.entryOf(m))
   }
 
+  /**
+   * The highest plausible incarnation, by the receiver's clock (`now`), with S the allowed
+   * clock skew in seconds. A node's first incarnation is its boot second (the constructor)
+   * and only refutation raises it, one above the claim it answers:
+   * - 'claim' (about another node): its subject booted by now, on a clock at most S ahead: now + S.
+   * - 'own-claim' (about this node): what any member — whose clock may be S ahead of ours —
+   *   accepts as a claim: now + 2S. We refute everything up to it.
+   * - 'record': our refutation of such a claim, seen from a clock up to S behind ours:
+   *   now + 3S + 1. So every claim a member accepts is outbid by a record every member accepts.
+   */
+  private incarnationBound(kind: 'claim' | 'own-claim' | 'record', now: number): number {
+    const s = Math.ceil(this.cfg.maxClockSkewMs / 1000)
+    const nowS = Math.floor(now / 1000)
+    return kind === 'claim' ? nowS + s : kind === 'own-claim' ? nowS + 2 * s : nowS + 3 * s + 1
+  }
+
   /** Someone holds a fact about us at least as new as ours: outbid it (SWIM refutation). */
   private refute(inc: number, ver: number, now: number): void {
     const b = this.selfRec.body
     const newInc = Math.max(b.inc, inc + 1)
+    if (newInc > Number.MAX_SAFE_INTEGER) {
+      // Unreachable behind incarnationBound; a record there would not even encode.
+      this.count('refutations-impossible')
+      return
+    }
     this.log.info({ component: 'mesh', node: this.id, inc: newInc }, 'refuting a claim about this node')
     this.count('refutations')
     this.awareness = Math.min(AWARENESS_MAX, this.awareness + 1)
@@ -370,6 +399,10 @@ export class MeshNode {
     const body = check.record.body
     if (!this.roster.admits(body.id, body.key)) {
       this.drop(from, DropReason.notOnRoster, `record of ${body.id}`)
+      return 'bad'
+    }
+    if (body.inc > this.incarnationBound('record', now)) {
+      this.dropImplausible(from, `record of ${body.id} at incarnation ${body.inc}`)
       return 'bad'
     }
     if (body.id === this.id) {
@@ -407,11 +440,23 @@ export class MeshNode {
     }
     if (c.about === this.id) {
       if (c.inc < this.selfRec.body.inc) return 'dup'
+      // Above what any member within the clock skew accepts: nobody believes it, and
+      // outbidding it would put our own records out of everyone's reach.
+      if (c.inc > this.incarnationBound('own-claim', now)) {
+        this.dropImplausible(from, `claim by ${c.by} about this node at incarnation ${c.inc}`)
+        return 'bad'
+      }
       if (!verified()) return 'bad'
       this.refute(c.inc, 0, now)
       return 'dup'
     }
     const m = this.members.get(c.about)
+    // A claim at the subject's own signed incarnation is always plausible; above it, only
+    // up to what the subject could have reached by now.
+    if (c.inc > Math.max(this.incarnationBound('claim', now), m?.record?.body.inc ?? 0)) {
+      this.dropImplausible(from, `claim by ${c.by} about ${c.about} at incarnation ${c.inc}`)
+      return 'bad'
+    }
     // A claim about a node whose record we have not seen yet: keep nothing (a member
     // without a record would never be announced to watchers); anti-entropy delivers the
     // record and, if still current, the claim.
@@ -769,8 +814,30 @@ export class MeshNode {
     this.out.push({ type: 'event', event })
   }
 
-  private count(name: string): void {
-    this.counters[name] = (this.counters[name] ?? 0) + 1
+  private count(name: string): number {
+    return (this.counters[name] = (this.counters[name] ?? 0) + 1)
+  }
+
+  /**
+   * An implausible incarnation is counted and logged, but not held against the peer that
+   * passed it on: a signed claim travels through honest relays, whose clocks may differ.
+   */
+  private dropImplausible(from: string, detail: string): void {
+    const reason = DropReason.implausibleIncarnation
+    const n = this.count(`dropped.${reason}`)
+    if (n === 1) this.log.warn({ component: 'mesh', node: this.id, peer: from, reason, detail }, 'dropped an implausible incarnation')
+    this.emit({ type: 'dropped', from, reason, detail })
+  }
+
+  /**
+   * A message type (or update kind) of a newer minor version: counted by type and ignored,
+   * never held against the peer. Logged once per type.
+   */
+  private ignoreType(from: string, type: string): void {
+    const known = this.ignoredTypes.has(type)
+    if (!known && this.ignoredTypes.size >= 64) return void this.count('ignored-type.other')
+    this.ignoredTypes.add(type)
+    if (this.count(`ignored-type.${type}`) === 1) this.log.info({ component: 'mesh', node: this.id, peer: from, type }, 'ignoring a message type this version does not know (a newer minor version)')
   }
 
   private drop(from: string, reason: string, detail: string): void {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { DropReason } from './errors.js'
-import { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, pack } from './frame.js'
-import { decodeMessage, encodeMessage, type OutMessage } from './messages.js'
+import { FrameDecoder, MAX_FRAME_BYTES, encodeFrame, pack, unpack } from './frame.js'
+import { claimBytes, decodeHello, decodeMessage, encodeHello, encodeMessage, type OutMessage } from './messages.js'
 import { openRecord, signRecord, type NodeRecordBody } from './node-record.js'
 import { fakeKeyring } from './testing.js'
 
@@ -45,11 +45,69 @@ describe('wire messages', () => {
     expect(decodeMessage(new Uint8Array([]))).toMatchObject({ ok: false, reason: DropReason.malformed })
     expect(decodeMessage(pack([1, 2]))).toMatchObject({ ok: false, reason: DropReason.malformed })
     expect(decodeMessage(pack({ v: 2, t: 'ping', seq: 1 }))).toMatchObject({ ok: false, reason: DropReason.badVersion })
-    expect(decodeMessage(pack({ v: 1, t: 'launch-missiles' }))).toMatchObject({ ok: false, reason: DropReason.unknownType })
+    expect(decodeMessage(pack({ v: 1, t: 'launch-missiles' }))).toMatchObject({ ok: false, reason: DropReason.unknownType, detail: 'launch-missiles' })
     expect(decodeMessage(pack({ v: 1, t: 'ping', seq: -1 }))).toMatchObject({ ok: false, reason: DropReason.schema })
-    expect(decodeMessage(pack({ v: 1, t: 'ping', seq: 1, extra: true }))).toMatchObject({ ok: false, reason: DropReason.schema })
     expect(decodeMessage(pack({ v: 1, t: 'ping-req', seq: 1, target: 'bad id!' }))).toMatchObject({ ok: false, reason: DropReason.schema })
     expect(decodeMessage(new Uint8Array(MAX_FRAME_BYTES + 1))).toMatchObject({ ok: false, reason: DropReason.frameTooLarge })
+  })
+})
+
+describe('versions on the wire (docs/mesh.md)', () => {
+  it('golden bytes: the hello, the first message of every link', () => {
+    // fixmap(3) { v: 1, t: "hello", minor: 0 }
+    expect(hex(encodeHello())).toBe('83a17601a174a568656c6c6fa56d696e6f7200')
+    expect(decodeHello(encodeHello())).toEqual({ ok: true, major: 1, minor: 0 })
+  })
+
+  it('a hello of any major version is understood, so a mismatch can be named; anything else first is not a hello', () => {
+    expect(decodeHello(encodeHello(3, 2))).toEqual({ ok: true, major: 2, minor: 3 })
+    expect(decodeHello(pack({ v: 1, t: 'hello', minor: 1, features: ['x'] }))).toEqual({ ok: true, major: 1, minor: 1 })
+    expect(decodeHello(encodeMessage({ t: 'ping', seq: 1 }))).toEqual({ ok: false, detail: 'a ping message (version 1) instead of hello' })
+    expect(decodeHello(new Uint8Array([0x82, 0xa1]))).toEqual({ ok: false, detail: 'not msgpack' })
+  })
+
+  it('a message with fields this version does not know parses, and a relay sends them on', () => {
+    const c = { about: 'a', inc: 2, status: 'dead' as const, by: 'b' }
+    const claim = { k: 'claim', ...c, reason: 'probe-timeout', sig: fakeKeyring('b').sign(claimBytes(c)) }
+    const wire = pack({ v: 1, t: 'gossip', h: 1, u: claim, trace: 'abc' })
+    const d = decodeMessage(wire)
+    expect(d.ok).toBe(true)
+    if (!d.ok || d.msg.t !== 'gossip') return
+    expect((d.msg.u as Record<string, unknown>).reason).toBe('probe-timeout')
+    // What a relay sends on carries them (map order may change: the claim's signature covers
+    // its named fields, not the map; a record's covers its body bytes, which travel as they are).
+    const { v: _v, ...out } = d.msg
+    expect(plain(unpack(encodeMessage(out as OutMessage)))).toEqual(plain(unpack(wire)))
+    expect(fakeKeyring('x').verify(fakeKeyring('b').publicKey, claimBytes(d.msg.u as typeof c), claim.sig)).toBe(true)
+  })
+
+  it('an anti-entropy digest entry with items appended by a newer minor is accepted', () => {
+    const d = decodeMessage(pack({ v: 1, t: 'ae-dig', buckets: [3], e: [['a', 1, 2, 0, 1, 'extra']], reply: false }))
+    expect(d.ok).toBe(true)
+    if (d.ok && d.msg.t === 'ae-dig') expect(d.msg.e[0]!.slice(0, 5)).toEqual(['a', 1, 2, 0, 1])
+  })
+
+  it('an update kind this version does not know: ignored as a type, alone in a gossip, taken out of a delta', () => {
+    const future = { k: 'lease-hint', slot: 1 }
+    expect(decodeMessage(pack({ v: 1, t: 'gossip', h: 0, u: future }))).toEqual({ ok: false, reason: DropReason.unknownType, detail: 'gossip.lease-hint' })
+    const claim = { k: 'claim', about: 'a', inc: 1, status: 'suspect', by: 'b', sig: new Uint8Array(8) }
+    const d = decodeMessage(pack({ v: 1, t: 'ae-delta', u: [future, claim] }))
+    expect(d).toMatchObject({ ok: true, ignored: ['ae-delta.lease-hint'] })
+    if (d.ok && d.msg.t === 'ae-delta') expect(d.msg.u.map((u) => u.k)).toEqual(['claim'])
+  })
+
+  it('a record with fields this version does not know still verifies, and keeps its signed bytes for relaying', () => {
+    const keyring = fakeKeyring('node-b')
+    const body = { id: 'node-b', key: keyring.publicKey, inc: 1, ver: 5, image: 'v2', phase: 'ready', domain: 'rack-1', inv: { cpuCores: 4, tpm: true }, health: { status: 'ok', conditions: [], psi: 0.2 }, comps: [], rdma: { ports: 2 } }
+    const bytes = pack(body) // signed by a newer minor, over its own encoding
+    const signed = { body: bytes, sig: keyring.sign(bytes) }
+    const opened = openRecord(signed, fakeKeyring('node-a'))
+    expect(opened.ok).toBe(true)
+    if (!opened.ok) return
+    expect(opened.record.body).toMatchObject({ id: 'node-b', image: 'v2', rdma: { ports: 2 }, inv: { tpm: true } })
+    // Relayed as it came: the gossip a v1 agent sends on carries the very bytes that were signed.
+    const relayed = decodeMessage(encodeMessage({ t: 'gossip', h: 2, u: { k: 'rec', rec: opened.record.signed } }))
+    expect(relayed.ok && relayed.msg.t === 'gossip' && relayed.msg.u.k === 'rec' && hex(relayed.msg.u.rec.body)).toBe(hex(bytes))
   })
 })
 

@@ -2,10 +2,18 @@
  * Every mesh wire message, defined once: zod schema -> inferred type -> codec.
  * A frame body is a msgpack map `{ v, t, ...fields }`. `decodeMessage` is the edge:
  * whatever a peer sends becomes either a typed message or a counted DropReason.
+ *
+ * Compatibility within one major version (docs/mesh.md, "Versions on the wire"): every
+ * schema keeps fields it does not know (`keepUnknown`), so a message from a newer minor parses
+ * and is relayed with them intact; a type (or update kind) we do not know is reported as
+ * `unknown-type` with the type as the detail — counted and ignored, never held against
+ * the peer. Signatures never cover a re-encoding of a parsed object: a record's covers its
+ * body bytes as received; a claim's and an app broadcast's cover a fixed tuple of the
+ * fields named in `claimBytes`/`appBytes` (fields a newer minor adds are carried, unsigned).
  */
 import { z } from 'zod'
 import { DropReason } from './errors.js'
-import { Bytes, MAX_FRAME_BYTES, PROTOCOL_VERSION, pack, unpack } from './frame.js'
+import { Bytes, keepUnknown, MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR, PROTOCOL_VERSION, pack, unpack } from './frame.js'
 import { NodeId, SignedRecord } from './node-record.js'
 
 
@@ -14,9 +22,8 @@ const Seq = z.number().int().nonnegative().max(2 ** 32)
 const AppSeq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
 /** A signed claim by `by` that `about` is suspect/dead at incarnation `inc`. */
-export const Claim = z
-  .object({ k: z.literal('claim'), about: NodeId, inc: z.number().int().nonnegative(), status: z.enum(['suspect', 'dead']), by: NodeId, sig: Bytes })
-  .strict()
+export const Claim = keepUnknown(
+  z.object({ k: z.literal('claim'), about: NodeId, inc: z.number().int().nonnegative(), status: z.enum(['suspect', 'dead']), by: NodeId, sig: Bytes }))
 export type Claim = z.infer<typeof Claim>
 
 /**
@@ -24,12 +31,11 @@ export type Claim = z.infer<typeof Claim>
  * With `to`, it is an addressed message that rides the broadcast tree because origin and
  * target share no connection (the overlay is bounded): only `to` delivers it.
  */
-export const AppBroadcast = z
-  .object({ k: z.literal('app'), origin: NodeId, seq: AppSeq, topic: z.string().max(32), to: NodeId.optional(), body: Bytes, sig: Bytes })
-  .strict()
+export const AppBroadcast = keepUnknown(
+  z.object({ k: z.literal('app'), origin: NodeId, seq: AppSeq, topic: z.string().max(32), to: NodeId.optional(), body: Bytes, sig: Bytes }))
 export type AppBroadcast = z.infer<typeof AppBroadcast>
 
-export const RecordUpdate = z.object({ k: z.literal('rec'), rec: SignedRecord }).strict()
+export const RecordUpdate = keepUnknown(z.object({ k: z.literal('rec'), rec: SignedRecord }))
 export type RecordUpdate = z.infer<typeof RecordUpdate>
 
 /** What the broadcast tree carries. */
@@ -39,39 +45,40 @@ export type Update = z.infer<typeof Update>
 const MsgId = z.string().max(160)
 const base = { v: z.literal(PROTOCOL_VERSION) }
 
-export const Ping = z.object({ ...base, t: z.literal('ping'), seq: Seq }).strict()
-export const Ack = z.object({ ...base, t: z.literal('ack'), seq: Seq }).strict()
+export const Ping = keepUnknown(z.object({ ...base, t: z.literal('ping'), seq: Seq }))
+export const Ack = keepUnknown(z.object({ ...base, t: z.literal('ack'), seq: Seq }))
 /** Ask the receiver to probe `target` for us (SWIM indirect probe). */
-export const PingReq = z.object({ ...base, t: z.literal('ping-req'), seq: Seq, target: NodeId }).strict()
+export const PingReq = keepUnknown(z.object({ ...base, t: z.literal('ping-req'), seq: Seq, target: NodeId }))
 /** Lifeguard: the helper got no answer from the target either (so *we* are not the slow one). */
-export const Nack = z.object({ ...base, t: z.literal('nack'), seq: Seq }).strict()
+export const Nack = keepUnknown(z.object({ ...base, t: z.literal('nack'), seq: Seq }))
 /** Plumtree eager push. `h` counts hops, for figures and to spot loops. */
-export const Gossip = z.object({ ...base, t: z.literal('gossip'), h: z.number().int().nonnegative().max(255), u: Update }).strict()
+export const Gossip = keepUnknown(z.object({ ...base, t: z.literal('gossip'), h: z.number().int().nonnegative().max(255), u: Update }))
 /** Plumtree lazy push: ids of updates the sender has. */
-export const IHave = z.object({ ...base, t: z.literal('ihave'), ids: z.array(MsgId).max(512) }).strict()
+export const IHave = keepUnknown(z.object({ ...base, t: z.literal('ihave'), ids: z.array(MsgId).max(512) }))
 /** Plumtree: "I missed these, send them and make our link eager". */
-export const Graft = z.object({ ...base, t: z.literal('graft'), ids: z.array(MsgId).max(512) }).strict()
+export const Graft = keepUnknown(z.object({ ...base, t: z.literal('graft'), ids: z.array(MsgId).max(512) }))
 /** Plumtree: "you are a duplicate path, go lazy". */
-export const Prune = z.object({ ...base, t: z.literal('prune') }).strict()
+export const Prune = keepUnknown(z.object({ ...base, t: z.literal('prune') }))
 /** "I am closing this link on purpose (overlay trimming)": do not treat it as a failure. */
-export const Bye = z.object({ ...base, t: z.literal('bye') }).strict()
+export const Bye = keepUnknown(z.object({ ...base, t: z.literal('bye') }))
 /** Anti-entropy round 1: one 32-bit hash per bucket of (id -> record version, liveness). */
-export const AeSummary = z.object({ ...base, t: z.literal('ae-sum'), b: Bytes }).strict()
+export const AeSummary = keepUnknown(z.object({ ...base, t: z.literal('ae-sum'), b: Bytes }))
 /** Anti-entropy round 2: the sender's entries in the buckets that differed. */
-export const AeDigest = z
-  .object({
+export const AeDigest = keepUnknown(
+  z.object({
     ...base,
     t: z.literal('ae-dig'),
     buckets: z.array(z.number().int().nonnegative()).max(4096),
     // [id, record inc, record ver, liveness code, liveness inc]
-    e: z.array(z.tuple([NodeId, z.number(), z.number(), z.number(), z.number()])).max(20000),
+    // Items a newer minor appends to an entry are accepted and ignored (typed as the known five).
+    e: z.array(z.tuple([NodeId, z.number(), z.number(), z.number(), z.number()], z.unknown()) as unknown as z.ZodTuple<[typeof NodeId, z.ZodNumber, z.ZodNumber, z.ZodNumber, z.ZodNumber], null>).max(20000),
     reply: z.boolean(),
-  })
-  .strict()
+  }),
+)
 /** Anti-entropy round 3: the updates the receiver lacks. */
-export const AeDelta = z.object({ ...base, t: z.literal('ae-delta'), u: z.array(Update).max(4096) }).strict()
+export const AeDelta = keepUnknown(z.object({ ...base, t: z.literal('ae-delta'), u: z.array(Update).max(4096) }))
 /** Direct application message (e.g. a vote sent to a candidate). */
-export const AppDirect = z.object({ ...base, t: z.literal('app'), topic: z.string().max(32), body: Bytes }).strict()
+export const AppDirect = keepUnknown(z.object({ ...base, t: z.literal('app'), topic: z.string().max(32), body: Bytes }))
 
 export const MeshMessage = z.discriminatedUnion('t', [Ping, Ack, PingReq, Nack, Gossip, IHave, Graft, Prune, Bye, AeSummary, AeDigest, AeDelta, AppDirect])
 export type MeshMessage = z.infer<typeof MeshMessage>
@@ -79,14 +86,63 @@ export type MeshMessage = z.infer<typeof MeshMessage>
 export type OutMessage = MeshMessage extends infer M ? (M extends { v: unknown } ? Omit<M, 'v'> : never) : never
 
 const knownTypes = new Set<string>(MeshMessage.options.map((o) => o.shape.t.value))
+const knownUpdateKinds = new Set<string>(Update.options.map((o) => o.shape.k.value))
+
+/**
+ * The first message on every link, in both directions: the sender's protocol version.
+ * Its shape is frozen across major versions (a map with `v` = major, `t` = 'hello',
+ * `minor`), so that any two builds can tell each other which versions they speak.
+ */
+export const Hello = keepUnknown(z.object({ v: z.number().int().nonnegative().max(65535), t: z.literal('hello'), minor: z.number().int().nonnegative().max(65535) }))
+export type Hello = z.infer<typeof Hello>
+
+export function encodeHello(minor: number = PROTOCOL_MINOR, major: number = PROTOCOL_MAJOR): Uint8Array {
+  return pack({ v: major, t: 'hello', minor })
+}
+
+export type DecodedHello = { ok: true; major: number; minor: number } | { ok: false; detail: string }
+
+/** The link's first frame: a hello of any major version, or why it is not one. Never throws. */
+export function decodeHello(bytes: Uint8Array): DecodedHello {
+  if (bytes.length > MAX_FRAME_BYTES) return { ok: false, detail: `${bytes.length} bytes` }
+  let raw: unknown
+  try {
+    raw = unpack(bytes)
+  } catch {
+    return { ok: false, detail: 'not msgpack' }
+  }
+  const parsed = Hello.safeParse(raw)
+  if (parsed.success) return { ok: true, major: parsed.data.v, minor: parsed.data.minor }
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>
+  return { ok: false, detail: `a ${typeLabel(r.t)} message (version ${typeof r.v === 'number' ? r.v : '?'}) instead of hello` }
+}
+
+/** "major.minor", as logs and counters name a version. */
+export function versionText(major: number, minor: number): string {
+  return `${major}.${minor}`
+}
+
+/** A peer-chosen type name made safe for a counter key and a log line. */
+export function typeLabel(t: unknown): string {
+  if (typeof t !== 'string') return '?'
+  return /^[A-Za-z0-9._-]{1,32}$/.test(t) ? t : '?'
+}
 
 export function encodeMessage(msg: OutMessage): Uint8Array {
   return pack({ v: PROTOCOL_VERSION, ...msg })
 }
 
-export type Decoded = { ok: true; msg: MeshMessage } | { ok: false; reason: DropReason; detail: string }
+/**
+ * `ignored`: update kinds inside an `ae-delta` that this version does not know (taken out,
+ * the rest delivered); the driver reports each like an unknown type.
+ */
+export type Decoded = { ok: true; msg: MeshMessage; ignored?: string[] } | { ok: false; reason: DropReason; detail: string }
 
-/** The edge: bytes from a peer -> a typed message, or why not. Never throws. */
+/**
+ * The edge: bytes from a peer -> a typed message, or why not. Never throws. An unknown
+ * type has reason `unknown-type` and the type (`gossip.KIND` for an unknown update kind)
+ * as its detail: the receiver counts it by type and ignores it.
+ */
 export function decodeMessage(bytes: Uint8Array): Decoded {
   if (bytes.length > MAX_FRAME_BYTES) return { ok: false, reason: DropReason.frameTooLarge, detail: `${bytes.length} bytes` }
   let raw: unknown
@@ -98,13 +154,26 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: DropReason.malformed, detail: 'not a map' }
   const r = raw as Record<string, unknown>
   if (r.v !== PROTOCOL_VERSION) return { ok: false, reason: DropReason.badVersion, detail: `version ${String(r.v)}` }
-  if (typeof r.t !== 'string' || !knownTypes.has(r.t)) return { ok: false, reason: DropReason.unknownType, detail: `type ${String(r.t)}` }
+  if (typeof r.t !== 'string' || !knownTypes.has(r.t)) return { ok: false, reason: DropReason.unknownType, detail: typeLabel(r.t) }
+  let ignored: string[] | undefined
+  if (r.t === 'gossip') {
+    const k = (r.u as Record<string, unknown> | undefined)?.k
+    if (typeof k === 'string' && !knownUpdateKinds.has(k)) return { ok: false, reason: DropReason.unknownType, detail: `gossip.${typeLabel(k)}` }
+  } else if (r.t === 'ae-delta' && Array.isArray(r.u)) {
+    const known = r.u.filter((u) => {
+      const k = (u as Record<string, unknown> | undefined)?.k
+      if (typeof k !== 'string' || knownUpdateKinds.has(k)) return true
+      ;(ignored ??= []).push(`ae-delta.${typeLabel(k)}`)
+      return false
+    })
+    if (ignored) raw = { ...r, u: known }
+  }
   const parsed = MeshMessage.safeParse(raw)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     return { ok: false, reason: DropReason.schema, detail: `${r.t}: ${issue?.path.join('.')} ${issue?.message}` }
   }
-  return { ok: true, msg: parsed.data }
+  return ignored ? { ok: true, msg: parsed.data, ignored } : { ok: true, msg: parsed.data }
 }
 
 /** Bytes signed for a claim; shared by signer and verifier. */

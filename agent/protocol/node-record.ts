@@ -5,7 +5,7 @@
  * a node that rebooted (RAM only, nothing remembered) still publishes newer records.
  */
 import { z } from 'zod'
-import { Bytes, pack, unpack } from './frame.js'
+import { Bytes, keepUnknown, pack, unpack } from './frame.js'
 import type { Keyring } from './ports.js'
 import { StopFacts } from './stop-facts.js'
 
@@ -17,8 +17,8 @@ export const NodeId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'node
 export const PublicKeyHex = z.string().regex(/^[0-9a-f]{64}$/, 'public key: 64 hex characters')
 
 /** What travels about hardware; the full Inventory is fetched on demand (agent/inventory). */
-export const InventorySummary = z
-  .object({
+export const InventorySummary = keepUnknown(
+  z.object({
     vendor: z.string().max(128).optional(),
     product: z.string().max(128).optional(),
     cpuModel: z.string().max(128).optional(),
@@ -28,25 +28,25 @@ export const InventorySummary = z
     diskBytes: z.number().nonnegative().optional(),
     nics: z.number().int().nonnegative().optional(),
     gpus: z.number().int().nonnegative().optional(),
-  })
-  .strict()
+  }),
+)
 export type InventorySummary = z.infer<typeof InventorySummary>
 
 export const Severity = z.enum(['info', 'warning', 'critical'])
-export const HealthCondition = z
-  .object({
+export const HealthCondition = keepUnknown(
+  z.object({
     id: z.string().max(64),
     severity: Severity,
     since: z.number(),
     message: z.string().max(256),
     source: z.string().max(32),
-  })
-  .strict()
+  }),
+)
 export type HealthCondition = z.infer<typeof HealthCondition>
 
 /** Health as gossiped: overall status plus at most 16 named conditions (agent/health fills it). */
-export const HealthSummary = z
-  .object({
+export const HealthSummary = keepUnknown(
+  z.object({
     status: z.enum(['ok', 'warning', 'critical', 'unknown']),
     kubeletReady: z.boolean().optional(),
     osdsUp: z.number().int().nonnegative().optional(),
@@ -60,28 +60,27 @@ export const HealthSummary = z
      * node it saw down, holding a slot or rebooting (agent/protocol/joint-safety.ts). Absent:
      * an agent that asks for itself alone; voters then accept it only when nothing else is down.
      */
-    gates: z
-      .object({
+    gates: keepUnknown(
+      z.object({
         pre: z.boolean(),
         post: z.boolean(),
         at: z.number(),
         /** Why `pre` fails, in the gate's words (first few): what status shows for a waiting node. */
         why: z.array(z.string().max(200)).max(6).optional(),
         preWith: z.array(NodeId).max(1024).optional(),
-      })
-      .strict()
-      .optional(),
+      }),
+    ).optional(),
     /** The facts that decide whether this node could ever go down on its own (agent/protocol/stop-facts.ts). */
     stop: StopFacts.optional(),
-  })
-  .strict()
+  }),
+)
 export type HealthSummary = z.infer<typeof HealthSummary>
 
 /** Load figures the reboot ranking uses (issue 5: least turbulence). */
-export const Workload = z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }).strict()
+export const Workload = keepUnknown(z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }))
 
-export const NodeRecordBody = z
-  .object({
+export const NodeRecordBody = keepUnknown(
+  z.object({
     id: NodeId,
     key: PublicKeyHex,
     inc: z.number().int().nonnegative(),
@@ -96,12 +95,12 @@ export const NodeRecordBody = z
     /** Component digest (agent/fingerprint): "kind:hash" strings, so peers can resolve ids. */
     comps: z.array(z.string().max(80)).max(64),
     work: Workload.optional(),
-  })
-  .strict()
+  }),
+)
 export type NodeRecordBody = z.infer<typeof NodeRecordBody>
 
 /** A record as it travels: the exact signed bytes, so no canonical re-encoding is needed. */
-export const SignedRecord = z.object({ body: Bytes, sig: Bytes }).strict()
+export const SignedRecord = keepUnknown(z.object({ body: Bytes, sig: Bytes }))
 export type SignedRecord = z.infer<typeof SignedRecord>
 
 export interface VerifiedRecord {

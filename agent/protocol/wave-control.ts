@@ -19,7 +19,7 @@
  */
 import { z } from 'zod'
 import { memberAvailability, unavailableWhy } from './availability.js'
-import { Bytes, pack } from './frame.js'
+import { Bytes, keepUnknown, pack } from './frame.js'
 import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
 
@@ -29,11 +29,11 @@ export const WaveState = z.enum(['running', 'paused', 'aborted', 'done'])
 export type WaveState = z.infer<typeof WaveState>
 
 /** A daily maintenance window in UTC minutes of the day; from > to wraps midnight. */
-export const MaintenanceWindow = z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1440) }).strict()
+export const MaintenanceWindow = keepUnknown(z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1440) }))
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>
 
-export const WaveControlMsg = z
-  .object({
+export const WaveControlMsg = keepUnknown(
+  z.object({
     k: z.literal('ctl'),
     v: z.literal(1),
     wave: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/),
@@ -49,8 +49,8 @@ export const WaveControlMsg = z
     /** Nodes the operator wrote off for this wave: they no longer halt it. */
     retired: z.array(z.string().max(64)).max(100_000).optional(),
     sig: Bytes,
-  })
-  .strict()
+  }),
+)
 export type WaveControlMsg = z.infer<typeof WaveControlMsg>
 export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v'>
 

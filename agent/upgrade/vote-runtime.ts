@@ -43,16 +43,6 @@ export interface VoteRuntimeOptions {
 
 export const VOTE_STATE_KEY = 'vote/state'
 
-/**
- * Our own release is broadcast again after these delays (ms from the first send). A voter
- * that missed it keeps its promise to us, and the vote asks a holder about a promise only
- * on demand (another candidate's request) or after its long stale-query floor: the last
- * candidate of a wave, with nobody else asking, would wait that floor out. A release is
- * sent right after a reboot, when the node's mesh links are youngest. Duplicates are
- * counted and dropped by the receivers.
- */
-export const RELEASE_REPEAT_MS: readonly number[] = [1000, 3000, 9000, 27_000]
-
 /** Reads what the vote persisted, if anything, for a process restart (not a RAM boot). */
 export async function loadPersistedVote(store: Store, key = VOTE_STATE_KEY): Promise<PersistedVote | undefined> {
   const bytes = await store.get(key)
@@ -76,7 +66,6 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
   private running = false
   private timer: NodeJS.Timeout | undefined
   private viewDirty = false
-  private readonly repeats = new Set<NodeJS.Timeout>()
   private closed = false
   private started = false
 
@@ -114,8 +103,6 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
     this.closed = true
     this.mesh.off('event', this.onMeshEvent)
     if (this.timer) clearTimeout(this.timer)
-    for (const t of this.repeats) clearTimeout(t)
-    this.repeats.clear()
   }
 
   private readonly onMeshEvent = (event: MeshEvent): void => {
@@ -175,9 +162,7 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
   private async carryOut(e: VoteEffect): Promise<void> {
     switch (e.type) {
       case 'broadcast': {
-        const body = encodeVoteMessage(e.msg)
-        this.mesh.input({ type: 'broadcast', topic: VOTE_TOPIC, body })
-        if (e.msg.k === 'rel') this.repeat(body)
+        this.mesh.input({ type: 'broadcast', topic: VOTE_TOPIC, body: encodeVoteMessage(e.msg) })
         return
       }
       case 'send':
@@ -201,19 +186,6 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
       case 'dropped':
         this.count(`dropped.${e.reason}`)
         return
-    }
-  }
-
-  private repeat(body: Uint8Array): void {
-    for (const ms of RELEASE_REPEAT_MS) {
-      const t = setTimeout(() => {
-        this.repeats.delete(t)
-        if (this.closed) return
-        this.count('release-repeats')
-        this.mesh.input({ type: 'broadcast', topic: VOTE_TOPIC, body })
-      }, ms)
-      t.unref?.()
-      this.repeats.add(t)
     }
   }
 

@@ -48,6 +48,16 @@ export class CoordinatorView implements ClusterView {
     return this.members.get(id)
   }
 
+  /**
+   * The second `id`'s current life began: its incarnation (a record's first is its boot
+   * second; refutations only bump it). The vote holds a wave back at a cold start by it.
+   */
+  bootSecond(id: string): number | undefined {
+    const m = this.members.get(id)
+    if (!m) return undefined
+    return Math.max(m.inc ?? 0, m.record?.inc ?? 0)
+  }
+
   /** The key of `id`'s current record (a RAM-booted node gets a new one at every boot). */
   currentKey(id: string): string | undefined {
     return this.members.get(id)?.record?.key

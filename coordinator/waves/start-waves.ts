@@ -54,6 +54,8 @@ export interface Waves {
   readonly service: WaveService
   readonly identity: NodeIdentity
   readonly peer: CoordinatorMeshPeer | undefined
+  /** Where the coordinator sees members (its mesh peer, or the test's source). */
+  readonly members: MemberSource
   handle(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void>
   close(): Promise<void>
 }
@@ -70,13 +72,14 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
       : undefined
   ctx.state.setRosterExtras([{ id: COORDINATOR_MESH_ID, key: identity.publicKey }])
   const mesh = peer && !opts.link ? peer.runtime : new LinkMeshPort(opts.link ?? noMesh)
+  const members = opts.members ?? peer?.runtime ?? emptyMembers
   const service = await WaveService.open({
     state: ctx.state,
     store: ctx.store,
     images: ctx.images,
     identity,
     clock: ctx.clock,
-    members: opts.members ?? peer?.runtime ?? emptyMembers,
+    members,
     mesh,
     log,
     ...(opts.vote ? { vote: opts.vote } : {}),
@@ -114,6 +117,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     service,
     identity,
     peer,
+    members,
     handle: (req, res, path, method) => handleWaves({ waves: service, state: ctx.state, maxBodyBytes: ctx.maxBodyBytes }, req, res, path, method),
     close() {
       closing ??= (async () => {

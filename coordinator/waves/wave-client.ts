@@ -11,6 +11,11 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ShoalError } from '../../agent/protocol/errors.js'
 import { defaultCoordinatorConfig } from '../coordinator-config.js'
+import { readCapped } from '../../agent/api/read-capped.js'
+
+/** Largest admin answer read (a node listing of 10,000 nodes, an audit page of 10,000 entries: a few MB). */
+const MAX_ADMIN_ANSWER_BYTES = 64 * 1024 * 1024
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 export const clientOptions = {
   coordinator: { type: 'string' },
@@ -66,7 +71,13 @@ export async function adminCall(url: string, token: string, path: string, body?:
     const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message
     throw new ShoalError('unreachable', `cannot reach the coordinator at ${url}: ${cause} (is it running? ${opts.urlFlag ?? '--coordinator URL'})`)
   }
-  const text = await res.text()
+  let text: string
+  try {
+    text = (await readCapped(res.body ?? emptyBody(), MAX_ADMIN_ANSWER_BYTES, `the coordinator's answer to ${path}`)).toString('utf8')
+  } catch (err) {
+    if (err instanceof ShoalError) throw new ShoalError('bad-answer', err.message)
+    throw new ShoalError('unreachable', `the coordinator at ${url} broke off its answer: ${(err as Error).message}`)
+  }
   let json: unknown
   try {
     json = JSON.parse(text)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { MemberView, NodeRecordBody } from '../../agent/protocol/mesh-types.js'
-import { nodeWaveState, waveStartNotBefore } from './wave-progress.js'
+import { nodeWaveState } from './wave-progress.js'
 
 function member(patch: Partial<NodeRecordBody> = {}, status: MemberView['status'] = 'alive'): MemberView {
   const record: NodeRecordBody = { id: 'n1', key: '00'.repeat(32), inc: 0, ver: 1, image: 'v1', phase: 'ready', domain: 'd', inv: {}, health: { status: 'ok', conditions: [] }, comps: [], ...patch }
@@ -36,24 +36,5 @@ describe('nodeWaveState', () => {
     expect(st(member({ phase: 'draining' }, 'suspect'), holds)).toEqual({ state: 'rebooting', reason: 'suspect on the mesh' })
     expect(st(member({ image: 'v2' }, 'suspect'))).toEqual({ state: 'done', reason: 'suspect on the mesh' })
     expect(st(member({ image: 'v1' }, 'suspect'))).toEqual({ state: 'waiting', reason: 'suspect on the mesh' })
-  })
-})
-
-describe('waveStartNotBefore: a cluster that has just powered on', () => {
-  it('starts the wave late enough that no member up now relearns (the vote relearns when bootAt + skew >= startedAt)', () => {
-    const skew = 5000
-    const bootAts = [1_795_000_000_123, 1_795_000_003_999, 1_795_000_001_500]
-    const incs = bootAts.map((t) => Math.floor(t / 1000)) // a record's first incarnation: its boot second
-    const at = waveStartNotBefore(incs, skew)
-    for (const bootAt of bootAts) expect(bootAt + skew < at).toBe(true)
-    // Not much later than needed: within a second of the newest boot + skew.
-    for (const bootAt of bootAts) expect(bootAt + 4000 + skew < at).toBe(true) // the agent's own start may lag its incarnation
-    expect(at - (Math.max(...bootAts) + skew)).toBeLessThanOrEqual(6001)
-    // A refutation bumps an incarnation: later, never earlier.
-    expect(waveStartNotBefore([...incs, incs[1]! + 3], skew)).toBeGreaterThan(at)
-  })
-  it('does not hold back a wave when nothing is known', () => {
-    expect(waveStartNotBefore([], 5000)).toBe(0)
-    expect(waveStartNotBefore([0, 0], 5000)).toBe(0)
   })
 })

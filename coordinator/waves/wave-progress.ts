@@ -21,24 +21,6 @@ export interface NodeInputs {
   retired: boolean
 }
 
-/**
- * The earliest a wave may start (its startedAt, coordinator clock) so that no roster member
- * that is up now takes itself for one that may have voted in this wave in a life it forgot.
- * A member relearns its promises when its vote began within maxClockSkewMs of the wave's
- * start; if every member did (the cluster powered on together, then the wave at once), all
- * relearn from each other and none has whole memory to answer: the wave never starts (seen
- * live). A record's incarnation is the second its node booted (bumped by refutations, which
- * only makes this later), so starting after the newest incarnation's second + skew rules it
- * out, with BOOT_SLACK_MS for the gap between a process's mesh incarnation and the moment
- * its upgrade agent took as its boot (the agent's own start: seconds on a slow machine).
- * Members that boot after the start relearn, as they must.
- */
-export const BOOT_SLACK_MS = 5000
-export function waveStartNotBefore(incarnations: readonly number[], maxClockSkewMs: number): number {
-  const newest = Math.max(0, ...incarnations)
-  return newest === 0 ? 0 : (newest + 1) * 1000 + BOOT_SLACK_MS + maxClockSkewMs + 1
-}
-
 export function nodeWaveState(i: NodeInputs): { state: NodeWaveState; reason?: string } {
   const m = i.member
   const r = m?.record

@@ -26,7 +26,7 @@ export async function handleWaves(ctx: WaveRouteContext, req: IncomingMessage, r
     return sendJson(res, 200, await ctx.waves.assign(body, req.socket.remoteAddress))
   }
   if (!ctx.state.isAdmin(bearer(req))) {
-    req.resume()
+    // Not drained: the 401 carries Connection: close (http-json closeIfUnread).
     throw new HttpError(401, 'unauthorized', 'the waves API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
   }
   const by = `admin@${req.socket.remoteAddress ?? '?'}`

@@ -40,7 +40,7 @@ import {
   type WaveCreate,
   type WaveStatus,
 } from './wave-api.js'
-import { BOOT_SLACK_MS, nodeWaveState, waveStartNotBefore } from './wave-progress.js'
+import { nodeWaveState } from './wave-progress.js'
 import { blockedCounts, refusalText, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
 
 /** Stall timeout of waves stored before it existed. */
@@ -319,7 +319,8 @@ export class WaveService {
   async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
     await this.voteRuntime.idle()
     const refuse = async (code: string, message: string): Promise<never> => {
-      await this.deps.state.audit({ kind: 'boot-assign', node: r.node, remote, detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } })
+      // Unauthenticated until the signature checks out: counted, one entry per node and reason a minute (cluster-state.ts auditRefusal).
+      this.deps.state.auditRefusal('boot-assign', `${code}|${r.node}`, { node: r.node, ...(remote ? { remote } : {}), detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } }, 'boot-assign')
       this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
       throw new HttpError(403, code, message)
     }
@@ -473,16 +474,6 @@ export class WaveService {
   }
 
   private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string): Promise<StoredWave> {
-    // A cluster that has just powered on: wait (seconds at most) until no member can take
-    // itself for one that voted in this wave in a forgotten life (wave-progress.ts).
-    this.view.refresh()
-    const incs = roster.map((r) => { const m = this.view.member(r.id); return Math.max(m?.inc ?? 0, m?.record?.inc ?? 0) })
-    const skewMs = voteConfig(this.deps.vote).maxClockSkewMs
-    const settleMs = waveStartNotBefore(incs, skewMs) - this.deps.clock.now()
-    if (settleMs > 0 && settleMs <= skewMs + BOOT_SLACK_MS + 2000) {
-      this.log.info({ component: 'waves', waitMs: settleMs }, 'a member booted moments ago: the wave starts once no member can mistake it for a forgotten one')
-      await new Promise((resolve) => setTimeout(resolve, settleMs))
-    }
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
     const nodes: StoredWave['nodes'] = {}

@@ -57,6 +57,13 @@ export class MeshCluster {
     return new MeshNode({ self: syntheticSelf(ctx.id, this.ids.indexOf(ctx.id)), config: this.config, roster: this.roster, keyring, rng: ctx.rng }, ctx.now)
   }
 
+  /** A roster member's key, to sign what that member says (an insider's lies, in tests). */
+  keyringOf(id: string): Keyring {
+    const k = this.keyrings.get(id)
+    if (!k) throw new RangeError(`node ${id} is not on the simulated roster`)
+    return k
+  }
+
   /** Starts the first `n` roster nodes at the current instant, one after another (each meets a few earlier ones). */
   startFirst(n: number): void {
     for (const id of this.ids.slice(0, n)) this.sim.start(id)

@@ -17,6 +17,7 @@
  * silently; `restart(id)` is a crash (if up) plus a start: the worker lives in RAM, so the
  * new instance remembers nothing. Events aimed at an old instance are discarded.
  */
+import { DropReason } from '../../agent/protocol/errors.js'
 import type { MeshEffect, MeshInput } from '../../agent/protocol/mesh-types.js'
 import { decodeMessage, encodeMessage, type Decoded, type OutMessage } from '../../agent/protocol/messages.js'
 import { EventQueue } from './event-queue.js'
@@ -374,6 +375,8 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
         this.stats.delivered++
         const d = this.codec.decode(ev.bytes)
         if (d.ok) {
+          // A newer minor's update kinds inside a delta: reported like an unknown type.
+          for (const type of d.ignored ?? []) this.step(to, { type: 'bad-frame', from: from.id, reason: DropReason.unknownType, detail: type })
           this.step(to, { type: 'message', from: from.id, msg: d.msg, bytes: size })
         } else {
           this.stats.badFrames++

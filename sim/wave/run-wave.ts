@@ -45,6 +45,7 @@ export interface SweepSummary {
   nodes: number
   k: number
   domains: number
+  placeBy: 'domain' | 'host'
   seeds: number
   seedRange: [number, number]
   violations: number
@@ -69,7 +70,10 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
-export function summarize(cfg: WaveSimConfig, from: number, to: number, results: WaveResult[], wallMs: number): SweepSummary {
+/** What summarize reads of a run (a WaveResult, or a sweep worker's SeedOutcome). */
+export type RunOutcome = Pick<WaveResult, 'seed' | 'makespanMs' | 'ratio' | 'leases' | 'voteMessages' | 'maxHolders' | 'halted' | 'refused'> & { violation: { invariant: string } | undefined }
+
+export function summarize(cfg: WaveSimConfig, from: number, to: number, results: RunOutcome[], wallMs: number): SweepSummary {
   const ms = results.filter((r) => r.makespanMs !== undefined).map((r) => r.makespanMs!).sort((a, b) => a - b)
   const ratios = results.filter((r) => r.ratio !== undefined).map((r) => r.ratio!).sort((a, b) => a - b)
   const failed = results.filter((r) => r.violation)
@@ -81,6 +85,7 @@ export function summarize(cfg: WaveSimConfig, from: number, to: number, results:
     nodes: cfg.nodes,
     k: cfg.k,
     domains: cfg.domains,
+    placeBy: cfg.ceph.placeBy ?? 'domain',
     seeds: results.length,
     seedRange: [from, to],
     violations: failed.length,

@@ -45,6 +45,10 @@ const EPOCH = Date.UTC(2026, 0, 1)
 const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
+/** The cluster was up this long before the simulation begins (no cold start unless a scenario makes one). */
+const BOOTED_BEFORE_MS = 3_600_000
+/** A node's view version is shared version x OWN_VERSIONS + its own changes (fewer than this per run). */
+const OWN_VERSIONS = 1_000_000
 
 /**
  * Production's cycle policy, without the two limits only an operator can act on (see the
@@ -88,6 +92,10 @@ export class WaveWorld {
   private okCache = new Map<string, boolean>()
   /** ClusterView.version, the shared part: a change became visible to the others, or the partitions changed. */
   private viewVersion = 0
+  /** Each node's boot second, as the mesh shows it (the coordinator holds a wave back at a cold start). */
+  private readonly bootSeconds = new Map<string, number>()
+  /** visibleLog[v]: whose change took the shared view from version v to v+1 (undefined: a partition changed). */
+  private readonly visibleLog: (string | undefined)[] = []
   /** Nodes whose latest change becomes visible to others at changedAt + gossipDelayMs, oldest first. */
   private pendingVisible: SimNode[] = []
   private okCacheVersion = -1
@@ -281,6 +289,8 @@ export class WaveWorld {
   // ---- the vote in each node -----------------------------------------------------------------
 
   private bootVote(n: SimNode, mayHaveForgotten: boolean): void {
+    // The agent's incarnation, as its mesh record shows it: a fresh process is a new one.
+    if (mayHaveForgotten || !this.bootSeconds.has(n.id)) this.bootSeconds.set(n.id, Math.floor((mayHaveForgotten ? this.localNow(n) : EPOCH - BOOTED_BEFORE_MS) / 1000))
     n.inst++
     n.wakeAt = Infinity
     const view = this.viewFor(n)
@@ -388,8 +398,31 @@ export class WaveWorld {
       okToStop: (hosts) => this.okToStop(hosts),
       drainable: (id) => (this.nodes.has(id) && id !== COORDINATOR ? this.kube.drainable(id, this.t) : false),
       // Changes when what `self` sees may change: its own facts, or a change reaching it.
-      version: () => this.currentViewVersion() + self.ownVersion,
+      version: () => this.currentViewVersion() * OWN_VERSIONS + self.ownVersion,
+      changedSince: (since) => this.changedSince(self, since),
+      bootSecond: (id) => this.bootSeconds.get(id),
     }
+  }
+
+  /** Who may look different to `self` since its view's version `since` (undefined: a partition changed what it can see at all). */
+  private changedSince(self: SimNode, since: number): string[] | undefined {
+    const now = this.currentViewVersion()
+    const from = Math.floor(since / OWN_VERSIONS)
+    if (from > now) return undefined
+    const out: string[] = []
+    for (let i = from; i < now; i++) {
+      const id = this.visibleLog[i]
+      if (id === undefined) return undefined
+      out.push(id)
+    }
+    if (since % OWN_VERSIONS !== self.ownVersion) out.push(self.id)
+    return out
+  }
+
+  /** The shared view changed: because of `id` (its change reached the others), or of everything (a partition). */
+  private bumpView(id: string | undefined): void {
+    this.visibleLog[this.viewVersion] = id
+    this.viewVersion++
   }
 
   /** The view's version now: a change turns visible to the others once the gossip delay passed. */
@@ -398,7 +431,7 @@ export class WaveWorld {
     while (q.length > 0 && this.t - q[0]!.changedAt >= this.cfg.gossipDelayMs) {
       const n = q.shift()!
       // What the others saw (prev) gives way to the latest facts: a version only if it matters.
-      if (n.prev.available !== n.facts.available || n.prev.image !== n.facts.image) this.viewVersion++
+      if (n.prev.available !== n.facts.available || n.prev.image !== n.facts.image) this.bumpView(n.id)
     }
     return this.viewVersion
   }
@@ -827,7 +860,7 @@ export class WaveWorld {
   partition(groups: string[][]): void {
     this.checker.trace(`FAULT partition: ${groups.map((g) => `[${g.length <= 6 ? g.join(',') : `${g.length} nodes`}]`).join(' | ')}`)
     this.partitions.set(groups)
-    this.viewVersion++
+    this.bumpView(undefined)
     for (const n of this.order) this.refresh(n)
     this.schedulePoke()
   }
@@ -836,7 +869,7 @@ export class WaveWorld {
     if (!this.partitions.active) return
     this.checker.trace('partition heals')
     this.partitions.heal()
-    this.viewVersion++
+    this.bumpView(undefined)
     this.schedulePoke()
   }
 

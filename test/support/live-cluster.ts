@@ -96,6 +96,8 @@ export interface LiveClusterOptions {
    * the DaemonSet `proxy`, no PodDisruptionBudget.
    */
   workload?: (kube: FakeKubeApiServer, workers: readonly string[]) => void
+  /** Extra environment for a worker's agent, at every (re)start (e.g. SHOAL_TEST_NEXT_MINOR=1 for a next-minor build). */
+  env?: (id: string) => Record<string, string>
 }
 
 export class LiveCluster extends EventEmitter {
@@ -204,7 +206,7 @@ export class LiveCluster extends EventEmitter {
           w.tail.length = 0
           const proc = spawn(process.execPath, ['--max-semi-space-size=1', ...launch, '--config', w.configFile, '--image', w.image], {
             stdio: ['pipe', 'pipe', 'pipe'],
-            env: { ...process.env, NODE_NO_WARNINGS: '1', ...(this.opts.ceph ? { CEPH_CONF: this.opts.ceph.conf } : {}) },
+            env: { ...process.env, NODE_NO_WARNINGS: '1', ...(this.opts.ceph ? { CEPH_CONF: this.opts.ceph.conf } : {}), ...this.opts.env?.(w.id) },
           })
           w.proc = proc
           const timeoutMs = this.opts.readyTimeoutMs ?? 60_000

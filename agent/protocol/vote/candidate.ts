@@ -6,58 +6,56 @@
  * lease this node may hold from before its memory loss.
  */
 import { DropReason } from '../errors.js'
+import { admit, occupancy } from './budget.js'
+import type { Collection } from './candidate-state.js'
 import { canStillWin, isQuorum } from './quorum.js'
-import { onResolution } from './resolution.js'
-import { countBetter, occupancy, onRequest } from './voter.js'
-import type { GrantMsg, NackMsg, RequestMsg, VoteMsg, WithdrawMsg } from './vote-messages.js'
-import { COORD_MARK, type Collection, type VoteCore } from './vote-core.js'
+import type { GrantMsg, NackMsg, RequestMsg, Resolution, VoteMsg, WithdrawMsg } from './vote-messages.js'
+import { COORD_MARK, type VoteCore } from './vote-core.js'
+import { countBetter } from './waiting-order.js'
 
 export function maybeRequest(vn: VoteCore): void {
   const w = vn.wave
-  if (!w || vn.role !== 'node' || vn.lease || vn.collecting || vn.now < vn.retryAt) return
-  if (!vn.rosterKeys.has(vn.id) || vn.retired.has(vn.id)) return
+  if (!w || vn.role !== 'node' || vn.cand.lease || vn.cand.collecting || vn.now < vn.cand.retryAt) return
+  if (!vn.books.rosterKeys.has(vn.id) || vn.books.retired.has(vn.id)) return
   // While relearning, only a reclaim (once the quiet period is over and answers arrive).
-  if (vn.recovery && vn.recovery.countedNonces.size === 0) return
+  if (vn.rec.relearning && vn.rec.relearning.countedNonces.size === 0) return
   // Any promise or grant naming us: we may hold a slot we forgot (RAM boot). Reclaim it
   // first, whatever our health: its voters answer from their promises.
-  for (let i = 0; i < vn.slots.length; i++) {
-    const s = vn.slots[i]!
+  for (let i = 0; i < vn.books.slots.length; i++) {
+    const s = vn.books.slots[i]!
     const p = s.promises.get(vn.id)
     const g = s.grant?.holder === vn.id ? s.grant.term : 0
     const term = Math.max(p?.term ?? 0, g)
     if (term > 0) return startCollection(vn, i, term, true)
   }
-  if (vn.recovery) return
+  if (vn.rec.relearning) return
   const me = vn.viewPort.facts(vn.id)
   if (!me || !me.available || me.image === w.target) return
   const occ = occupancy(vn, -1)
-  const free = w.slots - occ.slotsTaken - occ.unavailableOthers
-  if (free <= 0) return
-  if (!vn.viewPort.drainable(vn.id) || !vn.viewPort.okToStop([...occ.holders, vn.id])) return
-  if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !(occ.domains.size === 1 && occ.domains.has(me.domain))) return
+  if (admit(vn, occ, me)) return
   const freeSlots: number[] = []
-  for (let i = 0; i < vn.slots.length; i++) {
-    const s = vn.slots[i]!
+  for (let i = 0; i < vn.books.slots.length; i++) {
+    const s = vn.books.slots[i]!
     if (s.promises.size === 0 && !s.grant) freeSlots.push(i)
   }
   if (freeSlots.length === 0) return
   // A slot whose last term named us leader comes first.
-  let slot = freeSlots.find((i) => vn.slots[i]!.leader?.cand === vn.id)
+  let slot = freeSlots.find((i) => vn.books.slots[i]!.leader?.cand === vn.id)
   if (slot === undefined) {
-    const better = countBetter(vn, me, occ, free)
-    if (better >= free) return
+    const better = countBetter(vn, me, occ, occ.free)
+    if (better >= occ.free) return
     slot = freeSlots[Math.min(better, freeSlots.length - 1)]!
   }
-  const s = vn.slots[slot]!
+  const s = vn.books.slots[slot]!
   startCollection(vn, slot, Math.max(s.knownTerm, s.forcedUpTo) + 1, false)
 }
 
 export function startCollection(vn: VoteCore, slot: number, term: number, reclaim: boolean): void {
   const w = vn.wave!
-  const s = vn.slots[slot]!
+  const s = vn.books.slots[slot]!
   s.knownTerm = Math.max(s.knownTerm, term)
   const req = vn.sign<RequestMsg>({ k: 'req', wave: w.id, slot, term, cand: vn.id })
-  vn.collecting = {
+  vn.cand.collecting = {
     slot,
     term,
     req,
@@ -74,27 +72,27 @@ export function startCollection(vn: VoteCore, slot: number, term: number, reclai
   vn.dirty = true
   vn.count(reclaim ? 'requests.reclaim' : 'requests')
   vn.log.debug({ component: 'vote', node: vn.id, slot, term, reclaim }, 'request')
-  const c = vn.collecting
+  const c = vn.cand.collecting
   if (reclaim) {
     // Votes we can count back from the promises the members described to us.
-    for (const v of vn.reclaimVotes.get(`${slot}:${term}`) ?? []) {
+    for (const v of vn.cand.reclaimVotes.get(`${slot}:${term}`) ?? []) {
       if (v === COORD_MARK) c.coordVote = true
-      else if (vn.rosterKeys.has(v)) c.votes.add(v)
+      else if (vn.books.rosterKeys.has(v)) c.votes.add(v)
       c.answered.add(v === COORD_MARK ? w.coord.id : v)
     }
-    vn.reclaimVotes.clear()
-    onRequest(vn, req) // and our own
-    if (vn.collecting !== c) return // won (or lost) without a message
-    for (const id of vn.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, req)
+    vn.cand.reclaimVotes.clear()
+    vn.toSelf(req) // and our own
+    if (vn.cand.collecting !== c) return // won (or lost) without a message
+    for (const id of vn.books.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, req)
     if (!c.answered.has(w.coord.id)) vn.send(w.coord.id, req)
     return
   }
   vn.broadcast(req)
-  onRequest(vn, req) // our own vote, through the same rules
+  vn.toSelf(req) // our own vote, through the same rules
 }
 
 export function onVote(vn: VoteCore, m: VoteMsg, fromCoord: boolean): void {
-  const c = vn.collecting
+  const c = vn.cand.collecting
   if (m.cand !== vn.id || !c || c.slot !== m.slot || c.term !== m.term) return vn.drop(m.voter, DropReason.stale, `vote ${m.slot}/${m.term} from ${m.voter}`)
   if (fromCoord) {
     if (c.coordVote) return vn.drop(m.voter, DropReason.replay, `vote ${m.slot}/${m.term} from ${m.voter}`)
@@ -104,15 +102,15 @@ export function onVote(vn: VoteCore, m: VoteMsg, fromCoord: boolean): void {
     c.votes.add(m.voter)
   }
   c.answered.add(m.voter)
-  if (isQuorum(vn.rosterIds.length, c.votes.size, c.coordVote)) win(vn, c)
+  if (isQuorum(vn.books.rosterIds.length, c.votes.size, c.coordVote)) win(vn, c)
 }
 
 export function onNack(vn: VoteCore, m: NackMsg, fromCoord: boolean): void {
-  const c = vn.collecting
+  const c = vn.cand.collecting
   if (m.cand !== vn.id || !c || c.slot !== m.slot || c.term !== m.term) return void vn.count('nack.late')
   // Only a vote elsewhere at this very term is final; anything else is asked again.
   if (m.reason === 'voted' || m.reason === 'stale') c.answered.add(m.voter)
-  const s = vn.slots[m.slot]!
+  const s = vn.books.slots[m.slot]!
   if (m.reason === 'stale' && m.other) s.knownTerm = Math.max(s.knownTerm, m.other.term)
   if (m.reason === 'voted' && m.other && m.other.cand !== vn.id) {
     if (fromCoord) c.coordAgainst = true
@@ -126,14 +124,14 @@ export function onNack(vn: VoteCore, m: NackMsg, fromCoord: boolean): void {
       c.answered.delete(m.voter) // ask again on the next re-send
     }
   }
-  if (m.reason === 'stale' || !canStillWin(vn.rosterIds.length, c.votes.size, c.against.size, c.coordAgainst)) giveUp(vn, c, m.reason === 'stale' ? 'stale' : 'split')
+  if (m.reason === 'stale' || !canStillWin(vn.books.rosterIds.length, c.votes.size, c.against.size, c.coordAgainst)) giveUp(vn, c, m.reason === 'stale' ? 'stale' : 'split')
 }
 
 export function win(vn: VoteCore, c: Collection): void {
   const w = vn.wave!
-  vn.collecting = undefined
-  vn.lease = { wave: w.id, slot: c.slot, term: c.term, holder: vn.id }
-  const s = vn.slots[c.slot]!
+  vn.cand.collecting = undefined
+  vn.cand.lease = { wave: w.id, slot: c.slot, term: c.term, holder: vn.id }
+  const s = vn.books.slots[c.slot]!
   s.grant = { term: c.term, holder: vn.id, queryAt: Infinity, queryEveryMs: vn.cfg.staleQueryMs }
   s.leader = undefined
   vn.dirty = true
@@ -142,13 +140,13 @@ export function win(vn: VoteCore, c: Collection): void {
   vn.log.info({ component: 'vote', node: vn.id, slot: c.slot, term: c.term, votes: c.votes.size, coordinator: c.coordVote }, 'lease acquired')
   // A reclaimed lease was announced when first won; the members that told us still hold it.
   if (!c.reclaim) vn.broadcast(vn.sign<GrantMsg>({ k: 'grant', wave: w.id, slot: c.slot, term: c.term, holder: vn.id, votes: c.votes.size }))
-  vn.effects.push({ type: 'lease-acquired', lease: vn.lease })
+  vn.effects.push({ type: 'lease-acquired', lease: vn.cand.lease })
 }
 
 /** This collection cannot win: withdraw for good, naming the leader seen. */
 export function giveUp(vn: VoteCore, c: Collection, why: string): void {
   const w = vn.wave!
-  vn.collecting = undefined
+  vn.cand.collecting = undefined
   const tally = new Map<string, number>()
   tally.set(vn.id, c.votes.size)
   for (const cand of c.against.values()) tally.set(cand, (tally.get(cand) ?? 0) + 1)
@@ -160,8 +158,8 @@ export function giveUp(vn: VoteCore, c: Collection, why: string): void {
   vn.count(`withdraws.${why}`)
   const wd = vn.sign<WithdrawMsg>({ k: 'wd', wave: w.id, slot: c.slot, term: c.term, cand: vn.id, leader })
   vn.broadcast(wd)
-  onResolution(vn, wd)
-  vn.retryAt = leader === vn.id && c.votes.size > 0 ? vn.now : vn.now + vn.cfg.retryMs
+  vn.toSelf(wd)
+  vn.cand.retryAt = leader === vn.id && c.votes.size > 0 ? vn.now : vn.now + vn.cfg.retryMs
   vn.dirty = true
 }
 
@@ -172,7 +170,7 @@ export function giveUp(vn: VoteCore, c: Collection, why: string): void {
  */
 export function collectionTick(vn: VoteCore): boolean {
   const now = vn.now
-  const c = vn.collecting
+  const c = vn.cand.collecting
   if (!c) return false
   if (now >= c.deadline) {
     const me = vn.viewPort.facts(vn.id)
@@ -186,14 +184,49 @@ export function collectionTick(vn: VoteCore): boolean {
       c.resendAt = now
     } else giveUp(vn, c, 'deadline')
   }
-  if (vn.collecting === c && now >= c.resendAt && now < c.deadline) {
+  if (vn.cand.collecting === c && now >= c.resendAt && now < c.deadline) {
     c.resendAt = now + vn.cfg.resendMs
     vn.count('resends')
     // Our own vote too, if we refused ourselves earlier (a promise since resolved).
-    if (!c.votes.has(vn.id) && vn.rosterKeys.has(vn.id)) onRequest(vn, c.req)
-    if (vn.collecting !== c) return true
-    for (const id of vn.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, c.req)
+    if (!c.votes.has(vn.id) && vn.books.rosterKeys.has(vn.id)) vn.toSelf(c.req)
+    if (vn.cand.collecting !== c) return true
+    for (const id of vn.books.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, c.req)
     if (vn.wave && !c.answered.has(vn.wave.coord.id)) vn.send(vn.wave.coord.id, c.req)
   }
   return false
+}
+
+/** A grant this node took into its books: someone else won the slot we are asking for. */
+export function onGrantSeen(vn: VoteCore, m: GrantMsg): void {
+  const c = vn.cand.collecting
+  if (c && c.slot === m.slot && m.holder !== vn.id) giveUp(vn, c, 'taken')
+}
+
+/** A resolution this node took into its books: what it means for our own lease and collection. */
+export function onResolutionSeen(vn: VoteCore, m: Resolution): void {
+  const c = vn.cand.collecting
+  if (m.k === 'force') {
+    const l = vn.cand.lease
+    if (l && l.slot === m.slot && l.term <= m.term) {
+      vn.cand.lease = undefined
+      vn.effects.push({ type: 'lease-lost', lease: l, reason: `force-released by ${m.by}` })
+      vn.log.warn({ component: 'vote', node: vn.id, slot: l.slot, term: l.term }, 'lease force-released')
+    }
+    if (c && c.slot === m.slot && c.term <= m.term) vn.cand.collecting = undefined
+    return
+  }
+  const who = m.k === 'rel' ? m.holder : m.cand
+  if (who !== vn.id || !c || c.slot !== m.slot || c.term > m.term) return
+  // Our own statement, come back to us (we forgot it): that collection is over.
+  if (m.k !== 'wd') {
+    vn.cand.collecting = undefined
+    vn.count('reclaim.already-released')
+  } else if (c.reclaim) vn.cand.collecting = undefined
+  else {
+    // Our own withdraw of this term from a life we forgot: the term is spent. Ask above it.
+    vn.count('reused-term')
+    const s = vn.books.slots[m.slot]!
+    s.knownTerm = Math.max(s.knownTerm, m.term)
+    giveUp(vn, c, 'stale')
+  }
 }

@@ -8,12 +8,12 @@
  */
 import { DropReason } from '../errors.js'
 import { syncAnswersNeeded } from './quorum.js'
-import { onMessage } from './inbox.js'
+import type { Relearning } from './recovery-state.js'
 import { signingBytes, type SyncMsg, type SyncReqMsg } from './vote-messages.js'
-import { COORD_MARK, type Recovery, type VoteCore } from './vote-core.js'
+import { COORD_MARK, type VoteCore } from './vote-core.js'
 
 export function startRecovery(vn: VoteCore, now: number): void {
-  vn.recovery = { quietUntil: now + vn.cfg.quietMs, countedNonces: new Set(), answers: new Set(), coordAnswered: false, nextSyncAt: now + vn.cfg.quietMs, rounds: 0 }
+  vn.rec.relearning = { quietUntil: now + vn.cfg.quietMs, countedNonces: new Set(), answers: new Set(), coordAnswered: false, nextSyncAt: now + vn.cfg.quietMs, rounds: 0 }
 }
 
 /**
@@ -21,7 +21,7 @@ export function startRecovery(vn: VoteCore, now: number): void {
  * (plus some slack) in roster order after us; later rounds ask everyone not yet heard.
  * Without a known wave, ask everyone (the answers carry the wave).
  */
-export function sendSyncRequest(vn: VoteCore, r: Recovery): void {
+export function sendSyncRequest(vn: VoteCore, r: Relearning): void {
   const n = ++vn.nonce
   r.countedNonces.add(n)
   // Back off (up to 32x): members that cannot answer yet (down, relearning) are asked less often.
@@ -31,17 +31,17 @@ export function sendSyncRequest(vn: VoteCore, r: Recovery): void {
   if (!w) {
     if (r.rounds++ >= 2) {
       // Nobody answered with a wave: there is none to relearn.
-      vn.recovery = undefined
+      vn.rec.relearning = undefined
       return
     }
     return vn.broadcast(req)
   }
-  const need = syncAnswersNeeded(vn.rosterIds.length, false)
-  const me = Math.max(0, vn.rosterIds.indexOf(vn.id))
+  const need = syncAnswersNeeded(vn.books.rosterIds.length, false)
+  const me = Math.max(0, vn.books.rosterIds.indexOf(vn.id))
   const ask = r.rounds++ === 0 ? need + Math.max(2, Math.ceil(need / 10)) : Infinity
   let asked = 0
-  for (let i = 1; i < vn.rosterIds.length && asked < ask; i++) {
-    const id = vn.rosterIds[(me + i) % vn.rosterIds.length]!
+  for (let i = 1; i < vn.books.rosterIds.length && asked < ask; i++) {
+    const id = vn.books.rosterIds[(me + i) % vn.books.rosterIds.length]!
     if (r.answers.has(id)) continue
     vn.send(id, req)
     asked++
@@ -53,42 +53,42 @@ export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
   const w = vn.wave
   if (!w || (m.wave !== '*' && m.wave !== w.id)) return
   // Members ask after a RAM boot; the coordinator after a restart (it missed what was said while down).
-  const key = m.from === w.coord.id ? w.coord.key : vn.rosterKeys.get(m.from)
+  const key = m.from === w.coord.id ? w.coord.key : vn.books.rosterKeys.get(m.from)
   if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `sync? from ${m.from}`)
   if (!vn.verifySigner(m.from, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
   if (m.from === vn.id) return
   const promises: SyncMsg['promises'] = []
   const grants: SyncMsg['grants'] = []
   const terms: NonNullable<SyncMsg['terms']> = []
-  vn.slots.forEach((s, slot) => {
+  vn.books.slots.forEach((s, slot) => {
     for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
     if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
     let t = Math.max(s.knownTerm, s.forcedUpTo)
     for (const r of s.resolutions.values()) t = Math.max(t, r.term)
     if (t > 0) terms.push({ slot, term: t })
   })
-  vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.recovery, waveMsg: w, promises, grants, retires: vn.retireMsgs, terms }))
+  vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.rec.relearning, waveMsg: w, promises, grants, retires: vn.books.retireMsgs, terms }))
 }
 
 export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
   if (m.to !== vn.id) return vn.drop(m.from, DropReason.stale, 'sync for another node')
-  for (const r of m.retires) if (!vn.retired.has(r.node)) onMessage(vn, m.from, r)
+  for (const r of m.retires) if (!vn.books.retired.has(r.node)) vn.inbox.fromPeer(m.from, r)
   for (const p of m.promises) {
     learnPromise(vn, p.slot, p.term, p.cand)
     // A member's own promise to us is its vote: a lease we forgot can be counted back.
     if (p.cand === vn.id && p.own) {
       const key = `${p.slot}:${p.term}`
-      const set = vn.reclaimVotes.get(key) ?? new Set<string>()
+      const set = vn.cand.reclaimVotes.get(key) ?? new Set<string>()
       set.add(fromCoord ? COORD_MARK : m.from)
-      vn.reclaimVotes.set(key, set)
+      vn.cand.reclaimVotes.set(key, set)
     }
   }
   for (const t of m.terms ?? []) {
-    const s = vn.slots[t.slot]
+    const s = vn.books.slots[t.slot]
     if (s) s.knownTerm = Math.max(s.knownTerm, t.term)
   }
   for (const g of m.grants) {
-    const s = vn.slots[g.slot]!
+    const s = vn.books.slots[g.slot]!
     const res = s.resolutions.get(g.holder)
     if (g.term > s.forcedUpTo && (!res || res.term < g.term) && (!s.grant || s.grant.term < g.term)) {
       s.grant = { term: g.term, holder: g.holder, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
@@ -96,24 +96,24 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
     }
   }
   vn.dirty = true
-  const cu = vn.catchUp
+  const cu = vn.rec.catchUp
   if (cu && cu.nonces.has(m.nonce)) {
     cu.answers.add(m.from)
-    if (2 * cu.answers.size > vn.rosterIds.length) vn.catchUp = undefined
+    if (2 * cu.answers.size > vn.books.rosterIds.length) vn.rec.catchUp = undefined
   }
-  const r = vn.recovery
+  const r = vn.rec.relearning
   if (!r || !m.complete || !r.countedNonces.has(m.nonce)) return
   if (fromCoord) r.coordAnswered = true
   else r.answers.add(m.from)
-  if (r.answers.size >= syncAnswersNeeded(vn.rosterIds.length, r.coordAnswered)) {
-    vn.recovery = undefined
+  if (r.answers.size >= syncAnswersNeeded(vn.books.rosterIds.length, r.coordAnswered)) {
+    vn.rec.relearning = undefined
     vn.count('recovered')
     vn.log.info({ component: 'vote', node: vn.id, answers: r.answers.size }, 'promises relearned; voting again')
   }
 }
 
 export function learnPromise(vn: VoteCore, slot: number, term: number, cand: string): void {
-  const s = vn.slots[slot]
+  const s = vn.books.slots[slot]
   if (!s || term <= s.forcedUpTo) return
   const res = s.resolutions.get(cand)
   if (res && res.term >= term) return
@@ -131,17 +131,17 @@ export function learnPromise(vn: VoteCore, slot: number, term: number, cand: str
  */
 export function startCatchUp(vn: VoteCore, now: number): void {
   if (vn.role !== 'coordinator' || !vn.wave) return
-  vn.catchUp = { at: now, left: CATCH_UP_ROUNDS, nonces: new Set(), answers: new Set() }
+  vn.rec.catchUp = { at: now, left: CATCH_UP_ROUNDS, nonces: new Set(), answers: new Set() }
 }
 
 const CATCH_UP_ROUNDS = 3
 
 export function catchUpTick(vn: VoteCore): void {
-  const cu = vn.catchUp
+  const cu = vn.rec.catchUp
   const w = vn.wave
   if (!cu || vn.now < cu.at) return
   if (!w || cu.left <= 0) {
-    vn.catchUp = undefined
+    vn.rec.catchUp = undefined
     return
   }
   const n = ++vn.nonce

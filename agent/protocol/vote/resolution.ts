@@ -5,47 +5,50 @@
  * Nothing here runs on a timer that frees anything: a query only asks the candidate.
  */
 import { DropReason } from '../errors.js'
-import { giveUp } from './candidate.js'
 import type { GrantMsg, QueryMsg, Resolution, RetireMsg, WithdrawMsg } from './vote-messages.js'
 import { MAX_RESOLUTIONS_PER_SLOT, STALE_QUERY_CAP, type VoteCore } from './vote-core.js'
 
-export function onGrant(vn: VoteCore, m: GrantMsg): void {
-  const s = vn.slots[m.slot]!
-  if (m.term <= s.forcedUpTo) return vn.drop(m.holder, DropReason.stale, `grant ${m.slot}/${m.term}`)
+/** Takes a grant into the books; true when it was news (the candidate then reacts: candidate.ts onGrantSeen). */
+export function onGrant(vn: VoteCore, m: GrantMsg): boolean {
+  const s = vn.books.slots[m.slot]!
+  if (m.term <= s.forcedUpTo) {
+    vn.drop(m.holder, DropReason.stale, `grant ${m.slot}/${m.term}`)
+    return false
+  }
   const res = s.resolutions.get(m.holder)
-  if (res && res.term >= m.term) return void vn.count('dup.grant') // already released
-  if (s.grant && s.grant.term >= m.term) return void vn.count('dup.grant')
+  if (res && res.term >= m.term) return dup(vn, 'dup.grant') // already released
+  if (s.grant && s.grant.term >= m.term) return dup(vn, 'dup.grant')
   s.grant = { term: m.term, holder: m.holder, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
   s.knownTerm = Math.max(s.knownTerm, m.term)
   s.leader = undefined
   vn.dirty = true
-  const c = vn.collecting
-  if (c && c.slot === m.slot && m.holder !== vn.id) giveUp(vn, c, 'taken')
+  return true
 }
 
-export function onResolution(vn: VoteCore, m: Resolution): void {
-  const s = vn.slots[m.slot]!
+function dup(vn: VoteCore, name: string): false {
+  vn.count(name)
+  return false
+}
+
+/**
+ * Takes a release, withdraw or force-release into the books; true when it was news (the
+ * candidate then reacts for its own lease and collection: candidate.ts onResolutionSeen).
+ */
+export function onResolution(vn: VoteCore, m: Resolution): boolean {
+  const s = vn.books.slots[m.slot]!
   if (m.k === 'force') {
-    if (m.term <= s.forcedUpTo) return void vn.count('dup.force')
+    if (m.term <= s.forcedUpTo) return dup(vn, 'dup.force')
     s.forcedUpTo = m.term
     s.knownTerm = Math.max(s.knownTerm, m.term)
     for (const [cand, p] of s.promises) if (p.term <= m.term) s.promises.delete(cand)
     if (s.grant && s.grant.term <= m.term) s.grant = undefined
     if (s.leader && s.leader.term <= m.term) s.leader = undefined
-    const l = vn.lease
-    if (l && l.slot === m.slot && l.term <= m.term) {
-      vn.lease = undefined
-      vn.effects.push({ type: 'lease-lost', lease: l, reason: `force-released by ${m.by}` })
-      vn.log.warn({ component: 'vote', node: vn.id, slot: l.slot, term: l.term }, 'lease force-released')
-    }
-    const c = vn.collecting
-    if (c && c.slot === m.slot && c.term <= m.term) vn.collecting = undefined
     vn.dirty = true
-    return
+    return true
   }
   const who = m.k === 'rel' ? m.holder : m.cand
   const prev = s.resolutions.get(who)
-  if (prev && prev.term >= m.term && prev.k === m.k) return void vn.count(`dup.${m.k}`)
+  if (prev && prev.term >= m.term && prev.k === m.k) return dup(vn, `dup.${m.k}`)
   if (!prev || prev.term <= m.term) {
     s.resolutions.delete(who)
     s.resolutions.set(who, m)
@@ -56,40 +59,26 @@ export function onResolution(vn: VoteCore, m: Resolution): void {
     s.promises.delete(who)
     vn.dirty = true
   }
-  // Our own statement, come back to us (we forgot it): that collection is over.
-  const c = vn.collecting
-  if (who === vn.id && c && c.slot === m.slot && c.term <= m.term && m.k !== 'wd') {
-    vn.collecting = undefined
-    vn.count('reclaim.already-released')
-  }
-  if (who === vn.id && m.k === 'wd' && c && c.slot === m.slot && c.term <= m.term) {
-    if (c.reclaim) vn.collecting = undefined
-    else {
-      // Our own withdraw of this term from a life we forgot: the term is spent. Ask above it.
-      vn.count('reused-term')
-      s.knownTerm = Math.max(s.knownTerm, m.term)
-      giveUp(vn, c, 'stale')
-    }
-  }
   if (s.grant && s.grant.holder === who && s.grant.term <= m.term) {
     s.grant = undefined
     vn.dirty = true
   }
   if (m.k === 'wd' && m.leader !== undefined && (!s.leader || s.leader.term <= m.term)) s.leader = { term: m.term, cand: m.leader }
   s.knownTerm = Math.max(s.knownTerm, m.term)
+  return true
 }
 
 export function onQuery(vn: VoteCore, m: QueryMsg): void {
-  if (vn.recovery) return
-  const s = vn.slots[m.slot]!
+  if (vn.rec.relearning) return
+  const s = vn.books.slots[m.slot]!
   const mine = s.resolutions.get(vn.id)
   if (mine && mine.term >= m.term) return vn.send(m.from, mine)
-  const l = vn.lease
-  const c = vn.collecting
+  const l = vn.cand.lease
+  const c = vn.cand.collecting
   if ((l && l.slot === m.slot) || (c && c.slot === m.slot)) return // still in force
   // We hold nothing on that slot and our memory is whole: we never will at that term.
   const wd = vn.sign<WithdrawMsg>({ k: 'wd', wave: m.wave, slot: m.slot, term: Math.max(m.term, s.knownTerm), cand: vn.id })
-  onResolution(vn, wd)
+  vn.toSelf(wd)
   vn.send(m.from, wd)
 }
 
@@ -100,17 +89,18 @@ export function query(vn: VoteCore, cand: string, slot: number, term: number): v
 }
 
 export function onRetire(vn: VoteCore, m: RetireMsg): void {
-  if (vn.retired.has(m.node)) return void vn.count('dup.retire')
-  vn.retired.add(m.node)
-  vn.retireMsgs.push(m)
+  const b = vn.books
+  if (b.retired.has(m.node)) return void vn.count('dup.retire')
+  b.retired.add(m.node)
+  b.retireMsgs.push(m)
   vn.dirty = true
 }
 
 /** Ask the candidate of every promise or grant unresolved past its query time (backing off). */
 export function staleQueryTick(vn: VoteCore): void {
   const now = vn.now
-  for (let i = 0; i < vn.slots.length; i++) {
-    const s = vn.slots[i]!
+  for (let i = 0; i < vn.books.slots.length; i++) {
+    const s = vn.books.slots[i]!
     for (const [cand, p] of s.promises) {
       if (now >= p.queryAt) {
         p.queryEveryMs = Math.min(p.queryEveryMs * 2, vn.cfg.staleQueryMs * STALE_QUERY_CAP)
@@ -125,4 +115,42 @@ export function staleQueryTick(vn: VoteCore): void {
       query(vn, g.holder, i, g.term)
     }
   }
+}
+
+/**
+ * A promise or grant whose holder looks done in our view (on the wave's target, available,
+ * healthy) is almost surely released, the release lost on its way to us: ask the holder
+ * at once, and again with backoff (collectMs, doubling) while it still looks done. Without
+ * this the stale-query floor (staleQueryMs, 600 s) was the only way out, and the wave's
+ * last candidate — nobody else asking for the slot — waited it out. Costs nothing when the
+ * release arrived: the promise is gone by the time the gossip shows the holder done.
+ */
+export function doneHolderTick(vn: VoteCore): void {
+  const w = vn.wave
+  if (!w) return
+  const slots = vn.books.slots
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!
+    for (const [cand, p] of s.promises) askIfDone(vn, w.target, cand, p, i, p.term)
+    if (s.grant && !s.promises.has(s.grant.holder)) askIfDone(vn, w.target, s.grant.holder, s.grant, i, s.grant.term)
+  }
+}
+
+function askIfDone(vn: VoteCore, target: string, holder: string, p: { doneAskAt?: number; doneAskEveryMs?: number }, slot: number, term: number): void {
+  if (holder === vn.id) return
+  const f = vn.viewPort.facts(holder)
+  if (!f || f.image !== target || !f.available || !f.healthy) {
+    p.doneAskAt = undefined
+    return
+  }
+  if (p.doneAskAt === undefined) {
+    p.doneAskAt = vn.now
+    p.doneAskEveryMs = vn.cfg.collectMs
+  }
+  if (vn.now < p.doneAskAt) return
+  const every = p.doneAskEveryMs ?? vn.cfg.collectMs
+  p.doneAskEveryMs = Math.min(every * 2, vn.cfg.staleQueryMs)
+  p.doneAskAt = vn.now + every
+  vn.count('queries.done-holder')
+  query(vn, holder, slot, term)
 }

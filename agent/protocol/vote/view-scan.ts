@@ -4,48 +4,100 @@
  * budget and ranking checks cost O(unavailable + waiting) instead of a facts() call per
  * roster member per message — the difference between O(N) and O(N^2) work per lease at
  * N=200. Only image, domain and availability are kept (ClusterView.version changes with
- * them); pods and load are read live. Used only when the view tells its version;
- * otherwise the vote scans every time, as before. The answers are the same either way.
+ * them); pods and load are read live. When the view also tells which members changed
+ * (ClusterView.changedSince), the pass is updated by those members alone. Used only when
+ * the view tells its version; otherwise the vote scans every time, as before. The
+ * answers are the same either way.
  */
-import type { VoteCore } from './vote-core.js'
+import type { ClusterView } from './cluster-view.js'
+import type { WaveBooks } from './wave-books.js'
+
+/** What the pass saw of one roster member. */
+interface Seen {
+  domain: string
+  onTarget: boolean
+  available: boolean
+}
 
 export interface ViewScan {
   version: number
   wave: unknown
   retired: ReadonlySet<string>
   retiredSize: number
-  /** Roster members not retired whose facts are missing or unavailable, in roster order. */
-  unavailable: string[]
+  /** Roster members not retired whose facts are missing or unavailable. */
+  unavailable: Set<string>
   /** Domains with nodes on the target and nodes still waiting (retired included, as the ranking counts them). */
-  activeBase: ReadonlySet<string>
-  /** Roster members not retired, available and not on the target, in roster order. */
-  waiting: string[]
+  activeBase: Set<string>
+  /** Roster members not retired, available and not on the target. */
+  waiting: Set<string>
+  /** Per domain: members on the target, members not (retired included). */
+  byDomain: Map<string, { done: number; waiting: number }>
+  /** Per roster member: what the pass counted it as (undefined: missing from the view). */
+  seen: Map<string, Seen | undefined>
 }
 
-/** The current scan, or undefined when the view cannot tell its version. */
-export function viewScan(vn: VoteCore): ViewScan | undefined {
-  const version = vn.viewPort.version?.()
-  if (version === undefined || !vn.wave) return undefined
-  const sc = vn.scan
-  if (sc && sc.version === version && sc.wave === vn.wave && sc.retired === vn.retired && sc.retiredSize === vn.retired.size) return sc
-  const target = vn.wave.target
-  const unavailable: string[] = []
-  const waiting: string[] = []
-  const byDomain = new Map<string, { done: number; waiting: number }>()
-  for (const id of vn.rosterIds) {
-    const f = vn.viewPort.facts(id)
-    if (f) {
-      const d = byDomain.get(f.domain) ?? { done: 0, waiting: 0 }
-      if (f.image === target) d.done++
-      else d.waiting++
-      byDomain.set(f.domain, d)
+/** The scan for the view now: `prev` while it still holds (updated in place when the view names what changed), a new pass otherwise; undefined when the view cannot tell its version. */
+export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | undefined): ViewScan | undefined {
+  const version = view.version?.()
+  if (version === undefined || !books.wave) return undefined
+  const sc = prev
+  if (sc && sc.wave === books.wave && sc.retired === books.retired && sc.retiredSize === books.retired.size) {
+    if (sc.version === version) return sc
+    const changed = view.changedSince?.(sc.version)
+    if (changed) {
+      const target = books.wave.target
+      for (const id of changed) {
+        if (!sc.seen.has(id)) continue // not on the roster
+        count(sc, books, id, sc.seen.get(id), -1)
+        const f = view.facts(id)
+        const now = f ? { domain: f.domain, onTarget: f.image === target, available: f.available } : undefined
+        sc.seen.set(id, now)
+        count(sc, books, id, now, 1)
+      }
+      sc.activeBase = active(sc.byDomain)
+      sc.version = version
+      return sc
     }
-    if (vn.retired.has(id)) continue
-    if (!f || !f.available) unavailable.push(id)
-    else if (f.image !== target) waiting.push(id)
   }
-  const activeBase = new Set<string>()
-  for (const [dom, d] of byDomain) if (d.done > 0 && d.waiting > 0) activeBase.add(dom)
-  vn.scan = { version, wave: vn.wave, retired: vn.retired, retiredSize: vn.retired.size, unavailable, activeBase, waiting }
-  return vn.scan
+  const target = books.wave.target
+  const next: ViewScan = {
+    version,
+    wave: books.wave,
+    retired: books.retired,
+    retiredSize: books.retired.size,
+    unavailable: new Set(),
+    activeBase: new Set(),
+    waiting: new Set(),
+    byDomain: new Map(),
+    seen: new Map(),
+  }
+  for (const id of books.rosterIds) {
+    const f = view.facts(id)
+    const seen = f ? { domain: f.domain, onTarget: f.image === target, available: f.available } : undefined
+    next.seen.set(id, seen)
+    count(next, books, id, seen, 1)
+  }
+  next.activeBase = active(next.byDomain)
+  return next
+}
+
+/** Adds (+1) or takes away (-1) what one member counts for. */
+function count(sc: ViewScan, books: WaveBooks, id: string, s: Seen | undefined, sign: 1 | -1): void {
+  if (s) {
+    let d = sc.byDomain.get(s.domain)
+    if (!d) sc.byDomain.set(s.domain, (d = { done: 0, waiting: 0 }))
+    if (s.onTarget) d.done += sign
+    else d.waiting += sign
+  }
+  if (books.retired.has(id)) return
+  const set = !s || !s.available ? sc.unavailable : !s.onTarget ? sc.waiting : undefined
+  if (!set) return
+  if (sign > 0) set.add(id)
+  else set.delete(id)
+}
+
+function active(byDomain: Map<string, { done: number; waiting: number }>): Set<string> {
+  const out = new Set<string>()
+  for (const [dom, d] of byDomain) if (d.done > 0 && d.waiting > 0) out.add(dom)
+  return out
 }

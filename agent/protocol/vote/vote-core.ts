@@ -1,103 +1,56 @@
 /**
- * VoteCore: one node's vote state and the plumbing every part of the protocol shares
- * (signing, effects, counters, persistence). The protocol itself is split by role over it:
- * voter.ts (judging requests), candidate.ts (asking and counting), recovery.ts (relearning
- * after a RAM boot), resolution.ts (grants, releases, withdraws, force-releases), inbox.ts
- * (checking and dispatching messages); vote-node.ts is the face. Internal: not exported
- * from the package index.
+ * VoteCore: one node's vote, the plumbing every role shares — identity, ports, signing,
+ * the effects of the step under way, counters, persistence — and the state, each part
+ * owned by one role: the wave's books (wave-books.ts: roster, slots, promises, grants),
+ * the candidate's (candidate-state.ts), relearning's (recovery-state.ts) and the
+ * coordinator's (operator-state.ts).
+ *
+ * The roles never call each other: a message a role addresses to this very node (our own
+ * vote, withdraw, release, force-release) goes back through the inbox (`toSelf`), and the
+ * inbox dispatches it like any other. vote-node.ts, the face, wires the inbox in. Internal:
+ * not exported from the package index.
  */
 import { DropReason } from '../errors.js'
 import type { Keyring, Logger } from '../ports.js'
+import { CandidateState } from './candidate-state.js'
 import type { ClusterView } from './cluster-view.js'
+import { OperatorState } from './operator-state.js'
+import { RecoveryState } from './recovery-state.js'
 import type { VoteConfig } from './vote-config.js'
-import { signingBytes, type RequestMsg, type Resolution, type RetireMsg, type Unsigned, type VoteMessage, type WaveMsg } from './vote-messages.js'
-import type { Lease, PersistedVote, VoteEffect } from './vote-types.js'
+import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
+import type { PersistedVote, VoteEffect } from './vote-types.js'
 import type { ViewScan } from './view-scan.js'
-
-export interface Promise_ {
-  term: number
-  /** Our own vote (vs learned from another member after losing memory). */
-  own: boolean
-  /** When this node next asks the candidate whether the promise is resolved. */
-  queryAt: number
-  queryEveryMs: number
-}
-
-export interface SlotState {
-  knownTerm: number
-  forcedUpTo: number
-  /** Candidates this node is promised to on this slot (one own; more only when learned). */
-  promises: Map<string, Promise_>
-  grant: { term: number; holder: string; queryAt: number; queryEveryMs: number } | undefined
-  /** term -> candidate: our one vote per (slot, term). */
-  myVotes: Map<number, string>
-  /** Latest resolution seen per candidate, to forward as proof. */
-  resolutions: Map<string, Resolution>
-  /** The leader named by the last withdraws: backed next term. */
-  leader: { term: number; cand: string } | undefined
-}
-
-export interface Collection {
-  slot: number
-  term: number
-  req: RequestMsg
-  votes: Set<string>
-  coordVote: boolean
-  /** Voters that voted for someone else at this very (slot, term): final. */
-  against: Map<string, string>
-  coordAgainst: boolean
-  answered: Set<string>
-  startedAt: number
-  deadline: number
-  resendAt: number
-  /** Reclaiming a lease this node may have held before losing its memory. */
-  reclaim: boolean
-}
-
-export interface Recovery {
-  quietUntil: number
-  /** Nonces of sync requests sent after the quiet period: only their answers count. */
-  countedNonces: Set<number>
-  answers: Set<string>
-  coordAnswered: boolean
-  nextSyncAt: number
-  rounds: number
-}
+import { WaveBooks } from './wave-books.js'
 
 export const STALE_QUERY_CAP = 16
 export const RECHECK_KINDS = new Set<string>(['wave', 'grant', 'rel', 'wd', 'force', 'retire', 'sync', 'nack'])
 export const COORD_MARK = '\u0000coordinator'
 export const MAX_RESOLUTIONS_PER_SLOT = 64
 
+/** How the roles reach the inbox without importing it (vote-node.ts sets both). */
+export interface InboxPort {
+  /** A message from the mesh (or carried inside a sync answer): checked, then dispatched. */
+  fromPeer(from: string, m: VoteMessage): void
+  /** A message this node signed for itself just now: dispatched without the checks. */
+  toSelf(m: VoteMessage): void
+}
+
 export class VoteCore {
   readonly counters: Record<string, number> = {}
-  wave: WaveMsg | undefined
-  rosterKeys = new Map<string, string>()
-  rosterIds: string[] = []
-  retired = new Set<string>()
-  retireMsgs: RetireMsg[] = []
-  slots: SlotState[] = []
-  lease: Lease | undefined
-  collecting: Collection | undefined
-  recovery: Recovery | undefined
-  /** Coordinator after a restart: asking members what it missed (recovery.ts startCatchUp). */
-  catchUp: { at: number; left: number; nonces: Set<number>; answers: Set<string> } | undefined
-  retryAt = 0
-  /** Coordinator: operator decisions re-broadcast with backoff (a lost retire would stall budgets). */
-  announcements: { msg: VoteMessage; at: number; gapMs: number; left: number }[] = []
-  wavePullAt = 0
+  readonly books = new WaveBooks()
+  readonly cand = new CandidateState()
+  readonly rec = new RecoveryState()
+  /** Coordinator only: operator decisions re-broadcast with backoff, a wave held back at a cold start. */
+  readonly operator = new OperatorState()
   /** Roster-wide facts derived from the view, kept while its version holds (view-scan.ts). */
   scan: ViewScan | undefined
-  /** "slot:term" -> members whose sync answer holds their own promise to us. */
-  reclaimVotes = new Map<string, Set<string>>()
   nonce = 0
-  /** This instance may have voted in a life it forgot (RAM boot, no Store): adopting a wave it booted into makes it relearn. */
-  forgetful = false
   wakeCache = -1
   effects: VoteEffect[] = []
   now = 0
   dirty = false
   recheck = true
+  inbox: InboxPort = { fromPeer: () => {}, toSelf: () => {} }
 
   constructor(
     readonly id: string,
@@ -107,10 +60,19 @@ export class VoteCore {
     readonly cfg: VoteConfig,
     readonly coordKey: string,
     readonly log: Logger,
-    /** Clock at construction (= boot time of this instance). */
+    /** When this instance's memory begins (= boot time of this instance). */
     readonly bootAt: number,
   ) {
     this.now = bootAt
+  }
+
+  get wave() {
+    return this.books.wave
+  }
+
+  /** Hands a message we signed for ourselves back to the inbox. */
+  toSelf(m: VoteMessage): void {
+    this.inbox.toSelf(m)
   }
 
   /**
@@ -127,11 +89,13 @@ export class VoteCore {
 
   /** The durable part of the state, as written through the Store. */
   snapshot(): PersistedVote {
+    const b = this.books
+    const c = this.cand
     return {
-      wave: this.wave,
-      memoryWhole: !this.recovery,
-      retired: [...this.retired],
-      slots: this.slots.map((s, slot) => ({
+      wave: b.wave,
+      memoryWhole: !this.rec.relearning,
+      retired: [...b.retired],
+      slots: b.slots.map((s, slot) => ({
         slot,
         knownTerm: s.knownTerm,
         forcedUpTo: s.forcedUpTo,
@@ -139,8 +103,8 @@ export class VoteCore {
         grant: s.grant ? { term: s.grant.term, holder: s.grant.holder } : undefined,
         myVotes: [...s.myVotes],
       })),
-      lease: this.lease ? { ...this.lease } : undefined,
-      collecting: this.collecting ? { slot: this.collecting.slot, term: this.collecting.term } : undefined,
+      lease: c.lease ? { ...c.lease } : undefined,
+      collecting: c.collecting ? { slot: c.collecting.slot, term: c.collecting.term } : undefined,
     }
   }
 
@@ -155,7 +119,10 @@ export class VoteCore {
   }
 
   sign<M extends VoteMessage>(m: Unsigned<M>): M {
-    return { ...m, sig: this.keyring.sign(signingBytes(m as Unsigned<VoteMessage>)) } as unknown as M
+    const bytes = signingBytes(m as Unsigned<VoteMessage>)
+    const signed = { ...m, sig: this.keyring.sign(bytes) }
+    rememberSigningBytes(signed, bytes)
+    return signed as unknown as M
   }
 
   send(to: string, msg: VoteMessage): void {
@@ -174,15 +141,4 @@ export class VoteCore {
     this.count(`dropped.${reason}`)
     this.effects.push({ type: 'dropped', from, reason, detail })
   }
-}
-
-export function newSlot(): SlotState {
-  return { knownTerm: 0, forcedUpTo: 0, promises: new Map(), grant: undefined, myVotes: new Map(), resolutions: new Map(), leader: undefined }
-}
-
-/** Our votes at terms below every open promise and the last force can never be asked again. */
-export function pruneVotes(s: SlotState): void {
-  if (s.myVotes.size < 32) return
-  const keep = [...s.myVotes.keys()].sort((a, b) => b - a).slice(0, 16)
-  for (const t of [...s.myVotes.keys()]) if (!keep.includes(t)) s.myVotes.delete(t)
 }

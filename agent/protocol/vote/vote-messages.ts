@@ -9,7 +9,7 @@
  * can never be replayed as another.
  */
 import { z } from 'zod'
-import { Bytes } from '../frame.js'
+import { Bytes, keepUnknown } from '../frame.js'
 import { NodeId, PublicKeyHex } from '../node-record.js'
 
 export const VOTE_TOPIC = 'vote'
@@ -30,62 +30,61 @@ export const DomainPolicy = z.enum([
 export type DomainPolicy = z.infer<typeof DomainPolicy>
 
 /** The wave as the coordinator signs it. The roster is fixed here for the wave's life. */
-export const WaveMsg = z
-  .object({
+export const WaveMsg = keepUnknown(
+  z.object({
     k: z.literal('wave'),
     v: z.literal(VOTE_VERSION),
     id: WaveId,
     target: z.string().min(1).max(64),
     slots: z.number().int().min(1).max(1024),
     policy: DomainPolicy,
-    roster: z.array(z.object({ id: NodeId, key: PublicKeyHex }).strict()).min(1).max(100_000),
-    coord: z.object({ id: NodeId, key: PublicKeyHex }).strict(),
+    roster: z.array(keepUnknown(z.object({ id: NodeId, key: PublicKeyHex }))).min(1).max(100_000),
+    coord: keepUnknown(z.object({ id: NodeId, key: PublicKeyHex })),
     /** Coordinator clock (ms) when the wave started: a node booted before it cannot have voted in it. */
     startedAt: z.number().int().nonnegative(),
     sig: Sig,
-  })
-  .strict()
+  }),
+)
 export type WaveMsg = z.infer<typeof WaveMsg>
 
 const head = { wave: WaveId, slot: Slot, term: Term }
 
 /** A candidate asks for (slot, term). */
-export const RequestMsg = z.object({ k: z.literal('req'), ...head, cand: NodeId, sig: Sig }).strict()
+export const RequestMsg = keepUnknown(z.object({ k: z.literal('req'), ...head, cand: NodeId, sig: Sig }))
 /** A yes vote, sent to the candidate only. Counted toward a quorum. */
-export const VoteMsg = z.object({ k: z.literal('vote'), ...head, voter: NodeId, cand: NodeId, sig: Sig }).strict()
+export const VoteMsg = keepUnknown(z.object({ k: z.literal('vote'), ...head, voter: NodeId, cand: NodeId, sig: Sig }))
 /** A refusal with the reason and, when the voter is promised elsewhere, to whom. Never counted. */
-export const NackMsg = z
-  .object({
+export const NackMsg = keepUnknown(
+  z.object({
     k: z.literal('nack'),
     ...head,
     voter: NodeId,
     cand: NodeId,
     reason: z.enum(['promised', 'voted', 'stale', 'budget', 'rank', 'gate', 'ineligible', 'quiet', 'leader']),
     /** Who the voter is promised to / voted for, and at which term. */
-    other: z.object({ term: Term, cand: NodeId }).strict().optional(),
+    other: keepUnknown(z.object({ term: Term, cand: NodeId })).optional(),
     sig: Sig,
-  })
-  .strict()
+  }),
+)
 /** The winner tells everyone (so their free-slot count is right). Not evidence: each voter keeps its own promise. */
-export const GrantMsg = z.object({ k: z.literal('grant'), ...head, holder: NodeId, votes: z.number().int().nonnegative(), sig: Sig }).strict()
+export const GrantMsg = keepUnknown(z.object({ k: z.literal('grant'), ...head, holder: NodeId, votes: z.number().int().nonnegative(), sig: Sig }))
 /** The holder frees its slot, after its post-reboot gate passed. Resolves promises to it up to `term`. */
-export const ReleaseMsg = z.object({ k: z.literal('rel'), ...head, holder: NodeId, sig: Sig }).strict()
+export const ReleaseMsg = keepUnknown(z.object({ k: z.literal('rel'), ...head, holder: NodeId, sig: Sig }))
 /** A candidate gives (slot, term) up for good; `leader` is whom it saw ahead (voters back it next term). */
-export const WithdrawMsg = z.object({ k: z.literal('wd'), ...head, cand: NodeId, leader: NodeId.optional(), sig: Sig }).strict()
+export const WithdrawMsg = keepUnknown(z.object({ k: z.literal('wd'), ...head, cand: NodeId, leader: NodeId.optional(), sig: Sig }))
 /** An operator's force-release through the coordinator: every promise on `slot` up to `term` is void. */
-export const ForceMsg = z.object({ k: z.literal('force'), ...head, by: NodeId, sig: Sig }).strict()
+export const ForceMsg = keepUnknown(z.object({ k: z.literal('force'), ...head, by: NodeId, sig: Sig }))
 /** An operator writes a node off for this wave: no longer a candidate, no longer counted unavailable. */
-export const RetireMsg = z.object({ k: z.literal('retire'), wave: WaveId, node: NodeId, by: NodeId, sig: Sig }).strict()
+export const RetireMsg = keepUnknown(z.object({ k: z.literal('retire'), wave: WaveId, node: NodeId, by: NodeId, sig: Sig }))
 /** A node that lost its memory asks everyone for their promises. */
-export const SyncReqMsg = z
-  .object({ k: z.literal('sync?'), wave: z.union([WaveId, z.literal('*')]), from: NodeId, nonce: z.number().int().nonnegative(), sig: Sig })
-  .strict()
+export const SyncReqMsg = keepUnknown(
+  z.object({ k: z.literal('sync?'), wave: z.union([WaveId, z.literal('*')]), from: NodeId, nonce: z.number().int().nonnegative(), sig: Sig }))
 
 /** `own`: the sender's own vote (counts toward the candidate's quorum), else relearned. */
-const Promise_ = z.object({ slot: Slot, term: Term, cand: NodeId, own: z.boolean() }).strict()
+const Promise_ = keepUnknown(z.object({ slot: Slot, term: Term, cand: NodeId, own: z.boolean() }))
 /** The answer: the sender's open promises, the grants it knows, and whether its own memory is whole. */
-export const SyncMsg = z
-  .object({
+export const SyncMsg = keepUnknown(
+  z.object({
     k: z.literal('sync'),
     wave: WaveId,
     from: NodeId,
@@ -95,19 +94,19 @@ export const SyncMsg = z
     /** The wave itself, so a node that forgot it learns it (it checks the coordinator's signature). */
     waveMsg: WaveMsg.optional(),
     promises: z.array(Promise_).max(1024),
-    grants: z.array(z.object({ slot: Slot, term: Term, holder: NodeId }).strict()).max(1024),
+    grants: z.array(keepUnknown(z.object({ slot: Slot, term: Term, holder: NodeId }))).max(1024),
     /** The coordinator's signed retirements, forwarded as they are (checked on arrival). */
     retires: z.array(RetireMsg).max(100_000),
     /**
      * Per slot, the highest term the sender has seen (requests, votes, resolutions, forces):
      * a node that lost its memory never asks again at a term it may have used before.
      */
-    terms: z.array(z.object({ slot: Slot, term: Term }).strict()).max(1024).optional(),
+    terms: z.array(keepUnknown(z.object({ slot: Slot, term: Term }))).max(1024).optional(),
     sig: Sig,
-  })
-  .strict()
+  }),
+)
 /** "You hold my promise on (slot, term): is it resolved?" The answer is a `proof`. */
-export const QueryMsg = z.object({ k: z.literal('query'), ...head, from: NodeId, sig: Sig }).strict()
+export const QueryMsg = keepUnknown(z.object({ k: z.literal('query'), ...head, from: NodeId, sig: Sig }))
 
 export type RequestMsg = z.infer<typeof RequestMsg>
 export type VoteMsg = z.infer<typeof VoteMsg>
@@ -148,6 +147,11 @@ const enc = new TextEncoder()
 // Messages are immutable once built: the bytes are remembered per message object, so a
 // broadcast checked by every receiver (in the simulator: one shared object) encodes once.
 const memo = new WeakMap<object, Uint8Array>()
+
+/** Remembers `bytes` as what `m` signs: a message just signed over them need not be encoded again. */
+export function rememberSigningBytes(m: object, bytes: Uint8Array): void {
+  memo.set(m, bytes)
+}
 
 /** The exact bytes a message's signature covers. */
 export function signingBytes(m: Unsigned<VoteMessage>): Uint8Array {

@@ -25,15 +25,18 @@
  *   collection, then learns the open promises from enough members that every quorum its
  *   forgotten votes could have joined is covered (quorum.ts syncAnswersNeeded).
  *
- * This file is the face; the protocol lives in its parts, over one shared state
- * (vote-core.ts): voter.ts, candidate.ts, recovery.ts, resolution.ts, inbox.ts.
+ * This file is the face; the protocol lives in its parts (vote-core.ts says who owns
+ * which state): voter.ts, candidate.ts, recovery.ts, resolution.ts, operator.ts, with
+ * budget.ts and waiting-order.ts shared by the voter and the candidate, and inbox.ts, the
+ * one way in for every message — our own included.
  */
 import { silentLogger } from '../ports.js'
 import { collectionTick, maybeRequest } from './candidate.js'
-import { adoptWave, onMessage } from './inbox.js'
+import { adoptWave, onMessage, onOwn } from './inbox.js'
+import { forceRelease, operatorTick, publishWave, retire } from './operator.js'
 import { catchUpTick, sendSyncRequest, startCatchUp, startRecovery } from './recovery.js'
-import { onResolution, onRetire, staleQueryTick } from './resolution.js'
-import type { ForceMsg, ReleaseMsg, RetireMsg, Unsigned, VoteMessage, WaveMsg } from './vote-messages.js'
+import { doneHolderTick, staleQueryTick } from './resolution.js'
+import type { ReleaseMsg, WaveMsg } from './vote-messages.js'
 import { RECHECK_KINDS, VoteCore } from './vote-core.js'
 import type { Lease, PersistedVote, VoteEffect, VoteInput, VoteNodeInit } from './vote-types.js'
 
@@ -52,9 +55,10 @@ export class VoteNode {
     this.role = init.role
     const vn = new VoteCore(init.id, init.role, init.keyring, init.view, init.config, init.coordinatorKey, init.logger ?? silentLogger, init.now)
     this.vn = vn
+    vn.inbox = { fromPeer: (from, m) => onMessage(vn, from, m), toSelf: (m) => onOwn(vn, m) }
     this.counters = vn.counters
     const mayHaveForgotten = init.mayHaveForgotten ?? true
-    vn.forgetful = mayHaveForgotten && this.role === 'node' && !init.persisted
+    vn.rec.forgetful = mayHaveForgotten && this.role === 'node' && !init.persisted
     if (init.persisted) {
       restore(vn, init.persisted)
       startCatchUp(vn, init.now)
@@ -70,7 +74,7 @@ export class VoteNode {
 
   /** This node's lease, if it holds one. */
   currentLease(): Lease | undefined {
-    return this.vn.lease
+    return this.vn.cand.lease
   }
 
   /**
@@ -79,21 +83,21 @@ export class VoteNode {
    */
   fenceValid(lease: Lease): boolean {
     const vn = this.vn
-    const l = vn.lease
+    const l = vn.cand.lease
     if (!l || !vn.wave) return false
     if (l.wave !== lease.wave || l.slot !== lease.slot || l.term !== lease.term || l.holder !== this.id) return false
-    const s = vn.slots[l.slot]
+    const s = vn.books.slots[l.slot]
     return s !== undefined && s.forcedUpTo < l.term
   }
 
   /** True while this node is collecting votes for a request of its own. */
   get busy(): boolean {
-    return this.vn.collecting !== undefined
+    return this.vn.cand.collecting !== undefined
   }
 
   /** True while this node abstains (quiet period or relearning after a RAM boot). */
   get abstaining(): boolean {
-    return this.vn.recovery !== undefined
+    return this.vn.rec.relearning !== undefined
   }
 
   /** "Who holds which slot", as this node knows it: for the agent API. */
@@ -103,8 +107,8 @@ export class VoteNode {
       wave: vn.wave?.id,
       target: vn.wave?.target,
       abstaining: this.abstaining,
-      lease: vn.lease,
-      slots: vn.slots.map((s, i) => ({ slot: i, term: Math.max(s.knownTerm, s.grant?.term ?? 0), holder: s.grant?.holder, promisedTo: [...s.promises.keys()].sort() })),
+      lease: vn.cand.lease,
+      slots: vn.books.slots.map((s, i) => ({ slot: i, term: Math.max(s.knownTerm, s.grant?.term ?? 0), holder: s.grant?.holder, promisedTo: [...s.promises.keys()].sort() })),
     }
   }
 
@@ -112,16 +116,16 @@ export class VoteNode {
     const vn = this.vn
     if (vn.wakeCache >= 0) return vn.wakeCache
     let w = Infinity
-    const c = vn.collecting
+    const c = vn.cand.collecting
     if (c) w = Math.min(w, c.deadline, c.resendAt)
-    const r = vn.recovery
+    const r = vn.rec.relearning
     if (r) w = Math.min(w, r.nextSyncAt)
-    if (vn.catchUp) w = Math.min(w, vn.catchUp.at)
-    if (vn.retryAt > vn.now) w = Math.min(w, vn.retryAt)
-    for (const a of vn.announcements) w = Math.min(w, a.at)
-    for (const s of vn.slots) {
-      for (const p of s.promises.values()) w = Math.min(w, p.queryAt)
-      if (s.grant) w = Math.min(w, s.grant.queryAt)
+    if (vn.rec.catchUp) w = Math.min(w, vn.rec.catchUp.at)
+    if (vn.cand.retryAt > vn.now) w = Math.min(w, vn.cand.retryAt)
+    w = Math.min(w, vn.operator.announcements.nextAt(), vn.operator.held?.at ?? Infinity)
+    for (const s of vn.books.slots) {
+      for (const p of s.promises.values()) w = Math.min(w, p.queryAt, p.doneAskAt ?? Infinity)
+      if (s.grant) w = Math.min(w, s.grant.queryAt, s.grant.doneAskAt ?? Infinity)
     }
     vn.wakeCache = w
     return w
@@ -163,6 +167,7 @@ export class VoteNode {
         onGate(vn, input.lease, input.passed)
         break
       default:
+        doneHolderTick(vn)
         vn.recheck = true
     }
     if (vn.recheck) {
@@ -180,27 +185,21 @@ export class VoteNode {
 function onTick(vn: VoteCore): void {
   if (collectionTick(vn)) return
   const now = vn.now
-  const r = vn.recovery
+  const r = vn.rec.relearning
   if (r && now >= r.nextSyncAt) sendSyncRequest(vn, r)
   catchUpTick(vn)
-  for (const a of vn.announcements) {
-    if (now < a.at) continue
-    vn.broadcast(a.msg)
-    a.left--
-    a.gapMs *= 4
-    a.at = now + a.gapMs
-  }
-  vn.announcements = vn.announcements.filter((a) => a.left > 0)
+  operatorTick(vn)
   staleQueryTick(vn)
+  doneHolderTick(vn)
 }
 
 function onGate(vn: VoteCore, lease: Lease, passed: boolean): void {
-  const l = vn.lease
+  const l = vn.cand.lease
   if (!l || l.slot !== lease.slot || l.term !== lease.term) return
   if (!passed) return // keep the slot: the wave stops by itself rather than free it on a timer
-  vn.lease = undefined
+  vn.cand.lease = undefined
   const rel = vn.sign<ReleaseMsg>({ k: 'rel', wave: l.wave, slot: l.slot, term: l.term, holder: vn.id })
-  onResolution(vn, rel)
+  vn.toSelf(rel)
   vn.dirty = true
   vn.flushPersist()
   vn.count('leases.released')
@@ -209,55 +208,11 @@ function onGate(vn: VoteCore, lease: Lease, passed: boolean): void {
   vn.effects.push({ type: 'lease-released', lease: l })
 }
 
-function publishWave(vn: VoteCore, w: Omit<Unsigned<WaveMsg>, 'k' | 'v'>): void {
-  if (vn.role !== 'coordinator') return vn.drop(vn.id, 'unknown-wave', 'only the coordinator publishes waves')
-  const m = vn.sign<WaveMsg>({ k: 'wave', v: 1, ...w })
-  adoptWave(vn, m)
-  // Announced with backoff like the operator's decisions: a node that missed the wave would
-  // never ask for a slot, and if it ranks first, nobody else asks either.
-  announce(vn, m)
-}
-
-function forceRelease(vn: VoteCore, slot: number, term?: number, node?: string): void {
-  const w = vn.wave
-  if (vn.role !== 'coordinator' || !w || slot >= w.slots) return vn.drop(vn.id, 'unknown-wave', `force-release of slot ${slot}`)
-  const s = vn.slots[slot]!
-  let t: number
-  if (term === undefined && node !== undefined) {
-    // Only what `node` holds: a slot it was promised on may be held by someone else since.
-    t = Math.max(s.grant?.holder === node ? s.grant.term : 0, s.promises.get(node)?.term ?? 0)
-    if (t === 0) return vn.drop(vn.id, 'unknown-wave', `force-release: ${node} holds nothing on slot ${slot}`)
-    if (t <= s.forcedUpTo) return void vn.count('dup.force')
-  } else {
-    t = term ?? Math.max(s.knownTerm, s.grant?.term ?? 0)
-    for (const p of s.promises.values()) t = Math.max(t, p.term)
-    if (t <= s.forcedUpTo) t = s.forcedUpTo + 1
-  }
-  const m = vn.sign<ForceMsg>({ k: 'force', wave: w.id, slot, term: t, by: vn.id })
-  vn.log.warn({ component: 'vote', node: vn.id, slot, term: t }, 'force-release')
-  onResolution(vn, m)
-  announce(vn, m)
-}
-
-/** Broadcast now and again after 1, 4, 16, 64, 256 s: operator decisions must reach everyone. */
-function announce(vn: VoteCore, m: VoteMessage): void {
-  vn.broadcast(m)
-  vn.announcements.push({ msg: m, at: vn.now + 1000, gapMs: 1000, left: 5 })
-}
-
-function retire(vn: VoteCore, node: string): void {
-  const w = vn.wave
-  if (vn.role !== 'coordinator' || !w) return vn.drop(vn.id, 'unknown-wave', `retire ${node}`)
-  const m = vn.sign<RetireMsg>({ k: 'retire', wave: w.id, node, by: vn.id })
-  onRetire(vn, m)
-  announce(vn, m)
-}
-
 function restore(vn: VoteCore, p: PersistedVote): void {
   if (p.wave) adoptWave(vn, p.wave)
-  vn.retired = new Set(p.retired)
+  vn.books.retired = new Set(p.retired)
   for (const ps of p.slots) {
-    const s = vn.slots[ps.slot]
+    const s = vn.books.slots[ps.slot]
     if (!s) continue
     s.knownTerm = ps.knownTerm
     s.forcedUpTo = ps.forcedUpTo
@@ -265,7 +220,7 @@ function restore(vn: VoteCore, p: PersistedVote): void {
     if (ps.grant) s.grant = { ...ps.grant, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
     for (const [t, c] of ps.myVotes) s.myVotes.set(t, c)
   }
-  vn.lease = p.lease ? { ...p.lease } : undefined
+  vn.cand.lease = p.lease ? { ...p.lease } : undefined
   // An interrupted collection is not resumed as such: the reclaim path asks again for the same term.
   if (!p.memoryWhole) startRecovery(vn, vn.now)
 }

@@ -16,6 +16,11 @@ export class StaticView implements ClusterView {
   readonly undrainable = new Set<string>()
   /** Current roster keys that differ from the wave roster's (a node that booted again). */
   readonly keys = new Map<string, string>()
+  /** Boot seconds the mesh shows (cold-start.ts); none known by default. */
+  readonly boots = new Map<string, number>()
+  bootSecond(id: string): number | undefined {
+    return this.boots.get(id)
+  }
   currentKey(id: string): string | undefined {
     return this.keys.get(id)
   }
@@ -70,7 +75,11 @@ export class VoteNet {
       this.view.nodes.set(id, { id, image: 'v1', domain: opts.domains?.[id] ?? 'd0', available: true, healthy: true, pods: 0, load: 0 })
     }
     this.nodes.set(COORD, this.make(COORD, 'coordinator', false))
-    for (const id of opts.ids) this.nodes.set(id, this.make(id, 'node', !(opts.bootedBeforeWave ?? true)))
+    const justBooted = !(opts.bootedBeforeWave ?? true)
+    for (const id of opts.ids) {
+      this.nodes.set(id, this.make(id, 'node', justBooted))
+      if (justBooted) this.view.boots.set(id, Math.floor(this.now / 1000))
+    }
   }
 
   make(id: string, role: 'node' | 'coordinator', mayHaveForgotten: boolean, persisted?: PersistedVote): VoteNode {

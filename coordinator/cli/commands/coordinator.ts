@@ -5,6 +5,7 @@
  *   shoal coordinator approve|reject REQUEST_ID
  *   shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
  *   shoal coordinator remove NODE
+ *   shoal coordinator check|backup|restore (./coordinator-state.ts)
  * Client commands find the coordinator with --url (or SHOAL_COORDINATOR_URL, default
  * http://127.0.0.1:8080) and the admin token with --admin-token (or SHOAL_ADMIN_TOKEN, or
  * the file <data-dir>/admin-token the coordinator wrote on first start).
@@ -25,6 +26,7 @@ import {
   type PartialConfig,
 } from '../../coordinator-config.js'
 import { outputFormat, parse, table, type Options } from '../args.js'
+import { runState } from './coordinator-state.js'
 import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
@@ -34,7 +36,8 @@ const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
        shoal coordinator nodes|pending|audit [--url URL] [--admin-token T] [-o table|json]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
-       shoal coordinator remove NODE`
+       shoal coordinator remove NODE
+       shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]`
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const configKeys = Object.keys(CoordinatorConfig.shape) as (keyof CoordinatorConfig)[]
@@ -51,6 +54,10 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'assign':
     case 'remove':
       return client(sub, rest, io)
+    case 'check':
+    case 'backup':
+    case 'restore':
+      return runState(sub, rest, io)
     case 'help':
       io.out(USAGE)
       return 0
@@ -103,6 +110,7 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
     io.err(`admin token written to ${file} (the CLI reads it from there)`)
   }
   io.err(`coordinator of cluster ${coordinator.state.clusterId} on ${coordinator.url}; DHT bootstrap ${coordinator.bootstrapAddress ?? 'disabled'}; images from ${config.imagesDir}`)
+  io.err(`${config.approval === 'off' ? 'warning: ' : ''}${coordinator.enrollmentTrust}`)
   io.err(`cluster key ${coordinator.state.publicKey}; iPXE: chain ${config.publicUrl ?? coordinator.url}/boot/ipxe?mac=\${net0/mac}`)
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
@@ -114,6 +122,14 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
 }
 
 // --- client ----------------------------------------------------------------------------
+
+/** "node-0001: MAC a→b, +1/-1 parts" for a pending known id with changed hardware; "new" otherwise. */
+function claims(p: AdminPending): string {
+  if (!p.knownId) return 'new machine'
+  const c = p.changes
+  const parts = [c?.mac ? `MAC ${c.mac.was.join(',') || '-'}→${c.mac.now}` : '', c && (c.added.length || c.removed.length) ? `parts +${c.added.length}/-${c.removed.length}` : ''].filter(Boolean)
+  return `${p.knownId}: ${parts.join(', ')}`
+}
 
 async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
@@ -142,14 +158,14 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
       need(0, 'no arguments')
       const { nodes } = z.object({ nodes: z.array(AdminNode) }).parse(await call(adminRoutes.nodes))
       if (format === 'json') io.out(JSON.stringify(nodes, null, 2))
-      else io.out(table(['ID', 'MACS', 'IMAGE', 'SERIAL', 'ENROLLED', 'KEY'], nodes.map((n) => [n.id, n.macs.join(','), n.assignedImage ?? '(default)', n.serial, new Date(n.lastEnrolledAt).toISOString(), `${n.key.slice(0, 16)}…`])))
+      else io.out(table(['ID', 'MACS', 'IMAGE', 'SERIAL', 'ENROLLED', 'CLONES REFUSED', 'KEY'], nodes.map((n) => [n.id, n.macs.join(','), n.assignedImage ?? '(default)', n.serial, new Date(n.lastEnrolledAt).toISOString(), n.cloneRefusals ? `${n.cloneRefusals.count} (last from ${n.cloneRefusals.lastMac})` : 0, `${n.key.slice(0, 16)}…`])))
       return 0
     }
     case 'pending': {
       need(0, 'no arguments')
       const { pending } = z.object({ pending: z.array(AdminPending) }).parse(await call(adminRoutes.pending))
       if (format === 'json') io.out(JSON.stringify(pending, null, 2))
-      else io.out(table(['REQUEST', 'STATE', 'MAC', 'PROPOSED ID', 'REQUESTED', 'MACHINE'], pending.map((p) => [p.requestId, p.state, p.mac, p.proposedId, new Date(p.requestedAt).toISOString(), [p.inventory.vendor, p.inventory.product].filter(Boolean).join(' ') || undefined])))
+      else io.out(table(['REQUEST', 'STATE', 'MAC', 'PROPOSED ID', 'REQUESTED', 'CLAIMS', 'MACHINE'], pending.map((p) => [p.requestId, p.state, p.mac, p.proposedId, new Date(p.requestedAt).toISOString(), claims(p), [p.inventory.vendor, p.inventory.product].filter(Boolean).join(' ') || undefined])))
       return 0
     }
     case 'audit': {
