@@ -68,8 +68,8 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
         if (!live.workers.every((w) => w.image === target && live.running(w) && w.api)) return false
         const s = await Promise.all(live.workers.map((w) => agentSelf(w.api)))
         if (!s.every((x) => x?.wave?.wave === id && x.wave.phase === 'ready' && !x.wave.lease) || !W.every((n) => live.kube.nodes.get(n)?.spec.unschedulable !== true)) return false
-        // The agents' log lines travel through a pipe and may trail their API: wait for each release line.
-        if (!W.every((n) => logs.some((l) => l.id === n && l.msg === 'lease released' && l.t >= t0 && l.j.lease?.wave === id))) return false
+        // The agents' log lines travel through a pipe and may trail their API: wait for each node's end of cycle.
+        if (!W.every((n) => logs.some((l) => l.id === n && l.t >= t0 && cycleEnd(l, id)))) return false
         return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
       },
       240_000,
@@ -78,13 +78,22 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
     return { id, t0, makespanMs: Date.now() - t0, f: watch.reset() }
   }
 
-  /** Per node of wave `id`: first lease acquired, last release, and its reboot (the agent's exit). */
+  /**
+   * A node's cycle of wave `id` ended: its release after the post-reboot gate, or — when it
+   * booted to find the lease already gone — the leftover path's end (post gate, uncordon,
+   * noout cleared; docs/waves-agent.md).
+   */
+  function cycleEnd(l: { msg: string; j: Record<string, any> }, id: string): boolean {
+    return (l.msg === 'lease released' && l.j.lease?.wave === id) || (l.msg === 'leftover cycle step done' && l.j.outcome === 'finished' && String(l.j.cycle).startsWith(`${id}/`))
+  }
+
+  /** Per node of wave `id`: first lease acquired, end of its cycle, and its reboot (the agent's exit). */
   function cyclesOf(id: string, t0: number) {
     const ev = (n: string, msg: string) => logs.filter((l) => l.id === n && l.msg === msg && l.t >= t0 && (l.j.lease?.wave ?? id) === id).map((l) => l.t)
     return W.map((n) => ({
       id: n,
       acquired: Math.min(...ev(n, 'lease acquired')),
-      released: Math.max(...ev(n, 'lease released')),
+      released: Math.max(...logs.filter((l) => l.id === n && l.t >= t0 && cycleEnd(l, id)).map((l) => l.t)),
       reboot: Math.min(...reboots.filter((r) => r.id === n && r.at >= t0).map((r) => r.at)),
     })).sort((a, b) => a.reboot - b.reboot)
   }
@@ -129,6 +138,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
       rebootsBeforeAnEarlierRelease: ordering(c).early.length,
       rebootsNotBackAndClean: notBackAndClean(w.t0).length,
       sharingPairs: sharing.size,
+      endedByLeftover: logs.filter((l) => l.t >= w.t0 && l.msg === 'leftover cycle step done' && String(l.j.cycle).startsWith(`${w.id}/`)).length,
       maxUnavailable: w.f.maxUnavailable,
       maxHostsDown: w.f.maxHostsDown,
       samples: w.f.samples,
