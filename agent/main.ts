@@ -11,6 +11,11 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
 import { ApiServer, type InventoryProvider } from './api/api-server.js'
+import { pageRoutes } from './api/page-routes.js'
+import { ShellAuditLog } from './api/shell-audit-log.js'
+import { ShellServer } from './api/shell-server.js'
+import { ed25519Verify } from './protocol/ed25519.js'
+import { SHELL_AUDIT_TOPIC } from './protocol/shell-channel.js'
 import { collectInventory, summarizeInventory, type Inventory } from './inventory/index.js'
 import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
@@ -101,7 +106,7 @@ async function loadRoster(file: string, cluster: string): Promise<Roster> {
     throw new ShoalError('config', `the roster file ${file} is invalid: ${i?.path.join('.')}: ${i?.message}`)
   }
   if (parsed.data.cluster !== cluster) throw new ShoalError('config', `the roster file ${file} is for cluster "${parsed.data.cluster}", but this agent is configured for "${cluster}"`)
-  return new Roster(parsed.data.members)
+  return new Roster(parsed.data.members, parsed.data.operators ?? [])
 }
 
 /** Starts one agent from a validated config. */
@@ -161,10 +166,36 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const upgrade = config.upgrade
     ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger })
     : undefined
+  // Remote shell (docs/shell.md): grants checked against the roster's operators; every
+  // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.
+  const shellLog = new ShellAuditLog()
+  const shell = new ShellServer({
+    selfId: config.nodeId,
+    operators: () => roster.operators,
+    verify: ed25519Verify,
+    clock: realClock,
+    logger,
+    onSession: (s) => {
+      shellLog.add(s)
+      runtime.input({ type: 'broadcast', topic: SHELL_AUDIT_TOPIC, body: pack(s) })
+    },
+  })
+  runtime.on('event', (e) => {
+    if (e.type === 'app' && e.topic === SHELL_AUDIT_TOPIC) shellLog.addFromMesh(e.from, e.body)
+  })
   const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
   const server = new ApiServer({
     source: runtime,
-    selfInfo: () => ({ publicKey: identity.publicKey, cluster: config.cluster, bootstrap: config.bootstrap, peers: transport.peers(), ...(upgrade ? { wave: upgrade.status() } : {}) }),
+    selfInfo: () => ({
+      publicKey: identity.publicKey,
+      cluster: config.cluster,
+      bootstrap: config.bootstrap,
+      peers: transport.peers(),
+      ...(upgrade ? { wave: upgrade.status() } : {}),
+      shell: { ...shell.counters(), operators: roster.operators.map((o) => o.name), auditDropped: shellLog.dropped },
+    }),
+    onUpgrade: (req, socket, head) => shell.handleUpgrade(req, socket, head),
+    extraRoutes: pageRoutes({ shells: shellLog }),
     ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,

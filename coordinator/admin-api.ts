@@ -13,10 +13,14 @@
  * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
  * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
  * | GET    | /v1/admin/backup         | -> JSON lines, one snapshot (state-backup.ts) |
+ * | GET    | /v1/admin/operators      | -> { operators: OperatorRecord[] }           |
+ * | POST   | /v1/admin/operators      | { name, key } -> OperatorRecord              |
+ * | POST   | /v1/admin/operators/remove | { name } -> { removed }                    |
  */
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
 import { ImageVersion, Mac } from './enroll-api.js'
+import { OperatorName } from '../agent/protocol/shell-grant.js'
 
 export const adminRoutes = {
   nodes: '/v1/admin/nodes',
@@ -27,7 +31,12 @@ export const adminRoutes = {
   remove: '/v1/admin/remove',
   audit: '/v1/admin/audit',
   backup: '/v1/admin/backup',
+  operators: '/v1/admin/operators',
+  removeOperator: '/v1/admin/operators/remove',
 } as const
+
+export const AddOperatorRequest = z.object({ name: OperatorName, key: PublicKeyHex }).strict()
+export const RemoveOperatorRequest = z.object({ name: OperatorName }).strict()
 
 export const DecideRequest = z.object({ requestId: z.string().regex(/^[0-9a-f]{16}$/, 'requestId: 16 hex characters (see: shoal coordinator pending)') }).strict()
 export const AssignRequest = z

@@ -3,7 +3,7 @@
  * approve/reject, assign, remove, and the node, pending and audit listings.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { adminRoutes, AssignRequest, AuditQuery, DecideRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
+import { AddOperatorRequest, RemoveOperatorRequest, adminRoutes, AssignRequest, AuditQuery, DecideRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
 import type { ClusterState } from './cluster-state.js'
 import type { CoordinatorConfig } from './coordinator-config.js'
 import { decide } from './enrollment.js'
@@ -11,6 +11,7 @@ import { allow, bearer, HttpError, readJson, sendJson, validate } from './http-j
 import type { ImageStore } from './image-store.js'
 import type { PendingEntry } from './state-store.js'
 import { backupLines } from './state-backup.js'
+import { addOperator, removeOperator } from './operators.js'
 
 export interface AdminContext {
   state: ClusterState
@@ -81,6 +82,18 @@ export async function handleAdmin(ctx: AdminContext, req: IncomingMessage, res: 
         if (res.destroyed) return
       }
       return void res.end()
+    }
+    case adminRoutes.operators: {
+      allow(method, ['GET', 'POST'])
+      if (method === 'GET') return sendJson(res, 200, { operators: [...state.operators.values()].sort((a, b) => a.name.localeCompare(b.name)) })
+      const body = validate(AddOperatorRequest, await readJson(req, ctx.config.maxBodyBytes), 'operator')
+      return sendJson(res, 200, await addOperator(state, body.name, body.key, by))
+    }
+    case adminRoutes.removeOperator: {
+      allow(method, ['POST'])
+      const body = validate(RemoveOperatorRequest, await readJson(req, ctx.config.maxBodyBytes), 'operator removal')
+      await removeOperator(state, body.name, by)
+      return sendJson(res, 200, { removed: body.name })
     }
     default:
       throw new HttpError(404, 'not-found', `no admin route ${method} ${path}`)

@@ -10,6 +10,7 @@ import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
 import { signRoster, verifyCertificate } from './certificate.js'
+import { OperatorRecord } from './operator-record.js'
 import { ENROLL_API_VERSION, type SignedRoster } from './enroll-api.js'
 import { tokenHash } from './join-token.js'
 import {
@@ -65,6 +66,8 @@ export class ClusterState {
   readonly nodeAssignments = new Map<string, Assignment>()
   readonly macAssignments = new Map<string, Assignment>()
   readonly pending = new Map<string, PendingEntry>()
+  /** Operators whose keys sign shell grants (coordinator/operators.ts). */
+  readonly operators = new Map<string, OperatorRecord>()
   /** Unused token hashes per MAC, oldest first (bounded by maxTokensPerMac). */
   private readonly tokensByMac = new Map<string, { hash: string; expiresAt: number }[]>()
   private rosterMeta: RosterMeta = { version: 0, issuedAt: 0 }
@@ -129,6 +132,7 @@ export class ClusterState {
     for (const [k, a] of await store.scan('assign!node!', Assignment)) state.nodeAssignments.set(k.slice('assign!node!'.length), a)
     for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
     for (const [, p] of await store.scan('pending!', PendingEntry)) state.pending.set(p.requestId, p)
+    for (const [, o] of await store.scan('operator!', OperatorRecord)) state.operators.set(o.name, o)
     for (const [k, t] of await store.scan('token!', TokenEntry)) {
       if (t.usedBy) continue
       const list = state.tokensByMac.get(t.mac) ?? []

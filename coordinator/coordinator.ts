@@ -11,6 +11,10 @@ import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.j
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
 import type { MeshParam } from '../agent/boot/mesh-param.js'
 import { handleAdmin } from './admin-routes.js'
+import { CoordinatorPage } from './page-api.js'
+import { recordShellSession, rosterWithOperators } from './operators.js'
+import { SHELL_AUDIT_TOPIC, ShellSession } from '../agent/protocol/shell-channel.js'
+import { unpack } from '../agent/protocol/frame.js'
 import { peersParam, renderBootScript, renderRefusal } from './boot-script.js'
 import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
@@ -44,6 +48,8 @@ export class Coordinator {
   private images: ImageStore | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private _waves: Waves | undefined
+  /** The cluster page and /v1/mesh/* (coordinator/page-api.ts). */
+  private page: CoordinatorPage | undefined
   private readonly wavesOptions: WavesOptions | undefined
   private starting: Promise<void> | undefined
   private closing: Promise<void> | undefined
@@ -100,6 +106,18 @@ export class Coordinator {
       { state, store: this.store, images: this.images, clock: this.clock, log: this.log, random: this.random, bootstrap: this.dht ? [this.dht.address] : undefined, meshHost: c.dhtHost, meshTiming: this.meshTiming, maxBodyBytes: c.maxBodyBytes, registry: this.metrics.registry },
       this.wavesOptions,
     )
+    this.page = new CoordinatorPage(this._waves, state.clusterId)
+    // Shell sessions gossiped by the agents land in the audit log (kind 'shell').
+    this._waves.peer?.runtime.on('event', (e) => {
+      if (e.type !== 'app' || e.topic !== SHELL_AUDIT_TOPIC) return
+      let parsed
+      try {
+        parsed = ShellSession.safeParse(unpack(e.body))
+      } catch {
+        return
+      }
+      if (parsed.success && parsed.data.node === e.from) void recordShellSession(state, parsed.data).catch((err) => this.log.warn({ component: 'coordinator', err: (err as Error).message }, 'shell audit not recorded'))
+    })
 
     const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err))
@@ -132,6 +150,7 @@ export class Coordinator {
 
   /** Releases whatever is open; safe to call on a half-started coordinator. */
   private async teardown(): Promise<void> {
+    await this.page?.close()
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.sweepTimer = undefined
     const server = this.server
@@ -197,6 +216,7 @@ export class Coordinator {
     // A GET with a body still streaming: answer, then close, rather than read it to its end.
     if ((method === 'GET' || method === 'HEAD') && !req.complete) res.setHeader('Connection', 'close')
     if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
+    if (this.page && (path === '/' || path.startsWith('/page/') || path.startsWith('/v1/mesh')) && (await this.page.handle(req, res, path))) return
     if (isWavePath(path)) return this.waves.handle(req, res, path, method)
     if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
     switch (path) {
@@ -231,12 +251,14 @@ export class Coordinator {
       case routes.roster: {
         allow(method, ['GET', 'HEAD'])
         // Agents poll the roster: an unchanged version costs a 304 and no signing.
-        const etag = `"roster-${this.state.clusterId}-${this.state.rosterVersion}"`
+        // ?operators=1: the roster with its operators (agents that know them ask; docs/shell.md).
+        const withOperators = url.searchParams.get('operators') === '1'
+        const etag = `"roster-${withOperators ? 'ops-' : ''}${this.state.clusterId}-${this.state.rosterVersion}"`
         if (req.headers['if-none-match'] === etag) {
           res.writeHead(304, { ETag: etag })
           return void res.end()
         }
-        return sendJson(res, 200, this.state.roster(), { ETag: etag })
+        return sendJson(res, 200, withOperators ? rosterWithOperators(this.state) : this.state.roster(), { ETag: etag })
       }
       case routes.cluster:
         allow(method, ['GET', 'HEAD'])

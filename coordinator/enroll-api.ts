@@ -22,6 +22,7 @@
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
 import { RosterEntry } from '../agent/protocol/roster.js'
+import { OperatorEntry } from '../agent/protocol/shell-grant.js'
 
 /** Version of this contract; bumped on any incompatible change. Every signed body carries it as `v`. */
 export const ENROLL_API_VERSION = 1
@@ -145,6 +146,12 @@ export const RosterBody = z
     version: z.number().int().nonnegative(),
     issuedAt: z.number().int().nonnegative(),
     members: z.array(RosterEntry).max(100_000),
+    /**
+     * Operators whose keys sign shell grants (docs/shell.md). Additive: GET /v1/roster
+     * carries it only when asked (`?operators=1`), so agents that predate it, whose roster
+     * schema is strict, keep accepting the roster they poll.
+     */
+    operators: z.array(OperatorEntry).max(1000).optional(),
   })
   .strict()
 export type RosterBody = z.infer<typeof RosterBody>

@@ -4,6 +4,7 @@
  * certificate, MAC bindings pointing at enrolled nodes, and the database against the seal
  * file (the roster last signed). It reads only; every problem is listed, by entry.
  */
+import { OperatorRecord } from './operator-record.js'
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
@@ -38,6 +39,7 @@ const SCHEMAS: [prefix: string, schema: z.ZodType<unknown>][] = [
   ['pending!', PendingEntry],
   ['audit!', AuditEntry],
   ['hash!', HashEntry],
+  ['operator!', OperatorRecord],
 ]
 
 export async function checkStateDir(dir: string): Promise<StateCheckReport> {

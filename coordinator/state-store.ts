@@ -102,7 +102,7 @@ export type PendingEntry = z.infer<typeof PendingEntry>
 export const AuditEntry = z
   .object({
     at: z.number(),
-    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused']),
+    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused', 'operator', 'shell']),
     node: z.string().optional(),
     mac: z.string().optional(),
     remote: z.string().optional(),

@@ -129,7 +129,7 @@ describe('agent API', () => {
     expect(r.status).toBe(200)
     expect(r.body).toMatchObject({ id: 'node-0', cluster, publicKey: publicKeyHexFromSeed(Buffer.from(seeds[0]!, 'hex')) })
     expect(r.body.counters).toHaveProperty('dropped')
-    expect(r.body.counters.refused).toEqual({ 'not-on-roster': expect.any(Number), 'inbound-cap': expect.any(Number) })
+    expect(r.body.counters.refused).toEqual({ 'not-on-roster': expect.any(Number), 'inbound-cap': expect.any(Number), 'protocol-version': expect.any(Number) })
     expect(r.body.process.rssBytes).toBeGreaterThan(0)
   })
 })

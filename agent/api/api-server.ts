@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
 import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
@@ -45,6 +46,10 @@ export interface ApiServerOptions {
   /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
   watchHeartbeatMs?: number
   logger?: Logger
+  /** WebSocket upgrades (the remote shell, agent/api/shell-server.ts); without it every upgrade is refused. */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Extra GET routes (the cluster page, shell sessions) tried first; true when it answered. */
+  extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>
 }
 
 /** Operator-visible fields that differ between two records of one node (all of them for a first record). */
@@ -85,6 +90,10 @@ export class ApiServer {
   async listen(port: number, host: string): Promise<{ host: string; port: number }> {
     const server = createServer((req, res) => void this.handle(req, res))
     server.keepAliveTimeout = 5_000
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (this.opts.onUpgrade) return this.opts.onUpgrade(req, socket, head)
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+    })
     this.server = server
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -108,6 +117,11 @@ export class ApiServer {
     await new Promise<void>((resolve) => server.close(() => resolve()))
   }
 
+  /** Answers one request without listening (the coordinator serves its mesh view this way, under /v1/mesh). */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.handle(req, res)
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // This API reads no bodies: one still streaming is answered and the connection closed,
     // never read and discarded for as long as the client sends.
@@ -115,6 +129,7 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'http://agent')
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
+      if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return
       const parts = url.pathname.split('/').filter(Boolean)
       if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml (routes start with /v1)`)
       const [, a, b, c, ...rest] = parts

@@ -16,6 +16,7 @@ export async function mergeRosterFile(path: string, cluster: string, roster: Ros
   if (!parsed.success) throw new Error(`roster file ${path} is invalid: ${parsed.error.issues[0]?.message}`)
   if (parsed.data.cluster !== cluster) throw new Error(`roster file ${path} is for cluster ${parsed.data.cluster}, not ${cluster}`)
   const added: string[] = []
+  roster.operators = parsed.data.operators ?? []
   for (const e of parsed.data.members) {
     if (roster.keyOf(e.id) !== e.key) {
       roster.add(e)

@@ -33,7 +33,8 @@ export async function fetchRoster(pin: RosterPin, timeoutMs: number): Promise<Si
 export async function fetchRosterIfChanged(pin: RosterPin, timeoutMs: number, etag: string | undefined): Promise<{ roster: SignedRoster; etag: string | undefined } | undefined> {
   let answer: { status: number; text: string; etag: string | undefined }
   try {
-    answer = await getText(new URL(`${pin.coordinator}${routes.roster}`), timeoutMs, etag ? { 'if-none-match': etag } : {})
+    // ?operators=1: the operators that may sign shell grants come along (older coordinators ignore it).
+    answer = await getText(new URL(`${pin.coordinator}${routes.roster}?operators=1`), timeoutMs, etag ? { 'if-none-match': etag } : {})
   } catch (err) {
     throw new ShoalError('unreachable', `cannot fetch the roster from ${pin.coordinator}: ${(err as Error).message}`, { cause: err })
   }
@@ -83,7 +84,7 @@ export async function writeRosterFiles(path: string, roster: SignedRoster): Prom
   const signedPath = path.replace(/\.json$/, '') + '.signed.json'
   await writeFile(`${signedPath}.tmp`, JSON.stringify(roster, null, 2) + '\n')
   await rename(`${signedPath}.tmp`, signedPath)
-  await writeFile(`${path}.tmp`, JSON.stringify({ cluster: roster.cluster, members: roster.members }, null, 2) + '\n')
+  await writeFile(`${path}.tmp`, JSON.stringify({ cluster: roster.cluster, members: roster.members, ...(roster.operators ? { operators: roster.operators } : {}) }, null, 2) + '\n')
   await rename(`${path}.tmp`, path)
 }
 
@@ -105,6 +106,7 @@ export function startRosterSync(o: RosterSyncOptions): () => void {
   let failing = false
   let timer: NodeJS.Timeout | undefined
   let etag: string | undefined
+  let operators: string | undefined
   const tick = async () => {
     try {
       const got = await fetchRosterIfChanged(o.pin, o.timeoutMs, etag)
@@ -112,7 +114,9 @@ export function startRosterSync(o: RosterSyncOptions): () => void {
       failing = false
       const r = got?.roster
       if (got) etag = got.etag
-      if (r && r.version > version) {
+      // The enrollment answer carries no operators: the first sync writes them even at the same version.
+      if (r && (r.version > version || JSON.stringify(r.operators ?? []) !== operators)) {
+        operators = JSON.stringify(r.operators ?? [])
         await writeRosterFiles(o.rosterFile, r)
         o.log(`roster v${r.version}: ${r.members.length} members (${r.members.map((m) => m.id).join(', ')})`)
         version = r.version

@@ -5,10 +5,18 @@
  */
 import { z } from 'zod'
 import { NodeId, PublicKeyHex } from './node-record.js'
+import { OperatorEntry } from './shell-grant.js'
 
 export const RosterEntry = z.object({ id: NodeId, key: PublicKeyHex }).strict()
 export type RosterEntry = z.infer<typeof RosterEntry>
-export const RosterFile = z.object({ cluster: z.string().min(1).max(64), members: z.array(RosterEntry).max(100000) }).strict()
+export const RosterFile = z
+  .object({
+    cluster: z.string().min(1).max(64),
+    members: z.array(RosterEntry).max(100000),
+    /** Operators whose keys sign shell grants (agent/protocol/shell-grant.ts); absent = none. */
+    operators: z.array(OperatorEntry).max(1000).optional(),
+  })
+  .strict()
 export type RosterFile = z.infer<typeof RosterFile>
 
 /** The coordinator's member id in every roster: its key signs waves and wave control. Hardware ids never take it. */
@@ -17,8 +25,11 @@ export const COORDINATOR_MEMBER_ID = 'coordinator'
 export class Roster {
   private readonly byId = new Map<string, string>()
   private readonly byKey = new Map<string, string>()
-  constructor(entries: Iterable<RosterEntry> = []) {
+  /** Operators the roster lists (replaced whole when the roster file changes: removals count). */
+  operators: readonly OperatorEntry[] = []
+  constructor(entries: Iterable<RosterEntry> = [], operators: readonly OperatorEntry[] = []) {
     for (const e of entries) this.add(e)
+    this.operators = operators
   }
   add(e: RosterEntry): void {
     this.byId.set(e.id, e.key)

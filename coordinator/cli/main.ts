@@ -33,6 +33,8 @@ export const commands: Record<string, string> = {
   coordinator: 'coordinator',
   upgrade: 'upgrade',
   lease: 'lease',
+  shell: 'shell',
+  audit: 'audit',
 }
 
 const stdio: CliIo = {

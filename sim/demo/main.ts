@@ -81,6 +81,7 @@ try {
   // Power on the first worker and watch the cluster through its eyes.
   const first = await cluster.release(0)
   say(`${stamp()} powered on ${short(first.id)}  (${first.api}); watching the cluster through it`)
+  say(waveDemo ? `  open the cluster page: ${waveDemo.url}/   (the coordinator's: it shows the wave timeline)` : `  open the cluster page: http://${first.api}/`)
   const client = new AgentClient(first.api!)
   const seen = new Set<string>()
   let resolveAll: () => void = () => {}
@@ -140,7 +141,7 @@ try {
   say(nodesTable((await client.cluster()).nodes))
   say('')
   say('Ask any agent about the whole cluster, from another terminal:')
-  say(`  npx shoal status --agent ${first.api}`)
+  say(`  npx shoal status --agent ${first.api}      or in a browser: http://${first.api}/`)
   say(`  npx shoal nodes --agent ${first.api}`)
   say(`  npx shoal watch --agent ${first.api}      then crash a worker: kill -9 ${cluster.agents[n - 1]?.proc?.pid ?? 'PID'}`)
   say(`agent pids: ${cluster.pids().join(' ')}`)
@@ -148,6 +149,7 @@ try {
     say('')
     say(`${stamp()} rolling upgrade ${'v1.0.0'} -> v2.0.0 through the coordinator at ${waveDemo.url} (at most ${waveK} node(s) down at a time)`)
     say(`  follow it from another terminal: npx shoal upgrade status --watch --coordinator ${waveDemo.url} --admin-token ${waveDemo.adminToken}`)
+    say(`  or watch its timeline fill: ${waveDemo.url}/`)
     if (!(await waveDemo.settled())) say(`${stamp()} warning: some agents' votes are still settling after their boot; starting anyway`)
     const s = await waveDemo.runWave(waveK, (l) => say(l.startsWith('  ') || l === '' || l.includes('\n') ? l : `${stamp()} ${l}`))
     say('')

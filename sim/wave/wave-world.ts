@@ -28,7 +28,7 @@ import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-v
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { isAvailable } from '../../agent/protocol/availability.js'
+import { isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
 import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
 import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
@@ -57,6 +57,8 @@ const OWN_VERSIONS = 1_000_000
  * would first see it pass — so a slow poll changes no timing and saves events.
  */
 const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity, verifyPollMs: 60_000 })
+
+const AVAILABILITY_SCRATCH: AvailabilityInput = { liveness: 'alive', phase: 'ready', health: 'ok', cordoned: false }
 
 const SIM_PHASE: Record<SimNode['phase'], Phase> = { idle: 'ready', draining: 'draining', rebooting: 'rebooting', verifying: 'verifying', failed: 'failed' }
 
@@ -452,7 +454,12 @@ export class WaveWorld {
 
   private computeFacts(n: SimNode): NodeFacts {
     // Production's rule over the model: a kubelet not Ready is what makes a record critical.
-    const available = isAvailable({ liveness: n.up ? 'alive' : 'dead', phase: SIM_PHASE[n.phase], health: n.kubeletReady ? 'ok' : 'critical', cordoned: n.cordoned })
+    const a = AVAILABILITY_SCRATCH // hot: every refresh of every node; one object, refilled
+    a.liveness = n.up ? 'alive' : 'dead'
+    a.phase = SIM_PHASE[n.phase]
+    a.health = n.kubeletReady ? 'ok' : 'critical'
+    a.cordoned = n.cordoned
+    const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
     return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load }
   }
@@ -641,8 +648,10 @@ export class WaveWorld {
   }
 
   private setPhase(n: SimNode, phase: Phase, reason?: string): void {
-    n.phase = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
+    const p = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
     if (reason && this.checker.full) this.checker.trace(`${n.id} ${phase}: ${reason}`)
+    if (p === n.phase) return
+    n.phase = p
     this.refresh(n)
   }
 

@@ -37,7 +37,8 @@ const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
        shoal coordinator remove NODE
-       shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]`
+       shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]
+       shoal coordinator operator add NAME --key FILE.pub | remove NAME | list | keygen FILE`
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const configKeys = Object.keys(CoordinatorConfig.shape) as (keyof CoordinatorConfig)[]
@@ -58,6 +59,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'backup':
     case 'restore':
       return runState(sub, rest, io)
+    case 'operator':
+      return (await import('../operator-command.js')).operatorCommand(rest, io)
     case 'help':
       io.out(USAGE)
       return 0
