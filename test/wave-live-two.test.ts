@@ -5,8 +5,9 @@
  * reboot — the fake Kubernetes API, and the real coordinator.
  *
  * 1. A K=1 wave over the two workers completes. While one worker reboots the other is
- *    exactly half of the wave's roster: leases are won with the coordinator's tie-break
- *    vote in the quorum (the vote logs `votes` and `coordinator` for every lease it wins).
+ *    exactly half of the wave's roster: a lease may be won with the coordinator's tie-break
+ *    vote in the quorum (the vote logs `votes` and `coordinator` for every lease it wins;
+ *    every quorum is checked against the rule, and the figures say which formed).
  *    Sampled every 150 ms: never more than one unavailable, never an inactive PG.
  * 2. With min_size 2 (= size) no worker can ever stop on its own: `shoal upgrade start`
  *    refuses, names the fix (`ceph osd pool set testpool min_size 1`), and starts only
@@ -93,10 +94,11 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
     console.log(line)
     if (process.env.WAVE_LIVE_FIGURES) appendFileSync(process.env.WAVE_LIVE_FIGURES, line + '\n')
     expect(live.workers.map((w) => w.image)).toEqual(['v2', 'v2'])
-    // Each worker won its slot before its reboot and reclaimed it after; at least one of those
-    // quorums was one worker plus the coordinator (the other down, rebooting or just booted).
+    // Each worker won its slot before its reboot and reclaimed it after. Which quorum forms —
+    // both workers, or one plus the coordinator (the other rebooting or just booted) — depends
+    // on whose vote arrives first: reported in the figures (`leases`), not asserted.
     expect(new Set(won.map((x) => x.node))).toEqual(new Set(W))
-    expect(won.some((x) => x.coordinator && 2 * x.votes === W.length)).toBe(true)
+    expect(won.every((x) => 2 * x.votes > W.length || (2 * x.votes === W.length && x.coordinator))).toBe(true)
     expect(f.overLimit).toEqual([])
     expect(f.maxUnavailable).toBe(1)
     expect(f.maxHostsDown).toBe(1)
