@@ -102,6 +102,53 @@ describe('KubeClient against the fake API server', () => {
     expect(api.pods.has('default/debug')).toBe(false)
   })
 
+  it('a pod with graceful termination stays, terminating, until its time is up: the drain waits for it', async () => {
+    api.addPod({ name: 'web-3', node: 'node-c', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'web-rs' } })
+    api.setTerminating('default', 'web-1', 60_000)
+    api.setTerminating('shop', 'cache-1', 50)
+    const gone = new Promise<{ pod: string; node: string }>((resolve) => api.once('terminated', resolve))
+    // Virtual time: the drain's deadline passes while web-1 is still shutting down.
+    const r = await drainNode(client, 'node-a', { deadlineMs: 5000 })
+    expect(r.drained).toBe(false)
+    expect(r.blocking).toContainEqual({ namespace: 'default', name: 'web-1', reason: 'evicted but still terminating at the deadline' })
+    const pod = api.pods.get('default/web-1')!
+    expect(pod.metadata.deletionTimestamp).toEqual(expect.any(String))
+    expect(pod.spec.terminationGracePeriodSeconds).toBe(60)
+    // A terminating pod no longer counts for its budget, and no drain plan evicts it again.
+    expect(api.pdbStatus(api.pdbs.get('default/web-pdb')!)).toMatchObject({ expectedPods: 2, currentHealthy: 2 })
+    expect((await new KubeProbe(client, 'node-a').run({ drainPlan: true })).drain!.evict).toEqual([])
+    // cache-1's 50 ms are up: gone (an event to wait on, not a sleep).
+    expect(await gone).toEqual({ pod: 'shop/cache-1', node: 'node-a' })
+    expect(api.pods.has('shop/cache-1')).toBe(false)
+  })
+
+  it('reschedules an evicted ReplicaSet pod onto the schedulable node with the fewest of its pods', async () => {
+    const spread = new FakeKubeApiServer({ reschedule: true })
+    try {
+      for (const n of ['n1', 'n2', 'n3']) spread.addNode({ name: n })
+      spread.addPod({ name: 'a', node: 'n1', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'rs' }, terminatingMs: 60_000 })
+      spread.addPod({ name: 'b', node: 'n2', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'rs' } })
+      spread.addPod({ name: 'c', node: 'n2', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'rs' } })
+      spread.nodes.get('n3')!.spec.unschedulable = true
+      const url = await spread.start()
+      const res = await fetch(`${url}/api/v1/namespaces/default/pods/a/eviction`, { method: 'POST', body: JSON.stringify({ kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: 'a' } }) })
+      expect(res.status).toBe(201)
+      // Never on the node it left, never on a cordoned one: n2, though it has two already.
+      const placed = [...spread.pods.values()].filter((p) => !['a', 'b', 'c'].includes(p.metadata.name))
+      expect(placed.map((p) => p.spec.nodeName)).toEqual(['n2'])
+      spread.nodes.get('n3')!.spec.unschedulable = false
+      spread.addPod({ name: 'd', node: 'n1', labels: { app: 'web' }, owner: { kind: 'ReplicaSet', name: 'rs' } })
+      await fetch(`${url}/api/v1/namespaces/default/pods/d/eviction`, { method: 'POST', body: JSON.stringify({ kind: 'Eviction', apiVersion: 'policy/v1', metadata: { name: 'd' } }) })
+      // n2 now has three, uncordoned n3 none: the fewest wins.
+      const next = [...spread.pods.values()].filter((p) => !['a', 'b', 'c', 'd'].includes(p.metadata.name) && p !== placed[0])
+      expect(next.map((p) => p.spec.nodeName)).toEqual(['n3'])
+      // The replacement keeps the template's graceful termination.
+      expect(placed[0]!.spec.terminationGracePeriodSeconds).toBe(60)
+    } finally {
+      await spread.close()
+    }
+  })
+
   it('stops at the drain deadline and reports the blocking pod with the budget reason', async () => {
     const r = await drainNode(client, 'node-a', { deadlineMs: 20_000 })
     expect(r.drained).toBe(false)

@@ -58,6 +58,15 @@ describe('stop facts from real Ceph answers', () => {
     expect(stopFactsOf(obs(failed(new Error('timeout'))))).toBeUndefined()
   })
 
+  it('ok-to-stop asked jointly with a slot holder (all clean, nothing down) says nothing about "alone"', () => {
+    // Seen live at K=2 on four hosts (size 3 / min_size 2): the pre gate asked for w2 together
+    // with w4, which held a slot; the "no" was taken for w2 alone, and the next wave was refused.
+    const joint: CephSnapshot = { ...snapshot('node-a', 'ok', samples.notOkToStop2()), jointHosts: ['node-b'], jointOsds: [1] }
+    expect(stopFactsOf(obs(ok(joint)))!.okAlone).toBeUndefined()
+    expect(stopFactsOf(obs(ok(joint)), { okAlone: true })!.okAlone).toBe(true)
+    expect(stopFactsOf(obs(ok({ ...joint, jointHosts: [], jointOsds: [] })))!.okAlone).toBe(false)
+  })
+
   it('the failure-domain type follows the rule the pools use; buckets count only with OSDs under them', () => {
     const rules = samples.crushRules()
     expect(failureDomainType(rules, [0])).toBe('host')

@@ -44,6 +44,13 @@ export interface FakePodSpec {
   mirror?: boolean
   ready?: boolean
   phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed'
+  /**
+   * Graceful termination: once deleted or evicted, the pod stays (with its
+   * deletionTimestamp, no longer counted by a PDB) this long before it is gone, as its
+   * containers shut down. Default 0: gone at once. A ReplicaSet's replacement (reschedule)
+   * is created at once and inherits it.
+   */
+  terminatingMs?: number
 }
 
 export interface FakePdbSpec {
@@ -71,7 +78,10 @@ export interface FakeKubeOptions {
   token?: string
   /** Serve HTTPS with this key/cert (PEM). */
   tls?: { key: string | Buffer; cert: string | Buffer }
-  /** Recreate evicted ReplicaSet pods, Ready, on another schedulable Ready node. Default false. */
+  /**
+   * Recreate evicted ReplicaSet pods, Ready, on another schedulable Ready node — the one
+   * with the fewest pods of that ReplicaSet (the scheduler's default spreading). Default false.
+   */
   reschedule?: boolean
   /** Kubernetes version reported by /version and the node table. */
   version?: string
@@ -95,6 +105,9 @@ export class FakeKubeApiServer extends EventEmitter {
   private faults: (Fault & { left: number })[] = []
   private server?: Server
   private readonly hung = new Set<ServerResponse>()
+  /** Pods with graceful termination (FakePodSpec.terminatingMs), by key, and their pending removals. */
+  private readonly grace = new Map<string, number>()
+  private readonly terminating = new Set<ReturnType<typeof setTimeout>>()
   private rv = 1
   private readonly version: string
   url = ''
@@ -122,6 +135,8 @@ export class FakeKubeApiServer extends EventEmitter {
     const s = this.server
     if (!s) return
     this.server = undefined
+    for (const t of this.terminating) clearTimeout(t)
+    this.terminating.clear()
     for (const r of this.hung) r.destroy()
     this.hung.clear()
     s.closeAllConnections?.()
@@ -191,7 +206,7 @@ export class FakeKubeApiServer extends EventEmitter {
       kind: 'Pod',
       apiVersion: 'v1',
       metadata: meta,
-      spec: { nodeName: spec.node, containers: [{ name: 'main', image: 'registry.local/app:1' }], restartPolicy: 'Always', terminationGracePeriodSeconds: 30 },
+      spec: { nodeName: spec.node, containers: [{ name: 'main', image: 'registry.local/app:1' }], restartPolicy: 'Always', terminationGracePeriodSeconds: spec.terminatingMs ? Math.ceil(spec.terminatingMs / 1000) : 30 },
       status: {
         phase: spec.phase ?? 'Running',
         conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: meta.creationTimestamp }],
@@ -200,6 +215,8 @@ export class FakeKubeApiServer extends EventEmitter {
       },
     }
     this.pods.set(`${ns}/${spec.name}`, pod)
+    if (spec.terminatingMs) this.grace.set(`${ns}/${spec.name}`, spec.terminatingMs)
+    else this.grace.delete(`${ns}/${spec.name}`)
     return pod
   }
 
@@ -212,6 +229,15 @@ export class FakeKubeApiServer extends EventEmitter {
     if (!p) throw new Error(`no pod ${namespace}/${name}`)
     p.status.conditions = [{ type: 'Ready', status: ready ? 'True' : 'False', lastTransitionTime: new Date().toISOString() }]
     this.touch(p)
+  }
+
+  /** Sets a pod's graceful termination (FakePodSpec.terminatingMs; 0: gone at once). */
+  setTerminating(namespace: string, name: string, ms: number): void {
+    const p = this.pods.get(`${namespace}/${name}`)
+    if (!p) throw new Error(`no pod ${namespace}/${name}`)
+    if (ms > 0) this.grace.set(`${namespace}/${name}`, ms)
+    else this.grace.delete(`${namespace}/${name}`)
+    p.spec.terminationGracePeriodSeconds = ms > 0 ? Math.ceil(ms / 1000) : 30
   }
 
   addPdb(spec: FakePdbSpec): Obj {
@@ -422,13 +448,38 @@ export class FakeKubeApiServer extends EventEmitter {
 
   private deletePod(p: Obj): void {
     const key = `${p.metadata.namespace}/${p.metadata.name}`
-    this.pods.delete(key)
+    if (p.metadata.deletionTimestamp) return // already terminating
+    const graceMs = this.grace.get(key) ?? 0
+    if (graceMs > 0) {
+      // Terminating: the object stays until its containers have stopped; its controller
+      // replaces it at once (below).
+      p.metadata.deletionTimestamp = new Date(Date.now() + graceMs).toISOString()
+      p.metadata.deletionGracePeriodSeconds = Math.ceil(graceMs / 1000)
+      this.touch(p)
+      const t = setTimeout(() => {
+        this.terminating.delete(t)
+        if (this.pods.get(key) === p) {
+          this.pods.delete(key)
+          this.grace.delete(key)
+          this.rv++
+          this.emit('terminated', { pod: key, node: p.spec.nodeName })
+        }
+      }, graceMs)
+      this.terminating.add(t)
+    } else {
+      this.pods.delete(key)
+      this.grace.delete(key)
+    }
     this.rv++
     const owner = p.metadata.ownerReferences?.find((o: Obj) => o.controller)
     if (this.options.reschedule && owner?.kind === 'ReplicaSet') {
-      const target = [...this.nodes.values()].find(
+      const mine = (n: string) => [...this.pods.values()].filter((x) => x.spec.nodeName === n && !x.metadata.deletionTimestamp && x.metadata.ownerReferences?.some((o: Obj) => o.controller && o.kind === 'ReplicaSet' && o.name === owner.name)).length
+      const eligible = [...this.nodes.values()].filter(
         (n) => n.metadata.name !== p.spec.nodeName && !n.spec.unschedulable && n.status.conditions.some((c: Obj) => c.type === 'Ready' && c.status === 'True'),
       )
+      // Spread like the scheduler: the eligible node with the fewest pods of this ReplicaSet (first on a tie).
+      let target: Obj | undefined
+      for (const n of eligible) if (!target || mine(n.metadata.name) < mine(target.metadata.name)) target = n
       if (target) {
         this.addPod({
           name: `${owner.name}-${randomUUID().slice(0, 5)}`,
@@ -436,6 +487,7 @@ export class FakeKubeApiServer extends EventEmitter {
           node: target.metadata.name,
           labels: p.metadata.labels,
           owner: { kind: 'ReplicaSet', name: owner.name },
+          ...(graceMs > 0 ? { terminatingMs: graceMs } : {}),
         })
       }
     }

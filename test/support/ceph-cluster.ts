@@ -29,6 +29,15 @@ export interface CephClusterOptions {
   heartbeatGraceS?: number
   /** Objects written to the test pool, so PGs have data to be degraded. */
   objects?: number
+  /**
+   * Replicas of every pool (the test pool and the mgr's own), and the fewest a PG needs to
+   * stay active. Default 3 / 2. The failure domain is always the CRUSH host (chooseleaf
+   * type 1): a pool needs at least `poolSize` hosts to be clean.
+   */
+  poolSize?: number
+  poolMinSize?: number
+  /** PGs of the test pool (default 16). */
+  pgs?: number
   /** Deadline for the whole start, including HEALTH_OK with every PG active+clean. */
   startTimeoutMs?: number
   /** Progress lines (timings); default silent. */
@@ -87,11 +96,16 @@ export class CephCluster {
     this.hosts = options.hosts ?? ['node-a', 'node-b', 'node-c']
     this.osdCount = options.osds ?? this.hosts.length
     if (this.hosts.length === 0 || this.osdCount < 1) throw new Error('CephCluster needs at least one host and one OSD')
+    const size = options.poolSize ?? 3
+    if (new Set(this.hosts).size < size) throw new Error(`CephCluster: a size-${size} pool with a host failure domain needs ${size} CRUSH hosts, got ${this.hosts.length}`)
     this.parentDir = options.parentDir ?? tmpdir()
     this.log = options.log ?? (() => {})
     this.opts = {
       heartbeatGraceS: options.heartbeatGraceS ?? 6,
       objects: options.objects ?? 8,
+      poolSize: options.poolSize ?? 3,
+      poolMinSize: options.poolMinSize ?? Math.min(2, options.poolSize ?? 3),
+      pgs: options.pgs ?? 16,
       startTimeoutMs: options.startTimeoutMs ?? 120_000,
     }
   }
@@ -134,8 +148,9 @@ export class CephCluster {
         const r = await this.ceph(['osd', 'stat', '--format', 'json'])
         return r.code === 0 && JSON.parse(r.stdout).num_up_osds >= this.osdCount
       })
-      const pg = '16'
+      const pg = String(this.opts.pgs)
       await this.cephOk(['osd', 'pool', 'create', this.pool, pg, pg, 'replicated'])
+      await this.setPool({ size: this.opts.poolSize, minSize: this.opts.poolMinSize })
       await this.cephOk(['osd', 'pool', 'application', 'enable', this.pool, 'rados'])
       const obj = join(this.dir, 'obj.bin')
       await writeFile(obj, Buffer.alloc(4096, 7))
@@ -192,6 +207,23 @@ export class CephCluster {
   async startMgr(): Promise<void> {
     if (!this.mgr) this.mgr = this.daemon('ceph-mgr', ['-i', 'x'])
   }
+  /** Sets the test pool's replicas and/or min_size (`ceph osd pool set POOL size|min_size N`). */
+  async setPool(p: { size?: number; minSize?: number }): Promise<void> {
+    if (p.size !== undefined) await this.cephOk(['osd', 'pool', 'set', this.pool, 'size', String(p.size), ...(p.size === 1 ? ['--yes-i-really-mean-it'] : [])])
+    if (p.minSize !== undefined) await this.cephOk(['osd', 'pool', 'set', this.pool, 'min_size', String(p.minSize)])
+  }
+
+  /**
+   * The PG states Ceph reports now (`ceph status`: the mgr's view, up to ~1 s behind the
+   * osdmap): how many PGs are not active (I/O to them stops), split into the sub-second
+   * transitions every OSD stop or start causes (`peering`, `activating`) and the rest
+   * (`peered`, `down`, `incomplete`, `stale`, `unknown`...), with their state names.
+   */
+  async pgStates(): Promise<PgStates> {
+    const d = JSON.parse(await this.cephOk(['status', '--format', 'json'], 5000))
+    return pgStatesOf(d.pgmap.pgs_by_state)
+  }
+
   /** Whether osd.id's process is running under this harness. */
   osdRunning(id: number): boolean {
     return this.osdProcs.has(id)
@@ -242,8 +274,8 @@ export class CephCluster {
     this.log(`[ceph ${((performance.now() - this.t0) / 1000).toFixed(2)}s] ${what}`)
   }
 
-  private async cephOk(args: string[]): Promise<string> {
-    const r = await this.ceph(args)
+  private async cephOk(args: string[], timeoutMs?: number): Promise<string> {
+    const r = await this.ceph(args, timeoutMs)
     if (r.code !== 0) throw new Error(`ceph ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`)
     return r.stdout
   }
@@ -324,8 +356,8 @@ export class CephCluster {
       `mon cluster log file = ${d}/log/$cluster.log`,
       `log file = ${d}/log/$cluster-$name.log`,
       `pid file = ${d}/run/$cluster-$name.pid`,
-      'osd pool default size = 3',
-      'osd pool default min size = 2',
+      `osd pool default size = ${this.opts.poolSize}`,
+      `osd pool default min size = ${this.opts.poolMinSize}`,
       'osd pool default pg num = 8',
       'osd pool default pgp num = 8',
       'osd pool default pg autoscale mode = off',
@@ -369,6 +401,35 @@ export class CephCluster {
     for (let i = 0; i < this.osdCount; i++) lines.push(`[osd.${i}]`, `crush location = root=default host=${this.hostOf(i)}`)
     return lines.join('\n') + '\n'
   }
+}
+
+export interface PgStates {
+  numPgs: number
+  /** PGs in a state without `active`, transitions included. */
+  notActive: number
+  /** Of those, `peering`/`activating` (an OSD just stopped or started). */
+  transient: number
+  /** The rest: `peered` (below min_size), `down`, `incomplete`, `stale`, `unknown`... */
+  inactive: number
+  /** State names of the PGs counted in `inactive`. */
+  inactiveStates: string[]
+}
+
+/** Splits `pgmap.pgs_by_state` of `ceph status` into active, transient and inactive PGs. Pure. */
+export function pgStatesOf(byState: readonly { state_name: string; count: number }[]): PgStates {
+  const r: PgStates = { numPgs: 0, notActive: 0, transient: 0, inactive: 0, inactiveStates: [] }
+  for (const p of byState) {
+    r.numPgs += p.count
+    const st = p.state_name.split('+')
+    if (st.includes('active')) continue
+    r.notActive += p.count
+    if (st.includes('peering') || st.includes('activating')) r.transient += p.count
+    else {
+      r.inactive += p.count
+      r.inactiveStates.push(p.state_name)
+    }
+  }
+  return r
 }
 
 function run(bin: string, args: string[], o: { timeoutMs: number; input?: string }): Promise<CephCmdResult> {

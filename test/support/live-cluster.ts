@@ -90,6 +90,12 @@ export interface LiveClusterOptions {
   upgrade?: Partial<UpgradeConfig>
   logLevel?: 'info' | 'debug'
   readyTimeoutMs?: number
+  /**
+   * The pods and budgets the fake Kubernetes API starts with (each worker's node is added
+   * first, Ready). Default: per node, a pod of the ReplicaSet `web-1` (app=web) and one of
+   * the DaemonSet `proxy`, no PodDisruptionBudget.
+   */
+  workload?: (kube: FakeKubeApiServer, workers: readonly string[]) => void
   /** Extra environment for a worker's agent, at every (re)start (e.g. SHOAL_TEST_NEXT_MINOR=1 for a next-minor build). */
   env?: (id: string) => Record<string, string>
 }
@@ -126,14 +132,17 @@ export class LiveCluster extends EventEmitter {
     await this.kube.start()
     const kubeconfig = join(this.dir, 'kubeconfig')
     await writeFile(kubeconfig, this.kube.kubeconfig())
-    for (const id of this.opts.workers) {
-      this.kube.addNode({ name: id, ready: true })
-      this.kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
-      this.kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
-    }
-    // No PodDisruptionBudget here: evicted web pods are rescheduled onto the others, and the
-    // drain plan (agent/health drainPlan) counts every pod of one budget on a node against
-    // its allowance at once, so the last worker would never pass its pre gate (see docs/waves-agent.md).
+    for (const id of this.opts.workers) this.kube.addNode({ name: id, ready: true })
+    if (this.opts.workload) this.opts.workload(this.kube, this.opts.workers)
+    else
+      for (const id of this.opts.workers) {
+        this.kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
+        this.kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
+      }
+    // No PodDisruptionBudget by default: evicted web pods are rescheduled onto the others, and
+    // the drain plan (agent/health drainPlan) counts every pod of one budget on a node against
+    // its allowance at once, so a node that collected two pods under a maxUnavailable-1 budget
+    // would never pass its pre gate (see docs/waves-agent.md).
     // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls.
     for (const [i, id] of this.opts.workers.entries()) {
       const seedHex = randomBytes(32).toString('hex')
