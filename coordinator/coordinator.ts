@@ -24,6 +24,8 @@ import { allow, HttpError, readJson, sendError, sendJson, sendText, validate } f
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
+import { PROTOCOL_VERSION } from '../agent/protocol/frame.js'
+import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
@@ -273,7 +275,7 @@ export class Coordinator {
           rosterVersion: this.state.rosterVersion,
         } satisfies ClusterInfo)
       case '/healthz':
-        return sendJson(res, 200, { ok: true })
+        return sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION })
       case '/metrics': {
         allow(method, ['GET'])
         const st = this.state

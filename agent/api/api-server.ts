@@ -10,6 +10,8 @@ import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
 import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
 import { meshFingerprints } from '../fingerprint/mesh-fingerprints.js'
+import { PROTOCOL_VERSION } from '../protocol/frame.js'
+import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 import { readCapped } from './read-capped.js'
 
@@ -184,6 +186,7 @@ export class ApiServer {
     return {
       id: this.opts.source.selfId,
       uptimeMs: now - this.opts.source.startedAt,
+      software: { version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION },
       ...(this.opts.selfInfo?.() ?? {}),
       node: me ? nodeDetail(me, now) : null,
       counters: this.opts.source.counters(),
