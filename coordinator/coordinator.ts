@@ -30,6 +30,7 @@ import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
 import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
+import { waveMetrics } from './waves/wave-metrics.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -124,6 +125,8 @@ export class Coordinator {
       }
       if (parsed.success && parsed.data.node === e.from) void recordShellSession(state, parsed.data).catch((err) => this.log.warn({ component: 'coordinator', err: (err as Error).message }, 'shell audit not recorded'))
     })
+    const waves = this._waves
+    waveMetrics(this.metrics.registry, () => waves.service.list(), this.clock.now(), () => this.clock.now())
 
     const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err))

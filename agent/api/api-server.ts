@@ -45,6 +45,8 @@ export interface ApiServerOptions {
   forwardTimeoutMs?: number
   /** Largest forwarded inventory answer read (MAX_FORWARDED_INVENTORY_BYTES). */
   maxForwardBytes?: number
+  /** The Prometheus exposition for GET /metrics (agent/api AgentMetrics). */
+  metrics?: { expose(): Promise<{ contentType: string; text: string }> }
   /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
   watchHeartbeatMs?: number
   logger?: Logger
@@ -132,6 +134,11 @@ export class ApiServer {
       const url = new URL(req.url ?? '/', 'http://agent')
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
       if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return
+      if (url.pathname === '/metrics' && this.opts.metrics) {
+        const { contentType, text } = await this.opts.metrics.expose()
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+        return void res.end(text)
+      }
       const parts = url.pathname.split('/').filter(Boolean)
       if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml (routes start with /v1)`)
       const [, a, b, c, ...rest] = parts

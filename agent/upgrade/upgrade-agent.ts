@@ -50,6 +50,8 @@ export interface UpgradeAgentOptions {
   /** Where vote promises survive a process restart (none: memory only, as after a RAM boot). */
   store?: Store
   logger?: Logger
+  /** Where gate rounds are reported for /metrics (agent/api AgentMetrics). */
+  metrics?: { observeRound(ms: Round['ms']): void; observeGates(pre: boolean, post: boolean): void }
   /** Tests: replace the real steps, the rebooter or the health observer. */
   steps?: UpgradeSteps
   rebooter?: Rebooter
@@ -417,6 +419,8 @@ export class UpgradeAgent {
       this.lastJointKey = preWith.join(',')
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
       this.stop = stopFactsOf(obs, this.stop)
+      this.o.metrics?.observeRound(this.monitor.last!.ms)
+      this.o.metrics?.observeGates(pre.pass, post.pass)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
