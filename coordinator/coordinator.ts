@@ -31,6 +31,7 @@ import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
 import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
 import { waveMetrics } from './waves/wave-metrics.js'
+import { coordinatorOpenApi } from './openapi.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -277,6 +278,9 @@ export class Coordinator {
           bootstrap: this.bootstrapFor(req),
           rosterVersion: this.state.rosterVersion,
         } satisfies ClusterInfo)
+      case '/openapi.json':
+        allow(method, ['GET'])
+        return sendJson(res, 200, coordinatorOpenApi())
       case '/healthz':
         return sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION })
       case '/metrics': {

@@ -5,6 +5,7 @@
  * Objects are loose: a newer agent may add fields, which older CLIs keep and ignore.
  */
 import { z } from 'zod'
+import { InventoryResponse } from '../inventory/inventory-response.js'
 import { HealthSummary, InventorySummary, NodeId, NodeRecordBody, Phase } from '../protocol/node-record.js'
 
 const Liveness = z.enum(['alive', 'suspect', 'dead'])
@@ -50,7 +51,11 @@ export const SelfSchema = z.looseObject({
   peers: z.array(z.unknown()).optional(),
   wave: z.looseObject({}).optional().describe('the upgrade agent status (agent/upgrade UpgradeStatus), when waves are configured'),
   node: NodeDetailSchema.nullable(),
-  counters: z.looseObject({}).describe('mesh, runtime and transport counters (also exported at GET /metrics)'),
+  counters: z
+    .looseObject({})
+    .describe(
+      'mesh, runtime and transport counters (also exported at GET /metrics): dropped (input dropped by reason: frame-too-large, malformed, bad-version, schema, bad-signature, not-on-roster, stale, replay, implausible-incarnation; a message type this version does not know is not dropped: see node ignored-type.TYPE and transport ignoredTypes), refused (not-on-roster, inbound-cap, protocol-version), disconnectedForBadFrames, stepErrors (mesh node steps that threw, by input type), node (activity counters incl. dropped.REASON, ignored-type.TYPE), transport (connections and bytes; helloVersions, ignoredTypes, refusedVersion)',
+    ),
   process: z.looseObject({ pid: z.number().int(), rssBytes: z.number(), heapUsedBytes: z.number() }),
 })
 
@@ -68,3 +73,10 @@ export const WatchLineSchema = z.discriminatedUnion('type', [
 export { MeshFingerprintList as FingerprintsSchema } from '../fingerprint/mesh-fingerprints.js'
 
 export { HealthSummary, InventorySummary, Phase }
+
+/** GET /v1/nodes/{id}/inventory: the inventory, who answered and how old it is. */
+export const InventoryAnswerSchema = InventoryResponse.extend({
+  id: NodeId,
+  stale: z.boolean().optional().describe('the owner could not be asked; this is the last copy'),
+  staleReason: z.string().optional(),
+})
