@@ -120,8 +120,11 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   try {
     r = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
   } catch (err) {
-    const msg = (err as Error).message.split('\n')[0]!.replace(/\.$/, '').replace(/\. To specify a positional argument.*$/, '')
-    throw new ShoalError('usage', `${msg} (see: ${commandOf(usage)} --help)`)
+    const text = (err as Error).message
+    const msg = text.split('\n')[0]!.replace(/\.$/, '').replace(/\. To specify a positional argument.*$/, '')
+    // node:util's fix for a value that starts with a dash ("--dht-port=-XYZ") is on a later line: keep it.
+    const dash = /use '(--[\w-]+=-XYZ)'/.exec(text)?.[1]
+    throw new ShoalError('usage', `${msg}${dash ? `: write it as ${dash.replace('XYZ', '1')}` : ''} (see: ${commandOf(usage)} --help)`)
   }
   const values = r.values as Record<string, unknown>
   for (const name of Object.keys(options)) {

@@ -74,6 +74,12 @@ describe('--help on every command and subcommand', () => {
   })
 })
 
+it('a negative flag value gets the way to write it', async () => {
+  const r = await cli('coordinator', '--dht-port', '-1')
+  expect(r.code).toBe(2)
+  expect(r.err).toEqual([expect.stringMatching(/--dht-port.*write it as --dht-port=-1 \(see: shoal coordinator --help\)$/)])
+})
+
 describe('shoal version and completion', () => {
   it('version prints the CLI version (equal to package.json) in every format', async () => {
     const pkg = JSON.parse(await readFile('package.json', 'utf8')) as { version: string }
