@@ -5,11 +5,12 @@
  * test/openapi.test.ts lints it and validates live answers of every route against it.
  */
 import { z } from 'zod'
-import { buildOpenApi, type Route } from '../agent/api/openapi-builder.js'
+import { buildOpenApi, jsonSchema, type Route } from '../agent/api/openapi-builder.js'
 import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveRequest } from './admin-api.js'
 import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, ImageVersion, JoinTokenResponse, Mac, Manifest, SignedRoster } from './enroll-api.js'
+import { BackupHeader, BackupLine, BackupTrailer } from './state-backup.js'
 import { Assignment, AuditEntry } from './state-store.js'
 import { AssignLeaseRequest, DryRun, ForceReleaseRequest, WaveCreate, WaveId, WaveStatus } from './waves/wave-api.js'
 
@@ -23,14 +24,14 @@ const Lease = z.object({ wave: z.string(), node: z.string(), slot: z.number().in
 
 export const coordinatorRoutes: Route[] = [
   // --- boot and enrollment (unauthenticated: the provisioning LAN is the trust boundary)
-  { method: 'get', path: '/boot/ipxe', summary: "A machine's iPXE boot script (kernel, initramfs, command line with a join token)", params: macQuery, responses: { 200: text('iPXE script'), 400: text('A script that prints why (bad or missing mac)'), 403: text('A script that prints why (unknown MAC refused)'), 503: text('A script that prints why (no image)') } },
-  { method: 'get', path: '/v1/join-token', summary: 'A one-time join token bound to the MAC that asks', params: macQuery, responses: { 200: { description: 'The token', schema: JoinTokenResponse }, 400: error('Bad mac'), 403: error('Unknown MAC refused') } },
+  { method: 'get', path: '/boot/ipxe', summary: "A machine's iPXE boot script (kernel, initramfs, command line with a join token)", params: macQuery, responses: { 200: text('iPXE script'), 400: text('A script that prints why (bad or missing mac)'), 403: text('A script that prints why (unknown MAC refused)'), 429: text('A script that waits and retries (too many from this address)'), 503: text('A script that prints why (no image)') } },
+  { method: 'get', path: '/v1/join-token', summary: 'A one-time join token bound to the MAC that asks', params: macQuery, responses: { 200: { description: 'The token', schema: JoinTokenResponse }, 400: error('Bad mac'), 403: error('Unknown MAC refused'), 429: error('Too many tokens from this address, or for this MAC') } },
   {
     method: 'post',
     path: '/v1/enroll',
     summary: 'Enroll: fingerprint, inventory and public key with a join token, for a certificate and the roster',
     body: { schema: EnrollRequest },
-    responses: { 200: { description: 'Enrolled: certificate, roster, boot parameters', schema: EnrollResponse }, 202: { description: 'Waiting for an operator (approval mode)', schema: EnrollPending }, 400: error('Bad request body'), 403: error('Token refused, or the request was rejected'), 413: error('Body too large') },
+    responses: { 200: { description: 'Enrolled: certificate, roster, boot parameters', schema: EnrollResponse }, 202: { description: 'Waiting for an operator (approval mode)', schema: EnrollPending }, 400: error('Bad request body'), 403: error('Token refused, or the request was rejected'), 409: error('The id is held by a node alive in the mesh under another key (a clone)'), 413: error('Body too large') },
   },
   { method: 'get', path: '/v1/roster', summary: 'The signed roster (ETag; If-None-Match answers 304)', responses: { 200: { description: 'Signed roster', schema: SignedRoster }, 304: { description: 'Unchanged since the ETag given' } } },
   { method: 'get', path: '/v1/cluster', summary: 'Cluster id, cluster key, bootstrap addresses, roster version', responses: { 200: { description: 'Cluster info', schema: ClusterInfo } } },
@@ -90,6 +91,13 @@ export const coordinatorRoutes: Route[] = [
   ),
   { method: 'post', path: '/v1/admin/assign', summary: "Assign a node's (or a MAC's) next boot image", admin: true, body: { schema: AssignRequest }, responses: { 200: { description: 'Assignment', schema: Assignment }, 400: error('Bad body or unknown version'), 401: unauthorized, 404: error('No such node') } },
   { method: 'post', path: '/v1/admin/remove', summary: 'Remove a node from the roster', admin: true, body: { schema: RemoveRequest }, responses: { 200: { description: 'Removed', schema: z.object({ removed: NodeId }) }, 400: error('Bad body'), 401: unauthorized, 404: error('No such node') } },
+  {
+    method: 'get',
+    path: '/v1/admin/backup',
+    summary: 'A consistent snapshot of the whole state, for shoal coordinator backup (holds the cluster key)',
+    admin: true,
+    responses: { 200: { description: 'JSON lines: a header, then one line per stored entry (coordinator/state-backup.ts)', raw: { contentType: 'application/x-ndjson', schema: jsonSchema(z.union([BackupHeader, BackupLine, BackupTrailer])) } }, 401: unauthorized },
+  },
   {
     method: 'get',
     path: '/v1/admin/audit',

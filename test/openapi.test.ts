@@ -241,6 +241,8 @@ describe('coordinator API description', () => {
     await c.call('POST', '/v1/admin/reject', '/v1/admin/reject', { body: { requestId: 'zz' }, headers: admin, expect: 400 })
     await c.call('POST', '/v1/admin/assign', '/v1/admin/assign', { body: { node: m1.id, image: 'v2' }, headers: admin, expect: 200 })
     await c.call('POST', '/v1/admin/remove', '/v1/admin/remove', { body: { node: w.machines[1]!.id }, headers: admin, expect: 200 })
+    const backup = await c.call('GET', '/v1/admin/backup', '/v1/admin/backup', { headers: admin, expect: 200 })
+    for (const line of backup.text.split('\n').filter(Boolean)) c.validateLine('GET', '/v1/admin/backup', 200, 'application/x-ndjson', JSON.parse(line))
     await c.call('GET', '/v1/admin/audit', '/v1/admin/audit?limit=5', { headers: admin, expect: 200 })
     await c.call('GET', '/v1/admin/audit', '/v1/admin/audit?limit=0', { headers: admin, expect: 400 })
     expect([...c.covered].sort()).toEqual(c.operations().sort())
