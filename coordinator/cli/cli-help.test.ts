@@ -208,6 +208,23 @@ describe('against an agent API', () => {
     }
   })
 
+  it('a wrong-shaped coordinator answer is one line naming the field, for every kind of command', async () => {
+    const fake = createServer((req, res) => res.end(JSON.stringify(req.url?.startsWith('/v1/admin/nodes') ? { nodes: 5 } : { id: 'w1', state: 'sideways' })))
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(fake.address() as { port: number }).port}`
+    try {
+      for (const cmd of [['coordinator', 'nodes'], ['upgrade', 'status'], ['lease', 'release', 'n1', '--force']]) {
+        const r = await cli(...cmd, '--coordinator', url, '--admin-token', 'x'.repeat(20))
+        expect(r.code, cmd.join(' ')).toBe(1)
+        expect(r.err).toHaveLength(1)
+        expect(r.err[0]).toMatch(/the coordinator at http:\/\/127\.0\.0\.1:\d+ answered with something this CLI does not understand \(field \S+: .*\); compare versions with: shoal version --coordinator/)
+        expect(r.err[0]).not.toMatch(/ZodError|Cannot read properties/)
+      }
+    } finally {
+      await new Promise((r) => fake.close(r))
+    }
+  })
+
   it('shoal version --agent shows the agent version', async () => {
     const r = await cli('version', '--agent', agent, '-o', 'json')
     expect(JSON.parse(r.out)).toEqual([expect.objectContaining({ component: 'cli' }), expect.objectContaining({ component: 'agent', version: SOFTWARE_VERSION, protocol: 1 })])
