@@ -8,7 +8,8 @@ import { z } from 'zod'
 import { buildOpenApi, jsonSchema, type Route } from '../agent/api/openapi-builder.js'
 import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
-import { AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveRequest } from './admin-api.js'
+import { AddOperatorRequest, AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
+import { OperatorRecord } from './operator-record.js'
 import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, ImageVersion, JoinTokenResponse, Mac, Manifest, SignedRoster } from './enroll-api.js'
 import { BackupHeader, BackupLine, BackupTrailer } from './state-backup.js'
 import { Assignment, AuditEntry } from './state-store.js'
@@ -91,6 +92,9 @@ export const coordinatorRoutes: Route[] = [
   ),
   { method: 'post', path: '/v1/admin/assign', summary: "Assign a node's (or a MAC's) next boot image", admin: true, body: { schema: AssignRequest }, responses: { 200: { description: 'Assignment', schema: Assignment }, 400: error('Bad body or unknown version'), 401: unauthorized, 404: error('No such node') } },
   { method: 'post', path: '/v1/admin/remove', summary: 'Remove a node from the roster', admin: true, body: { schema: RemoveRequest }, responses: { 200: { description: 'Removed', schema: z.object({ removed: NodeId }) }, 400: error('Bad body'), 401: unauthorized, 404: error('No such node') } },
+  { method: 'get', path: '/v1/admin/operators', summary: 'Operators who may sign shell grants (docs/shell.md)', admin: true, responses: { 200: { description: 'Operators', schema: z.object({ operators: z.array(OperatorRecord) }) }, 401: unauthorized } },
+  { method: 'post', path: '/v1/admin/operators', summary: 'Add an operator (their ed25519 public key) to the signed roster', admin: true, body: { schema: AddOperatorRequest }, responses: { 200: { description: 'Added', schema: OperatorRecord }, 400: error('Bad body'), 401: unauthorized } },
+  { method: 'post', path: '/v1/admin/operators/remove', summary: 'Remove an operator from the signed roster', admin: true, body: { schema: RemoveOperatorRequest }, responses: { 200: { description: 'Removed', schema: z.object({ removed: z.string() }) }, 400: error('Bad body'), 401: unauthorized, 404: error('No such operator') } },
   {
     method: 'get',
     path: '/v1/admin/backup',
