@@ -82,7 +82,7 @@ export const agentDefaults = Object.freeze({
 } satisfies Partial<AgentConfig>)
 
 /** Environment variables read, and the field each one sets. */
-const envFields: Record<string, { key: keyof AgentConfig; kind: 'string' | 'number' | 'list' | 'bool' }> = {
+export const envFields: Record<string, { key: keyof AgentConfig; kind: 'string' | 'number' | 'list' | 'bool' }> = {
   SHOAL_CLUSTER: { key: 'cluster', kind: 'string' },
   SHOAL_NODE_ID: { key: 'nodeId', kind: 'string' },
   SHOAL_SEED_FILE: { key: 'seedFile', kind: 'string' },

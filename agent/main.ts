@@ -10,6 +10,7 @@ import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
+import { AgentMetrics } from './api/agent-metrics.js'
 import { ApiServer, type InventoryProvider } from './api/api-server.js'
 import { pageRoutes } from './api/page-routes.js'
 import { ShellAuditLog } from './api/shell-audit-log.js'
@@ -163,8 +164,9 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
   // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
+  const metrics = new AgentMetrics(runtime)
   const upgrade = config.upgrade
-    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger })
+    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics })
     : undefined
   // Remote shell (docs/shell.md): grants checked against the roster's operators; every
   // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.
@@ -183,6 +185,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   runtime.on('event', (e) => {
     if (e.type === 'app' && e.topic === SHELL_AUDIT_TOPIC) shellLog.addFromMesh(e.from, e.body)
   })
+  if (upgrade) metrics.attachWave(upgrade)
   const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
   const server = new ApiServer({
     source: runtime,
@@ -199,6 +202,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,
+    metrics,
     logger,
   })
   let bound: { host: string; port: number }
@@ -220,7 +224,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     : undefined
   hints?.unref()
   if (opts.emulateNextMinor) logger.warn({ component: 'agent', minor: PROTOCOL_MINOR + 1 }, 'test only: emulating the next minor protocol version (SHOAL_TEST_NEXT_MINOR)')
-  logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, pid: process.pid }, 'agent ready')
+  // pino's base fields already carry pid and hostname: a second `pid` would make the line invalid JSON for strict parsers.
+  logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster }, 'agent ready')
   if (inventory && !config.inventory && !opts.inventory) {
     // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
     void (inventory as ReturnType<typeof cachedInventory>)
@@ -242,6 +247,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
         await upgrade?.close()
         stopRosterWatch()
         await runtime.close()
+        metrics.close()
         logger.info({ component: 'agent' }, 'agent stopped')
       })()
       return closing
@@ -286,7 +292,7 @@ export async function runAgentProcess(argv: string[]): Promise<number> {
     const config = await loadAgentConfig(argv)
     const logger = pino({ level: config.logLevel })
     if (config.holdUntilStartLine) {
-      logger.info({ component: 'agent', node: config.nodeId, pid: process.pid }, 'agent held: waiting for a start line on stdin')
+      logger.info({ component: 'agent', node: config.nodeId }, 'agent held: waiting for a start line on stdin')
       await waitForStartLine()
     }
     agent = await startAgent(config, { logger, emulateNextMinor: process.env.SHOAL_TEST_NEXT_MINOR === '1' })

@@ -4,6 +4,7 @@
  * registry per Coordinator, so tests and several instances in one process never mix.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
+import { collectProcessMetrics } from '../agent/api/agent-metrics.js'
 
 export class CoordinatorMetrics {
   readonly registry = new Registry()
@@ -39,4 +40,9 @@ export class CoordinatorMetrics {
   readonly rosterMembers = new Gauge({ name: 'shoal_coordinator_roster_members', help: 'Nodes on the roster', registers: [this.registry] })
   readonly rosterVersion = new Gauge({ name: 'shoal_coordinator_roster_version', help: 'Current roster version', registers: [this.registry] })
   readonly pendingApprovals = new Gauge({ name: 'shoal_coordinator_pending_approvals', help: 'Enrollments waiting for an operator', registers: [this.registry] })
+
+  constructor() {
+    // Process and Node runtime series (CPU, RSS, heap, event loop lag, GC), as on every agent.
+    collectProcessMetrics(this.registry)
+  }
 }

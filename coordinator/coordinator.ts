@@ -24,10 +24,14 @@ import { allow, HttpError, readJson, sendError, sendJson, sendText, validate } f
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
+import { PROTOCOL_VERSION } from '../agent/protocol/frame.js'
+import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
 import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
+import { waveMetrics } from './waves/wave-metrics.js'
+import { coordinatorOpenApi } from './openapi.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -122,6 +126,8 @@ export class Coordinator {
       }
       if (parsed.success && parsed.data.node === e.from) void recordShellSession(state, parsed.data).catch((err) => this.log.warn({ component: 'coordinator', err: (err as Error).message }, 'shell audit not recorded'))
     })
+    const waves = this._waves
+    waveMetrics(this.metrics.registry, () => waves.service.list(), this.clock.now(), () => this.clock.now())
 
     const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
       this.handle(req, res).catch((err) => this.fail(res, err))
@@ -272,8 +278,11 @@ export class Coordinator {
           bootstrap: this.bootstrapFor(req),
           rosterVersion: this.state.rosterVersion,
         } satisfies ClusterInfo)
+      case '/openapi.json':
+        allow(method, ['GET'])
+        return sendJson(res, 200, coordinatorOpenApi())
       case '/healthz':
-        return sendJson(res, 200, { ok: true })
+        return sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION })
       case '/metrics': {
         allow(method, ['GET'])
         const st = this.state

@@ -108,3 +108,6 @@ export async function restoreBackup(text: string, name: string, dataDir: string)
     await store.close().catch(() => undefined)
   }
 }
+
+/** The line shapes, for the API description (coordinator/openapi.ts). */
+export { Header as BackupHeader, Trailer as BackupTrailer, Line as BackupLine }

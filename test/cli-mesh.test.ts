@@ -48,9 +48,9 @@ async function cli(...argv: string[]) {
 describe('shoal CLI: bad arguments and unreachable agents', () => {
   const bad: [string[], RegExp][] = [
     [['status', '--bogus'], /bogus/],
-    [['nodes', '-o', 'yaml'], /-o must be "table" or "json"/],
+    [['nodes', '-o', 'xml'], /-o must be one of table, wide, json, yaml/],
     [['status', 'extra'], /unexpected argument "extra"/],
-    [['node'], /missing argument/],
+    [['node'], /missing ID/],
     [['node', 'a', 'b'], /unexpected argument "b"/],
     [['node', 'not a valid id!'], /is not a node id/],
     [['nodes', '--agent', 'localhost'], /--agent must be HOST:PORT/],
@@ -162,5 +162,27 @@ describe('shoal CLI against live agents', () => {
     const missing = await cli('node', 'no-such-node', '--agent', api)
     expect(missing.code).toBe(1)
     expect(missing.err).toEqual([expect.stringMatching(/no node "no-such-node" is known/)])
+  }, 120_000)
+
+  it('watch moves to another agent when its agent dies, says so, and shows what it missed', async () => {
+    const watched = agents[2]!
+    await knows(watched.api, machines.map((m) => m.id), 60_000)
+    const out: string[] = []
+    const err: string[] = []
+    let sawSnapshot!: () => void
+    const snapshot = new Promise<void>((r) => (sawSnapshot = r))
+    const watching = main(['watch', '--agent', watched.api, '--count', '1'], {
+      out: (l) => {
+        out.push(l)
+        if (l.startsWith('-- watching')) sawSnapshot()
+      },
+      err: (l) => err.push(l),
+    })
+    await snapshot
+    await watched.close()
+    expect(await watching).toBe(0)
+    expect(err).toEqual([expect.stringMatching(new RegExp(`^-- .*agent at ${watched.api.replace(/\./g, '\\.')}.*; watching via 127\\.0\\.0\\.1:\\d+$`))])
+    // the one change shown: the watched agent's own node leaving (caught up from the new agent's snapshot, or live)
+    expect(out.at(-1)).toMatch(new RegExp(`(SUSPECT|DEAD)\\s+${watched.id}`))
   }, 120_000)
 })

@@ -81,7 +81,7 @@ describe('shoal fingerprint', () => {
   it.each([
     [['--known', '/nonexistent/known.json'], /cannot read --known .*ENOENT/],
     [['--known', 'package.json'], /--known package\.json: Invalid input: expected array/],
-    [['-o', 'yaml'], /-o must be "table" or "json"/],
+    [['-o', 'xml'], /-o must be one of table, wide, json, yaml/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /unexpected argument "extra"/],
   ])('bad input %j: exit 2 with a clear message', async (args, message) => {
@@ -138,7 +138,7 @@ describe('shoal inventory NODE (via an agent API on loopback)', () => {
   it('an answer it cannot understand: exit 1, one clear line', async () => {
     const r = await shoal('inventory', 'garbled', '--agent', agent)
     expect(r.code).toBe(1)
-    expect(r.err).toMatch(/does not understand .*same version/)
+    expect(r.err).toMatch(/does not understand .*shoal version --agent/)
   })
 
   it('unreachable agent: one clear line, exit 3', async () => {

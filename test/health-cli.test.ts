@@ -47,7 +47,7 @@ describe('shoal gate / shoal health: usage and failing closed', () => {
     expect((await shoal('gate', 'pre')).err).toMatch(/missing NODE/)
     expect((await shoal('gate', 'pre', 'worker-1', '--skip', 'disk')).err).toMatch(/--skip takes kube, ceph or kubelet, not "disk"/)
     expect((await shoal('gate', 'pre', 'worker-1', '--bogus')).code).toBe(2)
-    expect((await shoal('gate', 'pre', 'worker-1', '-o', 'yaml')).err).toMatch(/-o must be "table" or "json"/)
+    expect((await shoal('gate', 'pre', 'worker-1', '-o', 'xml')).err).toMatch(/-o must be one of table, wide, json, yaml/)
   })
 
   it('fails closed when a source is neither given nor skipped, and says which flag to pass', async () => {

@@ -1,13 +1,21 @@
 /**
  * The fake Kubernetes API server is faithful where it matters: the real kubectl discovers
  * its API groups, lists nodes, cordons, uncordons and drains through the Eviction API,
- * waiting while a PodDisruptionBudget says no.
+ * waiting while a PodDisruptionBudget says no — and shows the Events and labels a shoal
+ * reboot cycle writes (`kubectl get events`, `kubectl describe node`, `-L shoal.dev/...`).
  */
 import { execFile } from 'node:child_process'
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KubeClient } from '../agent/health/kube-client.js'
+import { kubeconfigFromText } from '../agent/health/kube-config.js'
+import { KubeEventRecorder, SHOAL_LABELS } from '../agent/health/kube-events.js'
+import type { HealthObserver } from '../agent/health/health-observer.js'
+import { ed25519Keyring } from '../agent/protocol/ed25519.js'
+import { RealSteps } from '../agent/upgrade/real-steps.js'
+import { rebooterWithEvents, stepsWithEvents } from '../agent/upgrade/step-events.js'
 import { FakeKubeApiServer } from '../sim/fakes/kube-api-server.js'
 import { selfSignedCert } from '../sim/fakes/self-signed-cert.js'
 
@@ -105,6 +113,101 @@ describe.skipIf(!kubectlPath)('real kubectl against the fake API server over TLS
     const bad = await run(kubectlPath!, ['--kubeconfig', join(d, 'bad'), '--cache-dir', join(d, 'c2'), 'get', 'nodes'], d)
     expect(bad.code).not.toBe(0)
     expect(bad.err).toMatch(/Unauthorized|must be logged in|provide credentials/)
+  })
+})
+
+describe.skipIf(!kubectlPath)('a shoal reboot cycle as kubectl shows it', () => {
+  const api = new FakeKubeApiServer()
+  let dir = ''
+  let kube: KubeClient
+  const kubectl = (...args: string[]) => run(kubectlPath!, ['--kubeconfig', join(dir, 'config'), '--cache-dir', join(dir, 'cache'), ...args], dir)
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-kubectl-events-'))
+    await api.start()
+    await writeFile(join(dir, 'config'), api.kubeconfig())
+    api.addNode({ name: 'node-a' })
+    api.addNode({ name: 'node-b' })
+    api.addPod({ name: 'db-1', node: 'node-a', labels: { app: 'db' }, owner: { kind: 'ReplicaSet', name: 'db-5c4' } })
+    api.addPdb({ name: 'db-pdb', selector: { matchLabels: { app: 'db' } }, minAvailable: 1 })
+    kube = new KubeClient(kubeconfigFromText(api.kubeconfig(), '/'))
+  })
+  afterAll(async () => {
+    await kube?.close()
+    await api.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('cordon, drain blocked, reboot, post gate failed then passed, uncordon: Events and labels on the node', async () => {
+    let now = Date.parse('2026-12-06T10:00:00Z')
+    const clock = { now: () => now }
+    const rec = new KubeEventRecorder({ kube, node: 'node-a', clock })
+    const real = new RealSteps({ host: 'node-a', observer: {} as HealthObserver, ceph: undefined, kube, coordinatorUrl: 'http://127.0.0.1:1', keyring: ed25519Keyring(new Uint8Array(32).fill(7)), clock, assignDeadlineMs: 1000, wait: async () => {} })
+    // Gates as the health probes would judge them: the post gate fails twice (kubelet not Ready yet), then passes.
+    const post = [{ pass: false, reasons: ['kubelet: node node-a is not Ready (KubeletNotReady)'] }, { pass: false, reasons: ['kubelet: node node-a is not Ready (KubeletNotReady)'] }, { pass: true, reasons: [] }]
+    const base = Object.assign(Object.create(real) as RealSteps, { postGate: async () => post.shift()! })
+    let image = 'v1'
+    const ctx = { target: () => 'v2', image: () => image }
+    const steps = stepsWithEvents(base, rec, ctx)
+    const reboots: string[] = []
+    const rebooter = rebooterWithEvents({ reboot: async (why) => void reboots.push(why) }, rec, ctx)
+    const lease = { wave: 'w7', slot: 0, term: 2, holder: 'node-a' }
+
+    await rec.label({ [SHOAL_LABELS.nodeId]: 'node-a', [SHOAL_LABELS.image]: 'v1', [SHOAL_LABELS.waveState]: 'draining' }, { [SHOAL_LABELS.wave]: 'w7 -> v2' })
+    await steps.cordon(lease)
+    const drained = await steps.drain(200, false) // the PDB keeps db-1: blocked at the deadline
+    expect(drained.ok).toBe(false)
+    await rebooter.reboot('upgrade wave w7: slot 0 term 2, onto v2')
+    expect(reboots).toHaveLength(1)
+    image = 'v2'
+    now += 5_000
+    expect((await steps.postGate()).pass).toBe(false)
+    now += 5_000
+    expect((await steps.postGate()).pass).toBe(false) // same reason: not a second event
+    now += 5_000
+    expect((await steps.postGate()).pass).toBe(true)
+    await steps.uncordon()
+    await rec.label({ [SHOAL_LABELS.image]: 'v2', [SHOAL_LABELS.waveState]: 'ready' }, {})
+
+    expect([...api.events.values()].map((e) => e.reason)).toEqual(['ShoalCordon', 'ShoalDrainStarted', 'ShoalDrainBlocked', 'ShoalReboot', 'ShoalPostGateFailed', 'ShoalPostGatePassed', 'ShoalUncordon'])
+    expect(rec.failures).toEqual({})
+
+    const events = await kubectl('get', 'events', '-o', 'wide')
+    expect(events.err).toBe('')
+    expect(events.out).toMatch(/Normal\s+ShoalCordon\s+node\/node-a\s+Cordoned by shoal for wave w7 \(slot 0, term 2\): upgrading v1 -> v2/)
+    expect(events.out).toMatch(/Warning\s+ShoalDrainBlocked\s+node\/node-a\s+Drain blocked at the deadline by default\/db-1/)
+    expect(events.out).toMatch(/Normal\s+ShoalReboot\s+node\/node-a\s+Rebooting into v2/)
+    expect(events.out).toMatch(/Warning\s+ShoalPostGateFailed\s+node\/node-a\s+Post-reboot gate failed on v2: kubelet: node node-a is not Ready/)
+    expect(events.out).toMatch(/Normal\s+ShoalUncordon\s+node\/node-a\s+Uncordoned by shoal: back on v2 and healthy/)
+
+    const warnings = await kubectl('get', 'events', '--field-selector', 'type=Warning', '-o', 'jsonpath={.items[*].reason}')
+    expect(warnings.out.split(' ').sort()).toEqual(['ShoalDrainBlocked', 'ShoalPostGateFailed'])
+
+    const describe = await kubectl('describe', 'node', 'node-a')
+    expect(describe.code).toBe(0)
+    expect(describe.out).toMatch(/shoal\.dev\/wave-state=ready/)
+    expect(describe.out).toMatch(/shoal\.dev\/image=v2/)
+    expect(describe.out).toMatch(/shoal\.dev\/wave: +w7 -> v2/)
+    const section = describe.out.slice(describe.out.indexOf('Events:'))
+    for (const r of ['ShoalCordon', 'ShoalDrainStarted', 'ShoalDrainBlocked', 'ShoalReboot', 'ShoalPostGateFailed', 'ShoalPostGatePassed', 'ShoalUncordon']) expect(section).toContain(r)
+    expect(section).toMatch(/Warning\s+ShoalDrainBlocked\s+.*shoal-agent/)
+    // node-b had no cycle: its describe shows none of them
+    expect((await kubectl('describe', 'node', 'node-b')).out).not.toContain('Shoal')
+
+    const labels = await kubectl('get', 'nodes', '-L', 'shoal.dev/wave-state,shoal.dev/image')
+    expect(labels.out).toMatch(/node-a\s+Ready\s+.*\s+ready\s+v2/)
+  }, 120_000)
+
+  it('a repeated event bumps count instead of adding one, and a bad event is refused like the API server does', async () => {
+    const rec = new KubeEventRecorder({ kube, node: 'node-b', clock: { now: () => Date.parse('2026-12-06T11:00:00Z') } })
+    await rec.event('Warning', 'ShoalPostGateFailed', 'same')
+    await rec.event('Warning', 'ShoalPostGateFailed', 'same')
+    const mine = [...api.events.values()].filter((e) => e.involvedObject.name === 'node-b')
+    expect(mine).toHaveLength(1)
+    expect(mine[0]!.count).toBe(2)
+    const r = await fetch(`${api.url}/api/v1/namespaces/default/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ apiVersion: 'v1', kind: 'Event', metadata: { name: 'x' }, type: 'Loud' }) })
+    expect(r.status).toBe(422)
+    expect(((await r.json()) as { reason: string }).reason).toBe('Invalid')
   })
 })
 

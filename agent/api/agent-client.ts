@@ -4,8 +4,10 @@
  * when nothing answers, `not-found` / `bad-request` / `agent-error` for answers.
  */
 import { Agent, request } from 'undici'
+import type { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
 import { checkLineLength, readCapped } from './read-capped.js'
+import { ClusterSummarySchema, NodeDetailSchema, SelfSchema, WatchLineSchema } from './api-schemas.js'
 import type { ClusterSummary, NodeDetail } from './node-summary.js'
 
 export const DEFAULT_AGENT = '127.0.0.1:7400'
@@ -40,16 +42,26 @@ export class AgentClient {
     this.dispatcher = new Agent({ connectTimeout: timeoutMs, keepAliveTimeout: 1000 })
   }
 
-  cluster(): Promise<ClusterSummary> {
-    return this.get('/v1/cluster') as Promise<ClusterSummary>
+  async cluster(): Promise<ClusterSummary> {
+    return this.checked(ClusterSummarySchema, await this.get('/v1/cluster'), '/v1/cluster') as ClusterSummary
   }
 
-  node(id: string): Promise<NodeDetail> {
-    return this.get(`/v1/nodes/${encodeURIComponent(id)}`) as Promise<NodeDetail>
+  async node(id: string): Promise<NodeDetail> {
+    const path = `/v1/nodes/${encodeURIComponent(id)}`
+    return this.checked(NodeDetailSchema, await this.get(path), path) as NodeDetail
   }
 
-  self(): Promise<Record<string, unknown> & { id: string; counters: Record<string, unknown> }> {
-    return this.get('/v1/self') as Promise<Record<string, unknown> & { id: string; counters: Record<string, unknown> }>
+  async self(): Promise<z.infer<typeof SelfSchema> & { counters: Record<string, unknown> }> {
+    return this.checked(SelfSchema, await this.get('/v1/self'), '/v1/self') as z.infer<typeof SelfSchema> & { counters: Record<string, unknown> }
+  }
+
+  /** The answer if it has the documented shape; else ONE error naming the field and the fix. */
+  private checked<S extends z.ZodType>(schema: S, raw: unknown, path: string): z.infer<S> {
+    const r = schema.safeParse(raw)
+    if (r.success) return r.data
+    const i = r.error.issues[0]
+    const at = i?.path.length ? i.path.map(String).join('.') : '(top)'
+    throw new ShoalError('bad-answer', `the agent at ${this.address} answered ${path} with something this client does not understand (field ${at}: ${i?.message ?? 'unexpected shape'}); compare versions with: shoal version --agent ${this.address}`)
   }
 
   inventory(id: string): Promise<unknown> {
@@ -88,12 +100,14 @@ export class AgentClient {
           pending = 0
           rest = rest.subarray(nl + 1)
           if (!text.trim()) continue
+          let json: unknown
           try {
-            onLine(JSON.parse(text) as WatchLine)
-          } catch (err) {
-            if (err instanceof SyntaxError) continue // not JSON: skip the line, keep watching
-            throw err
+            json = JSON.parse(text)
+          } catch {
+            continue // not JSON: skip the line, keep watching
           }
+          // A line of a shape this client does not know (a newer agent's type): skip it.
+          if (WatchLineSchema.safeParse(json).success) onLine(json as WatchLine)
         }
         if (rest.length) {
           parts.push(rest)

@@ -1,7 +1,7 @@
 /**
  * The agent's HTTP API (node:http): ask any agent about the whole cluster. JSON answers,
  * an NDJSON change stream for watchers, errors as `{ error: { code, message } }` with a
- * 4xx/5xx status. Documented in ./openapi.yaml.
+ * 4xx/5xx status. Described by ./openapi.ts, served at GET /openapi.json.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -10,7 +10,10 @@ import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
 import { NodeId, type NodeRecordBody } from '../protocol/node-record.js'
 import { silentLogger, type Logger } from '../protocol/ports.js'
 import { meshFingerprints } from '../fingerprint/mesh-fingerprints.js'
+import { PROTOCOL_VERSION } from '../protocol/frame.js'
+import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
+import { agentOpenApi } from './openapi.js'
 import { readCapped } from './read-capped.js'
 
 /** A forwarded inventory is tens of KB; 4 MiB is generous and bounds what an insider's record can make an agent hold. */
@@ -43,6 +46,8 @@ export interface ApiServerOptions {
   forwardTimeoutMs?: number
   /** Largest forwarded inventory answer read (MAX_FORWARDED_INVENTORY_BYTES). */
   maxForwardBytes?: number
+  /** The Prometheus exposition for GET /metrics (agent/api AgentMetrics). */
+  metrics?: { expose(): Promise<{ contentType: string; text: string }> }
   /** Seconds between heartbeat lines on /v1/watch, so a watcher can tell a quiet cluster from a dead link. */
   watchHeartbeatMs?: number
   logger?: Logger
@@ -129,9 +134,15 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'http://agent')
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
+      if (url.pathname === '/openapi.json') return this.json(res, 200, agentOpenApi())
       if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return
+      if (url.pathname === '/metrics' && this.opts.metrics) {
+        const { contentType, text } = await this.opts.metrics.expose()
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
+        return void res.end(text)
+      }
       const parts = url.pathname.split('/').filter(Boolean)
-      if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml (routes start with /v1)`)
+      if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; the routes are listed at GET /openapi.json`)
       const [, a, b, c, ...rest] = parts
       if (a === 'cluster' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()))
       if (a === 'self' && !b) return this.json(res, 200, this.self())
@@ -141,7 +152,7 @@ export class ApiServer {
       if (a === 'nodes' && b && !c) return this.json(res, 200, this.node(b))
       if (a === 'nodes' && b && c === 'inventory' && rest.length === 0) return this.json(res, 200, await this.inventory(b))
       if (a === 'nodes' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()).nodes)
-      throw new HttpError(404, 'not-found', `no route ${url.pathname}; see agent/api/openapi.yaml`)
+      throw new HttpError(404, 'not-found', `no route ${url.pathname}; the routes are listed at GET /openapi.json`)
     } catch (err) {
       if (err instanceof HttpError) return this.json(res, err.status, { error: { code: err.code, message: err.message } })
       this.log.error({ component: 'api', node: this.opts.source.selfId, err }, 'request failed')
@@ -184,6 +195,7 @@ export class ApiServer {
     return {
       id: this.opts.source.selfId,
       uptimeMs: now - this.opts.source.startedAt,
+      software: { version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION },
       ...(this.opts.selfInfo?.() ?? {}),
       node: me ? nodeDetail(me, now) : null,
       counters: this.opts.source.counters(),

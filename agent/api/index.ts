@@ -2,4 +2,3 @@ export { ApiServer, type ApiServerOptions, type ApiSource, type InventoryProvide
 export { AgentClient, checkAgentAddress, DEFAULT_AGENT, type WatchLine } from './agent-client.js'
 export { clusterSummary, nodeSummary, nodeDetail, type ClusterSummary, type NodeSummary, type NodeDetail } from './node-summary.js'
 export { age, nodesTable, statusText, nodeText, watchText } from './render.js'
-export { parseAgentCommand, type AgentCommandArgs } from './cli-options.js'

@@ -24,11 +24,16 @@ function healthText(n: NodeSummary): string {
   return n.health.conditions > 0 ? `${n.health.status} (${n.health.conditions})` : n.health.status
 }
 
-export function nodesTable(nodes: NodeSummary[]): string {
-  return grid(
-    ['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'API'],
-    nodes.map((n) => [n.id, n.status, n.phase, n.image, n.domain, healthText(n), n.lastUpdateAgeMs === null ? '-' : `${age(n.lastUpdateAgeMs)} ago`, n.api]),
-  )
+/** The node table; `wide` adds how long each status has held, the incarnation and the record version. */
+export function nodesTable(nodes: NodeSummary[], opts: { wide?: boolean } = {}): string {
+  const base = (n: NodeSummary) => [n.id, n.status, n.phase, n.image, n.domain, healthText(n), n.lastUpdateAgeMs === null ? '-' : `${age(n.lastUpdateAgeMs)} ago`]
+  if (opts.wide) {
+    return grid(
+      ['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'FOR', 'INC', 'VER', 'OSDS', 'API'],
+      nodes.map((n) => [...base(n), age(n.statusAgeMs), n.incarnation, n.version, n.health?.osdsTotal === undefined ? '-' : `${n.health.osdsUp ?? 0}/${n.health.osdsTotal}`, n.api]),
+    )
+  }
+  return grid(['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'API'], nodes.map((n) => [...base(n), n.api]))
 }
 
 function tally(values: (string | null)[]): string {

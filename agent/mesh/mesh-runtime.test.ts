@@ -11,7 +11,7 @@ import type { TransportStats } from './swarm-transport.js'
 
 const stats = (): TransportStats => ({
   connections: 0, inbound: 0, outbound: 0, discovered: 0, dials: 0,
-  rejected: { notOnRoster: 0, inboundCap: 0 }, disconnectedForBadFrames: 0, refusedVersion: 0, helloVersions: {}, ignoredTypes: {}, silentLinksClosed: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, out: {},
+  rejected: { notOnRoster: 0, inboundCap: 0 }, disconnectedForBadFrames: 0, refusedVersion: 0, helloVersions: {}, ignoredTypes: {}, silentLinksClosed: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, out: {}, in: {},
 })
 
 /** An in-memory network of fake transports; delivery is asynchronous (next macrotask). */

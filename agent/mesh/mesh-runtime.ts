@@ -17,6 +17,8 @@ export interface SteppableNode {
   nextWakeAt(): number
   view(): MemberView[]
   readonly counters: object
+  /** Direct-probe round trips (ms) since the last call (MeshNode has it; fakes may not). */
+  drainProbeRtts?(): number[]
 }
 
 /** The transport surface the runtime drives (SwarmTransport, or a fake in unit tests). */
@@ -122,6 +124,11 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
   counters(): RuntimeCounters & { node: object; transport: TransportStats } {
     const transport = this.transport.stats
     return { ...this.counts, disconnectedForBadFrames: transport.disconnectedForBadFrames, node: this.node.counters, transport }
+  }
+
+  /** Direct-probe round trips (ms) measured since the last call: the /metrics histogram takes them. */
+  drainProbeRtts(): number[] {
+    return this.node.drainProbeRtts?.() ?? []
   }
 
   /** Stops the timer and leaves the mesh. Idempotent. */

@@ -111,6 +111,8 @@ export interface TransportStats {
   bytesOut: number
   /** Frames and bytes sent, by message type (where the bytes go). */
   out: Record<string, { frames: number; bytes: number }>
+  /** Frames and bytes received and decoded, by message type. */
+  in: Record<string, { frames: number; bytes: number }>
   /** hyperswarm's own connection counts (client attempted/opened/closed, server opened/closed). */
   readonly swarmConnects?: unknown
 }
@@ -180,6 +182,7 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     bytesIn: 0,
     bytesOut: 0,
     out: {},
+    in: {},
   }
 
   constructor(private readonly opts: SwarmTransportOptions) {
@@ -490,6 +493,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       const decoded = decodeMessage(body)
       if (decoded.ok) {
         for (const type of decoded.ignored ?? []) this.ignoreType(peer, type)
+        const byType = (this.stats.in[decoded.msg.t] ??= { frames: 0, bytes: 0 })
+        byType.frames++
+        byType.bytes += body.length + 4
         this.emit('message', peer, decoded.msg, body.length + 4)
       } else if (decoded.reason === DropReason.unknownType) this.ignoreType(peer, decoded.detail)
       else this.badFrame(peer, link, decoded.reason, decoded.detail)

@@ -66,7 +66,12 @@ interface ProbeState {
   deadline: number
   /** Helpers that answered "I could not reach it either" (Lifeguard nacks). */
   nacks: number
+  /** When the direct ping left, for the round-trip sample. */
+  sentAt: number
 }
+
+/** Round-trip samples kept until an adapter takes them (drainProbeRtts); older ones are dropped past this. */
+const MAX_RTT_SAMPLES = 1024
 
 const APP_SEEN_TTL_MS = 10 * 60_000
 const AWARENESS_MAX = 8
@@ -75,6 +80,8 @@ export class MeshNode {
   readonly id: string
   /** Dropped input by reason, plus a few activity counts; served by /v1/self. */
   readonly counters: Record<string, number> = {}
+  /** Direct-probe round trips (ms) not yet taken by an adapter (the agent's /metrics histogram). */
+  private rttSamples: number[] = []
 
   private readonly cfg: MeshConfig
   private readonly roster: Roster
@@ -213,7 +220,7 @@ export class MeshNode {
         this.send(from, { t: 'ack', seq: msg.seq })
         return
       case 'ack':
-        return this.onAck(msg.seq)
+        return this.onAck(msg.seq, now)
       case 'ping-req': {
         if (!this.neighbours.has(msg.target)) {
           this.send(from, { t: 'nack', seq: msg.seq })
@@ -636,8 +643,12 @@ export class MeshNode {
 
   // ---------------------------------------------------------------- probing
 
-  private onAck(seq: number): void {
+  private onAck(seq: number, now: number): void {
     if (this.probe && this.probe.seq === seq) {
+      if (this.probe.phase === 'direct') {
+        if (this.rttSamples.length >= MAX_RTT_SAMPLES) this.rttSamples.shift()
+        this.rttSamples.push(Math.max(0, now - this.probe.sentAt))
+      }
       this.probe = undefined
       this.awareness = Math.max(0, this.awareness - 1)
       return
@@ -656,7 +667,7 @@ export class MeshNode {
     if (!target || !this.neighbours.has(target)) target = this.nextProbeTarget()
     if (!target) return
     const seq = this.nextSeq()
-    this.probe = { target, seq, phase: 'direct', deadline: now + this.cfg.probeTimeoutMs * (this.awareness + 1), nacks: 0 }
+    this.probe = { target, seq, phase: 'direct', deadline: now + this.cfg.probeTimeoutMs * (this.awareness + 1), nacks: 0, sentAt: now }
     this.send(target, { t: 'ping', seq })
   }
 
@@ -776,7 +787,10 @@ export class MeshNode {
     if (now >= this.nextAeAt) {
       this.nextAeAt = now + this.cfg.antiEntropyIntervalMs
       const peer = pick([...this.neighbours], 1, this.rng)[0]
-      if (peer) this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
+      if (peer) {
+        this.count('anti-entropy-rounds')
+        this.send(peer, { t: 'ae-sum', b: this.hashes.toBytes() })
+      }
     }
     if (now >= this.nextDeadProbeAt) {
       this.nextDeadProbeAt = now + this.cfg.deadProbeIntervalMs
@@ -838,6 +852,13 @@ export class MeshNode {
     if (!known && this.ignoredTypes.size >= 64) return void this.count('ignored-type.other')
     this.ignoredTypes.add(type)
     if (this.count(`ignored-type.${type}`) === 1) this.log.info({ component: 'mesh', node: this.id, peer: from, type }, 'ignoring a message type this version does not know (a newer minor version)')
+  }
+
+  /** Takes the direct-probe round trips (ms) measured since the last call. */
+  drainProbeRtts(): number[] {
+    const out = this.rttSamples
+    this.rttSamples = []
+    return out
   }
 
   private drop(from: string, reason: string, detail: string): void {

@@ -28,6 +28,8 @@ import { WaveGate } from '../protocol/wave-control.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
+import { KubeEventRecorder, SHOAL_LABELS, labelValue } from '../health/kube-events.js'
+import { rebooterWithEvents, stepsWithEvents } from './step-events.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
 import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
 import type { UpgradeConfig } from './upgrade-config.js'
@@ -50,6 +52,10 @@ export interface UpgradeAgentOptions {
   /** Where vote promises survive a process restart (none: memory only, as after a RAM boot). */
   store?: Store
   logger?: Logger
+  /** Where gate rounds are reported for /metrics (agent/api AgentMetrics). */
+  metrics?: { observeRound(ms: Round['ms']): void; observeGates(pre: boolean, post: boolean): void }
+  /** Where Kubernetes Events and node labels go (default: the configured Kubernetes API, when the real steps are used). */
+  events?: KubeEventRecorder
   /** Tests: replace the real steps, the rebooter or the health observer. */
   steps?: UpgradeSteps
   rebooter?: Rebooter
@@ -118,6 +124,8 @@ export class UpgradeAgent {
   readonly executor: UpgradeExecutor
   private readonly monitor: HealthMonitor
   private readonly sources: HealthSources | undefined
+  /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
+  readonly events: KubeEventRecorder | undefined
   private readonly log: Logger
   private phase: Phase = 'joining'
   private reason: string | undefined
@@ -184,6 +192,10 @@ export class UpgradeAgent {
         logger: this.log,
       })
     }
+    const kube = this.sources && 'client' in this.sources.kube ? this.sources.kube.client : undefined
+    this.events = o.events ?? (kube && !o.steps ? new KubeEventRecorder({ kube, node: host, clock: o.clock, logger: this.log }) : undefined)
+    const cycle = { target: () => this.vote?.currentWave()?.target, image: () => o.image }
+    if (this.events) steps = stepsWithEvents(steps, this.events, cycle)
     this.steps = steps
     this.monitor = new HealthMonitor(
       gateRounds(observer, () => (this.roundJoint = this.jointWith())),
@@ -191,7 +203,8 @@ export class UpgradeAgent {
     )
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
-    const rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
+    let rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
+    if (this.events) rebooter = rebooterWithEvents(rebooter, this.events, cycle)
     this.executor = new UpgradeExecutor({
       steps,
       rebooter,
@@ -217,6 +230,7 @@ export class UpgradeAgent {
     // "healthy and available" to its own vote, which then gives up reclaiming the slot —
     // and the node would stay cordoned with noout set while the next one goes down.
     this.o.mesh.updateSelf({ phase: 'joining' })
+    this.labelNode()
     this.o.mesh.on('event', this.onMeshEvent)
     this.joinDeadline = this.o.clock.now() + JOIN_WAIT_MS
     this.maybeStartVote()
@@ -351,6 +365,22 @@ export class UpgradeAgent {
     this.reason = why
     this.o.mesh.updateSelf({ phase: p })
     this.publish(true)
+    this.labelNode()
+  }
+
+  /** shoal's node id, image and wave state as labels (where the value is a valid label) and annotations on the Kubernetes node. */
+  private labelNode(): void {
+    if (!this.events) return
+    const wave = this.vote?.currentWave()
+    const values: Record<string, string | null> = {
+      [SHOAL_LABELS.nodeId]: this.o.nodeId,
+      [SHOAL_LABELS.image]: this.o.image,
+      [SHOAL_LABELS.waveState]: this.phase,
+      [SHOAL_LABELS.wave]: wave ? `${wave.id} -> ${wave.target}` : null,
+    }
+    const labels: Record<string, string | null> = {}
+    for (const k of [SHOAL_LABELS.nodeId, SHOAL_LABELS.image, SHOAL_LABELS.waveState]) labels[k] = labelValue(values[k] ?? undefined) ?? null
+    void this.events.label(labels, values)
   }
 
   private readonly onMeshEvent = (e: MeshEvent): void => {
@@ -417,6 +447,8 @@ export class UpgradeAgent {
       this.lastJointKey = preWith.join(',')
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
       this.stop = stopFactsOf(obs, this.stop)
+      this.o.metrics?.observeRound(this.monitor.last!.ms)
+      this.o.metrics?.observeGates(pre.pass, post.pass)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }

@@ -7,22 +7,22 @@ import { z } from 'zod'
 import { ShoalError } from '../../agent/protocol/errors.js'
 import { OperatorName } from '../../agent/protocol/shell-grant.js'
 import { adminRoutes } from '../admin-api.js'
-import { defaultCoordinatorConfig } from '../coordinator-config.js'
 import { OperatorRecord } from '../operator-record.js'
-import { adminCall, adminToken } from '../waves/wave-client.js'
-import { outputFormat, parse, table } from './args.js'
+import { outputFormat, outputOption, parse, table, wantsHelp } from './args.js'
+import { coordinatorClient, coordinatorOptions } from './clients.js'
 import type { CliIo } from './main.js'
 import { readPublicKey, writeOperatorKey } from './operator-key.js'
 
-export const OPERATOR_USAGE = `shoal coordinator operator add NAME --key FILE.pub | remove NAME | list [-o table|json] [--url URL] [--admin-token T]
+export const OPERATOR_USAGE = `shoal coordinator operator add NAME --key FILE.pub | remove NAME | list [-o table|json] [--coordinator URL] [--admin-token-file FILE]
        shoal coordinator operator keygen FILE   (writes FILE, mode 0600, and FILE.pub)`
 
 export async function operatorCommand(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv
   const { values, positionals } = parse(
-    rest,
-    { key: { type: 'string' }, url: { type: 'string' }, 'admin-token': { type: 'string' }, 'data-dir': { type: 'string' }, output: { type: 'string', short: 'o', default: 'table' } },
+    wantsHelp(argv) ? argv : rest,
+    { key: { type: 'string' }, ...coordinatorOptions, ...outputOption },
     OPERATOR_USAGE,
+    { summary: 'who may sign shell grants', docs: { key: { value: 'FILE.pub', help: 'add: the operator\'s public key file' } } },
   )
   const need = (n: number, what: string) => {
     if (positionals.length !== n) throw new ShoalError('usage', `operator ${sub} needs ${what}\nusage: ${OPERATOR_USAGE}`)
@@ -35,9 +35,7 @@ export async function operatorCommand(argv: string[], io: CliIo): Promise<number
   }
   if (sub !== 'add' && sub !== 'remove' && sub !== 'list') throw new ShoalError('usage', `${sub ? `unknown operator subcommand "${sub}"` : 'missing operator subcommand'}\nusage: ${OPERATOR_USAGE}`)
   const format = outputFormat(values.output)
-  const url = ((values.url as string | undefined) ?? process.env.SHOAL_COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-  const token = await adminToken(values['admin-token'] as string | undefined, (values['data-dir'] as string | undefined) ?? process.env.SHOAL_COORDINATOR_DATA_DIR ?? defaultCoordinatorConfig.dataDir)
-  const call = (path: string, body?: unknown) => adminCall(url, token, path, body, { badRequest: 'usage', urlFlag: '--url', refusedCode: 'failed' })
+  const call = coordinatorClient(values, { badRequest: 'usage', refusedCode: 'failed' }).call
   if (sub === 'list') {
     need(0, 'no arguments')
     const { operators } = z.object({ operators: z.array(OperatorRecord) }).parse(await call(adminRoutes.operators))

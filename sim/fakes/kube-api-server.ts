@@ -8,7 +8,10 @@
  * PodDisruptionBudgets (list, get; status computed live like the disruption controller),
  * and the Eviction subresource: 201 and the pod is deleted, or 429 TooManyRequests while a
  * PDB that selects the pod has no disruptions left — the shapes and messages of the real
- * API server.
+ * API server. core/v1 Events: create (validated like the API server: 422 Invalid), get,
+ * merge-patch (a recorder bumping `count`), list per namespace and across namespaces with
+ * the involvedObject field selectors `kubectl describe node` sends, and Table output for
+ * `kubectl get events`.
  *
  * Test hooks: add/remove objects, flip node readiness, inject faults (status codes or
  * hangs on matching requests), a request log and events ('request', 'evicted',
@@ -98,6 +101,8 @@ export class FakeKubeApiServer extends EventEmitter {
   readonly nodes = new Map<string, Obj>()
   readonly pods = new Map<string, Obj>()
   readonly pdbs = new Map<string, Obj>()
+  /** core/v1 Events by `namespace/name`. */
+  readonly events = new Map<string, Obj>()
   readonly daemonsets = new Map<string, Obj>()
   readonly replicasets = new Map<string, Obj>()
   readonly requests: RequestRecord[] = []
@@ -365,6 +370,28 @@ export class FakeKubeApiServer extends EventEmitter {
         }
       }
     }
+    // /api/v1/events (all namespaces) and /api/v1/namespaces/NS/events[/name]
+    if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'events' && seg.length === 3 && method === 'GET') return this.listEvents(undefined, q, accept)
+    if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'namespaces' && seg[4] === 'events') {
+      const ns = seg[3]!
+      const name = seg[5]
+      if (!name && method === 'GET') return this.listEvents(ns, q, accept)
+      if (!name && method === 'POST') return this.createEvent(ns, body)
+      if (name && seg.length === 6) {
+        const e = this.events.get(`${ns}/${name}`)
+        if (!e) throw notFound('events', name)
+        if (method === 'GET') return [200, e]
+        if (method === 'PATCH') {
+          applyMergePatch(e, parsePatch(body, headers['content-type']))
+          this.touch(e)
+          return [200, e]
+        }
+        if (method === 'DELETE') {
+          this.events.delete(`${ns}/${name}`)
+          return [200, status(200, '', '')]
+        }
+      }
+    }
     // /api/v1/pods (all namespaces) and /api/v1/namespaces/NS/pods[/name[/eviction]]
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'pods' && seg.length === 3 && method === 'GET') {
       const items = this.listPods(undefined, q)
@@ -411,6 +438,65 @@ export class FakeKubeApiServer extends EventEmitter {
       if (r) return r
     }
     throw Object.assign(new Error(`the server could not find the requested resource (${method} ${path})`), { status: 404, reason: 'NotFound' })
+  }
+
+  /** POST an Event: the checks of the API server's ValidateEvent that a recorder can trip. */
+  private createEvent(ns: string, body: string): [number, unknown] {
+    let e: Obj
+    try {
+      e = JSON.parse(body || '{}')
+    } catch {
+      throw Object.assign(new Error('Event body is not JSON'), { status: 400, reason: 'BadRequest' })
+    }
+    const problems: string[] = []
+    if (e.kind !== 'Event' || e.apiVersion !== 'v1') problems.push('kind/apiVersion: must be v1 Event')
+    const name = e.metadata?.name ?? (e.metadata?.generateName ? `${e.metadata.generateName}${randomUUID().slice(0, 5)}` : undefined)
+    if (!name) problems.push('metadata.name: Required value: name or generateName is required')
+    if (e.metadata?.namespace !== undefined && e.metadata.namespace !== ns) problems.push(`metadata.namespace: Invalid value: "${e.metadata.namespace}": does not match the namespace of the request`)
+    const io = e.involvedObject ?? {}
+    if (!io.kind || !io.name) problems.push('involvedObject: Required value: kind and name')
+    if (io.namespace && io.namespace !== ns) problems.push(`involvedObject.namespace: Invalid value: "${io.namespace}": does not match event.namespace`)
+    if (e.type !== undefined && e.type !== 'Normal' && e.type !== 'Warning') problems.push(`type: Unsupported value: "${e.type}": supported values: "Normal", "Warning"`)
+    if (typeof e.reason === 'string' && e.reason.length > 128) problems.push('reason: Too long: may not be more than 128 bytes')
+    if (typeof e.message === 'string' && e.message.length > 4096) problems.push('message: Too long: may not be more than 4096 bytes')
+    if (problems.length) {
+      const err = status(422, 'Invalid', `Event "${name ?? ''}" is invalid: ${problems.join(', ')}`)
+      return [422, err]
+    }
+    const key = `${ns}/${name}`
+    if (this.events.has(key)) return [409, status(409, 'AlreadyExists', `events "${name}" already exists`)]
+    const stored: Obj = { ...e, metadata: { ...this.meta(name!, ns, e.metadata?.labels ?? {}), ...(e.metadata?.annotations ? { annotations: e.metadata.annotations } : {}) } }
+    delete stored.metadata.labels
+    stored.count ??= 1
+    stored.firstTimestamp ??= stored.metadata.creationTimestamp
+    stored.lastTimestamp ??= stored.firstTimestamp
+    this.events.set(key, stored)
+    this.emit('event', stored)
+    return [201, stored]
+  }
+
+  private listEvents(ns: string | undefined, q: URLSearchParams, accept: string): [number, unknown] {
+    let items = [...this.events.values()].filter((e) => !ns || e.metadata.namespace === ns)
+    for (const t of parseSelectorString(q.get('fieldSelector'))) {
+      const get = (e: Obj): string => {
+        const [a, b] = t.key.split('.')
+        if (a === 'involvedObject' && b) return String(e.involvedObject?.[b] ?? '')
+        if (a === 'metadata' && b) return String(e.metadata?.[b] ?? '')
+        return String(e[t.key] ?? '')
+      }
+      items = items.filter((e) => (get(e) === t.value) === (t.op === '='))
+    }
+    items.sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))
+    if (accept.includes('as=Table')) return [200, this.eventTable(items)]
+    return [200, list('EventList', 'v1', items, this.rv)]
+  }
+
+  private eventTable(items: Obj[]): Obj {
+    return table(
+      [['Last Seen', 'string', ''], ['Type', 'string', ''], ['Reason', 'string', ''], ['Object', 'string', ''], ['Message', 'string', '']],
+      items.map((e) => ({ cells: [age(e.lastTimestamp ?? e.metadata.creationTimestamp), e.type ?? 'Normal', e.reason ?? '', `${String(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''], obj: e })),
+      this.rv,
+    )
   }
 
   private evict(ns: string, name: string, body: string): [number, unknown] {
@@ -625,6 +711,7 @@ function coreResources(): Obj {
       res('namespaces', 'namespace', 'Namespace', false, rw, { shortNames: ['ns'] }),
       res('nodes', 'node', 'Node', false, rw, { shortNames: ['no'] }),
       res('nodes/status', '', 'Node', false, ['get', 'patch', 'update']),
+      res('events', 'event', 'Event', true, rw, { shortNames: ['ev'] }),
       res('pods', 'pod', 'Pod', true, rw, { shortNames: ['po'], categories: ['all'] }),
       res('pods/eviction', '', 'Eviction', true, ['create'], { group: 'policy', version: 'v1' }),
       res('pods/status', '', 'Pod', true, ['get', 'patch', 'update']),

@@ -3,20 +3,24 @@
  * agent (each agent hears every session over the mesh; docs/shell.md).
  */
 import { request } from 'undici'
-import { parseAgentCommand } from '../../../agent/api/cli-options.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { ShellSession } from '../../../agent/protocol/shell-channel.js'
-import { table } from '../args.js'
+import { formatted, outputFormat, parse, positionals, subcommandHelp, table } from '../args.js'
+import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
-export const summary = 'recent shell sessions on the cluster: shoal audit shells [--node ID] (--agent HOST:PORT, -o table|json)'
-const USAGE = 'shoal audit shells [--node ID] [--agent HOST:PORT] [-o table|json]'
+export const summary = 'recent shell sessions on the cluster: shoal audit shells [--node ID]'
+export const subcommands = ['shells'] as const
+const USAGE = 'shoal audit shells [--node ID] [--agent HOST:PORT] [-o table|wide|json|yaml]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [what, ...rest] = argv
-  if (what !== 'shells') throw new ShoalError('usage', `${what ? `unknown audit "${what}"` : 'missing what to audit'}\nusage: ${USAGE}`)
-  const { client, format, values } = parseAgentCommand(rest, USAGE, { node: { type: 'string' } })
+  if (what !== 'shells') return subcommandHelp(argv, USAGE, [...subcommands], {}, { summary })
+  const { values, positionals: args } = parse(rest, { ...agentOptions, node: { type: 'string' } }, USAGE, { summary, docs: { node: { value: 'ID', help: 'only sessions on this node' } } })
+  positionals(args, 0, 0, USAGE)
+  const format = outputFormat(values.output)
+  const { client } = agentClient(values)
   await client.close()
   const q = values.node ? `?node=${encodeURIComponent(values.node)}` : ''
   let body: unknown
@@ -30,8 +34,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   const parsed = z.object({ sessions: z.array(ShellSession) }).safeParse(body)
   if (!parsed.success) throw new ShoalError('agent-error', `the agent at ${client.address} sent an unexpected answer (is it older than the shell?)`)
   const sessions = parsed.data.sessions
-  if (format === 'json') {
-    io.out(JSON.stringify(sessions, null, 2))
+  if (format === 'json' || format === 'yaml') {
+    io.out(formatted(format, sessions, () => ''))
     return 0
   }
   if (!sessions.length) {

@@ -1,19 +1,22 @@
 /** `shoal bootstrap`: runs a private DHT bootstrap node and prints its address for agents' config. */
 import { startBootstrapNode } from '../../../agent/mesh/bootstrap-node.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { parseArgs } from 'node:util'
+import { parse, positionals } from '../args.js'
 import type { CliIo } from '../main.js'
 
-export const summary = 'run a private DHT bootstrap node (--host IP --port N) and print its address'
+export const summary = 'run a private DHT bootstrap node and print its address'
 const usage = 'shoal bootstrap [--host IPV4] [--port N]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  let values: { host?: string; port?: string; 'exit-with-stdin'?: boolean }
-  try {
-    ;({ values } = parseArgs({ args: argv, options: { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' }, 'exit-with-stdin': { type: 'boolean' } }, strict: true, allowPositionals: false }))
-  } catch (err) {
-    throw new ShoalError('usage', `${(err as Error).message.split('\n')[0]} (usage: ${usage})`)
-  }
+  const { values, positionals: args } = parse(argv, { host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '49737' }, 'exit-with-stdin': { type: 'boolean' } }, usage, {
+    summary,
+    docs: {
+      host: { value: 'IPV4', help: 'the address agents reach (the provisioning LAN address)' },
+      port: { value: 'N', help: 'UDP port; 0 picks a free one' },
+      'exit-with-stdin': { help: 'exit when stdin closes (run by a supervisor)' },
+    },
+  })
+  positionals(args, 0, 0, usage)
   const port = Number(values.port)
   if (!/^\d+$/.test(String(values.port)) || port < 0 || port > 65535) throw new ShoalError('usage', `--port must be 0..65535 (0 picks a free one), not "${values.port}"`)
   const host = String(values.host)

@@ -1,7 +1,7 @@
 /**
  * `shoal coordinator check|backup|restore` — the coordinator's state on disk:
  *   shoal coordinator check [--data-dir DIR]            verify a stopped coordinator's data dir (exit 1 when damaged)
- *   shoal coordinator backup FILE [--url URL]           a consistent snapshot from a running coordinator (admin token)
+ *   shoal coordinator backup FILE [--coordinator URL]   a consistent snapshot from a running coordinator (admin token)
  *   shoal coordinator restore FILE [--data-dir DIR]     onto a fresh data dir: nodes keep their ids, keys and certificates
  */
 import { createWriteStream } from 'node:fs'
@@ -12,28 +12,31 @@ import { adminRoutes } from '../../admin-api.js'
 import { defaultCoordinatorConfig } from '../../coordinator-config.js'
 import { checkStateDir, formatCheck } from '../../state-check.js'
 import { parseBackup, restoreBackup } from '../../state-backup.js'
-import { adminToken } from '../../waves/wave-client.js'
 import { parse } from '../args.js'
+import { adminTokenFrom, coordinatorUrl } from '../cli-config.js'
+import { coordinatorOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
 
 export const USAGE = `shoal coordinator check [--data-dir DIR]
-       shoal coordinator backup FILE [--url URL] [--admin-token T]
+       shoal coordinator backup FILE [--coordinator URL] [--admin-token-file FILE]
        shoal coordinator restore FILE [--data-dir DIR]`
 
 /** A backup of 100,000 audit entries is tens of MB; ten minutes covers a slow link. */
 const BACKUP_TIMEOUT_MS = 10 * 60_000
 
 export async function runState(sub: 'check' | 'backup' | 'restore', argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, { url: { type: 'string' }, 'admin-token': { type: 'string' }, 'data-dir': { type: 'string' } }, USAGE)
+  const { values, positionals } = parse(argv, coordinatorOptions, `shoal coordinator ${sub}${sub === 'check' ? '' : ' FILE'} [flags]`, {
+    summary: sub === 'check' ? "verify a stopped coordinator's data dir (exit 1 when damaged)" : sub === 'backup' ? 'a consistent snapshot from a running coordinator (admin token)' : 'onto a fresh data dir: nodes keep their ids, keys and certificates',
+  })
   const dataDir = (values['data-dir'] as string | undefined) ?? process.env.SHOAL_COORDINATOR_DATA_DIR ?? defaultCoordinatorConfig.dataDir
   const file = positionals[0]
   if (sub === 'check') {
-    if (positionals.length) throw new ShoalError('usage', `check takes no arguments (--data-dir DIR)\nusage: ${USAGE}`)
+    if (positionals.length) throw new ShoalError('usage', 'check takes no arguments (--data-dir DIR)')
     const report = await checkStateDir(dataDir)
     for (const l of formatCheck(report)) io.out(l)
     return report.problems.length ? 1 : 0
   }
-  if (positionals.length !== 1 || !file) throw new ShoalError('usage', `${sub} needs a FILE\nusage: ${USAGE}`)
+  if (positionals.length !== 1 || !file) throw new ShoalError('usage', `${sub} needs a FILE (see: shoal coordinator ${sub} --help)`)
   if (sub === 'restore') {
     const text = await readFile(file, 'utf8').catch((err) => {
       throw new ShoalError('usage', `cannot read ${file}: ${(err as Error).message}`)
@@ -43,13 +46,13 @@ export async function runState(sub: 'check' | 'backup' | 'restore', argv: string
     io.out(`start it with: shoal coordinator serve --data-dir ${dataDir} (the admin token is the old one: pass --admin-token or copy the old admin-token file)`)
     return 0
   }
-  const url = ((values.url as string | undefined) ?? process.env.SHOAL_COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-  const token = await adminToken(values['admin-token'] as string | undefined, dataDir)
+  const url = coordinatorUrl(values)
+  const token = adminTokenFrom({ ...values, 'data-dir': dataDir })
   let res: Response
   try {
     res = await fetch(`${url}${adminRoutes.backup}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(BACKUP_TIMEOUT_MS) })
   } catch (err) {
-    throw new ShoalError('unreachable', `cannot reach the coordinator at ${url}: ${((err as Error).cause as Error)?.message ?? (err as Error).message} (is it running? --url URL)`)
+    throw new ShoalError('unreachable', `cannot reach the coordinator at ${url} (${((err as Error).cause as Error)?.message ?? (err as Error).message}); is it running? pass --coordinator URL of a running coordinator`)
   }
   if (!res.ok || !res.body) throw new ShoalError(res.status === 401 ? 'unauthorized' : 'refused', `the coordinator refused the backup (${res.status}): ${(await res.text()).slice(0, 300)}`)
   const tmp = `${file}.partial`

@@ -1,21 +1,20 @@
 /**
  * `shoal coordinator` — run the coordinator (default), or talk to a running one:
- *   shoal coordinator [serve] [--config FILE] [--data-dir DIR] [--images-dir DIR] [--http-port N] ...
- *   shoal coordinator nodes|pending|audit [-o table|json]
+ *   shoal coordinator [serve] [--config FILE] [--data-dir DIR] [--images-dir DIR] [--http-port N] [--log-level L] ...
+ *   shoal coordinator nodes|pending|audit [-o table|wide|json|yaml]
  *   shoal coordinator approve|reject REQUEST_ID
  *   shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
  *   shoal coordinator remove NODE
  *   shoal coordinator check|backup|restore (./coordinator-state.ts)
- * Client commands find the coordinator with --url (or SHOAL_COORDINATOR_URL, default
- * http://127.0.0.1:8080) and the admin token with --admin-token (or SHOAL_ADMIN_TOKEN, or
- * the file <data-dir>/admin-token the coordinator wrote on first start).
+ * Client commands find the coordinator and its admin token like every other command
+ * (coordinator/cli/clients.ts: --coordinator, --admin-token-file, the config context); NODE
+ * may be a unique prefix of a node id.
  */
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { adminRoutes, AdminNode, AdminPending } from '../../admin-api.js'
 import { AuditEntry } from '../../state-store.js'
-import { adminCall, adminToken } from '../../waves/wave-client.js'
 import {
   CoordinatorConfig,
   coerce,
@@ -25,15 +24,17 @@ import {
   parseConfigFile,
   type PartialConfig,
 } from '../../coordinator-config.js'
-import { outputFormat, parse, table, type Options } from '../args.js'
+import { formatted, outputFormat, outputOption, parse, resolveId, subcommandHelp, table, type FlagDoc, type Options } from '../args.js'
+import { badAnswer, coordinatorClient, coordinatorOptions, type CoordinatorClient } from '../clients.js'
 import { runState } from './coordinator-state.js'
 import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
 export const summary = 'run the coordinator (boot, images, enrollment, bootstrap node) or administer it'
+export const subcommands = ['serve', 'nodes', 'pending', 'audit', 'approve', 'reject', 'assign', 'remove', 'check', 'backup', 'restore', 'operator'] as const
 
 const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
-       shoal coordinator nodes|pending|audit [--url URL] [--admin-token T] [-o table|json]
+       shoal coordinator nodes|pending|audit [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
        shoal coordinator remove NODE
@@ -42,6 +43,7 @@ const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
 
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const configKeys = Object.keys(CoordinatorConfig.shape) as (keyof CoordinatorConfig)[]
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv
@@ -61,21 +63,51 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return runState(sub, rest, io)
     case 'operator':
       return (await import('../operator-command.js')).operatorCommand(rest, io)
-    case 'help':
-      io.out(USAGE)
-      return 0
     default:
-      throw new ShoalError('usage', `unknown subcommand "${sub}"\nusage: ${USAGE}`)
+      return subcommandHelp(argv, USAGE, [...subcommands], {}, { summary })
   }
 }
 
 // --- serve -----------------------------------------------------------------------------
 
+const SERVE_USAGE = 'shoal coordinator [serve] [--config FILE] [--log-level LEVEL] [--<field> VALUE ...]'
+
+/** One flag per config field, each with its env var and default (shown by --help). */
+function serveOptions(): { options: Options; docs: Record<string, FlagDoc> } {
+  const options: Options = { config: { type: 'string' }, 'log-level': { type: 'string' } }
+  const docs: Record<string, FlagDoc> = {
+    config: { value: 'FILE', help: 'JSON config file (fields as below, camelCase)' },
+    'log-level': { value: 'LEVEL', help: LOG_LEVELS.join('|'), env: 'SHOAL_LOG_LEVEL', default: 'info' },
+  }
+  for (const k of configKeys) {
+    const d = (defaultCoordinatorConfig as Record<string, unknown>)[k]
+    options[kebab(k)] = { type: typeof d === 'boolean' ? 'boolean' : 'string' }
+    docs[kebab(k)] = {
+      value: typeof d === 'number' ? 'N' : 'VALUE',
+      env: `SHOAL_COORDINATOR_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`,
+      default: d === undefined ? 'unset' : Array.isArray(d) ? d.join(',') : String(d),
+      help: `config field ${k}`,
+    }
+  }
+  return { options, docs }
+}
+
+/** The log level: --log-level > SHOAL_LOG_LEVEL > info. */
+export function logLevelFrom(flag: unknown, env: Record<string, string | undefined> = process.env): (typeof LOG_LEVELS)[number] {
+  const level = (flag as string | undefined) ?? env.SHOAL_LOG_LEVEL ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ShoalError('usage', `--log-level must be one of ${LOG_LEVELS.join(', ')}, not "${level}"`)
+  return level as (typeof LOG_LEVELS)[number]
+}
+
 export async function loadConfig(argv: string[], env: Record<string, string | undefined> = process.env): Promise<CoordinatorConfig> {
-  const options: Options = { config: { type: 'string' } }
-  for (const k of configKeys) options[kebab(k)] = { type: typeof defaultCoordinatorConfig[k] === 'boolean' ? 'boolean' : 'string' }
-  const { values, positionals } = parse(argv, options, USAGE)
-  if (positionals.length) throw new ShoalError('usage', `unexpected argument "${positionals[0]}"\nusage: ${USAGE}`)
+  return (await loadServeArgs(argv, env)).config
+}
+
+async function loadServeArgs(argv: string[], env: Record<string, string | undefined>): Promise<{ config: CoordinatorConfig; logLevel: string }> {
+  const { options, docs } = serveOptions()
+  const { values, positionals } = parse(argv, options, SERVE_USAGE, { summary: 'run the coordinator; every field is a flag, an env var or a config file field (flags > env > file > default)', docs, subcommands: [...subcommands] })
+  if (positionals.length) throw new ShoalError('usage', `unexpected argument "${positionals[0]}" (see: shoal coordinator --help)`)
+  const logLevel = logLevelFrom(values['log-level'], env)
   let file: PartialConfig = {}
   const path = values.config as string | undefined
   if (path) {
@@ -91,7 +123,7 @@ export async function loadConfig(argv: string[], env: Record<string, string | un
     flags[k] = typeof v === 'boolean' ? v : coerce(k, v as string, `--${kebab(k)}`)
   }
   try {
-    return mergeConfig(file, configFromEnv(env), flags as PartialConfig)
+    return { config: mergeConfig(file, configFromEnv(env), flags as PartialConfig), logLevel }
   } catch (err) {
     // A bad value given on the command line, in the environment or the file is a usage error (exit 2).
     if (err instanceof ShoalError && err.code === 'config') throw new ShoalError('usage', err.message)
@@ -100,10 +132,10 @@ export async function loadConfig(argv: string[], env: Record<string, string | un
 }
 
 async function serve(argv: string[], io: CliIo): Promise<number> {
-  const config = await loadConfig(argv)
+  const { config, logLevel } = await loadServeArgs(argv, process.env)
   const { pino } = await import('pino')
   const { Coordinator } = await import('../../coordinator.js')
-  const log = pino({ level: process.env.SHOAL_LOG_LEVEL ?? 'info' })
+  const log = pino({ level: logLevel })
   await mkdir(config.dataDir, { recursive: true })
   const coordinator = new Coordinator(config, { log })
   await coordinator.start()
@@ -134,41 +166,53 @@ function claims(p: AdminPending): string {
   return `${p.knownId}: ${parts.join(', ')}`
 }
 
+const CLIENT_USAGE: Record<string, string> = {
+  nodes: 'shoal coordinator nodes [-o table|wide|json|yaml]',
+  pending: 'shoal coordinator pending [-o table|wide|json|yaml]',
+  audit: 'shoal coordinator audit [--kind KIND] [--limit N] [-o table|wide|json|yaml]',
+  approve: 'shoal coordinator approve REQUEST_ID',
+  reject: 'shoal coordinator reject REQUEST_ID',
+  assign: 'shoal coordinator assign NODE VERSION | assign --mac MAC VERSION',
+  remove: 'shoal coordinator remove NODE',
+}
+
 async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
+  const usage = CLIENT_USAGE[sub]!
   const { values, positionals } = parse(
     argv,
+    { ...coordinatorOptions, mac: { type: 'string' }, limit: { type: 'string' }, kind: { type: 'string' }, ...outputOption },
+    usage,
     {
-      url: { type: 'string' },
-      'admin-token': { type: 'string' },
-      'data-dir': { type: 'string' },
-      mac: { type: 'string' },
-      limit: { type: 'string' },
-      kind: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
+      docs: {
+        mac: { value: 'MAC', help: 'assign by MAC (a machine not enrolled yet)' },
+        limit: { value: 'N', help: 'newest N audit entries', default: 'the server\'s' },
+        kind: { value: 'KIND', help: 'only audit entries of this kind (enroll, boot, assign, ...)' },
+      },
     },
-    USAGE,
   )
   const format = outputFormat(values.output)
-  const url = ((values.url as string | undefined) ?? process.env.SHOAL_COORDINATOR_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '')
-  const token = await adminToken(values['admin-token'] as string | undefined, (values['data-dir'] as string | undefined) ?? process.env.SHOAL_COORDINATOR_DATA_DIR ?? defaultCoordinatorConfig.dataDir)
-  const call = (path: string, body?: unknown) => adminCall(url, token, path, body, { badRequest: 'usage', urlFlag: '--url', refusedCode: 'failed' })
+  const c = coordinatorClient(values, { badRequest: 'usage', refusedCode: 'failed' })
+  const call = c.call
   const need = (n: number, what: string) => {
-    if (positionals.length !== n) throw new ShoalError('usage', `${sub} needs ${what}\nusage: ${USAGE}`)
+    if (positionals.length !== n) throw new ShoalError('usage', `${sub} needs ${what} (see: shoal coordinator ${sub} --help)`)
+  }
+  const answer = <S extends z.ZodType>(schema: S, raw: unknown): z.infer<S> => {
+    const r = schema.safeParse(raw)
+    if (!r.success) throw badAnswer(`the coordinator at ${c.url}`, r.error.issues[0], `shoal version --coordinator ${c.url}`)
+    return r.data
   }
 
   switch (sub) {
     case 'nodes': {
       need(0, 'no arguments')
-      const { nodes } = z.object({ nodes: z.array(AdminNode) }).parse(await call(adminRoutes.nodes))
-      if (format === 'json') io.out(JSON.stringify(nodes, null, 2))
-      else io.out(table(['ID', 'MACS', 'IMAGE', 'SERIAL', 'ENROLLED', 'CLONES REFUSED', 'KEY'], nodes.map((n) => [n.id, n.macs.join(','), n.assignedImage ?? '(default)', n.serial, new Date(n.lastEnrolledAt).toISOString(), n.cloneRefusals ? `${n.cloneRefusals.count} (last from ${n.cloneRefusals.lastMac})` : 0, `${n.key.slice(0, 16)}…`])))
+      const { nodes } = answer(z.object({ nodes: z.array(AdminNode) }), await call(adminRoutes.nodes))
+      io.out(formatted(format, nodes, (wide) => table(['ID', 'MACS', 'IMAGE', 'SERIAL', 'ENROLLED', 'CLONES REFUSED', 'KEY'], nodes.map((n) => [n.id, n.macs.join(','), n.assignedImage ?? '(default)', n.serial, new Date(n.lastEnrolledAt).toISOString(), n.cloneRefusals ? `${n.cloneRefusals.count} (last from ${n.cloneRefusals.lastMac})` : 0, wide ? n.key : `${n.key.slice(0, 16)}…`]))))
       return 0
     }
     case 'pending': {
       need(0, 'no arguments')
-      const { pending } = z.object({ pending: z.array(AdminPending) }).parse(await call(adminRoutes.pending))
-      if (format === 'json') io.out(JSON.stringify(pending, null, 2))
-      else io.out(table(['REQUEST', 'STATE', 'MAC', 'PROPOSED ID', 'REQUESTED', 'CLAIMS', 'MACHINE'], pending.map((p) => [p.requestId, p.state, p.mac, p.proposedId, new Date(p.requestedAt).toISOString(), claims(p), [p.inventory.vendor, p.inventory.product].filter(Boolean).join(' ') || undefined])))
+      const { pending } = answer(z.object({ pending: z.array(AdminPending) }), await call(adminRoutes.pending))
+      io.out(formatted(format, pending, () => table(['REQUEST', 'STATE', 'MAC', 'PROPOSED ID', 'REQUESTED', 'CLAIMS', 'MACHINE'], pending.map((p) => [p.requestId, p.state, p.mac, p.proposedId, new Date(p.requestedAt).toISOString(), claims(p), [p.inventory.vendor, p.inventory.product].filter(Boolean).join(' ') || undefined]))))
       return 0
     }
     case 'audit': {
@@ -176,33 +220,40 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
       const q = new URLSearchParams()
       if (values.limit) q.set('limit', values.limit as string)
       if (values.kind) q.set('kind', values.kind as string)
-      const { entries } = z.object({ entries: z.array(AuditEntry) }).parse(await call(`${adminRoutes.audit}?${q}`))
-      if (format === 'json') io.out(JSON.stringify(entries, null, 2))
-      else io.out(table(['TIME', 'KIND', 'NODE', 'MAC', 'IMAGE', 'REMOTE', 'DETAIL'], entries.map((e) => [new Date(e.at).toISOString(), e.kind, e.node, e.mac, e.image, e.remote, e.detail ? JSON.stringify(e.detail).slice(0, 80) : undefined])))
+      const { entries } = answer(z.object({ entries: z.array(AuditEntry) }), await call(`${adminRoutes.audit}?${q}`))
+      io.out(formatted(format, entries, (wide) => table(['TIME', 'KIND', 'NODE', 'MAC', 'IMAGE', 'REMOTE', 'DETAIL'], entries.map((e) => [new Date(e.at).toISOString(), e.kind, e.node, e.mac, e.image, e.remote, e.detail ? (wide ? JSON.stringify(e.detail) : JSON.stringify(e.detail).slice(0, 80)) : undefined]))))
       return 0
     }
     case 'approve':
     case 'reject': {
       need(1, 'a REQUEST_ID (see: shoal coordinator pending)')
-      const p = AdminPending.parse(await call(sub === 'approve' ? adminRoutes.approve : adminRoutes.reject, { requestId: positionals[0] }))
-      io.out(format === 'json' ? JSON.stringify(p) : `${p.requestId}: ${p.state} (MAC ${p.mac}); the node gets its certificate on its next retry`)
+      const p = answer(AdminPending, await call(sub === 'approve' ? adminRoutes.approve : adminRoutes.reject, { requestId: positionals[0] }))
+      io.out(formatted(format, p, () => `${p.requestId}: ${p.state} (MAC ${p.mac}); the node gets its certificate on its next retry`))
       return 0
     }
     case 'assign': {
       const mac = values.mac as string | undefined
       if (mac) need(1, 'VERSION with --mac')
       else need(2, 'NODE and VERSION')
-      const body = mac ? { mac, image: positionals[0] } : { node: positionals[0], image: positionals[1] }
+      const body = mac ? { mac, image: positionals[0] } : { node: await enrolledId(c, positionals[0]!), image: positionals[1] }
       const a = await call(adminRoutes.assign, body)
-      io.out(format === 'json' ? JSON.stringify(a) : `${mac ?? positionals[0]} boots image ${body.image} from its next boot`)
+      io.out(formatted(format, a, () => `${mac ?? body.node} boots image ${body.image} from its next boot`))
       return 0
     }
     case 'remove': {
       need(1, 'a NODE id')
-      await call(adminRoutes.remove, { node: positionals[0] })
-      io.out(`${positionals[0]} removed from the roster`)
+      const node = await enrolledId(c, positionals[0]!)
+      await call(adminRoutes.remove, { node })
+      io.out(`${node} removed from the roster`)
       return 0
     }
   }
   return 2
+}
+
+/** An enrolled node's id from an id or a unique prefix (ambiguous: exit 2 with the candidates); unknown ids go to the coordinator as typed, which says so. */
+async function enrolledId(c: CoordinatorClient, given: string): Promise<string> {
+  const r = z.object({ nodes: z.array(z.object({ id: z.string() })) }).safeParse(await c.call(adminRoutes.nodes))
+  if (!r.success) return given
+  return resolveId(given, r.data.nodes.map((n) => n.id)) ?? given
 }

@@ -10,11 +10,11 @@ import { readFile } from 'node:fs/promises'
 import { AgentClient } from '../../../agent/api/agent-client.js'
 import { fingerprintMachine, mergeKnownFingerprints, parseKnownFingerprints, parseMeshFingerprints, type FingerprintReport, type KnownFingerprint } from '../../../agent/fingerprint/index.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { outputFormat, parse, table } from '../args.js'
+import { formatted, outputFormat, outputOption, parse, table } from '../args.js'
 import type { CliIo } from '../main.js'
 
-export const summary = "this machine's node id from its hardware, and why (--sysfs DIR, --known FILE, --known-from HOST:PORT, -o table|json)"
-const usage = 'shoal fingerprint [--sysfs DIR] [--procfs DIR] [--known FILE | --known-from HOST:PORT [--timeout-ms MS]] [--node-id NAME] [-o table|json]'
+export const summary = "this machine's node id from its hardware, and why"
+const usage = 'shoal fingerprint [--sysfs DIR] [--procfs DIR] [--known FILE | --known-from HOST:PORT [--timeout-ms MS]] [--node-id NAME] [-o table|wide|json|yaml]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parse(
@@ -26,13 +26,24 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       'known-from': { type: 'string' },
       'timeout-ms': { type: 'string' },
       'node-id': { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'table' },
+      ...outputOption,
     },
     usage,
+    {
+      summary,
+      docs: {
+        sysfs: { value: 'DIR', help: 'read a tree laid out like /sys', default: '/sys' },
+        procfs: { value: 'DIR', help: 'read a tree laid out like /proc', default: '/proc' },
+        known: { value: 'FILE', help: 'resolve against known fingerprints (what -o json prints, as an array)' },
+        'known-from': { value: 'HOST:PORT', help: 'resolve against those a live agent holds for the whole cluster' },
+        'timeout-ms': { value: 'MS', help: 'for --known-from', default: '5000' },
+        'node-id': { value: 'NAME', help: 'the id to use when the hardware has no usable identity' },
+      },
+    },
   )
-  if (positionals.length) throw new ShoalError('usage', `unexpected argument "${positionals[0]}" (usage: ${usage})`)
+  if (positionals.length) throw new ShoalError('usage', `unexpected argument "${positionals[0]}" (see: shoal fingerprint --help)`)
   const format = outputFormat(values.output)
-  if (values.known !== undefined && values['known-from'] !== undefined) throw new ShoalError('usage', `give --known FILE or --known-from HOST:PORT, not both (usage: ${usage})`)
+  if (values.known !== undefined && values['known-from'] !== undefined) throw new ShoalError('usage', 'give --known FILE or --known-from HOST:PORT, not both')
   const from = values['known-from']
   const port = from === undefined ? 1 : Number(/^[^\s:/]+:(\d{1,5})$/.exec(from)?.[1] ?? 0)
   if (!(port > 0 && port < 65536)) throw new ShoalError('usage', `--known-from must be HOST:PORT of a shoal agent's API (for example 127.0.0.1:7400), not "${from}"`)
@@ -45,7 +56,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     ...(values['node-id'] ? { fallbackId: values['node-id'] } : {}),
     known,
   })
-  io.out(format === 'json' ? JSON.stringify(report, null, 2) : render(report, known.length, from ? ` (from the agent at ${from})` : ''))
+  io.out(formatted(format, report, () => render(report, known.length, from ? ` (from the agent at ${from})` : '')))
   return 0
 }
 

@@ -5,31 +5,27 @@
  */
 import { postReboot, preReboot } from '../../../agent/health/gates.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { outputFormat, parse } from '../args.js'
+import { formatted, outputFormat, parse } from '../args.js'
 import type { CliIo } from '../main.js'
-import { sourceOptions, sourceUsage, sourcesFrom } from './health.js'
+import { sourceDocs, sourceOptions, sourceUsage, sourcesFrom } from './health.js'
 
 export const summary = 'dry-run the pre-reboot or post-reboot health gate for a node (exit 0 pass, 1 fail)'
 
 const usage = `shoal gate pre|post NODE ${sourceUsage}`
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, sourceOptions, usage)
-  if (values.help) {
-    io.out(`usage: ${usage}`)
-    return 0
-  }
+  const { values, positionals } = parse(argv, sourceOptions, usage, { summary, docs: sourceDocs })
   const format = outputFormat(values.output)
   const [which, node, ...extra] = positionals
-  if (which !== 'pre' && which !== 'post') throw new ShoalError('usage', `first argument must be "pre" or "post", not ${which ? `"${which}"` : 'nothing'}\nusage: ${usage}`)
-  if (!node) throw new ShoalError('usage', `missing NODE (the Kubernetes node name / CRUSH host)\nusage: ${usage}`)
-  if (extra.length) throw new ShoalError('usage', `unexpected arguments: ${extra.join(' ')}\nusage: ${usage}`)
+  if (which !== 'pre' && which !== 'post') throw new ShoalError('usage', `first argument must be "pre" or "post", not ${which ? `"${which}"` : 'nothing'} (see: shoal gate --help)`)
+  if (!node) throw new ShoalError('usage', `missing NODE (the Kubernetes node name / CRUSH host) (see: shoal gate --help)`)
+  if (extra.length) throw new ShoalError('usage', `unexpected arguments: ${extra.join(' ')} (see: shoal gate --help)`)
   const sources = sourcesFrom(values)
   try {
     const round = await sources.observer(node).observe(which)
     const r = which === 'pre' ? preReboot(round.obs) : postReboot(round.obs)
-    if (format === 'json') {
-      io.out(JSON.stringify({ ...r, ms: Math.round(round.ms.total) }, null, 2))
+    if (format === 'json' || format === 'yaml') {
+      io.out(formatted(format, { ...r, ms: Math.round(round.ms.total) }, () => ''))
     } else {
       io.out(`${which}-reboot gate for ${node}: ${r.pass ? 'PASS' : 'FAIL'}`)
       for (const c of r.checks) io.out(`  ${c.ok ? 'ok  ' : 'FAIL'}  ${c.source.padEnd(7)} ${c.check.padEnd(15)} ${c.message}`)

@@ -11,7 +11,7 @@ import { KubeNode, listOf } from '../../../agent/health/kube-schemas.js'
 import { observe, type NodeObservations } from '../../../agent/health/observation.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import type { HealthSummary } from '../../../agent/protocol/node-record.js'
-import { outputFormat, outputOption, parse, table } from '../args.js'
+import { formatted, outputFormat, outputOption, parse, table, type FlagDoc } from '../args.js'
 import type { CliIo } from '../main.js'
 
 export const summary = 'health conditions of a node (or all nodes) from Ceph and the Kubernetes API'
@@ -25,17 +25,33 @@ export const sourceOptions = {
   'ceph-name': { type: 'string' },
   'ceph-transport': { type: 'string' },
   kubeconfig: { type: 'string' },
+  'kube-context': { type: 'string' },
   context: { type: 'string' },
   'in-cluster': { type: 'boolean' },
   'kubelet-url': { type: 'string' },
   skip: { type: 'string', multiple: true },
   'timeout-ms': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
 } as const
 
+/** --help text of the source flags. */
+export const sourceDocs: Record<string, FlagDoc> = {
+  'ceph-conf': { value: 'FILE', help: 'ceph.conf of the cluster to ask', default: 'Ceph not asked' },
+  'ceph-keyring': { value: 'FILE', help: 'keyring for --ceph-name' },
+  keyring: { aliasOf: 'ceph-keyring' },
+  'ceph-name': { value: 'client.NAME', help: 'Ceph user', default: 'client.admin' },
+  'ceph-transport': { value: 'session|cli', help: 'one long-lived ceph session, or a `ceph` process per call', default: 'session' },
+  kubeconfig: { value: 'FILE', help: 'kubeconfig of the cluster to ask', default: 'Kubernetes not asked' },
+  'kube-context': { value: 'NAME', help: 'kubeconfig context', default: "the kubeconfig's current-context" },
+  context: { aliasOf: 'kube-context' },
+  'in-cluster': { help: 'use the pod service account instead of --kubeconfig' },
+  'kubelet-url': { value: 'URL', help: "the node's kubelet /healthz", default: 'kubelet not asked' },
+  skip: { value: 'kube|ceph|kubelet', help: 'do not ask that source (repeatable)' },
+  'timeout-ms': { value: 'MS', help: 'per-source timeout', default: 'each source\'s' },
+}
+
 export const sourceUsage =
-  '[--ceph-conf FILE [--ceph-keyring FILE] [--ceph-name client.NAME] [--ceph-transport session|cli]] [--kubeconfig FILE [--context NAME] | --in-cluster] ' +
-  '[--kubelet-url URL] [--skip kube|ceph|kubelet]... [--timeout-ms MS] [-o table|json]'
+  '[--ceph-conf FILE [--ceph-keyring FILE] [--ceph-name client.NAME] [--ceph-transport session|cli]] [--kubeconfig FILE [--kube-context NAME] | --in-cluster] ' +
+  '[--kubelet-url URL] [--skip kube|ceph|kubelet]... [--timeout-ms MS] [-o table|wide|json|yaml]'
 
 export function sourcesFrom(values: Record<string, unknown>): HealthSources {
   const skip = ((values.skip as string[] | undefined) ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
@@ -53,7 +69,7 @@ export function sourcesFrom(values: Record<string, unknown>): HealthSources {
     cephKeyring: (values['ceph-keyring'] ?? values.keyring) as string | undefined,
     cephName: values['ceph-name'] as string | undefined,
     kubeconfig: values.kubeconfig as string | undefined,
-    kubeContext: values.context as string | undefined,
+    kubeContext: (values['kube-context'] ?? values.context) as string | undefined,
     inCluster: values['in-cluster'] as boolean | undefined,
     kubeletUrl: values['kubelet-url'] as string | undefined,
     skip: skip as SourceName[],
@@ -69,13 +85,9 @@ interface NodeHealth {
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parse(argv, sourceOptions, usage)
-  if (values.help) {
-    io.out(`usage: ${usage}`)
-    return 0
-  }
+  const { values, positionals } = parse(argv, sourceOptions, usage, { summary, docs: sourceDocs })
   const format = outputFormat(values.output)
-  if (positionals.length > 1) throw new ShoalError('usage', `expected at most one NODE, got ${positionals.join(' ')}\nusage: ${usage}`)
+  if (positionals.length > 1) throw new ShoalError('usage', `expected at most one NODE, got ${positionals.join(' ')} (see: shoal health --help)`)
   const sources = sourcesFrom(values)
   try {
     const nodes: NodeHealth[] = []
@@ -88,7 +100,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       for (const obs of await allNodes(sources)) nodes.push({ node: obs.node, health: new HealthModel().update(obs, now) })
       if (nodes.length === 0) throw new ShoalError('unreachable', 'no source named any node: give --ceph-conf and/or --kubeconfig, or a NODE')
     }
-    if (format === 'json') io.out(JSON.stringify({ nodes, skipped: notes }, null, 2))
+    if (format === 'json' || format === 'yaml') io.out(formatted(format, { nodes, skipped: notes }, () => ''))
     else {
       io.out(table(['NODE', 'STATUS', 'READY', 'OSDS', 'CONDITIONS'], nodes.map((n) => [
         n.node,

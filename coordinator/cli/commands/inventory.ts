@@ -3,35 +3,39 @@
  * collected here, systeminformation in a child process) or of NODE, asked of an agent's
  * API (`GET /v1/nodes/{id}/inventory`, answered by that node or from a cache with its age).
  */
-import { parseAgentCommand } from '../../../agent/api/index.js'
 import { collectInventory, InventoryResponse, type Inventory } from '../../../agent/inventory/index.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
-import { table } from '../args.js'
+import { formatted, outputFormat, parse, positionals, table } from '../args.js'
+import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
+import { withNodeId } from './node.js'
 
-export const summary = 'hardware inventory of this machine, or of NODE via an agent (--agent HOST:PORT, -o table|json)'
-const usage = 'shoal inventory [NODE] [--agent HOST:PORT] [--timeout-ms MS] [-o table|json]'
+export const summary = 'hardware inventory of this machine, or of NODE (id or unique prefix) via an agent'
+const usage = 'shoal inventory [NODE] [--agent HOST:PORT] [--timeout-ms MS] [-o table|wide|json|yaml]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { client, format, values, positionals } = parseAgentCommand(argv, usage, { 'timeout-ms': { type: 'string' } }, [0, 1])
-  const timeoutMs = values['timeout-ms'] === undefined ? 10_000 : Number(values['timeout-ms'])
+  const { values, positionals: args } = parse(argv, { ...agentOptions, 'timeout-ms': { type: 'string', default: '10000' } }, usage, { summary })
+  positionals(args, 0, 1, usage)
+  const format = outputFormat(values.output)
+  const timeoutMs = Number(values['timeout-ms'])
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new ShoalError('usage', `--timeout-ms must be a positive integer, not "${values['timeout-ms']}"`)
-  const node = positionals[0]
+  const given = args[0]
+  const { client } = agentClient(values, timeoutMs)
   try {
-    if (node === undefined) {
+    if (given === undefined) {
       const inv = await collectInventory({ timeoutMs })
-      io.out(format === 'json' ? JSON.stringify({ inventory: inv, ageMs: 0, source: 'local' }, null, 2) : render(inv, 'collected on this machine'))
+      io.out(formatted(format, { inventory: inv, ageMs: 0, source: 'local' }, () => render(inv, 'collected on this machine')))
       return 0
     }
-    const raw = await client.inventory(node)
+    const raw = await withNodeId(client, given, (id) => client.inventory(id))
     const parsed = InventoryResponse.safeParse(raw)
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!
-      throw new ShoalError('agent-error', `the agent at ${client.address} answered with an inventory this CLI does not understand (at ${issue.path.join('.')}: ${issue.message}); are the agent and CLI the same version?`)
+      throw new ShoalError('agent-error', `the agent at ${client.address} answered with an inventory this CLI does not understand (field ${issue.path.join('.') || '(top)'}: ${issue.message}); compare versions with: shoal version --agent ${client.address}`)
     }
     const r = parsed.data
     const stale = (raw as { stale?: boolean; staleReason?: string }).stale ? ` (stale: ${(raw as { staleReason?: string }).staleReason ?? 'refresh failed'})` : ''
-    io.out(format === 'json' ? JSON.stringify(raw, null, 2) : render(r.inventory, `from ${r.source}, ${Math.round(r.ageMs / 1000)} s old${stale}`))
+    io.out(formatted(format, raw, () => render(r.inventory, `from ${r.source}, ${Math.round(r.ageMs / 1000)} s old${stale}`)))
     return 0
   } finally {
     await client.close()

@@ -1,15 +1,20 @@
 /** `shoal status`: the cluster at a glance, as any one agent sees it. */
-import { parseAgentCommand, statusText } from '../../../agent/api/index.js'
+import { statusText } from '../../../agent/api/index.js'
+import { formatted, outputFormat, parse, positionals } from '../args.js'
+import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
 
-export const summary = 'cluster summary from one agent (--agent HOST:PORT, -o table|json)'
-const usage = 'shoal status [--agent HOST:PORT] [-o table|json]'
+export const summary = 'cluster summary from one agent'
+const usage = 'shoal status [--agent HOST:PORT] [-o table|wide|json|yaml]'
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
-  const { client, format } = parseAgentCommand(argv, usage)
+  const { values, positionals: args } = parse(argv, agentOptions, usage, { summary })
+  positionals(args, 0, 0, usage)
+  const format = outputFormat(values.output)
+  const { client } = agentClient(values)
   try {
     const c = await client.cluster()
-    io.out(format === 'json' ? JSON.stringify(c, null, 2) : statusText(c))
+    io.out(formatted(format, c, () => statusText(c)))
     return 0
   } finally {
     await client.close()

@@ -8,24 +8,25 @@
  *     the coordinator says why and what to change; --force starts it anyway.
  *   shoal upgrade status [ID] [--watch] [-o table|json]
  *   shoal upgrade pause|resume|abort|rollback [ID]
- * ID defaults to the newest wave. Every command takes --coordinator URL and --admin-token T.
+ * ID defaults to the newest wave. Every command takes --coordinator URL and --admin-token-file FILE.
  */
 import { parseAlertSelector } from '../../../agent/protocol/alert-matchers.js'
 import { ShoalError } from '../../../agent/protocol/errors.js'
 import { DryRun, WaveStatus } from '../../waves/wave-api.js'
-import { clientOptions, waveClient } from '../../waves/wave-client.js'
-import { outputFormat, parse, table } from '../args.js'
+import { formatted, outputFormat, outputOption, parse, subcommandHelp, table, type FlagDoc } from '../args.js'
+import { badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
 
 export const summary = 'start, watch and steer a rolling upgrade wave (start|status|pause|resume|abort|rollback)'
+export const subcommands = ['start', 'status', 'pause', 'resume', 'abort', 'rollback'] as const
 
 const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m] [--force] [--dry-run]
-       shoal upgrade status [ID] [--watch] [-o table|json]
+       shoal upgrade status [ID] [--watch]
        shoal upgrade pause|resume|abort|rollback [ID]
-       (all: [--coordinator URL] [--admin-token T])`
+       (all: [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml])`
 
 const options = {
-  ...clientOptions,
+  ...coordinatorOptions,
   to: { type: 'string' },
   'max-unavailable': { type: 'string' },
   'failure-domain': { type: 'string' },
@@ -39,25 +40,41 @@ const options = {
   'dry-run': { type: 'boolean' },
   watch: { type: 'boolean', short: 'w' },
   'interval-ms': { type: 'string' },
-  output: { type: 'string', short: 'o', default: 'table' },
+  ...outputOption,
 } as const
+
+const docs: Record<string, FlagDoc> = {
+  to: { value: 'VERSION', help: 'start: the image version to roll out' },
+  'max-unavailable': { value: 'K', help: 'start: at most K nodes down at once', default: 'the coordinator\'s (1)' },
+  'failure-domain': { value: 'domain|none', help: 'start: finish one failure domain before the next', default: 'domain' },
+  window: { value: 'HH:MM-HH:MM', help: 'start: new slots only inside this UTC window', default: 'always' },
+  'alert-source': { value: 'URL', help: 'start: hold new slots while alerts fire (Alertmanager /api/v2/alerts)' },
+  'alert-matcher': { value: 'SELECTOR', help: 'start: which firing alerts hold the wave (Alertmanager syntax, repeatable)', default: 'every alert but Watchdog and InfoInhibitor' },
+  'drain-policy': { value: 'halt|force', help: 'start: what a blocked drain does', default: 'halt' },
+  'node-timeout': { value: 'DURATION', help: 'start: halt when a node takes longer (90s, 30m, 2h)', default: '30m' },
+  'dry-run': { help: 'start: show the order the vote would pick, change nothing' },
+  force: { help: 'start: start even a wave the coordinator judges can never finish' },
+  'stall-timeout': { value: 'DURATION', help: 'start: halt when nothing moves for this long', default: "the coordinator's" },
+  watch: { help: 'status: follow until the wave ends' },
+  'interval-ms': { value: 'MS', help: 'status --watch: poll interval', default: '1000' },
+}
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const [sub, ...rest] = argv
-  if (!sub || !['start', 'status', 'pause', 'resume', 'abort', 'rollback'].includes(sub)) throw new ShoalError('usage', `${sub ? `unknown subcommand "${sub}"` : 'missing subcommand'}\nusage: ${USAGE}`)
-  const { values, positionals } = parse(rest, options, USAGE)
+  if (!sub || !(subcommands as readonly string[]).includes(sub)) return subcommandHelp(argv, USAGE, [...subcommands], options, { summary, docs })
+  const { values, positionals } = parse(rest, options, `shoal upgrade ${sub} ${sub === 'start' ? '--to VERSION [flags]' : '[ID] [flags]'}`, { summary, docs })
   const format = outputFormat(values.output)
-  if (positionals.length > (sub === 'start' ? 0 : 1)) throw new ShoalError('usage', `too many arguments: ${positionals.join(' ')}\nusage: ${USAGE}`)
+  if (positionals.length > (sub === 'start' ? 0 : 1)) throw new ShoalError('usage', `too many arguments: ${positionals.join(' ')} (see: shoal upgrade ${sub} --help)`)
   const id = encodeURIComponent(positionals[0] ?? 'current')
 
   if (sub === 'start') {
     const body = startBody(values)
-    const client = await waveClient(values)
+    const client = coordinatorClient(values)
     const out = await client.call('/v1/waves', body)
     if (body.dryRun) {
-      const d = DryRun.parse(out)
-      if (format === 'json') io.out(JSON.stringify(d, null, 2))
-      else printDryRun(d, io)
+      const d = answer(DryRun, out, client.url)
+      if (format === 'table' || format === 'wide') printDryRun(d, io)
+      else io.out(formatted(format, d, () => ''))
       // The dry run refuses what the start would refuse.
       if (d.refused) {
         io.err(`refused: ${d.refusal ?? 'this wave can never finish'}`)
@@ -65,20 +82,20 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       }
       return 0
     }
-    const s = WaveStatus.parse(out)
-    if (format === 'json') io.out(JSON.stringify(s, null, 2))
+    const s = answer(WaveStatus, out, client.url)
+    if (format !== 'table' && format !== 'wide') io.out(formatted(format, s, () => ''))
     else io.out(`wave ${s.id} started: ${s.nodes.length} node(s) to ${s.target}, at most ${s.maxUnavailable} at a time (failure domain: ${s.failureDomain}); follow it with: shoal upgrade status ${s.id} --watch`)
     return 0
   }
 
-  const client = await waveClient(values)
+  const client = coordinatorClient(values)
   if (sub === 'status') {
     const intervalMs = values['interval-ms'] === undefined ? 1000 : Number(values['interval-ms'])
     if (!(intervalMs >= 100)) throw new ShoalError('usage', `--interval-ms must be a number >= 100, not "${String(values['interval-ms'])}"`)
     let last = ''
     for (;;) {
-      const s = WaveStatus.parse(await client.call(`/v1/waves/${id}`))
-      const text = format === 'json' ? JSON.stringify(s, null, 2) : renderStatus(s)
+      const s = answer(WaveStatus, await client.call(`/v1/waves/${id}`), client.url)
+      const text = formatted(format, s, () => renderStatus(s))
       // Live view: print again only when something changed.
       if (text !== last) io.out(text)
       last = text
@@ -88,16 +105,22 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 
   const out = await client.call(`/v1/waves/${id}/${sub}`, {})
-  const s = WaveStatus.parse(out)
-  if (format === 'json') io.out(JSON.stringify(s, null, 2))
+  const s = answer(WaveStatus, out, client.url)
+  if (format !== 'table' && format !== 'wide') io.out(formatted(format, s, () => ''))
   else if (sub === 'rollback') io.out(`wave ${s.rollbackOf} rolled back: wave ${s.id} takes ${s.nodes.length} node(s) back to ${s.target}`)
   else io.out(`wave ${s.id}: ${s.state}${s.reason ? ` (${s.reason})` : ''}`)
   return 0
 }
 
+function answer<S extends import('zod').ZodType>(schema: S, raw: unknown, url: string): import('zod').infer<S> {
+  const r = schema.safeParse(raw)
+  if (!r.success) throw badAnswer(`the coordinator at ${url}`, r.error.issues[0], `shoal version --coordinator ${url}`)
+  return r.data
+}
+
 function startBody(values: Record<string, unknown>): { target: string; dryRun: boolean; [k: string]: unknown } {
   const to = values.to as string | undefined
-  if (!to) throw new ShoalError('usage', `start needs --to VERSION\nusage: ${USAGE}`)
+  if (!to) throw new ShoalError('usage', 'start needs --to VERSION (see: shoal upgrade start --help)')
   const body: { target: string; dryRun: boolean; [k: string]: unknown } = { target: to, dryRun: values['dry-run'] === true }
   if (values['max-unavailable'] !== undefined) {
     const k = Number(values['max-unavailable'])

@@ -1,0 +1,95 @@
+/**
+ * The agent API's OpenAPI 3.1 description, built from the zod schemas of its answers
+ * (./api-schemas.ts) and served at GET /openapi.json. test/openapi.test.ts lints it with
+ * swagger-parser and validates a live agent's answer on every route against it.
+ */
+import { z } from 'zod'
+import { NodeId } from '../protocol/node-record.js'
+import { ShellSession } from '../protocol/shell-channel.js'
+import { SOFTWARE_VERSION } from '../protocol/software-version.js'
+import { ApiErrorSchema, ClusterSummarySchema, FingerprintsSchema, InventoryAnswerSchema, NodeDetailSchema, NodeSummarySchema, SelfSchema, WatchLineSchema } from './api-schemas.js'
+import { buildOpenApi, jsonSchema, type Route } from './openapi-builder.js'
+
+const error = (description: string) => ({ description, schema: ApiErrorSchema })
+const nodeParam = { id: { in: 'path' as const, description: 'node id (letters, digits, . _ -, at most 64)', schema: NodeId } }
+
+export const agentRoutes: Route[] = [
+  { method: 'get', path: '/v1/cluster', summary: 'Every node this agent knows, with liveness, phase, image and health', responses: { 200: { description: 'The cluster as this agent sees it', schema: ClusterSummarySchema } } },
+  { method: 'get', path: '/v1/nodes', summary: 'The same nodes as /v1/cluster, as a bare list sorted by id', responses: { 200: { description: 'Node summaries', schema: z.array(NodeSummarySchema) } } },
+  {
+    method: 'get',
+    path: '/v1/nodes/{id}',
+    summary: 'One node in detail, with its signed record body',
+    params: nodeParam,
+    responses: { 200: { description: 'The node', schema: NodeDetailSchema }, 400: error('Not a node id'), 404: error('No such node known to this agent') },
+  },
+  {
+    method: 'get',
+    path: '/v1/nodes/{id}/inventory',
+    summary: "A node's full hardware inventory",
+    description:
+      "For this agent: collected by agent/inventory (re-collected after inventoryRefreshMs). For another node: forwarded to that node's API, cached for inventoryCacheMs; when it cannot answer, the last copy is served with stale: true.",
+    params: nodeParam,
+    responses: {
+      200: { description: 'The inventory, who answered, how old it is', schema: InventoryAnswerSchema },
+      400: error('Not a node id'),
+      404: error('No such node'),
+      501: error('Inventory collection is off on this agent'),
+      502: error('The owner cannot be asked and nothing is cached'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/fingerprints',
+    summary: 'Known fingerprints of the whole cluster, for a rebooting worker to resolve its old id',
+    responses: { 200: { description: 'One entry per node with a component digest, sorted by id', schema: FingerprintsSchema } },
+  },
+  { method: 'get', path: '/v1/self', summary: "This agent: id, software version, keys, peers, counters, its wave status", responses: { 200: { description: 'This agent', schema: SelfSchema } } },
+  {
+    method: 'get',
+    path: '/v1/watch',
+    summary: 'Changes as they happen: a snapshot line, then member, record and dropped lines, heartbeats when quiet',
+    responses: { 200: { description: 'NDJSON: one JSON object per line, each matching this schema', raw: { contentType: 'application/x-ndjson', schema: jsonSchema(WatchLineSchema) } } },
+  },
+  {
+    method: 'get',
+    path: '/v1/shells',
+    summary: "Recent shell sessions the agent heard of (its own and, over the mesh, every other node's), newest first (docs/shell.md)",
+    params: { node: { in: 'query', description: 'only sessions on this node', schema: NodeId } },
+    responses: { 200: { description: 'Sessions', schema: z.object({ sessions: z.array(ShellSession) }) }, 400: error('Bad node id') },
+  },
+  {
+    method: 'get',
+    path: '/v1/shell',
+    summary: 'The remote shell: a WebSocket upgrade, subprotocol v5.channel.k8s.io, with Authorization: ShoalGrant <grant> (docs/shell.md)',
+    params: {
+      tty: { in: 'query', description: '1 for a terminal', schema: z.enum(['0', '1']) },
+      cols: { in: 'query', description: 'terminal columns', schema: z.coerce.number().int().min(1).max(1000) },
+      rows: { in: 'query', description: 'terminal rows', schema: z.coerce.number().int().min(1).max(1000) },
+    },
+    responses: {
+      101: { description: 'Switching protocols: the session runs' },
+      400: error('Not a WebSocket upgrade, or bad parameters'),
+      403: error('Grant refused: unsigned, malformed, bad-signature, unknown-operator, expired, not-yet-valid, too-long, wrong-node, replayed'),
+      404: error('Not a shell route'),
+      429: error('Too many sessions'),
+    },
+  },
+  { method: 'get', path: '/', summary: 'The live cluster page (static HTML; script and style under /page/; docs/cluster-page.md)', responses: { 200: { description: 'The page', raw: { contentType: 'text/html', schema: { type: 'string' } } } } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (docs/metrics.md)', responses: { 200: { description: 'Prometheus text exposition 0.0.4', raw: { contentType: 'text/plain', schema: { type: 'string' } } } } },
+  { method: 'get', path: '/openapi.json', summary: 'This description', responses: { 200: { description: 'OpenAPI 3.1', schema: z.looseObject({ openapi: z.string() }) } } },
+]
+
+let cached: Record<string, unknown> | undefined
+
+export function agentOpenApi(): Record<string, unknown> {
+  cached ??= buildOpenApi({
+    title: 'shoal agent API',
+    version: SOFTWARE_VERSION,
+    description:
+      'Every shoal agent answers for the whole cluster: ask any one of them. Read-only (GET; other methods answer 405), JSON. Errors are {"error":{"code","message"}} with a 4xx/5xx status; the message says what to do. Unauthenticated; binds 127.0.0.1 by default (config apiHost): open it to the provisioning LAN on purpose.',
+    server: 'http://127.0.0.1:7400',
+    routes: agentRoutes,
+  })
+  return cached
+}

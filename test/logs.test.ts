@@ -1,0 +1,141 @@
+/**
+ * Logs are valid JSON lines a collector can ingest: every line parses and no object in it
+ * repeats a key (the agent's "agent ready" line used to carry `pid` twice, once from pino's
+ * base fields); the coordinator takes --log-level as the agent does.
+ */
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { PassThrough } from 'node:stream'
+import { pino } from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { resolveAgentConfig } from '../agent/config.js'
+import { startAgent } from '../agent/main.js'
+import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
+import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
+
+/** Keys repeated inside any one JSON object of `text` (JSON.parse keeps the last silently). */
+export function duplicateKeys(text: string): string[] {
+  const dups: string[] = []
+  const stack: Set<string>[] = []
+  let i = 0
+  const readString = () => {
+    let out = ''
+    i++ // opening quote
+    while (i < text.length && text[i] !== '"') {
+      if (text[i] === '\\') {
+        out += text[i]! + text[i + 1]!
+        i += 2
+      } else out += text[i++]
+    }
+    i++ // closing quote
+    return out
+  }
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === '{') {
+      stack.push(new Set())
+      i++
+    } else if (c === '}') {
+      stack.pop()
+      i++
+    } else if (c === '"') {
+      const s = readString()
+      let j = i
+      while (text[j] === ' ') j++
+      if (text[j] === ':' && stack.length) {
+        const keys = stack[stack.length - 1]!
+        if (keys.has(s)) dups.push(s)
+        keys.add(s)
+      }
+    } else i++
+  }
+  return dups
+}
+
+it('the duplicate-key check finds what JSON.parse hides', () => {
+  expect(duplicateKeys('{"a":1,"b":{"a":2},"c":"x\\"a\\":"}')).toEqual([])
+  expect(duplicateKeys('{"pid":1,"msg":"m","pid":1}')).toEqual(['pid'])
+})
+
+describe('agent log lines', () => {
+  let dir: string
+  let bootstrap: BootstrapNode
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-logs-'))
+    bootstrap = await startBootstrapNode()
+  })
+  afterAll(async () => {
+    await bootstrap?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('"agent ready" and the rest are JSON objects without duplicate keys', async () => {
+    const cluster = `logs-${randomBytes(3).toString('hex')}`
+    const seed = randomBytes(32).toString('hex')
+    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: [{ id: 'node-1', key: publicKeyHexFromSeed(Buffer.from(seed, 'hex')) }] }))
+    const lines: string[] = []
+    const stream = new PassThrough()
+    stream.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)))
+    const config = resolveAgentConfig({ cluster, nodeId: 'node-1', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: sharedMachineMesh })
+    const agent = await startAgent(config, { logger: pino({ level: 'info' }, stream) })
+    await agent.close()
+    const ready = lines.find((l) => JSON.parse(l).msg === 'agent ready')
+    expect(ready).toBeDefined()
+    expect(JSON.parse(ready!)).toMatchObject({ pid: process.pid, node: 'node-1', component: 'agent' })
+    for (const l of lines) expect(duplicateKeys(l), l).toEqual([])
+  }, 60_000)
+})
+
+describe('coordinator --log-level', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'shoal-logs-coord-'))
+  })
+  afterAll(() => rm(dir, { recursive: true, force: true }))
+
+  /** Runs `shoal coordinator` with `flags` until it has started; its stdout lines (pino). */
+  async function serve(flags: string[], env: Record<string, string> = {}): Promise<string[]> {
+    const child = spawn(process.execPath, ['bin/shoal.js', 'coordinator', '--data-dir', join(dir, 'data'), '--images-dir', join(dir, 'images'), '--http-port', '0', '--dht-port=-1', ...flags], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const lines: string[] = []
+    createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l))
+    const exited = new Promise((r) => child.once('exit', r))
+    const deadline = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    const stderr: string[] = []
+    // The banner on stderr says it is up.
+    await Promise.race([
+      exited,
+      new Promise<void>((resolve) => {
+        createInterface({ input: child.stderr! }).on('line', (l) => {
+          stderr.push(l)
+          if (l.startsWith('coordinator of cluster')) resolve()
+        })
+      }),
+    ])
+    child.kill('SIGTERM')
+    await exited
+    clearTimeout(deadline)
+    if (!stderr.some((l) => l.startsWith('coordinator of cluster'))) throw new Error(`the coordinator did not start: ${stderr.join(' | ')}`)
+    return lines
+  }
+
+  it('--log-level info logs the start; warn hides it; a bad level is one usage line (exit 2); flag beats env', async () => {
+    const info = await serve(['--log-level', 'info'])
+    const started = info.map((l) => JSON.parse(l)).find((j) => j.msg === 'coordinator started')
+    expect(started).toMatchObject({ level: 30, component: 'coordinator' })
+    for (const l of info) expect(duplicateKeys(l), l).toEqual([])
+    expect((await serve(['--log-level', 'warn'])).map((l) => JSON.parse(l).msg)).not.toContain('coordinator started')
+    expect((await serve(['--log-level', 'info'], { SHOAL_LOG_LEVEL: 'warn' })).map((l) => JSON.parse(l).msg)).toContain('coordinator started')
+
+    const bad = spawn(process.execPath, ['bin/shoal.js', 'coordinator', '--log-level', 'loud'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let err = ''
+    bad.stderr!.on('data', (b: Buffer) => (err += b.toString()))
+    const code = await new Promise((r) => bad.once('exit', r))
+    expect(code).toBe(2)
+    expect(err.trim().split('\n')).toEqual([expect.stringMatching(/--log-level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"/)])
+  }, 180_000)
+})
