@@ -55,6 +55,20 @@ describe('KubeClient against the fake API server', () => {
     await expect(client.nodeView('node-x')).rejects.toMatchObject({ code: 'kube-not-found', message: expect.stringMatching(/node "node-x" not found/) })
   })
 
+  it('a merge patch that deletes an annotation the node never had stores nothing (RFC 7386), and the node still parses', async () => {
+    // The agent's wave labels clear `shoal.dev/wave` with null between waves; a fake that
+    // stored the null made every later GET fail its schema, and every gate fail closed.
+    const r = await fetch(`${api.url}/api/v1/nodes/node-a`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { labels: { 'shoal.dev/image': 'v1' }, annotations: { 'shoal.dev/wave': null } } }),
+    })
+    expect(r.status).toBe(200)
+    expect(api.nodes.get('node-a')!.metadata.annotations ?? {}).not.toHaveProperty('shoal.dev/wave')
+    expect(api.nodes.get('node-a')!.metadata.labels['shoal.dev/image']).toBe('v1')
+    expect(await client.nodeView('node-a')).toMatchObject({ name: 'node-a', ready: 'True' })
+  })
+
   it('cordons and uncordons', async () => {
     await client.setUnschedulable('node-a', true)
     expect(api.nodes.get('node-a')!.spec.unschedulable).toBe(true)

@@ -760,8 +760,12 @@ function applyMergePatch(target: Obj, patch: Obj): void {
   for (const [k, v] of Object.entries(patch)) {
     if (k === '$setElementOrder' || k.startsWith('$')) continue
     if (v === null) delete target[k]
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof target[k] === 'object' && target[k] !== null && !Array.isArray(target[k])) applyMergePatch(target[k], v as Obj)
-    else target[k] = v
+    else if (typeof v === 'object' && !Array.isArray(v)) {
+      // RFC 7386: a patch object merges into the target's object, or into {} when there is
+      // none (so its nulls delete rather than being stored as values).
+      if (typeof target[k] !== 'object' || target[k] === null || Array.isArray(target[k])) target[k] = {}
+      applyMergePatch(target[k], v as Obj)
+    } else target[k] = v
   }
 }
 
