@@ -167,6 +167,20 @@ function note(id, kind, at) {
   state.history.set(id, list)
 }
 
+/**
+ * A reboot shorter than the 2 s poll (a fast machine, the demo's process restarts) is never
+ * seen as a state: the coordinator's assignment of the target image, which comes right
+ * before it, marks where it began, and the next state seen marks its end.
+ */
+function rebootFromAssignment(id, assignedAt) {
+  const list = state.history.get(id) || []
+  if (list.some((s) => (s.kind === 'rebooting' || s.kind === 'down') && s.at >= assignedAt)) return
+  let i = list.length
+  while (i > 0 && list[i - 1].at > assignedAt) i--
+  list.splice(i, 0, { at: assignedAt, kind: 'rebooting' })
+  state.history.set(id, list)
+}
+
 /** What the timeline draws for a node right now, from the mesh: its phase, or down when not alive. */
 function meshKind(n) {
   if (!n) return 'gone'
@@ -253,6 +267,7 @@ async function pollWave() {
         nodes.set(n.node, { state: n.state, reason: n.reason || '', image: n.image, slot: n.slot })
         const mesh = state.nodes.get(n.node)
         const kind = n.state === 'rebooting' && mesh && mesh.status !== 'alive' ? 'down' : n.state
+        if (n.assignedAt && (n.state === 'verifying' || n.state === 'done')) rebootFromAssignment(n.node, n.assignedAt)
         note(n.node, kind, n.state === 'waiting' ? Math.max(n.since, w.createdAt) : n.since)
       }
       const slots = []
