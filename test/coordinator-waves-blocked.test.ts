@@ -218,7 +218,7 @@ describe('shoal upgrade start|status: the refusal and the reasons as the operato
     const before = await w.h.coordinator.dumpState()
     const refused = await shoal('upgrade', 'start', '--to', 'v2', '--max-unavailable', '1')
     expect(refused.code).toBe(1)
-    expect(refused.err).toMatch(/^error: this wave can never finish/)
+    expect(refused.err).toMatch(/^refused: this wave can never finish/)
     expect(refused.err).toMatch(/fix: ceph osd pool set rbd min_size 1/)
     const dry = await shoal('upgrade', 'start', '--to', 'v2', '--dry-run')
     expect(dry.code).toBe(1)

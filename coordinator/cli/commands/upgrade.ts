@@ -70,7 +70,18 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   if (sub === 'start') {
     const body = startBody(values)
     const client = coordinatorClient(values)
-    const out = await client.call('/v1/waves', body)
+    let out: unknown
+    try {
+      out = await client.call('/v1/waves', body)
+    } catch (err) {
+      // A refused start is the answer, not an error: every cause, its nodes and its fix
+      // (several lines), as the dry run prints them — never cut to the first line.
+      if (err instanceof ShoalError && err.code === 'refused' && err.message.startsWith('this wave can never finish')) {
+        io.err(`refused: ${err.message}`)
+        return 1
+      }
+      throw err
+    }
     if (body.dryRun) {
       const d = answer(DryRun, out, client.url)
       if (format === 'table' || format === 'wide') printDryRun(d, io)
