@@ -337,7 +337,11 @@ function waitForStartLine(): Promise<void> {
 /** Run as a program, also through a symlink (a launcher in /usr/local/bin, a symlinked build directory). */
 function isMain(): boolean {
   try {
-    return import.meta.url === pathToFileURL(realpathSync(process.argv[1] ?? '')).href
+    const entry = realpathSync(process.argv[1] ?? '')
+    // The `shoal` CLI bundle (shoal.mjs) inlines this module: there `shoal agent` is the CLI's
+    // to dispatch, and this guard must not also run the agent with the CLI's arguments.
+    if (/^shoal[^/]*\.m?js$/.test(entry.slice(entry.lastIndexOf('/') + 1))) return false
+    return import.meta.url === pathToFileURL(entry).href
   } catch {
     return false
   }
