@@ -225,8 +225,10 @@ class Cycle {
       this.phase('ready')
       return this.end('fenced')
     }
-    this.effects.push({ type: 'release', lease: r.lease })
+    // Ready first, then free the slot: a node that has released must already read as
+    // available, or for a moment it and the next holder both count against K.
     this.phase('ready')
+    this.effects.push({ type: 'release', lease: r.lease })
     this.note('release', 'post-reboot gate passed')
     this.end('released')
   }
