@@ -59,7 +59,10 @@ describe('the controller layer', () => {
       })
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) })
       expect(res.status).toBe(200)
-      expect(await res.json()).toEqual({ ok: true })
+      const health = (await res.json()) as { ok: boolean; version: string; protocol: number }
+      expect(health.ok).toBe(true)
+      expect(health.version).toMatch(/^\d+\.\d+\.\d+/)
+      expect(health.protocol).toBeGreaterThanOrEqual(1)
       // It used the data dir the service names (its admin token lands there on first start).
       expect(readFileSync(join(dir, 'var/lib/shoal/coordinator/admin-token'), 'utf8').trim().length).toBeGreaterThanOrEqual(16)
     } finally {
