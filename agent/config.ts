@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { ShoalError } from './protocol/errors.js'
 import { MeshConfig } from './protocol/mesh-config.js'
 import { InventorySummary, NodeId, Phase } from './protocol/node-record.js'
-import { UpgradeConfigInput } from './upgrade/upgrade-config.js'
+import { UpgradeConfigInput } from './protocol/upgrade-config.js'
 
 const HostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port')
 
@@ -60,7 +60,7 @@ export const AgentConfig = z
     exitWithStdin: z.boolean(),
     /** Join the mesh only after a `start` line on stdin: lets a benchmark start many loaded agents at one instant. */
     holdUntilStartLine: z.boolean(),
-    /** Upgrade waves (agent/upgrade/upgrade-config.ts): coordinator key and URL, Ceph/Kubernetes sources, rebooter. Absent: the agent takes no part in waves. */
+    /** Upgrade waves (agent/protocol/upgrade-config.ts): coordinator key and URL, Ceph/Kubernetes sources, rebooter. Absent: the agent takes no part in waves. */
     upgrade: UpgradeConfigInput.optional(),
   })
   .strict()

@@ -19,7 +19,7 @@
  */
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
-import { ImageVersion, Mac } from './enroll-api.js'
+import { ImageVersion, Mac } from '../agent/protocol/enroll/enroll-api.js'
 import { OperatorName } from '../agent/protocol/shell-grant.js'
 
 export const adminRoutes = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parsePeersParam } from '../agent/boot/peers-param.js'
+import { parsePeersParam } from '../agent/protocol/kernel-params/peers-param.js'
 import { peersParam } from './boot-script.js'
 
 const members = [

@@ -2,7 +2,7 @@
  * The per-node iPXE script: fetch kernel and initramfs of the node's image version from
  * the coordinator and boot them with the shoal.* parameters. Pure rendering.
  */
-import { formatBootParams, routes, type BootParams } from './enroll-api.js'
+import { formatBootParams, routes, type BootParams } from '../agent/protocol/enroll/enroll-api.js'
 
 export interface BootScriptInput {
   params: BootParams

@@ -5,8 +5,8 @@
  */
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { formatMeshParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/boot/mesh-param.js'
-import { ClusterId, HostPort, ImageVersion } from './enroll-api.js'
+import { formatMeshParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
+import { ClusterId, HostPort, ImageVersion } from '../agent/protocol/enroll/enroll-api.js'
 
 export const CoordinatorConfig = z
   .object({

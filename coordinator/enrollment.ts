@@ -5,14 +5,14 @@
  */
 import type { Logger } from '../agent/protocol/ports.js'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { signCertificate } from './certificate.js'
+import { signCertificate } from '../agent/protocol/enroll/certificate.js'
 import type { ClusterState } from './cluster-state.js'
 import {
   ENROLL_API_VERSION,
   type EnrollPending,
   type EnrollRequest,
   type EnrollResponse,
-} from './enroll-api.js'
+} from '../agent/protocol/enroll/enroll-api.js'
 import type { IdentityResolution, IdentityResolver } from './identity-resolver.js'
 import { checkToken, requestDigest, tokenHash } from './join-token.js'
 import { keys, type NodeEntry, type Op, type PendingEntry, type TokenEntry } from './state-store.js'

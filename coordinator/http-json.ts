@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
-import type { ErrorBody } from './enroll-api.js'
+import type { ErrorBody } from '../agent/protocol/enroll/enroll-api.js'
 
 /** An error that becomes an HTTP answer with a stable code. */
 export class HttpError extends ShoalError {

@@ -1,6 +1,6 @@
 /** The coordinator: boot scripts, image server, enrollment, roster, DHT bootstrap node. */
-export * from './enroll-api.js'
-export * from './certificate.js'
+export * from '../agent/protocol/enroll/enroll-api.js'
+export * from '../agent/protocol/enroll/certificate.js'
 export { Coordinator, type CoordinatorDeps } from './coordinator.js'
 export { CoordinatorConfig, defaultCoordinatorConfig, mergeConfig } from './coordinator-config.js'
 export * from './admin-api.js'

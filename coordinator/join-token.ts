@@ -9,9 +9,9 @@
  * an approval wait) and gets the same outcome; any other request with it is refused.
  */
 import { createHash } from 'node:crypto'
-import type { TokenRefusal } from './enroll-api.js'
+import type { TokenRefusal } from '../agent/protocol/enroll/enroll-api.js'
 import type { TokenEntry } from './state-store.js'
-import { canonicalJson } from './certificate.js'
+import { canonicalJson } from '../agent/protocol/enroll/certificate.js'
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(`shoal/join-token/v1\n${token}`).digest('hex')

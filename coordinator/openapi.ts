@@ -1,6 +1,6 @@
 /**
  * The coordinator's HTTP API as OpenAPI 3.1, built from the zod schemas its routes
- * validate with and answer in (enroll-api.ts, admin-api.ts, waves/wave-api.ts,
+ * validate with and answer in (agent/protocol/enroll/enroll-api.ts, admin-api.ts, waves/wave-api.ts,
  * state-store.ts) by agent/api's builder, and served at GET /openapi.json.
  * test/openapi.test.ts lints it and validates live answers of every route against it.
  */
@@ -10,7 +10,7 @@ import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { AddOperatorRequest, AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
 import { OperatorRecord } from './operator-record.js'
-import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, ImageVersion, JoinTokenResponse, Mac, Manifest, SignedRoster } from './enroll-api.js'
+import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, ImageVersion, JoinTokenResponse, Mac, Manifest, SignedRoster } from '../agent/protocol/enroll/enroll-api.js'
 import { BackupHeader, BackupLine, BackupTrailer } from './state-backup.js'
 import { Assignment, AuditEntry } from './state-store.js'
 import { AssignLeaseRequest, DryRun, ForceReleaseRequest, WaveCreate, WaveId, WaveStatus } from './waves/wave-api.js'

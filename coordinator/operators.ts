@@ -6,9 +6,9 @@
  */
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { ShellSession } from '../agent/protocol/shell-channel.js'
-import { signRoster } from './certificate.js'
+import { signRoster } from '../agent/protocol/enroll/certificate.js'
 import type { ClusterState } from './cluster-state.js'
-import { ENROLL_API_VERSION, type SignedRoster } from './enroll-api.js'
+import { ENROLL_API_VERSION, type SignedRoster } from '../agent/protocol/enroll/enroll-api.js'
 import { operatorKey, type OperatorRecord } from './operator-record.js'
 
 export function addOperator(state: ClusterState, name: string, key: string, by: string): Promise<OperatorRecord> {

@@ -1,6 +1,6 @@
 /**
  * What the builder writes beside the layers of one version, in the coordinator's formats
- * (coordinator/enroll-api.ts, the one definition):
+ * (agent/protocol/enroll/enroll-api.ts, the one definition):
  *   manifest.json         ManifestSource: every file's sha256 and size, the worker stack
  *                         (lowest first), kernel and initramfs, plus `stacks` per role. The
  *                         coordinator re-hashes the files against it and serves the signed
@@ -11,8 +11,8 @@
  * Pure: no IO.
  */
 import type { Keyring } from '../agent/protocol/ports.js'
-import { signManifest } from '../coordinator/certificate.js'
-import { ENROLL_API_VERSION, ImageVersion, ManifestSource, type Manifest, type ManifestFile } from '../coordinator/enroll-api.js'
+import { signManifest } from '../agent/protocol/enroll/certificate.js'
+import { ENROLL_API_VERSION, ImageVersion, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
 
 export const SOURCE_FILE = 'manifest.json'
 export const SIGNED_FILE = 'manifest.signed.json'

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { run, loadConfig } from '../coordinator/cli/commands/coordinator.js'
-import { EnrollPending } from '../coordinator/enroll-api.js'
+import { EnrollPending } from '../agent/protocol/enroll/enroll-api.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

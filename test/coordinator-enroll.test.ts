@@ -4,9 +4,9 @@
  * reason and leaves the stored state byte-for-byte unchanged. Time is a stepped clock.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyCertificate, verifyRoster } from '../coordinator/certificate.js'
-import { EnrollPending, EnrollResponse, ErrorBody, parseBootParams } from '../coordinator/enroll-api.js'
-import { parseMeshParam } from '../agent/boot/mesh-param.js'
+import { verifyCertificate, verifyRoster } from '../agent/protocol/enroll/certificate.js'
+import { EnrollPending, EnrollResponse, ErrorBody, parseBootParams } from '../agent/protocol/enroll/enroll-api.js'
+import { parseMeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

@@ -9,8 +9,8 @@ import DHT from 'hyperdht'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { mergeConfig } from '../coordinator/coordinator-config.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyRoster } from '../coordinator/certificate.js'
-import { EnrollPending, EnrollResponse } from '../coordinator/enroll-api.js'
+import { verifyRoster } from '../agent/protocol/enroll/certificate.js'
+import { EnrollPending, EnrollResponse } from '../agent/protocol/enroll/enroll-api.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

@@ -1,5 +1,5 @@
 /**
- * The boot agent's view of the coordinator (routes and schemas: coordinator/enroll-api.ts).
+ * The boot agent's view of the coordinator (routes and schemas: agent/protocol/enroll/enroll-api.ts).
  * `CoordinatorApi` is the port; `HttpCoordinator` speaks HTTP with node:http, so the
  * initramfs needs no HTTP library (and the boot does not pay for loading fetch's undici). Every answer is parsed with zod at this edge.
  * Failures are ShoalErrors: 'unreachable' (network, timeout, 5xx: retry), the coordinator's
@@ -14,7 +14,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
-import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../../coordinator/enroll-api.js'
+import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../protocol/enroll/enroll-api.js'
 
 /** Largest JSON answer accepted (a roster of ~10,000 members is a few MB). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024

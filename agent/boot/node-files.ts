@@ -6,11 +6,11 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { resolveAgentConfig } from '../config.js'
-import type { EnrollResponse } from '../../coordinator/enroll-api.js'
+import type { EnrollResponse } from '../protocol/enroll/enroll-api.js'
 import type { MeshConfig } from '../protocol/mesh-config.js'
 import type { InventorySummary } from '../protocol/node-record.js'
 import { COORDINATOR_MEMBER_ID } from '../protocol/roster.js'
-import type { UpgradeParam } from './upgrade-param.js'
+import type { UpgradeParam } from '../protocol/kernel-params/upgrade-param.js'
 
 /** Where the run-mode agent finds Ceph and Kubernetes credentials, when the layers carry them. */
 export const CEPH_CONF = '/etc/ceph/ceph.conf'
@@ -37,11 +37,11 @@ export interface NodeFilesInput {
   inventory?: InventorySummary
   /** Component digest for the record (agent/fingerprint). */
   comps?: string[]
-  /** Mesh timing overrides from shoal.mesh= (mesh-param.ts); absent: the lan preset. */
+  /** Mesh timing overrides from shoal.mesh= (agent/protocol/kernel-params/mesh-param.ts); absent: the lan preset. */
   mesh?: Partial<MeshConfig>
   /** The transport's silent-link close, from shoal.mesh=silentLinkMs:N. */
   silentLinkMs?: number
-  /** shoal.upgrade= (upgrade-param.ts); absent: take part in waves with the defaults. */
+  /** shoal.upgrade= (agent/protocol/kernel-params/upgrade-param.ts); absent: take part in waves with the defaults. */
   upgrade?: UpgradeParam
   /** Which of CEPH_CONF / KUBECONFIG the stacked layers carry (writeNodeFiles looks). */
   found?: { cephConf?: boolean; kubeconfig?: boolean }

@@ -8,8 +8,8 @@
  */
 import { join } from 'node:path'
 import { ShoalError } from '../protocol/errors.js'
-import { verifyManifest } from '../../coordinator/certificate.js'
-import type { Manifest } from '../../coordinator/enroll-api.js'
+import { verifyManifest } from '../protocol/enroll/certificate.js'
+import type { Manifest } from '../protocol/enroll/enroll-api.js'
 
 /** Mount operations (production: busybox/util-linux mount; tests: a recording fake). */
 export interface Mounter {

@@ -10,8 +10,8 @@ import { rename, writeFile } from 'node:fs/promises'
 import { get as httpGet } from 'node:http'
 import { get as httpsGet } from 'node:https'
 import { ShoalError } from '../protocol/errors.js'
-import { verifyRoster } from '../../coordinator/certificate.js'
-import { routes, type SignedRoster } from '../../coordinator/enroll-api.js'
+import { verifyRoster } from '../protocol/enroll/certificate.js'
+import { routes, type SignedRoster } from '../protocol/enroll/enroll-api.js'
 
 export interface RosterPin {
   coordinator: string

@@ -15,7 +15,7 @@ import { encodeVoteMessage } from '../protocol/vote/vote-codec.js'
 import { signingBytes, VOTE_TOPIC, type Unsigned, type VoteMessage, type WaveMsg } from '../protocol/vote/vote-messages.js'
 import type { UpgradeSteps } from './executor.js'
 import { UpgradeAgent, type UpgradeMeshPort } from './upgrade-agent.js'
-import { UpgradeConfigInput } from './upgrade-config.js'
+import { UpgradeConfigInput } from '../protocol/upgrade-config.js'
 
 function twoHosts(host: string): CephSnapshot {
   const tree = samples.tree2Hosts()

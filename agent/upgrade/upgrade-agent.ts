@@ -32,7 +32,7 @@ import { KubeEventRecorder, SHOAL_LABELS, labelValue } from '../health/kube-even
 import { rebooterWithEvents, stepsWithEvents } from './step-events.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
 import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
-import type { UpgradeConfig } from './upgrade-config.js'
+import type { UpgradeConfig } from '../protocol/upgrade-config.js'
 import { VoteRuntime, type MeshPort } from './vote-runtime.js'
 
 /** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */

@@ -16,7 +16,7 @@
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
-import { ImageVersion, SignatureHex } from '../enroll-api.js'
+import { ImageVersion, SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
 import { BLOCK_CODES } from './wave-blockers.js'
 
 export const waveRoutes = {

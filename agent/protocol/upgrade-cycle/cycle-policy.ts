@@ -1,4 +1,4 @@
-/** The timeouts and policies of one upgrade cycle (agent/upgrade/upgrade-config.ts sets them from config). */
+/** The timeouts and policies of one upgrade cycle (agent/protocol/upgrade-config.ts sets them from config). */
 export interface CyclePolicy {
   /** Longest drain before the drain policy applies. Infinity: wait as long as the PDBs say. */
   drainDeadlineMs: number

@@ -8,14 +8,14 @@
  *   shoal.upgrade=skip:ceph+kube+kubelet     gate sources not checked on purpose (a machine
  *                                            without Ceph or a kubelet; stated in every verdict)
  *   shoal.upgrade=drainPolicy:force,verifyTimeoutMs:600000
- *                                            any field of agent/upgrade/upgrade-config.ts that
+ *                                            any field of agent/protocol/upgrade-config.ts that
  *                                            is a word or a whole number
  *
  * Without `skip`, a source whose config is missing fails its gate closed: a worker that
  * should run Ceph but has no /etc/ceph/ceph.conf never looks safe to reboot.
  */
-import { ShoalError } from '../protocol/errors.js'
-import { UpgradeConfig } from '../upgrade/upgrade-config.js'
+import { ShoalError } from '../errors.js'
+import { UpgradeConfig } from '../upgrade-config.js'
 
 export type UpgradeParam = { off: true } | { off: false; fields: Partial<UpgradeConfig> }
 
@@ -37,7 +37,7 @@ export function parseUpgradeParam(cmdline: string): UpgradeParam | undefined {
   }
   const parsed = UpgradeConfig.partial().safeParse(raw)
   if (!parsed.success) {
-    throw new ShoalError('bad-cmdline', `shoal.upgrade: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')} (fields of agent/upgrade/upgrade-config.ts)`)
+    throw new ShoalError('bad-cmdline', `shoal.upgrade: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')} (fields of agent/protocol/upgrade-config.ts)`)
   }
   return { off: false, fields: parsed.data }
 }

@@ -20,9 +20,9 @@
  * | *      | /v1/admin/...                 | admin only (`Authorization: Bearer <admin token>`), see coordinator/admin-api.ts |
  */
 import { z } from 'zod'
-import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
-import { RosterEntry } from '../agent/protocol/roster.js'
-import { OperatorEntry } from '../agent/protocol/shell-grant.js'
+import { InventorySummary, NodeId, PublicKeyHex } from '../node-record.js'
+import { RosterEntry } from '../roster.js'
+import { OperatorEntry } from '../shell-grant.js'
 
 /** Version of this contract; bumped on any incompatible change. Every signed body carries it as `v`. */
 export const ENROLL_API_VERSION = 1
@@ -112,7 +112,7 @@ export type EnrollRequest = z.infer<typeof EnrollRequest>
 
 /**
  * The membership certificate body: "in cluster `cluster`, node `id` holds key `key`".
- * Peers check it offline against the cluster public key (coordinator/certificate.ts).
+ * Peers check it offline against the cluster public key (agent/protocol/enroll/certificate.ts).
  * A node gets a new key (and so a new certificate, with a higher `serial`) at every boot;
  * the roster says which key is current.
  */

@@ -3,8 +3,8 @@
  * the agent never votes or reboots for a wave. Every field carries its unit and reason.
  */
 import { z } from 'zod'
-import { PublicKeyHex } from '../protocol/node-record.js'
-import { VoteConfig } from '../protocol/vote/vote-config.js'
+import { PublicKeyHex } from './node-record.js'
+import { VoteConfig } from './vote/vote-config.js'
 
 export const UpgradeConfig = z
   .object({

@@ -9,8 +9,8 @@
  * keeps a signature over one kind from being accepted as another.
  */
 import { z } from 'zod'
-import { ed25519Verify } from '../agent/protocol/ed25519.js'
-import type { Keyring } from '../agent/protocol/ports.js'
+import { ed25519Verify } from '../ed25519.js'
+import type { Keyring } from '../ports.js'
 import {
   Certificate,
   CertificateBody,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ShoalError } from '../protocol/errors.js'
-import { resolveAgentConfig } from '../config.js'
-import { agentConfigFor, type NodeFilesInput } from './node-files.js'
+import { ShoalError } from '../errors.js'
+import { resolveAgentConfig } from '../../config.js'
+import { agentConfigFor, type NodeFilesInput } from '../../boot/node-files.js'
 import { parseUpgradeParam } from './upgrade-param.js'
 
 const coordinatorKey = 'c'.repeat(64)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ed25519Keyring } from '../agent/protocol/ed25519.js'
+import { ed25519Keyring } from '../ed25519.js'
 import { canonicalJson, signCertificate, signManifest, signRoster, verifyCertificate, verifyManifest, verifyRoster } from './certificate.js'
 import { formatBootParams, parseBootParams } from './enroll-api.js'
 

@@ -5,8 +5,8 @@
  * runs node 20-100x slower, and 200 ms probes then keep its one CPU busy — e.g.
  * `shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000`. Absent: the preset as is.
  */
-import { MeshConfig } from '../protocol/mesh-config.js'
-import { ShoalError } from '../protocol/errors.js'
+import { MeshConfig } from '../mesh-config.js'
+import { ShoalError } from '../errors.js'
 
 export interface MeshParam {
   mesh: Partial<MeshConfig>
