@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
-    include: ['agent/**/*.test.ts', 'coordinator/**/*.test.ts', 'sim/**/*.test.ts', 'layers/**/*.test.ts',
+    include: ['agent/**/*.test.ts', 'cli/**/*.test.ts', 'coordinator/**/*.test.ts', 'sim/**/*.test.ts', 'layers/**/*.test.ts',
       'initramfs-hooks/**/*.test.ts', 'test/**/*.test.ts'],
     // Native modules (classic-level, node-pty, sodium) are happiest in child processes.
     pool: 'forks',

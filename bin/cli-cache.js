@@ -1,7 +1,7 @@
 // The `shoal` CLI's bundle cache (see docs/cli-start.md). Plain JavaScript on purpose: it runs
 // before any TypeScript loader, on every invocation, so it must cost a few milliseconds.
 //
-// <cache>/shoal.mjs      the CLI (coordinator/cli/main.ts) bundled by layers/bundle.ts
+// <cache>/shoal.mjs      the CLI (cli/main.ts) bundled by layers/bundle.ts
 // <cache>/manifest.json  what it was built from: every input file with its mtime and size,
 //                        and the bundle's own inode/mtime/size (so a bundle renamed in by a
 //                        concurrent build never passes for the one the manifest describes)
@@ -15,7 +15,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ENTRY = 'coordinator/cli/main.ts'
+const ENTRY = 'cli/main.ts'
 /** Files that shape the bundle without being its inputs: the bundler, its config, this file. */
 const BUILD_INPUTS = ['layers/bundle.ts', 'bin/cli-cache.js', 'tsconfig.json', 'package.json', 'node_modules/esbuild/package.json']
 const MANIFEST_VERSION = 1

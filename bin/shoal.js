@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `shoal` CLI from a checkout. It runs a bundled build of coordinator/cli/main.ts cached in
+// The `shoal` CLI from a checkout. It runs a bundled build of cli/main.ts cached in
 // .cache/cli (or $SHOAL_CLI_CACHE), rebuilt when any of its sources changed (bin/cli-cache.js):
 // that skips tsx's start and transpiling, ~0.9 s of CPU per invocation. On any build or load
 // error, and with SHOAL_CLI_BUNDLE=0, it loads the TypeScript through tsx as before.
@@ -19,6 +19,6 @@ if (process.env.SHOAL_CLI_BUNDLE !== '0') {
 }
 if (!main) {
   await registerTsx()
-  main = (await import('../coordinator/cli/main.ts')).main
+  main = (await import('../cli/main.ts')).main
 }
 process.exitCode = await main(process.argv.slice(2))

@@ -15,7 +15,7 @@ import { resolveAgentConfig } from '../agent/config.js'
 import { startAgent, type RunningAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
 

@@ -46,7 +46,7 @@ let tsxHelp: Run
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'shoal-cli-start-'))
   copy = join(scratch, 'checkout')
-  for (const p of ['bin', 'agent', 'coordinator', 'layers', 'tsconfig.json', 'package.json']) {
+  for (const p of ['bin', 'cli', 'agent', 'coordinator', 'layers', 'tsconfig.json', 'package.json']) {
     cpSync(join(repoRoot, p), join(copy, p), { recursive: true, filter: (src) => !src.endsWith('.test.ts') })
   }
   symlinkSync(join(repoRoot, 'node_modules'), join(copy, 'node_modules'))
@@ -83,7 +83,7 @@ describe('bin/shoal.js bundle cache', () => {
     const cache = join(scratch, 'cache-edit')
     await shoal({ SHOAL_CLI_CACHE: cache }, 'help')
     const stamp = bundleStamp(cache)
-    const src = join(copy, 'coordinator/cli/commands/lease.ts')
+    const src = join(copy, 'cli/commands/lease.ts')
     const before = readFileSync(src, 'utf8')
     try {
       writeFileSync(src, before.replace(/export const summary = (['"`])/, 'export const summary = $1EDITED '))

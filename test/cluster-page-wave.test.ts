@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
-import { writeOperatorKey } from '../coordinator/cli/operator-key.js'
+import { writeOperatorKey } from '../cli/operator-key.js'
 import { WaveDemo } from '../sim/demo/wave-demo.js'
 import { hasChromium, launchChromium } from './support/chromium.js'
 

@@ -3,7 +3,7 @@
  * operator types to approve a machine, assign an image and read the audit log.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { run, loadConfig } from '../coordinator/cli/commands/coordinator.js'
+import { run, loadConfig } from '../cli/commands/coordinator.js'
 import { EnrollPending } from '../agent/protocol/enroll/enroll-api.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 

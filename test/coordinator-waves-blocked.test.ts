@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import type { HealthSummary } from '../agent/protocol/node-record.js'
 
 let w: WaveHarness | undefined

@@ -4,7 +4,7 @@
  * a refused command changes nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
 
 let w: WaveHarness | undefined

@@ -12,7 +12,7 @@ import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isValidNodeId, writeFakeSysfs } from '../agent/fingerprint/index.js'
 import { NodeRecordBody } from '../agent/protocol/node-record.js'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import { mutateMachine, syntheticMachine } from '../sim/synthetic-machines.js'
 
 let dir: string

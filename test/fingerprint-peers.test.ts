@@ -19,7 +19,7 @@ import { cmdline, fakeBoot } from '../agent/boot/test-fixtures.js'
 import { resolveIdentity, writeFakeSysfs } from '../agent/fingerprint/index.js'
 import type { MemberView } from '../agent/protocol/mesh-types.js'
 import type { NodeRecordBody } from '../agent/protocol/node-record.js'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import { mutateMachine, syntheticMachine, type SyntheticMachine } from '../sim/synthetic-machines.js'
 
 const SEED = 7

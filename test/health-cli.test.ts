@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { main } from '../coordinator/cli/main.js'
+import { main } from '../cli/main.js'
 import { FakeKubeApiServer } from '../sim/fakes/kube-api-server.js'
 import { CephCluster, hasCeph } from './support/ceph-cluster.js'
 

@@ -20,7 +20,7 @@ import { startAgent, type RunningAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { signGrant, type ShellGrant } from '../agent/protocol/shell-grant.js'
-import { writeOperatorKey } from '../coordinator/cli/operator-key.js'
+import { writeOperatorKey } from '../cli/operator-key.js'
 import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 
 const SHOAL = fileURLToPath(new URL('../bin/shoal.js', import.meta.url))

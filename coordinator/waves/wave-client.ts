@@ -1,7 +1,7 @@
 /**
  * One call to the coordinator's admin APIs — for every command that talks to it (`shoal
  * upgrade`, `shoal lease`, `shoal coordinator nodes|audit|...`; where the coordinator and
- * the token are is coordinator/cli/clients.ts), with one error mapping: unreachable -> exit
+ * the token are is cli/clients.ts), with one error mapping: unreachable -> exit
  * 3, a refusal by the coordinator -> its message and exit 1 (a 400 may count as a usage
  * error, exit 2, where the caller says so).
  */

@@ -3,14 +3,14 @@
  * know (Kubernetes nodes and CRUSH hosts), read straight from Ceph and the Kubernetes API.
  * Exit 0 when every node is ok or warning, 1 when any is critical or unknown.
  */
-import { HealthModel } from '../../../agent/health/health-model.js'
-import { HealthSources, type SourceName } from '../../../agent/health/health-sources.js'
-import { CephProbe, osdsUnder, type CephSnapshot } from '../../../agent/health/ceph-probe.js'
-import { toNodeView } from '../../../agent/health/kube-client.js'
-import { KubeNode, listOf } from '../../../agent/health/kube-schemas.js'
-import { observe, type NodeObservations } from '../../../agent/health/observation.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import type { HealthSummary } from '../../../agent/protocol/node-record.js'
+import { HealthModel } from '../../agent/health/health-model.js'
+import { HealthSources, type SourceName } from '../../agent/health/health-sources.js'
+import { CephProbe, osdsUnder, type CephSnapshot } from '../../agent/health/ceph-probe.js'
+import { toNodeView } from '../../agent/health/kube-client.js'
+import { KubeNode, listOf } from '../../agent/health/kube-schemas.js'
+import { observe, type NodeObservations } from '../../agent/health/observation.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import type { HealthSummary } from '../../agent/protocol/node-record.js'
 import { formatted, outputFormat, outputOption, parse, table, type FlagDoc } from '../args.js'
 import type { CliIo } from '../main.js'
 

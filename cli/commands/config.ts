@@ -4,7 +4,7 @@
  *   shoal config use-context NAME | delete-context NAME
  *   shoal config set-context NAME [--agent HOST:PORT]... [--coordinator URL] [--admin-token-file FILE]
  */
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, outputOption, parse, positionals, subcommandHelp, table } from '../args.js'
 import { CliContext, configPath, readCliConfig, writeCliConfig } from '../cli-config.js'
 import type { CliIo } from '../main.js'

@@ -1,8 +1,8 @@
 /** `shoal node ID`: one node in detail (record, hardware summary, health conditions). ID may be a unique prefix. */
-import type { AgentClient } from '../../../agent/api/index.js'
-import { nodeText } from '../../../agent/api/index.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { NodeId } from '../../../agent/protocol/node-record.js'
+import type { AgentClient } from '../../agent/api/index.js'
+import { nodeText } from '../../agent/api/index.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { NodeId } from '../../agent/protocol/node-record.js'
 import { formatted, outputFormat, parse, positionals, resolveId } from '../args.js'
 import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

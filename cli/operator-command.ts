@@ -4,10 +4,10 @@
  * agent follows within seconds) and are audited (`shoal coordinator audit --kind operator`).
  */
 import { z } from 'zod'
-import { ShoalError } from '../../agent/protocol/errors.js'
-import { OperatorName } from '../../agent/protocol/shell-grant.js'
-import { adminRoutes } from '../admin-api.js'
-import { OperatorRecord } from '../operator-record.js'
+import { ShoalError } from '../agent/protocol/errors.js'
+import { OperatorName } from '../agent/protocol/shell-grant.js'
+import { adminRoutes } from '../coordinator/admin-api.js'
+import { OperatorRecord } from '../coordinator/operator-record.js'
 import { outputFormat, outputOption, parse, table, wantsHelp } from './args.js'
 import { coordinatorClient, coordinatorOptions } from './clients.js'
 import type { CliIo } from './main.js'

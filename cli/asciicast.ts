@@ -4,7 +4,7 @@
  * resize events), written by the CLI as the output arrives.
  */
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { ShoalError } from '../../agent/protocol/errors.js'
+import { ShoalError } from '../agent/protocol/errors.js'
 
 export class AsciicastWriter {
   private readonly out: WriteStream

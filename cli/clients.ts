@@ -3,9 +3,9 @@
  * name per concept (`--agent`, `--coordinator`, `--admin-token-file`, `--context`, `-o`),
  * resolved flag > env > config context > default (./cli-config.ts).
  */
-import { AgentClient, checkAgentAddress } from '../../agent/api/agent-client.js'
-import { ShoalError } from '../../agent/protocol/errors.js'
-import { adminCall, type AdminCallOptions } from '../waves/wave-client.js'
+import { AgentClient, checkAgentAddress } from '../agent/api/agent-client.js'
+import { ShoalError } from '../agent/protocol/errors.js'
+import { adminCall, type AdminCallOptions } from '../coordinator/waves/wave-client.js'
 import { outputOption } from './args.js'
 import { adminTokenFrom, agentAddresses, coordinatorUrl } from './cli-config.js'
 

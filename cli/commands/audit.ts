@@ -3,8 +3,8 @@
  * agent (each agent hears every session over the mesh; docs/shell.md).
  */
 import { request } from 'undici'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { ShellSession } from '../../../agent/protocol/shell-channel.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { ShellSession } from '../../agent/protocol/shell-channel.js'
 import { formatted, outputFormat, parse, positionals, subcommandHelp, table } from '../args.js'
 import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

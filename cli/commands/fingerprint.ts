@@ -7,9 +7,9 @@
  * "what would this part swap do to the id?".
  */
 import { readFile } from 'node:fs/promises'
-import { AgentClient } from '../../../agent/api/agent-client.js'
-import { fingerprintMachine, mergeKnownFingerprints, parseKnownFingerprints, parseMeshFingerprints, type FingerprintReport, type KnownFingerprint } from '../../../agent/fingerprint/index.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { AgentClient } from '../../agent/api/agent-client.js'
+import { fingerprintMachine, mergeKnownFingerprints, parseKnownFingerprints, parseMeshFingerprints, type FingerprintReport, type KnownFingerprint } from '../../agent/fingerprint/index.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, outputOption, parse, table } from '../args.js'
 import type { CliIo } from '../main.js'
 

@@ -11,7 +11,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { stringify as toYaml } from 'yaml'
-import { ShoalError } from '../../agent/protocol/errors.js'
+import { ShoalError } from '../agent/protocol/errors.js'
 
 export type Options = NonNullable<ParseArgsConfig['options']>
 

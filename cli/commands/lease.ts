@@ -4,11 +4,11 @@
  * new term starts, and the old lease no longer proves anything (audited).
  */
 import { z } from 'zod'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, outputOption, parse, resolveId, subcommandHelp } from '../args.js'
 import { badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
-import { WaveStatus } from '../../waves/wave-api.js'
+import { WaveStatus } from '../../coordinator/waves/wave-api.js'
 
 export const summary = "force-release a node's reboot slot (release NODE --force)"
 export const subcommands = ['release'] as const

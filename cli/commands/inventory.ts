@@ -3,8 +3,8 @@
  * collected here, systeminformation in a child process) or of NODE, asked of an agent's
  * API (`GET /v1/nodes/{id}/inventory`, answered by that node or from a cache with its age).
  */
-import { collectInventory, InventoryResponse, type Inventory } from '../../../agent/inventory/index.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { collectInventory, InventoryResponse, type Inventory } from '../../agent/inventory/index.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, parse, positionals, table } from '../args.js'
 import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

@@ -1,6 +1,6 @@
 /** `shoal agent --config FILE`: runs the node agent in the foreground (agent/main.ts). */
-import { agentDefaults, envFields, flagFields } from '../../../agent/config.js'
-import { runAgentProcess } from '../../../agent/main.js'
+import { agentDefaults, envFields, flagFields } from '../../agent/config.js'
+import { runAgentProcess } from '../../agent/main.js'
 import { helpText, wantsHelp, type FlagDoc, type Options } from '../args.js'
 import type { CliIo } from '../main.js'
 

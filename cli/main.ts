@@ -9,7 +9,7 @@
  * below. A command with subcommands also exports `subcommands` (for help and completion).
  * Errors are ONE line on stderr; a usage error points at the command's --help.
  */
-import { ShoalError } from '../../agent/protocol/errors.js'
+import { ShoalError } from '../agent/protocol/errors.js'
 import { HelpRequested } from './args.js'
 
 export interface CommandModule {

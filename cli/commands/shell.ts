@@ -6,11 +6,11 @@
  * opened (refused, unreachable), as ssh does.
  */
 import { randomBytes } from 'node:crypto'
-import { AgentClient, checkAgentAddress, DEFAULT_AGENT } from '../../../agent/api/agent-client.js'
-import { openShell } from '../../../agent/api/shell-client.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { NodeId } from '../../../agent/protocol/node-record.js'
-import { MAX_GRANT_LIFETIME_MS, OperatorName, signGrant } from '../../../agent/protocol/shell-grant.js'
+import { AgentClient, checkAgentAddress, DEFAULT_AGENT } from '../../agent/api/agent-client.js'
+import { openShell } from '../../agent/api/shell-client.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { NodeId } from '../../agent/protocol/node-record.js'
+import { MAX_GRANT_LIFETIME_MS, OperatorName, signGrant } from '../../agent/protocol/shell-grant.js'
 import { parse } from '../args.js'
 import type { CliIo } from '../main.js'
 import { AsciicastWriter } from '../asciicast.js'

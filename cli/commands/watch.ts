@@ -5,8 +5,8 @@
  * knows — the context's agents, then any alive node's API address from the stream — says
  * so on stderr, and prints the changes it missed as it catches up.
  */
-import { AgentClient, nodesTable, watchText, type WatchLine } from '../../../agent/api/index.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { AgentClient, nodesTable, watchText, type WatchLine } from '../../agent/api/index.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, parse, positionals } from '../args.js'
 import { agentAddresses } from '../cli-config.js'
 import { agentOptions } from '../clients.js'

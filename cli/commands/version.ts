@@ -3,10 +3,10 @@
  * (--agent, --coordinator; or both with --all from the config context). Exit 3 when one
  * named does not answer (what did answer is still printed).
  */
-import { AgentClient, checkAgentAddress } from '../../../agent/api/agent-client.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { PROTOCOL_VERSION } from '../../../agent/protocol/frame.js'
-import { SOFTWARE_VERSION } from '../../../agent/protocol/software-version.js'
+import { AgentClient, checkAgentAddress } from '../../agent/api/agent-client.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { PROTOCOL_VERSION } from '../../agent/protocol/frame.js'
+import { SOFTWARE_VERSION } from '../../agent/protocol/software-version.js'
 import { formatted, outputFormat, outputOption, parse, positionals, table } from '../args.js'
 import { agentAddresses, coordinatorUrl } from '../cli-config.js'
 import type { CliIo } from '../main.js'

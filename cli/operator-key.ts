@@ -6,9 +6,9 @@
  */
 import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
-import { ed25519Keyring, publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
-import { ShoalError } from '../../agent/protocol/errors.js'
-import type { Keyring } from '../../agent/protocol/ports.js'
+import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import { ShoalError } from '../agent/protocol/errors.js'
+import type { Keyring } from '../agent/protocol/ports.js'
 
 async function readKeyFile(file: string, what: string): Promise<string> {
   try {

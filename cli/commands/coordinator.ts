@@ -7,14 +7,14 @@
  *   shoal coordinator remove NODE
  *   shoal coordinator check|backup|restore (./coordinator-state.ts)
  * Client commands find the coordinator and its admin token like every other command
- * (coordinator/cli/clients.ts: --coordinator, --admin-token-file, the config context); NODE
+ * (cli/clients.ts: --coordinator, --admin-token-file, the config context); NODE
  * may be a unique prefix of a node id.
  */
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { adminRoutes, AdminNode, AdminPending } from '../../admin-api.js'
-import { AuditEntry } from '../../state-store.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { adminRoutes, AdminNode, AdminPending } from '../../coordinator/admin-api.js'
+import { AuditEntry } from '../../coordinator/state-store.js'
 import {
   CoordinatorConfig,
   coerce,
@@ -23,7 +23,7 @@ import {
   mergeConfig,
   parseConfigFile,
   type PartialConfig,
-} from '../../coordinator-config.js'
+} from '../../coordinator/coordinator-config.js'
 import { formatted, outputFormat, outputOption, parse, resolveId, subcommandHelp, table, type FlagDoc, type Options } from '../args.js'
 import { badAnswer, coordinatorClient, coordinatorOptions, type CoordinatorClient } from '../clients.js'
 import { runState } from './coordinator-state.js'
@@ -134,7 +134,7 @@ async function loadServeArgs(argv: string[], env: Record<string, string | undefi
 async function serve(argv: string[], io: CliIo): Promise<number> {
   const { config, logLevel } = await loadServeArgs(argv, process.env)
   const { pino } = await import('pino')
-  const { Coordinator } = await import('../../coordinator.js')
+  const { Coordinator } = await import('../../coordinator/coordinator.js')
   const log = pino({ level: logLevel })
   await mkdir(config.dataDir, { recursive: true })
   const coordinator = new Coordinator(config, { log })

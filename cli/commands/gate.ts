@@ -3,8 +3,8 @@
  * Kubernetes node name and CRUSH host) as a dry run — reads only, changes nothing.
  * Exit 0 when the gate passes, 1 when it fails (with the reasons), 2 on usage errors.
  */
-import { postReboot, preReboot } from '../../../agent/health/gates.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { postReboot, preReboot } from '../../agent/health/gates.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { formatted, outputFormat, parse } from '../args.js'
 import type { CliIo } from '../main.js'
 import { sourceDocs, sourceOptions, sourceUsage, sourcesFrom } from './health.js'

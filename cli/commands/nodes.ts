@@ -1,5 +1,5 @@
 /** `shoal nodes`: every node one agent knows, with liveness, phase, image and health. */
-import { nodesTable } from '../../../agent/api/index.js'
+import { nodesTable } from '../../agent/api/index.js'
 import { formatted, outputFormat, parse, positionals } from '../args.js'
 import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

@@ -10,9 +10,9 @@
  *   shoal upgrade pause|resume|abort|rollback [ID]
  * ID defaults to the newest wave. Every command takes --coordinator URL and --admin-token-file FILE.
  */
-import { parseAlertSelector } from '../../../agent/protocol/alert-matchers.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
-import { DryRun, WaveStatus } from '../../waves/wave-api.js'
+import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
+import { DryRun, WaveStatus } from '../../coordinator/waves/wave-api.js'
 import { formatted, outputFormat, outputOption, parse, subcommandHelp, table, type FlagDoc } from '../args.js'
 import { badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

@@ -1,5 +1,5 @@
 /** `shoal status`: the cluster at a glance, as any one agent sees it. */
-import { statusText } from '../../../agent/api/index.js'
+import { statusText } from '../../agent/api/index.js'
 import { formatted, outputFormat, parse, positionals } from '../args.js'
 import { agentClient, agentOptions } from '../clients.js'
 import type { CliIo } from '../main.js'

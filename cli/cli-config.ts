@@ -18,7 +18,7 @@ import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parse as parseYaml, stringify as toYaml } from 'yaml'
 import { z } from 'zod'
-import { ShoalError } from '../../agent/protocol/errors.js'
+import { ShoalError } from '../agent/protocol/errors.js'
 
 const HostPort = z.string().regex(/^[^\s:/]+:\d{1,5}$/, 'expected HOST:PORT')
 

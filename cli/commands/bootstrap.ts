@@ -1,6 +1,6 @@
 /** `shoal bootstrap`: runs a private DHT bootstrap node and prints its address for agents' config. */
-import { startBootstrapNode } from '../../../agent/mesh/bootstrap-node.js'
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { startBootstrapNode } from '../../agent/mesh/bootstrap-node.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { parse, positionals } from '../args.js'
 import type { CliIo } from '../main.js'
 

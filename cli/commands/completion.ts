@@ -5,7 +5,7 @@
  * ~/.local/share/bash-completion/completions/shoal, ~/.config/fish/completions/shoal.fish,
  * or a file on zsh's $fpath.
  */
-import { ShoalError } from '../../../agent/protocol/errors.js'
+import { ShoalError } from '../../agent/protocol/errors.js'
 import { FORMATS, HelpRequested, parse, positionals } from '../args.js'
 import { commands, load, type CliIo } from '../main.js'
 
