@@ -7,12 +7,7 @@ import type { OutMessage } from '../protocol/messages.js'
 import { Roster } from '../protocol/roster.js'
 import { fakeKeyring, seededRng } from '../protocol/testing.js'
 import { MeshRuntime, type MeshTransport, type SteppableNode } from './mesh-runtime.js'
-import type { TransportStats } from './swarm-transport.js'
-
-const stats = (): TransportStats => ({
-  connections: 0, inbound: 0, outbound: 0, discovered: 0, dials: 0,
-  rejected: { notOnRoster: 0, inboundCap: 0 }, disconnectedForBadFrames: 0, refusedVersion: 0, helloVersions: {}, ignoredTypes: {}, silentLinksClosed: 0, framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, out: {}, in: {},
-})
+import { newTransportStats as stats } from './transport-stats.js'
 
 /** An in-memory network of fake transports; delivery is asynchronous (next macrotask). */
 class FakeNet {

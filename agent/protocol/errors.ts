@@ -22,7 +22,7 @@ export const DropReason = {
   notOnRoster: 'not-on-roster',
   stale: 'stale',
   replay: 'replay',
-  /** A record or claim whose incarnation its subject cannot have reached yet (mesh-node.ts). */
+  /** A record or claim whose incarnation its subject cannot have reached yet (membership.ts, `incarnationBound`). */
   implausibleIncarnation: 'implausible-incarnation',
 } as const
 export type DropReason = (typeof DropReason)[keyof typeof DropReason]

@@ -46,7 +46,7 @@ export const MeshConfig = z
     maxBadFramesPerPeer: z.number().int().positive(),
     /**
      * The most two members' clocks may differ. Incarnations start at a node's boot second,
-     * so this bounds what a signed claim can make others believe (mesh-node.ts,
+     * so this bounds what a signed claim can make others believe (membership.ts,
      * `incarnationBound`): a claim may run ahead of the receiver's clock by this much, a
      * record by 3x this + 1 s (room for the subject's refutation of any claim some member
      * accepted). 30 s: NTP keeps a LAN within milliseconds; a worker whose clock is off by

@@ -1,0 +1,126 @@
+/**
+ * Dissemination (Plumtree, on plumtree.ts's bookkeeping): every new fact — a signed
+ * NodeRecord, a claim, an app broadcast — is pushed at once along the broadcast tree and
+ * announced lazily (IHAVE, batched every ihaveIntervalMs) to the other neighbours; an
+ * announced fact that does not arrive in time is GRAFTed. What is new is for the facts'
+ * owners to say (the member table, the app broadcasts): this part only moves them.
+ */
+import type { MeshContext } from './mesh-context.js'
+import type { MeshMessage, Update } from './messages.js'
+import { updateId } from './messages.js'
+import { Plumtree } from './plumtree.js'
+import { recordHead } from './record-head.js'
+
+/** Where the facts live: applies them, and answers for ids. */
+export interface Facts {
+  /** 'new' means it changed our state and should travel on, 'dup' that we held it already. */
+  apply(u: Update, from: string, now: number): 'new' | 'dup' | 'bad' | 'skip'
+  /** Do we already hold the fact an IHAVE id names (or a newer one)? */
+  knows(id: string): boolean
+  /** For a GRAFT of an id we no longer cache: our current fact about that node, if any. */
+  current(id: string): Update | undefined
+}
+
+type Msg<T extends MeshMessage['t']> = Extract<MeshMessage, { t: T }>
+
+export class Dissemination {
+  private readonly tree: Plumtree
+  private nextIhaveAt = Infinity
+
+  constructor(
+    private readonly ctx: MeshContext,
+    private readonly facts: Facts,
+    private readonly isNeighbour: (peer: string) => boolean,
+  ) {
+    this.tree = new Plumtree(ctx.cfg.graftTimeoutMs)
+  }
+
+  /** Plumtree: eager push now (or, for second-hand repairs, only an announcement to all), lazy announcement soon. */
+  spread(u: Update, from: string | undefined, hops: number, now: number, mode: 'eager' | 'lazy' = 'eager'): void {
+    const id = idOf(u)
+    this.tree.delivered(id, u, now)
+    if (mode === 'eager') {
+      for (const p of this.tree.eager) if (p !== from) this.ctx.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
+      this.tree.announce(id, from)
+    } else {
+      this.tree.announce(id, from, true)
+    }
+    if (this.tree.hasQueuedAnnouncements() && this.nextIhaveAt === Infinity) this.nextIhaveAt = now + this.ctx.cfg.ihaveIntervalMs
+  }
+
+  onGossip(from: string, msg: Msg<'gossip'>, now: number): void {
+    const result = this.facts.apply(msg.u, from, now)
+    if (result === 'new') this.spread(msg.u, from, msg.h + 1, now)
+    else if (result === 'dup' && this.tree.eager.has(from)) {
+      this.tree.demote(from)
+      this.ctx.send(from, { t: 'prune' })
+    }
+  }
+
+  onIhave(from: string, msg: Msg<'ihave'>, now: number): void {
+    for (const id of msg.ids) if (!this.facts.knows(id)) this.tree.heardOf(id, from, now)
+  }
+
+  onGraft(from: string, msg: Msg<'graft'>): void {
+    this.tree.promote(from)
+    for (const id of msg.ids) {
+      const u = this.tree.cached(id) ?? this.facts.current(id)
+      if (u) this.ctx.send(from, { t: 'gossip', h: 0, u })
+    }
+  }
+
+  onPrune(from: string): void {
+    this.tree.demote(from)
+  }
+
+  /**
+   * Facts an anti-entropy exchange repaired. Those the sender holds about itself (a
+   * joiner's record) are news for everyone: push them eagerly. Second-hand repairs go out
+   * lazily (IHAVE): the neighbours are likely repairing the same facts by anti-entropy,
+   * and eager copies would storm.
+   */
+  onRepairs(from: string, msg: Msg<'ae-delta'>, now: number): void {
+    for (const u of msg.u) {
+      if (this.facts.apply(u, from, now) !== 'new') continue
+      this.spread(u, from, 1, now, originOf(u) === from ? 'eager' : 'lazy')
+    }
+  }
+
+  linkUp(peer: string): void {
+    this.tree.addNeighbour(peer)
+  }
+
+  linkDown(peer: string): void {
+    this.tree.removeNeighbour(peer)
+  }
+
+  /** GRAFTs for announced facts that did not arrive in time, then the batched IHAVEs. */
+  tick(now: number): void {
+    for (const [peer, ids] of this.tree.dueGrafts(now)) {
+      this.tree.promote(peer)
+      this.ctx.send(peer, { t: 'graft', ids })
+    }
+    if (now >= this.nextIhaveAt) {
+      this.nextIhaveAt = Infinity
+      for (const [peer, ids] of this.tree.takeAnnouncements()) if (this.isNeighbour(peer)) this.ctx.send(peer, { t: 'ihave', ids })
+    }
+  }
+
+  nextWakeAt(): number {
+    return Math.min(this.nextIhaveAt, this.tree.nextDeadline())
+  }
+
+  sweep(now: number): void {
+    this.tree.expire(now)
+  }
+}
+
+function originOf(u: Update): string | undefined {
+  if (u.k === 'rec') return recordHead(u)?.id
+  return u.k === 'claim' ? u.by : u.origin
+}
+
+function idOf(u: Update): string {
+  if (u.k !== 'rec') return updateId(u)
+  return updateId(u, recordHead(u))
+}

@@ -1,0 +1,198 @@
+/**
+ * SWIM failure detection, with Lifeguard's tweaks: each probe round this node pings one
+ * overlay neighbour (round-robin over a shuffle); with no ack by the timeout it asks up to
+ * `indirectProbes` other neighbours to ping it (ping-req), and with no ack by then either
+ * the target is accused (the member table signs a suspect claim). It also relays others'
+ * ping-reqs. Interval and timeouts stretch with our own awareness (awareness.ts); helpers
+ * that answer "I could not reach it either" (nacks) show the fault is not ours.
+ */
+import type { Awareness } from './awareness.js'
+import type { MeshContext } from './mesh-context.js'
+import type { Liveness } from './mesh-types.js'
+import type { MeshMessage } from './messages.js'
+import { shuffle } from './random.js'
+
+/** Round-trip samples kept until an adapter takes them (drainRtts); older ones are dropped past this. */
+const MAX_RTT_SAMPLES = 1024
+
+interface ProbeState {
+  target: string
+  seq: number
+  phase: 'direct' | 'indirect'
+  deadline: number
+  /** Helpers that answered "I could not reach it either" (Lifeguard nacks). */
+  nacks: number
+  /** When the direct ping left, for the round-trip sample. */
+  sentAt: number
+}
+
+/** The overlay links a prober may use, in the overlay's order. */
+export interface ProbeLinks {
+  has(peer: string): boolean
+  all(): string[]
+}
+
+type Msg<T extends MeshMessage['t']> = Extract<MeshMessage, { t: T }>
+
+export class SwimProber {
+  private probe: ProbeState | undefined
+  private order: string[] = []
+  private urgent: string | undefined
+  private seq = 0
+  /** ping-reqs we are relaying: our ping's seq -> who asked, and their seq. */
+  private readonly relays = new Map<number, { origin: string; originSeq: number; deadline: number }>()
+  private rttSamples: number[] = []
+  private nextRoundAt: number
+
+  constructor(
+    private readonly ctx: MeshContext,
+    private readonly awareness: Awareness,
+    private readonly links: ProbeLinks,
+    private readonly statusOf: (id: string) => Liveness | undefined,
+    /** Our probe of a member failed: the member table accuses it. */
+    private readonly accuse: (id: string, now: number) => void,
+    now: number,
+  ) {
+    // Spread timer phases so that simulated nodes started together do not tick together.
+    this.nextRoundAt = now + ctx.rng.int(ctx.cfg.probeIntervalMs)
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  onPing(from: string, msg: Msg<'ping'>): void {
+    this.ctx.send(from, { t: 'ack', seq: msg.seq })
+  }
+
+  onAck(msg: Msg<'ack'>, now: number): void {
+    const p = this.probe
+    if (p && p.seq === msg.seq) {
+      if (p.phase === 'direct') {
+        if (this.rttSamples.length >= MAX_RTT_SAMPLES) this.rttSamples.shift()
+        this.rttSamples.push(Math.max(0, now - p.sentAt))
+      }
+      this.probe = undefined
+      this.awareness.better()
+      return
+    }
+    const relay = this.relays.get(msg.seq)
+    if (relay) {
+      this.relays.delete(msg.seq)
+      this.ctx.send(relay.origin, { t: 'ack', seq: relay.originSeq })
+    }
+  }
+
+  onPingReq(from: string, msg: Msg<'ping-req'>, now: number): void {
+    if (!this.links.has(msg.target)) {
+      this.ctx.send(from, { t: 'nack', seq: msg.seq })
+      return
+    }
+    const seq = this.nextSeq()
+    this.relays.set(seq, { origin: from, originSeq: msg.seq, deadline: now + this.ctx.cfg.probeTimeoutMs })
+    this.ctx.send(msg.target, { t: 'ping', seq })
+  }
+
+  onNack(msg: Msg<'nack'>): void {
+    this.ctx.count('nacks-in')
+    if (this.probe && this.probe.seq === msg.seq) this.probe.nacks++
+  }
+
+  /** Someone else suspects this neighbour: make it our next target. */
+  probeSoon(id: string): void {
+    this.urgent = id
+  }
+
+  /** The link to `peer` is gone: a probe of it in flight is abandoned (the overlay judges the loss). */
+  forget(peer: string): void {
+    if (this.probe?.target === peer) this.probe = undefined
+  }
+
+  /** Takes the direct-probe round trips (ms) measured since the last call. */
+  drainRtts(): number[] {
+    const out = this.rttSamples
+    this.rttSamples = []
+    return out
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  /** A probe past its deadline moves on: direct -> indirect -> accusation. */
+  expireProbe(now: number): void {
+    if (this.probe && now >= this.probe.deadline) this.probeTimedOut(now)
+  }
+
+  /** If a probe round is due, schedules the next one (stretched by awareness) and returns true. */
+  roundDue(now: number): boolean {
+    if (now < this.nextRoundAt) return false
+    this.nextRoundAt = now + this.awareness.scale(this.ctx.cfg.probeIntervalMs)
+    return true
+  }
+
+  /** Pings this round's target, unless a probe is still in flight. */
+  startProbe(now: number): void {
+    if (this.probe) return
+    let target = this.urgent
+    this.urgent = undefined
+    if (!target || !this.links.has(target)) target = this.nextTarget()
+    if (!target) return
+    const seq = this.nextSeq()
+    this.probe = { target, seq, phase: 'direct', deadline: now + this.awareness.scale(this.ctx.cfg.probeTimeoutMs), nacks: 0, sentAt: now }
+    this.ctx.send(target, { t: 'ping', seq })
+  }
+
+  /** Relayed pings with no ack in time: tell whoever asked. */
+  expireRelays(now: number): void {
+    for (const [seq, r] of this.relays) {
+      if (r.deadline > now) continue
+      this.relays.delete(seq)
+      this.ctx.send(r.origin, { t: 'nack', seq: r.originSeq })
+    }
+  }
+
+  nextWakeAt(): number {
+    let t = this.nextRoundAt
+    if (this.probe) t = Math.min(t, this.probe.deadline)
+    for (const r of this.relays.values()) t = Math.min(t, r.deadline)
+    return t
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private nextTarget(): string | undefined {
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.order.length > 0) {
+        const t = this.order.pop()!
+        if (this.links.has(t) && this.statusOf(t) !== 'dead') return t
+      }
+      // Round-robin over a fresh shuffle: every neighbour is probed once per round.
+      this.order = shuffle(this.links.all(), this.ctx.rng)
+    }
+    return undefined
+  }
+
+  private probeTimedOut(now: number): void {
+    const { ctx } = this
+    const p = this.probe!
+    if (p.phase === 'direct' && ctx.cfg.indirectProbes > 0) {
+      const helpers = shuffle(
+        this.links.all().filter((n) => n !== p.target),
+        ctx.rng,
+      ).slice(0, ctx.cfg.indirectProbes)
+      if (helpers.length > 0) {
+        p.phase = 'indirect'
+        p.deadline = now + this.awareness.scale(2 * ctx.cfg.probeTimeoutMs)
+        for (const h of helpers) ctx.send(h, { t: 'ping-req', seq: p.seq, target: p.target })
+        return
+      }
+    }
+    this.probe = undefined
+    ctx.count('probe-failures')
+    // Helpers that answered are alive and so are we; silence from them too points at us.
+    if (p.phase === 'indirect' && p.nacks === 0) this.awareness.worse()
+    this.accuse(p.target, now)
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) % 2 ** 32
+    return this.seq
+  }
+}
