@@ -6,7 +6,8 @@
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { formatMeshParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
-import { ClusterId, HostPort, ImageVersion } from '../agent/protocol/enroll/enroll-api.js'
+import { ClusterId, HostPort } from '../agent/protocol/enroll/enroll-api.js'
+import { ImageVersion } from '../agent/protocol/image-version.js'
 
 export const CoordinatorConfig = z
   .object({

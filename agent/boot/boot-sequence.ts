@@ -84,6 +84,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   ports.say(`enrolled as ${enrolled.id} (${enrolled.identity === 'known' ? 'known machine' : 'new machine'}) in cluster ${enrolled.cluster}; image ${enrolled.image}`)
   const overridden = coordinatorOverrides(asked.peers, enrolled.id)
   if (overridden) ports.say(overridden)
+  refuseOtherImage(ports, params.image, enrolled.image)
 
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
@@ -177,6 +178,21 @@ async function enroll(ports: BootPorts, api: CoordinatorApi, params: BootParams,
     checkEnrollment(answer, params, publicKey)
     return answer
   }
+}
+
+/**
+ * The kernel and initramfs running now are those of `shoal.image`; layers of another
+ * version would not match them (kernel modules, the boot agent itself). The coordinator
+ * can answer with another image when its assignment changed between the boot script and
+ * the enrollment (a wave, `shoal coordinator assign`, a machine whose MAC it did not know
+ * yet): then nothing is fetched or mounted, and the console says why. Not retried: asking
+ * again gives the same answer; the machine's next boot script names the new image.
+ */
+function refuseOtherImage(ports: BootPorts, booted: string, assigned: string): void {
+  if (assigned === booted) return
+  const line = `refusing the layers of image ${assigned}: this machine booted the kernel and initramfs of shoal.image=${booted}; reboot it to boot ${assigned} whole`
+  ports.say(line)
+  throw new ShoalError('image-mismatch', line)
 }
 
 /** The answer must come from the cluster the boot script pinned, for this key. */

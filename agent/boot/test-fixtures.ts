@@ -45,6 +45,8 @@ export class FakeCoordinator implements CoordinatorApi {
   readonly calls: string[] = []
   readonly written = new Map<string, Uint8Array>()
   manifestKey = clusterKeyring
+  /** The image the enrollment answer assigns (the boot script said shoal.image=v1). */
+  enrollImage = 'v1'
 
   private down(what: string): void {
     this.calls.push(what)
@@ -71,7 +73,7 @@ export class FakeCoordinator implements CoordinatorApi {
       cluster: CLUSTER,
       clusterKey: clusterKeyring.publicKey,
       bootstrap: ['10.0.2.2:49737'],
-      image: 'v1',
+      image: this.enrollImage,
     }
   }
 

@@ -16,7 +16,8 @@
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
-import { ImageVersion, SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
+import { SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
+import { ImageVersion, RecordImage } from '../../agent/protocol/image-version.js'
 import { BLOCK_CODES } from './wave-blockers.js'
 
 export const waveRoutes = {
@@ -116,7 +117,7 @@ export const NodeProgress = z
     state: NodeWaveState,
     /** When the node entered `state` (coordinator clock, ms). */
     since: z.number(),
-    image: z.string().optional(),
+    image: RecordImage.optional(),
     phase: z.string().optional(),
     liveness: z.string().optional(),
     slot: z.number().optional(),
@@ -135,7 +136,7 @@ export const StoredWave = z
     id: WaveId,
     target: ImageVersion,
     /** The version most roster nodes ran when the wave started: what rollback goes back to. */
-    previous: z.string().optional(),
+    previous: ImageVersion.optional(),
     maxUnavailable: z.number().int().min(1),
     failureDomain: FailureDomainKey,
     window: WindowText.optional(),
@@ -165,8 +166,8 @@ export type StoredWave = z.infer<typeof StoredWave>
 export const WaveStatus = z
   .object({
     id: WaveId,
-    target: z.string(),
-    previous: z.string().optional(),
+    target: ImageVersion,
+    previous: ImageVersion.optional(),
     state: OverallState,
     /** Why the wave is paused, halted, aborted or held back (window, alerts). */
     reason: z.string().optional(),
@@ -195,7 +196,7 @@ export type WaveStatus = z.infer<typeof WaveStatus>
 export const DryRunNode = z
   .object({
     node: NodeId,
-    image: z.string().optional(),
+    image: RecordImage.optional(),
     phase: z.string().optional(),
     domain: z.string().optional(),
     candidate: z.boolean(),
@@ -206,8 +207,8 @@ export const DryRunNode = z
 export const DryRun = z
   .object({
     dryRun: z.literal(true),
-    target: z.string(),
-    previous: z.string().optional(),
+    target: ImageVersion,
+    previous: ImageVersion.optional(),
     maxUnavailable: z.number(),
     failureDomain: z.string(),
     /** Candidates in the order the vote's ranking would pick them now. */

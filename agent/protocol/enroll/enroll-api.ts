@@ -23,6 +23,7 @@ import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../node-record.js'
 import { RosterEntry } from '../roster.js'
 import { OperatorEntry } from '../shell-grant.js'
+import { ImageVersion } from '../image-version.js'
 
 /** Version of this contract; bumped on any incompatible change. Every signed body carries it as `v`. */
 export const ENROLL_API_VERSION = 1
@@ -52,12 +53,6 @@ export type Mac = z.infer<typeof Mac>
 export const JoinToken = z.string().regex(/^[0-9a-f]{64}$/, 'join token: 64 hex characters')
 /** An ed25519 signature, hex (64 bytes). */
 export const SignatureHex = z.string().regex(/^[0-9a-f]{128}$/, 'signature: 128 hex characters')
-/** Image version name: also a path segment under /images, so no slashes or dots-only names. */
-export const ImageVersion = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'image version: letters, digits, . _ + - (not starting with . or -)')
 /** Cluster id: a short name chosen at `shoal coordinator` first start. */
 export const ClusterId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'cluster id: letters, digits, . _ - only')
 /** `host:port` (IPv4 or a hostname), e.g. the DHT bootstrap node. */

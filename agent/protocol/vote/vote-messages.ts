@@ -11,6 +11,7 @@
 import { z } from 'zod'
 import { Bytes, keepUnknown } from '../frame.js'
 import { NodeId, PublicKeyHex } from '../node-record.js'
+import { ImageVersion } from '../image-version.js'
 
 export const VOTE_TOPIC = 'vote'
 export const VOTE_VERSION = 1
@@ -35,7 +36,7 @@ export const WaveMsg = keepUnknown(
     k: z.literal('wave'),
     v: z.literal(VOTE_VERSION),
     id: WaveId,
-    target: z.string().min(1).max(64),
+    target: ImageVersion,
     slots: z.number().int().min(1).max(1024),
     policy: DomainPolicy,
     roster: z.array(keepUnknown(z.object({ id: NodeId, key: PublicKeyHex }))).min(1).max(100_000),
