@@ -11,15 +11,14 @@ import { ShoalError } from '../protocol/errors.js'
 import { ed25519Keyring } from '../protocol/ed25519.js'
 import type { Clock, Rng } from '../protocol/ports.js'
 import { verifyCertificate, verifyRoster } from '../protocol/enroll/certificate.js'
-import { ENROLL_API_VERSION, parseBootParams, type BootParams, type EnrollRequest, type EnrollResponse } from '../protocol/enroll/enroll-api.js'
+import { ENROLL_API_VERSION, type EnrollRequest, type EnrollResponse } from '../protocol/enroll/enroll-api.js'
+import { parseKernelParams, type BootParams } from '../protocol/kernel-params/index.js'
 import { Backoff } from './backoff.js'
 import type { BootConfig } from './boot-config.js'
 import type { CoordinatorApi } from './coordinator-client.js'
 import type { MachineIdentity } from './machine-identity.js'
 import type { NodeFilesInput } from './node-files.js'
-import { parseMeshParam } from '../protocol/kernel-params/mesh-param.js'
 import { coordinatorOverrides, identifyWithPeers, type PeerReport } from './peer-identity.js'
-import { parseUpgradeParam } from '../protocol/kernel-params/upgrade-param.js'
 import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
 
 export interface BootPorts {
@@ -62,13 +61,8 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const retry = retrier(ports, cfg)
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
-    const cmdline = await ports.readCmdline()
-    if (!/(^|\s)shoal\./.test(cmdline)) {
-      throw new ShoalError('bad-cmdline', 'no shoal.* parameters on the kernel command line: boot this machine through the coordinator (iPXE: chain http://COORDINATOR/boot/ipxe?mac=${net0/mac})')
-    }
-    const r = parseBootParams(cmdline)
-    if (!r.ok) throw new ShoalError('bad-cmdline', `${r.error} (the coordinator's boot script sets these)`)
-    return { ...r.params, mesh: parseMeshParam(cmdline), upgrade: parseUpgradeParam(cmdline) }
+    const k = parseKernelParams(await ports.readCmdline())
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
