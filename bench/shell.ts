@@ -23,7 +23,7 @@ import { startBootstrapNode } from '../agent/mesh/index.js'
 import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { signGrant } from '../agent/protocol/shell-grant.js'
 import { LocalCluster, sharedMachineMesh } from '../sim/demo/local-cluster.js'
-import { hasChromium, launchChromium } from '../test/support/chromium.js'
+import { hasChromium, launchChromium } from '../harness/chromium.js'
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '300' }, loads: { type: 'string', default: '5' }, 'hold-s': { type: 'string', default: '30' } } })
 const KEYS = Number(values.keys)

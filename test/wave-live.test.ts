@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
 import { run as upgradeCli } from '../cli/commands/upgrade.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
 import { agentSelf as self, until as waitUntil } from './support/wave-watch.js'
 

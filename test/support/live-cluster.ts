@@ -26,7 +26,7 @@ import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { UpgradeConfig } from '../../agent/protocol/upgrade-config.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
-import type { CephCluster } from './ceph-cluster.js'
+import type { CephCluster } from '../../harness/ceph-cluster.js'
 import { LiveCoordinator } from './live-cluster-coordinator.js'
 
 const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
