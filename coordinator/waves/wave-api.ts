@@ -18,6 +18,7 @@ import { NodeId } from '../../agent/protocol/node-record.js'
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
 import { ImageVersion, RecordImage } from '../../agent/protocol/image-version.js'
+import { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
 import { BLOCK_CODES } from './wave-blockers.js'
 
 export const waveRoutes = {
@@ -45,8 +46,8 @@ export const FAILURE_DOMAIN_KEYS = ['domain', 'none'] as const
 export const WaveCreate = z
   .object({
     target: ImageVersion,
-    /** Slots: nodes that may be unavailable at once. The schema takes any integer so that K < 1 gets a clear answer. */
-    maxUnavailable: z.number().int().default(1),
+    /** K: nodes that may be unavailable at once (1..1024), checked here and nowhere else. */
+    maxUnavailable: MaxUnavailable.default(1 as MaxUnavailable),
     /** `domain` (NodeRecord.domain): one failure domain at a time; `none`: domains only order the ranking. */
     failureDomain: FailureDomainKey.default('domain'),
     window: WindowText.optional(),
@@ -70,7 +71,6 @@ export const WaveCreate = z
   })
   .strict()
 export type WaveCreate = z.infer<typeof WaveCreate>
-export type WaveCreateInput = z.input<typeof WaveCreate>
 
 export const ForceReleaseRequest = z.object({ node: NodeId }).strict()
 
@@ -137,7 +137,7 @@ export const StoredWave = z
     target: ImageVersion,
     /** The version most roster nodes ran when the wave started: what rollback goes back to. */
     previous: ImageVersion.optional(),
-    maxUnavailable: z.number().int().min(1),
+    maxUnavailable: MaxUnavailable,
     failureDomain: FailureDomainKey,
     window: WindowText.optional(),
     alertSource: z.string().optional(),
@@ -172,7 +172,7 @@ export const WaveStatus = z
     /** Why the wave is paused, halted, aborted or held back (window, alerts). */
     reason: z.string().optional(),
     held: z.boolean(),
-    maxUnavailable: z.number(),
+    maxUnavailable: MaxUnavailable,
     failureDomain: z.string(),
     window: z.string().optional(),
     alertMatchers: z.array(z.string()).optional(),
@@ -209,7 +209,7 @@ export const DryRun = z
     dryRun: z.literal(true),
     target: ImageVersion,
     previous: ImageVersion.optional(),
-    maxUnavailable: z.number(),
+    maxUnavailable: MaxUnavailable,
     failureDomain: z.string(),
     /** Candidates in the order the vote's ranking would pick them now. */
     order: z.array(NodeId),
