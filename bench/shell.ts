@@ -1,5 +1,5 @@
 /**
- * The remote shell and the cluster page (issue 15), one JSON line per figure:
+ * The remote shell and the cluster page, one JSON line per figure:
  * - shell round trip on loopback: one keystroke sent on channel 0 to `cat` in a pty,
  *   until its echo comes back on channel 1 (p50/p99 over --keys samples), plus the time
  *   to open a session (grant check, upgrade, pty spawn);

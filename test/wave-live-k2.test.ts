@@ -1,5 +1,5 @@
 /**
- * The wave's promise at K=2 on real parts (issue 11, "Tests"): four agent processes over
+ * The wave's promise at K=2 on real parts: four agent processes over
  * hyperswarm on loopback, a real Ceph with one CRUSH host per worker (named after its node
  * id, one memstore OSD each) and a size-3 / min_size-2 pool with a host failure domain,
  * the fake Kubernetes API with a pod per node behind a PodDisruptionBudget, and the real

@@ -1,5 +1,5 @@
 /**
- * The smallest cluster upgrades (issue 19, item 3): two agent processes over hyperswarm on
+ * The smallest cluster upgrades: two agent processes over hyperswarm on
  * loopback, a real Ceph of two CRUSH hosts (one memstore OSD each, named after the node
  * ids) whose pools run size 2 / min_size 1 — what a two-host cluster must run to survive a
  * reboot — the fake Kubernetes API, and the real coordinator.

@@ -1,5 +1,5 @@
 /**
- * Upgrade waves on real parts (issue 7): three agent processes over hyperswarm on loopback
+ * Upgrade waves on real parts: three agent processes over hyperswarm on loopback
  * (agent/main.ts with the upgrade block), a real Ceph with one CRUSH host per worker, the
  * fake Kubernetes API, and the real coordinator (coordinator/coordinator.ts in this
  * process: enrollment, boot scripts, its DHT bootstrap node and mesh peer, the waves API

@@ -77,7 +77,7 @@ export const HealthSummary = keepUnknown(
 )
 export type HealthSummary = z.infer<typeof HealthSummary>
 
-/** Load figures the reboot ranking uses (issue 5: least turbulence). */
+/** Load figures the reboot ranking uses: the least loaded node reboots first (least turbulence). */
 export const Workload = keepUnknown(z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }))
 
 export const NodeRecordBody = keepUnknown(

@@ -1,5 +1,5 @@
 /**
- * The waves API contract (issue 7): request bodies, the stored wave, and the status the
+ * The waves API contract: request bodies, the stored wave, and the status the
  * CLI prints. Admin routes need `Authorization: Bearer <admin token>`; /v1/assign is the
  * node's own call, authenticated by its signature over its lease.
  *
