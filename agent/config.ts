@@ -6,6 +6,7 @@
 import { z } from 'zod'
 import { ShoalError } from './protocol/errors.js'
 import { MeshConfig } from './protocol/mesh-config.js'
+import { ImageVersion } from './protocol/image-version.js'
 import { InventorySummary, NodeId, Phase } from './protocol/node-record.js'
 import { UpgradeConfigInput } from './protocol/upgrade-config.js'
 
@@ -34,7 +35,7 @@ export const AgentConfig = z
     /** host:port other agents and the CLI use to reach this API; defaults to apiHost:actual port. */
     apiAdvertise: HostPort.optional(),
     /** Image version this node booted (the coordinator assigns it). */
-    image: z.string().min(1).max(64),
+    image: ImageVersion,
     /** Failure domain (rack / host group): upgrade waves finish one before the next. */
     domain: z.string().min(1).max(64),
     /** Phase published at start. */

@@ -1,13 +1,11 @@
 /**
  * The agent process: the only place real IO is wired in — config (file < env < flags),
  * the node seed and keys, the roster file, pino logs, the hyperswarm transport, the mesh
- * runtime and the HTTP API. Run as `shoal agent --config FILE` (or `tsx agent/main.ts
- * --config FILE`).
+ * runtime and the HTTP API. Its entry point is agent/bin.ts (`shoal agent --config FILE`
+ * runs the same runAgentProcess through the CLI); importing this file starts nothing.
  */
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { realpathSync } from 'node:fs'
-import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
 import { AgentMetrics } from './api/agent-metrics.js'
@@ -332,22 +330,4 @@ function waitForStartLine(): Promise<void> {
     process.stdin.once('end', () => process.exit(0))
     process.stdin.resume()
   })
-}
-
-/** Run as a program, also through a symlink (a launcher in /usr/local/bin, a symlinked build directory). */
-function isMain(): boolean {
-  try {
-    const entry = realpathSync(process.argv[1] ?? '')
-    // The `shoal` CLI bundle (shoal.mjs) inlines this module: there `shoal agent` is the CLI's
-    // to dispatch, and this guard must not also run the agent with the CLI's arguments.
-    if (/^shoal[^/]*\.m?js$/.test(entry.slice(entry.lastIndexOf('/') + 1))) return false
-    return import.meta.url === pathToFileURL(entry).href
-  } catch {
-    return false
-  }
-}
-
-if (isMain()) {
-  const code = await runAgentProcess(process.argv.slice(2))
-  process.exit(code)
 }

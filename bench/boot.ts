@@ -5,7 +5,7 @@
  *   {"bench":"boot.power-on-to-joined","vms":3,"accel":"tcg","seconds":..,"perVm":[..],"load1":..}
  * and one line per worker with where its time went (s per phase; test/e2e/harness/boot-phases.ts):
  *   {"bench":"boot.phases","vm":"worker1","took":{"script":..,"kernel":..,...,"joined":..}}
- * Target (issue 6): <= 30 s under TCG. Bounded by SHOAL_E2E_DEADLINE_S (default 170 s).
+ * Target: power-on to joined <= 30 s under TCG. Bounded by SHOAL_E2E_DEADLINE_S (default 170 s).
  * The host's load average is printed with it: TCG guests slow down in proportion.
  */
 import { spawn } from 'node:child_process'

@@ -21,7 +21,7 @@ import { HealthSources } from '../agent/health/health-sources.js'
 import { CephSession } from '../agent/health/ceph-session.js'
 import type { Purpose } from '../agent/health/health-observer.js'
 import { FakeKubeApiServer } from '../sim/fakes/kube-api-server.js'
-import { CephCluster, hasCeph } from '../test/support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 
 const cycles = Number(process.env.SHOAL_BENCH_CYCLES ?? 5)
 const steadySeconds = Number(process.env.SHOAL_BENCH_SECONDS ?? 40)

@@ -171,7 +171,7 @@ async function main(): Promise<void> {
 
     const shoalPort = await freePort()
     shoal = spawn(
-      ...pinned(process.execPath, ['--import', 'tsx', join(repo, 'coordinator/main.ts'), '--data-dir', join(dir, 'data'), '--images-dir', images, '--http-port', String(shoalPort), '--dht-port=-1', '--bootstrap-advertise', '127.0.0.1:1']),
+      ...pinned(process.execPath, [join(repo, 'bin/shoal.js'), 'coordinator', 'serve', '--data-dir', join(dir, 'data'), '--images-dir', images, '--http-port', String(shoalPort), '--dht-port=-1', '--bootstrap-advertise', '127.0.0.1:1']),
       { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } },
     )
     const shoalUrl = `http://127.0.0.1:${shoalPort}/images/v1/worker.squashfs`

@@ -6,7 +6,7 @@
  *   npx tsx bench/live.ts              N = 20 and 50
  *   npx tsx bench/live.ts 10 30        other sizes
  *
- * One JSON object per line per figure. Targets (issue 2): full knowledge <= 3 s at 50
+ * One JSON object per line per figure. Targets: full knowledge <= 3 s at 50
  * agents; <= 80 MB RSS per agent. Bounded: each size gives up after its deadlines.
  *
  *   live.join      release -> every agent knows every node (max, p50, p99)

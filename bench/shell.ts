@@ -1,5 +1,5 @@
 /**
- * The remote shell and the cluster page (issue 15), one JSON line per figure:
+ * The remote shell and the cluster page, one JSON line per figure:
  * - shell round trip on loopback: one keystroke sent on channel 0 to `cat` in a pty,
  *   until its echo comes back on channel 1 (p50/p99 over --keys samples), plus the time
  *   to open a session (grant check, upgrade, pty spawn);
@@ -23,7 +23,7 @@ import { startBootstrapNode } from '../agent/mesh/index.js'
 import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { signGrant } from '../agent/protocol/shell-grant.js'
 import { LocalCluster, sharedMachineMesh } from '../sim/demo/local-cluster.js'
-import { hasChromium, launchChromium } from '../test/support/chromium.js'
+import { hasChromium, launchChromium } from '../harness/chromium.js'
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '300' }, loads: { type: 'string', default: '5' }, 'hold-s': { type: 'string', default: '30' } } })
 const KEYS = Number(values.keys)

@@ -1,5 +1,5 @@
 /**
- * Simulator benchmark (issue 2): the production MeshNode on the deterministic simulator,
+ * Simulator benchmark: the production MeshNode on the deterministic simulator,
  * LAN latency model (0.1–1 ms one way), warm start (see MeshCluster.warmStart).
  * `npx tsx bench/sim.ts` prints one JSON object per line per figure. Simulated figures are
  * deterministic for a seed; `wallMs` is what the simulation cost on this machine.

@@ -19,7 +19,8 @@
  */
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
-import { ImageVersion, Mac } from '../agent/protocol/enroll/enroll-api.js'
+import { Mac } from '../agent/protocol/enroll/enroll-api.js'
+import { ImageVersion } from '../agent/protocol/image-version.js'
 import { OperatorName } from '../agent/protocol/shell-grant.js'
 
 export const adminRoutes = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { parsePeersParam } from '../agent/protocol/kernel-params/peers-param.js'
 import { peersParam } from './boot-script.js'
+import { parsePeersParam } from '../agent/protocol/kernel-params/index.js'
 
 const members = [
   { id: 'n3', alive: true, api: '10.0.0.13:7400' },

@@ -2,7 +2,8 @@
  * The per-node iPXE script: fetch kernel and initramfs of the node's image version from
  * the coordinator and boot them with the shoal.* parameters. Pure rendering.
  */
-import { formatBootParams, routes, type BootParams } from '../agent/protocol/enroll/enroll-api.js'
+import { routes } from '../agent/protocol/enroll/enroll-api.js'
+import { formatBootParams, formatPeersParam, hasKernelParam, type BootParams } from '../agent/protocol/kernel-params/index.js'
 
 export interface BootScriptInput {
   params: BootParams
@@ -37,7 +38,7 @@ export const BOOT_PEERS = 3
  * no agent is known, or when the operator's kernelArgs already name the peers.
  */
 export function peersParam(members: readonly { id: string; alive: boolean; api?: string }[], self: { id?: string; mac: string }, kernelArgs: string, max = BOOT_PEERS): string {
-  if (/(^|\s)shoal\.peers=/.test(kernelArgs)) return ''
+  if (hasKernelParam(kernelArgs, 'peers')) return ''
   const apis = members
     .filter((m) => m.alive && m.api && m.id !== self.id)
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -47,7 +48,7 @@ export function peersParam(members: readonly { id: string; alive: boolean; api?:
   for (const c of self.mac) h = (h * 31 + c.charCodeAt(0)) >>> 0
   const start = h % apis.length
   const picked = Array.from({ length: Math.min(max, apis.length) }, (_, i) => apis[(start + i) % apis.length]!)
-  return `shoal.peers=${picked.join(',')}`
+  return formatPeersParam(picked)
 }
 
 /** An iPXE script that says why it will not boot and retries the coordinator later. */

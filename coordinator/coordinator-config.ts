@@ -5,8 +5,9 @@
  */
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { formatMeshParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
-import { ClusterId, HostPort, ImageVersion } from '../agent/protocol/enroll/enroll-api.js'
+import { ClusterId, HostPort } from '../agent/protocol/enroll/enroll-api.js'
+import { ImageVersion } from '../agent/protocol/image-version.js'
+import { formatMeshParam, hasKernelParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/index.js'
 
 export const CoordinatorConfig = z
   .object({
@@ -149,7 +150,7 @@ export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
   }
   // One source of mesh timing, or the coordinator and its workers could disagree: shoal.mesh=
   // in kernelArgs is taken as the timing (see meshTimingOf), unless meshTiming says otherwise.
-  if (/(^|\s)shoal\.mesh=/.test(r.data.kernelArgs)) {
+  if (hasKernelParam(r.data.kernelArgs, 'mesh')) {
     if (r.data.meshTiming !== 'lan') {
       throw new ShoalError('config', `invalid coordinator config: kernelArgs has shoal.mesh= and meshTiming is ${r.data.meshTiming}: set the timing once, with meshTiming (--mesh-timing); the coordinator's mesh peer uses it and hands it to the workers it boots`)
     }

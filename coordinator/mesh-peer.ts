@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng, type NodeIdentity } from '../agent/mesh/index.js'
-import type { MeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
+import type { MeshParam } from '../agent/protocol/kernel-params/index.js'
 import { meshConfig, type MeshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'

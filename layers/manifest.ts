@@ -12,14 +12,13 @@
  */
 import type { Keyring } from '../agent/protocol/ports.js'
 import { signManifest } from '../agent/protocol/enroll/certificate.js'
-import { ENROLL_API_VERSION, ImageVersion, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
+import { ENROLL_API_VERSION, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
 
 export const SOURCE_FILE = 'manifest.json'
 export const SIGNED_FILE = 'manifest.signed.json'
 
 export type Role = 'worker' | 'controller'
 
-export { ImageVersion }
 
 export interface BuiltFiles {
   version: string

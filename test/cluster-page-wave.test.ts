@@ -13,7 +13,7 @@ import type { Browser } from 'playwright-core'
 import { afterAll, describe, expect, it } from 'vitest'
 import { writeOperatorKey } from '../cli/operator-key.js'
 import { WaveDemo } from '../sim/demo/wave-demo.js'
-import { hasChromium, launchChromium } from './support/chromium.js'
+import { hasChromium, launchChromium } from '../harness/chromium.js'
 
 const chromiumInstalled = await hasChromium()
 if (!chromiumInstalled) console.log("skipping test/cluster-page-wave.test.ts: no chromium (npm run setup installs Debian's chromium)")

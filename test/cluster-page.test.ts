@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
-import { hasChromium, launchChromium } from './support/chromium.js'
+import { hasChromium, launchChromium } from '../harness/chromium.js'
 
 const chromiumInstalled = await hasChromium()
 if (!chromiumInstalled) console.log('skipping test/cluster-page.test.ts: no chromium (npm run setup installs Debian\'s chromium)')

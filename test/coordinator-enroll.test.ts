@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { verifyCertificate, verifyRoster } from '../agent/protocol/enroll/certificate.js'
-import { EnrollPending, EnrollResponse, ErrorBody, parseBootParams } from '../agent/protocol/enroll/enroll-api.js'
-import { parseMeshParam } from '../agent/protocol/kernel-params/mesh-param.js'
+import { EnrollPending, EnrollResponse, ErrorBody } from '../agent/protocol/enroll/enroll-api.js'
+import { parseMeshParam, parseBootParams } from '../agent/protocol/kernel-params/index.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

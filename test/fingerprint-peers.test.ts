@@ -1,5 +1,5 @@
 /**
- * Known fingerprints come from the mesh (issue 3, requirement 3): a real agent API on
+ * Known fingerprints come from the mesh, so a rebooting worker keeps its id without the coordinator: a real agent API on
  * loopback serves the fingerprints of the records it holds; a worker whose NIC was swapped
  * reboots while the coordinator is unreachable, asks that agent (shoal.peers=) and gets its
  * old id back; peers that answer garbage, too much, nothing or an error are skipped and

@@ -10,7 +10,7 @@ import { CephSession } from '../agent/health/ceph-session.js'
 import { postReboot, preReboot } from '../agent/health/gates.js'
 import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
 import { cephStopFacts } from '../agent/health/stop-observations.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('skipping test/health-ceph.test.ts: ceph-mon/mgr/osd/ceph-common not installed (npm run setup installs them)')

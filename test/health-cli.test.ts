@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../cli/main.js'
 import { FakeKubeApiServer } from '../sim/fakes/kube-api-server.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('skipping the Ceph part of test/health-cli.test.ts: ceph daemons not installed (npm run setup)')

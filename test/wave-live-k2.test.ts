@@ -1,5 +1,5 @@
 /**
- * The wave's promise at K=2 on real parts (issue 11, "Tests"): four agent processes over
+ * The wave's promise at K=2 on real parts: four agent processes over
  * hyperswarm on loopback, a real Ceph with one CRUSH host per worker (named after its node
  * id, one memstore OSD each) and a size-3 / min_size-2 pool with a host failure domain,
  * the fake Kubernetes API with a pod per node behind a PodDisruptionBudget, and the real
@@ -22,7 +22,7 @@ import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
 import { agentSelf, until, WaveWatch, type WaveFigures } from './support/wave-watch.js'
 

@@ -1,5 +1,5 @@
 /**
- * The smallest cluster upgrades (issue 19, item 3): two agent processes over hyperswarm on
+ * The smallest cluster upgrades: two agent processes over hyperswarm on
  * loopback, a real Ceph of two CRUSH hosts (one memstore OSD each, named after the node
  * ids) whose pools run size 2 / min_size 1 — what a two-host cluster must run to survive a
  * reboot — the fake Kubernetes API, and the real coordinator.
@@ -17,7 +17,7 @@ import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { main as shoal } from '../cli/main.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
 import { agentSelf, until, WaveWatch } from './support/wave-watch.js'
 

@@ -1,5 +1,5 @@
 /**
- * Upgrade waves on real parts (issue 7): three agent processes over hyperswarm on loopback
+ * Upgrade waves on real parts: three agent processes over hyperswarm on loopback
  * (agent/main.ts with the upgrade block), a real Ceph with one CRUSH host per worker, the
  * fake Kubernetes API, and the real coordinator (coordinator/coordinator.ts in this
  * process: enrollment, boot scripts, its DHT bootstrap node and mesh peer, the waves API
@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
 import { run as upgradeCli } from '../cli/commands/upgrade.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
 import { agentSelf as self, until as waitUntil } from './support/wave-watch.js'
 

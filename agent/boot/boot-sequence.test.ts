@@ -96,6 +96,19 @@ describe('runBoot', () => {
     expect(f.mounter.ops).toEqual([])
   })
 
+  it('refuses the layers of an image other than the shoal.image it booted, says so once, and fetches and mounts nothing', async () => {
+    const f = fakeBoot()
+    f.coordinator.enrollImage = 'v2'
+    await expect(runBoot(f.ports, f.cfg, '/new_root')).rejects.toMatchObject({ code: 'image-mismatch' })
+    expect(f.said.filter((l) => l.includes('refusing'))).toEqual([
+      'refusing the layers of image v2: this machine booted the kernel and initramfs of shoal.image=v1; reboot it to boot v2 whole',
+    ])
+    expect(f.coordinator.calls.filter((c) => c === 'manifest' || c.startsWith('download'))).toEqual([])
+    expect(f.mounter.ops).toEqual([])
+    expect(f.nodeFiles).toEqual([])
+    expect(f.sleeps).toEqual([]) // not retried: the answer would not change
+  })
+
   it('says clearly when the machine was not booted through the coordinator', async () => {
     const f = fakeBoot({ maxAttempts: 1 })
     f.ports.readCmdline = async () => 'console=ttyS0 quiet'

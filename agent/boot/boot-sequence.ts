@@ -11,15 +11,14 @@ import { ShoalError } from '../protocol/errors.js'
 import { ed25519Keyring } from '../protocol/ed25519.js'
 import type { Clock, Rng } from '../protocol/ports.js'
 import { verifyCertificate, verifyRoster } from '../protocol/enroll/certificate.js'
-import { ENROLL_API_VERSION, parseBootParams, type BootParams, type EnrollRequest, type EnrollResponse } from '../protocol/enroll/enroll-api.js'
+import { ENROLL_API_VERSION, type EnrollRequest, type EnrollResponse } from '../protocol/enroll/enroll-api.js'
+import { parseKernelParams, type BootParams } from '../protocol/kernel-params/index.js'
 import { Backoff } from './backoff.js'
 import type { BootConfig } from './boot-config.js'
 import type { CoordinatorApi } from './coordinator-client.js'
 import type { MachineIdentity } from './machine-identity.js'
 import type { NodeFilesInput } from './node-files.js'
-import { parseMeshParam } from '../protocol/kernel-params/mesh-param.js'
 import { coordinatorOverrides, identifyWithPeers, type PeerReport } from './peer-identity.js'
-import { parseUpgradeParam } from '../protocol/kernel-params/upgrade-param.js'
 import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
 
 export interface BootPorts {
@@ -62,13 +61,8 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const retry = retrier(ports, cfg)
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
-    const cmdline = await ports.readCmdline()
-    if (!/(^|\s)shoal\./.test(cmdline)) {
-      throw new ShoalError('bad-cmdline', 'no shoal.* parameters on the kernel command line: boot this machine through the coordinator (iPXE: chain http://COORDINATOR/boot/ipxe?mac=${net0/mac})')
-    }
-    const r = parseBootParams(cmdline)
-    if (!r.ok) throw new ShoalError('bad-cmdline', `${r.error} (the coordinator's boot script sets these)`)
-    return { ...r.params, mesh: parseMeshParam(cmdline), upgrade: parseUpgradeParam(cmdline) }
+    const k = parseKernelParams(await ports.readCmdline())
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -84,6 +78,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   ports.say(`enrolled as ${enrolled.id} (${enrolled.identity === 'known' ? 'known machine' : 'new machine'}) in cluster ${enrolled.cluster}; image ${enrolled.image}`)
   const overridden = coordinatorOverrides(asked.peers, enrolled.id)
   if (overridden) ports.say(overridden)
+  refuseOtherImage(ports, params.image, enrolled.image)
 
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
@@ -177,6 +172,21 @@ async function enroll(ports: BootPorts, api: CoordinatorApi, params: BootParams,
     checkEnrollment(answer, params, publicKey)
     return answer
   }
+}
+
+/**
+ * The kernel and initramfs running now are those of `shoal.image`; layers of another
+ * version would not match them (kernel modules, the boot agent itself). The coordinator
+ * can answer with another image when its assignment changed between the boot script and
+ * the enrollment (a wave, `shoal coordinator assign`, a machine whose MAC it did not know
+ * yet): then nothing is fetched or mounted, and the console says why. Not retried: asking
+ * again gives the same answer; the machine's next boot script names the new image.
+ */
+function refuseOtherImage(ports: BootPorts, booted: string, assigned: string): void {
+  if (assigned === booted) return
+  const line = `refusing the layers of image ${assigned}: this machine booted the kernel and initramfs of shoal.image=${booted}; reboot it to boot ${assigned} whole`
+  ports.say(line)
+  throw new ShoalError('image-mismatch', line)
 }
 
 /** The answer must come from the cluster the boot script pinned, for this key. */

@@ -10,7 +10,7 @@ import type { EnrollResponse } from '../protocol/enroll/enroll-api.js'
 import type { MeshConfig } from '../protocol/mesh-config.js'
 import type { InventorySummary } from '../protocol/node-record.js'
 import { COORDINATOR_MEMBER_ID } from '../protocol/roster.js'
-import type { UpgradeParam } from '../protocol/kernel-params/upgrade-param.js'
+import type { UpgradeParam } from '../protocol/kernel-params/index.js'
 
 /** Where the run-mode agent finds Ceph and Kubernetes credentials, when the layers carry them. */
 export const CEPH_CONF = '/etc/ceph/ceph.conf'

@@ -17,7 +17,7 @@ import { ShoalError } from '../protocol/errors.js'
 import { mergeKnownFingerprints, parseMeshFingerprints, type MeshFingerprint } from '../fingerprint/mesh-fingerprints.js'
 import { resolveDigest } from '../fingerprint/resolve-identity.js'
 import type { MachineIdentity } from './machine-identity.js'
-import { parsePeersParam } from '../protocol/kernel-params/peers-param.js'
+import { parsePeersParam } from '../protocol/kernel-params/index.js'
 
 export const PEER_DROP_REASONS = ['unreachable', 'http-status', 'too-large', 'not-json', 'schema'] as const
 export type PeerDropReason = (typeof PEER_DROP_REASONS)[number]

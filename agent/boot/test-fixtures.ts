@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto'
 import { ShoalError } from '../protocol/errors.js'
 import { ed25519Keyring } from '../protocol/ed25519.js'
 import { signCertificate, signManifest, signRoster } from '../protocol/enroll/certificate.js'
-import { formatBootParams, type EnrollAnswer, type EnrollRequest, type JoinTokenResponse, type ManifestFile } from '../protocol/enroll/enroll-api.js'
+import { type EnrollAnswer, type EnrollRequest, type JoinTokenResponse, type ManifestFile } from '../protocol/enroll/enroll-api.js'
+import { formatBootParams } from '../protocol/kernel-params/index.js'
 import type { BootPorts } from './boot-sequence.js'
 import { bootDefaults, type BootConfig } from './boot-config.js'
 import type { CoordinatorApi, DownloadResult } from './coordinator-client.js'
@@ -45,6 +46,8 @@ export class FakeCoordinator implements CoordinatorApi {
   readonly calls: string[] = []
   readonly written = new Map<string, Uint8Array>()
   manifestKey = clusterKeyring
+  /** The image the enrollment answer assigns (the boot script said shoal.image=v1). */
+  enrollImage = 'v1'
 
   private down(what: string): void {
     this.calls.push(what)
@@ -71,7 +74,7 @@ export class FakeCoordinator implements CoordinatorApi {
       cluster: CLUSTER,
       clusterKey: clusterKeyring.publicKey,
       bootstrap: ['10.0.2.2:49737'],
-      image: 'v1',
+      image: this.enrollImage,
     }
   }
 

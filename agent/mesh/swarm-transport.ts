@@ -148,8 +148,9 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     // A node bound to an address is reachable there: say so. A private DHT of a few nodes
     // never confirms it by itself, so every node stayed "firewalled" and hyperdht
     // holepunched — which between two LAN addresses opens the dialler's half only: it
-    // writes into the void and the other side never sees a connection (the same on one
-    // host with two addresses). On loopback the punch raced hyperdht's same-host
+    // writes into the void and the other side never sees a connection (seen between QEMU
+    // workers on one provisioning LAN; the same on one host with two addresses). On
+    // loopback the punch raced hyperdht's same-host
     // shortcut, cost ~20% more CPU per connection, and under load left links that stayed
     // silent on both ends; declared reachable, the dialler connects straight to the address.
     const direct = this.opts.host !== undefined

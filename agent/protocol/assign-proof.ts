@@ -1,5 +1,5 @@
 /**
- * The lease proof of a boot assignment (POST /v1/assign, issue 7): a lease holder asks the
+ * The lease proof of a boot assignment (POST /v1/assign): a lease holder asks the
  * coordinator to boot it on the wave's target, signing `shoal-assign1|wave|slot|term|node`
  * with its node key. The coordinator checks the signature against the wave roster's key
  * and the (slot, term) against its own view of the grants. Defined once here; the agent's

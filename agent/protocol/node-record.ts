@@ -8,6 +8,7 @@ import { z } from 'zod'
 import { Bytes, keepUnknown, pack, unpack } from './frame.js'
 import type { Keyring } from './ports.js'
 import { StopFacts } from './stop-facts.js'
+import { RecordImage } from './image-version.js'
 
 /** Lifecycle of a worker as the operator sees it. */
 export const Phase = z.enum(['booting', 'joining', 'ready', 'draining', 'rebooting', 'verifying', 'failed', 'leaving'])
@@ -76,7 +77,7 @@ export const HealthSummary = keepUnknown(
 )
 export type HealthSummary = z.infer<typeof HealthSummary>
 
-/** Load figures the reboot ranking uses (issue 5: least turbulence). */
+/** Load figures the reboot ranking uses: the least loaded node reboots first (least turbulence). */
 export const Workload = keepUnknown(z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }))
 
 export const NodeRecordBody = keepUnknown(
@@ -85,7 +86,7 @@ export const NodeRecordBody = keepUnknown(
     key: PublicKeyHex,
     inc: z.number().int().nonnegative(),
     ver: z.number().int().nonnegative(),
-    image: z.string().max(64),
+    image: RecordImage,
     phase: Phase,
     domain: z.string().max(64),
     /** host:port of this agent's HTTP API, so any agent can point a client at it. */

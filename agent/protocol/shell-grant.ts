@@ -15,7 +15,7 @@ import { NodeId, PublicKeyHex } from './node-record.js'
 import type { Keyring } from './ports.js'
 
 export const SHELL_GRANT_DOMAIN = 'shoal-shell-grant-v1'
-/** A grant may live at most this long (issue 15: "expiry of minutes"). */
+/** A grant may live at most this long (grants are meant to expire in minutes, not to be kept). */
 export const MAX_GRANT_LIFETIME_MS = 10 * 60_000
 /** How far a grant's issuedAt may lie in the agent's future (operator laptop clock skew). */
 export const GRANT_CLOCK_SKEW_MS = 60_000

@@ -1,4 +1,4 @@
-/** agent/upgrade: the agent's side of upgrade waves (issue 7). See docs/waves-agent.md. */
+/** agent/upgrade: the agent's side of upgrade waves. See docs/waves-agent.md. */
 export { VoteRuntime, loadPersistedVote, VOTE_STATE_KEY, type MeshPort, type VoteRuntimeEvents, type VoteRuntimeOptions } from './vote-runtime.js'
 export { MeshClusterView, type MemberSource } from './mesh-cluster-view.js'
 export { UpgradeExecutor, defaultExecutorPolicy, type UpgradeSteps, type GateVerdict, type ExecutorPolicy, type ExecutorDeps, type ExecutorOutcome } from './executor.js'

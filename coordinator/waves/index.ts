@@ -1,4 +1,4 @@
-/** Upgrade waves on the coordinator (issue 7): API contract, service, routes. See docs/waves.md. */
+/** Upgrade waves on the coordinator: API contract, service, routes. See docs/waves.md. */
 export * from './wave-api.js'
 export { WaveService, type WaveServiceDeps } from './wave-service.js'
 export { handleWaves, isWavePath } from './wave-routes.js'

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
-import type { MeshParam } from '../../agent/protocol/kernel-params/mesh-param.js'
+import type { MeshParam } from '../../agent/protocol/kernel-params/index.js'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
 import type { MeshEvent } from '../../agent/protocol/mesh-types.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'

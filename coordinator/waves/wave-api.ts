@@ -1,5 +1,5 @@
 /**
- * The waves API contract (issue 7): request bodies, the stored wave, and the status the
+ * The waves API contract: request bodies, the stored wave, and the status the
  * CLI prints. Admin routes need `Authorization: Bearer <admin token>`; /v1/assign is the
  * node's own call, authenticated by its signature over its lease.
  *
@@ -16,7 +16,9 @@
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
-import { ImageVersion, SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
+import { SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
+import { ImageVersion, RecordImage } from '../../agent/protocol/image-version.js'
+import { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
 import { BLOCK_CODES } from './wave-blockers.js'
 
 export const waveRoutes = {
@@ -44,8 +46,8 @@ export const FAILURE_DOMAIN_KEYS = ['domain', 'none'] as const
 export const WaveCreate = z
   .object({
     target: ImageVersion,
-    /** Slots: nodes that may be unavailable at once. The schema takes any integer so that K < 1 gets a clear answer. */
-    maxUnavailable: z.number().int().default(1),
+    /** K: nodes that may be unavailable at once (1..1024), checked here and nowhere else. */
+    maxUnavailable: MaxUnavailable.default(1 as MaxUnavailable),
     /** `domain` (NodeRecord.domain): one failure domain at a time; `none`: domains only order the ranking. */
     failureDomain: FailureDomainKey.default('domain'),
     window: WindowText.optional(),
@@ -69,7 +71,6 @@ export const WaveCreate = z
   })
   .strict()
 export type WaveCreate = z.infer<typeof WaveCreate>
-export type WaveCreateInput = z.input<typeof WaveCreate>
 
 export const ForceReleaseRequest = z.object({ node: NodeId }).strict()
 
@@ -116,7 +117,7 @@ export const NodeProgress = z
     state: NodeWaveState,
     /** When the node entered `state` (coordinator clock, ms). */
     since: z.number(),
-    image: z.string().optional(),
+    image: RecordImage.optional(),
     phase: z.string().optional(),
     liveness: z.string().optional(),
     slot: z.number().optional(),
@@ -135,8 +136,8 @@ export const StoredWave = z
     id: WaveId,
     target: ImageVersion,
     /** The version most roster nodes ran when the wave started: what rollback goes back to. */
-    previous: z.string().optional(),
-    maxUnavailable: z.number().int().min(1),
+    previous: ImageVersion.optional(),
+    maxUnavailable: MaxUnavailable,
     failureDomain: FailureDomainKey,
     window: WindowText.optional(),
     alertSource: z.string().optional(),
@@ -165,13 +166,13 @@ export type StoredWave = z.infer<typeof StoredWave>
 export const WaveStatus = z
   .object({
     id: WaveId,
-    target: z.string(),
-    previous: z.string().optional(),
+    target: ImageVersion,
+    previous: ImageVersion.optional(),
     state: OverallState,
     /** Why the wave is paused, halted, aborted or held back (window, alerts). */
     reason: z.string().optional(),
     held: z.boolean(),
-    maxUnavailable: z.number(),
+    maxUnavailable: MaxUnavailable,
     failureDomain: z.string(),
     window: z.string().optional(),
     alertMatchers: z.array(z.string()).optional(),
@@ -195,7 +196,7 @@ export type WaveStatus = z.infer<typeof WaveStatus>
 export const DryRunNode = z
   .object({
     node: NodeId,
-    image: z.string().optional(),
+    image: RecordImage.optional(),
     phase: z.string().optional(),
     domain: z.string().optional(),
     candidate: z.boolean(),
@@ -206,9 +207,9 @@ export const DryRunNode = z
 export const DryRun = z
   .object({
     dryRun: z.literal(true),
-    target: z.string(),
-    previous: z.string().optional(),
-    maxUnavailable: z.number(),
+    target: ImageVersion,
+    previous: ImageVersion.optional(),
+    maxUnavailable: MaxUnavailable,
     failureDomain: z.string(),
     /** Candidates in the order the vote's ranking would pick them now. */
     order: z.array(NodeId),

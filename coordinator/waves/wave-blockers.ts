@@ -12,6 +12,7 @@
  *   not-ready the node is not alive and ready on the mesh (booting, suspect, dead, unseen)
  *   never     a cause that cannot clear by itself (agent/protocol/stop-facts.ts), with the fix
  */
+import type { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
 import type { MemberView } from '../../agent/protocol/mesh-types.js'
 import { groupBlockers, neverStops, type Blocker } from '../../agent/protocol/stop-facts.js'
 import type { Hold } from '../../agent/protocol/wave-control.js'
@@ -31,7 +32,7 @@ export interface NodeBlock {
 
 export interface BlockInputs {
   target: string
-  maxUnavailable: number
+  maxUnavailable: MaxUnavailable
   roster: readonly string[]
   retired: ReadonlySet<string>
   /** Slot holders now (the coordinator's vote view). */

@@ -1,7 +1,8 @@
 /**
- * worker: the shoal agent and its service. The agent is the `shoal` CLI bundled into one
- * file (run mode: `shoal agent --config /etc/shoal/agent.json`, a file the boot agent writes
- * into the tmpfs upper before switch_root) plus the native addons it loads at run time.
+ * worker: the shoal agent and its service. The service runs the agent's own entry point
+ * (agent/bin.ts bundled as /usr/lib/shoal/shoal-agent.mjs, with --config /etc/shoal/agent.json,
+ * a file the boot agent writes into the tmpfs upper before switch_root); the `shoal` CLI is
+ * there too for the operator on the node. Both share the native addons beside them.
  */
 import { existsSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises'
@@ -11,11 +12,13 @@ import { NATIVE_PACKAGES, bundle, copyPackages } from '../bundle.js'
 import { put } from '../stage.js'
 
 export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
+/** The agent's own bundle (agent/bin.ts): what the worker's service runs. */
+export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.mjs'
 
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
 echo "shoal-agent: starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
-exec /usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
+exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}
 `
 
 const ROSTER_SERVICE = `#!/bin/sh
@@ -41,7 +44,7 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/bin/shoal agent --config ${AGENT_CONFIG_PATH}
+ExecStart=/usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}
 Restart=always
 RestartSec=2
 
@@ -70,6 +73,7 @@ export const worker: LayerSpec = {
   async stage(ctx) {
     await stageShoalCli(ctx)
     const { root, version } = ctx
+    await bundle({ entry: join(ctx.repoRoot, 'agent/bin.ts'), outFile: join(root, AGENT_BUNDLE_PATH.slice(1)), external: NATIVE_PACKAGES })
     await put(root, 'etc/shoal/image-version', `${version}\n`)
     await put(root, 'etc/shoal/role', 'worker\n')
     await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)

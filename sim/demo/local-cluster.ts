@@ -19,7 +19,7 @@ import { ShoalError } from '../../agent/protocol/errors.js'
 import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
 import { syntheticMachine } from './synthetic-hardware.js'
 
-const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url))
 const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/demo/agent.mjs', import.meta.url))
 
 /**
@@ -35,7 +35,7 @@ export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-sp
 
 let launcher: Promise<string[]> | undefined
 /**
- * How to start an agent process. Bundling agent/main.ts once (esbuild, which tsx already
+ * How to start an agent process. Bundling the agent (agent/bin.ts) once (esbuild, which tsx already
  * brings; ~60 ms) halves each agent's start (~0.6 s instead of ~1.1 s of CPU under tsx),
  * which is what makes 50 agents on 2 cores start in seconds. Falls back to tsx.
  */

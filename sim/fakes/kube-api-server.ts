@@ -18,7 +18,7 @@
  * 'eviction-denied') to wait on. Optional: bearer-token auth, TLS, and rescheduling of
  * evicted ReplicaSet pods onto another schedulable node (as a real ReplicaSet would).
  *
- * Used by the health tests, the live demo and the upgrade-wave tests (issue 7).
+ * Used by the health tests, the live demo and the upgrade-wave tests.
  */
 import { EventEmitter } from 'node:events'
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'

@@ -26,24 +26,23 @@ import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { UpgradeConfig } from '../../agent/protocol/upgrade-config.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
-import type { CephCluster } from './ceph-cluster.js'
+import type { CephCluster } from '../../harness/ceph-cluster.js'
 import { LiveCoordinator } from './live-cluster-coordinator.js'
 
-const AGENT_MAIN = fileURLToPath(new URL('../../agent/main.ts', import.meta.url))
+const AGENT_MAIN = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url))
 const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/live/agent.mjs', import.meta.url))
 
 /** Gives the ESM bundle a real `require`: code that loads an external package late (yaml, for a kubeconfig) calls require(), which esbuild's shim refuses in ESM. */
 const REQUIRE_BANNER = "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);"
 
 let launcher: Promise<string[]> | undefined
-/** One esbuild bundle of agent/main.ts per test process (~0.6 s of CPU per start instead of ~1.1 s under tsx); tsx if esbuild is missing. */
+/** One esbuild bundle of the agent (agent/bin.ts) per test process (~0.6 s of CPU per start instead of ~1.1 s under tsx); tsx if esbuild is missing. */
 function agentLauncher(): Promise<string[]> {
   launcher ??= (async () => {
     try {
       const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
       await mkdir(join(AGENT_BUNDLE, '..'), { recursive: true })
-      // The real path: main.ts runs only when import.meta.url (always the real path) is argv[1],
-      // and .cache may be a symlink (a git worktree sharing the main checkout's cache).
+      // The real path: .cache may be a symlink (a git worktree sharing the main checkout's cache).
       const out = join(await realpath(join(AGENT_BUNDLE, '..')), `agent-${process.pid}.mjs`)
       // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
       await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })

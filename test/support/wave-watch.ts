@@ -19,7 +19,7 @@
  */
 import { CephOsdDump, CephStatus } from '../../agent/health/ceph-schemas.js'
 import type { CephSession } from '../../agent/health/ceph-session.js'
-import { pgStatesOf, type CephCluster } from './ceph-cluster.js'
+import { pgStatesOf, type CephCluster } from '../../harness/ceph-cluster.js'
 import type { LiveCluster, LiveWorker } from './live-cluster.js'
 
 export interface AgentWave {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ed25519Keyring } from '../ed25519.js'
 import { canonicalJson, signCertificate, signManifest, signRoster, verifyCertificate, verifyManifest, verifyRoster } from './certificate.js'
-import { formatBootParams, parseBootParams } from './enroll-api.js'
+import { formatBootParams, parseBootParams } from '../kernel-params/index.js'
 
 const cluster = ed25519Keyring(new Uint8Array(32).fill(7))
 const other = ed25519Keyring(new Uint8Array(32).fill(8))

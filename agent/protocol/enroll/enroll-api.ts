@@ -1,10 +1,11 @@
 /**
  * The coordinator's wire contract with booting workers: every HTTP request and response
- * body an agent sends or reads, the signed objects it verifies offline (certificate,
- * roster, manifest), and the `shoal.*` parameters the boot script puts on the kernel
- * command line. Schema -> inferred type, defined once; the server (coordinator/server)
- * and the agent's boot mode both import from here. Pure: zod and agent/protocol schemas
- * only, no IO, so the initramfs agent can import it.
+ * body an agent sends or reads, and the signed objects it verifies offline (certificate,
+ * roster, manifest). Schema -> inferred type, defined once; the coordinator's server
+ * (coordinator/coordinator.ts, enrollment.ts) and the agent's boot mode both import from
+ * here. Pure: zod and agent/protocol schemas only, no IO, so the initramfs agent can
+ * import it. The `shoal.*` kernel parameters the boot script writes are
+ * agent/protocol/kernel-params.
  *
  * Routes (all JSON unless said otherwise; errors are always `ErrorBody`):
  *
@@ -23,6 +24,7 @@ import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../node-record.js'
 import { RosterEntry } from '../roster.js'
 import { OperatorEntry } from '../shell-grant.js'
+import { ImageVersion } from '../image-version.js'
 
 /** Version of this contract; bumped on any incompatible change. Every signed body carries it as `v`. */
 export const ENROLL_API_VERSION = 1
@@ -52,12 +54,6 @@ export type Mac = z.infer<typeof Mac>
 export const JoinToken = z.string().regex(/^[0-9a-f]{64}$/, 'join token: 64 hex characters')
 /** An ed25519 signature, hex (64 bytes). */
 export const SignatureHex = z.string().regex(/^[0-9a-f]{128}$/, 'signature: 128 hex characters')
-/** Image version name: also a path segment under /images, so no slashes or dots-only names. */
-export const ImageVersion = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._+-]*$/, 'image version: letters, digits, . _ + - (not starting with . or -)')
 /** Cluster id: a short name chosen at `shoal coordinator` first start. */
 export const ClusterId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'cluster id: letters, digits, . _ - only')
 /** `host:port` (IPv4 or a hostname), e.g. the DHT bootstrap node. */
@@ -310,71 +306,3 @@ export const ManifestSource = z
   })
   .passthrough()
 export type ManifestSource = z.infer<typeof ManifestSource>
-
-// ---------------------------------------------------------------------------------------
-// Kernel command line
-
-/**
- * The `shoal.*` parameters the boot script puts on the kernel command line; the agent's
- * boot mode reads /proc/cmdline with parseBootParams.
- *
- *   shoal.coordinator=URL   coordinator base URL as the worker reaches it (no trailing /)
- *   shoal.token=HEX         the one-time join token, bound to shoal.mac
- *   shoal.mac=MAC           the MAC that iPXE booted from (the token's binding)
- *   shoal.bootstrap=H:P[,H:P] the mesh's DHT bootstrap node(s)
- *   shoal.image=V           the image version assigned to this node
- *   shoal.cluster=ID        cluster id
- *   shoal.clusterkey=HEX    cluster public key: pins what must sign certificate, roster, manifest
- */
-export const BootParams = z
-  .object({
-    coordinator: z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, 'coordinator: an http(s) URL').transform((u) => u.replace(/\/+$/, '')),
-    token: JoinToken,
-    mac: Mac,
-    bootstrap: z.array(HostPort).min(1),
-    image: ImageVersion,
-    cluster: ClusterId,
-    clusterKey: PublicKeyHex,
-  })
-  .strict()
-export type BootParams = z.infer<typeof BootParams>
-
-const paramNames: Record<keyof BootParams, string> = {
-  coordinator: 'shoal.coordinator',
-  token: 'shoal.token',
-  mac: 'shoal.mac',
-  bootstrap: 'shoal.bootstrap',
-  image: 'shoal.image',
-  cluster: 'shoal.cluster',
-  clusterKey: 'shoal.clusterkey',
-}
-
-/** Renders the parameters as `shoal.key=value` words (none contains a space by construction). */
-export function formatBootParams(p: BootParams): string {
-  const v = BootParams.parse(p)
-  return (Object.keys(paramNames) as (keyof BootParams)[])
-    .map((k) => `${paramNames[k]}=${k === 'bootstrap' ? v.bootstrap.join(',') : String(v[k])}`)
-    .join(' ')
-}
-
-export type BootParamsResult = { ok: true; params: BootParams } | { ok: false; error: string }
-
-/** Reads `shoal.*` words from a kernel command line (other words are ignored). */
-export function parseBootParams(cmdline: string): BootParamsResult {
-  const raw: Record<string, unknown> = {}
-  const byName = new Map(Object.entries(paramNames).map(([k, n]) => [n, k]))
-  for (const word of cmdline.trim().split(/\s+/)) {
-    const eq = word.indexOf('=')
-    if (eq < 0) continue
-    const key = byName.get(word.slice(0, eq))
-    if (!key) continue
-    const value = word.slice(eq + 1)
-    raw[key] = key === 'bootstrap' ? value.split(',').filter(Boolean) : value
-  }
-  const parsed = BootParams.safeParse(raw)
-  if (parsed.success) return { ok: true, params: parsed.data }
-  return {
-    ok: false,
-    error: parsed.error.issues.map((i) => `${paramNames[i.path[0] as keyof BootParams] ?? String(i.path[0])}: ${i.message}`).join('; '),
-  }
-}

@@ -18,6 +18,11 @@ export const MAX_PEERS = 16
 
 const HOST_PORT = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/
 
+/** The `shoal.peers=` word for `peers` (HOST:PORT each); '' for none. */
+export function formatPeersParam(peers: readonly string[]): string {
+  return peers.length ? `shoal.peers=${peers.join(',')}` : ''
+}
+
 export function parsePeersParam(cmdline: string): PeersParam {
   const peers: string[] = []
   const skipped: string[] = []

@@ -22,6 +22,15 @@ export type UpgradeParam = { off: true } | { off: false; fields: Partial<Upgrade
 /** Fields that name a place or a key: boot decides them, never the command line. */
 const BOOT_OWNED = new Set(['coordinatorKey', 'coordinatorUrl', 'host', 'cephConf', 'cephKeyring', 'cephName', 'kubeconfig', 'kubeletUrl', 'vote'])
 
+/** The `shoal.upgrade=` word that parseUpgradeParam reads back as `p`; '' for no fields. */
+export function formatUpgradeParam(p: UpgradeParam): string {
+  if (p.off) return 'shoal.upgrade=off'
+  const pairs = Object.entries(p.fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}:${Array.isArray(v) ? v.join('+') : String(v)}`)
+  return pairs.length ? `shoal.upgrade=${pairs.join(',')}` : ''
+}
+
 export function parseUpgradeParam(cmdline: string): UpgradeParam | undefined {
   const word = cmdline.trim().split(/\s+/).find((w) => w.startsWith('shoal.upgrade='))
   if (word === undefined) return undefined

@@ -1,4 +1,4 @@
-/** The reboot-lease vote (issue 5): pure, driven like the mesh node. See docs/vote.md. */
+/** The reboot-lease vote: pure, driven like the mesh node. See docs/vote.md. */
 export * from './vote-messages.js'
 export * from './vote-codec.js'
 export * from './vote-config.js'

@@ -11,6 +11,8 @@
 import { z } from 'zod'
 import { Bytes, keepUnknown } from '../frame.js'
 import { NodeId, PublicKeyHex } from '../node-record.js'
+import { ImageVersion } from '../image-version.js'
+import { MaxUnavailableRange } from '../max-unavailable.js'
 
 export const VOTE_TOPIC = 'vote'
 export const VOTE_VERSION = 1
@@ -35,8 +37,9 @@ export const WaveMsg = keepUnknown(
     k: z.literal('wave'),
     v: z.literal(VOTE_VERSION),
     id: WaveId,
-    target: z.string().min(1).max(64),
-    slots: z.number().int().min(1).max(1024),
+    target: ImageVersion,
+    /** The wave's K (maxUnavailable; named slots on the wire since v1). */
+    slots: MaxUnavailableRange,
     policy: DomainPolicy,
     roster: z.array(keepUnknown(z.object({ id: NodeId, key: PublicKeyHex }))).min(1).max(100_000),
     coord: keepUnknown(z.object({ id: NodeId, key: PublicKeyHex })),

@@ -1,5 +1,5 @@
 /**
- * The vote's public types: what the agent (issue 7) and the simulator drive a VoteNode with
+ * The vote's public types: what the agent (agent/upgrade) and the simulator drive a VoteNode with
  * and get back. Re-exported by vote-node.ts (the names and shapes are the API).
  */
 import type { DropReason } from '../errors.js'

@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { buildInitramfs } from '../../../initramfs-hooks/build-initramfs.js'
+import { buildInitramfs } from '../../../layers/initramfs.js'
 import { buildVersion } from '../../../layers/build-version.js'
 import { NATIVE_PACKAGES, bundle } from '../../../layers/bundle.js'
 import type { LayerSpec } from '../../../layers/layer-spec.js'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { ShoalError } from '../errors.js'
-import { formatMeshParam, parseMeshParam, parseMeshTiming } from './mesh-param.js'
-import { agentConfigFor } from '../../boot/node-files.js'
+import { ShoalError } from '../protocol/errors.js'
+import { formatMeshParam, parseMeshParam, parseMeshTiming } from '../protocol/kernel-params/index.js'
+import { agentConfigFor } from './node-files.js'
 
 describe('shoal.mesh= (mesh timing for slow machines)', () => {
   it('is absent unless given', () => {

@@ -15,9 +15,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { pipeline } from 'node:stream/promises'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { bundle } from '../layers/bundle.js'
-import { treeHash } from '../layers/squashfs.js'
-import { installBusybox, installNode, put } from '../layers/stage.js'
+import { bundle } from './bundle.js'
+import { treeHash } from './squashfs.js'
+import { installBusybox, installNode, put } from './stage.js'
 
 const run = promisify(execFile)
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { ShoalError } from '../errors.js'
-import { resolveAgentConfig } from '../../config.js'
-import { agentConfigFor, type NodeFilesInput } from '../../boot/node-files.js'
-import { parseUpgradeParam } from './upgrade-param.js'
+import { ShoalError } from '../protocol/errors.js'
+import { resolveAgentConfig } from '../config.js'
+import { agentConfigFor, type NodeFilesInput } from './node-files.js'
+import { parseUpgradeParam } from '../protocol/kernel-params/index.js'
 
 const coordinatorKey = 'c'.repeat(64)
 const input = (extra: Partial<NodeFilesInput> = {}): NodeFilesInput => ({

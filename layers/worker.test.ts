@@ -1,0 +1,35 @@
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { AGENT_BUNDLE_PATH, AGENT_CONFIG_PATH, worker } from './specs/worker.js'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+
+describe('the worker layer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-worker-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it("its service runs the agent's own entry point (agent/bin.ts bundled), not the CLI", async () => {
+    const root = join(dir, 'root')
+    mkdirSync(join(repoRoot, '.cache'), { recursive: true })
+    await worker.stage({ root, version: '2026.12.06-test', repoRoot, cacheDir: join(repoRoot, '.cache') })
+
+    const service = readFileSync(join(root, 'etc/shoal/services/shoal-agent'), 'utf8')
+    const exec = service.split('\n').filter((l) => l.startsWith('exec '))
+    expect(exec).toEqual([`exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`])
+    expect(readFileSync(join(root, 'usr/lib/systemd/system/shoal-agent.service'), 'utf8')).toContain(`ExecStart=/usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`)
+    expect(existsSync(join(root, 'usr/lib/shoal/shoal.mjs'))).toBe(true) // the operator's `shoal` is still there
+
+    // The bundle runs the agent with exactly the service's arguments: a config it cannot use
+    // is the agent's own one-line refusal (exit 1). The CLI given these arguments would say
+    // "unknown command" (exit 2) instead.
+    const config = join(dir, 'agent.json')
+    writeFileSync(config, '{"nodeId": 5}')
+    const run = promisify(execFile)(process.execPath, [join(root, AGENT_BUNDLE_PATH.slice(1)), '--config', config], { timeout: 30_000 })
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: invalid agent config: .*nodeId/) })
+  }, 120_000) // bundling the CLI and the agent and copying the natives: ~15-25 s alone
+})
