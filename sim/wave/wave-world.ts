@@ -36,7 +36,7 @@ import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
 import { KubeModel } from '../models/kube-model.js'
 import { InvariantChecker, WaveViolation } from './invariant-checker.js'
-import { lowerBoundMs, type Range, type WaveSimConfig } from './wave-config.js'
+import { lowerBoundMs, replayCommand, type Range, type WaveSimConfig } from './wave-config.js'
 import type { SimNode } from './sim-node.js'
 import type { WaveResult, WaveRunOptions } from './wave-result.js'
 
@@ -128,7 +128,7 @@ export class WaveWorld {
       reorderProbability: f.enabled ? this.rng.uniform(0, f.maxReorder) : 0,
     })
     this.voteCfg = voteConfig({ maxDriftRatio: Math.max(1e-3, f.maxDriftRatio), ...cfg.vote })
-    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace)
+    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace, replayCommand(cfg, seed))
     if (opts.maxEvents) this.maxEvents = opts.maxEvents
     const hosts: { id: string; domain: string }[] = []
     for (let i = 0; i < cfg.nodes; i++) {
