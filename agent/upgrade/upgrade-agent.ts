@@ -264,6 +264,9 @@ export class UpgradeAgent {
     this.runtime = new VoteRuntime({ vote: this.vote, mesh: this.o.mesh, clock: this.o.clock, ...(this.o.store ? { store: this.o.store } : {}), gate: this.gate, logger: this.log })
     this.runtime.on('lease-acquired', (lease) => void this.onLease(lease))
     this.runtime.on('lease-lost', (lease, why) => this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, why }, 'lease lost'))
+    // A record or member changed (a holder released, rebooted, came back): a holder waiting
+    // at its pre-gate or joint check tries again now rather than at its next poll.
+    this.runtime.on('view-changed', () => this.executor.poke())
     this.runtime.start()
     this.log.info({ component: 'upgrade', node: this.o.nodeId, aliveOthers: others }, 'vote started')
   }
@@ -450,6 +453,7 @@ export class UpgradeAgent {
       this.o.metrics?.observeRound(this.monitor.last!.ms)
       this.o.metrics?.observeGates(pre.pass, post.pass)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
+        this.executor.poke() // what Ceph says changed: a waiting gate may pass now
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
     } catch (err) {

@@ -495,7 +495,11 @@ export class WaveWorld {
     this.pokeAt = at
     this.at(at, () => {
       if (this.pokeAt === at) this.pokeAt = -Infinity
-      for (const n of this.nodes.values()) if (n.up && n.vote) this.stepVote(n, { type: 'view-changed' })
+      for (const n of this.nodes.values()) {
+        if (!n.up || !n.vote) continue
+        this.stepVote(n, { type: 'view-changed' })
+        this.pokeCycle(n)
+      }
       this.checkComplete()
     })
   }
@@ -504,7 +508,7 @@ export class WaveWorld {
     const next = this.ceph.advance(this.t)
     for (const n of this.order) {
       this.refresh(n)
-      this.pokeVerify(n)
+      this.pokeCycle(n)
     }
     this.checkComplete()
     if (next < this.cephNextAt || this.cephNextAt <= this.t) {
@@ -640,11 +644,17 @@ export class WaveWorld {
     })
   }
 
-  /** The post gate may pass now (kubelet Ready, PGs clean): try it at once, as the next poll would. */
-  private pokeVerify(n: SimNode): void {
+  /**
+   * What a waiting gate depends on changed (Ceph, or a record reaching this node): the post
+   * gate may pass now (kubelet Ready, PGs clean) — try it at once, as the next poll would;
+   * a holder waiting at its pre-gate or joint check is poked, as production's executor is on
+   * a view change (it tries again no sooner than pokeMinGapMs after its last try).
+   */
+  private pokeCycle(n: SimNode): void {
     const r = n.cycle.run
-    if (!r || r.inFlight || r.step !== 'post-gate' || !n.up || !n.vote) return
-    this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+    if (!r || r.inFlight || !n.up || !n.vote) return
+    if (r.step === 'post-gate') this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+    else if (r.step === 'pre-gate' || r.step === 'joint-check') this.cycleInput(n, { type: 'poke', fence: this.fence(n) })
   }
 
   private setPhase(n: SimNode, phase: Phase, reason?: string): void {
@@ -812,7 +822,7 @@ export class WaveWorld {
     n.kubeletReady = true
     this.kube.setReady(n.id, true)
     this.refresh(n)
-    this.pokeVerify(n)
+    this.pokeCycle(n)
   }
 
   // ---- faults (used by the schedule and by scenarios) ----------------------------------------
