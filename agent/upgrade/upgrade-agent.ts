@@ -24,7 +24,7 @@ import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-rec
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
-import { WaveGate } from '../protocol/wave-control.js'
+import { WAITING_CONDITION, WaveGate } from '../protocol/wave-control.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
@@ -515,7 +515,7 @@ export class UpgradeAgent {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     } else if (this.reason) {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
-      conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
+      conditions.unshift({ id: WAITING_CONDITION, severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
     // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
     const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
