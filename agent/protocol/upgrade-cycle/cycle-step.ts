@@ -342,6 +342,6 @@ class Cycle {
   }
 }
 
-function isGate(step: CycleStepName): boolean {
+function isGate(step: CycleStepName): step is 'pre-gate' | 'joint-check' | 'post-gate' {
   return step === 'pre-gate' || step === 'joint-check' || step === 'post-gate'
 }
