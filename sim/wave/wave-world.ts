@@ -443,7 +443,7 @@ export class WaveWorld {
       this.okCache.clear()
       this.okCacheVersion = this.ceph.version
     }
-    const key = hosts.length === 1 ? hosts[0]! : [...hosts].sort().join(',')
+    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? (hosts[0]! < hosts[1]! ? `${hosts[0]},${hosts[1]}` : `${hosts[1]},${hosts[0]}`) : [...hosts].sort().join(',')
     let v = this.okCache.get(key)
     if (v === undefined) {
       v = this.ceph.okToStop(hosts)
