@@ -12,8 +12,8 @@
  * member inside the liveness envelope (sim/wave/fault-schedule.ts), so it gets the most
  * seeds. Left out here: N=2 (test/vote-sweep-small.test.ts: with pools at size 2 / min_size
  * 1 every wave completes, the coordinator's tie-break carrying the quorum; with the default
- * pools the start check refuses it) and N=3 with K=2 (K >= N - 1 leaves no majority while
- * two are down).
+ * pools the start check refuses it), and K=3, N=4 and K >= N-1 (test/vote-sweep-k3.test.ts:
+ * smallKCases).
  */
 import { expect } from 'vitest'
 import { runSweep, type SweepCase } from '../sim/wave/wave-sweep.js'
@@ -30,6 +30,18 @@ export function ciCases(placeBy: 'host' | 'domain'): SweepCase[] {
     }
   }
   return out
+}
+
+/**
+ * The shapes the K=1/2 matrix leaves out: K=3, K >= N-1, and N=4 — where Ceph (size 3 /
+ * min_size 2) lets fewer nodes stop together than K allows, so holders meet at their joint
+ * check and candidates must not split the votes. Each once made a wave hang (two holders
+ * waiting on each other; K candidates splitting every term; a promise to a released holder
+ * that later died): docs/vote.md, "Liveness at K >= 2".
+ */
+export function smallKCases(placeBy: 'host' | 'domain'): SweepCase[] {
+  const shapes: [number, number][] = [[3, 2], [3, 3], [4, 1], [4, 2], [4, 3], [5, 3], [8, 3]]
+  return shapes.map(([nodes, k]) => ({ nodes, k, domains: 3, placeBy, seeds: { from: 1, to: 150 } }))
 }
 
 /** `refused`: the coordinator's start check must refuse every wave (a cluster that can never finish one) instead. */

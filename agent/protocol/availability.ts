@@ -56,3 +56,11 @@ export function memberAvailability(m: { status: Liveness; record?: { phase: Phas
 export function mayBeDown(m: AvailabilityInput): boolean {
   return m.liveness !== 'alive' || m.phase === 'rebooting'
 }
+
+/**
+ * Carrying out an upgrade cycle before its reboot, by its own record (alive, phase
+ * draining): a slot holder, whatever any vote's books say (joint-safety.ts orders holders).
+ */
+export function inCycle(m: AvailabilityInput): boolean {
+  return m.liveness === 'alive' && m.phase === 'draining'
+}

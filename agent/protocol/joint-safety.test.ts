@@ -27,6 +27,17 @@ describe('jointSet: what a node counts as stopped with itself', () => {
     expect(jointSet(inputs('n4', { holders: ['n2'] }))).toEqual(['n2'])
   })
 
+  it('a node whose record shows it in a cycle is ordered as a holder even when this vote missed its grant: the pair never waits on each other', () => {
+    // n2 and n4 both draining; n2's vote never heard n4's grant, n4's knows n2 holds.
+    const draining = (id: string) => id === 'n2' || id === 'n4'
+    const s2 = jointSet(inputs('n2', { unavailable: draining, holders: ['n2'], cycling: draining }))
+    const s4 = jointSet(inputs('n4', { unavailable: draining, holders: ['n2', 'n4'], cycling: draining }))
+    expect(s2).toEqual([]) // n4 is greater and up: it counts n2 itself
+    expect(s4).toEqual(['n2'])
+    // Without the record (the old rule), n2 counted n4 as merely unavailable: each waited on the other.
+    expect(jointSet(inputs('n2', { unavailable: draining, holders: ['n2'] }))).toEqual(['n4'])
+  })
+
   it('for any two holders, at least one counts the other: they never both go down on answers that left the other out', () => {
     for (const a of ids) {
       for (const b of ids) {

@@ -31,19 +31,26 @@ export interface JointInputs {
   down(id: string): boolean
   /** Who holds or was promised a slot, as this node's vote knows it. */
   holders: Iterable<string>
+  /**
+   * Whose record says it is in a cycle before its reboot (phase draining): a holder too,
+   * even when the vote missed its grant. Without this, a holder whose vote lost the other's
+   * grant counted it as merely unavailable, and two holders waited on each other for good.
+   */
+  cycling?: (id: string) => boolean
 }
 
 /**
  * The joint set of `self`: every other node that is unavailable in its view or holds (or
- * was promised) a slot — except holders with a greater id that are not down (they count
- * `self` in their own set; see the header). Sorted, without duplicates.
+ * was promised) a slot, or whose record shows it in a cycle — except such holders with a
+ * greater id that are not down (they count `self` in their own set; see the header).
+ * Sorted, without duplicates.
  */
 export function jointSet(v: JointInputs): string[] {
   const held = new Set(v.holders)
   const out = new Set<string>()
   const consider = (id: string) => {
     if (id === v.self || out.has(id)) return
-    if (held.has(id)) {
+    if (held.has(id) || v.cycling?.(id) === true) {
       if (id > v.self && !v.down(id)) return
       out.add(id)
     } else if (v.unavailable(id)) out.add(id)

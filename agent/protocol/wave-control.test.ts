@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { MemberView } from './mesh-types.js'
 import type { Phase } from './node-record.js'
 import { fakeKeyring } from './testing.js'
-import { WaveGate, inWindow, signControl, type UnsignedControl } from './wave-control.js'
+import { WAITING_CONDITION, WaveGate, inWindow, signControl, type UnsignedControl } from './wave-control.js'
 
 const coord = fakeKeyring('coordinator')
 const base: UnsignedControl = { wave: 'w1', seq: 1000, state: 'running', nodeTimeoutMs: 60_000, alerts: [] }
@@ -42,6 +42,28 @@ describe('WaveGate', () => {
     view.set('b', member('b', 'ready'))
     g.observe(['a', 'b'], (id) => view.get(id), 70_000)
     expect(g.hold(70_000).held).toBe(false)
+  })
+
+  it('a holder waiting at its joint check (draining, with the waiting condition) is not late: its clock runs only once it stops waiting', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl(base, coord))
+    const waiting = member('h', 'draining')
+    waiting.record!.health.conditions = [{ id: WAITING_CONDITION, severity: 'info', since: 0, message: 'waiting: not safe to stop jointly with the nodes down or holding a slot: n2', source: 'upgrade' }]
+    g.observe(['h'], () => waiting, 0)
+    g.observe(['h'], () => waiting, 10 * 60_000) // ten node timeouts of waiting
+    expect(g.hold(10 * 60_000).held).toBe(false)
+    // It stops waiting (drains on, reboots): from then on the timeout applies as to anyone.
+    g.observe(['h'], () => member('h', 'rebooting', 'dead'), 10 * 60_000 + 1)
+    g.observe(['h'], () => member('h', 'rebooting', 'dead'), 11 * 60_000)
+    expect(g.hold(11 * 60_000).held).toBe(false)
+    g.observe(['h'], () => member('h', 'rebooting', 'dead'), 11 * 60_000 + 2)
+    expect(g.hold(11 * 60_000 + 2)).toMatchObject({ held: true, halted: true })
+    // Draining without the condition (an ordinary drain) is on the clock.
+    const g2 = new WaveGate(coord.publicKey, coord)
+    g2.onControl(signControl(base, coord))
+    g2.observe(['h'], () => member('h', 'draining'), 0)
+    g2.observe(['h'], () => member('h', 'draining'), 60_001)
+    expect(g2.hold(60_001).reason).toMatch(/node h has been draining for 60 s/)
   })
 
   it('halts at once on a failed node, and counts a missing node as unavailable', () => {

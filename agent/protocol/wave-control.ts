@@ -11,7 +11,9 @@
  *   roster node is phase `failed`, or has been unavailable (availability.ts, the rule
  *   every view counts against K: draining, rebooting, verifying, joining, dead, suspect,
  *   missing, health critical) for longer than the node timeout — a node that did not come
- *   back, or did not pass its gate, in time. New slots stop; holders finish.
+ *   back, or did not pass its gate, in time. A holder waiting at its joint check for the
+ *   others (WAITING_CONDITION) is unavailable but not late: its clock does not run while it
+ *   waits. New slots stop; holders finish.
  *
  * A hold never takes a slot away and never stops a holder from reclaiming its own lease
  * after its reboot: it only makes this node refuse to ask for, or vote for, a new one
@@ -24,6 +26,14 @@ import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
 
 export const WAVE_CONTROL_TOPIC = 'wave-ctl'
+
+/**
+ * The health condition a holder publishes while its cycle waits on others — at its joint
+ * check (phase draining) or its pre-gate (phase ready): not safe to stop jointly with the
+ * nodes down or holding a slot. Such a node is unavailable (it counts against K), but it is
+ * not late: the halt clock does not run while it only waits.
+ */
+export const WAITING_CONDITION = 'upgrade-waiting'
 
 export const WaveState = z.enum(['running', 'paused', 'aborted', 'done'])
 export type WaveState = z.infer<typeof WaveState>
@@ -141,7 +151,10 @@ export class WaveGate {
       const phase = m?.record?.phase
       const what = unavailableWhy(memberAvailability(m))
       if (phase === 'failed' && m?.status === 'alive') this.failed ??= id
-      if (what === undefined) {
+      // Waiting at its joint check for other holders (joint Ceph safety) is by design, not a
+      // node that did not come back: its clock starts when it stops waiting.
+      const waiting = phase === 'draining' && m?.status === 'alive' && m.record!.health.conditions.some((c) => c.id === WAITING_CONDITION)
+      if (what === undefined || waiting) {
         this.unavailableSince.delete(id)
         continue
       }

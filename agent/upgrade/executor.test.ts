@@ -129,4 +129,38 @@ describe('UpgradeExecutor', () => {
     expect(h.log).not.toContain('uncordon')
     expect(h.phases.at(-1)).toEqual(['failed', 'post-reboot gate did not pass within 10 s: osd.1 down'])
   })
+
+  it('a holder waiting at its joint check tries again as soon as it is poked (a record changed), not at its next 5 s poll', async () => {
+    let now = 0
+    const timers: { at: number; fire: () => void }[] = []
+    const log: string[] = []
+    const no: GateVerdict = { pass: false, reasons: ['Ceph not ok-to-stop jointly with n2'] }
+    const joint = [no, { pass: true, reasons: [] } as GateVerdict]
+    const ok: GateVerdict = { pass: true, reasons: [] }
+    const noop = async () => undefined
+    const ex = new UpgradeExecutor({
+      steps: { preGate: async () => ok, jointCheck: async () => (log.push(`jointCheck@${now}`), joint.shift()!), setNoout: noop, clearNoout: noop, cordon: noop, uncordon: noop, leftoverCycle: noop, drain: async () => ({ ok: true, blocking: [] }), assign: noop, postGate: async () => ok },
+      rebooter: { reboot: async () => void log.push(`reboot@${now}`) },
+      fenceValid: () => true,
+      target: () => 'v2',
+      image: () => 'v1',
+      setPhase: () => undefined,
+      released: () => undefined,
+      clock: { now: () => now },
+      wait: (ms) => new Promise<void>((resolve) => void timers.push({ at: now + ms, fire: resolve })),
+      policy: { waitPollMs: 5000, pokeMinGapMs: 1000 },
+    })
+    const run = ex.onLease(lease)
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await Promise.resolve()
+    }
+    await settle()
+    expect(log).toEqual(['jointCheck@0'])
+    expect(timers.map((t) => t.at)).toEqual([5000]) // the fallback poll
+    now = 1500
+    ex.poke()
+    expect(await run).toBe('rebooting')
+    expect(log).toEqual(['jointCheck@0', 'jointCheck@1500', 'reboot@1500'])
+  })
 })
+

@@ -82,6 +82,10 @@ export class UpgradeExecutor {
   private running: Promise<ExecutorOutcome> | undefined
   private state: CycleState = idleCycle
   private lease: Lease | undefined
+  /** Ends the current wait early (set while the cycle waits on a timer). */
+  private wakeEarly: (() => void) | undefined
+  /** A poke that came while an action ran: delivered at the next wait. */
+  private pokedLate = false
 
   constructor(private readonly d: ExecutorDeps) {
     this.policy = { ...defaultExecutorPolicy, ...d.policy }
@@ -126,6 +130,35 @@ export class UpgradeExecutor {
     return this.running
   }
 
+  /**
+   * What a waiting gate depends on may have changed (a record, health, a release): a holder
+   * waiting at its pre-gate or joint check (or the post gate) tries again at once, or as
+   * soon as the cycle's pokeMinGapMs allows, instead of at its next waitPollMs. Cheap and
+   * safe at any time; a poke while no run waits is remembered for its next wait.
+   */
+  poke(): void {
+    if (!this.running) return
+    if (this.wakeEarly) this.wakeEarly()
+    else this.pokedLate = true
+  }
+
+  /** Waits until `at` or a poke, whichever first: the cycle's next input. */
+  private async sleep(at: number): Promise<CycleInput> {
+    let poked = this.pokedLate
+    this.pokedLate = false
+    if (!poked) {
+      const early = new Promise<void>((resolve) => {
+        this.wakeEarly = () => {
+          poked = true
+          resolve()
+        }
+      })
+      await Promise.race([this.d.wait(Math.max(0, at - this.d.clock.now())), early])
+      this.wakeEarly = undefined
+    }
+    return poked ? { type: 'poke', fence: this.fence() } : { type: 'tick', fence: this.fence() }
+  }
+
   private fence(): boolean {
     return this.lease !== undefined && this.d.fenceValid(this.lease)
   }
@@ -133,12 +166,14 @@ export class UpgradeExecutor {
   private async drive(lease: Lease | undefined, first: CycleInput): Promise<ExecutorOutcome> {
     this.lease = lease
     let input: CycleInput | undefined = first
+    this.pokedLate = false
+    // The earliest wake asked for and not yet come (a poke may leave it standing).
+    let wakeAt: number | undefined
     for (;;) {
       const { state, effects } = stepCycle(this.state, input, this.d.clock.now())
       this.state = state
       input = undefined
       let action: CycleAction | undefined
-      let wakeAt: number | undefined
       for (const e of effects) {
         switch (e.type) {
           case 'phase':
@@ -154,16 +189,18 @@ export class UpgradeExecutor {
             action = e.action
             break
           case 'wake':
-            wakeAt = e.at
+            wakeAt = Math.min(wakeAt ?? Infinity, e.at)
             break
           case 'end':
             return e.outcome
         }
       }
-      if (action) input = await this.perform(action)
-      else if (wakeAt !== undefined) {
-        await this.d.wait(Math.max(0, wakeAt - this.d.clock.now()))
-        input = { type: 'tick', fence: this.fence() }
+      if (action) {
+        wakeAt = undefined // the action's answer decides what comes next
+        input = await this.perform(action)
+      } else if (wakeAt !== undefined) {
+        input = await this.sleep(wakeAt)
+        if (input.type === 'tick') wakeAt = undefined
       } else throw new Error('upgrade cycle: a step left nothing to do and did not end (a bug in agent/protocol/upgrade-cycle)')
     }
   }

@@ -16,7 +16,7 @@
  *   hold therefore stops new requests and votes, and nothing else.
  * Unknown fails closed: a node without gate verdicts is neither ok-to-stop nor drainable.
  */
-import { isAvailable, mayBeDown, memberAvailability } from '../protocol/availability.js'
+import { inCycle, isAvailable, mayBeDown, memberAvailability } from '../protocol/availability.js'
 import { jointOkToStop, jointSet } from '../protocol/joint-safety.js'
 import type { MemberView } from '../protocol/mesh-types.js'
 import type { Clock } from '../protocol/ports.js'
@@ -70,7 +70,8 @@ export class MeshClusterView implements ClusterView {
     const m = this.member(id)
     const r = m?.record
     if (!m || !r) return undefined
-    const available = isAvailable(memberAvailability(m))
+    const a = memberAvailability(m)
+    const available = isAvailable(a)
     return {
       id,
       image: r.image,
@@ -79,6 +80,7 @@ export class MeshClusterView implements ClusterView {
       healthy: available && r.health.gates?.post === true,
       pods: r.work?.pods ?? 0,
       load: r.work?.load ?? 0,
+      cycling: inCycle(a),
     }
   }
 
@@ -107,7 +109,7 @@ export class MeshClusterView implements ClusterView {
   /** The joint set of `self` in this view, given the slot holders its vote knows (joint-safety.ts). */
   jointSet(self: string, holders: Iterable<string>): string[] {
     const unavailable = new Set(this.unavailable())
-    return jointSet({ self, ids: this.ids(), unavailable: (id) => unavailable.has(id), down: (id) => this.down(id), holders })
+    return jointSet({ self, ids: this.ids(), unavailable: (id) => unavailable.has(id), down: (id) => this.down(id), holders, cycling: (id) => inCycle(memberAvailability(this.member(id))) })
   }
 
   drainable(id: string): boolean {

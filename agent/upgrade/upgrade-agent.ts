@@ -24,7 +24,7 @@ import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-rec
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
-import { WaveGate } from '../protocol/wave-control.js'
+import { WAITING_CONDITION, WaveGate } from '../protocol/wave-control.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
@@ -264,6 +264,9 @@ export class UpgradeAgent {
     this.runtime = new VoteRuntime({ vote: this.vote, mesh: this.o.mesh, clock: this.o.clock, ...(this.o.store ? { store: this.o.store } : {}), gate: this.gate, logger: this.log })
     this.runtime.on('lease-acquired', (lease) => void this.onLease(lease))
     this.runtime.on('lease-lost', (lease, why) => this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, why }, 'lease lost'))
+    // A record or member changed (a holder released, rebooted, came back): a holder waiting
+    // at its pre-gate or joint check tries again now rather than at its next poll.
+    this.runtime.on('view-changed', () => this.executor.poke())
     this.runtime.start()
     this.log.info({ component: 'upgrade', node: this.o.nodeId, aliveOthers: others }, 'vote started')
   }
@@ -450,6 +453,7 @@ export class UpgradeAgent {
       this.o.metrics?.observeRound(this.monitor.last!.ms)
       this.o.metrics?.observeGates(pre.pass, post.pass)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
+        this.executor.poke() // what Ceph says changed: a waiting gate may pass now
         this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
       }
     } catch (err) {
@@ -511,7 +515,7 @@ export class UpgradeAgent {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     } else if (this.reason) {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
-      conditions.unshift({ id: 'upgrade-waiting', severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
+      conditions.unshift({ id: WAITING_CONDITION, severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
     }
     // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
     const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []

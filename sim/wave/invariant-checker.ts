@@ -23,6 +23,8 @@ export class WaveViolation extends Error {
     readonly atMs: number,
     detail: string,
     readonly trace: string[],
+    /** The command that replays this very case and seed (every flag of the case: wave-config.ts replayCommand). */
+    readonly replay = `npm run sim -- --scenario wave --seeds ${seed}-${seed} --trace`,
   ) {
     super(`invariant (${invariant}) violated at ${fmtTime(atMs)} (seed ${seed}): ${detail}`)
     this.name = 'WaveViolation'
@@ -30,7 +32,7 @@ export class WaveViolation extends Error {
 
   /** The readable report: what broke, the seed that reproduces it, and the trace before it. */
   report(): string {
-    return [this.message, `reproduce: npm run sim -- --scenario wave --seeds ${this.seed}-${this.seed} --trace`, 'trace (most recent last):', ...this.trace.map((l) => `  ${l}`)].join('\n')
+    return [this.message, `reproduce: ${this.replay}`, 'trace (most recent last):', ...this.trace.map((l) => `  ${l}`)].join('\n')
   }
 }
 
@@ -59,6 +61,7 @@ export class InvariantChecker {
     readonly seed: number,
     private readonly clock: () => number,
     keepFullTrace = false,
+    private readonly replay?: string,
   ) {
     if (keepFullTrace) this.full = []
   }
@@ -79,7 +82,7 @@ export class InvariantChecker {
 
   fail(inv: WaveViolation['invariant'], detail: string): never {
     this.trace(`VIOLATION (${inv}): ${detail}`)
-    throw new WaveViolation(inv, this.seed, this.clock(), detail, this.recent())
+    throw new WaveViolation(inv, this.seed, this.clock(), detail, this.recent(), this.replay)
   }
 
   holds(lease: Lease): boolean {

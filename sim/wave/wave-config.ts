@@ -109,3 +109,28 @@ export function meanCycleMs(c: WaveSimConfig): number {
 export function lowerBoundMs(c: WaveSimConfig): number {
   return Math.ceil(c.nodes / c.k) * meanCycleMs(c)
 }
+
+/**
+ * The command that replays `seed` of this very case: every flag the wave scenario maps into
+ * the config (sim/scenarios/wave.ts, wave-sweep.ts caseConfig), so a pasted line runs
+ * exactly the failing run. Network fault ceilings only when they differ from the defaults
+ * (the CLI sets them only when given).
+ */
+export function replayCommand(c: WaveSimConfig, seed: number): string {
+  const f = c.faults
+  const flags = [
+    `--nodes ${c.nodes}`,
+    `--k ${c.k}`,
+    `--domains ${c.domains}`,
+    `--policy ${c.policy}`,
+    `--placement ${c.ceph.placeBy}`,
+    `--pool-size ${c.ceph.size}`,
+    `--min-size ${c.ceph.minSize}`,
+    `--faults ${f.enabled ? 'on' : 'off'}`,
+    `--operator ${f.operator ? 'on' : 'off'}`,
+  ]
+  if (f.maxLoss !== defaultFaultKnobs.maxLoss) flags.push(`--loss ${f.maxLoss}`)
+  if (f.maxDuplicate !== defaultFaultKnobs.maxDuplicate) flags.push(`--dup ${f.maxDuplicate}`)
+  if (f.maxReorder !== defaultFaultKnobs.maxReorder) flags.push(`--reorder ${f.maxReorder}`)
+  return `npm run sim -- --scenario wave ${flags.join(' ')} --seeds ${seed}-${seed} --trace`
+}

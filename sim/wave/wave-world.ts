@@ -28,7 +28,7 @@ import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-v
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
+import { inCycle, isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
 import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
 import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
@@ -36,7 +36,7 @@ import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
 import { KubeModel } from '../models/kube-model.js'
 import { InvariantChecker, WaveViolation } from './invariant-checker.js'
-import { lowerBoundMs, type Range, type WaveSimConfig } from './wave-config.js'
+import { lowerBoundMs, replayCommand, type Range, type WaveSimConfig } from './wave-config.js'
 import type { SimNode } from './sim-node.js'
 import type { WaveResult, WaveRunOptions } from './wave-result.js'
 
@@ -128,7 +128,7 @@ export class WaveWorld {
       reorderProbability: f.enabled ? this.rng.uniform(0, f.maxReorder) : 0,
     })
     this.voteCfg = voteConfig({ maxDriftRatio: Math.max(1e-3, f.maxDriftRatio), ...cfg.vote })
-    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace)
+    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace, replayCommand(cfg, seed))
     if (opts.maxEvents) this.maxEvents = opts.maxEvents
     const hosts: { id: string; domain: string }[] = []
     for (let i = 0; i < cfg.nodes; i++) {
@@ -443,7 +443,7 @@ export class WaveWorld {
       this.okCache.clear()
       this.okCacheVersion = this.ceph.version
     }
-    const key = hosts.length === 1 ? hosts[0]! : [...hosts].sort().join(',')
+    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? (hosts[0]! < hosts[1]! ? `${hosts[0]},${hosts[1]}` : `${hosts[1]},${hosts[0]}`) : [...hosts].sort().join(',')
     let v = this.okCache.get(key)
     if (v === undefined) {
       v = this.ceph.okToStop(hosts)
@@ -461,7 +461,7 @@ export class WaveWorld {
     a.cordoned = n.cordoned
     const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
-    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load }
+    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a) }
   }
 
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
@@ -469,7 +469,7 @@ export class WaveWorld {
     if (n === this.coord) return
     const f = this.computeFacts(n)
     const o = n.facts
-    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods) return
+    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling) return
     n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = this.t
@@ -495,7 +495,11 @@ export class WaveWorld {
     this.pokeAt = at
     this.at(at, () => {
       if (this.pokeAt === at) this.pokeAt = -Infinity
-      for (const n of this.nodes.values()) if (n.up && n.vote) this.stepVote(n, { type: 'view-changed' })
+      for (const n of this.nodes.values()) {
+        if (!n.up || !n.vote) continue
+        this.stepVote(n, { type: 'view-changed' })
+        this.pokeCycle(n)
+      }
       this.checkComplete()
     })
   }
@@ -504,7 +508,7 @@ export class WaveWorld {
     const next = this.ceph.advance(this.t)
     for (const n of this.order) {
       this.refresh(n)
-      this.pokeVerify(n)
+      this.pokeCycle(n)
     }
     this.checkComplete()
     if (next < this.cephNextAt || this.cephNextAt <= this.t) {
@@ -640,11 +644,17 @@ export class WaveWorld {
     })
   }
 
-  /** The post gate may pass now (kubelet Ready, PGs clean): try it at once, as the next poll would. */
-  private pokeVerify(n: SimNode): void {
+  /**
+   * What a waiting gate depends on changed (Ceph, or a record reaching this node): the post
+   * gate may pass now (kubelet Ready, PGs clean) — try it at once, as the next poll would;
+   * a holder waiting at its pre-gate or joint check is poked, as production's executor is on
+   * a view change (it tries again no sooner than pokeMinGapMs after its last try).
+   */
+  private pokeCycle(n: SimNode): void {
     const r = n.cycle.run
-    if (!r || r.inFlight || r.step !== 'post-gate' || !n.up || !n.vote) return
-    this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+    if (!r || r.inFlight || !n.up || !n.vote) return
+    if (r.step === 'post-gate') this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
+    else if (r.step === 'pre-gate' || r.step === 'joint-check') this.cycleInput(n, { type: 'poke', fence: this.fence(n) })
   }
 
   private setPhase(n: SimNode, phase: Phase, reason?: string): void {
@@ -666,6 +676,8 @@ export class WaveWorld {
       // Ground truth here: the model counts a down host as stopped whether it is listed or not.
       down: (id) => !this.nodes.get(id)!.up,
       holders,
+      // What its record shows, as n sees it (gossip-delayed): a holder even if n's vote missed the grant.
+      cycling: (id) => view?.facts(id)?.cycling === true,
     })
     // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
     if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
@@ -810,7 +822,7 @@ export class WaveWorld {
     n.kubeletReady = true
     this.kube.setReady(n.id, true)
     this.refresh(n)
-    this.pokeVerify(n)
+    this.pokeCycle(n)
   }
 
   // ---- faults (used by the schedule and by scenarios) ----------------------------------------

@@ -14,6 +14,12 @@ export interface CyclePolicy {
    * and every try costs a few `ceph` runs.
    */
   waitPollMs: number
+  /**
+   * A waiting holder tries again as soon as what it waits on changes (a `poke`: a record or
+   * health change, a release), but no sooner than this after its last try. 1 s: PG states
+   * lag an OSD change by about that, and each try costs a few `ceph` runs.
+   */
+  pokeMinGapMs: number
 }
 
 export const defaultCyclePolicy: Readonly<CyclePolicy> = Object.freeze({
@@ -22,4 +28,5 @@ export const defaultCyclePolicy: Readonly<CyclePolicy> = Object.freeze({
   verifyTimeoutMs: 900_000,
   verifyPollMs: 2000,
   waitPollMs: 5000,
+  pokeMinGapMs: 1000,
 })

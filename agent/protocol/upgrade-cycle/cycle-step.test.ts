@@ -179,4 +179,27 @@ describe('the upgrade cycle (pure)', () => {
     const tick = stepCycle(s1.state, { type: 'tick', fence: true }, 1)
     expect(tick.effects).toEqual([]) // the pre-gate is in flight: nothing to retry
   })
+
+  it('a poke tries a waiting joint check again at once once pokeMinGapMs has passed since its last try, asks for a wake at that time when poked sooner, and does nothing when nothing waits', () => {
+    const no: GateVerdict = { pass: false, reasons: ['Ceph not ok-to-stop jointly with n2'] }
+    const step = (st: CycleState, input: CycleInput, at: number) => stepCycle(st, input, at)
+    let st = step(idleCycle, { type: 'lease', lease, target: 'v2', image: 'v1', fence: true, policy }, 0).state
+    // Nothing waits while an action is in flight: a poke changes nothing.
+    expect(step(st, { type: 'poke', fence: true }, 0).effects).toEqual([])
+    for (const s of ['pre-gate', 'set-noout', 'cordon', 'drain', 'assign'] as const) st = step(st, { type: 'done', step: s, fence: true, verdict: pass, drain: { ok: true, blocking: [] } }, 100).state
+    const waited = step(st, { type: 'done', step: 'joint-check', fence: true, verdict: no }, 100)
+    expect(waited.effects).toContainEqual({ type: 'wake', at: 5100 })
+    st = waited.state
+    // 300 ms after the try: too soon — a wake at try + 1 s, no check yet.
+    const soon = step(st, { type: 'poke', fence: true }, 400)
+    expect(soon.effects).toEqual([{ type: 'wake', at: 1100 }])
+    // A second early poke asks for nothing more (a try is already due then).
+    expect(step(soon.state, { type: 'poke', fence: true }, 500).effects).toEqual([])
+    // Past the gap: the check runs now, not at 5.1 s.
+    const now = step(soon.state, { type: 'poke', fence: true }, 1200)
+    expect(now.effects).toEqual([{ type: 'do', action: { step: 'joint-check' } }])
+    const rebooting = step(now.state, { type: 'done', step: 'joint-check', fence: true, verdict: pass }, 1200)
+    expect(rebooting.effects).toContainEqual({ type: 'do', action: expect.objectContaining({ step: 'reboot' }) })
+  })
 })
+

@@ -88,6 +88,8 @@ class Cycle {
         return this.done(input)
       case 'tick':
         return this.tick(input.fence)
+      case 'poke':
+        return this.poke(input.fence)
     }
   }
 
@@ -95,7 +97,7 @@ class Cycle {
 
   private begin(kind: CycleRun['kind'], lease: Lease | undefined, target: string | undefined, mark: string | undefined, policy: CyclePolicy): CycleRun {
     this.outcome = undefined
-    this.run = { kind, lease, target, mark, policy, step: 'pre-gate', inFlight: false, touched: 'none', undoing: false, forced: false, afterBoot: false, verifyDeadline: Infinity, waitingWhy: undefined }
+    this.run = { kind, lease, target, mark, policy, step: 'pre-gate', inFlight: false, touched: 'none', undoing: false, forced: false, afterBoot: false, verifyDeadline: Infinity, waitingWhy: undefined, triedAt: -Infinity, retryAt: Infinity }
     return this.run
   }
 
@@ -193,15 +195,20 @@ class Cycle {
 
   private tick(fence: boolean): void {
     const r = this.run
-    if (!r || r.inFlight) return
-    switch (r.step) {
-      case 'pre-gate':
-      case 'joint-check':
-      case 'post-gate':
-        return this.act({ step: r.step }, fence)
-      default:
-        return // no step waits on a timer there
-    }
+    if (!r || r.inFlight || !isGate(r.step)) return // no step waits on a timer there
+    r.retryAt = Infinity
+    this.act({ step: r.step }, fence)
+  }
+
+  /** Something a waiting gate depends on changed: try it now, or as soon as the gap allows. */
+  private poke(fence: boolean): void {
+    const r = this.run
+    if (!r || r.inFlight || !isGate(r.step) || r.triedAt === -Infinity) return
+    const at = r.triedAt + r.policy.pokeMinGapMs
+    if (this.now >= at) return this.tick(fence)
+    if (at >= r.retryAt) return // a try is already due by then
+    r.retryAt = at
+    this.effects.push({ type: 'wake', at })
   }
 
   private startDraining(fence: boolean): void {
@@ -241,6 +248,7 @@ class Cycle {
     if (!this.fenceOk(fence, action.step, noteName)) return
     r.step = action.step
     r.inFlight = true
+    if (isGate(action.step)) r.triedAt = this.now
     this.effects.push({ type: 'do', action })
   }
 
@@ -303,7 +311,9 @@ class Cycle {
   }
 
   private schedule(ms: number): void {
-    this.effects.push({ type: 'wake', at: this.now + ms })
+    const r = this.run!
+    r.retryAt = this.now + ms
+    this.effects.push({ type: 'wake', at: r.retryAt })
   }
 
   private fail(reason: string): void {
@@ -332,6 +342,6 @@ class Cycle {
   }
 }
 
-function isGate(step: CycleStepName): boolean {
+function isGate(step: CycleStepName): step is 'pre-gate' | 'joint-check' | 'post-gate' {
   return step === 'pre-gate' || step === 'joint-check' || step === 'post-gate'
 }

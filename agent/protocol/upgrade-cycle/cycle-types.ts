@@ -55,6 +55,12 @@ export type CycleInput =
   | { type: 'done'; step: CycleStepName; fence: boolean; error?: string; verdict?: GateVerdict; drain?: DrainResult }
   /** A `wake` came due (early ticks are harmless: a waiting step is tried again). */
   | { type: 'tick'; fence: boolean }
+  /**
+   * What a waiting step waits on may have changed (a record, health, a release): a waiting
+   * pre-gate, joint check or post gate is tried again now, or `pokeMinGapMs` after its last
+   * try if that was too recent (a `wake` for then). Harmless at any other time.
+   */
+  | { type: 'poke'; fence: boolean }
 
 export type CycleEffect =
   | { type: 'do'; action: CycleAction }
@@ -89,6 +95,10 @@ export interface CycleRun {
   verifyDeadline: number
   /** The last waiting reason published (published again only when it changes). */
   waitingWhy: string | undefined
+  /** When the waiting step was last tried (a poke waits pokeMinGapMs after it). */
+  triedAt: number
+  /** The next try already asked for (a wake at this time), so a poke asks only for an earlier one. */
+  retryAt: number
 }
 
 export interface CycleState {

@@ -23,6 +23,12 @@ export interface NodeFacts {
   pods: number
   /** Load (ranking: lower first). */
   load: number
+  /**
+   * Its record says it is carrying out an upgrade cycle before its reboot (phase
+   * `draining`, alive): it holds a slot, even when this node's vote missed the grant (a
+   * grant is broadcast once). The joint set (joint-safety.ts) orders such a node as a holder.
+   */
+  cycling?: boolean
 }
 
 export interface ClusterView {

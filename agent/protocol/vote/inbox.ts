@@ -13,8 +13,19 @@ import { onRequest } from './voter.js'
 import { signerOf, signingBytes, type SyncReqMsg, type VoteMessage, type WaveMsg } from './vote-messages.js'
 import type { VoteCore } from './vote-core.js'
 
+/** Counter names per message kind, built once (one per message received: a hot path at N=200). */
+const IN_COUNTER = new Map<string, string>()
+function inCounter(k: string): string {
+  let name = IN_COUNTER.get(k)
+  if (name === undefined) {
+    name = `in.${k}`
+    if (IN_COUNTER.size < 64) IN_COUNTER.set(k, name) // kinds come from validated messages: a handful
+  }
+  return name
+}
+
 export function onMessage(vn: VoteCore, from: string, m: VoteMessage): void {
-  vn.count(`in.${m.k}`)
+  vn.count(inCounter(m.k))
   if (m.k === 'wave') return onWave(vn, from, m)
   if (m.k === 'sync?') return onSyncRequest(vn, from, m)
   if (m.k === 'sync' && m.waveMsg && vn.wave?.id !== m.waveMsg.id) onWave(vn, from, m.waveMsg)

@@ -7,6 +7,7 @@
 import { DropReason } from '../errors.js'
 import type { GrantMsg, QueryMsg, Resolution, RetireMsg, WithdrawMsg } from './vote-messages.js'
 import { MAX_RESOLUTIONS_PER_SLOT, STALE_QUERY_CAP, type VoteCore } from './vote-core.js'
+import type { SlotState } from './wave-books.js'
 
 /** Takes a grant into the books; true when it was news (the candidate then reacts: candidate.ts onGrantSeen). */
 export function onGrant(vn: VoteCore, m: GrantMsg): boolean {
@@ -15,6 +16,7 @@ export function onGrant(vn: VoteCore, m: GrantMsg): boolean {
     vn.drop(m.holder, DropReason.stale, `grant ${m.slot}/${m.term}`)
     return false
   }
+  supersede(vn, s, m.term, m.holder)
   const res = s.resolutions.get(m.holder)
   if (res && res.term >= m.term) return dup(vn, 'dup.grant') // already released
   if (s.grant && s.grant.term >= m.term) return dup(vn, 'dup.grant')
@@ -23,6 +25,27 @@ export function onGrant(vn: VoteCore, m: GrantMsg): boolean {
   s.leader = undefined
   vn.dirty = true
   return true
+}
+
+/**
+ * A grant at `term` (a release proves one) means a quorum promised `holder` at `term`; each
+ * of those voters held no other promise on the slot then, and quorums intersect, so every
+ * other promise or grant on the slot below `term` was resolved or can never win. Drop them:
+ * the resolution itself may never reach us (a member partitioned when a holder released,
+ * that holder later dead and retired, left a promise nobody could answer, and with K=1 the
+ * wave stopped for good).
+ */
+function supersede(vn: VoteCore, s: SlotState, term: number, holder: string): void {
+  for (const [cand, p] of s.promises) {
+    if (cand === holder || p.term >= term) continue
+    s.promises.delete(cand)
+    vn.count('promises.superseded')
+    vn.dirty = true
+  }
+  if (s.grant && s.grant.holder !== holder && s.grant.term < term) {
+    s.grant = undefined
+    vn.dirty = true
+  }
 }
 
 function dup(vn: VoteCore, name: string): false {
@@ -47,6 +70,7 @@ export function onResolution(vn: VoteCore, m: Resolution): boolean {
     return true
   }
   const who = m.k === 'rel' ? m.holder : m.cand
+  if (m.k === 'rel') supersede(vn, s, m.term, who)
   const prev = s.resolutions.get(who)
   if (prev && prev.term >= m.term && prev.k === m.k) return dup(vn, `dup.${m.k}`)
   if (!prev || prev.term <= m.term) {

@@ -327,6 +327,20 @@ describe('VoteNode: force-release, fencing, memory', () => {
     net.advance(30_000, 500)
     expect(net.holders()).toEqual(['n1'])
   })
+
+  it('a grant at a higher term supersedes an older promise on the slot (its release may never come: the holder can be dead and retired)', () => {
+    const net = new VoteNet({ ids: ids(3) })
+    net.startWave()
+    expect(leaseOf(net, 'n0')).toMatchObject({ slot: 0, term: 1 })
+    const before = net.node('n2').view().slots[0]!
+    expect(before.promisedTo).toContain('n0')
+    // n0's release never reaches n2; the slot's next holder (term 2) announces itself.
+    net.inject('n1', 'n2', signed('n1', { k: 'grant', wave: 'w1', slot: 0, term: 2, holder: 'n1', votes: 2 }))
+    const after = net.node('n2').view().slots[0]!
+    expect(after.promisedTo).not.toContain('n0')
+    expect(after.holder).toBe('n1')
+    expect(net.node('n2').counters['promises.superseded']).toBe(1)
+  })
 })
 
 describe('VoteNode: bad input is dropped and counted, never counted toward a quorum', () => {
