@@ -1,0 +1,3 @@
+export { HttpError, httpErrorOf, type ErrorReply, type Issue } from './http-error.js'
+export { allow, Router, type Exchange, type Methods, type Params, type Route } from './router.js'
+export { bearer, closeIfUnread, readJson, sendError, sendJson, sendText, validate } from './http-json.js'
