@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ShoalError } from '../agent/protocol/errors.js'
+import type { ErrorCode, ForeignCode } from '../agent/protocol/error-codes.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
 import type { MeshParam } from '../agent/protocol/kernel-params/index.js'
@@ -414,7 +415,7 @@ export class Coordinator {
     this.sendError(res, 500, 'internal', 'internal error; see the coordinator log')
   }
 
-  private sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
+  private sendError(res: ServerResponse, status: number, code: ErrorCode | ForeignCode, message: string, issues?: { path: string; message: string }[]): void {
     this.metrics.httpErrors.inc({ status: String(status), code })
     sendError(res, status, code, message, issues)
   }

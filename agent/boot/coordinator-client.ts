@@ -14,6 +14,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
+import { foreignCode } from '../protocol/error-codes.js'
 import { httpExchange } from '../http/http-client.js'
 import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../protocol/enroll/enroll-api.js'
 
@@ -138,7 +139,7 @@ export class HttpCoordinator implements CoordinatorApi {
     }
     const message = parsed?.error.message ?? text.slice(0, 200)
     if (status >= 500) return new ShoalError('unreachable', `coordinator ${path} failed with ${status}: ${message}`)
-    return new ShoalError(parsed?.error.code ?? `http-${status}`, `coordinator refused ${path} (${status}): ${message}`)
+    return new ShoalError(foreignCode(parsed?.error.code ?? `http-${status}`), `coordinator refused ${path} (${status}): ${message}`)
   }
 }
 

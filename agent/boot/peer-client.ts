@@ -4,7 +4,7 @@
  * Everything about the answer is bounded: one deadline for the whole exchange and a byte cap on the body, so a peer that
  * is down, hangs or streams without end costs at most `timeoutMs` and `maxBytes`.
  * Returns the decoded JSON (the caller checks its schema); failures are ShoalErrors whose
- * code names the drop reason: peer-unreachable, peer-http-status, peer-too-large, peer-not-json.
+ * code names the drop reason: unreachable, too-large, peer-http-status, peer-not-json.
  */
 import { ShoalError } from '../protocol/errors.js'
 import { httpExchange, HttpClientError, type HttpAnswer } from '../http/http-client.js'
@@ -24,10 +24,10 @@ export async function fetchPeerFingerprints(address: string, opts: PeerClientOpt
     res = await httpExchange(`http://${address}${FINGERPRINTS_PATH}`, { headers: { accept: 'application/json' }, timeoutMs: opts.timeoutMs, maxBytes: opts.maxBytes })
   } catch (err) {
     if (err instanceof HttpClientError && err.code === 'too-large') {
-      throw new ShoalError('peer-too-large', `the agent at ${address} sent more than ${opts.maxBytes} bytes for ${FINGERPRINTS_PATH}; ignoring its answer`)
+      throw new ShoalError('too-large', `the agent at ${address} sent more than ${opts.maxBytes} bytes for ${FINGERPRINTS_PATH}; ignoring its answer`)
     }
     const why = err instanceof HttpClientError && err.phase === 'body' ? `the answer of the agent at ${address} broke off` : `cannot reach the agent at ${address}`
-    throw new ShoalError('peer-unreachable', `${why}: ${(err as Error).message}`, { cause: err })
+    throw new ShoalError('unreachable', `${why}: ${(err as Error).message}`, { cause: err })
   }
   const text = res.body.toString('utf8')
   if (res.status !== 200) {

@@ -4,6 +4,7 @@
  * that says what to do. Every failure becomes the body `{ error: { code, message, issues? } }`.
  */
 import { ShoalError } from '../protocol/errors.js'
+import { errorCodeInfo, type ErrorCode, type ForeignCode } from '../protocol/error-codes.js'
 
 export interface Issue {
   path: string
@@ -19,7 +20,7 @@ export interface ErrorReply {
 export class HttpError extends ShoalError {
   constructor(
     readonly status: number,
-    code: string,
+    code: ErrorCode | ForeignCode,
     message: string,
     readonly issues?: Issue[],
   ) {
@@ -28,12 +29,16 @@ export class HttpError extends ShoalError {
   }
 }
 
-/** The answer for a thrown error: HttpError as it is, a ShoalError by its code, anything else undefined (a 500 the server words). */
+/** The statuses a ShoalError thrown inside a coordinator route answers with (any other code: 500). */
+const ROUTE_STATUS: ReadonlySet<string> = new Set(['not-found', 'usage', 'conflict'])
+
+/**
+ * The answer for a thrown error: HttpError as it is, a ShoalError by its code (not-found,
+ * usage and conflict with their registry status, any other 500), anything else undefined
+ * (a 500 the server words).
+ */
 export function httpErrorOf(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err
-  if (err instanceof ShoalError) {
-    const status = err.code === 'not-found' ? 404 : err.code === 'usage' ? 400 : err.code === 'conflict' ? 409 : 500
-    return new HttpError(status, err.code, err.message)
-  }
+  if (err instanceof ShoalError) return new HttpError(ROUTE_STATUS.has(err.code) ? (errorCodeInfo(err.code)?.status ?? 500) : 500, err.code, err.message)
   return undefined
 }

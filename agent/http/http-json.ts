@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { HttpError, type ErrorReply, type Issue } from './http-error.js'
+import type { ErrorCode, ForeignCode } from '../protocol/error-codes.js'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
@@ -23,7 +24,7 @@ export function closeIfUnread(res: ServerResponse): Record<string, string> {
   return res.req && !res.req.complete ? { Connection: 'close' } : {}
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: Issue[]): void {
+export function sendError(res: ServerResponse, status: number, code: ErrorCode | ForeignCode, message: string, issues?: Issue[]): void {
   const body: ErrorReply = { error: { code, message, ...(issues ? { issues } : {}) } }
   if (res.headersSent) {
     res.destroy()
