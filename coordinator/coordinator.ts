@@ -25,6 +25,7 @@ import { HttpError, httpErrorOf, readJson, Router, sendError, sendJson, sendText
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
+import { exposition, sendMetrics } from '../agent/http/metrics-registry.js'
 import { PROTOCOL_VERSION } from '../agent/protocol/frame.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { serveFile, statFile } from './static-file.js'
@@ -287,9 +288,7 @@ export class Coordinator {
         this.metrics.rosterMembers.set(st.nodes.size)
         this.metrics.rosterVersion.set(st.rosterVersion)
         this.metrics.pendingApprovals.set([...st.pending.values()].filter((p) => p.state === 'waiting').length)
-        const text = await this.metrics.registry.metrics()
-        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) })
-        res.end(text)
+        sendMetrics(res, await exposition(this.metrics.registry))
       })
     addAdminRoutes(this.router, () => ({ state: this.state, images: this.images!, config: this.config }))
   }

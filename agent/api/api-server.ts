@@ -16,6 +16,7 @@ import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 import { agentOpenApi } from './openapi.js'
 import { readCapped } from './read-capped.js'
 import { HttpError, Router, sendError, sendJson } from '../http/index.js'
+import { sendMetrics } from '../http/metrics-registry.js'
 
 /** A forwarded inventory is tens of KB; 4 MiB is generous and bounds what an insider's record can make an agent hold. */
 export const MAX_FORWARDED_INVENTORY_BYTES = 4 * 1024 * 1024
@@ -96,11 +97,7 @@ export class ApiServer {
       .on(GET, '/v1/nodes/:id/inventory', async ({ res }, p) => sendJson(res, 200, await this.inventory(p.id!)))
     const metrics = opts.metrics
     if (metrics) {
-      this.routes.on(GET, '/metrics', async ({ res }) => {
-        const { contentType, text } = await metrics.expose()
-        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
-        res.end(text)
-      })
+      this.routes.on(GET, '/metrics', async ({ res }) => sendMetrics(res, await metrics.expose()))
     }
   }
 
