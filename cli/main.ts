@@ -10,6 +10,7 @@
  * Errors are ONE line on stderr; a usage error points at the command's --help.
  */
 import { ShoalError } from '../agent/protocol/errors.js'
+import { errorCodeInfo } from '../agent/protocol/error-codes.js'
 import { HelpRequested } from './args.js'
 
 export interface CommandModule {
@@ -90,6 +91,7 @@ export async function main(argv: string[], io: CliIo = stdio): Promise<number> {
     }
     const [line, code] = describeError(err, name)
     io.err(`error: ${line}`)
+    if (process.env.SHOAL_DEBUG && err instanceof ShoalError) io.err(explainCode(err.code))
     if (process.env.SHOAL_DEBUG && err instanceof Error && err.stack) io.err(err.stack)
     return code
   }
@@ -100,7 +102,8 @@ export function describeError(err: unknown, command: string): [string, number] {
   if (err instanceof ShoalError) {
     let line = firstLine(err.message)
     if (err.code === 'usage' && !/--help|shoal \w/.test(line)) line += ` (see: shoal ${command} --help)`
-    return [line, err.code === 'usage' ? 2 : err.code === 'unreachable' ? 3 : 1]
+    // The exit status comes from the registry: 2 usage, 3 unreachable and its twins (kube-, kubelet-, peer-), else 1.
+    return [line, errorCodeInfo(err.code)?.exit ?? 1]
   }
   const e = err as { name?: string; issues?: { path: PropertyKey[]; message: string }[]; message?: string }
   if (e?.name === 'ZodError' && Array.isArray(e.issues)) {
@@ -110,6 +113,12 @@ export function describeError(err: unknown, command: string): [string, number] {
     return [`an answer had an unexpected shape (field ${at}: ${i?.message ?? '?'}); are the CLI and the server the same version? (compare with: shoal version)`, 1]
   }
   return [`${firstLine(e?.message ?? String(err))} (a bug in shoal ${command}; SHOAL_DEBUG=1 shows more)`, 1]
+}
+
+/** `code X: what it means; what to do` from the registry (SHOAL_DEBUG=1 prints it under the error). */
+export function explainCode(code: string): string {
+  const info = errorCodeInfo(code)
+  return info ? `code ${code}: ${info.meaning}; ${info.fix}` : `code ${code} (not known to this CLI: a newer server?)`
 }
 
 function firstLine(s: string): string {

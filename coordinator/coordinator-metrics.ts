@@ -3,11 +3,12 @@
  * refused, so a refused token or a broken download is counted, not just logged. One
  * registry per Coordinator, so tests and several instances in one process never mix.
  */
-import { Counter, Gauge, Registry } from 'prom-client'
-import { collectProcessMetrics } from '../agent/api/agent-metrics.js'
+import { Counter, Gauge } from 'prom-client'
+import { serverRegistry } from '../agent/http/metrics-registry.js'
 
 export class CoordinatorMetrics {
-  readonly registry = new Registry()
+  // Process and Node runtime series (CPU, RSS, heap, event loop lag, GC) included, as on every agent.
+  readonly registry = serverRegistry()
   readonly enrollments = new Counter({
     name: 'shoal_coordinator_enrollments_total',
     help: 'Enrollment answers by outcome (enrolled, pending, refused) and refusal code',
@@ -40,9 +41,4 @@ export class CoordinatorMetrics {
   readonly rosterMembers = new Gauge({ name: 'shoal_coordinator_roster_members', help: 'Nodes on the roster', registers: [this.registry] })
   readonly rosterVersion = new Gauge({ name: 'shoal_coordinator_roster_version', help: 'Current roster version', registers: [this.registry] })
   readonly pendingApprovals = new Gauge({ name: 'shoal_coordinator_pending_approvals', help: 'Enrollments waiting for an operator', registers: [this.registry] })
-
-  constructor() {
-    // Process and Node runtime series (CPU, RSS, heap, event loop lag, GC), as on every agent.
-    collectProcessMetrics(this.registry)
-  }
 }

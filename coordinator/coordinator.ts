@@ -7,10 +7,11 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ShoalError } from '../agent/protocol/errors.js'
+import type { ErrorCode, ForeignCode } from '../agent/protocol/error-codes.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
 import type { MeshParam } from '../agent/protocol/kernel-params/index.js'
-import { handleAdmin } from './admin-routes.js'
+import { addAdminRoutes } from './admin-routes.js'
 import { CoordinatorPage } from './page-api.js'
 import { recordShellSession, rosterWithOperators } from './operators.js'
 import { SHELL_AUDIT_TOPIC, ShellSession } from '../agent/protocol/shell-channel.js'
@@ -20,16 +21,17 @@ import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
 import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from '../agent/protocol/enroll/enroll-api.js'
 import { enroll } from './enrollment.js'
-import { allow, HttpError, readJson, sendError, sendJson, sendText, validate } from './http-json.js'
+import { HttpError, httpErrorOf, readJson, Router, sendError, sendJson, sendText, validate, type Exchange } from '../agent/http/index.js'
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'
 import { ImageStore } from './image-store.js'
 import { CoordinatorMetrics } from './coordinator-metrics.js'
+import { exposition, sendMetrics } from '../agent/http/metrics-registry.js'
 import { PROTOCOL_VERSION } from '../agent/protocol/frame.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
-import { isWavePath, startWaves, type Waves, type WavesOptions } from './waves/index.js'
+import { startWaves, type Waves, type WavesOptions } from './waves/index.js'
 import { waveMetrics } from './waves/wave-metrics.js'
 import { coordinatorOpenApi } from './openapi.js'
 
@@ -72,6 +74,7 @@ export class Coordinator {
   readonly metrics = new CoordinatorMetrics()
   private readonly tokenRate: SourceRateLimit
   private readonly stateIntegrity: boolean
+  private readonly router = new Router<Exchange>((method, path) => new HttpError(404, 'not-found', `no route ${method} ${path}`))
 
   constructor(
     readonly config: CoordinatorConfig,
@@ -87,6 +90,7 @@ export class Coordinator {
     this.meshTiming = mesh.timing
     this.kernelArgs = mesh.kernelArgs
     this.tokenRate = new SourceRateLimit({ burst: config.joinTokenBurst, perMinute: config.joinTokensPerMinute }, this.clock)
+    this.addRoutes()
   }
 
   start(): Promise<void> {
@@ -127,6 +131,7 @@ export class Coordinator {
       if (parsed.success && parsed.data.node === e.from) void recordShellSession(state, parsed.data).catch((err) => this.log.warn({ component: 'coordinator', err: (err as Error).message }, 'shell audit not recorded'))
     })
     const waves = this._waves
+    waves.addRoutes(this.router)
     waveMetrics(this.metrics.registry, () => waves.service.list(), this.clock.now(), () => this.clock.now())
 
     const server = createServer({ keepAliveTimeout: c.keepAliveTimeoutMs, requestTimeout: 120_000 }, (req, res) => {
@@ -225,25 +230,24 @@ export class Coordinator {
     const method = req.method ?? 'GET'
     // A GET with a body still streaming: answer, then close, rather than read it to its end.
     if ((method === 'GET' || method === 'HEAD') && !req.complete) res.setHeader('Connection', 'close')
-    if (path.startsWith(`${routes.images}/`)) return this.handleImage(req, res, path, method)
     if (this.page && (path === '/' || path.startsWith('/page/') || path.startsWith('/v1/mesh')) && (await this.page.handle(req, res, path))) return
-    if (isWavePath(path)) return this.waves.handle(req, res, path, method)
-    if (path.startsWith('/v1/admin/')) return handleAdmin({ state: this.state, images: this.images!, config: this.config }, req, res, path, method, url)
-    switch (path) {
-      case routes.bootScript:
-        allow(method, ['GET'])
-        return this.bootScript(req, res, url)
-      case routes.joinToken: {
-        allow(method, ['GET'])
+    await this.router.dispatch({ req, res, url, method }, method, path)
+  }
+
+  /** The routes of the coordinator itself; admin (admin-routes.ts) and waves (waves/wave-routes.ts) add theirs. */
+  private addRoutes(): void {
+    this.router
+      .on(['GET', 'HEAD'], `${routes.images}/*`, ({ req, res, url, method }) => this.handleImage(req, res, url.pathname, method))
+      .on(['GET'], routes.bootScript, ({ req, res, url }) => this.bootScript(req, res, url))
+      .on(['GET'], routes.joinToken, async ({ req, res, url }) => {
         const mac = validate(Mac, url.searchParams.get('mac') ?? undefined, 'mac query parameter')
         this.refuseUnknownMac(mac)
         const wait = this.tokenRate.take(req.socket.remoteAddress ?? '?')
         if (wait > 0) throw new HttpError(429, 'rate-limited', `too many join tokens from ${req.socket.remoteAddress}; retry in ${Math.ceil(wait / 1000)} s (joinTokensPerMinute)`)
         const t = await this.issueToken(mac)
-        return sendJson(res, 200, { token: t.token, mac, expiresAt: t.expiresAt } satisfies JoinTokenResponse)
-      }
-      case routes.enroll: {
-        allow(method, ['POST'])
+        sendJson(res, 200, { token: t.token, mac, expiresAt: t.expiresAt } satisfies JoinTokenResponse)
+      })
+      .on(['POST'], routes.enroll, async ({ req, res }) => {
         const body = validate(EnrollRequest, await readJson(req, this.config.maxBodyBytes), 'enrollment request')
         const out = await enroll(this.state, body, {
           bootstrap: this.bootstrapFor(req),
@@ -256,10 +260,9 @@ export class Coordinator {
         })
         this.metrics.enrollments.inc({ outcome: out.status === 200 ? 'enrolled' : out.status === 202 ? 'pending' : 'refused', code: out.status === 403 || out.status === 409 ? out.code : '' })
         if (out.status === 403 || out.status === 409) return this.sendError(res, out.status, out.code, out.message)
-        return sendJson(res, out.status, out.body)
-      }
-      case routes.roster: {
-        allow(method, ['GET', 'HEAD'])
+        sendJson(res, out.status, out.body)
+      })
+      .on(['GET', 'HEAD'], routes.roster, ({ req, res, url }) => {
         // Agents poll the roster: an unchanged version costs a 304 and no signing.
         // ?operators=1: the roster with its operators (agents that know them ask; docs/shell.md).
         const withOperators = url.searchParams.get('operators') === '1'
@@ -268,34 +271,26 @@ export class Coordinator {
           res.writeHead(304, { ETag: etag })
           return void res.end()
         }
-        return sendJson(res, 200, withOperators ? rosterWithOperators(this.state) : this.state.roster(), { ETag: etag })
-      }
-      case routes.cluster:
-        allow(method, ['GET', 'HEAD'])
-        return sendJson(res, 200, {
+        sendJson(res, 200, withOperators ? rosterWithOperators(this.state) : this.state.roster(), { ETag: etag })
+      })
+      .on(['GET', 'HEAD'], routes.cluster, ({ req, res }) =>
+        sendJson(res, 200, {
           cluster: this.state.clusterId,
           clusterKey: this.state.publicKey,
           bootstrap: this.bootstrapFor(req),
           rosterVersion: this.state.rosterVersion,
-        } satisfies ClusterInfo)
-      case '/openapi.json':
-        allow(method, ['GET'])
-        return sendJson(res, 200, coordinatorOpenApi())
-      case '/healthz':
-        return sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION })
-      case '/metrics': {
-        allow(method, ['GET'])
+        } satisfies ClusterInfo),
+      )
+      .on(['GET'], '/openapi.json', ({ res }) => sendJson(res, 200, coordinatorOpenApi()))
+      .on('*', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION }))
+      .on(['GET'], '/metrics', async ({ res }) => {
         const st = this.state
         this.metrics.rosterMembers.set(st.nodes.size)
         this.metrics.rosterVersion.set(st.rosterVersion)
         this.metrics.pendingApprovals.set([...st.pending.values()].filter((p) => p.state === 'waiting').length)
-        const text = await this.metrics.registry.metrics()
-        res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) })
-        return void res.end(text)
-      }
-      default:
-        throw new HttpError(404, 'not-found', `no route ${method} ${path}`)
-    }
+        sendMetrics(res, await exposition(this.metrics.registry))
+      })
+    addAdminRoutes(this.router, () => ({ state: this.state, images: this.images!, config: this.config }))
   }
 
   private refuseUnknownMac(mac: string): void {
@@ -379,7 +374,6 @@ export class Coordinator {
   }
 
   private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
-    allow(method, ['GET', 'HEAD'])
     const parts = path.slice(routes.images.length + 1).split('/')
     if (parts.length !== 2) throw new HttpError(404, 'not-found', `expected ${routes.images}/VERSION/FILE, got ${path}`)
     const [version, file] = parts.map((p) => safeDecode(p)) as [string, string]
@@ -414,16 +408,13 @@ export class Coordinator {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
-    if (err instanceof HttpError) return this.sendError(res, err.status, err.code, err.message, err.issues)
-    if (err instanceof ShoalError) {
-      const status = err.code === 'not-found' ? 404 : err.code === 'usage' ? 400 : err.code === 'conflict' ? 409 : 500
-      return this.sendError(res, status, err.code, err.message)
-    }
+    const e = httpErrorOf(err)
+    if (e) return this.sendError(res, e.status, e.code, e.message, e.issues)
     this.log.error({ component: 'coordinator', err: (err as Error)?.stack ?? String(err) }, 'request failed')
     this.sendError(res, 500, 'internal', 'internal error; see the coordinator log')
   }
 
-  private sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
+  private sendError(res: ServerResponse, status: number, code: ErrorCode | ForeignCode, message: string, issues?: { path: string; message: string }[]): void {
     this.metrics.httpErrors.inc({ status: String(status), code })
     sendError(res, status, code, message, issues)
   }

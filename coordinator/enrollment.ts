@@ -3,6 +3,7 @@
  * the roster out. Refusals change nothing stored; acceptance commits the token's use, the
  * node, its MAC binding, the new roster version and the audit entry in one batch.
  */
+import type { ErrorCode } from '../agent/protocol/error-codes.js'
 import type { Logger } from '../agent/protocol/ports.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { signCertificate } from '../agent/protocol/enroll/certificate.js'
@@ -37,7 +38,7 @@ export interface EnrollContext {
 export type EnrollOutcome =
   | { status: 200; body: EnrollResponse }
   | { status: 202; body: EnrollPending }
-  | { status: 403; code: string; message: string }
+  | { status: 403; code: ErrorCode; message: string }
   | { status: 409; code: 'id-in-use'; message: string }
 
 const PENDING_RETRY_MS = 5_000

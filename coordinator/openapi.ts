@@ -5,7 +5,7 @@
  * test/openapi.test.ts lints it and validates live answers of every route against it.
  */
 import { z } from 'zod'
-import { buildOpenApi, jsonSchema, type Route } from '../agent/api/openapi-builder.js'
+import { cachedOpenApi, jsonSchema, textResponse, type Route } from '../agent/http/openapi-builder.js'
 import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { AddOperatorRequest, AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
@@ -17,7 +17,7 @@ import { Assignment, AuditEntry } from './state-store.js'
 import { AssignLeaseRequest, DryRun, ForceReleaseRequest, WaveCreate, WaveId, WaveStatus } from './waves/wave-api.js'
 
 const error = (description: string) => ({ description, schema: ErrorBody })
-const text = (description: string, contentType = 'text/plain') => ({ description, raw: { contentType, schema: { type: 'string' } } })
+const text = textResponse
 const unauthorized = error('Missing or wrong admin token')
 const macQuery = { mac: { in: 'query' as const, description: 'the MAC that asks, aa:bb:cc:dd:ee:ff', schema: Mac, required: true } }
 const waveParam = { id: { in: 'path' as const, description: 'wave id, or "current" for the newest', schema: WaveId } }
@@ -113,16 +113,12 @@ export const coordinatorRoutes: Route[] = [
   },
 ]
 
-let cached: Record<string, unknown> | undefined
-
-export function coordinatorOpenApi(): Record<string, unknown> {
-  cached ??= buildOpenApi({
-    title: 'shoal coordinator API',
-    version: SOFTWARE_VERSION,
-    description:
-      'Boot scripts, enrollment, the signed roster, images, upgrade waves and the admin API of a shoal coordinator. Errors are {"error":{"code","message"}} with a 4xx/5xx status. Admin and wave routes need Authorization: Bearer <admin token> (<dataDir>/admin-token). The CLI is the usual client: shoal coordinator --help, shoal upgrade --help.',
-    server: 'http://127.0.0.1:8080',
-    routes: coordinatorRoutes,
-  })
-  return cached
-}
+/** The document, built on first use. */
+export const coordinatorOpenApi = cachedOpenApi(() => ({
+  title: 'shoal coordinator API',
+  version: SOFTWARE_VERSION,
+  description:
+    'Boot scripts, enrollment, the signed roster, images, upgrade waves and the admin API of a shoal coordinator. Errors are {"error":{"code","message"}} with a 4xx/5xx status. Admin and wave routes need Authorization: Bearer <admin token> (<dataDir>/admin-token). The CLI is the usual client: shoal coordinator --help, shoal upgrade --help.',
+  server: 'http://127.0.0.1:8080',
+  routes: coordinatorRoutes,
+}))

@@ -47,7 +47,7 @@ describe('shoal coordinator (admin commands)', () => {
 
   it('a wrong admin token fails (1), a missing argument is usage (2), no coordinator is unreachable (3)', async () => {
     h = await startTestCoordinator()
-    await expect(run(['nodes', '--url', h.url, '--admin-token', 'wrong-wrong-wrong-1'], io().io)).rejects.toMatchObject({ code: 'failed' })
+    await expect(run(['nodes', '--url', h.url, '--admin-token', 'wrong-wrong-wrong-1'], io().io)).rejects.toMatchObject({ code: 'unauthorized' })
     await expect(run(['approve', '--url', h.url, '--admin-token', h.adminToken], io().io)).rejects.toMatchObject({ code: 'usage' })
     await expect(run(['nodes', '--url', 'http://127.0.0.1:1', '--admin-token', 'x'], io().io)).rejects.toMatchObject({ code: 'unreachable' })
     await expect(run(['frobnicate'], io().io)).rejects.toMatchObject({ code: 'usage' })

@@ -11,7 +11,8 @@
  * type, drop reason, refusal reason, gate, source) — never a label per peer.
  * One Registry per agent, so several agents in one process (tests, the demo) never mix.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
+import { exposition, serverRegistry } from '../http/metrics-registry.js'
 import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
 import { Phase } from '../protocol/node-record.js'
 import { PROTOCOL_VERSION } from '../protocol/frame.js'
@@ -54,18 +55,8 @@ function mirror<L extends string>(counter: Counter<L>) {
 
 const SECONDS = (ms: number) => ms / 1000
 
-/**
- * prom-client's process and Node runtime series, minus three it names against the
- * Prometheus rules (gauges called `_total`, which `promtool check metrics` rejects); their
- * per-type siblings (nodejs_active_handles{type}, ...) carry the same numbers.
- */
-export function collectProcessMetrics(registry: Registry): void {
-  collectDefaultMetrics({ register: registry })
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
-}
-
 export class AgentMetrics {
-  readonly registry = new Registry()
+  readonly registry = serverRegistry()
   private readonly detach: () => void
 
   /** Health probe latency per source; UpgradeAgent reports each gate round here. */
@@ -86,7 +77,6 @@ export class AgentMetrics {
 
   constructor(mesh: MeshMetricsSource) {
     const r = [this.registry]
-    collectProcessMetrics(this.registry)
     new Gauge({ name: 'shoal_agent_info', help: 'Software and wire protocol version of this agent (always 1)', labelNames: ['version', 'protocol'] as const, registers: r }).set(
       { version: SOFTWARE_VERSION, protocol: String(PROTOCOL_VERSION) },
       1,
@@ -226,7 +216,7 @@ export class AgentMetrics {
 
   /** The exposition text and its content type. */
   async expose(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() }
+    return exposition(this.registry)
   }
 
   close(): void {

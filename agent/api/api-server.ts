@@ -15,6 +15,8 @@ import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 import { agentOpenApi } from './openapi.js'
 import { readCapped } from './read-capped.js'
+import { HttpError, Router, sendError, sendJson } from '../http/index.js'
+import { sendMetrics } from '../http/metrics-registry.js'
 
 /** A forwarded inventory is tens of KB; 4 MiB is generous and bounds what an insider's record can make an agent hold. */
 export const MAX_FORWARDED_INVENTORY_BYTES = 4 * 1024 * 1024
@@ -64,16 +66,6 @@ function changedFields(previous: NodeRecordBody | undefined, next: NodeRecordBod
   return fields.filter((f) => JSON.stringify(previous[f]) !== JSON.stringify(next[f]))
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 interface CachedInventory {
   inventory: unknown
   fetchedAt: number
@@ -86,9 +78,27 @@ export class ApiServer {
   private readonly watchers = new Set<ServerResponse>()
   private readonly inventoryCache = new Map<string, CachedInventory>()
   private readonly log: Logger
+  private readonly routes: Router<{ req: IncomingMessage; res: ServerResponse }>
 
   constructor(private readonly opts: ApiServerOptions) {
     this.log = opts.logger ?? silentLogger
+    const GET = ['GET', 'HEAD']
+    const src = opts.source
+    const notFound = (_method: string, path: string) => new HttpError(404, 'not-found', `no route ${path}; the routes are listed at GET /openapi.json`)
+    this.routes = new Router<{ req: IncomingMessage; res: ServerResponse }>(notFound)
+      .on(GET, '/openapi.json', ({ res }) => sendJson(res, 200, agentOpenApi()))
+      .on(GET, '/v1/cluster', ({ res }) => sendJson(res, 200, clusterSummary(src.selfId, src.view(), src.now())))
+      .on(GET, '/v1/self', ({ res }) => sendJson(res, 200, this.self()))
+      .on(GET, '/v1/watch', ({ req, res }) => this.watch(req, res))
+      // Known fingerprints of the whole cluster, for a rebooting worker (agent/boot/peer-identity.ts).
+      .on(GET, '/v1/fingerprints', ({ res }) => sendJson(res, 200, meshFingerprints(src.view())))
+      .on(GET, '/v1/nodes', ({ res }) => sendJson(res, 200, clusterSummary(src.selfId, src.view(), src.now()).nodes))
+      .on(GET, '/v1/nodes/:id', ({ res }, p) => sendJson(res, 200, this.node(p.id!)))
+      .on(GET, '/v1/nodes/:id/inventory', async ({ res }, p) => sendJson(res, 200, await this.inventory(p.id!)))
+    const metrics = opts.metrics
+    if (metrics) {
+      this.routes.on(GET, '/metrics', async ({ res }) => sendMetrics(res, await metrics.expose()))
+    }
   }
 
   /** Listens; resolves with the bound host:port. */
@@ -134,37 +144,16 @@ export class ApiServer {
     try {
       const url = new URL(req.url ?? '/', 'http://agent')
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method-not-allowed', `${req.method} is not supported; this API is read-only (GET)`)
-      if (url.pathname === '/openapi.json') return this.json(res, 200, agentOpenApi())
-      if (this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return
-      if (url.pathname === '/metrics' && this.opts.metrics) {
-        const { contentType, text } = await this.opts.metrics.expose()
-        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) })
-        return void res.end(text)
-      }
-      const parts = url.pathname.split('/').filter(Boolean)
-      if (parts[0] !== 'v1') throw new HttpError(404, 'not-found', `no route ${url.pathname}; the routes are listed at GET /openapi.json`)
-      const [, a, b, c, ...rest] = parts
-      if (a === 'cluster' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()))
-      if (a === 'self' && !b) return this.json(res, 200, this.self())
-      if (a === 'watch' && !b) return this.watch(req, res)
-      // Known fingerprints of the whole cluster, for a rebooting worker (agent/boot/peer-identity.ts).
-      if (a === 'fingerprints' && !b) return this.json(res, 200, meshFingerprints(this.opts.source.view()))
-      if (a === 'nodes' && b && !c) return this.json(res, 200, this.node(b))
-      if (a === 'nodes' && b && c === 'inventory' && rest.length === 0) return this.json(res, 200, await this.inventory(b))
-      if (a === 'nodes' && !b) return this.json(res, 200, clusterSummary(this.opts.source.selfId, this.opts.source.view(), this.opts.source.now()).nodes)
-      throw new HttpError(404, 'not-found', `no route ${url.pathname}; the routes are listed at GET /openapi.json`)
+      if (url.pathname !== '/openapi.json' && this.opts.extraRoutes && (await this.opts.extraRoutes(req, res, url))) return
+      // Empty segments are ignored (/v1//cluster is /v1/cluster), as they always were here.
+      const path = url.pathname.startsWith('/v1/') ? '/' + url.pathname.split('/').filter(Boolean).join('/') : url.pathname
+      if (!this.routes.has(path)) throw new HttpError(404, 'not-found', `no route ${url.pathname}; the routes are listed at GET /openapi.json`)
+      await this.routes.dispatch({ req, res }, req.method, path)
     } catch (err) {
-      if (err instanceof HttpError) return this.json(res, err.status, { error: { code: err.code, message: err.message } })
+      if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message, err.issues)
       this.log.error({ component: 'api', node: this.opts.source.selfId, err }, 'request failed')
-      return this.json(res, 500, { error: { code: 'internal', message: `internal error: ${(err as Error).message}` } })
+      return sendError(res, 500, 'internal', `internal error: ${(err as Error).message}`)
     }
-  }
-
-  private json(res: ServerResponse, status: number, body: unknown): void {
-    if (res.headersSent) return
-    const text = JSON.stringify(body)
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
-    res.end(text)
   }
 
   private checkId(raw: string): string {

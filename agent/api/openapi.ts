@@ -8,7 +8,7 @@ import { NodeId } from '../protocol/node-record.js'
 import { ShellSession } from '../protocol/shell-channel.js'
 import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { ApiErrorSchema, ClusterSummarySchema, FingerprintsSchema, InventoryAnswerSchema, NodeDetailSchema, NodeSummarySchema, SelfSchema, WatchLineSchema } from './api-schemas.js'
-import { buildOpenApi, jsonSchema, type Route } from './openapi-builder.js'
+import { cachedOpenApi, jsonSchema, textResponse, type Route } from '../http/openapi-builder.js'
 
 const error = (description: string) => ({ description, schema: ApiErrorSchema })
 const nodeParam = { id: { in: 'path' as const, description: 'node id (letters, digits, . _ -, at most 64)', schema: NodeId } }
@@ -75,21 +75,17 @@ export const agentRoutes: Route[] = [
       429: error('Too many sessions'),
     },
   },
-  { method: 'get', path: '/', summary: 'The live cluster page (static HTML; script and style under /page/; docs/cluster-page.md)', responses: { 200: { description: 'The page', raw: { contentType: 'text/html', schema: { type: 'string' } } } } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (docs/metrics.md)', responses: { 200: { description: 'Prometheus text exposition 0.0.4', raw: { contentType: 'text/plain', schema: { type: 'string' } } } } },
+  { method: 'get', path: '/', summary: 'The live cluster page (static HTML; script and style under /page/; docs/cluster-page.md)', responses: { 200: textResponse('The page', 'text/html') } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (docs/metrics.md)', responses: { 200: textResponse('Prometheus text exposition 0.0.4') } },
   { method: 'get', path: '/openapi.json', summary: 'This description', responses: { 200: { description: 'OpenAPI 3.1', schema: z.looseObject({ openapi: z.string() }) } } },
 ]
 
-let cached: Record<string, unknown> | undefined
-
-export function agentOpenApi(): Record<string, unknown> {
-  cached ??= buildOpenApi({
-    title: 'shoal agent API',
-    version: SOFTWARE_VERSION,
-    description:
-      'Every shoal agent answers for the whole cluster: ask any one of them. Read-only (GET; other methods answer 405), JSON. Errors are {"error":{"code","message"}} with a 4xx/5xx status; the message says what to do. Unauthenticated; binds 127.0.0.1 by default (config apiHost): open it to the provisioning LAN on purpose.',
-    server: 'http://127.0.0.1:7400',
-    routes: agentRoutes,
-  })
-  return cached
-}
+/** The document, built on first use. */
+export const agentOpenApi = cachedOpenApi(() => ({
+  title: 'shoal agent API',
+  version: SOFTWARE_VERSION,
+  description:
+    'Every shoal agent answers for the whole cluster: ask any one of them. Read-only (GET; other methods answer 405), JSON. Errors are {"error":{"code","message"}} with a 4xx/5xx status; the message says what to do. Unauthenticated; binds 127.0.0.1 by default (config apiHost): open it to the provisioning LAN on purpose.',
+  server: 'http://127.0.0.1:7400',
+  routes: agentRoutes,
+}))

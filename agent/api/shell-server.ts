@@ -24,6 +24,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Clock, Keyring, Logger } from '../protocol/ports.js'
 import { silentLogger } from '../protocol/ports.js'
+import type { ErrorCode } from '../protocol/error-codes.js'
 import { Channel, errorStatus, exitStatus, frame, Resize, SHELL_SUBPROTOCOL, unframe, type ExecStatus, type ShellSession } from '../protocol/shell-channel.js'
 import { checkGrant, NonceMemory, type GrantRefusal, type OperatorEntry, type ShellGrant } from '../protocol/shell-grant.js'
 
@@ -411,7 +412,7 @@ function shellEnv(): Record<string, string> {
   return env
 }
 
-function reject(socket: Duplex, status: number, code: string, message: string): void {
+function reject(socket: Duplex, status: number, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } })
   const reason = { 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error' }[status] ?? 'Error'
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)

@@ -1,19 +1,21 @@
 /**
  * The boot agent's view of the coordinator (routes and schemas: agent/protocol/enroll/enroll-api.ts).
- * `CoordinatorApi` is the port; `HttpCoordinator` speaks HTTP with node:http, so the
- * initramfs needs no HTTP library (and the boot does not pay for loading fetch's undici). Every answer is parsed with zod at this edge.
+ * `CoordinatorApi` is the port; `HttpCoordinator` speaks HTTP with node:http (JSON through
+ * the one bounded client, agent/http/http-client.ts), so the boot does not pay for loading fetch's undici. Every answer is parsed with zod at this edge.
  * Failures are ShoalErrors: 'unreachable' (network, timeout, 5xx: retry), the coordinator's
  * own code for 4xx (e.g. 'token-used'), 'bad-answer' for a body that does not parse.
  */
 import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
-import { get as httpGet, request as httpRequest, type IncomingMessage } from 'node:http'
-import { get as httpsGet, request as httpsRequest } from 'node:https'
+import { get as httpGet, type IncomingMessage } from 'node:http'
+import { get as httpsGet } from 'node:https'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
+import { foreignCode } from '../protocol/error-codes.js'
+import { httpExchange } from '../http/http-client.js'
 import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../protocol/enroll/enroll-api.js'
 
 /** Largest JSON answer accepted (a roster of ~10,000 members is a few MB). */
@@ -118,42 +120,14 @@ export class HttpCoordinator implements CoordinatorApi {
     return parsed.data
   }
 
-  /** One request, the whole answer as text (capped at MAX_JSON_BYTES); the deadline covers all of it. */
-  private request(path: string, init: { method?: 'GET' | 'POST'; body?: string }): Promise<{ status: number; text: string }> {
-    const url = new URL(`${this.baseUrl}${path}`)
-    return new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const headers: Record<string, string | number> = init.body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(init.body) } : {}
-      const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: init.method ?? 'GET', headers }, (res) => {
-        const chunks: Buffer[] = []
-        let size = 0
-        // An error answer needs only its message: its first 4 KiB are kept and the rest is not read.
-        const failed = (res.statusCode ?? 0) >= 300 && res.statusCode !== 304
-        res.on('data', (c: Buffer) => {
-          size += c.length
-          if (failed && size > ERROR_BODY_BYTES) {
-            chunks.push(c)
-            clearTimeout(timer)
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).subarray(0, ERROR_BODY_BYTES).toString('utf8') })
-            return req.destroy()
-          }
-          if (size > MAX_JSON_BYTES) return req.destroy(new Error(`answer larger than ${MAX_JSON_BYTES} bytes`))
-          chunks.push(c)
-        })
-        res.on('end', () => {
-          clearTimeout(timer)
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') })
-        })
-        res.on('error', reject)
-      })
-      const timer = setTimeout(() => req.destroy(Object.assign(new Error('timed out'), { name: 'TimeoutError' })), this.timeoutMs)
-      req.on('error', (err) => {
-        clearTimeout(timer)
-        reject(err)
-      })
-      req.end(init.body)
-    }).catch((err) => {
-      throw new ShoalError('unreachable', `cannot reach the coordinator at ${this.baseUrl}: ${describe(err)}`, { cause: err })
-    })
+  /** One request, the whole answer as text (capped at MAX_JSON_BYTES; an error answer at its first 4 KiB); the deadline covers all of it. */
+  private async request(path: string, init: { method?: 'GET' | 'POST'; body?: string }): Promise<{ status: number; text: string }> {
+    try {
+      const res = await httpExchange(`${this.baseUrl}${path}`, { method: init.method ?? 'GET', ...(init.body !== undefined ? { json: init.body } : {}), timeoutMs: this.timeoutMs, maxBytes: MAX_JSON_BYTES, errorBodyBytes: ERROR_BODY_BYTES })
+      return { status: res.status, text: res.body.toString('utf8') }
+    } catch (err) {
+      throw new ShoalError('unreachable', `cannot reach the coordinator at ${this.baseUrl}: ${(err as Error).message}`, { cause: err })
+    }
   }
 
   private failureOf(path: string, status: number, text: string): ShoalError {
@@ -165,7 +139,7 @@ export class HttpCoordinator implements CoordinatorApi {
     }
     const message = parsed?.error.message ?? text.slice(0, 200)
     if (status >= 500) return new ShoalError('unreachable', `coordinator ${path} failed with ${status}: ${message}`)
-    return new ShoalError(parsed?.error.code ?? `http-${status}`, `coordinator refused ${path} (${status}): ${message}`)
+    return new ShoalError(foreignCode(parsed?.error.code ?? `http-${status}`), `coordinator refused ${path} (${status}): ${message}`)
   }
 }
 

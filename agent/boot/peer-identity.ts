@@ -120,7 +120,8 @@ export function coordinatorOverrides(peers: PeerReport, enrolledId: string): str
 }
 
 function dropReasonOf(err: unknown): PeerDropReason {
-  const code = err instanceof ShoalError ? err.code : ''
-  const reason = code.startsWith('peer-') ? code.slice(5) : 'unreachable'
+  const code: string = err instanceof ShoalError ? err.code : ''
+  // peer-client's codes: the shared unreachable and too-large, and its own peer-http-status and peer-not-json.
+  const reason = code.startsWith('peer-') ? code.slice(5) : code
   return (PEER_DROP_REASONS as readonly string[]).includes(reason) ? (reason as PeerDropReason) : 'unreachable'
 }

@@ -7,9 +7,8 @@
  * is down changes nothing: the last good roster stays, and the mesh keeps working.
  */
 import { rename, writeFile } from 'node:fs/promises'
-import { get as httpGet } from 'node:http'
-import { get as httpsGet } from 'node:https'
 import { ShoalError } from '../protocol/errors.js'
+import { httpExchange } from '../http/http-client.js'
 import { verifyRoster } from '../protocol/enroll/certificate.js'
 import { routes, type SignedRoster } from '../protocol/enroll/enroll-api.js'
 
@@ -26,7 +25,7 @@ export async function fetchRoster(pin: RosterPin, timeoutMs: number): Promise<Si
 }
 
 /**
- * GET /v1/roster over node:http with If-None-Match: an unchanged roster costs a 304 with no
+ * GET /v1/roster (the bounded node:http client, agent/http) with If-None-Match: an unchanged roster costs a 304 with no
  * body and no signature check (a poll every 2 s must stay cheap on a slow, emulated worker;
  * fetch would also load undici). Resolves undefined when unchanged.
  */
@@ -34,7 +33,9 @@ export async function fetchRosterIfChanged(pin: RosterPin, timeoutMs: number, et
   let answer: { status: number; text: string; etag: string | undefined }
   try {
     // ?operators=1: the operators that may sign shell grants come along (older coordinators ignore it).
-    answer = await getText(new URL(`${pin.coordinator}${routes.roster}?operators=1`), timeoutMs, etag ? { 'if-none-match': etag } : {})
+    const res = await httpExchange(`${pin.coordinator}${routes.roster}?operators=1`, { headers: etag ? { 'if-none-match': etag } : {}, timeoutMs, maxBytes: MAX_ROSTER_BYTES })
+    const tag = res.headers.etag
+    answer = { status: res.status, text: res.body.toString('utf8'), etag: typeof tag === 'string' ? tag : undefined }
   } catch (err) {
     throw new ShoalError('unreachable', `cannot fetch the roster from ${pin.coordinator}: ${(err as Error).message}`, { cause: err })
   }
@@ -53,31 +54,6 @@ export async function fetchRosterIfChanged(pin: RosterPin, timeoutMs: number, et
 
 /** Largest roster answer accepted (~10,000 members is a few MB). */
 const MAX_ROSTER_BYTES = 64 * 1024 * 1024
-
-function getText(url: URL, timeoutMs: number, headers: Record<string, string>): Promise<{ status: number; text: string; etag: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { headers }, (res) => {
-      const chunks: Buffer[] = []
-      let size = 0
-      res.on('data', (c: Buffer) => {
-        size += c.length
-        if (size > MAX_ROSTER_BYTES) return req.destroy(new Error(`answer larger than ${MAX_ROSTER_BYTES} bytes`))
-        chunks.push(c)
-      })
-      res.on('end', () => {
-        clearTimeout(timer)
-        const etag = res.headers.etag
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), etag: typeof etag === 'string' ? etag : undefined })
-      })
-      res.on('error', reject)
-    })
-    const timer = setTimeout(() => req.destroy(new Error('timed out')), timeoutMs)
-    req.on('error', (err) => {
-      clearTimeout(timer)
-      reject(err)
-    })
-  })
-}
 
 /** Writes the agent's RosterFile and the signed original beside it, each via a rename. */
 export async function writeRosterFiles(path: string, roster: SignedRoster): Promise<void> {

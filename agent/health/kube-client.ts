@@ -9,7 +9,7 @@
 import type { Agent } from 'undici'
 import type { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
-import { backoffDelay, defaultBackoff, realRetryEnv, type BackoffPolicy, type RetryEnv } from './backoff.js'
+import { defaultBackoff, realRetryEnv, retryDelay, type BackoffPolicy, type RetryEnv } from './retry-policy.js'
 import type { KubeConnection } from './kube-config.js'
 import { KubeNode, KubePdb, KubePod, KubeStatus, listOf } from './kube-schemas.js'
 import type { KubeNodeView, PodRef } from './observation.js'
@@ -104,7 +104,7 @@ export class KubeClient {
           throw new ShoalError('kube-tls', `${what}: TLS verification failed (${last}); check the kubeconfig's certificate-authority`, { cause: err })
         if (attempt >= this.retry.attempts)
           throw new ShoalError('kube-unreachable', `${what}: ${last} (after ${attempt} attempts); is the API server up and the kubeconfig's server right?`, { cause: err })
-        await this.env.sleep(backoffDelay(this.retry, attempt, this.env.random))
+        await this.env.sleep(retryDelay(this.retry, attempt, this.env.random))
         continue
       }
       const okStatus = (status >= 200 && status < 300) || opts.pass?.includes(status)
@@ -117,7 +117,7 @@ export class KubeClient {
       const transient = status >= 500 || status === 429
       if (transient && attempt < this.retry.attempts) {
         last = `HTTP ${status}: ${msg}`
-        await this.env.sleep(backoffDelay(this.retry, attempt, this.env.random))
+        await this.env.sleep(retryDelay(this.retry, attempt, this.env.random))
         continue
       }
       if (status === 404) throw new ShoalError('kube-not-found', `${what}: ${msg}`)

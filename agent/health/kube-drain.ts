@@ -5,7 +5,7 @@
  * honoured. A 429 ("the budget says not now") is retried with backoff until the deadline;
  * at the deadline the drain reports which pods still block and why.
  */
-import { backoffDelay, type BackoffPolicy } from './backoff.js'
+import { retryDelay, type BackoffPolicy } from './retry-policy.js'
 import type { KubeClient } from './kube-client.js'
 import type { KubePdb, KubePod } from './kube-schemas.js'
 import { selects, type LabelSelector } from './label-selector.js'
@@ -128,7 +128,7 @@ export async function drainNode(client: KubeClient, node: string, opts: DrainOpt
         }
         if (out.kind !== 'denied') break
         reason = out.reason
-        const wait = backoffDelay(retry, attempt, env.random)
+        const wait = retryDelay(retry, attempt, env.random)
         if (env.now() + wait > deadline) {
           blocking.push({ ...ref, reason })
           return

@@ -1,10 +1,14 @@
+import type { ErrorCode, ForeignCode } from './error-codes.js'
+
 /**
- * One error base for the whole project: a stable machine-readable `code`, a message that
- * says what to do, and the underlying `cause`.
+ * One error base for the whole project: a stable machine-readable `code` from the closed set
+ * (./error-codes.ts, which says what each means and how to fix it), a message that says what
+ * to do, and the underlying `cause`. A code read from another process's answer comes in
+ * through foreignCode() and is kept as it was.
  */
 export class ShoalError extends Error {
-  readonly code: string
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode | ForeignCode
+  constructor(code: ErrorCode | ForeignCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
     this.name = 'ShoalError'

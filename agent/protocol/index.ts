@@ -1,5 +1,7 @@
 export * from './ports.js'
 export * from './errors.js'
+export * from './error-codes.js'
+export * from './backoff.js'
 export * from './frame.js'
 export * from './node-record.js'
 export * from './messages.js'

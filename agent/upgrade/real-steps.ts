@@ -20,6 +20,8 @@ import { drainNode } from '../health/kube-drain.js'
 import { KubeNode } from '../health/kube-schemas.js'
 import { signAssign, type SignedAssignClaim } from '../protocol/assign-proof.js'
 import { ShoalError } from '../protocol/errors.js'
+import { backoffDelay } from '../protocol/backoff.js'
+import { httpExchange } from '../http/http-client.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter } from '../protocol/ports.js'
 import type { Lease } from '../protocol/vote/index.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
@@ -40,6 +42,11 @@ export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): Sig
  * cleared) — an operator's own cordon carries no mark and is left alone.
  */
 export const CYCLE_ANNOTATION = 'shoal.dev/upgrade-cycle'
+
+/** Between asks for a boot assignment: 100 ms doubling to 2 s (the grant reaches the coordinator through the mesh within seconds). */
+const ASSIGN_BACKOFF = { initialMs: 100, maxMs: 2000, factor: 2, jitter: 0 } as const
+/** The answer is a few fields; a coordinator answering more is not one. */
+const ASSIGN_ANSWER_BYTES = 64 * 1024
 
 export { cycleMark }
 
@@ -141,20 +148,17 @@ export class RealSteps implements UpgradeSteps {
     const body = JSON.stringify(assignRequest(lease, this.o.keyring))
     const url = new URL('/v1/assign', this.o.coordinatorUrl)
     const deadline = this.o.clock.now() + this.o.assignDeadlineMs
-    let delay = 100
     for (let attempt = 1; ; attempt++) {
       let why: string
       let final = false
       try {
-        // undici only when a wave assigns a boot (not at start: ~9 MB RSS a mesh-only agent never needs).
-        const { request } = await import('undici')
-        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, headersTimeout: 10_000, bodyTimeout: 10_000 })
-        const text = await res.body.text()
-        if (res.statusCode === 200) {
+        const res = await httpExchange(url, { method: 'POST', json: body, timeoutMs: 10_000, maxBytes: ASSIGN_ANSWER_BYTES, errorBodyBytes: 4096 })
+        const text = res.body.toString('utf8')
+        if (res.status === 200) {
           this.log.info({ component: 'upgrade', node: lease.holder, wave: lease.wave, target, attempt }, 'boot assignment granted')
           return
         }
-        let code = 'http-' + res.statusCode
+        let code = 'http-' + res.status
         let message = text.slice(0, 300)
         try {
           const j = JSON.parse(text) as { error?: { code?: string; message?: string } }
@@ -162,14 +166,14 @@ export class RealSteps implements UpgradeSteps {
           message = j.error?.message ?? message
         } catch {}
         why = `${code}: ${message}`
-        final = res.statusCode >= 400 && res.statusCode < 500 && !(res.statusCode === 403 && code === 'no-lease')
+        final = res.status >= 400 && res.status < 500 && !(res.status === 403 && code === 'no-lease')
       } catch (err) {
         why = `coordinator unreachable at ${url.origin}: ${(err as Error).message}`
       }
       if (final) throw new ShoalError('refused', `the coordinator refused to assign ${target} to ${lease.holder}: ${why}`)
+      const delay = backoffDelay(ASSIGN_BACKOFF, attempt - 1, () => 0)
       if (this.o.clock.now() + delay > deadline) throw new ShoalError('unreachable', `boot assignment of ${target} not granted within ${Math.round(this.o.assignDeadlineMs / 1000)} s: ${why}`)
       await this.o.wait(delay)
-      delay = Math.min(delay * 2, 2000)
     }
   }
 

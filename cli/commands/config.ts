@@ -38,7 +38,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
       return 0
     case 'current-context':
       positionals(args, 0, 0, usage)
-      if (!config['current-context']) throw new ShoalError('failed', `no current context in ${configPath()}; pick one with: shoal config use-context NAME`)
+      if (!config['current-context']) throw new ShoalError('config', `no current context in ${configPath()}; pick one with: shoal config use-context NAME`)
       io.out(config['current-context'])
       return 0
     case 'get-contexts': {

@@ -191,7 +191,7 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
     },
   )
   const format = outputFormat(values.output)
-  const c = coordinatorClient(values, { badRequest: 'usage', refusedCode: 'failed' })
+  const c = coordinatorClient(values, { badRequest: 'usage' })
   const call = c.call
   const need = (n: number, what: string) => {
     if (positionals.length !== n) throw new ShoalError('usage', `${sub} needs ${what} (see: shoal coordinator ${sub} --help)`)

@@ -17,7 +17,8 @@ import { COORDINATOR_MESH_ID, coordinatorIdentity, CoordinatorMeshPeer } from '.
 import type { StateStore } from '../state-store.js'
 import { emptyMembers, type MemberSource } from './coordinator-view.js'
 import { LinkMeshPort, noMesh, type MeshLink } from './link-mesh-port.js'
-import { handleWaves } from './wave-routes.js'
+import { addWaveRoutes } from './wave-routes.js'
+import type { Exchange, Router } from '../../agent/http/index.js'
 import { WaveService } from './wave-service.js'
 import { registerWaveMetrics } from './wave-metrics.js'
 
@@ -56,7 +57,8 @@ export interface Waves {
   readonly peer: CoordinatorMeshPeer | undefined
   /** Where the coordinator sees members (its mesh peer, or the test's source). */
   readonly members: MemberSource
-  handle(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void>
+  /** Adds /v1/assign and /v1/waves* to the coordinator's router. */
+  addRoutes(router: Router<Exchange>): void
   close(): Promise<void>
 }
 
@@ -118,7 +120,7 @@ export async function startWaves(ctx: WavesContext, opts: WavesOptions = {}): Pr
     identity,
     peer,
     members,
-    handle: (req, res, path, method) => handleWaves({ waves: service, state: ctx.state, maxBodyBytes: ctx.maxBodyBytes }, req, res, path, method),
+    addRoutes: (router) => addWaveRoutes(router, { waves: service, state: ctx.state, maxBodyBytes: ctx.maxBodyBytes }),
     close() {
       closing ??= (async () => {
         clearTimeout(pending)

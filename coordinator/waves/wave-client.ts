@@ -6,6 +6,7 @@
  * error, exit 2, where the caller says so).
  */
 import { ShoalError } from '../../agent/protocol/errors.js'
+import type { ErrorCode } from '../../agent/protocol/error-codes.js'
 import { readCapped } from '../../agent/api/read-capped.js'
 
 /** Largest admin answer read (a node listing of 10,000 nodes, an audit page of 10,000 entries: a few MB). */
@@ -18,7 +19,7 @@ export interface AdminCallOptions {
   /** The flag that names the coordinator, for the unreachable message. Default `--coordinator URL`. */
   urlFlag?: string
   /** ShoalError code of every other refusal (default: `unauthorized` for 401, else `refused`); the exit code is 1 either way. */
-  refusedCode?: string
+  refusedCode?: ErrorCode
 }
 
 /** One admin API call: GET without a body, POST with one; the JSON answer, or a ShoalError saying why not. */

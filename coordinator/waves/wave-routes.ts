@@ -2,9 +2,8 @@
  * HTTP routes for waves (contract in wave-api.ts): admin bearer token for /v1/waves*,
  * the node's signature for /v1/assign. Bodies are validated strictly at the edge.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ClusterState } from '../cluster-state.js'
-import { allow, bearer, HttpError, readJson, sendJson, validate } from '../http-json.js'
+import { bearer, HttpError, readJson, sendJson, validate, type Exchange, type Router } from '../../agent/http/index.js'
 import { AssignLeaseRequest, ForceReleaseRequest, WaveCreate, waveRoutes } from './wave-api.js'
 import type { WaveService } from './wave-service.js'
 
@@ -14,55 +13,57 @@ export interface WaveRouteContext {
   maxBodyBytes: number
 }
 
-/** True for paths this module answers. */
-export function isWavePath(path: string): boolean {
-  return path === waveRoutes.assign || path === waveRoutes.waves || path.startsWith(`${waveRoutes.waves}/`)
-}
-
-export async function handleWaves(ctx: WaveRouteContext, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
-  if (path === waveRoutes.assign) {
-    allow(method, ['POST'])
-    const body = validate(AssignLeaseRequest, await readJson(req, ctx.maxBodyBytes), 'boot assignment request')
-    return sendJson(res, 200, await ctx.waves.assign(body, req.socket.remoteAddress))
-  }
-  if (!ctx.state.isAdmin(bearer(req))) {
+/** Adds /v1/assign and /v1/waves* to the coordinator's router. */
+export function addWaveRoutes(router: Router<Exchange>, ctx: WaveRouteContext): void {
+  const admin = ({ req }: Exchange): void => {
     // Not drained: the 401 carries Connection: close (http-json closeIfUnread).
-    throw new HttpError(401, 'unauthorized', 'the waves API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
+    if (!ctx.state.isAdmin(bearer(req))) throw new HttpError(401, 'unauthorized', 'the waves API needs Authorization: Bearer <admin token> (see <dataDir>/admin-token on the coordinator)')
   }
-  const by = `admin@${req.socket.remoteAddress ?? '?'}`
-  if (path === waveRoutes.waves) {
-    allow(method, ['GET', 'POST'])
-    if (method === 'GET') return sendJson(res, 200, { waves: ctx.waves.list() })
-    const body = validate(WaveCreate, await readJson(req, ctx.maxBodyBytes), 'wave')
-    const out = await ctx.waves.create(body, by)
-    return sendJson(res, 'dryRun' in out ? 200 : 201, out)
+  const by = ({ req }: Exchange) => `admin@${req.socket.remoteAddress ?? '?'}`
+  /** An operation without a body: what was sent is read and dropped. */
+  const op = (status: number, run: (id: string, by: string) => Promise<unknown>) => async (x: Exchange, p: Record<string, string>) => {
+    x.req.resume()
+    sendJson(x.res, status, await run(decodeURIComponent(p.id!), by(x)))
   }
-  const parts = path.slice(waveRoutes.waves.length + 1).split('/')
-  const id = decodeURIComponent(parts[0] ?? '')
-  if (parts.length === 1) {
-    allow(method, ['GET'])
-    return sendJson(res, 200, ctx.waves.get(id))
-  }
-  if (parts.length !== 2) throw new HttpError(404, 'not-found', `no route ${method} ${path}`)
-  allow(method, ['POST'])
-  switch (parts[1]) {
-    case 'pause':
-      req.resume()
-      return sendJson(res, 200, await ctx.waves.pause(id, by))
-    case 'resume':
-      req.resume()
-      return sendJson(res, 200, await ctx.waves.resume(id, by))
-    case 'abort':
-      req.resume()
-      return sendJson(res, 200, await ctx.waves.abort(id, by))
-    case 'rollback':
-      req.resume()
-      return sendJson(res, 201, await ctx.waves.rollback(id, by))
-    case 'force-release': {
-      const body = validate(ForceReleaseRequest, await readJson(req, ctx.maxBodyBytes), 'force-release')
-      return sendJson(res, 200, await ctx.waves.forceRelease(id, body.node, by))
-    }
-    default:
-      throw new HttpError(404, 'not-found', `no wave operation "${parts[1]}" (pause, resume, abort, rollback, force-release)`)
-  }
+  router
+    .on(['POST'], waveRoutes.assign, async ({ req, res }) => {
+      const body = validate(AssignLeaseRequest, await readJson(req, ctx.maxBodyBytes), 'boot assignment request')
+      sendJson(res, 200, await ctx.waves.assign(body, req.socket.remoteAddress))
+    })
+    .on(
+      ['GET', 'POST'],
+      waveRoutes.waves,
+      async (x) => {
+        if (x.method === 'GET') return sendJson(x.res, 200, { waves: ctx.waves.list() })
+        const body = validate(WaveCreate, await readJson(x.req, ctx.maxBodyBytes), 'wave')
+        const out = await ctx.waves.create(body, by(x))
+        sendJson(x.res, 'dryRun' in out ? 200 : 201, out)
+      },
+      admin,
+    )
+    .on(['GET'], `${waveRoutes.waves}/:id`, ({ res }, p) => sendJson(res, 200, ctx.waves.get(decodeURIComponent(p.id!))), admin)
+    .on(['POST'], `${waveRoutes.waves}/:id/pause`, op(200, (id, who) => ctx.waves.pause(id, who)), admin)
+    .on(['POST'], `${waveRoutes.waves}/:id/resume`, op(200, (id, who) => ctx.waves.resume(id, who)), admin)
+    .on(['POST'], `${waveRoutes.waves}/:id/abort`, op(200, (id, who) => ctx.waves.abort(id, who)), admin)
+    .on(['POST'], `${waveRoutes.waves}/:id/rollback`, op(201, (id, who) => ctx.waves.rollback(id, who)), admin)
+    .on(
+      ['POST'],
+      `${waveRoutes.waves}/:id/force-release`,
+      async (x, p) => {
+        const body = validate(ForceReleaseRequest, await readJson(x.req, ctx.maxBodyBytes), 'force-release')
+        sendJson(x.res, 200, await ctx.waves.forceRelease(decodeURIComponent(p.id!), body.node, by(x)))
+      },
+      admin,
+    )
+    .on(
+      ['POST'],
+      `${waveRoutes.waves}/:id/:op`,
+      (_x, p) => {
+        throw new HttpError(404, 'not-found', `no wave operation "${p.op}" (pause, resume, abort, rollback, force-release)`)
+      },
+      admin,
+    )
+    .on('*', `${waveRoutes.waves}/*`, ({ method, url }) => {
+      throw new HttpError(404, 'not-found', `no route ${method} ${url.pathname}`)
+    }, admin)
 }

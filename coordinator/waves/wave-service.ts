@@ -24,7 +24,8 @@ import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
 import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgrade/vote-runtime.js'
 import { signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import type { ClusterState } from '../cluster-state.js'
-import { HttpError } from '../http-json.js'
+import { HttpError } from '../../agent/http/index.js'
+import type { ErrorCode } from '../../agent/protocol/error-codes.js'
 import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
@@ -319,7 +320,7 @@ export class WaveService {
   /** POST /v1/assign: a proven lease holder's boot script moves to the wave's target. */
   async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
     await this.voteRuntime.idle()
-    const refuse = async (code: string, message: string): Promise<never> => {
+    const refuse = async (code: ErrorCode, message: string): Promise<never> => {
       // Unauthenticated until the signature checks out: counted, one entry per node and reason a minute (cluster-state.ts auditRefusal).
       this.deps.state.auditRefusal('boot-assign', `${code}|${r.node}`, { node: r.node, ...(remote ? { remote } : {}), detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } }, 'boot-assign')
       this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')

@@ -29,7 +29,7 @@ import { AssignRequest, AuditQuery, DecideRequest, RemoveRequest } from '../../c
 import { mergeConfig, parseConfigFile } from '../../coordinator/coordinator-config.js'
 import { EnrollRequest } from '../../agent/protocol/enroll/enroll-api.js'
 import { parseMeshParam, parsePeersParam, parseUpgradeParam, formatBootParams, parseBootParams } from '../../agent/protocol/kernel-params/index.js'
-import { HttpError, validate } from '../../coordinator/http-json.js'
+import { HttpError, validate } from '../../agent/http/index.js'
 import { AssignLeaseRequest, ForceReleaseRequest, WaveCreate } from '../../coordinator/waves/wave-api.js'
 import { testMachine } from '../../coordinator/testing.js'
 import { byteMutationsOf, mutationsOf, mutationsOfAny, textMutationsOf } from './mutate.js'

@@ -1,27 +1,16 @@
 /**
- * JSON over node:http: bounded body reading, zod validation at the edge, and one error
- * shape (`ErrorBody`) for every failure, so a client always learns what was wrong.
+ * JSON over node:http for every shoal server (the agent's API, the coordinator): bounded
+ * body reading, zod validation at the edge, and one error shape (`ErrorReply`) for every
+ * failure, so a client always learns what was wrong.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
-import { ShoalError } from '../agent/protocol/errors.js'
-import type { ErrorBody } from '../agent/protocol/enroll/enroll-api.js'
-
-/** An error that becomes an HTTP answer with a stable code. */
-export class HttpError extends ShoalError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    readonly issues?: { path: string; message: string }[],
-  ) {
-    super(code, message)
-  }
-}
+import { HttpError, type ErrorReply, type Issue } from './http-error.js'
+import type { ErrorCode, ForeignCode } from '../protocol/error-codes.js'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...closeIfUnread(res), ...headers })
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...closeIfUnread(res), ...headers })
   res.end(text)
 }
 
@@ -35,8 +24,8 @@ export function closeIfUnread(res: ServerResponse): Record<string, string> {
   return res.req && !res.req.complete ? { Connection: 'close' } : {}
 }
 
-export function sendError(res: ServerResponse, status: number, code: string, message: string, issues?: { path: string; message: string }[]): void {
-  const body: ErrorBody = { error: { code, message, ...(issues ? { issues } : {}) } }
+export function sendError(res: ServerResponse, status: number, code: ErrorCode | ForeignCode, message: string, issues?: Issue[]): void {
+  const body: ErrorReply = { error: { code, message, ...(issues ? { issues } : {}) } }
   if (res.headersSent) {
     res.destroy()
     return
@@ -83,11 +72,6 @@ export function bearer(req: IncomingMessage): string | undefined {
   if (!h) return undefined
   const m = /^Bearer\s+(\S+)$/i.exec(h.trim())
   return m ? m[1] : undefined
-}
-
-/** 405 unless the method is one of `methods`. */
-export function allow(method: string, methods: string[]): void {
-  if (!methods.includes(method)) throw new HttpError(405, 'method-not-allowed', `use ${methods.join(' or ')}`)
 }
 
 export function sendText(res: ServerResponse, status: number, text: string, head = false): void {

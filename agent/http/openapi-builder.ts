@@ -1,8 +1,8 @@
 /**
  * Builds an OpenAPI 3.1 document from route descriptions whose bodies are the zod schemas
  * the servers validate with and answer in (zod 4 `z.toJSONSchema`, JSON Schema 2020-12,
- * which OpenAPI 3.1 uses as is). One builder for the agent's API (./openapi.ts) and the
- * coordinator's (coordinator/openapi.ts), so the two descriptions cannot drift from the
+ * which OpenAPI 3.1 uses as is). One builder for the agent's API (agent/api/openapi.ts) and
+ * the coordinator's (coordinator/openapi.ts), so the two descriptions cannot drift from the
  * code in different ways: a test lints both and validates live answers against them.
  */
 import { z } from 'zod'
@@ -79,6 +79,17 @@ export function buildOpenApi(d: ApiDescription): Record<string, unknown> {
     paths,
     components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (<dataDir>/admin-token on the coordinator)' } } },
   }
+}
+
+/** A response with a non-JSON body (a script, a page, an exposition) of `contentType`. */
+export function textResponse(description: string, contentType = 'text/plain'): RouteResponse {
+  return { description, raw: { contentType, schema: { type: 'string' } } }
+}
+
+/** The document of `d`, built on first use and kept (it is served on every GET /openapi.json). */
+export function cachedOpenApi(d: () => ApiDescription): () => Record<string, unknown> {
+  let doc: Record<string, unknown> | undefined
+  return () => (doc ??= buildOpenApi(d()))
 }
 
 /** The response schema of `method path` for `status` in a built document (tests, validators). */
