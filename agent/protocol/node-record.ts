@@ -77,8 +77,32 @@ export const HealthSummary = keepUnknown(
 )
 export type HealthSummary = z.infer<typeof HealthSummary>
 
-/** Load figures the reboot ranking uses: the least loaded node reboots first (least turbulence). */
-export const Workload = keepUnknown(z.object({ pods: z.number().int().nonnegative(), load: z.number().nonnegative() }))
+/**
+ * What taking this node down would disturb: the reboot ranking's inputs ("least
+ * turbulence", docs/vote.md). `pods` and `load` since the first minor; `blocked`, `pgs` and
+ * `primaries` are additive (an older agent omits them and is read as 0; an older reader
+ * keeps and ignores them).
+ */
+export const Workload = keepUnknown(
+  z.object({
+    /** Pods a drain would evict (kubectl drain --ignore-daemonsets: no DaemonSet or mirror pods). */
+    pods: z.number().int().nonnegative(),
+    /** 1-minute load average per CPU core (agent/health/workload.ts). */
+    load: z.number().nonnegative(),
+    /** Of `pods`, those a PodDisruptionBudget (or a missing controller) refuses to evict now. */
+    blocked: z.number().int().nonnegative().optional(),
+    /** Placement groups with a replica on this node's OSDs (`ceph pg dump pgs_brief`: acting sets). */
+    pgs: z.number().int().nonnegative().optional(),
+    /** Of `pgs`, those whose acting primary is one of this node's OSDs: each re-peers when it stops. */
+    primaries: z.number().int().nonnegative().optional(),
+  }),
+)
+export type Workload = z.infer<typeof Workload>
+
+/** The ranking's inputs as the vote reads them (NodeFacts), from a record's `work`: what is not published is 0. */
+export function workFacts(w: Workload | undefined): { pods: number; load: number; blocked: number; pgs: number; primaries: number } {
+  return { pods: w?.pods ?? 0, load: w?.load ?? 0, blocked: w?.blocked ?? 0, pgs: w?.pgs ?? 0, primaries: w?.primaries ?? 0 }
+}
 
 export const NodeRecordBody = keepUnknown(
   z.object({

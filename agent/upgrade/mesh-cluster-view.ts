@@ -18,6 +18,7 @@
  */
 import { inCycle, isAvailable, mayBeDown, memberAvailability } from '../protocol/availability.js'
 import { jointOkToStop, jointSet } from '../protocol/joint-safety.js'
+import { workFacts } from '../protocol/node-record.js'
 import type { MemberView } from '../protocol/mesh-types.js'
 import type { Clock } from '../protocol/ports.js'
 import type { ClusterView, NodeFacts } from '../protocol/vote/cluster-view.js'
@@ -78,8 +79,7 @@ export class MeshClusterView implements ClusterView {
       domain: r.domain,
       available,
       healthy: available && r.health.gates?.post === true,
-      pods: r.work?.pods ?? 0,
-      load: r.work?.load ?? 0,
+      ...workFacts(r.work),
       cycling: inCycle(a),
     }
   }

@@ -9,6 +9,7 @@
  */
 import { isAvailable, memberAvailability } from '../../agent/protocol/availability.js'
 import type { MemberView } from '../../agent/protocol/mesh-types.js'
+import { workFacts } from '../../agent/protocol/node-record.js'
 import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
 import type { Hold } from '../../agent/protocol/wave-control.js'
 
@@ -73,8 +74,7 @@ export class CoordinatorView implements ClusterView {
       domain: r.domain,
       available: isAvailable(memberAvailability(m)),
       healthy: r.health.status === 'ok',
-      pods: r.work?.pods ?? 0,
-      load: r.work?.load ?? 0,
+      ...workFacts(r.work),
     }
   }
 

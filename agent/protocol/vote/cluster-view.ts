@@ -29,6 +29,11 @@ export interface NodeFacts {
    * grant is broadcast once). The joint set (joint-safety.ts) orders such a node as a holder.
    */
   cycling?: boolean
+  /** Pods a PodDisruptionBudget refuses to evict now (ranking: any such node after the others). Absent: 0. */
+  blocked?: number
+  /** Ceph PGs with a replica on its OSDs, and of those the ones it is primary for (ranking: fewer first). Absent: 0. */
+  pgs?: number
+  primaries?: number
 }
 
 export interface ClusterView {

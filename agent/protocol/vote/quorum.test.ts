@@ -65,7 +65,7 @@ describe('quorum rule', () => {
 })
 
 describe('ranking (least turbulence)', () => {
-  const k = (id: string, p: Partial<RankKey> = {}): RankKey => ({ id, ok: true, domainActive: false, domain: 'a', pods: 0, load: 0, ...p })
+  const k = (id: string, p: Partial<RankKey> = {}): RankKey => ({ id, ok: true, blocked: 0, domainActive: false, domain: 'a', primaries: 0, pgs: 0, pods: 0, load: 0, ...p })
   it('orders by ok-to-stop, active domain, domain, pods, load, then id', () => {
     const keys = [
       k('z'),
@@ -78,5 +78,16 @@ describe('ranking (least turbulence)', () => {
     ]
     const order = keys.sort(compareRank).map((r) => r.id)
     expect(order).toEqual(['y', 'z', 'w', 'u', 'v', 'x', 'a'])
+  })
+  it('puts PDB-blocked nodes after every unblocked one, and more Ceph primaries (then PGs) later', () => {
+    const keys = [
+      k('a', { blocked: 1 }),
+      k('b', { domainActive: true, domain: 'b', blocked: 2 }),
+      k('c', { primaries: 9, pgs: 17 }),
+      k('d', { primaries: 4, pgs: 17, pods: 30 }),
+      k('e', { primaries: 4, pgs: 12, pods: 40 }),
+      k('f', { ok: false }),
+    ]
+    expect(keys.sort(compareRank).map((r) => r.id)).toEqual(['e', 'd', 'c', 'a', 'b', 'f'])
   })
 })

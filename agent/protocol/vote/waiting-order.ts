@@ -5,7 +5,7 @@
  */
 import type { NodeFacts } from './cluster-view.js'
 import { currentScan, type Occupancy } from './budget.js'
-import { compareRank, rankKey, type RankInputs, type RankKey } from './ranking.js'
+import { compareRank, keyOf, rankKey, type RankInputs, type RankKey } from './ranking.js'
 import type { VoteCore } from './vote-core.js'
 
 /**
@@ -44,7 +44,7 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: Pick<Occupancy, 'ho
     } else if (after && !vn.viewPort.okToStop(withOne)) continue
     if (!vn.viewPort.drainable(o.id)) continue
     if (++better >= limit) return better
-    ahead.push({ id: o.id, ok: mine.ok, domainActive, domain: o.domain, pods: o.pods, load: o.load })
+    ahead.push(keyOf(o, mine.ok, inputs.activeDomains))
   }
   if (better === 0 || !mine.ok) return better
   return fitsTogether(vn, occ.holders, ahead, f.id) ?? limit
@@ -52,8 +52,14 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: Pick<Occupancy, 'ho
 
 /** compareRank(key of `o` with `mine.ok`, mine) > 0, field by field, allocating nothing. */
 function cheapAfter(domainActive: boolean, o: NodeFacts, mine: RankKey): boolean {
+  const blocked = o.blocked ?? 0
+  if (blocked !== mine.blocked) return blocked > mine.blocked
   if (domainActive !== mine.domainActive) return !domainActive
   if (o.domain !== mine.domain) return o.domain > mine.domain
+  const primaries = o.primaries ?? 0
+  if (primaries !== mine.primaries) return primaries > mine.primaries
+  const pgs = o.pgs ?? 0
+  if (pgs !== mine.pgs) return pgs > mine.pgs
   if (o.pods !== mine.pods) return o.pods > mine.pods
   if (o.load !== mine.load) return o.load > mine.load
   return o.id > mine.id
