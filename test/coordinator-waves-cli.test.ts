@@ -22,6 +22,27 @@ async function shoal(...argv: string[]): Promise<{ code: number; out: string; er
 }
 
 describe('shoal upgrade', () => {
+  it('start --dry-run prints the order the vote would take and why each node is where it is', async () => {
+    w = await startWaveHarness(3)
+    const [a, b, c] = w.machines.map((m) => m.id) as [string, string, string]
+    w.members.set(a, { work: { pods: 1, load: 0, blocked: 1, pgs: 17, primaries: 0 } })
+    w.members.set(b, { work: { pods: 4, load: 0.2, blocked: 0, pgs: 17, primaries: 9 } })
+    w.members.set(c, { work: { pods: 30, load: 0.9, blocked: 0, pgs: 17, primaries: 4 } })
+    const dry = await shoal('upgrade', 'start', '--to', 'v2', '--dry-run')
+    expect(dry.code).toBe(0)
+    expect(dry.out).toContain(`order the vote would pick now: ${c}, ${b}, ${a}`)
+    const line = (id: string) => dry.out.split('\n').find((l) => /^\d+\s/.test(l) && l.includes(id))!
+    expect(line(c)).toMatch(/first: ranks ahead on every rule/)
+    expect(line(b)).toContain(`more Ceph primary PGs on its OSDs (9 > 4 on ${c})`)
+    expect(line(a)).toContain(`a PodDisruptionBudget blocks 1 pod of its drain (${b}: 0)`)
+    const json = JSON.parse((await shoal('upgrade', 'start', '--to', 'v2', '--dry-run', '-o', 'json')).out)
+    expect(json.ranked.map((r: { node: string; primaries: number; blocked: number }) => [r.node, r.primaries, r.blocked])).toEqual([
+      [c, 4, 0],
+      [b, 9, 0],
+      [a, 0, 1],
+    ])
+  })
+
   it('start refuses bad waves (non-zero, nothing changed), then starts, shows status, pauses, resumes, aborts', async () => {
     w = await startWaveHarness(3)
     const before = await w.h.coordinator.dumpState()

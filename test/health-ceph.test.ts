@@ -10,6 +10,7 @@ import { CephSession } from '../agent/health/ceph-session.js'
 import { postReboot, preReboot } from '../agent/health/gates.js'
 import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
 import { cephStopFacts } from '../agent/health/stop-observations.js'
+import { compareRank, keyOf } from '../agent/protocol/vote/ranking.js'
 import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 
 const cephInstalled = await hasCeph()
@@ -69,6 +70,30 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     const [x, y] = [await cli.okToStop([0, 1]), await viaSession.okToStop([0, 1])] // exit 16 both ways
     expect([x.ok, y.ok]).toEqual([false, false])
     expect(y.detail).toEqual(x.detail)
+    // The Ceph share the ranking reads (pg dump pgs_brief, a mgr command), both ways.
+    expect(a.share).toBeDefined()
+    expect(b.share).toEqual(a.share)
+  })
+
+  it("each host's Ceph share: every PG on every host (size 3, 3 hosts), primaries split among them; more primaries rank later", async () => {
+    const snaps = await Promise.all(cluster.hosts.map((h) => probe(h).run()))
+    const numPgs = snaps[0]!.status.pgmap.num_pgs
+    for (const s of snaps) expect(s.share!.pgs).toBe(numPgs)
+    expect(snaps.reduce((n, s) => n + s.share!.primaries, 0)).toBe(numPgs)
+    // The ranking's order among these hosts (nothing else differs): fewer primaries first.
+    const keys = snaps.map((s) => keyOf({ id: s.host, image: 'v1', domain: 'default', available: true, healthy: true, pods: 0, load: 0, ...s.share! }, true, new Set()))
+    const ranked = keys.sort(compareRank)
+    for (let i = 1; i < ranked.length; i++) expect(ranked[i]!.primaries).toBeGreaterThanOrEqual(ranked[i - 1]!.primaries)
+    // Read once per osdmap epoch: a second round in the same epoch asks no pg dump.
+    const p = probe('node-a')
+    const first = await p.run()
+    let asked = 0
+    const orig = p.pgBrief.bind(p)
+    p.pgBrief = () => (asked++, orig())
+    const again = await p.run()
+    expect(again.dump.epoch).toBe(first.dump.epoch) // a quiet cluster
+    expect(asked).toBe(0)
+    expect(again.share).toEqual(first.share)
   })
 
   it('ok-to-stop passes for any one host with all up, and the pre gate passes', async () => {

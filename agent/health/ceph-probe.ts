@@ -5,7 +5,7 @@
 import { ShoalError } from '../protocol/errors.js'
 import type { Probe } from '../protocol/ports.js'
 import { CephCli, EBUSY, type CephCliOptions } from './ceph-cli.js'
-import { CephCrushRules, CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephStatus } from './ceph-schemas.js'
+import { CephCrushRules, CephHealth, CephOkToStop, CephOsdDump, CephOsdTree, CephPgBrief, CephStatus } from './ceph-schemas.js'
 import { parseJsonWith } from './parse-output.js'
 
 /** ok-to-stop's verdict: exit 0 -> ok, exit 16 -> not ok (same JSON). Exit 11 throws ceph-retry. */
@@ -39,6 +39,28 @@ export interface CephSnapshot {
   jointOsds?: number[]
   /** The CRUSH rules (read once per crush_version); absent when Ceph could not answer. */
   rules?: CephCrushRules
+  /** This host's share of the PGs (read once per osdmap epoch); absent when Ceph could not answer. */
+  share?: CephShare
+}
+
+/** How much of Ceph a host carries: what stopping its OSDs would degrade and re-peer. */
+export interface CephShare {
+  /** PGs with a replica in the acting set on one of the host's OSDs. */
+  pgs: number
+  /** Of those, the PGs whose acting primary is one of the host's OSDs. */
+  primaries: number
+}
+
+/** The share of `osds` in a `pg dump pgs_brief` answer. Pure. */
+export function cephShare(pgs: CephPgBrief, osds: readonly number[]): CephShare {
+  const mine = new Set(osds)
+  let n = 0
+  let primaries = 0
+  for (const pg of pgs) {
+    if (pg.acting.some((o) => mine.has(o))) n++
+    if (mine.has(pg.acting_primary)) primaries++
+  }
+  return { pgs: n, primaries }
 }
 
 /** OSD ids under the CRUSH bucket `host` (walks nested buckets). Pure. */
@@ -100,6 +122,10 @@ export class CephProbe implements Probe<CephSnapshot> {
   crushRules(): Promise<CephCrushRules> {
     return this.cli.json(['osd', 'crush', 'rule', 'dump'], CephCrushRules)
   }
+  /** `ceph pg dump pgs_brief` (a mgr command): every PG's acting set and primary. */
+  pgBrief(): Promise<CephPgBrief> {
+    return this.cli.json(['pg', 'dump', 'pgs_brief'], CephPgBrief)
+  }
 
   /** `ceph osd ok-to-stop IDS`. Exit 16 is a "no" (resolved), 11 throws ceph-retry. */
   async okToStop(ids: readonly number[]): Promise<OkToStopAnswer> {
@@ -124,6 +150,25 @@ export class CephProbe implements Probe<CephSnapshot> {
   private treeCache?: { crushVersion: number; tree: CephOsdTree }
   /** The CRUSH rules and the crush_version they belong to: they change with the CRUSH map only. */
   private rulesCache?: { crushVersion: number | undefined; rules: CephCrushRules }
+
+  /** The last PG map read and the osdmap epoch it belongs to. */
+  private pgCache?: { epoch: number; pgs: CephPgBrief }
+
+  /**
+   * The PG map, read again only when the osdmap epoch changed: which OSDs act for a PG (and
+   * which leads it) changes only with a new osdmap, and a `pg dump` costs a mgr round trip
+   * sized by the PG count. Undefined when Ceph cannot say (never fails the round).
+   */
+  private async pgsFor(d: CephOsdDump): Promise<CephPgBrief | undefined> {
+    if (this.pgCache?.epoch === d.epoch) return this.pgCache.pgs
+    try {
+      const pgs = await this.pgBrief()
+      this.pgCache = { epoch: d.epoch, pgs }
+      return pgs
+    } catch {
+      return undefined
+    }
+  }
 
   /** The CRUSH rules, read again only when crush_version changed; undefined when Ceph cannot say (never fails the round). */
   private async rulesFor(d: CephOsdDump): Promise<CephCrushRules | undefined> {
@@ -176,7 +221,8 @@ export class CephProbe implements Probe<CephSnapshot> {
       return { tree, known, osds, okToStop, jointOsds }
     })
     const rulesP = dumpP.then((d) => this.rulesFor(d), () => undefined)
-    const [status, t, dump, rules] = await Promise.all([this.status(), treeAndStop, dumpP, rulesP])
+    const pgsP = dumpP.then((d) => this.pgsFor(d), () => undefined)
+    const [status, t, dump, rules, pgs] = await Promise.all([this.status(), treeAndStop, dumpP, rulesP, pgsP])
     const snap: CephSnapshot = { host: this.host, status, health: status.health, tree: t.tree, dump, hostOsds: t.osds, hostKnown: t.known }
     if (t.okToStop) snap.okToStop = t.okToStop
     if (jointHosts.length > 0) {
@@ -184,6 +230,7 @@ export class CephProbe implements Probe<CephSnapshot> {
       snap.jointOsds = t.jointOsds
     }
     if (rules) snap.rules = rules
+    if (pgs) snap.share = cephShare(pgs, t.osds)
     return snap
   }
 }

@@ -103,3 +103,17 @@ export const CephCrushRules = z.array(
   }),
 )
 export type CephCrushRules = z.infer<typeof CephCrushRules>
+
+/** One PG of `ceph pg dump pgs_brief --format json`: where its replicas live and which OSD leads it. */
+export const CephPgBriefEntry = z.object({
+  pgid: z.string(),
+  state: z.string().optional(),
+  acting: z.array(z.number().int()),
+  acting_primary: z.number().int(),
+})
+/**
+ * `ceph pg dump pgs_brief --format json`: Pacific wraps the list (`{pg_ready, pg_stats}`),
+ * Nautilus answered the bare list; both read as the list.
+ */
+export const CephPgBrief = z.union([z.object({ pg_ready: z.boolean().optional(), pg_stats: z.array(CephPgBriefEntry) }).transform((d) => d.pg_stats), z.array(CephPgBriefEntry)])
+export type CephPgBrief = z.infer<typeof CephPgBrief>

@@ -60,6 +60,7 @@ export function toCephCommand(args: readonly string[]): Cmd | undefined {
   if (a === 'osd dump') return { target: 'mon', cmd: { prefix: 'osd dump', ...json } }
   if (a === 'osd crush rule dump') return { target: 'mon', cmd: { prefix: 'osd crush rule dump', ...json } }
   if (a === 'osd stat') return { target: 'mon', cmd: { prefix: 'osd stat', ...json } }
+  if (a === 'pg dump pgs_brief') return { target: 'mgr', cmd: { prefix: 'pg dump', dumpcontents: ['pgs_brief'], ...json } }
   if (args[0] === 'osd' && args[1] === 'ok-to-stop' && args.length > 2 && args.slice(2).every((x) => /^\d+$/.test(x)))
     return { target: 'mgr', cmd: { prefix: 'osd ok-to-stop', ids: args.slice(2), ...json } }
   if (args[0] === 'osd' && (args[1] === 'set-group' || args[1] === 'unset-group') && args.length === 4)

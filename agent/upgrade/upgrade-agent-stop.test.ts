@@ -21,7 +21,7 @@ function twoHosts(host: string): CephSnapshot {
   const tree = samples.tree2Hosts()
   const { known, osds } = osdsUnder(tree, host)
   const status = samples.status2Hosts()
-  return { host, status, health: status.health, tree, dump: samples.dump2Hosts(), hostOsds: osds, hostKnown: known, okToStop: samples.notOkToStop2Hosts(), rules: samples.crushRules() }
+  return { host, status, health: status.health, tree, dump: samples.dump2Hosts(), hostOsds: osds, hostKnown: known, okToStop: samples.notOkToStop2Hosts(), rules: samples.crushRules(), share: { pgs: 17, primaries: 9 } }
 }
 
 const never = (): Promise<never> => new Promise(() => {})
@@ -53,6 +53,7 @@ describe('UpgradeAgent: the stop facts and the gate reasons travel in the record
       clock: { now: () => 1_800_000_000_000 },
       steps,
       observer,
+      load: () => 0.42,
     })
     try {
       agent.start()
@@ -68,6 +69,8 @@ describe('UpgradeAgent: the stop facts and the gate reasons travel in the record
         okAlone: false,
       })
       expect(health.gates?.pre).toBe(false)
+      // The ranking's inputs ride in the same record: the Ceph share and the load of that round (no Kubernetes here: no pod counts).
+      expect(patches.find((p) => p.health === health)?.work).toEqual({ pods: 0, load: 0.42, pgs: 17, primaries: 9 })
       expect(health.gates?.why).toContainEqual('ceph: Ceph says stopping osd.0 is not safe: 17 PGs would become inactive')
       const s = agent.status()
       expect(s.stop).toEqual(health.stop)

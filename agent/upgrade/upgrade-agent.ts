@@ -20,7 +20,8 @@ import { postReboot, preReboot } from '../health/gates.js'
 import { stopFactsOf } from '../health/stop-observations.js'
 import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
-import type { HealthCondition, HealthSummary, Phase } from '../protocol/node-record.js'
+import type { HealthCondition, HealthSummary, Phase, Workload } from '../protocol/node-record.js'
+import { loadPerCore, workChanged, workloadOf } from '../health/workload.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
@@ -60,6 +61,8 @@ export interface UpgradeAgentOptions {
   steps?: UpgradeSteps
   rebooter?: Rebooter
   observer?: HealthObserver
+  /** The load figure the ranking reads (default: 1-minute load average per core, agent/health/workload.ts). */
+  load?: () => number
 }
 
 export interface GateStatus {
@@ -132,6 +135,9 @@ export class UpgradeAgent {
   private gates: GateStatus | undefined
   private stop: StopFacts | undefined
   private summary: HealthSummary = { status: 'unknown', conditions: [] }
+  /** The ranking's inputs from the last round, and the ones last published (agent/health/workload.ts). */
+  private work: Workload | undefined
+  private publishedWork: Workload | undefined
   private lastPublished = ''
   private timer: NodeJS.Timeout | undefined
   private rounding = false
@@ -450,6 +456,7 @@ export class UpgradeAgent {
       this.lastJointKey = preWith.join(',')
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
       this.stop = stopFactsOf(obs, this.stop)
+      this.work = workloadOf(obs, (this.o.load ?? loadPerCore)(), this.work)
       this.o.metrics?.observeRound(this.monitor.last!.ms)
       this.o.metrics?.observeGates(pre.pass, post.pass)
       if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
@@ -522,9 +529,13 @@ export class UpgradeAgent {
     const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}), ...(why.length ? { why } : {}) } : undefined
     const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
     const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
-    if (!force && key === this.lastPublished) return
+    // The ranking's inputs ride along with every record published anyway, and on their own
+    // only when they moved enough to reorder the queue (workChanged: load by a step).
+    const workDue = this.work !== undefined && workChanged(this.publishedWork, this.work)
+    if (!force && key === this.lastPublished && !workDue) return
     this.lastPublished = key
-    this.o.mesh.updateSelf({ health })
+    if (this.work) this.publishedWork = this.work
+    this.o.mesh.updateSelf({ health, ...(this.work ? { work: this.work } : {}) })
     // Our own record changed (no mesh event says so): the vote judges us by it — re-judge now.
     this.runtime?.input({ type: 'view-changed' })
   }

@@ -180,6 +180,15 @@ export function renderStatus(s: WaveStatus): string {
 function printDryRun(d: DryRun, io: CliIo): void {
   io.out(`dry run: wave to ${d.target}${d.previous ? ` (from ${d.previous})` : ''}, at most ${d.maxUnavailable} at a time, failure domain ${d.failureDomain}; nothing was changed`)
   io.out(`order the vote would pick now: ${d.order.length ? d.order.join(', ') : '(no candidate passes its gates now)'}`)
+  if (d.ranked?.length) {
+    io.out('why (docs/vote.md "Ranking"): ok-to-stop, PDB-blocked pods, failure domain, Ceph primaries, PGs, pods, load, id')
+    io.out(
+      table(
+        ['#', 'NODE', 'OK-TO-STOP', 'BLOCKED', 'DOMAIN', 'PRIMARIES', 'PGS', 'PODS', 'LOAD', 'WHY HERE'],
+        d.ranked.map((r) => [String(r.position), r.node, r.okToStop ? 'yes' : 'no', String(r.blocked), `${r.domain}${r.domainActive ? ' (under way)' : ''}`, String(r.primaries), String(r.pgs), String(r.pods), r.load.toFixed(2), r.why]),
+      ),
+    )
+  }
   io.out(table(['NODE', 'CANDIDATE', 'GATE', 'IMAGE', 'PHASE', 'DOMAIN', 'WHY'], d.nodes.map((n) => [n.node, n.candidate ? 'yes' : 'no', n.gate, n.image, n.phase, n.domain, n.reasons.filter((r) => !r.startsWith('can never stop: ')).join('; ') || undefined])))
   for (const c of d.never ?? []) io.out(`can never finish: ${c.message} (${c.nodes.length <= 6 ? c.nodes.join(', ') : `${c.nodes.length} nodes`})\n  change: ${c.fix}`)
   if (d.unknown?.length) io.out(`not judged (no Ceph/Kubernetes stop facts published): ${d.unknown.join(', ')}`)

@@ -213,6 +213,26 @@ export const DryRun = z
     failureDomain: z.string(),
     /** Candidates in the order the vote's ranking would pick them now. */
     order: z.array(NodeId),
+    /** The same order with the ranking's inputs and, per node, the rule that puts it after the one before (docs/vote.md). */
+    ranked: z
+      .array(
+        z
+          .object({
+            node: NodeId,
+            position: z.number().int(),
+            okToStop: z.boolean(),
+            blocked: z.number(),
+            domain: z.string(),
+            domainActive: z.boolean(),
+            primaries: z.number(),
+            pgs: z.number(),
+            pods: z.number(),
+            load: z.number(),
+            why: z.string(),
+          })
+          .strict(),
+      )
+      .optional(),
     nodes: z.array(DryRunNode),
     /** The start check: causes that would make this wave never finish (a real start is refused unless forced). */
     never: z.array(NeverCause).optional(),

@@ -16,7 +16,8 @@ import { verifyAssign } from '../../agent/protocol/assign-proof.js'
 import { alertBlocks, alertLabels, parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
-import { compareRank, rankKey } from '../../agent/protocol/vote/ranking.js'
+import { rankKey } from '../../agent/protocol/vote/ranking.js'
+import { rankedWithReasons } from './rank-reasons.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import { VoteNode, type PersistedVote, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { decodeVoteMessage, encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
@@ -454,7 +455,7 @@ export class WaveService {
       nodes.push({ node: id, image: r?.image, phase: r?.phase, domain: r?.domain, candidate, gate, reasons })
       if (candidate && f!.available) keys.push(rankKey(v, f!, { holders: [], activeDomains }))
     }
-    keys.sort(compareRank)
+    const ranked = rankedWithReasons(keys)
     const cands = this.candidates(ids, b.target)
     const verdict = startVerdict(cands, (id) => this.view.member(id))
     for (const n of nodes) for (const c of verdict.never) if (c.nodes.includes(n.node)) n.reasons.push(`can never stop: ${c.message}; fix: ${c.fix}`)
@@ -464,7 +465,8 @@ export class WaveService {
       previous,
       maxUnavailable: b.maxUnavailable,
       failureDomain: b.failureDomain,
-      order: keys.map((k) => k.id),
+      order: ranked.map((k) => k.node),
+      ranked,
       nodes,
       never: verdict.never,
       unknown: verdict.unknown,
