@@ -119,6 +119,9 @@ describe('ranking inputs from Ceph (real pg dump / osd tree answers, 4 OSDs on 3
     expect(share('node-c')).toEqual({ pgs: 17, primaries: 9 })
     // Each PG has exactly one acting primary.
     expect(['node-a', 'node-b', 'node-c'].reduce((n, h) => n + share(h).primaries, 0)).toBe(pgs.length)
+    // Per OSD, the acting sets agree with `ceph osd df` of the same moment (its PGS column).
+    const df = JSON.parse(raw('osd_df_4osds')) as { nodes: { id: number; pgs: number }[] }
+    for (const o of df.nodes) expect(cephShare(pgs, [o.id]).pgs).toBe(o.pgs)
   })
 
   it('the host whose OSDs hold more primaries goes later, before pods and load are looked at', () => {
