@@ -24,6 +24,7 @@ import { memberAvailability, unavailableWhy } from './availability.js'
 import { Bytes, keepUnknown, pack } from './frame.js'
 import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
+import { currentOrNext, durationText, nextOpening, WindowRule, windowRuleText, windowsOpen } from './maintenance-window.js'
 
 export const WAVE_CONTROL_TOPIC = 'wave-ctl'
 
@@ -42,6 +43,24 @@ export type WaveState = z.infer<typeof WaveState>
 export const MaintenanceWindow = keepUnknown(z.object({ fromMinute: z.number().int().min(0).max(1439), toMinute: z.number().int().min(0).max(1440) }))
 export type MaintenanceWindow = z.infer<typeof MaintenanceWindow>
 
+/**
+ * The site's schedule (issue 16), additive: windows with days and time zones, a start time,
+ * a settle delay. Signed apart (`ssig`) so that an agent that predates it still verifies
+ * `sig` over the fields it knows, and judges by the legacy `window` the coordinator keeps
+ * projecting for it (today's window in UTC, re-signed as the days go by).
+ */
+export const WaveSchedule = keepUnknown(
+  z.object({
+    /** Open when any is (maintenance-window.ts); none: always. */
+    windows: z.array(WindowRule).max(16).optional(),
+    /** No new slot before this instant (`shoal upgrade start --at`), ms since the epoch. */
+    notBefore: z.number().int().nonnegative().optional(),
+    /** After a roster node comes back available, no new slot for this long (ms). */
+    settleMs: z.number().int().nonnegative().max(86_400_000).optional(),
+  }),
+)
+export type WaveSchedule = z.infer<typeof WaveSchedule>
+
 export const WaveControlMsg = keepUnknown(
   z.object({
     k: z.literal('ctl'),
@@ -59,17 +78,47 @@ export const WaveControlMsg = keepUnknown(
     /** Nodes the operator wrote off for this wave: they no longer halt it. */
     retired: z.array(z.string().max(64)).max(100_000).optional(),
     sig: Bytes,
+    sched: WaveSchedule.optional(),
+    /** The coordinator's signature over scheduleBytes (present exactly when `sched` is). */
+    ssig: Bytes.optional(),
   }),
 )
 export type WaveControlMsg = z.infer<typeof WaveControlMsg>
-export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v'>
+export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v' | 'ssig'>
+
+/** What `ssig` covers: the schedule bound to its message (wave, seq). */
+export function scheduleBytes(m: Pick<UnsignedControl, 'wave' | 'seq'>, s: WaveSchedule): Uint8Array {
+  const windows = (s.windows ?? []).map((w) => [w.days ?? null, w.from, w.to, w.tz ?? null])
+  return pack(['ctl-sched', 1, m.wave, m.seq, windows, s.notBefore ?? null, s.settleMs ?? null])
+}
 
 export function controlBytes(m: UnsignedControl): Uint8Array {
   return pack(['ctl', 1, m.wave, m.seq, m.state, m.nodeTimeoutMs, m.window ? [m.window.fromMinute, m.window.toMinute] : null, m.alerts, m.drainPolicy ?? null, m.retired ?? []])
 }
 
 export function signControl(m: UnsignedControl, keyring: Keyring): WaveControlMsg {
-  return { k: 'ctl', v: 1, ...m, sig: keyring.sign(controlBytes(m)) }
+  const { sched, ...rest } = m
+  return { k: 'ctl', v: 1, ...rest, sig: keyring.sign(controlBytes(m)), ...(sched ? { sched, ssig: keyring.sign(scheduleBytes(m, sched)) } : {}) }
+}
+
+/**
+ * The legacy daily UTC window that stands for a schedule in front of agents that predate
+ * it: the window open now, or the next one if it opens within a day, as UTC minutes;
+ * closed (00:00-00:00) before the start time or when no window opens within a day. The
+ * coordinator re-signs it when it changes, so such an agent follows the schedule while the
+ * coordinator is up (and keeps the last daily window while it is down).
+ */
+export function legacyWindow(s: WaveSchedule, now: number): MaintenanceWindow | undefined {
+  const closed = { fromMinute: 0, toMinute: 0 }
+  if (s.notBefore !== undefined && now < s.notBefore) return closed
+  if (!s.windows?.length) return undefined
+  const o = currentOrNext(s.windows, now)
+  if (!o || o.start - now > 86_400_000) return closed
+  if (o.end - Math.max(o.start, now) >= 86_400_000) return { fromMinute: 0, toMinute: 1440 }
+  const minute = (ms: number) => Math.floor((((ms % 86_400_000) + 86_400_000) % 86_400_000) / 60_000)
+  const from = minute(o.start)
+  const to = minute(o.end)
+  return { fromMinute: from, toMinute: to === 0 ? 1440 : to }
 }
 
 /** Is `nowMs` inside the daily window? */
@@ -101,13 +150,15 @@ export interface Hold {
   kind?: HoldKind
 }
 
-export type HoldKind = 'state' | 'failed' | 'overdue' | 'window' | 'alert'
+export type HoldKind = 'state' | 'failed' | 'overdue' | 'window' | 'alert' | 'scheduled' | 'settle'
 
 export class WaveGate {
   private control: WaveControlMsg | undefined
   private readonly unavailableSince = new Map<string, number>()
   private failed: string | undefined
   private overdue: { id: string; ms: number; what: string } | undefined
+  /** The last roster node seen coming back available (the settle delay counts from it). */
+  private lastBack: { id: string; at: number } | undefined
   /** Dropped control messages by reason. */
   readonly counters: Record<string, number> = {}
 
@@ -123,10 +174,12 @@ export class WaveGate {
     const m = parsed.data
     if (!this.keyring.verify(this.coordinatorKey, controlBytes(m), m.sig)) return this.count('bad-signature')
     if (this.control && (m.seq < this.control.seq || (m.seq === this.control.seq && m.wave === this.control.wave))) return 'dup'
+    if (m.sched !== undefined && (!m.ssig || !this.keyring.verify(this.coordinatorKey, scheduleBytes(m, m.sched), m.ssig))) return this.count('bad-schedule-signature')
     if (this.control?.wave !== m.wave) {
       this.unavailableSince.clear()
       this.failed = undefined
       this.overdue = undefined
+      this.lastBack = undefined
     }
     this.control = m
     return 'new'
@@ -155,7 +208,8 @@ export class WaveGate {
       // node that did not come back: its clock starts when it stops waiting.
       const waiting = phase === 'draining' && m?.status === 'alive' && m.record!.health.conditions.some((c) => c.id === WAITING_CONDITION)
       if (what === undefined || waiting) {
-        this.unavailableSince.delete(id)
+        // Back to available (not merely waiting at its joint check): the settle delay counts from here.
+        if (this.unavailableSince.delete(id) && what === undefined) this.lastBack = { id, at: now }
         continue
       }
       const since = this.unavailableSince.get(id) ?? now
@@ -173,7 +227,18 @@ export class WaveGate {
       const o = this.overdue
       return { held: true, reason: `halted: node ${o.id} has been ${o.what} for ${Math.round(o.ms / 1000)} s, past the wave's node timeout of ${Math.round(c!.nodeTimeoutMs / 1000)} s`, halted: true, kind: 'overdue' }
     }
-    if (c && !inWindow(c.window, now)) return { held: true, reason: `outside the maintenance window ${windowText(c.window!)} UTC (opens in ${minutesText(untilWindow(c.window!, now))})`, halted: false, kind: 'window' }
+    const sc = c?.sched
+    if (sc?.notBefore !== undefined && now < sc.notBefore) return { held: true, reason: `scheduled: starts at ${new Date(sc.notBefore).toISOString()} (in ${durationText(sc.notBefore - now)})`, halted: false, kind: 'scheduled' }
+    if (sc?.windows?.length) {
+      if (!windowsOpen(sc.windows, now)) {
+        const next = nextOpening(sc.windows, now)
+        return { held: true, reason: `outside the maintenance windows ${sc.windows.map(windowRuleText).join('; ')} (${next === undefined ? 'none opens within a week' : `opens in ${durationText(next - now)}`})`, halted: false, kind: 'window' }
+      }
+    } else if (c && !inWindow(c.window, now)) return { held: true, reason: `outside the maintenance window ${windowText(c.window!)} UTC (opens in ${minutesText(untilWindow(c.window!, now))})`, halted: false, kind: 'window' }
+    if (sc?.settleMs && this.lastBack && now - this.lastBack.at < sc.settleMs) {
+      const b = this.lastBack
+      return { held: true, reason: `settling: ${b.id} came back ${Math.round((now - b.at) / 1000)} s ago; the next slot after the ${Math.round(sc.settleMs / 1000)} s settle delay`, halted: false, kind: 'settle' }
+    }
     if (c && c.alerts.length > 0) return { held: true, reason: `alerts firing: ${c.alerts.join(', ')}`, halted: false, kind: 'alert' }
     return { held: false, reason: undefined, halted: false }
   }
