@@ -22,6 +22,18 @@ async function shoal(...argv: string[]): Promise<{ code: number; out: string; er
 }
 
 describe('shoal upgrade', () => {
+  it('start takes several --window with days and zones, --at and --settle; status shows them', async () => {
+    w = await startWaveHarness(2)
+    w.h.clock.set(Date.parse('2026-12-04T18:00Z'))
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--window', 'Funday 22:00-06:00')).toMatchObject({ code: 2, err: expect.stringMatching(/"Funday" is not a day/) })
+    expect(await shoal('upgrade', 'start', '--to', 'v2', '--settle', 'soon')).toMatchObject({ code: 2, err: expect.stringMatching(/--settle must look like 90s/) })
+    const started = await shoal('upgrade', 'start', '--to', 'v2', '--window', 'Mon-Fri 22:00-06:00 Europe/Berlin', '--window', 'Sat,Sun 00:00-24:00', '--at', '2026-12-04T21:00Z', '--settle', '5m')
+    expect(started.code).toBe(0)
+    const status = await shoal('upgrade', 'status')
+    expect(status.out).toContain('window Mon-Fri 22:00-06:00 Europe/Berlin; Sat,Sun 00:00-24:00, starts 2026-12-04T21:00:00.000Z, settle 300 s')
+    expect(status.out).toMatch(/scheduled: starts at 2026-12-04T21:00:00.000Z \(in 3 h 0 min\)/)
+  })
+
   it('start --dry-run prints the order the vote would take and why each node is where it is', async () => {
     w = await startWaveHarness(3)
     const [a, b, c] = w.machines.map((m) => m.id) as [string, string, string]

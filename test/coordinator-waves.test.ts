@@ -381,3 +381,52 @@ describe('waves: coordinator restart mid-wave', () => {
     expect(decodeVoteMessage(w.link.sent.find((s) => s.topic === VOTE_TOPIC)!.body).ok).toBe(true)
   })
 })
+
+describe("waves: a site's schedule (windows with days and zones, --at, settle)", () => {
+  it('holds new slots until the start time and outside the windows, and restarts into the same schedule', async () => {
+    w = await startWaveHarness(2)
+    w.h.clock.set(Date.parse('2026-12-04T18:00Z')) // a Friday, 19:00 in Berlin
+    const bad = await unchangedBy(() => start({ windows: ['Mon-Fri 22:00-06:00 Mars/Olympus'] }))
+    expect(bad.status).toBe(400)
+    expect(JSON.stringify(bad.json)).toMatch(/not a time zone/)
+    expect((await unchangedBy(() => start({ at: 'tomorrowish' }))).status).toBe(400)
+
+    const r = await start({ windows: ['Mon-Fri 22:00-06:00 Europe/Berlin', 'Sat 08:00-12:00 Europe/Berlin'], at: '20:00 Europe/Berlin', settleMs: 120_000 })
+    expect(r.status).toBe(201)
+    const startAt = Date.parse('2026-12-04T19:00Z')
+    expect(r.json).toMatchObject({ windows: ['Mon-Fri 22:00-06:00 Europe/Berlin', 'Sat 08:00-12:00 Europe/Berlin'], startAt, settleMs: 120_000 })
+    const sched = {
+      windows: [
+        { days: [1, 2, 3, 4, 5], from: 1320, to: 360, tz: 'Europe/Berlin' },
+        { days: [6], from: 480, to: 720, tz: 'Europe/Berlin' },
+      ],
+      notBefore: startAt,
+      settleMs: 120_000,
+    }
+    // Agents judge by the schedule; an older agent by the legacy window, closed before the start.
+    expect(w.link.lastControl()).toMatchObject({ wave: 'w1', state: 'running', sched, window: { fromMinute: 0, toMinute: 0 } })
+    const [a] = w.machines as [WaveHarness['machines'][number]]
+    const answer = async (term: number) => {
+      w!.link.clear()
+      await w!.deliver(a, { k: 'req', wave: 'w1', slot: 0, term, cand: a.id })
+      return w!.link.votes().filter((v) => v.to === a.id).map((v) => [v.msg.k, 'reason' in v.msg ? v.msg.reason : undefined])[0]
+    }
+    expect(await answer(1)).toEqual(['nack', 'gate'])
+    expect((await w.admin('/v1/waves/w1')).json.reason).toMatch(/scheduled: starts at 2026-12-04T19:00:00.000Z \(in 1 h 0 min\)/)
+
+    // Restarted, the coordinator holds by the same schedule it stored.
+    w.h.clock.set(Date.parse('2026-12-04T20:00Z')) // started, but the window opens at 21:00Z
+    await w.h.restart()
+    expect(w.link.lastControl()).toMatchObject({ wave: 'w1', sched })
+    const st = (await w.admin('/v1/waves/w1')).json
+    expect(st).toMatchObject({ windows: ['Mon-Fri 22:00-06:00 Europe/Berlin', 'Sat 08:00-12:00 Europe/Berlin'], startAt, settleMs: 120_000 })
+    expect(st.reason).toMatch(/outside the maintenance windows .* \(opens in 1 h 0 min\)/)
+    expect(await answer(2)).toEqual(['nack', 'gate'])
+
+    // Inside the window: the legacy window follows (re-signed on the tick) and the coordinator votes.
+    w.h.clock.set(Date.parse('2026-12-04T21:30Z'))
+    await w.h.coordinator.waves.service.tick()
+    expect(w.link.lastControl()).toMatchObject({ window: { fromMinute: 21 * 60, toMinute: 5 * 60 }, sched })
+    expect(await answer(3)).toEqual(['vote', undefined])
+  })
+})

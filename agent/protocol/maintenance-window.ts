@@ -207,3 +207,29 @@ export function durationText(ms: number): string {
   if (m >= 1440) return `${Math.floor(m / 1440)} d ${Math.floor((m % 1440) / 60)} h`
   return m >= 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m} min`
 }
+
+/**
+ * `--at TIME`: an ISO 8601 instant with its offset (`2026-12-07T22:00+01:00`, `…Z`), or a
+ * wall-clock time `[YYYY-MM-DD ]HH:MM[ ZONE]` (zone default UTC) — without a date, the next
+ * time that clock reads HH:MM after `now`. Throws WindowSyntaxError on anything else.
+ */
+export function parseStartTime(text: string, now: number): number {
+  const t = text.trim()
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i.test(t)) {
+    const ms = Date.parse(t)
+    if (Number.isFinite(ms)) return ms
+  }
+  const m = /^(?:(\d{4})-(\d{2})-(\d{2})\s+)?([01]\d|2[0-3]):([0-5]\d)(?:\s+(\S+))?$/.exec(t)
+  if (!m) throw new WindowSyntaxError(`start time "${text}": expected an ISO 8601 instant with its offset (2026-12-07T22:00+01:00) or [YYYY-MM-DD ]HH:MM[ ZONE] (22:00 Europe/Berlin)`)
+  const tz = m[6] && m[6].toUpperCase() !== 'UTC' ? m[6] : 'UTC'
+  if (!isTimeZone(tz)) throw new WindowSyntaxError(`start time "${text}": "${tz}" is not a time zone this system knows (an IANA name such as Europe/Berlin)`)
+  const minute = Number(m[4]) * 60 + Number(m[5])
+  if (m[1]) return zonedInstant(Number(m[1]), Number(m[2]), Number(m[3]), minute, tz)
+  const l = localParts(now, tz)
+  for (let k = 0; k <= 2; k++) {
+    const day = new Date(Date.UTC(l.y, l.mo - 1, l.d + k))
+    const ms = zonedInstant(day.getUTCFullYear(), day.getUTCMonth() + 1, day.getUTCDate(), minute, tz)
+    if (ms > now) return ms
+  }
+  throw new WindowSyntaxError(`start time "${text}": no such time in the next two days`)
+}

@@ -1,6 +1,7 @@
 /**
  * `shoal upgrade` — rolling upgrade waves through the coordinator (coordinator/waves):
- *   shoal upgrade start --to V [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM]
+ *   shoal upgrade start --to V [--max-unavailable K] [--failure-domain domain|none] [--window '[DAYS ]HH:MM-HH:MM[ ZONE]' ...]
+ *                       [--at TIME] [--settle DURATION]
  *                       [--alert-source URL] [--alert-matcher SELECTOR ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m]
  *                       [--force] [--dry-run]
  *     refused (exit 1) when some node could never pass its pre-reboot gate on its own (pool
@@ -13,6 +14,7 @@
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { ShoalError } from '../../agent/protocol/errors.js'
 import { DryRun, WaveStatus } from '../../coordinator/waves/wave-api.js'
+import { parseWindowRule } from '../../agent/protocol/maintenance-window.js'
 import { formatted, outputFormat, outputOption, parse, subcommandHelp, table, type FlagDoc } from '../args.js'
 import { badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
 import type { CliIo } from '../main.js'
@@ -20,7 +22,7 @@ import type { CliIo } from '../main.js'
 export const summary = 'start, watch and steer a rolling upgrade wave (start|status|pause|resume|abort|rollback)'
 export const subcommands = ['start', 'status', 'pause', 'resume', 'abort', 'rollback'] as const
 
-const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window HH:MM-HH:MM] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m] [--force] [--dry-run]
+const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window '[DAYS ]HH:MM-HH:MM[ ZONE]' ...] [--at TIME] [--settle DURATION] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m] [--force] [--dry-run]
        shoal upgrade status [ID] [--watch]
        shoal upgrade pause|resume|abort|rollback [ID]
        (all: [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml])`
@@ -30,7 +32,9 @@ const options = {
   to: { type: 'string' },
   'max-unavailable': { type: 'string' },
   'failure-domain': { type: 'string' },
-  window: { type: 'string' },
+  window: { type: 'string', multiple: true },
+  at: { type: 'string' },
+  settle: { type: 'string' },
   'alert-source': { type: 'string' },
   'alert-matcher': { type: 'string', multiple: true },
   'drain-policy': { type: 'string' },
@@ -47,7 +51,9 @@ const docs: Record<string, FlagDoc> = {
   to: { value: 'VERSION', help: 'start: the image version to roll out' },
   'max-unavailable': { value: 'K', help: 'start: at most K nodes down at once', default: 'the coordinator\'s (1)' },
   'failure-domain': { value: 'domain|none', help: 'start: finish one failure domain before the next', default: 'domain' },
-  window: { value: 'HH:MM-HH:MM', help: 'start: new slots only inside this UTC window', default: 'always' },
+  window: { value: "'[DAYS ]HH:MM-HH:MM[ ZONE]'", help: "start: new slots only while a window is open (repeatable; e.g. 'Mon-Fri 22:00-06:00 Europe/Berlin'; no zone: UTC)", default: 'always' },
+  at: { value: 'TIME', help: "start: no new slot before TIME (2026-12-07T22:00+01:00, or '[YYYY-MM-DD ]HH:MM[ ZONE]': the next such time)", default: 'now' },
+  settle: { value: 'DURATION', help: 'start: after a node comes back, wait this long before the next takes a slot (90s, 5m)', default: '0' },
   'alert-source': { value: 'URL', help: 'start: hold new slots while alerts fire (Alertmanager /api/v2/alerts)' },
   'alert-matcher': { value: 'SELECTOR', help: 'start: which firing alerts hold the wave (Alertmanager syntax, repeatable)', default: 'every alert but Watchdog and InfoInhibitor' },
   'drain-policy': { value: 'halt|force', help: 'start: what a blocked drain does', default: 'halt' },
@@ -139,7 +145,19 @@ function startBody(values: Record<string, unknown>): { target: string; dryRun: b
     body.maxUnavailable = k
   }
   if (values['failure-domain'] !== undefined) body.failureDomain = values['failure-domain']
-  if (values.window !== undefined) body.window = values.window
+  const windows = (values.window as string[] | undefined) ?? []
+  for (const w of windows) {
+    try {
+      parseWindowRule(w) // a bad one is a usage error here, before the coordinator sees it
+    } catch (err) {
+      throw new ShoalError('usage', (err as Error).message)
+    }
+  }
+  // One plain daily UTC window keeps the form every coordinator and agent knows.
+  if (windows.length === 1 && /^\d{2}:\d{2}-\d{2}:\d{2}$/.test(windows[0]!)) body.window = windows[0]
+  else if (windows.length) body.windows = windows
+  if (values.at !== undefined) body.at = values.at
+  if (values.settle !== undefined) body.settleMs = parseDuration(String(values.settle), '--settle')
   if (values['alert-source'] !== undefined) body.alertSource = values['alert-source']
   const matchers = (values['alert-matcher'] as string[] | undefined) ?? []
   if (matchers.length) {
@@ -167,7 +185,7 @@ export function renderStatus(s: WaveStatus): string {
   const p = s.progress
   const head = [
     `wave ${s.id} -> ${s.target}${s.previous ? ` (from ${s.previous})` : ''}: ${s.state.toUpperCase()}${s.reason ? ` — ${s.reason}` : ''}`,
-    `  ${p.done}/${p.total} done, ${p.inProgress} in progress, ${p.waiting} waiting, ${p.failed} failed; max unavailable ${s.maxUnavailable}, failure domain ${s.failureDomain}${s.window ? `, window ${s.window} UTC` : ''}${s.held && s.state === 'running' ? ' (new slots held back)' : ''}`,
+    `  ${p.done}/${p.total} done, ${p.inProgress} in progress, ${p.waiting} waiting, ${p.failed} failed; max unavailable ${s.maxUnavailable}, failure domain ${s.failureDomain}${s.window ? `, window ${s.window}${s.windows ? '' : ' UTC'}` : ''}${s.startAt !== undefined ? `, starts ${new Date(s.startAt).toISOString()}` : ''}${s.settleMs ? `, settle ${Math.round(s.settleMs / 1000)} s` : ''}${s.held && s.state === 'running' ? ' (new slots held back)' : ''}`,
   ]
   const why = (n: WaveStatus['nodes'][number]) => [n.reason, ...(n.blocked ?? []).filter((b) => b.code !== 'hold' && b.code !== 'never').map((b) => b.message), ...((n.blocked ?? []).some((b) => b.code === 'never') ? ['can never stop (below)'] : [])].filter(Boolean).join('; ') || undefined
   const rows = s.nodes.map((n) => [n.node, n.state, time(n.since), n.slot === undefined ? undefined : `${n.slot}/${n.term}`, n.image, n.phase, n.liveness, why(n)])

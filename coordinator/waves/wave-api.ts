@@ -16,6 +16,7 @@
 import { z } from 'zod'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
+import { parseWindowRule } from '../../agent/protocol/maintenance-window.js'
 import { SignatureHex } from '../../agent/protocol/enroll/enroll-api.js'
 import { ImageVersion, RecordImage } from '../../agent/protocol/image-version.js'
 import { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
@@ -30,6 +31,15 @@ export const WaveId = z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'wave
 
 /** `HH:MM-HH:MM` UTC daily maintenance window (wraps midnight when the end is earlier). */
 export const WindowText = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$/, 'window: HH:MM-HH:MM in UTC, e.g. 22:00-06:00')
+
+/** `[DAYS ]HH:MM-HH:MM[ ZONE]` (agent/protocol/maintenance-window.ts), e.g. `Mon-Fri 22:00-06:00 Europe/Berlin`. */
+export const WindowRuleText = z.string().max(128).superRefine((text, ctx) => {
+  try {
+    parseWindowRule(text)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message })
+  }
+})
 
 /** One Alertmanager-syntax selector (agent/protocol/alert-matchers.ts), e.g. `{alertname=~"Ceph.*",severity="critical"}`. */
 export const AlertMatcherText = z.string().superRefine((text, ctx) => {
@@ -51,6 +61,12 @@ export const WaveCreate = z
     /** `domain` (NodeRecord.domain): one failure domain at a time; `none`: domains only order the ranking. */
     failureDomain: FailureDomainKey.default('domain'),
     window: WindowText.optional(),
+    /** Several windows with days and zones: new slots only while one is open (with `window`: that one too). */
+    windows: z.array(WindowRuleText).min(1).max(8).optional(),
+    /** No new slot before this time: ISO 8601 with offset, or `[YYYY-MM-DD ]HH:MM[ ZONE]` (the next such time). */
+    at: z.string().max(64).optional(),
+    /** After a node comes back, no new slot for this long (ms). */
+    settleMs: z.number().int().nonnegative().max(86_400_000).optional(),
     /** Alertmanager-compatible base URL; firing alerts hold back new slots. */
     alertSource: z.string().url().optional(),
     /** Which firing alerts hold: any selector matching (none given: every alert). Watchdog and InfoInhibitor never hold. */
@@ -140,6 +156,11 @@ export const StoredWave = z
     maxUnavailable: MaxUnavailable,
     failureDomain: FailureDomainKey,
     window: WindowText.optional(),
+    /** Windows with days and zones (the texts as given); the wave control carries them parsed. */
+    windows: z.array(z.string()).optional(),
+    /** `--at`, resolved when the wave was created (coordinator clock, ms). */
+    startAt: z.number().optional(),
+    settleMs: z.number().int().nonnegative().optional(),
     alertSource: z.string().optional(),
     alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.enum(['halt', 'force']),
@@ -175,6 +196,9 @@ export const WaveStatus = z
     maxUnavailable: MaxUnavailable,
     failureDomain: z.string(),
     window: z.string().optional(),
+    windows: z.array(z.string()).optional(),
+    startAt: z.number().optional(),
+    settleMs: z.number().optional(),
     alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.string(),
     nodeTimeoutMs: z.number(),

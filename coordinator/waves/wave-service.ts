@@ -23,7 +23,8 @@ import { VoteNode, type PersistedVote, type VoteInput } from '../../agent/protoc
 import { decodeVoteMessage, encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
 import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
 import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgrade/vote-runtime.js'
-import { signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
+import { legacyWindow, signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg, type WaveSchedule } from '../../agent/protocol/wave-control.js'
+import { parseStartTime, parseWindowRule } from '../../agent/protocol/maintenance-window.js'
 import type { ClusterState } from '../cluster-state.js'
 import { HttpError } from '../../agent/http/index.js'
 import type { ErrorCode } from '../../agent/protocol/error-codes.js'
@@ -295,7 +296,7 @@ export class WaveService {
       const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: false, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}), ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}) }
+      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: false, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.windows ? { windows: w.windows } : {}), ...(w.settleMs ? { settleMs: w.settleMs } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}), ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}) }
       const roster = this.fixRoster()
       const nw = await this.startWave(body, roster, w.target, by, w.id)
       return this.status(nw)
@@ -401,6 +402,26 @@ export class WaveService {
       throw new HttpError(400, 'bad-request', `image version ${b.target} is not servable: ${(err as Error).message}`)
     }
     if (this.deps.state.nodes.size === 0) throw new HttpError(409, 'conflict', 'no enrolled nodes: nothing to upgrade')
+    if (b.at !== undefined) this.startAt(b)
+  }
+
+  /** `--at`, resolved on this coordinator's clock (400 with the accepted forms when unreadable). */
+  private startAt(b: WaveCreate): number | undefined {
+    if (b.at === undefined) return undefined
+    try {
+      return parseStartTime(b.at, this.deps.clock.now())
+    } catch (err) {
+      throw new HttpError(400, 'bad-request', (err as Error).message)
+    }
+  }
+
+  /** The schedule the wave control carries (windows, start time, settle delay), if the wave has one. */
+  private schedule(w: StoredWave): WaveSchedule | undefined {
+    const s: WaveSchedule = {}
+    if (w.windows?.length) s.windows = [...(w.window ? [w.window] : []), ...w.windows].map((t) => parseWindowRule(t))
+    if (w.startAt !== undefined) s.notBefore = w.startAt
+    if (w.settleMs) s.settleMs = w.settleMs
+    return Object.keys(s).length ? s : undefined
   }
 
   /** The wave roster: every enrolled node, sorted by id. */
@@ -487,6 +508,9 @@ export class WaveService {
       maxUnavailable: b.maxUnavailable,
       failureDomain: b.failureDomain,
       ...(b.window ? { window: b.window } : {}),
+      ...(b.windows?.length ? { windows: b.windows } : {}),
+      ...(b.at !== undefined ? { startAt: this.startAt(b) } : {}),
+      ...(b.settleMs ? { settleMs: b.settleMs } : {}),
       ...(b.alertSource ? { alertSource: b.alertSource } : {}),
       ...(b.alertMatchers?.length ? { alertMatchers: b.alertMatchers } : {}),
       drainPolicy: b.drainPolicy,
@@ -576,6 +600,9 @@ export class WaveService {
 
   private signControlFor(w: StoredWave): void {
     const seq = Math.max(this.deps.clock.now(), (this.control?.seq ?? 0) + 1)
+    const sched = this.schedule(w)
+    // Agents that predate the schedule judge by a daily UTC window: today's, re-signed as days pass (tick).
+    const legacy = sched ? legacyWindow(sched, this.deps.clock.now()) : undefined
     this.control = signControl(
       {
         wave: w.id,
@@ -583,7 +610,8 @@ export class WaveService {
         // A stall halt holds every node's new requests and votes, as a pause does.
         state: w.state === 'running' && w.halt ? 'paused' : w.state,
         nodeTimeoutMs: w.nodeTimeoutMs,
-        ...(w.window ? { window: parseWindow(w.window) } : {}),
+        ...(legacy ? { window: legacy } : w.window ? { window: parseWindow(w.window) } : {}),
+        ...(sched ? { sched } : {}),
         alerts: w.alertSource ? this.alerts.slice(0, 16) : [],
         drainPolicy: w.drainPolicy,
         retired: [...this.retired()],
@@ -620,6 +648,14 @@ export class WaveService {
       if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
       else await this.watchStall(w)
     })
+    const sched = this.schedule(w)
+    if (sched && this.control?.wave === w.id) {
+      const legacy = legacyWindow(sched, this.deps.clock.now())
+      if (JSON.stringify(legacy) !== JSON.stringify(this.control.window)) {
+        this.signControlFor(w)
+        this.broadcastControl()
+      }
+    }
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
   }
 
@@ -803,7 +839,10 @@ export class WaveService {
       held,
       maxUnavailable: w.maxUnavailable,
       failureDomain: w.failureDomain,
-      ...(w.window ? { window: w.window } : {}),
+      ...(w.window || w.windows?.length ? { window: [...(w.window ? [w.window] : []), ...(w.windows ?? [])].join('; ') } : {}),
+      ...(w.windows?.length ? { windows: w.windows } : {}),
+      ...(w.startAt !== undefined ? { startAt: w.startAt } : {}),
+      ...(w.settleMs ? { settleMs: w.settleMs } : {}),
       ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}),
       drainPolicy: w.drainPolicy,
       nodeTimeoutMs: w.nodeTimeoutMs,
