@@ -430,3 +430,47 @@ describe("waves: a site's schedule (windows with days and zones, --at, settle)",
     expect(await answer(3)).toEqual(['vote', undefined])
   })
 })
+
+describe('waves: a node selector and a canary', () => {
+  it('takes only the selected nodes; the canary goes first, then the wave pauses until the operator resumes', async () => {
+    w = await startWaveHarness(4, { domains: ['rack-a', 'rack-a', 'rack-a', 'rack-b'] })
+    const [a, b, c, d] = w.machines as [WaveHarness['machines'][number], WaveHarness['machines'][number], WaveHarness['machines'][number], WaveHarness['machines'][number]]
+    expect((await unchangedBy(() => start({ selector: 'rack=a' }))).json.error.message).toMatch(/selector key "rack" is unknown; keys: id, domain/)
+    expect((await unchangedBy(() => start({ selector: 'domain=rack-z' }))).json.error.message).toMatch(/matches none of the 4 enrolled node/)
+    // Ranking: c has the fewest pods in rack-a; the canary is c.
+    w.members.set(a.id, { work: { pods: 9, load: 0 } })
+    w.members.set(b.id, { work: { pods: 5, load: 0 } })
+    w.members.set(c.id, { work: { pods: 1, load: 0 } })
+    const r = await start({ selector: 'domain=rack-a', canary: 1, maxUnavailable: 2 })
+    expect(r.status).toBe(201)
+    expect(r.json.nodes.map((n: { node: string }) => n.node)).toEqual([a.id, b.id, c.id])
+    expect(r.json).toMatchObject({ selector: 'domain=rack-a', canary: { nodes: [c.id], passed: false } })
+    expect(w.link.lastControl()).toMatchObject({ sched: { only: [c.id] } })
+    const answer = async (m: typeof a, term: number, slot = 0) => {
+      w!.link.clear()
+      await w!.deliver(m, { k: 'req', wave: 'w1', slot, term, cand: m.id })
+      return w!.link.votes().filter((v) => v.to === m.id).map((v) => [v.msg.k, 'reason' in v.msg ? v.msg.reason : undefined])[0]
+    }
+    // Only the canary gets the coordinator's vote; a selected node after it and an unselected one do not.
+    expect(await answer(d, 1)).toEqual(['nack', 'gate'])
+    expect(await answer(b, 2)).toEqual(['nack', 'gate'])
+    expect(await answer(c, 3)).toEqual(['vote', undefined])
+    await w.deliver(c, { k: 'grant', wave: 'w1', slot: 0, term: 3, holder: c.id, votes: 2 })
+    await w.deliver(c, { k: 'rel', wave: 'w1', slot: 0, term: 3, holder: c.id })
+    w.members.set(c.id, { image: 'v2' })
+    await w.h.coordinator.waves.service.tick()
+    const paused = (await w.admin('/v1/waves/w1')).json
+    expect(paused).toMatchObject({ state: 'paused', canary: { nodes: [c.id], passed: true } })
+    expect(paused.reason).toContain(`canary: 1 node(s) on v2 (${c.id}); check them, then: shoal upgrade resume w1`)
+    expect(await answer(b, 4)).toEqual(['nack', 'gate'])
+    // Resumed: every selected node may go; d (rack-b) never, and the wave is done without it.
+    expect((await w.admin('/v1/waves/w1/resume', {})).json).toMatchObject({ state: 'running' })
+    expect(w.link.lastControl()).toMatchObject({ state: 'running', sched: { only: [a.id, b.id, c.id] } })
+    expect(await answer(b, 5)).toEqual(['vote', undefined])
+    expect(await answer(d, 1, 1)).toEqual(['nack', 'gate'])
+    w.members.set(a.id, { image: 'v2' })
+    w.members.set(b.id, { image: 'v2' })
+    await w.h.coordinator.waves.service.tick()
+    expect((await w.admin('/v1/waves/w1')).json).toMatchObject({ state: 'done', progress: { total: 3, done: 3 } })
+  })
+})

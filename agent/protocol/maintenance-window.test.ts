@@ -118,6 +118,17 @@ describe('the schedule in the wave control message', () => {
     expect(legacyWindow({ settleMs: 1000 }, 0)).toBeUndefined()
   })
 
+  it('a selection (node selector or canary) makes only those nodes takeable; the others still vote', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl(base, coord))
+    expect(g.selected('b')).toBe(true)
+    g.onControl(signControl({ ...base, seq: 2000, sched: { only: ['a'] } }, coord))
+    expect([g.selected('a'), g.selected('b')]).toEqual([true, false])
+    // Widening the selection is a new signed message; a relay cannot widen it.
+    const m = signControl({ ...base, seq: 3000, sched: { only: ['a'] } }, coord)
+    expect(g.onControl({ ...m, sched: { only: ['a', 'b'] } })).toBe('bad')
+  })
+
   it('the settle delay: no new slot until settleMs after a roster node came back', () => {
     const g = new WaveGate(coord.publicKey, coord)
     g.onControl(signControl({ ...base, sched: { settleMs: 120_000 } }, coord))

@@ -57,6 +57,11 @@ export const WaveSchedule = keepUnknown(
     notBefore: z.number().int().nonnegative().optional(),
     /** After a roster node comes back available, no new slot for this long (ms). */
     settleMs: z.number().int().nonnegative().max(86_400_000).optional(),
+    /**
+     * The nodes this wave may take now (a node selector, or a canary's first N): the others
+     * stay voters and count against K as ever, but are never drainable for it. Absent: all.
+     */
+    only: z.array(z.string().max(64)).max(100_000).optional(),
   }),
 )
 export type WaveSchedule = z.infer<typeof WaveSchedule>
@@ -89,7 +94,7 @@ export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v' | 'ssig'>
 /** What `ssig` covers: the schedule bound to its message (wave, seq). */
 export function scheduleBytes(m: Pick<UnsignedControl, 'wave' | 'seq'>, s: WaveSchedule): Uint8Array {
   const windows = (s.windows ?? []).map((w) => [w.days ?? null, w.from, w.to, w.tz ?? null])
-  return pack(['ctl-sched', 1, m.wave, m.seq, windows, s.notBefore ?? null, s.settleMs ?? null])
+  return pack(['ctl-sched', 1, m.wave, m.seq, windows, s.notBefore ?? null, s.settleMs ?? null, s.only ?? null])
 }
 
 export function controlBytes(m: UnsignedControl): Uint8Array {
@@ -187,6 +192,12 @@ export class WaveGate {
 
   current(): WaveControlMsg | undefined {
     return this.control
+  }
+
+  /** Whether the wave may take `id` now (its schedule's `only`; none: every roster node). */
+  selected(id: string): boolean {
+    const only = this.control?.sched?.only
+    return !only || only.includes(id)
   }
 
   /** Re-evaluates the halt rule over the wave roster's members (call on every view change and tick). */

@@ -114,6 +114,8 @@ export class MeshClusterView implements ClusterView {
 
   drainable(id: string): boolean {
     if (this.held().held) return false
+    // Outside the wave's selection (a node selector, a canary): never a candidate for it.
+    if (this.gate && !this.gate.selected(id)) return false
     return this.member(id)?.record?.health.gates?.pre === true
   }
 

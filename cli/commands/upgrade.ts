@@ -1,7 +1,7 @@
 /**
  * `shoal upgrade` — rolling upgrade waves through the coordinator (coordinator/waves):
  *   shoal upgrade start --to V [--max-unavailable K] [--failure-domain domain|none] [--window '[DAYS ]HH:MM-HH:MM[ ZONE]' ...]
- *                       [--at TIME] [--settle DURATION]
+ *                       [--at TIME] [--settle DURATION] [--selector id=GLOB,domain=GLOB] [--canary N]
  *                       [--alert-source URL] [--alert-matcher SELECTOR ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m]
  *                       [--force] [--dry-run]
  *     refused (exit 1) when some node could never pass its pre-reboot gate on its own (pool
@@ -22,7 +22,7 @@ import type { CliIo } from '../main.js'
 export const summary = 'start, watch and steer a rolling upgrade wave (start|status|pause|resume|abort|rollback)'
 export const subcommands = ['start', 'status', 'pause', 'resume', 'abort', 'rollback'] as const
 
-const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window '[DAYS ]HH:MM-HH:MM[ ZONE]' ...] [--at TIME] [--settle DURATION] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m] [--force] [--dry-run]
+const USAGE = `shoal upgrade start --to VERSION [--max-unavailable K] [--failure-domain domain|none] [--window '[DAYS ]HH:MM-HH:MM[ ZONE]' ...] [--at TIME] [--settle DURATION] [--selector KEY=GLOB,...] [--canary N] [--alert-source URL] [--alert-matcher '{alertname=~"Ceph.*",severity="critical"}' ...] [--drain-policy halt|force] [--node-timeout 30m] [--stall-timeout 30m] [--force] [--dry-run]
        shoal upgrade status [ID] [--watch]
        shoal upgrade pause|resume|abort|rollback [ID]
        (all: [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml])`
@@ -35,6 +35,8 @@ const options = {
   window: { type: 'string', multiple: true },
   at: { type: 'string' },
   settle: { type: 'string' },
+  selector: { type: 'string' },
+  canary: { type: 'string' },
   'alert-source': { type: 'string' },
   'alert-matcher': { type: 'string', multiple: true },
   'drain-policy': { type: 'string' },
@@ -53,6 +55,8 @@ const docs: Record<string, FlagDoc> = {
   'failure-domain': { value: 'domain|none', help: 'start: finish one failure domain before the next', default: 'domain' },
   window: { value: "'[DAYS ]HH:MM-HH:MM[ ZONE]'", help: "start: new slots only while a window is open (repeatable; e.g. 'Mon-Fri 22:00-06:00 Europe/Berlin'; no zone: UTC)", default: 'always' },
   at: { value: 'TIME', help: "start: no new slot before TIME (2026-12-07T22:00+01:00, or '[YYYY-MM-DD ]HH:MM[ ZONE]': the next such time)", default: 'now' },
+  selector: { value: 'KEY=GLOB,...', help: 'start: only the nodes that match every term (keys: id, domain; e.g. domain=rack-a)', default: 'every enrolled node' },
+  canary: { value: 'N', help: 'start: take the N best-ranked nodes first, then pause until: shoal upgrade resume' },
   settle: { value: 'DURATION', help: 'start: after a node comes back, wait this long before the next takes a slot (90s, 5m)', default: '0' },
   'alert-source': { value: 'URL', help: 'start: hold new slots while alerts fire (Alertmanager /api/v2/alerts)' },
   'alert-matcher': { value: 'SELECTOR', help: 'start: which firing alerts hold the wave (Alertmanager syntax, repeatable)', default: 'every alert but Watchdog and InfoInhibitor' },
@@ -157,6 +161,12 @@ function startBody(values: Record<string, unknown>): { target: string; dryRun: b
   if (windows.length === 1 && /^\d{2}:\d{2}-\d{2}:\d{2}$/.test(windows[0]!)) body.window = windows[0]
   else if (windows.length) body.windows = windows
   if (values.at !== undefined) body.at = values.at
+  if (values.selector !== undefined) body.selector = values.selector
+  if (values.canary !== undefined) {
+    const n = Number(values.canary)
+    if (!Number.isInteger(n) || n < 1) throw new ShoalError('usage', `--canary must be a whole number >= 1, not "${String(values.canary)}"`)
+    body.canary = n
+  }
   if (values.settle !== undefined) body.settleMs = parseDuration(String(values.settle), '--settle')
   if (values['alert-source'] !== undefined) body.alertSource = values['alert-source']
   const matchers = (values['alert-matcher'] as string[] | undefined) ?? []
@@ -185,7 +195,7 @@ export function renderStatus(s: WaveStatus): string {
   const p = s.progress
   const head = [
     `wave ${s.id} -> ${s.target}${s.previous ? ` (from ${s.previous})` : ''}: ${s.state.toUpperCase()}${s.reason ? ` — ${s.reason}` : ''}`,
-    `  ${p.done}/${p.total} done, ${p.inProgress} in progress, ${p.waiting} waiting, ${p.failed} failed; max unavailable ${s.maxUnavailable}, failure domain ${s.failureDomain}${s.window ? `, window ${s.window}${s.windows ? '' : ' UTC'}` : ''}${s.startAt !== undefined ? `, starts ${new Date(s.startAt).toISOString()}` : ''}${s.settleMs ? `, settle ${Math.round(s.settleMs / 1000)} s` : ''}${s.held && s.state === 'running' ? ' (new slots held back)' : ''}`,
+    `  ${p.done}/${p.total} done, ${p.inProgress} in progress, ${p.waiting} waiting, ${p.failed} failed; max unavailable ${s.maxUnavailable}, failure domain ${s.failureDomain}${s.window ? `, window ${s.window}${s.windows ? '' : ' UTC'}` : ''}${s.startAt !== undefined ? `, starts ${new Date(s.startAt).toISOString()}` : ''}${s.settleMs ? `, settle ${Math.round(s.settleMs / 1000)} s` : ''}${s.selector ? `, nodes ${s.selector}` : ''}${s.canary ? `, canary ${s.canary.nodes.join(', ')}${s.canary.passed ? ' (passed)' : ''}` : ''}${s.held && s.state === 'running' ? ' (new slots held back)' : ''}`,
   ]
   const why = (n: WaveStatus['nodes'][number]) => [n.reason, ...(n.blocked ?? []).filter((b) => b.code !== 'hold' && b.code !== 'never').map((b) => b.message), ...((n.blocked ?? []).some((b) => b.code === 'never') ? ['can never stop (below)'] : [])].filter(Boolean).join('; ') || undefined
   const rows = s.nodes.map((n) => [n.node, n.state, time(n.since), n.slot === undefined ? undefined : `${n.slot}/${n.term}`, n.image, n.phase, n.liveness, why(n)])

@@ -90,7 +90,10 @@ export class CoordinatorView implements ClusterView {
     return true
   }
 
-  drainable(_id: string): boolean {
-    return !this.hold().held
+  drainable(id: string): boolean {
+    return !this.hold().held && (this.selected?.(id) ?? true)
   }
+
+  /** Whether the wave may take `id` now (its selection or canary); set by the wave service. */
+  selected: ((id: string) => boolean) | undefined
 }

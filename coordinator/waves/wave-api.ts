@@ -67,6 +67,10 @@ export const WaveCreate = z
     at: z.string().max(64).optional(),
     /** After a node comes back, no new slot for this long (ms). */
     settleMs: z.number().int().nonnegative().max(86_400_000).optional(),
+    /** Which enrolled nodes the wave takes: `id=GLOB`, `domain=GLOB`, comma-separated, all must match (wave-selection.ts). Absent: all. */
+    selector: z.string().min(1).max(256).optional(),
+    /** Take this many nodes first (the best-ranked), then pause for the operator to resume. */
+    canary: z.number().int().min(1).max(10_000).optional(),
     /** Alertmanager-compatible base URL; firing alerts hold back new slots. */
     alertSource: z.string().url().optional(),
     /** Which firing alerts hold: any selector matching (none given: every alert). Watchdog and InfoInhibitor never hold. */
@@ -161,6 +165,11 @@ export const StoredWave = z
     /** `--at`, resolved when the wave was created (coordinator clock, ms). */
     startAt: z.number().optional(),
     settleMs: z.number().int().nonnegative().optional(),
+    /** The selector as given, and the roster nodes it chose (the others vote but are never taken). */
+    selector: z.string().optional(),
+    selected: z.array(NodeId).optional(),
+    /** The canary's nodes; `passed` once they were all on the target and the wave paused for the operator. */
+    canary: z.object({ nodes: z.array(NodeId), passed: z.boolean() }).strict().optional(),
     alertSource: z.string().optional(),
     alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.enum(['halt', 'force']),
@@ -199,6 +208,8 @@ export const WaveStatus = z
     windows: z.array(z.string()).optional(),
     startAt: z.number().optional(),
     settleMs: z.number().optional(),
+    selector: z.string().optional(),
+    canary: z.object({ nodes: z.array(z.string()), passed: z.boolean() }).strict().optional(),
     alertMatchers: z.array(z.string()).optional(),
     drainPolicy: z.string(),
     nodeTimeoutMs: z.number(),

@@ -32,6 +32,7 @@ import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
 import { CoordinatorView, type MemberSource } from './coordinator-view.js'
+import { selectNodes } from './wave-selection.js'
 import { levelVoteStore, waveVoteKey } from './level-vote-store.js'
 import {
   assignSigningText,
@@ -105,6 +106,7 @@ export class WaveService {
     this.log = deps.log ?? silentLogger
     this.gate = new WaveGate(deps.identity.publicKey, deps.identity.keyring)
     this.view = new CoordinatorView(deps.members, () => this.hold())
+    this.view.selected = (id) => this.gate.selected(id)
     this.vote = new VoteNode({
       id: COORDINATOR_MESH_ID,
       keyring: deps.identity.keyring,
@@ -197,15 +199,35 @@ export class WaveService {
       await this.validate(body)
       const roster = this.fixRoster()
       const previous = this.previousVersion(roster.map((r) => r.id), body.target)
-      if (body.dryRun) return this.dryRun(body, roster.map((r) => r.id), previous)
-      this.startCheck(body, roster.map((r) => r.id))
+      const chosen = this.select(body, roster.map((r) => r.id))
+      if (body.dryRun) return this.dryRun(body, chosen, previous)
+      this.startCheck(body, chosen)
       // A wave whose last node just finished is done, even if the tick has not written it yet:
       // status already says so, and the operator's next wave must not be refused for it.
       const active = await this.settled(this.active())
       if (active) throw new HttpError(409, 'conflict', `wave ${active.id} (to ${active.target}) is ${active.state}; only one wave runs at a time — wait for it, or: shoal upgrade abort ${active.id}`)
-      const w = await this.startWave(body, roster, previous, by)
+      const w = await this.startWave(body, roster, previous, by, undefined, body.selector ? chosen : undefined)
       return this.status(w)
     })
+  }
+
+  /** The roster nodes the wave takes: its selector's (400 when it is bad or selects none), else all. */
+  private select(b: WaveCreate, ids: string[]): string[] {
+    if (!b.selector) return ids
+    this.view.refresh()
+    let chosen: string[]
+    try {
+      chosen = selectNodes(b.selector, ids.map((id) => ({ id, domain: this.view.member(id)?.record?.domain })))
+    } catch (err) {
+      throw new HttpError(400, 'bad-request', (err as Error).message)
+    }
+    if (chosen.length === 0) throw new HttpError(400, 'bad-request', `selector "${b.selector}" matches none of the ${ids.length} enrolled node(s); see them with: shoal nodes`)
+    return chosen
+  }
+
+  /** The nodes a wave takes (its selection; all of its roster without one). */
+  private inWave(w: StoredWave): string[] {
+    return w.selected ?? w.roster.map((r) => r.id)
   }
 
   /** Candidates of a wave to `target`: roster nodes not (known to be) on it. */
@@ -421,6 +443,8 @@ export class WaveService {
     if (w.windows?.length) s.windows = [...(w.window ? [w.window] : []), ...w.windows].map((t) => parseWindowRule(t))
     if (w.startAt !== undefined) s.notBefore = w.startAt
     if (w.settleMs) s.settleMs = w.settleMs
+    const only = w.canary && !w.canary.passed ? w.canary.nodes : w.selected
+    if (only) s.only = only
     return Object.keys(s).length ? s : undefined
   }
 
@@ -496,11 +520,19 @@ export class WaveService {
     }
   }
 
-  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string): Promise<StoredWave> {
+  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[]): Promise<StoredWave> {
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
     const nodes: StoredWave['nodes'] = {}
-    for (const r of roster) nodes[r.id] = { state: 'waiting', since: now }
+    const taken = selected ?? roster.map((r) => r.id)
+    for (const n of taken) nodes[n] = { state: 'waiting', since: now }
+    // The canary: the best-ranked candidates now (the dry run's order), then the others by id.
+    let canary: StoredWave['canary']
+    if (b.canary) {
+      const ranked = this.dryRun(b, taken, previous).order
+      const cands = this.candidates(taken, b.target)
+      canary = { nodes: [...new Set([...ranked, ...cands])].slice(0, b.canary), passed: false }
+    }
     const w: StoredWave = {
       id,
       target: b.target,
@@ -511,6 +543,8 @@ export class WaveService {
       ...(b.windows?.length ? { windows: b.windows } : {}),
       ...(b.at !== undefined ? { startAt: this.startAt(b) } : {}),
       ...(b.settleMs ? { settleMs: b.settleMs } : {}),
+      ...(selected ? { selector: b.selector, selected } : {}),
+      ...(canary ? { canary } : {}),
       ...(b.alertSource ? { alertSource: b.alertSource } : {}),
       ...(b.alertMatchers?.length ? { alertMatchers: b.alertMatchers } : {}),
       drainPolicy: b.drainPolicy,
@@ -646,7 +680,11 @@ export class WaveService {
       this.refresh(w)
       if (this.dirty.delete(w.id)) await this.save(w)
       if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
-      else await this.watchStall(w)
+      else if (w.state === 'running' && w.canary && !w.canary.passed && w.canary.nodes.every((id) => w.nodes[id]?.state === 'done' || this.retired().has(id))) {
+        // The canary is through: pause for the operator, who looks and resumes (the rest then).
+        w.canary.passed = true
+        await this.setState(w, 'paused', `canary: ${w.canary.nodes.length} node(s) on ${w.target} (${w.canary.nodes.join(', ')}); check them, then: shoal upgrade resume ${w.id}`, 'coordinator')
+      } else await this.watchStall(w)
     })
     const sched = this.schedule(w)
     if (sched && this.control?.wave === w.id) {
@@ -759,7 +797,7 @@ export class WaveService {
     for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
     const retired = new Set(snap?.retired ?? [])
     let changed = false
-    for (const r of w.roster) {
+    for (const r of this.inWave(w).map((id) => ({ id }))) {
       const live = ACTIVE.has(w.state)
       const prev = w.nodes[r.id] ?? { state: 'waiting' as const, since: now }
       const d = nodeWaveState({ target: w.target, member: this.view.member(r.id), holds: live ? holds.get(r.id) : undefined, retired: retired.has(r.id) })
@@ -780,7 +818,7 @@ export class WaveService {
   /** Every roster node is on the target, or was written off by the operator (retired). */
   private finished(w: StoredWave): boolean {
     const retired = this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>()
-    return w.roster.every((r) => w.nodes[r.id]?.state === 'done' || retired.has(r.id))
+    return this.inWave(w).every((id) => w.nodes[id]?.state === 'done' || retired.has(id))
   }
 
   private status(w: StoredWave): WaveStatus {
@@ -789,7 +827,7 @@ export class WaveService {
     const holds = new Map<string, { slot: number; term: number }>()
     for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
     const blocks = this.blocks(w)
-    const nodes: NodeProgress[] = w.roster.map((r) => {
+    const nodes: NodeProgress[] = this.inWave(w).map((id) => ({ id })).map((r) => {
       const n = w.nodes[r.id] ?? { state: 'waiting' as const, since: w.createdAt }
       const b = n.state === 'waiting' ? blocks.get(r.id) : undefined
       const m = this.view.member(r.id)
@@ -843,6 +881,8 @@ export class WaveService {
       ...(w.windows?.length ? { windows: w.windows } : {}),
       ...(w.startAt !== undefined ? { startAt: w.startAt } : {}),
       ...(w.settleMs ? { settleMs: w.settleMs } : {}),
+      ...(w.selector ? { selector: w.selector } : {}),
+      ...(w.canary ? { canary: w.canary } : {}),
       ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}),
       drainPolicy: w.drainPolicy,
       nodeTimeoutMs: w.nodeTimeoutMs,
