@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { groupBySwitch, lldpDomain, parseLldpNeighbors } from './lldp.js'
+
+const fixture = (name: string) => readFileSync(new URL(`./testdata/lldp/${name}.json`, import.meta.url), 'utf8')
+
+describe('LLDP neighbours -> failure domain (lldpcli -f json show neighbors)', () => {
+  it('two NICs on one top-of-rack switch: the switch names the domain', () => {
+    const ns = parseLldpNeighbors(fixture('two-nics-one-switch'))
+    expect(ns.map((n) => [n.iface, n.switchName, n.port])).toEqual([
+      ['eno1', 'tor-r3-a', 'Ethernet12'],
+      ['eno2', 'tor-r3-a', 'Ethernet13'],
+    ])
+    expect(lldpDomain(ns)?.domain).toBe('tor-r3-a')
+  })
+
+  it('one neighbour (lldpcli then writes an object, not an array) from a switch that sends no name', () => {
+    const ns = parseLldpNeighbors(fixture('one-nic-unnamed-switch'))
+    expect(ns).toEqual([{ iface: 'enp1s0', switchName: undefined, chassisId: '0c:c4:7a:00:be:ef', port: '17' }])
+    expect(lldpDomain(ns)?.domain).toBe('sw-0c-c4-7a-00-be-ef')
+  })
+
+  it('nothing heard yet: no domain from LLDP (the agent keeps default and asks again)', () => {
+    expect(parseLldpNeighbors(fixture('none'))).toEqual([])
+    expect(lldpDomain([])).toBeUndefined()
+  })
+
+  it('groups workers by switch', () => {
+    const a = parseLldpNeighbors(fixture('two-nics-one-switch'))
+    const b = parseLldpNeighbors(fixture('one-nic-unnamed-switch'))
+    expect(groupBySwitch(new Map([['w2', a], ['w1', a], ['w3', b], ['w4', []]]))).toEqual(
+      new Map([
+        ['tor-r3-a', ['w1', 'w2']],
+        ['sw-0c-c4-7a-00-be-ef', ['w3']],
+        ['default', ['w4']],
+      ]),
+    )
+  })
+
+  it('bad output is a clear error, never a crash', () => {
+    expect(() => parseLldpNeighbors('lldpd not running')).toThrow(/not JSON/)
+    expect(() => parseLldpNeighbors('{"lldp":{"interface":{"eth0":{"chassis":{"x":{}},"port":{"id":{"type":"ifname","value":"p1"}}}}}}')).toThrow(/interface eth0: chassis has no id/)
+    expect(() => parseLldpNeighbors('{"nope":1}')).toThrow(/lldp/)
+  })
+})
