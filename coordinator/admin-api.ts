@@ -11,12 +11,14 @@
  * | POST   | /v1/admin/reject         | { requestId } -> AdminPending                |
  * | POST   | /v1/admin/assign         | { node } or { mac }, { image } -> Assignment |
  * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
+ * | POST   | /v1/admin/label          | { node, domain \| null } -> { node, domain }  |
  * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
  * | GET    | /v1/admin/backup         | -> JSON lines, one snapshot (state-backup.ts) |
  * | GET    | /v1/admin/operators      | -> { operators: OperatorRecord[] }           |
  * | POST   | /v1/admin/operators      | { name, key } -> OperatorRecord              |
  * | POST   | /v1/admin/operators/remove | { name } -> { removed }                    |
  */
+import { DOMAIN_RE } from '../agent/protocol/kernel-params/domain-param.js'
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
 import { Mac } from '../agent/protocol/enroll/enroll-api.js'
@@ -30,6 +32,7 @@ export const adminRoutes = {
   reject: '/v1/admin/reject',
   assign: '/v1/admin/assign',
   remove: '/v1/admin/remove',
+  label: '/v1/admin/label',
   audit: '/v1/admin/audit',
   backup: '/v1/admin/backup',
   operators: '/v1/admin/operators',
@@ -45,6 +48,8 @@ export const AssignRequest = z
   .strict()
   .refine((r) => (r.node === undefined) !== (r.mac === undefined), { message: 'give exactly one of node or mac' })
 export const RemoveRequest = z.object({ node: NodeId }).strict()
+/** `shoal coordinator label NODE domain=NAME` (null clears it). */
+export const LabelRequest = z.object({ node: NodeId, domain: z.string().regex(DOMAIN_RE, 'domain: letters, digits, . _ - (at most 64)').nullable() }).strict()
 
 export const AuditQuery = z
   .object({

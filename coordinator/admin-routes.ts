@@ -2,7 +2,7 @@
  * The admin routes (coordinator/admin-api.ts has the contract): bearer-token check, then
  * approve/reject, assign, remove, and the node, pending and audit listings.
  */
-import { AddOperatorRequest, RemoveOperatorRequest, adminRoutes, AssignRequest, AuditQuery, DecideRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
+import { AddOperatorRequest, RemoveOperatorRequest, adminRoutes, AssignRequest, AuditQuery, DecideRequest, LabelRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
 import type { ClusterState } from './cluster-state.js'
 import type { CoordinatorConfig } from './coordinator-config.js'
 import { decide } from './enrollment.js'
@@ -59,6 +59,11 @@ export function addAdminRoutes(router: Router<Exchange>, context: () => AdminCon
     const body = validate(AssignRequest, await readJson(x.req, ctx.config.maxBodyBytes), 'assignment')
     if (!(await ctx.images.hasVersion(body.image))) throw new HttpError(400, 'bad-request', `no image version "${body.image}" in ${ctx.config.imagesDir}; build it first`)
     sendJson(x.res, 200, await ctx.state.assign({ node: body.node, mac: body.mac }, body.image, by(x)))
+  })
+  on(['POST'], adminRoutes.label, async (x, ctx) => {
+    const body = validate(LabelRequest, await readJson(x.req, ctx.config.maxBodyBytes), 'label')
+    const l = await ctx.state.label(body.node, body.domain, by(x))
+    sendJson(x.res, 200, { node: body.node, domain: l?.domain ?? null })
   })
   on(['POST'], adminRoutes.remove, async (x, ctx) => {
     const body = validate(RemoveRequest, await readJson(x.req, ctx.config.maxBodyBytes), 'removal')

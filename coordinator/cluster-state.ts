@@ -18,6 +18,7 @@ import {
   AuditEntry,
   ClusterMeta,
   NodeEntry,
+  NodeLabels,
   PendingEntry,
   RosterMeta,
   TokenEntry,
@@ -64,6 +65,8 @@ export class ClusterState {
   readonly nodes = new Map<string, NodeEntry>()
   readonly macToNode = new Map<string, string>()
   readonly nodeAssignments = new Map<string, Assignment>()
+  /** Labels per node (`shoal coordinator label`): the failure domain its boot script names. */
+  readonly nodeLabels = new Map<string, NodeLabels>()
   readonly macAssignments = new Map<string, Assignment>()
   readonly pending = new Map<string, PendingEntry>()
   /** Operators whose keys sign shell grants (coordinator/operators.ts). */
@@ -132,6 +135,7 @@ export class ClusterState {
     for (const [k, id] of await store.scan('mac!', z.string())) state.macToNode.set(k.slice(4), id)
     for (const [k, a] of await store.scan('assign!node!', Assignment)) state.nodeAssignments.set(k.slice('assign!node!'.length), a)
     for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
+    for (const [k, l] of await store.scan('label!node!', NodeLabels)) state.nodeLabels.set(k.slice('label!node!'.length), l)
     for (const [, p] of await store.scan('pending!', PendingEntry)) state.pending.set(p.requestId, p)
     for (const [, o] of await store.scan('operator!', OperatorRecord)) state.operators.set(o.name, o)
     for (const [k, t] of await store.scan('token!', TokenEntry)) {
@@ -324,6 +328,27 @@ export class ClusterState {
     })
   }
 
+  /**
+   * Sets (or with `domain: null` clears) a node's failure-domain label; it is written into
+   * the node's boot script as `shoal.domain=` and takes effect at its next boot.
+   */
+  label(node: string, domain: string | null, by: string): Promise<NodeLabels | undefined> {
+    return this.exclusive(async () => {
+      if (!this.nodes.has(node)) throw new ShoalError('not-found', `no enrolled node "${node}" (see: shoal coordinator nodes)`)
+      const now = this.deps.clock.now()
+      const audit = this.auditOp({ at: now, kind: 'label', node, detail: { domain, by } })
+      if (domain === null) {
+        await this.deps.store.batch([{ type: 'del', key: keys.labelNode(node) }, audit])
+        this.nodeLabels.delete(node)
+        return undefined
+      }
+      const l: NodeLabels = NodeLabels.parse({ domain, at: now, by })
+      await this.deps.store.batch([{ type: 'put', key: keys.labelNode(node), value: l }, audit])
+      this.nodeLabels.set(node, l)
+      return l
+    })
+  }
+
   /** Removes a node from the roster (its certificate stays valid offline until peers see the new roster). */
   removeNode(id: string, by: string): Promise<void> {
     return this.exclusive(async () => {
@@ -331,12 +356,13 @@ export class ClusterState {
       if (!node) throw new ShoalError('not-found', `no enrolled node "${id}" (see: shoal coordinator nodes)`)
       const now = this.deps.clock.now()
       const bump = this.rosterBumpOps()
-      const ops: Op[] = [{ type: 'del', key: keys.node(id) }, { type: 'del', key: keys.assignNode(id) }, ...bump.ops]
+      const ops: Op[] = [{ type: 'del', key: keys.node(id) }, { type: 'del', key: keys.assignNode(id) }, { type: 'del', key: keys.labelNode(id) }, ...bump.ops]
       for (const mac of node.macs) if (this.macToNode.get(mac) === id) ops.push({ type: 'del', key: keys.mac(mac) })
       ops.push(this.auditOp({ at: now, kind: 'remove', node: id, detail: { by } }))
       await this.deps.store.batch(ops)
       this.nodes.delete(id)
       this.nodeAssignments.delete(id)
+      this.nodeLabels.delete(id)
       for (const mac of node.macs) if (this.macToNode.get(mac) === id) this.macToNode.delete(mac)
       this.applyRosterBump(bump.next)
     })

@@ -11,6 +11,7 @@ import type { ErrorCode, ForeignCode } from '../agent/protocol/error-codes.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-node.js'
 import type { MeshParam } from '../agent/protocol/kernel-params/index.js'
+import { formatDomainParam } from '../agent/protocol/kernel-params/index.js'
 import { addAdminRoutes } from './admin-routes.js'
 import { CoordinatorPage } from './page-api.js'
 import { recordShellSession, rosterWithOperators } from './operators.js'
@@ -344,7 +345,8 @@ export class Coordinator {
       params: { coordinator: base, token, mac, bootstrap: this.bootstrapFor(req), image, cluster: state.clusterId, clusterKey: state.publicKey },
       kernel: manifest.kernel,
       initramfs: manifest.initramfs,
-      kernelArgs: [this.kernelArgs, this.bootPeers(nodeId, mac)].filter(Boolean).join(' '),
+      // A domain label goes after the operator's kernelArgs: the last shoal.domain= wins (domain-param.ts).
+      kernelArgs: [this.kernelArgs, this.bootPeers(nodeId, mac), nodeId && state.nodeLabels.get(nodeId)?.domain ? formatDomainParam(state.nodeLabels.get(nodeId)!.domain!) : ''].filter(Boolean).join(' '),
     })
     await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')

@@ -21,6 +21,7 @@
  * with zod when read: a damaged database yields a clear error naming the key, never a
  * half-read state. Beside it, `state-seal.json` remembers the last signed roster version.
  */
+import { DOMAIN_RE } from '../agent/protocol/kernel-params/domain-param.js'
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -72,6 +73,10 @@ export type TokenEntry = z.infer<typeof TokenEntry>
 export const Assignment = z.object({ image: ImageVersion, at: z.number(), by: z.string() }).strict()
 export type Assignment = z.infer<typeof Assignment>
 
+/** Per-node labels the operator set (`shoal coordinator label`): written into the node's boot script. */
+export const NodeLabels = z.object({ domain: z.string().regex(DOMAIN_RE, 'domain: letters, digits, . _ -').optional(), at: z.number(), by: z.string() }).strict()
+export type NodeLabels = z.infer<typeof NodeLabels>
+
 /** A known id claimed from another MAC (`mac`) or with other parts (component digests added/removed). */
 export const HardwareChanges = z
   .object({ mac: z.object({ was: z.array(z.string()), now: z.string() }).strict().optional(), added: z.array(z.string()), removed: z.array(z.string()) })
@@ -103,7 +108,7 @@ export type PendingEntry = z.infer<typeof PendingEntry>
 export const AuditEntry = z
   .object({
     at: z.number(),
-    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused', 'operator', 'shell']),
+    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused', 'operator', 'shell', 'label']),
     node: z.string().optional(),
     mac: z.string().optional(),
     remote: z.string().optional(),
@@ -128,6 +133,7 @@ export const keys = {
   token: (hash: string) => `token!${hash}`,
   assignNode: (id: string) => `assign!node!${id}`,
   assignMac: (mac: string) => `assign!mac!${mac}`,
+  labelNode: (id: string) => `label!node!${id}`,
   pending: (rid: string) => `pending!${rid}`,
   audit: (at: number, seq: number) => `audit!${String(Math.max(0, Math.floor(at))).padStart(15, '0')}!${String(seq).padStart(9, '0')}`,
   hash: (version: string, file: string) => `hash!${version}/${file}`,

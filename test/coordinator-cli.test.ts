@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { run, loadConfig } from '../cli/commands/coordinator.js'
 import { EnrollPending } from '../agent/protocol/enroll/enroll-api.js'
+import { parseDomainParam } from '../agent/protocol/kernel-params/domain-param.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator
@@ -43,6 +44,32 @@ describe('shoal coordinator (admin commands)', () => {
     const d = io()
     expect(await run(['audit', ...common, '--kind', 'assign', '-o', 'json'], d.io)).toBe(0)
     expect(JSON.parse(d.out.join('\n'))).toMatchObject([{ kind: 'assign', node: 'node-0001', image: 'v1' }])
+  })
+
+  it('label NODE domain=NAME: written into its boot script after kernelArgs (it wins), kept across a restart, cleared with domain-', async () => {
+    h = await startTestCoordinator({ config: { kernelArgs: 'console=ttyS0 shoal.domain=site-wide' } })
+    let common = ['--url', h.url, '--admin-token', h.adminToken]
+    const m = testMachine(1)
+    const token = tokenFromScript(await (await fetch(`${h.url}/boot/ipxe?mac=${m.mac}`)).text())
+    expect((await postJson(`${h.url}/v1/enroll`, m.request(token))).status).toBe(200)
+    const bootLine = async () => (await (await fetch(`${h.url}/boot/ipxe?mac=${m.mac}`)).text()).split('\n').find((l) => l.startsWith('kernel '))!
+    expect(parseDomainParam(await bootLine())).toEqual({ from: 'cmdline', domain: 'site-wide' })
+
+    const a = io()
+    expect(await run(['label', 'node-0001', 'domain=rack-3', ...common], a.io)).toBe(0)
+    expect(a.out.join('\n')).toContain('node-0001: failure domain rack-3 from its next boot')
+    expect(parseDomainParam(await bootLine())).toEqual({ from: 'cmdline', domain: 'rack-3' })
+    await h.restart()
+    common = ['--url', h.url, '--admin-token', h.adminToken]
+    expect(parseDomainParam(await bootLine())).toEqual({ from: 'cmdline', domain: 'rack-3' })
+    const d = io()
+    expect(await run(['audit', ...common, '--kind', 'label', '-o', 'json'], d.io)).toBe(0)
+    expect(JSON.parse(d.out.join('\n'))).toMatchObject([{ kind: 'label', node: 'node-0001', detail: { domain: 'rack-3' } }])
+
+    await expect(run(['label', 'node-0001', 'rack=3', ...common], io().io)).rejects.toMatchObject({ code: 'usage' })
+    await expect(run(['label', 'node-0001', 'domain=rack/3', ...common], io().io)).rejects.toThrow(/letters, digits/)
+    expect(await run(['label', 'node-0001', 'domain-', ...common], io().io)).toBe(0)
+    expect(parseDomainParam(await bootLine())).toEqual({ from: 'cmdline', domain: 'site-wide' })
   })
 
   it('a wrong admin token fails (1), a missing argument is usage (2), no coordinator is unreachable (3)', async () => {

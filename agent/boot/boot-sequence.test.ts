@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ShoalError } from '../protocol/errors.js'
 import { runBoot } from './boot-sequence.js'
-import { fakeBoot } from './test-fixtures.js'
+import { cmdline, fakeBoot } from './test-fixtures.js'
 
 describe('runBoot', () => {
   it('enrolls, fetches and verifies the layers, mounts them and hands the run-mode agent its files', async () => {
@@ -107,6 +107,19 @@ describe('runBoot', () => {
     expect(f.mounter.ops).toEqual([])
     expect(f.nodeFiles).toEqual([])
     expect(f.sleeps).toEqual([]) // not retried: the answer would not change
+  })
+
+  it('publishes the failure domain shoal.domain= names (the last one: a coordinator label after kernelArgs); none: the default', async () => {
+    const plain = fakeBoot()
+    await runBoot(plain.ports, plain.cfg, '/new_root')
+    expect(plain.nodeFiles[0]!.domain).toBe('default')
+    const f = fakeBoot()
+    f.ports.readCmdline = async () => `shoal.domain=site-wide ${cmdline} shoal.domain=rack-3`
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(f.nodeFiles[0]!.domain).toBe('rack-3')
+    const bad = fakeBoot({ maxAttempts: 1 })
+    bad.ports.readCmdline = async () => `${cmdline} shoal.domain=rack/3`
+    await expect(runBoot(bad.ports, bad.cfg, '/new_root')).rejects.toThrow(/shoal.domain: "rack\/3" is not a domain name/)
   })
 
   it('says clearly when the machine was not booted through the coordinator', async () => {

@@ -62,7 +62,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
     const k = parseKernelParams(await ports.readCmdline())
-    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade }
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -129,7 +129,8 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     coordinator: params.coordinator,
     address,
     apiPort: cfg.apiPort,
-    domain: cfg.domain,
+    // Precedence (kernel-params/domain-param.ts): shoal.domain= (a coordinator label or the operator's), then LLDP, then the default.
+    domain: params.domain?.from === 'cmdline' ? params.domain.domain : cfg.domain,
     layers: lowers.map((l) => l.slice(l.lastIndexOf('/') + 1)),
     inventory: machine.inventory,
     comps: machine.fingerprint.comps,

@@ -5,6 +5,7 @@
  *   shoal coordinator approve|reject REQUEST_ID
  *   shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
  *   shoal coordinator remove NODE
+ *   shoal coordinator label NODE domain=NAME | domain-   (its failure domain, written into its boot script)
  *   shoal coordinator check|backup|restore (./coordinator-state.ts)
  * Client commands find the coordinator and its admin token like every other command
  * (cli/clients.ts: --coordinator, --admin-token-file, the config context); NODE
@@ -31,13 +32,14 @@ import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
 export const summary = 'run the coordinator (boot, images, enrollment, bootstrap node) or administer it'
-export const subcommands = ['serve', 'nodes', 'pending', 'audit', 'approve', 'reject', 'assign', 'remove', 'check', 'backup', 'restore', 'operator'] as const
+export const subcommands = ['serve', 'nodes', 'pending', 'audit', 'approve', 'reject', 'assign', 'remove', 'label', 'check', 'backup', 'restore', 'operator'] as const
 
 const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
        shoal coordinator nodes|pending|audit [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
        shoal coordinator remove NODE
+       shoal coordinator label NODE domain=NAME | domain-
        shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]
        shoal coordinator operator add NAME --key FILE.pub | remove NAME | list | keygen FILE`
 
@@ -56,6 +58,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'reject':
     case 'assign':
     case 'remove':
+    case 'label':
       return client(sub, rest, io)
     case 'check':
     case 'backup':
@@ -174,6 +177,7 @@ const CLIENT_USAGE: Record<string, string> = {
   reject: 'shoal coordinator reject REQUEST_ID',
   assign: 'shoal coordinator assign NODE VERSION | assign --mac MAC VERSION',
   remove: 'shoal coordinator remove NODE',
+  label: 'shoal coordinator label NODE domain=NAME | domain-',
 }
 
 async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
@@ -238,6 +242,15 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
       const body = mac ? { mac, image: positionals[0] } : { node: await enrolledId(c, positionals[0]!), image: positionals[1] }
       const a = await call(adminRoutes.assign, body)
       io.out(formatted(format, a, () => `${mac ?? body.node} boots image ${body.image} from its next boot`))
+      return 0
+    }
+    case 'label': {
+      need(2, 'NODE and domain=NAME (or domain- to clear it)')
+      const node = await enrolledId(c, positionals[0]!)
+      const m = /^domain(?:=(.+)|-)$/.exec(positionals[1]!)
+      if (!m) throw new ShoalError('usage', `label: "${positionals[1]}" is not domain=NAME or domain- (e.g. shoal coordinator label ${node} domain=rack-3)`)
+      const r = (await call(adminRoutes.label, { node, domain: m[1] ?? null })) as { domain: string | null }
+      io.out(formatted(format, r, () => (r.domain ? `${node}: failure domain ${r.domain} from its next boot (shoal.domain=${r.domain} in its boot script)` : `${node}: domain label cleared (from its next boot: kernel parameter, LLDP, or default)`)))
       return 0
     }
     case 'remove': {

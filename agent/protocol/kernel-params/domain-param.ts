@@ -20,6 +20,12 @@ export class DomainParamError extends Error {
   readonly code = 'bad-cmdline'
 }
 
+/** The word for `domain` (a coordinator label). Throws DomainParamError on a bad name. */
+export function formatDomainParam(domain: string): string {
+  if (!DOMAIN_RE.test(domain) || domain === 'lldp') throw new DomainParamError(`shoal.domain: "${domain}" is not a domain name (letters, digits, . _ -, at most 64)`)
+  return `shoal.domain=${domain}`
+}
+
 /** Reads `shoal.domain=` (the last one); undefined when absent. Throws DomainParamError on a bad name. */
 export function parseDomainParam(cmdline: string): DomainParam | undefined {
   const words = cmdline.trim().split(/\s+/).filter((w) => w.startsWith('shoal.domain='))

@@ -15,6 +15,7 @@
  *   shoal.mesh           boot script (--mesh-timing) or kernelArgs   ./mesh-param.ts
  *   shoal.peers          boot script (live agents) or kernelArgs     ./peers-param.ts
  *   shoal.upgrade        operator, in the coordinator's kernelArgs   ./upgrade-param.ts
+ *   shoal.domain         boot script (a label) or kernelArgs; last wins ./domain-param.ts
  *   shoal.diag           operator, in the coordinator's kernelArgs   `1`: the worker layer's
  *                                                                    shoal-diag service prints
  *                                                                    load on the console
@@ -24,11 +25,13 @@ import { BOOT_PARAM_NAMES, formatBootParams, parseBootParams, type BootParams } 
 import { formatMeshParam, parseMeshParam, type MeshParam } from './mesh-param.js'
 import { formatPeersParam, parsePeersParam, type PeersParam } from './peers-param.js'
 import { formatUpgradeParam, parseUpgradeParam, type UpgradeParam } from './upgrade-param.js'
+import { formatDomainParam, parseDomainParam, type DomainParam } from './domain-param.js'
 
 export * from './boot-params.js'
 export * from './mesh-param.js'
 export * from './peers-param.js'
 export * from './upgrade-param.js'
+export * from './domain-param.js'
 
 /** Every `shoal.*` word, by the field it fills. */
 export const KERNEL_PARAMS = {
@@ -36,6 +39,7 @@ export const KERNEL_PARAMS = {
   mesh: 'shoal.mesh',
   peers: 'shoal.peers',
   upgrade: 'shoal.upgrade',
+  domain: 'shoal.domain',
   diag: 'shoal.diag',
 } as const
 export type KernelParamName = keyof typeof KERNEL_PARAMS
@@ -50,6 +54,8 @@ export interface KernelParams {
   peers: PeersParam
   /** How the worker takes part in upgrade waves; absent: with the defaults. */
   upgrade?: UpgradeParam
+  /** Where the failure domain comes from (the last shoal.domain=); absent: LLDP, then `default`. */
+  domain?: DomainParam
   /** shoal.diag=1: print load on the console. */
   diag: boolean
 }
@@ -74,7 +80,14 @@ export function parseKernelParams(cmdline: string): KernelParams {
   if (!boot.ok) throw new ShoalError('bad-cmdline', `${boot.error} (the coordinator's boot script sets these)`)
   const mesh = parseMeshParam(cmdline)
   const upgrade = parseUpgradeParam(cmdline)
+  let domain: DomainParam | undefined
+  try {
+    domain = parseDomainParam(cmdline)
+  } catch (err) {
+    throw new ShoalError('bad-cmdline', (err as Error).message)
+  }
   return {
+    ...(domain ? { domain } : {}),
     boot: boot.params,
     ...(mesh ? { mesh } : {}),
     peers: parsePeersParam(cmdline),
@@ -89,6 +102,8 @@ export interface KernelParamsInput {
   mesh?: MeshParam
   peers?: readonly string[]
   upgrade?: UpgradeParam
+  /** A failure-domain label: written last among the shoal.* words (the last one wins). */
+  domain?: string
   diag?: boolean
 }
 
@@ -99,6 +114,7 @@ export function formatKernelParams(p: KernelParamsInput): string {
     p.mesh ? formatMeshParam(p.mesh) : '',
     p.peers ? formatPeersParam(p.peers) : '',
     p.upgrade ? formatUpgradeParam(p.upgrade) : '',
+    p.domain ? formatDomainParam(p.domain) : '',
     p.diag ? `${KERNEL_PARAMS.diag}=1` : '',
   ]
     .filter(Boolean)

@@ -26,7 +26,7 @@ describe('the shoal.* kernel parameters, written and read in one place', () => {
   })
 
   it('writes every word it names, and nothing else', () => {
-    const words = formatKernelParams({ boot, mesh: { mesh: { probeIntervalMs: 1000 } }, peers: ['h:1'], upgrade: { off: true }, diag: true }).split(' ')
+    const words = formatKernelParams({ boot, mesh: { mesh: { probeIntervalMs: 1000 } }, peers: ['h:1'], upgrade: { off: true }, domain: 'rack-3', diag: true }).split(' ')
     expect(words.map((w) => w.slice(0, w.indexOf('='))).sort()).toEqual(Object.values(KERNEL_PARAMS).sort())
   })
 
