@@ -164,7 +164,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
   const metrics = new AgentMetrics(runtime)
   const upgrade = config.upgrade
-    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics })
+    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain })
     : undefined
   // Remote shell (docs/shell.md): grants checked against the roster's operators; every
   // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.

@@ -22,6 +22,8 @@ import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts
 import { HealthSources } from '../health/health-sources.js'
 import type { HealthCondition, HealthSummary, Phase, Workload } from '../protocol/node-record.js'
 import { loadPerCore, workChanged, workloadOf } from '../health/workload.js'
+import { placeHost } from '../health/crush-location.js'
+import type { CephProbe } from '../health/ceph-probe.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
@@ -61,6 +63,8 @@ export interface UpgradeAgentOptions {
   steps?: UpgradeSteps
   rebooter?: Rebooter
   observer?: HealthObserver
+  /** This node's failure domain: its Ceph CRUSH host is put under `rack=DOMAIN` at start (agent/health/crush-location.ts). */
+  domain?: string
   /** The load figure the ranking reads (default: 1-minute load average per core, agent/health/workload.ts). */
   load?: () => number
 }
@@ -127,6 +131,9 @@ export class UpgradeAgent {
   readonly executor: UpgradeExecutor
   private readonly monitor: HealthMonitor
   private readonly sources: HealthSources | undefined
+  /** The Ceph probe the real steps use (absent: no Ceph, or test steps). */
+  private cephProbe: CephProbe | undefined
+  private crushPlaced = false
   /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
   readonly events: KubeEventRecorder | undefined
   private readonly log: Logger
@@ -183,6 +190,7 @@ export class UpgradeAgent {
       observer ??= this.sources.observer(host)
       const cephSetting = observer.options.ceph
       const ceph = 'run' in cephSetting ? cephSetting : undefined
+      this.cephProbe = ceph
       const kube = 'client' in this.sources.kube ? this.sources.kube.client : undefined
       steps ??= new RealSteps({
         host,
@@ -469,6 +477,7 @@ export class UpgradeAgent {
     }
     this.publish(false)
     this.syncRoster()
+    this.placeInCrush()
     // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
     if (!this.vote) this.maybeStartVote()
     this.runtime?.input({ type: 'view-changed' })
@@ -512,6 +521,22 @@ export class UpgradeAgent {
       return
     }
     this.setPhase('ready')
+  }
+
+  /** Once: Ceph's CRUSH location follows the failure domain (retried next round on an error). */
+  private placeInCrush(): void {
+    const domain = this.o.domain
+    if (this.crushPlaced || !this.cephProbe || !domain || domain === 'default') return
+    this.crushPlaced = true
+    const host = this.o.config.host ?? this.o.nodeId
+    void placeHost(this.cephProbe, host, domain).then(
+      (r) => this.log.info({ component: 'upgrade', node: this.o.nodeId, domain, ...r }, r.moved ? 'CRUSH host moved under its rack' : 'CRUSH location unchanged'),
+      (err: Error) => {
+        this.crushPlaced = false
+        this.count('crush-location-errors')
+        this.log.warn({ component: 'upgrade', node: this.o.nodeId, domain, err: err.message }, 'could not set the CRUSH location; trying again next round')
+      },
+    )
   }
 
   /** Publishes health + gate verdicts when they changed (or `force`). */
