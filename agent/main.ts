@@ -4,6 +4,7 @@
  * runtime and the HTTP API. Its entry point is agent/bin.ts (`shoal agent --config FILE`
  * runs the same runAgentProcess through the CLI); importing this file starts nothing.
  */
+import { LldpDomain } from './health/lldp-domain.js'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -214,6 +215,18 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   runtime.updateSelf({ api })
   await runtime.start()
   upgrade?.start()
+  // No shoal.domain= (a coordinator label or the operator's): the switch lldpd hears names it (docs/identity.md).
+  const lldp =
+    config.domain === 'default' && config.upgrade
+      ? new LldpDomain({
+          logger,
+          onDomain: (domain) => {
+            runtime.updateSelf({ domain })
+            upgrade?.setDomain(domain)
+          },
+        })
+      : undefined
+  lldp?.start()
   const hints = opts.emulateNextMinor
     ? setInterval(() => {
         const body = pack({ v: PROTOCOL_MAJOR, t: NEXT_MINOR_TYPE, minor: PROTOCOL_MINOR + 1, at: Date.now() })
@@ -241,6 +254,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     close() {
       closing ??= (async () => {
         if (hints) clearInterval(hints)
+        lldp?.close()
         await server.close()
         await upgrade?.close()
         stopRosterWatch()

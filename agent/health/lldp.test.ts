@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { groupBySwitch, lldpDomain, parseLldpNeighbors } from './lldp.js'
+import { LldpDomain } from './lldp-domain.js'
 
 const fixture = (name: string) => readFileSync(new URL(`./testdata/lldp/${name}.json`, import.meta.url), 'utf8')
 
@@ -41,5 +42,20 @@ describe('LLDP neighbours -> failure domain (lldpcli -f json show neighbors)', (
     expect(() => parseLldpNeighbors('lldpd not running')).toThrow(/not JSON/)
     expect(() => parseLldpNeighbors('{"lldp":{"interface":{"eth0":{"chassis":{"x":{}},"port":{"id":{"type":"ifname","value":"p1"}}}}}}')).toThrow(/interface eth0: chassis has no id/)
     expect(() => parseLldpNeighbors('{"nope":1}')).toThrow(/lldp/)
+  })
+})
+
+describe('LldpDomain (the agent asks lldpcli until a switch answers)', () => {
+  it('keeps asking through errors and silence, then reports the switch once and stops', async () => {
+    const answers = [() => Promise.reject(new Error('lldpcli: command not found')), () => Promise.resolve(fixture('none')), () => Promise.resolve(fixture('two-nics-one-switch'))]
+    const got: string[] = []
+    const w = new LldpDomain({ run: () => answers.shift()!(), onDomain: (d) => got.push(d) })
+    expect(await w.ask()).toBeUndefined()
+    expect(await w.ask()).toBeUndefined()
+    expect(await w.ask()).toBe('tor-r3-a')
+    expect(got).toEqual(['tor-r3-a'])
+    expect(w.errors).toBe(1)
+    w.start() // found already: no more asks
+    expect(answers).toHaveLength(0)
   })
 })

@@ -134,6 +134,8 @@ export class UpgradeAgent {
   /** The Ceph probe the real steps use (absent: no Ceph, or test steps). */
   private cephProbe: CephProbe | undefined
   private crushPlaced = false
+  /** The failure domain (options.domain, or one learned later: LLDP). */
+  private domain: string | undefined
   /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
   readonly events: KubeEventRecorder | undefined
   private readonly log: Logger
@@ -172,6 +174,7 @@ export class UpgradeAgent {
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
+    this.domain = o.domain
     const c = o.config
     this.log = o.logger ?? silentLogger
     const host = c.host ?? o.nodeId
@@ -523,9 +526,16 @@ export class UpgradeAgent {
     this.setPhase('ready')
   }
 
+  /** A domain learned after start (LLDP): Ceph's CRUSH location follows it at the next round. */
+  setDomain(domain: string): void {
+    if (domain === this.domain) return
+    this.domain = domain
+    this.crushPlaced = false
+  }
+
   /** Once: Ceph's CRUSH location follows the failure domain (retried next round on an error). */
   private placeInCrush(): void {
-    const domain = this.o.domain
+    const domain = this.domain
     if (this.crushPlaced || !this.cephProbe || !domain || domain === 'default') return
     this.crushPlaced = true
     const host = this.o.config.host ?? this.o.nodeId
