@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CephProbe } from '../agent/health/ceph-probe.js'
 import { crushParent, placeHost } from '../agent/health/crush-location.js'
-import { CephCluster, hasCeph } from './support/ceph-cluster.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('skipping test/crush-location.test.ts: ceph-mon/mgr/osd/ceph-common not installed (npm run setup installs them)')
