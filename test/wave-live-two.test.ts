@@ -118,12 +118,14 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
       live,
       async () => {
         dry = (await live.coordinator.call('POST', '/v1/waves', { target: 'v3', maxUnavailable: 1, dryRun: true })).json
-        return dry.refused === true
+        // A refusal can come first for a reason of the moment (a gate round has not yet
+        // seen the pool's new min_size, so a node reads as not OK to stop alone); the
+        // refusal the operator acts on names the fix once the fact has arrived.
+        return dry.refused === true && String(dry.refusal).includes('ceph osd pool set testpool min_size 1')
       },
       60_000,
       () => `the dry run refusing the wave once min_size is 2; last ${JSON.stringify(dry)}`,
     )
-    expect(dry.refusal).toContain('ceph osd pool set testpool min_size 1')
 
     const api = await live.coordinator.call('POST', '/v1/waves', { target: 'v3', maxUnavailable: 1 })
     expect(api.status, JSON.stringify(api.json)).toBe(409)
