@@ -18,6 +18,8 @@ import { recordShellSession, rosterWithOperators } from './operators.js'
 import { SHELL_AUDIT_TOPIC, ShellSession } from '../agent/protocol/shell-channel.js'
 import { unpack } from '../agent/protocol/frame.js'
 import { peersParam, renderBootScript, renderRefusal } from './boot-script.js'
+import { admitChunk, ChunkBroker, layerPeersAnswer, randomRng, runningChunkServers } from './chunk-broker.js'
+import { layerRoutes } from '../agent/protocol/layer-chunks.js'
 import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
 import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from '../agent/protocol/enroll/enroll-api.js'
@@ -55,6 +57,7 @@ export class Coordinator {
   private store: StateStore | undefined
   private _state: ClusterState | undefined
   private images: ImageStore | undefined
+  private chunkBroker: ChunkBroker | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private _waves: Waves | undefined
   /** The cluster page and /v1/mesh/* (coordinator/page-api.ts). */
@@ -120,6 +123,7 @@ export class Coordinator {
       this.wavesOptions,
     )
     this.page = new CoordinatorPage(this._waves, state.clusterId)
+    this.chunkBroker = new ChunkBroker(this.clock, randomRng(this.random), (version) => runningChunkServers(this._waves?.peer?.runtime.view() ?? [], version))
     // Shell sessions gossiped by the agents land in the audit log (kind 'shell').
     this._waves.peer?.runtime.on('event', (e) => {
       if (e.type !== 'app' || e.topic !== SHELL_AUDIT_TOPIC) return
@@ -238,7 +242,7 @@ export class Coordinator {
   /** The routes of the coordinator itself; admin (admin-routes.ts) and waves (waves/wave-routes.ts) add theirs. */
   private addRoutes(): void {
     this.router
-      .on(['GET', 'HEAD'], `${routes.images}/*`, ({ req, res, url, method }) => this.handleImage(req, res, url.pathname, method))
+      .on(['GET', 'HEAD'], `${routes.images}/*`, ({ req, res, url, method }) => this.handleImage(req, res, url.pathname, method, url))
       .on(['GET'], routes.bootScript, ({ req, res, url }) => this.bootScript(req, res, url))
       .on(['GET'], routes.joinToken, async ({ req, res, url }) => {
         const mac = validate(Mac, url.searchParams.get('mac') ?? undefined, 'mac query parameter')
@@ -282,6 +286,7 @@ export class Coordinator {
           rosterVersion: this.state.rosterVersion,
         } satisfies ClusterInfo),
       )
+      .on(['GET'], layerRoutes.peers, ({ res, url }) => sendJson(res, 200, layerPeersAnswer(this.chunkBroker!, url)))
       .on(['GET'], '/openapi.json', ({ res }) => sendJson(res, 200, coordinatorOpenApi()))
       .on('*', '/healthz', ({ res }) => sendJson(res, 200, { ok: true, version: SOFTWARE_VERSION, protocol: PROTOCOL_VERSION }))
       .on(['GET'], '/metrics', async ({ res }) => {
@@ -375,14 +380,14 @@ export class Coordinator {
     return peersParam(view.map((m) => ({ id: m.id, alive: m.status === 'alive', ...(m.record?.api ? { api: m.record.api } : {}) })), { ...(nodeId ? { id: nodeId } : {}), mac }, this.kernelArgs)
   }
 
-  private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+  private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
     const parts = path.slice(routes.images.length + 1).split('/')
     if (parts.length !== 2) throw new HttpError(404, 'not-found', `expected ${routes.images}/VERSION/FILE, got ${path}`)
     const [version, file] = parts.map((p) => safeDecode(p)) as [string, string]
     if (file === routes.manifestFile) {
       let manifest
       try {
-        manifest = await this.images!.manifest(version)
+        manifest = await this.images!.manifest(version, { chunks: url.searchParams.get('chunks') === '1' })
       } catch (err) {
         if (err instanceof ShoalError && err.code === 'not-found') throw new HttpError(404, 'not-found', err.message)
         throw new HttpError(503, 'image-unavailable', (err as Error).message)
@@ -399,6 +404,8 @@ export class Coordinator {
     const filePath = await this.images!.servablePath(version, file)
     const st = filePath ? await statFile(filePath) : undefined
     if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
+    const refusal = admitChunk(this.chunkBroker!, req, version, file, st.size)
+    if (refusal) return sendJson(res, 429, refusal.body, refusal.headers)
     const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
     this.metrics.imageResponses.inc({ status: String(result.status), aborted: result.aborted ? 'true' : 'false' })
     if (!result.aborted) this.metrics.imageBytes.inc(result.bytes)

@@ -11,6 +11,7 @@ import { readdir, readFile, realpath } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join, sep } from 'node:path'
 import { ShoalError } from '../agent/protocol/errors.js'
+import { ChunkHasher, LAYER_CHUNK_BYTES, type LayerChunks } from '../agent/protocol/layer-chunks.js'
 import type { Keyring } from '../agent/protocol/ports.js'
 import { signManifest } from '../agent/protocol/enroll/certificate.js'
 import { ENROLL_API_VERSION, ImageFileName, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
@@ -29,8 +30,8 @@ export interface ImageFileRef {
 }
 
 export class ImageStore {
-  private readonly cache = new Map<string, { stamp: string; manifest: Manifest }>()
-  private readonly building = new Map<string, Promise<Manifest>>()
+  private readonly cache = new Map<string, { stamp: string; manifest: Manifest; chunked: Manifest }>()
+  private readonly building = new Map<string, Promise<{ manifest: Manifest; chunked: Manifest }>>()
 
   constructor(
     private readonly dir: string,
@@ -81,21 +82,25 @@ export class ImageStore {
     }
   }
 
-  /** The signed manifest of a version; rebuilt when any file changed. Throws ShoalError('image', …). */
-  async manifest(version: string): Promise<Manifest> {
+  /**
+   * The signed manifest of a version; rebuilt when any file changed. Throws ShoalError('image', …).
+   * `chunks`: the variant whose layers carry their chunk hashes (docs/layers.md), signed too;
+   * the plain one is what agents that predate chunks get.
+   */
+  async manifest(version: string, opts: { chunks?: boolean } = {}): Promise<Manifest> {
     if (!ImageVersion.safeParse(version).success) throw new ShoalError('not-found', `no image version "${version}"`)
     const stamp = await this.stamp(version)
     const hit = this.cache.get(version)
-    if (hit && hit.stamp === stamp) return hit.manifest
+    if (hit && hit.stamp === stamp) return opts.chunks ? hit.chunked : hit.manifest
     const key = `${version}\n${stamp}`
     let p = this.building.get(key)
     if (!p) {
       p = this.build(version).finally(() => this.building.delete(key))
       this.building.set(key, p)
     }
-    const manifest = await p
-    this.cache.set(version, { stamp, manifest })
-    return manifest
+    const built = await p
+    this.cache.set(version, { stamp, ...built })
+    return opts.chunks ? built.chunked : built.manifest
   }
 
   /** Names, sizes and mtimes of a version's files: changes whenever a file does. */
@@ -115,7 +120,7 @@ export class ImageStore {
     return parts.join('|')
   }
 
-  private async build(version: string): Promise<Manifest> {
+  private async build(version: string): Promise<{ manifest: Manifest; chunked: Manifest }> {
     const vdir = join(this.dir, version)
     const names = (await readdir(vdir)).filter((n) => n !== SOURCE_NAME && !n.startsWith('.') && !/\.(tmp|partial)$/.test(n) && ImageFileName.safeParse(n).success).sort()
     let source: ManifestSource = {}
@@ -136,13 +141,15 @@ export class ImageStore {
     }
     const listed = source.files ? source.files.map((f) => f.name) : names
     const files: ManifestFile[] = []
+    const chunksOf = new Map<string, LayerChunks>()
     for (const name of listed) {
       const st = await statFile(join(vdir, name))
       if (!st) throw new ShoalError('image', `image ${version}: ${name} is listed in ${SOURCE_NAME} but missing in ${vdir}`)
       // A symlink may share a file between versions, never reach outside the images directory.
       const path = await this.inTree(join(vdir, name))
       if (!path) throw new ShoalError('image', `image ${version}: ${name} resolves to a place outside ${this.dir} (a symlink?); not hashing or serving it`)
-      const sha256 = await this.hashOf(version, name, path, st.size, st.mtimeMs)
+      const { sha256, chunks } = await this.hashOf(version, name, path, st.size, st.mtimeMs)
+      chunksOf.set(name, chunks)
       const want = source.files?.find((f) => f.name === name)
       if (want?.size !== undefined && want.size !== st.size) throw new ShoalError('image', `image ${version}: ${name} is ${st.size} bytes, ${SOURCE_NAME} says ${want.size}; rebuild the version`)
       if (want?.sha256 !== undefined && want.sha256 !== sha256) throw new ShoalError('image', `image ${version}: ${name} does not match its sha256 in ${SOURCE_NAME}; rebuild the version`)
@@ -155,16 +162,19 @@ export class ImageStore {
     if (!initramfs || !have.has(initramfs)) throw new ShoalError('image', `image ${version} has no initramfs (one of ${INITRAMFS_NAMES.join(', ')}) in ${vdir}`)
     const layers = source.layers ?? defaultLayers([...have])
     for (const l of layers) if (!have.has(l)) throw new ShoalError('image', `image ${version}: layer ${l} is not in ${vdir}`)
-    return signManifest({ v: ENROLL_API_VERSION, cluster: this.cluster.id, version, files, layers, kernel, initramfs }, this.cluster.keyring)
+    const body = { v: ENROLL_API_VERSION, cluster: this.cluster.id, version, layers, kernel, initramfs } as const
+    const chunkedFiles = files.map((f) => (layers.includes(f.name) ? { ...f, chunks: chunksOf.get(f.name)! } : f))
+    return { manifest: signManifest({ ...body, files }, this.cluster.keyring), chunked: signManifest({ ...body, files: chunkedFiles }, this.cluster.keyring) }
   }
 
-  private async hashOf(version: string, name: string, path: string, size: number, mtimeMs: number): Promise<string> {
+  /** The file's sha256 and chunk hashes, from the cache when size and mtime still match. */
+  private async hashOf(version: string, name: string, path: string, size: number, mtimeMs: number): Promise<{ sha256: string; chunks: LayerChunks }> {
     const key = keys.hash(version, name)
     const cached = await this.state.get(key, HashEntry)
-    if (cached && cached.size === size && cached.mtimeMs === mtimeMs) return cached.sha256
-    const sha256 = await sha256File(path)
-    await this.state.put(key, { size, mtimeMs, sha256 } satisfies HashEntry)
-    return sha256
+    if (cached && cached.size === size && cached.mtimeMs === mtimeMs && cached.chunks?.bytes === LAYER_CHUNK_BYTES) return { sha256: cached.sha256, chunks: cached.chunks }
+    const { sha256, chunks } = await hashFileChunks(path)
+    await this.state.put(key, { size, mtimeMs, sha256, chunks } satisfies HashEntry)
+    return { sha256, chunks }
   }
 }
 
@@ -177,6 +187,17 @@ function defaultLayers(names: string[]): string[] {
   return squash
     .filter((n) => !n.startsWith('controller'))
     .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+}
+
+/** sha256 of a whole file and of each LAYER_CHUNK_BYTES chunk, in one read. */
+export function hashFileChunks(path: string): Promise<{ sha256: string; chunks: LayerChunks }> {
+  return new Promise((resolve, reject) => {
+    const h = new ChunkHasher(LAYER_CHUNK_BYTES)
+    createReadStream(path, { highWaterMark: 1024 * 1024 })
+      .on('data', (c) => h.update(c as Buffer))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest()))
+  })
 }
 
 export function sha256File(path: string): Promise<string> {

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { cachedOpenApi, jsonSchema, textResponse, type Route } from '../agent/http/openapi-builder.js'
+import { LayerPeers } from '../agent/protocol/layer-chunks.js'
 import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
 import { AddOperatorRequest, AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
@@ -41,7 +42,10 @@ export const coordinatorRoutes: Route[] = [
     method: 'get',
     path: '/images/{version}/manifest',
     summary: "An image version's signed manifest (file names, sizes, sha256)",
-    params: { version: { in: 'path', description: 'image version', schema: ImageVersion } },
+    params: {
+      version: { in: 'path', description: 'image version', schema: ImageVersion },
+      chunks: { in: 'query', description: "1: each layer also lists its chunks' sha256 (docs/layers.md); agents that predate chunks do not ask", schema: z.enum(['1']) },
+    },
     responses: { 200: { description: 'Signed manifest', schema: Manifest }, 404: error('No such version'), 503: error('Version not servable') },
   },
   {
@@ -49,7 +53,24 @@ export const coordinatorRoutes: Route[] = [
     path: '/images/{version}/{file}',
     summary: 'One image file (kernel, initramfs, SquashFS layer); Range requests answer 206',
     params: { version: { in: 'path', description: 'image version', schema: ImageVersion }, file: { in: 'path', description: 'file name from the manifest' } },
-    responses: { 200: text('The file', 'application/octet-stream'), 206: text('The requested range', 'application/octet-stream'), 404: error('No such file'), 416: text('Range not satisfiable') },
+    responses: {
+      200: text('The file', 'application/octet-stream'),
+      206: text('The requested range', 'application/octet-stream'),
+      404: error('No such file'),
+      416: text('Range not satisfiable'),
+      429: error('chunk-at-peers: a layer chunk asked with x-shoal-chunk-peer was handed out to enough workers; x-shoal-chunk-holders names them (docs/layers.md)'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/layer-peers',
+    summary: 'Chunk servers a booting worker can fetch layer chunks from (the asker is registered as one); same failure domain first',
+    params: {
+      image: { in: 'query', description: 'image version being fetched', schema: ImageVersion, required: true },
+      self: { in: 'query', description: "the asker's own chunk server, HOST:PORT", schema: z.string() },
+      domain: { in: 'query', description: "the asker's failure domain", schema: z.string() },
+    },
+    responses: { 200: { description: 'Peers', schema: LayerPeers } },
   },
   { method: 'get', path: '/healthz', summary: 'Liveness and software version', responses: { 200: { description: 'Up', schema: Health } } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics (docs/metrics.md)', responses: { 200: text('Prometheus text exposition 0.0.4') } },

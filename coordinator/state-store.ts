@@ -28,6 +28,7 @@ import { join } from 'node:path'
 import { Level } from 'level'
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
+import { LayerChunks } from '../agent/protocol/layer-chunks.js'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
 import { Certificate, ClusterId, Mac } from '../agent/protocol/enroll/enroll-api.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
@@ -118,7 +119,7 @@ export const AuditEntry = z
   .strict()
 export type AuditEntry = z.infer<typeof AuditEntry>
 
-export const HashEntry = z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string() }).strict()
+export const HashEntry = z.object({ size: z.number(), mtimeMs: z.number(), sha256: z.string(), chunks: LayerChunks.optional() }).strict()
 export type HashEntry = z.infer<typeof HashEntry>
 
 export type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }

@@ -218,6 +218,14 @@ describe('coordinator API description', () => {
     await c.call('GET', '/images/{version}/{file}', `/images/v1/${file}`, { expect: 200 })
     await c.call('GET', '/images/{version}/{file}', `/images/v1/${file}`, { headers: { range: 'bytes=0-9' }, expect: 206 })
     await c.call('GET', '/images/{version}/{file}', '/images/v1/no-such-file', { expect: 404 })
+    const chunked = await c.call('GET', '/images/{version}/manifest', '/images/v1/manifest?chunks=1', { expect: 200 })
+    expect(chunked.json.files.some((f: { chunks?: unknown }) => f.chunks)).toBe(true)
+    await c.call('GET', '/v1/layer-peers', '/v1/layer-peers?image=v1&self=127.0.0.1:7400', { expect: 200 })
+    // A chunk handed out twice to live workers: a third asker is sent to them.
+    const layer = (manifest.json.files as { name: string; size: number }[]).find((f) => f.name.endsWith('.squashfs'))!
+    const last = Math.min(layer.size, 1048576) - 1
+    for (const peer of ['127.0.0.1:7401', '127.0.0.1:7402']) await c.call('GET', '/images/{version}/{file}', `/images/v1/${layer.name}`, { headers: { range: `bytes=0-${last}`, 'x-shoal-chunk-peer': peer }, expect: 206 })
+    await c.call('GET', '/images/{version}/{file}', `/images/v1/${layer.name}`, { headers: { range: `bytes=0-${last}`, 'x-shoal-chunk-peer': '127.0.0.1:7403' }, expect: 429 })
     // waves
     await c.call('GET', '/v1/waves', '/v1/waves', { expect: 401 })
     await c.call('POST', '/v1/waves', '/v1/waves', { body: { target: 'v2', dryRun: true }, headers: admin, expect: 200 })

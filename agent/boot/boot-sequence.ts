@@ -19,7 +19,7 @@ import type { CoordinatorApi } from './coordinator-client.js'
 import type { MachineIdentity } from './machine-identity.js'
 import type { NodeFilesInput } from './node-files.js'
 import { coordinatorOverrides, identifyWithPeers, type PeerReport } from './peer-identity.js'
-import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type Mounter } from './root-stack.js'
+import { checkLayers, layerEntries, openManifest, verifyAndMountRoot, type FetchedLayer, type ManifestPin, type Mounter } from './root-stack.js'
 
 export interface BootPorts {
   readCmdline(): Promise<string>
@@ -29,6 +29,12 @@ export interface BootPorts {
   coordinator(baseUrl: string): CoordinatorApi
   /** GET /v1/fingerprints of a peer agent (HOST:PORT from shoal.peers=), JSON-decoded; absent: ask no peers. */
   askPeer?(address: string): Promise<unknown>
+  /**
+   * Fetches the layers chunk by chunk from peers and the coordinator (agent/boot/chunked-layers.ts),
+   * verified chunk by chunk; resolves undefined when the coordinator's manifest has no chunks.
+   * Absent: whole files from the coordinator.
+   */
+  chunkedLayers?(input: { coordinator: string; pin: ManifestPin; layerDir: string; peers: string[]; address: string | undefined }): Promise<{ manifest: unknown; fetched: FetchedLayer[] } | undefined>
   mounter: Mounter
   /** IPv4 address of the interface with this MAC, once DHCP configured it. */
   addressOf(mac: string): string | undefined
@@ -62,7 +68,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
     const k = parseKernelParams(await ports.readCmdline())
-    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain }
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain, peers: k.peers.peers }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -83,6 +89,11 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
   const lowers = await retry(`fetching image ${enrolled.image}`, async () => {
+    const chunked = await ports.chunkedLayers?.({ coordinator: params.coordinator, pin, layerDir: cfg.layerDir, peers: params.peers, address: ports.addressOf(params.mac) })
+    if (chunked) {
+      fetchedMs = since()
+      return verifyAndMountRoot(chunked.manifest, pin, chunked.fetched, newRoot, { stackDir: cfg.stackDir }, ports.mounter)
+    }
     const raw = await api.manifest(enrolled.image)
     const manifest = openManifest(raw, pin)
     const entries = layerEntries(manifest)

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { ShoalError } from '../protocol/errors.js'
 import { bootDefaults } from './boot-config.js'
 import { runBoot, type BootPorts } from './boot-sequence.js'
+import { fetchLayersChunked } from './chunked-layers.js'
 import { HttpCoordinator } from './coordinator-client.js'
 import { readMachineIdentity } from './machine-identity.js'
 import { fetchPeerFingerprints } from './peer-client.js'
@@ -30,12 +31,20 @@ async function main(): Promise<number> {
       proc: { type: 'string', default: '/proc' },
     },
   })
+  const clock = { now: () => Date.now() }
+  const rng = { next: () => Math.random(), int: (n: number) => Math.floor(Math.random() * n) }
   const ports: BootPorts = {
     readCmdline: () => readFile(values.cmdline!, 'utf8'),
     identify: () => readMachineIdentity(values.sys, values.proc),
     newSeed: () => new Uint8Array(randomBytes(32)),
     coordinator: (url) => new HttpCoordinator(url, bootDefaults.requestTimeoutMs),
     askPeer: (address) => fetchPeerFingerprints(address, { timeoutMs: bootDefaults.peerTimeoutMs, maxBytes: bootDefaults.peerAnswerMaxBytes }),
+    // Layers chunk by chunk from peers; this worker serves what it verified on the agent API's
+    // port until it switches root (the run-mode agent takes that port over).
+    chunkedLayers: async (input) => {
+      const r = await fetchLayersChunked({ ...input, ...(input.address ? { listen: { host: input.address, port: bootDefaults.apiPort } } : {}), domain: bootDefaults.domain, clock, rng, say })
+      return r && { manifest: r.manifest, fetched: r.fetched }
+    },
     mounter: systemMounter,
     addressOf: (mac) => {
       for (const addrs of Object.values(networkInterfaces())) {
@@ -50,8 +59,8 @@ async function main(): Promise<number> {
     removeFile: (path) => rm(path, { force: true }),
     writeNodeFiles,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    clock: { now: () => Date.now() },
-    rng: { next: () => Math.random(), int: (n) => Math.floor(Math.random() * n) },
+    clock,
+    rng,
     say,
   }
   say(`boot agent started (node ${process.version})`)

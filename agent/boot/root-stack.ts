@@ -43,7 +43,7 @@ export function openManifest(raw: unknown, pin: ManifestPin): Manifest {
 }
 
 /** The manifest's entry for each layer, lowest first. */
-export function layerEntries(m: Manifest): { name: string; sha256: string; size: number }[] {
+export function layerEntries(m: Manifest): Manifest['files'] {
   return m.layers.map((name) => m.files.find((f) => f.name === name)!)
 }
 

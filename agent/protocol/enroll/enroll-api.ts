@@ -16,11 +16,12 @@
  * | POST   | /v1/enroll                    | EnrollRequest -> 200 EnrollResponse, 202 EnrollPending (approval mode), 400 / 403 ErrorBody |
  * | GET    | /v1/roster                    | -> SignedRoster                                        |
  * | GET    | /v1/cluster                   | -> ClusterInfo (id, public key, bootstrap)             |
- * | GET    | /images/{version}/manifest    | -> Manifest (signed by the cluster key)                |
+ * | GET    | /images/{version}/manifest    | -> Manifest (signed by the cluster key); `?chunks=1` adds each layer's chunk hashes |
  * | GET    | /images/{version}/{file}      | -> file bytes; HEAD, Range (206/416), ETag/If-None-Match (304) |
  * | *      | /v1/admin/...                 | admin only (`Authorization: Bearer <admin token>`), see coordinator/admin-api.ts |
  */
 import { z } from 'zod'
+import { LayerChunks } from '../layer-chunks.js'
 import { InventorySummary, NodeId, PublicKeyHex } from '../node-record.js'
 import { RosterEntry } from '../roster.js'
 import { OperatorEntry } from '../shell-grant.js'
@@ -261,6 +262,8 @@ export const ManifestFile = z
     name: ImageFileName,
     sha256: Sha256Hex,
     size: z.number().int().nonnegative(),
+    /** Per-chunk sha256 of a layer (agent/protocol/layer-chunks.ts); only in `?chunks=1` answers, so strict older agents never see it. */
+    chunks: LayerChunks.optional(),
   })
   .strict()
 export type ManifestFile = z.infer<typeof ManifestFile>

@@ -1,0 +1,492 @@
+/**
+ * Fetches a version's layers chunk by chunk from peers and, for what no peer has, from the
+ * coordinator (docs/layers.md). Every chunk is checked against the signed manifest's
+ * sha256 before it is written into the layer file, and only then is it offered to others
+ * (ChunkServer.markVerified): nothing unverified is kept, served or mounted.
+ *
+ * - Peers: those of shoal.peers=, those the coordinator's tracker names, and those its
+ *   refusals name as holders; at most `maxPeers` are followed, each by a long poll of its
+ *   have map. A chunk some peer has goes to a peer (rarest first, random tie-break, at most
+ *   `peerInFlight` per peer); a chunk nobody has goes to the coordinator, random order, so
+ *   a rack spreads over the image instead of all asking for chunk 0.
+ * - The coordinator hands a chunk out at most twice while its holders live; a third asker
+ *   gets 429 `chunk-at-peers` naming the holders and waits `originRetryMs` for a peer to
+ *   show the chunk, then asks again with `x-shoal-chunk-fallback: 1` (a fallback, always
+ *   served).
+ * - A peer that sends a chunk whose sha256 is wrong is blacklisted for this boot; one that
+ *   takes longer than `peerChunkTimeoutMs` for a chunk is skipped for a while; either way
+ *   the chunk goes to another peer or, when no other peer has it, to the coordinator as a
+ *   fallback.
+ * Plain node:http with keep-alive (the initramfs has node's built-ins only).
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { Agent, request, type IncomingMessage } from 'node:http'
+import { ShoalError } from '../protocol/errors.js'
+import { chunkCount, chunkHeaders, chunkSpan, decodeBits, HaveAnswer, hasBit, layerRoutes, LayerPeers, sha256Hex, type LayerChunks } from '../protocol/layer-chunks.js'
+import type { Clock, Rng } from '../protocol/ports.js'
+import { shuffle } from '../protocol/random.js'
+import type { ChunkServer } from './chunk-server.js'
+
+export interface ChunkFetchConfig {
+  /** Peers followed at once: 8 spreads load over a rack without every worker polling every other. */
+  maxPeers: number
+  /** Requests in flight per peer: 2 keeps a peer's pipe busy; deeper queues made duplicates (hypercore measured +72%). */
+  peerInFlight: number
+  /** Requests in flight to the coordinator: 2. */
+  originInFlight: number
+  /** A peer that takes longer than this for one chunk is slow: the chunk goes elsewhere. 3 s (1 MiB). */
+  peerChunkTimeoutMs: number
+  /** After a 429 from the coordinator, wait this long for a peer to show the chunk before a fallback. */
+  originRetryMs: number
+  /** Deadline of one request to the coordinator. */
+  originTimeoutMs: number
+  /** How often the tracker is asked for more peers while some are missing. */
+  trackerIntervalMs: number
+  /** Pause before asking a peer that did not answer its have poll again (it may still be booting). */
+  haveRetryMs: number
+  /** A slow peer is skipped this long. */
+  slowPenaltyMs: number
+  /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
+  peerWaitMs: number
+  /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */
+  deadlineMs: number
+}
+
+export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
+  maxPeers: 8,
+  peerInFlight: 2,
+  originInFlight: 2,
+  peerChunkTimeoutMs: 3000,
+  originRetryMs: 2000,
+  originTimeoutMs: 30_000,
+  trackerIntervalMs: 1000,
+  haveRetryMs: 500,
+  slowPenaltyMs: 10_000,
+  peerWaitMs: 500,
+  deadlineMs: 0,
+})
+
+export interface ChunkedFile {
+  name: string
+  size: number
+  chunks: LayerChunks
+  /** Where the layer is assembled (created, sized, written at chunk offsets). */
+  path: string
+}
+
+export interface ChunkFetchInput {
+  /** Coordinator base URL. */
+  coordinator: string
+  version: string
+  files: readonly ChunkedFile[]
+  /** This worker's own chunk server, HOST:PORT (told to the tracker and the coordinator). */
+  self?: string
+  /** This worker's failure domain: the tracker names peers of the same domain first. */
+  domain?: string
+  /** Peers to start with (shoal.peers=). */
+  peers: readonly string[]
+  /** Where verified chunks are announced to other workers. */
+  server?: ChunkServer
+  clock: Clock
+  rng: Rng
+  say?(line: string): void
+}
+
+export interface ChunkFetchStats {
+  chunks: number
+  bytes: number
+  originChunks: number
+  originBytes: number
+  peerChunks: number
+  peerBytes: number
+  /** Bytes received and thrown away: bad chunks, transfers cut off as slow. */
+  wastedBytes: number
+  /** Chunks the coordinator served as fallbacks (after a refusal, or a peer that failed). */
+  fallbacks: number
+  /** 429 chunk-at-peers answers. */
+  refusals: number
+  badChunks: number
+  blacklisted: string[]
+  slowPeers: number
+  peersSeen: number
+  ms: number
+}
+
+interface PeerState {
+  addr: string
+  bits: Map<string, Uint8Array>
+  gen: number
+  inflight: number
+  blacklisted: boolean
+  slowUntil: number
+  failures: number
+  dropped: boolean
+  /** It answered a have poll, or failed one, at least once. */
+  heard: boolean
+}
+
+const MISSING = 0
+const INFLIGHT = 1
+const DONE = 2
+
+export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig = chunkFetchDefaults): Promise<ChunkFetchStats> {
+  const { clock, rng } = input
+  const t0 = clock.now()
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+  const base = input.coordinator.replace(/\/+$/, '')
+  // Global chunk index g -> (file, chunk).
+  const fileOf: number[] = []
+  const idxOf: number[] = []
+  input.files.forEach((f, fi) => {
+    for (let i = 0; i < chunkCount(f.size, f.chunks.bytes); i++) {
+      fileOf.push(fi)
+      idxOf.push(i)
+    }
+  })
+  const total = fileOf.length
+  const state = new Uint8Array(total)
+  const notBefore = new Float64Array(total)
+  const fallback = new Uint8Array(total)
+  let remaining = total
+  const stats: ChunkFetchStats = {
+    chunks: total,
+    bytes: input.files.reduce((s, f) => s + f.size, 0),
+    originChunks: 0,
+    originBytes: 0,
+    peerChunks: 0,
+    peerBytes: 0,
+    wastedBytes: 0,
+    fallbacks: 0,
+    refusals: 0,
+    badChunks: 0,
+    blacklisted: [],
+    slowPeers: 0,
+    peersSeen: 0,
+    ms: 0,
+  }
+  const handles: FileHandle[] = []
+  for (const f of input.files) {
+    const h = await open(f.path, 'w')
+    await h.truncate(f.size)
+    handles.push(h)
+  }
+
+  const peers = new Map<string, PeerState>()
+  const candidates: string[] = []
+  const addCandidates = (addrs: readonly string[]) => {
+    for (const a of addrs) if (a !== input.self && !peers.has(a) && !candidates.includes(a)) candidates.push(a)
+    fillPeers()
+  }
+  let originInflight = 0
+  let closed = false
+  let kick: () => void = () => undefined
+  const wake = () => kick()
+  const controllers = new Set<AbortController>()
+
+  function fillPeers(): void {
+    while (!closed && candidates.length > 0 && [...peers.values()].filter((p) => !p.dropped && !p.blacklisted).length < cfg.maxPeers) {
+      const addr = candidates.shift()!
+      const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false }
+      peers.set(addr, p)
+      stats.peersSeen++
+      void followPeer(p)
+    }
+  }
+
+  async function followPeer(p: PeerState): Promise<void> {
+    while (!closed && !p.blacklisted && !p.dropped) {
+      const ctl = new AbortController()
+      controllers.add(ctl)
+      try {
+        const r = await httpGet(agent, `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}`, {}, 15_000, 256 * 1024, ctl.signal)
+        if (r.status === 404) {
+          // Not a chunk server for this version (an agent that predates chunks, another image).
+          p.dropped = true
+          p.heard = true
+          wake()
+          fillPeers()
+          return
+        }
+        if (r.status !== 200) throw new Error(`HTTP ${r.status}`)
+        const parsed = HaveAnswer.safeParse(JSON.parse(r.body.toString('utf8')))
+        if (!parsed.success || parsed.data.version !== input.version) throw new Error('bad have answer')
+        p.failures = 0
+        p.heard = true
+        p.gen = parsed.data.gen
+        input.files.forEach((f) => {
+          const b64 = parsed.data.files[f.name]
+          if (b64 !== undefined) p.bits.set(f.name, decodeBits(b64, chunkCount(f.size, f.chunks.bytes)))
+        })
+        wake()
+      } catch {
+        if (closed) return
+        p.failures++
+        p.heard = true
+        wake()
+        // A peer that never answers (not up, or not a chunk server) makes room for another.
+        if (p.failures >= 6) {
+          p.dropped = true
+          fillPeers()
+          return
+        }
+        await delay(cfg.haveRetryMs * Math.min(p.failures, 4))
+      } finally {
+        controllers.delete(ctl)
+      }
+    }
+  }
+
+  function peerHas(p: PeerState, g: number): boolean {
+    const bits = p.bits.get(input.files[fileOf[g]!]!.name)
+    return bits !== undefined && hasBit(bits, idxOf[g]!)
+  }
+  const usable = (p: PeerState) => !p.blacklisted && !p.dropped
+  function holders(g: number): number {
+    let n = 0
+    for (const p of peers.values()) if (usable(p) && peerHas(p, g)) n++
+    return n
+  }
+
+  function schedule(): void {
+    const now = clock.now()
+    const order = shuffle([...peers.values()].filter((p) => usable(p) && p.slowUntil <= now), rng)
+    const count = new Uint16Array(total)
+    for (const p of peers.values()) if (usable(p)) for (let g = 0; g < total; g++) if (state[g] === MISSING && peerHas(p, g)) count[g]!++
+    for (const p of order) {
+      while (p.inflight < cfg.peerInFlight) {
+        let best = -1
+        let bestCount = Infinity
+        let ties = 0
+        for (let g = 0; g < total; g++) {
+          if (state[g] !== MISSING || !peerHas(p, g)) continue
+          const c = count[g]!
+          if (c < bestCount) {
+            best = g
+            bestCount = c
+            ties = 1
+          } else if (c === bestCount && rng.int(++ties) === 0) best = g
+        }
+        if (best < 0) break
+        fromPeer(p, best)
+      }
+    }
+    // Ask the coordinator only for what the peers we know of do not have.
+    const waitPeers = now - t0 < cfg.peerWaitMs && [...peers.values()].some((p) => usable(p) && !p.heard)
+    if (waitPeers) setTimeout(wake, Math.max(1, cfg.peerWaitMs - (now - t0)))
+    while (!waitPeers && originInflight < cfg.originInFlight) {
+      let pick = -1
+      let seen = 0
+      let soonest = Infinity
+      for (let g = 0; g < total; g++) {
+        if (state[g] !== MISSING || count[g]! > 0) continue
+        if (notBefore[g]! > now) {
+          soonest = Math.min(soonest, notBefore[g]!)
+          continue
+        }
+        if (rng.int(++seen) === 0) pick = g
+      }
+      if (pick < 0) {
+        if (soonest < Infinity) setTimeout(wake, Math.max(1, soonest - now))
+        break
+      }
+      fromOrigin(pick)
+    }
+  }
+
+  function fromPeer(p: PeerState, g: number): void {
+    state[g] = INFLIGHT
+    p.inflight++
+    const f = input.files[fileOf[g]!]!
+    const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
+    const ctl = new AbortController()
+    controllers.add(ctl)
+    const timer = setTimeout(() => ctl.abort(), cfg.peerChunkTimeoutMs)
+    const url = `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`
+    httpGet(agent, url, { range: `bytes=${span.start}-${span.end}` }, cfg.peerChunkTimeoutMs, span.end - span.start + 1, ctl.signal)
+      .then(async (r) => {
+        if (r.status !== 206 || r.body.length !== span.end - span.start + 1) {
+          // It does not have it after all (or answered nonsense): forget that bit.
+          p.bits.get(f.name)?.fill(0)
+          p.gen = -1
+          return retryLater(g)
+        }
+        if (sha256Hex(r.body) !== f.chunks.sha256[idxOf[g]!]) {
+          stats.badChunks++
+          stats.wastedBytes += r.body.length
+          if (!p.blacklisted) {
+            p.blacklisted = true
+            stats.blacklisted.push(p.addr)
+            input.say?.(`peer ${p.addr} sent a chunk of ${f.name} that does not match the signed manifest: not using that peer again this boot`)
+            fillPeers()
+          }
+          return retryLater(g)
+        }
+        await store(g, r.body)
+        stats.peerChunks++
+        stats.peerBytes += r.body.length
+      })
+      .catch((err) => {
+        if (ctl.signal.aborted && !closed) {
+          stats.slowPeers++
+          stats.wastedBytes += (err as { received?: number }).received ?? 0
+          p.slowUntil = clock.now() + cfg.slowPenaltyMs
+        }
+        retryLater(g)
+      })
+      .finally(() => {
+        clearTimeout(timer)
+        controllers.delete(ctl)
+        p.inflight--
+        wake()
+      })
+  }
+
+  /** Back to missing; when no usable peer has it, the coordinator serves it as a fallback. */
+  function retryLater(g: number): void {
+    if (state[g] === DONE) return
+    state[g] = MISSING
+    if (holders(g) === 0) fallback[g] = 1
+  }
+
+  function fromOrigin(g: number): void {
+    state[g] = INFLIGHT
+    originInflight++
+    const f = input.files[fileOf[g]!]!
+    const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
+    const headers: Record<string, string> = { range: `bytes=${span.start}-${span.end}` }
+    if (input.self) headers[chunkHeaders.peer] = input.self
+    const isFallback = fallback[g] === 1
+    if (isFallback) headers[chunkHeaders.fallback] = '1'
+    const ctl = new AbortController()
+    controllers.add(ctl)
+    httpGet(agent, `${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, headers, cfg.originTimeoutMs, span.end - span.start + 1, ctl.signal)
+      .then(async (r) => {
+        if (r.status === 429) {
+          stats.refusals++
+          state[g] = MISSING
+          fallback[g] = 1
+          notBefore[g] = clock.now() + cfg.originRetryMs
+          const named = String(r.headers['x-shoal-chunk-holders'] ?? '')
+            .split(',')
+            .filter((a) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(a))
+          if (named.length) addCandidates(named)
+          return
+        }
+        if (r.status !== 206 || r.body.length !== span.end - span.start + 1) throw new Error(`HTTP ${r.status}`)
+        if (sha256Hex(r.body) !== f.chunks.sha256[idxOf[g]!]) {
+          stats.badChunks++
+          stats.wastedBytes += r.body.length
+          throw new Error('chunk from the coordinator does not match the signed manifest')
+        }
+        await store(g, r.body)
+        stats.originChunks++
+        stats.originBytes += r.body.length
+        if (isFallback) stats.fallbacks++
+      })
+      .catch(() => {
+        if (state[g] === DONE || closed) return
+        state[g] = MISSING
+        notBefore[g] = clock.now() + 1000
+      })
+      .finally(() => {
+        controllers.delete(ctl)
+        originInflight--
+        wake()
+      })
+  }
+
+  async function store(g: number, body: Buffer): Promise<void> {
+    if (state[g] === DONE) {
+      stats.wastedBytes += body.length
+      return
+    }
+    const f = input.files[fileOf[g]!]!
+    const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
+    await handles[fileOf[g]!]!.write(body, 0, body.length, span.start)
+    state[g] = DONE
+    remaining--
+    input.server?.markVerified(f.name, idxOf[g]!)
+  }
+
+  function delay(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms))
+  }
+
+  async function track(): Promise<void> {
+    while (!closed && remaining > 0) {
+      try {
+        const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
+        const r = await httpGet(agent, `${base}${layerRoutes.peers}?${q}`, {}, 5000, 64 * 1024)
+        if (r.status === 200) {
+          const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
+          if (parsed.success) addCandidates(shuffle(parsed.data.peers, rng))
+        }
+      } catch {
+        // The tracker is an aid: shoal.peers= and the coordinator itself still work.
+      }
+      await delay(cfg.trackerIntervalMs)
+    }
+  }
+
+  addCandidates(shuffle([...input.peers], rng))
+  const tracking = track()
+  try {
+    while (remaining > 0) {
+      if (cfg.deadlineMs > 0 && clock.now() - t0 > cfg.deadlineMs) {
+        throw new ShoalError('layer-fetch-timeout', `layers of ${input.version}: ${remaining} of ${total} chunks still missing after ${cfg.deadlineMs} ms`)
+      }
+      const woken = new Promise<void>((resolve) => (kick = resolve))
+      schedule()
+      await Promise.race([woken, delay(1000)])
+    }
+  } finally {
+    closed = true
+    kick()
+    for (const c of controllers) c.abort()
+    await tracking.catch(() => undefined)
+    agent.destroy()
+    for (const h of handles) await h.close().catch(() => undefined)
+  }
+  stats.ms = clock.now() - t0
+  return stats
+}
+
+
+export interface GetResult {
+  status: number
+  headers: IncomingMessage['headers']
+  body: Buffer
+}
+
+/**
+ * One GET, the whole body in memory (a chunk or a small JSON answer), bounded by a deadline
+ * and `maxBytes`. A rejection carries `received`: bytes that arrived before it failed.
+ */
+export function httpGet(agent: Agent | undefined, url: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<GetResult> {
+  return new Promise<GetResult>((resolve, reject) => {
+    let received = 0
+    const fail = (err: Error) => reject(Object.assign(err, { received }))
+    const req = request(url, { agent, headers, signal }, (res) => {
+      const parts: Buffer[] = []
+      res.on('data', (c: Buffer) => {
+        received += c.length
+        if (received > maxBytes) return req.destroy(new Error(`answer larger than ${maxBytes} bytes`))
+        parts.push(c)
+      })
+      res.on('end', () => {
+        clearTimeout(timer)
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) })
+      })
+      res.on('error', fail)
+      res.on('close', () => {
+        if (!res.complete) fail(new Error('answer cut off'))
+      })
+    })
+    const timer = setTimeout(() => req.destroy(new Error('timed out')), timeoutMs)
+    req.on('error', (err) => {
+      clearTimeout(timer)
+      fail(err)
+    })
+    req.end()
+  })
+}

@@ -1,0 +1,215 @@
+/**
+ * Serves the layer chunks this worker has verified to other workers (docs/layers.md):
+ * a booting worker serves what it has checked so far, a running one its whole layers
+ * from their tmpfs files. Only verified chunks are ever served: a range that touches a
+ * chunk not verified here is answered 404, so a peer can never get from us a byte we have
+ * not checked against the signed manifest. Plain node:http (the boot agent runs in the
+ * initramfs with node's built-ins only).
+ *
+ *   GET /v1/layers/{version}/have?after=GEN   long poll: answers at once when this worker's
+ *                                             generation is past GEN, else when it passes it
+ *                                             or after haveWaitMs with the same one
+ *   GET /v1/layers/{version}/{file}           Range: bytes=A-B covering whole verified chunks -> 206
+ *
+ * Upload cap: a worker that runs workloads passes uploadBytesPerSec, and every chunk it
+ * sends waits for its bytes in a ByteBucket; a booting worker runs nothing else and serves
+ * uncapped.
+ */
+import { open, type FileHandle } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { ByteBucket } from '../protocol/byte-bucket.js'
+import { chunkCount, chunkSpan, encodeBits, hasBit, layerRoutes, setBit, type HaveAnswer, type LayerChunks } from '../protocol/layer-chunks.js'
+import type { Clock } from '../protocol/ports.js'
+
+export interface ServedLayer {
+  name: string
+  /** The layer file; chunks are read from it at their offset. */
+  path: string
+  size: number
+  chunks: LayerChunks
+}
+
+export interface ChunkServerOptions {
+  version: string
+  layers: readonly ServedLayer[]
+  /** Every chunk is already verified (a running worker's layers, checked whole at boot). */
+  complete?: boolean
+  /** Upload cap in bytes/s; absent: uncapped. */
+  uploadBytesPerSec?: number
+  /** Longest a have poll is held open: 5 s keeps idle polls cheap and a vanished asker's socket short-lived. */
+  haveWaitMs?: number
+  /** Answers to waiting polls are held this long so that a burst of new chunks is one answer. */
+  coalesceMs?: number
+  clock: Clock
+}
+
+export interface ChunkServerStats {
+  servedChunks: number
+  servedBytes: number
+  /** Range requests for something not verified here (404). */
+  missing: number
+}
+
+export class ChunkServer {
+  private readonly bits = new Map<string, Uint8Array>()
+  private readonly byName = new Map<string, ServedLayer>()
+  private readonly files = new Map<string, Promise<FileHandle>>()
+  private readonly waiters = new Set<() => void>()
+  private readonly bucket: ByteBucket | undefined
+  private gen = 0
+  private wakeTimer: NodeJS.Timeout | undefined
+  private server: Server | undefined
+  readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0 }
+
+  constructor(private readonly opts: ChunkServerOptions) {
+    for (const l of opts.layers) {
+      const n = chunkCount(l.size, l.chunks.bytes)
+      const bits = new Uint8Array(Math.ceil(n / 8))
+      if (opts.complete) for (let i = 0; i < n; i++) setBit(bits, i)
+      this.bits.set(l.name, bits)
+      this.byName.set(l.name, l)
+    }
+    if (opts.complete) this.gen = 1
+    this.bucket = opts.uploadBytesPerSec ? new ByteBucket(opts.uploadBytesPerSec, Math.max(opts.uploadBytesPerSec / 4, 2 * 1024 * 1024), opts.clock) : undefined
+  }
+
+  /** Called only after the chunk's bytes are in the file and matched the manifest's sha256. */
+  markVerified(name: string, index: number): void {
+    const bits = this.bits.get(name)
+    if (!bits) return
+    setBit(bits, index)
+    this.gen++
+    if (this.waiters.size > 0 && !this.wakeTimer) {
+      this.wakeTimer = setTimeout(() => {
+        this.wakeTimer = undefined
+        const ws = [...this.waiters]
+        this.waiters.clear()
+        for (const w of ws) w()
+      }, this.opts.coalesceMs ?? 20)
+    }
+  }
+
+  have(): HaveAnswer {
+    const files: Record<string, string> = {}
+    for (const [name, bits] of this.bits) files[name] = encodeBits(bits)
+    return { v: 1, version: this.opts.version, gen: this.gen, files }
+  }
+
+  /** Handles a request under /v1/layers/; false when the path is not ours (the caller answers). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const prefix = `${layerRoutes.layers}/${encodeURIComponent(this.opts.version)}/`
+    if (!url.pathname.startsWith(prefix)) return false
+    const rest = decodeURIComponent(url.pathname.slice(prefix.length))
+    if (req.method !== 'GET') {
+      send(res, 405, { error: { code: 'method-not-allowed', message: 'GET only' } })
+      return true
+    }
+    if (rest === 'have') {
+      const after = Number(url.searchParams.get('after') ?? -1)
+      this.answerHave(req, res, Number.isFinite(after) ? after : -1)
+      return true
+    }
+    void this.serveRange(req, res, rest).catch(() => res.destroy())
+    return true
+  }
+
+  private answerHave(req: IncomingMessage, res: ServerResponse, after: number): void {
+    if (this.gen > after) return send(res, 200, this.have())
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      this.waiters.delete(finish)
+      if (!res.destroyed) send(res, 200, this.have())
+    }
+    const timer = setTimeout(finish, this.opts.haveWaitMs ?? 5000)
+    this.waiters.add(finish)
+    req.once('close', () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      this.waiters.delete(finish)
+    })
+  }
+
+  private async serveRange(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const layer = this.byName.get(name)
+    const bits = this.bits.get(name)
+    const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''))
+    if (!layer || !bits || !m) {
+      this.stats.missing++
+      return send(res, 404, { error: { code: 'not-found', message: layer ? 'ask for Range: bytes=A-B of whole chunks' : `no layer ${name} of ${this.opts.version} here` } })
+    }
+    const start = Number(m[1])
+    const end = Number(m[2])
+    const bytes = layer.chunks.bytes
+    const first = Math.floor(start / bytes)
+    const last = Math.floor(end / bytes)
+    let ok = start <= end && end < layer.size && start % bytes === 0 && chunkSpan(layer.size, bytes, last).end === end
+    for (let i = first; ok && i <= last; i++) ok = hasBit(bits, i)
+    if (!ok) {
+      this.stats.missing++
+      return send(res, 404, { error: { code: 'chunk-missing', message: `bytes ${start}-${end} of ${name} are not whole chunks verified here` } })
+    }
+    const len = end - start + 1
+    const buf = Buffer.allocUnsafe(len)
+    const fh = await this.fileOf(layer)
+    const { bytesRead } = await fh.read(buf, 0, len, start)
+    if (bytesRead !== len) return void res.destroy()
+    const wait = this.bucket?.take(len) ?? 0
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+    if (res.destroyed) return
+    this.stats.servedChunks += last - first + 1
+    this.stats.servedBytes += len
+    res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': len, 'content-range': `bytes ${start}-${end}/${layer.size}` })
+    res.end(buf)
+  }
+
+  private fileOf(layer: ServedLayer): Promise<FileHandle> {
+    let f = this.files.get(layer.name)
+    if (!f) {
+      f = open(layer.path, 'r')
+      f.catch(() => this.files.delete(layer.name))
+      this.files.set(layer.name, f)
+    }
+    return f
+  }
+
+  /** Listens on host:port (0: any free port); returns HOST:PORT. Idempotent. */
+  async listen(host: string, port: number): Promise<string> {
+    if (!this.server) {
+      const server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => {
+        if (!this.handle(req, res)) send(res, 404, { error: { code: 'not-found', message: `no route ${req.url}` } })
+      })
+      this.server = server
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => resolve())
+      })
+    }
+    const a = this.server.address() as AddressInfo
+    return `${host}:${a.port}`
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.wakeTimer)
+    for (const w of [...this.waiters]) w()
+    const s = this.server
+    this.server = undefined
+    if (s) {
+      s.closeAllConnections()
+      await new Promise<void>((resolve) => s.close(() => resolve()))
+    }
+    for (const f of this.files.values()) await f.then((h) => h.close()).catch(() => undefined)
+    this.files.clear()
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}

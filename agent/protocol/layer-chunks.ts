@@ -1,0 +1,146 @@
+/**
+ * Layer chunks: what the coordinator, a booting worker and a peer must agree on to share
+ * a layer piece by piece (docs/layers.md). A layer is cut into `bytes`-sized chunks (the
+ * last one shorter); the signed manifest lists each chunk's sha256, so a chunk from any
+ * peer is checked on arrival and a worker never keeps, serves or mounts a byte it has not
+ * verified. Additive: the coordinator puts `chunks` into the manifest only when asked
+ * (`?chunks=1`), so a boot agent that predates chunks keeps receiving the manifest its
+ * strict schema accepts.
+ *
+ * Wire, besides the coordinator's existing `/images/{version}/{file}` Range route:
+ *   GET {worker}/v1/layers/{version}/have?after=GEN  -> HaveAnswer (long poll: answers when
+ *       the worker's generation passes GEN, or after a few seconds with the same one)
+ *   GET {worker}/v1/layers/{version}/{file}  + Range of whole chunks -> 206, or 404 when
+ *       any chunk of the range is not verified there yet
+ *   GET {coordinator}/v1/layer-peers?image=V&self=HOST:PORT&domain=D -> LayerPeers
+ *   Header `x-shoal-chunk-peer: HOST:PORT` on a chunk request to the coordinator: the
+ *       asker shares what it gets (the broker may answer 429 `chunk-at-peers`);
+ *       `x-shoal-chunk-fallback: 1`: no peer could give it (always served).
+ * Pure: zod and node:crypto hashing only.
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { z } from 'zod'
+
+/** 1 MiB: small enough that a bad peer wastes little and a chunk is quick to re-fetch, large enough that per-request cost stays small. */
+export const LAYER_CHUNK_BYTES = 1024 * 1024
+
+export const layerRoutes = {
+  /** Worker side: `${layers}/${version}/have` and `${layers}/${version}/${file}`. */
+  layers: '/v1/layers',
+  /** Coordinator side: the tracker. */
+  peers: '/v1/layer-peers',
+} as const
+
+export const chunkHeaders = {
+  /** The asker's own chunk server, HOST:PORT: it will share what it gets. */
+  peer: 'x-shoal-chunk-peer',
+  /** "No peer could give me this chunk": the coordinator serves it whatever it handed out. */
+  fallback: 'x-shoal-chunk-fallback',
+} as const
+
+const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256: 64 hex characters')
+
+/** A layer file's chunk list, as it appears in the manifest's `files[].chunks`. */
+export const LayerChunks = z
+  .object({
+    /** Chunk size in bytes; every chunk but the last has exactly this size. */
+    bytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024),
+    /** sha256 of each chunk, in file order. 65,536 x 1 MiB = a 64 GiB layer at most. */
+    sha256: z.array(Sha256).max(65_536),
+  })
+  .strict()
+export type LayerChunks = z.infer<typeof LayerChunks>
+
+/** A file whose chunk list is consistent with its size; other manifests are fetched whole. */
+export function chunksFit(file: { size: number; chunks?: LayerChunks | undefined }): file is { size: number; chunks: LayerChunks } {
+  return file.chunks !== undefined && file.chunks.sha256.length === chunkCount(file.size, file.chunks.bytes)
+}
+
+export function chunkCount(size: number, bytes: number): number {
+  return size === 0 ? 0 : Math.ceil(size / bytes)
+}
+
+/** Byte span [start, end] (inclusive, as HTTP ranges) of chunk `i`. */
+export function chunkSpan(size: number, bytes: number, i: number): { start: number; end: number } {
+  const start = i * bytes
+  return { start, end: Math.min(size, start + bytes) - 1 }
+}
+
+/** The chunk a byte range is exactly, or undefined when it is not one whole chunk. */
+export function chunkOfRange(size: number, bytes: number, start: number, end: number): number | undefined {
+  if (start % bytes !== 0) return undefined
+  const i = start / bytes
+  const span = chunkSpan(size, bytes, i)
+  return i < chunkCount(size, bytes) && span.end === end ? i : undefined
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** Hashes a file streamed through it in order: the whole file's sha256 and each chunk's. */
+export class ChunkHasher {
+  private readonly whole: Hash = createHash('sha256')
+  private part: Hash = createHash('sha256')
+  private inPart = 0
+  private readonly parts: string[] = []
+  size = 0
+
+  constructor(readonly bytes = LAYER_CHUNK_BYTES) {}
+
+  update(data: Uint8Array): void {
+    this.whole.update(data)
+    this.size += data.length
+    let off = 0
+    while (off < data.length) {
+      const take = Math.min(this.bytes - this.inPart, data.length - off)
+      this.part.update(data.subarray(off, off + take))
+      this.inPart += take
+      off += take
+      if (this.inPart === this.bytes) {
+        this.parts.push(this.part.digest('hex'))
+        this.part = createHash('sha256')
+        this.inPart = 0
+      }
+    }
+  }
+
+  digest(): { sha256: string; size: number; chunks: LayerChunks } {
+    if (this.inPart > 0) this.parts.push(this.part.digest('hex'))
+    this.inPart = 0
+    return { sha256: this.whole.digest('hex'), size: this.size, chunks: { bytes: this.bytes, sha256: [...this.parts] } }
+  }
+}
+
+/** Which chunks a worker has verified, per layer file: a bit per chunk, base64. */
+export const HaveAnswer = z
+  .object({
+    v: z.literal(1),
+    version: z.string().max(64),
+    /** Rises whenever a chunk is added; the next long poll passes it as `after`. */
+    gen: z.number().int().nonnegative(),
+    files: z.record(z.string().max(128), z.string().max(16_384)),
+  })
+  .strict()
+export type HaveAnswer = z.infer<typeof HaveAnswer>
+
+export function encodeBits(bits: Uint8Array): string {
+  return Buffer.from(bits.buffer, bits.byteOffset, bits.byteLength).toString('base64')
+}
+
+/** The bit array of `count` chunks; a wrong length is an empty map (a bad peer's answer counts for nothing). */
+export function decodeBits(b64: string, count: number): Uint8Array {
+  const bytes = Buffer.from(b64, 'base64')
+  return bytes.length === Math.ceil(count / 8) ? new Uint8Array(bytes) : new Uint8Array(Math.ceil(count / 8))
+}
+
+export const hasBit = (bits: Uint8Array, i: number): boolean => ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0
+export const setBit = (bits: Uint8Array, i: number): void => void (bits[i >> 3] = (bits[i >> 3] ?? 0) | (1 << (i & 7)))
+
+/** GET /v1/layer-peers answer: chunk servers to ask, same failure domain first. */
+export const LayerPeers = z
+  .object({
+    peers: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/)).max(64),
+  })
+  .strict()
+export type LayerPeers = z.infer<typeof LayerPeers>

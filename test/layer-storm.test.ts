@@ -1,0 +1,221 @@
+/**
+ * A boot storm on loopback (docs/layers.md): booting workers fetch a version's layers
+ * through the boot agent's own chunked path (fetchLayersChunked: signed manifest with chunk
+ * hashes, a chunk server per worker, peers from the coordinator's tracker, the
+ * coordinator's chunk broker) against a real coordinator. Every layer must come out equal
+ * to the signed manifest; the coordinator may hand each chunk out at most twice (plus
+ * counted fallbacks); a peer that serves a corrupted chunk is blacklisted and the worker
+ * still gets every layer right; and no worker ever passes on a chunk it has not verified.
+ */
+import { createHash } from 'node:crypto'
+import { request, createServer, type Server } from 'node:http'
+import { readFile, rm, mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { fetchLayersChunked, type ChunkedLayers } from '../agent/boot/chunked-layers.js'
+import { chunkFetchDefaults } from '../agent/boot/chunk-fetch.js'
+import { ChunkServer } from '../agent/boot/chunk-server.js'
+import { chunkSpan, encodeBits, layerRoutes, LAYER_CHUNK_BYTES } from '../agent/protocol/layer-chunks.js'
+import { seededRng } from '../agent/protocol/testing.js'
+import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
+import type { Manifest } from '../agent/protocol/enroll/enroll-api.js'
+
+const MiB = LAYER_CHUNK_BYTES
+// 3 + 2 + 1 chunks, the last of each layer short.
+const image = { vmlinuz: 4096, 'initramfs.img': 8192, 'base.squashfs': 2 * MiB + 12_345, 'node.squashfs': MiB + 777, 'worker.squashfs': 300_000 }
+const cfg = { ...chunkFetchDefaults, originRetryMs: 300, trackerIntervalMs: 200, haveRetryMs: 100, deadlineMs: 60_000 }
+const clock = { now: () => Date.now() }
+
+let h: TestCoordinator
+let dir: string
+let pin: { clusterKey: string; cluster: string; version: string }
+let manifest: Manifest
+
+// A coordinator per test: its broker remembers who got which chunk (on a clock that stands still).
+beforeEach(async () => {
+  h = await startTestCoordinator({ images: { v1: image } })
+  dir = await mkdtemp(join(tmpdir(), 'shoal-storm-test-'))
+  pin = { clusterKey: h.coordinator.state.publicKey, cluster: h.coordinator.state.clusterId, version: 'v1' }
+  manifest = (await (await fetch(`${h.url}/images/v1/manifest?chunks=1`)).json()) as Manifest
+}, 30_000)
+afterEach(async () => {
+  await h?.close()
+  if (dir) await rm(dir, { recursive: true, force: true })
+})
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+const layers = () => manifest.layers.map((n) => manifest.files.find((f) => f.name === n)!)
+
+async function expectLayersVerified(r: ChunkedLayers): Promise<void> {
+  for (const want of layers()) {
+    const got = r.fetched.find((f) => f.name === want.name)!
+    expect(got.sha256, `${want.name} as measured`).toBe(want.sha256)
+    expect(sha(await readFile(got.path)), `${want.name} on disk`).toBe(want.sha256)
+  }
+}
+
+function worker(name: string, seed: number, peers: string[] = []) {
+  return fetchLayersChunked({
+    coordinator: h.url,
+    pin,
+    layerDir: join(dir, name),
+    listen: { host: '127.0.0.1', port: 0 },
+    peers,
+    clock,
+    rng: seededRng(seed),
+    say: () => undefined,
+    config: cfg,
+  })
+}
+
+describe('layer chunks: manifest', () => {
+  it('the plain manifest has no chunks (strict older agents accept it); ?chunks=1 lists one sha256 per MiB of each layer', async () => {
+    const plain = (await (await fetch(`${h.url}/images/v1/manifest`)).json()) as Manifest
+    expect(plain.files.every((f) => f.chunks === undefined)).toBe(true)
+    for (const f of layers()) {
+      expect(f.chunks!.bytes).toBe(MiB)
+      expect(f.chunks!.sha256).toHaveLength(Math.ceil(f.size / MiB))
+    }
+    expect(manifest.files.find((f) => f.name === 'vmlinuz')!.chunks).toBeUndefined()
+  })
+})
+
+describe('layer chunks: a storm of booting workers', () => {
+  it('every worker verifies every layer; the coordinator hands each chunk out at most twice plus counted fallbacks', async () => {
+    const N = 6
+    const seed = Date.now() % 100_000
+    console.log(`layer-storm seed ${seed}`)
+    const results = await Promise.all(Array.from({ length: N }, (_, i) => worker(`w${i}`, seed + i)))
+    try {
+      const chunks = layers().reduce((s, f) => s + f.chunks!.sha256.length, 0)
+      let originChunks = 0
+      let fallbacks = 0
+      for (const r of results) {
+        expect(r).toBeDefined()
+        await expectLayersVerified(r!)
+        originChunks += r!.stats.originChunks
+        fallbacks += r!.stats.fallbacks
+        expect(r!.stats.badChunks).toBe(0)
+      }
+      // The broker's rule, which the N=50 target stands on: two copies, then peers.
+      expect(originChunks).toBeLessThanOrEqual(2 * chunks + fallbacks)
+      expect(results.reduce((s, r) => s + r!.stats.peerChunks, 0)).toBeGreaterThanOrEqual(N * chunks - 2 * chunks - fallbacks)
+    } finally {
+      await Promise.all(results.map((r) => r?.server.close()))
+    }
+  }, 90_000)
+
+  it('with a running worker of the image named as a peer, the coordinator serves under a tenth of the bytes', async () => {
+    const first = await worker('seed', 7)
+    await first!.server.close()
+    const running = new ChunkServer({ version: 'v1', layers: first!.fetched.map((f) => ({ ...f, chunks: layers().find((l) => l.name === f.name)!.chunks! })), complete: true, clock })
+    const addr = await running.listen('127.0.0.1', 0)
+    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => worker(`r${i}`, 100 + i, [addr])))
+    try {
+      let bytes = 0
+      let origin = 0
+      for (const r of results) {
+        await expectLayersVerified(r!)
+        bytes += r!.stats.bytes
+        origin += r!.stats.originBytes
+      }
+      expect(origin / bytes).toBeLessThan(0.1)
+      expect(running.stats.servedChunks).toBeGreaterThan(0)
+    } finally {
+      await running.close()
+      await Promise.all(results.map((r) => r?.server.close()))
+    }
+  }, 90_000)
+
+  it('a peer serving a corrupted chunk is blacklisted, the worker still boots, and no corrupted byte is ever passed on', async () => {
+    const bad = await corruptPeer()
+    try {
+      const victim = await worker('victim0', 11, [bad.addr])
+      expect(victim).toBeDefined()
+      expect(victim!.stats.blacklisted).toEqual([bad.addr])
+      expect(victim!.stats.badChunks).toBeGreaterThanOrEqual(1)
+      expect(bad.served()).toBeGreaterThanOrEqual(1)
+      await expectLayersVerified(victim!)
+      // Every chunk the victim serves is the signed one (it wrote and announced only verified chunks).
+      const addr = victim!.address!
+      for (const f of layers()) {
+        for (let i = 0; i < f.chunks!.sha256.length; i++) {
+          const span = chunkSpan(f.size, MiB, i)
+          const body = await rangeGet(`http://${addr}${layerRoutes.layers}/v1/${f.name}`, `bytes=${span.start}-${span.end}`)
+          expect(body.status).toBe(206)
+          expect(sha(body.body)).toBe(f.chunks!.sha256[i])
+        }
+      }
+      // A worker following the victim never sees a bad chunk from it.
+      const follower = await worker('follower0', 12, [addr])
+      expect(follower!.stats.badChunks).toBe(0)
+      await expectLayersVerified(follower!)
+      await follower!.server.close()
+      await victim!.server.close()
+    } finally {
+      await bad.close()
+    }
+  }, 90_000)
+
+  it('a booting worker answers 404 for a chunk it has not verified yet', async () => {
+    const f = layers()[0]!
+    const server = new ChunkServer({ version: 'v1', layers: [{ name: f.name, path: join(dir, 'none'), size: f.size, chunks: f.chunks! }], clock })
+    const addr = await server.listen('127.0.0.1', 0)
+    try {
+      const r = await rangeGet(`http://${addr}${layerRoutes.layers}/v1/${f.name}`, `bytes=0-${MiB - 1}`)
+      expect(r.status).toBe(404)
+      expect(JSON.parse(r.body.toString()).error.code).toBe('chunk-missing')
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+function rangeGet(url: string, range: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { range } }, (res) => {
+      const parts: Buffer[] = []
+      res.on('data', (c: Buffer) => parts.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }))
+    })
+    req.on('error', reject)
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')))
+    req.end()
+  })
+}
+
+/** A chunk server that claims every chunk and serves each with one byte flipped. */
+async function corruptPeer(): Promise<{ addr: string; served: () => number; close: () => Promise<void> }> {
+  const plain = (await (await fetch(`${h.url}/images/v1/manifest?chunks=1`)).json()) as Manifest
+  let served = 0
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url!, 'http://x')
+    if (url.pathname.endsWith('/have')) {
+      const files: Record<string, string> = {}
+      for (const f of layers()) files[f.name] = encodeBits(new Uint8Array(Math.ceil(f.chunks!.sha256.length / 8)).fill(0xff))
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return res.end(JSON.stringify({ v: 1, version: 'v1', gen: 1, files }))
+    }
+    const name = decodeURIComponent(url.pathname.split('/').pop()!)
+    const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))
+    if (!plain.files.some((f) => f.name === name) || !m) return res.writeHead(404).end()
+    const upstream = await fetch(`${h.url}/images/v1/${name}`, { headers: { range: req.headers.range! } })
+    const body = Buffer.from(await upstream.arrayBuffer())
+    body[0] = body[0]! ^ 0xff
+    served++
+    res.writeHead(206, { 'content-length': body.length, 'content-range': `bytes ${m[1]}-${m[2]}/*` })
+    res.end(body)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  const addr = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    addr,
+    served: () => served,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise((r) => server.close(() => r()))
+    },
+  }
+}
