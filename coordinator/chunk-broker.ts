@@ -24,11 +24,22 @@ export interface ChunkBrokerOptions {
   answerPeers: number
   /** Registered peers remembered at most. */
   maxPeers: number
+  /**
+   * Chunks sent at once: 4. Past that, askers queue (first come, first served), so the
+   * uplink finishes a few chunks quickly and the peers can start sharing them, instead of
+   * a whole rack's worth of chunks all crawling to completion at the same late moment.
+   * An asker's turn re-checks the handout rule: what others got meanwhile is refused.
+   */
+  maxActive: number
+  /** Askers waiting at most; past this they are told to come back (429 origin-busy). */
+  maxQueue: number
 }
 
-export const chunkBrokerDefaults: Readonly<ChunkBrokerOptions> = Object.freeze({ maxHandouts: 2, peerTtlMs: 30_000, answerPeers: 16, maxPeers: 10_000 })
+export const chunkBrokerDefaults: Readonly<ChunkBrokerOptions> = Object.freeze({ maxHandouts: 2, peerTtlMs: 30_000, answerPeers: 16, maxPeers: 10_000, maxActive: 4, maxQueue: 4096 })
 
-export type Admission = { serve: true; fallback: boolean } | { serve: false; holders: string[]; retryAfterMs: number }
+export type Admission =
+  | { serve: true; fallback: boolean; release: () => void }
+  | { serve: false; reason: 'chunk-at-peers' | 'origin-busy'; holders: string[]; retryAfterMs: number }
 
 export interface ChunkBrokerStats {
   handouts: number
@@ -46,6 +57,8 @@ export class ChunkBroker {
   private readonly peers = new Map<string, Peer>()
   /** `${version}\n${file}` -> chunk index -> holders it was handed to. */
   private readonly handedTo = new Map<string, Map<number, string[]>>()
+  private readonly queue: (() => void)[] = []
+  private active = 0
   readonly stats: ChunkBrokerStats = { handouts: 0, refusals: 0, fallbacks: 0 }
 
   constructor(
@@ -82,26 +95,47 @@ export class ChunkBroker {
 
   /**
    * May the coordinator send chunk `chunk` of `file` to `requester` (its chunk server, from
-   * the chunk-peer header; undefined: a plain download, always served)?
+   * the chunk-peer header)? Resolves when it is the asker's turn; a served asker calls
+   * `release` once the chunk is sent (or the transfer broke off).
    */
-  admit(version: string, file: string, chunk: number, requester: string | undefined, fallback: boolean): Admission {
-    if (requester === undefined) return { serve: true, fallback: false }
+  async admit(version: string, file: string, chunk: number, requester: string, fallback: boolean): Promise<Admission> {
     if (this.peers.get(requester)?.version !== version) this.register(version, requester)
     else this.peers.get(requester)!.seenAt = this.clock.now()
     const key = `${version}\n${file}`
     let chunks = this.handedTo.get(key)
     if (!chunks) this.handedTo.set(key, (chunks = new Map()))
-    const holders = (chunks.get(chunk) ?? []).filter((h) => h !== requester && this.live(h))
+    const holdersNow = () => (chunks.get(chunk) ?? []).filter((h) => h !== requester && this.live(h))
+    // Refused at once when the chunk is already out, so nobody queues only to be refused.
+    if (!fallback && holdersNow().length >= this.opts.maxHandouts) {
+      this.stats.refusals++
+      return { serve: false, reason: 'chunk-at-peers', holders: holdersNow(), retryAfterMs: 1000 }
+    }
+    if (this.active >= this.opts.maxActive) {
+      if (this.queue.length >= this.opts.maxQueue) return { serve: false, reason: 'origin-busy', holders: [], retryAfterMs: 500 }
+      await new Promise<void>((resolve) => this.queue.push(resolve))
+    } else this.active++
+    // This asker holds a transfer slot now (handed over by release(), or taken above); what
+    // others got while it waited counts.
+    const holders = holdersNow()
     if (fallback || holders.length < this.opts.maxHandouts) {
       if (holders.length < this.opts.maxHandouts) holders.push(requester)
       chunks.set(chunk, holders)
       this.stats.handouts++
       if (fallback) this.stats.fallbacks++
-      return { serve: true, fallback }
+      let released = false
+      return { serve: true, fallback, release: () => void (released || ((released = true), this.release())) }
     }
     chunks.set(chunk, holders)
     this.stats.refusals++
-    return { serve: false, holders, retryAfterMs: 1000 }
+    this.release()
+    return { serve: false, reason: 'chunk-at-peers', holders, retryAfterMs: 1000 }
+  }
+
+  /** Frees a transfer slot: the next asker in line gets it. */
+  private release(): void {
+    const next = this.queue.shift()
+    if (next) next()
+    else this.active--
   }
 }
 
@@ -125,17 +159,29 @@ export function layerPeersAnswer(broker: ChunkBroker, url: URL): LayerPeers {
  * Only a request for exactly one layer chunk that names its asker's chunk server is
  * brokered; everything else (iPXE, whole files, older agents) is served as before.
  */
-export function admitChunk(broker: ChunkBroker, req: IncomingMessage, version: string, file: string, size: number): { body: unknown; headers: Record<string, string> } | undefined {
+export async function admitChunk(
+  broker: ChunkBroker,
+  req: IncomingMessage,
+  version: string,
+  file: string,
+  size: number,
+): Promise<{ refused: { body: unknown; headers: Record<string, string> } } | { release: () => void } | undefined> {
   const peer = req.headers[chunkHeaders.peer]
   const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range ?? ''))
   if (typeof peer !== 'string' || !HOST_PORT.test(peer) || !m || req.method !== 'GET') return undefined
   const chunk = chunkOfRange(size, LAYER_CHUNK_BYTES, Number(m[1]), Number(m[2]))
   if (chunk === undefined) return undefined
-  const verdict = broker.admit(version, file, chunk, peer, req.headers[chunkHeaders.fallback] === '1')
-  if (verdict.serve) return undefined
+  const verdict = await broker.admit(version, file, chunk, peer, req.headers[chunkHeaders.fallback] === '1')
+  if (verdict.serve) return { release: verdict.release }
+  const message =
+    verdict.reason === 'chunk-at-peers'
+      ? `chunk ${chunk} of ${file} was handed out to ${verdict.holders.length} workers that share it; ask them (or come back with ${chunkHeaders.fallback}: 1)`
+      : `the coordinator's uplink is busy with other chunks; retry in ${verdict.retryAfterMs} ms`
   return {
-    body: { error: { code: 'chunk-at-peers', message: `chunk ${chunk} of ${file} was handed out to ${verdict.holders.length} workers that share it; ask them (or come back with ${chunkHeaders.fallback}: 1)` } },
-    headers: { 'Retry-After': String(Math.ceil(verdict.retryAfterMs / 1000)), 'x-shoal-chunk-holders': verdict.holders.join(',') },
+    refused: {
+      body: { error: { code: verdict.reason, message } },
+      headers: { 'Retry-After': String(Math.ceil(verdict.retryAfterMs / 1000)), [chunkHeaders.retryMs]: String(verdict.retryAfterMs), [chunkHeaders.holders]: verdict.holders.join(',') },
+    },
   }
 }
 

@@ -404,9 +404,9 @@ export class Coordinator {
     const filePath = await this.images!.servablePath(version, file)
     const st = filePath ? await statFile(filePath) : undefined
     if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
-    const refusal = admitChunk(this.chunkBroker!, req, version, file, st.size)
-    if (refusal) return sendJson(res, 429, refusal.body, refusal.headers)
-    const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes })
+    const brokered = await admitChunk(this.chunkBroker!, req, version, file, st.size)
+    if (brokered && 'refused' in brokered) return sendJson(res, 429, brokered.refused.body, brokered.refused.headers)
+    const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes }).finally(() => brokered?.release())
     this.metrics.imageResponses.inc({ status: String(result.status), aborted: result.aborted ? 'true' : 'false' })
     if (!result.aborted) this.metrics.imageBytes.inc(result.bytes)
     if (this.config.auditImages && method === 'GET' && (result.status === 200 || result.status === 206)) {

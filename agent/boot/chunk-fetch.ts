@@ -14,7 +14,7 @@
  *   show the chunk, then asks again with `x-shoal-chunk-fallback: 1` (a fallback, always
  *   served).
  * - A peer that sends a chunk whose sha256 is wrong is blacklisted for this boot; one that
- *   takes longer than `peerChunkTimeoutMs` for a chunk is skipped for a while; either way
+ *   stalls `peerStallMs` or takes longer than `peerChunkTimeoutMs` for a chunk is skipped for a while; either way
  *   the chunk goes to another peer or, when no other peer has it, to the coordinator as a
  *   fallback.
  * Plain node:http with keep-alive (the initramfs has node's built-ins only).
@@ -32,9 +32,13 @@ export interface ChunkFetchConfig {
   maxPeers: number
   /** Requests in flight per peer: 2 keeps a peer's pipe busy; deeper queues made duplicates (hypercore measured +72%). */
   peerInFlight: number
+  /** Consecutive chunks asked of a peer in one request, at most: 4 (4 MiB, Kraken's piece size); each is still verified on its own. */
+  peerRunChunks: number
   /** Requests in flight to the coordinator: 2. */
   originInFlight: number
-  /** A peer that takes longer than this for one chunk is slow: the chunk goes elsewhere. 3 s (1 MiB). */
+  /** A peer that sends nothing for this long while a chunk is due is slow: the chunk goes elsewhere. 2 s. */
+  peerStallMs: number
+  /** A peer that takes longer than this for one chunk, even trickling, is slow too. 15 s (1 MiB: 70 KB/s). */
   peerChunkTimeoutMs: number
   /** After a 429 from the coordinator, wait this long for a peer to show the chunk before a fallback. */
   originRetryMs: number
@@ -46,6 +50,8 @@ export interface ChunkFetchConfig {
   haveRetryMs: number
   /** A slow peer is skipped this long. */
   slowPenaltyMs: number
+  /** A peer whose upload slots are full (503) is skipped this long: 150 ms. */
+  busyPauseMs: number
   /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
   peerWaitMs: number
   /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */
@@ -55,13 +61,16 @@ export interface ChunkFetchConfig {
 export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
   maxPeers: 8,
   peerInFlight: 2,
+  peerRunChunks: 4,
   originInFlight: 2,
-  peerChunkTimeoutMs: 3000,
+  peerStallMs: 2000,
+  peerChunkTimeoutMs: 15_000,
   originRetryMs: 2000,
   originTimeoutMs: 30_000,
   trackerIntervalMs: 1000,
   haveRetryMs: 500,
   slowPenaltyMs: 10_000,
+  busyPauseMs: 150,
   peerWaitMs: 500,
   deadlineMs: 0,
 })
@@ -90,6 +99,8 @@ export interface ChunkFetchInput {
   clock: Clock
   rng: Rng
   say?(line: string): void
+  /** Debugging: one line per request outcome. */
+  trace?(line: string): void
 }
 
 export interface ChunkFetchStats {
@@ -173,9 +184,17 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
 
   const peers = new Map<string, PeerState>()
   const candidates: string[] = []
-  const addCandidates = (addrs: readonly string[]) => {
-    for (const a of addrs) if (a !== input.self && !peers.has(a) && !candidates.includes(a)) candidates.push(a)
-    fillPeers()
+  /** `holders`: named by the coordinator as having a chunk we need: followed first, up to twice maxPeers. */
+  const addCandidates = (addrs: readonly string[], holders = false) => {
+    for (const a of addrs) {
+      if (a === input.self || candidates.includes(a)) continue
+      const known = peers.get(a)
+      if (!known) {
+        if (holders) candidates.unshift(a)
+        else candidates.push(a)
+      }
+    }
+    fillPeers(holders ? 2 * cfg.maxPeers : cfg.maxPeers)
   }
   let originInflight = 0
   let closed = false
@@ -183,8 +202,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const wake = () => kick()
   const controllers = new Set<AbortController>()
 
-  function fillPeers(): void {
-    while (!closed && candidates.length > 0 && [...peers.values()].filter((p) => !p.dropped && !p.blacklisted).length < cfg.maxPeers) {
+  function fillPeers(max = cfg.maxPeers): void {
+    while (!closed && candidates.length > 0 && [...peers.values()].filter((p) => !p.dropped && !p.blacklisted).length < max) {
       const addr = candidates.shift()!
       const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false }
       peers.set(addr, p)
@@ -213,13 +232,15 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
         p.failures = 0
         p.heard = true
         p.gen = parsed.data.gen
+        input.trace?.(`${clock.now() - t0} have ${p.addr} gen ${p.gen}`)
         input.files.forEach((f) => {
           const b64 = parsed.data.files[f.name]
           if (b64 !== undefined) p.bits.set(f.name, decodeBits(b64, chunkCount(f.size, f.chunks.bytes)))
         })
         wake()
-      } catch {
+      } catch (err) {
         if (closed) return
+        input.trace?.(`${clock.now() - t0} have ${p.addr} failed: ${(err as Error).message}`)
         p.failures++
         p.heard = true
         wake()
@@ -293,45 +314,71 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     }
   }
 
+  /**
+   * Chunk g and the following ones of the same file that are missing and that p has (up to
+   * peerRunChunks) in one Range request: fewer round trips, which is what a loaded host
+   * makes expensive. Each chunk is verified on its own; a bad one blacklists p.
+   */
   function fromPeer(p: PeerState, g: number): void {
-    state[g] = INFLIGHT
-    p.inflight++
     const f = input.files[fileOf[g]!]!
-    const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
+    let last = g
+    while (last - g + 1 < cfg.peerRunChunks && last + 1 < total && fileOf[last + 1] === fileOf[g] && state[last + 1] === MISSING && peerHas(p, last + 1)) last++
+    for (let k = g; k <= last; k++) state[k] = INFLIGHT
+    p.inflight++
+    const first = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
+    const end = chunkSpan(f.size, f.chunks.bytes, idxOf[last]!).end
+    const want = end - first.start + 1
     const ctl = new AbortController()
     controllers.add(ctl)
-    const timer = setTimeout(() => ctl.abort(), cfg.peerChunkTimeoutMs)
+    const timer = setTimeout(() => ctl.abort(), cfg.peerChunkTimeoutMs * (last - g + 1))
     const url = `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`
-    httpGet(agent, url, { range: `bytes=${span.start}-${span.end}` }, cfg.peerChunkTimeoutMs, span.end - span.start + 1, ctl.signal)
+    const sent = clock.now()
+    const back = () => {
+      for (let k = g; k <= last; k++) retryLater(k)
+    }
+    httpGet(agent, url, { range: `bytes=${first.start}-${end}` }, cfg.peerChunkTimeoutMs * (last - g + 1), want, ctl.signal, () => ctl.abort(), cfg.peerStallMs)
       .then(async (r) => {
-        if (r.status !== 206 || r.body.length !== span.end - span.start + 1) {
-          // It does not have it after all (or answered nonsense): forget that bit.
+        input.trace?.(`${clock.now() - t0} peer ${p.addr} chunks ${g}-${last}: ${r.status} after ${clock.now() - sent} ms`)
+        if (r.status === 503) {
+          // Its upload slots are full: another peer, or this one a moment later.
+          p.slowUntil = clock.now() + cfg.busyPauseMs
+          setTimeout(wake, cfg.busyPauseMs)
+          return back()
+        }
+        if (r.status !== 206 || r.body.length !== want) {
+          // It does not have them after all (or answered nonsense): forget what it said it has.
           p.bits.get(f.name)?.fill(0)
           p.gen = -1
-          return retryLater(g)
+          return back()
         }
-        if (sha256Hex(r.body) !== f.chunks.sha256[idxOf[g]!]) {
-          stats.badChunks++
-          stats.wastedBytes += r.body.length
-          if (!p.blacklisted) {
-            p.blacklisted = true
-            stats.blacklisted.push(p.addr)
-            input.say?.(`peer ${p.addr} sent a chunk of ${f.name} that does not match the signed manifest: not using that peer again this boot`)
-            fillPeers()
+        for (let k = g; k <= last; k++) {
+          const span = chunkSpan(f.size, f.chunks.bytes, idxOf[k]!)
+          const body = r.body.subarray(span.start - first.start, span.end - first.start + 1)
+          if (sha256Hex(body) !== f.chunks.sha256[idxOf[k]!]) {
+            stats.badChunks++
+            stats.wastedBytes += body.length
+            if (!p.blacklisted) {
+              p.blacklisted = true
+              stats.blacklisted.push(p.addr)
+              input.say?.(`peer ${p.addr} sent a chunk of ${f.name} that does not match the signed manifest: not using that peer again this boot`)
+              fillPeers()
+            }
+            retryLater(k)
+            continue
           }
-          return retryLater(g)
+          await store(k, body)
+          stats.peerChunks++
+          stats.peerBytes += body.length
         }
-        await store(g, r.body)
-        stats.peerChunks++
-        stats.peerBytes += r.body.length
       })
       .catch((err) => {
+        input.trace?.(`${clock.now() - t0} peer ${p.addr} chunks ${g}-${last}: ${(err as Error).message} after ${clock.now() - sent} ms`)
         if (ctl.signal.aborted && !closed) {
           stats.slowPeers++
           stats.wastedBytes += (err as { received?: number }).received ?? 0
           p.slowUntil = clock.now() + cfg.slowPenaltyMs
         }
-        retryLater(g)
+        back()
       })
       .finally(() => {
         clearTimeout(timer)
@@ -361,15 +408,22 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     controllers.add(ctl)
     httpGet(agent, `${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, headers, cfg.originTimeoutMs, span.end - span.start + 1, ctl.signal)
       .then(async (r) => {
+        input.trace?.(`${clock.now() - t0} origin chunk ${g}${isFallback ? ' (fallback)' : ''}: ${r.status}`)
         if (r.status === 429) {
-          stats.refusals++
           state[g] = MISSING
-          fallback[g] = 1
-          notBefore[g] = clock.now() + cfg.originRetryMs
-          const named = String(r.headers['x-shoal-chunk-holders'] ?? '')
+          const named = String(r.headers[chunkHeaders.holders] ?? '')
             .split(',')
             .filter((a) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(a))
-          if (named.length) addCandidates(named)
+          if (named.length === 0) {
+            // origin-busy: come back when told.
+            notBefore[g] = clock.now() + Math.min(10_000, Math.max(50, Number(r.headers[chunkHeaders.retryMs]) || 500))
+            return
+          }
+          // chunk-at-peers: follow its holders; if none of them shows it in time, a fallback.
+          stats.refusals++
+          fallback[g] = 1
+          notBefore[g] = clock.now() + cfg.originRetryMs
+          addCandidates(named, true)
           return
         }
         if (r.status !== 206 || r.body.length !== span.end - span.start + 1) throw new Error(`HTTP ${r.status}`)
@@ -462,7 +516,16 @@ export interface GetResult {
  * One GET, the whole body in memory (a chunk or a small JSON answer), bounded by a deadline
  * and `maxBytes`. A rejection carries `received`: bytes that arrived before it failed.
  */
-export function httpGet(agent: Agent | undefined, url: string, headers: Record<string, string>, timeoutMs: number, maxBytes: number, signal?: AbortSignal): Promise<GetResult> {
+export function httpGet(
+  agent: Agent | undefined,
+  url: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  maxBytes: number,
+  signal?: AbortSignal,
+  onStall?: () => void,
+  stallMs = 0,
+): Promise<GetResult> {
   return new Promise<GetResult>((resolve, reject) => {
     let received = 0
     const fail = (err: Error) => reject(Object.assign(err, { received }))
@@ -483,6 +546,7 @@ export function httpGet(agent: Agent | undefined, url: string, headers: Record<s
       })
     })
     const timer = setTimeout(() => req.destroy(new Error('timed out')), timeoutMs)
+    if (onStall && stallMs > 0) req.setTimeout(stallMs, onStall)
     req.on('error', (err) => {
       clearTimeout(timer)
       fail(err)

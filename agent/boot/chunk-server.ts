@@ -37,6 +37,12 @@ export interface ChunkServerOptions {
   complete?: boolean
   /** Upload cap in bytes/s; absent: uncapped. */
   uploadBytesPerSec?: number
+  /**
+   * Chunks sent at once; a further asker gets 503 `busy` and asks another peer. 4: a few
+   * transfers finish fast and make new sources, where twenty at once would all finish late
+   * (BitTorrent's upload slots, for the same reason).
+   */
+  maxUploads?: number
   /** Longest a have poll is held open: 5 s keeps idle polls cheap and a vanished asker's socket short-lived. */
   haveWaitMs?: number
   /** Answers to waiting polls are held this long so that a burst of new chunks is one answer. */
@@ -49,6 +55,8 @@ export interface ChunkServerStats {
   servedBytes: number
   /** Range requests for something not verified here (404). */
   missing: number
+  /** Range requests turned away because every upload slot was taken (503). */
+  busy: number
 }
 
 export class ChunkServer {
@@ -58,9 +66,10 @@ export class ChunkServer {
   private readonly waiters = new Set<() => void>()
   private readonly bucket: ByteBucket | undefined
   private gen = 0
+  private uploads = 0
   private wakeTimer: NodeJS.Timeout | undefined
   private server: Server | undefined
-  readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0 }
+  readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0, busy: 0 }
 
   constructor(private readonly opts: ChunkServerOptions) {
     for (const l of opts.layers) {
@@ -154,18 +163,31 @@ export class ChunkServer {
       this.stats.missing++
       return send(res, 404, { error: { code: 'chunk-missing', message: `bytes ${start}-${end} of ${name} are not whole chunks verified here` } })
     }
-    const len = end - start + 1
-    const buf = Buffer.allocUnsafe(len)
-    const fh = await this.fileOf(layer)
-    const { bytesRead } = await fh.read(buf, 0, len, start)
-    if (bytesRead !== len) return void res.destroy()
-    const wait = this.bucket?.take(len) ?? 0
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait))
-    if (res.destroyed) return
-    this.stats.servedChunks += last - first + 1
-    this.stats.servedBytes += len
-    res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': len, 'content-range': `bytes ${start}-${end}/${layer.size}` })
-    res.end(buf)
+    if (this.uploads >= (this.opts.maxUploads ?? 4)) {
+      this.stats.busy++
+      return send(res, 503, { error: { code: 'busy', message: 'every upload slot is taken; ask another peer' } })
+    }
+    this.uploads++
+    let freed = false
+    const free = () => void (freed || ((freed = true), this.uploads--))
+    res.once('close', free)
+    try {
+      const len = end - start + 1
+      const buf = Buffer.allocUnsafe(len)
+      const fh = await this.fileOf(layer)
+      const { bytesRead } = await fh.read(buf, 0, len, start)
+      if (bytesRead !== len) return void res.destroy()
+      const wait = this.bucket?.take(len) ?? 0
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      if (res.destroyed) return
+      this.stats.servedChunks += last - first + 1
+      this.stats.servedBytes += len
+      res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': len, 'content-range': `bytes ${start}-${end}/${layer.size}` })
+      res.end(buf, free)
+    } catch (err) {
+      free()
+      throw err
+    }
   }
 
   private fileOf(layer: ServedLayer): Promise<FileHandle> {

@@ -29,6 +29,7 @@ export interface ChunkedLayersInput {
   clock: Clock
   rng: Rng
   say(line: string): void
+  trace?(line: string): void
   config?: ChunkFetchConfig
   /** Upload cap of the chunk server (absent while booting: the worker runs nothing else). */
   uploadBytesPerSec?: number
@@ -74,7 +75,7 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   let stats: ChunkFetchStats
   try {
     stats = await fetchChunks(
-      { coordinator: input.coordinator, version: pin.version, files, ...(address ? { self: address } : {}), ...(input.domain ? { domain: input.domain } : {}), peers: input.peers, server, clock: input.clock, rng: input.rng, say: input.say },
+      { coordinator: input.coordinator, version: pin.version, files, ...(address ? { self: address } : {}), ...(input.domain ? { domain: input.domain } : {}), peers: input.peers, server, clock: input.clock, rng: input.rng, say: input.say, ...(input.trace ? { trace: input.trace } : {}) },
       input.config ?? chunkFetchDefaults,
     )
   } catch (err) {

@@ -14,7 +14,8 @@
  *       any chunk of the range is not verified there yet
  *   GET {coordinator}/v1/layer-peers?image=V&self=HOST:PORT&domain=D -> LayerPeers
  *   Header `x-shoal-chunk-peer: HOST:PORT` on a chunk request to the coordinator: the
- *       asker shares what it gets (the broker may answer 429 `chunk-at-peers`);
+ *       asker shares what it gets (the broker queues it behind the chunks being sent, and
+ *       may answer 429 `chunk-at-peers` naming the holders, or `origin-busy`);
  *       `x-shoal-chunk-fallback: 1`: no peer could give it (always served).
  * Pure: zod and node:crypto hashing only.
  */
@@ -36,6 +37,10 @@ export const chunkHeaders = {
   peer: 'x-shoal-chunk-peer',
   /** "No peer could give me this chunk": the coordinator serves it whatever it handed out. */
   fallback: 'x-shoal-chunk-fallback',
+  /** On a 429: the workers that got the chunk (HOST:PORT,...). */
+  holders: 'x-shoal-chunk-holders',
+  /** On a 429: when to ask the coordinator again, ms. */
+  retryMs: 'x-shoal-chunk-retry-ms',
 } as const
 
 const Sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'sha256: 64 hex characters')

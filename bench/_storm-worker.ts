@@ -1,0 +1,85 @@
+/**
+ * One booting worker of the storm benchmark (bench/storm.ts), bundled and run as its own
+ * node process: the boot agent's layer fetch path and nothing else (no QEMU, no enrollment).
+ * Reads its job as JSON from argv[2], prints `{"ready":true}`, waits for `go` on stdin,
+ * fetches, prints one JSON result line, and then keeps serving its chunks (p2p) until
+ * stdin closes.
+ *   mode "p2p":  fetchLayersChunked (manifest ?chunks=1, chunk server, peers, broker)
+ *   mode "http": today's path, each layer whole from the coordinator (HttpCoordinator.download)
+ */
+import { createInterface } from 'node:readline'
+import { mkdir } from 'node:fs/promises'
+import { fetchLayersChunked, type ChunkedLayers } from '../agent/boot/chunked-layers.js'
+import { HttpCoordinator } from '../agent/boot/coordinator-client.js'
+import { checkLayers, layerEntries, openManifest } from '../agent/boot/root-stack.js'
+
+interface Job {
+  mode: 'p2p' | 'http'
+  coordinator: string
+  pin: { clusterKey: string; cluster: string; version: string }
+  layerDir: string
+  seed: number
+}
+
+const job = JSON.parse(process.argv[2]!) as Job
+const clock = { now: () => Date.now() }
+let s = job.seed >>> 0 || 1
+const next = () => {
+  s ^= s << 13
+  s ^= s >>> 17
+  s ^= s << 5
+  return (s >>> 0) / 2 ** 32
+}
+const rng = { next, int: (n: number) => Math.floor(next() * n) }
+const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n')
+
+async function run(): Promise<object> {
+  const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const cpuMs = () => {
+    const c = process.cpuUsage(cpu0)
+    return Math.round((c.user + c.system) / 1000)
+  }
+  await mkdir(job.layerDir, { recursive: true })
+  if (job.mode === 'http') {
+    const api = new HttpCoordinator(job.coordinator, 300_000)
+    const manifest = openManifest(await api.manifest(job.pin.version), job.pin)
+    const fetched = []
+    let bytes = 0
+    for (const e of layerEntries(manifest)) {
+      const path = `${job.layerDir}/${e.name}`
+      const got = await api.download(job.pin.version, e.name, path, e.size)
+      fetched.push({ name: e.name, path, ...got })
+      bytes += got.size
+    }
+    checkLayers(manifest, fetched)
+    return { done: true, ms: performance.now() - t0, cpuMs: cpuMs(), bytes, originBytes: bytes }
+  }
+  const r: ChunkedLayers | undefined = await fetchLayersChunked({
+    coordinator: job.coordinator,
+    pin: job.pin,
+    layerDir: job.layerDir,
+    listen: { host: '127.0.0.1', port: 0 },
+    peers: [],
+    clock,
+    rng,
+    say: (line) => process.stderr.write(`[worker ${job.seed}] ${line}\n`),
+    ...(process.env.SHOAL_STORM_TRACE === String(job.seed) ? { trace: (line: string) => process.stderr.write(`[trace ${job.seed}] ${line}\n`) } : {}),
+  })
+  if (!r) throw new Error('the coordinator served no chunks')
+  server = r.server
+  checkLayers(openManifest(r.manifest, job.pin), r.fetched)
+  const st = r.stats
+  return { done: true, ms: performance.now() - t0, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, peersSeen: st.peersSeen }
+}
+
+let server: ChunkedLayers['server'] | undefined
+const lines = createInterface({ input: process.stdin })
+lines.on('line', (l) => {
+  if (l.trim() !== 'go') return
+  run().then(out, (err) => out({ done: false, error: (err as Error)?.stack ?? String(err) }))
+})
+lines.on('close', () => {
+  void (server?.close() ?? Promise.resolve()).finally(() => process.exit(0))
+})
+out({ ready: true })

@@ -1,0 +1,236 @@
+/**
+ * Boot storm: N booting workers (separate node processes running the boot agent's layer
+ * fetch path, bench/_storm-worker.ts) fetch one image version at once from a coordinator
+ * whose uplink is a token bucket, first the way workers fetch today (every layer whole
+ * from the coordinator: httpOnlyMs), then sharing chunks (allDoneMs), in the same run.
+ *
+ *   npm run bench -- storm            (N = 10, 25, 50)
+ *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 16] [--image-mib 24]
+ *
+ * One JSON line per N: {"bench":"storm","workers":N,"originShare","allDoneMs","httpOnlyMs",
+ * "ratio","duplicateShare","fallbacks",...}. originShare = bytes the coordinator sent (all
+ * of its answers, counted at the capped uplink) / bytes the workers needed. duplicateShare =
+ * bytes received and thrown away (bad or cut-off chunks) / bytes needed. Targets at N=50:
+ * originShare < 0.1, allDoneMs <= 0.25 x httpOnlyMs. Bounded: each storm has a deadline
+ * (1.5x its ideal time + 60 s), the whole run 540 s; every worker is killed at the end.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { ByteBucket } from '../agent/protocol/byte-bucket.js'
+import { bundle } from '../layers/bundle.js'
+import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '10,25,50' },
+    'uplink-mib': { type: 'string', default: '16' },
+    'image-mib': { type: 'string', default: '24' },
+  },
+})
+const COUNTS = values.workers!.split(',').map(Number)
+const UPLINK = Number(values['uplink-mib']) * 1048576
+const IMAGE_MIB = Number(values['image-mib'])
+const RUN_DEADLINE_MS = 540_000
+const started = Date.now()
+const repo = fileURLToPath(new URL('..', import.meta.url))
+const emit = (o: object) => process.stdout.write(JSON.stringify(o) + '\n')
+
+/** A TCP proxy in front of the coordinator: everything it sends to workers passes one token bucket (its uplink). */
+async function uplink(target: number, bytesPerSec: number): Promise<{ port: number; sent: () => number; close: () => Promise<void> }> {
+  const bucket = new ByteBucket(bytesPerSec, 256 * 1024, { now: () => Date.now() })
+  let sent = 0
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((client) => {
+    const up = connect(target, '127.0.0.1')
+    sockets.add(client).add(up)
+    client.pipe(up)
+    up.on('data', (chunk: Buffer) => {
+      sent += chunk.length
+      const wait = bucket.take(chunk.length)
+      if (!client.write(chunk) || wait > 0) {
+        up.pause()
+        const resume = () => setTimeout(() => up.resume(), wait)
+        if (client.writableNeedDrain) client.once('drain', resume)
+        else resume()
+      }
+    })
+    up.on('end', () => client.end())
+    const drop = () => {
+      client.destroy()
+      up.destroy()
+      sockets.delete(client)
+      sockets.delete(up)
+    }
+    client.on('error', drop).on('close', drop)
+    up.on('error', drop).on('close', drop)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    port: (server.address() as { port: number }).port,
+    sent: () => sent,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      return new Promise((r) => server.close(() => r()))
+    },
+  }
+}
+
+interface WorkerResult {
+  done: boolean
+  ms: number
+  cpuMs: number
+  bytes: number
+  originBytes: number
+  peerBytes?: number
+  wastedBytes?: number
+  fallbacks?: number
+  refusals?: number
+  badChunks?: number
+  error?: string
+}
+
+/** One storm: N worker processes, all told `go` at once; resolves when all reported. */
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number }> {
+  const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
+  const children: ChildProcess[] = []
+  const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
+  try {
+    // The same image bytes in every storm: copy the version into this coordinator's images dir.
+    await mkdir(join(coord.imagesDir, 'v1'), { recursive: true })
+    const { cp } = await import('node:fs/promises')
+    await cp(join(dir, 'image'), join(coord.imagesDir, 'v1'), { recursive: true })
+    const pin = { clusterKey: coord.coordinator.state.publicKey, cluster: coord.coordinator.state.clusterId, version: 'v1' }
+    // Hash now (outside the timed storm), as a coordinator does at start.
+    await (await fetch(`${coord.url}/images/v1/manifest?chunks=1`)).arrayBuffer()
+    const url = `http://127.0.0.1:${proxy.port}`
+    const results: (WorkerResult | undefined)[] = new Array(n)
+    const ready: Promise<void>[] = []
+    const done: Promise<void>[] = []
+    let goAt = 0
+    const finishedAt: number[] = []
+    for (let i = 0; i < n; i++) {
+      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1 }
+      const child = spawn(process.execPath, [workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      children.push(child)
+      const lines = createInterface({ input: child.stdout! })
+      ready.push(
+        new Promise((resolve, reject) => {
+          child.once('exit', (code) => reject(new Error(`worker ${i} exited with ${code} before it was ready`)))
+          lines.once('line', () => resolve())
+        }),
+      )
+      done.push(
+        new Promise((resolve, reject) => {
+          lines.on('line', (l) => {
+            const o = JSON.parse(l) as WorkerResult & { ready?: boolean }
+            if (o.ready) return
+            if (!o.done) return reject(new Error(`worker ${i}: ${o.error}`))
+            results[i] = o
+            finishedAt.push(Date.now() - goAt)
+            resolve()
+          })
+          child.once('exit', (code) => reject(new Error(`worker ${i} exited with ${code}`)))
+        }),
+      )
+    }
+    await Promise.all(ready)
+    const sent0 = proxy.sent()
+    const ideal = mode === 'http' ? (n * IMAGE_MIB * 1048576 * 1000) / UPLINK : (2 * IMAGE_MIB * 1048576 * 1000) / UPLINK
+    const deadline = Math.min(ideal * 1.5 + 60_000, RUN_DEADLINE_MS - (Date.now() - started))
+    goAt = Date.now()
+    for (const c of children) c.stdin!.write('go\n')
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.all(done),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${mode} storm of ${n} not done within ${Math.round(deadline / 1000)} s`)), deadline))),
+    ]).finally(() => clearTimeout(timer))
+    const allDoneMs = Date.now() - goAt
+    finishedAt.sort((a, b) => a - b)
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]! }
+  } finally {
+    for (const c of children) c.stdin?.end()
+    await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve()
+            const t = setTimeout(() => c.kill('SIGKILL'), 3000)
+            c.once('exit', () => {
+              clearTimeout(t)
+              resolve()
+            })
+          }),
+      ),
+    )
+    await proxy.close()
+    await coord.close()
+    for (let i = 0; i < n; i++) await rm(join(dir, `${mode}-${n}-${i}`), { recursive: true, force: true })
+  }
+}
+
+async function main(): Promise<void> {
+  const shm = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+  const dir = await mkdtemp(join(shm, 'shoal-bench-storm-'))
+  const overall = setTimeout(() => {
+    emit({ bench: 'storm', error: `run exceeded ${RUN_DEADLINE_MS / 1000} s; stopping` })
+    process.exit(1)
+  }, RUN_DEADLINE_MS + 10_000)
+  try {
+    const workerJs = join(repo, '.cache/bench/storm-worker.mjs')
+    await bundle({ entry: join(repo, 'bench/_storm-worker.ts'), outFile: workerJs })
+    // Layers like a small worker image: three layers, incompressible.
+    const img = join(dir, 'image')
+    await mkdir(img, { recursive: true })
+    const { writeFile } = await import('node:fs/promises')
+    const parts = { 'base.squashfs': Math.round(IMAGE_MIB / 2), 'node.squashfs': Math.round(IMAGE_MIB / 3), 'worker.squashfs': IMAGE_MIB - Math.round(IMAGE_MIB / 2) - Math.round(IMAGE_MIB / 3) }
+    for (const [name, mib] of Object.entries(parts)) await writeFile(join(img, name), randomBytes(mib * 1048576 - 4321))
+    await writeFile(join(img, 'vmlinuz'), randomBytes(4096))
+    await writeFile(join(img, 'initramfs.img'), randomBytes(4096))
+    for (const n of COUNTS) {
+      const http = await storm('http', n, workerJs, dir)
+      const p2p = await storm('p2p', n, workerJs, dir)
+      const needed = p2p.results.reduce((s, r) => s + r.bytes, 0)
+      const sum = (k: keyof WorkerResult) => p2p.results.reduce((s, r) => s + ((r[k] as number | undefined) ?? 0), 0)
+      emit({
+        bench: 'storm',
+        workers: n,
+        originShare: +(p2p.originSent / needed).toFixed(4),
+        allDoneMs: p2p.allDoneMs,
+        httpOnlyMs: http.allDoneMs,
+        ratio: +(p2p.allDoneMs / http.allDoneMs).toFixed(3),
+        duplicateShare: +(sum('wastedBytes') / needed).toFixed(4),
+        fallbacks: sum('fallbacks'),
+        refusals: sum('refusals'),
+        badChunks: sum('badChunks'),
+        p50Ms: p2p.p50Ms,
+        cpuMsPerWorker: Math.round(sum('cpuMs') / n),
+        httpOnlyCpuMsPerWorker: Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n),
+        httpOnlyP50Ms: http.p50Ms,
+        httpOnlyOriginShare: +(http.originSent / needed).toFixed(4),
+        imageMiB: IMAGE_MIB,
+        uplinkMiBps: UPLINK / 1048576,
+        targets: { originShare: 0.1, ratio: 0.25 },
+        load1: +loadavg()[0]!.toFixed(1),
+      })
+    }
+  } finally {
+    clearTimeout(overall)
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    emit({ bench: 'storm', error: (err as Error).message })
+    process.exit(1)
+  },
+)
