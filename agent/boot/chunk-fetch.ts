@@ -489,9 +489,14 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       if (cfg.deadlineMs > 0 && clock.now() - t0 > cfg.deadlineMs) {
         throw new ShoalError('layer-fetch-timeout', `layers of ${input.version}: ${remaining} of ${total} chunks still missing after ${cfg.deadlineMs} ms`)
       }
-      const woken = new Promise<void>((resolve) => (kick = resolve))
+      let tick: NodeJS.Timeout | undefined
+      const woken = new Promise<void>((resolve) => {
+        kick = resolve
+        tick = setTimeout(resolve, 1000)
+      })
       schedule()
-      await Promise.race([woken, delay(1000)])
+      await woken
+      clearTimeout(tick)
     }
   } finally {
     closed = true
