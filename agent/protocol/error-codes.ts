@@ -64,6 +64,7 @@ export const errorCodes = {
   'layer-tampered': { meaning: 'a downloaded layer does not match its signed manifest', fix: 'the boot agent deletes it and retries; if it persists, rebuild the image version' },
   'image-mismatch': { meaning: 'the layers the coordinator assigns are of another image than the one the machine booted (shoal.image)', fix: 'reboot the machine: its next boot script boots the assigned image whole' },
   'layer-missing': { meaning: 'a layer the manifest lists is not on the node', fix: 'the boot agent downloads it again; check the coordinator\'s images directory' },
+  'layer-fetch-timeout': { meaning: 'the chunked layer fetch did not get every chunk before its deadline', fix: 'the boot agent retries; check that the coordinator is reachable and serves the image (docs/layers.md)' },
   'mount-failed': { meaning: 'a layer or the root could not be mounted', fix: 'check the kernel has squashfs and overlay (console shows the mount error)' },
   'no-identity': { meaning: 'the machine\'s identity (fingerprint) cannot be read', fix: 'check /sys/class/dmi and the disks are visible in the initramfs' },
   'no-address': { meaning: 'no usable network address was found', fix: 'check the NIC came up (DHCP) before the boot agent started' },
