@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { ShoalError } from '../protocol/errors.js'
 import { bootDefaults } from './boot-config.js'
 import { runBoot, type BootPorts } from './boot-sequence.js'
+import { chunkFetchDefaults } from './chunk-fetch.js'
 import { fetchLayersChunked } from './chunked-layers.js'
 import { HttpCoordinator } from './coordinator-client.js'
 import { readMachineIdentity } from './machine-identity.js'
@@ -41,9 +42,17 @@ async function main(): Promise<number> {
     askPeer: (address) => fetchPeerFingerprints(address, { timeoutMs: bootDefaults.peerTimeoutMs, maxBytes: bootDefaults.peerAnswerMaxBytes }),
     // Layers chunk by chunk from peers; this worker serves what it verified on the agent API's
     // port until it switches root (the run-mode agent takes that port over).
+    // A chunked fetch that has not finished in 2 minutes gives way to whole files from the
+    // coordinator (docs/layers.md: a loaded host was seen to make a 50-worker storm crawl).
     chunkedLayers: async (input) => {
-      const r = await fetchLayersChunked({ ...input, ...(input.address ? { listen: { host: input.address, port: bootDefaults.apiPort } } : {}), domain: bootDefaults.domain, clock, rng, say })
-      return r && { manifest: r.manifest, fetched: r.fetched }
+      try {
+        const r = await fetchLayersChunked({ ...input, ...(input.address ? { listen: { host: input.address, port: bootDefaults.apiPort } } : {}), domain: bootDefaults.domain, clock, rng, say, config: { ...chunkFetchDefaults, deadlineMs: 120_000 } })
+        return r && { manifest: r.manifest, fetched: r.fetched }
+      } catch (err) {
+        if (!(err instanceof ShoalError) || err.code !== 'layer-fetch-timeout') throw err
+        say(`${err.message}; downloading whole layers from the coordinator instead`)
+        return undefined
+      }
     },
     mounter: systemMounter,
     addressOf: (mac) => {
