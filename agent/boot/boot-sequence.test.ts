@@ -122,6 +122,27 @@ describe('runBoot', () => {
     await expect(runBoot(bad.ports, bad.cfg, '/new_root')).rejects.toThrow(/shoal.domain: "rack\/3" is not a domain name/)
   })
 
+  it('fetches layers chunk by chunk from peers only when shoal.layers=chunks asks; otherwise whole files from the coordinator', async () => {
+    const asked: string[][] = []
+    const plain = fakeBoot()
+    plain.ports.chunkedLayers = async (input) => {
+      asked.push(input.peers)
+      return undefined
+    }
+    await runBoot(plain.ports, plain.cfg, '/new_root')
+    expect(asked).toEqual([])
+    expect(plain.coordinator.calls).toContain('manifest')
+    const chunks = fakeBoot()
+    chunks.ports.readCmdline = async () => `${cmdline} shoal.layers=chunks shoal.peers=10.0.2.101:7400`
+    chunks.ports.chunkedLayers = async (input) => {
+      asked.push(input.peers)
+      return undefined // the coordinator's manifest has no chunks: whole files after all
+    }
+    await runBoot(chunks.ports, chunks.cfg, '/new_root')
+    expect(asked).toEqual([['10.0.2.101:7400']])
+    expect(chunks.mounter.ops.length).toBeGreaterThan(0)
+  })
+
   it('says clearly when the machine was not booted through the coordinator', async () => {
     const f = fakeBoot({ maxAttempts: 1 })
     f.ports.readCmdline = async () => 'console=ttyS0 quiet'

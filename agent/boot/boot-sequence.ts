@@ -68,7 +68,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
     const k = parseKernelParams(await ports.readCmdline())
-    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain, peers: k.peers.peers }
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain, peers: k.peers.peers, chunkedLayers: k.chunkedLayers }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -89,7 +89,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
   const lowers = await retry(`fetching image ${enrolled.image}`, async () => {
-    const chunked = await ports.chunkedLayers?.({ coordinator: params.coordinator, pin, layerDir: cfg.layerDir, peers: params.peers, address: ports.addressOf(params.mac) })
+    const chunked = !params.chunkedLayers ? undefined : await ports.chunkedLayers?.({ coordinator: params.coordinator, pin, layerDir: cfg.layerDir, peers: params.peers, address: ports.addressOf(params.mac) })
     if (chunked) {
       fetchedMs = since()
       return verifyAndMountRoot(chunked.manifest, pin, chunked.fetched, newRoot, { stackDir: cfg.stackDir }, ports.mounter)

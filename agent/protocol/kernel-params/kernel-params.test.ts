@@ -19,6 +19,7 @@ describe('the shoal.* kernel parameters, written and read in one place', () => {
       mesh: { mesh: { probeIntervalMs: 2000, probeTimeoutMs: 5000 }, silentLinkMs: 60000 },
       peers: ['10.0.2.101:7400', 'agents.lab:7400'],
       upgrade: { off: false, fields: { skip: ['ceph', 'kube'], drainPolicy: 'force', verifyTimeoutMs: 600000 } },
+      chunkedLayers: true,
       diag: true,
     }
     const line = `initrd=initramfs.img console=ttyS0 ${formatKernelParams(input)} panic=-1`
@@ -26,14 +27,14 @@ describe('the shoal.* kernel parameters, written and read in one place', () => {
   })
 
   it('writes every word it names, and nothing else', () => {
-    const words = formatKernelParams({ boot, mesh: { mesh: { probeIntervalMs: 1000 } }, peers: ['h:1'], upgrade: { off: true }, domain: 'rack-3', diag: true }).split(' ')
+    const words = formatKernelParams({ boot, mesh: { mesh: { probeIntervalMs: 1000 } }, peers: ['h:1'], upgrade: { off: true }, domain: 'rack-3', chunkedLayers: true, diag: true }).split(' ')
     expect(words.map((w) => w.slice(0, w.indexOf('='))).sort()).toEqual(Object.values(KERNEL_PARAMS).sort())
   })
 
   it('leaves out the optional words when not given, and reads their absence back', () => {
     const line = formatKernelParams({ boot })
-    expect(line).not.toMatch(/shoal\.(mesh|peers|upgrade|diag)=/)
-    expect(parseKernelParams(line)).toEqual({ boot, peers: { peers: [], skipped: [] }, diag: false })
+    expect(line).not.toMatch(/shoal\.(mesh|peers|upgrade|layers|diag)=/)
+    expect(parseKernelParams(line)).toEqual({ boot, peers: { peers: [], skipped: [] }, chunkedLayers: false, diag: false })
   })
 
   it('says what is wrong: no shoal.* at all, a missing enrollment word, a malformed mesh or upgrade word', () => {
