@@ -29,7 +29,6 @@ import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode
 import { meshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { Roster } from '../agent/protocol/roster.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 1)
@@ -269,7 +268,7 @@ async function runOneProcess(n: number): Promise<void> {
   const bootstrap = await startBootstrapNode()
   const members = Array.from({ length: n }, (_, i) => ({ id: `n${i}`, identity: nodeIdentity(randomBytes(32)) }))
   const roster = new Roster(members.map((m) => ({ id: m.id, key: m.identity.publicKey })))
-  const config = meshConfig(sharedMachineMesh)
+  const config = meshConfig({}, 'shared')
   const runtimes: MeshRuntime[] = []
   try {
     const t0 = Date.now()

@@ -22,7 +22,8 @@ import { startAgent } from '../agent/main.js'
 import { startBootstrapNode } from '../agent/mesh/index.js'
 import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { signGrant } from '../agent/protocol/shell-grant.js'
-import { LocalCluster, sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
 import { hasChromium, launchChromium } from '../harness/chromium.js'
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '300' }, loads: { type: 'string', default: '5' }, 'hold-s': { type: 'string', default: '30' } } })
@@ -41,7 +42,7 @@ async function shellRoundTrip(): Promise<void> {
   const cluster = `bench-${randomBytes(3).toString('hex')}`
   await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: [{ id: 'n0', key: publicKeyHexFromSeed(Buffer.from(seed, 'hex')) }], operators: [{ name: 'bench', key: op.publicKey }] }))
   const agent = await startAgent(
-    resolveAgentConfig({ cluster, nodeId: 'n0', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: sharedMachineMesh }),
+    resolveAgentConfig({ cluster, nodeId: 'n0', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh }),
     { logger: pino({ level: 'silent' }) },
   )
   try {

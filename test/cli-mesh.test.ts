@@ -16,8 +16,8 @@ import { startAgent, type RunningAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { main } from '../cli/main.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 /** Resolves once the agent at `api` holds every id in `ids` as alive (from its watch stream); rejects at the deadline. */
 async function knows(api: string, ids: string[], deadlineMs: number): Promise<void> {
@@ -106,7 +106,7 @@ describe('shoal CLI against live agents', () => {
       domain: m.domain,
       inventory: m.inventory,
       collectInventory: false,
-      mesh: sharedMachineMesh,
+      mesh: MESH_TIMINGS.shared.mesh,
     })
     const a = await startAgent(config, { logger: pino({ level: 'silent' }) })
     agents.push(a)

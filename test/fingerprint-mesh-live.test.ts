@@ -21,8 +21,8 @@ import { parseMeshFingerprints, writeFakeSysfs } from '../agent/fingerprint/inde
 import { startAgent, type RunningAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { mutateMachine, syntheticMachine } from '../sim/synthetic-machines.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 /** Resolves once `api` holds `id` with `want(status)` true (from its watch stream); rejects at the deadline. */
 async function watchFor(api: string, id: string, want: (status: string) => boolean, deadlineMs: number): Promise<void> {
@@ -92,7 +92,7 @@ describe('known fingerprints through a live mesh', () => {
         meshHost: '127.0.0.1',
         apiPort: 0,
         collectInventory: false,
-        mesh: sharedMachineMesh,
+        mesh: MESH_TIMINGS.shared.mesh,
         ...extra,
       })
     const logger = pino({ level: 'silent' })

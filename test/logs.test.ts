@@ -16,7 +16,7 @@ import { resolveAgentConfig } from '../agent/config.js'
 import { startAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 /** Keys repeated inside any one JSON object of `text` (JSON.parse keeps the last silently). */
 export function duplicateKeys(text: string): string[] {
@@ -81,7 +81,7 @@ describe('agent log lines', () => {
     const lines: string[] = []
     const stream = new PassThrough()
     stream.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)))
-    const config = resolveAgentConfig({ cluster, nodeId: 'node-1', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: sharedMachineMesh })
+    const config = resolveAgentConfig({ cluster, nodeId: 'node-1', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
     const agent = await startAgent(config, { logger: pino({ level: 'info' }, stream) })
     await agent.close()
     const ready = lines.find((l) => JSON.parse(l).msg === 'agent ready')

@@ -14,7 +14,7 @@ import { resolveAgentConfig } from '../agent/config.js'
 import { startAgent, type RunningAgent } from '../agent/main.js'
 import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 const fakeInventory = { v: 1, collectedAt: Date.now() - 5000, system: { vendor: 'Test Vendor', serial: 'SN-1' }, disks: [{ serial: 'DISK0001' }] }
 
@@ -65,7 +65,7 @@ describe('agent API', () => {
         meshHost: '127.0.0.1',
         apiPort: 0,
         collectInventory: false,
-        mesh: sharedMachineMesh,
+        mesh: MESH_TIMINGS.shared.mesh,
         ...extra,
       })
     const logger = pino({ level: 'silent' })

@@ -13,7 +13,7 @@ import { meshConfig } from '../agent/protocol/mesh-config.js'
 import { claimBytes, encodeMessage } from '../agent/protocol/messages.js'
 import { suspicionTimeoutMs } from '../agent/protocol/suspicion.js'
 import { Roster } from '../agent/protocol/roster.js'
-import { LocalCluster, sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 const N = 10
 
@@ -206,7 +206,7 @@ describe('mesh on real hyperswarm (loopback)', () => {
     expect(deaths()).toBe(deathsBefore)
     expect(aliveEverywhere()).toBe(true)
     // The highest incarnation the target accepts: it believes it, spreads it, and the victim outbids it.
-    const cfg = meshConfig(sharedMachineMesh)
+    const cfg = meshConfig({}, 'shared')
     const suspicionMs = suspicionTimeoutMs({ clusterSize: N, probeIntervalMs: cfg.probeIntervalMs, minMult: cfg.suspicionMinMult, maxMult: cfg.suspicionMaxMult, confirmationsWanted: cfg.suspicionConfirmations, confirmations: 0 }) + cfg.probeIntervalMs
     t.sendRaw(target.id, lie(Math.floor(Date.now() / 1000) + cfg.maxClockSkewMs / 1000))
     await watch.until(() => deaths() > deathsBefore, 20_000, () => `${target.id.slice(0, 8)} believing the claim`)

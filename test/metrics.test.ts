@@ -18,8 +18,8 @@ import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import type { MeshEvent } from '../agent/protocol/mesh-types.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 const hasPromtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0
 if (!hasPromtool) console.log('metrics: promtool lint skipped, Debian package prometheus not installed (npm run setup)')
@@ -68,7 +68,7 @@ describe('agent /metrics on live agents', () => {
     bootstrap = await startBootstrapNode()
     await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: machines.map((m) => ({ id: m.id, key: publicKeyHexFromSeed(Buffer.from(m.seed, 'hex')) })) }))
     for (const m of machines) {
-      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: m.seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: m.domain, inventory: m.inventory, collectInventory: false, mesh: sharedMachineMesh })
+      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: m.seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: m.domain, inventory: m.inventory, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
       agents.push(await startAgent(config, { logger: pino({ level: 'silent' }) }))
     }
   }, 60_000)

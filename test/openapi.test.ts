@@ -22,8 +22,8 @@ import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import type { MeshEvent } from '../agent/protocol/mesh-types.js'
 import { testMachine, tokenFromScript } from '../coordinator/testing.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
 import { syntheticIdentity } from '../sim/synthetic-machines.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> }
 
@@ -101,7 +101,7 @@ describe('agent API description', () => {
     bootstrap = await startBootstrapNode()
     await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: machines.map(({ m, seed }) => ({ id: m.id, key: publicKeyHexFromSeed(Buffer.from(seed, 'hex')) })) }))
     for (const [i, { m, seed }] of machines.entries()) {
-      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'r1', comps: m.comps, collectInventory: false, mesh: sharedMachineMesh })
+      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'r1', comps: m.comps, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
       // The first agent serves its inventory; the second has collection off (501, and 502 when forwarded).
       agents.push(await startAgent(config, { logger: pino({ level: 'silent' }), ...(i === 0 ? { inventory: { collect: async () => m.machine.inventory } } : {}) }))
     }

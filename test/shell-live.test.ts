@@ -21,7 +21,7 @@ import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
 import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
 import { signGrant, type ShellGrant } from '../agent/protocol/shell-grant.js'
 import { writeOperatorKey } from '../cli/operator-key.js'
-import { sharedMachineMesh } from '../sim/demo/local-cluster.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 
 const SHOAL = fileURLToPath(new URL('../bin/shoal.js', import.meta.url))
 const pty = createRequire(import.meta.url)('node-pty') as typeof import('node-pty')
@@ -64,7 +64,7 @@ describe('shoal shell on a live agent', () => {
     members = seeds.map((s, i) => ({ id: `node-${i}`, key: publicKeyHexFromSeed(Buffer.from(s, 'hex')) }))
     await writeFile(rosterFile(), JSON.stringify({ cluster, members, operators: [{ name: 'alice', key: alicePub }, { name: 'bob', key: bob.publicKey }] }))
     const config = (i: number) =>
-      resolveAgentConfig({ cluster, nodeId: `node-${i}`, seedHex: seeds[i], rosterFile: rosterFile(), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: sharedMachineMesh })
+      resolveAgentConfig({ cluster, nodeId: `node-${i}`, seedHex: seeds[i], rosterFile: rosterFile(), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
     const logger = pino({ level: 'silent' })
     a = await startAgent(config(0), { logger })
     b = await startAgent(config(1), { logger })

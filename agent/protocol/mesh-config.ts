@@ -1,6 +1,6 @@
 /**
- * Mesh tuning. Every field has a unit in its name and a reason. Presets: `lan` (production
- * on a provisioning LAN), `sim` (same as lan: the simulator must measure production values).
+ * Mesh tuning. Every field has a unit in its name and a reason. `lanPreset` is production on
+ * a provisioning LAN; MESH_TIMINGS names the others (emulated, shared, sim) as overrides of it.
  */
 import { z } from 'zod'
 
@@ -76,9 +76,61 @@ export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   maxClockSkewMs: 30_000,
 })
 
-export const presets = { lan: lanPreset, sim: lanPreset } as const
+/**
+ * A named mesh timing: overrides of `lan` (and the transport's silent-link close, an agent
+ * config field beside the mesh block). The coordinator hands its timing to the workers it
+ * boots as `shoal.mesh=` (agent/boot/mesh-param.ts).
+ */
+export interface MeshTiming {
+  readonly mesh: Readonly<Partial<MeshConfig>>
+  /** The transport's silent-link close (agent config silentLinkMs); absent: the agent's default. */
+  readonly silentLinkMs?: number
+}
 
-/** Merges overrides onto a preset and validates; unknown keys are an error. */
-export function meshConfig(overrides: Partial<MeshConfig> = {}, preset: keyof typeof presets = 'lan'): MeshConfig {
-  return MeshConfig.parse({ ...presets[preset], ...overrides })
+/**
+ * The one table of named mesh timings: what an operator types as the coordinator's
+ * `--mesh-timing`, what `npm start` runs and what the live tests run.
+ * - lan: production on a provisioning LAN, `lanPreset` as is.
+ * - emulated: TCG workers on a shared host, where node runs 20-100x slower and a starved
+ *   guest answered its HTTP API in up to 20 s: 2 s probes answered within 5 s, suspicion of
+ *   at least 8 probe periods (16-48 s: a suspected guest gets time to refute), 5 s
+ *   anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link close (a handshake can take
+ *   the slow side many seconds). A crash is then noticed in about a minute, not 3 s.
+ * - shared: many agents (and whatever else runs: Ceph, a coordinator) sharing one small
+ *   machine — the demo and the live tests. `lan`'s timeouts assume each agent has a core;
+ *   with dozens of agents on 2 cores a join saturates the machine and every answer lags by
+ *   seconds. Measured at 50 agents with lan's 500 ms probe timeout, 2 s connect and 20 ms
+ *   graft: ~170 probe failures and ~50 refutations per join — each a signed claim and a new
+ *   record verified by every agent — and GRAFTs for updates merely queued behind others.
+ *   These values trade slower crash detection (~10-20 s) for a calm cluster: a redial after
+ *   a broken link may take seconds (8 s connect), and the eager copy is usually just queued
+ *   (250 ms before a GRAFT, 50 ms IHAVE batches).
+ * - sim: the simulator, `lan` as is: it must measure production values.
+ */
+export const MESH_TIMINGS = Object.freeze({
+  lan: Object.freeze({ mesh: Object.freeze({}) }),
+  emulated: Object.freeze({
+    mesh: Object.freeze({ probeIntervalMs: 2000, probeTimeoutMs: 5000, suspicionMinMult: 8, antiEntropyIntervalMs: 5000, ihaveIntervalMs: 50, graftTimeoutMs: 200, connectTimeoutMs: 10_000, deadProbeIntervalMs: 5000 }),
+    silentLinkMs: 60_000,
+  }),
+  shared: Object.freeze({
+    mesh: Object.freeze({ probeIntervalMs: 1000, probeTimeoutMs: 1000, suspicionMinMult: 4, connectTimeoutMs: 8000, graftTimeoutMs: 250, ihaveIntervalMs: 50 }),
+  }),
+  sim: Object.freeze({ mesh: Object.freeze({}) }),
+} satisfies Record<string, MeshTiming>)
+export type MeshTimingName = keyof typeof MESH_TIMINGS
+
+export function isMeshTimingName(name: string): name is MeshTimingName {
+  return Object.hasOwn(MESH_TIMINGS, name)
+}
+
+/** A named timing as `key:value,...` pairs (the coordinator's --mesh-timing / shoal.mesh= syntax). */
+export function meshTimingPairs(name: MeshTimingName): string {
+  const t: MeshTiming = MESH_TIMINGS[name]
+  return [...(t.silentLinkMs !== undefined ? [`silentLinkMs:${t.silentLinkMs}`] : []), ...Object.entries(t.mesh).map(([k, v]) => `${k}:${v}`)].join(',')
+}
+
+/** Merges overrides onto a named timing (over `lan`) and validates; unknown keys are an error. */
+export function meshConfig(overrides: Partial<MeshConfig> = {}, timing: MeshTimingName = 'lan'): MeshConfig {
+  return MeshConfig.parse({ ...lanPreset, ...MESH_TIMINGS[timing].mesh, ...overrides })
 }

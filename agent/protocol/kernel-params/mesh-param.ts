@@ -5,7 +5,7 @@
  * runs node 20-100x slower, and 200 ms probes then keep its one CPU busy — e.g.
  * `shoal.mesh=probeIntervalMs:1000,probeTimeoutMs:2000`. Absent: the preset as is.
  */
-import { MeshConfig } from '../mesh-config.js'
+import { isMeshTimingName, MESH_TIMINGS, MeshConfig, meshTimingPairs } from '../mesh-config.js'
 import { ShoalError } from '../errors.js'
 
 export interface MeshParam {
@@ -14,24 +14,12 @@ export interface MeshParam {
   silentLinkMs?: number
 }
 
-/**
- * Named timings (what an operator types as the coordinator's --mesh-timing):
- * - lan: the preset as is (nothing on the command line);
- * - emulated: TCG workers on a shared host, where node runs 20-100x slower and a starved
- *   guest answered its HTTP API in up to 20 s: 2 s probes answered within 5 s, suspicion of
- *   at least 8 probe periods (16-48 s: a suspected guest gets time to refute), 5 s
- *   anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link close (a handshake can take
- *   the slow side many seconds). A crash is then noticed in about a minute, not 3 s.
- */
-export const MESH_TIMINGS = {
-  lan: '',
-  emulated: 'silentLinkMs:60000,probeIntervalMs:2000,probeTimeoutMs:5000,suspicionMinMult:8,antiEntropyIntervalMs:5000,ihaveIntervalMs:50,graftTimeoutMs:200,connectTimeoutMs:10000,deadProbeIntervalMs:5000',
-} as const
+/** The named timings (the coordinator's --mesh-timing) live in one table: agent/protocol/mesh-config.ts. */
+export { MESH_TIMINGS }
 
 /** A timing as the operator wrote it (a name of MESH_TIMINGS, or key:number,...) -> the pairs, validated. */
 export function parseMeshTiming(text: string): MeshParam {
-  const pairs = text in MESH_TIMINGS ? MESH_TIMINGS[text as keyof typeof MESH_TIMINGS] : text
-  return parsePairs(pairs) ?? { mesh: {} }
+  return parsePairs(isMeshTimingName(text) ? meshTimingPairs(text) : text) ?? { mesh: {} }
 }
 
 /** The `shoal.mesh=` word for a kernel command line; '' when nothing differs from the preset. */
