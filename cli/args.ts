@@ -177,9 +177,5 @@ export function resolveId(given: string, known: Iterable<string>, what = 'node')
   return undefined
 }
 
-/** Renders rows as an aligned text table. */
-export function table(headers: string[], rows: (string | number | undefined | null)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined || c === null || c === '' ? '-' : String(c))))]
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')
-}
+/** The one table renderer (agent/api/render.ts), re-exported for the CLI's commands. */
+export { table } from '../../agent/api/render.js'

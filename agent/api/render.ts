@@ -13,7 +13,11 @@ export function age(ms: number | null | undefined): string {
   return `${Math.floor(ms / 3_600_000)}h${Math.floor((ms % 3_600_000) / 60_000)}m`
 }
 
-function grid(headers: string[], rows: (string | number | null | undefined)[][]): string {
+/**
+ * The one table renderer of every CLI table and the demo: columns aligned by padding, two
+ * spaces apart, the last column unpadded; an empty cell (undefined, null, '') shows '-'.
+ */
+export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (c === undefined || c === null || c === '' ? '-' : String(c))))]
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)))
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')
@@ -28,12 +32,12 @@ function healthText(n: NodeSummary): string {
 export function nodesTable(nodes: NodeSummary[], opts: { wide?: boolean } = {}): string {
   const base = (n: NodeSummary) => [n.id, n.status, n.phase, n.image, n.domain, healthText(n), n.lastUpdateAgeMs === null ? '-' : `${age(n.lastUpdateAgeMs)} ago`]
   if (opts.wide) {
-    return grid(
+    return table(
       ['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'FOR', 'INC', 'VER', 'OSDS', 'API'],
       nodes.map((n) => [...base(n), age(n.statusAgeMs), n.incarnation, n.version, n.health?.osdsTotal === undefined ? '-' : `${n.health.osdsUp ?? 0}/${n.health.osdsTotal}`, n.api]),
     )
   }
-  return grid(['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'API'], nodes.map((n) => [...base(n), n.api]))
+  return table(['NODE', 'STATUS', 'PHASE', 'IMAGE', 'DOMAIN', 'HEALTH', 'UPDATED', 'API'], nodes.map((n) => [...base(n), n.api]))
 }
 
 function tally(values: (string | null)[]): string {
