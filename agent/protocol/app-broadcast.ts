@@ -6,6 +6,7 @@
 import { DropReason } from './errors.js'
 import type { MeshContext } from './mesh-context.js'
 import { appBytes, type Update, updateId } from './messages.js'
+import { signAs, verifyAs } from './signing.js'
 
 /** How long a seen broadcast id is remembered: far beyond any path through the mesh. */
 const APP_SEEN_TTL_MS = 10 * 60_000
@@ -27,7 +28,7 @@ export class AppBroadcasts {
     const { ctx } = this
     this.seq = Math.max(this.seq + 1, Math.floor(now))
     const a = to === undefined ? { origin: ctx.id, seq: this.seq, topic, body } : { origin: ctx.id, seq: this.seq, topic, to, body }
-    const u: Update = { k: 'app', ...a, sig: ctx.keyring.sign(appBytes(a)) }
+    const u: Update = { k: 'app', ...a, sig: signAs('app', appBytes(a), ctx.keyring) }
     this.seen.set(updateId(u), now + APP_SEEN_TTL_MS)
     this.spread(u, now)
   }
@@ -41,7 +42,7 @@ export class AppBroadcasts {
     }
     const id = updateId(a)
     if (this.seen.has(id) || a.origin === ctx.id) return 'dup'
-    if (!ctx.keyring.verify(key, appBytes(a), a.sig)) {
+    if (!verifyAs('app', key, appBytes(a), a.sig, ctx.keyring)) {
       ctx.drop(from, DropReason.badSignature, `app broadcast from ${a.origin}`)
       return 'bad'
     }

@@ -6,6 +6,7 @@
  * RealSteps signs it, coordinator/waves verifies it. Pure: no IO, no clock.
  */
 import type { Keyring } from './ports.js'
+import { signAs, verifyAs } from './signing.js'
 
 export interface AssignClaim {
   node: string
@@ -26,13 +27,13 @@ export function assignSigningText(r: AssignClaim): string {
 
 export function signAssign(r: AssignClaim, keyring: Pick<Keyring, 'sign'>): SignedAssignClaim {
   const claim = { node: r.node, wave: r.wave, slot: r.slot, term: r.term }
-  return { ...claim, sig: toHex(keyring.sign(new TextEncoder().encode(assignSigningText(claim)))) }
+  return { ...claim, sig: toHex(signAs('assign', new TextEncoder().encode(assignSigningText(claim)), keyring)) }
 }
 
 /** True when `sig` is `key`'s signature over the claim; a malformed hex signature is simply false. */
 export function verifyAssign(r: SignedAssignClaim, key: string, keyring: Pick<Keyring, 'verify'>): boolean {
   const sig = fromHex(r.sig)
-  return sig !== undefined && keyring.verify(key, new TextEncoder().encode(assignSigningText(r)), sig)
+  return sig !== undefined && verifyAs('assign', key, new TextEncoder().encode(assignSigningText(r)), sig, keyring)
 }
 
 function toHex(b: Uint8Array): string {

@@ -20,6 +20,7 @@ import { claimBytes, type Claim, type Update } from './messages.js'
 import { newerThan, openRecord, signRecord, type NodeRecordBody, type VerifiedRecord } from './node-record.js'
 import { recordHead } from './record-head.js'
 import { Suspicions } from './suspicion.js'
+import { signAs, verifyAs } from './signing.js'
 
 export interface Member {
   id: string
@@ -236,7 +237,7 @@ export class Membership {
     }
     // Most copies of a claim are duplicates: verify only one that would change something.
     const verified = (): boolean => {
-      if (ctx.keyring.verify(key, claimBytes(c), c.sig)) return true
+      if (verifyAs('claim', key, claimBytes(c), c.sig, ctx.keyring)) return true
       ctx.drop(from, DropReason.badSignature, `claim by ${c.by}`)
       return false
     }
@@ -321,7 +322,7 @@ export class Membership {
 
   private signClaim(about: string, inc: number, status: 'suspect' | 'dead'): Claim {
     const c = { about, inc, status, by: this.ctx.id }
-    return { k: 'claim', ...c, sig: this.ctx.keyring.sign(claimBytes(c)) }
+    return { k: 'claim', ...c, sig: signAs('claim', claimBytes(c), this.ctx.keyring) }
   }
 
   /** Applies a claim we made ourselves and, if it changed anything, spreads it. */

@@ -9,6 +9,7 @@ import { Bytes, keepUnknown, pack, unpack } from './frame.js'
 import type { Keyring } from './ports.js'
 import { StopFacts } from './stop-facts.js'
 import { RecordImage } from './image-version.js'
+import { signAs, verifyAs } from './signing.js'
 
 /** Lifecycle of a worker as the operator sees it. */
 export const Phase = z.enum(['booting', 'joining', 'ready', 'draining', 'rebooting', 'verifying', 'failed', 'leaving'])
@@ -135,7 +136,7 @@ export interface VerifiedRecord {
 
 export function signRecord(body: NodeRecordBody, keyring: Keyring): VerifiedRecord {
   const bytes = pack(NodeRecordBody.parse(body))
-  return { body, signed: { body: bytes, sig: keyring.sign(bytes) } }
+  return { body, signed: { body: bytes, sig: signAs('record', bytes, keyring) } }
 }
 
 export type RecordCheck = { ok: true; record: VerifiedRecord } | { ok: false; reason: 'schema' | 'bad-signature' | 'malformed' }
@@ -200,7 +201,7 @@ function openRecordUncached(signed: SignedRecord, keyring: Keyring): RecordCheck
   }
   const parsed = NodeRecordBody.safeParse(raw)
   if (!parsed.success) return { ok: false, reason: 'schema' }
-  if (!keyring.verify(parsed.data.key, signed.body, signed.sig)) return { ok: false, reason: 'bad-signature' }
+  if (!verifyAs('record', parsed.data.key, signed.body, signed.sig, keyring)) return { ok: false, reason: 'bad-signature' }
   return { ok: true, record: { body: parsed.data, signed } }
 }
 

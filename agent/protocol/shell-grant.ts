@@ -13,6 +13,7 @@
 import { z } from 'zod'
 import { NodeId, PublicKeyHex } from './node-record.js'
 import type { Keyring } from './ports.js'
+import { signAs, taggedBytes, verifyAs } from './signing.js'
 
 export const SHELL_GRANT_DOMAIN = 'shoal-shell-grant-v1'
 /** A grant may live at most this long (grants are meant to expire in minutes, not to be kept). */
@@ -54,17 +55,13 @@ function b64url(bytes: Uint8Array): string {
 }
 
 export function grantSigningBytes(json: Uint8Array): Uint8Array {
-  const prefix = enc.encode(SHELL_GRANT_DOMAIN + '\n')
-  const out = new Uint8Array(prefix.length + json.length)
-  out.set(prefix)
-  out.set(json, prefix.length)
-  return out
+  return taggedBytes(SHELL_GRANT_DOMAIN, json)
 }
 
 /** Encodes and signs a grant with the operator's keyring. */
 export function signGrant(grant: ShellGrant, keyring: Pick<Keyring, 'sign'>): string {
   const json = enc.encode(JSON.stringify(ShellGrant.parse(grant)))
-  return `${b64url(json)}.${b64url(keyring.sign(grantSigningBytes(json)))}`
+  return `${b64url(json)}.${b64url(signAs('shell-grant', grantSigningBytes(json), keyring))}`
 }
 
 /** Remembers nonces until their grant expires, bounded: past `max` the grant is refused as replayed (fail closed). */
@@ -118,7 +115,7 @@ export function checkGrant(token: string | undefined, ctx: GrantContext): GrantC
     return refuse('malformed', `the shell grant is invalid: ${i?.path.join('.')}: ${i?.message}`)
   }
   const g = parsed.data
-  if (!ctx.verify(g.key, grantSigningBytes(json), sig)) return refuse('bad-signature', `the shell grant's signature does not match key ${g.key.slice(0, 16)}…`)
+  if (!verifyAs('shell-grant', g.key, grantSigningBytes(json), sig, ctx)) return refuse('bad-signature', `the shell grant's signature does not match key ${g.key.slice(0, 16)}…`)
   const op = ctx.operators.find((o) => o.name === g.operator)
   if (!op || op.key !== g.key) {
     return refuse('unknown-operator', `operator "${g.operator}" with key ${g.key.slice(0, 16)}… is not on this node's roster (never added, or removed): shoal coordinator operator add ${g.operator} --key FILE.pub`)

@@ -24,6 +24,7 @@ import { memberAvailability, unavailableWhy } from './availability.js'
 import { Bytes, keepUnknown, pack } from './frame.js'
 import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
+import { signAs, verifyAs } from './signing.js'
 import { currentOrNext, durationText, nextOpening, WindowRule, windowRuleText, windowsOpen } from './maintenance-window.js'
 
 export const WAVE_CONTROL_TOPIC = 'wave-ctl'
@@ -103,7 +104,7 @@ export function controlBytes(m: UnsignedControl): Uint8Array {
 
 export function signControl(m: UnsignedControl, keyring: Keyring): WaveControlMsg {
   const { sched, ...rest } = m
-  return { k: 'ctl', v: 1, ...rest, sig: keyring.sign(controlBytes(m)), ...(sched ? { sched, ssig: keyring.sign(scheduleBytes(m, sched)) } : {}) }
+  return { k: 'ctl', v: 1, ...rest, sig: signAs('control', controlBytes(m), keyring), ...(sched ? { sched, ssig: signAs('control-schedule', scheduleBytes(m, sched), keyring) } : {}) }
 }
 
 /**
@@ -177,9 +178,9 @@ export class WaveGate {
     const parsed = WaveControlMsg.safeParse(raw)
     if (!parsed.success) return this.count('schema')
     const m = parsed.data
-    if (!this.keyring.verify(this.coordinatorKey, controlBytes(m), m.sig)) return this.count('bad-signature')
+    if (!verifyAs('control', this.coordinatorKey, controlBytes(m), m.sig, this.keyring)) return this.count('bad-signature')
     if (this.control && (m.seq < this.control.seq || (m.seq === this.control.seq && m.wave === this.control.wave))) return 'dup'
-    if (m.sched !== undefined && (!m.ssig || !this.keyring.verify(this.coordinatorKey, scheduleBytes(m, m.sched), m.ssig))) return this.count('bad-schedule-signature')
+    if (m.sched !== undefined && (!m.ssig || !verifyAs('control-schedule', this.coordinatorKey, scheduleBytes(m, m.sched), m.ssig, this.keyring))) return this.count('bad-schedule-signature')
     if (this.control?.wave !== m.wave) {
       this.unavailableSince.clear()
       this.failed = undefined

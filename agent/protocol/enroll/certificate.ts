@@ -11,6 +11,7 @@
 import { z } from 'zod'
 import { ed25519Verify } from '../ed25519.js'
 import type { Keyring } from '../ports.js'
+import { signAs, taggedBytes, verifyAs } from '../signing.js'
 import {
   Certificate,
   CertificateBody,
@@ -44,8 +45,9 @@ export function canonicalJson(value: unknown): string {
   throw new TypeError(`canonicalJson: cannot encode ${typeof value}`)
 }
 
+/** utf8(domain + "\n" + canonicalJson(body)): the explicit-tag layout of agent/protocol/signing.ts. */
 export function signingBytes(domain: Domain, body: unknown): Uint8Array {
-  return new TextEncoder().encode(`${SIGNING_DOMAINS[domain]}\n${canonicalJson(body)}`)
+  return taggedBytes(SIGNING_DOMAINS[domain], canonicalJson(body))
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -71,7 +73,7 @@ function verifySigned<B extends z.ZodTypeAny, S extends z.ZodTypeAny>(
   if (cluster !== undefined && (body as { cluster: string }).cluster !== cluster) {
     return { ok: false, reason: 'wrong-cluster', detail: `signed for cluster "${(body as { cluster: string }).cluster}", expected "${cluster}"` }
   }
-  if (!ed25519Verify(clusterKeyHex, signingBytes(domain, body), Buffer.from(signature, 'hex'))) {
+  if (!verifyAs(domain, clusterKeyHex, signingBytes(domain, body), Buffer.from(signature, 'hex'), { verify: ed25519Verify })) {
     return { ok: false, reason: 'bad-signature', detail: `${domain} signature does not verify against cluster key ${clusterKeyHex.slice(0, 16)}…` }
   }
   return { ok: true, value: parsed.data }
@@ -81,7 +83,7 @@ function verifySigned<B extends z.ZodTypeAny, S extends z.ZodTypeAny>(
 
 export function signCertificate(body: CertificateBody, clusterKeyring: Keyring): Certificate {
   const b = CertificateBody.parse(body)
-  return { ...b, signature: hex(clusterKeyring.sign(signingBytes('certificate', b))) }
+  return { ...b, signature: hex(signAs('certificate', signingBytes('certificate', b), clusterKeyring)) }
 }
 
 /**
@@ -105,7 +107,7 @@ export function verifyCertificate(
 
 export function signRoster(body: RosterBody, clusterKeyring: Keyring): SignedRoster {
   const b = RosterBody.parse({ ...body, members: [...body.members].sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0)) })
-  return { ...b, signature: hex(clusterKeyring.sign(signingBytes('roster', b))) }
+  return { ...b, signature: hex(signAs('roster', signingBytes('roster', b), clusterKeyring)) }
 }
 
 export function verifyRoster(input: unknown, clusterKeyHex: string, cluster?: string): Verified<SignedRoster> {
@@ -116,7 +118,7 @@ export function verifyRoster(input: unknown, clusterKeyHex: string, cluster?: st
 
 export function signManifest(body: ManifestBody, clusterKeyring: Keyring): Manifest {
   const b = ManifestBody.parse(body)
-  return { ...b, signature: hex(clusterKeyring.sign(signingBytes('manifest', b))) }
+  return { ...b, signature: hex(signAs('manifest', signingBytes('manifest', b), clusterKeyring)) }
 }
 
 /**

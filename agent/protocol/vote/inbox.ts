@@ -6,6 +6,7 @@
  * here too, through `onOwn`, past the checks: the roles never call one another.
  */
 import { DropReason } from '../errors.js'
+import { verifyAs } from '../signing.js'
 import { onGrantSeen, onNack, onResolutionSeen, onVote } from './candidate.js'
 import { onSync, onSyncRequest, startRecovery } from './recovery.js'
 import { onGrant, onQuery, onResolution, onRetire } from './resolution.js'
@@ -42,7 +43,7 @@ export function onMessage(vn: VoteCore, from: string, m: VoteMessage): void {
   const key = signer === w.coord.id ? w.coord.key : vn.books.rosterKeys.get(signer)
   if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `${m.k} signed by ${signer}`)
   if (('slot' in m) && m.slot >= w.slots) return vn.drop(from, DropReason.schema, `${m.k} for slot ${m.slot} of ${w.slots}`)
-  if (!vn.verifySigner(signer, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `${m.k} from ${signer}`)
+  if (!vn.verifySigner(m.k, signer, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `${m.k} from ${signer}`)
   dispatch(vn, from, m, signer === w.coord.id)
 }
 
@@ -88,7 +89,7 @@ function dispatch(vn: VoteCore, from: string, m: VoteMessage, fromCoord: boolean
 
 export function onWave(vn: VoteCore, from: string, m: WaveMsg): void {
   if (m.coord.key !== vn.coordKey) return vn.drop(from, DropReason.notOnRoster, `wave ${m.id} not from our coordinator`)
-  if (!vn.keyring.verify(m.coord.key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `wave ${m.id}`)
+  if (!verifyAs('vote:wave', m.coord.key, signingBytes(m), m.sig, vn.keyring)) return vn.drop(from, DropReason.badSignature, `wave ${m.id}`)
   if (vn.wave) {
     if (vn.wave.id === m.id) return void vn.count('dup.wave')
     // One wave at a time: a later one replaces a finished/aborted one (the coordinator decides).

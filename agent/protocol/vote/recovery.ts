@@ -55,7 +55,7 @@ export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
   // Members ask after a RAM boot; the coordinator after a restart (it missed what was said while down).
   const key = m.from === w.coord.id ? w.coord.key : vn.books.rosterKeys.get(m.from)
   if (key === undefined) return vn.drop(from, DropReason.notOnRoster, `sync? from ${m.from}`)
-  if (!vn.verifySigner(m.from, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
+  if (!vn.verifySigner(m.k, m.from, key, signingBytes(m), m.sig)) return vn.drop(from, DropReason.badSignature, `sync? from ${m.from}`)
   if (m.from === vn.id) return
   const promises: SyncMsg['promises'] = []
   const grants: SyncMsg['grants'] = []

@@ -12,6 +12,7 @@
  */
 import { DropReason } from '../errors.js'
 import type { Keyring, Logger } from '../ports.js'
+import { signAs, verifyAs, type VoteKind } from '../signing.js'
 import { CandidateState } from './candidate-state.js'
 import type { ClusterView } from './cluster-view.js'
 import { OperatorState } from './operator-state.js'
@@ -78,13 +79,14 @@ export class VoteCore {
   /**
    * Is `sig` over `data` by `signer`? Its key on the wave roster, or — a member that booted
    * again since the wave started (new key, RAM only) — its key on the current roster, as
-   * the view gives it. The coordinator's key never changes.
+   * the view gives it. The coordinator's key never changes. `kind`: the message's k (its
+   * signing tag, agent/protocol/signing.ts).
    */
-  verifySigner(signer: string, rosterKey: string, data: Uint8Array, sig: Uint8Array): boolean {
-    if (this.keyring.verify(rosterKey, data, sig)) return true
+  verifySigner(kind: VoteKind, signer: string, rosterKey: string, data: Uint8Array, sig: Uint8Array): boolean {
+    if (verifyAs(`vote:${kind}`, rosterKey, data, sig, this.keyring)) return true
     if (this.wave && signer === this.wave.coord.id) return false
     const current = this.viewPort.currentKey?.(signer)
-    return current !== undefined && current !== rosterKey && this.keyring.verify(current, data, sig)
+    return current !== undefined && current !== rosterKey && verifyAs(`vote:${kind}`, current, data, sig, this.keyring)
   }
 
   /** The durable part of the state, as written through the Store. */
@@ -120,7 +122,7 @@ export class VoteCore {
 
   sign<M extends VoteMessage>(m: Unsigned<M>): M {
     const bytes = signingBytes(m as Unsigned<VoteMessage>)
-    const signed = { ...m, sig: this.keyring.sign(bytes) }
+    const signed = { ...m, sig: signAs(`vote:${(m as Unsigned<VoteMessage>).k}`, bytes, this.keyring) }
     rememberSigningBytes(signed, bytes)
     return signed as unknown as M
   }
