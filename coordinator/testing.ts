@@ -124,6 +124,40 @@ export function tokenFromScript(script: string): string {
   return m[1]!
 }
 
+/**
+ * What a machine's PXE boot asks the coordinator at `url`: its iPXE script, which names the
+ * image it boots and carries its one-time join token.
+ */
+export async function bootScriptOf(url: string, mac: string): Promise<{ image: string; token: string }> {
+  const text = await (await fetch(`${url}/boot/ipxe?mac=${mac}`, { signal: AbortSignal.timeout(10_000) })).text()
+  const m = /boots image (\S+)/.exec(text)
+  if (!m) throw new Error(`no image in the boot script for ${mac}:\n${text}`)
+  return { image: m[1]!, token: tokenFromScript(text) }
+}
+
+/** A machine as the live harnesses enroll it: its fingerprint id, its MAC and its node key. */
+export interface EnrollingMachine {
+  id: string
+  mac: string
+  publicKey: string
+  /** The inventory's vendor (default shoal-live). */
+  vendor?: string
+}
+
+/** Enrolls a machine at the coordinator at `url` with its boot script's join token, as the boot agent does. */
+export async function enrollMachine(url: string, m: EnrollingMachine): Promise<void> {
+  const { token } = await bootScriptOf(url, m.mac)
+  const r = await postJson(`${url}/v1/enroll`, {
+    v: 1,
+    token,
+    mac: m.mac,
+    publicKey: m.publicKey,
+    fingerprint: { id: m.id, comps: [`uuid:${m.id}`, `nic:${m.mac}`] },
+    inventory: { vendor: m.vendor ?? 'shoal-live', product: 'worker', cpuCores: 2, memoryBytes: 2 ** 30 },
+  })
+  if (r.status !== 200 || r.json?.id !== m.id) throw new Error(`enrolling ${m.id}: HTTP ${r.status} ${JSON.stringify(r.json)}`)
+}
+
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) })
   const text = await res.text()

@@ -17,6 +17,7 @@ import { resolveAgentConfig } from '../agent/config.js'
 import { startAgent, type RunningAgent } from '../agent/main.js'
 import { freeUdpPort, realClock } from '../agent/mesh/index.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
+import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 import { StaticView } from '../agent/protocol/vote/vote-testing.js'
 import { voteConfig } from '../agent/protocol/vote/vote-config.js'
 import { VoteNode, type Lease } from '../agent/protocol/vote/vote-node.js'
@@ -30,9 +31,9 @@ import { postJson, smallImage, startTestCoordinator, testMachine, tokenFromScrip
  */
 const DEADLINE_MS = 120_000
 
-/** Mesh timing of agents and coordinator alike (as sim/demo's sharedMachineMesh): lan's 250 ms answers suspect healthy peers on a loaded machine. */
-const MESH = { probeIntervalMs: 1000, probeTimeoutMs: 800, suspicionMinMult: 4 }
-const MESH_TIMING = Object.entries(MESH).map(([k, v]) => `${k}:${v}`).join(',')
+/** Mesh timing of agents and coordinator alike (MESH_TIMINGS.shared): lan's 250 ms answers suspect healthy peers on a loaded machine. */
+const MESH_TIMING = 'shared'
+const MESH = MESH_TIMINGS[MESH_TIMING].mesh
 
 function seedOf(n: number): Uint8Array {
   const seed = new Uint8Array(32)

@@ -1,7 +1,9 @@
 /**
- * A cluster of real agents on loopback, one OS process each (so each agent's RSS is its
- * own), around a private DHT bootstrap node (its own process too). Used by `npm start`, the live
- * mesh tests and bench/live.ts.
+ * The one multi-process cluster harness: real agents on loopback, one OS process each (so
+ * each agent's RSS is its own), around a private DHT bootstrap node (its own process too)
+ * or a coordinator's. Used by `npm start` (and its --wave demo, wave-demo.ts), the live
+ * tests (directly, and through test/support/live-cluster.ts, which adds the coordinator,
+ * Ceph and the fake Kubernetes API) and bench/live.ts.
  *
  * Agents run with exitWithStdin: if this process dies without cleaning up, their stdin
  * closes and they exit too, so nothing is orphaned.
@@ -16,80 +18,41 @@ import { fileURLToPath } from 'node:url'
 import { startBootstrapNode, type BootstrapNode } from '../../agent/mesh/bootstrap-node.js'
 import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 import { ShoalError } from '../../agent/protocol/errors.js'
-import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import { MESH_TIMINGS, type MeshConfig } from '../../agent/protocol/mesh-config.js'
+import { AGENT_NODE_FLAGS, agentLauncher } from './agent-launcher.js'
 import { syntheticMachine } from './synthetic-hardware.js'
 
-const AGENT_MAIN = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url))
-const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/demo/agent.mjs', import.meta.url))
+export { AGENT_NODE_FLAGS } from './agent-launcher.js'
 
-/**
- * Node flags of every agent process. A 1 MB young generation: an agent allocates little,
- * and this keeps ~8 MB of RSS per agent. One V8 worker thread instead of one per core:
- * ~4 MB less RSS per agent (each thread has its own stack and malloc arena), and an agent
- * has nothing to do in parallel. No optimising compiler (--no-opt): an agent handles a few
- * messages a second, and TurboFan compiling the same hot paths in every fresh process cost
- * more than it saved — 8 agents, 5 s from release: ~15% less CPU and ~6.5 MB less RSS each.
- * Production agents should run with the same flags.
- */
-export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1', '--v8-pool-size=1', '--no-opt'])
-
-let launcher: Promise<string[]> | undefined
-/**
- * How to start an agent process. Bundling the agent (agent/bin.ts) once (esbuild, which tsx already
- * brings; ~60 ms) halves each agent's start (~0.6 s instead of ~1.1 s of CPU under tsx),
- * which is what makes 50 agents on 2 cores start in seconds. Falls back to tsx.
- */
-function agentLauncher(): Promise<string[]> {
-  launcher ??= (async () => {
-    try {
-      const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
-      await esbuild.build({
-        entryPoints: [AGENT_MAIN],
-        outfile: AGENT_BUNDLE,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        packages: 'external',
-        logLevel: 'silent',
-        // A real `require` in the ESM bundle: an external loaded late (yaml, for a kubeconfig — the --wave demo has one) calls it, and esbuild's shim refuses in ESM.
-        banner: { js: "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);" },
-      })
-      return [AGENT_BUNDLE]
-    } catch {
-      return ['--import', 'tsx', AGENT_MAIN]
-    }
-  })()
-  return launcher
+/** One machine of the cluster: its node id, failure domain and the inventory it reports. */
+export interface LocalMachine {
+  id: string
+  domain?: string
+  inventory?: unknown
 }
 
-/**
- * Mesh timing for many agents sharing one small machine. The `lan` preset's timeouts
- * assume each agent has a core; with dozens of agents (and whatever else runs) on 2 cores,
- * a join saturates the machine and every agent's answers lag by seconds. Measured at 50
- * agents with the old values (500 ms probe timeout, lan's 2 s connect and 20 ms graft
- * timeouts): ~170 probe failures and ~50 refutations per join — each one a signed claim and
- * a new record verified by every agent — and GRAFTs for updates that were merely queued
- * behind others. These values trade slower crash detection (~10-20 s) for a calm cluster.
- */
-export const sharedMachineMesh: Readonly<Partial<MeshConfig>> = Object.freeze({
-  probeIntervalMs: 1000,
-  probeTimeoutMs: 1000,
-  suspicionMinMult: 4,
-  // A redial after a broken link may take seconds here; failing it accuses the peer.
-  connectTimeoutMs: 8000,
-  // The eager copy is usually just queued behind other work: wait before asking for it.
-  graftTimeoutMs: 250,
-  ihaveIntervalMs: 50,
-})
+/** The roster every agent loads. */
+export interface LocalRoster {
+  cluster: string
+  members: { id: string; key: string }[]
+}
 
 export interface LocalClusterOptions {
   nodes: number
   cluster?: string
   /** Extra roster members that never start (e.g. keys for a test's rogue peer). */
   extraMembers?: { id: string; key: string }[]
-  /** Mesh overrides; default sharedMachineMesh. Pass {} for the production `lan` timing. */
+  /** Mesh overrides; default the `shared` timing (MESH_TIMINGS). Pass {} for the production `lan` timing. */
   mesh?: Partial<MeshConfig>
+  /** Machine `i` (default: synthetic hardware, syntheticMachine(i, cluster)). */
+  machine?: (i: number, cluster: string) => LocalMachine
+  /**
+   * The roster, once every agent has its key (default: the agents plus extraMembers). A
+   * coordinator's cluster enrolls the machines here and answers with its roster.
+   */
+  roster?: (agents: readonly LocalAgent[]) => Promise<LocalRoster>
+  /** Extra environment of agent `a`'s process, at every (re)start. */
+  env?: (a: LocalAgent) => Record<string, string>
   /** Agents' log level: 'info' or more verbose (the harness reads the info lines "agent held" / "agent ready"). */
   logLevel?: 'info' | 'debug' | 'trace'
   /** Called with every log line (parsed pino JSON) of every agent. */
@@ -108,8 +71,8 @@ export interface LocalClusterOptions {
   bootstrapAddress?: string
   /** The image every agent starts on. Default v1.0.0. */
   image?: string
-  /** Extra fields of every agent's config file (e.g. the upgrade block for `npm start -- --wave`). */
-  agentConfig?: Record<string, unknown>
+  /** Extra fields of every agent's config file (e.g. the upgrade block for `npm start -- --wave`); a function gets the roster (written once it is known). */
+  agentConfig?: Record<string, unknown> | ((roster: LocalRoster) => Record<string, unknown>)
   /** Called when an agent process exits (code 75 = a "reboot" the caller carries out). */
   onExit?: (agent: LocalAgent, code: number | null, signal: NodeJS.Signals | null) => void
 }
@@ -188,44 +151,48 @@ export class LocalCluster {
   /** Writes seeds, roster and configs to a temp dir and starts the bootstrap node. No agent runs yet. */
   static async create(opts: LocalClusterOptions): Promise<LocalCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'shoal-cluster-'))
-    const cluster = opts.cluster ?? `demo-${randomBytes(4).toString('hex')}`
+    const name = opts.cluster ?? `demo-${randomBytes(4).toString('hex')}`
     const bootstrap: BootstrapNode = opts.bootstrapAddress
       ? { address: opts.bootstrapAddress, close: async () => {} }
       : opts.bootstrapInProcess
         ? await startBootstrapNode({ host: '127.0.0.1', port: 0 })
         : await bootstrapProcess()
-    const rosterFile = join(dir, 'roster.json')
-    const c = new LocalCluster(dir, bootstrap, cluster, rosterFile, opts)
-    for (let i = 0; i < opts.nodes; i++) {
-      const machine = syntheticMachine(i, cluster)
+    const machines = Array.from({ length: opts.nodes }, (_, i) => (opts.machine ?? syntheticMachine)(i, name))
+    const agents: LocalAgent[] = machines.map((m, i) => {
       const seedHex = randomBytes(32).toString('hex')
-      const configFile = join(dir, `agent-${i}.json`)
+      return { index: i, id: m.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), configFile: join(dir, `agent-${i}.json`), proc: undefined, api: undefined, tail: [] }
+    })
+    const roster: LocalRoster = opts.roster ? await opts.roster(agents) : { cluster: name, members: [...agents.map((a) => ({ id: a.id, key: a.key })), ...(opts.extraMembers ?? [])] }
+    const rosterFile = join(dir, 'roster.json')
+    await writeFile(rosterFile, JSON.stringify({ cluster: roster.cluster, members: roster.members }))
+    const c = new LocalCluster(dir, bootstrap, roster.cluster, rosterFile, opts)
+    const extra = typeof opts.agentConfig === 'function' ? opts.agentConfig(roster) : opts.agentConfig
+    for (const [i, a] of agents.entries()) {
+      const m = machines[i]!
       await writeFile(
-        configFile,
+        a.configFile,
         JSON.stringify({
-          cluster,
-          nodeId: machine.id,
-          seedHex,
+          cluster: roster.cluster,
+          nodeId: a.id,
+          seedHex: a.seedHex,
           rosterFile,
           bootstrap: [bootstrap.address],
           meshHost: '127.0.0.1',
           apiHost: '127.0.0.1',
           apiPort: 0,
           image: opts.image ?? 'v1.0.0',
-          domain: machine.domain,
+          ...(m.domain !== undefined ? { domain: m.domain } : {}),
           phase: 'ready',
-          inventory: machine.inventory,
+          ...(m.inventory !== undefined ? { inventory: m.inventory } : {}),
           collectInventory: false,
           logLevel: opts.logLevel ?? 'info',
           exitWithStdin: true,
-          mesh: opts.mesh ?? sharedMachineMesh,
-          ...opts.agentConfig,
+          mesh: opts.mesh ?? MESH_TIMINGS.shared.mesh,
+          ...extra,
         }),
       )
-      c.agents.push({ index: i, id: machine.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), configFile, proc: undefined, api: undefined, tail: [] })
+      c.agents.push(a)
     }
-    const members = [...c.agents.map((a) => ({ id: a.id, key: a.key })), ...(opts.extraMembers ?? [])]
-    await writeFile(rosterFile, JSON.stringify({ cluster, members }))
     return c
   }
 
@@ -256,13 +223,14 @@ export class LocalCluster {
     const a = this.agents[i]!
     if (a.proc && a.proc.exitCode === null && a.proc.signalCode === null) return a
     a.api = undefined
+    a.tail.length = 0
     const args = [...AGENT_NODE_FLAGS, ...(this.opts.nodeArgs?.(i) ?? []), ...(await agentLauncher()), '--config', a.configFile, ...(a.image ? ['--image', a.image] : []), ...(held ? ['--hold-until-start-line'] : [])]
     const proc = spawn(process.execPath, args, {
       // Own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the
       // agents in order. Orphans are impossible anyway: agents exit when their stdin closes.
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...this.opts.env?.(a) },
     })
     a.proc = proc
     let onHeld: () => void = () => {}
@@ -278,7 +246,7 @@ export class LocalCluster {
       }
       const keep = (line: string) => {
         a.tail.push(line)
-        if (a.tail.length > 30) a.tail.shift()
+        if (a.tail.length > 40) a.tail.shift()
       }
       createInterface({ input: proc.stdout! }).on('line', (line) => {
         keep(line)
@@ -322,6 +290,11 @@ export class LocalCluster {
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
     proc.kill(signal)
     await exited
+  }
+
+  /** Whether agent `a`'s process is running. */
+  running(a: LocalAgent): boolean {
+    return !!a.proc && a.proc.exitCode === null && a.proc.signalCode === null
   }
 
   pids(): number[] {

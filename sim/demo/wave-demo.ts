@@ -12,15 +12,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freeUdpPort } from '../../agent/mesh/bootstrap-node.js'
-import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { renderStatus } from '../../cli/commands/upgrade.js'
 import { Coordinator } from '../../coordinator/coordinator.js'
 import { mergeConfig } from '../../coordinator/coordinator-config.js'
-import { smallImage, writeImages } from '../../coordinator/testing.js'
+import { bootScriptOf, enrollMachine, smallImage, writeImages } from '../../coordinator/testing.js'
 import { WaveStatus } from '../../coordinator/waves/wave-api.js'
 import { FakeKubeApiServer } from '../fakes/kube-api-server.js'
-import { LocalCluster, sharedMachineMesh, type LocalAgent } from './local-cluster.js'
+import { LocalCluster, type LocalAgent } from './local-cluster.js'
 
 export const DEMO_FROM = 'v1.0.0'
 export const DEMO_TO = 'v2.0.0'
@@ -65,7 +64,7 @@ export class WaveDemo {
         clusterId,
         defaultImage: DEMO_FROM,
         adminToken,
-        meshTiming: Object.entries(sharedMachineMesh).map(([k, v]) => `${k}:${v}`).join(','),
+        meshTiming: 'shared',
       }),
     )
     await coordinator.start()
@@ -110,29 +109,11 @@ export class WaveDemo {
 
   /** What a machine's PXE boot asks: its boot script names the image it boots. */
   async bootImage(i: number): Promise<string> {
-    const text = await (await fetch(`${this.url}/boot/ipxe?mac=${this.mac(i)}`)).text()
-    const m = /boots image (\S+)/.exec(text)
-    if (!m) throw new Error(`no image in the boot script of ${this.mac(i)}`)
-    return m[1]!
+    return (await bootScriptOf(this.url, this.mac(i))).image
   }
 
-  private async enroll(a: LocalAgent, i: number): Promise<void> {
-    const text = await (await fetch(`${this.url}/boot/ipxe?mac=${this.mac(i)}`)).text()
-    const token = /shoal\.token=([0-9a-f]{64})/.exec(text)?.[1]
-    if (!token) throw new Error(`no join token in the boot script of ${this.mac(i)}`)
-    const res = await fetch(`${this.url}/v1/enroll`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        v: 1,
-        token,
-        mac: this.mac(i),
-        publicKey: publicKeyHexFromSeed(Buffer.from(a.seedHex, 'hex')),
-        fingerprint: { id: a.id, comps: [`uuid:${a.id}`, `nic:${this.mac(i)}`] },
-        inventory: { vendor: 'shoal-demo', product: 'synthetic', cpuCores: 2, memoryBytes: 2 ** 30 },
-      }),
-    })
-    if (!res.ok) throw new Error(`enrolling ${a.id}: HTTP ${res.status} ${await res.text()}`)
+  private enroll(a: LocalAgent, i: number): Promise<void> {
+    return enrollMachine(this.url, { id: a.id, mac: this.mac(i), publicKey: a.key, vendor: 'shoal-demo' })
   }
 
   /** A machine going down and up again: Kubernetes NotReady, then the agent on its boot script's image. */

@@ -8,16 +8,11 @@
 import fc from 'fast-check'
 import { checkStateDir } from '../../coordinator/state-check.js'
 import { startTestCoordinator, testMachine, tokenFromScript } from '../../coordinator/testing.js'
+import type { FuzzResult } from './fuzz.js'
 import { mutationsOf, odd } from './mutate.js'
 
-export interface HttpFuzzResult {
-  inputs: number
-  ms: number
-  crashes: number
-  hangs: number
-  corruptions: number
-  examples: string[]
-}
+/** What the HTTP driver counts: the fuzz loop's result (fuzz.ts), for one server rather than one named target. */
+export type HttpFuzzResult = Omit<FuzzResult, 'target'>
 
 type Req = { method: string; path: string; body?: string; admin?: boolean; token?: boolean }
 

@@ -11,29 +11,22 @@
 import { Writable } from 'node:stream'
 import { pino } from 'pino'
 import { freeUdpPort, realClock } from '../../agent/mesh/index.js'
-import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import type { MeshTimingName } from '../../agent/protocol/mesh-config.js'
 import { COORDINATOR_MEMBER_ID } from '../../agent/protocol/roster.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
-import { smallImage, startTestCoordinator, tokenFromScript, type SteppedClock, type TestCoordinator } from '../../coordinator/testing.js'
-
-
-/** A free UDP port on loopback (the coordinator's DHT bootstrap node). */
+import { bootScriptOf, enrollMachine, type EnrollingMachine, smallImage, startTestCoordinator, type SteppedClock, type TestCoordinator } from '../../coordinator/testing.js'
 
 export interface LiveCoordinatorOptions {
   /** Image versions the coordinator can serve; the first is the default boot image. */
   images: string[]
   vote?: Partial<VoteConfig>
-  /** The coordinator's mesh timing (config meshTiming), the same the agents run. */
-  mesh?: Partial<MeshConfig>
+  /** The coordinator's mesh timing (config meshTiming, a name of MESH_TIMINGS), the same the agents run. */
+  meshTiming?: MeshTimingName
   /** Every pino line of the coordinator (parsed), e.g. for WAVE_LIVE_LOG. */
   onLog?: (line: Record<string, unknown>) => void
 }
 
-export interface Machine {
-  id: string
-  mac: string
-  publicKey: string
-}
+export type Machine = EnrollingMachine
 
 /** The real clock, shaped as the harness's SteppedClock (nothing steps it). */
 const wallClock: SteppedClock = { now: () => realClock.now(), advance: () => {}, set: () => {} }
@@ -81,7 +74,7 @@ export class LiveCoordinator {
         dhtPort,
         dhtHost: '127.0.0.1',
         bootstrapAdvertise: [`127.0.0.1:${dhtPort}`],
-        ...(this.o.mesh ? { meshTiming: Object.entries(this.o.mesh).map(([k, v]) => `${k}:${v}`).join(',') } : {}),
+        ...(this.o.meshTiming ? { meshTiming: this.o.meshTiming } : {}),
       },
       deps: {
         ...(log ? { log } : {}),
@@ -93,25 +86,13 @@ export class LiveCoordinator {
   }
 
   /** What a machine's PXE boot asks for: its iPXE script, which names the image it boots. */
-  async bootScript(mac: string): Promise<{ image: string; token: string }> {
-    const text = await (await fetch(`${this.url}/boot/ipxe?mac=${mac}`)).text()
-    const m = /boots image (\S+)/.exec(text)
-    if (!m) throw new Error(`no image in the boot script for ${mac}:\n${text}`)
-    return { image: m[1]!, token: tokenFromScript(text) }
+  bootScript(mac: string): Promise<{ image: string; token: string }> {
+    return bootScriptOf(this.url, mac)
   }
 
   /** Enrolls a machine (its boot script's join token, its key, its fingerprint id). */
-  async enroll(m: Machine): Promise<void> {
-    const { token } = await this.bootScript(m.mac)
-    const r = await this.call('POST', '/v1/enroll', {
-      v: 1,
-      token,
-      mac: m.mac,
-      publicKey: m.publicKey,
-      fingerprint: { id: m.id, comps: [`uuid:${m.id}`, `nic:${m.mac}`] },
-      inventory: { vendor: 'shoal-live', product: 'worker', cpuCores: 2, memoryBytes: 2 ** 30 },
-    })
-    if (r.status !== 200 || r.json.id !== m.id) throw new Error(`enrolling ${m.id}: ${r.status} ${JSON.stringify(r.json)}`)
+  enroll(m: Machine): Promise<void> {
+    return enrollMachine(this.url, m)
   }
 
   /** The signed roster the agents load (every enrolled node plus the coordinator's mesh peer). */

@@ -1,5 +1,5 @@
 /**
- * LiveCluster: real agents (one OS process each, agent/main.ts) over hyperswarm on
+ * LiveCluster: real agents (one OS process each, agent/bin.ts, started by sim/demo/local-cluster.ts) over hyperswarm on
  * loopback, with the upgrade block on: a real Ceph (one CRUSH host per worker, optional),
  * the fake Kubernetes API, and the real coordinator (live-cluster-coordinator.ts: its DHT
  * bootstrap node, mesh peer, enrollment and waves API). Each worker enrolls with its key
@@ -12,50 +12,17 @@
  * Events: 'reboot' (id, at) when an agent exits 75, 'up' (id, image, at) when its
  * restarted agent is ready, 'log' (id, line) for every pino line.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
-import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { UpgradeConfig } from '../../agent/protocol/upgrade-config.js'
 import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
+import { LocalCluster, type LocalAgent } from '../../sim/demo/local-cluster.js'
 import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
 import type { CephCluster } from '../../harness/ceph-cluster.js'
 import { LiveCoordinator } from './live-cluster-coordinator.js'
-
-const AGENT_MAIN = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url))
-const AGENT_BUNDLE = fileURLToPath(new URL('../../.cache/live/agent.mjs', import.meta.url))
-
-/** Gives the ESM bundle a real `require`: code that loads an external package late (yaml, for a kubeconfig) calls require(), which esbuild's shim refuses in ESM. */
-const REQUIRE_BANNER = "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);"
-
-let launcher: Promise<string[]> | undefined
-/** One esbuild bundle of the agent (agent/bin.ts) per test process (~0.6 s of CPU per start instead of ~1.1 s under tsx); tsx if esbuild is missing. */
-function agentLauncher(): Promise<string[]> {
-  launcher ??= (async () => {
-    try {
-      const esbuild = (await import('esbuild' as string)) as { build(opts: object): Promise<unknown> }
-      await mkdir(join(AGENT_BUNDLE, '..'), { recursive: true })
-      // The real path: .cache may be a symlink (a git worktree sharing the main checkout's cache).
-      const out = join(await realpath(join(AGENT_BUNDLE, '..')), `agent-${process.pid}.mjs`)
-      // A real `require` in the ESM bundle: lazily loaded externals (yaml for a kubeconfig) call it.
-      await esbuild.build({ entryPoints: [AGENT_MAIN], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent', banner: { js: REQUIRE_BANNER } })
-      return [out]
-    } catch {
-      return ['--import', 'tsx', AGENT_MAIN]
-    }
-  })()
-  return launcher
-}
-
-/** Mesh timing for a few agents beside a Ceph cluster on 2 shared cores (see sim/demo sharedMachineMesh). */
-export const liveMesh: Partial<MeshConfig> = { probeIntervalMs: 1000, probeTimeoutMs: 800, suspicionMinMult: 4 }
 
 /**
  * Vote timing for the test: a 1 s collection and a 2 s quiet period (safe: > collection +
@@ -66,18 +33,13 @@ export const liveMesh: Partial<MeshConfig> = { probeIntervalMs: 1000, probeTimeo
  */
 export const liveVote: Partial<VoteConfig> = { collectMs: 1000, resendMs: 200, retryMs: 300, maxDeliveryMs: 500, quietMs: 2000, syncRetryMs: 500, maxClockSkewMs: 1000 }
 
-export interface LiveWorker {
-  readonly id: string
-  readonly seedHex: string
-  readonly key: string
+/** A worker: an agent process of the harness (LocalCluster) with a MAC it netboots by. */
+export interface LiveWorker extends LocalAgent {
   readonly mac: string
+  /** The image its next start boots: what its boot script named. */
   image: string
-  proc: ChildProcess | undefined
-  api: string | undefined
   /** Keep it down at its next reboot ("never comes back"). */
   stayDown: boolean
-  readonly tail: string[]
-  configFile: string
 }
 
 export interface LiveClusterOptions {
@@ -103,9 +65,10 @@ export class LiveCluster extends EventEmitter {
   readonly workers: LiveWorker[] = []
   readonly kube = new FakeKubeApiServer({ reschedule: true })
   coordinator!: LiveCoordinator
+  /** The agent processes. */
+  processes!: LocalCluster
   cluster = ''
   dir = ''
-  private rosterFile = ''
   private stopping = false
   /** Restarts that failed (the test reports them). */
   readonly errors: Error[] = []
@@ -126,7 +89,7 @@ export class LiveCluster extends EventEmitter {
 
   async start(): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'shoal-live-'))
-    this.coordinator = new LiveCoordinator({ images: this.opts.images, vote: liveVote, mesh: liveMesh, onLog: (j) => this.emit('log', 'coordinator', j) })
+    this.coordinator = new LiveCoordinator({ images: this.opts.images, vote: liveVote, meshTiming: 'shared', onLog: (j) => this.emit('log', 'coordinator', j) })
     await this.coordinator.start()
     await this.kube.start()
     const kubeconfig = join(this.dir, 'kubeconfig')
@@ -142,102 +105,54 @@ export class LiveCluster extends EventEmitter {
     // the drain plan (agent/health drainPlan) counts every pod of one budget on a node against
     // its allowance at once, so a node that collected two pods under a maxUnavailable-1 budget
     // would never pass its pre gate (see docs/waves-agent.md).
-    // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls.
-    for (const [i, id] of this.opts.workers.entries()) {
-      const seedHex = randomBytes(32).toString('hex')
-      const mac = `52:54:00:5e:00:${(i + 1).toString(16).padStart(2, '0')}`
-      const w: LiveWorker = { id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')), mac, image: '', proc: undefined, api: undefined, stayDown: false, tail: [], configFile: '' }
-      await this.coordinator.enroll({ id, mac, publicKey: w.key })
-      w.image = (await this.coordinator.bootScript(mac)).image
-      this.workers.push(w)
-    }
-    const roster = await this.coordinator.roster()
-    this.cluster = roster.cluster
-    const coordKey = this.coordinator.publicKey
-    this.rosterFile = join(this.dir, 'roster.json')
-    await writeFile(this.rosterFile, JSON.stringify(roster))
     const ceph = this.opts.ceph
-    for (const w of this.workers) {
-      w.configFile = join(this.dir, `${w.id}.json`)
-      const upgrade: Partial<UpgradeConfig> = {
-        coordinatorKey: coordKey,
-        coordinatorUrl: this.coordinator.url,
-        kubeconfig,
-        ...(ceph ? { cephConf: ceph.conf, cephKeyring: ceph.keyring } : { skip: ['ceph'] }),
-        rebooter: 'exit',
-        gateIntervalMs: 1000,
-        verifyPollMs: 300,
-        drainDeadlineMs: 20_000,
-        vote: liveVote,
-        ...this.opts.upgrade,
-      }
-      await writeFile(
-        w.configFile,
-        JSON.stringify({
-          cluster: this.cluster,
-          nodeId: w.id,
-          seedHex: w.seedHex,
-          rosterFile: this.rosterFile,
-          bootstrap: [this.coordinator.bootstrap],
-          meshHost: '127.0.0.1',
-          apiHost: '127.0.0.1',
-          apiPort: 0,
-          image: w.image,
-          domain: 'rack-1',
-          phase: 'ready',
-          collectInventory: false,
-          logLevel: this.opts.logLevel ?? 'info',
-          exitWithStdin: true,
-          mesh: liveMesh,
-          upgrade,
-        }),
-      )
-    }
+    const coordinator = this.coordinator
+    this.processes = await LocalCluster.create({
+      nodes: this.opts.workers.length,
+      machine: (i) => ({ id: this.opts.workers[i]!, domain: 'rack-1' }),
+      bootstrapAddress: coordinator.bootstrap,
+      image: this.opts.images[0]!,
+      // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls. The roster is the coordinator's.
+      roster: async (agents) => {
+        for (const a of agents) {
+          const w = Object.assign(a, { mac: `52:54:00:5e:00:${(a.index + 1).toString(16).padStart(2, '0')}`, image: '', stayDown: false })
+          await coordinator.enroll({ id: w.id, mac: w.mac, publicKey: w.key })
+          w.image = (await coordinator.bootScript(w.mac)).image
+          this.workers.push(w)
+        }
+        return coordinator.roster()
+      },
+      logLevel: this.opts.logLevel ?? 'info',
+      ...(this.opts.readyTimeoutMs !== undefined ? { readyTimeoutMs: this.opts.readyTimeoutMs } : {}),
+      // The roster names the coordinator's mesh peer and its key, which signs the wave.
+      agentConfig: () => ({
+        upgrade: {
+          coordinatorKey: coordinator.publicKey,
+          coordinatorUrl: coordinator.url,
+          kubeconfig,
+          ...(ceph ? { cephConf: ceph.conf, cephKeyring: ceph.keyring } : { skip: ['ceph'] }),
+          rebooter: 'exit',
+          gateIntervalMs: 1000,
+          verifyPollMs: 300,
+          drainDeadlineMs: 20_000,
+          vote: liveVote,
+          ...this.opts.upgrade,
+        } satisfies Partial<UpgradeConfig>,
+      }),
+      env: (a) => ({ ...(ceph ? { CEPH_CONF: ceph.conf } : {}), ...this.opts.env?.(a.id) }),
+      onLog: (id, j) => this.emit('log', id, j),
+      onExit: (a, code) => {
+        if (code === REBOOT_EXIT_CODE && !this.stopping) void this.reboot(a as LiveWorker)
+      },
+    })
+    this.cluster = this.processes.cluster
     await Promise.all(this.workers.map((w) => this.spawn(w)))
   }
 
   /** Starts (or restarts) a worker's agent on `w.image`; resolves when its API is up. */
-  spawn(w: LiveWorker): Promise<LiveWorker> {
-    return agentLauncher().then(
-      (launch) =>
-        new Promise<LiveWorker>((resolve, reject) => {
-          w.api = undefined
-          w.tail.length = 0
-          const proc = spawn(process.execPath, ['--max-semi-space-size=1', ...launch, '--config', w.configFile, '--image', w.image], {
-            stdio: ['pipe', 'pipe', 'pipe'],
-            env: { ...process.env, NODE_NO_WARNINGS: '1', ...(this.opts.ceph ? { CEPH_CONF: this.opts.ceph.conf } : {}), ...this.opts.env?.(w.id) },
-          })
-          w.proc = proc
-          const timeoutMs = this.opts.readyTimeoutMs ?? 60_000
-          const timer = setTimeout(() => reject(new Error(`${w.id} not ready within ${timeoutMs} ms:\n${w.tail.join('\n')}`)), timeoutMs)
-          const keep = (line: string) => {
-            w.tail.push(line)
-            if (w.tail.length > 40) w.tail.shift()
-          }
-          createInterface({ input: proc.stdout! }).on('line', (line) => {
-            keep(line)
-            let j: Record<string, unknown>
-            try {
-              j = JSON.parse(line) as Record<string, unknown>
-            } catch {
-              return
-            }
-            if (j.msg === 'agent ready' && typeof j.api === 'string') {
-              w.api = j.api
-              clearTimeout(timer)
-              resolve(w)
-            }
-            this.emit('log', w.id, j)
-          })
-          createInterface({ input: proc.stderr! }).on('line', keep)
-          proc.stdin!.on('error', () => {})
-          proc.once('exit', (code, signal) => {
-            clearTimeout(timer)
-            if (!w.api) reject(new Error(`${w.id} exited (${signal ?? code}) before it was ready:\n${w.tail.join('\n')}`))
-            if (code === REBOOT_EXIT_CODE && !this.stopping) void this.reboot(w)
-          })
-        }),
-    )
+  async spawn(w: LiveWorker): Promise<LiveWorker> {
+    await this.processes.start(w.index)
+    return w
   }
 
   /** What happens to a machine that reboots: down (kube NotReady, OSDs stopped), then up on its boot script's image. */
@@ -278,17 +193,7 @@ export class LiveCluster extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopping = true
-    await Promise.all(
-      this.workers.map(async (w) => {
-        const p = w.proc
-        if (!p || !this.running(w)) return
-        const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()))
-        p.kill('SIGTERM')
-        const t = setTimeout(() => p.kill('SIGKILL'), 3000)
-        await exited
-        clearTimeout(t)
-      }),
-    )
+    await this.processes?.stop()
     await this.kube.close()
     await this.coordinator?.close()
     if (this.dir) await rm(this.dir, { recursive: true, force: true })
