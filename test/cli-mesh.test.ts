@@ -4,20 +4,12 @@
  * arguments and unreachable agents give one line and a kubectl-like exit code.
  */
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentClient } from '../agent/api/index.js'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import type { RunningAgent } from '../agent/main.js'
 import { main } from '../cli/main.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 /** Resolves once the agent at `api` holds every id in `ids` as alive (from its watch stream); rejects at the deadline. */
 async function knows(api: string, ids: string[], deadlineMs: number): Promise<void> {
@@ -86,47 +78,24 @@ describe('shoal CLI: bad arguments and unreachable agents', () => {
 })
 
 describe('shoal CLI against live agents', () => {
-  let dir: string
-  let bootstrap: BootstrapNode
+  let cluster: InProcessCluster
   const agents: RunningAgent[] = []
-  const cluster = `cli-${randomBytes(3).toString('hex')}`
-  const machines = [0, 1, 2].map((i) => ({ ...syntheticMachine(i, cluster), seed: randomBytes(32).toString('hex') }))
+  const machines = [0, 1, 2].map((i) => syntheticMachine(i, 'cli'))
 
   async function start(i: number): Promise<RunningAgent> {
     const m = machines[i]!
-    const config = resolveAgentConfig({
-      cluster,
-      nodeId: m.id,
-      seedHex: m.seed,
-      rosterFile: join(dir, 'roster.json'),
-      bootstrap: [bootstrap.address],
-      meshHost: '127.0.0.1',
-      apiPort: 0,
-      image: 'v2.1.0',
-      domain: m.domain,
-      inventory: m.inventory,
-      collectInventory: false,
-      mesh: MESH_TIMINGS.shared.mesh,
-    })
-    const a = await startAgent(config, { logger: pino({ level: 'silent' }) })
+    const a = await cluster.start(i, { image: 'v2.1.0', domain: m.domain, inventory: m.inventory })
     agents.push(a)
     return a
   }
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-cli-'))
-    bootstrap = await startBootstrapNode()
-    const members = machines.map((m) => ({ id: m.id, key: publicKeyHexFromSeed(Buffer.from(m.seed, 'hex')) }))
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members }))
+    cluster = await InProcessCluster.create('cli', machines.map((m) => ({ id: m.id })))
     await start(0)
     await start(1)
   }, 60_000)
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => a.close()))
-    await bootstrap?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  }, 30_000)
+  afterAll(() => cluster?.close(), 30_000)
 
   it('watch shows a node joining live, and status/nodes/node then show it', async () => {
     const api = agents[0]!.api

@@ -5,24 +5,19 @@
  * refused B's id), not alive once B is gone. B's machine then reboots with a swapped NIC,
  * the coordinator unreachable, asks A (shoal.peers=) and gets B's id back.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentClient } from '../agent/api/index.js'
 import { runBoot } from '../agent/boot/boot-sequence.js'
 import { readMachineIdentity, type MachineIdentity } from '../agent/boot/machine-identity.js'
 import { fetchPeerFingerprints } from '../agent/boot/peer-client.js'
 import { cmdline, fakeBoot } from '../agent/boot/test-fixtures.js'
-import { resolveAgentConfig } from '../agent/config.js'
 import { parseMeshFingerprints, writeFakeSysfs } from '../agent/fingerprint/index.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import type { RunningAgent } from '../agent/main.js'
 import { mutateMachine, syntheticMachine } from '../sim/synthetic-machines.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 /** Resolves once `api` holds `id` with `want(status)` true (from its watch stream); rejects at the deadline. */
 async function watchFor(api: string, id: string, want: (status: string) => boolean, deadlineMs: number): Promise<void> {
@@ -59,13 +54,11 @@ async function fingerprintsOf(api: string) {
 
 describe('known fingerprints through a live mesh', () => {
   let dir: string
-  let bootstrap: BootstrapNode
+  let cluster: InProcessCluster
   let a: RunningAgent
   let b: RunningAgent | undefined
   let before: MachineIdentity
   let after: MachineIdentity
-  const cluster = `fp-${randomBytes(3).toString('hex')}`
-  const seeds = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shoal-fp-live-'))
@@ -78,33 +71,14 @@ describe('known fingerprints through a live mesh', () => {
     before = await readMachineIdentity(join(dir, 'before'), join(dir, 'proc'))
     after = await readMachineIdentity(join(dir, 'after'), join(dir, 'proc'))
 
-    bootstrap = await startBootstrapNode()
-    const ids = ['node-a', before.fingerprint.id]
-    const members = seeds.map((s, k) => ({ id: ids[k]!, key: publicKeyHexFromSeed(Buffer.from(s, 'hex')) }))
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members }))
-    const config = (k: number, extra: object) =>
-      resolveAgentConfig({
-        cluster,
-        nodeId: ids[k],
-        seedHex: seeds[k],
-        rosterFile: join(dir, 'roster.json'),
-        bootstrap: [bootstrap.address],
-        meshHost: '127.0.0.1',
-        apiPort: 0,
-        collectInventory: false,
-        mesh: MESH_TIMINGS.shared.mesh,
-        ...extra,
-      })
-    const logger = pino({ level: 'silent' })
-    a = await startAgent(config(0, { comps: ['nic:aaaaaaaaaaaaaaaa', 'disk:aaaaaaaaaaaaaaaa'] }), { logger })
-    b = await startAgent(config(1, { comps: before.fingerprint.comps }), { logger })
+    cluster = await InProcessCluster.create('fp', [{ id: 'node-a' }, { id: before.fingerprint.id }])
+    a = await cluster.start(0, { comps: ['nic:aaaaaaaaaaaaaaaa', 'disk:aaaaaaaaaaaaaaaa'] })
+    b = await cluster.start(1, { comps: before.fingerprint.comps })
     await watchFor(a.api, before.fingerprint.id, (s) => s === 'alive', 60_000)
   }, 90_000)
 
   afterAll(async () => {
-    await b?.close()
-    await a?.close()
-    await bootstrap?.close()
+    await cluster?.close()
     if (dir) await rm(dir, { recursive: true, force: true })
   })
 

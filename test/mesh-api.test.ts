@@ -2,19 +2,11 @@
  * The agent HTTP API on live agents (in this process, real hyperswarm on loopback):
  * inventory forwarding with a cached fallback, and 4xx answers with JSON error bodies.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentClient } from '../agent/api/index.js'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import type { RunningAgent } from '../agent/main.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 const fakeInventory = { v: 1, collectedAt: Date.now() - 5000, system: { vendor: 'Test Vendor', serial: 'SN-1' }, disks: [{ serial: 'DISK0001' }] }
 
@@ -43,44 +35,19 @@ async function sees(api: string, id: string, deadlineMs: number): Promise<void> 
 }
 
 describe('agent API', () => {
-  let dir: string
-  let bootstrap: BootstrapNode
+  let cluster: InProcessCluster
   let a: RunningAgent
   let b: RunningAgent
-  const cluster = `api-${randomBytes(3).toString('hex')}`
-  const seeds = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-api-'))
-    bootstrap = await startBootstrapNode()
-    const members = seeds.map((s, i) => ({ id: `node-${i}`, key: publicKeyHexFromSeed(Buffer.from(s, 'hex')) }))
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members }))
-    const config = (i: number, extra: object) =>
-      resolveAgentConfig({
-        cluster,
-        nodeId: `node-${i}`,
-        seedHex: seeds[i],
-        rosterFile: join(dir, 'roster.json'),
-        bootstrap: [bootstrap.address],
-        meshHost: '127.0.0.1',
-        apiPort: 0,
-        collectInventory: false,
-        mesh: MESH_TIMINGS.shared.mesh,
-        ...extra,
-      })
-    const logger = pino({ level: 'silent' })
+    cluster = await InProcessCluster.create('api', [{ id: 'node-0' }, { id: 'node-1' }])
     // A never trusts its cache (0 ms), so the fallback path is taken when B is gone.
-    a = await startAgent(config(0, { inventoryCacheMs: 0 }), { logger })
-    b = await startAgent(config(1, {}), { logger, inventory: { collect: async () => fakeInventory } })
+    a = await cluster.start(0, { inventoryCacheMs: 0 })
+    b = await cluster.start(1, {}, { inventory: { collect: async () => fakeInventory } })
     await sees(a.api, 'node-1', 60_000)
   }, 90_000)
 
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await bootstrap?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => cluster?.close())
 
   it('answers its own inventory when it has a collector, else 501 with a reason', async () => {
     const own = await get(b.api, '/v1/nodes/node-1/inventory')
@@ -127,7 +94,7 @@ describe('agent API', () => {
   it('/v1/self reports identity, process figures and rejected-input counters', async () => {
     const r = await get(a.api, '/v1/self')
     expect(r.status).toBe(200)
-    expect(r.body).toMatchObject({ id: 'node-0', cluster, publicKey: publicKeyHexFromSeed(Buffer.from(seeds[0]!, 'hex')) })
+    expect(r.body).toMatchObject({ id: 'node-0', cluster: cluster.cluster, publicKey: cluster.members[0]!.key })
     expect(r.body.counters).toHaveProperty('dropped')
     expect(r.body.counters.refused).toEqual({ 'not-on-roster': expect.any(Number), 'inbound-cap': expect.any(Number), 'protocol-version': expect.any(Number) })
     expect(r.body.process.rssBytes).toBeGreaterThan(0)

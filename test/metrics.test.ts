@@ -5,21 +5,13 @@
  * wave. Without promtool the lint step skips with one line; the value checks still run.
  */
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentMetrics } from '../agent/api/agent-metrics.js'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import type { RunningAgent } from '../agent/main.js'
 import type { MeshEvent } from '../agent/protocol/mesh-types.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 const hasPromtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0
 if (!hasPromtool) console.log('metrics: promtool lint skipped, Debian package prometheus not installed (npm run setup)')
@@ -57,27 +49,16 @@ async function scrapeUntil(base: string, pred: (text: string) => boolean, deadli
 }
 
 describe('agent /metrics on live agents', () => {
-  let dir: string
-  let bootstrap: BootstrapNode
+  let c: InProcessCluster
   const agents: RunningAgent[] = []
-  const cluster = `metrics-${randomBytes(3).toString('hex')}`
-  const machines = [0, 1, 2].map((i) => ({ ...syntheticMachine(i, cluster), seed: randomBytes(32).toString('hex') }))
+  const machines = [0, 1, 2].map((i) => syntheticMachine(i, 'metrics'))
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-metrics-'))
-    bootstrap = await startBootstrapNode()
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: machines.map((m) => ({ id: m.id, key: publicKeyHexFromSeed(Buffer.from(m.seed, 'hex')) })) }))
-    for (const m of machines) {
-      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: m.seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: m.domain, inventory: m.inventory, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
-      agents.push(await startAgent(config, { logger: pino({ level: 'silent' }) }))
-    }
+    c = await InProcessCluster.create('metrics', machines.map((m) => ({ id: m.id })))
+    for (const [i, m] of machines.entries()) agents.push(await c.start(i, { image: 'v1', domain: m.domain, inventory: m.inventory }))
   }, 60_000)
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => a.close()))
-    await bootstrap?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  }, 30_000)
+  afterAll(() => c?.close(), 30_000)
 
   it('after a join: members, joins, gossip by type, probe round trips; promtool-clean', async () => {
     const base = `http://${agents[0]!.api}`

@@ -8,22 +8,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { Ajv2020 } from 'ajv/dist/2020.js'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import type { MeshEvent } from '../agent/protocol/mesh-types.js'
+import type { RunningAgent } from '../agent/main.js'
 import { testMachine, tokenFromScript } from '../coordinator/testing.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
 import { syntheticIdentity } from '../sim/synthetic-machines.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { InProcessCluster, untilAlive } from './support/in-process-cluster.js'
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> }
 
@@ -90,42 +82,21 @@ async function lint(doc: unknown): Promise<void> {
 }
 
 describe('agent API description', () => {
-  let dir: string
-  let bootstrap: BootstrapNode
+  let cluster: InProcessCluster
   const agents: RunningAgent[] = []
-  const cluster = `openapi-${randomBytes(3).toString('hex')}`
-  const machines = [0, 1].map((i) => ({ m: syntheticIdentity(i), seed: randomBytes(32).toString('hex') }))
+  const machines = [0, 1].map((i) => syntheticIdentity(i))
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-openapi-'))
-    bootstrap = await startBootstrapNode()
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: machines.map(({ m, seed }) => ({ id: m.id, key: publicKeyHexFromSeed(Buffer.from(seed, 'hex')) })) }))
-    for (const [i, { m, seed }] of machines.entries()) {
-      const config = resolveAgentConfig({ cluster, nodeId: m.id, seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'r1', comps: m.comps, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
+    cluster = await InProcessCluster.create('openapi', machines.map((m) => ({ id: m.id })))
+    for (const [i, m] of machines.entries()) {
       // The first agent serves its inventory; the second has collection off (501, and 502 when forwarded).
-      agents.push(await startAgent(config, { logger: pino({ level: 'silent' }), ...(i === 0 ? { inventory: { collect: async () => m.machine.inventory } } : {}) }))
+      agents.push(await cluster.start(i, { image: 'v1', domain: 'r1', comps: m.comps }, i === 0 ? { inventory: { collect: async () => m.machine.inventory } } : {}))
     }
     // Both see each other alive (event stream, with a deadline).
-    const a = agents[0]!
-    await new Promise<void>((resolve, reject) => {
-      const done = () => a.runtime.view().filter((v) => v.status === 'alive' && v.record).length === 2
-      if (done()) return resolve()
-      const timer = setTimeout(() => reject(new Error('agents did not meet within 60 s')), 60_000)
-      const on = (_e: MeshEvent) => {
-        if (!done()) return
-        clearTimeout(timer)
-        a.runtime.off('event', on)
-        resolve()
-      }
-      a.runtime.on('event', on)
-    })
+    await untilAlive(agents[0]!, 2, 60_000)
   }, 90_000)
 
-  afterAll(async () => {
-    await Promise.all(agents.map((a) => a.close()))
-    await bootstrap?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  }, 30_000)
+  afterAll(() => cluster?.close(), 30_000)
 
   it('is valid OpenAPI 3.1 and every route answers as documented', async () => {
     const [a, b] = agents as [RunningAgent, RunningAgent]

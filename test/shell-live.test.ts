@@ -6,22 +6,18 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { pino } from 'pino'
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openShell } from '../agent/api/shell-client.js'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { ed25519Keyring, publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
+import type { RunningAgent } from '../agent/main.js'
+import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { signGrant, type ShellGrant } from '../agent/protocol/shell-grant.js'
 import { writeOperatorKey } from '../cli/operator-key.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 const SHOAL = fileURLToPath(new URL('../bin/shoal.js', import.meta.url))
 const pty = createRequire(import.meta.url)('node-pty') as typeof import('node-pty')
@@ -43,43 +39,30 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
 }
 
 describe('shoal shell on a live agent', () => {
+  let cluster: InProcessCluster
   let dir: string
-  let bootstrap: BootstrapNode
   let a: RunningAgent
   let b: RunningAgent
   let keyFile: string
-  const cluster = `shell-${randomBytes(3).toString('hex')}`
-  const seeds = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')]
   const bob = ed25519Keyring(randomBytes(32))
   const carol = ed25519Keyring(randomBytes(32))
   let alicePub: string
-  let members: { id: string; key: string }[]
-  const rosterFile = () => join(dir, 'roster.json')
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-shell-'))
+    cluster = await InProcessCluster.create('shell', [{ id: 'node-0' }, { id: 'node-1' }])
+    dir = cluster.dir
     keyFile = join(dir, 'alice.key')
     alicePub = await writeOperatorKey(keyFile)
-    bootstrap = await startBootstrapNode()
-    members = seeds.map((s, i) => ({ id: `node-${i}`, key: publicKeyHexFromSeed(Buffer.from(s, 'hex')) }))
-    await writeFile(rosterFile(), JSON.stringify({ cluster, members, operators: [{ name: 'alice', key: alicePub }, { name: 'bob', key: bob.publicKey }] }))
-    const config = (i: number) =>
-      resolveAgentConfig({ cluster, nodeId: `node-${i}`, seedHex: seeds[i], rosterFile: rosterFile(), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
-    const logger = pino({ level: 'silent' })
-    a = await startAgent(config(0), { logger })
-    b = await startAgent(config(1), { logger })
+    await cluster.writeRoster({ operators: [{ name: 'alice', key: alicePub }, { name: 'bob', key: bob.publicKey }] })
+    a = await cluster.start(0)
+    b = await cluster.start(1)
     await eventually('node-0 to see node-1 with its API', async () => {
       const c = await getJson(a.api, '/v1/cluster')
       return c.nodes.some((n: any) => n.id === 'node-1' && n.status === 'alive' && n.api) ? true : undefined
     }, 60_000)
   }, 120_000)
 
-  afterAll(async () => {
-    await a?.close()
-    await b?.close()
-    await bootstrap?.close()
-    if (dir) await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => cluster?.close())
 
   it('runs an interactive shell in a pty: type, read, resize, and `exit 3` becomes the CLI exit status 3', async () => {
     const term = pty.spawn(process.execPath, [SHOAL, 'shell', 'node-1', '--agent', a.api, '--key', keyFile, '--operator', 'alice'], {
@@ -173,7 +156,7 @@ describe('shoal shell on a live agent', () => {
     expect(await attempt(once)).toBe('exit 0')
     expect(await attempt(once)).toBe('replayed')
     // Remove bob from the roster: his next grant is refused once the agent reread the file.
-    await writeFile(rosterFile(), JSON.stringify({ cluster, members, operators: [{ name: 'alice', key: alicePub }] }))
+    await cluster.writeRoster({ operators: [{ name: 'alice', key: alicePub }] })
     await eventually('bob to be refused after removal', async () => ((await attempt(signGrant(grant(), bob))) === 'unknown-operator' ? true : undefined))
     const after = (await getJson(b.api, '/v1/self')).shell.refused
     for (const reason of ['unsigned', 'malformed', 'bad-signature', 'expired', 'too-long', 'wrong-node', 'replayed']) expect(after[reason] - before[reason], reason).toBe(1)
