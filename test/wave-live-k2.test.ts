@@ -24,7 +24,7 @@ import { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
 import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
-import { agentSelf, until, WaveWatch, type WaveFigures } from './support/wave-watch.js'
+import { keepLogs, startWave, untilReadyForWave, untilWaveDone, WaveWatch, type LiveLog, type WaveFigures } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live-k2: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
@@ -45,7 +45,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   let session: CephSession
   let live!: LiveCluster
   let watch: WaveWatch
-  const logs: { id: string; t: number; msg: string; j: Record<string, any> }[] = []
+  let logs: LiveLog[] = []
   const reboots: { id: string; at: number }[] = []
   /** What Ceph said at each reboot (queried as the agent exits, before the harness stops its OSD). */
   const atReboot: { id: string; at: number; othersDown: string[]; notClean: string[] }[] = []
@@ -53,28 +53,14 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   const sharing = new Set<string>()
   const pair = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
 
-  const agentsNow = async () => JSON.stringify(await Promise.all(live.workers.map(async (w) => [w.id, w.image, live.running(w), (await agentSelf(w.api))?.wave])))
 
   /** Starts a wave to `target` and waits until every worker is on it, released and uncordoned, and the coordinator says done. */
   async function runWave(target: string): Promise<{ id: string; t0: number; makespanMs: number; f: WaveFigures }> {
     watch.reset()
     const t0 = Date.now()
-    const r = await live.coordinator.call('POST', '/v1/waves', { target, maxUnavailable: K, failureDomain: 'domain', nodeTimeoutMs: 120_000 })
-    expect(r.status, JSON.stringify(r.json)).toBe(201)
-    const id = r.json.id as string
-    await until(
-      live,
-      async () => {
-        if (!live.workers.every((w) => w.image === target && live.running(w) && w.api)) return false
-        const s = await Promise.all(live.workers.map((w) => agentSelf(w.api)))
-        if (!s.every((x) => x?.wave?.wave === id && x.wave.phase === 'ready' && !x.wave.lease) || !W.every((n) => live.kube.nodes.get(n)?.spec.unschedulable !== true)) return false
-        // The agents' log lines travel through a pipe and may trail their API: wait for each node's end of cycle.
-        if (!W.every((n) => logs.some((l) => l.id === n && l.t >= t0 && cycleEnd(l, id)))) return false
-        return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
-      },
-      240_000,
-      async () => `all workers on ${target}, released, uncordoned, and the wave done; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${id}`)).json)}; agents ${await agentsNow()}; watch ${JSON.stringify(watch.f)}`,
-    )
+    const id = await startWave(live, { target, maxUnavailable: K, failureDomain: 'domain', nodeTimeoutMs: 120_000 })
+    // The agents' log lines travel through a pipe and may trail their API: wait for each node's end of cycle.
+    await untilWaveDone(live, id, target, 240_000, () => W.every((n) => logs.some((l) => l.id === n && l.t >= t0 && cycleEnd(l, id))), () => `; watch ${JSON.stringify(watch.f)}`)
     return { id, t0, makespanMs: Date.now() - t0, f: watch.reset() }
   }
 
@@ -169,10 +155,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
         kube.addPdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: K })
       },
     })
-    live.on('log', (id: string, j: Record<string, any>) => {
-      if (typeof j.msg === 'string') logs.push({ id, t: typeof j.time === 'number' ? j.time : Date.now(), msg: j.msg, j })
-      if (process.env.WAVE_LIVE_LOG) appendFileSync(process.env.WAVE_LIVE_LOG, JSON.stringify({ src: id, ...j }) + '\n')
-    })
+    logs = keepLogs(live)
     live.on('reboot', (id: string, at: number) => {
       reboots.push({ id, at })
       // The moment this machine goes down: is every other host back, every PG clean?
@@ -190,12 +173,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
     for (const pg of Array.isArray(pgs) ? pgs : (pgs.pg_stats ?? [])) for (const a of pg.up) for (const b of pg.up) if (a !== b) sharing.add(pair(ceph.hostOf(a), ceph.hostOf(b)))
     watch = new WaveWatch({ live, ceph, session, limit: K })
     watch.start()
-    await until(
-      live,
-      async () => (await Promise.all(live.workers.map((w) => agentSelf(w.api)))).every((s) => s?.wave?.phase === 'ready' && s.wave.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
-      90_000,
-      () => 'every worker publishing pre and post gates passing, its vote out of the after-boot quiet period',
-    )
+    await untilReadyForWave(live, 90_000)
   }, 300_000)
 
   afterAll(async () => {

@@ -19,7 +19,7 @@ import { CephSession } from '../agent/health/ceph-session.js'
 import { main as shoal } from '../cli/main.js'
 import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
-import { agentSelf, until, WaveWatch } from './support/wave-watch.js'
+import { agentsNow, keepLogs, startWave, until, untilReadyForWave, untilWaveDone, WaveWatch, type LiveLog } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live-two: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
@@ -31,9 +31,8 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
   let session: CephSession
   let live!: LiveCluster
   let watch: WaveWatch
-  const logs: { id: string; t: number; msg: string; j: Record<string, any> }[] = []
+  let logs: LiveLog[] = []
 
-  const agentsNow = async () => JSON.stringify(await Promise.all(live.workers.map(async (w) => [w.id, w.image, live.running(w), (await agentSelf(w.api))?.wave])))
 
   /** `shoal upgrade ARGS` as an operator runs it against this coordinator: exit code and printed text. */
   async function cli(args: string[]): Promise<{ code: number; text: string }> {
@@ -47,19 +46,11 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
     await ceph.start()
     session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 })
     live = new LiveCluster({ workers: W, images: ['v1', 'v2', 'v3'], ceph })
-    live.on('log', (id: string, j: Record<string, any>) => {
-      if (typeof j.msg === 'string') logs.push({ id, t: typeof j.time === 'number' ? j.time : Date.now(), msg: j.msg, j })
-      if (process.env.WAVE_LIVE_LOG) appendFileSync(process.env.WAVE_LIVE_LOG, JSON.stringify({ src: id, ...j }) + '\n')
-    })
+    logs = keepLogs(live)
     await live.start()
     watch = new WaveWatch({ live, ceph, session, limit: 1 })
     watch.start()
-    await until(
-      live,
-      async () => (await Promise.all(live.workers.map((w) => agentSelf(w.api)))).every((s) => s?.wave?.phase === 'ready' && s.wave.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
-      90_000,
-      async () => `both workers publishing pre and post gates passing, out of the after-boot quiet period: ${await agentsNow()}`,
-    )
+    await untilReadyForWave(live, 90_000)
   }, 300_000)
 
   afterAll(async () => {
@@ -72,20 +63,8 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
   it('size 2 / min_size 1: a K=1 wave over two workers completes, the coordinator breaking the tie', async () => {
     watch.reset()
     const t0 = Date.now()
-    const r = await live.coordinator.call('POST', '/v1/waves', { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 120_000 })
-    expect(r.status, JSON.stringify(r.json)).toBe(201)
-    const id = r.json.id as string
-    await until(
-      live,
-      async () => {
-        if (!live.workers.every((w) => w.image === 'v2' && live.running(w) && w.api)) return false
-        const s = await Promise.all(live.workers.map((w) => agentSelf(w.api)))
-        if (!s.every((x) => x?.wave?.wave === id && x.wave.phase === 'ready' && !x.wave.lease)) return false
-        return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
-      },
-      180_000,
-      async () => `both workers on v2 and the wave done; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${id}`)).json)}; agents ${await agentsNow()}`,
-    )
+    const id = await startWave(live, { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 120_000 })
+    await untilWaveDone(live, id, 'v2', 180_000)
     const makespanMs = Date.now() - t0
     const f = watch.reset()
     // Every lease the vote won in this wave, with who was in its quorum.

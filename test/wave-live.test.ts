@@ -19,7 +19,7 @@ import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
 import { run as upgradeCli } from '../cli/commands/upgrade.js'
 import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
 import { LiveCluster } from './support/live-cluster.js'
-import { agentSelf as self, until as waitUntil } from './support/wave-watch.js'
+import { agentSelf as self, agentsNow, startWave, until as waitUntil, untilReadyForWave, untilWaveDone } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
@@ -36,12 +36,6 @@ async function statusCli(id: string): Promise<{ code: number; text: string }> {
   const out: string[] = []
   const code = await upgradeCli(['status', id, '--coordinator', live.coordinator.url, '--admin-token', live.coordinator.adminToken], { out: (l) => out.push(l), err: (l) => out.push(l) })
   return { code, text: out.join('\n') }
-}
-
-/** Every agent's wave status (and counters), for a failure message. */
-async function agentsNow(): Promise<string> {
-  const s = await Promise.all(live.workers.map(async (w) => [w.id, w.image, live.running(w), (await self(w.api))?.wave] as const))
-  return JSON.stringify(s)
 }
 
 describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Kubernetes, the real coordinator', () => {
@@ -120,11 +114,7 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
     // vote has finished the after-boot quiet period (a node that boots within the clock-skew
     // bound of a wave's start must relearn promises from others that are relearning too:
     // see docs/waves-agent.md, "cold start").
-    await until(
-      async () => (await Promise.all(live.workers.map((w) => self(w.api)))).every((s) => s?.wave?.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
-      60_000,
-      () => 'every worker publishing pre and post gates passing, its vote out of the after-boot quiet period',
-    )
+    await untilReadyForWave(live, 60_000)
   }, 240_000)
 
   afterAll(async () => {
@@ -137,19 +127,8 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
 
   it('K=1 over 3 workers: one at a time, noout on the rebooting host, no PG inactive, all on v2, the wave done', async () => {
     const t0 = Date.now()
-    const r = await live.coordinator.call('POST', '/v1/waves', { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 90_000 })
-    expect(r.status, JSON.stringify(r.json)).toBe(201)
-    const id = r.json.id as string
-    await until(
-      async () => {
-        if (!live.workers.every((w) => w.image === 'v2' && live.running(w) && w.api)) return false
-        const s = await Promise.all(live.workers.map((w) => self(w.api)))
-        if (!s.every((x) => x?.wave?.wave === id && x.wave.phase === 'ready' && !x.wave.lease) || !W.every((n) => live.kube.nodes.get(n)?.spec.unschedulable !== true)) return false
-        return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
-      },
-      150_000,
-      async () => `all workers on v2, released, uncordoned, and the wave done; images ${live.workers.map((w) => `${w.id}=${w.image}`).join(' ')}; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${id}`)).json)}; agents ${await agentsNow()}`,
-    )
+    const id = await startWave(live, { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 90_000 })
+    await untilWaveDone(live, id, 'v2', 150_000)
     const makespan = Date.now() - t0
     // noout is cleared everywhere once the wave is over.
     const dump = await session.json(['osd', 'dump'], CephOsdDump)
@@ -210,10 +189,8 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
     live.once('down', (n: string) => {
       gone = n
     })
-    const r = await live.coordinator.call('POST', '/v1/waves', { target: 'v3', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: NODE_TIMEOUT_MS })
-    expect(r.status, JSON.stringify(r.json)).toBe(201)
-    const id = r.json.id as string
-    await until(() => gone !== '', 90_000, async () => `a second worker rebooting in ${id}; agents ${await agentsNow()}`)
+    const id = await startWave(live, { target: 'v3', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: NODE_TIMEOUT_MS })
+    await until(() => gone !== '', 90_000, async () => `a second worker rebooting in ${id}; agents ${await agentsNow(live)}`)
     live.off('reboot', onReboot)
     for (const w of live.workers) w.stayDown = false
     const upgraded = live.workers.filter((w) => w.id !== gone && w.image === 'v3').map((w) => w.id)
@@ -248,7 +225,7 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
     await until(
       async () => (await Promise.all(others.map((w) => self(w.api)))).every((x) => x?.wave?.held.halted && (x.wave.held.reason ?? '').includes(gone)),
       30_000,
-      async () => `survivors report the wave halted on ${gone}: ${await agentsNow()}`,
+      async () => `survivors report the wave halted on ${gone}: ${await agentsNow(live)}`,
     )
     expect(reboots.length - before).toBe(2)
     console.log(JSON.stringify({ bench: 'wave.live.halt', node: gone, nodeTimeoutMs: NODE_TIMEOUT_MS, downToHaltedMs: haltMs, leaseToHaltedMs: sinceLeaseMs, reason: st.reason }))
@@ -281,7 +258,7 @@ describe.skipIf(!cephInstalled)('upgrade wave on real agents, real Ceph, fake Ku
         return (await live.coordinator.call('GET', `/v1/waves/${rid}`)).json.state === 'done'
       },
       150_000,
-      async () => `rollback ${rid} done with every worker on v2; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${rid}`)).json)}; agents ${await agentsNow()}`,
+      async () => `rollback ${rid} done with every worker on v2; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${rid}`)).json)}; agents ${await agentsNow(live)}`,
     )
     const end = (await live.coordinator.call('GET', `/v1/waves/${rid}`)).json
     expect(end.nodes.map((n: { node: string; state: string; image: string }) => [n.node, n.state, n.image])).toEqual(W.map((n) => [n, 'done', 'v2']))

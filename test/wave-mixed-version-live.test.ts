@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { NEXT_MINOR_FIELD, NEXT_MINOR_TYPE } from '../agent/main.js'
 import { LiveCluster } from './support/live-cluster.js'
+import { startWave, until, untilReadyForWave, untilWaveDone } from './support/wave-watch.js'
 
 const W = ['w1', 'w2', 'w3', 'w4']
 const NEXT = new Set(['w2', 'w4'])
@@ -28,17 +29,6 @@ async function get(api: string | undefined, path: string): Promise<Json | undefi
 }
 
 let live!: LiveCluster
-
-/** Re-checks `pred` every 150 ms until it holds; throws with `what()` at the deadline. */
-async function until(pred: () => boolean | Promise<boolean>, deadlineMs: number, what: () => string | Promise<string>): Promise<void> {
-  const end = Date.now() + deadlineMs
-  for (;;) {
-    if (live?.errors.length) throw live.errors[0]
-    if (await pred()) return
-    if (Date.now() > end) throw new Error(`not within ${deadlineMs} ms: ${await what()}`)
-    await new Promise<void>((r) => setTimeout(r, 150))
-  }
-}
 
 /** Each worker's view of the workers: id -> status. */
 async function views(): Promise<Map<string, Map<string, string>>> {
@@ -72,12 +62,8 @@ describe('a wave across protocol versions: half the agents on the next minor', (
         await new Promise<void>((r) => setTimeout(r, 150))
       }
     })()
-    await until(everyoneSeesEveryoneAlive, 60_000, async () => `every worker sees every worker alive: ${JSON.stringify([...(await views())].map(([k, v]) => [k, [...v]]))}`)
-    await until(
-      async () => (await Promise.all(live.workers.map((w) => get(w.api, '/v1/self')))).every((s) => s?.wave?.gates?.pre === true && s.wave.abstaining === false),
-      60_000,
-      () => 'every worker publishing a passing pre gate, out of its after-boot quiet period',
-    )
+    await until(live, everyoneSeesEveryoneAlive, 60_000, async () => `every worker sees every worker alive: ${JSON.stringify([...(await views())].map(([k, v]) => [k, [...v]]))}`)
+    await untilReadyForWave(live, 60_000)
   }, 180_000)
 
   afterAll(async () => {
@@ -89,6 +75,7 @@ describe('a wave across protocol versions: half the agents on the next minor', (
   it('the older agents hear the newer ones: their records verify with the extra field kept, their new message type is counted and ignored', async () => {
     // A new message type arrives every second: wait until each old agent has counted some.
     await until(
+      live,
       async () => (await Promise.all(live.workers.filter((w) => !NEXT.has(w.id)).map((w) => get(w.api, '/v1/self')))).every((s) => (s?.counters?.transport?.ignoredTypes?.[NEXT_MINOR_TYPE] ?? 0) >= 2),
       30_000,
       () => `old agents counting ${NEXT_MINOR_TYPE}`,
@@ -116,19 +103,10 @@ describe('a wave across protocol versions: half the agents on the next minor', (
 
   it('K=1: the wave finishes, one at a time, every worker on v2, every worker seeing every other alive', async () => {
     const t0 = Date.now()
-    const r = await live.coordinator.call('POST', '/v1/waves', { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 90_000 })
-    expect(r.status, JSON.stringify(r.json)).toBe(201)
-    const id = r.json.id as string
-    await until(
-      async () => {
-        if (!live.workers.every((w) => w.image === 'v2' && live.running(w) && w.api)) return false
-        return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
-      },
-      150_000,
-      async () => `all on v2 and the wave done; images ${live.workers.map((w) => `${w.id}=${w.image}`).join(' ')}; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${id}`)).json)}`,
-    )
+    const id = await startWave(live, { target: 'v2', maxUnavailable: 1, failureDomain: 'domain', nodeTimeoutMs: 90_000 })
+    await untilWaveDone(live, id, 'v2', 150_000)
     const makespanMs = Date.now() - t0
-    await until(everyoneSeesEveryoneAlive, 30_000, async () => `every worker sees every worker alive after the wave: ${JSON.stringify([...(await views())].map(([k, v]) => [k, [...v]]))}`)
+    await until(live, everyoneSeesEveryoneAlive, 30_000, async () => `every worker sees every worker alive after the wave: ${JSON.stringify([...(await views())].map(([k, v]) => [k, [...v]]))}`)
     expect(maxUnavailable).toBe(1)
     const st = (await live.coordinator.call('GET', `/v1/waves/${id}`)).json
     expect(st.nodes.map((n: Json) => [n.node, n.state, n.image])).toEqual(W.map((n) => [n, 'done', 'v2']))

@@ -17,6 +17,7 @@
  * Also helpers every live wave test needs: an agent's GET /v1/self, and a condition wait
  * with a deadline.
  */
+import { appendFileSync } from 'node:fs'
 import { CephOsdDump, CephStatus } from '../../agent/health/ceph-schemas.js'
 import type { CephSession } from '../../agent/health/ceph-session.js'
 import { pgStatesOf, type CephCluster } from '../../harness/ceph-cluster.js'
@@ -51,6 +52,71 @@ export async function until(live: LiveCluster, pred: () => boolean | Promise<boo
     if (Date.now() > end) throw new Error(`not within ${deadlineMs} ms: ${await what()}`)
     await new Promise<void>((r) => setTimeout(r, 150))
   }
+}
+
+/** A log line of the live cluster (an agent's or the coordinator's), as the tests keep them. */
+export interface LiveLog {
+  id: string
+  t: number
+  msg: string
+  j: Record<string, any>
+}
+
+/** Keeps every log line of `live` in the returned array (and appends it to $WAVE_LIVE_LOG when set). Call before live.start(). */
+export function keepLogs(live: LiveCluster): LiveLog[] {
+  const logs: LiveLog[] = []
+  live.on('log', (id: string, j: Record<string, any>) => {
+    if (typeof j.msg === 'string') logs.push({ id, t: typeof j.time === 'number' ? j.time : Date.now(), msg: j.msg, j })
+    if (process.env.WAVE_LIVE_LOG) appendFileSync(process.env.WAVE_LIVE_LOG, JSON.stringify({ src: id, ...j }) + '\n')
+  })
+  return logs
+}
+
+/** Every worker's id, image, process state and wave status, for a failure message. */
+export async function agentsNow(live: LiveCluster): Promise<string> {
+  return JSON.stringify(await Promise.all(live.workers.map(async (w) => [w.id, w.image, live.running(w), (await agentSelf(w.api))?.wave])))
+}
+
+/**
+ * Before a wave: every worker judges itself ready to go down (its pre gate) and up (post),
+ * and its vote has finished the after-boot quiet period (a node that boots within the
+ * clock-skew bound of a wave's start must relearn promises from others that are relearning
+ * too: docs/waves-agent.md, "cold start").
+ */
+export function untilReadyForWave(live: LiveCluster, deadlineMs: number): Promise<void> {
+  return until(
+    live,
+    async () => (await Promise.all(live.workers.map((w) => agentSelf(w.api)))).every((s) => s?.wave?.phase === 'ready' && s.wave.gates?.pre === true && s.wave.gates.post === true && s.wave.abstaining === false),
+    deadlineMs,
+    async () => `every worker publishing pre and post gates passing, its vote out of the after-boot quiet period: ${await agentsNow(live)}`,
+  )
+}
+
+/** Starts a wave through the waves API (POST /v1/waves); throws with the coordinator's answer unless it is 201. Its id. */
+export async function startWave(live: LiveCluster, body: Record<string, unknown>): Promise<string> {
+  const r = await live.coordinator.call('POST', '/v1/waves', body)
+  if (r.status !== 201) throw new Error(`POST /v1/waves ${JSON.stringify(body)}: ${r.status} ${JSON.stringify(r.json)}`)
+  return r.json.id as string
+}
+
+/**
+ * Until wave `id` is over everywhere: every worker runs `target`, its agent says it is ready
+ * in that wave without a lease, no node is cordoned, `extra()` holds, and the coordinator
+ * says done.
+ */
+export function untilWaveDone(live: LiveCluster, id: string, target: string, deadlineMs: number, extra: () => boolean = () => true, detail: () => string = () => ''): Promise<void> {
+  return until(
+    live,
+    async () => {
+      if (!live.workers.every((w) => w.image === target && live.running(w) && w.api)) return false
+      const s = await Promise.all(live.workers.map((w) => agentSelf(w.api)))
+      if (!s.every((x) => x?.wave?.wave === id && x.wave.phase === 'ready' && !x.wave.lease) || !live.workers.every((w) => live.kube.nodes.get(w.id)?.spec.unschedulable !== true)) return false
+      if (!extra()) return false
+      return (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state === 'done'
+    },
+    deadlineMs,
+    async () => `every worker on ${target}, released, uncordoned, and the wave done; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${id}`)).json)}; agents ${await agentsNow(live)}${detail()}`,
+  )
 }
 
 export interface WaveFigures {
