@@ -178,4 +178,4 @@ export function resolveId(given: string, known: Iterable<string>, what = 'node')
 }
 
 /** The one table renderer (agent/api/render.ts), re-exported for the CLI's commands. */
-export { table } from '../../agent/api/render.js'
+export { table } from '../agent/api/render.js'

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest'
-import { table as cliTable } from '../../coordinator/cli/args.js'
 import { table } from './render.js'
 
 describe('table: the one renderer of every CLI table', () => {
@@ -7,9 +6,5 @@ describe('table: the one renderer of every CLI table', () => {
     expect(table(['ID', 'STATUS', 'WHY'], [['node-1', 'alive', 'ok'], ['n2', undefined, ''], ['n3', 0, null]])).toBe(
       ['ID      STATUS  WHY', 'node-1  alive   ok', 'n2      -       -', 'n3      0       -'].join('\n'),
     )
-  })
-
-  it('is what the CLI commands render with', () => {
-    expect(cliTable).toBe(table)
   })
 })

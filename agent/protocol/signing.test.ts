@@ -20,7 +20,7 @@ const nat = fc.nat({ max: 2 ** 31 })
 
 /** Every kind's real encoder, fed arbitrary field values. */
 const encoders: Record<SignedKind, fc.Arbitrary<Uint8Array>> = {
-  record: fc.record({ id: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/), inc: nat, ver: nat, image: str, domain: str, api: fc.option(fc.constant('127.0.0.1:7400'), { nil: undefined }) }).map((r) => {
+  record: fc.record({ id: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,20}$/), inc: nat, ver: nat, image: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._+-]{0,20}$/), domain: str, api: fc.option(fc.constant('127.0.0.1:7400'), { nil: undefined }) }).map((r) => {
     let bytes: Uint8Array = new Uint8Array()
     const body = { id: r.id, key: 'ab'.repeat(32), inc: r.inc, ver: r.ver, image: r.image, phase: 'ready', domain: r.domain, ...(r.api ? { api: r.api } : {}), inv: {}, health: { status: 'ok', conditions: [] }, comps: [] } as unknown as NodeRecordBody
     signRecord(body, { publicKey: '', verify: () => true, sign: (b) => ((bytes = b), new Uint8Array(64)) })
