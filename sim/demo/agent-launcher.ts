@@ -4,7 +4,7 @@
  * start`, the live tests and bench/live.ts all start agents through LocalCluster.
  */
 import { createHash } from 'node:crypto'
-import { mkdirSync, realpathSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -36,7 +36,22 @@ const REQUIRE_BANNER = "import { createRequire as __shoalCreateRequire } from 'n
 export function agentBundlePath(): string {
   mkdirSync(BUNDLE_DIR, { recursive: true })
   const tree = createHash('sha256').update(realpathSync(REPO_ROOT)).digest('hex').slice(0, 12)
-  return join(realpathSync(BUNDLE_DIR), `agent-${tree}-${process.pid}.mjs`)
+  const dir = realpathSync(BUNDLE_DIR)
+  // A process killed by a signal never removed its bundle: remove this tree's bundles whose process is gone.
+  for (const f of readdirSync(dir)) {
+    const pid = Number(new RegExp(`^agent-${tree}-(\\d+)\\.mjs$`).exec(f)?.[1])
+    if (pid && pid !== process.pid && !alive(pid)) rmSync(join(dir, f), { force: true })
+  }
+  return join(dir, `agent-${tree}-${process.pid}.mjs`)
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 let launcher: Promise<string[]> | undefined
