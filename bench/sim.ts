@@ -77,7 +77,7 @@ for (const n of sizes) {
     else detect.push(at - from)
     c.sim.runFor(2000)
   }
-  const fpCrash = c.knowledge.falseAccusations.filter((f) => f.status === 'dead').length
+  const fpCrash = c.knowledge.falseDead
   emit({ bench: 'sim.crash', n, seed, crashes, undetected, p50MsDeadAtAll: fig(detect, 50), p99MsDeadAtAll: fig(detect, 99), falsePositives: fpCrash, targetMs: 5000, met: undetected === 0 && (fig(detect, 99) ?? Infinity) <= 5000 && fpCrash === 0, wallMs: Math.round(performance.now() - w) })
 
   // Churn: a node power-cycles every 2 s (off for 10 s, back as a fresh instance that must resync); 20 s window.
@@ -85,19 +85,19 @@ for (const n of sizes) {
   const windowMs = 20_000
   const cycles = scheduleChurn(c, 2000, 10_000, c.sim.now + windowMs)
   const churn = measureBandwidth(c, windowMs)
-  const fpChurn = c.knowledge.falseAccusations.filter((f) => f.status === 'dead').length - fpCrash
+  const fpChurn = c.knowledge.falseDead - fpCrash
   emit({ bench: 'sim.churn', n, seed, windowMs, powerCycles: cycles.count(), bytesPerSecPerNode: round3(churn.meanBps), kbitPerSecPerNode: kbit(churn.meanBps), maxKbitPerSecPerNode: kbit(churn.maxBps), falsePositives: fpChurn, wallMs: Math.round(performance.now() - w) })
 
   // A shorter false-positive soak at this N (10 simulated minutes, each node pausing 50–500 ms about every 10 minutes).
   // Only at N <= 100: at 1000 it would cost minutes of CPU.
   if (n <= 100) {
     w = performance.now()
-    const fp0 = c.knowledge.falseAccusations.filter((f) => f.status === 'dead').length
-    const sus0 = c.knowledge.falseAccusations.filter((f) => f.status === 'suspect').length
+    const fp0 = c.knowledge.falseDead
+    const sus0 = c.knowledge.falseSuspect
     const p = schedulePauses(c, { everyMs: 600_000, minMs: 50, maxMs: 500 }, c.sim.now + 600_000)
     c.sim.runFor(600_000)
-    const fps = c.knowledge.falseAccusations.filter((f) => f.status === 'dead').length - fp0
-    const sus = c.knowledge.falseAccusations.filter((f) => f.status === 'suspect').length - sus0
+    const fps = c.knowledge.falseDead - fp0
+    const sus = c.knowledge.falseSuspect - sus0
     emit({ bench: 'sim.fp', n, seed, simulatedHours: round3(600_000 / 3600_000), pauses: p.count(), pauseMs: '50-500', falsePositives: fps, liveSuspicions: sus, met: fps === 0, wallMs: Math.round(performance.now() - w) })
   }
 }

@@ -36,6 +36,7 @@ describe('mesh on the simulator (LAN latencies)', () => {
     expect(at, `seed ${SEED}: dead at ${c.knowledge.deadAt('w0042')} of 99`).toBeDefined()
     c.sim.runFor(10_000)
     expect(c.knowledge.falseAccusations.filter((f) => f.status === 'dead'), `seed ${SEED}`).toEqual([])
+    expect(c.knowledge.falseDead, `seed ${SEED}`).toBe(0)
     // The survivors still agree on everything else.
     expect(c.knowledge.converged()).toBe(true)
   })

@@ -2,7 +2,10 @@
  * Who knows what, across a simulated mesh: for every (observer, subject) pair, the
  * liveness status and record version the observer holds, kept up to date from the
  * nodes' own `event` effects (member / record), so a convergence question is O(1) to
- * ask after every simulated event. Memory: ~17 bytes per pair (17 MB at N=1000).
+ * ask after every simulated event. Memory: 6 bytes per pair (6 MB at N=1000, 600 MB at
+ * N=10,000): a status byte, a converged byte, and the index of the record version held in
+ * the subject's own list of versions seen (records are shared objects, versions few).
+ * False accusations are counted, with the first few kept as samples, not stored per event.
  *
  * "Converged" means what the operator relies on: every up node sees every other up node
  * alive, holding that node's current record.
@@ -47,12 +50,42 @@ export class RecordWatch {
   }
 }
 
+/** Samples of false accusations kept per status; the rest are only counted. */
+const SAMPLES_KEPT = 20
+
+/** The (inc, ver) versions of one subject's record seen in the run; index 0 is "none". */
+class Versions {
+  readonly inc: number[] = [0]
+  readonly ver: number[] = [0]
+  private readonly byKey = new Map<string, number>()
+  private readonly byBody = new WeakMap<object, number>()
+
+  /** The index of (inc, ver), added if new; `body` (a shared record object) is a fast path. */
+  indexOf(inc: number, ver: number, body?: object): number {
+    if (body) {
+      const hit = this.byBody.get(body)
+      if (hit !== undefined) return hit
+    }
+    const key = `${inc}:${ver}`
+    let i = this.byKey.get(key)
+    if (i === undefined) {
+      i = this.inc.length
+      this.inc.push(inc)
+      this.ver.push(ver)
+      this.byKey.set(key, i)
+    }
+    if (body) this.byBody.set(body, i)
+    return i
+  }
+}
+
 export class Knowledge {
   readonly n: number
   private readonly index = new Map<string, number>()
   private readonly status: Uint8Array
-  private readonly recInc: Float64Array
-  private readonly recVer: Float64Array
+  /** Per pair: index into versions[subject] of the record the observer holds (0: none). */
+  private readonly recIdx: Uint32Array
+  private readonly versions: Versions[]
   private readonly good: Uint8Array
   private readonly up: Uint8Array
   private readonly curInc: Float64Array
@@ -63,8 +96,16 @@ export class Knowledge {
   private goodCount = 0
   private upCount = 0
   private watches: RecordWatch[] = []
-  /** A live node marked suspect or dead by some observer (suspect: refuted later, a cost; dead: a false positive). */
+  /**
+   * A live node marked suspect or dead by some observer (suspect: refuted later, a cost;
+   * dead: a false positive): the first few of each status. The counts are `falseDead` and
+   * `falseSuspect`.
+   */
   readonly falseAccusations: FalseAccusation[] = []
+  /** Times an observer marked a live node dead (false positives), over the run. */
+  falseDead = 0
+  /** Times an observer marked a live node suspect (each refuted or a false positive later). */
+  falseSuspect = 0
 
   /** `ids`: every id that may ever run in this simulation (the roster). */
   constructor(
@@ -75,8 +116,8 @@ export class Knowledge {
     ids.forEach((id, i) => this.index.set(id, i))
     const pairs = this.n * this.n
     this.status = new Uint8Array(pairs)
-    this.recInc = new Float64Array(pairs)
-    this.recVer = new Float64Array(pairs)
+    this.recIdx = new Uint32Array(pairs)
+    this.versions = Array.from({ length: this.n }, () => new Versions())
     this.good = new Uint8Array(pairs)
     this.up = new Uint8Array(this.n)
     this.curInc = new Float64Array(this.n)
@@ -127,7 +168,8 @@ export class Knowledge {
   held(observer: string, subject: string): { status: 'unknown' | 'alive' | 'suspect' | 'dead'; inc: number; ver: number } {
     const p = this.idx(observer) * this.n + this.idx(subject)
     const st = (['unknown', 'alive', 'suspect', 'dead'] as const)[this.status[p]!]!
-    return { status: st, inc: this.recInc[p]!, ver: this.recVer[p]! }
+    const v = this.versions[this.idx(subject)]!
+    return { status: st, inc: v.inc[this.recIdx[p]!]!, ver: v.ver[this.recIdx[p]!]! }
   }
 
   /** Starts timing how fast `subject`'s current record reaches the other up nodes. */
@@ -136,9 +178,10 @@ export class Knowledge {
     const observers = new Set<string>()
     for (let o = 0; o < this.n; o++) if (o !== s && this.up[o]) observers.add(this.ids[o]!)
     const w = new RecordWatch(subject, this.curInc[s]!, this.curVer[s]!, observers, this.sim.now)
+    const v = this.versions[s]!
     for (const o of observers) {
-      const p = this.idx(o) * this.n + s
-      if (this.newerOrSame(this.recInc[p]!, this.recVer[p]!, w.inc, w.ver)) w.reachedAt.set(o, this.sim.now)
+      const r = this.recIdx[this.idx(o) * this.n + s]!
+      if (this.newerOrSame(v.inc[r]!, v.ver[r]!, w.inc, w.ver)) w.reachedAt.set(o, this.sim.now)
     }
     this.watches.push(w)
     return w
@@ -166,10 +209,9 @@ export class Knowledge {
         if (before === DEAD) this.deadCount[s]!--
         if (after === DEAD) this.deadCount[s]!++
       }
-      if (after !== ALIVE && this.up[s] && this.up[o]) this.falseAccusations.push({ at: now, observer: node, subject: ev.id, status: ev.status as 'suspect' | 'dead' })
+      if (after !== ALIVE && this.up[s] && this.up[o]) this.accused(now, node, ev.id, ev.status as 'suspect' | 'dead')
     } else {
-      this.recInc[p] = ev.record.inc
-      this.recVer[p] = ev.record.ver
+      this.recIdx[p] = this.versions[s]!.indexOf(ev.record.inc, ev.record.ver, ev.record)
       if (this.status[p] === UNKNOWN) this.status[p] = ALIVE
       for (const w of this.watches) {
         if (w.subject === ev.id && w.observers.has(node) && !w.reachedAt.has(node) && this.newerOrSame(ev.record.inc, ev.record.ver, w.inc, w.ver)) {
@@ -180,13 +222,20 @@ export class Knowledge {
     this.refresh(o, s)
   }
 
+  private accused(at: number, observer: string, subject: string, status: 'suspect' | 'dead'): void {
+    const n = status === 'dead' ? ++this.falseDead : ++this.falseSuspect
+    if (n <= SAMPLES_KEPT) this.falseAccusations.push({ at, observer, subject, status })
+  }
+
   private newerOrSame(inc: number, ver: number, wInc: number, wVer: number): boolean {
     return inc > wInc || (inc === wInc && ver >= wVer)
   }
 
   private refresh(o: number, s: number): void {
     const p = o * this.n + s
-    const g = this.up[o] && this.up[s] && this.status[p] === ALIVE && this.newerOrSame(this.recInc[p]!, this.recVer[p]!, this.curInc[s]!, this.curVer[s]!) ? 1 : 0
+    const v = this.versions[s]!
+    const r = this.recIdx[p]!
+    const g = this.up[o] && this.up[s] && this.status[p] === ALIVE && this.newerOrSame(v.inc[r]!, v.ver[r]!, this.curInc[s]!, this.curVer[s]!) ? 1 : 0
     if (g !== this.good[p]) {
       this.goodCount += g ? 1 : -1
       this.rowGood[o]! += g ? 1 : -1
@@ -208,8 +257,7 @@ export class Knowledge {
     for (let s = 0; s < this.n; s++) {
       const p = i * this.n + s
       this.status[p] = UNKNOWN
-      this.recInc[p] = 0
-      this.recVer[p] = 0
+      this.recIdx[p] = 0
     }
     this.up[i] = 1
     this.upCount++

@@ -17,7 +17,8 @@ import { Knowledge } from './knowledge.js'
 import type { NetworkConfig } from './network.js'
 import { SimKeyAuthority } from './sim-keyring.js'
 import { SimRng } from './rng.js'
-import { Simulation, type ProcessContext } from './simulation.js'
+import { SharedRecords } from './shared-records.js'
+import { meshCodec, Simulation, type ProcessContext } from './simulation.js'
 
 export interface MeshClusterOptions {
   seed: number
@@ -36,6 +37,8 @@ export class MeshCluster {
   readonly ids: readonly string[]
   readonly knowledge: Knowledge
   readonly config: MeshConfig
+  /** Every signed record of the run, one object each, shared by all the nodes that hold it. */
+  readonly records = new SharedRecords()
   private readonly keyrings = new Map<string, Keyring>()
 
   constructor(opts: MeshClusterOptions) {
@@ -47,7 +50,7 @@ export class MeshCluster {
     const authority = new SimKeyAuthority(new SimRng(opts.seed).fork())
     for (const id of this.ids) this.keyrings.set(id, authority.issue())
     this.roster = new Roster(this.ids.map((id) => ({ id, key: this.keyrings.get(id)!.publicKey })))
-    this.sim = new Simulation<MeshNode>({ seed: opts.seed, network: opts.network, factory: (ctx) => this.makeNode(ctx) })
+    this.sim = new Simulation<MeshNode>({ seed: opts.seed, network: opts.network, factory: (ctx) => this.makeNode(ctx), codec: this.records.codec(meshCodec) })
     this.knowledge = new Knowledge(this.sim, this.ids)
   }
 
@@ -80,14 +83,21 @@ export class MeshCluster {
   warmStart(n: number): void {
     this.startFirst(n)
     const ids = this.ids.slice(0, n)
-    const updates = ids.map((id) => ({ k: 'rec' as const, rec: signRecord(this.sim.process(id)!.self(), this.keyrings.get(id)!).signed }))
-    ids.forEach((id, i) => {
-      const others = updates.filter((_, j) => j !== i)
+    const updates = ids.map((id) => ({ k: 'rec' as const, rec: this.records.intern(signRecord(this.sim.process(id)!.self(), this.keyrings.get(id)!).signed) }))
+    // One node's snapshot at a time, each queued behind the previous one's: the same input
+    // order as queueing them all at once, without holding N^2 references in the queue.
+    const at = this.sim.now
+    const feed = (i: number): void => {
+      if (i >= n) return
+      const id = ids[i]!
       const from = ids[(i + 1) % n]!
+      const others = updates.filter((_, j) => j !== i)
       for (let k = 0; k < others.length; k += 200) {
-        this.sim.input(id, { type: 'message', from, msg: { v: PROTOCOL_VERSION, t: 'ae-delta', u: others.slice(k, k + 200) } })
+        this.sim.input(id, { type: 'message', from, msg: { v: PROTOCOL_VERSION, t: 'ae-delta', u: others.slice(k, k + 200) } }, at)
       }
-    })
+      this.sim.at(at, () => feed(i + 1))
+    }
+    this.sim.at(at, () => feed(0))
   }
 
   /**

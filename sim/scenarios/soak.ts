@@ -79,19 +79,19 @@ export const soak: Scenario = {
     const pauses = o['pause-every-ms']! > 0 ? schedulePauses(cluster, { everyMs: o['pause-every-ms']!, minMs: o['pause-min-ms']!, maxMs: o['pause-max-ms']! }, until) : { count: () => 0 }
     const churn = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0 }
     const bw = measureBandwidth(cluster, runMs)
-    const fps = cluster.knowledge.falseAccusations.filter((f) => f.status === 'dead')
-    const suspicions = cluster.knowledge.falseAccusations.filter((f) => f.status === 'suspect')
-    for (const f of fps.slice(0, 5)) ctx.log(`FALSE POSITIVE at ${ms(f.at)}: ${f.observer} marked live ${f.subject} dead`)
-    ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps.length} false positives, ${suspicions.length} suspicions of live nodes (refuted)`)
+    const fps = cluster.knowledge.falseDead
+    const suspicions = cluster.knowledge.falseSuspect
+    for (const f of cluster.knowledge.falseAccusations.filter((f) => f.status === 'dead').slice(0, 5)) ctx.log(`FALSE POSITIVE at ${ms(f.at)}: ${f.observer} marked live ${f.subject} dead`)
+    ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps} false positives, ${suspicions} suspicions of live nodes (refuted)`)
     ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)})`)
     return {
-      ok: fps.length === 0,
+      ok: fps === 0,
       summary: {
         simulatedHours: o.hours!,
         pauses: pauses.count(),
         powerCycles: churn.count(),
-        falsePositives: fps.length,
-        liveSuspicions: suspicions.length,
+        falsePositives: fps,
+        liveSuspicions: suspicions,
         bytesPerSecPerNode: round3(bw.meanBps),
         maxBytesPerSecPerNode: round3(bw.maxBps),
       },
