@@ -11,6 +11,7 @@ export const SETTLE_MS = 5000
 /** Builds a cluster of ctx.nodes (plus `spare` enrolled but not started), converges it and lets it settle. */
 export function convergedCluster(ctx: ScenarioContext, spare = 0): { cluster: MeshCluster; convergeMs: number | undefined } {
   const cluster = new MeshCluster({ seed: ctx.seed, rosterSize: ctx.nodes + spare, network: ctx.network, mesh: ctx.mesh })
+  ctx.onCluster?.(cluster)
   if (ctx.start === 'warm') cluster.warmStart(ctx.nodes)
   else cluster.startFirst(ctx.nodes)
   const convergeMs = cluster.runToConvergence(CONVERGE_DEADLINE_MS)

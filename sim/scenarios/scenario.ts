@@ -7,6 +7,7 @@
  * seed prints byte-identical text: `log` lines for people, `summary` for scripts.
  */
 import type { MeshConfig } from '../../agent/protocol/mesh-config.js'
+import type { MeshCluster } from '../engine/mesh-cluster.js'
 import type { NetworkConfig } from '../engine/network.js'
 
 export type OptionSpec =
@@ -39,6 +40,8 @@ export interface ScenarioContext {
   options: Record<string, OptionValue | undefined>
   /** A line for people (table output). Never include wall-clock time. */
   log(line: string): void
+  /** Called with the mesh cluster a scenario builds, before it runs (a benchmark samples memory through it). */
+  onCluster?(cluster: MeshCluster): void
 }
 
 export interface ScenarioResult {

@@ -5,7 +5,7 @@
  * figure the issue wants at zero over a simulated day — and refuted suspicions.
  */
 import type { MeshCluster } from '../engine/mesh-cluster.js'
-import { convergedCluster, kbit, measureBandwidth, ms, round3 } from './kit.js'
+import { convergedCluster, kbit, measureBandwidth, ms, percentile, round3 } from './kit.js'
 import type { Scenario, ScenarioResult } from './scenario.js'
 
 export interface PauseModel {
@@ -39,22 +39,48 @@ export function schedulePauses(cluster: MeshCluster, model: PauseModel, untilMs:
   return { count: () => count }
 }
 
-/** Every `everyMs`, powers a random up node off and, `downMs` later, on again (a fresh instance). */
-export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: number, untilMs: number): { count: () => number } {
+/** How long each crash took to be seen dead by every live node (ms), and how many never were. */
+export interface ChurnResult {
+  count: () => number
+  /** Ms from each power-off until every up node held the victim dead (in crash order). */
+  deadAtAll: number[]
+  /** Crashes not seen dead everywhere before the node came back (or within `detectDeadlineMs`). */
+  missed: () => number
+}
+
+/** Resolution of the detection measurement: the knowledge tracker is asked every this many simulated ms. */
+const DETECT_STEP_MS = 1
+
+/**
+ * Every `everyMs`, powers a random up node off and, `downMs` later, on again (a fresh
+ * instance), and times how long every live node took to hold it dead.
+ */
+export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: number, untilMs: number, detectDeadlineMs = 30_000): ChurnResult {
   const sim = cluster.sim
   let count = 0
+  let missed = 0
+  const deadAtAll: number[] = []
+  const watch = (victim: string, from: number) => {
+    const check = () => {
+      if (sim.isUp(victim) || sim.now - from > detectDeadlineMs) return void missed++
+      if (cluster.knowledge.deadEverywhere(victim)) return void deadAtAll.push(sim.now - from)
+      sim.after(DETECT_STEP_MS, check)
+    }
+    sim.after(DETECT_STEP_MS, check)
+  }
   const tick = () => {
     if (sim.now + everyMs > untilMs) return
     sim.after(everyMs, () => {
       const victim = sim.rng.pick(sim.upIds())
       sim.crash(victim)
       count++
+      watch(victim, sim.now)
       sim.after(downMs, () => sim.start(victim))
       tick()
     })
   }
   tick()
-  return { count: () => count }
+  return { count: () => count, deadAtAll, missed: () => missed }
 }
 
 export const soak: Scenario = {
@@ -77,21 +103,29 @@ export const soak: Scenario = {
     if (convergeMs === undefined) return { ok: false, summary: { convergeMs: null } }
     const until = cluster.sim.now + runMs
     const pauses = o['pause-every-ms']! > 0 ? schedulePauses(cluster, { everyMs: o['pause-every-ms']!, minMs: o['pause-min-ms']!, maxMs: o['pause-max-ms']! }, until) : { count: () => 0 }
-    const churn = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0 }
+    const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], missed: () => 0 }
+    const steps0 = cluster.sim.steps
     const bw = measureBandwidth(cluster, runMs)
     const fps = cluster.knowledge.falseDead
     const suspicions = cluster.knowledge.falseSuspect
     for (const f of cluster.knowledge.falseAccusations.filter((f) => f.status === 'dead').slice(0, 5)) ctx.log(`FALSE POSITIVE at ${ms(f.at)}: ${f.observer} marked live ${f.subject} dead`)
     ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps} false positives, ${suspicions} suspicions of live nodes (refuted)`)
-    ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)})`)
+    const fig = (p: number) => (churn.deadAtAll.length === 0 ? null : round3(percentile(churn.deadAtAll, p)))
+    if (churn.count() > 0) ctx.log(`crashes seen dead by every live node: p50 ${ms(fig(50) ?? undefined)}, p99 ${ms(fig(99) ?? undefined)}, max ${ms(fig(100) ?? undefined)}; missed ${churn.missed()}`)
+    ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)}); ${cluster.sim.steps - steps0} simulator steps`)
     return {
-      ok: fps === 0,
+      ok: fps === 0 && churn.missed() === 0,
       summary: {
         simulatedHours: o.hours!,
         pauses: pauses.count(),
         powerCycles: churn.count(),
         falsePositives: fps,
         liveSuspicions: suspicions,
+        crashDeadAtAllP50Ms: fig(50),
+        crashDeadAtAllP99Ms: fig(99),
+        crashDeadAtAllMaxMs: fig(100),
+        crashesMissed: churn.missed(),
+        simSteps: cluster.sim.steps - steps0,
         bytesPerSecPerNode: round3(bw.meanBps),
         maxBytesPerSecPerNode: round3(bw.maxBps),
       },

@@ -1,0 +1,110 @@
+/**
+ * The simulator at scale (issue 18): the production MeshNode, N of them in one process.
+ * `npm run bench -- scale` prints one JSON line per figure:
+ * - `scale.join`: N nodes (warm start), then nodes join one at a time: time until 99.9%
+ *   and 100% of the others hold each joiner's record (p50/p99), LAN latency model.
+ *   Target: 99.9% within 100 ms at N=10,000.
+ * - `scale.soak`: N nodes for H simulated hours with 1% frame loss, GC-like pauses of
+ *   50–500 ms (each node about every 10 minutes) and a node crashing every 10 minutes
+ *   (back after 30 s): live nodes marked dead (target 0) and the time until every live
+ *   node held each crash dead (target ≤ 3 s).
+ * Each figure runs in its own process, so `peakRssMb` is that run's alone; `heapMb` is the
+ * largest V8 heap seen (sampled every 10,000 simulator steps), `externalMb` the typed arrays
+ * (member tables, the knowledge tracker) at that moment. `wallMs` and `cpuMs` are what the
+ * run cost on this machine (wall time lies on a shared machine; CPU less so).
+ *
+ * Env: SCALE_SEED (7), SCALE_JOIN_NODES (10000), SCALE_JOINS (5), SCALE_SOAK_NODES (1000),
+ * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run).
+ * The whole area can outlast bench/run.ts's default 10 min per area: raise
+ * SHOAL_BENCH_TIMEOUT_MS for the defaults.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { latencyPresets } from '../sim/engine/latency.js'
+import { join } from '../sim/scenarios/join.js'
+import type { ScenarioContext } from '../sim/scenarios/scenario.js'
+import { soak } from '../sim/scenarios/soak.js'
+import type { MeshCluster } from '../sim/engine/mesh-cluster.js'
+
+const seed = Number(process.env.SCALE_SEED ?? 7)
+const joinNodes = Number(process.env.SCALE_JOIN_NODES ?? 10_000)
+const joins = Number(process.env.SCALE_JOINS ?? 5)
+const soakNodes = Number(process.env.SCALE_SOAK_NODES ?? 1000)
+const soakHours = Number(process.env.SCALE_SOAK_HOURS ?? 1)
+const MB = 1e6
+
+/** Largest heap seen at a sample, and the external memory at that moment. */
+let peak = { heap: 0, external: 0 }
+function sample(): void {
+  const m = process.memoryUsage()
+  if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external + m.arrayBuffers }
+}
+
+/** Samples memory every 10,000 simulator steps of the run's cluster (warm start included). */
+function watchMemory(cluster: MeshCluster): void {
+  let steps = 0
+  cluster.sim.onStep(() => {
+    if (++steps % 10_000 === 0) sample()
+  })
+}
+
+function context(nodes: number, options: ScenarioContext['options'], lossProbability = 0): ScenarioContext {
+  return { nodes, seed, network: { latency: latencyPresets.lan, lossProbability }, mesh: {}, latency: 'lan', start: 'warm', options, log: (line) => process.stderr.write(`${line}\n`), onCluster: watchMemory }
+}
+
+async function one(kind: string): Promise<void> {
+  const wall0 = performance.now()
+  const cpu0 = process.cpuUsage()
+  const r =
+    kind === 'join'
+      ? await join.run(context(joinNodes, { joins, 'gap-ms': 2000, 'deadline-ms': 10_000 }))
+      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': 600_000, 'churn-down-ms': 30_000 }, 0.01))
+  sample()
+  const cpu = process.cpuUsage(cpu0)
+  const wallMs = Math.round(performance.now() - wall0)
+  const s = r.summary
+  const cost = { heapMb: Math.round(peak.heap / MB), externalMb: Math.round(peak.external / MB), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1000), wallMs, cpuMs: Math.round((cpu.user + cpu.system) / 1000) }
+  if (kind === 'join') {
+    const p99 = s.join999P99Ms as number | null
+    console.log(JSON.stringify({ bench: 'scale.join', nodes: joinNodes, seed, latency: 'lan', joins, joinsMissed: s.joinsMissed, join999P50Ms: s.join999P50Ms, join999P99Ms: p99, join100P50Ms: s.join100P50Ms, join100P99Ms: s.join100P99Ms, targetMs999: 100, met: r.ok && p99 !== null && p99 <= 100, ...cost }))
+  } else {
+    const steps = s.simSteps as number
+    const maxDetect = s.crashDeadAtAllMaxMs as number | null
+    console.log(
+      JSON.stringify({
+        bench: 'scale.soak',
+        nodes: soakNodes,
+        seed,
+        simulatedHours: soakHours,
+        loss: 0.01,
+        pauses: s.pauses,
+        pauseMs: '50-500',
+        crashes: s.powerCycles,
+        falsePositives: s.falsePositives,
+        liveSuspicions: s.liveSuspicions,
+        crashDeadAtAllP50Ms: s.crashDeadAtAllP50Ms,
+        crashDeadAtAllMaxMs: maxDetect,
+        crashesMissed: s.crashesMissed,
+        targetDetectMs: 3000,
+        met: s.falsePositives === 0 && s.crashesMissed === 0 && maxDetect !== null && maxDetect <= 3000,
+        simSteps: steps,
+        stepsPerSec: Math.round((steps * 1000) / wallMs),
+        kbitPerSecPerNode: Math.round(((s.bytesPerSecPerNode as number) * 8) / 10) / 100,
+        ...cost,
+      }),
+    )
+  }
+}
+
+const kind = process.argv[2]
+if (kind === 'join' || kind === 'soak') await one(kind)
+else {
+  // One process per figure, one after another.
+  for (const k of ['join', 'soak']) {
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['--max-old-space-size=16000', '--import', 'tsx', fileURLToPath(import.meta.url), k], { stdio: ['ignore', 'inherit', 'inherit'] })
+      child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)))
+    })
+    if (code !== 0) process.exitCode = code
+  }
+}
