@@ -13,7 +13,8 @@ import { pick } from './random.js'
 
 /** The member table as the exchange reads it. */
 export interface AeTable {
-  readonly members: ReadonlyMap<string, AeMember>
+  /** The member table (Membership's MemberTable; any id-keyed map of members will do). */
+  readonly members: { get(id: string): AeMember | undefined; values(): Iterable<AeMember> }
   readonly hashes: BucketHashes
 }
 

@@ -42,7 +42,8 @@ export class BucketHashes {
   set(e: AeEntry): void {
     const b = bucketOf(e.id)
     const old = this.current.get(e.id)
-    const h = entryHash(e)
+    // Kept as int32: a small integer in V8, where a uint32 above 2^31 is a boxed number per member.
+    const h = entryHash(e) | 0
     if (old !== undefined) this.sums[b] = (this.sums[b]! - old) >>> 0
     this.sums[b] = (this.sums[b]! + h) >>> 0
     this.current.set(e.id, h)

@@ -14,6 +14,7 @@ import { BucketHashes, LIVENESS_CODE, livenessNewer } from './anti-entropy.js'
 import { aeEntry } from './anti-entropy-exchange.js'
 import type { Awareness } from './awareness.js'
 import { DropReason } from './errors.js'
+import { MemberTable, type Member } from './member-table.js'
 import type { MeshContext } from './mesh-context.js'
 import type { Liveness, MemberView, SelfPatch } from './mesh-types.js'
 import { claimBytes, type Claim, type Update } from './messages.js'
@@ -22,16 +23,7 @@ import { recordHead } from './record-head.js'
 import { Suspicions } from './suspicion.js'
 import { signAs, verifyAs } from './signing.js'
 
-export interface Member {
-  id: string
-  status: Liveness
-  statusInc: number
-  statusSince: number
-  /** The signed proof of a suspect/dead status (absent while alive). */
-  claim: Claim | undefined
-  record: VerifiedRecord | undefined
-  updatedAt: number
-}
+export type { Member } from './member-table.js'
 
 /** What the table asks of the rest of the node. */
 export interface MembershipHooks {
@@ -47,7 +39,7 @@ export interface MembershipHooks {
 export type ApplyResult = 'new' | 'dup' | 'bad' | 'skip'
 
 export class Membership {
-  readonly members = new Map<string, Member>()
+  readonly members = new MemberTable()
   /** The anti-entropy summary of the table, kept up to date with every change. */
   readonly hashes = new BucketHashes()
   private readonly suspicions: Suspicions
@@ -143,8 +135,7 @@ export class Membership {
   private upsertSelf(now: number): void {
     let m = this.members.get(this.ctx.id)
     if (!m) {
-      m = { id: this.ctx.id, status: 'alive', statusInc: 0, statusSince: now, claim: undefined, record: undefined, updatedAt: now }
-      this.members.set(this.ctx.id, m)
+      m = this.members.set(this.ctx.id, { status: 'alive', statusInc: 0, statusSince: now, claim: undefined, record: undefined, updatedAt: now })
     }
     m.record = this.selfRec
     m.status = 'alive'
@@ -215,8 +206,7 @@ export class Membership {
     if (m?.record && !newerThan(body, m.record.body)) return 'dup'
     const previous = m?.record?.body
     if (!m) {
-      m = { id: body.id, status: 'alive', statusInc: body.inc, statusSince: now, claim: undefined, record: undefined, updatedAt: now }
-      this.members.set(body.id, m)
+      m = this.members.set(body.id, { status: 'alive', statusInc: body.inc, statusSince: now, claim: undefined, record: undefined, updatedAt: now })
       ctx.emit({ type: 'member', id: body.id, status: 'alive', previous: undefined, inc: body.inc })
     } else if (body.inc > m.statusInc || (m.status === 'alive' && body.inc >= m.statusInc)) {
       this.setStatus(m, 'alive', body.inc, undefined, now)

@@ -48,9 +48,16 @@ export class Plumtree {
     if (this.lazy.delete(peer) || !this.eager.has(peer)) this.eager.add(peer)
   }
 
-  /** Records a delivered update: cache it, stop waiting for it. */
+  /**
+   * Records a delivered update: stop waiting for it, and cache it unless it is a record.
+   * A GRAFT for a record is answered from the member table (the record held now: the one
+   * asked for, or newer), so caching records would keep a second copy of the table's
+   * newest entries: after a burst (a joiner's sync, a warm start) up to `cacheMax` per
+   * node for `cacheTtlMs`, which at N=10,000 was most of the simulator's memory.
+   */
   delivered(id: string, u: Update, now: number): void {
     this.missing.delete(id)
+    if (u.k === 'rec') return
     this.cache.set(id, { u, at: now })
     if (this.cache.size > this.cacheMax) {
       const first = this.cache.keys().next().value
