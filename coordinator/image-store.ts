@@ -16,6 +16,7 @@ import type { Keyring } from '../agent/protocol/ports.js'
 import { signManifest } from '../agent/protocol/enroll/certificate.js'
 import { ENROLL_API_VERSION, ImageFileName, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
+import { sha256File } from '../agent/boot/sha256-file.js'
 import { statFile } from './static-file.js'
 import { HashEntry, keys, type StateStore } from './state-store.js'
 
@@ -200,12 +201,4 @@ export function hashFileChunks(path: string): Promise<{ sha256: string; chunks: 
   })
 }
 
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256')
-    createReadStream(path, { highWaterMark: 1024 * 1024 })
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')))
-  })
-}
+export { sha256File }

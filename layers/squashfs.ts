@@ -28,12 +28,7 @@ export async function mksquashfs(dir: string, outFile: string): Promise<void> {
   await rename(tmp, outFile)
 }
 
-/** sha256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
+export { sha256File } from '../agent/boot/sha256-file.js'
 
 /** Hash of a tree's paths, modes, link targets and contents, in sorted order. */
 export async function treeHash(dir: string): Promise<string> {

@@ -6,8 +6,6 @@
  * exactly as a whole-file download would. Undefined when the coordinator predates chunks
  * (its manifest has none): the caller then downloads whole files as before.
  */
-import { createReadStream } from 'node:fs'
-import { createHash } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { ShoalError } from '../protocol/errors.js'
 import { chunksFit } from '../protocol/layer-chunks.js'
@@ -15,6 +13,7 @@ import type { Clock, Rng } from '../protocol/ports.js'
 import { routes } from '../protocol/enroll/enroll-api.js'
 import { chunkFetchDefaults, fetchChunks, httpGet, type ChunkFetchConfig, type ChunkFetchStats } from './chunk-fetch.js'
 import { ChunkServer } from './chunk-server.js'
+import { sha256File } from './sha256-file.js'
 import { layerEntries, openManifest, type FetchedLayer, type ManifestPin } from './root-stack.js'
 
 export interface ChunkedLayersInput {
@@ -92,12 +91,3 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   return { manifest: raw, fetched, stats, server, ...(address ? { address } : {}) }
 }
 
-function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256')
-    createReadStream(path, { highWaterMark: 1024 * 1024 })
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')))
-  })
-}
