@@ -67,13 +67,25 @@ describe('a flipped byte', () => {
     const b = await enrollMachine(2)
     const key = h.coordinator.state.nodes.get(a.id)!.key
     await stopAndCompact()
-    // The table is snappy-compressed: the key's first occurrence is a literal, later copies
-    // of it (the certificate's, the audit entry's) refer back to it, so this one flip changes
-    // the key in every entry that carries it, exactly as a bad sector would.
-    await flip(h.dataDir, '.ldb', (buf) => {
-      const at = buf.indexOf(key)
-      return at < 0 ? -1 : at + 10
-    })
+    // The table is snappy-compressed block by block: within a block the key's first
+    // occurrence is a literal and later copies of it (the certificate's, the audit entry's)
+    // refer back to it, but an entry in another block carries its own literal. So flip the
+    // same byte of every literal copy: the key is then damaged in every entry that carries
+    // it, as a bad sector under each block would (flipping only the first copy left the node
+    // entry intact whenever an audit entry in an earlier block held the first literal).
+    let flipped = 0
+    for (;;) {
+      try {
+        await flip(h.dataDir, '.ldb', (buf) => {
+          const at = buf.indexOf(key)
+          return at < 0 ? -1 : at + 10
+        })
+        flipped++
+      } catch {
+        break
+      }
+    }
+    expect(flipped).toBeGreaterThan(0)
     await expect(h.restart()).rejects.toThrow(new RegExp(`state entry node!${a.id} is damaged: it fails authentication`))
     const c = io()
     expect(await runState('check', ['--data-dir', h.dataDir], c.io)).toBe(1)
