@@ -3,6 +3,12 @@
  * random neighbour every antiEntropyIntervalMs, and with every new neighbour at once (a
  * joiner learns the cluster, the cluster the joiner). Anything dissemination lost is
  * repaired this way.
+ *
+ * One exchange at a time: a joiner's links come up together, and exchanging with each at
+ * once had every neighbour send it the whole table (each record ~8 times, and each
+ * neighbour that learned the joiner's record from it started its own eager flood). So an
+ * exchange opened or answered within `aeSpacingMs` of the last one waits until then, and
+ * runs against what this node holds by that time: usually nothing is left to send.
  */
 import type { AeMember } from './anti-entropy-exchange.js'
 import { answerDigest, digestMessages } from './anti-entropy-exchange.js'
@@ -22,6 +28,10 @@ type Msg<T extends MeshMessage['t']> = Extract<MeshMessage, { t: T }>
 
 export class AntiEntropyRounds {
   private nextRoundAt: number
+  /** Until when the last exchange we opened or answered keeps others waiting. */
+  private busyUntil = -Infinity
+  /** Exchanges waiting for that: peer -> its summary to answer, or undefined for a greeting to send. */
+  private readonly waiting = new Map<string, Uint8Array | undefined>()
 
   constructor(
     private readonly ctx: MeshContext,
@@ -33,27 +43,59 @@ export class AntiEntropyRounds {
   }
 
   /** A fresh link starts with an exchange, opened by one side only: both would run it twice. */
-  greet(peer: string): void {
-    if (this.ctx.id < peer) this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
+  greet(peer: string, now: number): void {
+    if (this.ctx.id >= peer) return
+    if (now < this.busyUntil) this.waiting.set(peer, undefined)
+    else this.open(peer, now)
+  }
+
+  /** A link is gone: an exchange waiting for it is moot. */
+  forget(peer: string): void {
+    this.waiting.delete(peer)
   }
 
   tick(now: number): void {
+    if (this.waiting.size > 0 && now >= this.busyUntil) {
+      const due = [...this.waiting]
+      this.waiting.clear()
+      this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+      for (const [peer, summary] of due) {
+        if (summary) this.answer(peer, summary)
+        else this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
+      }
+    }
     if (now < this.nextRoundAt) return
     this.nextRoundAt = now + this.ctx.cfg.antiEntropyIntervalMs
     const peer = pick(this.peers(), 1, this.ctx.rng)[0]
     if (peer) {
       this.ctx.count('anti-entropy-rounds')
-      this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
+      this.open(peer, now)
     }
   }
 
   nextWakeAt(): number {
-    return this.nextRoundAt
+    return this.waiting.size > 0 ? Math.min(this.nextRoundAt, this.busyUntil) : this.nextRoundAt
   }
 
-  onSummary(from: string, msg: Msg<'ae-sum'>): void {
-    const buckets = this.table.hashes.differing(msg.b)
-    if (buckets.length > 0) this.sendDigests(from, buckets, true)
+  onSummary(from: string, msg: Msg<'ae-sum'>, now: number): void {
+    if (now < this.busyUntil) {
+      this.ctx.count('anti-entropy-deferred')
+      this.waiting.set(from, msg.b)
+      return
+    }
+    if (this.answer(from, msg.b)) this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+  }
+
+  private open(peer: string, now: number): void {
+    this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+    this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
+  }
+
+  /** Our digests of the buckets that differ from a peer's summary; false when none differ. */
+  private answer(peer: string, summary: Uint8Array): boolean {
+    const buckets = this.table.hashes.differing(summary)
+    if (buckets.length > 0) this.sendDigests(peer, buckets, true)
+    return buckets.length > 0
   }
 
   onDigest(from: string, msg: Msg<'ae-dig'>): void {
