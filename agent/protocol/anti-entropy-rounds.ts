@@ -4,11 +4,14 @@
  * joiner learns the cluster, the cluster the joiner). Anything dissemination lost is
  * repaired this way.
  *
- * One exchange at a time: a joiner's links come up together, and exchanging with each at
- * once had every neighbour send it the whole table (each record ~8 times, and each
- * neighbour that learned the joiner's record from it started its own eager flood). So an
- * exchange opened or answered within `aeSpacingMs` of the last one waits until then, and
- * runs against what this node holds by that time: usually nothing is left to send.
+ * One greeting at a time: a joiner's links come up together, and exchanging with each at
+ * once had every neighbour send it the whole table (each record once per link, and each
+ * neighbour that learned the joiner's record from it started its own eager flood). So a
+ * fresh link's first exchange, opened or answered within `aeSpacingMs` of the previous
+ * fresh link's, waits until then, and runs against what this node holds by that time:
+ * usually nothing is left to send. Only greetings wait, and only for greetings: the
+ * periodic rounds and exchanges on established links (a healing partition's repairs) run
+ * at once.
  */
 import type { AeMember } from './anti-entropy-exchange.js'
 import { answerDigest, digestMessages } from './anti-entropy-exchange.js'
@@ -28,8 +31,10 @@ type Msg<T extends MeshMessage['t']> = Extract<MeshMessage, { t: T }>
 
 export class AntiEntropyRounds {
   private nextRoundAt: number
-  /** Until when the last exchange we opened or answered keeps others waiting. */
+  /** Until when the last greeting we opened or answered keeps other greetings waiting. */
   private busyUntil = -Infinity
+  /** Fresh links whose greeting (their summary) we still expect. */
+  private readonly fresh = new Set<string>()
   /** Exchanges waiting for that: peer -> its summary to answer, or undefined for a greeting to send. */
   private readonly waiting = new Map<string, Uint8Array | undefined>()
 
@@ -44,14 +49,21 @@ export class AntiEntropyRounds {
 
   /** A fresh link starts with an exchange, opened by one side only: both would run it twice. */
   greet(peer: string, now: number): void {
-    if (this.ctx.id >= peer) return
+    if (this.ctx.id > peer) {
+      this.fresh.add(peer)
+      return
+    }
     if (now < this.busyUntil) this.waiting.set(peer, undefined)
-    else this.open(peer, now)
+    else {
+      this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+      this.open(peer)
+    }
   }
 
   /** A link is gone: an exchange waiting for it is moot. */
   forget(peer: string): void {
     this.waiting.delete(peer)
+    this.fresh.delete(peer)
   }
 
   tick(now: number): void {
@@ -61,7 +73,7 @@ export class AntiEntropyRounds {
       this.busyUntil = now + this.ctx.cfg.aeSpacingMs
       for (const [peer, summary] of due) {
         if (summary) this.answer(peer, summary)
-        else this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
+        else this.open(peer)
       }
     }
     if (now < this.nextRoundAt) return
@@ -69,7 +81,7 @@ export class AntiEntropyRounds {
     const peer = pick(this.peers(), 1, this.ctx.rng)[0]
     if (peer) {
       this.ctx.count('anti-entropy-rounds')
-      this.open(peer, now)
+      this.open(peer)
     }
   }
 
@@ -78,16 +90,16 @@ export class AntiEntropyRounds {
   }
 
   onSummary(from: string, msg: Msg<'ae-sum'>, now: number): void {
-    if (now < this.busyUntil) {
-      this.ctx.count('anti-entropy-deferred')
+    const greeting = this.fresh.delete(from)
+    if (greeting && now < this.busyUntil) {
+      this.ctx.count('anti-entropy-greetings-deferred')
       this.waiting.set(from, msg.b)
       return
     }
-    if (this.answer(from, msg.b)) this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+    if (this.answer(from, msg.b) && greeting) this.busyUntil = now + this.ctx.cfg.aeSpacingMs
   }
 
-  private open(peer: string, now: number): void {
-    this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+  private open(peer: string): void {
     this.ctx.send(peer, { t: 'ae-sum', b: this.table.hashes.toBytes() })
   }
 

@@ -31,9 +31,9 @@ export const MeshConfig = z
      */
     graftTimeoutMs: z.number().int().positive(),
     /**
-     * An anti-entropy exchange opened or answered within this long of the previous one
-     * waits until then (anti-entropy-rounds.ts): a joiner whose links come up together
-     * fetches the table once instead of from every neighbour. 100 ms: a few LAN round
+     * A fresh link's first anti-entropy exchange, within this long of the previous fresh
+     * link's, waits until then (anti-entropy-rounds.ts): a joiner whose links come up
+     * together fetches the table once instead of from every neighbour. 100 ms: a few LAN round
      * trips, well under the 1 s round.
      */
     aeSpacingMs: z.number().int().nonnegative(),
