@@ -7,9 +7,9 @@
  * One greeting at a time: a joiner's links come up together, and exchanging with each at
  * once had every neighbour send it the whole table (each record once per link, and each
  * neighbour that learned the joiner's record from it started its own eager flood). So a
- * fresh link's first exchange, opened or answered within `aeSpacingMs` of the previous
- * fresh link's, waits until then, and runs against what this node holds by that time:
- * usually nothing is left to send. Only greetings wait, and only for greetings: the
+ * fresh link's first exchange, opened or answered while the previous fresh link's is
+ * still running (until its first delta reaches us, at most `aeSpacingMs`), waits for it,
+ * and then runs against what this node holds by that time: usually nothing is left to send. Only greetings wait, and only for greetings: the
  * periodic rounds and exchanges on established links (a healing partition's repairs) run
  * at once.
  */
@@ -31,8 +31,10 @@ type Msg<T extends MeshMessage['t']> = Extract<MeshMessage, { t: T }>
 
 export class AntiEntropyRounds {
   private nextRoundAt: number
-  /** Until when the last greeting we opened or answered keeps other greetings waiting. */
+  /** Until when the last greeting we opened or answered keeps other greetings waiting... */
   private busyUntil = -Infinity
+  /** ...unless the peer it was with sends its delta first. */
+  private busyWith: string | undefined
   /** Fresh links whose greeting (their summary) we still expect. */
   private readonly fresh = new Set<string>()
   /** Exchanges waiting for that: peer -> its summary to answer, or undefined for a greeting to send. */
@@ -55,8 +57,16 @@ export class AntiEntropyRounds {
     }
     if (now < this.busyUntil) this.waiting.set(peer, undefined)
     else {
-      this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+      this.busy(peer, now)
       this.open(peer)
+    }
+  }
+
+  /** A delta arrived: if it is the running greeting's, the greetings waiting for it may go. */
+  onDelta(from: string, now: number): void {
+    if (from === this.busyWith) {
+      this.busyWith = undefined
+      this.busyUntil = now
     }
   }
 
@@ -70,7 +80,6 @@ export class AntiEntropyRounds {
     if (this.waiting.size > 0 && now >= this.busyUntil) {
       const due = [...this.waiting]
       this.waiting.clear()
-      this.busyUntil = now + this.ctx.cfg.aeSpacingMs
       for (const [peer, summary] of due) {
         if (summary) this.answer(peer, summary)
         else this.open(peer)
@@ -96,7 +105,12 @@ export class AntiEntropyRounds {
       this.waiting.set(from, msg.b)
       return
     }
-    if (this.answer(from, msg.b) && greeting) this.busyUntil = now + this.ctx.cfg.aeSpacingMs
+    if (this.answer(from, msg.b) && greeting) this.busy(from, now)
+  }
+
+  private busy(peer: string, now: number): void {
+    this.busyWith = peer
+    this.busyUntil = now + this.ctx.cfg.aeSpacingMs
   }
 
   private open(peer: string): void {

@@ -31,10 +31,10 @@ export const MeshConfig = z
      */
     graftTimeoutMs: z.number().int().positive(),
     /**
-     * A fresh link's first anti-entropy exchange, within this long of the previous fresh
-     * link's, waits until then (anti-entropy-rounds.ts): a joiner whose links come up
-     * together fetches the table once instead of from every neighbour. 100 ms: a few LAN round
-     * trips, well under the 1 s round.
+     * A fresh link's first anti-entropy exchange waits for the previous fresh link's (its
+     * first delta), at most this long (anti-entropy-rounds.ts): a joiner whose links come
+     * up together fetches the table once instead of from every neighbour. 100 ms: a few
+     * LAN round trips, well under the 1 s round.
      */
     aeSpacingMs: z.number().int().nonnegative(),
     /** Anti-entropy exchange with one random neighbour this often: the backstop for anything lost. */

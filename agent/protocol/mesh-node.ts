@@ -216,7 +216,8 @@ export class MeshNode {
       case 'ae-dig':
         return this.antiEntropy.onDigest(from, msg)
       case 'ae-delta':
-        return this.dissemination.onRepairs(from, msg, now)
+        this.dissemination.onRepairs(from, msg, now)
+        return this.antiEntropy.onDelta(from, now)
       case 'app':
         return this.ctx.emit({ type: 'app', from, topic: msg.topic, body: msg.body, direct: true })
     }
