@@ -4,14 +4,14 @@
  * joiner learns the cluster, the cluster the joiner). Anything dissemination lost is
  * repaired this way.
  *
- * One greeting at a time: a joiner's links come up together, and exchanging with each at
- * once had every neighbour send it the whole table (each record once per link, and each
- * neighbour that learned the joiner's record from it started its own eager flood). So a
- * fresh link's first exchange, opened or answered while the previous fresh link's is
- * still running (until its first delta reaches us, at most `aeSpacingMs`), waits for it,
- * and then runs against what this node holds by that time: usually nothing is left to send. Only greetings wait, and only for greetings: the
- * periodic rounds and exchanges on established links (a healing partition's repairs) run
- * at once.
+ * A fresh node greets one link at a time: a joiner's links come up together, and
+ * exchanging with each at once had every neighbour send it the whole table (each record
+ * once per link, and each neighbour that learned the joiner's record from it started its
+ * own eager flood). So while this node knows no member but itself, a fresh link's first
+ * exchange waits for the running one's first delta (at most `aeSpacingMs`), and then runs
+ * against the table it brought: usually nothing is left to send. A node that knows the
+ * cluster greets every link at once, as before (a healing partition's links must not
+ * queue), and the periodic rounds never wait.
  */
 import type { AeMember } from './anti-entropy-exchange.js'
 import { answerDigest, digestMessages } from './anti-entropy-exchange.js'
@@ -57,7 +57,7 @@ export class AntiEntropyRounds {
     }
     if (now < this.busyUntil) this.waiting.set(peer, undefined)
     else {
-      this.busy(peer, now)
+      if (this.alone()) this.busy(peer, now)
       this.open(peer)
     }
   }
@@ -105,7 +105,12 @@ export class AntiEntropyRounds {
       this.waiting.set(from, msg.b)
       return
     }
-    if (this.answer(from, msg.b) && greeting) this.busy(from, now)
+    if (this.answer(from, msg.b) && greeting && this.alone()) this.busy(from, now)
+  }
+
+  /** This node knows no member but itself (it has just started). */
+  private alone(): boolean {
+    return this.table.members.size <= 1
   }
 
   private busy(peer: string, now: number): void {
