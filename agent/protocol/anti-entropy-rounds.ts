@@ -7,11 +7,11 @@
  * A fresh node greets one link at a time: a joiner's links come up together, and
  * exchanging with each at once had every neighbour send it the whole table (each record
  * once per link, and each neighbour that learned the joiner's record from it started its
- * own eager flood). So while this node knows no member but itself, a fresh link's first
- * exchange waits for the running one's first delta (at most `aeSpacingMs`), and then runs
- * against the table it brought: usually nothing is left to send. A node that knows the
- * cluster greets every link at once, as before (a healing partition's links must not
- * queue), and the periodic rounds never wait.
+ * own eager flood). So while this node is catching up (it knows fewer than half the
+ * roster), a fresh link's first exchange waits for the running one's first delta (at most
+ * `aeSpacingMs`), and then runs against the table it brought: usually nothing is left to
+ * send. A node that knows the cluster greets every link at once, as before (a healing
+ * partition's links must not queue), and the periodic rounds never wait.
  */
 import type { AeMember } from './anti-entropy-exchange.js'
 import { answerDigest, digestMessages } from './anti-entropy-exchange.js'
@@ -57,7 +57,7 @@ export class AntiEntropyRounds {
     }
     if (now < this.busyUntil) this.waiting.set(peer, undefined)
     else {
-      if (this.alone()) this.busy(peer, now)
+      if (this.catchingUp()) this.busy(peer, now)
       this.open(peer)
     }
   }
@@ -105,12 +105,12 @@ export class AntiEntropyRounds {
       this.waiting.set(from, msg.b)
       return
     }
-    if (this.answer(from, msg.b) && greeting && this.alone()) this.busy(from, now)
+    if (this.answer(from, msg.b) && greeting && this.catchingUp()) this.busy(from, now)
   }
 
-  /** This node knows no member but itself (it has just started). */
-  private alone(): boolean {
-    return this.table.members.size <= 1
+  /** This node knows fewer than half the roster (it has just started, or the cluster has). */
+  private catchingUp(): boolean {
+    return this.table.members.size * 2 < this.ctx.roster.size
   }
 
   private busy(peer: string, now: number): void {
