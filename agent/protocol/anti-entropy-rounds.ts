@@ -55,7 +55,7 @@ export class AntiEntropyRounds {
       this.fresh.add(peer)
       return
     }
-    if (now < this.busyUntil) this.waiting.set(peer, undefined)
+    if (now < this.busyUntil) this.wait(peer, undefined)
     else {
       if (this.catchingUp()) this.busy(peer, now)
       this.open(peer)
@@ -101,11 +101,22 @@ export class AntiEntropyRounds {
   onSummary(from: string, msg: Msg<'ae-sum'>, now: number): void {
     const greeting = this.fresh.delete(from)
     if (greeting && now < this.busyUntil) {
-      this.ctx.count('anti-entropy-greetings-deferred')
-      this.waiting.set(from, msg.b)
+      this.wait(from, msg.b)
       return
     }
     if (this.answer(from, msg.b) && greeting && this.catchingUp()) this.busy(from, now)
+  }
+
+  /**
+   * A greeting waits; our own record goes at once (one record, not the table): the peer
+   * spreads it as news, as it would have after the exchange, so a joiner's record still
+   * enters the tree at every link.
+   */
+  private wait(peer: string, summary: Uint8Array | undefined): void {
+    this.ctx.count('anti-entropy-greetings-deferred')
+    this.waiting.set(peer, summary)
+    const own = this.table.members.get(this.ctx.id)?.record
+    if (own) this.ctx.send(peer, { t: 'ae-delta', u: [{ k: 'rec', rec: own.signed }] })
   }
 
   /** This node knows fewer than half the roster (it has just started, or the cluster has). */
