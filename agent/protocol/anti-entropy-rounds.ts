@@ -23,7 +23,7 @@ import { pick } from './random.js'
 /** The member table as the exchange reads it. */
 export interface AeTable {
   /** The member table (Membership's MemberTable; any id-keyed map of members will do). */
-  readonly members: { get(id: string): AeMember | undefined; values(): Iterable<AeMember> }
+  readonly members: { get(id: string): AeMember | undefined; values(): Iterable<AeMember>; readonly size: number }
   readonly hashes: BucketHashes
 }
 
