@@ -74,6 +74,11 @@ export class AntiEntropyRounds {
   forget(peer: string): void {
     this.waiting.delete(peer)
     this.fresh.delete(peer)
+    if (peer === this.busyWith) {
+      // The running greeting will never deliver: the waiting ones may go at the next tick.
+      this.busyWith = undefined
+      this.busyUntil = -Infinity
+    }
   }
 
   tick(now: number): void {
