@@ -30,6 +30,13 @@ export const MeshConfig = z
      * source, so for some sources it has gaps, and this is what a join waits at each gap.
      */
     graftTimeoutMs: z.number().int().positive(),
+    /**
+     * A fresh link's first anti-entropy exchange waits for the previous fresh link's (its
+     * first delta), at most this long (anti-entropy-rounds.ts): a joiner whose links come
+     * up together fetches the table once instead of from every neighbour. 100 ms: a few
+     * LAN round trips, well under the 1 s round.
+     */
+    aeSpacingMs: z.number().int().nonnegative(),
     /** Anti-entropy exchange with one random neighbour this often: the backstop for anything lost. */
     antiEntropyIntervalMs: z.number().int().positive(),
     /** How often to try one member we hold dead: after a partition heals, the halves find each other again. */
@@ -66,6 +73,7 @@ export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   suspicionConfirmations: 3,
   ihaveIntervalMs: 10,
   graftTimeoutMs: 20,
+  aeSpacingMs: 100,
   antiEntropyIntervalMs: 1000,
   deadProbeIntervalMs: 2000,
   connectTimeoutMs: 2000,

@@ -155,6 +155,22 @@ describe('MeshNode', () => {
     expect(t - t0).toBeLessThan(50)
   })
 
+  it('a joiner whose links come up together receives each record about once, not once per link', () => {
+    const names = Array.from({ length: 16 }, (_, i) => `node-${String(i).padStart(3, '0')}`)
+    const net = new Net(names)
+    const members = names.slice(0, 15)
+    members.forEach((id, i) => net.start(id, i === 0 ? [] : [members[Math.floor((i - 1) / 2)]!]))
+    net.runUntil(() => net.allSee((n) => n.view().length === members.length), 10_000)
+    net.runFor(2000)
+    // Six links at once: each neighbour could hand it the whole table.
+    const joiner = net.start('node-015', ['node-002', 'node-005', 'node-008', 'node-010', 'node-012', 'node-014'])
+    net.runUntil(() => net.allSee((n) => n.view().length === names.length), 5_000)
+    const fresh = joiner.counters['record-copies-new'] ?? 0
+    const dup = joiner.counters['record-copies-dup'] ?? 0
+    expect(fresh).toBe(members.length)
+    expect((fresh + dup) / fresh).toBeLessThan(1.5)
+  })
+
   it('a silently crashed node is marked dead by every live node', () => {
     const { net, names } = cluster(20)
     net.runUntil(() => net.allSee((n) => n.view().length === names.length), 10_000)

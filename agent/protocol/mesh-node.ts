@@ -110,13 +110,14 @@ export class MeshNode {
         dialable: () => this.membership.dialable(),
         dead: () => this.membership.dead(),
         accuse: (id, at) => this.membership.accuse(id, at),
-        linkUp: (peer) => {
+        linkUp: (peer, at) => {
           this.dissemination.linkUp(peer)
-          this.antiEntropy.greet(peer)
+          this.antiEntropy.greet(peer, at)
         },
         linkDown: (peer) => {
           this.dissemination.linkDown(peer)
           this.prober.forget(peer)
+          this.antiEntropy.forget(peer)
         },
       },
       now,
@@ -140,7 +141,7 @@ export class MeshNode {
         else this.ctx.drop(input.from, input.reason, input.detail)
         break
       case 'connected':
-        this.overlay.onConnected(input.peer)
+        this.overlay.onConnected(input.peer, now)
         break
       case 'disconnected':
         this.overlay.onDisconnected(input.peer, now)
@@ -211,11 +212,12 @@ export class MeshNode {
       case 'bye':
         return this.overlay.onBye(from)
       case 'ae-sum':
-        return this.antiEntropy.onSummary(from, msg)
+        return this.antiEntropy.onSummary(from, msg, now)
       case 'ae-dig':
         return this.antiEntropy.onDigest(from, msg)
       case 'ae-delta':
-        return this.dissemination.onRepairs(from, msg, now)
+        this.dissemination.onRepairs(from, msg, now)
+        return this.antiEntropy.onDelta(from, now)
       case 'app':
         return this.ctx.emit({ type: 'app', from, topic: msg.topic, body: msg.body, direct: true })
     }

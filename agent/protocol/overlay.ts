@@ -19,7 +19,7 @@ export interface OverlayHooks {
   /** A link we dialled to check a member failed: accuse it. */
   accuse(id: string, now: number): void
   /** A link is up: the other parts may use it. */
-  linkUp(peer: string): void
+  linkUp(peer: string, now: number): void
   /** A link is gone (closed by either side or broken). */
   linkDown(peer: string): void
 }
@@ -53,13 +53,13 @@ export class Overlay {
 
   // ---------------------------------------------------------------- transport events
 
-  onConnected(peer: string): void {
+  onConnected(peer: string, now: number): void {
     if (peer === this.ctx.id) return
     this.pending.delete(peer)
     this.checking.delete(peer)
     this.intentional.delete(peer)
     this.neighbours.add(peer)
-    this.hooks.linkUp(peer)
+    this.hooks.linkUp(peer, now)
     if (this.neighbours.size > this.ctx.cfg.maxDegree) this.trim()
   }
 

@@ -4,6 +4,7 @@
  */
 import { convergedCluster, measureBandwidth, ms, percentile, kbit, round3 } from './kit.js'
 import type { Scenario } from './scenario.js'
+import type { MeshCluster } from '../engine/mesh-cluster.js'
 
 export const join: Scenario = {
   name: 'join',
@@ -20,13 +21,16 @@ export const join: Scenario = {
     const deadlineMs = ctx.options['deadline-ms'] as number
     const { cluster, convergeMs } = convergedCluster(ctx, joins)
     if (convergeMs === undefined) return { ok: false, summary: { convergeMs: null } }
+    const copiesAtConverge = recordCopies(cluster)
     const steady = measureBandwidth(cluster, gapMs)
     const t999: number[] = []
     const t100: number[] = []
     const informed: number[] = []
     let missed = 0
+    const joinCopies = { new: 0, dup: 0 }
     for (let j = 0; j < joins; j++) {
       const id = cluster.ids[ctx.nodes + j]!
+      const copiesBefore = recordCopies(cluster)
       cluster.sim.start(id)
       const w = cluster.knowledge.watchRecord(id)
       const from = cluster.sim.now
@@ -43,6 +47,9 @@ export const join: Scenario = {
       if (a !== undefined) t999.push(a)
       if (b !== undefined) t100.push(b)
       if (joinerInformedAt !== undefined) informed.push(joinerInformedAt - from)
+      const copies = recordCopies(cluster)
+      joinCopies.new += copies.new - copiesBefore.new
+      joinCopies.dup += copies.dup - copiesBefore.dup
       ctx.log(`join ${j + 1}/${joins} (${id}): 99.9% in ${ms(a)}, 100% in ${ms(b)}; the joiner knew everyone after ${ms(joinerInformedAt === undefined ? undefined : joinerInformedAt - from)}`)
       if (gapMs > 0) cluster.sim.runFor(gapMs)
     }
@@ -57,11 +64,31 @@ export const join: Scenario = {
       join100P99Ms: fig(t100, 99),
       joinerInformedP50Ms: fig(informed, 50),
       joinerInformedP99Ms: fig(informed, 99),
+      // Copies of a node record each node received per record it learned (1 = no duplicates):
+      // during a cold start's convergence (a warm start hands the records in: null), and during the joins.
+      convergeCopiesPerRecord: copiesPerRecord(copiesAtConverge),
+      joinCopiesPerRecord: copiesPerRecord(joinCopies),
       steadyBytesPerSecPerNode: round3(steady.meanBps),
       steadyMaxBytesPerSecPerNode: round3(steady.maxBps),
     }
     ctx.log(`join 99.9%: p50 ${ms(summary.join999P50Ms ?? undefined)}, p99 ${ms(summary.join999P99Ms ?? undefined)}; 100%: p50 ${ms(summary.join100P50Ms ?? undefined)}, p99 ${ms(summary.join100P99Ms ?? undefined)}; missed ${missed}`)
+    ctx.log(`record copies received per record learned: ${summary.convergeCopiesPerRecord ?? '-'} while converging, ${summary.joinCopiesPerRecord ?? '-'} during the joins`)
     ctx.log(`steady traffic: ${kbit(steady.meanBps)} per node (max ${kbit(steady.maxBps)})`)
     return { ok: missed === 0, summary }
   },
+}
+
+/** Record copies (new and already held) all up nodes received so far, from their counters. */
+function recordCopies(cluster: MeshCluster): { new: number; dup: number } {
+  const out = { new: 0, dup: 0 }
+  for (const id of cluster.sim.upIds()) {
+    const c = cluster.sim.process(id)?.counters
+    out.new += c?.['record-copies-new'] ?? 0
+    out.dup += c?.['record-copies-dup'] ?? 0
+  }
+  return out
+}
+
+function copiesPerRecord(c: { new: number; dup: number }): number | null {
+  return c.new === 0 ? null : round3((c.new + c.dup) / c.new)
 }
