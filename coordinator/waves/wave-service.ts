@@ -4,27 +4,28 @@
  * vote view, broadcast the signed wave control (running/paused/aborted/done, window,
  * alerts, node timeout), and grant boot assignments only to proven lease holders.
  *
- * Level keys (beside the coordinator's own, see state-store.ts):
- *   wave!seq            last wave number (ids are w1, w2, ...)
- *   wave!w<N>           a StoredWave
+ * This class owns the state and the order of things; the ideas live beside it:
+ *   wave-create.ts       a request's checks, --at, the record it becomes
+ *   wave-dry-run.ts      roster, selector, previous version, candidates, the dry run
+ *   wave-control-msg.ts  the signed control (schedule, alerts) and the alert source poll
+ *   wave-watch.ts        node progress, completion, canary, stall
+ *   wave-status.ts       the status the API answers
+ *   wave-assign.ts       who may have a boot assignment
+ *   wave-store.ts        level keys (wave!seq, wave!w<N>)
+ *
+ * Level keys beside those (and the coordinator's own, see state-store.ts):
  *   wavevote!vote/w<N>  the coordinator VoteNode's snapshot (msgpack, base64; level-vote-store.ts)
  *   meta!mesh-seed      the coordinator's mesh/vote key seed (coordinator/mesh-peer.ts)
  */
-import { z } from 'zod'
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
-import { verifyAssign } from '../../agent/protocol/assign-proof.js'
-import { alertBlocks, alertLabels, parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
-import { rankKey } from '../../agent/protocol/vote/ranking.js'
-import { rankedWithReasons } from './rank-reasons.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import { VoteNode, type PersistedVote, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { decodeVoteMessage, encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
 import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
 import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgrade/vote-runtime.js'
-import { legacyWindow, signControl, WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg, type WaveSchedule } from '../../agent/protocol/wave-control.js'
-import { parseStartTime, parseWindowRule } from '../../agent/protocol/maintenance-window.js'
+import { WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import type { ClusterState } from '../cluster-state.js'
 import { HttpError } from '../../agent/http/index.js'
 import type { ErrorCode } from '../../agent/protocol/error-codes.js'
@@ -32,24 +33,16 @@ import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
 import { CoordinatorView, type MemberSource } from './coordinator-view.js'
-import { selectNodes } from './wave-selection.js'
 import { levelVoteStore, waveVoteKey } from './level-vote-store.js'
-import {
-  assignSigningText,
-  FAILURE_DOMAIN_KEYS,
-  parseWindow,
-  StoredWave,
-  type AssignLeaseRequest,
-  type DryRun,
-  type NodeProgress,
-  type WaveCreate,
-  type WaveStatus,
-} from './wave-api.js'
-import { nodeWaveState } from './wave-progress.js'
+import type { AssignLeaseRequest, DryRun, StoredWave, WaveCreate, WaveStatus } from './wave-api.js'
+import { assignRefusal } from './wave-assign.js'
 import { blockedCounts, refusalText, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
-
-/** Stall timeout of waves stored before it existed. */
-const DEFAULT_STALL_MS = 30 * 60_000
+import { controlFor, firingAlerts, legacyWindowStale } from './wave-control-msg.js'
+import { newStoredWave, rollbackRequest, servable, validateCreate } from './wave-create.js'
+import { candidates, dryRun, fixRoster, previousVersion, selectRoster } from './wave-dry-run.js'
+import { waveStatus } from './wave-status.js'
+import { ACTIVE, DEFAULT_STALL_MS, loadWaves, saveNewWave, saveWave } from './wave-store.js'
+import { canaryThrough, finished as waveFinished, refreshNodes, stallKey, stallReason } from './wave-watch.js'
 
 export interface WaveServiceDeps {
   state: ClusterState
@@ -70,10 +63,6 @@ export interface WaveServiceDeps {
   /** Alertmanager polling interval. 15 s: alert rules evaluate on that order. */
   alertPollMs?: number
 }
-
-const SEQ_KEY = 'wave!seq'
-const waveKey = (id: string) => `wave!${id}`
-const ACTIVE = new Set(['running', 'paused'])
 
 export class WaveService {
   private readonly waves = new Map<string, StoredWave>()
@@ -124,9 +113,7 @@ export class WaveService {
 
   /** Loads every stored wave and the vote snapshot; re-publishes the current wave. */
   static async open(deps: WaveServiceDeps): Promise<WaveService> {
-    const rows = await deps.store.scan('wave!w', StoredWave)
-    const seq = (await deps.store.get(SEQ_KEY, z.number().int().nonnegative())) ?? 0
-    const waves = rows.map(([, w]) => w).sort((a, b) => a.createdAt - b.createdAt || Number(a.id.slice(1)) - Number(b.id.slice(1)))
+    const { seq, waves } = await loadWaves(deps.store)
     const latest = waves[waves.length - 1]
     const persisted = latest ? await loadPersistedVote(levelVoteStore(deps.store), waveVoteKey(latest.id)) : undefined
     const svc = new WaveService(deps, persisted)
@@ -196,11 +183,11 @@ export class WaveService {
 
   create(body: WaveCreate, by: string): Promise<WaveStatus | DryRun> {
     return this.exclusive(async () => {
-      await this.validate(body)
-      const roster = this.fixRoster()
-      const previous = this.previousVersion(roster.map((r) => r.id), body.target)
-      const chosen = this.select(body, roster.map((r) => r.id))
-      if (body.dryRun) return this.dryRun(body, chosen, previous)
+      await validateCreate(body, this.deps.images, this.deps.state, this.deps.clock.now())
+      const roster = fixRoster(this.deps.state)
+      const previous = previousVersion(this.view, this.deps.state, roster.map((r) => r.id), body.target)
+      const chosen = selectRoster(this.view, body, roster.map((r) => r.id))
+      if (body.dryRun) return dryRun(this.view, body, chosen, previous)
       this.startCheck(body, chosen)
       // A wave whose last node just finished is done, even if the tick has not written it yet:
       // status already says so, and the operator's next wave must not be refused for it.
@@ -211,34 +198,9 @@ export class WaveService {
     })
   }
 
-  /** The roster nodes the wave takes: its selector's (400 when it is bad or selects none), else all. */
-  private select(b: WaveCreate, ids: string[]): string[] {
-    if (!b.selector) return ids
-    this.view.refresh()
-    let chosen: string[]
-    try {
-      chosen = selectNodes(b.selector, ids.map((id) => ({ id, domain: this.view.member(id)?.record?.domain })))
-    } catch (err) {
-      throw new HttpError(400, 'bad-request', (err as Error).message)
-    }
-    if (chosen.length === 0) throw new HttpError(400, 'bad-request', `selector "${b.selector}" matches none of the ${ids.length} enrolled node(s); see them with: shoal nodes`)
-    return chosen
-  }
-
-  /** The nodes a wave takes (its selection; all of its roster without one). */
-  private inWave(w: StoredWave): string[] {
-    return w.selected ?? w.roster.map((r) => r.id)
-  }
-
-  /** Candidates of a wave to `target`: roster nodes not (known to be) on it. */
-  private candidates(ids: readonly string[], target: string): string[] {
-    this.view.refresh()
-    return ids.filter((id) => this.view.member(id)?.record?.image !== target)
-  }
-
   /** Refuses (409 never-finishes) a wave that could never finish, unless forced. */
   private startCheck(b: WaveCreate, ids: readonly string[]): void {
-    const cands = this.candidates(ids, b.target)
+    const cands = candidates(this.view, ids, b.target)
     const v = startVerdict(cands, (id) => this.view.member(id))
     if (v.never.length === 0) return
     const text = refusalText(v, cands.length)
@@ -314,12 +276,12 @@ export class WaveService {
     return this.exclusive(async () => {
       const w = this.find(id)
       if (!w.previous) throw new HttpError(409, 'conflict', `wave ${w.id} has no previous version to roll back to (the nodes' version was unknown when it started)`)
-      if (!(await this.servable(w.previous))) throw new HttpError(409, 'conflict', `the previous version ${w.previous} is no longer servable from the images directory; restore it first`)
+      if (!(await servable(this.deps.images, w.previous))) throw new HttpError(409, 'conflict', `the previous version ${w.previous} is no longer servable from the images directory; restore it first`)
       const other = await this.settled(this.active())
       if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
       if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body: WaveCreate = { target: w.previous, maxUnavailable: w.maxUnavailable, failureDomain: w.failureDomain, drainPolicy: w.drainPolicy, nodeTimeoutMs: w.nodeTimeoutMs, stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS, force: false, dryRun: false, ...(w.window ? { window: w.window } : {}), ...(w.windows ? { windows: w.windows } : {}), ...(w.settleMs ? { settleMs: w.settleMs } : {}), ...(w.alertSource ? { alertSource: w.alertSource } : {}), ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}) }
-      const roster = this.fixRoster()
+      const body = rollbackRequest(w, w.previous)
+      const roster = fixRoster(this.deps.state)
       const nw = await this.startWave(body, roster, w.target, by, w.id)
       return this.status(nw)
     })
@@ -352,17 +314,8 @@ export class WaveService {
     }
     const w = this.waves.get(r.wave)
     if (!w) return refuse('unknown-wave', `no wave ${r.wave} on this coordinator`)
-    if (!ACTIVE.has(w.state)) return refuse('wave-not-running', `wave ${w.id} is ${w.state}; no new boot assignments`)
-    const entry = w.roster.find((e) => e.id === r.node)
-    if (!entry) return refuse('not-in-wave', `node ${r.node} is not on wave ${w.id}'s roster`)
-    const keys = [entry.key, this.deps.state.nodes.get(r.node)?.key].filter((k): k is string => !!k)
-    if (!keys.some((k) => verifyAssign(r, k, this.deps.identity.keyring))) return refuse('bad-signature', `the signature is not ${r.node}'s over ${assignSigningText(r)}`)
-    const snap = this.vote.snapshot()
-    const s = snap.wave?.id === w.id ? snap.slots[r.slot] : undefined
-    if (!s || s.grant?.holder !== r.node || s.grant.term !== r.term || s.forcedUpTo >= r.term) {
-      const sees = s?.grant ? `slot ${r.slot} held by ${s.grant.holder} at term ${s.grant.term}` : `no grant on slot ${r.slot}`
-      return refuse('no-lease', `the coordinator does not see ${r.node} holding slot ${r.slot} at term ${r.term} of wave ${w.id} (it sees ${sees}${s && s.forcedUpTo >= r.term ? `, force-released up to term ${s.forcedUpTo}` : ''}); retry once the grant has reached it`)
-    }
+    const why = assignRefusal(w, r, { state: this.deps.state, keyring: this.deps.identity.keyring, snap: this.vote.snapshot() })
+    if (why) return refuse(why.code, why.message)
     return this.exclusive(async () => {
       const by = `lease ${w.id}/${r.slot}/${r.term}`
       if (this.deps.state.nodeAssignments.get(r.node)?.image !== w.target) await this.deps.state.assign({ node: r.node }, w.target, by)
@@ -402,124 +355,6 @@ export class WaveService {
     return [...this.waves.values()].find((w) => ACTIVE.has(w.state))
   }
 
-  private async servable(version: string): Promise<boolean> {
-    if (!(await this.deps.images.hasVersion(version))) return false
-    return this.deps.images.manifest(version).then(
-      () => true,
-      () => false,
-    )
-  }
-
-  private async validate(b: WaveCreate): Promise<void> {
-    if (!(FAILURE_DOMAIN_KEYS as readonly string[]).includes(b.failureDomain)) {
-      throw new HttpError(400, 'bad-request', `unknown failure-domain key "${b.failureDomain}"; known keys: ${FAILURE_DOMAIN_KEYS.join(', ')} (domain = the node's gossiped domain)`)
-    }
-    if (!(await this.deps.images.hasVersion(b.target))) {
-      const have = await this.deps.images.versions()
-      throw new HttpError(400, 'bad-request', `no image version "${b.target}" on this coordinator (have: ${have.join(', ') || 'none'}); build it first: npm run layers`)
-    }
-    try {
-      await this.deps.images.manifest(b.target)
-    } catch (err) {
-      throw new HttpError(400, 'bad-request', `image version ${b.target} is not servable: ${(err as Error).message}`)
-    }
-    if (this.deps.state.nodes.size === 0) throw new HttpError(409, 'conflict', 'no enrolled nodes: nothing to upgrade')
-    if (b.at !== undefined) this.startAt(b)
-  }
-
-  /** `--at`, resolved on this coordinator's clock (400 with the accepted forms when unreadable). */
-  private startAt(b: WaveCreate): number | undefined {
-    if (b.at === undefined) return undefined
-    try {
-      return parseStartTime(b.at, this.deps.clock.now())
-    } catch (err) {
-      throw new HttpError(400, 'bad-request', (err as Error).message)
-    }
-  }
-
-  /** The schedule the wave control carries (windows, start time, settle delay), if the wave has one. */
-  private schedule(w: StoredWave): WaveSchedule | undefined {
-    const s: WaveSchedule = {}
-    if (w.windows?.length) s.windows = [...(w.window ? [w.window] : []), ...w.windows].map((t) => parseWindowRule(t))
-    if (w.startAt !== undefined) s.notBefore = w.startAt
-    if (w.settleMs) s.settleMs = w.settleMs
-    const only = w.canary && !w.canary.passed ? w.canary.nodes : w.selected
-    if (only) s.only = only
-    return Object.keys(s).length ? s : undefined
-  }
-
-  /** The wave roster: every enrolled node, sorted by id. */
-  private fixRoster(): { id: string; key: string }[] {
-    return [...this.deps.state.nodes.values()].map((n) => ({ id: n.id, key: n.key })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-  }
-
-  /** What most roster nodes run now (gossiped image, else their assignment), other than the target. */
-  private previousVersion(ids: string[], target: string): string | undefined {
-    this.view.refresh()
-    const count = new Map<string, number>()
-    for (const id of ids) {
-      const img = this.view.member(id)?.record?.image || this.deps.state.nodeAssignments.get(id)?.image
-      if (img && img !== target) count.set(img, (count.get(img) ?? 0) + 1)
-    }
-    let best: string | undefined
-    for (const [v, n] of count) if (best === undefined || n > count.get(best)!) best = v
-    return best
-  }
-
-  private dryRun(b: WaveCreate, ids: string[], previous: string | undefined): DryRun {
-    this.view.refresh()
-    const v = this.view
-    const byDomain = new Map<string, { done: number; waiting: number }>()
-    for (const id of ids) {
-      const f = v.facts(id)
-      if (!f) continue
-      const d = byDomain.get(f.domain) ?? { done: 0, waiting: 0 }
-      if (f.image === b.target) d.done++
-      else d.waiting++
-      byDomain.set(f.domain, d)
-    }
-    const activeDomains = new Set([...byDomain].filter(([, d]) => d.done > 0 && d.waiting > 0).map(([k]) => k))
-    const nodes: DryRun['nodes'] = []
-    const keys = []
-    for (const id of ids) {
-      const m = v.member(id)
-      const r = m?.record
-      const f = v.facts(id)
-      const reasons: string[] = []
-      if (!m || !r) reasons.push('not seen on the mesh')
-      else {
-        if (m.status !== 'alive') reasons.push(`${m.status} on the mesh`)
-        if (r.phase !== 'ready') reasons.push(`phase ${r.phase}`)
-        if (r.health.status === 'critical' || r.health.status === 'warning') reasons.push(...r.health.conditions.filter((c) => c.severity !== 'info').map((c) => `${c.id}: ${c.message}`))
-        const gates = r.health.gates
-        if (gates && gates.pre === false) reasons.push(gates.why?.length ? `pre-reboot gate: ${gates.why.join('; ')}` : 'pre-reboot gate failing')
-      }
-      const candidate = !!f && f.image !== b.target
-      if (f && f.image === b.target) reasons.push(`already on ${b.target}`)
-      const gate = !r ? 'unknown' : f?.available && reasons.length === 0 ? 'pass' : f?.image === b.target && f.available ? 'pass' : 'fail'
-      nodes.push({ node: id, image: r?.image, phase: r?.phase, domain: r?.domain, candidate, gate, reasons })
-      if (candidate && f!.available) keys.push(rankKey(v, f!, { holders: [], activeDomains }))
-    }
-    const ranked = rankedWithReasons(keys)
-    const cands = this.candidates(ids, b.target)
-    const verdict = startVerdict(cands, (id) => this.view.member(id))
-    for (const n of nodes) for (const c of verdict.never) if (c.nodes.includes(n.node)) n.reasons.push(`can never stop: ${c.message}; fix: ${c.fix}`)
-    return {
-      dryRun: true,
-      target: b.target,
-      previous,
-      maxUnavailable: b.maxUnavailable,
-      failureDomain: b.failureDomain,
-      order: ranked.map((k) => k.node),
-      ranked,
-      nodes,
-      never: verdict.never,
-      unknown: verdict.unknown,
-      refused: verdict.never.length > 0 && !b.force,
-      ...(verdict.never.length ? { refusal: refusalText(verdict, cands.length) } : {}),
-    }
-  }
-
   private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[]): Promise<StoredWave> {
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
@@ -529,40 +364,12 @@ export class WaveService {
     // The canary: the best-ranked candidates now (the dry run's order), then the others by id.
     let canary: StoredWave['canary']
     if (b.canary) {
-      const ranked = this.dryRun(b, taken, previous).order
-      const cands = this.candidates(taken, b.target)
+      const ranked = dryRun(this.view, b, taken, previous).order
+      const cands = candidates(this.view, taken, b.target)
       canary = { nodes: [...new Set([...ranked, ...cands])].slice(0, b.canary), passed: false }
     }
-    const w: StoredWave = {
-      id,
-      target: b.target,
-      ...(previous ? { previous } : {}),
-      maxUnavailable: b.maxUnavailable,
-      failureDomain: b.failureDomain,
-      ...(b.window ? { window: b.window } : {}),
-      ...(b.windows?.length ? { windows: b.windows } : {}),
-      ...(b.at !== undefined ? { startAt: this.startAt(b) } : {}),
-      ...(b.settleMs ? { settleMs: b.settleMs } : {}),
-      ...(selected ? { selector: b.selector, selected } : {}),
-      ...(canary ? { canary } : {}),
-      ...(b.alertSource ? { alertSource: b.alertSource } : {}),
-      ...(b.alertMatchers?.length ? { alertMatchers: b.alertMatchers } : {}),
-      drainPolicy: b.drainPolicy,
-      nodeTimeoutMs: b.nodeTimeoutMs,
-      stallTimeoutMs: b.stallTimeoutMs,
-      ...(b.force ? { forced: true } : {}),
-      roster,
-      createdAt: now,
-      createdBy: by,
-      state: 'running',
-      stateAt: now,
-      ...(rollbackOf ? { rollbackOf } : {}),
-      nodes,
-    }
-    await this.deps.store.batch([
-      { type: 'put', key: SEQ_KEY, value: this.seq + 1 },
-      { type: 'put', key: waveKey(id), value: w },
-    ])
+    const w = newStoredWave(b, { id, now, by, roster, previous, nodes, canary, rollbackOf, selected })
+    await saveNewWave(this.deps.store, this.seq + 1, w)
     this.seq++
     this.waves.set(id, w)
     this.order.push(id)
@@ -612,7 +419,7 @@ export class WaveService {
 
   private save(w: StoredWave): Promise<void> {
     this.dirty.delete(w.id)
-    return this.deps.store.put(waveKey(w.id), w)
+    return saveWave(this.deps.store, w)
   }
 
   /** Whether new slots are held back (the coordinator's own judgement, for its tie-break vote). */
@@ -633,25 +440,7 @@ export class WaveService {
   }
 
   private signControlFor(w: StoredWave): void {
-    const seq = Math.max(this.deps.clock.now(), (this.control?.seq ?? 0) + 1)
-    const sched = this.schedule(w)
-    // Agents that predate the schedule judge by a daily UTC window: today's, re-signed as days pass (tick).
-    const legacy = sched ? legacyWindow(sched, this.deps.clock.now()) : undefined
-    this.control = signControl(
-      {
-        wave: w.id,
-        seq,
-        // A stall halt holds every node's new requests and votes, as a pause does.
-        state: w.state === 'running' && w.halt ? 'paused' : w.state,
-        nodeTimeoutMs: w.nodeTimeoutMs,
-        ...(legacy ? { window: legacy } : w.window ? { window: parseWindow(w.window) } : {}),
-        ...(sched ? { sched } : {}),
-        alerts: w.alertSource ? this.alerts.slice(0, 16) : [],
-        drainPolicy: w.drainPolicy,
-        retired: [...this.retired()],
-      },
-      this.deps.identity.keyring,
-    )
+    this.control = controlFor(w, { prev: this.control, now: this.deps.clock.now(), alerts: this.alerts, retired: [...this.retired()], keyring: this.deps.identity.keyring })
     this.gate.onControl(this.control)
   }
 
@@ -680,19 +469,15 @@ export class WaveService {
       this.refresh(w)
       if (this.dirty.delete(w.id)) await this.save(w)
       if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
-      else if (w.state === 'running' && w.canary && !w.canary.passed && w.canary.nodes.every((id) => w.nodes[id]?.state === 'done' || this.retired().has(id))) {
+      else if (w.state === 'running' && w.canary && canaryThrough(w, this.retired())) {
         // The canary is through: pause for the operator, who looks and resumes (the rest then).
         w.canary.passed = true
         await this.setState(w, 'paused', `canary: ${w.canary.nodes.length} node(s) on ${w.target} (${w.canary.nodes.join(', ')}); check them, then: shoal upgrade resume ${w.id}`, 'coordinator')
       } else await this.watchStall(w)
     })
-    const sched = this.schedule(w)
-    if (sched && this.control?.wave === w.id) {
-      const legacy = legacyWindow(sched, this.deps.clock.now())
-      if (JSON.stringify(legacy) !== JSON.stringify(this.control.window)) {
-        this.signControlFor(w)
-        this.broadcastControl()
-      }
+    if (legacyWindowStale(w, this.control, this.deps.clock.now())) {
+      this.signControlFor(w)
+      this.broadcastControl()
     }
     if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
   }
@@ -711,7 +496,7 @@ export class WaveService {
       return
     }
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
-    const key = JSON.stringify([w.id, w.roster.map((r) => w.nodes[r.id]?.state), snap?.slots.map((s) => [s.grant?.holder, s.grant?.term])])
+    const key = stallKey(w, snap)
     // A node that is down is the node timeout's to judge (its own halt), not a stall.
     const someoneDown = w.roster.some((r) => !this.retired().has(r.id) && unavailable(this.view.member(r.id)) !== undefined)
     if (key !== this.progressKey || this.hold().held || someoneDown) {
@@ -721,11 +506,7 @@ export class WaveService {
     }
     const limit = w.stallTimeoutMs ?? DEFAULT_STALL_MS
     if (now - this.progressAt < limit) return
-    const blocks = this.blocks(w)
-    const never = [...blocks.values()].flat().filter((b) => b.permanent)
-    const waiting = [...blocks].slice(0, 4).map(([id, list]) => `${id}: ${list.map((b) => b.message).join('; ')}`)
-    const mins = Math.round((now - this.progressAt) / 60_000)
-    const reason = `halted: nothing moved for ${mins} min (stall timeout ${Math.round(limit / 60_000)} min)${never.length ? '; it cannot clear by itself' : ''}${waiting.length ? ` — ${waiting.join(' | ')}` : ''}`
+    const reason = stallReason(this.blocks(w), now - this.progressAt, limit)
     w.halt = { at: now, reason }
     await this.save(w)
     await this.deps.state.audit({ kind: 'wave', image: w.target, detail: { wave: w.id, op: 'halt', reason: 'stall', by: 'coordinator' } })
@@ -771,17 +552,7 @@ export class WaveService {
   async pollAlerts(): Promise<void> {
     const w = this.latest()
     if (!w?.alertSource || !ACTIVE.has(w.state)) return
-    let names: string[]
-    try {
-      const res = await fetch(`${w.alertSource.replace(/\/+$/, '')}/api/v2/alerts?active=true&silenced=false&inhibited=false`, { signal: AbortSignal.timeout(5000) })
-      if (!res.ok) throw new Error(`HTTP ${res.status}`)
-      const body = (await res.json()) as { labels?: Record<string, unknown>; status?: { state?: string } }[]
-      const selectors = (w.alertMatchers ?? []).map(parseAlertSelector)
-      names = [...new Set((Array.isArray(body) ? body : []).filter((a) => a?.status?.state === undefined || a.status.state === 'active').filter((a) => alertBlocks(alertLabels(a?.labels), selectors)).map((a) => String(a?.labels?.alertname ?? 'unnamed').slice(0, 128)))]
-    } catch (err) {
-      // Fail closed: an alert source we cannot read holds new slots back, visibly.
-      names = [`alert source unreachable: ${(err as Error).message}`.slice(0, 128)]
-    }
+    const names = await firingAlerts({ ...w, alertSource: w.alertSource })
     if (names.join('\n') === this.alerts.join('\n')) return
     this.alerts = names
     this.signControlFor(w)
@@ -791,110 +562,27 @@ export class WaveService {
   /** Updates per-node states and their times from the views; true when something changed. */
   private refresh(w: StoredWave): boolean {
     this.view.refresh()
-    const now = this.deps.clock.now()
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
-    const holds = new Map<string, { slot: number; term: number }>()
-    for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
-    const retired = new Set(snap?.retired ?? [])
-    let changed = false
-    for (const r of this.inWave(w).map((id) => ({ id }))) {
-      const live = ACTIVE.has(w.state)
-      const prev = w.nodes[r.id] ?? { state: 'waiting' as const, since: now }
-      const d = nodeWaveState({ target: w.target, member: this.view.member(r.id), holds: live ? holds.get(r.id) : undefined, retired: retired.has(r.id) })
-      // A finished or aborted wave's node states stay as they were when it ended.
-      if (!live) continue
-      if (d.state !== prev.state || d.reason !== prev.reason) {
-        const next = { ...prev, state: d.state, since: d.state !== prev.state ? now : prev.since, ...(d.reason ? { reason: d.reason } : { reason: undefined }) }
-        if (d.state === 'done' && prev.doneAt === undefined) next.doneAt = now
-        if (next.reason === undefined) delete next.reason
-        w.nodes[r.id] = next
-        changed = true
-      }
-    }
+    const changed = refreshNodes(w, (id) => this.view.member(id), snap, this.deps.clock.now())
     if (changed) this.dirty.add(w.id)
     return changed
   }
 
   /** Every roster node is on the target, or was written off by the operator (retired). */
   private finished(w: StoredWave): boolean {
-    const retired = this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>()
-    return this.inWave(w).every((id) => w.nodes[id]?.state === 'done' || retired.has(id))
+    return waveFinished(w, this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>())
   }
 
   private status(w: StoredWave): WaveStatus {
     this.refresh(w)
-    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
-    const holds = new Map<string, { slot: number; term: number }>()
-    for (const s of snap?.slots ?? []) if (s.grant) holds.set(s.grant.holder, { slot: s.slot, term: s.grant.term })
     const blocks = this.blocks(w)
-    const nodes: NodeProgress[] = this.inWave(w).map((id) => ({ id })).map((r) => {
-      const n = w.nodes[r.id] ?? { state: 'waiting' as const, since: w.createdAt }
-      const b = n.state === 'waiting' ? blocks.get(r.id) : undefined
-      const m = this.view.member(r.id)
-      const h = ACTIVE.has(w.state) ? holds.get(r.id) : undefined
-      return {
-        node: r.id,
-        state: n.state,
-        since: n.since,
-        ...(m?.record ? { image: m.record.image, phase: m.record.phase } : {}),
-        ...(m ? { liveness: m.status } : {}),
-        ...(h ? { slot: h.slot, term: h.term } : {}),
-        ...(n.reason ? { reason: n.reason } : {}),
-        ...(n.assignedAt !== undefined ? { assignedAt: n.assignedAt } : {}),
-        ...(n.doneAt !== undefined ? { doneAt: n.doneAt } : {}),
-        ...(b?.length ? { blocked: b } : {}),
-      }
+    return waveStatus(w, {
+      snap: this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined,
+      blocks,
+      member: (id) => this.view.member(id),
+      never: () => startVerdict(candidates(this.view, w.roster.map((r) => r.id), w.target).filter((id) => blocks.has(id)), (id) => this.view.member(id)).never,
+      hold: () => this.hold(),
+      finished: () => this.finished(w),
     })
-    const count = (s: string) => nodes.filter((n) => n.state === s).length
-    const never = ACTIVE.has(w.state) ? startVerdict(this.candidates(w.roster.map((r) => r.id), w.target).filter((id) => blocks.has(id)), (id) => this.view.member(id)).never : []
-    const done = count('done')
-    const failed = count('failed')
-    const waiting = count('waiting')
-    let state: WaveStatus['state'] = w.state
-    let reason = w.stateReason
-    let held = w.state !== 'running'
-    if (w.state === 'running' && w.halt) {
-      held = true
-      state = 'halted'
-      reason = w.halt.reason
-    } else if (w.state === 'running') {
-      const hold = this.hold()
-      held = hold.held
-      if (hold.halted) state = 'halted'
-      reason = hold.reason
-    }
-    if (w.state === 'running' && this.finished(w)) {
-      state = 'done'
-      held = false
-      reason = 'every node is on the target'
-    }
-    return {
-      id: w.id,
-      target: w.target,
-      ...(w.previous ? { previous: w.previous } : {}),
-      state,
-      ...(reason ? { reason } : {}),
-      held,
-      maxUnavailable: w.maxUnavailable,
-      failureDomain: w.failureDomain,
-      ...(w.window || w.windows?.length ? { window: [...(w.window ? [w.window] : []), ...(w.windows ?? [])].join('; ') } : {}),
-      ...(w.windows?.length ? { windows: w.windows } : {}),
-      ...(w.startAt !== undefined ? { startAt: w.startAt } : {}),
-      ...(w.settleMs ? { settleMs: w.settleMs } : {}),
-      ...(w.selector ? { selector: w.selector } : {}),
-      ...(w.canary ? { canary: w.canary } : {}),
-      ...(w.alertMatchers ? { alertMatchers: w.alertMatchers } : {}),
-      drainPolicy: w.drainPolicy,
-      nodeTimeoutMs: w.nodeTimeoutMs,
-      createdAt: w.createdAt,
-      stateAt: w.stateAt,
-      ...(w.rollbackOf ? { rollbackOf: w.rollbackOf } : {}),
-      progress: { total: nodes.length, done, failed, inProgress: nodes.length - done - failed - waiting, waiting },
-      stallTimeoutMs: w.stallTimeoutMs ?? DEFAULT_STALL_MS,
-      ...(blocks.size ? { blocked: blockedCounts(blocks) } : {}),
-      ...(never.length ? { never } : {}),
-      ...(w.forced ? { forced: true } : {}),
-      nodes,
-    }
   }
 }
