@@ -19,83 +19,29 @@
  * evicted ReplicaSet pods onto another schedulable node (as a real ReplicaSet would).
  *
  * Used by the health tests, the live demo and the upgrade-wave tests.
+ *
+ * This file holds the object store (nodes, pods, PDBs, Events, owners; resourceVersions;
+ * graceful termination and ReplicaSet rescheduling), the test hooks and the routing. The
+ * rest, one idea a file: kube-types (specs, options), kube-http (one request: auth, faults,
+ * the log), kube-discovery, kube-patch (merge patch), kube-eviction (PDB status and the
+ * Eviction subresource), kube-events (core/v1 Events), kube-shapes (Status, List, Table).
  */
 import { EventEmitter } from 'node:events'
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttps } from 'node:https'
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { parseSelectorString, selects, type LabelSelector } from '../../agent/health/label-selector.js'
+import { parseSelectorString } from '../../agent/health/label-selector.js'
+import type { FakeKubeOptions, FakeNodeSpec, FakePdbSpec, FakePodSpec, Fault, Obj, RequestRecord } from './kube-types.js'
+import { list, nodeConditions, nodeTable, notFound, podTable, status } from './kube-shapes.js'
+import { discovery } from './kube-discovery.js'
+import { applyMergePatch, parsePatch } from './kube-patch.js'
+import { createEvent, listEvents } from './kube-events.js'
+import { evict, pdbStatus } from './kube-eviction.js'
+import { handle } from './kube-http.js'
 
-type Obj = Record<string, any>
+export type { FakeKubeOptions, FakeNodeSpec, FakePdbSpec, FakePodSpec, Fault, RequestRecord } from './kube-types.js'
 
-export interface FakeNodeSpec {
-  name: string
-  ready?: boolean
-  unschedulable?: boolean
-  labels?: Record<string, string>
-}
-
-export interface FakePodSpec {
-  name: string
-  namespace?: string
-  node: string
-  labels?: Record<string, string>
-  /** Controller owner: kind + name ("ReplicaSet"/"web-6d4b", "DaemonSet"/"proxy", "StatefulSet"/...). Absent: a bare pod. */
-  owner?: { kind: string; name: string }
-  /** A static pod's API mirror (annotation kubernetes.io/config.mirror). */
-  mirror?: boolean
-  ready?: boolean
-  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed'
-  /**
-   * Graceful termination: once deleted or evicted, the pod stays (with its
-   * deletionTimestamp, no longer counted by a PDB) this long before it is gone, as its
-   * containers shut down. Default 0: gone at once. A ReplicaSet's replacement (reschedule)
-   * is created at once and inherits it.
-   */
-  terminatingMs?: number
-}
-
-export interface FakePdbSpec {
-  name: string
-  namespace?: string
-  selector: LabelSelector
-  minAvailable?: number | string
-  maxUnavailable?: number | string
-}
-
-export interface Fault {
-  /** Which requests: method and a path prefix (query excluded). */
-  method?: string
-  pathPrefix: string
-  /** Answer with this status (a Status body) ... */
-  status?: number
-  /** ... or never answer (the socket stays open until the client gives up or the server closes). */
-  hang?: boolean
-  /** How many matching requests to hit; default 1. */
-  times?: number
-}
-
-export interface FakeKubeOptions {
-  /** Require `Authorization: Bearer <token>`. */
-  token?: string
-  /** Serve HTTPS with this key/cert (PEM). */
-  tls?: { key: string | Buffer; cert: string | Buffer }
-  /**
-   * Recreate evicted ReplicaSet pods, Ready, on another schedulable Ready node — the one
-   * with the fewest pods of that ReplicaSet (the scheduler's default spreading). Default false.
-   */
-  reschedule?: boolean
-  /** Kubernetes version reported by /version and the node table. */
-  version?: string
-}
-
-export interface RequestRecord {
-  method: string
-  path: string
-  query: string
-  status: number
-}
 
 export class FakeKubeApiServer extends EventEmitter {
   readonly nodes = new Map<string, Obj>()
@@ -268,93 +214,36 @@ export class FakeKubeApiServer extends EventEmitter {
     return [...this.pods.values()].filter((p) => p.spec.nodeName === node)
   }
 
-  /** The disruption controller's view of a PDB, computed now. */
   pdbStatus(pdb: Obj): Obj {
-    const ns = pdb.metadata.namespace
-    const matching = [...this.pods.values()].filter((p) => p.metadata.namespace === ns && selects(pdb.spec.selector, p.metadata.labels) && !p.metadata.deletionTimestamp)
-    const healthy = matching.filter((p) => p.status.phase === 'Running' && p.status.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True')).length
-    const expected = matching.length
-    const intOrPct = (v: number | string, total: number, roundUp: boolean) =>
-      typeof v === 'number' ? v : roundUp ? Math.ceil((parseInt(v, 10) / 100) * total) : Math.floor((parseInt(v, 10) / 100) * total)
-    let desired: number
-    if (pdb.spec.minAvailable !== undefined) desired = intOrPct(pdb.spec.minAvailable, expected, true)
-    else if (pdb.spec.maxUnavailable !== undefined) desired = Math.max(0, expected - intOrPct(pdb.spec.maxUnavailable, expected, true))
-    else desired = expected
-    return {
-      observedGeneration: 1,
-      disruptionsAllowed: Math.max(0, healthy - desired),
-      currentHealthy: healthy,
-      desiredHealthy: desired,
-      expectedPods: expected,
-      conditions: [{ type: 'DisruptionAllowed', status: healthy - desired > 0 ? 'True' : 'False', reason: healthy - desired > 0 ? 'SufficientPods' : 'InsufficientPods', message: '', lastTransitionTime: pdb.metadata.creationTimestamp, observedGeneration: 1 }],
-    }
+    return pdbStatus(pdb, this.pods.values())
   }
 
   // ------------------------------------------------------------------ HTTP
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const u = new URL(req.url ?? '/', 'http://x')
-    const path = u.pathname.replace(/\/+$/, '') || '/'
-    const method = req.method ?? 'GET'
-    const record: RequestRecord = { method, path, query: u.search, status: 0 }
-    const send = (status: number, body: unknown, contentType = 'application/json') => {
-      record.status = status
-      this.requests.push(record)
-      this.emit('request', record)
-      const text = JSON.stringify(body)
-      res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' })
-      res.end(text)
-    }
-    try {
-      const body = await readBody(req)
-      if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
-        return send(401, status(401, 'Unauthorized', 'Unauthorized'))
-      }
-      const f = this.faults.find((x) => x.left > 0 && path.startsWith(x.pathPrefix) && (!x.method || x.method === method))
-      if (f) {
-        f.left--
-        if (f.hang) {
-          record.status = -1
-          this.requests.push(record)
-          this.emit('request', record)
-          this.hung.add(res)
-          res.once('close', () => this.hung.delete(res))
-          return
-        }
-        return send(f.status ?? 500, status(f.status ?? 500, 'InternalError', `injected fault on ${method} ${path}`))
-      }
-      const r = this.route(method, path, u.searchParams, body, req.headers)
-      return send(r[0], r[1])
-    } catch (err) {
-      const e = err as Error & { status?: number; reason?: string }
-      return send(e.status ?? 500, status(e.status ?? 500, e.reason ?? 'InternalError', e.message))
-    }
+  private handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = (method: string, path: string, q: URLSearchParams, body: string, headers: IncomingMessage['headers']) => this.route(method, path, q, body, headers)
+    return handle({ token: this.options.token, faults: this.faults, hung: this.hung, requests: this.requests, emit: (e, a) => this.emit(e, a), route }, req, res)
   }
 
   private route(method: string, path: string, q: URLSearchParams, body: string, headers: IncomingMessage['headers']): [number, unknown] {
     const accept = String(headers.accept ?? '')
     const seg = path.split('/').filter(Boolean)
     if (method === 'GET') {
-      if (path === '/version') return [200, versionInfo(this.version)]
-      if (path === '/api') return [200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: this.url.replace(/^https?:\/\//, '') }] }]
-      if (path === '/apis') return [200, apiGroupList()]
-      if (path === '/api/v1') return [200, coreResources()]
-      if (path === '/apis/apps/v1') return [200, appsResources()]
-      if (path === '/apis/policy/v1') return [200, policyResources()]
-      if (path === '/healthz' || path === '/readyz' || path === '/livez') return [200, 'ok']
+      const d = discovery(path, this.version, this.url)
+      if (d) return d
     }
     // /api/v1/nodes[/name]
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'nodes') {
       const name = seg[3]
       if (!name && method === 'GET') {
         const items = this.filterLabels([...this.nodes.values()], q.get('labelSelector'))
-        if (accept.includes('as=Table')) return [200, this.nodeTable(items)]
+        if (accept.includes('as=Table')) return [200, nodeTable(items, this.rv)]
         return [200, list('NodeList', 'v1', items, this.rv)]
       }
       if (name && seg.length === 4) {
         const n = this.nodes.get(name)
         if (!n) throw notFound('nodes', name)
-        if (method === 'GET') return [200, accept.includes('as=Table') ? this.nodeTable([n]) : n]
+        if (method === 'GET') return [200, accept.includes('as=Table') ? nodeTable([n], this.rv) : n]
         if (method === 'PATCH') {
           applyMergePatch(n, parsePatch(body, headers['content-type']))
           this.touch(n)
@@ -371,11 +260,11 @@ export class FakeKubeApiServer extends EventEmitter {
       }
     }
     // /api/v1/events (all namespaces) and /api/v1/namespaces/NS/events[/name]
-    if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'events' && seg.length === 3 && method === 'GET') return this.listEvents(undefined, q, accept)
+    if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'events' && seg.length === 3 && method === 'GET') return listEvents(this.events, this.rv, undefined, q, accept)
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'namespaces' && seg[4] === 'events') {
       const ns = seg[3]!
       const name = seg[5]
-      if (!name && method === 'GET') return this.listEvents(ns, q, accept)
+      if (!name && method === 'GET') return listEvents(this.events, this.rv, ns, q, accept)
       if (!name && method === 'POST') return this.createEvent(ns, body)
       if (name && seg.length === 6) {
         const e = this.events.get(`${ns}/${name}`)
@@ -395,14 +284,14 @@ export class FakeKubeApiServer extends EventEmitter {
     // /api/v1/pods (all namespaces) and /api/v1/namespaces/NS/pods[/name[/eviction]]
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'pods' && seg.length === 3 && method === 'GET') {
       const items = this.listPods(undefined, q)
-      return [200, accept.includes('as=Table') ? this.podTable(items) : list('PodList', 'v1', items, this.rv)]
+      return [200, accept.includes('as=Table') ? podTable(items, this.rv) : list('PodList', 'v1', items, this.rv)]
     }
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'namespaces' && seg[4] === 'pods') {
       const ns = seg[3]!
       const name = seg[5]
       if (!name && method === 'GET') {
         const items = this.listPods(ns, q)
-        return [200, accept.includes('as=Table') ? this.podTable(items) : list('PodList', 'v1', items, this.rv)]
+        return [200, accept.includes('as=Table') ? podTable(items, this.rv) : list('PodList', 'v1', items, this.rv)]
       }
       if (name && seg.length === 6) {
         const p = this.pods.get(`${ns}/${name}`)
@@ -440,96 +329,12 @@ export class FakeKubeApiServer extends EventEmitter {
     throw Object.assign(new Error(`the server could not find the requested resource (${method} ${path})`), { status: 404, reason: 'NotFound' })
   }
 
-  /** POST an Event: the checks of the API server's ValidateEvent that a recorder can trip. */
   private createEvent(ns: string, body: string): [number, unknown] {
-    let e: Obj
-    try {
-      e = JSON.parse(body || '{}')
-    } catch {
-      throw Object.assign(new Error('Event body is not JSON'), { status: 400, reason: 'BadRequest' })
-    }
-    const problems: string[] = []
-    if (e.kind !== 'Event' || e.apiVersion !== 'v1') problems.push('kind/apiVersion: must be v1 Event')
-    const name = e.metadata?.name ?? (e.metadata?.generateName ? `${e.metadata.generateName}${randomUUID().slice(0, 5)}` : undefined)
-    if (!name) problems.push('metadata.name: Required value: name or generateName is required')
-    if (e.metadata?.namespace !== undefined && e.metadata.namespace !== ns) problems.push(`metadata.namespace: Invalid value: "${e.metadata.namespace}": does not match the namespace of the request`)
-    const io = e.involvedObject ?? {}
-    if (!io.kind || !io.name) problems.push('involvedObject: Required value: kind and name')
-    if (io.namespace && io.namespace !== ns) problems.push(`involvedObject.namespace: Invalid value: "${io.namespace}": does not match event.namespace`)
-    if (e.type !== undefined && e.type !== 'Normal' && e.type !== 'Warning') problems.push(`type: Unsupported value: "${e.type}": supported values: "Normal", "Warning"`)
-    if (typeof e.reason === 'string' && e.reason.length > 128) problems.push('reason: Too long: may not be more than 128 bytes')
-    if (typeof e.message === 'string' && e.message.length > 4096) problems.push('message: Too long: may not be more than 4096 bytes')
-    if (problems.length) {
-      const err = status(422, 'Invalid', `Event "${name ?? ''}" is invalid: ${problems.join(', ')}`)
-      return [422, err]
-    }
-    const key = `${ns}/${name}`
-    if (this.events.has(key)) return [409, status(409, 'AlreadyExists', `events "${name}" already exists`)]
-    const stored: Obj = { ...e, metadata: { ...this.meta(name!, ns, e.metadata?.labels ?? {}), ...(e.metadata?.annotations ? { annotations: e.metadata.annotations } : {}) } }
-    delete stored.metadata.labels
-    stored.count ??= 1
-    stored.firstTimestamp ??= stored.metadata.creationTimestamp
-    stored.lastTimestamp ??= stored.firstTimestamp
-    this.events.set(key, stored)
-    this.emit('event', stored)
-    return [201, stored]
-  }
-
-  private listEvents(ns: string | undefined, q: URLSearchParams, accept: string): [number, unknown] {
-    let items = [...this.events.values()].filter((e) => !ns || e.metadata.namespace === ns)
-    for (const t of parseSelectorString(q.get('fieldSelector'))) {
-      const get = (e: Obj): string => {
-        const [a, b] = t.key.split('.')
-        if (a === 'involvedObject' && b) return String(e.involvedObject?.[b] ?? '')
-        if (a === 'metadata' && b) return String(e.metadata?.[b] ?? '')
-        return String(e[t.key] ?? '')
-      }
-      items = items.filter((e) => (get(e) === t.value) === (t.op === '='))
-    }
-    items.sort((a, b) => String(a.lastTimestamp).localeCompare(String(b.lastTimestamp)))
-    if (accept.includes('as=Table')) return [200, this.eventTable(items)]
-    return [200, list('EventList', 'v1', items, this.rv)]
-  }
-
-  private eventTable(items: Obj[]): Obj {
-    return table(
-      [['Last Seen', 'string', ''], ['Type', 'string', ''], ['Reason', 'string', ''], ['Object', 'string', ''], ['Message', 'string', '']],
-      items.map((e) => ({ cells: [age(e.lastTimestamp ?? e.metadata.creationTimestamp), e.type ?? 'Normal', e.reason ?? '', `${String(e.involvedObject?.kind ?? '').toLowerCase()}/${e.involvedObject?.name ?? ''}`, e.message ?? ''], obj: e })),
-      this.rv,
-    )
+    return createEvent({ events: this.events, meta: (n, s, l) => this.meta(n, s, l), emit: (e, a) => this.emit(e, a) }, ns, body)
   }
 
   private evict(ns: string, name: string, body: string): [number, unknown] {
-    const p = this.pods.get(`${ns}/${name}`)
-    if (!p) throw notFound('pods', name)
-    let ev: Obj
-    try {
-      ev = JSON.parse(body || '{}')
-    } catch {
-      throw Object.assign(new Error('Eviction body is not JSON'), { status: 400, reason: 'BadRequest' })
-    }
-    if (ev.kind !== 'Eviction' || (ev.metadata?.name && ev.metadata.name !== name))
-      throw Object.assign(new Error(`expected an Eviction for pod ${name}`), { status: 400, reason: 'BadRequest' })
-    const key = `${ns}/${name}`
-    // Pods that are not running (finished, pending) can always be evicted, as in the real server.
-    const running = p.status.phase === 'Running'
-    const budgets = [...this.pdbs.values()].filter((b) => b.metadata.namespace === ns && selects(b.spec.selector, p.metadata.labels))
-    if (budgets.length > 1) throw Object.assign(new Error('This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.'), { status: 500 })
-    const podReady = p.status.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True')
-    if (running && podReady && budgets.length === 1) {
-      const st = this.pdbStatus(budgets[0]!)
-      if (st.disruptionsAllowed < 1) {
-        this.evictions.push({ pod: key, status: 429 })
-        this.emit('eviction-denied', { pod: key, pdb: budgets[0]!.metadata.name })
-        const s = status(429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.")
-        s.details = { causes: [{ reason: 'DisruptionBudget', message: `The disruption budget ${budgets[0]!.metadata.name} needs ${st.desiredHealthy} healthy pods and has ${st.currentHealthy} currently` }] }
-        return [429, s]
-      }
-    }
-    this.deletePod(p)
-    this.evictions.push({ pod: key, status: 201 })
-    this.emit('evicted', { pod: key, node: p.spec.nodeName })
-    return [201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }]
+    return evict({ pods: this.pods, pdbs: this.pdbs, evictions: this.evictions, deletePod: (p) => this.deletePod(p), emit: (e, a) => this.emit(e, a) }, ns, name, body)
   }
 
   private deletePod(p: Obj): void {
@@ -598,28 +403,6 @@ export class FakeKubeApiServer extends EventEmitter {
     return o.kind === 'PodDisruptionBudget' ? { ...o, status: this.pdbStatus(o) } : o
   }
 
-  private nodeTable(items: Obj[]): Obj {
-    return table(
-      [['Name', 'string', 'name'], ['Status', 'string', ''], ['Roles', 'string', ''], ['Age', 'string', ''], ['Version', 'string', '']],
-      items.map((n) => {
-        const ready = n.status.conditions.find((c: Obj) => c.type === 'Ready')?.status === 'True'
-        const st = (ready ? 'Ready' : 'NotReady') + (n.spec.unschedulable ? ',SchedulingDisabled' : '')
-        return { cells: [n.metadata.name, st, '<none>', age(n.metadata.creationTimestamp), n.status.nodeInfo?.kubeletVersion ?? ''], obj: n }
-      }),
-      this.rv,
-    )
-  }
-
-  private podTable(items: Obj[]): Obj {
-    return table(
-      [['Name', 'string', 'name'], ['Ready', 'string', ''], ['Status', 'string', ''], ['Restarts', 'string', ''], ['Age', 'string', '']],
-      items.map((p) => {
-        const ready = p.status.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True')
-        return { cells: [p.metadata.name, ready ? '1/1' : '0/1', p.status.phase, '0', age(p.metadata.creationTimestamp)], obj: p }
-      }),
-      this.rv,
-    )
-  }
 
   private meta(name: string, namespace: string | undefined, labels: Record<string, string>): Obj {
     const m: Obj = { name, uid: randomUUID(), resourceVersion: String(++this.rv), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), labels }
@@ -648,137 +431,4 @@ export class FakeKubeApiServer extends EventEmitter {
   private touch(o: Obj): void {
     o.metadata.resourceVersion = String(++this.rv)
   }
-}
-
-// ------------------------------------------------------------------ shapes
-
-function nodeConditions(ready: boolean, reason = ready ? 'KubeletReady' : 'KubeletNotReady'): Obj[] {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-  const c = (type: string, status: string, r: string, message: string) => ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason: r, message })
-  return [
-    c('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available'),
-    c('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure'),
-    c('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available'),
-    c('Ready', ready ? 'True' : 'False', reason, ready ? 'kubelet is posting ready status' : 'container runtime network not ready'),
-  ]
-}
-
-function status(code: number, reason: string, message: string): Obj {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }
-}
-
-function notFound(resource: string, name: string): Error {
-  return Object.assign(new Error(`${resource} "${name}" not found`), { status: 404, reason: 'NotFound' })
-}
-
-function list(kind: string, apiVersion: string, items: Obj[], rv: number): Obj {
-  return { kind, apiVersion, metadata: { resourceVersion: String(rv) }, items }
-}
-
-function table(cols: [string, string, string][], rows: { cells: unknown[]; obj: Obj }[], rv: number): Obj {
-  return {
-    kind: 'Table',
-    apiVersion: 'meta.k8s.io/v1',
-    metadata: { resourceVersion: String(rv) },
-    columnDefinitions: cols.map(([name, type, format]) => ({ name, type, format, description: name, priority: 0 })),
-    rows: rows.map((r) => ({
-      cells: r.cells,
-      object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: r.obj.metadata },
-    })),
-  }
-}
-
-function age(ts: string): string {
-  const s = Math.max(0, Math.floor((Date.now() - Date.parse(ts)) / 1000))
-  return s < 120 ? `${s}s` : s < 7200 ? `${Math.floor(s / 60)}m` : `${Math.floor(s / 3600)}h`
-}
-
-function versionInfo(v: string): Obj {
-  const m = /^v(\d+)\.(\d+)/.exec(v)
-  return { major: m?.[1] ?? '1', minor: m?.[2] ?? '32', gitVersion: v, gitCommit: 'shoal-fake', gitTreeState: 'clean', buildDate: '2026-01-01T00:00:00Z', goVersion: 'go1.23', compiler: 'gc', platform: 'linux/amd64' }
-}
-
-const rw = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete']
-function res(name: string, singular: string, kind: string, namespaced: boolean, verbs = rw, extra: Obj = {}): Obj {
-  return { name, singularName: singular, namespaced, kind, verbs, ...extra }
-}
-
-function coreResources(): Obj {
-  return {
-    kind: 'APIResourceList',
-    groupVersion: 'v1',
-    resources: [
-      res('namespaces', 'namespace', 'Namespace', false, rw, { shortNames: ['ns'] }),
-      res('nodes', 'node', 'Node', false, rw, { shortNames: ['no'] }),
-      res('nodes/status', '', 'Node', false, ['get', 'patch', 'update']),
-      res('events', 'event', 'Event', true, rw, { shortNames: ['ev'] }),
-      res('pods', 'pod', 'Pod', true, rw, { shortNames: ['po'], categories: ['all'] }),
-      res('pods/eviction', '', 'Eviction', true, ['create'], { group: 'policy', version: 'v1' }),
-      res('pods/status', '', 'Pod', true, ['get', 'patch', 'update']),
-    ],
-  }
-}
-
-function appsResources(): Obj {
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion: 'apps/v1',
-    resources: [
-      res('daemonsets', 'daemonset', 'DaemonSet', true, rw, { shortNames: ['ds'], categories: ['all'] }),
-      res('replicasets', 'replicaset', 'ReplicaSet', true, rw, { shortNames: ['rs'], categories: ['all'] }),
-    ],
-  }
-}
-
-function policyResources(): Obj {
-  return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion: 'policy/v1',
-    resources: [res('poddisruptionbudgets', 'poddisruptionbudget', 'PodDisruptionBudget', true, rw, { shortNames: ['pdb'] })],
-  }
-}
-
-function apiGroupList(): Obj {
-  const g = (name: string) => ({ name, versions: [{ groupVersion: `${name}/v1`, version: 'v1' }], preferredVersion: { groupVersion: `${name}/v1`, version: 'v1' } })
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: [g('apps'), g('policy')] }
-}
-
-function parsePatch(body: string, contentType: string | undefined): Obj {
-  const ct = String(contentType ?? '')
-  if (!ct.includes('merge-patch+json')) throw Object.assign(new Error(`unsupported patch type ${ct}`), { status: 415, reason: 'UnsupportedMediaType' })
-  try {
-    return JSON.parse(body)
-  } catch {
-    throw Object.assign(new Error('patch body is not JSON'), { status: 400, reason: 'BadRequest' })
-  }
-}
-
-/** RFC 7386 merge patch (strategic merge patch behaves the same for the fields kubectl patches here). */
-function applyMergePatch(target: Obj, patch: Obj): void {
-  for (const [k, v] of Object.entries(patch)) {
-    if (k === '$setElementOrder' || k.startsWith('$')) continue
-    if (v === null) delete target[k]
-    else if (typeof v === 'object' && !Array.isArray(v)) {
-      // RFC 7386: a patch object merges into the target's object, or into {} when there is
-      // none (so its nulls delete rather than being stored as values).
-      if (typeof target[k] !== 'object' || target[k] === null || Array.isArray(target[k])) target[k] = {}
-      applyMergePatch(target[k], v as Obj)
-    } else target[k] = v
-  }
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    req.on('data', (c: Buffer) => {
-      size += c.length
-      if (size > 4 << 20) reject(Object.assign(new Error('request body too large'), { status: 413, reason: 'RequestEntityTooLarge' }))
-      else chunks.push(c)
-    })
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
-    req.on('error', reject)
-  })
 }
