@@ -24,14 +24,14 @@
  * graceful termination and ReplicaSet rescheduling), the test hooks and the routing. The
  * rest, one idea a file: kube-types (specs, options), kube-http (one request: auth, faults,
  * the log), kube-discovery, kube-patch (merge patch), kube-eviction (PDB status and the
- * Eviction subresource), kube-events (core/v1 Events), kube-shapes (Status, List, Table).
+ * Eviction subresource), kube-events (core/v1 Events), kube-selectors (field and label
+ * selectors on lists), kube-shapes (Status, List, Table).
  */
 import { EventEmitter } from 'node:events'
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttps } from 'node:https'
 import { randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { parseSelectorString } from '../../agent/health/label-selector.js'
 import type { FakeKubeOptions, FakeNodeSpec, FakePdbSpec, FakePodSpec, Fault, Obj, RequestRecord } from './kube-types.js'
 import { list, nodeConditions, nodeTable, notFound, podTable, status } from './kube-shapes.js'
 import { discovery } from './kube-discovery.js'
@@ -39,6 +39,7 @@ import { applyMergePatch, parsePatch } from './kube-patch.js'
 import { createEvent, listEvents } from './kube-events.js'
 import { evict, pdbStatus } from './kube-eviction.js'
 import { handle } from './kube-http.js'
+import { filterLabels, selectPods } from './kube-selectors.js'
 
 export type { FakeKubeOptions, FakeNodeSpec, FakePdbSpec, FakePodSpec, Fault, RequestRecord } from './kube-types.js'
 
@@ -236,7 +237,7 @@ export class FakeKubeApiServer extends EventEmitter {
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'nodes') {
       const name = seg[3]
       if (!name && method === 'GET') {
-        const items = this.filterLabels([...this.nodes.values()], q.get('labelSelector'))
+        const items = filterLabels([...this.nodes.values()], q.get('labelSelector'))
         if (accept.includes('as=Table')) return [200, nodeTable(items, this.rv)]
         return [200, list('NodeList', 'v1', items, this.rv)]
       }
@@ -283,14 +284,14 @@ export class FakeKubeApiServer extends EventEmitter {
     }
     // /api/v1/pods (all namespaces) and /api/v1/namespaces/NS/pods[/name[/eviction]]
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'pods' && seg.length === 3 && method === 'GET') {
-      const items = this.listPods(undefined, q)
+      const items = selectPods(this.pods.values(), undefined, q)
       return [200, accept.includes('as=Table') ? podTable(items, this.rv) : list('PodList', 'v1', items, this.rv)]
     }
     if (seg[0] === 'api' && seg[1] === 'v1' && seg[2] === 'namespaces' && seg[4] === 'pods') {
       const ns = seg[3]!
       const name = seg[5]
       if (!name && method === 'GET') {
-        const items = this.listPods(ns, q)
+        const items = selectPods(this.pods.values(), ns, q)
         return [200, accept.includes('as=Table') ? podTable(items, this.rv) : list('PodList', 'v1', items, this.rv)]
       }
       if (name && seg.length === 6) {
@@ -382,21 +383,6 @@ export class FakeKubeApiServer extends EventEmitter {
         })
       }
     }
-  }
-
-  private listPods(ns: string | undefined, q: URLSearchParams): Obj[] {
-    let items = [...this.pods.values()].filter((p) => !ns || p.metadata.namespace === ns)
-    for (const t of parseSelectorString(q.get('fieldSelector'))) {
-      const get = (p: Obj): string | undefined =>
-        t.key === 'spec.nodeName' ? p.spec.nodeName : t.key === 'metadata.name' ? p.metadata.name : t.key === 'metadata.namespace' ? p.metadata.namespace : t.key === 'status.phase' ? p.status.phase : undefined
-      items = items.filter((p) => (get(p) === t.value) === (t.op === '='))
-    }
-    return this.filterLabels(items, q.get('labelSelector'))
-  }
-
-  private filterLabels(items: Obj[], sel: string | null): Obj[] {
-    const terms = parseSelectorString(sel)
-    return items.filter((o) => terms.every((t) => ((o.metadata.labels ?? {})[t.key] === t.value) === (t.op === '=')))
   }
 
   private withStatus(o: Obj): Obj {
