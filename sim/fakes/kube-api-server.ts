@@ -223,7 +223,17 @@ export class FakeKubeApiServer extends EventEmitter {
 
   private handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const route = (method: string, path: string, q: URLSearchParams, body: string, headers: IncomingMessage['headers']) => this.route(method, path, q, body, headers)
-    return handle({ token: this.options.token, faults: this.faults, hung: this.hung, requests: this.requests, emit: (e, a) => this.emit(e, a), route }, req, res)
+    // Getters: read after the body arrives, as before the split (clearFaults() replaces the list).
+    const self = this
+    const ctx = {
+      get token() { return self.options.token },
+      get faults() { return self.faults },
+      hung: this.hung,
+      requests: this.requests,
+      emit: (e: string, a: unknown) => this.emit(e, a),
+      route,
+    }
+    return handle(ctx, req, res)
   }
 
   private route(method: string, path: string, q: URLSearchParams, body: string, headers: IncomingMessage['headers']): [number, unknown] {
