@@ -29,8 +29,7 @@ import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-conf
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { inCycle, isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
-import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
-import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
+import { idleCycle } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
 import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
@@ -39,6 +38,7 @@ import { InvariantChecker, WaveViolation } from './invariant-checker.js'
 import { lowerBoundMs, replayCommand, type Range, type WaveSimConfig } from './wave-config.js'
 import type { SimNode } from './sim-node.js'
 import type { WaveResult, WaveRunOptions } from './wave-result.js'
+import { kubeletUp, machineDown, machineUp, maybeLeftover, onLease, onLeaseLost, pokeCycle, setPhase, startCycle } from './wave-cycle.js'
 
 export const COORDINATOR = 'coord'
 const EPOCH = Date.UTC(2026, 0, 1)
@@ -49,14 +49,6 @@ const TARGET = 'v2'
 const BOOTED_BEFORE_MS = 3_600_000
 /** A node's view version is shared version x OWN_VERSIONS + its own changes (fewer than this per run). */
 const OWN_VERSIONS = 1_000_000
-
-/**
- * Production's cycle policy, without the two limits only an operator can act on (see the
- * header). The post gate's poll is only a backstop here: the world pokes the cycle at every
- * change of the gate's inputs (kubelet Ready, a recovery finishing), which is when a poll
- * would first see it pass — so a slow poll changes no timing and saves events.
- */
-const SIM_CYCLE_POLICY: CyclePolicy = Object.freeze({ ...defaultCyclePolicy, drainDeadlineMs: Infinity, verifyTimeoutMs: Infinity, verifyPollMs: 60_000 })
 
 const AVAILABILITY_SCRATCH: AvailabilityInput = { liveness: 'alive', phase: 'ready', health: 'ok', cordoned: false }
 
@@ -82,7 +74,7 @@ export class WaveWorld {
   readonly voteCfg: VoteConfig
   readonly nodes = new Map<string, SimNode>()
   readonly order: SimNode[] = []
-  private ids: string[] = []
+  ids: string[] = []
   readonly coord: SimNode
   private readonly queue = new EventQueue<Ev>()
   t = 0
@@ -290,7 +282,7 @@ export class WaveWorld {
 
   // ---- the vote in each node -----------------------------------------------------------------
 
-  private bootVote(n: SimNode, mayHaveForgotten: boolean): void {
+  bootVote(n: SimNode, mayHaveForgotten: boolean): void {
     // The agent's incarnation, as its mesh record shows it: a fresh process is a new one.
     if (mayHaveForgotten || !this.bootSeconds.has(n.id)) this.bootSeconds.set(n.id, Math.floor((mayHaveForgotten ? this.localNow(n) : EPOCH - BOOTED_BEFORE_MS) / 1000))
     n.inst++
@@ -318,7 +310,7 @@ export class WaveWorld {
     for (const e of eff) this.effect(n, e)
     if (n.vote === v) {
       this.scheduleWake(n)
-      this.maybeLeftover(n)
+      maybeLeftover(this, n)
     }
   }
 
@@ -347,14 +339,14 @@ export class WaveWorld {
         return
       case 'lease-acquired':
         if (this.checker.acquired(e.lease)) this.leases++
-        this.onLease(n, e.lease)
+        onLease(this, n, e.lease)
         return
       case 'lease-released':
         this.checker.resolved(n.id, e.lease.slot, e.lease.term, 'releases')
         return
       case 'lease-lost':
         this.checker.trace(`${n.id} lost slot ${e.lease.slot} term ${e.lease.term}: ${e.reason}`)
-        this.onLeaseLost(n, e.lease)
+        onLeaseLost(this, n, e.lease)
         return
       case 'dropped':
         return
@@ -488,7 +480,7 @@ export class WaveWorld {
   }
 
   /** Tell every vote its view changed, once the change has been gossiped. */
-  private schedulePoke(): void {
+  schedulePoke(): void {
     const at = this.t + this.cfg.gossipDelayMs
     // A poke at or after `at` already covers this change (it is visible by then).
     if (this.pokeAt >= at) return
@@ -498,17 +490,17 @@ export class WaveWorld {
       for (const n of this.nodes.values()) {
         if (!n.up || !n.vote) continue
         this.stepVote(n, { type: 'view-changed' })
-        this.pokeCycle(n)
+        pokeCycle(this, n)
       }
       this.checkComplete()
     })
   }
 
-  private cephChanged(): void {
+  cephChanged(): void {
     const next = this.ceph.advance(this.t)
     for (const n of this.order) {
       this.refresh(n)
-      this.pokeCycle(n)
+      pokeCycle(this, n)
     }
     this.checkComplete()
     if (next < this.cephNextAt || this.cephNextAt <= this.t) {
@@ -556,273 +548,19 @@ export class WaveWorld {
 
   // ---- the upgrade cycle (production's machine over the models) ------------------------------
 
-  private onLease(n: SimNode, lease: Lease): void {
-    if (n === this.coord) return
-    // Already carrying out this very lease (resumed after an agent restart): nothing new.
-    if (n.lease && n.lease.slot === lease.slot && n.lease.term === lease.term && n.cycle.run) return
-    if (n.cycle.run) {
-      // Finishing something else first (a leftover cycle): this lease comes next.
-      n.pendingLease = lease
-      return
-    }
-    this.startCycle(n, lease, false)
-  }
-
-  private startCycle(n: SimNode, lease: Lease, resume: boolean): void {
-    n.lease = lease
-    n.pendingLease = undefined
-    this.cycleInput(n, { type: 'lease', lease, target: TARGET, image: n.image, fence: this.fence(n), policy: SIM_CYCLE_POLICY, ...(resume ? { resume: true } : {}) })
-  }
-
-  private fence(n: SimNode): boolean {
-    return !!n.lease && !!n.vote && n.vote.fenceValid(n.lease)
-  }
-
-  /**
-   * Feeds the node's cycle one input and carries out its effects, as agent/upgrade/executor.ts
-   * does; actions the models answer at once go straight back in. Re-entrant calls (a
-   * release steps the vote, whose effects may start a cycle) queue behind the running one.
-   */
-  private cycleInput(n: SimNode, input: CycleInput): void {
-    n.cycleInbox.push(input)
-    if (n.cycling) return
-    n.cycling = true
-    try {
-      for (let next = n.cycleInbox.shift(); next; next = n.cycleInbox.shift()) {
-        const inst = n.inst
-        const r = stepCycle(n.cycle, next, this.t)
-        n.cycle = r.state
-        for (const e of r.effects) {
-          switch (e.type) {
-            case 'phase':
-              this.setPhase(n, e.phase, e.reason)
-              break
-            case 'log':
-              if (e.level !== 'info') this.checker.trace(`${n.id} cycle: ${e.msg}`)
-              break
-            case 'release':
-              this.checker.trace(`${n.id} passes its post-reboot gate: uncordon, unset noout, release`)
-              this.stepVote(n, { type: 'gate', lease: e.lease, passed: true })
-              break
-            case 'wake':
-              this.cycleWake(n, e.at)
-              break
-            case 'do': {
-              const done = this.perform(n, e.action, inst)
-              if (done) n.cycleInbox.push(done)
-              break
-            }
-            case 'end':
-              this.cycleEnded(n, e.outcome)
-              break
-          }
-          if (n.inst !== inst) return // the machine went down (its reboot): RAM is gone
-        }
-      }
-    } finally {
-      n.cycling = false
-      n.cycleInbox.length = 0
-    }
-  }
-
-  private cycleEnded(n: SimNode, outcome: string): void {
-    if (outcome !== 'rebooting') n.lease = undefined
-    if (outcome === 'fenced' || outcome === 'finished') this.checker.trace(`${n.id} cycle ends: ${outcome}`)
-    const next = n.pendingLease
-    n.pendingLease = undefined
-    if (next && n.vote?.fenceValid(next)) this.after(0, () => this.onLease(n, next))
-  }
-
-  /** Only the latest wake counts: a poke (a model change) may have run the check since. */
-  private cycleWake(n: SimNode, at: number): void {
-    n.cycleWakeAt = at
-    const inst = n.inst
-    this.at(at, () => {
-      if (n.inst !== inst || !n.up || n.cycleWakeAt !== at) return
-      n.cycleWakeAt = Infinity
-      this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
-    })
-  }
-
-  /**
-   * What a waiting gate depends on changed (Ceph, or a record reaching this node): the post
-   * gate may pass now (kubelet Ready, PGs clean) — try it at once, as the next poll would;
-   * a holder waiting at its pre-gate or joint check is poked, as production's executor is on
-   * a view change (it tries again no sooner than pokeMinGapMs after its last try).
-   */
-  private pokeCycle(n: SimNode): void {
-    const r = n.cycle.run
-    if (!r || r.inFlight || !n.up || !n.vote) return
-    if (r.step === 'post-gate') this.cycleInput(n, { type: 'tick', fence: this.fence(n) })
-    else if (r.step === 'pre-gate' || r.step === 'joint-check') this.cycleInput(n, { type: 'poke', fence: this.fence(n) })
-  }
-
-  private setPhase(n: SimNode, phase: Phase, reason?: string): void {
-    const p = phase === 'ready' || phase === 'joining' || phase === 'booting' || phase === 'leaving' ? 'idle' : phase
-    if (reason && this.checker.full) this.checker.trace(`${n.id} ${phase}: ${reason}`)
-    if (p === n.phase) return
-    n.phase = p
-    this.refresh(n)
-  }
-
-  /** The joint ok-to-stop of `n` in its own view: itself plus everyone it sees down, holding or rebooting. */
-  private jointVerdict(n: SimNode, what: string): { pass: boolean; reasons: string[] } {
-    const view = n.view
-    const holders = n.vote ? slotHolders(n.vote.view().slots) : []
-    const set = jointSet({
-      self: n.id,
-      ids: this.ids,
-      unavailable: (id) => !(view?.facts(id)?.available ?? false),
-      // Ground truth here: the model counts a down host as stopped whether it is listed or not.
-      down: (id) => !this.nodes.get(id)!.up,
-      holders,
-      // What its record shows, as n sees it (gossip-delayed): a holder even if n's vote missed the grant.
-      cycling: (id) => view?.facts(id)?.cycling === true,
-    })
-    // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
-    if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }
-    this.jointWaits++
-    const why = `Ceph not ok-to-stop jointly with ${set.join(',') || 'nobody'}`
-    this.checker.trace(`${n.id} ${what}: ${why}`)
-    return { pass: false, reasons: [why] }
-  }
-
-  /** One action on the models. Returns its `done` when it finished at once, or undefined (it answers later). */
-  private perform(n: SimNode, a: CycleAction, inst: number): CycleInput | undefined {
-    const done = (extra: Partial<Extract<CycleInput, { type: 'done' }>> = {}): CycleInput => ({ type: 'done', step: a.step, fence: this.fence(n), ...extra })
-    switch (a.step) {
-      case 'pre-gate':
-        return done({ verdict: this.jointVerdict(n, 'waits before noout') })
-      case 'joint-check':
-        return done({ verdict: this.jointVerdict(n, 'waits before its reboot') })
-      case 'post-gate':
-        return done({ verdict: n.kubeletReady && this.ceph.hostClean(n.id, this.t) ? { pass: true, reasons: [] } : { pass: false, reasons: ['not back yet'] } })
-      case 'set-noout':
-        this.ceph.setNoout(n.id, true)
-        return done()
-      case 'clear-noout':
-        this.ceph.setNoout(n.id, false)
-        return done()
-      case 'cordon':
-        n.cordoned = true
-        this.kube.setCordoned(n.id, true)
-        this.checker.trace(`${n.id} noout + cordon, draining ${this.kube.podCount(n.id)} pods`)
-        this.refresh(n)
-        return done()
-      case 'uncordon':
-        n.cordoned = false
-        this.kube.setCordoned(n.id, false)
-        this.refresh(n)
-        return done()
-      case 'drain':
-        if (a.force) {
-          this.kube.evacuate(n.id, this.t, () => this.draw(this.cfg.podStartMs))
-          this.refresh(n)
-          return done({ drain: { ok: true, blocking: [] } })
-        }
-        this.drainStep(n, inst, this.t + a.deadlineMs)
-        return undefined
-      case 'assign':
-        return done()
-      case 'reboot':
-        this.rebootForWave(n)
-        return undefined
-    }
-  }
-
-  /** One pass of the drain through the Kubernetes model; answers the cycle when done (or at the deadline). */
-  private drainStep(n: SimNode, inst: number, deadline: number): void {
-    if (!n.up || n.inst !== inst) return
-    const r = this.kube.evict(n.id, this.t, () => this.draw(this.cfg.podStartMs))
-    this.refresh(n)
-    this.schedulePoke() // PDB budgets changed for everyone
-    const answer = (drain: { ok: boolean; blocking: string[] }) => {
-      if (!n.up || n.inst !== inst) return
-      this.cycleInput(n, { type: 'done', step: 'drain', fence: this.fence(n), drain })
-    }
-    if (r.left > 0) {
-      if (r.retryAt >= deadline) return this.at(deadline, () => answer({ ok: false, blocking: [`${this.kube.podCount(n.id)} pod(s)`] }))
-      return this.at(r.retryAt, () => this.drainStep(n, inst, deadline))
-    }
-    this.after(this.draw(this.cfg.drainGraceMs), () => answer({ ok: true, blocking: [] }))
-  }
-
-  private rebootForWave(n: SimNode): void {
-    this.checker.waveReboot(n.id, n.lease, this.fence(n))
-    this.checker.trace(`${n.id} reboots for the wave (slot ${n.lease!.slot} term ${n.lease!.term})`)
-    n.waveReboot = true
-    const inactive = this.ceph.hostDown(n.id, this.t)
-    this.checker.pgsInactivated(n.id, inactive, (p) => this.ceph.pgHosts(p))
-    this.machineDown(n)
-    const downFor = this.draw(this.cfg.rebootMs)
-    this.after(downFor, () => this.machineUp(n))
-  }
-
-  private onLeaseLost(n: SimNode, lease: Lease): void {
-    // The cycle sees it at its next fence check (as in production); a lease queued behind another run is dropped.
-    if (n.pendingLease && n.pendingLease.slot === lease.slot && n.pendingLease.term === lease.term) n.pendingLease = undefined
-  }
-
-  /**
-   * After every vote step, as agent/upgrade/upgrade-agent.ts's maybeReady: a node that is
-   * cordoned for a cycle but holds no lease (its reclaim failed, or an operator
-   * force-released it, while it was down) finishes that cycle as a leftover — post gate,
-   * uncordon, clear noout, nothing to release. (In the sim only the cycle cordons.)
-   */
-  private maybeLeftover(n: SimNode): void {
-    if (n === this.coord || !n.cordoned || n.cycle.run || n.cycling || n.pendingLease) return
-    const v = n.vote
-    if (!v || v.abstaining || v.busy || v.currentLease()) return
-    this.cycleInput(n, { type: 'leftover', mark: 'sim', policy: SIM_CYCLE_POLICY })
-  }
-
   /** A machine stops: RAM (vote state, Store, executor state) is gone. */
   machineDown(n: SimNode): void {
-    if (!n.up) return
-    n.up = false
-    n.vote = undefined
-    n.store = undefined
-    n.inst++
-    n.boot++
-    n.kubeletReady = false
-    n.lease = undefined
-    n.cycle = idleCycle
-    n.pendingLease = undefined
-    n.cycleWakeAt = Infinity
-    if (n !== this.coord) {
-      this.kube.setReady(n.id, false)
-      if (this.kube.podCount(n.id) > 0) this.kube.evacuate(n.id, this.t, () => this.draw(this.cfg.podStartMs))
-      this.ceph.hostDown(n.id, this.t)
-      this.cephChanged()
-    }
-    this.refresh(n)
+    machineDown(this, n)
   }
 
   /** The machine boots (on the target image if this was the wave's reboot). */
   machineUp(n: SimNode): void {
-    if (n.up || n.permanentlyDead) return
-    n.up = true
-    n.boot++
-    if (n.waveReboot) n.image = TARGET
-    n.waveReboot = false
-    n.phase = 'idle'
-    this.checker.trace(`${n.id} boots on ${n.image}${n.returnsUnhealthy ? ' (unhealthy)' : ''}`)
-    this.bootVote(n, true)
-    if (n === this.coord) return
-    this.ceph.hostUp(n.id, this.t, this.draw(this.cfg.recoveryMs))
-    this.cephChanged()
-    const boot = n.boot
-    this.after(this.draw(this.cfg.kubeletMs), () => this.kubeletUp(n, boot))
-    this.refresh(n)
+    machineUp(this, n)
   }
 
   /** The kubelet of machine boot `boot` gets Ready (an agent restart does not touch it). */
   kubeletUp(n: SimNode, boot: number): void {
-    if (!n.up || n.boot !== boot || n.returnsUnhealthy) return
-    n.kubeletReady = true
-    this.kube.setReady(n.id, true)
-    this.refresh(n)
-    this.pokeCycle(n)
+    kubeletUp(this, n, boot)
   }
 
   // ---- faults (used by the schedule and by scenarios) ----------------------------------------
@@ -832,9 +570,9 @@ export class WaveWorld {
     if (!n.up) return
     this.checker.trace(`FAULT ${n.id} crashes (${why})${Number.isFinite(downMs) ? `, back in ${(downMs / 1000).toFixed(1)} s` : ', never returns'}`)
     n.waveReboot = false
-    this.machineDown(n)
+    machineDown(this, n)
     if (!Number.isFinite(downMs)) n.permanentlyDead = true
-    else this.after(downMs, () => this.machineUp(n))
+    else this.after(downMs, () => machineUp(this, n))
   }
 
   /** The coordinator comes back from its disk (level): promises intact, no quiet period. */
@@ -871,11 +609,11 @@ export class WaveWorld {
     if (n === this.coord || !n.vote) return
     const l = n.vote.currentLease()
     if (!l) {
-      if (n.phase !== 'idle') this.setPhase(n, 'ready')
+      if (n.phase !== 'idle') setPhase(this, n, 'ready')
       return
     }
     this.checker.trace(`${n.id} resumes slot ${l.slot} term ${l.term} after the restart`)
-    this.startCycle(n, l, n.image !== TARGET)
+    startCycle(this, n, l, n.image !== TARGET)
   }
 
   partition(groups: string[][]): void {
@@ -921,7 +659,7 @@ export class WaveWorld {
     for (const n of this.nodes.values()) {
       if (n.returnsUnhealthy) {
         n.returnsUnhealthy = false
-        if (n.up && !n.kubeletReady) this.kubeletUp(n, n.boot)
+        if (n.up && !n.kubeletReady) kubeletUp(this, n, n.boot)
       }
       if (n === this.coord && !n.up) this.restartCoordinator()
     }
