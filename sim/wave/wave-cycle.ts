@@ -10,6 +10,7 @@ import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
 import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
 import type { SimNode } from './sim-node.js'
+import { cephChanged, refresh, schedulePoke } from './wave-view.js'
 import { TARGET, type WaveWorld } from './wave-world.js'
 
 /**
@@ -126,7 +127,7 @@ export function setPhase(w: WaveWorld, n: SimNode, phase: Phase, reason?: string
   if (reason && w.checker.full) w.checker.trace(`${n.id} ${phase}: ${reason}`)
   if (p === n.phase) return
   n.phase = p
-  w.refresh(n)
+  refresh(w, n)
 }
 
 /** The joint ok-to-stop of `n` in its own view: itself plus everyone it sees down, holding or rebooting. */
@@ -171,17 +172,17 @@ export function perform(w: WaveWorld, n: SimNode, a: CycleAction, inst: number):
       n.cordoned = true
       w.kube.setCordoned(n.id, true)
       w.checker.trace(`${n.id} noout + cordon, draining ${w.kube.podCount(n.id)} pods`)
-      w.refresh(n)
+      refresh(w, n)
       return done()
     case 'uncordon':
       n.cordoned = false
       w.kube.setCordoned(n.id, false)
-      w.refresh(n)
+      refresh(w, n)
       return done()
     case 'drain':
       if (a.force) {
         w.kube.evacuate(n.id, w.t, () => w.draw(w.cfg.podStartMs))
-        w.refresh(n)
+        refresh(w, n)
         return done({ drain: { ok: true, blocking: [] } })
       }
       drainStep(w, n, inst, w.t + a.deadlineMs)
@@ -198,8 +199,8 @@ export function perform(w: WaveWorld, n: SimNode, a: CycleAction, inst: number):
 export function drainStep(w: WaveWorld, n: SimNode, inst: number, deadline: number): void {
   if (!n.up || n.inst !== inst) return
   const r = w.kube.evict(n.id, w.t, () => w.draw(w.cfg.podStartMs))
-  w.refresh(n)
-  w.schedulePoke() // PDB budgets changed for everyone
+  refresh(w, n)
+  schedulePoke(w) // PDB budgets changed for everyone
   const answer = (drain: { ok: boolean; blocking: string[] }) => {
     if (!n.up || n.inst !== inst) return
     cycleInput(w, n, { type: 'done', step: 'drain', fence: fence(w, n), drain })
@@ -257,9 +258,9 @@ export function machineDown(w: WaveWorld, n: SimNode): void {
     w.kube.setReady(n.id, false)
     if (w.kube.podCount(n.id) > 0) w.kube.evacuate(n.id, w.t, () => w.draw(w.cfg.podStartMs))
     w.ceph.hostDown(n.id, w.t)
-    w.cephChanged()
+    cephChanged(w)
   }
-  w.refresh(n)
+  refresh(w, n)
 }
 
 /** The machine boots (on the target image if this was the wave's reboot). */
@@ -274,10 +275,10 @@ export function machineUp(w: WaveWorld, n: SimNode): void {
   w.bootVote(n, true)
   if (n === w.coord) return
   w.ceph.hostUp(n.id, w.t, w.draw(w.cfg.recoveryMs))
-  w.cephChanged()
+  cephChanged(w)
   const boot = n.boot
   w.after(w.draw(w.cfg.kubeletMs), () => kubeletUp(w, n, boot))
-  w.refresh(n)
+  refresh(w, n)
 }
 
 /** The kubelet of machine boot `boot` gets Ready (an agent restart does not touch it). */
@@ -285,6 +286,6 @@ export function kubeletUp(w: WaveWorld, n: SimNode, boot: number): void {
   if (!n.up || n.boot !== boot || n.returnsUnhealthy) return
   n.kubeletReady = true
   w.kube.setReady(n.id, true)
-  w.refresh(n)
+  refresh(w, n)
   pokeCycle(w, n)
 }

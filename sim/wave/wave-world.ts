@@ -18,19 +18,22 @@
  * (agent/protocol/availability.ts) over the model state. The sim has no operator to act on
  * a failed node, so its cycle policy has no drain deadline and no verify timeout (both are
  * pinned by the cycle's unit tests); polls are production's.
+ *
+ * This file holds the world's state, the run loop and the vote in each node; the rest is by
+ * concept: what each node sees (wave-view.ts), the upgrade cycle over the models and the
+ * machine going down and up (wave-cycle.ts), faults and their healing (wave-faults.ts), the
+ * invariants (invariant-checker.ts). Those are functions of the WaveWorld they act on.
  */
 import { EventQueue } from '../engine/event-queue.js'
 import { Partitions, emptyNetworkStats, networkConfig, planArrivals, type NetworkConfig, type NetworkStats } from '../engine/network.js'
 import { SimRng } from '../engine/rng.js'
 import { uniformLatency } from '../engine/latency.js'
 import { simPublicKey, simVoteKeyring } from './sim-vote-keyring.js'
-import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
+import type { NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
-import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { inCycle, isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
+import { VoteNode, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { idleCycle } from '../../agent/protocol/upgrade-cycle/index.js'
-import type { Phase } from '../../agent/protocol/node-record.js'
 import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
 import { KubeModel } from '../models/kube-model.js'
@@ -38,7 +41,9 @@ import { InvariantChecker, WaveViolation } from './invariant-checker.js'
 import { lowerBoundMs, replayCommand, type Range, type WaveSimConfig } from './wave-config.js'
 import type { SimNode } from './sim-node.js'
 import type { WaveResult, WaveRunOptions } from './wave-result.js'
-import { kubeletUp, machineDown, machineUp, maybeLeftover, onLease, onLeaseLost, pokeCycle, setPhase, startCycle } from './wave-cycle.js'
+import { kubeletUp, machineDown, machineUp, maybeLeftover, onLease, onLeaseLost } from './wave-cycle.js'
+import { crash, heal, healPartition, operatorCleanup, partition, restartCoordinator, restartProcess } from './wave-faults.js'
+import { computeFacts, refresh, viewFor } from './wave-view.js'
 
 export const COORDINATOR = 'coord'
 const EPOCH = Date.UTC(2026, 0, 1)
@@ -47,13 +52,6 @@ const OLD = 'v1'
 const TARGET = 'v2'
 /** The cluster was up this long before the simulation begins (no cold start unless a scenario makes one). */
 const BOOTED_BEFORE_MS = 3_600_000
-/** A node's view version is shared version x OWN_VERSIONS + its own changes (fewer than this per run). */
-const OWN_VERSIONS = 1_000_000
-
-const AVAILABILITY_SCRATCH: AvailabilityInput = { liveness: 'alive', phase: 'ready', health: 'ok', cordoned: false }
-
-const SIM_PHASE: Record<SimNode['phase'], Phase> = { idle: 'ready', draining: 'draining', rebooting: 'rebooting', verifying: 'verifying', failed: 'failed' }
-
 type Ev =
   | { k: 'msg'; to: string; inst: number; from: string; msg: VoteMessage }
   | { k: 'tick'; id: string; inst: number }
@@ -81,18 +79,19 @@ export class WaveWorld {
   private events = 0
   /** A run that needs more events than this is stuck in a loop (a bug): stop and say so. */
   maxEvents = 50_000_000
-  private pokeAt = -Infinity
-  private cephNextAt = Infinity
-  private okCache = new Map<string, boolean>()
+  // What the nodes see (wave-view.ts keeps these up to date): pokes, Ceph changes, the ok-to-stop cache, the view log.
+  pokeAt = -Infinity
+  cephNextAt = Infinity
+  okCache = new Map<string, boolean>()
   /** ClusterView.version, the shared part: a change became visible to the others, or the partitions changed. */
-  private viewVersion = 0
+  viewVersion = 0
   /** Each node's boot second, as the mesh shows it (the coordinator holds a wave back at a cold start). */
-  private readonly bootSeconds = new Map<string, number>()
+  readonly bootSeconds = new Map<string, number>()
   /** visibleLog[v]: whose change took the shared view from version v to v+1 (undefined: a partition changed). */
-  private readonly visibleLog: (string | undefined)[] = []
+  readonly visibleLog: (string | undefined)[] = []
   /** Nodes whose latest change becomes visible to others at changedAt + gossipDelayMs, oldest first. */
-  private pendingVisible: SimNode[] = []
-  private okCacheVersion = -1
+  pendingVisible: SimNode[] = []
+  okCacheVersion = -1
   readonly messagesByKind: Record<string, number> = {}
   leases = 0
   /** Times a holder's joint ok-to-stop said no and it waited (WaveResult.jointWaits). */
@@ -169,7 +168,7 @@ export class WaveWorld {
         lastTickAt: -1,
         ticksAtOnce: 0,
       }
-      n.facts = this.computeFacts(n)
+      n.facts = computeFacts(this, n)
       n.prev = n.facts
       return n
     }
@@ -287,7 +286,7 @@ export class WaveWorld {
     if (mayHaveForgotten || !this.bootSeconds.has(n.id)) this.bootSeconds.set(n.id, Math.floor((mayHaveForgotten ? this.localNow(n) : EPOCH - BOOTED_BEFORE_MS) / 1000))
     n.inst++
     n.wakeAt = Infinity
-    const view = this.viewFor(n)
+    const view = viewFor(this, n)
     n.view = view
     n.vote = new VoteNode({
       id: n.id,
@@ -380,133 +379,9 @@ export class WaveWorld {
 
   // ---- what each node sees -------------------------------------------------------------------
 
-  private viewFor(self: SimNode): ClusterView {
-    return {
-      facts: (id) => {
-        const o = this.nodes.get(id)
-        if (!o || o === this.coord) return undefined
-        if (o === self) return o.facts
-        if (!this.partitions.reachable(self.id, id)) return undefined
-        return this.t - o.changedAt < this.cfg.gossipDelayMs ? o.prev : o.facts
-      },
-      okToStop: (hosts) => this.okToStop(hosts),
-      drainable: (id) => (this.nodes.has(id) && id !== COORDINATOR ? this.kube.drainable(id, this.t) : false),
-      // Changes when what `self` sees may change: its own facts, or a change reaching it.
-      version: () => this.currentViewVersion() * OWN_VERSIONS + self.ownVersion,
-      changedSince: (since) => this.changedSince(self, since),
-      bootSecond: (id) => this.bootSeconds.get(id),
-    }
-  }
-
-  /** Who may look different to `self` since its view's version `since` (undefined: a partition changed what it can see at all). */
-  private changedSince(self: SimNode, since: number): string[] | undefined {
-    const now = this.currentViewVersion()
-    const from = Math.floor(since / OWN_VERSIONS)
-    if (from > now) return undefined
-    const out: string[] = []
-    for (let i = from; i < now; i++) {
-      const id = this.visibleLog[i]
-      if (id === undefined) return undefined
-      out.push(id)
-    }
-    if (since % OWN_VERSIONS !== self.ownVersion) out.push(self.id)
-    return out
-  }
-
-  /** The shared view changed: because of `id` (its change reached the others), or of everything (a partition). */
-  private bumpView(id: string | undefined): void {
-    this.visibleLog[this.viewVersion] = id
-    this.viewVersion++
-  }
-
-  /** The view's version now: a change turns visible to the others once the gossip delay passed. */
-  private currentViewVersion(): number {
-    const q = this.pendingVisible
-    while (q.length > 0 && this.t - q[0]!.changedAt >= this.cfg.gossipDelayMs) {
-      const n = q.shift()!
-      // What the others saw (prev) gives way to the latest facts: a version only if it matters.
-      if (n.prev.available !== n.facts.available || n.prev.image !== n.facts.image) this.bumpView(n.id)
-    }
-    return this.viewVersion
-  }
-
-  private okToStop(hosts: readonly string[]): boolean {
-    if (this.okCacheVersion !== this.ceph.version) {
-      this.okCache.clear()
-      this.okCacheVersion = this.ceph.version
-    }
-    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? (hosts[0]! < hosts[1]! ? `${hosts[0]},${hosts[1]}` : `${hosts[1]},${hosts[0]}`) : [...hosts].sort().join(',')
-    let v = this.okCache.get(key)
-    if (v === undefined) {
-      v = this.ceph.okToStop(hosts)
-      this.okCache.set(key, v)
-    }
-    return v
-  }
-
-  private computeFacts(n: SimNode): NodeFacts {
-    // Production's rule over the model: a kubelet not Ready is what makes a record critical.
-    const a = AVAILABILITY_SCRATCH // hot: every refresh of every node; one object, refilled
-    a.liveness = n.up ? 'alive' : 'dead'
-    a.phase = SIM_PHASE[n.phase]
-    a.health = n.kubeletReady ? 'ok' : 'critical'
-    a.cordoned = n.cordoned
-    const available = isAvailable(a)
-    const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
-    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a) }
-  }
-
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
   refresh(n: SimNode): void {
-    if (n === this.coord) return
-    const f = this.computeFacts(n)
-    const o = n.facts
-    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling) return
-    n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
-    n.facts = f
-    n.changedAt = this.t
-    if (f.available !== o.available || f.image !== o.image) n.ownVersion++ // the others see it later (currentViewVersion)
-    const i = this.pendingVisible.indexOf(n)
-    if (i >= 0) this.pendingVisible.splice(i, 1)
-    this.pendingVisible.push(n)
-    this.trackUnavailable()
-    this.schedulePoke()
-  }
-
-  private trackUnavailable(): void {
-    let u = 0
-    for (const n of this.order) if (!n.retired && !n.facts.available) u++
-    this.maxUnavailable = Math.max(this.maxUnavailable, u)
-  }
-
-  /** Tell every vote its view changed, once the change has been gossiped. */
-  schedulePoke(): void {
-    const at = this.t + this.cfg.gossipDelayMs
-    // A poke at or after `at` already covers this change (it is visible by then).
-    if (this.pokeAt >= at) return
-    this.pokeAt = at
-    this.at(at, () => {
-      if (this.pokeAt === at) this.pokeAt = -Infinity
-      for (const n of this.nodes.values()) {
-        if (!n.up || !n.vote) continue
-        this.stepVote(n, { type: 'view-changed' })
-        pokeCycle(this, n)
-      }
-      this.checkComplete()
-    })
-  }
-
-  cephChanged(): void {
-    const next = this.ceph.advance(this.t)
-    for (const n of this.order) {
-      this.refresh(n)
-      pokeCycle(this, n)
-    }
-    this.checkComplete()
-    if (next < this.cephNextAt || this.cephNextAt <= this.t) {
-      this.cephNextAt = next
-      if (Number.isFinite(next)) this.at(next, () => this.cephChanged())
-    }
+    refresh(this, n)
   }
 
   // ---- the wave --------------------------------------------------------------------------
@@ -567,103 +442,34 @@ export class WaveWorld {
 
   /** Power loss: the machine is gone for `downMs` (Infinity: never returns). */
   crash(n: SimNode, downMs: number, why: string): void {
-    if (!n.up) return
-    this.checker.trace(`FAULT ${n.id} crashes (${why})${Number.isFinite(downMs) ? `, back in ${(downMs / 1000).toFixed(1)} s` : ', never returns'}`)
-    n.waveReboot = false
-    machineDown(this, n)
-    if (!Number.isFinite(downMs)) n.permanentlyDead = true
-    else this.after(downMs, () => machineUp(this, n))
+    crash(this, n, downMs, why)
   }
 
   /** The coordinator comes back from its disk (level): promises intact, no quiet period. */
   restartCoordinator(): void {
-    const c = this.coord
-    if (c.up) return
-    c.up = true
-    this.checker.trace('coordinator back')
-    this.bootVote(c, false)
+    restartCoordinator(this)
   }
 
   /** The agent process restarts; the machine and its Store stay. */
   restartProcess(n: SimNode): void {
-    if (!n.up) return
-    this.checker.trace(`FAULT ${n.id} agent restarts (store kept)`)
-    // The process's RAM goes: its cycle (an action in flight is dropped with the old instance).
-    n.cycle = idleCycle
-    n.cycleInbox.length = 0
-    n.pendingLease = undefined
-    n.cycleWakeAt = Infinity
-    n.lease = undefined
-    this.bootVote(n, true)
-    this.resumeCycle(n)
-  }
-
-  /**
-   * The new agent process picks up where the old one stopped: a lease it read back from its
-   * Store is carried on (resume: noout, cordon and drain again — idempotent — then the
-   * joint check and the reboot; or the post gate when already on the target). Without one,
-   * the cycle is idle: a reclaim, if any, starts it again; maybeLeftover finishes a cordon
-   * nobody holds a lease for.
-   */
-  private resumeCycle(n: SimNode): void {
-    if (n === this.coord || !n.vote) return
-    const l = n.vote.currentLease()
-    if (!l) {
-      if (n.phase !== 'idle') setPhase(this, n, 'ready')
-      return
-    }
-    this.checker.trace(`${n.id} resumes slot ${l.slot} term ${l.term} after the restart`)
-    startCycle(this, n, l, n.image !== TARGET)
+    restartProcess(this, n)
   }
 
   partition(groups: string[][]): void {
-    this.checker.trace(`FAULT partition: ${groups.map((g) => `[${g.length <= 6 ? g.join(',') : `${g.length} nodes`}]`).join(' | ')}`)
-    this.partitions.set(groups)
-    this.bumpView(undefined)
-    for (const n of this.order) this.refresh(n)
-    this.schedulePoke()
+    partition(this, groups)
   }
 
   healPartition(): void {
-    if (!this.partitions.active) return
-    this.checker.trace('partition heals')
-    this.partitions.heal()
-    this.bumpView(undefined)
-    this.schedulePoke()
+    healPartition(this)
   }
 
   /** The operator deals with what never came back: retire it, force-release its slot, unset noout. */
   operatorCleanup(): void {
-    const c = this.coord
-    if (!c.vote) return
-    for (const n of this.order) {
-      if (!n.permanentlyDead || n.retired) continue
-      n.retired = true
-      this.checker.trace(`operator retires ${n.id} (never came back)`)
-      this.stepVote(c, { type: 'retire', node: n.id })
-      this.ceph.setNoout(n.id, false)
-      // What the coordinator knows the node holds or was promised (`shoal lease release
-      // NODE --force`): only up to that node's term, so a later holder keeps its lease.
-      for (const s of c.vote.snapshot().slots) {
-        if (s.grant?.holder === n.id || s.promises.some((p) => p.cand === n.id)) this.stepVote(c, { type: 'force-release', slot: s.slot, node: n.id })
-      }
-      // A lease the coordinator never heard of, as the holder's peers show it (`shoal status`).
-      for (const l of this.checker.holders()) if (l.holder === n.id) this.stepVote(c, { type: 'force-release', slot: l.slot, term: l.term })
-    }
-    this.cephChanged()
+    operatorCleanup(this)
   }
 
   heal(): void {
-    this.checker.trace('faults heal')
-    this.healPartition()
-    for (const n of this.nodes.values()) {
-      if (n.returnsUnhealthy) {
-        n.returnsUnhealthy = false
-        if (n.up && !n.kubeletReady) kubeletUp(this, n, n.boot)
-      }
-      if (n === this.coord && !n.up) this.restartCoordinator()
-    }
-    if (this.cfg.faults.operator) this.operatorCleanup()
+    heal(this)
   }
 
   node(id: string): SimNode {
