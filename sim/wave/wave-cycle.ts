@@ -11,6 +11,7 @@ import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleI
 import type { Phase } from '../../agent/protocol/node-record.js'
 import type { SimNode } from './sim-node.js'
 import { cephChanged, refresh, schedulePoke } from './wave-view.js'
+import { bootVote } from './wave-vote.js'
 import { TARGET, type WaveWorld } from './wave-world.js'
 
 /**
@@ -272,7 +273,7 @@ export function machineUp(w: WaveWorld, n: SimNode): void {
   n.waveReboot = false
   n.phase = 'idle'
   w.checker.trace(`${n.id} boots on ${n.image}${n.returnsUnhealthy ? ' (unhealthy)' : ''}`)
-  w.bootVote(n, true)
+  bootVote(w, n, true)
   if (n === w.coord) return
   w.ceph.hostUp(n.id, w.t, w.draw(w.cfg.recoveryMs))
   cephChanged(w)

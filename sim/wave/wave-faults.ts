@@ -7,6 +7,7 @@ import { idleCycle } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { SimNode } from './sim-node.js'
 import { kubeletUp, machineDown, machineUp, setPhase, startCycle } from './wave-cycle.js'
 import { bumpView, cephChanged, refresh, schedulePoke } from './wave-view.js'
+import { bootVote } from './wave-vote.js'
 import { TARGET, type WaveWorld } from './wave-world.js'
 
 /** Power loss: the machine is gone for `downMs` (Infinity: never returns). */
@@ -25,7 +26,7 @@ export function restartCoordinator(w: WaveWorld): void {
   if (c.up) return
   c.up = true
   w.checker.trace('coordinator back')
-  w.bootVote(c, false)
+  bootVote(w, c, false)
 }
 
 /** The agent process restarts; the machine and its Store stay. */
@@ -38,7 +39,7 @@ export function restartProcess(w: WaveWorld, n: SimNode): void {
   n.pendingLease = undefined
   n.cycleWakeAt = Infinity
   n.lease = undefined
-  w.bootVote(n, true)
+  bootVote(w, n, true)
   resumeCycle(w, n)
 }
 

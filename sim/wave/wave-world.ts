@@ -19,20 +19,21 @@
  * a failed node, so its cycle policy has no drain deadline and no verify timeout (both are
  * pinned by the cycle's unit tests); polls are production's.
  *
- * This file holds the world's state, the run loop and the vote in each node; the rest is by
- * concept: what each node sees (wave-view.ts), the upgrade cycle over the models and the
- * machine going down and up (wave-cycle.ts), faults and their healing (wave-faults.ts), the
- * invariants (invariant-checker.ts). Those are functions of the WaveWorld they act on.
+ * This file holds the world's state, its clock and the run loop; the rest is by concept: the
+ * vote in each node (wave-vote.ts), what each node sees (wave-view.ts), the upgrade cycle over
+ * the models and the machine going down and up (wave-cycle.ts), faults and their healing
+ * (wave-faults.ts), the invariants (invariant-checker.ts). Those are functions of the
+ * WaveWorld they act on; its public methods stay as they were.
  */
 import { EventQueue } from '../engine/event-queue.js'
-import { Partitions, emptyNetworkStats, networkConfig, planArrivals, type NetworkConfig, type NetworkStats } from '../engine/network.js'
+import { Partitions, emptyNetworkStats, networkConfig, type NetworkConfig, type NetworkStats } from '../engine/network.js'
 import { SimRng } from '../engine/rng.js'
 import { uniformLatency } from '../engine/latency.js'
-import { simPublicKey, simVoteKeyring } from './sim-vote-keyring.js'
+import { simPublicKey } from './sim-vote-keyring.js'
 import type { NodeFacts } from '../../agent/protocol/vote/cluster-view.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
-import { VoteNode, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
+import type { VoteInput } from '../../agent/protocol/vote/vote-node.js'
 import { idleCycle } from '../../agent/protocol/upgrade-cycle/index.js'
 import { CephModel } from '../models/ceph-model.js'
 import { groupBlockers, neverStops } from '../../agent/protocol/stop-facts.js'
@@ -41,17 +42,16 @@ import { InvariantChecker, WaveViolation } from './invariant-checker.js'
 import { lowerBoundMs, replayCommand, type Range, type WaveSimConfig } from './wave-config.js'
 import type { SimNode } from './sim-node.js'
 import type { WaveResult, WaveRunOptions } from './wave-result.js'
-import { kubeletUp, machineDown, machineUp, maybeLeftover, onLease, onLeaseLost } from './wave-cycle.js'
+import { kubeletUp, machineDown, machineUp } from './wave-cycle.js'
 import { crash, heal, healPartition, operatorCleanup, partition, restartCoordinator, restartProcess } from './wave-faults.js'
-import { computeFacts, refresh, viewFor } from './wave-view.js'
+import { computeFacts, refresh } from './wave-view.js'
+import { bootVote, stepVote } from './wave-vote.js'
 
 export const COORDINATOR = 'coord'
-const EPOCH = Date.UTC(2026, 0, 1)
+export const EPOCH = Date.UTC(2026, 0, 1)
 const WAVE_START_MS = 10_000
 const OLD = 'v1'
 const TARGET = 'v2'
-/** The cluster was up this long before the simulation begins (no cold start unless a scenario makes one). */
-const BOOTED_BEFORE_MS = 3_600_000
 type Ev =
   | { k: 'msg'; to: string; inst: number; from: string; msg: VoteMessage }
   | { k: 'tick'; id: string; inst: number }
@@ -61,7 +61,7 @@ export class WaveWorld {
   readonly cfg: WaveSimConfig
   readonly seed: number
   readonly rng: SimRng
-  private readonly netRng: SimRng
+  readonly netRng: SimRng
   private readonly drawRng: SimRng
   readonly net: NetworkConfig
   readonly netStats: NetworkStats = emptyNetworkStats()
@@ -74,7 +74,7 @@ export class WaveWorld {
   readonly order: SimNode[] = []
   ids: string[] = []
   readonly coord: SimNode
-  private readonly queue = new EventQueue<Ev>()
+  readonly queue = new EventQueue<Ev>()
   t = 0
   private events = 0
   /** A run that needs more events than this is stuck in a loop (a bug): stop and say so. */
@@ -181,7 +181,7 @@ export class WaveWorld {
     this.coord = mk(COORDINATOR, -1, 'controller')
     this.nodes.set(COORDINATOR, this.coord)
     // Every agent started before the wave: nothing to relearn.
-    for (const n of this.nodes.values()) this.bootVote(n, false)
+    for (const n of this.nodes.values()) bootVote(this, n, false)
     this.at(this.waveStartAt, () => this.publishWave())
     opts.script?.(this)
   }
@@ -192,7 +192,7 @@ export class WaveWorld {
     return EPOCH + this.t * (1 + n.rho) + n.offsetMs
   }
 
-  private toSim(n: SimNode, local: number): number {
+  toSim(n: SimNode, local: number): number {
     return (local - EPOCH - n.offsetMs) / (1 + n.rho)
   }
 
@@ -230,7 +230,7 @@ export class WaveWorld {
             break
           }
           this.netStats.delivered++
-          this.stepVote(n, { type: 'message', from: ev.from, msg: ev.msg })
+          stepVote(this, n, { type: 'message', from: ev.from, msg: ev.msg })
           break
         }
         case 'tick': {
@@ -243,7 +243,7 @@ export class WaveWorld {
             n.lastTickAt = this.t
             n.ticksAtOnce = 0
           }
-          this.stepVote(n, { type: 'tick' })
+          stepVote(this, n, { type: 'tick' })
           break
         }
         case 'call':
@@ -281,100 +281,9 @@ export class WaveWorld {
 
   // ---- the vote in each node -----------------------------------------------------------------
 
-  bootVote(n: SimNode, mayHaveForgotten: boolean): void {
-    // The agent's incarnation, as its mesh record shows it: a fresh process is a new one.
-    if (mayHaveForgotten || !this.bootSeconds.has(n.id)) this.bootSeconds.set(n.id, Math.floor((mayHaveForgotten ? this.localNow(n) : EPOCH - BOOTED_BEFORE_MS) / 1000))
-    n.inst++
-    n.wakeAt = Infinity
-    const view = viewFor(this, n)
-    n.view = view
-    n.vote = new VoteNode({
-      id: n.id,
-      role: n === this.coord ? 'coordinator' : 'node',
-      keyring: simVoteKeyring(n.id),
-      view,
-      config: this.voteCfg,
-      coordinatorKey: simPublicKey(COORDINATOR),
-      now: this.localNow(n),
-      persisted: n.store,
-      mayHaveForgotten,
-    })
-    this.scheduleWake(n)
-  }
 
   stepVote(n: SimNode, input: VoteInput): void {
-    const v = n.vote
-    if (!v) return
-    const eff = v.step(input, this.localNow(n))
-    for (const e of eff) this.effect(n, e)
-    if (n.vote === v) {
-      this.scheduleWake(n)
-      maybeLeftover(this, n)
-    }
-  }
-
-  private scheduleWake(n: SimNode): void {
-    const v = n.vote
-    if (!v) return
-    const w = v.nextWakeAt()
-    if (!Number.isFinite(w)) return
-    const at = Math.max(this.t, this.toSim(n, w) + 1e-6)
-    if (at >= n.wakeAt) return
-    n.wakeAt = at
-    this.queue.push(at, { k: 'tick', id: n.id, inst: n.inst })
-  }
-
-  private effect(n: SimNode, e: VoteEffect): void {
-    switch (e.type) {
-      case 'persist':
-        n.store = e.state
-        return
-      case 'send':
-        this.transmit(n, e.to, e.msg)
-        return
-      case 'broadcast':
-        this.observeBroadcast(n, e.msg)
-        for (const o of this.nodes.values()) if (o !== n) this.transmit(n, o.id, e.msg)
-        return
-      case 'lease-acquired':
-        if (this.checker.acquired(e.lease)) this.leases++
-        onLease(this, n, e.lease)
-        return
-      case 'lease-released':
-        this.checker.resolved(n.id, e.lease.slot, e.lease.term, 'releases')
-        return
-      case 'lease-lost':
-        this.checker.trace(`${n.id} lost slot ${e.lease.slot} term ${e.lease.term}: ${e.reason}`)
-        onLeaseLost(this, n, e.lease)
-        return
-      case 'dropped':
-        return
-    }
-  }
-
-  /** Ground truth follows withdraws and force-releases as they leave their signer. */
-  private observeBroadcast(n: SimNode, m: VoteMessage): void {
-    if (m.k === 'wd') this.checker.resolved(m.cand, m.slot, m.term, 'withdraws')
-    else if (m.k === 'force') this.checker.forceReleased(m.slot, m.term)
-    else if (m.k === 'req' && this.checker.full) this.checker.trace(`${n.id} requests slot ${m.slot} term ${m.term}`)
-    if (m.k === 'wd' && this.checker.full) this.checker.trace(`${n.id} withdraws slot ${m.slot} term ${m.term} (leader ${m.leader ?? '-'})`)
-  }
-
-  private transmit(from: SimNode, to: string, msg: VoteMessage): void {
-    this.messagesByKind[msg.k] = (this.messagesByKind[msg.k] ?? 0) + 1
-    this.netStats.sent++
-    const dst = this.nodes.get(to)
-    if (!dst || !dst.up) {
-      this.netStats.vanished++
-      return
-    }
-    if (!this.partitions.reachable(from.id, to)) {
-      this.netStats.cut++
-      return
-    }
-    // No per-link stream order: a broadcast crosses the mesh on different paths.
-    const plan = planArrivals(this.net, this.netRng, this.netStats, this.t, 0)
-    for (const at of plan.times) this.queue.push(at, { k: 'msg', to, inst: dst.inst, from: from.id, msg })
+    stepVote(this, n, input)
   }
 
   // ---- what each node sees -------------------------------------------------------------------
@@ -396,7 +305,7 @@ export class WaveWorld {
       return
     }
     this.checker.trace(`coordinator publishes wave w1 -> ${TARGET}, K=${this.cfg.k}, ${this.order.length} nodes, policy ${this.cfg.policy}`)
-    this.stepVote(this.coord, {
+    stepVote(this, this.coord, {
       type: 'publish-wave',
       wave: {
         id: 'w1',
