@@ -56,6 +56,10 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
 
   /** Starts a wave to `target` and waits until every worker is on it, released and uncordoned, and the coordinator says done. */
   async function runWave(target: string): Promise<{ id: string; t0: number; makespanMs: number; f: WaveFigures }> {
+    // The previous wave's last node may have just come back: wait until every worker again
+    // publishes its gates passing (Ceph clean, each host ok to stop alone), or the start is
+    // refused as never-finishing on the stale "not ok to stop alone" facts of that moment.
+    await untilReadyForWave(live, 120_000)
     watch.reset()
     const t0 = Date.now()
     const id = await startWave(live, { target, maxUnavailable: K, failureDomain: 'domain', nodeTimeoutMs: 120_000 })
