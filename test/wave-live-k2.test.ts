@@ -150,6 +150,15 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
       workers: W,
       images: ['v1', 'v2', 'v3'],
       ceph,
+      // The moment this machine goes down, before its OSD stops: is every other host back, every PG clean?
+      atReboot: (id, at) =>
+        Promise.all([session.json(['status'], CephStatus), session.json(['osd', 'dump'], CephOsdDump)])
+          .then(([st, dump]) => {
+            const othersDown = dump.osds.filter((o) => o.up === 0 && ceph.hostOf(o.osd) !== id).map((o) => `osd.${o.osd} on ${ceph.hostOf(o.osd)}`)
+            const notClean = st.pgmap.pgs_by_state.filter((x) => !isClean(x.state_name)).map((x) => `${x.count} ${x.state_name}`)
+            atReboot.push({ id, at, othersDown, notClean })
+          })
+          .catch((err) => void atReboot.push({ id, at, othersDown: [`unknown: ${(err as Error).message}`], notClean: [] })),
       workload: (kube, workers) => {
         for (const id of workers) {
           kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
@@ -160,17 +169,7 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
       },
     })
     logs = keepLogs(live)
-    live.on('reboot', (id: string, at: number) => {
-      reboots.push({ id, at })
-      // The moment this machine goes down: is every other host back, every PG clean?
-      void Promise.all([session.json(['status'], CephStatus), session.json(['osd', 'dump'], CephOsdDump)])
-        .then(([st, dump]) => {
-          const othersDown = dump.osds.filter((o) => o.up === 0 && ceph.hostOf(o.osd) !== id).map((o) => `osd.${o.osd} on ${ceph.hostOf(o.osd)}`)
-          const notClean = st.pgmap.pgs_by_state.filter((x) => !isClean(x.state_name)).map((x) => `${x.count} ${x.state_name}`)
-          atReboot.push({ id, at, othersDown, notClean })
-        })
-        .catch((err) => atReboot.push({ id, at, othersDown: [`unknown: ${(err as Error).message}`], notClean: [] }))
-    })
+    live.on('reboot', (id: string, at: number) => reboots.push({ id, at }))
     await live.start()
     // Which hosts share PGs (with 3 replicas on 4 hosts: nearly every pair).
     const pgs = JSON.parse((await ceph.ceph(['pg', 'dump', 'pgs_brief', '--format', 'json'])).stdout) as { pg_stats?: { up: number[] }[] } | { up: number[] }[]
@@ -180,6 +179,8 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   }, 300_000)
 
   afterAll(async () => {
+    // For a failed run: every agent's log line and what Ceph said at each reboot, as JSON lines.
+    if (process.env.WAVE_LIVE_LOGS) appendFileSync(process.env.WAVE_LIVE_LOGS, [...logs.map((l) => JSON.stringify(l)), ...atReboot.map((r) => JSON.stringify({ atReboot: r }))].join('\n') + '\n')
     await watch?.stop()
     session?.close()
     await live?.stop()
@@ -214,6 +215,12 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
     // Every web pod now takes SLOW_DRAIN_MS to terminate once evicted (its replacement is
     // scheduled at once): each holder's drain lasts that long.
     for (const p of live.kube.pods.values()) if (p.metadata.labels?.app === 'web') live.kube.setTerminating(p.metadata.namespace, p.metadata.name, SLOW_DRAIN_MS)
+    // The first wave moved evicted pods onto the nodes drained after them, so the node it
+    // drained last has none left: give every worker one again, or its drain is instant.
+    for (const id of W) {
+      if (live.kube.podsOn(id).some((p) => p.metadata.labels?.app === 'web' && !p.metadata.deletionTimestamp)) continue
+      live.kube.addPod({ name: `web-${id}-again`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' }, terminatingMs: SLOW_DRAIN_MS })
+    }
     const w = await runWave('v3')
     const c = cyclesOf(w.id, w.t0)
     figures('wave.live.k2.slow-drain', w, c)

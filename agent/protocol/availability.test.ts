@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { isAvailable, memberAvailability, unavailableWhy, type AvailabilityInput } from './availability.js'
+import { inCycle, isAvailable, mayBeDown, memberAvailability, pastReboot, unavailableWhy, type AvailabilityInput } from './availability.js'
+import type { Phase } from './node-record.js'
 
 /** The one table: every view (agent, coordinator, halt rule, dry run, simulator) counts K by it. */
 const table: [AvailabilityInput, ReturnType<typeof unavailableWhy>][] = [
@@ -37,5 +38,20 @@ describe('availability: one rule for every view', () => {
     expect(unavailableWhy(memberAvailability(undefined))).toBe('missing')
     expect(unavailableWhy(memberAvailability({ status: 'alive' }))).toBe('no-record')
     expect(unavailableWhy(memberAvailability({ status: 'alive', record: { phase: 'ready', health: { status: 'ok' } } }))).toBeUndefined()
+  })
+})
+
+describe('where in a cycle a member is, by its own record', () => {
+  const at = (phase: Phase | undefined, liveness: AvailabilityInput['liveness'] = 'alive'): AvailabilityInput => ({ liveness, phase, health: 'ok' })
+  it.each([
+    ['draining', 'alive', true, false, false],
+    ['rebooting', 'alive', false, false, true],
+    ['verifying', 'alive', false, true, false],
+    ['verifying', 'suspect', false, false, true],
+    ['ready', 'alive', false, false, false],
+  ] as const)('%s and %s: before its reboot %s, back and not verified %s, may be down %s', (phase, liveness, before, back, down) => {
+    expect(inCycle(at(phase, liveness))).toBe(before)
+    expect(pastReboot(at(phase, liveness))).toBe(back)
+    expect(mayBeDown(at(phase, liveness))).toBe(down)
   })
 })

@@ -58,6 +58,16 @@ export function mayBeDown(m: AvailabilityInput): boolean {
 }
 
 /**
+ * Past the reboot of an upgrade cycle, by its own record (alive, phase verifying): back up,
+ * but its post-reboot gate (every PG active+clean again) has not passed yet. Such a holder
+ * asks no joint question any more, so every other holder counts it as stopped
+ * (joint-safety.ts).
+ */
+export function pastReboot(m: AvailabilityInput): boolean {
+  return m.liveness === 'alive' && m.phase === 'verifying'
+}
+
+/**
  * Carrying out an upgrade cycle before its reboot, by its own record (alive, phase
  * draining): a slot holder, whatever any vote's books say (joint-safety.ts orders holders).
  */

@@ -27,6 +27,17 @@ describe('jointSet: what a node counts as stopped with itself', () => {
     expect(jointSet(inputs('n4', { holders: ['n2'] }))).toEqual(['n2'])
   })
 
+  it('a holder with a greater id that is back from its reboot but not verified is always in: it asks nothing any more', () => {
+    // n4 rebooted and is verifying (up, its OSDs backfilling): Ceph's ok-to-stop for n2 alone
+    // would not count n4's OSDs (a backfill target is not in the acting set), yet n4 is not clean.
+    const verifying = (id: string) => id === 'n4'
+    expect(jointSet(inputs('n2', { unavailable: verifying, holders: ['n4'], rebooted: verifying }))).toEqual(['n4'])
+    // Whether or not this node's vote still lists it as holding a slot.
+    expect(jointSet(inputs('n2', { unavailable: verifying, rebooted: verifying }))).toEqual(['n4'])
+    // Before its reboot (draining) it is still left out: it counts n2 in its own set.
+    expect(jointSet(inputs('n2', { unavailable: verifying, holders: ['n4'], cycling: verifying }))).toEqual([])
+  })
+
   it('a node whose record shows it in a cycle is ordered as a holder even when this vote missed its grant: the pair never waits on each other', () => {
     // n2 and n4 both draining; n2's vote never heard n4's grant, n4's knows n2 holds.
     const draining = (id: string) => id === 'n2' || id === 'n4'

@@ -8,9 +8,13 @@
  * Two holders must never wait on each other for good (each counting the other as stopped,
  * neither going first: seen in the simulator once a third host died under two draining
  * holders). So the pair is ordered by id: a holder leaves out of its set the holders with a
- * greater id that are still up (draining), because each of those counts it in its own set
- * before going down. For any two holders, the greater one's yes covers both, whoever goes
- * first or if both go at once; the smallest waits only on nodes really down.
+ * greater id that have not gone down yet (draining), because each of those counts it in its
+ * own set before going down. For any two holders, the greater one's yes covers both, whoever
+ * goes first or if both go at once; the smallest waits only on nodes really down or back but
+ * not yet verified. A greater holder past its reboot (up again, post-reboot gate not passed:
+ * its OSDs may be empty and backfilling) asks nothing any more, so it is always counted — left
+ * out, the smaller one went down beside it on Ceph's ok-to-stop, which does not count a
+ * backfill target (seen on real Ceph with K=2: a reboot while the first host backfilled).
  *
  * Voters judge a candidate by the same question, answered from gossip: each node publishes
  * its pre verdict with the set it was computed jointly with (`health.gates.preWith`); the
@@ -37,12 +41,14 @@ export interface JointInputs {
    * grant counted it as merely unavailable, and two holders waited on each other for good.
    */
   cycling?: (id: string) => boolean
+  /** Whose record says it is back from its cycle's reboot, not yet verified (phase verifying): always counted. */
+  rebooted?: (id: string) => boolean
 }
 
 /**
  * The joint set of `self`: every other node that is unavailable in its view or holds (or
  * was promised) a slot, or whose record shows it in a cycle — except such holders with a
- * greater id that are not down (they count `self` in their own set; see the header).
+ * greater id that have not gone down yet (they count `self` in their own set; see the header).
  * Sorted, without duplicates.
  */
 export function jointSet(v: JointInputs): string[] {
@@ -51,7 +57,7 @@ export function jointSet(v: JointInputs): string[] {
   const consider = (id: string) => {
     if (id === v.self || out.has(id)) return
     if (held.has(id) || v.cycling?.(id) === true) {
-      if (id > v.self && !v.down(id)) return
+      if (id > v.self && !v.down(id) && v.rebooted?.(id) !== true) return
       out.add(id)
     } else if (v.unavailable(id)) out.add(id)
   }

@@ -16,7 +16,7 @@
  *   hold therefore stops new requests and votes, and nothing else.
  * Unknown fails closed: a node without gate verdicts is neither ok-to-stop nor drainable.
  */
-import { inCycle, isAvailable, mayBeDown, memberAvailability } from '../protocol/availability.js'
+import { inCycle, isAvailable, mayBeDown, memberAvailability, pastReboot } from '../protocol/availability.js'
 import { jointOkToStop, jointSet } from '../protocol/joint-safety.js'
 import { workFacts } from '../protocol/node-record.js'
 import type { MemberView } from '../protocol/mesh-types.js'
@@ -109,7 +109,7 @@ export class MeshClusterView implements ClusterView {
   /** The joint set of `self` in this view, given the slot holders its vote knows (joint-safety.ts). */
   jointSet(self: string, holders: Iterable<string>): string[] {
     const unavailable = new Set(this.unavailable())
-    return jointSet({ self, ids: this.ids(), unavailable: (id) => unavailable.has(id), down: (id) => this.down(id), holders, cycling: (id) => inCycle(memberAvailability(this.member(id))) })
+    return jointSet({ self, ids: this.ids(), unavailable: (id) => unavailable.has(id), down: (id) => this.down(id), holders, cycling: (id) => inCycle(memberAvailability(this.member(id))), rebooted: (id) => pastReboot(memberAvailability(this.member(id))) })
   }
 
   drainable(id: string): boolean {

@@ -28,7 +28,7 @@ import type { ClusterView, NodeFacts } from '../../agent/protocol/vote/cluster-v
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { VoteMessage } from '../../agent/protocol/vote/vote-messages.js'
 import { VoteNode, type Lease, type VoteEffect, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { inCycle, isAvailable, type AvailabilityInput } from '../../agent/protocol/availability.js'
+import { inCycle, isAvailable, pastReboot, type AvailabilityInput } from '../../agent/protocol/availability.js'
 import { jointSet, slotHolders } from '../../agent/protocol/joint-safety.js'
 import { defaultCyclePolicy, idleCycle, stepCycle, type CycleAction, type CycleInput, type CyclePolicy } from '../../agent/protocol/upgrade-cycle/index.js'
 import type { Phase } from '../../agent/protocol/node-record.js'
@@ -461,7 +461,7 @@ export class WaveWorld {
     a.cordoned = n.cordoned
     const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && this.ceph.hostClean(n.id, this.t)
-    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a) }
+    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? this.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a), rebooted: pastReboot(a) }
   }
 
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
@@ -469,7 +469,7 @@ export class WaveWorld {
     if (n === this.coord) return
     const f = this.computeFacts(n)
     const o = n.facts
-    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling) return
+    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling && f.rebooted === o.rebooted) return
     n.prev = this.t - n.changedAt < this.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = this.t
@@ -678,6 +678,7 @@ export class WaveWorld {
       holders,
       // What its record shows, as n sees it (gossip-delayed): a holder even if n's vote missed the grant.
       cycling: (id) => view?.facts(id)?.cycling === true,
+      rebooted: (id) => view?.facts(id)?.rebooted === true,
     })
     // The model itself (not the voters' cached port): what the holder asks is Ceph, live.
     if (this.ceph.okToStop([n.id, ...set])) return { pass: true, reasons: [] }

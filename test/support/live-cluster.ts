@@ -57,6 +57,12 @@ export interface LiveClusterOptions {
    * the DaemonSet `proxy`, no PodDisruptionBudget.
    */
   workload?: (kube: FakeKubeApiServer, workers: readonly string[]) => void
+  /**
+   * Awaited at each reboot before the machine goes down (before its OSDs stop): a test that
+   * asks Ceph what it looked like at the moment of the reboot must ask here, or it races its
+   * own host's OSD stopping (its PGs peer) and reads the reboot's effect as its cause.
+   */
+  atReboot?: (id: string, at: number) => Promise<void>
   /** Extra environment for a worker's agent, at every (re)start (e.g. SHOAL_TEST_NEXT_MINOR=1 for a next-minor build). */
   env?: (id: string) => Record<string, string>
 }
@@ -157,7 +163,9 @@ export class LiveCluster extends EventEmitter {
 
   /** What happens to a machine that reboots: down (kube NotReady, OSDs stopped), then up on its boot script's image. */
   private async reboot(w: LiveWorker): Promise<void> {
-    this.emit('reboot', w.id, Date.now())
+    const at = Date.now()
+    this.emit('reboot', w.id, at)
+    await this.opts.atReboot?.(w.id, at).catch((err) => this.errors.push(err as Error))
     this.kube.setNodeReady(w.id, false)
     const ceph = this.opts.ceph
     if (ceph) await ceph.stopHost(w.id)

@@ -29,6 +29,8 @@ export interface NodeFacts {
    * grant is broadcast once). The joint set (joint-safety.ts) orders such a node as a holder.
    */
   cycling?: boolean
+  /** Its record says it is back from its cycle's reboot, not yet verified (phase `verifying`, alive): every joint set counts it. */
+  rebooted?: boolean
   /** Pods a PodDisruptionBudget refuses to evict now (ranking: any such node after the others). Absent: 0. */
   blocked?: number
   /** Ceph PGs with a replica on its OSDs, and of those the ones it is primary for (ranking: fewer first). Absent: 0. */
