@@ -101,3 +101,8 @@ export interface ChunkFetchStats {
   peersSeen: number
   ms: number
 }
+
+/** The figures of a fetch of `chunks` chunks (`bytes` in all) before it began. */
+export function noStats(chunks: number, bytes: number): ChunkFetchStats {
+  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, peersSeen: 0, ms: 0 }
+}

@@ -26,7 +26,7 @@ import { HttpClientError, httpExchange } from '../http/http-client.js'
 import { ShoalError } from '../protocol/errors.js'
 import { chunkCount, chunkHeaders, chunkSpan, decodeBits, HaveAnswer, hasBit, layerRoutes, LayerPeers, sha256Hex } from '../protocol/layer-chunks.js'
 import { shuffle } from '../protocol/random.js'
-import { chunkFetchDefaults, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
+import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
 
 interface PeerState {
   addr: string
@@ -64,22 +64,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const notBefore = new Float64Array(total)
   const fallback = new Uint8Array(total)
   let remaining = total
-  const stats: ChunkFetchStats = {
-    chunks: total,
-    bytes: input.files.reduce((s, f) => s + f.size, 0),
-    originChunks: 0,
-    originBytes: 0,
-    peerChunks: 0,
-    peerBytes: 0,
-    wastedBytes: 0,
-    fallbacks: 0,
-    refusals: 0,
-    badChunks: 0,
-    blacklisted: [],
-    slowPeers: 0,
-    peersSeen: 0,
-    ms: 0,
-  }
+  const stats = noStats(total, input.files.reduce((s, f) => s + f.size, 0))
   const handles: FileHandle[] = []
   for (const f of input.files) {
     const h = await open(f.path, 'w')
