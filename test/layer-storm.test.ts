@@ -20,7 +20,7 @@ import { ChunkServer } from '../agent/boot/chunk-server.js'
 import { chunkSpan, encodeBits, layerRoutes, LAYER_CHUNK_BYTES } from '../agent/protocol/layer-chunks.js'
 import { seededRng } from '../agent/protocol/testing.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
-import type { Manifest } from '../agent/protocol/enroll/enroll-api.js'
+import type { Manifest } from '../agent/protocol/enroll/index.js'
 
 const MiB = LAYER_CHUNK_BYTES
 // 3 + 2 + 1 chunks, the last of each layer short.
