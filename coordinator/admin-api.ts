@@ -21,7 +21,7 @@
 import { DOMAIN_RE } from '../agent/protocol/kernel-params/domain-param.js'
 import { z } from 'zod'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
-import { Mac } from '../agent/protocol/enroll/enroll-api.js'
+import { Mac } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { OperatorName } from '../agent/protocol/shell-grant.js'
 

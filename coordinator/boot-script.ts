@@ -2,7 +2,7 @@
  * The per-node iPXE script: fetch kernel and initramfs of the node's image version from
  * the coordinator and boot them with the shoal.* parameters. Pure rendering.
  */
-import { routes } from '../agent/protocol/enroll/enroll-api.js'
+import { routes } from '../agent/protocol/enroll/index.js'
 import { formatBootParams, formatPeersParam, hasKernelParam, type BootParams } from '../agent/protocol/kernel-params/index.js'
 
 export interface BootScriptInput {

@@ -9,9 +9,8 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
-import { signRoster, verifyCertificate } from '../agent/protocol/enroll/certificate.js'
+import { ENROLL_API_VERSION, type SignedRoster, signRoster, verifyCertificate } from '../agent/protocol/enroll/index.js'
 import { OperatorRecord } from './operator-record.js'
-import { ENROLL_API_VERSION, type SignedRoster } from '../agent/protocol/enroll/enroll-api.js'
 import { tokenHash } from './join-token.js'
 import {
   Assignment,

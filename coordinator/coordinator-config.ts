@@ -5,7 +5,7 @@
  */
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { ClusterId, HostPort } from '../agent/protocol/enroll/enroll-api.js'
+import { ClusterId, HostPort } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { formatMeshParam, hasKernelParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/index.js'
 

@@ -22,7 +22,7 @@ import { admitChunk, ChunkBroker, layerPeersAnswer, randomRng, runningChunkServe
 import { layerRoutes } from '../agent/protocol/layer-chunks.js'
 import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
-import { EnrollRequest, Mac, routes, type ClusterInfo, type JoinTokenResponse } from '../agent/protocol/enroll/enroll-api.js'
+import { type ClusterInfo, EnrollRequest, type JoinTokenResponse, Mac, routes } from '../agent/protocol/enroll/index.js'
 import { enroll } from './enrollment.js'
 import { HttpError, httpErrorOf, readJson, Router, sendError, sendJson, sendText, validate, type Exchange } from '../agent/http/index.js'
 import { defaultIdentityResolver, type IdentityResolver } from './identity-resolver.js'

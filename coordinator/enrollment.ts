@@ -6,14 +6,8 @@
 import type { ErrorCode } from '../agent/protocol/error-codes.js'
 import type { Logger } from '../agent/protocol/ports.js'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { signCertificate } from '../agent/protocol/enroll/certificate.js'
+import { ENROLL_API_VERSION, type EnrollPending, type EnrollRequest, type EnrollResponse, signCertificate } from '../agent/protocol/enroll/index.js'
 import type { ClusterState } from './cluster-state.js'
-import {
-  ENROLL_API_VERSION,
-  type EnrollPending,
-  type EnrollRequest,
-  type EnrollResponse,
-} from '../agent/protocol/enroll/enroll-api.js'
 import type { IdentityResolution, IdentityResolver } from './identity-resolver.js'
 import { checkToken, requestDigest, tokenHash } from './join-token.js'
 import { keys, type NodeEntry, type Op, type PendingEntry, type TokenEntry } from './state-store.js'

@@ -9,9 +9,8 @@
  * an approval wait) and gets the same outcome; any other request with it is refused.
  */
 import { createHash } from 'node:crypto'
-import type { TokenRefusal } from '../agent/protocol/enroll/enroll-api.js'
+import { canonicalJson, type TokenRefusal } from '../agent/protocol/enroll/index.js'
 import type { TokenEntry } from './state-store.js'
-import { canonicalJson } from '../agent/protocol/enroll/certificate.js'
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(`shoal/join-token/v1\n${token}`).digest('hex')

@@ -6,9 +6,8 @@
  */
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { ShellSession } from '../agent/protocol/shell-channel.js'
-import { signRoster } from '../agent/protocol/enroll/certificate.js'
+import { ENROLL_API_VERSION, type SignedRoster, signRoster } from '../agent/protocol/enroll/index.js'
 import type { ClusterState } from './cluster-state.js'
-import { ENROLL_API_VERSION, type SignedRoster } from '../agent/protocol/enroll/enroll-api.js'
 import { operatorKey, type OperatorRecord } from './operator-record.js'
 
 export function addOperator(state: ClusterState, name: string, key: string, by: string): Promise<OperatorRecord> {

@@ -10,7 +10,7 @@ import { OperatorRecord } from './operator-record.js'
 import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
-import { verifyCertificate } from '../agent/protocol/enroll/certificate.js'
+import { verifyCertificate } from '../agent/protocol/enroll/index.js'
 import { Assignment, AuditEntry, NodeLabels, ClusterMeta, HashEntry, NodeEntry, PendingEntry, RosterMeta, StateStore, TokenEntry, keys, type StateSeal } from './state-store.js'
 
 export interface StateProblem {

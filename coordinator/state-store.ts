@@ -30,7 +30,7 @@ import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { LayerChunks } from '../agent/protocol/layer-chunks.js'
 import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-record.js'
-import { Certificate, ClusterId, Mac } from '../agent/protocol/enroll/enroll-api.js'
+import { Certificate, ClusterId, Mac } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 
 export const ClusterMeta = z.object({ id: ClusterId, seedHex: z.string().regex(/^[0-9a-f]{64}$/), createdAt: z.number() }).strict()

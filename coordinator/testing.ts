@@ -11,7 +11,7 @@ import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import type { Clock } from '../agent/protocol/ports.js'
 import { Coordinator, type CoordinatorDeps } from './coordinator.js'
 import { mergeConfig, type PartialConfig } from './coordinator-config.js'
-import type { EnrollRequest } from '../agent/protocol/enroll/enroll-api.js'
+import type { EnrollRequest } from '../agent/protocol/enroll/index.js'
 
 export interface SteppedClock extends Clock {
   advance(ms: number): void

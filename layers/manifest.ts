@@ -11,8 +11,7 @@
  * Pure: no IO.
  */
 import type { Keyring } from '../agent/protocol/ports.js'
-import { signManifest } from '../agent/protocol/enroll/certificate.js'
-import { ENROLL_API_VERSION, ManifestSource, type Manifest, type ManifestFile } from '../agent/protocol/enroll/enroll-api.js'
+import { ENROLL_API_VERSION, type Manifest, type ManifestFile, ManifestSource, signManifest } from '../agent/protocol/enroll/index.js'
 
 export const SOURCE_FILE = 'manifest.json'
 export const SIGNED_FILE = 'manifest.signed.json'

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { run, loadConfig } from '../cli/commands/coordinator.js'
-import { EnrollPending } from '../agent/protocol/enroll/enroll-api.js'
+import { EnrollPending } from '../agent/protocol/enroll/index.js'
 import { parseDomainParam } from '../agent/protocol/kernel-params/domain-param.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 

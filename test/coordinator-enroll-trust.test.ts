@@ -8,7 +8,7 @@
 import { request } from 'node:http'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { MemberView } from '../agent/protocol/mesh-types.js'
-import { EnrollPending, EnrollResponse, ErrorBody } from '../agent/protocol/enroll/enroll-api.js'
+import { EnrollPending, EnrollResponse, ErrorBody } from '../agent/protocol/enroll/index.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

@@ -4,8 +4,7 @@
  * reason and leaves the stored state byte-for-byte unchanged. Time is a stepped clock.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyCertificate, verifyRoster } from '../agent/protocol/enroll/certificate.js'
-import { EnrollPending, EnrollResponse, ErrorBody } from '../agent/protocol/enroll/enroll-api.js'
+import { EnrollPending, EnrollResponse, ErrorBody, verifyCertificate, verifyRoster } from '../agent/protocol/enroll/index.js'
 import { parseMeshParam, parseBootParams } from '../agent/protocol/kernel-params/index.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 

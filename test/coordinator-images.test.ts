@@ -8,7 +8,7 @@ import { request } from 'node:http'
 import { writeFile, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { verifyManifest } from '../agent/protocol/enroll/certificate.js'
+import { verifyManifest } from '../agent/protocol/enroll/index.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
 
 const kernel = randomBytes(300_000)

@@ -12,8 +12,7 @@ import { startRosterSync } from '../agent/boot/roster-sync.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { RosterFile } from '../agent/protocol/roster.js'
 import { main } from '../cli/main.js'
-import { verifyRoster } from '../agent/protocol/enroll/certificate.js'
-import { RosterBody } from '../agent/protocol/enroll/enroll-api.js'
+import { RosterBody, verifyRoster } from '../agent/protocol/enroll/index.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

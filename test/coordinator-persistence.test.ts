@@ -9,8 +9,7 @@ import DHT from 'hyperdht'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { mergeConfig } from '../coordinator/coordinator-config.js'
 import { afterEach, describe, expect, it } from 'vitest'
-import { verifyRoster } from '../agent/protocol/enroll/certificate.js'
-import { EnrollPending, EnrollResponse } from '../agent/protocol/enroll/enroll-api.js'
+import { EnrollPending, EnrollResponse, verifyRoster } from '../agent/protocol/enroll/index.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 
 let h: TestCoordinator

@@ -15,7 +15,7 @@ import { fakeBoot } from '../agent/boot/test-fixtures.js'
 import { runState } from '../cli/commands/coordinator-state.js'
 import { Coordinator } from '../coordinator/coordinator.js'
 import { mergeConfig } from '../coordinator/coordinator-config.js'
-import { EnrollResponse } from '../agent/protocol/enroll/enroll-api.js'
+import { EnrollResponse } from '../agent/protocol/enroll/index.js'
 import { ClusterMeta, NodeEntry, StateStore, keys } from '../coordinator/state-store.js'
 import { postJson, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
 

@@ -15,12 +15,12 @@ import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { fetchLayersChunked, type ChunkedLayers } from '../agent/boot/chunked-layers.js'
-import { chunkFetchDefaults } from '../agent/boot/chunk-fetch.js'
+import { chunkFetchDefaults } from '../agent/boot/chunk-fetch-config.js'
 import { ChunkServer } from '../agent/boot/chunk-server.js'
 import { chunkSpan, encodeBits, layerRoutes, LAYER_CHUNK_BYTES } from '../agent/protocol/layer-chunks.js'
 import { seededRng } from '../agent/protocol/testing.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
-import type { Manifest } from '../agent/protocol/enroll/enroll-api.js'
+import type { Manifest } from '../agent/protocol/enroll/index.js'
 
 const MiB = LAYER_CHUNK_BYTES
 // 3 + 2 + 1 chunks, the last of each layer short.

@@ -9,14 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { PassThrough } from 'node:stream'
-import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent } from '../agent/main.js'
-import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/index.js'
-import { publicKeyHexFromSeed } from '../agent/protocol/ed25519.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 /** Keys repeated inside any one JSON object of `text` (JSON.parse keeps the last silently). */
 export function duplicateKeys(text: string): string[] {
@@ -63,32 +57,25 @@ it('the duplicate-key check finds what JSON.parse hides', () => {
 })
 
 describe('agent log lines', () => {
-  let dir: string
-  let bootstrap: BootstrapNode
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'shoal-logs-'))
-    bootstrap = await startBootstrapNode()
-  })
-  afterAll(async () => {
-    await bootstrap?.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-
   it('"agent ready" and the rest are JSON objects without duplicate keys', async () => {
-    const cluster = `logs-${randomBytes(3).toString('hex')}`
-    const seed = randomBytes(32).toString('hex')
-    await writeFile(join(dir, 'roster.json'), JSON.stringify({ cluster, members: [{ id: 'node-1', key: publicKeyHexFromSeed(Buffer.from(seed, 'hex')) }] }))
     const lines: string[] = []
-    const stream = new PassThrough()
-    stream.on('data', (b: Buffer) => lines.push(...b.toString().split('\n').filter(Boolean)))
-    const config = resolveAgentConfig({ cluster, nodeId: 'node-1', seedHex: seed, rosterFile: join(dir, 'roster.json'), bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiPort: 0, collectInventory: false, mesh: MESH_TIMINGS.shared.mesh })
-    const agent = await startAgent(config, { logger: pino({ level: 'info' }, stream) })
-    await agent.close()
-    const ready = lines.find((l) => JSON.parse(l).msg === 'agent ready')
-    expect(ready).toBeDefined()
-    expect(JSON.parse(ready!)).toMatchObject({ pid: process.pid, node: 'node-1', component: 'agent' })
+    // The real agent process (agent/bin.ts, its own pino logger) started by the one multi-process harness.
+    const c = await LocalCluster.create({ nodes: 1, bootstrapInProcess: true, cluster: `logs-${randomBytes(3).toString('hex')}`, onLine: (_node, line) => lines.push(line) })
+    let pid: number | undefined
+    try {
+      const a = await c.start(0)
+      pid = a.proc?.pid
+    } finally {
+      await c.stop()
+    }
+    const parsed = lines.map((l) => {
+      expect(() => JSON.parse(l), l).not.toThrow()
+      return JSON.parse(l) as Record<string, unknown>
+    })
+    const ready = parsed.find((j) => j.msg === 'agent ready')
+    expect(ready).toMatchObject({ pid, node: c.agents[0]!.id, component: 'agent' })
     for (const l of lines) expect(duplicateKeys(l), l).toEqual([])
-  }, 60_000)
+  }, 90_000)
 })
 
 describe('coordinator --log-level', () => {

@@ -17,111 +17,16 @@
  *   stalls `peerStallMs` or takes longer than `peerChunkTimeoutMs` for a chunk is skipped for a while; either way
  *   the chunk goes to another peer or, when no other peer has it, to the coordinator as a
  *   fallback.
- * Plain node:http with keep-alive (the initramfs has node's built-ins only).
+ * Requests go through agent/http's bounded client (node:http, the initramfs has node's
+ * built-ins only) over one keep-alive agent. Config, input and stats: chunk-fetch-config.ts.
  */
 import { open, type FileHandle } from 'node:fs/promises'
-import { Agent, request, type IncomingMessage } from 'node:http'
+import { Agent } from 'node:http'
+import { HttpClientError, httpExchange } from '../http/http-client.js'
 import { ShoalError } from '../protocol/errors.js'
-import { chunkCount, chunkHeaders, chunkSpan, decodeBits, HaveAnswer, hasBit, layerRoutes, LayerPeers, sha256Hex, type LayerChunks } from '../protocol/layer-chunks.js'
-import type { Clock, Rng } from '../protocol/ports.js'
+import { chunkCount, chunkHeaders, chunkSpan, decodeBits, HaveAnswer, hasBit, layerRoutes, LayerPeers, sha256Hex } from '../protocol/layer-chunks.js'
 import { shuffle } from '../protocol/random.js'
-import type { ChunkServer } from './chunk-server.js'
-
-export interface ChunkFetchConfig {
-  /** Peers followed at once: 8 spreads load over a rack without every worker polling every other. */
-  maxPeers: number
-  /** Requests in flight per peer: 2 keeps a peer's pipe busy; deeper queues made duplicates (hypercore measured +72%). */
-  peerInFlight: number
-  /** Consecutive chunks asked of a peer in one request, at most: 4 (4 MiB, Kraken's piece size); each is still verified on its own. */
-  peerRunChunks: number
-  /** Requests in flight to the coordinator: 2. */
-  originInFlight: number
-  /** A peer that sends nothing for this long while a chunk is due is slow: the chunk goes elsewhere. 2 s. */
-  peerStallMs: number
-  /** A peer that takes longer than this for one chunk, even trickling, is slow too. 15 s (1 MiB: 70 KB/s). */
-  peerChunkTimeoutMs: number
-  /** After a 429 from the coordinator, wait this long for a peer to show the chunk before a fallback. */
-  originRetryMs: number
-  /** Deadline of one request to the coordinator. */
-  originTimeoutMs: number
-  /** How often the tracker is asked for more peers while some are missing. */
-  trackerIntervalMs: number
-  /** Pause before asking a peer that did not answer its have poll again (it may still be booting). */
-  haveRetryMs: number
-  /** A slow peer is skipped this long. */
-  slowPenaltyMs: number
-  /** A peer whose upload slots are full (503) is skipped this long: 150 ms. */
-  busyPauseMs: number
-  /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
-  peerWaitMs: number
-  /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */
-  deadlineMs: number
-}
-
-export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
-  maxPeers: 8,
-  peerInFlight: 2,
-  peerRunChunks: 4,
-  originInFlight: 2,
-  peerStallMs: 2000,
-  peerChunkTimeoutMs: 15_000,
-  originRetryMs: 2000,
-  originTimeoutMs: 30_000,
-  trackerIntervalMs: 1000,
-  haveRetryMs: 500,
-  slowPenaltyMs: 10_000,
-  busyPauseMs: 150,
-  peerWaitMs: 500,
-  deadlineMs: 0,
-})
-
-export interface ChunkedFile {
-  name: string
-  size: number
-  chunks: LayerChunks
-  /** Where the layer is assembled (created, sized, written at chunk offsets). */
-  path: string
-}
-
-export interface ChunkFetchInput {
-  /** Coordinator base URL. */
-  coordinator: string
-  version: string
-  files: readonly ChunkedFile[]
-  /** This worker's own chunk server, HOST:PORT (told to the tracker and the coordinator). */
-  self?: string
-  /** This worker's failure domain: the tracker names peers of the same domain first. */
-  domain?: string
-  /** Peers to start with (shoal.peers=). */
-  peers: readonly string[]
-  /** Where verified chunks are announced to other workers. */
-  server?: ChunkServer
-  clock: Clock
-  rng: Rng
-  say?(line: string): void
-  /** Debugging: one line per request outcome. */
-  trace?(line: string): void
-}
-
-export interface ChunkFetchStats {
-  chunks: number
-  bytes: number
-  originChunks: number
-  originBytes: number
-  peerChunks: number
-  peerBytes: number
-  /** Bytes received and thrown away: bad chunks, transfers cut off as slow. */
-  wastedBytes: number
-  /** Chunks the coordinator served as fallbacks (after a refusal, or a peer that failed). */
-  fallbacks: number
-  /** 429 chunk-at-peers answers. */
-  refusals: number
-  badChunks: number
-  blacklisted: string[]
-  slowPeers: number
-  peersSeen: number
-  ms: number
-}
+import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
 
 interface PeerState {
   addr: string
@@ -159,22 +64,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const notBefore = new Float64Array(total)
   const fallback = new Uint8Array(total)
   let remaining = total
-  const stats: ChunkFetchStats = {
-    chunks: total,
-    bytes: input.files.reduce((s, f) => s + f.size, 0),
-    originChunks: 0,
-    originBytes: 0,
-    peerChunks: 0,
-    peerBytes: 0,
-    wastedBytes: 0,
-    fallbacks: 0,
-    refusals: 0,
-    badChunks: 0,
-    blacklisted: [],
-    slowPeers: 0,
-    peersSeen: 0,
-    ms: 0,
-  }
+  const stats = noStats(total, input.files.reduce((s, f) => s + f.size, 0))
   const handles: FileHandle[] = []
   for (const f of input.files) {
     const h = await open(f.path, 'w')
@@ -217,7 +107,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       const ctl = new AbortController()
       controllers.add(ctl)
       try {
-        const r = await httpGet(agent, `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}`, {}, 15_000, 256 * 1024, ctl.signal)
+        const r = await httpExchange(`http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}`, { agent, timeoutMs: 15_000, maxBytes: 256 * 1024, signal: ctl.signal })
         if (r.status === 404) {
           // Not a chunk server for this version (an agent that predates chunks, another image).
           p.dropped = true
@@ -330,13 +220,13 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     const want = end - first.start + 1
     const ctl = new AbortController()
     controllers.add(ctl)
-    const timer = setTimeout(() => ctl.abort(), cfg.peerChunkTimeoutMs * (last - g + 1))
     const url = `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`
     const sent = clock.now()
     const back = () => {
       for (let k = g; k <= last; k++) retryLater(k)
     }
-    httpGet(agent, url, { range: `bytes=${first.start}-${end}` }, cfg.peerChunkTimeoutMs * (last - g + 1), want, ctl.signal, () => ctl.abort(), cfg.peerStallMs)
+    // Slow (the deadline for the run, or the stall: phase timeout) skips the peer a while.
+    httpExchange(url, { agent, headers: { range: `bytes=${first.start}-${end}` }, timeoutMs: cfg.peerChunkTimeoutMs * (last - g + 1), maxBytes: want, signal: ctl.signal, idleMs: cfg.peerStallMs })
       .then(async (r) => {
         input.trace?.(`${clock.now() - t0} peer ${p.addr} chunks ${g}-${last}: ${r.status} after ${clock.now() - sent} ms`)
         if (r.status === 503) {
@@ -373,15 +263,14 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       })
       .catch((err) => {
         input.trace?.(`${clock.now() - t0} peer ${p.addr} chunks ${g}-${last}: ${(err as Error).message} after ${clock.now() - sent} ms`)
-        if (ctl.signal.aborted && !closed) {
+        if (err instanceof HttpClientError && err.phase === 'timeout' && !closed) {
           stats.slowPeers++
-          stats.wastedBytes += (err as { received?: number }).received ?? 0
+          stats.wastedBytes += err.received
           p.slowUntil = clock.now() + cfg.slowPenaltyMs
         }
         back()
       })
       .finally(() => {
-        clearTimeout(timer)
         controllers.delete(ctl)
         p.inflight--
         wake()
@@ -406,7 +295,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     if (isFallback) headers[chunkHeaders.fallback] = '1'
     const ctl = new AbortController()
     controllers.add(ctl)
-    httpGet(agent, `${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, headers, cfg.originTimeoutMs, span.end - span.start + 1, ctl.signal)
+    httpExchange(`${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, { agent, headers, timeoutMs: cfg.originTimeoutMs, maxBytes: span.end - span.start + 1, signal: ctl.signal })
       .then(async (r) => {
         input.trace?.(`${clock.now() - t0} origin chunk ${g}${isFallback ? ' (fallback)' : ''}: ${r.status}`)
         if (r.status === 429) {
@@ -470,7 +359,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     while (!closed && remaining > 0) {
       try {
         const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
-        const r = await httpGet(agent, `${base}${layerRoutes.peers}?${q}`, {}, 5000, 64 * 1024)
+        const r = await httpExchange(`${base}${layerRoutes.peers}?${q}`, { agent, timeoutMs: 5000, maxBytes: 64 * 1024 })
         if (r.status === 200) {
           const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
           if (parsed.success) addCandidates(shuffle(parsed.data.peers, rng))
@@ -508,54 +397,4 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   }
   stats.ms = clock.now() - t0
   return stats
-}
-
-
-export interface GetResult {
-  status: number
-  headers: IncomingMessage['headers']
-  body: Buffer
-}
-
-/**
- * One GET, the whole body in memory (a chunk or a small JSON answer), bounded by a deadline
- * and `maxBytes`. A rejection carries `received`: bytes that arrived before it failed.
- */
-export function httpGet(
-  agent: Agent | undefined,
-  url: string,
-  headers: Record<string, string>,
-  timeoutMs: number,
-  maxBytes: number,
-  signal?: AbortSignal,
-  onStall?: () => void,
-  stallMs = 0,
-): Promise<GetResult> {
-  return new Promise<GetResult>((resolve, reject) => {
-    let received = 0
-    const fail = (err: Error) => reject(Object.assign(err, { received }))
-    const req = request(url, { agent, headers, signal }, (res) => {
-      const parts: Buffer[] = []
-      res.on('data', (c: Buffer) => {
-        received += c.length
-        if (received > maxBytes) return req.destroy(new Error(`answer larger than ${maxBytes} bytes`))
-        parts.push(c)
-      })
-      res.on('end', () => {
-        clearTimeout(timer)
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parts.length === 1 ? parts[0]! : Buffer.concat(parts) })
-      })
-      res.on('error', fail)
-      res.on('close', () => {
-        if (!res.complete) fail(new Error('answer cut off'))
-      })
-    })
-    const timer = setTimeout(() => req.destroy(new Error('timed out')), timeoutMs)
-    if (onStall && stallMs > 0) req.setTimeout(stallMs, onStall)
-    req.on('error', (err) => {
-      clearTimeout(timer)
-      fail(err)
-    })
-    req.end()
-  })
 }

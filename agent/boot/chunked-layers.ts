@@ -10,8 +10,10 @@ import { mkdir } from 'node:fs/promises'
 import { ShoalError } from '../protocol/errors.js'
 import { chunksFit } from '../protocol/layer-chunks.js'
 import type { Clock, Rng } from '../protocol/ports.js'
-import { routes } from '../protocol/enroll/enroll-api.js'
-import { chunkFetchDefaults, fetchChunks, httpGet, type ChunkFetchConfig, type ChunkFetchStats } from './chunk-fetch.js'
+import { routes } from '../protocol/enroll/index.js'
+import { httpExchange } from '../http/http-client.js'
+import { fetchChunks } from './chunk-fetch.js'
+import { chunkFetchDefaults, type ChunkFetchConfig, type ChunkFetchStats } from './chunk-fetch-config.js'
 import { ChunkServer } from './chunk-server.js'
 import { sha256File } from './sha256-file.js'
 import { layerEntries, openManifest, type FetchedLayer, type ManifestPin } from './root-stack.js'
@@ -50,7 +52,7 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   const url = `${input.coordinator.replace(/\/+$/, '')}${routes.images}/${encodeURIComponent(pin.version)}/${routes.manifestFile}?chunks=1`
   let raw: unknown
   try {
-    const r = await httpGet(undefined, url, { accept: 'application/json' }, 30_000, 64 * 1024 * 1024)
+    const r = await httpExchange(url, { headers: { accept: 'application/json' }, timeoutMs: 30_000, maxBytes: 64 * 1024 * 1024 })
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`)
     raw = JSON.parse(r.body.toString('utf8'))
   } catch (err) {

@@ -16,7 +16,7 @@ import { z } from 'zod'
 import { ShoalError } from '../protocol/errors.js'
 import { foreignCode } from '../protocol/error-codes.js'
 import { httpExchange } from '../http/http-client.js'
-import { EnrollAnswer, ErrorBody, JoinTokenResponse, routes, type EnrollRequest } from '../protocol/enroll/enroll-api.js'
+import { EnrollAnswer, type EnrollRequest, ErrorBody, JoinTokenResponse, routes } from '../protocol/enroll/index.js'
 
 /** Largest JSON answer accepted (a roster of ~10,000 members is a few MB). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024

@@ -5,7 +5,7 @@
  * inventory summary from the same read.
  */
 import { readFile } from 'node:fs/promises'
-import type { EnrollFingerprint } from '../protocol/enroll/enroll-api.js'
+import type { EnrollFingerprint } from '../protocol/enroll/index.js'
 import { componentsFromHardware } from '../fingerprint/hardware-components.js'
 import { readSysfsHardware } from '../fingerprint/read-sysfs.js'
 import { resolveIdentity } from '../fingerprint/resolve-identity.js'

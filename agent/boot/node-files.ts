@@ -6,7 +6,7 @@
 import { access, chmod, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { resolveAgentConfig } from '../config.js'
-import type { EnrollResponse } from '../protocol/enroll/enroll-api.js'
+import type { EnrollResponse } from '../protocol/enroll/index.js'
 import type { MeshConfig } from '../protocol/mesh-config.js'
 import type { InventorySummary } from '../protocol/node-record.js'
 import { COORDINATOR_MEMBER_ID } from '../protocol/roster.js'

@@ -8,8 +8,7 @@
  */
 import { join } from 'node:path'
 import { ShoalError } from '../protocol/errors.js'
-import { verifyManifest } from '../protocol/enroll/certificate.js'
-import type { Manifest } from '../protocol/enroll/enroll-api.js'
+import { type Manifest, verifyManifest } from '../protocol/enroll/index.js'
 
 /** Mount operations (production: busybox/util-linux mount; tests: a recording fake). */
 export interface Mounter {

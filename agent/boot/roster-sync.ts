@@ -9,8 +9,7 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { ShoalError } from '../protocol/errors.js'
 import { httpExchange } from '../http/http-client.js'
-import { verifyRoster } from '../protocol/enroll/certificate.js'
-import { routes, type SignedRoster } from '../protocol/enroll/enroll-api.js'
+import { routes, type SignedRoster, verifyRoster } from '../protocol/enroll/index.js'
 
 export interface RosterPin {
   coordinator: string

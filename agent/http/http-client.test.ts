@@ -46,4 +46,30 @@ describe('httpExchange', () => {
     await expect(httpExchange(hang, { timeoutMs: 200, maxBytes: 1024 })).rejects.toMatchObject({ code: 'unreachable', phase: 'timeout', message: 'timed out' })
     await expect(httpExchange('http://127.0.0.1:9', { timeoutMs: 5000, maxBytes: 1024 })).rejects.toMatchObject({ code: 'unreachable', phase: 'connect', message: 'ECONNREFUSED' })
   })
+
+  it('gives up a transfer whose socket idles (idleMs) as a timeout, counting the bytes that came', async () => {
+    const url = await serve((res) => {
+      res.writeHead(206, { 'content-length': 5000 })
+      res.write(Buffer.alloc(1000, 0x61)) // then nothing more
+    })
+    await expect(httpExchange(url, { timeoutMs: 10_000, idleMs: 150, maxBytes: 5000 })).rejects.toMatchObject({ code: 'unreachable', phase: 'timeout', message: 'stalled', received: 1000 })
+  })
+
+  it('says an answer cut off short of its length broke off, with the bytes that came', async () => {
+    const url = await serve((res) => {
+      res.writeHead(206, { 'content-length': 5000 })
+      res.write(Buffer.alloc(100, 0x61), () => res.destroy())
+    })
+    await expect(httpExchange(url, { timeoutMs: 10_000, maxBytes: 5000 })).rejects.toMatchObject({ code: 'unreachable', phase: 'body', received: 100 })
+  })
+
+  it("ends at the caller's signal (phase aborted), before or during the exchange", async () => {
+    const early = new AbortController()
+    early.abort()
+    const hang = await serve(() => undefined)
+    await expect(httpExchange(hang, { timeoutMs: 10_000, maxBytes: 1024, signal: early.signal })).rejects.toMatchObject({ phase: 'aborted' })
+    const late = new AbortController()
+    const asked = await serve(() => late.abort())
+    await expect(httpExchange(asked, { timeoutMs: 10_000, maxBytes: 1024, signal: late.signal })).rejects.toMatchObject({ code: 'unreachable', phase: 'aborted', message: 'aborted' })
+  })
 })

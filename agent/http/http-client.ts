@@ -6,10 +6,12 @@
  * or streams without end costs at most `timeoutMs` and `maxBytes`.
  *
  * Failures are HttpClientErrors with a code from the registry, `unreachable` or `too-large`,
- * a `phase` (connect, body, timeout) and a short message (ECONNREFUSED, timed out) for the
- * caller's sentence. A status is not a failure here: the caller reads it and words its refusal.
+ * a `phase` (connect, body, timeout, aborted), a short message (ECONNREFUSED, timed out) for
+ * the caller's sentence, and the body bytes that had arrived. A status is not a failure here:
+ * the caller reads it and words its refusal. A ranged GET is a `range` header; the caller
+ * checks for 206 and the length it asked for.
  */
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { request as httpRequest, type Agent, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { ShoalError } from '../protocol/errors.js'
 
@@ -27,6 +29,12 @@ export interface HttpRequestOptions {
    * needs) and hang up, so an endless error body costs nothing. Default: read it like any body.
    */
   errorBodyBytes?: number
+  /** A keep-alive agent to reuse connections (the layer fetch); default: node's global agent. */
+  agent?: Agent
+  /** Ends the exchange early (phase `aborted`): the caller is shutting down. */
+  signal?: AbortSignal
+  /** The answer is given up (phase `timeout`, message `stalled`) when the socket is idle this long; 0 or absent: only the deadline. */
+  idleMs?: number
 }
 
 export interface HttpAnswer {
@@ -36,15 +44,19 @@ export interface HttpAnswer {
 }
 
 export class HttpClientError extends ShoalError {
+  /** Body bytes that had arrived when the exchange failed (what a cut-off transfer wasted). */
+  readonly received: number
+
   constructor(
     code: 'unreachable' | 'too-large',
     message: string,
-    /** connect: no answer began; body: the answer broke off; timeout: the deadline passed. */
-    readonly phase: 'connect' | 'body' | 'timeout',
-    options?: { cause?: unknown },
+    /** connect: no answer began; body: the answer broke off; timeout: the deadline passed or the socket idled; aborted: the caller's signal. */
+    readonly phase: 'connect' | 'body' | 'timeout' | 'aborted',
+    options?: { cause?: unknown; received?: number },
   ) {
-    super(code, message, options)
+    super(code, message, options?.cause !== undefined ? { cause: options.cause } : undefined)
     this.name = 'HttpClientError'
+    this.received = options?.received ?? 0
   }
 }
 
@@ -54,26 +66,29 @@ export function httpExchange(url: string | URL, opts: HttpRequestOptions): Promi
   return new Promise<HttpAnswer>((resolve, reject) => {
     let settled = false
     let answered = false
-    const fail = (err: HttpClientError) => {
+    let size = 0
+    const fail = (code: 'unreachable' | 'too-large', message: string, phase: HttpClientError['phase'], cause?: unknown) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
       req.destroy()
-      reject(err)
+      reject(new HttpClientError(code, message, phase, { cause, received: size }))
     }
     const done = (answer: HttpAnswer) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
+      opts.signal?.removeEventListener('abort', onAbort)
       resolve(answer)
     }
+    const onAbort = () => fail('unreachable', 'aborted', 'aborted')
     const headers: Record<string, string | number> = { ...opts.headers, ...(opts.json !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(opts.json) } : {}) }
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: opts.method ?? 'GET', headers }, (res) => {
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: opts.method ?? 'GET', headers, ...(opts.agent ? { agent: opts.agent } : {}) }, (res) => {
       answered = true
       const status = res.statusCode ?? 0
       const cap = status >= 300 && status !== 304 && opts.errorBodyBytes !== undefined ? opts.errorBodyBytes : undefined
       const chunks: Buffer[] = []
-      let size = 0
       res.on('data', (c: Buffer) => {
         size += c.length
         chunks.push(c)
@@ -81,15 +96,22 @@ export function httpExchange(url: string | URL, opts: HttpRequestOptions): Promi
           done({ status, headers: res.headers, body: Buffer.concat(chunks).subarray(0, cap) })
           req.destroy()
         } else if (size > opts.maxBytes) {
-          fail(new HttpClientError('too-large', `sent more than ${opts.maxBytes} bytes`, 'body'))
+          fail('too-large', `sent more than ${opts.maxBytes} bytes`, 'body')
         }
       })
-      res.on('end', () => done({ status, headers: res.headers, body: Buffer.concat(chunks) }))
-      res.on('error', (err) => fail(new HttpClientError('unreachable', describe(err), 'body', { cause: err })))
-      res.on('aborted', () => fail(new HttpClientError('unreachable', 'aborted', 'body')))
+      // One part (a chunk in a single read) is handed on as it is, not copied.
+      res.on('end', () => done({ status, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) }))
+      res.on('error', (err) => fail('unreachable', describe(err), 'body', err))
+      res.on('aborted', () => fail('unreachable', 'aborted', 'body'))
+      res.on('close', () => {
+        if (!res.complete) fail('unreachable', 'answer cut off', 'body')
+      })
     })
-    const timer = setTimeout(() => fail(new HttpClientError('unreachable', 'timed out', 'timeout')), opts.timeoutMs)
-    req.on('error', (err) => fail(new HttpClientError('unreachable', describe(err), answered ? 'body' : 'connect', { cause: err })))
+    const timer = setTimeout(() => fail('unreachable', 'timed out', 'timeout'), opts.timeoutMs)
+    if (opts.idleMs) req.setTimeout(opts.idleMs, () => fail('unreachable', 'stalled', 'timeout'))
+    req.on('error', (err) => fail('unreachable', describe(err), answered ? 'body' : 'connect', err))
+    if (opts.signal?.aborted) onAbort()
+    else opts.signal?.addEventListener('abort', onAbort, { once: true })
     req.end(opts.json)
   })
 }

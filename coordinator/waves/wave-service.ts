@@ -5,6 +5,10 @@
  * alerts, node timeout), and grant boot assignments only to proven lease holders.
  *
  * This class owns the state and the order of things; the ideas live beside it:
+ *   wave-verbs.ts        the operator's verbs (start, pause, resume, abort, rollback,
+ *                        force-release), run inside the lock on a WaveCore (wave-core.ts)
+ *   wave-control-publisher.ts  the signed control: signing, broadcasting, alerts, refresh
+ *   wave-stall-clock.ts  how long the wave has stood still
  *   wave-create.ts       a request's checks, --at, the record it becomes
  *   wave-dry-run.ts      roster, selector, previous version, candidates, the dry run
  *   wave-control-msg.ts  the signed control (schedule, alerts) and the alert source poll
@@ -18,14 +22,12 @@
  *   meta!mesh-seed      the coordinator's mesh/vote key seed (coordinator/mesh-peer.ts)
  */
 import type { NodeIdentity } from '../../agent/mesh/identity.js'
-import { pack } from '../../agent/protocol/frame.js'
 import { silentLogger, type Clock, type Logger } from '../../agent/protocol/ports.js'
 import { voteConfig, type VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import { VoteNode, type PersistedVote, type VoteInput } from '../../agent/protocol/vote/vote-node.js'
-import { decodeVoteMessage, encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
-import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
+import { decodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
 import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgrade/vote-runtime.js'
-import { WAVE_CONTROL_TOPIC, WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
+import { WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import type { ClusterState } from '../cluster-state.js'
 import { HttpError } from '../../agent/http/index.js'
 import type { ErrorCode } from '../../agent/protocol/error-codes.js'
@@ -36,10 +38,13 @@ import { CoordinatorView, type MemberSource } from './coordinator-view.js'
 import { levelVoteStore, waveVoteKey } from './level-vote-store.js'
 import type { AssignLeaseRequest, DryRun, StoredWave, WaveCreate, WaveStatus } from './wave-api.js'
 import { assignRefusal } from './wave-assign.js'
-import { blockedCounts, refusalText, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
-import { controlFor, firingAlerts, legacyWindowStale } from './wave-control-msg.js'
-import { newStoredWave, rollbackRequest, servable, validateCreate } from './wave-create.js'
-import { candidates, dryRun, fixRoster, previousVersion, selectRoster } from './wave-dry-run.js'
+import { blockedCounts, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
+import { ControlPublisher } from './wave-control-publisher.js'
+import type { WaveCore } from './wave-core.js'
+import { newStoredWave } from './wave-create.js'
+import { candidates, dryRun } from './wave-dry-run.js'
+import { StallClock } from './wave-stall-clock.js'
+import { abortWave, createWave, forceReleaseSlot, pauseWave, resumeWave, rollbackWave } from './wave-verbs.js'
 import { waveStatus } from './wave-status.js'
 import { ACTIVE, DEFAULT_STALL_MS, loadWaves, saveNewWave, saveWave } from './wave-store.js'
 import { canaryThrough, finished as waveFinished, refreshNodes, stallKey, stallReason } from './wave-watch.js'
@@ -76,17 +81,16 @@ export class WaveService {
   /** Vote bytes handed in by deliverVote that did not decode, by reason. */
   readonly counters: Record<string, number> = {}
   private readonly vote: VoteNode
-  private control: WaveControlMsg | undefined
-  private alerts: string[] = []
+  private readonly control: ControlPublisher
   private timer: NodeJS.Timeout | undefined
   private alertTimer: NodeJS.Timeout | undefined
-  private lastControlAt = 0
   /** Waves whose per-node progress changed since it was last written. */
   private readonly dirty = new Set<string>()
-  /** Stall watch of the latest wave: what it looked like, and since when (coordinator clock). */
-  private progressKey = ''
-  private progressAt = 0
+  /** Stall watch of the latest wave. */
+  private readonly stall = new StallClock()
   private readonly log: Logger
+  /** What the operator verbs may use of this service (wave-core.ts). */
+  private readonly core: WaveCore
 
   private constructor(
     private readonly deps: WaveServiceDeps,
@@ -109,6 +113,27 @@ export class WaveService {
       logger: this.log,
     })
     this.voteRuntime = new VoteRuntime({ vote: this.vote, mesh: deps.mesh, clock: deps.clock, store: levelVoteStore(deps.store), gate: this.gate, logger: this.log })
+    this.control = new ControlPublisher({ clock: deps.clock, mesh: deps.mesh, keyring: deps.identity.keyring, gate: this.gate, vote: this.vote, everyMs: deps.controlEveryMs ?? 3000 })
+    this.core = {
+      state: deps.state,
+      images: deps.images,
+      clock: deps.clock,
+      log: this.log,
+      view: this.view,
+      vote: this.vote,
+      voteRuntime: this.voteRuntime,
+      find: (id) => this.find(id),
+      refresh: (w) => this.refresh(w),
+      settled: (w) => this.settled(w),
+      active: () => this.active(),
+      setState: (w, state, reason, by) => this.setState(w, state, reason, by),
+      runVote: (input) => this.runVote(input),
+      hold: () => this.hold(),
+      publishControl: (w) => this.control.publish(w),
+      restartStallClock: () => this.stall.restart(deps.clock.now()),
+      startWave: (...args) => this.startWave(...args),
+      status: (w) => this.status(w),
+    }
   }
 
   /** Loads every stored wave and the vote snapshot; re-publishes the current wave. */
@@ -125,10 +150,9 @@ export class WaveService {
         // Stored but never published (a crash between the two writes): publish now.
         await svc.publish(latest)
       } else {
-        svc.broadcastWave()
+        svc.control.broadcastWave()
       }
-      svc.signControlFor(latest)
-      svc.broadcastControl()
+      svc.control.publish(latest)
       svc.log.info({ component: 'waves', wave: latest.id, state: latest.state }, 'wave restored')
     }
     return svc
@@ -174,41 +198,10 @@ export class WaveService {
     await this.voteRuntime.idle()
   }
 
-  private broadcastWave(): void {
-    const w = this.vote.currentWave()
-    if (w) this.deps.mesh.input({ type: 'broadcast', topic: VOTE_TOPIC, body: encodeVoteMessage(w) })
-  }
-
   // ---- operations ------------------------------------------------------------------------
 
   create(body: WaveCreate, by: string): Promise<WaveStatus | DryRun> {
-    return this.exclusive(async () => {
-      await validateCreate(body, this.deps.images, this.deps.state, this.deps.clock.now())
-      const roster = fixRoster(this.deps.state)
-      const previous = previousVersion(this.view, this.deps.state, roster.map((r) => r.id), body.target)
-      const chosen = selectRoster(this.view, body, roster.map((r) => r.id))
-      if (body.dryRun) return dryRun(this.view, body, chosen, previous)
-      this.startCheck(body, chosen)
-      // A wave whose last node just finished is done, even if the tick has not written it yet:
-      // status already says so, and the operator's next wave must not be refused for it.
-      const active = await this.settled(this.active())
-      if (active) throw new HttpError(409, 'conflict', `wave ${active.id} (to ${active.target}) is ${active.state}; only one wave runs at a time — wait for it, or: shoal upgrade abort ${active.id}`)
-      const w = await this.startWave(body, roster, previous, by, undefined, body.selector ? chosen : undefined)
-      return this.status(w)
-    })
-  }
-
-  /** Refuses (409 never-finishes) a wave that could never finish, unless forced. */
-  private startCheck(b: WaveCreate, ids: readonly string[]): void {
-    const cands = candidates(this.view, ids, b.target)
-    const v = startVerdict(cands, (id) => this.view.member(id))
-    if (v.never.length === 0) return
-    const text = refusalText(v, cands.length)
-    if (!b.force) {
-      this.log.warn({ component: 'waves', target: b.target, never: v.never }, 'wave refused: it could never finish')
-      throw new HttpError(409, 'never-finishes', text)
-    }
-    this.log.warn({ component: 'waves', target: b.target, never: v.never }, 'wave forced over a start check that says it can never finish')
+    return this.exclusive(() => createWave(this.core, body, by))
   }
 
   list(): WaveStatus[] {
@@ -220,87 +213,24 @@ export class WaveService {
   }
 
   pause(id: string, by: string): Promise<WaveStatus> {
-    return this.exclusive(async () => {
-      const w = this.find(id)
-      this.refresh(w)
-      if (w.state !== 'running') throw new HttpError(409, 'conflict', `wave ${w.id} is ${w.state}; only a running wave can be paused`)
-      await this.setState(w, 'paused', `paused by ${by}`, by)
-      return this.status(w)
-    })
+    return this.exclusive(() => pauseWave(this.core, id, by))
   }
 
   resume(id: string, by: string): Promise<WaveStatus> {
-    return this.exclusive(async () => {
-      const w = this.find(id)
-      this.refresh(w)
-      if (w.state === 'paused') {
-        // A stall halt paused on top ends with the pause: the stall clock starts again.
-        delete w.halt
-        this.progressAt = this.deps.clock.now()
-        await this.setState(w, 'running', `resumed by ${by}`, by)
-        return this.status(w)
-      }
-      if (w.state === 'running' && w.halt) {
-        // The operator changed what stalled it (or wants another 30 min): the clock starts again.
-        delete w.halt
-        this.progressAt = this.deps.clock.now()
-        await this.setState(w, 'running', `resumed by ${by} after a stall halt`, by)
-        return this.status(w)
-      }
-      const hold = this.hold()
-      if (w.state === 'running' && hold.halted) {
-        // The operator decides to go on without the node that halted the wave: write it off.
-        const culprits = w.roster.map((r) => r.id).filter((n) => ['failed'].includes(w.nodes[n]?.state ?? '') || (hold.reason ?? '').includes(`node ${n} `))
-        for (const n of culprits) await this.runVote({ type: 'retire', node: n })
-        await this.deps.state.audit({ kind: 'wave', detail: { wave: w.id, op: 'resume', retired: culprits, by } })
-        this.signControlFor(w)
-        this.broadcastControl()
-        return this.status(w)
-      }
-      throw new HttpError(409, 'conflict', `wave ${w.id} is ${w.state}${w.state === 'running' ? ' and not halted' : ''}; only a paused (or halted) wave can be resumed`)
-    })
+    return this.exclusive(() => resumeWave(this.core, id, by))
   }
 
   abort(id: string, by: string): Promise<WaveStatus> {
-    return this.exclusive(async () => {
-      const w = this.find(id)
-      this.refresh(w)
-      if (!ACTIVE.has(w.state)) throw new HttpError(409, 'conflict', `wave ${w.id} is already ${w.state}; nothing to abort`)
-      await this.setState(w, 'aborted', `aborted by ${by}`, by)
-      return this.status(w)
-    })
+    return this.exclusive(() => abortWave(this.core, id, by))
   }
 
   /** Abort (if still active) and start a wave back to the version the nodes ran before. */
   rollback(id: string, by: string): Promise<WaveStatus> {
-    return this.exclusive(async () => {
-      const w = this.find(id)
-      if (!w.previous) throw new HttpError(409, 'conflict', `wave ${w.id} has no previous version to roll back to (the nodes' version was unknown when it started)`)
-      if (!(await servable(this.deps.images, w.previous))) throw new HttpError(409, 'conflict', `the previous version ${w.previous} is no longer servable from the images directory; restore it first`)
-      const other = await this.settled(this.active())
-      if (other && other.id !== w.id) throw new HttpError(409, 'conflict', `wave ${other.id} is ${other.state}; abort it first (shoal upgrade abort ${other.id})`)
-      if (ACTIVE.has(w.state)) await this.setState(w, 'aborted', `rolled back by ${by}`, by)
-      const body = rollbackRequest(w, w.previous)
-      const roster = fixRoster(this.deps.state)
-      const nw = await this.startWave(body, roster, w.target, by, w.id)
-      return this.status(nw)
-    })
+    return this.exclusive(() => rollbackWave(this.core, id, by))
   }
 
   forceRelease(id: string, node: string, by: string): Promise<{ wave: string; node: string; slot: number; term: number }> {
-    return this.exclusive(async () => {
-      const w = this.find(id)
-      await this.voteRuntime.idle()
-      const snap = this.vote.snapshot()
-      if (snap.wave?.id !== w.id) throw new HttpError(409, 'conflict', `wave ${w.id} is not the wave the mesh runs now`)
-      const s = snap.slots.find((x) => x.grant?.holder === node || x.promises.some((p) => p.cand === node))
-      if (!s) throw new HttpError(404, 'not-found', `node ${node} holds no slot in wave ${w.id} (see: shoal upgrade status ${w.id})`)
-      await this.runVote({ type: 'force-release', slot: s.slot, node })
-      const term = this.vote.snapshot().slots[s.slot]!.forcedUpTo
-      await this.deps.state.audit({ kind: 'lease', node, detail: { wave: w.id, op: 'force-release', slot: s.slot, term, by } })
-      this.log.warn({ component: 'waves', wave: w.id, node, slot: s.slot, term, by }, 'slot force-released')
-      return { wave: w.id, node, slot: s.slot, term }
-    })
+    return this.exclusive(() => forceReleaseSlot(this.core, id, node, by))
   }
 
   /** POST /v1/assign: a proven lease holder's boot script moves to the wave's target. */
@@ -383,8 +313,7 @@ export class WaveService {
       if (img && img !== b.target && (await this.deps.images.hasVersion(img))) await this.deps.state.assign({ node: r.id }, img, `wave ${id} (pin)`)
     }
     await this.deps.state.audit({ kind: 'wave', image: b.target, detail: { wave: id, op: rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by } })
-    this.signControlFor(w)
-    this.broadcastControl()
+    this.control.publish(w)
     this.log.info({ component: 'waves', wave: id, target: b.target, slots: b.maxUnavailable, nodes: roster.length, rollbackOf }, 'wave started')
     return w
   }
@@ -412,8 +341,7 @@ export class WaveService {
     w.stateReason = reason
     await this.save(w)
     await this.deps.state.audit({ kind: 'wave', image: w.target, detail: { wave: w.id, op: state, by } })
-    this.signControlFor(w)
-    this.broadcastControl()
+    this.control.publish(w)
     this.log.info({ component: 'waves', wave: w.id, state, reason }, 'wave state')
   }
 
@@ -439,26 +367,14 @@ export class WaveService {
     return new Set(this.vote.snapshot().retired)
   }
 
-  private signControlFor(w: StoredWave): void {
-    this.control = controlFor(w, { prev: this.control, now: this.deps.clock.now(), alerts: this.alerts, retired: [...this.retired()], keyring: this.deps.identity.keyring })
-    this.gate.onControl(this.control)
-  }
-
-  private broadcastControl(): void {
-    if (!this.control) return
-    this.lastControlAt = this.deps.clock.now()
-    this.deps.mesh.input({ type: 'broadcast', topic: WAVE_CONTROL_TOPIC, body: pack(this.control) })
-  }
-
   /** Re-broadcasts the current wave and control message (a new member may have missed them). */
   announce(): void {
-    this.broadcastWave()
-    this.broadcastControl()
+    this.control.announce()
   }
 
   /** The current control message (tests, API). */
   currentControl(): WaveControlMsg | undefined {
-    return this.control
+    return this.control.current()
   }
 
   /** Progress bookkeeping, completion and the control re-broadcast (runs on the timer; tests call it). */
@@ -475,43 +391,32 @@ export class WaveService {
         await this.setState(w, 'paused', `canary: ${w.canary.nodes.length} node(s) on ${w.target} (${w.canary.nodes.join(', ')}); check them, then: shoal upgrade resume ${w.id}`, 'coordinator')
       } else await this.watchStall(w)
     })
-    if (legacyWindowStale(w, this.control, this.deps.clock.now())) {
-      this.signControlFor(w)
-      this.broadcastControl()
-    }
-    if (this.deps.clock.now() - this.lastControlAt >= (this.deps.controlEveryMs ?? 3000)) this.broadcastControl()
+    this.control.keepFresh(w)
   }
 
   /**
    * The stall halt: a running wave in which nothing changed (node states, slot holders) for
-   * its stallTimeoutMs while nothing held it and every node was up halts with the reason.
-   * Time held back (paused, outside the window, alerts, a node-timeout halt) or with a node
-   * down (the node timeout's to judge) does not count: those say why already.
+   * its stallTimeoutMs while nothing held it and every node was up halts with the reason
+   * (wave-stall-clock.ts says what counts).
    */
   private async watchStall(w: StoredWave): Promise<void> {
     const now = this.deps.clock.now()
     if (w.state !== 'running' || w.halt) {
       // Paused (or halted already): this time is not the wave's to account for.
-      this.progressAt = now
+      this.stall.restart(now)
       return
     }
     const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
-    const key = stallKey(w, snap)
     // A node that is down is the node timeout's to judge (its own halt), not a stall.
     const someoneDown = w.roster.some((r) => !this.retired().has(r.id) && unavailable(this.view.member(r.id)) !== undefined)
-    if (key !== this.progressKey || this.hold().held || someoneDown) {
-      this.progressKey = key
-      this.progressAt = now
-      return
-    }
     const limit = w.stallTimeoutMs ?? DEFAULT_STALL_MS
-    if (now - this.progressAt < limit) return
-    const reason = stallReason(this.blocks(w), now - this.progressAt, limit)
+    const stalledMs = this.stall.observe(stallKey(w, snap), () => this.hold().held || someoneDown, now, limit)
+    if (stalledMs === undefined) return
+    const reason = stallReason(this.blocks(w), stalledMs, limit)
     w.halt = { at: now, reason }
     await this.save(w)
     await this.deps.state.audit({ kind: 'wave', image: w.target, detail: { wave: w.id, op: 'halt', reason: 'stall', by: 'coordinator' } })
-    this.signControlFor(w)
-    this.broadcastControl()
+    this.control.publish(w)
     this.log.warn({ component: 'waves', wave: w.id, reason }, 'wave halted: stalled')
   }
 
@@ -549,14 +454,8 @@ export class WaveService {
   }
 
   /** Reads the wave's alert source once (on its timer; tests call it). Firing alerts its matchers choose (never Watchdog or InfoInhibitor) hold new slots back. */
-  async pollAlerts(): Promise<void> {
-    const w = this.latest()
-    if (!w?.alertSource || !ACTIVE.has(w.state)) return
-    const names = await firingAlerts({ ...w, alertSource: w.alertSource })
-    if (names.join('\n') === this.alerts.join('\n')) return
-    this.alerts = names
-    this.signControlFor(w)
-    this.broadcastControl()
+  pollAlerts(): Promise<void> {
+    return this.control.pollAlerts(this.latest())
   }
 
   /** Updates per-node states and their times from the views; true when something changed. */

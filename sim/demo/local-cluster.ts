@@ -57,6 +57,8 @@ export interface LocalClusterOptions {
   logLevel?: 'info' | 'debug' | 'trace'
   /** Called with every log line (parsed pino JSON) of every agent. */
   onLog?: (node: string, line: Record<string, unknown>) => void
+  /** Called with every line an agent writes to stdout, as written (JSON or not): for checking the log format itself. */
+  onLine?: (node: string, line: string) => void
   /**
    * Run the DHT bootstrap node inside this process instead of its own. Its own process is
    * the default: every agent's DHT traffic goes through it, and this process may be busy
@@ -250,6 +252,7 @@ export class LocalCluster {
       }
       createInterface({ input: proc.stdout! }).on('line', (line) => {
         keep(line)
+        this.opts.onLine?.(a.id, line)
         let parsed: Record<string, unknown>
         try {
           parsed = JSON.parse(line) as Record<string, unknown>

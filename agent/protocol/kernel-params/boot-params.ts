@@ -12,7 +12,7 @@
  *   shoal.clusterkey=HEX    cluster public key: pins what must sign certificate, roster, manifest
  */
 import { z } from 'zod'
-import { ClusterId, HostPort, JoinToken, Mac } from '../enroll/enroll-api.js'
+import { ClusterId, HostPort, JoinToken, Mac } from '../enroll/index.js'
 import { ImageVersion } from '../image-version.js'
 import { PublicKeyHex } from '../node-record.js'
 

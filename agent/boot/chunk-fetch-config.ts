@@ -1,0 +1,108 @@
+/**
+ * The layer fetch's tuning (each value with its reason), what a fetch is given, and the
+ * figures it returns (chunk-fetch.ts does the fetching).
+ */
+import type { Clock, Rng } from '../protocol/ports.js'
+import type { LayerChunks } from '../protocol/layer-chunks.js'
+import type { ChunkServer } from './chunk-server.js'
+
+export interface ChunkFetchConfig {
+  /** Peers followed at once: 8 spreads load over a rack without every worker polling every other. */
+  maxPeers: number
+  /** Requests in flight per peer: 2 keeps a peer's pipe busy; deeper queues made duplicates (hypercore measured +72%). */
+  peerInFlight: number
+  /** Consecutive chunks asked of a peer in one request, at most: 4 (4 MiB, Kraken's piece size); each is still verified on its own. */
+  peerRunChunks: number
+  /** Requests in flight to the coordinator: 2. */
+  originInFlight: number
+  /** A peer that sends nothing for this long while a chunk is due is slow: the chunk goes elsewhere. 2 s. */
+  peerStallMs: number
+  /** A peer that takes longer than this for one chunk, even trickling, is slow too. 15 s (1 MiB: 70 KB/s). */
+  peerChunkTimeoutMs: number
+  /** After a 429 from the coordinator, wait this long for a peer to show the chunk before a fallback. */
+  originRetryMs: number
+  /** Deadline of one request to the coordinator. */
+  originTimeoutMs: number
+  /** How often the tracker is asked for more peers while some are missing. */
+  trackerIntervalMs: number
+  /** Pause before asking a peer that did not answer its have poll again (it may still be booting). */
+  haveRetryMs: number
+  /** A slow peer is skipped this long. */
+  slowPenaltyMs: number
+  /** A peer whose upload slots are full (503) is skipped this long: 150 ms. */
+  busyPauseMs: number
+  /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
+  peerWaitMs: number
+  /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */
+  deadlineMs: number
+}
+
+export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
+  maxPeers: 8,
+  peerInFlight: 2,
+  peerRunChunks: 4,
+  originInFlight: 2,
+  peerStallMs: 2000,
+  peerChunkTimeoutMs: 15_000,
+  originRetryMs: 2000,
+  originTimeoutMs: 30_000,
+  trackerIntervalMs: 1000,
+  haveRetryMs: 500,
+  slowPenaltyMs: 10_000,
+  busyPauseMs: 150,
+  peerWaitMs: 500,
+  deadlineMs: 0,
+})
+
+export interface ChunkedFile {
+  name: string
+  size: number
+  chunks: LayerChunks
+  /** Where the layer is assembled (created, sized, written at chunk offsets). */
+  path: string
+}
+
+export interface ChunkFetchInput {
+  /** Coordinator base URL. */
+  coordinator: string
+  version: string
+  files: readonly ChunkedFile[]
+  /** This worker's own chunk server, HOST:PORT (told to the tracker and the coordinator). */
+  self?: string
+  /** This worker's failure domain: the tracker names peers of the same domain first. */
+  domain?: string
+  /** Peers to start with (shoal.peers=). */
+  peers: readonly string[]
+  /** Where verified chunks are announced to other workers. */
+  server?: ChunkServer
+  clock: Clock
+  rng: Rng
+  say?(line: string): void
+  /** Debugging: one line per request outcome. */
+  trace?(line: string): void
+}
+
+export interface ChunkFetchStats {
+  chunks: number
+  bytes: number
+  originChunks: number
+  originBytes: number
+  peerChunks: number
+  peerBytes: number
+  /** Bytes received and thrown away: bad chunks, transfers cut off as slow. */
+  wastedBytes: number
+  /** Chunks the coordinator served as fallbacks (after a refusal, or a peer that failed). */
+  fallbacks: number
+  /** 429 chunk-at-peers answers. */
+  refusals: number
+  badChunks: number
+  blacklisted: string[]
+  slowPeers: number
+  peersSeen: number
+  ms: number
+}
+
+/** The figures of a fetch of `chunks` chunks (`bytes` in all) before it began. */
+export function noStats(chunks: number, bytes: number): ChunkFetchStats {
+  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, peersSeen: 0, ms: 0 }
+}
