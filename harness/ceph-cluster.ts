@@ -237,6 +237,21 @@ export class CephCluster {
     return run('ceph', ['-c', this.conf, '--connect-timeout', '10', ...args], { timeoutMs })
   }
 
+  /**
+   * Puts every CRUSH host under `rack` (root=default rack=RACK host=H), as a site whose hosts
+   * sat in their racks before its first wave, and waits until the data that moved is clean.
+   * An agent whose failure domain is that rack then finds its host in place and moves nothing
+   * (agent/health/crush-location.ts) — without this, the agents' own first moves ran under the
+   * first wave of a test and their backfill was read as the wave's doing.
+   */
+  async placeUnderRack(rack: string, timeoutMs = 60_000): Promise<void> {
+    await this.cephOk(['osd', 'crush', 'add-bucket', rack, 'rack'])
+    await this.cephOk(['osd', 'crush', 'move', rack, 'root=default'])
+    for (const h of new Set(this.hosts)) await this.cephOk(['osd', 'crush', 'move', h, `rack=${rack}`])
+    await this.waitHealthy(timeoutMs)
+    this.mark(`hosts under rack ${rack}, HEALTH_OK`)
+  }
+
   /** Polls `ceph status` until HEALTH_OK, mgr available, every OSD up and in, every PG active+clean. */
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
     await this.waitFor('HEALTH_OK with all PGs active+clean', Date.now() + timeoutMs, async () => {

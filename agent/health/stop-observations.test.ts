@@ -4,7 +4,8 @@ import { osdsUnder, type CephSnapshot } from './ceph-probe.js'
 import { drainPlan } from './kube-drain.js'
 import { KubePdb, type KubePod } from './kube-schemas.js'
 import { failed, ok, skipped, type NodeObservations } from './observation.js'
-import { bucketsWithOsds, failureDomainType, stopFactsOf } from './stop-observations.js'
+import type { StopFacts } from '../protocol/stop-facts.js'
+import { bucketsWithOsds, failureDomainType, OK_ALONE_NO_ROUNDS, stopFactsOf, type OkAloneStreak } from './stop-observations.js'
 import { samples, snapshot } from './testdata/fixtures.js'
 
 /** The two-host cluster as a real Ceph 16 answered: pools size 2 / min_size 2, ok-to-stop refused. */
@@ -65,6 +66,23 @@ describe('stop facts from real Ceph answers', () => {
     expect(stopFactsOf(obs(ok(joint)))!.okAlone).toBeUndefined()
     expect(stopFactsOf(obs(ok(joint)), { okAlone: true })!.okAlone).toBe(true)
     expect(stopFactsOf(obs(ok({ ...joint, jointHosts: [], jointOsds: [] })))!.okAlone).toBe(false)
+  })
+
+  it('"not ok to stop even alone" is published only after OK_ALONE_NO_ROUNDS clean rounds in a row said so; one "yes" resets the count', () => {
+    // One round can pair PGs read active+clean with an ok-to-stop answered from another moment:
+    // a wave refused as never-finishing on it (seen live right after the OSDs started).
+    const no = obs(ok({ ...snapshot('node-a', 'ok', samples.notOkToStop2()), jointHosts: [], jointOsds: [] }))
+    const yes = obs(ok(snapshot('node-a', 'ok', samples.okToStop0())))
+    const streak: OkAloneStreak = { no: 0 }
+    let f: StopFacts | undefined
+    const seen: (boolean | undefined)[] = []
+    for (const round of [no, no, yes, no, no, no, no]) {
+      f = stopFactsOf(round, f, streak)
+      seen.push(f?.okAlone)
+    }
+    expect(OK_ALONE_NO_ROUNDS).toBe(3)
+    expect(seen).toEqual([undefined, undefined, true, true, true, false, false])
+    expect(neverStops(f).map((b) => b.code)).toEqual(['ok-to-stop-alone'])
   })
 
   it('the failure-domain type follows the rule the pools use; buckets count only with OSDs under them', () => {

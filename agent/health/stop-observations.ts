@@ -2,8 +2,9 @@
  * The StopFacts an agent publishes (agent/protocol/stop-facts.ts), read from one probe
  * round: the pools' size/min_size, the CRUSH failure-domain type and how many buckets of it
  * hold OSDs, ok-to-stop "alone" (only from a round where nothing else was down and every
- * PG was active+clean — otherwise the previous value stands), and the PodDisruptionBudgets
- * that allow nothing although every pod they cover is healthy. Pure.
+ * PG was active+clean — otherwise the previous value stands — and a "no" only once
+ * OK_ALONE_NO_ROUNDS such rounds in a row said no), and the PodDisruptionBudgets that allow
+ * nothing although every pod they cover is healthy. Pure.
  */
 import type { StopFacts } from '../protocol/stop-facts.js'
 import { cephFacts, redundancyChecks } from './ceph-facts.js'
@@ -11,10 +12,24 @@ import type { CephSnapshot } from './ceph-probe.js'
 import type { CephCrushRules } from './ceph-schemas.js'
 import type { NodeObservations } from './observation.js'
 
+/**
+ * Qualifying rounds in a row that must say "not ok to stop alone" before the agent publishes
+ * it. The coordinator refuses a wave on that fact as never-finishing, and one round can pair a
+ * status whose PGs read active+clean with an ok-to-stop the mgr answered from another moment
+ * (seen on a loaded machine right after the OSDs started: a wave refused for a host that could
+ * stop). A "yes" counts at once: it only ever lets a wave start.
+ */
+export const OK_ALONE_NO_ROUNDS = 3
+
+/** The agent's count of "no, not even alone" rounds in a row (it owns one per process). */
+export interface OkAloneStreak {
+  no: number
+}
+
 /** Replicated pools in `ceph osd dump` have type 1 (erasure: 3); both keep size/min_size. */
-export function stopFactsOf(obs: NodeObservations, previous?: StopFacts): StopFacts | undefined {
+export function stopFactsOf(obs: NodeObservations, previous?: StopFacts, streak: OkAloneStreak = { no: OK_ALONE_NO_ROUNDS }): StopFacts | undefined {
   const out: StopFacts = {}
-  if (obs.ceph.state === 'ok') Object.assign(out, cephStopFacts(obs.ceph.value, previous?.okAlone))
+  if (obs.ceph.state === 'ok') Object.assign(out, cephStopFacts(obs.ceph.value, previous?.okAlone, streak))
   else if (previous?.okAlone !== undefined) out.okAlone = previous.okAlone
   if (obs.kube.state === 'ok' && obs.kube.value.drain) {
     const pdbs = obs.kube.value.drain.pdbsAllowingNone ?? []
@@ -23,12 +38,14 @@ export function stopFactsOf(obs: NodeObservations, previous?: StopFacts): StopFa
   return Object.keys(out).length ? out : undefined
 }
 
-export function cephStopFacts(c: CephSnapshot, previousOkAlone?: boolean): StopFacts {
+export function cephStopFacts(c: CephSnapshot, previousOkAlone?: boolean, streak: OkAloneStreak = { no: OK_ALONE_NO_ROUNDS }): StopFacts {
   const domainType = failureDomainType(c.rules, c.dump.pools.map((p) => p.crush_rule))
   const out: StopFacts = { domainType, domains: bucketsWithOsds(c, domainType) }
   // A host without OSDs holds no copy: the pools never stop it (it publishes none).
   if (c.hostOsds.length > 0) out.pools = c.dump.pools.slice(0, 16).map((p) => ({ name: p.pool_name.slice(0, 64), size: p.size, min: p.min_size }))
-  const alone = okAlone(c)
+  let alone = okAlone(c)
+  if (alone === true) streak.no = 0
+  else if (alone === false && ++streak.no < OK_ALONE_NO_ROUNDS) alone = undefined // not confirmed yet: the previous value stands
   const v = alone ?? previousOkAlone
   if (v !== undefined) out.okAlone = v
   return out

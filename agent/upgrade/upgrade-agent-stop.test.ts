@@ -1,5 +1,5 @@
 /**
- * What an agent publishes so that a wave which cannot move can say why: one gate round over
+ * What an agent publishes so that a wave which cannot move can say why: gate rounds over
  * a real Ceph 16 answer (two CRUSH hosts, pools at size 2 / min_size 2, ok-to-stop refused)
  * goes into the node's record as health.stop (the facts) and health.gates.why (the pre-gate's
  * reasons), and GET /v1/self's wave section names the cause that never clears and the fix.
@@ -36,7 +36,8 @@ describe('UpgradeAgent: the stop facts and the gate reasons travel in the record
       view: () => [],
       updateSelf: (p) => {
         patches.push(p)
-        if (p.health?.stop) published(p.health)
+        // "Not ok alone" is published once OK_ALONE_NO_ROUNDS rounds in a row said so.
+        if (p.health?.stop?.okAlone === false) published(p.health)
       },
       input: () => {},
       on: () => mesh,
@@ -49,7 +50,7 @@ describe('UpgradeAgent: the stop facts and the gate reasons travel in the record
       image: 'v1',
       keyring: ed25519Keyring(new Uint8Array(32).fill(3)),
       mesh,
-      config: UpgradeConfigInput.parse({ coordinatorKey: 'ab'.repeat(32), coordinatorUrl: 'http://127.0.0.1:1', gateIntervalMs: 3_600_000 }),
+      config: UpgradeConfigInput.parse({ coordinatorKey: 'ab'.repeat(32), coordinatorUrl: 'http://127.0.0.1:1', gateIntervalMs: 5 }),
       clock: { now: () => 1_800_000_000_000 },
       steps,
       observer,
@@ -59,6 +60,10 @@ describe('UpgradeAgent: the stop facts and the gate reasons travel in the record
       agent.start()
       const deadline = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no health with stop facts published within 10 s')), 10_000).unref())
       const health = await Promise.race([first, deadline])
+      // The rounds before it published the pools and domains without the unconfirmed "no".
+      const before = patches.filter((p) => p.health?.stop && p.health.stop.okAlone === undefined)
+      expect(before.length).toBeGreaterThan(0)
+      expect(before[0]!.health!.stop).toEqual({ pools: health.stop!.pools, domainType: 'host', domains: 2 })
       expect(health.stop).toEqual({
         pools: [
           { name: 'testpool', size: 2, min: 2 },

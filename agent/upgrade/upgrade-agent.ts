@@ -17,7 +17,7 @@
 import type { HealthObserver, Purpose, Round } from '../health/health-observer.js'
 import { HealthMonitor } from '../health/health-monitor.js'
 import { postReboot, preReboot } from '../health/gates.js'
-import { stopFactsOf } from '../health/stop-observations.js'
+import { stopFactsOf, type OkAloneStreak } from '../health/stop-observations.js'
 import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
 import type { HealthCondition, HealthSummary, Phase, Workload } from '../protocol/node-record.js'
@@ -134,6 +134,8 @@ export class UpgradeAgent {
   /** The Ceph probe the real steps use (absent: no Ceph, or test steps). */
   private cephProbe: CephProbe | undefined
   private crushPlaced = false
+  /** Why the CRUSH move waits (logged when it changes). */
+  private crushWaits: string | undefined
   /** The failure domain (options.domain, or one learned later: LLDP). */
   private domain: string | undefined
   /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
@@ -143,6 +145,8 @@ export class UpgradeAgent {
   private reason: string | undefined
   private gates: GateStatus | undefined
   private stop: StopFacts | undefined
+  /** "Not ok to stop even alone" rounds in a row: published only once confirmed (stop-observations.ts). */
+  private readonly okAloneStreak: OkAloneStreak = { no: 0 }
   private summary: HealthSummary = { status: 'unknown', conditions: [] }
   /** The ranking's inputs from the last round, and the ones last published (agent/health/workload.ts). */
   private work: Workload | undefined
@@ -466,7 +470,7 @@ export class UpgradeAgent {
       const preWith = [...this.roundJoint]
       this.lastJointKey = preWith.join(',')
       this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
-      this.stop = stopFactsOf(obs, this.stop)
+      this.stop = stopFactsOf(obs, this.stop, this.okAloneStreak)
       this.work = workloadOf(obs, (this.o.load ?? loadPerCore)(), this.work)
       this.o.metrics?.observeRound(this.monitor.last!.ms)
       this.o.metrics?.observeGates(pre.pass, post.pass)
@@ -533,10 +537,23 @@ export class UpgradeAgent {
     this.crushPlaced = false
   }
 
-  /** Once: Ceph's CRUSH location follows the failure domain (retried next round on an error). */
+  /**
+   * Once: Ceph's CRUSH location follows the failure domain (retried next round on an error).
+   * A move re-places data, so it waits while this node is in a cycle or a wave is running (some
+   * member of its roster not on its target yet): moved under a wave, the backfill it starts
+   * competes with the holders' recovery and reads as theirs.
+   */
   private placeInCrush(): void {
     const domain = this.domain
     if (this.crushPlaced || !this.cephProbe || !domain || domain === 'default') return
+    const wave = this.vote?.currentWave()
+    const waits = this.phase !== 'ready' ? `this node is ${this.phase}` : wave && this.view.roster.some((id) => this.view.facts(id)?.image !== wave.target) ? `wave ${wave.id} is running` : undefined
+    if (waits) {
+      if (this.crushWaits !== waits) this.log.info({ component: 'upgrade', node: this.o.nodeId, domain, why: waits }, 'CRUSH location change waits')
+      this.crushWaits = waits
+      return
+    }
+    this.crushWaits = undefined
     this.crushPlaced = true
     const host = this.o.config.host ?? this.o.nodeId
     void placeHost(this.cephProbe, host, domain).then(

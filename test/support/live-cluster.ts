@@ -33,6 +33,9 @@ import { LiveCoordinator } from './live-cluster-coordinator.js'
  */
 export const liveVote: Partial<VoteConfig> = { collectMs: 1000, resendMs: 200, retryMs: 300, maxDeliveryMs: 500, quietMs: 2000, syncRetryMs: 500, maxClockSkewMs: 1000 }
 
+/** The failure domain of every worker of the harness (and its CRUSH rack). */
+const RACK = 'rack-1'
+
 /** A worker: an agent process of the harness (LocalCluster) with a MAC it netboots by. */
 export interface LiveWorker extends LocalAgent {
   readonly mac: string
@@ -112,10 +115,14 @@ export class LiveCluster extends EventEmitter {
     // its allowance at once, so a node that collected two pods under a maxUnavailable-1 budget
     // would never pass its pre gate (see docs/waves-agent.md).
     const ceph = this.opts.ceph
+    // Every worker's failure domain is RACK: its CRUSH host sits there before any agent starts
+    // (an agent would move it at its first gate round, and that data movement ran under the
+    // first wave).
+    await ceph?.placeUnderRack(RACK)
     const coordinator = this.coordinator
     this.processes = await LocalCluster.create({
       nodes: this.opts.workers.length,
-      machine: (i) => ({ id: this.opts.workers[i]!, domain: 'rack-1' }),
+      machine: (i) => ({ id: this.opts.workers[i]!, domain: RACK }),
       bootstrapAddress: coordinator.bootstrap,
       image: this.opts.images[0]!,
       // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls. The roster is the coordinator's.
