@@ -212,15 +212,12 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   }, 300_000)
 
   it('a second holder does not go down while the first is still draining, down, or not yet clean', async () => {
-    // Every web pod now takes SLOW_DRAIN_MS to terminate once evicted (its replacement is
-    // scheduled at once): each holder's drain lasts that long.
-    for (const p of live.kube.pods.values()) if (p.metadata.labels?.app === 'web') live.kube.setTerminating(p.metadata.namespace, p.metadata.name, SLOW_DRAIN_MS)
-    // The first wave moved evicted pods onto the nodes drained after them, so the node it
-    // drained last has none left: give every worker one again, or its drain is instant.
-    for (const id of W) {
-      if (live.kube.podsOn(id).some((p) => p.metadata.labels?.app === 'web' && !p.metadata.deletionTimestamp)) continue
-      live.kube.addPod({ name: `web-${id}-again`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' }, terminatingMs: SLOW_DRAIN_MS })
-    }
+    // The first wave moved each evicted pod onto another node, so some nodes now hold two web
+    // pods and the one it drained last none (an instant drain). Start from one web pod per
+    // worker again, each taking SLOW_DRAIN_MS to terminate once evicted (its replacement is
+    // scheduled at once and inherits it): each holder's drain lasts that long.
+    for (const p of [...live.kube.pods.values()]) if (p.metadata.labels?.app === 'web') live.kube.removePod(p.metadata.namespace, p.metadata.name)
+    for (const id of W) live.kube.addPod({ name: `web-${id}-2`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' }, terminatingMs: SLOW_DRAIN_MS })
     const w = await runWave('v3')
     const c = cyclesOf(w.id, w.t0)
     figures('wave.live.k2.slow-drain', w, c)
