@@ -97,7 +97,7 @@ export class DhcpServer {
         said.push(text)
         if (said.length > 20) said.shift()
         const bad = /fail|error|cannot|denied|illegal|bad |unknown/i.test(text)
-        this.opts.log[bad ? 'warn' : 'info']({ component: 'dhcp', from }, text)
+        this.opts.log[bad ? 'warn' : 'info']({ component: 'dhcp', from, pid: child.pid }, text)
         if (!ready && /^started, version/.test(text)) {
           ready = true
           clearTimeout(timer)

@@ -99,7 +99,12 @@ async function main(): Promise<void> {
   })
   await new Promise<void>((r) => sock.bind(68, '0.0.0.0', () => r()))
   sock.setBroadcast(true)
-  const send = () => sock.send(packet, 67, '255.255.255.255')
+  const send = () =>
+    sock.send(packet, 67, '255.255.255.255', (err) => {
+      if (!err) return
+      process.stderr.write(`cannot broadcast the DISCOVER: ${err.message} (does the namespace have a route, e.g. ip route add default dev eth0?)\n`)
+      process.exit(1)
+    })
   // Retransmit each second as PXE ROMs do: dnsmasq answers a new client only once it has
   // pinged the address it will offer (its guard against handing out an address in use).
   send()
