@@ -7,7 +7,6 @@ import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readdir } from 'node:fs/promises'
-import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { ErrorCode, ForeignCode } from '../agent/protocol/error-codes.js'
@@ -41,7 +40,7 @@ import { startWaves, type Waves, type WavesOptions } from './waves/index.js'
 import { waveMetrics } from './waves/wave-metrics.js'
 import { coordinatorOpenApi } from './openapi.js'
 import { dnsmasqArgs, planDhcp, type DhcpPlan } from './dhcp-plan.js'
-import { DhcpServer } from './dhcp-server.js'
+import { DhcpServer, interfacesWith } from './dhcp-server.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -177,7 +176,7 @@ export class Coordinator {
   private async startDhcp(httpPort: number): Promise<void> {
     const c = this.config
     const ipxeFiles = await readdir(c.dhcpIpxeDir).catch(() => [] as string[])
-    const plan = planDhcp(c, { interfaces: networkInterfaces(), httpPort, ipxeFiles, join })
+    const plan = planDhcp(c, { interfaces: await interfacesWith(c.dhcpInterface ?? ''), httpPort, ipxeFiles, join })
     this.dhcp = new DhcpServer({ args: dnsmasqArgs(plan), command: this.dhcpCommand, log: this.log, rng: randomRng(this.random), onRestart: () => this.metrics.dhcpRestarts.inc() })
     await this.dhcp.start()
     this.dhcpPlan = plan

@@ -53,7 +53,10 @@ describe('the DHCP plan', () => {
     const a = dnsmasqArgs(p)
     expect(arg(a, '--dhcp-range=')).toEqual(['--dhcp-range=10.0.0.0,proxy,255.255.255.0'])
     expect(arg(a, '--dhcp-boot=')).toEqual(['--dhcp-boot=tag:ipxe,http://10.0.0.1:8080/boot/ipxe?mac=${netX/mac}'])
-    expect(arg(a, '--pxe-service=')).toEqual(['--pxe-service=tag:!ipxe,x86PC,iPXE,undionly.kpxe'])
+    const url = 'http://10.0.0.1:8080/boot/ipxe?mac=${netX/mac}'
+    expect(arg(a, '--pxe-service=')).toEqual([`--pxe-service=tag:ipxe,x86PC,shoal,${url}`, `--pxe-service=tag:ipxe,X86-64_EFI,shoal,${url}`, `--pxe-service=tag:ipxe,BC_EFI,shoal,${url}`, '--pxe-service=tag:!ipxe,x86PC,iPXE,undionly.kpxe'])
+    // Without iPXE binaries dnsmasq still has a PXE service for iPXE clients (with none it would not answer a proxy DISCOVER at all).
+    expect(arg(dnsmasqArgs({ ...p, ipxe: undefined }), '--pxe-service=tag:ipxe,')).toHaveLength(3)
     expect(a).not.toContain('--dhcp-authoritative')
     expect(planDhcp(range({ dhcp: 'proxy', dhcpRange: '10.0.0.0' }), machine()).network).toBe('10.0.0.0')
   })

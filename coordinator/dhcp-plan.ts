@@ -230,11 +230,14 @@ export function dnsmasqArgs(p: DhcpPlan): string[] {
   } else {
     a.push(
       `--dhcp-range=${p.network},proxy,${p.netmask}`,
-      // iPXE takes the filename straight from the proxy offer (PXE discovery control 8: no boot server discovery).
+      // The filename in the proxy offer itself, for an iPXE that takes it from there.
       `--dhcp-boot=tag:ipxe,${p.bootUrl}`,
     )
-    // A plain PXE ROM goes through the PXE menu (one entry, no prompt: booted at once) and
-    // asks dnsmasq's boot server (port 4011) for the iPXE binary.
+    // dnsmasq answers a proxy DISCOVER only when a PXE service fits the client: one menu
+    // entry per client type, no prompt, so it is booted at once. iPXE (the QEMU ROM, 2019)
+    // then asks dnsmasq's boot server (port 4011) and gets the boot script URL there; a
+    // plain PXE ROM gets the iPXE binary the same way.
+    for (const csa of ['x86PC', 'X86-64_EFI', 'BC_EFI']) a.push(`--pxe-service=tag:ipxe,${csa},shoal,${p.bootUrl}`)
     if (p.ipxe?.bios) a.push(`--pxe-service=tag:!ipxe,x86PC,iPXE,${p.ipxe.bios}`)
     if (p.ipxe?.efi) for (const csa of ['X86-64_EFI', 'BC_EFI']) a.push(`--pxe-service=tag:!ipxe,${csa},iPXE,${p.ipxe.efi}`)
   }

@@ -7,7 +7,10 @@
  * process ends without close().
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { readdir } from 'node:fs/promises'
+import { networkInterfaces } from 'node:os'
 import { createInterface } from 'node:readline'
+import type { InterfaceAddress } from './dhcp-plan.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { Backoff, type BackoffConfig } from '../agent/protocol/backoff.js'
 import type { Logger, Rng } from '../agent/protocol/ports.js'
@@ -42,6 +45,33 @@ function hint(line: string): string {
 /** Resolves true when `cmd --version` runs (dnsmasq is installed). */
 export function hasProgram(cmd: string[]): Promise<boolean> {
   return new Promise((resolve) => execFile(cmd[0]!, [...cmd.slice(1), '--version'], { timeout: 10_000 }, (err) => resolve(!err)))
+}
+
+/**
+ * The machine's interfaces with their addresses, including `name` when it has no link yet:
+ * os.networkInterfaces() leaves out an interface that is not running (a bridge with no
+ * port up, a NIC whose cable is out), so that one is read with `ip -j addr`. Interfaces
+ * that exist without an address are listed with none.
+ */
+export async function interfacesWith(name: string): Promise<Record<string, InterfaceAddress[]>> {
+  const all: Record<string, InterfaceAddress[]> = {}
+  for (const [n, addrs] of Object.entries(networkInterfaces())) all[n] = addrs ?? []
+  for (const n of await readdir('/sys/class/net').catch(() => [] as string[])) all[n] ??= []
+  if (all[name]?.length) return all
+  const json = await new Promise<string>((resolve) => execFile('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { timeout: 10_000 }, (err, out) => resolve(err ? '' : out)))
+  try {
+    const parsed = JSON.parse(json) as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[]
+    const v4 = parsed.flatMap((i) => i.addr_info ?? []).filter((a) => a.family === 'inet' && a.local && typeof a.prefixlen === 'number')
+    if (v4.length) all[name] = v4.map((a) => ({ address: a.local!, netmask: maskOf(a.prefixlen!), family: 'IPv4', internal: false }))
+  } catch {
+    /* no such interface, or no iproute2: planDhcp says which */
+  }
+  return all
+}
+
+function maskOf(prefix: number): string {
+  const n = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
+  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.')
 }
 
 export class DhcpServer {
