@@ -182,7 +182,15 @@ export class Coordinator {
     this.dhcpPlan = plan
     const what = plan.mode === 'range' ? `leases ${plan.range!.start}-${plan.range!.end}` : `proxyDHCP beside the site's server on ${plan.network}`
     this.log.info({ component: 'dhcp', mode: plan.mode, interface: plan.interface, bootUrl: plan.bootUrl, ipxe: plan.ipxe }, `DHCP on ${plan.interface}: ${what}; iPXE clients boot ${plan.bootUrl}`)
+    if (this.dhtUnreachable) this.log.warn({ component: 'dhcp', dhtHost: c.dhtHost }, this.dhtUnreachable)
     if (!plan.ipxe) this.log.warn({ component: 'dhcp', dir: c.dhcpIpxeDir }, `no iPXE binaries in ${c.dhcpIpxeDir}: machines whose NIC runs plain PXE (most servers) get nothing to boot; apt-get install ipxe (or put undionly.kpxe / snponly.efi in --dhcp-ipxe-dir). iPXE clients (QEMU, iPXE-flashed NICs) boot as they are`)
+  }
+
+  /** With --dhcp, a warning when the workers it boots could not reach the mesh's bootstrap node (it listens on loopback). */
+  get dhtUnreachable(): string | undefined {
+    const c = this.config
+    if (c.dhcp === 'off' || !this.dht || !/^127\./.test(c.dhtHost) || c.bootstrapAdvertise?.length) return undefined
+    return `the DHT bootstrap node listens on ${c.dhtHost}: the workers this DHCP boots will not reach it and cannot join the mesh; set --dht-host to the controller's address on ${c.dhcpInterface}${this.dhcpPlan ? ` (${this.dhcpPlan.address})` : ''}`
   }
 
   /** dnsmasq's pid while the DHCP server runs (tests). */

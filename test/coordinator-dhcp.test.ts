@@ -200,10 +200,11 @@ describe.skipIf(why)('shoal coordinator serve --dhcp (dnsmasq on a LAN of networ
     rmSync(dir, { recursive: true, force: true })
   })
 
-  function serve(name: string, ...dhcp: string[]): CoordinatorProcess {
+  /** The coordinator in the controller namespace; without a DHT node unless `dht` (then on its default, loopback). */
+  function serve(name: string, dhcp: string[], dht = false): CoordinatorProcess {
     const argv = [
       join(repoRoot, 'bin/shoal.js'), 'coordinator', 'serve', '--data-dir', join(dir, name), '--images-dir', join(dir, 'images'),
-      '--http-host', '0.0.0.0', '--http-port', String(HTTP_PORT), '--dht-port=-1', '--dhcp-interface', 'lan0', '--dhcp-ipxe-dir', ipxeDir, ...dhcp,
+      '--http-host', '0.0.0.0', '--http-port', String(HTTP_PORT), ...(dht ? [] : ['--dht-port=-1']), '--dhcp-interface', 'lan0', '--dhcp-ipxe-dir', ipxeDir, ...dhcp,
     ]
     // SHOAL_CLI_BUNDLE=0: tsx, so this test never rebuilds the CLI bundle shared with other checkouts.
     const child = spawn('ip', ['netns', 'exec', lan.ctl, process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHOAL_CLI_BUNDLE: '0', SHOAL_LOG_LEVEL: 'info' } })
@@ -211,7 +212,7 @@ describe.skipIf(why)('shoal coordinator serve --dhcp (dnsmasq on a LAN of networ
   }
 
   it('range: a worker gets an address and the boot script URL, fetches its boot script; PXE ROMs get iPXE by TFTP; dnsmasq is restarted when it dies and stopped with the coordinator', async () => {
-    const c = serve('range', '--dhcp', 'range', '--dhcp-range', `${SUBNET}.100-${SUBNET}.120`)
+    const c = serve('range', ['--dhcp', 'range', '--dhcp-range', `${SUBNET}.100-${SUBNET}.120`])
     const banner = await c.waitFor(/^DHCP \(dnsmasq\) on lan0/)
     expect(banner).toContain(`leases ${SUBNET}.100-${SUBNET}.120; iPXE boots ${BOOT_URL}; plain PXE ROMs get undionly.kpxe / snponly.efi by TFTP`)
 
@@ -264,8 +265,10 @@ describe.skipIf(why)('shoal coordinator serve --dhcp (dnsmasq on a LAN of networ
     others.push(site)
     let siteLog = ''
     site.stderr!.on('data', (b: Buffer) => (siteLog += b.toString()))
-    const c = serve('proxy', '--dhcp', 'proxy')
+    const c = serve('proxy', ['--dhcp', 'proxy'], true)
     expect(await c.waitFor(/^DHCP \(dnsmasq\) on lan0/)).toContain(`proxyDHCP on ${SUBNET}.0 beside the site's DHCP server; iPXE boots ${BOOT_URL}`)
+    // The DHT bootstrap node on its default loopback address: the workers would never reach the mesh.
+    expect(c.lines).toContain(`warning: the DHT bootstrap node listens on 127.0.0.1: the workers this DHCP boots will not reach it and cannot join the mesh; set --dht-host to the controller's address on lan0 (${CONTROLLER})`)
 
     const offers = await lan.discover({ ipxe: true, want: 2 })
     const fromSite = offers.find((o) => o.serverId === SITE_SERVER)
@@ -298,7 +301,7 @@ describe.skipIf(why)('shoal coordinator serve --dhcp (dnsmasq on a LAN of networ
         }
       })
     })
-    const c = serve('busy', '--dhcp', 'range', '--dhcp-range', `${SUBNET}.100-${SUBNET}.120`)
+    const c = serve('busy', ['--dhcp', 'range', '--dhcp-range', `${SUBNET}.100-${SUBNET}.120`])
     expect(await c.exited).toBe(1)
     expect(c.lines.join('\n')).toMatch(/error: dnsmasq could not start: .*Address (already )?in use: another DHCP server runs on this machine .* or run shoal's beside the site's with --dhcp proxy/)
     coord = undefined

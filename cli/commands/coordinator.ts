@@ -153,6 +153,7 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   const dhcp = coordinator.dhcpPlan
   if (dhcp) {
     const what = dhcp.mode === 'range' ? `leases ${dhcp.range!.start}-${dhcp.range!.end}` : `proxyDHCP on ${dhcp.network} beside the site's DHCP server`
+    if (coordinator.dhtUnreachable) io.err(`warning: ${coordinator.dhtUnreachable}`)
     io.err(`DHCP (dnsmasq) on ${dhcp.interface}: ${what}; iPXE boots ${dhcp.bootUrl}; plain PXE ROMs get ${dhcp.ipxe ? [dhcp.ipxe.bios, dhcp.ipxe.efi].filter(Boolean).join(' / ') + ' by TFTP' : `nothing (no iPXE binaries in ${config.dhcpIpxeDir}: apt-get install ipxe)`}`)
   }
   await new Promise<void>((resolve) => {
