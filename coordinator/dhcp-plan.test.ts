@@ -33,11 +33,23 @@ describe('the DHCP plan', () => {
     expect(arg(a, '--dhcp-range=')).toEqual(['--dhcp-range=10.0.0.100,10.0.0.200,255.255.255.0,3600'])
     expect(arg(a, '--dhcp-boot=')).toEqual(['--dhcp-boot=tag:ipxe,http://10.0.0.1:8080/boot/ipxe?mac=${netX/mac}'])
     expect(a).toEqual(expect.arrayContaining(['--interface=lan0', '--bind-interfaces', '--port=0', '--conf-file=/dev/null', '--dhcp-option=option:router', '--dhcp-option=option:dns-server']))
-    // No iPXE binaries found: no TFTP at all.
+    // No iPXE binaries found: no TFTP at all. No IPv6 prefix: no router advertisements.
     expect(a.some((x) => x.includes('tftp'))).toBe(false)
+    expect(p.ra).toBe(false)
+    expect(a).not.toContain('--enable-ra')
 
     const withGw = dnsmasqArgs(planDhcp(range({ dhcpRouter: '10.0.0.254', dhcpDns: '10.0.0.53, 10.0.0.54' }), machine()))
     expect(withGw).toEqual(expect.arrayContaining(['--dhcp-option=option:router,10.0.0.254', '--dhcp-option=option:dns-server,10.0.0.53,10.0.0.54']))
+  })
+
+  it('range on an interface with an IPv6 prefix: router advertisements (SLAAC, not a default router), so iPXE does not wait ~16 s for IPv6', () => {
+    const v6 = (address: string) => ({ address, netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', internal: false })
+    const withUla = planDhcp(range(), machine({ interfaces: { lan0: [lan0, v6('fd00:5e::1'), v6('fe80::1')] } }))
+    expect(withUla.ra).toBe(true)
+    expect(dnsmasqArgs(withUla)).toEqual(expect.arrayContaining(['--enable-ra', '--dhcp-range=::,constructor:lan0,ra-only', '--ra-param=lan0,60,0']))
+    expect(planDhcp(range(), machine({ interfaces: { lan0: [lan0, v6('fe80::1')] } })).ra).toBe(false)
+    // Proxy mode: the site's LAN, not ours to advertise on.
+    expect(planDhcp(range({ dhcp: 'proxy', dhcpRange: undefined }), machine({ interfaces: { lan0: [lan0, v6('fd00:5e::1')] } })).ra).toBe(false)
   })
 
   it('plain PXE ROMs get the iPXE binaries found (BIOS undionly.kpxe, UEFI snponly.efi before ipxe.efi) by TFTP', () => {

@@ -46,6 +46,12 @@ export interface DhcpPlan {
   /** iPXE binaries for plain PXE ROMs, served by dnsmasq's TFTP from `dir` (absent: iPXE clients only). */
   ipxe?: { dir: string; bios?: string; efi?: string }
   leaseFile: string
+  /**
+   * Range mode on an interface with an IPv6 prefix (not only link-local): send router
+   * advertisements for it (SLAAC only, not a default router). iPXE's "Configuring" waits for
+   * IPv6 autoconfiguration too, ~16 s on a LAN where no router advertises.
+   */
+  ra: boolean
 }
 
 /** The iPXE builds looked for in dhcpIpxeDir, best first (snponly.efi uses the firmware's own NIC driver). */
@@ -189,6 +195,7 @@ export function planDhcp(c: PlanInputs, m: MachineFacts): DhcpPlan {
     dns: c.dhcpDns?.split(',').map((s) => s.trim()),
     ipxe: bios || efi ? { dir: c.dhcpIpxeDir, bios, efi } : undefined,
     leaseFile: m.join(c.dataDir, 'dhcp.leases'),
+    ra: c.dhcp === 'range' && addrs.some((a) => (a.family === 'IPv6' || a.family === 6) && !/^fe80:/i.test(a.address)),
   }
 }
 
@@ -225,6 +232,8 @@ export function dnsmasqArgs(p: DhcpPlan): string[] {
       p.router ? `--dhcp-option=option:router,${p.router}` : '--dhcp-option=option:router',
       p.dns?.length ? `--dhcp-option=option:dns-server,${p.dns.join(',')}` : '--dhcp-option=option:dns-server',
     )
+    // Router lifetime 0: announce the prefix for autoconfiguration, not the controller as a router.
+    if (p.ra) a.push('--enable-ra', `--dhcp-range=::,constructor:${p.interface},ra-only`, `--ra-param=${p.interface},60,0`)
     if (p.ipxe?.bios) a.push(`--dhcp-boot=tag:!ipxe,tag:bios,${p.ipxe.bios}`)
     if (p.ipxe?.efi) a.push(`--dhcp-boot=tag:!ipxe,tag:efi,${p.ipxe.efi}`)
   } else {

@@ -58,11 +58,13 @@ export async function interfacesWith(name: string): Promise<Record<string, Inter
   for (const [n, addrs] of Object.entries(networkInterfaces())) all[n] = addrs ?? []
   for (const n of await readdir('/sys/class/net').catch(() => [] as string[])) all[n] ??= []
   if (all[name]?.length) return all
-  const json = await new Promise<string>((resolve) => execFile('ip', ['-j', '-4', 'addr', 'show', 'dev', name], { timeout: 10_000 }, (err, out) => resolve(err ? '' : out)))
+  const json = await new Promise<string>((resolve) => execFile('ip', ['-j', 'addr', 'show', 'dev', name], { timeout: 10_000 }, (err, out) => resolve(err ? '' : out)))
   try {
     const parsed = JSON.parse(json) as { addr_info?: { family?: string; local?: string; prefixlen?: number }[] }[]
-    const v4 = parsed.flatMap((i) => i.addr_info ?? []).filter((a) => a.family === 'inet' && a.local && typeof a.prefixlen === 'number')
-    if (v4.length) all[name] = v4.map((a) => ({ address: a.local!, netmask: maskOf(a.prefixlen!), family: 'IPv4', internal: false }))
+    const found = parsed.flatMap((i) => i.addr_info ?? []).filter((a) => (a.family === 'inet' || a.family === 'inet6') && a.local && typeof a.prefixlen === 'number')
+    if (found.length) {
+      all[name] = found.map((a) => (a.family === 'inet' ? { address: a.local!, netmask: maskOf(a.prefixlen!), family: 'IPv4', internal: false } : { address: a.local!, netmask: '', family: 'IPv6', internal: false }))
+    }
   } catch {
     /* no such interface, or no iproute2: planDhcp says which */
   }

@@ -105,7 +105,11 @@ describe.skipIf(!!why)("a QEMU machine's iPXE boots from the coordinator's own D
         throw new Error(`${err.message}\nthe machine's console:\n${vm!.console.tail(25)}${siteLog ? `\nthe site's DHCP server:\n${siteLog}` : ''}`)
       })
       const seconds = (served.at - t0) / 1000
-      console.log(`e2e dhcp ${mode}: power-on to boot script in ${((served.at - (vm.startedAt || t0)) / 1000).toFixed(1)} s (coordinator start included: ${seconds.toFixed(1)} s)`)
+      // iPXE's "Configuring (net0 …)" waits for DHCP and for IPv6 autoconfiguration (no router advertises here).
+      // The line ends with its "ok", so it is timed against the line before it ("[Link:up …]").
+      const i = vm.console.lines.findIndex((l) => /Configuring \(net0/.test(l.text))
+      const dhcpWait = i > 0 ? `; iPXE "Configuring" ${((vm.console.lines[i]!.at - vm.console.lines[i - 1]!.at) / 1000).toFixed(1)} s` : ''
+      console.log(`e2e dhcp ${mode}: power-on to boot script in ${((served.at - (vm.startedAt || t0)) / 1000).toFixed(1)} s (coordinator start included: ${seconds.toFixed(1)} s)${dhcpWait}`)
       const dhcpLines = coordinator.log.lines.map((l) => l.text).filter((t) => t.includes('"component":"dhcp"'))
       if (mode === 'range') expect(dhcpLines.some((t) => new RegExp(`DHCPACK\\(br0\\) ${SUBNET.replace(/\./g, '\\.')}\\.1[0-2]\\d ${MAC}`).test(t))).toBe(true)
       else expect(dhcpLines.some((t) => t.includes(`PXE(br0) ${MAC} proxy`))).toBe(true)
