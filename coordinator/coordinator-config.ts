@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { ClusterId, HostPort } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
+import { checkDhcpFields } from './dhcp-plan.js'
 import { formatMeshParam, hasKernelParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/index.js'
 
 export const CoordinatorConfig = z
@@ -80,6 +81,25 @@ export const CoordinatorConfig = z
     auditMaxEntries: z.number().int().positive(),
     /** Log every image response in the audit log (off only for benchmarks that measure the server alone). */
     auditImages: z.boolean(),
+    /**
+     * Run dnsmasq beside the coordinator so machines with no PXE setup find it (docs/boot.md):
+     * 'range' hands out leases from dhcpRange on dhcpInterface with the boot options; 'proxy'
+     * answers only the boot question beside the site's own DHCP server (proxyDHCP); 'off'
+     * (default): the site's DHCP/TFTP points iPXE at the coordinator itself.
+     */
+    dhcp: z.enum(['off', 'proxy', 'range']),
+    /** The interface on the workers' LAN that dnsmasq serves (needs an IPv4 address; dnsmasq binds only it). */
+    dhcpInterface: z.string().min(1).optional(),
+    /** range: the addresses handed out, FIRST-LAST inside the interface's subnet; proxy: the site's network (unset: the interface's). */
+    dhcpRange: z.string().min(1).optional(),
+    /** Lease time in range mode: an hour, so a dead worker's address comes back soon; a running worker renews at half of it. */
+    dhcpLeaseSeconds: z.number().int().min(120),
+    /** Default gateway handed out in range mode. Unset: none (the controller is not a router). */
+    dhcpRouter: z.string().optional(),
+    /** DNS servers handed out in range mode, comma-separated. Unset: none. */
+    dhcpDns: z.string().optional(),
+    /** Where iPXE binaries for plain PXE ROMs are (undionly.kpxe, snponly.efi or ipxe.efi; Debian's `ipxe` package puts them here). Served by dnsmasq's TFTP. */
+    dhcpIpxeDir: z.string().min(1),
   })
   .strict()
 export type CoordinatorConfig = z.infer<typeof CoordinatorConfig>
@@ -106,6 +126,9 @@ export const defaultCoordinatorConfig: Readonly<CoordinatorConfig> = Object.free
   keepAliveTimeoutMs: 65_000,
   auditMaxEntries: 100_000,
   auditImages: true,
+  dhcp: 'off',
+  dhcpLeaseSeconds: 3600,
+  dhcpIpxeDir: '/usr/lib/ipxe',
 } satisfies CoordinatorConfig)
 
 export type PartialConfig = Partial<CoordinatorConfig>
@@ -147,6 +170,11 @@ export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
   const r = CoordinatorConfig.safeParse(merged)
   if (!r.success) {
     throw new ShoalError('config', `invalid coordinator config: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`)
+  }
+  try {
+    checkDhcpFields(r.data)
+  } catch (err) {
+    throw new ShoalError('config', `invalid coordinator config: ${(err as Error).message}`)
   }
   // One source of mesh timing, or the coordinator and its workers could disagree: shoal.mesh=
   // in kernelArgs is taken as the timing (see meshTimingOf), unless meshTiming says otherwise.

@@ -38,6 +38,7 @@ export class CoordinatorMetrics {
     labelNames: ['status', 'code'] as const,
     registers: [this.registry],
   })
+  readonly dhcpRestarts = new Counter({ name: 'shoal_coordinator_dhcp_restarts_total', help: 'Times the DHCP server (dnsmasq) died and was started again', registers: [this.registry] })
   readonly rosterMembers = new Gauge({ name: 'shoal_coordinator_roster_members', help: 'Nodes on the roster', registers: [this.registry] })
   readonly rosterVersion = new Gauge({ name: 'shoal_coordinator_roster_version', help: 'Current roster version', registers: [this.registry] })
   readonly pendingApprovals = new Gauge({ name: 'shoal_coordinator_pending_approvals', help: 'Enrollments waiting for an operator', registers: [this.registry] })

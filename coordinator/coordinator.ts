@@ -6,6 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { ErrorCode, ForeignCode } from '../agent/protocol/error-codes.js'
 import { silentLogger, type Clock, type Logger } from '../agent/protocol/ports.js'
@@ -37,6 +39,8 @@ import { SourceRateLimit } from './source-rate-limit.js'
 import { startWaves, type Waves, type WavesOptions } from './waves/index.js'
 import { waveMetrics } from './waves/wave-metrics.js'
 import { coordinatorOpenApi } from './openapi.js'
+import { dnsmasqArgs, planDhcp, type DhcpPlan } from './dhcp-plan.js'
+import { DhcpServer, interfacesWith } from './dhcp-server.js'
 
 export interface CoordinatorDeps {
   clock?: Clock
@@ -47,6 +51,8 @@ export interface CoordinatorDeps {
   waves?: WavesOptions
   /** Authenticate every stored entry (default). Off only in the benchmark that measures what it costs. */
   stateIntegrity?: boolean
+  /** The dnsmasq program and words before its arguments (tests: `ip netns exec NS dnsmasq`). */
+  dhcpCommand?: string[]
 }
 
 const systemClock: Clock = { now: () => Date.now() }
@@ -60,6 +66,10 @@ export class Coordinator {
   private chunkBroker: ChunkBroker | undefined
   private sweepTimer: NodeJS.Timeout | undefined
   private _waves: Waves | undefined
+  private dhcp: DhcpServer | undefined
+  /** What the DHCP server answers (config.dhcp not 'off'), once started. */
+  dhcpPlan: DhcpPlan | undefined
+  private readonly dhcpCommand: string[] | undefined
   /** The cluster page and /v1/mesh/* (coordinator/page-api.ts). */
   private page: CoordinatorPage | undefined
   private readonly wavesOptions: WavesOptions | undefined
@@ -90,6 +100,7 @@ export class Coordinator {
     this.resolver = deps.resolver ?? defaultIdentityResolver
     this.wavesOptions = deps.waves
     this.stateIntegrity = deps.stateIntegrity ?? true
+    this.dhcpCommand = deps.dhcpCommand
     const mesh = meshTimingOf(config)
     this.meshTiming = mesh.timing
     this.kernelArgs = mesh.kernelArgs
@@ -154,10 +165,37 @@ export class Coordinator {
     this.server = server
     this.sweepTimer = setInterval(() => void this._state?.sweep().catch(() => undefined), 60_000)
     this.sweepTimer.unref()
+    if (c.dhcp !== 'off') await this.startDhcp((server.address() as AddressInfo).port)
     this.log.info({ component: 'coordinator', cluster: state.clusterId, url: this.url, bootstrap: this.dht?.address }, 'coordinator started')
     this.log.info({ component: 'coordinator', approval: c.approval }, this.enrollmentTrust)
     // Hash the images now rather than on the first worker's boot.
     void this.images.versions().then((vs) => Promise.all(vs.map((v) => this.images!.manifest(v).catch((err) => this.log.warn({ component: 'images', version: v, err: (err as Error).message }, 'image version not servable')))))
+  }
+
+  /** dnsmasq on the workers' LAN, with the boot options pointing at this coordinator (./dhcp-plan.ts). */
+  private async startDhcp(httpPort: number): Promise<void> {
+    const c = this.config
+    const ipxeFiles = await readdir(c.dhcpIpxeDir).catch(() => [] as string[])
+    const plan = planDhcp(c, { interfaces: await interfacesWith(c.dhcpInterface ?? ''), httpPort, ipxeFiles, join })
+    this.dhcp = new DhcpServer({ args: dnsmasqArgs(plan), command: this.dhcpCommand, log: this.log, rng: randomRng(this.random), onRestart: () => this.metrics.dhcpRestarts.inc() })
+    await this.dhcp.start()
+    this.dhcpPlan = plan
+    const what = plan.mode === 'range' ? `leases ${plan.range!.start}-${plan.range!.end}` : `proxyDHCP beside the site's server on ${plan.network}`
+    this.log.info({ component: 'dhcp', mode: plan.mode, interface: plan.interface, bootUrl: plan.bootUrl, ipxe: plan.ipxe }, `DHCP on ${plan.interface}: ${what}; iPXE clients boot ${plan.bootUrl}`)
+    if (this.dhtUnreachable) this.log.warn({ component: 'dhcp', dhtHost: c.dhtHost }, this.dhtUnreachable)
+    if (!plan.ipxe) this.log.warn({ component: 'dhcp', dir: c.dhcpIpxeDir }, `no iPXE binaries in ${c.dhcpIpxeDir}: machines whose NIC runs plain PXE (most servers) get nothing to boot; apt-get install ipxe (or put undionly.kpxe / snponly.efi in --dhcp-ipxe-dir). iPXE clients (QEMU, iPXE-flashed NICs) boot as they are`)
+  }
+
+  /** With --dhcp, a warning when the workers it boots could not reach the mesh's bootstrap node (it listens on loopback). */
+  get dhtUnreachable(): string | undefined {
+    const c = this.config
+    if (c.dhcp === 'off' || !this.dht || !/^127\./.test(c.dhtHost) || c.bootstrapAdvertise?.length) return undefined
+    return `the DHT bootstrap node listens on ${c.dhtHost}: the workers this DHCP boots will not reach it and cannot join the mesh; set --dht-host to the controller's address on ${c.dhcpInterface}${this.dhcpPlan ? ` (${this.dhcpPlan.address})` : ''}`
+  }
+
+  /** dnsmasq's pid while the DHCP server runs (tests). */
+  get dhcpPid(): number | undefined {
+    return this.dhcp?.pid
   }
 
   close(): Promise<void> {
@@ -170,6 +208,7 @@ export class Coordinator {
 
   /** Releases whatever is open; safe to call on a half-started coordinator. */
   private async teardown(): Promise<void> {
+    await this.dhcp?.close()
     await this.page?.close()
     if (this.sweepTimer) clearInterval(this.sweepTimer)
     this.sweepTimer = undefined

@@ -71,6 +71,7 @@ export const errorCodes = {
   'image-unavailable': { meaning: 'the image version cannot be served right now', fix: 'check the images directory on the coordinator (npm run layers)', status: 503 },
   image: { meaning: 'an image version on the coordinator is incomplete or inconsistent', fix: 'rebuild the version the message names (npm run layers)' },
   bootstrap: { meaning: 'the DHT bootstrap node could not start', fix: 'pick another --dht-port' },
+  dhcp: { meaning: 'the coordinator\'s DHCP server (dnsmasq) could not start or be set up', fix: 'do what the message says (dnsmasq\'s own words are in it); see docs/boot.md, "No PXE setup"' },
   listen: { meaning: 'the HTTP server could not listen', fix: 'pick another --http-port (or stop what holds it)' },
   reboot: { meaning: 'the node could not reboot itself', fix: 'the agent must run as root' },
 

@@ -150,6 +150,12 @@ async function serve(argv: string[], io: CliIo): Promise<number> {
   io.err(`coordinator of cluster ${coordinator.state.clusterId} on ${coordinator.url}; DHT bootstrap ${coordinator.bootstrapAddress ?? 'disabled'}; images from ${config.imagesDir}`)
   io.err(`${config.approval === 'off' ? 'warning: ' : ''}${coordinator.enrollmentTrust}`)
   io.err(`cluster key ${coordinator.state.publicKey}; iPXE: chain ${config.publicUrl ?? coordinator.url}/boot/ipxe?mac=\${net0/mac}`)
+  const dhcp = coordinator.dhcpPlan
+  if (dhcp) {
+    const what = dhcp.mode === 'range' ? `leases ${dhcp.range!.start}-${dhcp.range!.end}` : `proxyDHCP on ${dhcp.network} beside the site's DHCP server`
+    if (coordinator.dhtUnreachable) io.err(`warning: ${coordinator.dhtUnreachable}`)
+    io.err(`DHCP (dnsmasq) on ${dhcp.interface}: ${what}; iPXE boots ${dhcp.bootUrl}; plain PXE ROMs get ${dhcp.ipxe ? [dhcp.ipxe.bios, dhcp.ipxe.efi].filter(Boolean).join(' / ') + ' by TFTP' : `nothing (no iPXE binaries in ${config.dhcpIpxeDir}: apt-get install ipxe)`}`)
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGINT', stop)

@@ -20,7 +20,7 @@ exec /usr/bin/shoal coordinator serve --data-dir /var/lib/shoal/coordinator --im
 export const controller: LayerSpec = {
   name: 'controller',
   description: 'the shoal coordinator and its service',
-  archPackages: ['nginx'],
+  archPackages: ['nginx', 'dnsmasq'],
   async stage(ctx) {
     await stageShoalCli(ctx)
     const { root, version } = ctx

@@ -68,7 +68,7 @@ export interface CoordinatorProcess {
 }
 
 /** Starts `shoal coordinator serve` inside the LAN namespace and waits for its start line. */
-export async function startCoordinator(lan: NetnsLan, o: { shoalBundle: string; workDir: string; defaultImage: string; kernelArgs: string }): Promise<CoordinatorProcess> {
+export async function startCoordinator(lan: NetnsLan, o: { shoalBundle: string; workDir: string; defaultImage: string; kernelArgs: string; extraArgs?: string[]; env?: Record<string, string> }): Promise<CoordinatorProcess> {
   const log = new ConsoleLog(join(o.workDir, 'coordinator.log'))
   const dataDir = join(o.workDir, 'coordinator')
   const child = lan.spawn(process.execPath, [
@@ -79,7 +79,8 @@ export async function startCoordinator(lan: NetnsLan, o: { shoalBundle: string; 
     '--cluster-id', 'e2e', '--default-image', o.defaultImage, '--unknown-mac', 'default',
     '--mesh-timing', 'emulated',
     '--kernel-args', o.kernelArgs,
-  ], join(o.workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn' } })
+    ...(o.extraArgs ?? []),
+  ], join(o.workDir, 'coordinator.out'), { env: { ...process.env, SHOAL_LOG_LEVEL: 'warn', ...o.env } })
   log.attach(child.stderr!)
   log.attach(child.stdout!)
   await log.waitFor(/coordinator of cluster/, 60_000, 'the coordinator start line')

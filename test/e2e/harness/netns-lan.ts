@@ -30,8 +30,10 @@ export interface NetnsLanOptions {
   hosts: { mac: string }[]
   /** Logs, leases and the TFTP root go here. */
   workDir: string
-  /** iPXE script served over TFTP as boot.ipxe. */
+  /** iPXE script served over TFTP as boot.ipxe (with `dhcp` off: unused). */
   ipxeScript: string
+  /** Run the LAN's own dnsmasq (DHCP + TFTP). false: the test brings its DHCP server (the coordinator's --dhcp). Default true. */
+  dhcp?: boolean
 }
 
 export class NetnsLan {
@@ -75,6 +77,7 @@ export class NetnsLan {
       await ns('ip', 'link', 'set', h.tap, 'master', 'br0')
       await ns('ip', 'link', 'set', h.tap, 'up')
     }
+    if (this.opts.dhcp === false) return
     const tftp = join(workDir, 'tftp')
     await mkdir(tftp, { recursive: true })
     await writeFile(join(tftp, 'boot.ipxe'), this.opts.ipxeScript)
