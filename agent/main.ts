@@ -19,6 +19,7 @@ import { SHELL_AUDIT_TOPIC } from './protocol/shell-channel.js'
 import { collectInventory, summarizeInventory, type Inventory } from './inventory/index.js'
 import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
+import { codeCacheStatus } from './code-cache-status.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, SwarmTransport, systemRng } from './mesh/index.js'
 import { ShoalError } from './protocol/errors.js'
 import { pack, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './protocol/frame.js'
@@ -236,7 +237,10 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   hints?.unref()
   if (opts.emulateNextMinor) logger.warn({ component: 'agent', minor: PROTOCOL_MINOR + 1 }, 'test only: emulating the next minor protocol version (SHOAL_TEST_NEXT_MINOR)')
   // pino's base fields already carry pid and hostname: a second `pid` would make the line invalid JSON for strict parsers.
-  logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster }, 'agent ready')
+  // startCpuMs: this process's CPU from its start to here (docs/boot.md, "The agent's start"); codeCache: see code-cache-status.ts.
+  const cpu = process.cpuUsage()
+  const codeCache = codeCacheStatus()
+  logger.info({ component: 'agent', api, key: identity.publicKey, cluster: config.cluster, startCpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(codeCache ? { codeCache } : {}) }, 'agent ready')
   if (inventory && !config.inventory && !opts.inventory) {
     // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
     void (inventory as ReturnType<typeof cachedInventory>)
@@ -303,6 +307,7 @@ export async function runAgentProcess(argv: string[]): Promise<number> {
   try {
     const config = await loadAgentConfig(argv)
     const logger = pino({ level: config.logLevel })
+    if (codeCacheStatus() === 'rejected') logger.warn({ component: 'agent', node: config.nodeId, node_version: process.version }, 'V8 rejected the code cache (built by another node or with other V8 flags): compiled the agent from source, a slower start')
     if (config.holdUntilStartLine) {
       logger.info({ component: 'agent', node: config.nodeId }, 'agent held: waiting for a start line on stdin')
       await waitForStartLine()

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AGENT_BUNDLE_PATH, AGENT_CONFIG_PATH, worker } from './specs/worker.js'
+import { AGENT_BUNDLE_PATH, AGENT_CONFIG_PATH, AGENT_SERVICE_NODE_FLAGS, worker } from './specs/worker.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -20,7 +20,7 @@ describe('the worker layer', () => {
 
     const service = readFileSync(join(root, 'etc/shoal/services/shoal-agent'), 'utf8')
     const exec = service.split('\n').filter((l) => l.startsWith('exec '))
-    expect(exec).toEqual([`exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`])
+    expect(exec).toEqual([`exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`]) // AGENT_SERVICE_NODE_FLAGS is empty
     expect(readFileSync(join(root, 'usr/lib/systemd/system/shoal-agent.service'), 'utf8')).toContain(`ExecStart=/usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`)
     expect(existsSync(join(root, 'usr/lib/shoal/shoal.mjs'))).toBe(true) // the operator's `shoal` is still there
 
@@ -29,7 +29,16 @@ describe('the worker layer', () => {
     // "unknown command" (exit 2) instead.
     const config = join(dir, 'agent.json')
     writeFileSync(config, '{"nodeId": 5}')
-    const run = promisify(execFile)(process.execPath, [join(root, AGENT_BUNDLE_PATH.slice(1)), '--config', config], { timeout: 30_000 })
+    const loader = join(root, AGENT_BUNDLE_PATH.slice(1))
+    const run = promisify(execFile)(process.execPath, [...AGENT_SERVICE_NODE_FLAGS, loader, '--config', config], { timeout: 30_000 })
     await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: invalid agent config: .*nodeId/) })
-  }, 120_000) // bundling the CLI and the agent and copying the natives: ~15-25 s alone
+
+    // Its V8 code cache was made at build time for the service's node and flags.
+    const cache = loader.replace(/\.cjs$/, '.bundle.cjs.v8cache')
+    expect(statSync(cache).size).toBeGreaterThan(100_000)
+    // A cache V8 cannot use (here: garbage) costs only speed: the same agent, the same answer.
+    writeFileSync(cache, Buffer.alloc(4096, 7))
+    const again = promisify(execFile)(process.execPath, [...AGENT_SERVICE_NODE_FLAGS, loader, '--config', config], { timeout: 30_000 })
+    await expect(again).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: invalid agent config: .*nodeId/) })
+  }, 120_000) // bundling the CLI and the agent, copying the natives and making the cache: ~15-25 s alone
 })

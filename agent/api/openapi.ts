@@ -8,7 +8,7 @@ import { NodeId } from '../protocol/node-record.js'
 import { ShellSession } from '../protocol/shell-channel.js'
 import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { ApiErrorSchema, ClusterSummarySchema, FingerprintsSchema, InventoryAnswerSchema, NodeDetailSchema, NodeSummarySchema, SelfSchema, WatchLineSchema } from './api-schemas.js'
-import { cachedOpenApi, jsonSchema, textResponse, type Route } from '../http/openapi-builder.js'
+import { cachedOpenApi, textResponse, type Route } from '../http/openapi-builder.js'
 
 const error = (description: string) => ({ description, schema: ApiErrorSchema })
 const nodeParam = { id: { in: 'path' as const, description: 'node id (letters, digits, . _ -, at most 64)', schema: NodeId } }
@@ -49,7 +49,7 @@ export const agentRoutes: Route[] = [
     method: 'get',
     path: '/v1/watch',
     summary: 'Changes as they happen: a snapshot line, then member, record and dropped lines, heartbeats when quiet',
-    responses: { 200: { description: 'NDJSON: one JSON object per line, each matching this schema', raw: { contentType: 'application/x-ndjson', schema: jsonSchema(WatchLineSchema) } } },
+    responses: { 200: { description: 'NDJSON: one JSON object per line, each matching this schema', raw: { contentType: 'application/x-ndjson', schema: WatchLineSchema } } },
   },
   {
     method: 'get',

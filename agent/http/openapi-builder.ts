@@ -12,7 +12,8 @@ export interface RouteResponse {
   /** JSON body schema; omit for an empty body. */
   schema?: z.ZodType
   /** Non-JSON body: its media type and a plain JSON Schema. */
-  raw?: { contentType: string; schema: object }
+  /** A body that is not one JSON value; its schema a zod type (converted when the document is built, not at import) or JSON Schema. */
+  raw?: { contentType: string; schema: object | z.ZodType }
 }
 
 export interface Route {
@@ -51,7 +52,7 @@ export function buildOpenApi(d: ApiDescription): Record<string, unknown> {
       const content = resp.schema
         ? { 'application/json': { schema: jsonSchema(resp.schema) } }
         : resp.raw
-          ? { [resp.raw.contentType]: { schema: resp.raw.schema } }
+          ? { [resp.raw.contentType]: { schema: resp.raw.schema instanceof z.ZodType ? jsonSchema(resp.raw.schema) : resp.raw.schema } }
           : undefined
       responses[status] = { description: resp.description, ...(content ? { content } : {}) }
     }

@@ -1,24 +1,30 @@
 /**
- * worker: the shoal agent and its service. The service runs the agent's own entry point
- * (agent/bin.ts bundled as /usr/lib/shoal/shoal-agent.mjs, with --config /etc/shoal/agent.json,
- * a file the boot agent writes into the tmpfs upper before switch_root); the `shoal` CLI is
- * there too for the operator on the node. Both share the native addons beside them.
+ * worker: the shoal agent and its service. The service runs the agent (runAgentProcess, as
+ * agent/bin.ts does) from one CommonJS bundle with a V8 code cache made at build time:
+ * /usr/lib/shoal/shoal-agent.cjs is its loader (layers/code-cache.ts), run with --config
+ * /etc/shoal/agent.json, a file the boot agent writes into the tmpfs upper before
+ * switch_root. The `shoal` CLI is there too for the operator on the node. Both share the
+ * native addons beside them.
  */
 import { existsSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import type { LayerSpec, StageContext } from '../layer-spec.js'
 import { NATIVE_PACKAGES, bundle, copyPackages } from '../bundle.js'
+import { bundleWithCodeCache } from '../code-cache.js'
 import { put } from '../stage.js'
 
 export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
-/** The agent's own bundle (agent/bin.ts): what the worker's service runs. */
-export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.mjs'
+/** What the worker's service runs: the agent's code-cache loader (beside it shoal-agent.bundle.cjs and its .v8cache). */
+export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.cjs'
+/** The node flags the agent's service runs with; its V8 code cache is made with the same (V8 hashes them into it). */
+export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = Object.freeze([])
+const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDLE_PATH, '--config', AGENT_CONFIG_PATH].join(' ')
 
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
 echo "shoal-agent: starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
-exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}
+exec ${AGENT_COMMAND}
 `
 
 const ROSTER_SERVICE = `#!/bin/sh
@@ -44,7 +50,7 @@ After=network-online.target
 Wants=network-online.target
 
 [Service]
-ExecStart=/usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}
+ExecStart=${AGENT_COMMAND}
 Restart=always
 RestartSec=2
 
@@ -73,7 +79,15 @@ export const worker: LayerSpec = {
   async stage(ctx) {
     await stageShoalCli(ctx)
     const { root, version } = ctx
-    await bundle({ entry: join(ctx.repoRoot, 'agent/bin.ts'), outFile: join(root, AGENT_BUNDLE_PATH.slice(1)), external: NATIVE_PACKAGES })
+    // The cache is made by this node, the one installNode puts in the image (layers/stage.ts).
+    await bundleWithCodeCache({
+      entry: join(ctx.repoRoot, 'layers/entries/shoal-agent.ts'),
+      dir: join(root, dirname(AGENT_BUNDLE_PATH).slice(1)),
+      name: basename(AGENT_BUNDLE_PATH, '.cjs'),
+      external: NATIVE_PACKAGES,
+      nodeFlags: AGENT_SERVICE_NODE_FLAGS,
+      reuseDir: ctx.cacheDir,
+    })
     await put(root, 'etc/shoal/image-version', `${version}\n`)
     await put(root, 'etc/shoal/role', 'worker\n')
     await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)

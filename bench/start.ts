@@ -1,0 +1,109 @@
+/**
+ * The agent's start: CPU from process start to "agent ready" (its own process.cpuUsage(),
+ * logged in the ready line as startCpuMs), for each way of shipping the agent, in one run,
+ * interleaved so that the machine's load falls on all of them alike:
+ *   tsx          node --import tsx agent/bin.ts (a checkout)
+ *   esm-bundle   one ESM bundle with pure-JS packages inlined (layers/bundle.ts; the worker's until now)
+ *   cjs-bundle   one CommonJS bundle started by the code-cache loader, without its cache
+ *   code-cache   the same with its V8 code cache (layers/code-cache.ts; what the worker ships)
+ * One JSON line per variant, {"bench":"start.agent","variant":..,"cpuMs":{min,p50,max},"ratioToTsx":..},
+ * and one summary line with the cache's status as the agent reported it. Target: code-cache
+ * p50 <= 250 ms natively. The agents join a private bootstrap node on loopback (a one-node
+ * mesh): "ready" includes binding the DHT and the API, as on a worker.
+ *
+ *   npx tsx bench/start.ts [RUNS]     RUNS per variant, default 7
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { dirname, join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { NATIVE_PACKAGES, bundle } from '../layers/bundle.js'
+import { bundleWithCodeCache } from '../layers/code-cache.js'
+import { AGENT_SERVICE_NODE_FLAGS } from '../layers/specs/worker.js'
+import { LocalCluster } from '../sim/demo/local-cluster.js'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const runs = Number(process.argv[2] ?? 7)
+const READY_DEADLINE_MS = 60_000
+const emit = (obj: object) => process.stdout.write(JSON.stringify(obj) + '\n')
+
+// The bundles live in the checkout (.cache is shared by worktrees; a pid keeps runs apart), so the
+// natives left external resolve from its node_modules, as they do from /usr/lib/shoal/node_modules on a worker.
+const dir = await mkdtemp(join(root, '.cache', 'bench-start-'))
+const cluster = await LocalCluster.create({ nodes: 1, bootstrapInProcess: true, logLevel: 'info' })
+try {
+  const esm = join(dir, 'shoal-agent.mjs')
+  await bundle({ entry: join(root, 'agent/bin.ts'), outFile: esm, external: NATIVE_PACKAGES })
+  const entry = join(root, 'layers/entries/shoal-agent.ts')
+  const plain = await bundleWithCodeCache({ entry, dir: join(dir, 'plain'), name: 'shoal-agent', external: NATIVE_PACKAGES, noCache: true })
+  const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS })
+  const variants: Record<string, string[]> = {
+    tsx: ['--import', 'tsx', join(root, 'agent/bin.ts')],
+    'esm-bundle': [esm],
+    'cjs-bundle': [plain.loader],
+    'code-cache': [cached.loader],
+  }
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((v) => [v, []]))
+  const statuses = new Set<string>()
+  const config = cluster.agents[0]!.configFile
+  for (let r = 0; r < runs; r++) {
+    for (const [name, args] of Object.entries(variants)) {
+      const ready = await startOnce([...AGENT_SERVICE_NODE_FLAGS, ...args, '--config', config])
+      cpu[name]!.push(ready.startCpuMs)
+      if (name === 'code-cache') statuses.add(ready.codeCache ?? 'none')
+    }
+  }
+  const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+  const tsx = p50(cpu.tsx!)
+  for (const [name, xs] of Object.entries(cpu)) {
+    emit({ bench: 'start.agent', variant: name, runs, cpuMs: { min: Math.min(...xs), p50: p50(xs), max: Math.max(...xs) }, ratioToTsx: Math.round((p50(xs) / tsx) * 100) / 100 })
+  }
+  emit({
+    bench: 'start.agent.summary',
+    codeCacheP50Ms: p50(cpu['code-cache']!),
+    targetMs: 250,
+    met: p50(cpu['code-cache']!) <= 250,
+    codeCacheStatus: [...statuses],
+    bundleBytes: cached.bundleBytes,
+    cacheBytes: cached.cacheBytes,
+    nodeFlags: AGENT_SERVICE_NODE_FLAGS,
+    load1: Math.round(loadavg()[0]! * 10) / 10,
+  })
+} finally {
+  await cluster.stop()
+  await rm(dir, { recursive: true, force: true })
+}
+
+/** Starts one agent, resolves with its ready line's figures, and stops it (its stdin closes: exitWithStdin). */
+function startOnce(args: string[]): Promise<{ startCpuMs: number; codeCache?: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+    const tail: string[] = []
+    let ready: { startCpuMs: number; codeCache?: string } | undefined
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`no "agent ready" in ${READY_DEADLINE_MS} ms:\n${tail.join('\n')}`))
+    }, READY_DEADLINE_MS)
+    createInterface({ input: proc.stderr! }).on('line', (l) => tail.push(l))
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      tail.push(line)
+      let msg: Record<string, unknown>
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>
+      } catch {
+        return
+      }
+      if (msg.msg !== 'agent ready') return
+      clearTimeout(timer)
+      ready = { startCpuMs: Number(msg.startCpuMs), ...(typeof msg.codeCache === 'string' ? { codeCache: msg.codeCache } : {}) }
+      proc.stdin!.end()
+    })
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      if (ready) resolve(ready)
+      else reject(new Error(`the agent exited (${signal ?? code}) before it was ready:\n${tail.join('\n')}`))
+    })
+  })
+}

@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { bundleWithCodeCache } from './code-cache.js'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const run = promisify(execFile)
+
+// A small program in the agent's shape: main(argv) -> exit code; it prints what the loader
+// reported (agent/code-cache-status.ts) and where import.meta.url points inside the bundle.
+const ENTRY = `
+import { codeCacheStatus } from ${JSON.stringify(join(repoRoot, 'agent/code-cache-status.ts'))}
+import { z } from 'zod'
+const Args = z.array(z.string())
+export async function main(argv: string[]): Promise<number> {
+  const args = Args.parse(argv)
+  process.stdout.write(JSON.stringify({ args, codeCache: codeCacheStatus(), url: import.meta.url }) + '\\n')
+  return args.includes('fail') ? 3 : 0
+}
+`
+
+describe('a program shipped with a V8 code cache (layers/code-cache.ts)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shoal-code-cache-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  // The entry sits in the checkout so that zod resolves; the program runs from a bare directory.
+  const entryDir = mkdtempSync(join(repoRoot, '.cache', 'code-cache-test-'))
+  afterAll(() => rmSync(entryDir, { recursive: true, force: true }))
+  const entry = join(entryDir, 'entry.ts')
+  writeFileSync(entry, ENTRY)
+  const start = (loader: string, args: string[], flags: string[] = []) => run(process.execPath, [...flags, loader, ...args], { timeout: 30_000 })
+
+  it('starts with the cache V8 accepts, passes argv to main and exits with its code', async () => {
+    const out = join(dir, 'a')
+    const built = await bundleWithCodeCache({ entry, dir: out, name: 'prog', reuseDir: join(dir, 'reuse') })
+    expect(built.cacheBytes).toBeGreaterThan(0)
+    const { stdout } = await start(built.loader, ['x', 'y'])
+    expect(JSON.parse(stdout)).toEqual({ args: ['x', 'y'], codeCache: 'accepted', url: `file://${built.bundle}` })
+    await expect(start(built.loader, ['fail'])).rejects.toMatchObject({ code: 3 })
+    // An unchanged bundle gets the same cache bytes again (an unchanged layer stays unchanged).
+    const again = await bundleWithCodeCache({ entry, dir: join(dir, 'a2'), name: 'prog', reuseDir: join(dir, 'reuse') })
+    expect(readFileSync(again.cache!).equals(readFileSync(built.cache!))).toBe(true)
+  }, 60_000)
+
+  it('falls back to compiling from source when V8 rejects the cache (other flags, garbage) or it is missing', async () => {
+    const out = join(dir, 'b')
+    // Made under --no-lazy-feedback-allocation, run without it: the V8 flag hash differs.
+    const built = await bundleWithCodeCache({ entry, dir: out, name: 'prog', nodeFlags: ['--no-lazy-feedback-allocation'] })
+    expect(JSON.parse((await start(built.loader, ['z'])).stdout)).toMatchObject({ args: ['z'], codeCache: 'rejected' })
+    expect(JSON.parse((await start(built.loader, ['z'], ['--no-lazy-feedback-allocation'])).stdout)).toMatchObject({ codeCache: 'accepted' })
+    writeFileSync(built.cache!, Buffer.alloc(2048, 0xab))
+    expect(JSON.parse((await start(built.loader, ['z'])).stdout)).toMatchObject({ args: ['z'], codeCache: 'rejected' })
+    rmSync(built.cache!)
+    expect(JSON.parse((await start(built.loader, ['z'])).stdout)).toMatchObject({ args: ['z'], codeCache: 'absent' })
+  }, 60_000)
+})
