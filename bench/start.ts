@@ -3,7 +3,8 @@
  * logged in the ready line as startCpuMs), for each way of shipping the agent, in one run,
  * interleaved so that the machine's load falls on all of them alike:
  *   tsx          node --import tsx agent/bin.ts (a checkout)
- *   esm-bundle   one ESM bundle with pure-JS packages inlined (layers/bundle.ts; the worker's until now)
+ *   demo-bundle  the ESM bundle `npm start` and bench/live.ts run (packages left in node_modules; sim/demo/agent-launcher.ts)
+ *   esm-bundle   one ESM bundle with pure-JS packages inlined (layers/bundle.ts, with its deferrals; the worker's until now)
  *   cjs-bundle   one CommonJS bundle started by the code-cache loader, without its cache
  *   code-cache   the same with its V8 code cache (layers/code-cache.ts; what the worker ships)
  * One JSON line per variant, {"bench":"start.agent","variant":..,"cpuMs":{min,p50,max},"ratioToTsx":..},
@@ -22,6 +23,7 @@ import { fileURLToPath } from 'node:url'
 import { NATIVE_PACKAGES, bundle } from '../layers/bundle.js'
 import { bundleWithCodeCache } from '../layers/code-cache.js'
 import { AGENT_SERVICE_NODE_FLAGS } from '../layers/specs/worker.js'
+import { agentLauncher } from '../sim/demo/agent-launcher.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -41,6 +43,7 @@ try {
   const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS })
   const variants: Record<string, string[]> = {
     tsx: ['--import', 'tsx', join(root, 'agent/bin.ts')],
+    'demo-bundle': await agentLauncher(),
     'esm-bundle': [esm],
     'cjs-bundle': [plain.loader],
     'code-cache': [cached.loader],

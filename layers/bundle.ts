@@ -15,6 +15,16 @@ import { build, type Metafile, type Plugin } from 'esbuild'
 /** Packages that load a compiled addon at run time (the agent's transitive natives). */
 export const NATIVE_PACKAGES = ['sodium-native', 'udx-native', 'classic-level', 'msgpackr-extract', 'node-pty'] as const
 
+/**
+ * Natives whose JavaScript is bundled all the same, only their addon loaded from the copied
+ * package: both find it with require-addon, which resolved it through four packages
+ * (bare-addon-resolve, bare-module-resolve, bare-semver…) of files read and compiled on
+ * every start, outside the bundle and its code cache. Their `binding.js` becomes a direct
+ * require of prebuilds/PLATFORM-ARCH/NAME.node, and falls back to the package's own
+ * binding.js (require-addon's search) when that file is not there.
+ */
+const DIRECT_ADDONS = ['udx-native', 'sodium-native'] as const
+
 export interface BundleOptions {
   entry: string
   outFile: string
@@ -51,9 +61,9 @@ export async function bundle(opts: BundleOptions): Promise<Metafile | undefined>
     platform: 'node',
     target: 'node20',
     format: cjs ? 'cjs' : 'esm',
-    external: [...(opts.external ?? [])],
+    external: externals(opts.external ?? []),
     define: { ...SHARED_DEFINE, ...(cjs ? { 'import.meta.url': '__shoalImportMetaUrl' } : {}), ...opts.define },
-    plugins: [bundleSafeSources, lazyPinoTransport],
+    plugins: [bundleSafeSources, lazyPinoTransport, directAddons(opts.external ?? [])],
     // ASCII only (non-ASCII escaped): the loader reads the file as latin1, several times
     // cheaper than decoding UTF-8 into a two-byte string.
     charset: 'ascii',
@@ -94,6 +104,33 @@ const bundleSafeSources: Plugin = {
       return { contents, loader: 'ts' }
     })
   },
+}
+
+/** The external list esbuild gets: DIRECT_ADDONS bundled, only their addon files and own binding.js left outside. */
+function externals(external: readonly string[]): string[] {
+  const direct = DIRECT_ADDONS.filter((p) => external.includes(p))
+  return [...external.filter((p) => !(direct as string[]).includes(p)), ...direct.flatMap((p) => [`${p}/binding.js`, `${p}/prebuilds/*`])]
+}
+
+function directAddons(external: readonly string[]): Plugin {
+  const direct = DIRECT_ADDONS.filter((p) => external.includes(p))
+  return {
+    name: 'direct-addons',
+    setup(b) {
+      for (const pkg of direct) {
+        b.onLoad({ filter: new RegExp(`[\\\\/]${pkg}[\\\\/]binding\\.js$`) }, () => ({
+          loader: 'js',
+          contents: [
+            'try {',
+            `  module.exports = require(${JSON.stringify(`${pkg}/prebuilds/`)} + process.platform + '-' + process.arch + ${JSON.stringify(`/${pkg}.node`)})`,
+            '} catch {',
+            `  module.exports = require(${JSON.stringify(`${pkg}/binding.js`)})`,
+            '}',
+          ].join('\n'),
+        }))
+      }
+    },
+  }
 }
 
 /**
