@@ -232,7 +232,8 @@ export class LocalCluster {
       // agents in order. Orphans are impossible anyway: agents exit when their stdin closes.
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1', ...this.opts.env?.(a) },
+      // msgpackr without its native extractor, as every bundle builds it (layers/bundle.ts): these agents load msgpackr from node_modules.
+      env: { ...process.env, NODE_NO_WARNINGS: '1', MSGPACKR_NATIVE_ACCELERATION_DISABLED: 'true', ...this.opts.env?.(a) },
     })
     a.proc = proc
     let onHeld: () => void = () => {}
