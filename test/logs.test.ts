@@ -73,7 +73,8 @@ describe('agent log lines', () => {
       return JSON.parse(l) as Record<string, unknown>
     })
     const ready = parsed.find((j) => j.msg === 'agent ready')
-    expect(ready).toMatchObject({ pid, node: c.agents[0]!.id, component: 'agent' })
+    expect(ready).toMatchObject({ pid, node: c.agents[0]!.id, component: 'agent', startCpuMs: expect.any(Number) })
+    expect(ready!.startCpuMs).toBeGreaterThan(0) // the process's CPU to ready (docs/boot.md, "The agent's start")
     for (const l of lines) expect(duplicateKeys(l), l).toEqual([])
   }, 90_000)
 })
