@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import { NATIVE_PACKAGES, bundle } from './bundle.js'
+import { NATIVE_PACKAGES, bundle, copyPackages } from './bundle.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -29,4 +29,26 @@ describe('a bundle runs where there is no node_modules (a worker’s root)', () 
     const printed = execFileSync(process.execPath, [out], { cwd: dirname(out), encoding: 'utf8' })
     expect(JSON.parse(printed)).toEqual({ server: 'http://10.0.0.1:6443', undici: 'function' })
   })
+
+  it('loads the natives it bundles directly, and keeps what it defers working (pino.transport, msgpack without the addon)', async () => {
+    const entryDir = mkdtempSync(join(repoRoot, '.cache', 'bundle-test-'))
+    const entry = join(entryDir, 'entry.ts')
+    writeFileSync(entry, [
+      `import sodium from 'sodium-native'`,
+      `import { pino } from 'pino'`,
+      `import { pack, unpack } from 'msgpackr'`,
+      `const out = Buffer.alloc(sodium.crypto_generichash_BYTES)`,
+      `sodium.crypto_generichash(out, Buffer.from('shoal'))`,
+      `pino({ base: null, timestamp: false }).info({ hash: out.toString('hex').slice(0, 8), transport: typeof pino.transport, msgpack: unpack(pack({ a: 'é' })).a }, 'ok')`,
+    ].join('\n'))
+    const out = join(dir, 'natives', 'entry.mjs')
+    await bundle({ entry, outFile: out, external: NATIVE_PACKAGES })
+    rmSync(entryDir, { recursive: true, force: true })
+    // The addons come from a node_modules beside the bundle, as on a worker.
+    await copyPackages(NATIVE_PACKAGES, join(repoRoot, 'node_modules'), join(dir, 'natives', 'node_modules'))
+    // Without require-addon, only the direct load of prebuilds/linux-x64/sodium-native.node can work.
+    rmSync(join(dir, 'natives', 'node_modules', 'require-addon'), { recursive: true, force: true })
+    const printed = execFileSync(process.execPath, [out], { cwd: dirname(out), encoding: 'utf8' })
+    expect(JSON.parse(printed)).toMatchObject({ msg: 'ok', transport: 'function', msgpack: 'é', hash: expect.stringMatching(/^[0-9a-f]{8}$/) })
+  }, 60_000)
 })
