@@ -13,15 +13,16 @@ describe('the worker layer', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-worker-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it("its service runs the agent's own entry point (agent/bin.ts bundled), not the CLI", async () => {
+  it("its service runs the agent's own entry point (runAgentProcess bundled, with its code cache), not the CLI", async () => {
     const root = join(dir, 'root')
     mkdirSync(join(repoRoot, '.cache'), { recursive: true })
     await worker.stage({ root, version: '2026.12.06-test', repoRoot, cacheDir: join(repoRoot, '.cache') })
 
     const service = readFileSync(join(root, 'etc/shoal/services/shoal-agent'), 'utf8')
     const exec = service.split('\n').filter((l) => l.startsWith('exec '))
-    expect(exec).toEqual([`exec /usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`]) // AGENT_SERVICE_NODE_FLAGS is empty
-    expect(readFileSync(join(root, 'usr/lib/systemd/system/shoal-agent.service'), 'utf8')).toContain(`ExecStart=/usr/bin/node ${AGENT_BUNDLE_PATH} --config ${AGENT_CONFIG_PATH}`)
+    const command = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDLE_PATH, '--config', AGENT_CONFIG_PATH].join(' ')
+    expect(exec).toEqual([`exec ${command}`])
+    expect(readFileSync(join(root, 'usr/lib/systemd/system/shoal-agent.service'), 'utf8')).toContain(`ExecStart=${command}`)
     expect(existsSync(join(root, 'usr/lib/shoal/shoal.mjs'))).toBe(true) // the operator's `shoal` is still there
 
     // The bundle runs the agent with exactly the service's arguments: a config it cannot use

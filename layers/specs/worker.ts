@@ -11,14 +11,19 @@ import { copyFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import type { LayerSpec, StageContext } from '../layer-spec.js'
 import { NATIVE_PACKAGES, bundle, copyPackages } from '../bundle.js'
+import { AGENT_NODE_FLAGS } from '../../agent/node-flags.js'
 import { bundleWithCodeCache } from '../code-cache.js'
 import { put } from '../stage.js'
 
 export const AGENT_CONFIG_PATH = '/etc/shoal/agent.json'
 /** What the worker's service runs: the agent's code-cache loader (beside it shoal-agent.bundle.cjs and its .v8cache). */
 export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.cjs'
-/** The node flags the agent's service runs with; its V8 code cache is made with the same (V8 hashes them into it). */
-export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = Object.freeze([])
+/**
+ * The node flags the agent's service runs with (agent/node-flags.ts: less RSS, less CPU; the
+ * start too: 8 interleaved starts, p50 ~475 -> ~434 ms). Its V8 code cache is made with the
+ * same flags (V8 hashes them into it).
+ */
+export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS
 const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDLE_PATH, '--config', AGENT_CONFIG_PATH].join(' ')
 
 const SERVICE = `#!/bin/sh

@@ -12,16 +12,8 @@ const AGENT_MAIN = fileURLToPath(new URL('../../agent/bin.ts', import.meta.url))
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BUNDLE_DIR = fileURLToPath(new URL('../../.cache/agent-bundle/', import.meta.url))
 
-/**
- * Node flags of every agent process. A 1 MB young generation: an agent allocates little,
- * and this keeps ~8 MB of RSS per agent. One V8 worker thread instead of one per core:
- * ~4 MB less RSS per agent (each thread has its own stack and malloc arena), and an agent
- * has nothing to do in parallel. No optimising compiler (--no-opt): an agent handles a few
- * messages a second, and TurboFan compiling the same hot paths in every fresh process cost
- * more than it saved — 8 agents, 5 s from release: ~15% less CPU and ~6.5 MB less RSS each.
- * Production agents should run with the same flags.
- */
-export const AGENT_NODE_FLAGS: readonly string[] = Object.freeze(['--max-semi-space-size=1', '--v8-pool-size=1', '--no-opt'])
+/** Node flags of every agent process (agent/node-flags.ts): the demo's, the benches' and the worker service's. */
+export { AGENT_NODE_FLAGS } from '../../agent/node-flags.js'
 
 /** Gives the ESM bundle a real `require`: an external loaded late (yaml, for a kubeconfig) calls require(), which esbuild's shim refuses in ESM. */
 const REQUIRE_BANNER = "import { createRequire as __shoalCreateRequire } from 'node:module'; const require = __shoalCreateRequire(import.meta.url);"
