@@ -8,21 +8,16 @@
  * no (slot, term) is ever granted twice.
  */
 import { performance } from 'node:perf_hooks'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pino } from 'pino'
-import { resolveAgentConfig } from '../agent/config.js'
-import { startAgent, type RunningAgent } from '../agent/main.js'
+import type { RunningAgent } from '../agent/main.js'
 import { freeUdpPort, realClock } from '../agent/mesh/index.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
-import { MESH_TIMINGS } from '../agent/protocol/mesh-config.js'
 import { StaticView } from '../agent/protocol/vote/vote-testing.js'
 import { voteConfig } from '../agent/protocol/vote/vote-config.js'
 import { VoteNode, type Lease } from '../agent/protocol/vote/vote-node.js'
 import { VoteRuntime } from '../agent/upgrade/vote-runtime.js'
 import { postJson, smallImage, startTestCoordinator, testMachine, tokenFromScript, type TestCoordinator } from '../coordinator/testing.js'
+import { InProcessCluster } from './support/in-process-cluster.js'
 
 /**
  * Every wait is for an event, with this deadline: generous, because on 2 shared cores
@@ -31,9 +26,8 @@ import { postJson, smallImage, startTestCoordinator, testMachine, tokenFromScrip
  */
 const DEADLINE_MS = 120_000
 
-/** Mesh timing of agents and coordinator alike (MESH_TIMINGS.shared): lan's 250 ms answers suspect healthy peers on a loaded machine. */
+/** Mesh timing of agents (InProcessCluster runs `shared`) and coordinator alike: lan's 250 ms answers suspect healthy peers on a loaded machine. */
 const MESH_TIMING = 'shared'
-const MESH = MESH_TIMINGS[MESH_TIMING].mesh
 
 function seedOf(n: number): Uint8Array {
   const seed = new Uint8Array(32)
@@ -72,7 +66,7 @@ interface Voter {
 }
 
 let h: TestCoordinator
-let dir: string
+let agents: InProcessCluster | undefined
 const voters: Voter[] = []
 const view = new StaticView()
 const grants: { node: string; slot: number; term: number }[] = []
@@ -83,7 +77,6 @@ const overlaps: string[] = []
 beforeAll(async () => {
   const dhtPort = await freeUdpPort() // fixed, so the restarted coordinator's bootstrap node has the agents' address
   h = await startTestCoordinator({ images: { v1: smallImage, v2: smallImage }, config: { defaultImage: 'v1', dhtPort, dhtHost: '127.0.0.1', meshTiming: MESH_TIMING } })
-  dir = await mkdtemp(join(tmpdir(), 'shoal-waves-restart-'))
   const ids: string[] = []
   for (let n = 1; n <= 4; n++) {
     const m = testMachine(n)
@@ -92,18 +85,19 @@ beforeAll(async () => {
     expect(r.status).toBe(200)
     ids.push(r.json.id)
   }
-  const roster = await (await fetch(`${h.url}/v1/roster`)).json()
-  const coordKey = roster.members.find((m: { id: string }) => m.id === 'coordinator').key
-  const rosterFile = join(dir, 'roster.json')
-  await writeFile(rosterFile, JSON.stringify({ cluster: roster.cluster, members: roster.members }))
+  const roster: { cluster: string; members: { id: string; key: string }[] } = await (await fetch(`${h.url}/v1/roster`)).json()
+  const coordKey = roster.members.find((m) => m.id === 'coordinator')!.key
   // Machines 1 and 2 run agents; 3 and 4 are enrolled but down (unavailable, not voting).
+  const running = ids.slice(0, 2)
+  agents = await InProcessCluster.create('waves-restart', running.map((id, i) => ({ id, seedHex: Buffer.from(seedOf(i + 1)).toString('hex') })), {
+    cluster: roster.cluster,
+    extraMembers: roster.members.filter((m) => !running.includes(m.id)),
+    bootstrapAddress: `127.0.0.1:${dhtPort}`,
+  })
   for (let i = 0; i < 2; i++) {
     const id = ids[i]!
     view.nodes.set(id, { id, image: 'v1', domain: 'rack-a', available: true, healthy: true, pods: 0, load: 0 })
-    const agent = await startAgent(
-      resolveAgentConfig({ cluster: roster.cluster, nodeId: id, seedHex: Buffer.from(seedOf(i + 1)).toString('hex'), rosterFile, bootstrap: [`127.0.0.1:${dhtPort}`], meshHost: '127.0.0.1', apiPort: 0, image: 'v1', domain: 'rack-a', phase: 'ready', collectInventory: false, logLevel: 'silent', mesh: MESH }),
-      { logger: pino({ level: 'silent' }) },
-    )
+    const agent = await agents.start(i, { image: 'v1', domain: 'rack-a', phase: 'ready', logLevel: 'silent' })
     const vote = new VoteNode({ id, keyring: ed25519Keyring(seedOf(i + 1)), view, config: voteConfig(), coordinatorKey: coordKey, role: 'node', now: Date.now(), mayHaveForgotten: false })
     const rt = new VoteRuntime({ vote, mesh: agent.runtime, clock: realClock })
     rt.on('lease-acquired', (l: Lease) => {
@@ -121,12 +115,9 @@ beforeAll(async () => {
 }, 300_000)
 
 afterAll(async () => {
-  for (const v of voters) {
-    v.rt.close()
-    await v.agent.close()
-  }
+  for (const v of voters) v.rt.close()
+  await agents?.close()
   await h?.close()
-  if (dir) await rm(dir, { recursive: true, force: true })
 })
 
 const meshEvents = () => [...voters.map((v) => ({ on: v.agent.runtime.on.bind(v.agent.runtime), off: v.agent.runtime.off.bind(v.agent.runtime), ev: 'event' })), ...(['lease-acquired', 'lease-released'] as const).flatMap((ev) => voters.map((v) => ({ on: v.rt.on.bind(v.rt) as never, off: v.rt.off.bind(v.rt) as never, ev })))]

@@ -1,9 +1,9 @@
 /**
  * Agents in the test's own process (agent/main.ts startAgent) around a private DHT
- * bootstrap node on loopback: for tests that reach into an agent's objects (its mesh
- * runtime, its metrics registry, an injected inventory collector). A temp dir holds the
- * roster; every agent runs the `shared` mesh timing (MESH_TIMINGS). Tests that want agents
- * as separate processes use sim/demo/local-cluster.ts.
+ * bootstrap node on loopback (or a coordinator's): for tests that reach into an agent's
+ * objects (its mesh runtime, its metrics registry, an injected inventory collector). A temp
+ * dir holds the roster; every agent runs the `shared` mesh timing (MESH_TIMINGS). Tests that
+ * want agents as separate processes use sim/demo/local-cluster.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -23,6 +23,16 @@ export interface InProcessMember {
   seedHex?: string
 }
 
+/** A cluster that is not the harness's own: a coordinator's (its cluster id, its other roster members, its DHT bootstrap node). */
+export interface InProcessClusterOptions {
+  /** The cluster id (default: `name` and a random suffix). */
+  cluster?: string
+  /** Roster members that run no agent here (a coordinator, machines that stay down). */
+  extraMembers?: { id: string; key: string }[]
+  /** An existing DHT bootstrap node instead of one of our own (close() leaves it alone). */
+  bootstrapAddress?: string
+}
+
 export class InProcessCluster {
   /** Every agent started, in start order (close() closes them all). */
   readonly agents: RunningAgent[] = []
@@ -34,33 +44,35 @@ export class InProcessCluster {
     readonly rosterFile: string,
     readonly bootstrap: BootstrapNode,
     members: { id: string; seedHex: string; key: string }[],
+    private readonly extraMembers: { id: string; key: string }[],
   ) {
     this.members = members
   }
 
   /** A temp dir, the roster of `members` and a bootstrap node; no agent runs yet. `name` prefixes the cluster id and the temp dir. */
-  static async create(name: string, members: InProcessMember[]): Promise<InProcessCluster> {
+  static async create(name: string, members: InProcessMember[], opts: InProcessClusterOptions = {}): Promise<InProcessCluster> {
     const dir = await mkdtemp(join(tmpdir(), `shoal-${name}-`))
-    const cluster = `${name}-${randomBytes(3).toString('hex')}`
+    const cluster = opts.cluster ?? `${name}-${randomBytes(3).toString('hex')}`
+    const extra = opts.extraMembers ?? []
     const withKeys = members.map((m) => {
       const seedHex = m.seedHex ?? randomBytes(32).toString('hex')
       return { id: m.id, seedHex, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')) }
     })
     const rosterFile = join(dir, 'roster.json')
-    await writeFile(rosterFile, JSON.stringify({ cluster, members: withKeys.map((m) => ({ id: m.id, key: m.key })) }))
+    await writeFile(rosterFile, JSON.stringify({ cluster, members: [...withKeys.map((m) => ({ id: m.id, key: m.key })), ...extra] }))
     let bootstrap: BootstrapNode
     try {
-      bootstrap = await startBootstrapNode()
+      bootstrap = opts.bootstrapAddress ? { address: opts.bootstrapAddress, close: async () => {} } : await startBootstrapNode()
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
       throw err
     }
-    return new InProcessCluster(cluster, dir, rosterFile, bootstrap, withKeys)
+    return new InProcessCluster(cluster, dir, rosterFile, bootstrap, withKeys, extra)
   }
 
   /** Writes the roster again: the members plus `extra` (e.g. operators); running agents reread it. */
   writeRoster(extra: Record<string, unknown> = {}): Promise<void> {
-    return writeFile(this.rosterFile, JSON.stringify({ cluster: this.cluster, members: this.members.map((m) => ({ id: m.id, key: m.key })), ...extra }))
+    return writeFile(this.rosterFile, JSON.stringify({ cluster: this.cluster, members: [...this.members.map((m) => ({ id: m.id, key: m.key })), ...this.extraMembers], ...extra }))
   }
 
   /** Member `i`'s agent config: loopback, an ephemeral API port, no inventory collection, the shared timing; `extra` on top. */
