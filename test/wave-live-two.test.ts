@@ -15,11 +15,11 @@
  */
 import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CephSession } from '../agent/health/ceph-session.js'
 import { main as shoal } from '../cli/main.js'
-import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
-import { LiveCluster } from './support/live-cluster.js'
-import { agentsNow, keepLogs, startWave, until, untilReadyForWave, untilWaveDone, WaveWatch, type LiveLog } from './support/wave-watch.js'
+import { hasCeph, type CephCluster } from '../harness/ceph-cluster.js'
+import { CephWaveWorld } from './support/ceph-wave-world.js'
+import type { LiveCluster } from './support/live-cluster.js'
+import { startWave, until, untilReadyForWave, untilWaveDone, type LiveLog, type WaveWatch } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live-two: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
@@ -27,12 +27,11 @@ if (!cephInstalled) console.log('wave-live-two: skipped, the Ceph daemons/CLI (c
 const W = ['w1', 'w2']
 
 describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave completes on the tie-break, and a wave that can never finish is refused', () => {
+  const world = new CephWaveWorld({ workers: W, images: ['v1', 'v2', 'v3'], pool: { size: 2, minSize: 1 }, limit: 1 })
   let ceph: CephCluster
-  let session: CephSession
   let live!: LiveCluster
   let watch: WaveWatch
   let logs: LiveLog[] = []
-
 
   /** `shoal upgrade ARGS` as an operator runs it against this coordinator: exit code and printed text. */
   async function cli(args: string[]): Promise<{ code: number; text: string }> {
@@ -42,23 +41,11 @@ describe.skipIf(!cephInstalled)('two workers, two Ceph hosts: a K=1 wave complet
   }
 
   beforeAll(async () => {
-    ceph = new CephCluster({ hosts: W, poolSize: 2, poolMinSize: 1, heartbeatGraceS: 6 })
-    await ceph.start()
-    session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 })
-    live = new LiveCluster({ workers: W, images: ['v1', 'v2', 'v3'], ceph })
-    logs = keepLogs(live)
-    await live.start()
-    watch = new WaveWatch({ live, ceph, session, limit: 1 })
-    watch.start()
+    ;({ ceph, live, watch, logs } = await world.start())
     await untilReadyForWave(live, 90_000)
   }, 300_000)
 
-  afterAll(async () => {
-    await watch?.stop()
-    session?.close()
-    await live?.stop()
-    await ceph?.stop()
-  }, 60_000)
+  afterAll(() => world.stop(), 60_000)
 
   it('size 2 / min_size 1: a K=1 wave over two workers completes, the coordinator breaking the tie', async () => {
     watch.reset()
