@@ -1,7 +1,7 @@
 /**
  * The coordinator's view of the cluster, loaded from level at start and written through
  * on every change: the cluster key, enrolled nodes, MAC bindings, image assignments,
- * approval requests, join tokens and the audit log. Every mutation runs inside
+ * approval requests, join tokens and the audit log (audit-log.ts). Every mutation runs inside
  * `exclusive()` (one at a time, so two requests with one token cannot both win) and
  * commits its writes in one batch before the in-memory view changes.
  */
@@ -10,6 +10,7 @@ import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import type { Clock, Keyring, Logger } from '../agent/protocol/ports.js'
 import { ENROLL_API_VERSION, type SignedRoster, signRoster, verifyCertificate } from '../agent/protocol/enroll/index.js'
+import { AuditLog } from './audit-log.js'
 import { OperatorRecord } from './operator-record.js'
 import { tokenHash } from './join-token.js'
 import {
@@ -45,12 +46,6 @@ export interface StateLimits {
   auditMaxEntries: number
 }
 
-/** Audit kinds written on unauthenticated or refused requests: pruned first, so they never evict enrollment and admin history. */
-const NOISY_AUDIT = new Set<AuditEntry['kind']>(['boot-script', 'image', 'refused'])
-/** A refusal of one kind and subject is written to the audit log at most this often (with a count); the rest are counted. */
-export const REFUSAL_AUDIT_MS = 60_000
-const MAX_REFUSAL_SUBJECTS = 1024
-
 export interface CloneRefusals {
   count: number
   lastAt: number
@@ -76,14 +71,11 @@ export class ClusterState {
   private serial = 0
   private signedRoster: SignedRoster | undefined
   private adminHash: string | undefined
-  private auditSeq = 0
-  private auditCount = 0
   private lock: Promise<unknown> = Promise.resolve()
   private sealing: Promise<void> = Promise.resolve()
   private sealQueued = false
   /** Enrollments refused because the id's holder is alive in the mesh (per node id, since start). */
   readonly cloneRefusals = new Map<string, CloneRefusals>()
-  private readonly refusalAudit = new Map<string, { writtenAt: number; unwritten: number }>()
   /** Roster entries that are not enrolled nodes (the coordinator's own mesh peer, coordinator/mesh-peer.ts). */
   private rosterExtras: { id: string; key: string }[] = []
 
@@ -92,6 +84,7 @@ export class ClusterState {
     readonly limits: StateLimits,
     readonly clusterId: string,
     readonly keyring: Keyring,
+    private readonly auditLog: AuditLog,
   ) {}
 
   /** Opens the state, creating the cluster (id + key) on first start. */
@@ -110,20 +103,23 @@ export class ClusterState {
     }
     const sealed = await store.unlock(meta.seedHex)
     if (sealed.sealed > 0) deps.log.info({ component: 'state', entries: sealed.sealed }, 'authenticated the entries of a data dir written before integrity')
-    const state = new ClusterState(deps, limits, meta.id, ed25519Keyring(Buffer.from(meta.seedHex, 'hex')))
     let createdAdminToken: string | undefined
+    let admin: string
     const storedAdmin = await store.get(keys.admin, z.string())
     if (init.adminToken !== undefined) {
-      state.adminHash = adminHash(init.adminToken)
-      if (storedAdmin !== state.adminHash) ops.push({ type: 'put', key: keys.admin, value: state.adminHash })
+      admin = adminHash(init.adminToken)
+      if (storedAdmin !== admin) ops.push({ type: 'put', key: keys.admin, value: admin })
     } else if (storedAdmin) {
-      state.adminHash = storedAdmin
+      admin = storedAdmin
     } else {
       createdAdminToken = hex(random(32))
-      state.adminHash = adminHash(createdAdminToken)
-      ops.push({ type: 'put', key: keys.admin, value: state.adminHash })
+      admin = adminHash(createdAdminToken)
+      ops.push({ type: 'put', key: keys.admin, value: admin })
     }
     await store.batch(ops)
+    // The audit log counts its entries after the batch, which may hold the first ('cluster-created').
+    const state = new ClusterState(deps, limits, meta.id, ed25519Keyring(Buffer.from(meta.seedHex, 'hex')), await AuditLog.open(deps, limits.auditMaxEntries))
+    state.adminHash = admin
 
     state.rosterMeta = (await store.get(keys.roster, RosterMeta)) ?? { version: 0, issuedAt: 0 }
     state.serial = (await store.get(keys.serial, z.number().int().nonnegative())) ?? 0
@@ -144,11 +140,6 @@ export class ClusterState {
       state.tokensByMac.set(t.mac, list)
     }
     for (const list of state.tokensByMac.values()) list.sort((a, b) => a.expiresAt - b.expiresAt)
-    const auditKeys = await store.keysWithPrefix('audit!')
-    state.auditCount = auditKeys.length
-    // Keys are time + a sequence that never restarts, so entries of one millisecond never collide across restarts.
-    const last = auditKeys[auditKeys.length - 1]
-    state.auditSeq = last ? Number(last.split('!')[2]) || 0 : 0
     if (seal) {
       if (seal.cluster !== meta.id || seal.clusterKey !== state.publicKey) {
         throw new ShoalError('state-corrupt', `${store.dir} holds cluster ${meta.id} but its ${'state-seal.json'} was written for cluster ${seal.cluster}: the data dir was mixed from two controllers; restore it from one backup`)
@@ -367,39 +358,21 @@ export class ClusterState {
     })
   }
 
-  // --- audit -----------------------------------------------------------------------------
+  // --- audit (audit-log.ts) ------------------------------------------------------------
 
+  /** An audit entry's write, for the caller's batch. */
   auditOp(entry: AuditEntry): Op {
-    this.auditCount++
-    return { type: 'put', key: keys.audit(entry.at, ++this.auditSeq), value: AuditEntry.parse(entry) }
+    return this.auditLog.op(entry)
   }
 
   /** Appends one audit entry on its own (image downloads, boot scripts). */
-  async audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
-    const op = this.auditOp({ ...entry, at: this.deps.clock.now() })
-    await this.deps.store.batch([op])
-    if (this.auditCount > this.limits.auditMaxEntries * 1.1) await this.pruneAudit()
+  audit(entry: Omit<AuditEntry, 'at'>): Promise<void> {
+    return this.auditLog.append(entry)
   }
 
-  /**
-   * A refused request worth a trace (a clone, an unauthenticated write): one audit entry
-   * per kind and subject per REFUSAL_AUDIT_MS, carrying how many were refused since the
-   * last one; the others are only counted. Never throws (the refusal is the answer).
-   */
+  /** A refused request worth a trace, written at most once a minute per kind and subject (AuditLog.refusal). Never throws. */
   auditRefusal(what: string, subject: string, entry: Omit<AuditEntry, 'at' | 'kind' | 'detail'> & { detail?: Record<string, unknown> }, kind: AuditEntry['kind'] = 'refused'): void {
-    const now = this.deps.clock.now()
-    let k = `${what}|${subject}`
-    if (!this.refusalAudit.has(k) && this.refusalAudit.size >= MAX_REFUSAL_SUBJECTS) k = `${what}|*`
-    const slot = this.refusalAudit.get(k) ?? { writtenAt: -Infinity, unwritten: 0 }
-    slot.unwritten++
-    this.refusalAudit.set(k, slot)
-    if (now - slot.writtenAt < REFUSAL_AUDIT_MS) return
-    const count = slot.unwritten
-    slot.writtenAt = now
-    slot.unwritten = 0
-    void this.audit({ ...entry, kind, detail: { what, subject, count, ...entry.detail } }).catch((err) =>
-      this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'),
-    )
+    this.auditLog.refusal(what, subject, entry, kind)
   }
 
   /** Counts (and audits, bounded) an enrollment refused because `id`'s holder is alive. */
@@ -410,37 +383,8 @@ export class ClusterState {
     this.auditRefusal('id-in-use', id, { node: id, mac: from.mac, ...(from.remote ? { remote: from.remote } : {}), detail: { key: from.key } })
   }
 
-  async listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
-    const gte = opts.sinceMs !== undefined ? keys.audit(opts.sinceMs, 0) : undefined
-    const rows = await this.deps.store.scan('audit!', AuditEntry, { gte, reverse: gte === undefined, limit: opts.kind ? -1 : opts.limit })
-    let out = rows.map(([, e]) => e)
-    if (opts.kind) out = out.filter((e) => e.kind === opts.kind)
-    out = out.slice(0, opts.limit)
-    return gte === undefined ? out.reverse() : out
-  }
-
-  /** Oldest noisy entries (boot scripts, downloads, refusals) go first; history only when it alone is past the cap. */
-  private async pruneAudit(): Promise<void> {
-    const all = await this.deps.store.scan('audit!', AuditEntry)
-    let excess = all.length - this.limits.auditMaxEntries
-    const drop: string[] = []
-    const noisy = (e: AuditEntry) => NOISY_AUDIT.has(e.kind) || e.detail?.refused !== undefined
-    for (const [k, e] of all) {
-      if (excess <= 0) break
-      if (noisy(e)) {
-        drop.push(k)
-        excess--
-      }
-    }
-    for (const [k, e] of all) {
-      if (excess <= 0) break
-      if (!noisy(e)) {
-        drop.push(k)
-        excess--
-      }
-    }
-    await this.deps.store.batch(drop.map((key) => ({ type: 'del' as const, key })))
-    this.auditCount = all.length - drop.length
+  listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
+    return this.auditLog.list(opts)
   }
 
   // --- housekeeping ----------------------------------------------------------------------
