@@ -3,7 +3,7 @@
  * and the mesh's DHT bootstrap node, over the state in level. `start()` and `close()` are
  * idempotent; time and randomness are injected so tests drive token expiry by clock.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { readdir } from 'node:fs/promises'
@@ -15,12 +15,13 @@ import { startBootstrapNode, type BootstrapNode } from '../agent/mesh/bootstrap-
 import type { MeshParam } from '../agent/protocol/kernel-params/index.js'
 import { formatDomainParam } from '../agent/protocol/kernel-params/index.js'
 import { addAdminRoutes } from './admin-routes.js'
+import { addImageRoutes } from './image-routes.js'
 import { CoordinatorPage } from './page-api.js'
 import { recordShellSession, rosterWithOperators } from './operators.js'
 import { SHELL_AUDIT_TOPIC, ShellSession } from '../agent/protocol/shell-channel.js'
 import { unpack } from '../agent/protocol/frame.js'
 import { peersParam, renderBootScript, renderRefusal } from './boot-script.js'
-import { admitChunk, ChunkBroker, layerPeersAnswer, randomRng, runningChunkServers } from './chunk-broker.js'
+import { ChunkBroker, layerPeersAnswer, randomRng, runningChunkServers } from './chunk-broker.js'
 import { layerRoutes } from '../agent/protocol/layer-chunks.js'
 import { ClusterState } from './cluster-state.js'
 import { meshTimingOf, type CoordinatorConfig } from './coordinator-config.js'
@@ -33,7 +34,6 @@ import { CoordinatorMetrics } from './coordinator-metrics.js'
 import { exposition, sendMetrics } from '../agent/http/metrics-registry.js'
 import { PROTOCOL_VERSION } from '../agent/protocol/frame.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
-import { serveFile, statFile } from './static-file.js'
 import { StateStore } from './state-store.js'
 import { SourceRateLimit } from './source-rate-limit.js'
 import { startWaves, type Waves, type WavesOptions } from './waves/index.js'
@@ -278,10 +278,9 @@ export class Coordinator {
     await this.router.dispatch({ req, res, url, method }, method, path)
   }
 
-  /** The routes of the coordinator itself; admin (admin-routes.ts) and waves (waves/wave-routes.ts) add theirs. */
+  /** The routes of the coordinator itself; images (image-routes.ts), admin (admin-routes.ts) and waves (waves/wave-routes.ts) add theirs. */
   private addRoutes(): void {
     this.router
-      .on(['GET', 'HEAD'], `${routes.images}/*`, ({ req, res, url, method }) => this.handleImage(req, res, url.pathname, method, url))
       .on(['GET'], routes.bootScript, ({ req, res, url }) => this.bootScript(req, res, url))
       .on(['GET'], routes.joinToken, async ({ req, res, url }) => {
         const mac = validate(Mac, url.searchParams.get('mac') ?? undefined, 'mac query parameter')
@@ -335,6 +334,7 @@ export class Coordinator {
         this.metrics.pendingApprovals.set([...st.pending.values()].filter((p) => p.state === 'waiting').length)
         sendMetrics(res, await exposition(this.metrics.registry))
       })
+    addImageRoutes(this.router, () => ({ images: this.images!, broker: this.chunkBroker!, config: this.config, metrics: this.metrics, state: this._state, log: this.log }))
     addAdminRoutes(this.router, () => ({ state: this.state, images: this.images!, config: this.config }))
   }
 
@@ -419,42 +419,6 @@ export class Coordinator {
     return peersParam(view.map((m) => ({ id: m.id, alive: m.status === 'alive', ...(m.record?.api ? { api: m.record.api } : {}) })), { ...(nodeId ? { id: nodeId } : {}), mac }, this.kernelArgs)
   }
 
-  private async handleImage(req: IncomingMessage, res: ServerResponse, path: string, method: string, url: URL): Promise<void> {
-    const parts = path.slice(routes.images.length + 1).split('/')
-    if (parts.length !== 2) throw new HttpError(404, 'not-found', `expected ${routes.images}/VERSION/FILE, got ${path}`)
-    const [version, file] = parts.map((p) => safeDecode(p)) as [string, string]
-    if (file === routes.manifestFile) {
-      let manifest
-      try {
-        manifest = await this.images!.manifest(version, { chunks: url.searchParams.get('chunks') === '1' })
-      } catch (err) {
-        if (err instanceof ShoalError && err.code === 'not-found') throw new HttpError(404, 'not-found', err.message)
-        throw new HttpError(503, 'image-unavailable', (err as Error).message)
-      }
-      const text = JSON.stringify(manifest)
-      const etag = `"${createHash('sha256').update(text).digest('hex').slice(0, 32)}"`
-      if (req.headers['if-none-match'] === etag) {
-        res.writeHead(304, { ETag: etag })
-        return void res.end()
-      }
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ETag: etag, 'Cache-Control': 'no-cache' })
-      return void res.end(method === 'HEAD' ? undefined : text)
-    }
-    const filePath = await this.images!.servablePath(version, file)
-    const st = filePath ? await statFile(filePath) : undefined
-    if (!filePath || !st) throw new HttpError(404, 'not-found', `no file ${file} in image version ${version}`)
-    const brokered = await admitChunk(this.chunkBroker!, req, version, file, st.size)
-    if (brokered && 'refused' in brokered) return sendJson(res, 429, brokered.refused.body, brokered.refused.headers)
-    const result = await serveFile(req, res, filePath, st, { chunkBytes: this.config.fileChunkBytes }).finally(() => brokered?.release())
-    this.metrics.imageResponses.inc({ status: String(result.status), aborted: result.aborted ? 'true' : 'false' })
-    if (!result.aborted) this.metrics.imageBytes.inc(result.bytes)
-    if (this.config.auditImages && method === 'GET' && (result.status === 200 || result.status === 206)) {
-      await this._state
-        ?.audit({ kind: 'image', image: version, remote: req.socket.remoteAddress, detail: { file, status: result.status, bytes: result.bytes, ...(result.range ? { range: result.range } : {}), ...(result.aborted ? { aborted: true } : {}) } })
-        .catch((err) => this.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'))
-    }
-  }
-
   private fail(res: ServerResponse, err: unknown): void {
     const e = httpErrorOf(err)
     if (e) return this.sendError(res, e.status, e.code, e.message, e.issues)
@@ -496,13 +460,5 @@ export class Coordinator {
     const last = versions[versions.length - 1]
     if (!last) throw new ShoalError('image', `no image versions in ${this.config.imagesDir}; build one with \`npm run layers\``)
     return last
-  }
-}
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    return '\0'
   }
 }
