@@ -20,11 +20,12 @@
  */
 import { appendFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CephSession } from '../agent/health/ceph-session.js'
+import type { CephSession } from '../agent/health/ceph-session.js'
 import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
-import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
-import { LiveCluster } from './support/live-cluster.js'
-import { keepLogs, startWave, untilReadyForWave, untilWaveDone, WaveWatch, type LiveLog, type WaveFigures } from './support/wave-watch.js'
+import { hasCeph, type CephCluster } from '../harness/ceph-cluster.js'
+import { CephWaveWorld } from './support/ceph-wave-world.js'
+import type { LiveCluster } from './support/live-cluster.js'
+import { startWave, untilReadyForWave, untilWaveDone, type LiveLog, type WaveFigures, type WaveWatch } from './support/wave-watch.js'
 
 const cephInstalled = await hasCeph()
 if (!cephInstalled) console.log('wave-live-k2: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
@@ -53,6 +54,30 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   const sharing = new Set<string>()
   const pair = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`)
 
+  const world = new CephWaveWorld({
+    workers: W,
+    images: ['v1', 'v2', 'v3'],
+    pool: { size: 3, minSize: 2 },
+    limit: K, // each wave waits for the workers' gates itself (runWave)
+    // The moment this machine goes down, before its OSD stops: is every other host back, every PG clean?
+    atReboot: (id, at) =>
+      Promise.all([session.json(['status'], CephStatus), session.json(['osd', 'dump'], CephOsdDump)])
+        .then(([st, dump]) => {
+          const othersDown = dump.osds.filter((o) => o.up === 0 && ceph.hostOf(o.osd) !== id).map((o) => `osd.${o.osd} on ${ceph.hostOf(o.osd)}`)
+          const notClean = st.pgmap.pgs_by_state.filter((x) => !isClean(x.state_name)).map((x) => `${x.count} ${x.state_name}`)
+          atReboot.push({ id, at, othersDown, notClean })
+        })
+        .catch((err) => void atReboot.push({ id, at, othersDown: [`unknown: ${(err as Error).message}`], notClean: [] })),
+    workload: (kube, workers) => {
+      for (const id of workers) {
+        kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
+        kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
+      }
+      // K pods of the web ReplicaSet may be down at once: the wave's own budget.
+      kube.addPdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: K })
+    },
+    beforeStart: (w) => void w.live!.on('reboot', (id: string, at: number) => reboots.push({ id, at })),
+  })
 
   /** Starts a wave to `target` and waits until every worker is on it, released and uncordoned, and the coordinator says done. */
   async function runWave(target: string): Promise<{ id: string; t0: number; makespanMs: number; f: WaveFigures }> {
@@ -143,48 +168,16 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   }
 
   beforeAll(async () => {
-    ceph = new CephCluster({ hosts: W, poolSize: 3, poolMinSize: 2, heartbeatGraceS: 6 })
-    await ceph.start()
-    session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 })
-    live = new LiveCluster({
-      workers: W,
-      images: ['v1', 'v2', 'v3'],
-      ceph,
-      // The moment this machine goes down, before its OSD stops: is every other host back, every PG clean?
-      atReboot: (id, at) =>
-        Promise.all([session.json(['status'], CephStatus), session.json(['osd', 'dump'], CephOsdDump)])
-          .then(([st, dump]) => {
-            const othersDown = dump.osds.filter((o) => o.up === 0 && ceph.hostOf(o.osd) !== id).map((o) => `osd.${o.osd} on ${ceph.hostOf(o.osd)}`)
-            const notClean = st.pgmap.pgs_by_state.filter((x) => !isClean(x.state_name)).map((x) => `${x.count} ${x.state_name}`)
-            atReboot.push({ id, at, othersDown, notClean })
-          })
-          .catch((err) => void atReboot.push({ id, at, othersDown: [`unknown: ${(err as Error).message}`], notClean: [] })),
-      workload: (kube, workers) => {
-        for (const id of workers) {
-          kube.addPod({ name: `web-${id}`, node: id, owner: { kind: 'ReplicaSet', name: 'web-1' }, labels: { app: 'web' } })
-          kube.addPod({ name: `proxy-${id}`, node: id, owner: { kind: 'DaemonSet', name: 'proxy' } })
-        }
-        // K pods of the web ReplicaSet may be down at once: the wave's own budget.
-        kube.addPdb({ name: 'web', selector: { matchLabels: { app: 'web' } }, maxUnavailable: K })
-      },
-    })
-    logs = keepLogs(live)
-    live.on('reboot', (id: string, at: number) => reboots.push({ id, at }))
-    await live.start()
+    ;({ ceph, session, live, watch, logs } = await world.start())
     // Which hosts share PGs (with 3 replicas on 4 hosts: nearly every pair).
     const pgs = JSON.parse((await ceph.ceph(['pg', 'dump', 'pgs_brief', '--format', 'json'])).stdout) as { pg_stats?: { up: number[] }[] } | { up: number[] }[]
     for (const pg of Array.isArray(pgs) ? pgs : (pgs.pg_stats ?? [])) for (const a of pg.up) for (const b of pg.up) if (a !== b) sharing.add(pair(ceph.hostOf(a), ceph.hostOf(b)))
-    watch = new WaveWatch({ live, ceph, session, limit: K })
-    watch.start() // each wave waits for the workers' gates itself (runWave)
   }, 300_000)
 
   afterAll(async () => {
     // For a failed run: every agent's log line and what Ceph said at each reboot, as JSON lines.
-    if (process.env.WAVE_LIVE_LOGS) appendFileSync(process.env.WAVE_LIVE_LOGS, [...logs.map((l) => JSON.stringify(l)), ...atReboot.map((r) => JSON.stringify({ atReboot: r }))].join('\n') + '\n')
-    await watch?.stop()
-    session?.close()
-    await live?.stop()
-    await ceph?.stop()
+    if (process.env.WAVE_LIVE_LOGS) appendFileSync(process.env.WAVE_LIVE_LOGS, [...world.logs.map((l) => JSON.stringify(l)), ...atReboot.map((r) => JSON.stringify({ atReboot: r }))].join('\n') + '\n')
+    await world.stop()
   }, 60_000)
 
   it('K=2 over 4 workers: never more than 2 unavailable, never an inactive PG, every worker on v2, the wave done', async () => {

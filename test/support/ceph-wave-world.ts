@@ -19,6 +19,8 @@ export interface CephWaveWorldOptions {
   /** The most workers the wave may have unavailable at once (what the watch holds it to). */
   limit: number
   workload?: LiveClusterOptions['workload']
+  /** Awaited at each reboot before the machine goes down (LiveClusterOptions.atReboot). */
+  atReboot?: LiveClusterOptions['atReboot']
   /** Runs once the cluster exists, before it starts (listeners that must see every event). */
   beforeStart?: (world: CephWaveWorld) => void
 }
@@ -38,7 +40,7 @@ export class CephWaveWorld {
     const ceph = (this.ceph = new CephCluster({ hosts: o.workers, poolSize: o.pool.size, poolMinSize: o.pool.minSize, heartbeatGraceS: 6 }))
     await ceph.start()
     const session = (this.session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 }))
-    const live = (this.live = new LiveCluster({ workers: o.workers, images: o.images, ceph, ...(o.workload ? { workload: o.workload } : {}) }))
+    const live = (this.live = new LiveCluster({ workers: o.workers, images: o.images, ceph, ...(o.workload ? { workload: o.workload } : {}), ...(o.atReboot ? { atReboot: o.atReboot } : {}) }))
     this.logs = keepLogs(live)
     o.beforeStart?.(this)
     await live.start()
