@@ -1,10 +1,15 @@
-/** Who may have a boot assignment: a roster node, signing as itself, holding its slot at that term. */
+/**
+ * Who may have a boot assignment — a roster node, signing as itself, holding its slot at
+ * that term — and the grant: its boot script moves to the wave's target.
+ */
+import { HttpError } from '../../agent/http/index.js'
 import { verifyAssign } from '../../agent/protocol/assign-proof.js'
 import type { ErrorCode } from '../../agent/protocol/error-codes.js'
 import type { Keyring } from '../../agent/protocol/ports.js'
 import type { PersistedVote } from '../../agent/protocol/vote/vote-node.js'
 import type { ClusterState } from '../cluster-state.js'
 import { assignSigningText, type AssignLeaseRequest, type StoredWave } from './wave-api.js'
+import type { WaveCore } from './wave-core.js'
 import { ACTIVE } from './wave-store.js'
 
 export interface AssignInputs {
@@ -27,4 +32,31 @@ export function assignRefusal(w: StoredWave, r: AssignLeaseRequest, i: AssignInp
     return { code: 'no-lease', message: `the coordinator does not see ${r.node} holding slot ${r.slot} at term ${r.term} of wave ${w.id} (it sees ${sees}${s && s.forcedUpTo >= r.term ? `, force-released up to term ${s.forcedUpTo}` : ''}); retry once the grant has reached it` }
   }
   return undefined
+}
+
+/** The wave `r` may be granted from, or a 403 naming why not (audited once a minute per node and reason, logged). */
+export function checkAssignment(c: WaveCore, r: AssignLeaseRequest, remote: string | undefined): StoredWave {
+  const refuse = (code: ErrorCode, message: string): never => {
+    // Unauthenticated until the signature checks out: counted, one entry per node and reason a minute (cluster-state.ts auditRefusal).
+    c.state.auditRefusal('boot-assign', `${code}|${r.node}`, { node: r.node, ...(remote ? { remote } : {}), detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } }, 'boot-assign')
+    c.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
+    throw new HttpError(403, code, message)
+  }
+  const w = c.wave(r.wave)
+  if (!w) return refuse('unknown-wave', `no wave ${r.wave} on this coordinator`)
+  const why = assignRefusal(w, r, { state: c.state, keyring: c.keyring, snap: c.vote.snapshot() })
+  if (why) return refuse(why.code, why.message)
+  return w
+}
+
+/** Moves `r.node`'s boot script to `w`'s target (inside the service's lock), audited and noted on the node's progress. */
+export async function grantAssignment(c: WaveCore, w: StoredWave, r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
+  const by = `lease ${w.id}/${r.slot}/${r.term}`
+  if (c.state.nodeAssignments.get(r.node)?.image !== w.target) await c.state.assign({ node: r.node }, w.target, by)
+  await c.state.audit({ kind: 'boot-assign', node: r.node, image: w.target, remote, detail: { wave: w.id, slot: r.slot, term: r.term } })
+  const n = w.nodes[r.node]
+  if (n) n.assignedAt = c.clock.now()
+  await c.save(w)
+  c.log.info({ component: 'waves', node: r.node, wave: w.id, image: w.target }, 'boot assignment granted')
+  return { node: r.node, image: w.target, wave: w.id, slot: r.slot, term: r.term }
 }

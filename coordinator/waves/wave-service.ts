@@ -14,7 +14,7 @@
  *   wave-control-msg.ts  the signed control (schedule, alerts) and the alert source poll
  *   wave-watch.ts        node progress, completion, canary, stall
  *   wave-status.ts       the status the API answers
- *   wave-assign.ts       who may have a boot assignment
+ *   wave-assign.ts       who may have a boot assignment, and the grant
  *   wave-store.ts        level keys (wave!seq, wave!w<N>)
  *
  * Level keys beside those (and the coordinator's own, see state-store.ts):
@@ -30,14 +30,13 @@ import { loadPersistedVote, VoteRuntime, type MeshPort } from '../../agent/upgra
 import { WaveGate, type Hold, type WaveControlMsg } from '../../agent/protocol/wave-control.js'
 import type { ClusterState } from '../cluster-state.js'
 import { HttpError } from '../../agent/http/index.js'
-import type { ErrorCode } from '../../agent/protocol/error-codes.js'
 import type { ImageStore } from '../image-store.js'
 import { COORDINATOR_MESH_ID } from '../mesh-peer.js'
 import type { StateStore } from '../state-store.js'
 import { CoordinatorView, type MemberSource } from './coordinator-view.js'
 import { levelVoteStore, waveVoteKey } from './level-vote-store.js'
 import type { AssignLeaseRequest, DryRun, StoredWave, WaveCreate, WaveStatus } from './wave-api.js'
-import { assignRefusal } from './wave-assign.js'
+import { checkAssignment, grantAssignment } from './wave-assign.js'
 import { blockedCounts, startVerdict, unavailable, waveBlocks, type BlockCode, type NodeBlock } from './wave-blockers.js'
 import { ControlPublisher } from './wave-control-publisher.js'
 import type { WaveCore } from './wave-core.js'
@@ -119,10 +118,13 @@ export class WaveService {
       images: deps.images,
       clock: deps.clock,
       log: this.log,
+      keyring: deps.identity.keyring,
       view: this.view,
       vote: this.vote,
       voteRuntime: this.voteRuntime,
       find: (id) => this.find(id),
+      wave: (id) => this.waves.get(id),
+      save: (w) => this.save(w),
       refresh: (w) => this.refresh(w),
       settled: (w) => this.settled(w),
       active: () => this.active(),
@@ -236,26 +238,8 @@ export class WaveService {
   /** POST /v1/assign: a proven lease holder's boot script moves to the wave's target. */
   async assign(r: AssignLeaseRequest, remote: string | undefined): Promise<{ node: string; image: string; wave: string; slot: number; term: number }> {
     await this.voteRuntime.idle()
-    const refuse = async (code: ErrorCode, message: string): Promise<never> => {
-      // Unauthenticated until the signature checks out: counted, one entry per node and reason a minute (cluster-state.ts auditRefusal).
-      this.deps.state.auditRefusal('boot-assign', `${code}|${r.node}`, { node: r.node, ...(remote ? { remote } : {}), detail: { refused: code, wave: r.wave, slot: r.slot, term: r.term } }, 'boot-assign')
-      this.log.warn({ component: 'waves', node: r.node, wave: r.wave, slot: r.slot, term: r.term, code }, 'boot assignment refused')
-      throw new HttpError(403, code, message)
-    }
-    const w = this.waves.get(r.wave)
-    if (!w) return refuse('unknown-wave', `no wave ${r.wave} on this coordinator`)
-    const why = assignRefusal(w, r, { state: this.deps.state, keyring: this.deps.identity.keyring, snap: this.vote.snapshot() })
-    if (why) return refuse(why.code, why.message)
-    return this.exclusive(async () => {
-      const by = `lease ${w.id}/${r.slot}/${r.term}`
-      if (this.deps.state.nodeAssignments.get(r.node)?.image !== w.target) await this.deps.state.assign({ node: r.node }, w.target, by)
-      await this.deps.state.audit({ kind: 'boot-assign', node: r.node, image: w.target, remote, detail: { wave: w.id, slot: r.slot, term: r.term } })
-      const n = w.nodes[r.node]
-      if (n) n.assignedAt = this.deps.clock.now()
-      await this.save(w)
-      this.log.info({ component: 'waves', node: r.node, wave: w.id, image: w.target }, 'boot assignment granted')
-      return { node: r.node, image: w.target, wave: w.id, slot: r.slot, term: r.term }
-    })
+    const w = checkAssignment(this.core, r, remote)
+    return this.exclusive(() => grantAssignment(this.core, w, r, remote))
   }
 
   // ---- internals -------------------------------------------------------------------------
