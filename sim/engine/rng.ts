@@ -9,6 +9,7 @@
  * network model from reshuffling every node's protocol decisions.
  */
 import type { Rng } from '../../agent/protocol/ports.js'
+import { sample } from '../../agent/protocol/random.js'
 
 const TWO_POW_32 = 4294967296
 
@@ -97,15 +98,7 @@ export class SimRng implements Rng {
 
   /** Up to k distinct elements, in random order (partial Fisher–Yates on a copy). */
   sample<T>(items: readonly T[], k: number): T[] {
-    const a = items.slice()
-    const m = Math.min(k, a.length)
-    for (let i = 0; i < m; i++) {
-      const j = i + this.int(a.length - i)
-      const t = a[i]!
-      a[i] = a[j]!
-      a[j] = t
-    }
-    return a.slice(0, m)
+    return sample(items, k, this)
   }
 
   /** An independent stream derived from this one (consumes two outputs of this stream). */
