@@ -31,16 +31,19 @@ export function maybeRequest(vn: VoteCore): void {
     if (term > 0) return startCollection(vn, i, term, true)
   }
   if (vn.rec.relearning) return
-  const me = vn.viewPort.facts(vn.id)
-  if (!me || !me.available || me.image === w.target) return
-  const occ = occupancy(vn, -1)
-  if (admit(vn, occ, me)) return
+  // No slot free of promises and grants in our books: nothing to ask for. First, because it
+  // is the usual answer (every slot held) and costs nothing; the checks below read the view
+  // and ask Ceph, on every view change of every waiting node.
   const freeSlots: number[] = []
   for (let i = 0; i < vn.books.slots.length; i++) {
     const s = vn.books.slots[i]!
     if (s.promises.size === 0 && !s.grant) freeSlots.push(i)
   }
   if (freeSlots.length === 0) return
+  const me = vn.viewPort.facts(vn.id)
+  if (!me || !me.available || me.image === w.target) return
+  const occ = occupancy(vn, -1)
+  if (admit(vn, occ, me)) return
   // A slot whose last term named us leader comes first.
   let slot = freeSlots.find((i) => vn.books.slots[i]!.leader?.cand === vn.id)
   if (slot === undefined) {
