@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest'
 import { ok, skipped, type NodeObservations } from '../agent/health/observation.js'
 import { OK_ALONE_NO_ROUNDS, stopFactsOf, type OkAloneStreak } from '../agent/health/stop-observations.js'
 import { samples, snapshot } from '../agent/health/testdata/fixtures.js'
+import { MaxUnavailable } from '../agent/protocol/max-unavailable.js'
 import type { MemberView } from '../agent/protocol/mesh-types.js'
 import type { HealthSummary } from '../agent/protocol/node-record.js'
 import type { StopFacts } from '../agent/protocol/stop-facts.js'
@@ -44,7 +45,7 @@ describe('the start check on an agent\'s probe rounds: "not ok to stop alone" is
       const v = startVerdict(['node-a'], () => member(stop, WHY))
       expect(v.never).toEqual([]) // not a refusal
       // The wave starts and waits; the node says why, in its gate's words.
-      const blocks = waveBlocks({ target: 'v2', maxUnavailable: 1, roster: ['node-a'], retired: new Set(), holders: new Set(), member: () => member(stop, WHY), hold: { held: false, reason: undefined, halted: false } })
+      const blocks = waveBlocks({ target: 'v2', maxUnavailable: MaxUnavailable.parse(1), roster: ['node-a'], retired: new Set(), holders: new Set(), member: () => member(stop, WHY), hold: { held: false, reason: undefined, halted: false } })
       expect(blocks.get('node-a')).toEqual([{ code: 'gate', message: `pre-reboot gate: ${WHY[0]}`, permanent: false }])
     }
     // Ceph settles and says yes: the streak ends, nothing was ever refused.
