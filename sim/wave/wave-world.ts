@@ -467,6 +467,12 @@ export class WaveWorld {
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
   refresh(n: SimNode): void {
     if (n === this.coord) return
+    // Changes that turned visible before this one are logged first, whoever asked for the
+    // version since: otherwise a node changing again after its last change turned visible,
+    // with no version asked between, dropped that change from the log, and a vote's cached
+    // roster pass kept the older facts until the next change (the log depended on when the
+    // votes happened to look).
+    this.currentViewVersion()
     const f = this.computeFacts(n)
     const o = n.facts
     if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling && f.rebooted === o.rebooted) return
@@ -881,6 +887,7 @@ export class WaveWorld {
 
   partition(groups: string[][]): void {
     this.checker.trace(`FAULT partition: ${groups.map((g) => `[${g.length <= 6 ? g.join(',') : `${g.length} nodes`}]`).join(' | ')}`)
+    this.currentViewVersion()
     this.partitions.set(groups)
     this.bumpView(undefined)
     for (const n of this.order) this.refresh(n)
@@ -890,6 +897,7 @@ export class WaveWorld {
   healPartition(): void {
     if (!this.partitions.active) return
     this.checker.trace('partition heals')
+    this.currentViewVersion()
     this.partitions.heal()
     this.bumpView(undefined)
     this.schedulePoke()

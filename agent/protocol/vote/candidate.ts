@@ -15,6 +15,8 @@ import { countBetter } from './waiting-order.js'
 
 export function maybeRequest(vn: VoteCore): void {
   const w = vn.wave
+  const c = vn.cand.collecting
+  if (c?.reclaim) countReclaimVotes(vn, c)
   if (!w || vn.role !== 'node' || vn.cand.lease || vn.cand.collecting || vn.now < vn.cand.retryAt) return
   if (!vn.books.rosterKeys.has(vn.id) || vn.books.retired.has(vn.id)) return
   // While relearning, only a reclaim (once the quiet period is over and answers arrive).
@@ -29,16 +31,19 @@ export function maybeRequest(vn: VoteCore): void {
     if (term > 0) return startCollection(vn, i, term, true)
   }
   if (vn.rec.relearning) return
-  const me = vn.viewPort.facts(vn.id)
-  if (!me || !me.available || me.image === w.target) return
-  const occ = occupancy(vn, -1)
-  if (admit(vn, occ, me)) return
+  // No slot free of promises and grants in our books: nothing to ask for. First, because it
+  // is the usual answer (every slot held) and costs nothing; the checks below read the view
+  // and ask Ceph, on every view change of every waiting node.
   const freeSlots: number[] = []
   for (let i = 0; i < vn.books.slots.length; i++) {
     const s = vn.books.slots[i]!
     if (s.promises.size === 0 && !s.grant) freeSlots.push(i)
   }
   if (freeSlots.length === 0) return
+  const me = vn.viewPort.facts(vn.id)
+  if (!me || !me.available || me.image === w.target) return
+  const occ = occupancy(vn, -1)
+  if (admit(vn, occ, me)) return
   // A slot whose last term named us leader comes first.
   let slot = freeSlots.find((i) => vn.books.slots[i]!.leader?.cand === vn.id)
   if (slot === undefined) {
@@ -74,17 +79,16 @@ export function startCollection(vn: VoteCore, slot: number, term: number, reclai
   vn.log.debug({ component: 'vote', node: vn.id, slot, term, reclaim }, 'request')
   const c = vn.cand.collecting
   if (reclaim) {
-    // Votes we can count back from the promises the members described to us.
-    for (const v of vn.cand.reclaimVotes.get(`${slot}:${term}`) ?? []) {
-      if (v === COORD_MARK) c.coordVote = true
-      else if (vn.books.rosterKeys.has(v)) c.votes.add(v)
-      c.answered.add(v === COORD_MARK ? w.coord.id : v)
-    }
-    vn.cand.reclaimVotes.clear()
+    // Votes we can count back from the promises the members described to us: those in so
+    // far, and (countReclaimVotes) those still on their way.
+    countReclaimVotes(vn, c, false)
     vn.toSelf(req) // and our own
-    if (vn.cand.collecting !== c) return // won (or lost) without a message
-    for (const id of vn.books.rosterIds) if (!c.answered.has(id) && id !== vn.id) vn.send(id, req)
-    if (!c.answered.has(w.coord.id)) vn.send(w.coord.id, req)
+    // No request to the others yet. A reclaim starts at the first sync answer that names us
+    // (recovery.ts), while the rest of the answers, asked of every member at once, are still
+    // arriving: each own promise in them is a vote, counted as it comes. The first re-send
+    // (resendMs later) asks only those that have not answered by then — usually nobody is
+    // left to ask. Asking at once cost a request and a vote per member per lease: about a
+    // quarter of a wave's vote messages at N=200.
     return
   }
   vn.broadcast(req)
@@ -141,6 +145,25 @@ export function win(vn: VoteCore, c: Collection): void {
   // A reclaimed lease was announced when first won; the members that told us still hold it.
   if (!c.reclaim) vn.broadcast(vn.sign<GrantMsg>({ k: 'grant', wave: w.id, slot: c.slot, term: c.term, holder: vn.id, votes: c.votes.size }))
   vn.effects.push({ type: 'lease-acquired', lease: vn.cand.lease })
+}
+
+/**
+ * A reclaim counts the votes the members' sync answers carry (their own promise to us at
+ * this very (slot, term): recovery.ts onSync notes them in reclaimVotes), and wins once
+ * they, with our own, make a quorum. `decide`: false while the collection is being set up
+ * (our own vote comes next and settles it).
+ */
+export function countReclaimVotes(vn: VoteCore, c: Collection, decide = true): void {
+  const got = vn.cand.reclaimVotes
+  if (got.size === 0) return
+  const w = vn.wave!
+  for (const v of got.get(`${c.slot}:${c.term}`) ?? []) {
+    if (v === COORD_MARK) c.coordVote = true
+    else if (vn.books.rosterKeys.has(v)) c.votes.add(v)
+    c.answered.add(v === COORD_MARK ? w.coord.id : v)
+  }
+  got.clear()
+  if (decide && isQuorum(vn.books.rosterIds.length, c.votes.size, c.coordVote)) win(vn, c)
 }
 
 /** This collection cannot win: withdraw for good, naming the leader seen. */

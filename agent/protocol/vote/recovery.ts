@@ -73,8 +73,11 @@ export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
 export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
   if (m.to !== vn.id) return vn.drop(m.from, DropReason.stale, 'sync for another node')
   for (const r of m.retires) if (!vn.books.retired.has(r.node)) vn.inbox.fromPeer(m.from, r)
+  // Persisted only when the books change: of the many answers to one request, most repeat
+  // what the first ones taught (a full snapshot per answer was ~a quarter of all persists).
+  let changed = false
   for (const p of m.promises) {
-    learnPromise(vn, p.slot, p.term, p.cand)
+    if (learnPromise(vn, p.slot, p.term, p.cand)) changed = true
     // A member's own promise to us is its vote: a lease we forgot can be counted back.
     if (p.cand === vn.id && p.own) {
       const key = `${p.slot}:${p.term}`
@@ -85,7 +88,10 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
   }
   for (const t of m.terms ?? []) {
     const s = vn.books.slots[t.slot]
-    if (s) s.knownTerm = Math.max(s.knownTerm, t.term)
+    if (s && t.term > s.knownTerm) {
+      s.knownTerm = t.term
+      changed = true
+    }
   }
   for (const g of m.grants) {
     const s = vn.books.slots[g.slot]!
@@ -93,9 +99,10 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
     if (g.term > s.forcedUpTo && (!res || res.term < g.term) && (!s.grant || s.grant.term < g.term)) {
       s.grant = { term: g.term, holder: g.holder, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
       s.knownTerm = Math.max(s.knownTerm, g.term)
+      changed = true
     }
   }
-  vn.dirty = true
+  if (changed) vn.dirty = true
   const cu = vn.rec.catchUp
   if (cu && cu.nonces.has(m.nonce)) {
     cu.answers.add(m.from)
@@ -107,20 +114,23 @@ export function onSync(vn: VoteCore, m: SyncMsg, fromCoord: boolean): void {
   else r.answers.add(m.from)
   if (r.answers.size >= syncAnswersNeeded(vn.books.rosterIds.length, r.coordAnswered)) {
     vn.rec.relearning = undefined
+    vn.dirty = true // memoryWhole
     vn.count('recovered')
     vn.log.info({ component: 'vote', node: vn.id, answers: r.answers.size }, 'promises relearned; voting again')
   }
 }
 
-export function learnPromise(vn: VoteCore, slot: number, term: number, cand: string): void {
+/** True when it was news (a promise this node did not know of, or at a higher term). */
+export function learnPromise(vn: VoteCore, slot: number, term: number, cand: string): boolean {
   const s = vn.books.slots[slot]
-  if (!s || term <= s.forcedUpTo) return
+  if (!s || term <= s.forcedUpTo) return false
   const res = s.resolutions.get(cand)
-  if (res && res.term >= term) return
+  if (res && res.term >= term) return false
   const p = s.promises.get(cand)
-  if (p && p.term >= term) return
+  if (p && p.term >= term) return false
   s.promises.set(cand, { term, own: false, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs })
   s.knownTerm = Math.max(s.knownTerm, term)
+  return true
 }
 
 /**
