@@ -82,8 +82,8 @@ describe.skipIf(!cephInstalled)('K=2 waves on real Ceph (4 hosts, size 3 / min_s
   /** Starts a wave to `target` and waits until every worker is on it, released and uncordoned, and the coordinator says done. */
   async function runWave(target: string): Promise<{ id: string; t0: number; makespanMs: number; f: WaveFigures }> {
     // The previous wave's last node may have just come back: wait until every worker again
-    // publishes its gates passing (Ceph clean, each host ok to stop alone), or the start is
-    // refused as never-finishing on the stale "not ok to stop alone" facts of that moment.
+    // publishes its gates passing (Ceph clean), so that each wave's figures (makespan over
+    // ceil(N/K) cycles) measure the wave, not the previous one's recovery.
     await untilReadyForWave(live, 120_000)
     watch.reset()
     const t0 = Date.now()
