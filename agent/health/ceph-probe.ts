@@ -63,6 +63,20 @@ export function cephShare(pgs: CephPgBrief, osds: readonly number[]): CephShare 
   return { pgs: n, primaries }
 }
 
+/**
+ * Whether a decommissioned host's data has moved: every PG active+clean, and no PG with a
+ * replica in its acting set on `osds` (out OSDs keep no PGs once recovery is done). Pure.
+ */
+export function dataMovedVerdict(status: CephStatus, pgs: CephPgBrief, osds: readonly number[]): { pass: boolean; reasons: string[] } {
+  const reasons: string[] = []
+  const states = status.pgmap.pgs_by_state
+  const unclean = states.filter((p) => p.state_name !== 'active+clean').reduce((n, p) => n + p.count, 0)
+  if (unclean > 0) reasons.push(`${unclean} PGs not active+clean (${states.filter((p) => p.state_name !== 'active+clean').map((p) => `${p.count} ${p.state_name}`).join(', ')})`)
+  const left = cephShare(pgs, osds).pgs
+  if (left > 0) reasons.push(`${left} PGs still on osd.${osds.join(', osd.')}`)
+  return { pass: reasons.length === 0, reasons }
+}
+
 /** OSD ids under the CRUSH bucket `host` (walks nested buckets). Pure. */
 export function osdsUnder(tree: CephOsdTree, host: string): { known: boolean; osds: number[] } {
   const byId = new Map(tree.nodes.map((n) => [n.id, n]))
@@ -136,6 +150,20 @@ export class CephProbe implements Probe<CephSnapshot> {
     const detail = parseJsonWith(CephOkToStop, r.stdout, `ceph ${args.join(' ')}`)
     // Both must agree: a 0 exit with ok_to_stop false (or the reverse) is not an answer to trust.
     return { ok: r.code !== EBUSY && detail.ok_to_stop, detail }
+  }
+
+  /** Decommission: `ceph osd out` for every OSD under `host` (none: nothing to move). Returns the ids. */
+  async osdOut(host = this.host): Promise<number[]> {
+    const { known, osds } = osdsUnder(await this.tree(), host)
+    if (!known || osds.length === 0) return []
+    await this.cli.exec(['osd', 'out', ...osds.map(String)])
+    return osds
+  }
+
+  /** Decommission: has Ceph moved the data off `host`'s OSDs (dataMovedVerdict)? */
+  async dataMoved(host = this.host): Promise<{ pass: boolean; reasons: string[] }> {
+    const [status, tree, pgs] = await Promise.all([this.status(), this.tree(), this.pgBrief()])
+    return dataMovedVerdict(status, pgs, osdsUnder(tree, host).osds)
   }
 
   /** `ceph osd set-group noout HOST`: the host's OSDs are not marked out while it reboots. */

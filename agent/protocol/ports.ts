@@ -53,6 +53,8 @@ export interface Logger {
 /** Reboots the machine (production: a real reboot; sim: the node stops and boots again). */
 export interface Rebooter {
   reboot(reason: string): Promise<void>
+  /** Powers the machine off (a node verb's shutdown); absent: this rebooter cannot, and the step fails. */
+  powerOff?(reason: string): Promise<void>
 }
 
 /** A health probe (kubelet, Kubernetes node, Ceph). Must enforce its own timeout. */

@@ -9,6 +9,7 @@ import { hasTag, kindOf, SIGNED_KINDS, signAs, taggedBytes, verifyAs, VOTE_KINDS
 import { fakeKeyring } from './testing.js'
 import { signingBytes as voteBytes, type Unsigned, type VoteMessage } from './vote/vote-messages.js'
 import { controlBytes, scheduleBytes } from './wave-control.js'
+import { verbsBytes } from './node-verbs.js'
 
 const enc = new TextEncoder()
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
@@ -30,6 +31,7 @@ const encoders: Record<SignedKind, fc.Arbitrary<Uint8Array>> = {
   app: fc.record({ origin: str, seq: nat, topic: str, to: fc.option(str, { nil: undefined }), body: fc.uint8Array({ maxLength: 8 }) }).map((a) => appBytes(a as never)),
   control: fc.record({ wave: str, seq: nat, state: fc.constantFrom('running', 'paused', 'aborted', 'done'), nodeTimeoutMs: nat, alerts: fc.array(str, { maxLength: 2 }) }).map((m) => controlBytes(m as never)),
   'control-schedule': fc.record({ wave: str, seq: nat, notBefore: fc.option(nat, { nil: undefined }), settleMs: fc.option(nat, { nil: undefined }) }).map((r) => scheduleBytes({ wave: r.wave, seq: r.seq }, { ...(r.notBefore !== undefined ? { notBefore: r.notBefore } : {}), ...(r.settleMs !== undefined ? { settleMs: r.settleMs } : {}) } as never)),
+  'control-verbs': fc.record({ wave: str, seq: nat, node: fc.option(str, { nil: undefined }), held: fc.array(str, { maxLength: 2 }) }).map((r) => verbsBytes({ wave: r.wave, seq: r.seq }, { ...(r.node !== undefined ? { verb: { node: r.node, kind: 'reboot' as const } } : {}), held: r.held.map((node) => ({ node, kind: 'maintenance' as const })) })),
   assign: fc.record({ wave: str, slot: nat, term: nat, node: str }).map((r) => enc.encode(assignSigningText(r))),
   certificate: fc.dictionary(str, str, { maxKeys: 3 }).map((b) => certificateBytes('certificate', b)),
   roster: fc.dictionary(str, str, { maxKeys: 3 }).map((b) => certificateBytes('roster', b)),

@@ -60,6 +60,7 @@ export const SIGNED_KINDS = Object.freeze({
   app: { signer: 'node', tag: msgpackArray(6, 'app'), encoder: 'messages.ts appBytes' },
   control: { signer: 'coordinator', tag: msgpackArray(10, 'ctl', 1), encoder: 'wave-control.ts controlBytes' },
   'control-schedule': { signer: 'coordinator', tag: msgpackArray(8, 'ctl-sched', 1), encoder: 'wave-control.ts scheduleBytes' },
+  'control-verbs': { signer: 'coordinator', tag: msgpackArray(6, 'ctl-verbs', 1), encoder: 'node-verbs.ts verbsBytes' },
   assign: { signer: 'node', tag: text('shoal-assign1|'), encoder: 'assign-proof.ts assignSigningText' },
   certificate: { signer: 'cluster', tag: text('shoal/certificate/v1\n'), encoder: 'enroll/certificate.ts signingBytes' },
   roster: { signer: 'cluster', tag: text('shoal/roster/v1\n'), encoder: 'enroll/certificate.ts signingBytes' },

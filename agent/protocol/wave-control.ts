@@ -25,6 +25,7 @@ import { Bytes, keepUnknown, pack } from './frame.js'
 import type { MemberView } from './mesh-types.js'
 import type { Keyring } from './ports.js'
 import { signAs, verifyAs } from './signing.js'
+import { heldKind, NodeVerbs, verbImage, verbsBytes, type HeldKind, type VerbKind } from './node-verbs.js'
 import { currentOrNext, durationText, nextOpening, WindowRule, windowRuleText, windowsOpen } from './maintenance-window.js'
 
 export const WAVE_CONTROL_TOPIC = 'wave-ctl'
@@ -87,10 +88,13 @@ export const WaveControlMsg = keepUnknown(
     sched: WaveSchedule.optional(),
     /** The coordinator's signature over scheduleBytes (present exactly when `sched` is). */
     ssig: Bytes.optional(),
+    /** Node verbs (node-verbs.ts), additive: signed apart as `nvsig` over verbsBytes; older agents ignore both. */
+    nv: NodeVerbs.optional(),
+    nvsig: Bytes.optional(),
   }),
 )
 export type WaveControlMsg = z.infer<typeof WaveControlMsg>
-export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v' | 'ssig'>
+export type UnsignedControl = Omit<WaveControlMsg, 'sig' | 'k' | 'v' | 'ssig' | 'nvsig'>
 
 /** What `ssig` covers: the schedule bound to its message (wave, seq). */
 export function scheduleBytes(m: Pick<UnsignedControl, 'wave' | 'seq'>, s: WaveSchedule): Uint8Array {
@@ -103,8 +107,15 @@ export function controlBytes(m: UnsignedControl): Uint8Array {
 }
 
 export function signControl(m: UnsignedControl, keyring: Keyring): WaveControlMsg {
-  const { sched, ...rest } = m
-  return { k: 'ctl', v: 1, ...rest, sig: signAs('control', controlBytes(m), keyring), ...(sched ? { sched, ssig: signAs('control-schedule', scheduleBytes(m, sched), keyring) } : {}) }
+  const { sched, nv, ...rest } = m
+  return {
+    k: 'ctl',
+    v: 1,
+    ...rest,
+    sig: signAs('control', controlBytes(m), keyring),
+    ...(sched ? { sched, ssig: signAs('control-schedule', scheduleBytes(m, sched), keyring) } : {}),
+    ...(nv ? { nv, nvsig: signAs('control-verbs', verbsBytes(m, nv), keyring) } : {}),
+  }
 }
 
 /**
@@ -165,6 +176,8 @@ export class WaveGate {
   private overdue: { id: string; ms: number; what: string } | undefined
   /** The last roster node seen coming back available (the settle delay counts from it). */
   private lastBack: { id: string; at: number } | undefined
+  /** Waves whose verb this node has carried out (node-verbs.ts). */
+  private readonly verbsDone = new Set<string>()
   /** Dropped control messages by reason. */
   readonly counters: Record<string, number> = {}
 
@@ -181,6 +194,7 @@ export class WaveGate {
     if (!verifyAs('control', this.coordinatorKey, controlBytes(m), m.sig, this.keyring)) return this.count('bad-signature')
     if (this.control && (m.seq < this.control.seq || (m.seq === this.control.seq && m.wave === this.control.wave))) return 'dup'
     if (m.sched !== undefined && (!m.ssig || !verifyAs('control-schedule', this.coordinatorKey, scheduleBytes(m, m.sched), m.ssig, this.keyring))) return this.count('bad-schedule-signature')
+    if (m.nv !== undefined && (!m.nvsig || !verifyAs('control-verbs', this.coordinatorKey, verbsBytes(m, m.nv), m.nvsig, this.keyring))) return this.count('bad-verbs-signature')
     if (this.control?.wave !== m.wave) {
       this.unavailableSince.clear()
       this.failed = undefined
@@ -193,6 +207,30 @@ export class WaveGate {
 
   current(): WaveControlMsg | undefined {
     return this.control
+  }
+
+  /** The verb this running wave carries out, if it has one and it is not done here yet (node-verbs.ts). */
+  verb(): { node: string; kind: VerbKind; wave: string } | undefined {
+    const c = this.control
+    const v = c?.nv?.verb
+    if (!c || !v || c.state !== 'running' || this.verbsDone.has(c.wave)) return undefined
+    return { ...v, wave: c.wave }
+  }
+
+  /** This node has carried out the verb of `wave` (it released its slot): it is no longer its subject. */
+  verbDone(wave: string): void {
+    this.verbsDone.add(wave)
+  }
+
+  /** The image a view reports for `id`: the verb's marker while `id` is its pending subject, else its own. */
+  viewImage(id: string, image: string): string {
+    const v = this.verb()
+    return v && v.node === id ? verbImage(v.kind) : image
+  }
+
+  /** Whether the coordinator lists `id` as held (in maintenance, or shut down). */
+  held(id: string): HeldKind | undefined {
+    return heldKind(this.control?.nv, id)
   }
 
   /** Whether the wave may take `id` now (its schedule's `only`; none: every roster node). */
@@ -208,7 +246,8 @@ export class WaveGate {
     const timeout = this.control?.nodeTimeoutMs ?? Infinity
     const retired = new Set(this.control?.retired ?? [])
     for (const id of roster) {
-      if (retired.has(id)) {
+      // Written off, or held out of service on purpose (maintenance, shut down): not late.
+      if (retired.has(id) || heldKind(this.control?.nv, id)) {
         this.unavailableSince.delete(id)
         continue
       }

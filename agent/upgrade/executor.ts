@@ -9,6 +9,7 @@
  * cordon, drain, assign, the joint ok-to-stop right before the reboot, reboot; after it,
  * the post gate, uncordon, clear noout, release. Nothing here frees a lease on a timer.
  */
+import type { VerbKind } from '../protocol/node-verbs.js'
 import type { Phase } from '../protocol/node-record.js'
 import { silentLogger, type Clock, type Logger, type Rebooter } from '../protocol/ports.js'
 import {
@@ -50,6 +51,10 @@ export interface UpgradeSteps {
   /** Asks the coordinator, with the lease as proof, to boot this node on `target` next. */
   assign(lease: Lease, target: string): Promise<void>
   postGate(): Promise<GateVerdict>
+  /** Decommission: marks this host's OSDs out (`ceph osd out`). Absent: these steps cannot decommission (the step fails). */
+  osdOut?(): Promise<void>
+  /** Decommission: every PG active+clean and none left on this host's OSDs (their data moved). */
+  dataMoved?(): Promise<GateVerdict>
 }
 
 export type ExecutorPolicy = CyclePolicy
@@ -101,7 +106,7 @@ export class UpgradeExecutor {
    * Runs the cycle for a lease; a second call while one runs returns the same run.
    * `resume`: the cycle was under way before an agent restart (skip the pre-gate).
    */
-  onLease(lease: Lease, opts: { resume?: boolean } = {}): Promise<ExecutorOutcome> {
+  onLease(lease: Lease, opts: { resume?: boolean; verb?: VerbKind } = {}): Promise<ExecutorOutcome> {
     this.running ??= this.drive(lease, {
       type: 'lease',
       lease,
@@ -110,6 +115,7 @@ export class UpgradeExecutor {
       fence: this.d.fenceValid(lease),
       policy: this.policy,
       ...(opts.resume ? { resume: true } : {}),
+      ...(opts.verb ? { verb: opts.verb } : {}),
     }).finally(() => {
       this.running = undefined
     })
@@ -229,8 +235,18 @@ export class UpgradeExecutor {
           await s.assign(a.lease, a.target)
           return done()
         case 'reboot':
-          await this.d.rebooter.reboot(a.reason)
+          if (a.powerOff) {
+            if (!this.d.rebooter.powerOff) throw new Error('this rebooter cannot power the machine off')
+            await this.d.rebooter.powerOff(a.reason)
+          } else await this.d.rebooter.reboot(a.reason)
           return done()
+        case 'osd-out':
+          if (!s.osdOut) throw new Error('these upgrade steps cannot mark OSDs out (decommission)')
+          await s.osdOut()
+          return done()
+        case 'data-moved':
+          if (!s.dataMoved) throw new Error('these upgrade steps cannot tell whether Ceph moved the data (decommission)')
+          return done({ verdict: await s.dataMoved() })
         case 'uncordon':
           await s.uncordon()
           return done()

@@ -177,6 +177,21 @@ export class RealSteps implements UpgradeSteps {
     }
   }
 
+  async osdOut(): Promise<void> {
+    if (!this.o.ceph) return this.skipped('osd out')
+    const ids = await this.o.ceph.osdOut(this.o.host)
+    this.log.warn({ component: 'upgrade', node: this.o.host, osds: ids }, 'decommission: OSDs marked out')
+  }
+
+  async dataMoved(): Promise<GateVerdict> {
+    if (!this.o.ceph) return { pass: true, reasons: ['ceph: skipped'] }
+    try {
+      return await this.o.ceph.dataMoved(this.o.host)
+    } catch (err) {
+      return { pass: false, reasons: [`cannot tell whether Ceph moved the data, waiting: ${(err as Error).message}`] }
+    }
+  }
+
   private async gate(which: 'pre' | 'post'): Promise<GateVerdict> {
     try {
       const jointWith = which === 'pre' ? (this.o.jointWith?.() ?? []) : []
@@ -201,9 +216,19 @@ export class SystemRebooter implements Rebooter {
 
   reboot(reason: string): Promise<void> {
     this.log.warn({ component: 'upgrade', reason }, 'rebooting (reboot -f)')
+    return this.run('reboot')
+  }
+
+  /** A node verb's shutdown: `poweroff -f` (as the reboot: nothing to flush, already drained). */
+  powerOff(reason: string): Promise<void> {
+    this.log.warn({ component: 'upgrade', reason }, 'powering off (poweroff -f)')
+    return this.run('poweroff')
+  }
+
+  private run(cmd: 'reboot' | 'poweroff'): Promise<void> {
     return new Promise((resolve, reject) => {
-      execFile('reboot', ['-f'], { timeout: 30_000 }, (err, _out, stderr) => {
-        if (err) reject(new ShoalError('reboot', `reboot -f failed: ${stderr.trim() || err.message} (the agent must run as root)`, { cause: err }))
+      execFile(cmd, ['-f'], { timeout: 30_000 }, (err, _out, stderr) => {
+        if (err) reject(new ShoalError('reboot', `${cmd} -f failed: ${stderr.trim() || err.message} (the agent must run as root)`, { cause: err }))
         else resolve()
       })
     })
@@ -212,6 +237,8 @@ export class SystemRebooter implements Rebooter {
 
 /** The exit code a process-exit "reboot" ends with; the supervisor restarts the agent on its new image. */
 export const REBOOT_EXIT_CODE = 75
+/** The exit code a process-exit "power-off" ends with (a node verb's shutdown): the supervisor does not restart it. */
+export const POWEROFF_EXIT_CODE = 76
 
 /**
  * Live tests and the demo: the process exits with code 75 after `flushMs` (so the phase
@@ -227,9 +254,18 @@ export class ProcessExitRebooter implements Rebooter {
 
   reboot(reason: string): Promise<void> {
     this.log.warn({ component: 'upgrade', reason, code: REBOOT_EXIT_CODE }, 'rebooting (process exit)')
+    return this.exitSoon(REBOOT_EXIT_CODE)
+  }
+
+  powerOff(reason: string): Promise<void> {
+    this.log.warn({ component: 'upgrade', reason, code: POWEROFF_EXIT_CODE }, 'powering off (process exit)')
+    return this.exitSoon(POWEROFF_EXIT_CODE)
+  }
+
+  private exitSoon(code: number): Promise<void> {
     return new Promise((resolve) => {
       setTimeout(() => {
-        this.exit(REBOOT_EXIT_CODE)
+        this.exit(code)
         resolve()
       }, this.flushMs)
     })

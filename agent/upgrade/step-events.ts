@@ -77,5 +77,15 @@ export function rebooterWithEvents(rebooter: Rebooter, rec: KubeEventRecorder, c
       clearTimeout(timer)
       return rebooter.reboot(reason)
     },
+    ...(rebooter.powerOff
+      ? {
+          async powerOff(reason: string) {
+            let timer: NodeJS.Timeout | undefined
+            await Promise.race([rec.event('Normal', 'ShoalPowerOff', `Powering off (node verb shutdown): ${reason}`), new Promise<void>((r) => (timer = setTimeout(r, REBOOT_EVENT_WAIT_MS)))])
+            clearTimeout(timer)
+            return rebooter.powerOff!(reason)
+          },
+        }
+      : {}),
   }
 }

@@ -46,6 +46,8 @@ const FENCE_NAME: Record<CycleStepName, string> = {
   'post-gate': 'verify',
   uncordon: 'uncordon',
   'clear-noout': 'clear-noout',
+  'osd-out': 'osd-out',
+  'data-moved': 'data-moved',
 }
 
 export function cycleMark(lease: Lease): string {
@@ -104,6 +106,7 @@ class Cycle {
   private startLease(i: Extract<CycleInput, { type: 'lease' }>): void {
     if (this.run) return // one run at a time: the driver hands a second lease to the running one
     const r = this.begin('lease', i.lease, i.target, undefined, i.policy)
+    if (i.verb) r.verb = i.verb
     if (i.target === undefined) return this.fail('no wave target known for this lease')
     if (i.image === i.target) {
       r.afterBoot = true
@@ -162,7 +165,7 @@ class Cycle {
         return this.act({ step: 'drain', deadlineMs: r.policy.drainDeadlineMs, force: false }, fence)
       case 'drain': {
         const d = i.drain ?? { ok: true, blocking: [] }
-        if (d.ok || r.forced) return this.act({ step: 'assign', lease: r.lease!, target: r.target! }, fence)
+        if (d.ok || r.forced) return this.afterDrain(fence)
         if (r.policy.drainPolicy === 'halt') return this.fail(`drain blocked at the deadline by ${d.blocking.join(', ')}`)
         r.forced = true
         this.note('drain --force', `forcing past ${d.blocking.join(', ')}`)
@@ -170,11 +173,25 @@ class Cycle {
       }
       case 'assign':
         return this.act({ step: 'joint-check' }, fence)
+      case 'osd-out':
+        return this.act({ step: 'data-moved' }, fence)
+      case 'data-moved':
+        if (!verdict.pass) return this.wait('data-moved', `decommission: waiting for Ceph to move the data off this host's OSDs: ${verdict.reasons.join('; ')}`, 'draining')
+        r.waitingWhy = undefined
+        return this.leave(fence)
       case 'joint-check':
         if (!verdict.pass) return this.wait('joint-check', `waiting: not safe to stop jointly with the nodes down or holding a slot: ${verdict.reasons.join('; ')}`, 'draining')
         r.waitingWhy = undefined
         if (!this.fenceOk(fence, 'reboot')) return
         this.phase('rebooting')
+        if (r.verb === 'shutdown') {
+          this.note('power-off', `node verb shutdown (wave ${r.lease!.wave})`)
+          return this.act({ step: 'reboot', reason: `node verb shutdown ${r.lease!.wave}: slot ${r.lease!.slot} term ${r.lease!.term}, powering off`, powerOff: true }, fence)
+        }
+        if (r.verb === 'reboot') {
+          this.note('reboot', `node verb reboot (wave ${r.lease!.wave}), same image`)
+          return this.act({ step: 'reboot', reason: `node verb reboot ${r.lease!.wave}: slot ${r.lease!.slot} term ${r.lease!.term}` }, fence)
+        }
         this.note('reboot', `onto ${r.target}`)
         return this.act({ step: 'reboot', reason: `upgrade wave ${r.lease!.wave}: slot ${r.lease!.slot} term ${r.lease!.term}, onto ${r.target}` }, fence)
       case 'reboot':
@@ -209,6 +226,51 @@ class Cycle {
     if (at >= r.retryAt) return // a try is already due by then
     r.retryAt = at
     this.effects.push({ type: 'wake', at })
+  }
+
+  /**
+   * Drained. An upgrade asks for its image (assign) before the joint check; a node verb
+   * keeps its image: reboot and shutdown go to the joint check, maintenance holds,
+   * decommission marks its OSDs out.
+   */
+  private afterDrain(fence: boolean): void {
+    const r = this.run!
+    switch (r.verb) {
+      case undefined:
+        return this.act({ step: 'assign', lease: r.lease!, target: r.target! }, fence)
+      case 'reboot':
+      case 'shutdown':
+        return this.act({ step: 'joint-check' }, fence)
+      case 'decommission':
+        return this.act({ step: 'osd-out' }, fence)
+      case 'maintenance':
+        return this.hold(fence)
+    }
+  }
+
+  /**
+   * Maintenance: drained, cordoned, noout set — and stays so. The slot is released (its
+   * wave is only the verb), but the node stays phase `draining`, so every view counts it
+   * unavailable against K until the operator ends the maintenance (the agent then finishes
+   * the cycle as a leftover: post gate, uncordon, clear noout, ready).
+   */
+  private hold(fence: boolean): void {
+    const r = this.run!
+    if (!this.fenceOk(fence, 'drain', 'hold')) return
+    this.phase('draining', `in maintenance (wave ${r.lease!.wave}): drained and held until maintenance is turned off`)
+    this.effects.push({ type: 'release', lease: r.lease! })
+    this.note('maintenance', 'drained and held; the slot released, the node counts unavailable')
+    this.end('held')
+  }
+
+  /** Decommission: the data has moved; the node leaves (phase `leaving`, unavailable for good) and frees its slot. */
+  private leave(fence: boolean): void {
+    const r = this.run!
+    if (!this.fenceOk(fence, 'data-moved', 'leave')) return
+    this.phase('leaving', `decommissioned (wave ${r.lease!.wave}): drained, OSDs out, data moved`)
+    this.effects.push({ type: 'release', lease: r.lease! })
+    this.note('decommission', 'OSDs out and every PG active+clean without them')
+    this.end('decommissioned')
   }
 
   private startDraining(fence: boolean): void {
@@ -342,6 +404,6 @@ class Cycle {
   }
 }
 
-function isGate(step: CycleStepName): step is 'pre-gate' | 'joint-check' | 'post-gate' {
-  return step === 'pre-gate' || step === 'joint-check' || step === 'post-gate'
+function isGate(step: CycleStepName): step is 'pre-gate' | 'joint-check' | 'post-gate' | 'data-moved' {
+  return step === 'pre-gate' || step === 'joint-check' || step === 'post-gate' || step === 'data-moved'
 }

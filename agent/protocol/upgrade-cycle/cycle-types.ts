@@ -5,6 +5,7 @@
 import type { Phase } from '../node-record.js'
 import type { Lease } from '../vote/index.js'
 import type { CyclePolicy } from './cycle-policy.js'
+import type { VerbKind } from '../node-verbs.js'
 
 /** A gate's answer: pass, or why not (what an operator reads). */
 export interface GateVerdict {
@@ -30,14 +31,20 @@ export type CycleAction =
   | { step: 'assign'; lease: Lease; target: string }
   /** The joint ok-to-stop question again, right before the reboot (after the drain). */
   | { step: 'joint-check' }
-  | { step: 'reboot'; reason: string }
+  /** `powerOff`: a node verb's shutdown — the machine stays off until someone powers it on. */
+  | { step: 'reboot'; reason: string; powerOff?: boolean }
+  /** Decommission: mark this host's OSDs out (Ceph starts moving their data elsewhere). */
+  | { step: 'osd-out' }
+  /** Decommission: has Ceph moved the data (every PG active+clean, none left on this host's OSDs)? A gate, polled. */
+  | { step: 'data-moved' }
   | { step: 'post-gate' }
   | { step: 'uncordon' }
   | { step: 'clear-noout' }
 
 export type CycleStepName = CycleAction['step']
 
-export type CycleOutcome = 'rebooting' | 'released' | 'finished' | 'failed' | 'fenced'
+/** `held`: a maintenance verb drained the node and released its slot; it stays unavailable. `decommissioned`: its data moved off, it left. */
+export type CycleOutcome = 'rebooting' | 'released' | 'finished' | 'failed' | 'fenced' | 'held' | 'decommissioned'
 
 export type CycleInput =
   /**
@@ -45,7 +52,7 @@ export type CycleInput =
    * `resume`: this cycle was already under way (an agent restart with the lease read back
    * from its Store): skip the pre-gate, set noout, cordon and drain again (idempotent).
    */
-  | { type: 'lease'; lease: Lease; target: string | undefined; image: string; fence: boolean; policy: CyclePolicy; resume?: boolean }
+  | { type: 'lease'; lease: Lease; target: string | undefined; image: string; fence: boolean; policy: CyclePolicy; resume?: boolean; verb?: VerbKind }
   /** This node booted cordoned for cycle `mark`, whose lease is gone: finish it (no release). */
   | { type: 'leftover'; mark: string; policy: CyclePolicy }
   /**
@@ -76,6 +83,8 @@ export type CycleEffect =
 
 export interface CycleRun {
   kind: 'lease' | 'leftover'
+  /** The node verb this lease carries out (node-verbs.ts); undefined: an upgrade. */
+  verb?: VerbKind
   lease: Lease | undefined
   target: string | undefined
   /** The leftover cycle's mark. */
