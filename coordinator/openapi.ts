@@ -15,12 +15,14 @@ import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, J
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { BackupHeader, BackupLine, BackupTrailer } from './state-backup.js'
 import { Assignment, AuditEntry } from './state-store.js'
+import { MaintenanceRequest, NodeVerbAnswer, NodeVerbRequest, HeldNode } from './waves/node-verbs.js'
 import { AssignLeaseRequest, DryRun, ForceReleaseRequest, WaveCreate, WaveId, WaveStatus } from './waves/wave-api.js'
 
 const error = (description: string) => ({ description, schema: ErrorBody })
 const text = textResponse
 const unauthorized = error('Missing or wrong admin token')
 const macQuery = { mac: { in: 'query' as const, description: 'the MAC that asks, aa:bb:cc:dd:ee:ff', schema: Mac, required: true } }
+const nodeParam = { id: { in: 'path' as const, description: 'node id', schema: NodeId } }
 const waveParam = { id: { in: 'path' as const, description: 'wave id, or "current" for the newest', schema: WaveId } }
 const Health = z.object({ ok: z.literal(true), version: z.string(), protocol: z.number().int() }).strict()
 const Lease = z.object({ wave: z.string(), node: z.string(), slot: z.number().int(), term: z.number().int() }).strict()
@@ -106,6 +108,28 @@ export const coordinatorRoutes: Route[] = [
     body: { schema: ForceReleaseRequest },
     responses: { 200: { description: 'Released', schema: Lease }, 400: error('Bad body'), 401: unauthorized, 404: error('No such wave, or the node holds no slot in it') },
   },
+  // --- node verbs (admin; docs/node-verbs.md)
+  { method: 'get', path: '/v1/nodes/held', summary: 'Nodes held out of service by a node verb (maintenance, shut down)', admin: true, responses: { 200: { description: 'Held nodes', schema: z.object({ held: z.array(HeldNode) }) }, 401: unauthorized } },
+  {
+    method: 'post',
+    path: '/v1/nodes/{id}/maintenance',
+    summary: 'Maintenance on (a slot through the vote: noout, cordon, drain, then held) or off (post gate, uncordon, noout cleared)',
+    admin: true,
+    params: nodeParam,
+    body: { schema: MaintenanceRequest },
+    responses: { 201: { description: 'Maintenance verb started', schema: NodeVerbAnswer }, 200: { description: 'Maintenance ended', schema: NodeVerbAnswer }, 400: error('Bad body or node id'), 401: unauthorized, 404: error('Node not enrolled'), 409: error('A wave or verb is active, or the node is (not) in maintenance') },
+  },
+  ...(['reboot', 'shutdown', 'decommission'] as const).map(
+    (verb): Route => ({
+      method: 'post',
+      path: `/v1/nodes/{id}/${verb}`,
+      summary: { reboot: 'One safe reboot through the vote (same image)', shutdown: 'Power the node off safely; it counts as unavailable until it is back', decommission: 'Drain, mark its OSDs out, wait until Ceph moved its data, remove it from the roster' }[verb],
+      admin: true,
+      params: nodeParam,
+      body: { schema: NodeVerbRequest },
+      responses: { 201: { description: 'Verb started (a one-node wave)', schema: NodeVerbAnswer }, 400: error('Bad body or node id'), 401: unauthorized, 404: error('Node not enrolled'), 409: error('A wave or verb is active, or the node is held') },
+    }),
+  ),
   // --- admin
   { method: 'get', path: '/v1/admin/nodes', summary: 'Enrolled nodes', admin: true, responses: { 200: { description: 'Nodes', schema: z.object({ nodes: z.array(AdminNode) }) }, 401: unauthorized } },
   { method: 'get', path: '/v1/admin/pending', summary: 'Enrollments waiting for approval', admin: true, responses: { 200: { description: 'Pending', schema: z.object({ pending: z.array(AdminPending) }) }, 401: unauthorized } },

@@ -105,13 +105,16 @@ export class UpgradeExecutor {
   /**
    * Runs the cycle for a lease; a second call while one runs returns the same run.
    * `resume`: the cycle was under way before an agent restart (skip the pre-gate).
+   * `verb`: a node verb's cycle (node-verbs.ts), with `image` standing for this node's image
+   * (the verb's marker before its reboot, the target after it).
    */
-  onLease(lease: Lease, opts: { resume?: boolean; verb?: VerbKind } = {}): Promise<ExecutorOutcome> {
+  onLease(lease: Lease, opts: { resume?: boolean; verb?: VerbKind; image?: string } = {}): Promise<ExecutorOutcome> {
     this.running ??= this.drive(lease, {
       type: 'lease',
       lease,
       target: this.d.target(),
-      image: this.d.image(),
+      // A node verb's cycle judges "before or after the reboot" by the image it is given (node-verbs.ts).
+      image: opts.image ?? this.d.image(),
       fence: this.d.fenceValid(lease),
       policy: this.policy,
       ...(opts.resume ? { resume: true } : {}),

@@ -75,7 +75,8 @@ export class MeshClusterView implements ClusterView {
     const available = isAvailable(a)
     return {
       id,
-      image: r.image,
+      // The pending subject of a node verb is "not on the target yet" (node-verbs.ts): its one candidate.
+      image: this.gate ? this.gate.viewImage(id, r.image) : r.image,
       domain: r.domain,
       available,
       healthy: available && r.health.gates?.post === true,

@@ -28,6 +28,7 @@ import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
 import { WAITING_CONDITION, WaveGate } from '../protocol/wave-control.js'
+import { MAINTENANCE_CONDITION, verbImage } from '../protocol/node-verbs.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
@@ -106,6 +107,13 @@ export interface UpgradeStatus {
   counters: Record<string, number>
 }
 
+/**
+ * Longest wait, at a boot that finds a cycle mark, for the coordinator's control message
+ * before the leftover cycle is finished: a node in maintenance must learn it is still held
+ * (the control is re-broadcast every 3 s) rather than uncordon itself. 30 s.
+ */
+const CONTROL_WAIT_MS = 30_000
+
 /** Longest wait for a first live peer before the vote starts anyway. 60 s: a mesh join takes seconds. */
 const JOIN_WAIT_MS = 60_000
 
@@ -175,6 +183,8 @@ export class UpgradeAgent {
   /** The joint set the running gate round asks with, and the one the last finished round asked with. */
   private roundJoint: string[] = []
   private lastJointKey = ''
+  /** In maintenance (a node verb): drained and held, phase draining, until the coordinator no longer lists it as held. */
+  private maintenance: { since: number } | undefined
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
@@ -367,11 +377,30 @@ export class UpgradeAgent {
     return { reasons, never }
   }
 
+  /**
+   * The executor's options for a node verb's lease (node-verbs.ts), undefined for an
+   * upgrade. A node carrying this lease's cycle mark has been through the verb's cycle
+   * before this process started: after a reboot or power-off that means the machine went
+   * down and came back (the cycle goes on at its post gate); for maintenance and
+   * decommission, which do not reboot, it is a resume (noout, cordon, drain again).
+   */
+  private async verbLease(lease: Lease): Promise<{ verb: NonNullable<ReturnType<WaveGate['verb']>>['kind']; image: string; resume: boolean } | undefined> {
+    const v = this.gate.verb()
+    const target = this.vote?.currentWave()?.target
+    if (!v || v.node !== this.o.nodeId || v.wave !== lease.wave || target === undefined) return undefined
+    const marked = (await this.steps.leftoverCycle().catch(() => undefined)) === cycleMark(lease)
+    if (marked && (v.kind === 'reboot' || v.kind === 'shutdown')) return { verb: v.kind, image: target, resume: false }
+    return { verb: v.kind, image: verbImage(v.kind), resume: marked }
+  }
+
   private async onLease(lease: Lease): Promise<void> {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      out = await this.executor.onLease(lease, { resume: await this.resumes(lease) })
+      const verb = await this.verbLease(lease)
+      out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
+      if (verb && (out === 'released' || out === 'held' || out === 'decommissioned')) this.gate.verbDone(lease.wave)
+      if (out === 'held') this.maintenance = { since: this.o.clock.now() }
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).
@@ -489,6 +518,33 @@ export class UpgradeAgent {
     if (!this.vote) this.maybeStartVote()
     this.runtime?.input({ type: 'view-changed' })
     this.maybeReady()
+    this.maybeEndMaintenance()
+  }
+
+  /**
+   * Maintenance ends when the coordinator's control message no longer lists this node as
+   * held: the cycle is finished as a leftover (post gate, uncordon, clear noout, ready).
+   * Ending it needs no slot: it only makes the node more available.
+   */
+  private maybeEndMaintenance(): void {
+    if (!this.maintenance || this.closed || !this.gate.current() || this.gate.held(this.o.nodeId) === 'maintenance') return
+    this.maintenance = undefined
+    this.log.info({ component: 'upgrade', node: this.o.nodeId }, 'maintenance ended: finishing its cycle (post gate, uncordon, noout)')
+    void this.steps.leftoverCycle().then(
+      (mark) => {
+        if (mark === undefined) return this.setPhase('ready')
+        void this.executor.finishLeftover(mark).then((out) => {
+          this.log.info({ component: 'upgrade', node: this.o.nodeId, cycle: mark, outcome: out }, 'maintenance cycle finished')
+          this.kick()
+        })
+      },
+      (err: Error) => {
+        // Unknown (Kubernetes unreachable): still held; asked again next round.
+        this.maintenance = { since: this.o.clock.now() }
+        this.count('leftover-check-errors')
+        this.log.warn({ component: 'upgrade', node: this.o.nodeId, err: err.message }, 'could not read the cycle mark to end maintenance; staying held')
+      },
+    )
   }
 
   /**
@@ -510,9 +566,22 @@ export class UpgradeAgent {
             this.leftover = 'unchecked'
             return
           }
+          if (this.closed || this.phase !== 'joining') {
+            this.leftover = 'done'
+            return
+          }
+          if (mark !== undefined && !this.gate.current() && this.o.clock.now() - this.bootAt < CONTROL_WAIT_MS) {
+            // Cordoned by a cycle, and no word from the coordinator yet: it may say this node is held.
+            this.leftover = 'unchecked'
+            return
+          }
           this.leftover = 'done'
-          if (this.closed || this.phase !== 'joining') return
           if (mark === undefined) return this.setPhase('ready')
+          if (this.gate.held(this.o.nodeId) === 'maintenance') {
+            // Still in maintenance (an agent restart, or a reboot, while held): stay drained and held.
+            this.maintenance = { since: this.o.clock.now() }
+            return this.setPhase('draining', `in maintenance (cycle ${mark}): drained and held until maintenance is turned off`)
+          }
           void this.executor.finishLeftover(mark).then((out) => {
             this.log.info({ component: 'upgrade', node: this.o.nodeId, cycle: mark, outcome: out }, 'leftover cycle step done')
             this.kick()
@@ -572,6 +641,8 @@ export class UpgradeAgent {
     const conditions: HealthCondition[] = [...this.summary.conditions]
     if (this.phase === 'failed' && this.reason) {
       conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
+    } else if (this.maintenance && this.reason) {
+      conditions.unshift({ id: MAINTENANCE_CONDITION, severity: 'info', since: this.maintenance.since, message: this.reason.slice(0, 256), source: 'upgrade' })
     } else if (this.reason) {
       // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
       conditions.unshift({ id: WAITING_CONDITION, severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })

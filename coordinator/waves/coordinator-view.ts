@@ -70,7 +70,7 @@ export class CoordinatorView implements ClusterView {
     if (!m || !r) return undefined
     return {
       id,
-      image: r.image,
+      image: this.viewImage?.(id, r.image) ?? r.image,
       domain: r.domain,
       available: isAvailable(memberAvailability(m)),
       healthy: r.health.status === 'ok',
@@ -96,4 +96,7 @@ export class CoordinatorView implements ClusterView {
 
   /** Whether the wave may take `id` now (its selection or canary); set by the wave service. */
   selected: ((id: string) => boolean) | undefined
+
+  /** The image the vote sees for `id` (a node verb's pending subject: its marker, node-verbs.ts); set by the wave service. */
+  viewImage: ((id: string, image: string) => string) | undefined
 }

@@ -21,6 +21,7 @@ import { SignatureHex } from '../../agent/protocol/enroll/index.js'
 import { ImageVersion, RecordImage } from '../../agent/protocol/image-version.js'
 import { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
 import { BLOCK_CODES } from './wave-blockers.js'
+import { StoredVerb } from './node-verbs.js'
 
 export const waveRoutes = {
   waves: '/v1/waves',
@@ -188,6 +189,8 @@ export const StoredWave = z
     forced: z.boolean().optional(),
     /** Halted by the coordinator because nothing moved for stallTimeoutMs (cleared by resume). */
     halt: z.object({ at: z.number(), reason: z.string() }).strict().optional(),
+    /** A node verb's one-node wave (node-verbs.ts): which node, what for. */
+    verb: StoredVerb.optional(),
     nodes: z.record(z.string(), z.object({ state: NodeWaveState, since: z.number(), reason: z.string().optional(), assignedAt: z.number().optional(), doneAt: z.number().optional() }).strict()),
   })
   .strict()

@@ -3,6 +3,7 @@
  * firing alerts that hold it back, read from the wave's Alertmanager.
  */
 import type { Keyring } from '../../agent/protocol/ports.js'
+import type { HeldKind, NodeVerbs } from '../../agent/protocol/node-verbs.js'
 import { alertBlocks, alertLabels, parseAlertSelector } from '../../agent/protocol/alert-matchers.js'
 import { parseWindowRule } from '../../agent/protocol/maintenance-window.js'
 import { legacyWindow, signControl, type WaveControlMsg, type WaveSchedule } from '../../agent/protocol/wave-control.js'
@@ -26,12 +27,15 @@ export interface ControlInputs {
   alerts: readonly string[]
   retired: readonly string[]
   keyring: Keyring
+  /** Nodes held out of service (maintenance, shut down): listed for the agents, and never a reason to halt. */
+  held?: readonly { node: string; kind: HeldKind }[]
 }
 
 /** The wave's control message, signed. */
 export function controlFor(w: StoredWave, i: ControlInputs): WaveControlMsg {
   const seq = Math.max(i.now, (i.prev?.seq ?? 0) + 1)
   const sched = waveSchedule(w)
+  const verbs: NodeVerbs | undefined = w.verb || i.held?.length ? { ...(w.verb && w.state === 'running' ? { verb: { node: w.verb.node, kind: w.verb.kind } } : {}), held: (i.held ?? []).map((h) => ({ node: h.node, kind: h.kind })) } : undefined
   // Agents that predate the schedule judge by a daily UTC window: today's, re-signed as days pass (tick).
   const legacy = sched ? legacyWindow(sched, i.now) : undefined
   return signControl(
@@ -45,7 +49,9 @@ export function controlFor(w: StoredWave, i: ControlInputs): WaveControlMsg {
       ...(sched ? { sched } : {}),
       alerts: w.alertSource ? i.alerts.slice(0, 16) : [],
       drainPolicy: w.drainPolicy,
-      retired: [...i.retired],
+      // Held nodes ride in `retired` too: an agent that predates node verbs then does not halt on them.
+      retired: [...new Set([...i.retired, ...(i.held ?? []).map((h) => h.node)])],
+      ...(verbs ? { nv: verbs } : {}),
     },
     i.keyring,
   )

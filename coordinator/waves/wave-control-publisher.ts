@@ -6,6 +6,7 @@
  */
 import { pack } from '../../agent/protocol/frame.js'
 import type { Clock, Keyring } from '../../agent/protocol/ports.js'
+import type { HeldKind } from '../../agent/protocol/node-verbs.js'
 import type { VoteNode } from '../../agent/protocol/vote/vote-node.js'
 import { encodeVoteMessage } from '../../agent/protocol/vote/vote-codec.js'
 import { VOTE_TOPIC } from '../../agent/protocol/vote/vote-messages.js'
@@ -25,6 +26,8 @@ export interface ControlPublisherDeps {
   vote: Pick<VoteNode, 'currentWave' | 'snapshot'>
   /** The control message is re-broadcast this often. */
   everyMs: number
+  /** Nodes held out of service by a node verb (node-verbs.ts): signed into every control. */
+  held?: () => readonly { node: string; kind: HeldKind }[]
 }
 
 export class ControlPublisher {
@@ -41,7 +44,7 @@ export class ControlPublisher {
 
   /** Signs the control `w` now means (the gate takes it at once), without sending it. */
   sign(w: StoredWave): void {
-    this.control = controlFor(w, { prev: this.control, now: this.deps.clock.now(), alerts: this.alerts, retired: [...new Set(this.deps.vote.snapshot().retired)], keyring: this.deps.keyring })
+    this.control = controlFor(w, { prev: this.control, now: this.deps.clock.now(), alerts: this.alerts, retired: [...new Set(this.deps.vote.snapshot().retired)], keyring: this.deps.keyring, held: this.deps.held?.() ?? [] })
     this.deps.gate.onControl(this.control)
   }
 

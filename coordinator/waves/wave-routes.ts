@@ -6,6 +6,8 @@ import type { ClusterState } from '../cluster-state.js'
 import { bearer, HttpError, readJson, sendJson, validate, type Exchange, type Router } from '../../agent/http/index.js'
 import { AssignLeaseRequest, ForceReleaseRequest, WaveCreate, waveRoutes } from './wave-api.js'
 import type { WaveService } from './wave-service.js'
+import { MaintenanceRequest, NodeVerbRequest, nodeVerbRoutes } from './node-verbs.js'
+import { NodeId } from '../../agent/protocol/node-record.js'
 
 export interface WaveRouteContext {
   waves: WaveService
@@ -60,6 +62,29 @@ export function addWaveRoutes(router: Router<Exchange>, ctx: WaveRouteContext): 
       `${waveRoutes.waves}/:id/:op`,
       (_x, p) => {
         throw new HttpError(404, 'not-found', `no wave operation "${p.op}" (pause, resume, abort, rollback, force-release)`)
+      },
+      admin,
+    )
+    .on(['GET'], nodeVerbRoutes.held, ({ req, res }) => {
+      req.resume()
+      sendJson(res, 200, { held: ctx.waves.heldNodes() })
+    }, admin)
+    .on(
+      ['POST'],
+      `${nodeVerbRoutes.nodes}/:id/:verb`,
+      async (x, p) => {
+        const node = decodeURIComponent(p.id!)
+        if (!NodeId.safeParse(node).success) throw new HttpError(400, 'bad-node-id', `"${node}" is not a node id (letters, digits, . _ - only)`)
+        const verb = p.verb!
+        const raw = await readJson(x.req, ctx.maxBodyBytes)
+        if (verb === 'maintenance') {
+          const body = validate(MaintenanceRequest, raw, 'maintenance')
+          if (!body.on) return sendJson(x.res, 200, await ctx.waves.maintenanceOff(node, by(x)))
+          return sendJson(x.res, 201, await ctx.waves.nodeVerb(node, 'maintenance', by(x), body.maxUnavailable))
+        }
+        if (verb !== 'reboot' && verb !== 'shutdown' && verb !== 'decommission') throw new HttpError(404, 'not-found', `no node verb "${verb}" (maintenance, reboot, shutdown, decommission)`)
+        const body = validate(NodeVerbRequest, raw, verb)
+        sendJson(x.res, 201, await ctx.waves.nodeVerb(node, verb, by(x), body.maxUnavailable))
       },
       admin,
     )

@@ -41,11 +41,14 @@ import { blockedCounts, startVerdict, unavailable, waveBlocks, type BlockCode, t
 import { ControlPublisher } from './wave-control-publisher.js'
 import type { WaveCore } from './wave-core.js'
 import { newStoredWave } from './wave-create.js'
-import { candidates, dryRun } from './wave-dry-run.js'
+import { candidates, dryRun, fixRoster } from './wave-dry-run.js'
 import { StallClock } from './wave-stall-clock.js'
 import { abortWave, createWave, forceReleaseSlot, pauseWave, resumeWave, rollbackWave } from './wave-verbs.js'
 import { waveStatus } from './wave-status.js'
 import { ACTIVE, DEFAULT_STALL_MS, loadWaves, saveNewWave, saveWave } from './wave-store.js'
+import { loadHeld, saveHeld, verbThrough, type HeldNode, type NodeVerbAnswer } from './node-verbs.js'
+import { verbText, type VerbKind } from '../../agent/protocol/node-verbs.js'
+import { isAvailable, memberAvailability } from '../../agent/protocol/availability.js'
 import { canaryThrough, finished as waveFinished, refreshNodes, stallKey, stallReason } from './wave-watch.js'
 
 export interface WaveServiceDeps {
@@ -87,6 +90,8 @@ export class WaveService {
   private readonly dirty = new Set<string>()
   /** Stall watch of the latest wave. */
   private readonly stall = new StallClock()
+  /** Nodes held out of service by a node verb (maintenance, shut down), persisted (node-verbs.ts). */
+  private held: HeldNode[] = []
   private readonly log: Logger
   /** What the operator verbs may use of this service (wave-core.ts). */
   private readonly core: WaveCore
@@ -99,6 +104,7 @@ export class WaveService {
     this.gate = new WaveGate(deps.identity.publicKey, deps.identity.keyring)
     this.view = new CoordinatorView(deps.members, () => this.hold())
     this.view.selected = (id) => this.gate.selected(id)
+    this.view.viewImage = (id, image) => this.gate.viewImage(id, image)
     this.vote = new VoteNode({
       id: COORDINATOR_MESH_ID,
       keyring: deps.identity.keyring,
@@ -112,7 +118,7 @@ export class WaveService {
       logger: this.log,
     })
     this.voteRuntime = new VoteRuntime({ vote: this.vote, mesh: deps.mesh, clock: deps.clock, store: levelVoteStore(deps.store), gate: this.gate, logger: this.log })
-    this.control = new ControlPublisher({ clock: deps.clock, mesh: deps.mesh, keyring: deps.identity.keyring, gate: this.gate, vote: this.vote, everyMs: deps.controlEveryMs ?? 3000 })
+    this.control = new ControlPublisher({ clock: deps.clock, mesh: deps.mesh, keyring: deps.identity.keyring, gate: this.gate, vote: this.vote, everyMs: deps.controlEveryMs ?? 3000, held: () => this.held })
     this.core = {
       state: deps.state,
       images: deps.images,
@@ -144,6 +150,7 @@ export class WaveService {
     const latest = waves[waves.length - 1]
     const persisted = latest ? await loadPersistedVote(levelVoteStore(deps.store), waveVoteKey(latest.id)) : undefined
     const svc = new WaveService(deps, persisted)
+    svc.held = await loadHeld(deps.store)
     svc.seq = seq
     for (const w of waves) svc.waves.set(w.id, w)
     svc.order = waves.map((w) => w.id)
@@ -242,6 +249,85 @@ export class WaveService {
     return this.exclusive(() => grantAssignment(this.core, w, r, remote))
   }
 
+  // ---- node verbs (node-verbs.ts) ----------------------------------------------------------
+
+  /** The nodes held out of service now (maintenance, shut down). */
+  heldNodes(): HeldNode[] {
+    return this.held.map((h) => ({ ...h }))
+  }
+
+  /**
+   * A node verb: a one-node wave through the vote, under K (default 1) and the same gates
+   * as any wave. 404 for a node that is not enrolled; 409 while another wave runs, for a
+   * node already held, or one the coordinator's mesh view has no record of.
+   */
+  nodeVerb(node: string, kind: VerbKind, by: string, maxUnavailable = 1): Promise<NodeVerbAnswer> {
+    return this.exclusive(async () => {
+      if (!this.deps.state.nodes.has(node)) throw new HttpError(404, 'unknown-node', `no enrolled node "${node}" (list them: shoal coordinator nodes)`)
+      const h = this.held.find((x) => x.node === node)
+      if (h) throw new HttpError(409, 'conflict', h.kind === 'maintenance' ? `node ${node} is already in maintenance (since ${new Date(h.since).toISOString()}, by ${h.by}); end it first: shoal node maintenance off ${node}` : `node ${node} is shut down (since ${new Date(h.since).toISOString()}); power it on first — it counts as unavailable until it is back`)
+      const active = await this.settled(this.active())
+      if (active) throw new HttpError(409, 'conflict', active.verb ? `node verb ${active.verb.kind} of ${active.verb.node} (wave ${active.id}) is still ${active.state}; one wave or verb runs at a time — wait for it (shoal upgrade status ${active.id}) or: shoal upgrade abort ${active.id}` : `wave ${active.id} (to ${active.target}) is ${active.state}; a node verb is a one-node wave and waits until it ends (or: shoal upgrade abort ${active.id})`)
+      this.view.refresh()
+      const image = this.view.member(node)?.record?.image
+      if (!image) throw new HttpError(409, 'conflict', `node ${node} has no record in the coordinator's mesh view (is its agent up?); a verb goes through the vote, which needs it alive`)
+      const body = { target: image, maxUnavailable: maxUnavailable as WaveCreate['maxUnavailable'], failureDomain: 'none', drainPolicy: 'halt' as const, nodeTimeoutMs: 30 * 60_000, stallTimeoutMs: DEFAULT_STALL_MS, force: false, dryRun: false }
+      const w = await this.startWave(body, fixRoster(this.deps.state), image, by, undefined, [node], { node, kind })
+      this.log.info({ component: 'waves', wave: w.id, node, kind, by }, 'node verb started')
+      return { node, kind, wave: w.id, state: w.state, message: `${verbText(kind)} of ${node}: wave ${w.id}, at most ${maxUnavailable} node(s) unavailable; it takes a slot through the vote once the budget and gates allow (follow: shoal upgrade status ${w.id})` }
+    })
+  }
+
+  /** Ends a node's maintenance: it finishes its cycle (post gate, uncordon, noout) and is available again. No slot needed. */
+  maintenanceOff(node: string, by: string): Promise<NodeVerbAnswer> {
+    return this.exclusive(async () => {
+      const h = this.held.find((x) => x.node === node && x.kind === 'maintenance')
+      if (!h) {
+        const w = this.latest()
+        if (w?.verb?.node === node && w.verb.kind === 'maintenance' && ACTIVE.has(w.state)) throw new HttpError(409, 'conflict', `node ${node} is not in maintenance yet: its verb (wave ${w.id}) is ${w.state}; abort it instead: shoal upgrade abort ${w.id}`)
+        throw new HttpError(this.deps.state.nodes.has(node) ? 409 : 404, this.deps.state.nodes.has(node) ? 'conflict' : 'unknown-node', `node ${node} is not in maintenance (held now: ${this.held.map((x) => `${x.node} (${x.kind})`).join(', ') || 'none'})`)
+      }
+      this.held = this.held.filter((x) => x !== h)
+      await saveHeld(this.deps.store, this.held)
+      await this.deps.state.audit({ kind: 'wave', node, detail: { op: 'maintenance-off', wave: h.wave, by } })
+      const w = this.latest()
+      if (w) this.control.publish(w)
+      this.log.info({ component: 'waves', node, by }, 'maintenance ended')
+      return { node, kind: 'maintenance-off', state: 'ending', message: `maintenance of ${node} ended: it passes its post gate, uncordons and clears noout, then counts as available again` }
+    })
+  }
+
+  /** Whether a verb's wave is through; then it is done, and the node held (maintenance, shutdown) or removed (decommission). Inside exclusive(). */
+  private async watchVerb(w: StoredWave): Promise<void> {
+    const v = w.verb!
+    const snap = this.vote.currentWave()?.id === w.id ? this.vote.snapshot() : undefined
+    const inSlot = !!snap?.slots.some((s) => s.grant?.holder === v.node || s.promises.some((p) => p.cand === v.node))
+    if (!v.granted && snap?.slots.some((s) => s.grant?.holder === v.node)) {
+      v.granted = true
+      await this.save(w)
+    }
+    if (!verbThrough(v, this.view.member(v.node), inSlot)) return await this.watchStall(w)
+    const now = this.deps.clock.now()
+    if (v.kind === 'maintenance' || v.kind === 'shutdown') {
+      this.held = [...this.held.filter((h) => h.node !== v.node), { node: v.node, kind: v.kind, since: now, by: w.createdBy, wave: w.id }]
+      await saveHeld(this.deps.store, this.held)
+    }
+    if (v.kind === 'decommission' && this.deps.state.nodes.has(v.node)) await this.deps.state.removeNode(v.node, `decommission (wave ${w.id}, by ${w.createdBy})`)
+    await this.deps.state.audit({ kind: 'wave', node: v.node, detail: { wave: w.id, op: `verb-${v.kind}-done`, by: w.createdBy } })
+    await this.setState(w, 'done', `${verbText(v.kind)} of ${v.node}: through`, 'coordinator')
+  }
+
+  /** A shut-down node that is back (alive, available) is no longer held. Inside exclusive(). */
+  private async watchHeld(): Promise<void> {
+    const back = this.held.filter((h) => h.kind === 'shutdown' && isAvailable(memberAvailability(this.view.member(h.node))))
+    if (back.length === 0) return
+    this.held = this.held.filter((h) => !back.includes(h))
+    await saveHeld(this.deps.store, this.held)
+    for (const h of back) await this.deps.state.audit({ kind: 'wave', node: h.node, detail: { op: 'shutdown-back', wave: h.wave, by: 'coordinator' } })
+    const w = this.latest()
+    if (w) this.control.publish(w)
+  }
+
   // ---- internals -------------------------------------------------------------------------
 
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -269,7 +355,7 @@ export class WaveService {
     return [...this.waves.values()].find((w) => ACTIVE.has(w.state))
   }
 
-  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[]): Promise<StoredWave> {
+  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[], verb?: { node: string; kind: VerbKind }): Promise<StoredWave> {
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
     const nodes: StoredWave['nodes'] = {}
@@ -283,6 +369,7 @@ export class WaveService {
       canary = { nodes: [...new Set([...ranked, ...cands])].slice(0, b.canary), passed: false }
     }
     const w = newStoredWave(b, { id, now, by, roster, previous, nodes, canary, rollbackOf, selected })
+    if (verb) w.verb = { ...verb }
     await saveNewWave(this.deps.store, this.seq + 1, w)
     this.seq++
     this.waves.set(id, w)
@@ -296,7 +383,7 @@ export class WaveService {
       const img = this.view.member(r.id)?.record?.image
       if (img && img !== b.target && (await this.deps.images.hasVersion(img))) await this.deps.state.assign({ node: r.id }, img, `wave ${id} (pin)`)
     }
-    await this.deps.state.audit({ kind: 'wave', image: b.target, detail: { wave: id, op: rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by } })
+    await this.deps.state.audit({ kind: 'wave', image: b.target, ...(verb ? { node: verb.node } : {}), detail: { wave: id, op: verb ? `verb-${verb.kind}` : rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by } })
     this.control.publish(w)
     this.log.info({ component: 'waves', wave: id, target: b.target, slots: b.maxUnavailable, nodes: roster.length, rollbackOf }, 'wave started')
     return w
@@ -368,7 +455,9 @@ export class WaveService {
     await this.exclusive(async () => {
       this.refresh(w)
       if (this.dirty.delete(w.id)) await this.save(w)
-      if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
+      await this.watchHeld()
+      if (w.verb && w.state === 'running') await this.watchVerb(w)
+      else if (ACTIVE.has(w.state) && this.finished(w)) await this.setState(w, 'done', 'every node is on the target (or written off)', 'coordinator')
       else if (w.state === 'running' && w.canary && canaryThrough(w, this.retired())) {
         // The canary is through: pause for the operator, who looks and resumes (the rest then).
         w.canary.passed = true
@@ -453,7 +542,11 @@ export class WaveService {
 
   /** Every roster node is on the target, or was written off by the operator (retired). */
   private finished(w: StoredWave): boolean {
-    return waveFinished(w, this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>())
+    // A node verb's wave ends by its own rule (watchVerb); held nodes never hold up an upgrade wave.
+    if (w.verb) return false
+    const skip = this.vote.currentWave()?.id === w.id ? this.retired() : new Set<string>()
+    for (const h of this.held) skip.add(h.node)
+    return waveFinished(w, skip)
   }
 
   private status(w: StoredWave): WaveStatus {
