@@ -42,7 +42,7 @@ export const NodeVerbAnswer = z
 export type NodeVerbAnswer = z.infer<typeof NodeVerbAnswer>
 
 /** The verb a stored wave carries out; `granted` once the coordinator saw its node win the slot. */
-export const StoredVerb = z.object({ node: z.string(), kind: VerbKind, granted: z.boolean().optional() }).strict()
+export const StoredVerb = z.object({ node: z.string(), kind: VerbKind, granted: z.boolean().optional(), inc: z.number().optional() }).strict()
 export type StoredVerb = z.infer<typeof StoredVerb>
 
 const HELD_KEY = 'verbs!held'
@@ -57,24 +57,26 @@ export function saveHeld(store: StateStore, held: readonly HeldNode[]): Promise<
 
 /**
  * Whether a verb's wave is through, judged from the node's record and the vote: `inSlot`
- * (the node holds or is promised a slot now). Once granted:
- * - reboot: back available and out of its slot;
- * - maintenance: drained and held (its maintenance condition), out of its slot;
- * - shutdown: going down (phase rebooting) or gone from the mesh;
+ * (the node holds or is promised a slot now); `granted` when the coordinator saw the grant
+ * (a grant and its release may both come between two looks, so the record's own evidence
+ * counts too — evidence only the verb's cycle leaves):
+ * - reboot: back available and out of its slot, after a grant or in a new life (its record's
+ *   incarnation moved past the one it had when the verb started);
+ * - maintenance: drained and held (phase draining with its maintenance condition), out of its slot;
+ * - shutdown: going down (phase rebooting), or gone from the mesh after a grant;
  * - decommission: phase leaving, out of its slot.
  * Pure.
  */
 export function verbThrough(v: StoredVerb, m: MemberView | undefined, inSlot: boolean): boolean {
-  if (!v.granted) return false
   const r = m?.record
   switch (v.kind) {
     case 'reboot':
-      return !inSlot && isAvailable(memberAvailability(m))
+      return (!!v.granted || (r !== undefined && v.inc !== undefined && r.inc > v.inc)) && !inSlot && isAvailable(memberAvailability(m))
     case 'maintenance':
       return !inSlot && m?.status === 'alive' && r?.phase === 'draining' && r.health.conditions.some((c) => c.id === MAINTENANCE_CONDITION)
     case 'shutdown':
-      return m === undefined || m.status !== 'alive' || r?.phase === 'rebooting'
+      return (m?.status === 'alive' && r?.phase === 'rebooting') || (!!v.granted && (m === undefined || m.status !== 'alive'))
     case 'decommission':
-      return !inSlot && r?.phase === 'leaving'
+      return !inSlot && m?.status === 'alive' && r?.phase === 'leaving'
   }
 }

@@ -269,10 +269,11 @@ export class WaveService {
       const active = await this.settled(this.active())
       if (active) throw new HttpError(409, 'conflict', active.verb ? `node verb ${active.verb.kind} of ${active.verb.node} (wave ${active.id}) is still ${active.state}; one wave or verb runs at a time — wait for it (shoal upgrade status ${active.id}) or: shoal upgrade abort ${active.id}` : `wave ${active.id} (to ${active.target}) is ${active.state}; a node verb is a one-node wave and waits until it ends (or: shoal upgrade abort ${active.id})`)
       this.view.refresh()
-      const image = this.view.member(node)?.record?.image
+      const rec = this.view.member(node)?.record
+      const image = rec?.image
       if (!image) throw new HttpError(409, 'conflict', `node ${node} has no record in the coordinator's mesh view (is its agent up?); a verb goes through the vote, which needs it alive`)
       const body = { target: image, maxUnavailable: maxUnavailable as WaveCreate['maxUnavailable'], failureDomain: 'none', drainPolicy: 'halt' as const, nodeTimeoutMs: 30 * 60_000, stallTimeoutMs: DEFAULT_STALL_MS, force: false, dryRun: false }
-      const w = await this.startWave(body, fixRoster(this.deps.state), image, by, undefined, [node], { node, kind })
+      const w = await this.startWave(body, fixRoster(this.deps.state), image, by, undefined, [node], { node, kind, inc: rec.inc })
       this.log.info({ component: 'waves', wave: w.id, node, kind, by }, 'node verb started')
       return { node, kind, wave: w.id, state: w.state, message: `${verbText(kind)} of ${node}: wave ${w.id}, at most ${maxUnavailable} node(s) unavailable; it takes a slot through the vote once the budget and gates allow (follow: shoal upgrade status ${w.id})` }
     })
@@ -355,7 +356,7 @@ export class WaveService {
     return [...this.waves.values()].find((w) => ACTIVE.has(w.state))
   }
 
-  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[], verb?: { node: string; kind: VerbKind }): Promise<StoredWave> {
+  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[], verb?: { node: string; kind: VerbKind; inc?: number }): Promise<StoredWave> {
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
     const nodes: StoredWave['nodes'] = {}
