@@ -12,12 +12,20 @@ import { WaveGate, controlBytes } from '../agent/protocol/wave-control.js'
 import { verifyAs } from '../agent/protocol/signing.js'
 import { MAINTENANCE_CONDITION } from '../agent/protocol/node-verbs.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
+import { main } from '../cli/main.js'
 
 let w: WaveHarness | undefined
 afterEach(async () => {
   await w?.close()
   w = undefined
 })
+
+async function shoal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const code = await main([...argv, '--coordinator', w!.h.url, '--admin-token', w!.h.adminToken], { out: (l) => out.push(l), err: (l) => err.push(l) })
+  return { code, out: out.join('\n'), err: err.join('\n') }
+}
 
 const maintenanceRecord = { phase: 'draining' as const, health: { status: 'ok' as const, conditions: [{ id: MAINTENANCE_CONDITION, severity: 'info' as const, since: 0, message: 'in maintenance', source: 'upgrade' }] } }
 
@@ -149,5 +157,26 @@ describe('node verbs: reboot, shutdown, decommission end by their own rule', () 
     const nodes = (await w.admin('/v1/admin/nodes')).json.nodes.map((n: { id: string }) => n.id)
     expect(nodes).toEqual([a.id, b.id])
     expect((await w.admin('/v1/admin/audit?kind=remove')).json.entries[0]).toMatchObject({ node: c.id, detail: { by: expect.stringContaining('decommission (wave w3') } })
+  })
+})
+
+describe('shoal node maintenance|reboot|shutdown|decommission|held', () => {
+  it('starts a verb, says which wave carries it, lists held nodes; usage mistakes exit 2, refusals 1', async () => {
+    w = await startWaveHarness(2)
+    const [a, b] = w.machines.map((m) => m.id) as [string, string]
+    expect(await shoal('node', 'maintenance', 'maybe', a)).toMatchObject({ code: 2, err: expect.stringContaining('takes on or off first') })
+    expect(await shoal('node', 'reboot')).toMatchObject({ code: 2, err: expect.stringContaining('missing NODE') })
+    expect(await shoal('node', 'reboot', a, '--max-unavailable', 'zero')).toMatchObject({ code: 2, err: expect.stringContaining('--max-unavailable takes a whole number') })
+    expect(await shoal('node', 'shutdown', 'no-such-node')).toMatchObject({ code: 1, err: expect.stringContaining('no enrolled node "no-such-node"') })
+    const on = await shoal('node', 'maintenance', 'on', a)
+    expect(on).toMatchObject({ code: 0, out: expect.stringContaining(`maintenance (drained and held) of ${a}: wave w1`) })
+    expect(await shoal('node', 'decommission', b)).toMatchObject({ code: 1, err: expect.stringContaining('node verb maintenance of') })
+    expect((await shoal('node', 'held')).out).toBe('no node is held (none in maintenance or shut down)')
+    w.members.set(a, maintenanceRecord)
+    await w.h.coordinator.waves.service.tick()
+    const held = await shoal('node', 'held')
+    expect(held.out).toMatch(new RegExp(`${a}\\s+maintenance`))
+    expect(JSON.parse((await shoal('node', 'held', '-o', 'json')).out).held[0]).toMatchObject({ node: a, kind: 'maintenance' })
+    expect(await shoal('node', 'maintenance', 'off', a)).toMatchObject({ code: 0, out: expect.stringContaining(`maintenance of ${a} ended`) })
   })
 })

@@ -3,14 +3,28 @@ import type { AgentClient } from '../../agent/api/index.js'
 import { nodeText } from '../../agent/api/index.js'
 import { ShoalError } from '../../agent/protocol/errors.js'
 import { NodeId } from '../../agent/protocol/node-record.js'
-import { formatted, outputFormat, parse, positionals, resolveId } from '../args.js'
-import { agentClient, agentOptions } from '../clients.js'
+import { formatted, outputFormat, outputOption, parse, positionals, resolveId, table, type FlagDoc } from '../args.js'
+import { agentClient, agentOptions, badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
+import { HeldNode, NodeVerbAnswer } from '../../coordinator/waves/node-verbs.js'
+import { z } from 'zod'
 import type { CliIo } from '../main.js'
 
-export const summary = 'one node in detail (ID or a unique prefix of it)'
-const usage = 'shoal node ID [--agent HOST:PORT] [-o table|wide|json|yaml]'
+export const summary = 'one node in detail (ID or a unique prefix of it); node verbs: maintenance on|off, reboot, shutdown, decommission'
+const usage = `shoal node ID [--agent HOST:PORT] [-o table|wide|json|yaml]
+       shoal node maintenance on|off NODE [--max-unavailable K]
+       shoal node reboot|shutdown|decommission NODE [--max-unavailable K]
+       shoal node held
+       (verbs: [--coordinator URL] [--admin-token-file FILE] [-o table|json|yaml])`
+
+const VERBS = ['maintenance', 'reboot', 'shutdown', 'decommission', 'held'] as const
+
+const verbOptions = { ...coordinatorOptions, 'max-unavailable': { type: 'string' }, ...outputOption } as const
+const verbDocs: Record<string, FlagDoc> = {
+  'max-unavailable': { value: 'K', help: 'at most K nodes unavailable at once while the verb takes its slot (every node down or held counts)', default: '1' },
+}
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
+  if ((VERBS as readonly string[]).includes(argv[0] ?? '')) return runVerb(argv[0] as (typeof VERBS)[number], argv.slice(1), io)
   const { values, positionals: args } = parse(argv, agentOptions, usage, { summary })
   const [given] = positionals(args, 1, 1, usage, 'ID (a node id or a unique prefix; list them with: shoal nodes)')
   const format = outputFormat(values.output)
@@ -46,4 +60,43 @@ export async function withNodeId<T>(client: AgentClient, given: string, ask: (id
   const id = resolveId(given, nodes.map((n) => n.id))
   if (id === undefined || id === given) throw new ShoalError('not-found', `no node "${given}" is known to the agent at ${client.address}; list them with: shoal nodes --agent ${client.address}`)
   return ask(id)
+}
+
+/**
+ * `shoal node maintenance on|off NODE`, `reboot|shutdown|decommission NODE`, `held`: node
+ * verbs through the coordinator (docs/node-verbs.md). Each is a one-node wave under K and
+ * the vote's gates; the answer says which wave carries it out.
+ */
+async function runVerb(verb: (typeof VERBS)[number], argv: string[], io: CliIo): Promise<number> {
+  const verbUsage = verb === 'maintenance' ? 'shoal node maintenance on|off NODE [--max-unavailable K]' : verb === 'held' ? 'shoal node held' : `shoal node ${verb} NODE [--max-unavailable K]`
+  const { values, positionals: args } = parse(argv, verbOptions, verbUsage, { summary, docs: verbDocs })
+  const format = outputFormat(values.output)
+  const client = coordinatorClient(values, { badRequest: 'usage' })
+  if (verb === 'held') {
+    positionals(args, 0, 0, verbUsage, '')
+    const got = z.object({ held: z.array(HeldNode) }).safeParse(await client.call('/v1/nodes/held'))
+    if (!got.success) throw badAnswer(`the coordinator at ${client.url}`, got.error.issues[0], 'shoal version')
+    io.out(formatted(format, got.data, () => (got.data.held.length ? table(['NODE', 'HELD', 'SINCE', 'BY', 'WAVE'], got.data.held.map((h) => [h.node, h.kind, new Date(h.since).toISOString(), h.by, h.wave])) : 'no node is held (none in maintenance or shut down)')))
+    return 0
+  }
+  let on: boolean | undefined
+  let rest = args
+  if (verb === 'maintenance') {
+    const [state, ...more] = args
+    if (state !== 'on' && state !== 'off') throw new ShoalError('usage', `shoal node maintenance takes on or off first, not "${state ?? ''}" (usage: ${verbUsage})`)
+    on = state === 'on'
+    rest = more
+  }
+  const [node] = positionals(rest, 1, 1, verbUsage, 'NODE (a node id; list them with: shoal coordinator nodes)')
+  if (!NodeId.safeParse(node).success) throw new ShoalError('usage', `"${node}" is not a node id (letters, digits, . _ - only; list them with: shoal coordinator nodes)`)
+  let maxUnavailable: number | undefined
+  if (values['max-unavailable'] !== undefined) {
+    maxUnavailable = Number(values['max-unavailable'])
+    if (!Number.isInteger(maxUnavailable) || maxUnavailable < 1) throw new ShoalError('usage', `--max-unavailable takes a whole number of nodes (1 or more), not "${values['max-unavailable']}"`)
+  }
+  const body = { ...(on !== undefined ? { on } : {}), ...(maxUnavailable !== undefined ? { maxUnavailable } : {}) }
+  const got = NodeVerbAnswer.safeParse(await client.call(`/v1/nodes/${encodeURIComponent(node!)}/${verb}`, body))
+  if (!got.success) throw badAnswer(`the coordinator at ${client.url}`, got.error.issues[0], 'shoal version')
+  io.out(formatted(format, got.data, () => got.data.message))
+  return 0
 }
