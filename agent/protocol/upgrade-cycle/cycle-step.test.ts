@@ -8,7 +8,7 @@ const pass: GateVerdict = { pass: true, reasons: [] }
 
 interface World {
   /** Answers per gate, in order (the last repeats). */
-  gates?: Partial<Record<'pre-gate' | 'joint-check' | 'post-gate', GateVerdict[]>>
+  gates?: Partial<Record<'pre-gate' | 'joint-check' | 'post-gate' | 'data-moved', GateVerdict[]>>
   drain?: { ok: boolean; blocking: string[] }
   /** The fence turns invalid right after this action finishes. */
   fenceAfter?: CycleStepName
@@ -24,7 +24,7 @@ function drive(start: (p: CyclePolicy) => CycleInput, w: World = {}) {
   const actions: string[] = []
   const phases: [string, string | undefined][] = []
   const released: Lease[] = []
-  const gates = { 'pre-gate': [pass], 'joint-check': [pass], 'post-gate': [pass], ...w.gates }
+  const gates = { 'pre-gate': [pass], 'joint-check': [pass], 'post-gate': [pass], 'data-moved': [pass], ...w.gates }
   let input: CycleInput | undefined = start(p)
   let outcome: CycleOutcome | undefined
   for (let guard = 0; guard < 10_000 && input; guard++) {
@@ -42,10 +42,10 @@ function drive(start: (p: CyclePolicy) => CycleInput, w: World = {}) {
     }
     if (outcome) break
     if (action) {
-      actions.push(action.step === 'drain' && action.force ? 'drain --force' : action.step)
+      actions.push(action.step === 'drain' && action.force ? 'drain --force' : action.step === 'reboot' && action.powerOff ? 'power-off' : action.step)
       if (w.fenceAfter === action.step) fence = false
       const done = { type: 'done' as const, step: action.step, fence }
-      if (action.step === 'pre-gate' || action.step === 'joint-check' || action.step === 'post-gate') {
+      if (action.step === 'pre-gate' || action.step === 'joint-check' || action.step === 'post-gate' || action.step === 'data-moved') {
         const xs = gates[action.step]!
         input = { ...done, verdict: xs.length > 1 ? xs.shift()! : xs[0]! }
       } else if (action.step === 'drain') input = { ...done, drain: action.force ? { ok: true, blocking: [] } : (w.drain ?? { ok: true, blocking: [] }) }
@@ -61,6 +61,50 @@ function drive(start: (p: CyclePolicy) => CycleInput, w: World = {}) {
 const before = (p: CyclePolicy): CycleInput => ({ type: 'lease', lease, target: 'v2', image: 'v1', fence: true, policy: p })
 const after = (p: CyclePolicy): CycleInput => ({ type: 'lease', lease, target: 'v2', image: 'v2', fence: true, policy: p })
 const no = (why: string): GateVerdict => ({ pass: false, reasons: [why] })
+
+const verb = (kind: NonNullable<Extract<CycleInput, { type: 'lease' }>['verb']>, image = 'verb:x') => (p: CyclePolicy): CycleInput => ({ type: 'lease', lease, target: 'v1', image, fence: true, policy: p, verb: kind })
+
+describe('node verbs through the same cycle (pure)', () => {
+  it('reboot: the same gates, noout, cordon and drain, no new image asked for, the joint check, a reboot', () => {
+    const r = drive(verb('reboot'))
+    expect(r.outcome).toBe('rebooting')
+    expect(r.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'joint-check', 'reboot'])
+    // Back on the same image (the agent hands it the target once it carries the cycle's mark): the post gate and the release.
+    expect(drive(verb('reboot', 'v1'))).toMatchObject({ outcome: 'released', actions: ['post-gate', 'uncordon', 'clear-noout'], released: [lease] })
+  })
+
+  it('shutdown: as reboot, but the machine powers off', () => {
+    const r = drive(verb('shutdown'))
+    expect(r.outcome).toBe('rebooting')
+    expect(r.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'joint-check', 'power-off'])
+  })
+
+  it('maintenance: drained and held — the slot released while the node stays draining (unavailable), cordoned, noout set', () => {
+    const r = drive(verb('maintenance'))
+    expect(r.outcome).toBe('held')
+    expect(r.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain'])
+    expect(r.released).toEqual([lease])
+    expect(r.phases.at(-1)).toEqual(['draining', expect.stringContaining('in maintenance')])
+    // A drain blocked at its deadline fails the node, as in a wave (halt policy): nothing is released.
+    expect(drive(verb('maintenance'), { drain: { ok: false, blocking: ['db-0'] } })).toMatchObject({ outcome: 'failed', released: [] })
+  })
+
+  it('decommission: OSDs out, then wait until Ceph moved the data, then leave and free the slot', () => {
+    const r = drive(verb('decommission'), { gates: { 'data-moved': [no('12 PGs not active+clean'), no('3 PGs still on osd.2'), pass] } })
+    expect(r.outcome).toBe('decommissioned')
+    expect(r.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'osd-out', 'data-moved', 'data-moved', 'data-moved'])
+    expect(r.phases.map(([p]) => p)).toEqual(['draining', 'draining', 'draining', 'leaving'])
+    expect(r.released).toEqual([lease])
+    expect(r.now()).toBe(2 * policy.waitPollMs)
+  })
+
+  it('a lease lost before the hold undoes what the verb set, as a wave does', () => {
+    const r = drive(verb('maintenance'), { fenceAfter: 'drain' })
+    expect(r.outcome).toBe('fenced')
+    expect(r.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'uncordon', 'clear-noout'])
+    expect(r.released).toEqual([])
+  })
+})
 
 describe('the upgrade cycle (pure)', () => {
   it('before the reboot: pre-gate, noout, cordon, drain, assign, joint check, reboot', () => {
