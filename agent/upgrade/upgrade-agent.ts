@@ -331,7 +331,8 @@ export class UpgradeAgent {
       slots: v.slots,
       held: this.view.held(),
       gates: this.gates,
-      blocked: this.blocked(v.wave !== undefined && v.target !== this.o.image && !v.lease, v.slots),
+      // A candidate: not on the target (or the pending subject of a node verb, which keeps its image).
+      blocked: this.blocked(v.wave !== undefined && v.target !== this.gate.viewImage(this.o.nodeId, this.o.image) && !v.lease, v.slots),
       stop: this.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },

@@ -1,0 +1,127 @@
+/**
+ * Node verbs on real parts (docs/node-verbs.md): four agent processes over hyperswarm on
+ * loopback, a real Ceph (one memstore OSD per worker, each its own CRUSH host, size-3
+ * pools), the fake Kubernetes API and the real coordinator, driven through its HTTP API as
+ * `shoal node …` does.
+ *
+ * 1. Maintenance holds a slot: the node drains (cordoned, noout on its host) and stays so;
+ *    a second maintenance with K=1 waits — its node says `budget: K=1` and is never
+ *    cordoned — until the first ends; then it goes, and both end cleanly.
+ * 2. Decommission: the node drains, its OSD is marked out, Ceph moves the data (every PG
+ *    active+clean without it), and the node is gone from the roster.
+ *
+ * Sampled every 150 ms throughout: workers unavailable (agent down, OSD down, node
+ * cordoned) — never more than K=1. Waits are on conditions with deadlines.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CephSession } from '../agent/health/ceph-session.js'
+import { CephOsdDump, CephStatus } from '../agent/health/ceph-schemas.js'
+import { CephCluster, hasCeph } from '../harness/ceph-cluster.js'
+import { LiveCluster } from './support/live-cluster.js'
+import { agentSelf, agentsNow, keepLogs, until as waitUntil, untilReadyForWave } from './support/wave-watch.js'
+
+const cephInstalled = await hasCeph()
+if (!cephInstalled) console.log('node-verbs-live: skipped, the Ceph daemons/CLI (ceph-mon, ceph-osd, ceph) are not installed (npm run setup)')
+
+const W = ['n1', 'n2', 'n3', 'n4']
+
+let live!: LiveCluster
+const until = (pred: () => boolean | Promise<boolean>, deadlineMs: number, what: () => string | Promise<string>) => waitUntil(live, pred, deadlineMs, what)
+
+describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kubernetes, the real coordinator', () => {
+  let ceph: CephCluster
+  let session: CephSession
+  let sampling = true
+  let samples = 0
+  let maxUnavailable = 0
+  const overLimit: string[] = []
+  let sampler: Promise<void> | undefined
+
+  const cordoned = (id: string) => live.kube.nodes.get(id)?.spec.unschedulable === true
+  const noout = async (id: string) => ((await session.json(['osd', 'dump'], CephOsdDump)).crush_node_flags[id] ?? []).includes('noout')
+  const phase = async (id: string) => (await agentSelf(live.worker(id).api))?.wave?.phase
+  const verb = (id: string, what: string, body: unknown = {}) => live.coordinator.call('POST', `/v1/nodes/${id}/${what}`, body)
+  const held = async () => ((await live.coordinator.call('GET', '/v1/nodes/held')).json.held as { node: string; kind: string }[]).map((h) => `${h.node}:${h.kind}`)
+  const waveState = async (id: string) => (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state as string
+
+  beforeAll(async () => {
+    ceph = new CephCluster({ hosts: W })
+    await ceph.start()
+    session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 })
+    live = new LiveCluster({ workers: W, images: ['v1'], ceph })
+    keepLogs(live)
+    await live.start()
+    sampler = (async () => {
+      while (sampling) {
+        // A decommissioned node is gone for good: it no longer counts.
+        const down = live.workers.filter((w) => w.id !== 'n4' && (!live.running(w) || ceph.osdsOf(w.id).some((i) => !ceph.osdRunning(i)) || cordoned(w.id)))
+        samples++
+        if (down.length > maxUnavailable) maxUnavailable = down.length
+        if (down.length > 1) overLimit.push(`${new Date().toISOString()} ${down.map((w) => w.id).join(',')}`)
+        await new Promise<void>((r) => setTimeout(r, 150))
+      }
+    })()
+    await untilReadyForWave(live, 90_000)
+  }, 240_000)
+
+  afterAll(async () => {
+    sampling = false
+    await sampler
+    session?.close()
+    await live?.stop()
+    await ceph?.stop()
+  }, 60_000)
+
+  it('maintenance holds a slot; a second maintenance beyond K=1 waits until the first ends', async () => {
+    const first = await verb('n1', 'maintenance', { on: true, maxUnavailable: 1 })
+    expect(first.status).toBe(201)
+    await until(async () => (await held()).includes('n1:maintenance'), 60_000, async () => `n1 held in maintenance; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${first.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
+    expect(await waveState(first.json.wave)).toBe('done')
+    expect(cordoned('n1')).toBe(true)
+    expect(await noout('n1')).toBe(true)
+    expect(await phase('n1')).toBe('draining')
+    // Drained: only the DaemonSet's pod stays.
+    expect(live.kube.podsOn('n1').map((p) => p.metadata.name)).toEqual(['proxy-n1'])
+
+    // The second waits on the budget (n1 counts unavailable), visibly, without touching n2.
+    const second = await verb('n2', 'maintenance', { on: true, maxUnavailable: 1 })
+    expect(second.status).toBe(201)
+    await until(async () => ((await agentSelf(live.worker('n2').api)) as any)?.wave?.blocked?.reasons?.some((r: string) => r.startsWith('budget: K=1')), 30_000, async () => `n2 waiting on the budget: ${await agentsNow(live)}`)
+    expect(cordoned('n2')).toBe(false)
+    expect(await waveState(second.json.wave)).toBe('running')
+
+    // n1's maintenance ends: it uncordons, clears noout, is ready; only then n2 goes.
+    expect((await verb('n1', 'maintenance', { on: false })).status).toBe(200)
+    await until(async () => (await held()).includes('n2:maintenance'), 60_000, async () => `n2 held after n1's maintenance ended: ${await agentsNow(live)}`)
+    expect(cordoned('n1')).toBe(false)
+    expect(await noout('n1')).toBe(false)
+    expect(await phase('n1')).toBe('ready')
+    expect(cordoned('n2')).toBe(true)
+    expect((await verb('n2', 'maintenance', { on: false })).status).toBe(200)
+    await until(async () => !cordoned('n2') && (await phase('n2')) === 'ready' && !(await noout('n2')), 60_000, async () => `n2 back: ${await agentsNow(live)}`)
+    expect(await held()).toEqual([])
+
+    expect(overLimit).toEqual([])
+    expect(maxUnavailable).toBe(1)
+    expect(samples).toBeGreaterThan(20)
+    const audit = (await live.coordinator.call('GET', '/v1/admin/audit?kind=wave&limit=50')).json.entries.map((e: { node?: string; detail: { op: string } }) => `${e.node}:${e.detail.op}`)
+    expect(audit).toEqual(expect.arrayContaining(['n1:verb-maintenance', 'n1:verb-maintenance-done', 'n1:maintenance-off', 'n2:verb-maintenance', 'n2:maintenance-off']))
+  }, 200_000)
+
+  it('decommission: drained, its OSD out, every PG active+clean without it, gone from the roster', async () => {
+    await untilReadyForWave(live, 60_000)
+    const [osd] = ceph.osdsOf('n4')
+    const d = await verb('n4', 'decommission', {})
+    expect(d.status).toBe(201)
+    await until(async () => (await waveState(d.json.wave)) === 'done', 120_000, async () => `decommission of n4 done; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${d.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
+    const dump = await session.json(['osd', 'dump'], CephOsdDump)
+    expect((dump as unknown as { osds: { osd: number; in: number }[] }).osds.find((o) => o.osd === osd)?.in).toBe(0)
+    const status = await session.json(['status'], CephStatus)
+    expect(status.pgmap.pgs_by_state.filter((p) => p.state_name !== 'active+clean')).toEqual([])
+    const nodes = (await live.coordinator.call('GET', '/v1/admin/nodes')).json.nodes.map((n: { id: string }) => n.id)
+    expect(nodes).toEqual(['n1', 'n2', 'n3'])
+    expect((await live.coordinator.roster()).members.map((m) => m.id)).not.toContain('n4')
+    expect(await phase('n4')).toBe('leaving')
+    expect(overLimit).toEqual([])
+  }, 200_000)
+})
