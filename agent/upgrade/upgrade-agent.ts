@@ -184,7 +184,7 @@ export class UpgradeAgent {
   private roundJoint: string[] = []
   private lastJointKey = ''
   /** In maintenance (a node verb): drained and held, phase draining, until the coordinator no longer lists it as held. */
-  private maintenance: { since: number } | undefined
+  private maintenance: { since: number; wave: string | undefined; confirmed: boolean } | undefined
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
@@ -401,7 +401,7 @@ export class UpgradeAgent {
       const verb = await this.verbLease(lease)
       out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
       if (verb && (out === 'released' || out === 'held' || out === 'decommissioned')) this.gate.verbDone(lease.wave)
-      if (out === 'held') this.maintenance = { since: this.o.clock.now() }
+      if (out === 'held') this.maintenance = { since: this.o.clock.now(), wave: lease.wave, confirmed: false }
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).
@@ -524,11 +524,20 @@ export class UpgradeAgent {
 
   /**
    * Maintenance ends when the coordinator's control message no longer lists this node as
-   * held: the cycle is finished as a leftover (post gate, uncordon, clear noout, ready).
-   * Ending it needs no slot: it only makes the node more available.
+   * held (after it did: right after the hold, the coordinator has not seen it yet — or a
+   * later wave's control, or the verb's wave aborted, without ever listing it): the cycle
+   * is finished as a leftover (post gate, uncordon, clear noout, ready). Ending it needs no
+   * slot: it only makes the node more available.
    */
   private maybeEndMaintenance(): void {
-    if (!this.maintenance || this.closed || !this.gate.current() || this.gate.held(this.o.nodeId) === 'maintenance') return
+    const m = this.maintenance
+    const c = this.gate.current()
+    if (!m || this.closed || !c) return
+    if (this.gate.held(this.o.nodeId) === 'maintenance') {
+      m.confirmed = true
+      return
+    }
+    if (!m.confirmed && c.wave === m.wave && c.state !== 'aborted') return
     this.maintenance = undefined
     this.log.info({ component: 'upgrade', node: this.o.nodeId }, 'maintenance ended: finishing its cycle (post gate, uncordon, noout)')
     void this.steps.leftoverCycle().then(
@@ -541,7 +550,7 @@ export class UpgradeAgent {
       },
       (err: Error) => {
         // Unknown (Kubernetes unreachable): still held; asked again next round.
-        this.maintenance = { since: this.o.clock.now() }
+        this.maintenance = { ...m, since: m.since }
         this.count('leftover-check-errors')
         this.log.warn({ component: 'upgrade', node: this.o.nodeId, err: err.message }, 'could not read the cycle mark to end maintenance; staying held')
       },
@@ -580,7 +589,7 @@ export class UpgradeAgent {
           if (mark === undefined) return this.setPhase('ready')
           if (this.gate.held(this.o.nodeId) === 'maintenance') {
             // Still in maintenance (an agent restart, or a reboot, while held): stay drained and held.
-            this.maintenance = { since: this.o.clock.now() }
+            this.maintenance = { since: this.o.clock.now(), wave: undefined, confirmed: true }
             return this.setPhase('draining', `in maintenance (cycle ${mark}): drained and held until maintenance is turned off`)
           }
           void this.executor.finishLeftover(mark).then((out) => {
