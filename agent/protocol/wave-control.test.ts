@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { MemberView } from './mesh-types.js'
 import type { Phase } from './node-record.js'
 import { fakeKeyring } from './testing.js'
-import { WAITING_CONDITION, WaveGate, inWindow, signControl, type UnsignedControl } from './wave-control.js'
+import { WAITING_CONDITION, WaveGate, controlBytes, inWindow, signControl, type UnsignedControl } from './wave-control.js'
+import { verifyAs } from './signing.js'
 
 const coord = fakeKeyring('coordinator')
 const base: UnsignedControl = { wave: 'w1', seq: 1000, state: 'running', nodeTimeoutMs: 60_000, alerts: [] }
@@ -105,3 +106,39 @@ describe('WaveGate', () => {
     expect(inWindow(w, 2 * 3600_000)).toBe(false)
   })
 })
+
+describe('WaveGate and node verbs (node-verbs.ts)', () => {
+  it('an agent that predates verbs still verifies the message; one that knows them takes the verb, the held list, and drops a forged one', () => {
+    const m = signControl({ ...base, nv: { verb: { node: 'a', kind: 'reboot' }, held: [{ node: 'b', kind: 'maintenance' }] } }, coord)
+    // Older agents verify `sig` over the bytes they always did: the verbs section is not in them.
+    const { nv: _nv, nvsig: _nvsig, ...older } = m
+    expect(new WaveGate(coord.publicKey, coord).onControl(older)).toBe('new')
+    expect(controlSigOk(m)).toBe(true)
+    const g = new WaveGate(coord.publicKey, coord)
+    expect(g.onControl(m)).toBe('new')
+    expect(g.verb()).toEqual({ node: 'a', kind: 'reboot', wave: 'w1' })
+    expect(g.viewImage('a', 'v1')).toBe('verb:reboot')
+    expect(g.viewImage('c', 'v1')).toBe('v1')
+    expect(g.held('b')).toBe('maintenance')
+    // Carried out here: no longer the verb's subject, even before the coordinator says done.
+    g.verbDone('w1')
+    expect(g.viewImage('a', 'v1')).toBe('v1')
+    const bad = new WaveGate(coord.publicKey, coord)
+    expect(bad.onControl({ ...m, nv: { verb: { node: 'c', kind: 'decommission' }, held: [] } })).toBe('bad')
+    expect(bad.onControl({ ...m, nvsig: undefined })).toBe('bad')
+    expect(bad.counters).toEqual({ 'bad-verbs-signature': 2 })
+  })
+
+  it('a held node (maintenance, shut down) never halts the wave, however long it is unavailable', () => {
+    const g = new WaveGate(coord.publicKey, coord)
+    g.onControl(signControl({ ...base, nv: { held: [{ node: 'b', kind: 'shutdown' }] } }, coord))
+    const view = new Map<string, MemberView>([['a', member('a', 'ready')], ['b', member('b', 'rebooting', 'dead')]])
+    g.observe(['a', 'b'], (id) => view.get(id), 0)
+    g.observe(['a', 'b'], (id) => view.get(id), 10 * 60_000)
+    expect(g.hold(10 * 60_000).held).toBe(false)
+  })
+})
+
+function controlSigOk(m: ReturnType<typeof signControl>): boolean {
+  return verifyAs('control', coord.publicKey, controlBytes(m), m.sig, coord)
+}
