@@ -184,7 +184,7 @@ export class UpgradeAgent {
   private roundJoint: string[] = []
   private lastJointKey = ''
   /** In maintenance (a node verb): drained and held, phase draining, until the coordinator no longer lists it as held. */
-  private maintenance: { since: number; wave: string | undefined; confirmed: boolean } | undefined
+  private maintenance: { since: number; wave: string | undefined } | undefined
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
@@ -401,7 +401,7 @@ export class UpgradeAgent {
       const verb = await this.verbLease(lease)
       out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
       if (verb && (out === 'released' || out === 'held' || out === 'decommissioned')) this.gate.verbDone(lease.wave)
-      if (out === 'held') this.maintenance = { since: this.o.clock.now(), wave: lease.wave, confirmed: false }
+      if (out === 'held') this.maintenance = { since: this.o.clock.now(), wave: lease.wave }
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).
@@ -524,20 +524,17 @@ export class UpgradeAgent {
 
   /**
    * Maintenance ends when the coordinator's control message no longer lists this node as
-   * held (after it did: right after the hold, the coordinator has not seen it yet — or a
-   * later wave's control, or the verb's wave aborted, without ever listing it): the cycle
-   * is finished as a leftover (post gate, uncordon, clear noout, ready). Ending it needs no
-   * slot: it only makes the node more available.
+   * held — once the coordinator has concluded the verb: while the verb's own wave is still
+   * running (right after the hold, before the coordinator has seen it) an unlisted node is
+   * not yet listed, not released. The cycle is then finished as a leftover (post gate,
+   * uncordon, clear noout, ready). Ending it needs no slot: it only makes the node more
+   * available.
    */
   private maybeEndMaintenance(): void {
     const m = this.maintenance
     const c = this.gate.current()
-    if (!m || this.closed || !c) return
-    if (this.gate.held(this.o.nodeId) === 'maintenance') {
-      m.confirmed = true
-      return
-    }
-    if (!m.confirmed && c.wave === m.wave && c.state !== 'aborted') return
+    if (!m || this.closed || !c || this.gate.held(this.o.nodeId) === 'maintenance') return
+    if (c.wave === m.wave && (c.state === 'running' || c.state === 'paused')) return
     this.maintenance = undefined
     this.log.info({ component: 'upgrade', node: this.o.nodeId }, 'maintenance ended: finishing its cycle (post gate, uncordon, noout)')
     void this.steps.leftoverCycle().then(
@@ -589,7 +586,7 @@ export class UpgradeAgent {
           if (mark === undefined) return this.setPhase('ready')
           if (this.gate.held(this.o.nodeId) === 'maintenance') {
             // Still in maintenance (an agent restart, or a reboot, while held): stay drained and held.
-            this.maintenance = { since: this.o.clock.now(), wave: undefined, confirmed: true }
+            this.maintenance = { since: this.o.clock.now(), wave: undefined }
             return this.setPhase('draining', `in maintenance (cycle ${mark}): drained and held until maintenance is turned off`)
           }
           void this.executor.finishLeftover(mark).then((out) => {
