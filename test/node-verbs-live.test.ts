@@ -75,8 +75,8 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
   it('maintenance holds a slot; a second maintenance beyond K=1 waits until the first ends', async () => {
     const first = await verb('n1', 'maintenance', { on: true, maxUnavailable: 1 })
     expect(first.status).toBe(201)
-    await until(async () => (await held()).includes('n1:maintenance'), 60_000, async () => `n1 held in maintenance; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${first.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
-    expect(await waveState(first.json.wave)).toBe('done')
+    // Held, and the verb's wave done (the held list is written just before the wave's state).
+    await until(async () => (await held()).includes('n1:maintenance') && (await waveState(first.json.wave)) === 'done', 60_000, async () => `n1 held in maintenance; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${first.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
     expect(cordoned('n1')).toBe(true)
     expect(await noout('n1')).toBe(true)
     expect(await phase('n1')).toBe('draining')
@@ -92,7 +92,7 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
 
     // n1's maintenance ends: it uncordons, clears noout, is ready; only then n2 goes.
     expect((await verb('n1', 'maintenance', { on: false })).status).toBe(200)
-    await until(async () => (await held()).includes('n2:maintenance'), 60_000, async () => `n2 held after n1's maintenance ended: ${await agentsNow(live)}`)
+    await until(async () => (await held()).includes('n2:maintenance') && (await waveState(second.json.wave)) === 'done', 60_000, async () => `n2 held after n1's maintenance ended: ${await agentsNow(live)}`)
     expect(cordoned('n1')).toBe(false)
     expect(await noout('n1')).toBe(false)
     expect(await phase('n1')).toBe('ready')
