@@ -40,7 +40,14 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
   const cordoned = (id: string) => live.kube.nodes.get(id)?.spec.unschedulable === true
   const noout = async (id: string) => ((await session.json(['osd', 'dump'], CephOsdDump)).crush_node_flags[id] ?? []).includes('noout')
   const phase = async (id: string) => (await agentSelf(live.worker(id).api))?.wave?.phase
-  const verb = (id: string, what: string, body: unknown = {}) => live.coordinator.call('POST', `/v1/nodes/${id}/${what}`, body)
+  /** Each verb's wave and its node: nobody else may ever hold a slot in it. */
+  const verbNode = new Map<string, string>()
+  const verb = async (id: string, what: string, body: unknown = {}) => {
+    const r = await live.coordinator.call('POST', `/v1/nodes/${id}/${what}`, body)
+    if (r.status === 201) verbNode.set(r.json.wave, id)
+    return r
+  }
+  let logs: ReturnType<typeof keepLogs> = []
   const held = async () => ((await live.coordinator.call('GET', '/v1/nodes/held')).json.held as { node: string; kind: string }[]).map((h) => `${h.node}:${h.kind}`)
   const waveState = async (id: string) => (await live.coordinator.call('GET', `/v1/waves/${id}`)).json.state as string
 
@@ -49,7 +56,7 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
     await ceph.start()
     session = new CephSession({ conf: ceph.conf, keyring: ceph.keyring, timeoutMs: 10_000 })
     live = new LiveCluster({ workers: W, images: ['v1'], ceph })
-    keepLogs(live)
+    logs = keepLogs(live)
     await live.start()
     sampler = (async () => {
       while (sampling) {
@@ -108,6 +115,34 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
     expect(audit).toEqual(expect.arrayContaining(['n1:verb-maintenance', 'n1:verb-maintenance-done', 'n1:maintenance-off', 'n2:verb-maintenance', 'n2:maintenance-off']))
   }, 200_000)
 
+  it('reboot: one safe reboot on the same image; shutdown: down and held until powered on, then back by itself', async () => {
+    await untilReadyForWave(live, 60_000)
+    const reboots: string[] = []
+    const onReboot = (id: string) => reboots.push(id)
+    live.on('reboot', onReboot)
+    try {
+      const r = await verb('n3', 'reboot', {})
+      expect(r.status).toBe(201)
+      await until(async () => (await waveState(r.json.wave)) === 'done' && (await phase('n3')) === 'ready' && !cordoned('n3'), 90_000, async () => `n3 rebooted and back; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${r.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
+      expect(reboots).toEqual(['n3'])
+      expect(live.worker('n3').image).toBe('v1')
+      expect(await noout('n3')).toBe(false)
+      expect(await held()).toEqual([])
+
+      await untilReadyForWave(live, 60_000)
+      const s = await verb('n3', 'shutdown', {})
+      expect(s.status).toBe(201)
+      await until(async () => (await held()).includes('n3:shutdown') && !live.running(live.worker('n3')) && (await waveState(s.json.wave)) === 'done', 90_000, async () => `n3 shut down and held; agents ${await agentsNow(live)}`)
+      expect(reboots).toEqual(['n3', 'n3'])
+      expect((await verb('n3', 'reboot', {})).json.error.message).toMatch(/is shut down/)
+      await live.powerOn('n3')
+      await until(async () => (await held()).length === 0 && (await phase('n3')) === 'ready' && !cordoned('n3') && !(await noout('n3')), 90_000, async () => `n3 back after power-on; held ${JSON.stringify(await held())}; agents ${await agentsNow(live)}`)
+      expect(overLimit).toEqual([])
+    } finally {
+      live.off('reboot', onReboot)
+    }
+  }, 300_000)
+
   it('decommission: drained, its OSD out, every PG active+clean without it, gone from the roster', async () => {
     await untilReadyForWave(live, 60_000)
     const [osd] = ceph.osdsOf('n4')
@@ -123,5 +158,9 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
     expect((await live.coordinator.roster()).members.map((m) => m.id)).not.toContain('n4')
     expect(await phase('n4')).toBe('leaving')
     expect(overLimit).toEqual([])
+    // Across every verb: each lease went to that verb's node, and to nobody else.
+    const leases = logs.filter((l) => l.msg === 'lease acquired' && l.j.lease).map((l) => `${l.j.lease.wave}:${l.j.lease.holder}`)
+    expect(leases.length).toBeGreaterThanOrEqual(verbNode.size)
+    expect(leases.filter((x) => verbNode.get(x.split(':')[0]!) !== x.split(':')[1])).toEqual([])
   }, 200_000)
 })

@@ -71,8 +71,8 @@ describe('node verbs: maintenance holds a slot; a second beyond K waits', () => 
     // A node that knows verbs takes the control, and sees the verb's node as not on the target yet.
     const gate = new WaveGate(coordKey, w.h.coordinator.waves.service['deps'].identity.keyring)
     expect(gate.onControl(ctl)).toBe('new')
-    expect(gate.viewImage(a.id, 'v1')).toBe('verb:maintenance')
-    expect(gate.viewImage(b.id, 'v1')).toBe('v1')
+    expect(gate.viewImage(a.id, 'v1', 'w1')).toBe('verb:maintenance')
+    expect(gate.viewImage(b.id, 'v1', 'w1')).toBe('v1')
     // A forged verb (another node named under the same signatures) is dropped and counted.
     const forged = new WaveGate(coordKey, w.h.coordinator.waves.service['deps'].identity.keyring)
     expect(forged.onControl({ ...ctl, nv: { verb: { node: b.id, kind: 'reboot' }, held: [] } })).toBe('bad')

@@ -117,12 +117,14 @@ describe('WaveGate and node verbs (node-verbs.ts)', () => {
     const g = new WaveGate(coord.publicKey, coord)
     expect(g.onControl(m)).toBe('new')
     expect(g.verb()).toEqual({ node: 'a', kind: 'reboot', wave: 'w1' })
-    expect(g.viewImage('a', 'v1')).toBe('verb:reboot')
-    expect(g.viewImage('c', 'v1')).toBe('v1')
+    expect(g.viewImage('a', 'v1', 'w1')).toBe('verb:reboot')
+    expect(g.viewImage('c', 'v1', 'w1')).toBe('v1')
+    // The vote still on the wave before (the control came first): never a candidate there.
+    expect(g.viewImage('a', 'v1', 'w0')).toBe('v1')
     expect(g.held('b')).toBe('maintenance')
     // Carried out here: no longer the verb's subject, even before the coordinator says done.
     g.verbDone('w1')
-    expect(g.viewImage('a', 'v1')).toBe('v1')
+    expect(g.viewImage('a', 'v1', 'w1')).toBe('v1')
     const bad = new WaveGate(coord.publicKey, coord)
     expect(bad.onControl({ ...m, nv: { verb: { node: 'c', kind: 'decommission' }, held: [] } })).toBe('bad')
     expect(bad.onControl({ ...m, nvsig: undefined })).toBe('bad')

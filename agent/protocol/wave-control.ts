@@ -222,10 +222,15 @@ export class WaveGate {
     this.verbsDone.add(wave)
   }
 
-  /** The image a view reports for `id`: the verb's marker while `id` is its pending subject, else its own. */
-  viewImage(id: string, image: string): string {
+  /**
+   * The image a view reports for `id` in the vote's wave `wave`: the verb's marker while
+   * `id` is the pending subject of that very wave's verb, else its own. The control of the
+   * next wave may arrive before its vote message: a verb must never make its node a
+   * candidate in the wave before.
+   */
+  viewImage(id: string, image: string, wave: string | undefined): string {
     const v = this.verb()
-    return v && v.node === id ? verbImage(v.kind) : image
+    return v && v.node === id && v.wave === wave ? verbImage(v.kind) : image
   }
 
   /** Whether the coordinator lists `id` as held (in maintenance, or shut down). */

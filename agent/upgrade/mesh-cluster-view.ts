@@ -33,6 +33,8 @@ export class MeshClusterView implements ClusterView {
   private unavailableCache: string[] | undefined
   /** The current wave's roster (for the halt rule); set by whoever tracks the wave. */
   roster: readonly string[] = []
+  /** The wave the vote runs now (a node verb applies in its own wave only); set by whoever tracks the wave. */
+  wave: () => string | undefined = () => undefined
 
   constructor(
     private readonly mesh: MemberSource,
@@ -76,7 +78,7 @@ export class MeshClusterView implements ClusterView {
     return {
       id,
       // The pending subject of a node verb is "not on the target yet" (node-verbs.ts): its one candidate.
-      image: this.gate ? this.gate.viewImage(id, r.image) : r.image,
+      image: this.gate ? this.gate.viewImage(id, r.image, this.wave()) : r.image,
       domain: r.domain,
       available,
       healthy: available && r.health.gates?.post === true,

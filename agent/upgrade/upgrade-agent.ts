@@ -234,6 +234,7 @@ export class UpgradeAgent {
     )
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
+    this.view.wave = () => this.vote?.currentWave()?.id
     let rebooter = o.rebooter ?? (c.rebooter === 'exit' ? new ProcessExitRebooter(this.log) : new SystemRebooter(this.log))
     if (this.events) rebooter = rebooterWithEvents(rebooter, this.events, cycle)
     this.executor = new UpgradeExecutor({
@@ -332,7 +333,7 @@ export class UpgradeAgent {
       held: this.view.held(),
       gates: this.gates,
       // A candidate: not on the target (or the pending subject of a node verb, which keeps its image).
-      blocked: this.blocked(v.wave !== undefined && v.target !== this.gate.viewImage(this.o.nodeId, this.o.image) && !v.lease, v.slots),
+      blocked: this.blocked(v.wave !== undefined && v.target !== this.gate.viewImage(this.o.nodeId, this.o.image, v.wave) && !v.lease, v.slots),
       stop: this.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
@@ -400,7 +401,10 @@ export class UpgradeAgent {
     try {
       const verb = await this.verbLease(lease)
       out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
-      if (verb && (out === 'released' || out === 'held' || out === 'decommissioned')) this.gate.verbDone(lease.wave)
+      // Done with this wave's verb, if it has one — also when the lease came back after the
+      // reboot before the control message did (the verb unknown then): else the node would be
+      // the verb's subject again until the coordinator says done, and could go round twice.
+      if (out === 'released' || out === 'held' || out === 'decommissioned') this.gate.verbDone(lease.wave)
       if (out === 'held') this.maintenance = { since: this.o.clock.now(), wave: lease.wave }
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail

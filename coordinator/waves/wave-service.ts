@@ -104,7 +104,7 @@ export class WaveService {
     this.gate = new WaveGate(deps.identity.publicKey, deps.identity.keyring)
     this.view = new CoordinatorView(deps.members, () => this.hold())
     this.view.selected = (id) => this.gate.selected(id)
-    this.view.viewImage = (id, image) => this.gate.viewImage(id, image)
+    this.view.viewImage = (id, image) => this.gate.viewImage(id, image, this.vote?.currentWave()?.id)
     this.vote = new VoteNode({
       id: COORDINATOR_MESH_ID,
       keyring: deps.identity.keyring,

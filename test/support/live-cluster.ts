@@ -9,7 +9,8 @@
  * again and the agent on the image its boot script now names (what the coordinator
  * assigned on lease proof), and marks the node Ready once the agent is up (kubelet back).
  *
- * Events: 'reboot' (id, at) when an agent exits 75, 'up' (id, image, at) when its
+ * An agent exiting 76 (a node verb's power-off) goes down the same way and stays down
+ * until powerOn(). Events: 'reboot' (id, at) when an agent exits 75 or 76, 'up' (id, image, at) when its
  * restarted agent is ready, 'log' (id, line) for every pino line.
  */
 import { EventEmitter } from 'node:events'
@@ -18,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { UpgradeConfig } from '../../agent/protocol/upgrade-config.js'
-import { REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
+import { POWEROFF_EXIT_CODE, REBOOT_EXIT_CODE } from '../../agent/upgrade/real-steps.js'
 import { LocalCluster, type LocalAgent } from '../../sim/demo/local-cluster.js'
 import { FakeKubeApiServer } from '../../sim/fakes/kube-api-server.js'
 import type { CephCluster } from '../../harness/ceph-cluster.js'
@@ -156,6 +157,11 @@ export class LiveCluster extends EventEmitter {
       onLog: (id, j) => this.emit('log', id, j),
       onExit: (a, code) => {
         if (code === REBOOT_EXIT_CODE && !this.stopping) void this.reboot(a as LiveWorker)
+        // A node verb's shutdown: the machine goes down and stays down until powerOn().
+        if (code === POWEROFF_EXIT_CODE && !this.stopping) {
+          ;(a as LiveWorker).stayDown = true
+          void this.reboot(a as LiveWorker)
+        }
       },
     })
     this.cluster = this.processes.cluster
