@@ -20,6 +20,7 @@ import type { Liveness, MemberView, SelfPatch } from './mesh-types.js'
 import { claimBytes, type Claim, type Update } from './messages.js'
 import { newerThan, openRecord, signRecord, type NodeRecordBody, type VerifiedRecord } from './node-record.js'
 import { recordHead } from './record-head.js'
+import type { SnapshotEntry } from './record-snapshot.js'
 import { Suspicions } from './suspicion.js'
 import { signAs, verifyAs } from './signing.js'
 
@@ -216,6 +217,30 @@ export class Membership {
     this.hashes.set(aeEntry(m))
     ctx.emit({ type: 'record', id: body.id, record: body, previous })
     return 'new'
+  }
+
+  /**
+   * Takes a snapshot's records whole (record-snapshot.ts: already checked), each member
+   * alive at its record's incarnation since `now` — what applyRecord would leave for a
+   * member it did not hold. For a fresh node: members already held (ourselves, say) keep
+   * what they hold, and nothing is spread or emitted (no link is up to spread on, and the
+   * caller knows what it handed over). Returns how many members were added.
+   */
+  adopt(entries: readonly SnapshotEntry[], now: number): number {
+    const bound = this.incarnationBound('record', now)
+    let added = 0
+    for (const e of entries) {
+      if (e.id === this.ctx.id || this.members.has(e.id)) continue
+      if (e.record.body.inc > bound) {
+        this.ctx.dropImplausible(this.ctx.id, `record of ${e.id} at incarnation ${e.record.body.inc}`)
+        continue
+      }
+      this.members.addAlive(e.g, e.record.body.inc, now, e.record)
+      this.hashes.setHash(e.id, e.hash, e.bucket)
+      added++
+    }
+    if (added > 0) this.ctx.count('records-adopted', added)
+    return added
   }
 
   applyClaim(c: Claim, from: string, now: number): ApplyResult {
