@@ -205,6 +205,28 @@ export class MemberTable {
     }
   }
 
+  /** Ids of the members held alive with a record, in insertion order: a scan of the columns, no views (the overlay reads it every round it lacks links). */
+  aliveWithRecord(): string[] {
+    const out: string[] = []
+    const alive = CODE.alive
+    for (let i = 0; i < this.orderLen; i++) {
+      const g = this.order[i]!
+      if (g >= 0 && this.code[g] === alive && this.records[g] !== undefined) out.push(memberIds.ids[g]!)
+    }
+    return out
+  }
+
+  /** Ids of the members held with `status`, in insertion order (a scan of the columns, no views). */
+  withStatus(status: Liveness): string[] {
+    const out: string[] = []
+    const code = CODE[status]
+    for (let i = 0; i < this.orderLen; i++) {
+      const g = this.order[i]!
+      if (g >= 0 && this.code[g] === code) out.push(memberIds.ids[g]!)
+    }
+    return out
+  }
+
   private grow(min: number): void {
     // Every id of the process is likely a member soon (the roster): size for all of them.
     const cap = Math.max(min, Math.ceil(this.code.length * 1.5), memberIds.ids.length, 16)
@@ -219,7 +241,9 @@ export class MemberTable {
     const pos = new Int32Array(cap)
     pos.set(this.pos)
     this.pos = pos
-    while (this.records.length < cap) this.records.push(undefined)
+    const records = new Array<VerifiedRecord | undefined>(cap).fill(undefined)
+    for (let g = 0; g < this.records.length; g++) records[g] = this.records[g]
+    this.records = records
   }
 
   private compactOrGrowOrder(): void {

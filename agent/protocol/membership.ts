@@ -83,13 +83,16 @@ export class Membership {
   }
 
   /** Other members we could link to: alive, with a record. In table order. */
-  *dialable(): Iterable<string> {
-    for (const m of this.members.values()) if (m.id !== this.ctx.id && m.status === 'alive' && m.record) yield m.id
+  dialable(): Iterable<string> {
+    const ids = this.members.aliveWithRecord()
+    const self = ids.indexOf(this.ctx.id)
+    if (self >= 0) ids.splice(self, 1)
+    return ids
   }
 
   /** Members we hold dead, in table order. */
-  *dead(): Iterable<string> {
-    for (const m of this.members.values()) if (m.status === 'dead') yield m.id
+  dead(): Iterable<string> {
+    return this.members.withStatus('dead')
   }
 
   /** Do we already hold the fact a record or claim id names (`r:…`, `c:…`), or a newer one? */
@@ -349,10 +352,10 @@ export class Membership {
   sweep(now: number): void {
     const retention = this.ctx.cfg.deadRetentionMs
     if (retention <= 0) return
-    for (const m of [...this.members.values()]) {
-      if (m.status === 'dead' && now - m.statusSince > retention) {
-        this.members.delete(m.id)
-        this.hashes.delete(m.id)
+    for (const id of this.members.withStatus('dead')) {
+      if (now - this.members.get(id)!.statusSince > retention) {
+        this.members.delete(id)
+        this.hashes.delete(id)
       }
     }
   }

@@ -10,6 +10,7 @@
 import { meshConfig, type MeshConfig } from '../../agent/protocol/mesh-config.js'
 import { MeshNode } from '../../agent/protocol/mesh-node.js'
 import { signRecord, type NodeRecordBody } from '../../agent/protocol/node-record.js'
+import { memberNumber } from '../../agent/protocol/member-table.js'
 import { recordSnapshot } from '../../agent/protocol/record-snapshot.js'
 import type { Keyring } from '../../agent/protocol/ports.js'
 import { Roster } from '../../agent/protocol/roster.js'
@@ -49,6 +50,9 @@ export class MeshCluster {
     // Keys come from their own stream of the seed, so adding a network fault does not re-key the run.
     const authority = new SimKeyAuthority(new SimRng(opts.seed).fork())
     for (const id of this.ids) this.keyrings.set(id, authority.issue())
+    // Number the roster's ids up front, so each node's member table is sized for all of
+    // them at once (one allocation, not one per node started so far and one more later).
+    for (const id of this.ids) memberNumber(id)
     this.roster = new Roster(this.ids.map((id) => ({ id, key: this.keyrings.get(id)!.publicKey })))
     this.sim = new Simulation<MeshNode>({ seed: opts.seed, network: opts.network, factory: (ctx) => this.makeNode(ctx), codec: this.records.codec(meshCodec) })
     this.knowledge = new Knowledge(this.sim, this.ids)
