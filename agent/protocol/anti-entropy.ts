@@ -6,7 +6,7 @@
  * digests (id -> versions), and only newer facts travel as deltas.
  */
 import { fmix32, fnv1a } from './hash.js'
-import { findMemberNumber, memberNumber } from './member-table.js'
+import { findMemberNumber, memberNumber, memberNumbers } from './member-table.js'
 
 export const AE_BUCKETS = 64
 
@@ -72,7 +72,8 @@ export class BucketHashes {
   }
 
   private grow(min: number): void {
-    const cap = Math.max(min, Math.ceil(this.held.length * 1.5), 16)
+    // Like the member table: sized for every numbered id (usually the roster) at once.
+    const cap = Math.max(min, Math.ceil(this.held.length * 1.5), memberNumbers(), 16)
     const hash = new Int32Array(cap)
     hash.set(this.hash)
     this.hash = hash

@@ -61,6 +61,11 @@ export function memberNumber(id: string): number {
   return memberIds.number(id)
 }
 
+/** How many ids are numbered (in a process running one agent, about the roster). */
+export function memberNumbers(): number {
+  return memberIds.ids.length
+}
+
 /** The number of `id` if it has one (a table or BucketHashes stored it once), else undefined. */
 export function findMemberNumber(id: string): number | undefined {
   return memberIds.find(id)
@@ -259,7 +264,8 @@ export class MemberTable {
       this.orderLen = j
       return
     }
-    const order = new Int32Array(this.order.length * 2)
+    // First to the columns' size (every numbered id: usually the roster), then doubling.
+    const order = new Int32Array(this.order.length < this.code.length ? this.code.length : this.order.length * 2)
     order.set(this.order)
     this.order = order
   }
