@@ -11,7 +11,8 @@
  * Each figure runs in its own process, so `peakRssMb` is that run's alone; `heapMb` is the
  * largest V8 heap seen (sampled every 10,000 simulator steps), `externalMb` the typed arrays
  * (member tables, the knowledge tracker) at that moment. `wallMs` and `cpuMs` are what the
- * run cost on this machine (wall time lies on a shared machine; CPU less so).
+ * run cost on this machine (wall time lies on a shared machine; CPU less so); `events` the
+ * engine's events over the whole run (warm start included), per wall and per CPU second.
  *
  * Env: SCALE_SEED (7), SCALE_JOIN_NODES (10000), SCALE_JOINS (5), SCALE_SOAK_NODES (1000),
  * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run).
@@ -40,8 +41,11 @@ function sample(): void {
   if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external + m.arrayBuffers }
 }
 
+let watched: MeshCluster | undefined
+
 /** Samples memory every 10,000 simulator steps of the run's cluster (warm start included). */
 function watchMemory(cluster: MeshCluster): void {
+  watched = cluster
   let steps = 0
   cluster.sim.onStep(() => {
     if (++steps % 10_000 === 0) sample()
@@ -63,7 +67,19 @@ async function one(kind: string): Promise<void> {
   const cpu = process.cpuUsage(cpu0)
   const wallMs = Math.round(performance.now() - wall0)
   const s = r.summary
-  const cost = { heapMb: Math.round(peak.heap / MB), externalMb: Math.round(peak.external / MB), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1000), wallMs, cpuMs: Math.round((cpu.user + cpu.system) / 1000) }
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000)
+  // Engine events (frames, ticks, link changes) over the whole run, warm start included.
+  const events = watched?.sim.events ?? 0
+  const cost = {
+    heapMb: Math.round(peak.heap / MB),
+    externalMb: Math.round(peak.external / MB),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1000),
+    wallMs,
+    cpuMs,
+    events,
+    eventsPerSec: Math.round((events * 1000) / wallMs),
+    eventsPerCpuSec: Math.round((events * 1000) / Math.max(1, cpuMs)),
+  }
   if (kind === 'join') {
     const p99 = s.join999P99Ms as number | null
     console.log(JSON.stringify({ bench: 'scale.join', nodes: joinNodes, seed, latency: 'lan', joins, joinsMissed: s.joinsMissed, join999P50Ms: s.join999P50Ms, join999P99Ms: p99, join100P50Ms: s.join100P50Ms, join100P99Ms: s.join100P99Ms, targetMs999: 100, met: r.ok && p99 !== null && p99 <= 100, ...cost }))

@@ -135,6 +135,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   private readonly codec: Codec
   private t = 0
   private stepCount = 0
+  private eventCount = 0
   private lastEncoded: { msg: unknown; bytes: Uint8Array } | undefined
 
   constructor(opts: SimulationOptions<P>) {
@@ -166,6 +167,11 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   /** Process steps taken so far (a cost figure for benchmarks). */
   get steps(): number {
     return this.stepCount
+  }
+
+  /** Events taken off the queue so far (frames, ticks, link changes, calls; superseded ticks included): the engine's throughput figure. */
+  get events(): number {
+    return this.eventCount
   }
 
   onEffect(listener: EffectListener<E>): () => void {
@@ -361,6 +367,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
 
   private runOne(): void {
     const e = this.queue.pop()!
+    this.eventCount++
     this.t = e.at
     const ev = e.item
     switch (ev.k) {
