@@ -15,7 +15,9 @@
  * engine's events over the whole run (warm start included), per wall and per CPU second.
  *
  * Env: SCALE_SEED (7), SCALE_JOIN_NODES (10000), SCALE_JOINS (5), SCALE_SOAK_NODES (1000),
- * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run).
+ * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run),
+ * SCALE_SOAK_CHURN_MS (600000: a crash every 10 simulated minutes; shorter runs need more
+ * to measure detection; a crashed node is back after 30 s or half this, if less).
  * The whole area can outlast bench/run.ts's default 10 min per area: raise
  * SHOAL_BENCH_TIMEOUT_MS for the defaults.
  */
@@ -32,6 +34,7 @@ const joinNodes = Number(process.env.SCALE_JOIN_NODES ?? 10_000)
 const joins = Number(process.env.SCALE_JOINS ?? 5)
 const soakNodes = Number(process.env.SCALE_SOAK_NODES ?? 1000)
 const soakHours = Number(process.env.SCALE_SOAK_HOURS ?? 1)
+const soakChurnMs = Number(process.env.SCALE_SOAK_CHURN_MS ?? 600_000)
 const MB = 1e6
 
 /** Largest heap seen at a sample, and the external memory at that moment. */
@@ -62,7 +65,7 @@ async function one(kind: string): Promise<void> {
   const r =
     kind === 'join'
       ? await join.run(context(joinNodes, { joins, 'gap-ms': 2000, 'deadline-ms': 10_000 }))
-      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': 600_000, 'churn-down-ms': 30_000 }, 0.01))
+      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': soakChurnMs, 'churn-down-ms': Math.min(30_000, soakChurnMs / 2) }, 0.01))
   sample()
   const cpu = process.cpuUsage(cpu0)
   const wallMs = Math.round(performance.now() - wall0)
@@ -96,6 +99,7 @@ async function one(kind: string): Promise<void> {
         pauses: s.pauses,
         pauseMs: '50-500',
         crashes: s.powerCycles,
+        crashEveryMs: soakChurnMs,
         falsePositives: s.falsePositives,
         liveSuspicions: s.liveSuspicions,
         crashDeadAtAllP50Ms: s.crashDeadAtAllP50Ms,
