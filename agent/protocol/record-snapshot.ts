@@ -14,7 +14,7 @@
 import { aeEntry } from './anti-entropy-exchange.js'
 import { bucketOf, entryHash } from './anti-entropy.js'
 import { memberNumber } from './member-table.js'
-import { openRecord, type SignedRecord, type VerifiedRecord } from './node-record.js'
+import { newerThan, openRecord, type SignedRecord, type VerifiedRecord } from './node-record.js'
 import type { Keyring } from './ports.js'
 import type { Roster } from './roster.js'
 
@@ -47,7 +47,7 @@ export function recordSnapshot(records: Iterable<SignedRecord>, roster: Roster, 
     }
     const body = check.record.body
     const held = byId.get(body.id)
-    if (held && !(body.inc > held.record.body.inc || (body.inc === held.record.body.inc && body.ver > held.record.body.ver))) continue
+    if (held && !newerThan(body, held.record.body)) continue
     const e = aeEntry({ id: body.id, status: 'alive', statusInc: body.inc, claim: undefined, record: check.record })
     byId.set(body.id, { id: body.id, g: memberNumber(body.id), record: check.record, hash: entryHash(e) | 0, bucket: bucketOf(body.id) })
   }
