@@ -41,7 +41,7 @@ const MB = 1e6
 let peak = { heap: 0, external: 0 }
 function sample(): void {
   const m = process.memoryUsage()
-  if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external + m.arrayBuffers }
+  if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external } // arrayBuffers is part of external
 }
 
 let watched: MeshCluster | undefined
