@@ -11,10 +11,13 @@
  * Each figure runs in its own process, so `peakRssMb` is that run's alone; `heapMb` is the
  * largest V8 heap seen (sampled every 10,000 simulator steps), `externalMb` the typed arrays
  * (member tables, the knowledge tracker) at that moment. `wallMs` and `cpuMs` are what the
- * run cost on this machine (wall time lies on a shared machine; CPU less so).
+ * run cost on this machine (wall time lies on a shared machine; CPU less so); `events` the
+ * engine's events over the whole run (warm start included), per wall and per CPU second.
  *
  * Env: SCALE_SEED (7), SCALE_JOIN_NODES (10000), SCALE_JOINS (5), SCALE_SOAK_NODES (1000),
- * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run).
+ * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run),
+ * SCALE_SOAK_CHURN_MS (600000: a crash every 10 simulated minutes; shorter runs need more
+ * to measure detection; a crashed node is back after 30 s or half this, if less).
  * The whole area can outlast bench/run.ts's default 10 min per area: raise
  * SHOAL_BENCH_TIMEOUT_MS for the defaults.
  */
@@ -31,17 +34,21 @@ const joinNodes = Number(process.env.SCALE_JOIN_NODES ?? 10_000)
 const joins = Number(process.env.SCALE_JOINS ?? 5)
 const soakNodes = Number(process.env.SCALE_SOAK_NODES ?? 1000)
 const soakHours = Number(process.env.SCALE_SOAK_HOURS ?? 1)
+const soakChurnMs = Number(process.env.SCALE_SOAK_CHURN_MS ?? 600_000)
 const MB = 1e6
 
 /** Largest heap seen at a sample, and the external memory at that moment. */
 let peak = { heap: 0, external: 0 }
 function sample(): void {
   const m = process.memoryUsage()
-  if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external + m.arrayBuffers }
+  if (m.heapUsed > peak.heap) peak = { heap: m.heapUsed, external: m.external } // arrayBuffers is part of external
 }
+
+let watched: MeshCluster | undefined
 
 /** Samples memory every 10,000 simulator steps of the run's cluster (warm start included). */
 function watchMemory(cluster: MeshCluster): void {
+  watched = cluster
   let steps = 0
   cluster.sim.onStep(() => {
     if (++steps % 10_000 === 0) sample()
@@ -58,12 +65,24 @@ async function one(kind: string): Promise<void> {
   const r =
     kind === 'join'
       ? await join.run(context(joinNodes, { joins, 'gap-ms': 2000, 'deadline-ms': 10_000 }))
-      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': 600_000, 'churn-down-ms': 30_000 }, 0.01))
+      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': soakChurnMs, 'churn-down-ms': Math.min(30_000, soakChurnMs / 2) }, 0.01))
   sample()
   const cpu = process.cpuUsage(cpu0)
   const wallMs = Math.round(performance.now() - wall0)
   const s = r.summary
-  const cost = { heapMb: Math.round(peak.heap / MB), externalMb: Math.round(peak.external / MB), peakRssMb: Math.round(process.resourceUsage().maxRSS / 1000), wallMs, cpuMs: Math.round((cpu.user + cpu.system) / 1000) }
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000)
+  // Engine events (frames, ticks, link changes) over the whole run, warm start included.
+  const events = watched?.sim.events ?? 0
+  const cost = {
+    heapMb: Math.round(peak.heap / MB),
+    externalMb: Math.round(peak.external / MB),
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1000),
+    wallMs,
+    cpuMs,
+    events,
+    eventsPerSec: Math.round((events * 1000) / wallMs),
+    eventsPerCpuSec: Math.round((events * 1000) / Math.max(1, cpuMs)),
+  }
   if (kind === 'join') {
     const p99 = s.join999P99Ms as number | null
     console.log(JSON.stringify({ bench: 'scale.join', nodes: joinNodes, seed, latency: 'lan', joins, joinsMissed: s.joinsMissed, join999P50Ms: s.join999P50Ms, join999P99Ms: p99, join100P50Ms: s.join100P50Ms, join100P99Ms: s.join100P99Ms, targetMs999: 100, met: r.ok && p99 !== null && p99 <= 100, ...cost }))
@@ -80,6 +99,7 @@ async function one(kind: string): Promise<void> {
         pauses: s.pauses,
         pauseMs: '50-500',
         crashes: s.powerCycles,
+        crashEveryMs: soakChurnMs,
         falsePositives: s.falsePositives,
         liveSuspicions: s.liveSuspicions,
         crashDeadAtAllP50Ms: s.crashDeadAtAllP50Ms,

@@ -6,6 +6,7 @@
  * digests (id -> versions), and only newer facts travel as deltas.
  */
 import { fmix32, fnv1a } from './hash.js'
+import { findMemberNumber, memberNumber, memberNumbers } from './member-table.js'
 
 export const AE_BUCKETS = 64
 
@@ -36,25 +37,49 @@ export function entryHash(e: AeEntry): number {
 
 export class BucketHashes {
   readonly sums = new Uint32Array(AE_BUCKETS)
-  private readonly current = new Map<string, number>()
+  /**
+   * Each member's entry hash, by its process-wide number (member-table.ts), with a flag for
+   * "held": 5 bytes a member. A Map by id cost ~40 and, in the simulator's N tables of N
+   * members, was the largest thing left at N=10,000. Kept as int32 (what `sums` adds).
+   */
+  private hash = new Int32Array(0)
+  private held = new Uint8Array(0)
 
   /** Replaces the entry of `e.id` (or adds it). */
   set(e: AeEntry): void {
-    const b = bucketOf(e.id)
-    const old = this.current.get(e.id)
-    // Kept as int32: a small integer in V8, where a uint32 above 2^31 is a boxed number per member.
-    const h = entryHash(e) | 0
-    if (old !== undefined) this.sums[b] = (this.sums[b]! - old) >>> 0
-    this.sums[b] = (this.sums[b]! + h) >>> 0
-    this.current.set(e.id, h)
+    this.setHash(e.id, entryHash(e) | 0, bucketOf(e.id))
+  }
+
+  /**
+   * `set` with the entry's hash (`entryHash(e) | 0`) and bucket (`bucketOf(e.id)`) already
+   * computed: a snapshot adopted by many tables (Membership.adopt) computes them once.
+   */
+  setHash(id: string, h: number, bucket: number): void {
+    const g = memberNumber(id)
+    if (g >= this.held.length) this.grow(g + 1)
+    if (this.held[g]) this.sums[bucket] = (this.sums[bucket]! - this.hash[g]!) >>> 0
+    this.sums[bucket] = (this.sums[bucket]! + h) >>> 0
+    this.hash[g] = h
+    this.held[g] = 1
   }
 
   delete(id: string): void {
-    const old = this.current.get(id)
-    if (old === undefined) return
+    const g = findMemberNumber(id)
+    if (g === undefined || g >= this.held.length || !this.held[g]) return
     const b = bucketOf(id)
-    this.sums[b] = (this.sums[b]! - old) >>> 0
-    this.current.delete(id)
+    this.sums[b] = (this.sums[b]! - this.hash[g]!) >>> 0
+    this.held[g] = 0
+  }
+
+  private grow(min: number): void {
+    // Like the member table: sized for every numbered id (usually the roster) at once.
+    const cap = Math.max(min, Math.ceil(this.held.length * 1.5), memberNumbers(), 16)
+    const hash = new Int32Array(cap)
+    hash.set(this.hash)
+    this.hash = hash
+    const held = new Uint8Array(cap)
+    held.set(this.held)
+    this.held = held
   }
 
   toBytes(): Uint8Array {

@@ -1,13 +1,18 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { MemberTable, type Member } from './member-table.js'
+import { MemberTable, memberNumber, type Member } from './member-table.js'
+import type { VerifiedRecord } from './node-record.js'
+
+/** Stands for a record: the table only holds it. */
+const REC = { body: {}, signed: {} } as unknown as VerifiedRecord
 
 const fields = (m: Omit<Member, 'id'> & { id?: string }) => ({ id: m.id, status: m.status, statusInc: m.statusInc, statusSince: m.statusSince, updatedAt: m.updatedAt, claim: m.claim, record: m.record })
 
 describe('MemberTable', () => {
   it('behaves as the Map it replaces: same members, same fields, same iteration order', () => {
     const op = fc.oneof(
-      fc.record({ k: fc.constant('set' as const), id: fc.integer({ min: 0, max: 40 }), inc: fc.integer({ min: 0, max: 9 }), status: fc.constantFrom('alive', 'suspect', 'dead') as fc.Arbitrary<Member['status']> }),
+      fc.record({ k: fc.constant('set' as const), id: fc.integer({ min: 0, max: 40 }), inc: fc.integer({ min: 0, max: 9 }), status: fc.constantFrom('alive', 'suspect', 'dead') as fc.Arbitrary<Member['status']>, rec: fc.boolean() }),
+      fc.record({ k: fc.constant('add' as const), id: fc.integer({ min: 0, max: 40 }), inc: fc.integer({ min: 0, max: 9 }) }),
       fc.record({ k: fc.constant('del' as const), id: fc.integer({ min: 0, max: 40 }) }),
       fc.record({ k: fc.constant('mut' as const), id: fc.integer({ min: 0, max: 40 }), at: fc.integer({ min: 0, max: 2 ** 45 }) }),
     )
@@ -17,8 +22,13 @@ describe('MemberTable', () => {
         const m = new Map<string, Omit<Member, 'id'> & { id: string }>()
         for (const o of ops) {
           const id = `mt-${o.id}`
-          if (o.k === 'set') {
-            const init = { status: o.status, statusInc: o.inc, statusSince: o.inc * 1000, updatedAt: o.inc * 7, claim: undefined, record: undefined }
+          if (o.k === 'add') {
+            // The bulk path: only for an id not held.
+            if (m.has(id)) continue
+            t.addAlive(memberNumber(id), o.inc, o.inc * 1000, REC)
+            m.set(id, { id, status: 'alive', statusInc: o.inc, statusSince: o.inc * 1000, updatedAt: o.inc * 1000, claim: undefined, record: REC })
+          } else if (o.k === 'set') {
+            const init = { status: o.status, statusInc: o.inc, statusSince: o.inc * 1000, updatedAt: o.inc * 7, claim: undefined, record: o.rec ? REC : undefined }
             const view = t.set(id, init)
             const held = m.get(id)
             if (held) Object.assign(held, init)
@@ -41,6 +51,9 @@ describe('MemberTable', () => {
         }
         expect([...t.values()].map(fields)).toEqual([...m.values()].map(fields))
         for (const id of m.keys()) expect(t.has(id)).toBe(true)
+        const held = [...m.values()]
+        expect(t.aliveWithRecord()).toEqual(held.filter((x) => x.status === 'alive' && x.record).map((x) => x.id))
+        for (const st of ['alive', 'suspect', 'dead'] as const) expect(t.withStatus(st)).toEqual(held.filter((x) => x.status === st).map((x) => x.id))
       }),
       { numRuns: 200 },
     )

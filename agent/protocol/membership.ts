@@ -20,6 +20,7 @@ import type { Liveness, MemberView, SelfPatch } from './mesh-types.js'
 import { claimBytes, type Claim, type Update } from './messages.js'
 import { newerThan, openRecord, signRecord, type NodeRecordBody, type VerifiedRecord } from './node-record.js'
 import { recordHead } from './record-head.js'
+import type { SnapshotEntry } from './record-snapshot.js'
 import { Suspicions } from './suspicion.js'
 import { signAs, verifyAs } from './signing.js'
 
@@ -82,13 +83,16 @@ export class Membership {
   }
 
   /** Other members we could link to: alive, with a record. In table order. */
-  *dialable(): Iterable<string> {
-    for (const m of this.members.values()) if (m.id !== this.ctx.id && m.status === 'alive' && m.record) yield m.id
+  dialable(): Iterable<string> {
+    const ids = this.members.aliveWithRecord()
+    const self = ids.indexOf(this.ctx.id)
+    if (self >= 0) ids.splice(self, 1)
+    return ids
   }
 
   /** Members we hold dead, in table order. */
-  *dead(): Iterable<string> {
-    for (const m of this.members.values()) if (m.status === 'dead') yield m.id
+  dead(): Iterable<string> {
+    return this.members.withStatus('dead')
   }
 
   /** Do we already hold the fact a record or claim id names (`r:…`, `c:…`), or a newer one? */
@@ -218,6 +222,30 @@ export class Membership {
     return 'new'
   }
 
+  /**
+   * Takes a snapshot's records whole (record-snapshot.ts: already checked), each member
+   * alive at its record's incarnation since `now` — what applyRecord would leave for a
+   * member it did not hold. For a fresh node: members already held (ourselves, say) keep
+   * what they hold, and nothing is spread or emitted (no link is up to spread on, and the
+   * caller knows what it handed over). Returns how many members were added.
+   */
+  adopt(entries: readonly SnapshotEntry[], now: number): number {
+    const bound = this.incarnationBound('record', now)
+    let added = 0
+    for (const e of entries) {
+      if (e.id === this.ctx.id || this.members.has(e.id)) continue
+      if (e.record.body.inc > bound) {
+        this.ctx.dropImplausible(this.ctx.id, `record of ${e.id} at incarnation ${e.record.body.inc}`)
+        continue
+      }
+      this.members.addAlive(e.g, e.record.body.inc, now, e.record)
+      this.hashes.setHash(e.id, e.hash, e.bucket)
+      added++
+    }
+    if (added > 0) this.ctx.count('records-adopted', added)
+    return added
+  }
+
   applyClaim(c: Claim, from: string, now: number): ApplyResult {
     const { ctx } = this
     const key = ctx.roster.keyOf(c.by)
@@ -324,10 +352,10 @@ export class Membership {
   sweep(now: number): void {
     const retention = this.ctx.cfg.deadRetentionMs
     if (retention <= 0) return
-    for (const m of [...this.members.values()]) {
-      if (m.status === 'dead' && now - m.statusSince > retention) {
-        this.members.delete(m.id)
-        this.hashes.delete(m.id)
+    for (const id of this.members.withStatus('dead')) {
+      if (now - this.members.get(id)!.statusSince > retention) {
+        this.members.delete(id)
+        this.hashes.delete(id)
       }
     }
   }

@@ -45,8 +45,8 @@ export class MeshContext {
     this.out.push(e)
   }
 
-  count(name: string): number {
-    return (this.counters[name] = (this.counters[name] ?? 0) + 1)
+  count(name: string, by = 1): number {
+    return (this.counters[name] = (this.counters[name] ?? 0) + by)
   }
 
   /** Bad input from `from`: counted, logged on the peer's first offence, and held against it. */

@@ -35,6 +35,7 @@ import type { NodeRecordBody } from './node-record.js'
 import { Overlay } from './overlay.js'
 import type { Keyring, Logger, Rng } from './ports.js'
 import { silentLogger } from './ports.js'
+import type { RecordSnapshot } from './record-snapshot.js'
 import type { Roster } from './roster.js'
 import { SwimProber } from './swim-probe.js'
 
@@ -176,6 +177,17 @@ export class MeshNode {
 
   self(): NodeRecordBody {
     return this.membership.self()
+  }
+
+  /**
+   * Takes a snapshot of the cluster's records (record-snapshot.ts) into a fresh node's
+   * table, as if a sync had delivered them before any link came up: the simulator's warm
+   * start. Nothing is sent or emitted; the node's timers are unchanged. Returns how many
+   * members were added.
+   */
+  adopt(snapshot: RecordSnapshot, now: number): number {
+    this.ctx.out = [] // outside a step: a dropped entry's event has no one to go to (it is counted)
+    return this.membership.adopt(snapshot.entries, now)
   }
 
   /** Current overlay neighbours (connected peers). */

@@ -12,6 +12,7 @@
  */
 import type { MeshEffect } from '../../agent/protocol/mesh-types.js'
 import type { MeshNode } from '../../agent/protocol/mesh-node.js'
+import type { VerifiedRecord } from '../../agent/protocol/node-record.js'
 import type { Simulation } from './simulation.js'
 
 const UNKNOWN = 0
@@ -220,6 +221,27 @@ export class Knowledge {
       }
     }
     this.refresh(o, s)
+  }
+
+  /**
+   * `observer` took these records whole (MeshNode.adopt; no events are emitted for
+   * that): it holds each subject alive with that record, as the member and record events
+   * of the receive path would have said. Subjects it already held keep what they hold.
+   */
+  adopted(observer: string, records: readonly { id: string; record: VerifiedRecord }[], now: number): void {
+    const o = this.idx(observer)
+    for (const { id, record } of records) {
+      const s = this.index.get(id)
+      if (s === undefined || s === o) continue
+      const p = o * this.n + s
+      if (this.status[p] !== UNKNOWN) continue
+      this.status[p] = ALIVE
+      this.recIdx[p] = this.versions[s]!.indexOf(record.body.inc, record.body.ver, record.body)
+      for (const w of this.watches) {
+        if (w.subject === id && w.observers.has(observer) && !w.reachedAt.has(observer) && this.newerOrSame(record.body.inc, record.body.ver, w.inc, w.ver)) w.reachedAt.set(observer, now)
+      }
+      this.refresh(o, s)
+    }
   }
 
   private accused(at: number, observer: string, subject: string, status: 'suspect' | 'dead'): void {

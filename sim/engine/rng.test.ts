@@ -50,6 +50,20 @@ describe('SimRng', () => {
     expect(() => r.int(0)).toThrow(/int/)
     expect(() => r.pick([])).toThrow(/empty/)
   })
+
+  it('samples by position (sampleOf) with the draws and result of sample (the shuffle of a copy)', () => {
+    // Recorded runs depend on it: the simulator's bootstrap peers moved from one to the other.
+    const reference = (r: SimRng, items: number[], k: number): number[] => r.sample(items, k)
+    for (let seed = 0; seed < 50; seed++) {
+      for (const [n, k] of [[0, 3], [1, 3], [3, 3], [10, 3], [1000, 3], [40, 40], [40, 39]] as const) {
+        const items = Array.from({ length: n }, (_, i) => i * 7)
+        const a = new SimRng(seed)
+        const b = new SimRng(seed)
+        expect(a.sampleOf(n, k, (i) => items[i]!), `seed ${seed}, n ${n}, k ${k}`).toEqual(reference(b, items, k))
+        expect(a.u32(), 'same number of draws').toBe(b.u32())
+      }
+    }
+  })
 })
 
 describe('EventQueue', () => {

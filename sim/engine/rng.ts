@@ -9,7 +9,7 @@
  * network model from reshuffling every node's protocol decisions.
  */
 import type { Rng } from '../../agent/protocol/ports.js'
-import { sample } from '../../agent/protocol/random.js'
+import { sample, sampleOf } from '../../agent/protocol/random.js'
 
 const TWO_POW_32 = 4294967296
 
@@ -99,6 +99,11 @@ export class SimRng implements Rng {
   /** Up to k distinct elements, in random order (partial Fisher–Yates on a copy). */
   sample<T>(items: readonly T[], k: number): T[] {
     return sample(items, k, this)
+  }
+
+  /** `sample` of the n items `at(0..n-1)` reads, in O(k): agent/protocol/random.ts sampleOf. */
+  sampleOf<T>(n: number, k: number, at: (i: number) => T): T[] {
+    return sampleOf(n, k, at, this)
   }
 
   /** An independent stream derived from this one (consumes two outputs of this stream). */

@@ -120,6 +120,10 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   private readonly nodeRng: SimRng
   private readonly queue = new EventQueue<SimEvent<P, I>>()
   private readonly instances = new Map<string, Instance<P>>()
+  /** Every id ever started, in first-start order (the instances map's order), and each one's place in it. */
+  private readonly startOrder: string[] = []
+  private readonly startSlot = new Map<string, number>()
+  private upCount = 0
   private readonly boots = new Map<string, number>()
   private readonly trafficById = new Map<string, NodeTraffic>()
   /** Frames and bytes sent, by message type (the `t` field), for tuning the protocol. */
@@ -131,6 +135,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   private readonly codec: Codec
   private t = 0
   private stepCount = 0
+  private eventCount = 0
   private lastEncoded: { msg: unknown; bytes: Uint8Array } | undefined
 
   constructor(opts: SimulationOptions<P>) {
@@ -164,6 +169,11 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     return this.stepCount
   }
 
+  /** Events taken off the queue so far (frames, ticks, link changes, calls; superseded ticks included): the engine's throughput figure. */
+  get events(): number {
+    return this.eventCount
+  }
+
   onEffect(listener: EffectListener<E>): () => void {
     this.listeners.push(listener)
     return () => {
@@ -192,14 +202,31 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const proc = this.factory({ id, rng: this.nodeRng.fork(), now: this.clock, boot })
     const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, stalledUntil: 0, ticksAtSameTime: 0, lastTickAt: -1 }
     this.instances.set(id, inst)
+    if (!this.startSlot.has(id)) {
+      this.startSlot.set(id, this.startOrder.length)
+      this.startOrder.push(id)
+    }
+    this.upCount++
     for (const l of this.lifecycleListeners) l(id, 'up', proc)
     this.scheduleWake(inst)
+    for (const peer of this.bootstrapPeersOf(inst)) this.connect(inst, peer)
+    return proc
+  }
+
+  /** The peers a starting node's DHT lookup finds: a random few of the up nodes it can reach, drawn from those in start order. */
+  private bootstrapPeersOf(inst: Instance<P>): string[] {
+    const k = this.network.bootstrapPeers
+    if (!this.partitions.active && this.upCount === this.startOrder.length) {
+      // Everyone ever started is up and reachable: the candidates are all ids but this one,
+      // in start order, so they are read by position instead of gathered (O(k), not O(N)).
+      const self = this.startSlot.get(inst.id)!
+      return this.netRng.sampleOf(this.startOrder.length - 1, k, (j) => this.startOrder[j < self ? j : j + 1]!)
+    }
     const candidates: string[] = []
     for (const other of this.instances.values()) {
-      if (other !== inst && other.up && this.partitions.reachable(id, other.id)) candidates.push(other.id)
+      if (other !== inst && other.up && this.partitions.reachable(inst.id, other.id)) candidates.push(other.id)
     }
-    for (const peer of this.netRng.sample(candidates, this.network.bootstrapPeers)) this.connect(inst, peer)
-    return proc
+    return this.netRng.sample(candidates, k)
   }
 
   /** Powers `id` off: no goodbye, its peers' links go silent. */
@@ -207,6 +234,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const inst = this.instances.get(id)
     if (!inst?.up) throw new RangeError(`node ${id} is not up`)
     inst.up = false
+    this.upCount--
     for (const l of this.lifecycleListeners) l(id, 'down', inst.proc)
     for (const link of inst.links.values()) {
       if (link.state === 'open') this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch: -1 })
@@ -339,6 +367,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
 
   private runOne(): void {
     const e = this.queue.pop()!
+    this.eventCount++
     this.t = e.at
     const ev = e.item
     switch (ev.k) {
