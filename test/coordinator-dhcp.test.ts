@@ -15,24 +15,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../cli/commands/coordinator.js'
 import { smallImage, writeImages } from '../coordinator/testing.js'
 import type { Offer } from './support/dhcp-discover.js'
+import { has, netnsLanMissing } from './e2e/harness/requirements.js'
 
 const run = promisify(execFile)
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 function missing(): string | undefined {
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'needs root to create network namespaces'
-  const works = (cmd: string, args: string[]) => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore', timeout: 10_000 })
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!works('ip', ['netns', 'list'])) return 'iproute2 with netns support missing'
-  if (!works('dnsmasq', ['--version'])) return 'dnsmasq not installed (npm run setup)'
-  if (!works('busybox', ['udhcpc', '--help'])) return 'busybox (udhcpc, wget, tftp) not installed (npm run setup)'
+  const lan = netnsLanMissing('to create network namespaces')
+  if (lan) return lan
+  if (!has('busybox', ['udhcpc', '--help'])) return 'busybox (udhcpc, wget, tftp) not installed (npm run setup)'
   return undefined
 }
 const why = missing()

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
-import { main } from '../cli/main.js'
+import { shoalAgainst } from './support/shoal-cli.js'
 import type { HealthSummary } from '../agent/protocol/node-record.js'
 
 let w: WaveHarness | undefined
@@ -204,12 +204,7 @@ describe('the stall halt, on the injected clock', () => {
   })
 })
 
-async function shoal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await main([...argv, '--coordinator', w!.h.url, '--admin-token', w!.h.adminToken], { out: (l) => out.push(l), err: (l) => err.push(l) })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
+const shoal = (...argv: string[]) => shoalAgainst(w, argv)
 
 describe('shoal upgrade start|status: the refusal and the reasons as the operator reads them', () => {
   it('start and --dry-run exit 1 with the explanation; --force starts; status names the cause and the change', async () => {

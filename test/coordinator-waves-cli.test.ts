@@ -3,6 +3,7 @@
  * the operator types, the exit codes (0 ok, 1 refused, 2 usage, 3 unreachable), and that
  * a refused command changes nothing.
  */
+import { shoalAgainst } from './support/shoal-cli.js'
 import { afterEach, describe, expect, it } from 'vitest'
 import { main } from '../cli/main.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
@@ -13,13 +14,7 @@ afterEach(async () => {
   w = undefined
 })
 
-async function shoal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const common = w ? ['--coordinator', w.h.url, '--admin-token', w.h.adminToken] : []
-  const code = await main([...argv, ...common], { out: (l) => out.push(l), err: (l) => err.push(l) })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
+const shoal = (...argv: string[]) => shoalAgainst(w, argv)
 
 describe('shoal upgrade', () => {
   it('start takes several --window with days and zones, --at and --settle; status shows them', async () => {

@@ -12,7 +12,7 @@ import { WaveGate, controlBytes } from '../agent/protocol/wave-control.js'
 import { verifyAs } from '../agent/protocol/signing.js'
 import { MAINTENANCE_CONDITION } from '../agent/protocol/node-verbs.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
-import { main } from '../cli/main.js'
+import { shoalAgainst } from './support/shoal-cli.js'
 
 let w: WaveHarness | undefined
 afterEach(async () => {
@@ -20,12 +20,7 @@ afterEach(async () => {
   w = undefined
 })
 
-async function shoal(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const code = await main([...argv, '--coordinator', w!.h.url, '--admin-token', w!.h.adminToken], { out: (l) => out.push(l), err: (l) => err.push(l) })
-  return { code, out: out.join('\n'), err: err.join('\n') }
-}
+const shoal = (...argv: string[]) => shoalAgainst(w, argv)
 
 const maintenanceRecord = { phase: 'draining' as const, health: { status: 'ok' as const, conditions: [{ id: MAINTENANCE_CONDITION, severity: 'info' as const, since: 0, message: 'in maintenance', source: 'upgrade' }] } }
 

@@ -16,6 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { smallImage, writeImages } from '../../coordinator/testing.js'
 import { startCoordinator, type CoordinatorProcess } from './harness/e2e-cluster.js'
 import { NetnsLan } from './harness/netns-lan.js'
+import { has, netnsLanMissing } from './harness/requirements.js'
 import { QemuVm } from './harness/qemu-vm.js'
 
 const run = promisify(execFile)
@@ -25,19 +26,9 @@ const MAC = '52:54:00:d4:00:01'
 
 function missing(): string | undefined {
   if (process.env.SHOAL_E2E !== '1') return 'run it with npm run e2e (a TCG machine per DHCP mode)'
-  if (process.platform !== 'linux') return 'not Linux'
-  if (process.getuid?.() !== 0) return 'needs root for a network namespace with a bridge and a tap'
-  const works = (cmd: string, args: string[]) => {
-    try {
-      execFileSync(cmd, args, { stdio: 'ignore', timeout: 10_000 })
-      return true
-    } catch {
-      return false
-    }
-  }
-  if (!works('ip', ['netns', 'list'])) return 'iproute2 with netns support missing'
-  if (!works('dnsmasq', ['--version'])) return 'dnsmasq not installed (npm run setup)'
-  if (!works('qemu-system-x86_64', ['--version'])) return 'qemu-system-x86_64 not installed (npm run setup)'
+  const lan = netnsLanMissing('for a network namespace with a bridge and a tap')
+  if (lan) return lan
+  if (!has('qemu-system-x86_64', ['--version'])) return 'qemu-system-x86_64 not installed (npm run setup)'
   if (!['/usr/lib/ipxe/qemu/pxe-virtio.rom', '/usr/share/qemu/pxe-virtio.rom'].some(existsSync)) return 'no iPXE ROM for virtio-net (ipxe-qemu)'
   return undefined
 }

@@ -6,13 +6,23 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 
-function has(cmd: string, args: string[] = ['--version']): boolean {
+/** Whether `cmd args` runs and exits 0 (within 10 s). */
+export function has(cmd: string, args: string[] = ['--version']): boolean {
   try {
     execFileSync(cmd, args, { stdio: 'ignore', timeout: 10_000 })
     return true
   } catch {
     return false
   }
+}
+
+/** What a test on a LAN of network namespaces needs first (Linux, root, ip netns, dnsmasq); `why` says what root is for. */
+export function netnsLanMissing(why: string): string | undefined {
+  if (process.platform !== 'linux') return 'not Linux'
+  if (process.getuid?.() !== 0) return `needs root ${why}`
+  if (!has('ip', ['netns', 'list'])) return 'iproute2 with netns support missing'
+  if (!has('dnsmasq')) return 'dnsmasq not installed (npm run setup)'
+  return undefined
 }
 
 export function missing(repoRoot: string): string | undefined {
