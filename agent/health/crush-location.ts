@@ -12,6 +12,18 @@
  */
 import type { CephProbe } from './ceph-probe.js'
 
+/**
+ * Why a CRUSH move must wait now, or undefined when it may run: a move re-places data, so
+ * never while this node is in an upgrade cycle (any phase but `ready`) or while a wave runs
+ * (some roster member, as this node sees it, not on the wave's target yet) — its backfill
+ * would run beside the holders' recovery and read as theirs.
+ */
+export function crushMoveWaits(phase: string, wave: { id: string; target: string } | undefined, rosterImages: readonly (string | undefined)[]): string | undefined {
+  if (phase !== 'ready') return `this node is ${phase}`
+  if (wave && rosterImages.some((image) => image !== wave.target)) return `wave ${wave.id} is running`
+  return undefined
+}
+
 export type CrushPlacement = { moved: false; why: string } | { moved: true; rack: string; from: string | undefined }
 
 /** The CRUSH bucket `host` sits under now (its parent's name), from `osd tree`. */

@@ -22,7 +22,7 @@ import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts
 import { HealthSources } from '../health/health-sources.js'
 import type { HealthCondition, HealthSummary, Phase, Workload } from '../protocol/node-record.js'
 import { loadPerCore, workChanged, workloadOf } from '../health/workload.js'
-import { placeHost } from '../health/crush-location.js'
+import { crushMoveWaits, placeHost } from '../health/crush-location.js'
 import type { CephProbe } from '../health/ceph-probe.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
@@ -626,8 +626,7 @@ export class UpgradeAgent {
   private placeInCrush(): void {
     const domain = this.domain
     if (this.crushPlaced || !this.cephProbe || !domain || domain === 'default') return
-    const wave = this.vote?.currentWave()
-    const waits = this.phase !== 'ready' ? `this node is ${this.phase}` : wave && this.view.roster.some((id) => this.view.facts(id)?.image !== wave.target) ? `wave ${wave.id} is running` : undefined
+    const waits = crushMoveWaits(this.phase, this.vote?.currentWave(), this.view.roster.map((id) => this.view.facts(id)?.image))
     if (waits) {
       if (this.crushWaits !== waits) this.log.info({ component: 'upgrade', node: this.o.nodeId, domain, why: waits }, 'CRUSH location change waits')
       this.crushWaits = waits
