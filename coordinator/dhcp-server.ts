@@ -14,6 +14,7 @@ import type { InterfaceAddress } from './dhcp-plan.js'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { Backoff, type BackoffConfig } from '../agent/protocol/backoff.js'
 import type { Logger, Rng } from '../agent/protocol/ports.js'
+import { stopChild } from '../agent/stop-child.js'
 
 export interface DhcpServerOptions {
   /** dnsmasq's arguments (./dhcp-plan.ts dnsmasqArgs). */
@@ -178,13 +179,7 @@ export class DhcpServer {
     if (this.restartTimer) clearTimeout(this.restartTimer)
     this.restartTimer = undefined
     process.removeListener('exit', this.onExit)
-    const child = this.child
-    if (!child || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise<void>((r) => child.once('exit', () => r()))
-    child.kill('SIGTERM')
-    const t = setTimeout(() => child.kill('SIGKILL'), graceMs)
-    await exited
-    clearTimeout(t)
+    if (this.child) await stopChild(this.child, graceMs)
   }
 
   private killSync(): void {

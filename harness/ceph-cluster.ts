@@ -17,6 +17,7 @@ import { mkdtemp, mkdir, rm, symlink, writeFile, access } from 'node:fs/promises
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stopChild } from '../agent/stop-child.js'
 
 export interface CephClusterOptions {
   /** CRUSH host names, one OSD each (osd.i under hosts[i % hosts.length]). */
@@ -168,8 +169,8 @@ export class CephCluster {
   async stop(): Promise<void> {
     if (!this.started) return
     this.started = false
-    await Promise.all([...this.osdProcs.values(), this.mgr].map((c) => c && stopChild(c, 'SIGKILL', 5000)))
-    if (this.mon) await stopChild(this.mon, 'SIGKILL', 5000)
+    await Promise.all([...this.osdProcs.values(), this.mgr].map((c) => c && stopChild(c, 5000, 'SIGKILL')))
+    if (this.mon) await stopChild(this.mon, 5000, 'SIGKILL')
     this.osdProcs.clear()
     this.mon = this.mgr = undefined
     if (this.dir && !process.env.SHOAL_KEEP_CEPH) await rm(this.dir, { recursive: true, force: true })
@@ -178,13 +179,13 @@ export class CephCluster {
   /** SIGTERM the OSD and wait for its process to exit (a clean shutdown: the OSD tells the mon). */
   async stopOsd(id: number): Promise<void> {
     const c = this.osdProcs.get(id)
-    if (c) await stopChild(c, 'SIGTERM', 15_000)
+    if (c) await stopChild(c, 15_000, 'SIGTERM')
     this.osdProcs.delete(id)
   }
   /** SIGKILL the OSD (a crash: peers and the mon notice by heartbeat / connection reset). */
   async killOsd(id: number): Promise<void> {
     const c = this.osdProcs.get(id)
-    if (c) await stopChild(c, 'SIGKILL', 5000)
+    if (c) await stopChild(c, 5000, 'SIGKILL')
     this.osdProcs.delete(id)
   }
   /** Starts a stopped or killed OSD again (memstore: its data comes back from peers by recovery). */
@@ -201,7 +202,7 @@ export class CephCluster {
   }
   /** Stops the mgr (mgr commands such as ok-to-stop then hang; PG stats go stale). */
   async stopMgr(): Promise<void> {
-    if (this.mgr) await stopChild(this.mgr, 'SIGTERM', 10_000)
+    if (this.mgr) await stopChild(this.mgr, 10_000, 'SIGTERM')
     this.mgr = undefined
   }
   async startMgr(): Promise<void> {
@@ -458,17 +459,6 @@ function run(bin: string, args: string[], o: { timeoutMs: number; input?: string
   })
 }
 
-function stopChild(c: ChildProcess, signal: NodeJS.Signals, escalateMs: number): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve()
-  return new Promise((resolve) => {
-    const t = setTimeout(() => c.kill('SIGKILL'), escalateMs)
-    c.once('exit', () => {
-      clearTimeout(t)
-      resolve()
-    })
-    c.kill(signal)
-  })
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -19,6 +19,7 @@ import { startBootstrapNode, type BootstrapNode } from '../../agent/mesh/bootstr
 import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 import { ShoalError } from '../../agent/protocol/errors.js'
 import { MESH_TIMINGS, type MeshConfig } from '../../agent/protocol/mesh-config.js'
+import { stopChild } from '../../agent/stop-child.js'
 import { AGENT_NODE_FLAGS, agentLauncher } from './agent-launcher.js'
 import { syntheticMachine } from './synthetic-hardware.js'
 
@@ -129,13 +130,9 @@ async function bootstrapProcess(): Promise<BootstrapNode> {
     address,
     ...(proc.pid !== undefined ? { pid: proc.pid } : {}),
     async close() {
-      if (closed || proc.exitCode !== null || proc.signalCode !== null) return
+      if (closed) return
       closed = true
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-      proc.kill('SIGTERM')
-      const t = setTimeout(() => proc.kill('SIGKILL'), 3000)
-      await exited
-      clearTimeout(t)
+      await stopChild(proc, 3000)
     },
   }
 }
@@ -309,13 +306,7 @@ export class LocalCluster {
   async stop(graceMs = 3000): Promise<void> {
     await Promise.all(
       this.agents.map(async (a) => {
-        const proc = a.proc
-        if (!proc || proc.exitCode !== null || proc.signalCode !== null) return
-        const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-        proc.kill('SIGTERM')
-        const t = setTimeout(() => proc.kill('SIGKILL'), graceMs)
-        await exited
-        clearTimeout(t)
+        if (a.proc) await stopChild(a.proc, graceMs)
       }),
     )
     await this.bootstrap.close()
