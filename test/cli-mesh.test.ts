@@ -5,29 +5,15 @@
  */
 import { spawnSync } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AgentClient } from '../agent/api/index.js'
 import type { RunningAgent } from '../agent/main.js'
 import { main } from '../cli/main.js'
 import { syntheticMachine } from '../sim/demo/synthetic-hardware.js'
+import { untilAgentSees } from './support/agent-view.js'
 import { InProcessCluster } from './support/in-process-cluster.js'
 
 /** Resolves once the agent at `api` holds every id in `ids` as alive (from its watch stream); rejects at the deadline. */
-async function knows(api: string, ids: string[], deadlineMs: number): Promise<void> {
-  const client = new AgentClient(api)
-  const abort = new AbortController()
-  const alive = new Set<string>()
-  const timer = setTimeout(() => abort.abort(), deadlineMs)
-  try {
-    await client.watch((line) => {
-      if (line.type === 'snapshot') for (const n of line.nodes) if (n.status === 'alive') alive.add(n.id)
-      if (line.type === 'member') line.status === 'alive' ? alive.add(line.id) : alive.delete(line.id)
-      if (ids.every((id) => alive.has(id))) abort.abort()
-    }, abort.signal)
-  } finally {
-    clearTimeout(timer)
-    await client.close()
-  }
-  if (!ids.every((id) => alive.has(id))) throw new Error(`${api} did not see ${ids.join(', ')} alive within ${deadlineMs} ms`)
+function knows(api: string, ids: string[], deadlineMs: number): Promise<void> {
+  return untilAgentSees(api, (view) => ids.every((id) => view.get(id)?.status === 'alive'), deadlineMs, `${ids.join(', ')} alive`)
 }
 
 async function cli(...argv: string[]) {

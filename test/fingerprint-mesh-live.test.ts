@@ -17,28 +17,20 @@ import { cmdline, fakeBoot } from '../agent/boot/test-fixtures.js'
 import { parseMeshFingerprints, writeFakeSysfs } from '../agent/fingerprint/index.js'
 import type { RunningAgent } from '../agent/main.js'
 import { mutateMachine, syntheticMachine } from '../sim/synthetic-machines.js'
+import { untilAgentSees } from './support/agent-view.js'
 import { InProcessCluster } from './support/in-process-cluster.js'
 
 /** Resolves once `api` holds `id` with `want(status)` true (from its watch stream); rejects at the deadline. */
-async function watchFor(api: string, id: string, want: (status: string) => boolean, deadlineMs: number): Promise<void> {
-  const client = new AgentClient(api)
-  const abort = new AbortController()
-  let seen = false
-  const timer = setTimeout(() => abort.abort(), deadlineMs)
-  await client
-    .watch((line) => {
-      const hit =
-        (line.type === 'snapshot' && line.nodes.some((n) => n.id === id && want(n.status))) ||
-        (line.type === 'member' && line.id === id && want(line.status)) ||
-        (line.type === 'record' && line.id === id && line.node !== null && want(line.node.status))
-      if (hit) {
-        seen = true
-        abort.abort()
-      }
-    }, abort.signal)
-    .finally(() => clearTimeout(timer))
-  await client.close()
-  if (!seen) throw new Error(`${api} did not see ${id} in the wanted state within ${deadlineMs} ms`)
+function watchFor(api: string, id: string, want: (status: string) => boolean, deadlineMs: number): Promise<void> {
+  return untilAgentSees(
+    api,
+    (view) => {
+      const v = view.get(id)
+      return v !== undefined && want(v.status)
+    },
+    deadlineMs,
+    `${id} in the wanted state`,
+  )
 }
 
 async function fingerprintsOf(api: string) {

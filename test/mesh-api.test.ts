@@ -4,8 +4,8 @@
  */
 import { request } from 'undici'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AgentClient } from '../agent/api/index.js'
 import type { RunningAgent } from '../agent/main.js'
+import { untilAgentSees } from './support/agent-view.js'
 import { InProcessCluster } from './support/in-process-cluster.js'
 
 const fakeInventory = { v: 1, collectedAt: Date.now() - 5000, system: { vendor: 'Test Vendor', serial: 'SN-1' }, disks: [{ serial: 'DISK0001' }] }
@@ -16,22 +16,17 @@ async function get(api: string, path: string, method = 'GET') {
   return { status: res.statusCode, type: String(res.headers['content-type']), body: JSON.parse(text) as Record<string, any> }
 }
 
-/** Resolves once `api` holds `id` alive (from its watch stream); rejects at the deadline. */
-async function sees(api: string, id: string, deadlineMs: number): Promise<void> {
-  const client = new AgentClient(api)
-  const abort = new AbortController()
-  let seen = false
-  const timer = setTimeout(() => abort.abort(), deadlineMs)
-  await client
-    .watch((line) => {
-      if ((line.type === 'snapshot' && line.nodes.some((n) => n.id === id && n.status === 'alive' && n.api)) || (line.type === 'record' && line.id === id)) {
-        seen = true
-        abort.abort()
-      }
-    }, abort.signal)
-    .finally(() => clearTimeout(timer))
-  await client.close()
-  if (!seen) throw new Error(`${api} did not see ${id} within ${deadlineMs} ms`)
+/** Resolves once `api` holds `id` alive with an API address, or has had a record of it (from its watch stream); rejects at the deadline. */
+function sees(api: string, id: string, deadlineMs: number): Promise<void> {
+  return untilAgentSees(
+    api,
+    (view) => {
+      const v = view.get(id)
+      return v !== undefined && (v.recordSeen || (v.status === 'alive' && Boolean(v.node?.api)))
+    },
+    deadlineMs,
+    id,
+  )
 }
 
 describe('agent API', () => {
