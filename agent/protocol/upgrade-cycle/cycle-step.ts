@@ -1,7 +1,7 @@
 /**
  * The upgrade cycle as a pure step: `stepCycle(state, input, now) -> { state, effects }`.
  * Production (agent/upgrade/executor.ts, over agent/upgrade/real-steps.ts) and the
- * simulator (sim/wave/wave-world.ts, over the Ceph and Kubernetes models) drive this very
+ * simulator (sim/wave/cycle-steps.ts, over the Ceph and Kubernetes models) drive this very
  * function; neither keeps a sequence of its own.
  *
  * Before the reboot (the node is not on the wave's target yet):
