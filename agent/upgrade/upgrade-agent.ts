@@ -5,39 +5,35 @@
  *     -> VoteNode (role 'node'; a RAM boot forgets: mayHaveForgotten)  -> VoteRuntime
  *     -> on 'lease-acquired' (a new slot, or our own slot reclaimed after the reboot):
  *        UpgradeExecutor over RealSteps + a Rebooter
- *   plus the gate loop: every gateIntervalMs (and at once when another node's phase or
- *   image changes, or its joint set does, so a freed slot is seen within one probe round),
- *   one probe round judged by preReboot and postReboot, published as the record's health
- *   with health.gates — the verdicts every voter judges this node by. The pre round asks
- *   the joint question (agent/protocol/joint-safety.ts): ok-to-stop for this node plus
- *   every node it sees down, holding a slot or rebooting, published as gates.preWith.
+ *   plus the gate loop (gate-rounds.ts): probe rounds judged by the pre- and post-reboot
+ *   gates, published as the record's health — kicked here when another node's phase or
+ *   image changes, or the joint set does. This class is the wave runtime: the vote, the
+ *   executor, the phase (joining, ready, a leftover cycle, maintenance), the CRUSH location
+ *   and the node's labels.
  *
  * status() is what GET /v1/self shows under `wave`.
  */
-import type { HealthObserver, Purpose, Round } from '../health/health-observer.js'
-import { HealthMonitor } from '../health/health-monitor.js'
-import { postReboot, preReboot } from '../health/gates.js'
-import { stopFactsOf, type OkAloneStreak } from '../health/stop-observations.js'
+import type { HealthObserver, Round } from '../health/health-observer.js'
 import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
-import type { HealthCondition, HealthSummary, Phase, Workload } from '../protocol/node-record.js'
-import { loadPerCore, workChanged, workloadOf } from '../health/workload.js'
+import type { Phase } from '../protocol/node-record.js'
 import { crushMoveWaits, placeHost } from '../health/crush-location.js'
 import type { CephProbe } from '../health/ceph-probe.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
-import { WAITING_CONDITION, WaveGate } from '../protocol/wave-control.js'
-import { MAINTENANCE_CONDITION, verbImage } from '../protocol/node-verbs.js'
+import { WaveGate } from '../protocol/wave-control.js'
+import { verbImage } from '../protocol/node-verbs.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
 import { KubeEventRecorder, SHOAL_LABELS, labelValue } from '../health/kube-events.js'
 import { rebooterWithEvents, stepsWithEvents } from './step-events.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
-import { ProcessExitRebooter, RealSteps, SystemRebooter, verdictOf } from './real-steps.js'
+import { ProcessExitRebooter, RealSteps, SystemRebooter } from './real-steps.js'
 import type { UpgradeConfig } from '../protocol/upgrade-config.js'
 import { VoteRuntime, type MeshPort } from './vote-runtime.js'
+import { GateRounds, type GateStatus } from './gate-rounds.js'
 
 /** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */
 export interface UpgradeMeshPort extends MeshPort {
@@ -68,16 +64,6 @@ export interface UpgradeAgentOptions {
   domain?: string
   /** The load figure the ranking reads (default: 1-minute load average per core, agent/health/workload.ts). */
   load?: () => number
-}
-
-export interface GateStatus {
-  pre: boolean
-  post: boolean
-  at: number
-  /** The joint set the pre verdict was computed with (hosts counted as stopped with this one). */
-  preWith: string[]
-  preReasons: string[]
-  postReasons: string[]
 }
 
 /** The upgrade part of GET /v1/self. */
@@ -117,19 +103,6 @@ const CONTROL_WAIT_MS = 30_000
 /** Longest wait for a first live peer before the vote starts anyway. 60 s: a mesh join takes seconds. */
 const JOIN_WAIT_MS = 60_000
 
-/**
- * A HealthObserver whose routine rounds are pre-gate rounds (joint ok-to-stop, drain plan)
- * too; `joint()` gives the round's joint set (and remembers it for the published verdict).
- */
-function gateRounds(observer: HealthObserver, joint: () => readonly string[]): HealthObserver {
-  return new Proxy(observer, {
-    get(target, prop, receiver) {
-      if (prop === 'observe') return (_purpose?: Purpose): Promise<Round> => target.observe('pre', { jointWith: joint() })
-      return Reflect.get(target, prop, receiver)
-    },
-  })
-}
-
 export class UpgradeAgent {
   /** Created once the mesh has joined (see start()). */
   vote: VoteNode | undefined
@@ -137,7 +110,8 @@ export class UpgradeAgent {
   readonly view: MeshClusterView
   readonly gate: WaveGate
   readonly executor: UpgradeExecutor
-  private readonly monitor: HealthMonitor
+  /** The gate loop and the record it publishes. */
+  private readonly rounds: GateRounds
   private readonly sources: HealthSources | undefined
   /** The Ceph probe the real steps use (absent: no Ceph, or test steps). */
   private cephProbe: CephProbe | undefined
@@ -151,18 +125,6 @@ export class UpgradeAgent {
   private readonly log: Logger
   private phase: Phase = 'joining'
   private reason: string | undefined
-  private gates: GateStatus | undefined
-  private stop: StopFacts | undefined
-  /** "Not ok to stop even alone" rounds in a row: published only once confirmed (stop-observations.ts). */
-  private readonly okAloneStreak: OkAloneStreak = { no: 0 }
-  private summary: HealthSummary = { status: 'unknown', conditions: [] }
-  /** The ranking's inputs from the last round, and the ones last published (agent/health/workload.ts). */
-  private work: Workload | undefined
-  private publishedWork: Workload | undefined
-  private lastPublished = ''
-  private timer: NodeJS.Timeout | undefined
-  private rounding = false
-  private again = false
   private closed = false
   private started = false
   private readonly seen = new Map<string, string>()
@@ -180,9 +142,6 @@ export class UpgradeAgent {
   private readonly steps: UpgradeSteps
   /** The leftover-cycle check after boot: not yet, running, or done. */
   private leftover: 'unchecked' | 'checking' | 'done' = 'unchecked'
-  /** The joint set the running gate round asks with, and the one the last finished round asked with. */
-  private roundJoint: string[] = []
-  private lastJointKey = ''
   /** In maintenance (a node verb): drained and held, phase draining, until the coordinator no longer lists it as held. */
   private maintenance: { since: number; wave: string | undefined } | undefined
 
@@ -228,10 +187,22 @@ export class UpgradeAgent {
     const cycle = { target: () => this.vote?.currentWave()?.target, image: () => o.image }
     if (this.events) steps = stepsWithEvents(steps, this.events, cycle)
     this.steps = steps
-    this.monitor = new HealthMonitor(
-      gateRounds(observer, () => (this.roundJoint = this.jointWith())),
-      { clock: o.clock, logger: this.log },
-    )
+    this.rounds = new GateRounds({
+      nodeId: o.nodeId,
+      observer,
+      mesh: o.mesh,
+      clock: o.clock,
+      logger: this.log,
+      gateIntervalMs: c.gateIntervalMs,
+      jointWith: () => this.jointWith(),
+      state: () => ({ phase: this.phase, reason: this.reason, maintenanceSince: this.maintenance?.since }),
+      load: o.load,
+      metrics: o.metrics,
+      onVerdictsChanged: () => this.executor.poke(),
+      afterRound: () => this.afterRound(),
+      onPublished: () => this.runtime?.input({ type: 'view-changed' }),
+      count: (name) => this.count(name),
+    })
     this.gate = new WaveGate(c.coordinatorKey, o.keyring)
     this.view = new MeshClusterView(o.mesh, o.clock, this.gate)
     this.view.wave = () => this.vote?.currentWave()?.id
@@ -266,7 +237,7 @@ export class UpgradeAgent {
     this.o.mesh.on('event', this.onMeshEvent)
     this.joinDeadline = this.o.clock.now() + JOIN_WAIT_MS
     this.maybeStartVote()
-    void this.round()
+    this.rounds.start()
   }
 
   /**
@@ -306,10 +277,9 @@ export class UpgradeAgent {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.timer) clearTimeout(this.timer)
+    this.rounds.close()
     this.o.mesh.off('event', this.onMeshEvent)
     this.runtime?.close()
-    this.monitor.close()
     await this.sources?.close()
   }
 
@@ -331,10 +301,10 @@ export class UpgradeAgent {
       }),
       slots: v.slots,
       held: this.view.held(),
-      gates: this.gates,
+      gates: this.rounds.gates,
       // A candidate: not on the target (or the pending subject of a node verb, which keeps its image).
       blocked: this.blocked(v.wave !== undefined && v.target !== this.gate.viewImage(this.o.nodeId, this.o.image, v.wave) && !v.lease, v.slots),
-      stop: this.stop,
+      stop: this.rounds.stop,
       executor: this.executor.last,
       counters: { ...this.counters, ...this.runtime?.counters, ...this.vote?.counters },
     }
@@ -365,7 +335,7 @@ export class UpgradeAgent {
 
   /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
   private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
-    const never = neverStops(this.stop)
+    const never = neverStops(this.rounds.stop)
     if (!candidate) return { reasons: [], never }
     const reasons: string[] = []
     const h = this.view.held()
@@ -375,7 +345,8 @@ export class UpgradeAgent {
     for (const s of slots) if (s.holder) down.add(s.holder)
     for (const id of this.view.roster) if (id !== this.o.nodeId && !this.view.facts(id)?.available) down.add(id)
     if (slots.length > 0 && down.size >= slots.length) reasons.push(`budget: K=${slots.length}, ${down.size} unavailable now (${[...down].slice(0, 4).join(', ')}${down.size > 4 ? ', …' : ''})`)
-    if (this.gates && !this.gates.pre) reasons.push(...this.gates.preReasons.map((r) => `pre-reboot gate: ${r}`))
+    const gates = this.rounds.gates
+    if (gates && !gates.pre) reasons.push(...gates.preReasons.map((r) => `pre-reboot gate: ${r}`))
     return { reasons, never }
   }
 
@@ -422,7 +393,7 @@ export class UpgradeAgent {
     this.phase = p
     this.reason = why
     this.o.mesh.updateSelf({ phase: p })
-    this.publish(true)
+    this.rounds.publish(true)
     this.labelNode()
   }
 
@@ -457,7 +428,7 @@ export class UpgradeAgent {
       }
     }
     // A member died or came back: the joint set our published verdict was computed with changed.
-    if (this.gates && e.id !== this.o.nodeId && this.jointWith().join(',') !== this.lastJointKey) this.kick()
+    if (this.rounds.gates && e.id !== this.o.nodeId && this.jointWith().join(',') !== this.rounds.jointKey) this.kick()
   }
 
   private syncRoster(): void {
@@ -467,56 +438,11 @@ export class UpgradeAgent {
 
   /** A gate round as soon as possible (coalesced with one running). */
   private kick(): void {
-    if (this.closed) return
-    if (this.rounding) {
-      this.again = true
-      return
-    }
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
-    void this.round()
+    this.rounds.kick()
   }
 
-  private async round(): Promise<void> {
-    if (this.closed || this.rounding) return
-    this.rounding = true
-    try {
-      do {
-        this.again = false
-        await this.evaluate()
-      } while (this.again && !this.closed)
-    } finally {
-      this.rounding = false
-    }
-    if (!this.closed) {
-      this.timer = setTimeout(() => void this.round(), this.o.config.gateIntervalMs)
-      this.timer.unref?.()
-    }
-  }
-
-  private async evaluate(): Promise<void> {
-    try {
-      this.summary = await this.monitor.runOnce()
-      const obs = this.monitor.last!.obs
-      const pre = verdictOf(preReboot(obs))
-      const post = verdictOf(postReboot(obs))
-      const prev = this.gates
-      const preWith = [...this.roundJoint]
-      this.lastJointKey = preWith.join(',')
-      this.gates = { pre: pre.pass, post: post.pass, at: this.o.clock.now(), preWith, preReasons: pre.reasons, postReasons: post.reasons }
-      this.stop = stopFactsOf(obs, this.stop, this.okAloneStreak)
-      this.work = workloadOf(obs, (this.o.load ?? loadPerCore)(), this.work)
-      this.o.metrics?.observeRound(this.monitor.last!.ms)
-      this.o.metrics?.observeGates(pre.pass, post.pass)
-      if (prev?.pre !== pre.pass || prev?.post !== post.pass || prev?.preWith.join(',') !== this.lastJointKey) {
-        this.executor.poke() // what Ceph says changed: a waiting gate may pass now
-        this.log.info({ component: 'upgrade', node: this.o.nodeId, pre: pre.pass, post: post.pass, preWith, preReasons: pre.reasons, postReasons: post.reasons }, 'gate verdicts changed')
-      }
-    } catch (err) {
-      this.count('gate-round-errors')
-      this.gates = { pre: false, post: false, at: this.o.clock.now(), preWith: [], preReasons: [(err as Error).message], postReasons: [(err as Error).message] }
-    }
-    this.publish(false)
+  /** After every gate round: the wave runtime's own work, on the verdicts just published. */
+  private afterRound(): void {
     this.syncRoster()
     this.placeInCrush()
     // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
@@ -643,34 +569,6 @@ export class UpgradeAgent {
         this.log.warn({ component: 'upgrade', node: this.o.nodeId, domain, err: err.message }, 'could not set the CRUSH location; trying again next round')
       },
     )
-  }
-
-  /** Publishes health + gate verdicts when they changed (or `force`). */
-  private publish(force: boolean): void {
-    const g = this.gates
-    const conditions: HealthCondition[] = [...this.summary.conditions]
-    if (this.phase === 'failed' && this.reason) {
-      conditions.unshift({ id: 'upgrade-failed', severity: 'critical', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
-    } else if (this.maintenance && this.reason) {
-      conditions.unshift({ id: MAINTENANCE_CONDITION, severity: 'info', since: this.maintenance.since, message: this.reason.slice(0, 256), source: 'upgrade' })
-    } else if (this.reason) {
-      // A holder waiting (pre gate, joint check): why, for every agent's `shoal status`.
-      conditions.unshift({ id: WAITING_CONDITION, severity: 'info', since: this.o.clock.now(), message: this.reason.slice(0, 256), source: 'upgrade' })
-    }
-    // Bounded for the record (gossiped to every node): the first 4 reasons, 160 characters each.
-    const why = g && !g.pre ? g.preReasons.slice(0, 4).map((r) => r.slice(0, 160)) : []
-    const gates = g ? { pre: g.pre, post: g.post, at: g.at, ...(g.preWith.length ? { preWith: g.preWith.slice(0, 1024) } : {}), ...(why.length ? { why } : {}) } : undefined
-    const health: HealthSummary = { ...this.summary, conditions: conditions.slice(0, 16), ...(gates ? { gates } : {}), ...(this.stop ? { stop: this.stop } : {}) }
-    const key = JSON.stringify([health.status, g?.pre, g?.post, g?.preWith, why, this.stop, conditions.map((c) => [c.id, c.severity, c.message])])
-    // The ranking's inputs ride along with every record published anyway, and on their own
-    // only when they moved enough to reorder the queue (workChanged: load by a step).
-    const workDue = this.work !== undefined && workChanged(this.publishedWork, this.work)
-    if (!force && key === this.lastPublished && !workDue) return
-    this.lastPublished = key
-    if (this.work) this.publishedWork = this.work
-    this.o.mesh.updateSelf({ health, ...(this.work ? { work: this.work } : {}) })
-    // Our own record changed (no mesh event says so): the vote judges us by it — re-judge now.
-    this.runtime?.input({ type: 'view-changed' })
   }
 
   private wait(ms: number): Promise<void> {
