@@ -21,7 +21,7 @@ import type { VoteConfig } from './vote-config.js'
 import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
 import type { PersistedVote, VoteEffect } from './vote-types.js'
 import type { ViewScan } from './view-scan.js'
-import { WaveBooks } from './wave-books.js'
+import { votesList, WaveBooks } from './wave-books.js'
 
 export const STALE_QUERY_CAP = 16
 export const RECHECK_KINDS = new Set<string>(['wave', 'grant', 'rel', 'wd', 'force', 'retire', 'sync', 'nack'])
@@ -103,7 +103,7 @@ export class VoteCore {
         forcedUpTo: s.forcedUpTo,
         promises: [...s.promises].map(([cand, p]) => ({ cand, term: p.term, own: p.own })),
         grant: s.grant ? { term: s.grant.term, holder: s.grant.holder } : undefined,
-        myVotes: [...s.myVotes],
+        myVotes: votesList(s),
       })),
       lease: c.lease ? { ...c.lease } : undefined,
       collecting: c.collecting ? { slot: c.collecting.slot, term: c.collecting.term } : undefined,
