@@ -30,6 +30,12 @@ export interface ViewScan {
   activeBase: Set<string>
   /** Roster members not retired, available and not on the target. */
   waiting: Set<string>
+  /**
+   * `waiting` by failure domain. The ranking orders domains before everything but
+   * `blocked` (ranking.ts), so a voter judging the best-ranked candidate skips every domain
+   * ranked after it instead of reading each of its members (waiting-order.ts countBetter).
+   */
+  waitingByDomain: Map<string, Set<string>>
   /** Per domain: members on the target, members not (retired included). */
   byDomain: Map<string, { done: number; waiting: number }>
   /** Per roster member: what the pass counted it as (undefined: missing from the view). */
@@ -68,6 +74,7 @@ export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | u
     unavailable: new Set(),
     activeBase: new Set(),
     waiting: new Set(),
+    waitingByDomain: new Map(),
     byDomain: new Map(),
     seen: new Map(),
   }
@@ -94,6 +101,11 @@ function count(sc: ViewScan, books: WaveBooks, id: string, s: Seen | undefined, 
   if (!set) return
   if (sign > 0) set.add(id)
   else set.delete(id)
+  if (set !== sc.waiting) return
+  let d = sc.waitingByDomain.get(s!.domain)
+  if (!d) sc.waitingByDomain.set(s!.domain, (d = new Set()))
+  if (sign > 0) d.add(id)
+  else d.delete(id)
 }
 
 function active(byDomain: Map<string, { done: number; waiting: number }>): Set<string> {
