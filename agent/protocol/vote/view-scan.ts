@@ -52,15 +52,21 @@ export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | u
     const changed = view.changedSince?.(sc.version)
     if (changed) {
       const target = books.wave.target
+      // The domains under way change only when a member's domain or image does.
+      let domainsMoved = false
       for (const id of changed) {
-        if (!sc.seen.has(id)) continue // not on the roster
-        count(sc, books, id, sc.seen.get(id), -1)
+        const was = sc.seen.get(id)
+        if (was === undefined && !sc.seen.has(id)) continue // not on the roster
         const f = view.facts(id)
+        // A change of what the pass does not keep (pods, health...): nothing to recount.
+        if (was && f && was.domain === f.domain && was.available === f.available && was.onTarget === (f.image === target)) continue
+        count(sc, books, id, was, -1)
         const now = f ? { domain: f.domain, onTarget: f.image === target, available: f.available } : undefined
         sc.seen.set(id, now)
         count(sc, books, id, now, 1)
+        if (!was || !now || was.domain !== now.domain || was.onTarget !== now.onTarget) domainsMoved = true
       }
-      sc.activeBase = active(sc.byDomain)
+      if (domainsMoved) sc.activeBase = active(sc.byDomain)
       sc.version = version
       return sc
     }
