@@ -30,6 +30,12 @@ export interface ViewScan {
   activeBase: Set<string>
   /** Roster members not retired, available and not on the target. */
   waiting: Set<string>
+  /**
+   * `waiting` by failure domain. The ranking orders domains before everything but
+   * `blocked` (ranking.ts), so a voter judging the best-ranked candidate skips every domain
+   * ranked after it instead of reading each of its members (waiting-order.ts countBetter).
+   */
+  waitingByDomain: Map<string, Set<string>>
   /** Per domain: members on the target, members not (retired included). */
   byDomain: Map<string, { done: number; waiting: number }>
   /** Per roster member: what the pass counted it as (undefined: missing from the view). */
@@ -46,15 +52,21 @@ export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | u
     const changed = view.changedSince?.(sc.version)
     if (changed) {
       const target = books.wave.target
+      // The domains under way change only when a member's domain or image does.
+      let domainsMoved = false
       for (const id of changed) {
-        if (!sc.seen.has(id)) continue // not on the roster
-        count(sc, books, id, sc.seen.get(id), -1)
+        const was = sc.seen.get(id)
+        if (was === undefined && !sc.seen.has(id)) continue // not on the roster
         const f = view.facts(id)
+        // A change of what the pass does not keep (pods, health...): nothing to recount.
+        if (was && f && was.domain === f.domain && was.available === f.available && was.onTarget === (f.image === target)) continue
+        count(sc, books, id, was, -1)
         const now = f ? { domain: f.domain, onTarget: f.image === target, available: f.available } : undefined
         sc.seen.set(id, now)
         count(sc, books, id, now, 1)
+        if (!was || !now || was.domain !== now.domain || was.onTarget !== now.onTarget) domainsMoved = true
       }
-      sc.activeBase = active(sc.byDomain)
+      if (domainsMoved) sc.activeBase = active(sc.byDomain)
       sc.version = version
       return sc
     }
@@ -68,6 +80,7 @@ export function viewScan(view: ClusterView, books: WaveBooks, prev: ViewScan | u
     unavailable: new Set(),
     activeBase: new Set(),
     waiting: new Set(),
+    waitingByDomain: new Map(),
     byDomain: new Map(),
     seen: new Map(),
   }
@@ -94,6 +107,11 @@ function count(sc: ViewScan, books: WaveBooks, id: string, s: Seen | undefined, 
   if (!set) return
   if (sign > 0) set.add(id)
   else set.delete(id)
+  if (set !== sc.waiting) return
+  let d = sc.waitingByDomain.get(s!.domain)
+  if (!d) sc.waitingByDomain.set(s!.domain, (d = new Set()))
+  if (sign > 0) d.add(id)
+  else d.delete(id)
 }
 
 function active(byDomain: Map<string, { done: number; waiting: number }>): Set<string> {

@@ -12,7 +12,7 @@
  */
 import { DropReason } from '../errors.js'
 import type { Keyring, Logger } from '../ports.js'
-import { signAs, verifyAs, type VoteKind } from '../signing.js'
+import { signAs, verifyAs, VOTE_KINDS, type VoteKind } from '../signing.js'
 import { CandidateState } from './candidate-state.js'
 import type { ClusterView } from './cluster-view.js'
 import { OperatorState } from './operator-state.js'
@@ -21,12 +21,15 @@ import type { VoteConfig } from './vote-config.js'
 import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
 import type { PersistedVote, VoteEffect } from './vote-types.js'
 import type { ViewScan } from './view-scan.js'
-import { WaveBooks } from './wave-books.js'
+import { votesList, WaveBooks } from './wave-books.js'
 
 export const STALE_QUERY_CAP = 16
 export const RECHECK_KINDS = new Set<string>(['wave', 'grant', 'rel', 'wd', 'force', 'retire', 'sync', 'nack'])
 export const COORD_MARK = '\u0000coordinator'
 export const MAX_RESOLUTIONS_PER_SLOT = 64
+
+/** Each kind's signing kind (`vote:<k>`), built once: every message signed or checked names one. */
+const SIGNED_AS = Object.fromEntries(VOTE_KINDS.map((k) => [k, `vote:${k}`])) as { [K in VoteKind]: `vote:${K}` }
 
 /** How the roles reach the inbox without importing it (vote-node.ts sets both). */
 export interface InboxPort {
@@ -83,10 +86,11 @@ export class VoteCore {
    * signing tag, agent/protocol/signing.ts).
    */
   verifySigner(kind: VoteKind, signer: string, rosterKey: string, data: Uint8Array, sig: Uint8Array): boolean {
-    if (verifyAs(`vote:${kind}`, rosterKey, data, sig, this.keyring)) return true
+    const as = SIGNED_AS[kind]
+    if (verifyAs(as, rosterKey, data, sig, this.keyring)) return true
     if (this.wave && signer === this.wave.coord.id) return false
     const current = this.viewPort.currentKey?.(signer)
-    return current !== undefined && current !== rosterKey && verifyAs(`vote:${kind}`, current, data, sig, this.keyring)
+    return current !== undefined && current !== rosterKey && verifyAs(as, current, data, sig, this.keyring)
   }
 
   /** The durable part of the state, as written through the Store. */
@@ -103,7 +107,7 @@ export class VoteCore {
         forcedUpTo: s.forcedUpTo,
         promises: [...s.promises].map(([cand, p]) => ({ cand, term: p.term, own: p.own })),
         grant: s.grant ? { term: s.grant.term, holder: s.grant.holder } : undefined,
-        myVotes: [...s.myVotes],
+        myVotes: votesList(s),
       })),
       lease: c.lease ? { ...c.lease } : undefined,
       collecting: c.collecting ? { slot: c.collecting.slot, term: c.collecting.term } : undefined,
@@ -122,7 +126,7 @@ export class VoteCore {
 
   sign<M extends VoteMessage>(m: Unsigned<M>): M {
     const bytes = signingBytes(m as Unsigned<VoteMessage>)
-    const signed = { ...m, sig: signAs(`vote:${(m as Unsigned<VoteMessage>).k}`, bytes, this.keyring) }
+    const signed = { ...m, sig: signAs(SIGNED_AS[(m as Unsigned<VoteMessage>).k], bytes, this.keyring) }
     rememberSigningBytes(signed, bytes)
     return signed as unknown as M
   }

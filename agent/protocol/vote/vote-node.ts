@@ -37,6 +37,7 @@ import { forceRelease, operatorTick, publishWave, retire } from './operator.js'
 import { catchUpTick, sendSyncRequest, startCatchUp, startRecovery } from './recovery.js'
 import { doneHolderTick, staleQueryTick } from './resolution.js'
 import type { ReleaseMsg, WaveMsg } from './vote-messages.js'
+import { recordVote } from './wave-books.js'
 import { RECHECK_KINDS, VoteCore } from './vote-core.js'
 import type { Lease, PersistedVote, VoteEffect, VoteInput, VoteNodeInit } from './vote-types.js'
 
@@ -218,7 +219,7 @@ function restore(vn: VoteCore, p: PersistedVote): void {
     s.forcedUpTo = ps.forcedUpTo
     for (const pr of ps.promises) s.promises.set(pr.cand, { term: pr.term, own: pr.own, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs })
     if (ps.grant) s.grant = { ...ps.grant, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs }
-    for (const [t, c] of ps.myVotes) s.myVotes.set(t, c)
+    for (const [t, c] of ps.myVotes) recordVote(s, t, c)
   }
   vn.cand.lease = p.lease ? { ...p.lease } : undefined
   // An interrupted collection is not resumed as such: the reclaim path asks again for the same term.

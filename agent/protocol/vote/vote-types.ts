@@ -57,7 +57,7 @@ export interface PersistedVote {
     forcedUpTo: number
     promises: { cand: string; term: number; own: boolean }[]
     grant: { term: number; holder: string } | undefined
-    myVotes: [number, string][]
+    myVotes: readonly (readonly [number, string])[]
   }[]
   lease: Lease | undefined
   collecting: { slot: number; term: number } | undefined

@@ -10,7 +10,7 @@ import { admit, occupancy } from './budget.js'
 import type { NackMsg, NackReason, RequestMsg, Unsigned, VoteMessage, VoteMsg } from './vote-messages.js'
 import type { VoteCore } from './vote-core.js'
 import { countBetter } from './waiting-order.js'
-import { pruneVotes } from './wave-books.js'
+import { pruneVotes, recordVote } from './wave-books.js'
 
 export function onRequest(vn: VoteCore, m: RequestMsg): void {
   if (!vn.books.rosterKeys.has(m.cand)) return vn.drop(m.cand, DropReason.notOnRoster, `request from ${m.cand}`)
@@ -59,7 +59,7 @@ export function onRequest(vn: VoteCore, m: RequestMsg): void {
   const reason = reaffirm ? undefined : judge(vn, m.cand, m.slot, m.term)
   if (reason) return nack(vn, m, reason)
   // Yes: a promise, durable before it leaves.
-  s.myVotes.set(m.term, m.cand)
+  recordVote(s, m.term, m.cand)
   const old = s.promises.get(m.cand)
   s.promises.set(m.cand, { term: Math.max(m.term, old?.term ?? 0), own: true, queryAt: vn.now + vn.cfg.staleQueryMs, queryEveryMs: vn.cfg.staleQueryMs })
   if (s.leader && s.leader.cand === m.cand) s.leader = undefined

@@ -28,26 +28,44 @@ export function countBetter(vn: VoteCore, f: NodeFacts, occ: Pick<Occupancy, 'ho
   const withOne = [...occ.holders, '']
   const last = withOne.length - 1
   const sc = currentScan(vn)
-  for (const id of sc ? sc.waiting : waitingNow(vn)) {
-    if (id === f.id || occ.holders.includes(id)) continue
+  // One waiting node: is it eligible and ranked before `f`? (then it is counted, its key kept)
+  const before = (id: string): boolean => {
+    if (id === f.id || occ.holders.includes(id)) return false
     const o = vn.viewPort.facts(id)
-    if (!o || !o.available || o.image === w.target) continue
-    if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !occ.domains.has(o.domain)) continue
+    if (!o || !o.available || o.image === w.target) return false
+    if (w.policy === 'one-at-a-time' && occ.domains.size > 0 && !occ.domains.has(o.domain)) return false
     // Cheap fields first (compareRank's order, without building a key for every waiting
     // node); the Ceph check only for nodes that would otherwise come first.
     const domainActive = inputs.activeDomains.has(o.domain)
     withOne[last] = o.id
     const after = cheapAfter(domainActive, o, mine)
     if (mine.ok) {
-      if (after) continue
-      if (!vn.viewPort.okToStop(withOne)) continue
-    } else if (after && !vn.viewPort.okToStop(withOne)) continue
-    if (!vn.viewPort.drainable(o.id)) continue
-    if (++better >= limit) return better
+      if (after) return false
+      if (!vn.viewPort.okToStop(withOne)) return false
+    } else if (after && !vn.viewPort.okToStop(withOne)) return false
+    if (!vn.viewPort.drainable(o.id)) return false
     ahead.push(keyOf(o, mine.ok, inputs.activeDomains))
+    return true
+  }
+  if (sc && mine.ok && mine.blocked === 0) {
+    // By domain: with nothing blocked on `f` (the usual case) and `f` safe to stop, a domain
+    // the ranking puts after f's holds no node before it — none can have fewer blocked
+    // pods — so it is skipped whole. The count is the same as the full pass below.
+    for (const [domain, ids] of sc.waitingByDomain) {
+      if (domain !== mine.domain && domainAfter(domain, inputs.activeDomains.has(domain), mine)) continue
+      for (const id of ids) if (before(id) && ++better >= limit) return better
+    }
+  } else {
+    for (const id of sc ? sc.waiting : waitingNow(vn)) if (before(id) && ++better >= limit) return better
   }
   if (better === 0 || !mine.ok) return better
   return fitsTogether(vn, occ.holders, ahead, f.id) ?? limit
+}
+
+/** Does every node of `domain` with as few blocked pods as `mine` rank after it? (compareRank's domain fields) */
+function domainAfter(domain: string, domainActive: boolean, mine: RankKey): boolean {
+  if (domainActive !== mine.domainActive) return !domainActive
+  return domain > mine.domain
 }
 
 /** compareRank(key of `o` with `mine.ok`, mine) > 0, field by field, allocating nothing. */
