@@ -34,7 +34,7 @@ function cpuSeconds(): number {
 
 if (runs('sweep')) {
   for (const [nodes, k, seeds] of [[8, 2, 60], [50, 2, 12], [200, 2, 3]] as const) {
-    const cfg = waveSimConfig({ nodes, k, domains: 4 })
+    const cfg = waveSimConfig({ nodes, maxUnavailable: k, domains: 4 })
     const c0 = cpuSeconds()
     const t0 = performance.now()
     let violations = 0
@@ -45,7 +45,7 @@ if (runs('sweep')) {
   const workers = availableParallelism()
   const seeds = 20 * workers
   const t0 = performance.now()
-  const [r] = await runSweep([{ nodes: 50, k: 2, domains: 4, seeds: { from: 1, to: seeds } }], { workers })
+  const [r] = await runSweep([{ nodes: 50, maxUnavailable: 2, domains: 4, seeds: { from: 1, to: seeds } }], { workers })
   const wallMs = performance.now() - t0
   console.log(JSON.stringify({ bench: 'vote.sweep.parallel', nodes: 50, k: 2, seeds, workers, wallMs: Math.round(wallMs), seedsPerWallSecond: round(seeds / (wallMs / 1000), 3), projected10kSeedsMin: round((10_000 * wallMs) / seeds / 60_000, 1), targetMin: 25, violations: r!.summary.violations }))
 }
@@ -56,7 +56,7 @@ if (runs('sweep')) {
 // per wait; one poked by the change it waits on, about the gossip delay).
 if (runs('wait')) {
   for (const [n, k] of [[8, 2], [16, 3], [32, 3]] as const) {
-    const cfg = fixedCycle(waveSimConfig({ nodes: n, k, domains: 4 }), n)
+    const cfg = fixedCycle(waveSimConfig({ nodes: n, maxUnavailable: k, domains: 4 }), n)
     cfg.ceph.placeBy = 'host'
     const ratios: number[] = []
     let waits = 0
@@ -73,7 +73,7 @@ if (runs('wait')) {
 
 const cases: [number, number][] = only ? [only] : part !== undefined && part !== 'wave' ? [] : full ? [[100, 1], [100, 4], [1000, 1], [1000, 4]] : [[100, 1], [100, 4]]
 for (const [n, k] of cases) {
-  const cfg = fixedCycle(waveSimConfig({ nodes: n, k, domains: 4 }), n)
+  const cfg = fixedCycle(waveSimConfig({ nodes: n, maxUnavailable: k, domains: 4 }), n)
   const t0 = performance.now()
   const r = runWave(cfg, 1)
   const wallMs = performance.now() - t0

@@ -26,7 +26,7 @@ describe('npm run sim', () => {
     const cases: [string[], RegExp][] = [
       [[], /--scenario is required; one of: join, crash, partition/],
       [['--scenario', 'nope'], /unknown scenario "nope"/],
-      [['--scenario', 'join', '--k', '2'], /Unknown option '--k'.*scenario join takes: --joins/],
+      [['--scenario', 'join', '--max-unavailable', '2'], /Unknown option '--max-unavailable'.*scenario join takes: --joins/],
       [['--scenario', 'join', '--nodes', '1'], /--nodes must be at least 2/],
       [['--scenario', 'join', '--nodes', 'many'], /--nodes must be a number, not "many"/],
       [['--scenario', 'join', '--seed', '1.5'], /--seed must be a whole number/],

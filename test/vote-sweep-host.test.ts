@@ -7,7 +7,7 @@
  * action. Asserts no safety violation — never more than K holders, never two holders of a
  * slot, no reboot without a valid fence, no PG made inactive by a wave reboot — and that
  * the joint rule was exercised (holders did wait on each other). A failure prints its seed
- * and trace; `npm run sim -- --scenario wave --nodes 8 --k 2 --domains 3 --placement host
+ * and trace; `npm run sim -- --scenario wave --nodes 8 --max-unavailable 2 --domains 3 --placement host
  * --seeds S-S --trace` replays it.
  */
 import { describe, expect, it } from 'vitest'
@@ -17,7 +17,7 @@ import type { WaveWorld } from '../sim/wave/wave-world.js'
 
 describe('vote: Ceph placed by host, K=2, production cycle', () => {
   it('two holders whose hosts share PGs (4 hosts, size 3 / min_size 2), granted by voters that judge each node alone (the old production rule): the second waits at its joint check until the first is back and clean', () => {
-    const cfg = waveSimConfig({ nodes: 4, k: 2, domains: 4 })
+    const cfg = waveSimConfig({ nodes: 4, maxUnavailable: 2, domains: 4 })
     cfg.ceph.placeBy = 'host'
     cfg.faults.enabled = false
     let bothHeldOneDown = 0

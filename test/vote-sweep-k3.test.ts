@@ -10,7 +10,7 @@ import { smallKCases, sweep } from './vote-sweep.js'
 
 /** The seeds a 10,008-seed sweep once left unfinished (4 domains), each on both placements. */
 const ONCE_HUNG: [nodes: number, k: number, seed: number][] = [[4, 3, 204], [5, 3, 248], [8, 3, 62], [8, 3, 90], [16, 3, 127], [16, 3, 255], [32, 3, 216], [8, 1, 29]]
-const onceHung: SweepCase[] = ONCE_HUNG.flatMap(([nodes, k, seed]) => (['host', 'domain'] as const).map((placeBy) => ({ nodes, k, domains: 4, placeBy, seeds: { from: seed, to: seed } })))
+const onceHung: SweepCase[] = ONCE_HUNG.flatMap(([nodes, k, seed]) => (['host', 'domain'] as const).map((placeBy) => ({ nodes, maxUnavailable: k, domains: 4, placeBy, seeds: { from: seed, to: seed } })))
 
 describe('vote: seed sweep, K up to 3 on small clusters', () => {
   it('the seeds that once hung (two holders waiting on each other; K candidates splitting every term; a promise to a released, later retired holder) now finish', () => sweep(onceHung), 300_000)

@@ -13,7 +13,7 @@ import { WaveWorld } from '../sim/wave/wave-world.js'
 
 describe('vote sweep: a violation reproduces from its report', () => {
   it('the reproduce line carries every case flag, and running it gives the very same run', async () => {
-    const cfg = waveSimConfig({ nodes: 5, k: 2, domains: 3, policy: 'one-at-a-time' })
+    const cfg = waveSimConfig({ nodes: 5, maxUnavailable: 2, domains: 3, policy: 'one-at-a-time' })
     cfg.ceph = { ...cfg.ceph, placeBy: 'host', size: 2, minSize: 1 }
     cfg.faults = { ...cfg.faults, operator: false, maxLoss: 0.2 }
     const seed = 7
@@ -27,11 +27,11 @@ describe('vote sweep: a violation reproduces from its report', () => {
     const line = report.split('\n').find((l) => l.startsWith('reproduce: '))
     expect(line, report).toBeDefined()
     const argv = line!.replace('reproduce: npm run sim -- ', '').split(' ')
-    for (const flag of ['--nodes 5', '--k 2', '--domains 3', '--policy one-at-a-time', '--placement host', '--pool-size 2', '--min-size 1', '--faults on', '--operator off', '--loss 0.2', `--seeds ${seed}-${seed}`]) expect(line).toContain(flag)
+    for (const flag of ['--nodes 5', '--max-unavailable 2', '--domains 3', '--policy one-at-a-time', '--placement host', '--pool-size 2', '--min-size 1', '--faults on', '--operator off', '--loss 0.2', `--seeds ${seed}-${seed}`]) expect(line).toContain(flag)
 
     const cli = await simCommand([...argv.filter((a) => a !== '--trace'), '-o', 'json'])
     const got = JSON.parse(cli.lines.at(-1)!)
-    expect(got).toMatchObject({ nodes: 5, k: 2, domains: 3, policy: 'one-at-a-time', placement: 'host', 'pool-size': 2, 'min-size': 1, faults: 'on', operator: 'off', seedFrom: seed, seedTo: seed })
+    expect(got).toMatchObject({ nodes: 5, 'max-unavailable': 2, domains: 3, policy: 'one-at-a-time', placement: 'host', 'pool-size': 2, 'min-size': 1, faults: 'on', operator: 'off', seedFrom: seed, seedTo: seed })
     // The same run: what the library gives for this config and seed, the CLI gave too.
     const direct = summarize(cfg, seed, seed, [runWave(cfg, seed)], 0)
     expect(direct.seeds).toBe(1)

@@ -11,9 +11,9 @@ import { describe, it } from 'vitest'
 import { sweep } from './vote-sweep.js'
 
 describe('vote: seed sweep of the smallest clusters', () => {
-  it('N=2, K=1, size 2 / min_size 1, seeds 1-300: no violation, every wave completes', () => sweep([{ nodes: 2, k: 1, domains: 2, poolSize: 2, minSize: 1, seeds: { from: 1, to: 300 } }]), 300_000)
+  it('N=2, K=1, size 2 / min_size 1, seeds 1-300: no violation, every wave completes', () => sweep([{ nodes: 2, maxUnavailable: 1, domains: 2, poolSize: 2, minSize: 1, seeds: { from: 1, to: 300 } }]), 300_000)
 
-  it('N=2, K=1, size 3 / min_size 2 (the defaults), seeds 1-50: refused every time, none incomplete', () => sweep([{ nodes: 2, k: 1, domains: 2, seeds: { from: 1, to: 50 } }], { refused: true }), 300_000)
+  it('N=2, K=1, size 3 / min_size 2 (the defaults), seeds 1-50: refused every time, none incomplete', () => sweep([{ nodes: 2, maxUnavailable: 1, domains: 2, seeds: { from: 1, to: 50 } }], { refused: true }), 300_000)
 
-  it('N=3, K=1, size 3 / min_size 2, seeds 1-300: no violation, every wave completes', () => sweep([{ nodes: 3, k: 1, domains: 3, seeds: { from: 1, to: 300 } }]), 300_000)
+  it('N=3, K=1, size 3 / min_size 2, seeds 1-300: no violation, every wave completes', () => sweep([{ nodes: 3, maxUnavailable: 1, domains: 3, seeds: { from: 1, to: 300 } }]), 300_000)
 })

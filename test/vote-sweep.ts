@@ -4,7 +4,7 @@
  * sim/wave/wave-sweep.ts). Seeded fault schedules over small waves, the invariant checker
  * at every step; asserts no safety violation anywhere and, where the case can finish, no
  * incomplete or halted wave. A failure names its case and seed; `npm run sim -- --scenario
- * wave --nodes N --k K --domains D --placement P --seeds S-S --trace` prints its story.
+ * wave --nodes N --max-unavailable K --domains D --placement P --seeds S-S --trace` prints its story.
  *
  * The matrix: K=1 and K=2; N=3, 5 and 8; Ceph placement by host and by rack (domain),
  * with production's upgrade cycle (agent/protocol/upgrade-cycle) in every simulated node.
@@ -26,7 +26,7 @@ export function ciCases(placeBy: 'host' | 'domain'): SweepCase[] {
   for (const nodes of [3, 5, 8]) {
     for (const k of [1, 2]) {
       if (k >= nodes - 1) continue
-      out.push({ nodes, k, domains: 3, placeBy, seeds: { from: 1, to: SEEDS[nodes]! } })
+      out.push({ nodes, maxUnavailable: k, domains: 3, placeBy, seeds: { from: 1, to: SEEDS[nodes]! } })
     }
   }
   return out
@@ -41,7 +41,7 @@ export function ciCases(placeBy: 'host' | 'domain'): SweepCase[] {
  */
 export function smallKCases(placeBy: 'host' | 'domain'): SweepCase[] {
   const shapes: [number, number][] = [[3, 2], [3, 3], [4, 1], [4, 2], [4, 3], [5, 3], [8, 3]]
-  return shapes.map(([nodes, k]) => ({ nodes, k, domains: 3, placeBy, seeds: { from: 1, to: 150 } }))
+  return shapes.map(([nodes, k]) => ({ nodes, maxUnavailable: k, domains: 3, placeBy, seeds: { from: 1, to: 150 } }))
 }
 
 /** `refused`: the coordinator's start check must refuse every wave (a cluster that can never finish one) instead. */
@@ -49,7 +49,7 @@ export async function sweep(cases: SweepCase[], opts: { refused?: boolean } = {}
   const results = await runSweep(cases)
   for (const r of results) {
     const s = r.summary
-    const name = `N=${s.nodes} K=${s.k} domains=${s.domains} placement=${s.placeBy} seeds ${s.seedRange[0]}-${s.seedRange[1]}`
+    const name = `N=${s.nodes} K=${s.maxUnavailable} domains=${s.domains} placement=${s.placeBy} seeds ${s.seedRange[0]}-${s.seedRange[1]}`
     console.log(`vote sweep ${name}: ${JSON.stringify({ violations: s.violations, incomplete: s.incomplete, halted: s.halted, refused: s.refused, makespanRatio: s.makespanRatio, failedSeeds: s.failedSeeds })}`)
     // Safety: any violation fails with the seed and its trace.
     for (const o of r.outcomes) if (o.violation && o.violation.invariant !== 'e') expect.fail(`${name}\n${o.violation.report}`)
@@ -59,9 +59,9 @@ export async function sweep(cases: SweepCase[], opts: { refused?: boolean } = {}
     expect(s.failedSeeds, name).toEqual([])
     expect(s.incomplete, name).toBe(0)
     expect(s.halted, name).toBe(0)
-    expect(s.maxHolders, name).toBeLessThanOrEqual(s.k)
+    expect(s.maxHolders, name).toBeLessThanOrEqual(s.maxUnavailable)
     // Placed by host with K=2, two holders whose hosts share PGs do meet: the joint
     // ok-to-stop (agent/protocol/upgrade-cycle) made the second wait instead of going down.
-    if (s.placeBy === 'host' && s.k === 2 && s.nodes >= 8) expect(r.outcomes.reduce((a, o) => a + o.jointWaits, 0), name).toBeGreaterThan(0)
+    if (s.placeBy === 'host' && s.maxUnavailable === 2 && s.nodes >= 8) expect(r.outcomes.reduce((a, o) => a + o.jointWaits, 0), name).toBeGreaterThan(0)
   }
 }

@@ -10,7 +10,7 @@ import { waveSimConfig, type WaveSimConfig } from '../sim/wave/wave-config.js'
 import type { WaveWorld } from '../sim/wave/wave-world.js'
 
 function cfg(p: Partial<WaveSimConfig> = {}): WaveSimConfig {
-  const c = waveSimConfig({ nodes: 8, k: 2, domains: 2, ...p })
+  const c = waveSimConfig({ nodes: 8, maxUnavailable: 2, domains: 2, ...p })
   c.faults.enabled = false
   return c
 }
@@ -43,7 +43,7 @@ describe('wave: partitions into halves', () => {
 describe('wave: a holder dies mid-reboot', () => {
   it('keeps its slot (no timer frees it) until the operator retires it and force-releases; then the wave completes', () => {
     let heldAtHeal = false
-    const r = runWave(cfg({ k: 1 }), 5, {
+    const r = runWave(cfg({ maxUnavailable: 1 }), 5, {
       fullTrace: true,
       script: (w: WaveWorld) => {
         let victim: string | undefined
@@ -76,7 +76,7 @@ describe('wave: a holder dies mid-reboot', () => {
 
 describe('wave: a fault that never heals', () => {
   it('a holder that never comes back, with no operator to retire it: the wave halts with a reason, keeping the slot (not a liveness failure)', () => {
-    const c = cfg({ k: 1 })
+    const c = cfg({ maxUnavailable: 1 })
     c.faults.operator = false
     let victim: string | undefined
     const r = runWave(c, 5, {
@@ -105,7 +105,7 @@ describe('wave: a fault that never heals', () => {
 
 describe('wave: a voter restarts right after voting', () => {
   it('keeps its promise from the Store: still one holder per slot, and the wave completes', () => {
-    const r = runWave(cfg({ nodes: 6, k: 1 }), 7, {
+    const r = runWave(cfg({ nodes: 6, maxUnavailable: 1 }), 7, {
       fullTrace: true,
       script: (w: WaveWorld) => {
         // Every time n1 votes, its agent restarts at once (the Store survives).
@@ -124,14 +124,14 @@ describe('wave: a voter restarts right after voting', () => {
 
 describe('wave: K=1 and K=3 with two failure domains', () => {
   it('K=1: one holder at a time, the wave completes near ceil(N/K) x cycle', () => {
-    const r = runWave(cfg({ k: 1, nodes: 6 }), 11)
+    const r = runWave(cfg({ maxUnavailable: 1, nodes: 6 }), 11)
     expectClean(r)
     expect(r.maxHolders).toBe(1)
     expect(r.ratio!).toBeLessThan(1.6)
   })
 
   it('K=3, one domain at a time: three holders at most, never in two domains at once', () => {
-    const c = cfg({ k: 3, nodes: 12, policy: 'one-at-a-time' })
+    const c = cfg({ maxUnavailable: 3, nodes: 12, policy: 'one-at-a-time' })
     // Two racks: a size-2 pool with one replica per rack, so a whole rack may reboot.
     c.ceph = { ...c.ceph, size: 2, minSize: 1, placeBy: 'domain' }
     const r = runWave(c, 13, {
@@ -151,7 +151,7 @@ describe('wave: K=1 and K=3 with two failure domains', () => {
 
 describe('wave: reproducible', () => {
   it('the same seed gives the same trace; another seed a different one', () => {
-    const c = waveSimConfig({ nodes: 8, k: 2, domains: 2 })
+    const c = waveSimConfig({ nodes: 8, maxUnavailable: 2, domains: 2 })
     const a = runWave(c, 42, { fullTrace: true })
     const b = runWave(c, 42, { fullTrace: true })
     const d = runWave(c, 43, { fullTrace: true })

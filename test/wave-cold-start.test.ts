@@ -57,7 +57,7 @@ describe('cold start in the wave simulator (the production vote, every node just
   it('every agent started 2 s before the wave was asked for: the coordinator holds it back for seconds, then it completes', async () => {
     const { runWave } = await import('../sim/wave/run-wave.js')
     const { waveSimConfig } = await import('../sim/wave/wave-config.js')
-    const cfg = waveSimConfig({ nodes: 5, k: 1, domains: 2 })
+    const cfg = waveSimConfig({ nodes: 5, maxUnavailable: 1, domains: 2 })
     cfg.faults.enabled = false
     const seed = 3
     const r = runWave(cfg, seed, {

@@ -13,22 +13,22 @@ const json = async (...argv: string[]) => {
 
 describe('sim wave: --pool-size and --min-size', () => {
   it('N=2 with the defaults (size 3 / min_size 2): refused, not incomplete; the table says why and what to change', async () => {
-    const r = await json('--nodes', '2', '--k', '1', '--domains', '2', '--faults', 'off', '--seeds', '1-3')
+    const r = await json('--nodes', '2', '--max-unavailable', '1', '--domains', '2', '--faults', 'off', '--seeds', '1-3')
     expect(r.code).toBe(0)
     expect(r.summary).toMatchObject({ 'pool-size': 3, 'min-size': 2, refused: 3, incomplete: 0, violations: 0, makespanP50Sec: null, ok: true })
-    const table = await simCommand(['--scenario', 'wave', '--nodes', '2', '--k', '1', '--domains', '2', '--faults', 'off'])
+    const table = await simCommand(['--scenario', 'wave', '--nodes', '2', '--max-unavailable', '1', '--domains', '2', '--faults', 'off'])
     expect(table.lines.join('\n')).toMatch(/seed 1 refused: the wave can never finish — pool sim wants 3 replicas on distinct racks but the CRUSH map has 2 rack\(s\).*fix: add a rack with OSDs \(2 -> 3\)/)
     expect(table.lines.join('\n')).toMatch(/refused \(can never finish\): 1/)
   })
 
   it('N=2, K=1, size 2 / min_size 1: the wave completes (the coordinator tie-break carries the quorum)', async () => {
-    const r = await json('--nodes', '2', '--k', '1', '--domains', '2', '--pool-size', '2', '--min-size', '1', '--faults', 'off', '--seeds', '1-2')
+    const r = await json('--nodes', '2', '--max-unavailable', '1', '--domains', '2', '--pool-size', '2', '--min-size', '1', '--faults', 'off', '--seeds', '1-2')
     expect(r.summary).toMatchObject({ refused: 0, incomplete: 0, violations: 0, maxHolders: 1, ok: true })
     expect(r.summary.makespanP50Sec).toBeGreaterThan(0)
   })
 
   it('size 2 / min_size 2 is refused too: min_size equal to size', async () => {
-    const r = await simCommand(['--scenario', 'wave', '--nodes', '3', '--k', '1', '--domains', '3', '--pool-size', '2', '--min-size', '2', '--faults', 'off'])
+    const r = await simCommand(['--scenario', 'wave', '--nodes', '3', '--max-unavailable', '1', '--domains', '3', '--pool-size', '2', '--min-size', '2', '--faults', 'off'])
     expect(r.lines.join('\n')).toMatch(/pool sim has min_size 2 with size 2.*fix: ceph osd pool set sim min_size 1/)
   })
 

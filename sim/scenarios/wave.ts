@@ -4,9 +4,10 @@
  * invariant checker runs at every step and a violation prints the seed and a readable
  * trace. Prints violations (expected: none) and the makespan distribution.
  *
- *   npm run sim -- --scenario wave --nodes 200 --k 2 --seeds 1-10000 [--domains D] [-o json]
+ *   npm run sim -- --scenario wave --nodes 200 --max-unavailable 2 --seeds 1-10000 [--domains D] [-o json]
  */
 import { ShoalError } from '../../agent/protocol/errors.js'
+import { MAX_UNAVAILABLE_LIMIT } from '../../agent/protocol/max-unavailable.js'
 import type { SweepSummary } from '../wave/run-wave.js'
 import { runWave, summarize } from '../wave/run-wave.js'
 import { caseConfig, runSweep, type SweepCase } from '../wave/wave-sweep.js'
@@ -19,7 +20,7 @@ export const wave: Scenario = {
   defaultNodes: 200,
   options: {
     seeds: { type: 'range', description: 'seeds to run, A-B inclusive (default: --seed alone)' },
-    k: { type: 'int', description: 'slots: the wave\'s max-unavailable K', default: 2, min: 1, max: 1024 },
+    'max-unavailable': { type: 'int', description: 'the wave\'s K: at most this many nodes down at once (the product\'s --max-unavailable)', default: 2, min: 1, max: MAX_UNAVAILABLE_LIMIT },
     domains: { type: 'int', description: 'failure domains (racks); nodes spread round-robin', default: 4, min: 1 },
     policy: { type: 'string', description: 'rank: domains order the ranking; one-at-a-time: slots never span two domains', default: 'rank', choices: ['rank', 'one-at-a-time'] },
     'pool-size': { type: 'int', description: 'Ceph pool size: replicas per PG', default: 3, min: 1, max: 10 },
@@ -29,7 +30,7 @@ export const wave: Scenario = {
     operator: { type: 'string', description: 'on: once faults heal, the operator retires nodes that never came back; off: nobody does (such waves must halt, counted as halted)', default: 'on', choices: ['on', 'off'] },
     trace: { type: 'boolean', description: 'print the whole trace of each seed (use with one seed)' },
     workers: { type: 'int', description: 'worker threads for a range of seeds (default: the cores available; 1: this thread)', min: 1, max: 256 },
-    matrix: { type: 'string', description: 'a case matrix instead of one case, e.g. "nodes=4,8,16 k=1,2 placement=host,domain" (keys nodes, k, domains, placement); each case runs --seeds' },
+    matrix: { type: 'string', description: 'a case matrix instead of one case, e.g. "nodes=4,8,16 max-unavailable=1,2 placement=host,domain" (keys nodes, max-unavailable, domains, placement); each case runs --seeds' },
   },
   async run(ctx) {
     const range = (ctx.options.seeds as IntRange | undefined) ?? { from: ctx.seed, to: ctx.seed }
@@ -38,7 +39,7 @@ export const wave: Scenario = {
     if (minSize > poolSize) throw new ShoalError('usage', `--min-size ${minSize} is above --pool-size ${poolSize}: Ceph refuses min_size above size`)
     const base: SweepCase = {
       nodes: ctx.nodes,
-      k: ctx.options.k as number,
+      maxUnavailable: ctx.options['max-unavailable'] as number,
       domains: ctx.options.domains as number,
       policy: ctx.options.policy as 'rank' | 'one-at-a-time',
       placeBy: ctx.options.placement as 'domain' | 'host',
@@ -84,7 +85,8 @@ export const wave: Scenario = {
         seeds: s.seeds,
         seedFrom: range.from,
         seedTo: range.to,
-        k: s.k,
+        // The flag's own name: the same key the options echo carries (a matrix: the first case's).
+        'max-unavailable': s.maxUnavailable,
         domains: s.domains,
         violations: s.violations,
         safetyViolations: s.safetyViolations,
@@ -104,7 +106,7 @@ export const wave: Scenario = {
         failedSeeds: s.failedSeeds.join(' '),
         // A matrix: every case's counts, as one JSON text (the summary is flat).
         ...(cases.length > 1
-          ? { totalSeeds: summaries.reduce((a, x) => a + x.seeds, 0), totalViolations: violations, cases: JSON.stringify(summaries.map((x) => ({ nodes: x.nodes, k: x.k, domains: x.domains, placeBy: x.placeBy, seeds: x.seeds, violations: x.violations, safetyViolations: x.safetyViolations, incomplete: x.incomplete, halted: x.halted, refused: x.refused, makespanRatio: x.makespanRatio ?? null, failedSeeds: x.failedSeeds.join(' ') }))) }
+          ? { totalSeeds: summaries.reduce((a, x) => a + x.seeds, 0), totalViolations: violations, cases: JSON.stringify(summaries.map((x) => ({ nodes: x.nodes, maxUnavailable: x.maxUnavailable, domains: x.domains, placeBy: x.placeBy, seeds: x.seeds, violations: x.violations, safetyViolations: x.safetyViolations, incomplete: x.incomplete, halted: x.halted, refused: x.refused, makespanRatio: x.makespanRatio ?? null, failedSeeds: x.failedSeeds.join(' ') }))) }
           : {}),
       },
     }
@@ -112,13 +114,13 @@ export const wave: Scenario = {
 }
 
 function describeCase(c: SweepCase): string {
-  return `wave: ${c.nodes} nodes, K=${c.k}, ${c.domains ?? 4} domain(s), policy ${c.policy ?? 'rank'}, Ceph placement by ${c.placeBy ?? 'domain'}, pool size ${c.poolSize ?? 3} / min_size ${c.minSize ?? 2}, faults ${c.faults === false ? 'off' : 'on'}, seeds ${c.seeds.from}-${c.seeds.to}`
+  return `wave: ${c.nodes} nodes, K=${c.maxUnavailable}, ${c.domains ?? 4} domain(s), policy ${c.policy ?? 'rank'}, Ceph placement by ${c.placeBy ?? 'domain'}, pool size ${c.poolSize ?? 3} / min_size ${c.minSize ?? 2}, faults ${c.faults === false ? 'off' : 'on'}, seeds ${c.seeds.from}-${c.seeds.to}`
 }
 
 /** One case in this thread, seed by seed (and the traces, with --trace). */
 function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSummary {
   const cfg = caseConfig(c)
-  ctx.log(`wave: K=${cfg.k}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, pool size ${cfg.ceph.size} / min_size ${cfg.ceph.minSize}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
+  ctx.log(`wave: K=${cfg.maxUnavailable}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, pool size ${cfg.ceph.size} / min_size ${cfg.ceph.minSize}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
   const results: WaveResult[] = []
   // Wall time is measured but never printed in table output (the same seed prints the same text).
   const t0 = performance.now()
@@ -147,12 +149,12 @@ function printSummary(ctx: ScenarioContext, s: SweepSummary): void {
   if (s.failedSeeds.length > 0) ctx.log(`failed seeds: ${s.failedSeeds.join(' ')}`)
 }
 
-/** "nodes=4,8 k=1,2 placement=host,domain" over `base`: every combination. */
+/** "nodes=4,8 max-unavailable=1,2 placement=host,domain" over `base`: every combination. */
 export function expandMatrix(base: SweepCase, text: string): SweepCase[] {
   const axes: [string, string[]][] = []
   for (const part of text.trim().split(/\s+/)) {
-    const m = /^(nodes|k|domains|placement)=([\w,]+)$/.exec(part)
-    if (!m) throw new ShoalError('usage', `--matrix takes key=v1,v2 pairs (keys nodes, k, domains, placement) separated by spaces, not "${part}"`)
+    const m = /^(nodes|max-unavailable|domains|placement)=([\w,]+)$/.exec(part)
+    if (!m) throw new ShoalError('usage', `--matrix takes key=v1,v2 pairs (keys nodes, max-unavailable, domains, placement) separated by spaces, not "${part}"`)
     axes.push([m[1]!, m[2]!.split(',').filter((v) => v !== '')])
   }
   let out: SweepCase[] = [base]
@@ -167,7 +169,7 @@ export function expandMatrix(base: SweepCase, text: string): SweepCase[] {
         }
         const n = Number(v)
         if (!Number.isSafeInteger(n) || n < 1) throw new ShoalError('usage', `--matrix ${key} must be whole numbers >= 1, not "${v}"`)
-        next.push({ ...c, [key]: n })
+        next.push({ ...c, [key === 'max-unavailable' ? 'maxUnavailable' : key]: n })
       }
     }
     out = next

@@ -50,7 +50,7 @@ function withinEnvelope(w: WaveWorld): boolean {
   const n = w.order.length
   const impaired = w.order.filter((x) => !x.up || x.permanentlyDead || (x.vote?.abstaining ?? false)).length
   const wholeNeeded = syncAnswersNeeded(n, true) + 1
-  return n - (impaired + 1) - w.cfg.k >= wholeNeeded
+  return n - (impaired + 1) - w.cfg.maxUnavailable >= wholeNeeded
 }
 
 const MEMORY_FAULTS = new Set<FaultKind>(['crash', 'never-returns', 'crash-mid-drain', 'die-mid-reboot'])

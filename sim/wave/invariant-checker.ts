@@ -57,7 +57,7 @@ export class InvariantChecker {
   full: string[] | undefined
 
   constructor(
-    readonly k: number,
+    readonly maxUnavailable: number,
     readonly seed: number,
     private readonly clock: () => number,
     keepFullTrace = false,
@@ -105,7 +105,7 @@ export class InvariantChecker {
     this.bySlot.set(lease.slot, list)
     this.count++
     this.maxHolders = Math.max(this.maxHolders, this.count)
-    if (this.count > this.k) this.fail('a', `${this.count} holders with K=${this.k}: ${this.holders().map((l) => `${l.holder}@${l.slot}/${l.term}`).join(', ')}`)
+    if (this.count > this.maxUnavailable) this.fail('a', `${this.count} holders with K=${this.maxUnavailable}: ${this.holders().map((l) => `${l.holder}@${l.slot}/${l.term}`).join(', ')}`)
     return true
   }
 

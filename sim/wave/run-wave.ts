@@ -43,7 +43,7 @@ export function runWave(cfg: WaveSimConfig, seed: number, opts: WaveRunOptions =
 export interface SweepSummary {
   scenario: 'wave'
   nodes: number
-  k: number
+  maxUnavailable: number
   domains: number
   placeBy: 'domain' | 'host'
   seeds: number
@@ -83,7 +83,7 @@ export function summarize(cfg: WaveSimConfig, from: number, to: number, results:
   return {
     scenario: 'wave',
     nodes: cfg.nodes,
-    k: cfg.k,
+    maxUnavailable: cfg.maxUnavailable,
     domains: cfg.domains,
     placeBy: cfg.ceph.placeBy ?? 'domain',
     seeds: results.length,

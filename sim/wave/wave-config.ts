@@ -8,13 +8,18 @@ import type { KubeConfig } from '../models/kube-model.js'
 import { defaultKubeConfig } from '../models/kube-model.js'
 import type { VoteConfig } from '../../agent/protocol/vote/vote-config.js'
 import type { DomainPolicy } from '../../agent/protocol/vote/vote-messages.js'
+import { MAX_UNAVAILABLE_LIMIT } from '../../agent/protocol/max-unavailable.js'
 
 export type Range = readonly [number, number]
 
 export interface WaveSimConfig {
   nodes: number
-  /** Slots: the wave's max-unavailable. */
-  k: number
+  /**
+   * The wave's K: how many nodes may be down at once. The product's one name for it
+   * (agent/protocol/max-unavailable.ts: `--max-unavailable`, `maxUnavailable`); the signed
+   * wave carries it as `slots`.
+   */
+  maxUnavailable: number
   /** Failure domains (racks); nodes are spread round-robin. */
   domains: number
   policy: DomainPolicy
@@ -74,7 +79,7 @@ export const defaultFaultKnobs: Readonly<FaultKnobs> = Object.freeze({
 export function waveSimConfig(p: Partial<WaveSimConfig> = {}): WaveSimConfig {
   const c: WaveSimConfig = {
     nodes: 200,
-    k: 2,
+    maxUnavailable: 2,
     domains: 4,
     policy: 'rank',
     drainGraceMs: [5_000, 30_000],
@@ -91,7 +96,7 @@ export function waveSimConfig(p: Partial<WaveSimConfig> = {}): WaveSimConfig {
     ...p,
   }
   if (!Number.isInteger(c.nodes) || c.nodes < 1) throw new RangeError(`--nodes must be a whole number >= 1, got ${c.nodes}`)
-  if (!Number.isInteger(c.k) || c.k < 1 || c.k > 1024) throw new RangeError(`--k must be a whole number in 1..1024, got ${c.k}`)
+  if (!Number.isInteger(c.maxUnavailable) || c.maxUnavailable < 1 || c.maxUnavailable > MAX_UNAVAILABLE_LIMIT) throw new RangeError(`--max-unavailable must be a whole number in 1..${MAX_UNAVAILABLE_LIMIT}, got ${c.maxUnavailable}`)
   if (!Number.isInteger(c.domains) || c.domains < 1) throw new RangeError(`--domains must be a whole number >= 1, got ${c.domains}`)
   if (!Number.isInteger(c.ceph.size) || c.ceph.size < 1 || c.ceph.size > 10) throw new RangeError(`--pool-size must be a whole number in 1..10, got ${c.ceph.size}`)
   if (!Number.isInteger(c.ceph.minSize) || c.ceph.minSize < 1 || c.ceph.minSize > c.ceph.size) throw new RangeError(`--min-size must be a whole number in 1..pool size (${c.ceph.size}), got ${c.ceph.minSize} (Ceph refuses min_size above size)`)
@@ -107,7 +112,7 @@ export function meanCycleMs(c: WaveSimConfig): number {
 
 /** The lower bound on a wave: ceil(N/K) x cycle. */
 export function lowerBoundMs(c: WaveSimConfig): number {
-  return Math.ceil(c.nodes / c.k) * meanCycleMs(c)
+  return Math.ceil(c.nodes / c.maxUnavailable) * meanCycleMs(c)
 }
 
 /**
@@ -120,7 +125,7 @@ export function replayCommand(c: WaveSimConfig, seed: number): string {
   const f = c.faults
   const flags = [
     `--nodes ${c.nodes}`,
-    `--k ${c.k}`,
+    `--max-unavailable ${c.maxUnavailable}`,
     `--domains ${c.domains}`,
     `--policy ${c.policy}`,
     `--placement ${c.ceph.placeBy}`,

@@ -4,7 +4,7 @@
  * summarised per case. The same seed gives the same outcome whichever thread runs it:
  * every run is a pure function of (case, seed).
  *
- *   const [r] = await runSweep([{ nodes: 50, k: 2, seeds: { from: 1, to: 10_000 } }])
+ *   const [r] = await runSweep([{ nodes: 50, maxUnavailable: 2, seeds: { from: 1, to: 10_000 } }])
  *
  * Used by `npm run sim -- --scenario wave`, the sweep tests (test/vote-sweep*.ts) and
  * `npm run bench -- vote`.
@@ -18,7 +18,8 @@ import { defaultCephConfig } from '../models/ceph-model.js'
 
 export interface SweepCase {
   nodes: number
-  k: number
+  /** The wave's K (WaveSimConfig.maxUnavailable). */
+  maxUnavailable: number
   /** Failure domains (racks). Default 4. */
   domains?: number
   /** Ceph's CRUSH failure domain: the rack (domain) or the host. Default domain. */
@@ -71,7 +72,7 @@ export interface SweepOptions {
 
 /** The wave config a case stands for (as `npm run sim -- --scenario wave` builds it). */
 export function caseConfig(c: SweepCase): WaveSimConfig {
-  const cfg = waveSimConfig({ nodes: c.nodes, k: c.k, domains: c.domains ?? 4, policy: c.policy ?? 'rank', ceph: { ...defaultCephConfig, size: c.poolSize ?? defaultCephConfig.size, minSize: c.minSize ?? defaultCephConfig.minSize } })
+  const cfg = waveSimConfig({ nodes: c.nodes, maxUnavailable: c.maxUnavailable, domains: c.domains ?? 4, policy: c.policy ?? 'rank', ceph: { ...defaultCephConfig, size: c.poolSize ?? defaultCephConfig.size, minSize: c.minSize ?? defaultCephConfig.minSize } })
   cfg.ceph.placeBy = c.placeBy ?? 'domain'
   cfg.faults.enabled = c.faults ?? true
   cfg.faults.operator = c.operator ?? true
@@ -114,7 +115,7 @@ function batchSize(c: SweepCase): number {
 export async function runSweep(cases: SweepCase[], opts: SweepOptions = {}): Promise<SweepCaseResult[]> {
   for (const c of cases) {
     if (!Number.isSafeInteger(c.seeds.from) || !Number.isSafeInteger(c.seeds.to) || c.seeds.to < c.seeds.from) throw new RangeError(`sweep case: seeds ${c.seeds.from}-${c.seeds.to} is not an ascending range`)
-    caseConfig(c) // validates nodes, k, domains
+    caseConfig(c) // validates nodes, maxUnavailable, domains
   }
   const t0 = performance.now()
   const tasks: Task[] = []

@@ -100,7 +100,7 @@ export class WaveWorld {
     })
     this.votes = new VoteDelivery(this, net, netRng)
     this.voteCfg = voteConfig({ maxDriftRatio: Math.max(1e-3, f.maxDriftRatio), ...cfg.vote })
-    this.checker = new InvariantChecker(cfg.k, seed, () => this.t, opts.fullTrace, replayCommand(cfg, seed))
+    this.checker = new InvariantChecker(cfg.maxUnavailable, seed, () => this.t, opts.fullTrace, replayCommand(cfg, seed))
     if (opts.maxEvents) this.maxEvents = opts.maxEvents
     const hosts: { id: string; domain: string }[] = []
     for (let i = 0; i < cfg.nodes; i++) {
@@ -268,13 +268,13 @@ export class WaveWorld {
       this.checker.trace(`coordinator refuses wave w1 -> ${TARGET}: ${this.refused}`)
       return
     }
-    this.checker.trace(`coordinator publishes wave w1 -> ${TARGET}, K=${this.cfg.k}, ${this.order.length} nodes, policy ${this.cfg.policy}`)
+    this.checker.trace(`coordinator publishes wave w1 -> ${TARGET}, K=${this.cfg.maxUnavailable}, ${this.order.length} nodes, policy ${this.cfg.policy}`)
     this.stepVote(this.coord, {
       type: 'publish-wave',
       wave: {
         id: 'w1',
         target: TARGET,
-        slots: this.cfg.k,
+        slots: this.cfg.maxUnavailable,
         policy: this.cfg.policy,
         roster: this.order.map((n) => ({ id: n.id, key: simPublicKey(n.id) })),
         coord: { id: COORDINATOR, key: simPublicKey(COORDINATOR) },
