@@ -5,4 +5,5 @@ export { UpgradeExecutor, defaultExecutorPolicy, type UpgradeSteps, type GateVer
 export { RealSteps, SystemRebooter, ProcessExitRebooter, REBOOT_EXIT_CODE, assignRequest, assignSigningText, verdictOf, type RealStepsOptions } from './real-steps.js'
 export { UpgradeAgent, type UpgradeAgentOptions, type UpgradeMeshPort, type UpgradeStatus } from './upgrade-agent.js'
 export { GateRounds, type GateStatus, type GateRoundsOptions, type UpgradeState } from './gate-rounds.js'
+export { RackPlacement, type RackPlacementOptions } from './rack-placement.js'
 export { UpgradeConfig, UpgradeConfigInput, upgradeDefaults } from '../protocol/upgrade-config.js'

@@ -8,8 +8,8 @@
  *   plus the gate loop (gate-rounds.ts): probe rounds judged by the pre- and post-reboot
  *   gates, published as the record's health — kicked here when another node's phase or
  *   image changes, or the joint set does. This class is the wave runtime: the vote, the
- *   executor, the phase (joining, ready, a leftover cycle, maintenance), the CRUSH location
- *   and the node's labels.
+ *   executor, the phase (joining, ready, a leftover cycle, maintenance) and the node's
+ *   labels; its CRUSH host follows its rack through rack-placement.ts.
  *
  * status() is what GET /v1/self shows under `wave`.
  */
@@ -17,8 +17,7 @@ import type { HealthObserver, Round } from '../health/health-observer.js'
 import { neverStops, type Blocker, type StopFacts } from '../protocol/stop-facts.js'
 import { HealthSources } from '../health/health-sources.js'
 import type { Phase } from '../protocol/node-record.js'
-import { crushMoveWaits, placeHost } from '../health/crush-location.js'
-import type { CephProbe } from '../health/ceph-probe.js'
+import { crushMoveWaits } from '../health/crush-location.js'
 import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js'
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
@@ -34,6 +33,7 @@ import { ProcessExitRebooter, RealSteps, SystemRebooter } from './real-steps.js'
 import type { UpgradeConfig } from '../protocol/upgrade-config.js'
 import { VoteRuntime, type MeshPort } from './vote-runtime.js'
 import { GateRounds, type GateStatus } from './gate-rounds.js'
+import { RackPlacement } from './rack-placement.js'
 
 /** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */
 export interface UpgradeMeshPort extends MeshPort {
@@ -113,13 +113,8 @@ export class UpgradeAgent {
   /** The gate loop and the record it publishes. */
   private readonly rounds: GateRounds
   private readonly sources: HealthSources | undefined
-  /** The Ceph probe the real steps use (absent: no Ceph, or test steps). */
-  private cephProbe: CephProbe | undefined
-  private crushPlaced = false
-  /** Why the CRUSH move waits (logged when it changes). */
-  private crushWaits: string | undefined
-  /** The failure domain (options.domain, or one learned later: LLDP). */
-  private domain: string | undefined
+  /** This node's CRUSH host under its rack (rack-placement.ts). */
+  private readonly rack: RackPlacement
   /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
   readonly events: KubeEventRecorder | undefined
   private readonly log: Logger
@@ -147,10 +142,10 @@ export class UpgradeAgent {
 
   constructor(private readonly o: UpgradeAgentOptions) {
     this.bootAt = o.clock.now()
-    this.domain = o.domain
     const c = o.config
     this.log = o.logger ?? silentLogger
     const host = c.host ?? o.nodeId
+    this.rack = new RackPlacement({ nodeId: o.nodeId, host, logger: this.log, count: (name) => this.count(name) }, o.domain)
     let observer = o.observer
     let steps = o.steps
     if (!observer || !steps) {
@@ -166,7 +161,7 @@ export class UpgradeAgent {
       observer ??= this.sources.observer(host)
       const cephSetting = observer.options.ceph
       const ceph = 'run' in cephSetting ? cephSetting : undefined
-      this.cephProbe = ceph
+      this.rack.probe = ceph
       const kube = 'client' in this.sources.kube ? this.sources.kube.client : undefined
       steps ??= new RealSteps({
         host,
@@ -444,7 +439,7 @@ export class UpgradeAgent {
   /** After every gate round: the wave runtime's own work, on the verdicts just published. */
   private afterRound(): void {
     this.syncRoster()
-    this.placeInCrush()
+    this.rack.maybePlace(() => crushMoveWaits(this.phase, this.vote?.currentWave(), this.view.roster.map((id) => this.view.facts(id)?.image)))
     // Time passes for the halt rule (overdue nodes) even when no gossip arrives.
     if (!this.vote) this.maybeStartVote()
     this.runtime?.input({ type: 'view-changed' })
@@ -538,37 +533,7 @@ export class UpgradeAgent {
 
   /** A domain learned after start (LLDP): Ceph's CRUSH location follows it at the next round. */
   setDomain(domain: string): void {
-    if (domain === this.domain) return
-    this.domain = domain
-    this.crushPlaced = false
-  }
-
-  /**
-   * Once: Ceph's CRUSH location follows the failure domain (retried next round on an error).
-   * A move re-places data, so it waits while this node is in a cycle or a wave is running (some
-   * member of its roster not on its target yet): moved under a wave, the backfill it starts
-   * competes with the holders' recovery and reads as theirs.
-   */
-  private placeInCrush(): void {
-    const domain = this.domain
-    if (this.crushPlaced || !this.cephProbe || !domain || domain === 'default') return
-    const waits = crushMoveWaits(this.phase, this.vote?.currentWave(), this.view.roster.map((id) => this.view.facts(id)?.image))
-    if (waits) {
-      if (this.crushWaits !== waits) this.log.info({ component: 'upgrade', node: this.o.nodeId, domain, why: waits }, 'CRUSH location change waits')
-      this.crushWaits = waits
-      return
-    }
-    this.crushWaits = undefined
-    this.crushPlaced = true
-    const host = this.o.config.host ?? this.o.nodeId
-    void placeHost(this.cephProbe, host, domain).then(
-      (r) => this.log.info({ component: 'upgrade', node: this.o.nodeId, domain, ...r }, r.moved ? 'CRUSH host moved under its rack' : 'CRUSH location unchanged'),
-      (err: Error) => {
-        this.crushPlaced = false
-        this.count('crush-location-errors')
-        this.log.warn({ component: 'upgrade', node: this.o.nodeId, domain, err: err.message }, 'could not set the CRUSH location; trying again next round')
-      },
-    )
+    this.rack.setDomain(domain)
   }
 
   private wait(ms: number): Promise<void> {
