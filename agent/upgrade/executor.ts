@@ -53,6 +53,8 @@ export interface UpgradeSteps {
   postGate(): Promise<GateVerdict>
   /** Decommission: marks this host's OSDs out (`ceph osd out`). Absent: these steps cannot decommission (the step fails). */
   osdOut?(): Promise<void>
+  /** A decommission undone (its lease lost before it left): marks this host's OSDs in again (`ceph osd in`). Absent: the undo logs it and goes on. */
+  osdIn?(): Promise<void>
   /** Decommission: every PG active+clean and none left on this host's OSDs (their data moved). */
   dataMoved?(): Promise<GateVerdict>
 }
@@ -246,6 +248,10 @@ export class UpgradeExecutor {
         case 'osd-out':
           if (!s.osdOut) throw new Error('these upgrade steps cannot mark OSDs out (decommission)')
           await s.osdOut()
+          return done()
+        case 'osd-in':
+          if (!s.osdIn) throw new Error('these upgrade steps cannot mark OSDs in (a decommission undone); mark them in by hand: ceph osd in')
+          await s.osdIn()
           return done()
         case 'data-moved':
           if (!s.dataMoved) throw new Error('these upgrade steps cannot tell whether Ceph moved the data (decommission)')

@@ -183,6 +183,12 @@ export class RealSteps implements UpgradeSteps {
     this.log.warn({ component: 'upgrade', node: this.o.host, osds: ids }, 'decommission: OSDs marked out')
   }
 
+  async osdIn(): Promise<void> {
+    if (!this.o.ceph) return this.skipped('osd in')
+    const ids = await this.o.ceph.osdIn(this.o.host)
+    this.log.warn({ component: 'upgrade', node: this.o.host, osds: ids }, 'decommission undone (its lease was lost): OSDs marked in again')
+  }
+
   async dataMoved(): Promise<GateVerdict> {
     if (!this.o.ceph) return { pass: true, reasons: ['ceph: skipped'] }
     try {
