@@ -46,6 +46,16 @@ export interface UpgradeSteps {
   uncordon(): Promise<void>
   /** The mark of a cycle this node was cordoned for and has not finished, if any. */
   leftoverCycle(): Promise<string | undefined>
+  /**
+   * Whether that mark was set in this very boot (the agent restarted; the machine has not
+   * gone down since). undefined: cannot tell (no boot id known, or a mark from an agent that
+   * wrote none) — then a mark counts as a reboot, as it always did. Absent: never tells.
+   */
+  cordonedThisBoot?(): Promise<boolean | undefined>
+  /** Maintenance: marks the node as held by its maintenance verb `wave` (cleared by uncordon). Absent: not marked. */
+  markMaintenance?(wave: string): Promise<void>
+  /** The maintenance mark (the verb's wave), if set. Absent: never marked. */
+  maintenanceMark?(): Promise<string | undefined>
   /** Evicts what a drain evicts; resolves with what still blocks at the deadline. */
   drain(deadlineMs: number, force: boolean): Promise<DrainResult>
   /** Asks the coordinator, with the lease as proof, to boot this node on `target` next. */
