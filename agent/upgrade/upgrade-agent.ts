@@ -338,6 +338,27 @@ export class UpgradeAgent {
     return mark === cycleMark(lease)
   }
 
+  /** This lease's cycle mark is on the node, set in this boot, and the wave targets the image this node runs (only a verb does). */
+  private async markedThisBootOnOwnImage(lease: Lease): Promise<boolean> {
+    const target = this.vote?.currentWave()?.target
+    if (target === undefined || this.o.image !== target || !this.steps.cordonedThisBoot) return false
+    if ((await this.steps.leftoverCycle().catch(() => undefined)) !== cycleMark(lease)) return false
+    return (await this.steps.cordonedThisBoot().catch(() => undefined)) === true
+  }
+
+  /** verbLease, asked again as control messages arrive (re-broadcast every 3 s), for at most `ms`. */
+  private async verbLeaseWithin(lease: Lease, ms: number): Promise<Awaited<ReturnType<UpgradeAgent['verbLease']>>> {
+    const end = this.o.clock.now() + ms
+    for (;;) {
+      const v = await this.verbLease(lease)
+      if (v || this.closed || this.o.clock.now() >= end) {
+        if (!v) this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease }, 'no control message named the verb of this lease: finishing its cycle as after a reboot')
+        return v
+      }
+      await this.wait(250)
+    }
+  }
+
   /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
   private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
     const never = neverStops(this.rounds.stop)
@@ -382,7 +403,12 @@ export class UpgradeAgent {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      const verb = await this.verbLease(lease)
+      let verb = await this.verbLease(lease)
+      // The lease came back to a restarted agent before the control message naming its verb:
+      // a cycle on the node's own image marked in this very boot is a verb not carried out
+      // yet (the machine has not gone down) — learn which before acting, rather than take the
+      // mark for the reboot.
+      if (!verb && (await this.markedThisBootOnOwnImage(lease))) verb = await this.verbLeaseWithin(lease, CONTROL_WAIT_MS)
       out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
       // Done with this wave's verb, if it has one — also when the lease came back after the
       // reboot before the control message did (the verb unknown then): else the node would be
