@@ -27,6 +27,7 @@ import { meshConfig } from './protocol/mesh-config.js'
 import { MeshNode } from './protocol/mesh-node.js'
 import { Roster, RosterFile } from './protocol/roster.js'
 import { UpgradeAgent } from './upgrade/upgrade-agent.js'
+import { bootIdFor } from './upgrade/boot-id.js'
 
 export interface RunningAgent {
   readonly id: string
@@ -166,7 +167,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
   const metrics = new AgentMetrics(runtime)
   const upgrade = config.upgrade
-    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain })
+    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain, bootId: bootIdFor(config.upgrade.rebooter, process.env) })
     : undefined
   // Remote shell (docs/shell.md): grants checked against the roster's operators; every
   // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.

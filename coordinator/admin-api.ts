@@ -11,6 +11,8 @@
  * | POST   | /v1/admin/reject         | { requestId } -> AdminPending                |
  * | POST   | /v1/admin/assign         | { node } or { mac }, { image } -> Assignment |
  * | POST   | /v1/admin/remove         | { node } -> { removed }                      |
+ * | GET    | /v1/admin/retired        | -> { retired: AdminRetired[] }               |
+ * | POST   | /v1/admin/forget-retired | { node } -> { forgotten }                    |
  * | POST   | /v1/admin/label          | { node, domain \| null } -> { node, domain }  |
  * | GET    | /v1/admin/audit?limit=N&since=MS&kind=K | -> { entries: AuditEntry[] }  |
  * | GET    | /v1/admin/backup         | -> JSON lines, one snapshot (state-backup.ts) |
@@ -24,6 +26,7 @@ import { InventorySummary, NodeId, PublicKeyHex } from '../agent/protocol/node-r
 import { Mac } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { OperatorName } from '../agent/protocol/shell-grant.js'
+import { ReturningPolicy } from './state-store.js'
 
 export const adminRoutes = {
   nodes: '/v1/admin/nodes',
@@ -32,6 +35,8 @@ export const adminRoutes = {
   reject: '/v1/admin/reject',
   assign: '/v1/admin/assign',
   remove: '/v1/admin/remove',
+  retired: '/v1/admin/retired',
+  forgetRetired: '/v1/admin/forget-retired',
   label: '/v1/admin/label',
   audit: '/v1/admin/audit',
   backup: '/v1/admin/backup',
@@ -48,6 +53,19 @@ export const AssignRequest = z
   .strict()
   .refine((r) => (r.node === undefined) !== (r.mac === undefined), { message: 'give exactly one of node or mac' })
 export const RemoveRequest = z.object({ node: NodeId }).strict()
+export const ForgetRetiredRequest = z.object({ node: NodeId }).strict()
+
+/** A retired id (`shoal coordinator retired`): who retired it, when, what a returning machine meets, and how often one was refused since the coordinator started. */
+export const AdminRetired = z.object({
+  id: NodeId,
+  returning: ReturningPolicy,
+  at: z.number(),
+  by: z.string(),
+  wave: z.string().optional(),
+  macs: z.array(z.string()),
+  refused: z.object({ count: z.number(), lastAt: z.number(), lastMac: z.string() }).optional(),
+})
+export type AdminRetired = z.infer<typeof AdminRetired>
 /** `shoal coordinator label NODE domain=NAME` (null clears it). */
 export const LabelRequest = z.object({ node: NodeId, domain: z.string().regex(DOMAIN_RE, 'domain: letters, digits, . _ - (at most 64)').nullable() }).strict()
 

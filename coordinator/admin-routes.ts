@@ -2,7 +2,7 @@
  * The admin routes (coordinator/admin-api.ts has the contract): bearer-token check, then
  * approve/reject, assign, remove, and the node, pending and audit listings.
  */
-import { AddOperatorRequest, RemoveOperatorRequest, adminRoutes, AssignRequest, AuditQuery, DecideRequest, LabelRequest, RemoveRequest, type AdminNode, type AdminPending } from './admin-api.js'
+import { AddOperatorRequest, RemoveOperatorRequest, adminRoutes, AssignRequest, AuditQuery, DecideRequest, ForgetRetiredRequest, LabelRequest, RemoveRequest, type AdminNode, type AdminPending, type AdminRetired } from './admin-api.js'
 import type { ClusterState } from './cluster-state.js'
 import type { CoordinatorConfig } from './coordinator-config.js'
 import { decide } from './enrollment.js'
@@ -69,6 +69,17 @@ export function addAdminRoutes(router: Router<Exchange>, context: () => AdminCon
     const body = validate(RemoveRequest, await readJson(x.req, ctx.config.maxBodyBytes), 'removal')
     await ctx.state.removeNode(body.node, by(x))
     sendJson(x.res, 200, { removed: body.node })
+  })
+  on(['GET'], adminRoutes.retired, ({ res }, { state }) => {
+    const retired: AdminRetired[] = [...state.retired.values()]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((r) => ({ id: r.id, returning: r.returning, at: r.at, by: r.by, ...(r.wave ? { wave: r.wave } : {}), macs: r.macs, ...(state.retiredRefusals.has(r.id) ? { refused: state.retiredRefusals.get(r.id)! } : {}) }))
+    sendJson(res, 200, { retired })
+  })
+  on(['POST'], adminRoutes.forgetRetired, async (x, ctx) => {
+    const body = validate(ForgetRetiredRequest, await readJson(x.req, ctx.config.maxBodyBytes), 'forget-retired')
+    await ctx.state.forgetRetired(body.node, by(x))
+    sendJson(x.res, 200, { forgotten: body.node })
   })
   on(['GET'], adminRoutes.audit, async ({ res, url }, { state }) => {
     const q = validate(AuditQuery, Object.fromEntries(url.searchParams), 'audit query')

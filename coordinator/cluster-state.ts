@@ -20,9 +20,11 @@ import {
   NodeEntry,
   NodeLabels,
   PendingEntry,
+  RetiredEntry,
   RosterMeta,
   TokenEntry,
   keys,
+  type ReturningPolicy,
   type StateSeal,
   type Op,
   type StateStore,
@@ -63,6 +65,10 @@ export class ClusterState {
   readonly nodeLabels = new Map<string, NodeLabels>()
   readonly macAssignments = new Map<string, Assignment>()
   readonly pending = new Map<string, PendingEntry>()
+  /** Ids a decommission retired, and what to do if their machine comes back (`retired!<id>`). */
+  readonly retired = new Map<string, RetiredEntry>()
+  /** Enrollments refused because the machine is a retired one (per retired id, since start). */
+  readonly retiredRefusals = new Map<string, { count: number; lastAt: number; lastMac: string }>()
   /** Operators whose keys sign shell grants (coordinator/operators.ts). */
   readonly operators = new Map<string, OperatorRecord>()
   /** Unused token hashes per MAC, oldest first (bounded by maxTokensPerMac). */
@@ -132,6 +138,7 @@ export class ClusterState {
     for (const [k, a] of await store.scan('assign!mac!', Assignment)) state.macAssignments.set(k.slice('assign!mac!'.length), a)
     for (const [k, l] of await store.scan('label!node!', NodeLabels)) state.nodeLabels.set(k.slice('label!node!'.length), l)
     for (const [, p] of await store.scan('pending!', PendingEntry)) state.pending.set(p.requestId, p)
+    for (const [, r] of await store.scan('retired!', RetiredEntry)) state.retired.set(r.id, r)
     for (const [, o] of await store.scan('operator!', OperatorRecord)) state.operators.set(o.name, o)
     for (const [k, t] of await store.scan('token!', TokenEntry)) {
       if (t.usedBy) continue
@@ -339,8 +346,13 @@ export class ClusterState {
     })
   }
 
-  /** Removes a node from the roster (its certificate stays valid offline until peers see the new roster). */
-  removeNode(id: string, by: string): Promise<void> {
+  /**
+   * Removes a node from the roster (its certificate stays valid offline until peers see the
+   * new roster). With `retire` (a decommission), its id, parts and MACs are kept as a
+   * retired entry in the same batch: a machine that comes back with them is a new machine
+   * or refused, as `retire.returning` says (enrollment.ts retiredMatch).
+   */
+  removeNode(id: string, by: string, retire?: { returning: ReturningPolicy; wave?: string }): Promise<void> {
     return this.exclusive(async () => {
       const node = this.nodes.get(id)
       if (!node) throw new ShoalError('not-found', `no enrolled node "${id}" (see: shoal coordinator nodes)`)
@@ -348,13 +360,32 @@ export class ClusterState {
       const bump = this.rosterBumpOps()
       const ops: Op[] = [{ type: 'del', key: keys.node(id) }, { type: 'del', key: keys.assignNode(id) }, { type: 'del', key: keys.labelNode(id) }, ...bump.ops]
       for (const mac of node.macs) if (this.macToNode.get(mac) === id) ops.push({ type: 'del', key: keys.mac(mac) })
-      ops.push(this.auditOp({ at: now, kind: 'remove', node: id, detail: { by } }))
+      const retired: RetiredEntry | undefined = retire ? { id, comps: node.comps, macs: node.macs, returning: retire.returning, at: now, by, ...(retire.wave ? { wave: retire.wave } : {}) } : undefined
+      if (retired) ops.push({ type: 'put', key: keys.retired(id), value: retired })
+      ops.push(this.auditOp({ at: now, kind: 'remove', node: id, detail: { by, ...(retired ? { retired: { returning: retired.returning } } : {}) } }))
       await this.deps.store.batch(ops)
       this.nodes.delete(id)
       this.nodeAssignments.delete(id)
       this.nodeLabels.delete(id)
       for (const mac of node.macs) if (this.macToNode.get(mac) === id) this.macToNode.delete(mac)
+      if (retired) this.retired.set(id, retired)
       this.applyRosterBump(bump.next)
+    })
+  }
+
+  /**
+   * Lifts a retirement (`shoal coordinator forget-retired NODE`): the machine enrolls at its
+   * next try like any machine. Audited. Not retired: not-found, listing the retired ids.
+   */
+  forgetRetired(id: string, by: string): Promise<RetiredEntry> {
+    return this.exclusive(async () => {
+      const r = this.retired.get(id)
+      if (!r) throw new ShoalError('not-found', `node "${id}" is not retired (retired now: ${[...this.retired.keys()].sort().join(', ') || 'none'}; see: shoal coordinator retired)`)
+      const now = this.deps.clock.now()
+      await this.deps.store.batch([{ type: 'del', key: keys.retired(id) }, this.auditOp({ at: now, kind: 'forget-retired', node: id, detail: { by, returning: r.returning, retiredAt: r.at, retiredBy: r.by } })])
+      this.retired.delete(id)
+      this.retiredRefusals.delete(id)
+      return r
     })
   }
 
@@ -381,6 +412,13 @@ export class ClusterState {
     const now = this.deps.clock.now()
     this.cloneRefusals.set(id, { count: (c?.count ?? 0) + 1, lastAt: now, lastMac: from.mac, ...(from.remote ? { lastRemote: from.remote } : {}) })
     this.auditRefusal('id-in-use', id, { node: id, mac: from.mac, ...(from.remote ? { remote: from.remote } : {}), detail: { key: from.key } })
+  }
+
+  /** Counts (and audits, at most once a minute per id) an enrollment refused because the machine is retired id `id`. */
+  noteRetiredRefusal(id: string, from: { mac: string; remote?: string; proposedId: string }): void {
+    const c = this.retiredRefusals.get(id)
+    this.retiredRefusals.set(id, { count: (c?.count ?? 0) + 1, lastAt: this.deps.clock.now(), lastMac: from.mac })
+    this.auditRefusal('retired', id, { node: id, mac: from.mac, ...(from.remote ? { remote: from.remote } : {}), detail: { code: 'retired', proposedId: from.proposedId } })
   }
 
   listAudit(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {

@@ -10,7 +10,7 @@ import { ENROLL_API_VERSION, type EnrollPending, type EnrollRequest, type Enroll
 import type { ClusterState } from './cluster-state.js'
 import type { IdentityResolution, IdentityResolver } from './identity-resolver.js'
 import { checkToken, requestDigest, tokenHash } from './join-token.js'
-import { keys, type NodeEntry, type Op, type PendingEntry, type TokenEntry } from './state-store.js'
+import { keys, type NodeEntry, type Op, type PendingEntry, type RetiredEntry, type TokenEntry } from './state-store.js'
 
 export interface EnrollContext {
   /** Bootstrap addresses to hand out (depend on how the worker reached us). */
@@ -52,6 +52,8 @@ export function enroll(state: ClusterState, req: EnrollRequest, ctx: EnrollConte
     if (verdict.kind === 'retry') return retry(state, req, verdict.entry, hash, ctx)
 
     const identity = ctx.resolver(req.fingerprint.id, req.fingerprint.comps, [...state.nodes.values()].map((n) => ({ id: n.id, comps: n.comps })))
+    const retired = identity.identity === 'new' ? retiredMatch(state, req.fingerprint.id, req.fingerprint.comps, ctx.resolver) : undefined
+    if (retired?.returning === 'refuse') return retiredRefusal(state, retired, req.mac, req.fingerprint.id, ctx)
     const known = identity.identity === 'known' ? state.nodes.get(identity.id) : undefined
     // A known id from another MAC or with other parts is, to the coordinator, a claim it
     // cannot check (anyone can copy a digest from a record): in approval mode it waits like a new machine.
@@ -102,6 +104,9 @@ async function retry(state: ClusterState, req: EnrollRequest, entry: TokenEntry,
   if (pending.state === 'rejected') return { status: 403, code: 'rejected', message: `enrollment request ${pending.requestId} was rejected by an operator` }
   // Approved: resolve again (others may have enrolled meanwhile) and issue the certificate.
   const identity = ctx.resolver(pending.proposedId, pending.comps, [...state.nodes.values()].map((n) => ({ id: n.id, comps: n.comps })))
+  // Decommissioned (and refused on return) while it waited: the later decision wins.
+  const retired = identity.identity === 'new' ? retiredMatch(state, pending.proposedId, pending.comps, ctx.resolver) : undefined
+  if (retired?.returning === 'refuse') return retiredRefusal(state, retired, req.mac, pending.proposedId, ctx)
   const used: TokenEntry = { ...entry, pendingId: undefined }
   return complete(
     state,
@@ -129,6 +134,8 @@ async function complete(
   if (clone) return clone
   const now = state.deps.clock.now()
   const prev = state.nodes.get(identity.id)
+  // A retired machine let back as new: its retirement is spent (the id is live again).
+  const retired = identity.identity === 'new' ? retiredMatch(state, req.proposedId, req.comps, ctx.resolver) : undefined
   const serial = state.nextSerialOps()
   const bump = state.rosterBumpOps()
   const certificate = signCertificate({ v: ENROLL_API_VERSION, cluster: state.clusterId, id: identity.id, key: req.publicKey, serial: serial.serial, issuedAt: now }, state.keyring)
@@ -152,6 +159,7 @@ async function complete(
     ...serial.ops,
     ...bump.ops,
     ...extraOps,
+    ...(retired ? [{ type: 'del', key: keys.retired(retired.id) } satisfies Op] : []),
   ]
   // A MAC moves with its NIC: if another node had it, that node no longer does.
   const formerOwner = state.macToNode.get(req.mac)
@@ -170,7 +178,15 @@ async function complete(
       node: node.id,
       mac: req.mac,
       remote: ctx.remote,
-      detail: { identity: identity.identity, proposedId: req.proposedId, key: req.publicKey, previousKey: prev?.key, serial: serial.serial, inventory: req.inventory },
+      detail: {
+        identity: identity.identity,
+        proposedId: req.proposedId,
+        key: req.publicKey,
+        previousKey: prev?.key,
+        serial: serial.serial,
+        inventory: req.inventory,
+        ...(retired ? { returningRetired: { id: retired.id, retiredAt: retired.at, retiredBy: retired.by } } : {}),
+      },
     }),
   )
   await state.deps.store.batch(ops)
@@ -180,6 +196,10 @@ async function complete(
   state.applySerial(serial.serial)
   state.applyRosterBump(bump.next)
   state.markTokenUsed(req.mac, hash)
+  if (retired) {
+    state.retired.delete(retired.id)
+    state.retiredRefusals.delete(retired.id)
+  }
   afterCommit?.()
   ctx.log.info({ component: 'enroll', node: node.id, mac: req.mac, identity: identity.identity, serial: serial.serial }, 'node enrolled')
   return { status: 200, body: await response(state, node, identity.identity, ctx) }
@@ -225,6 +245,32 @@ function cloneRefusal(state: ClusterState, id: string, publicKey: string, mac: s
     status: 409,
     code: 'id-in-use',
     message: `node ${id} is alive in the mesh with another key; a second machine cannot take its id (a clone, or a copied fingerprint). If ${id} was really replaced, power the old machine off (or remove it: shoal coordinator remove ${id}) and boot again`,
+  }
+}
+
+/**
+ * The retired id (a decommissioned node) this machine is, if any: the same component match
+ * the coordinator uses for enrolled nodes (resolveDigest, so a returning machine with a
+ * swapped NIC is still recognised), or the very id it proposes (`shoal.node_id=`, or a
+ * fingerprint with no usable parts). Only asked for machines that are new among the
+ * enrolled nodes: a live node is never refused for sharing parts with a retired one.
+ */
+export function retiredMatch(state: ClusterState, proposedId: string, comps: readonly string[], resolver: IdentityResolver): RetiredEntry | undefined {
+  if (state.retired.size === 0) return undefined
+  const byId = state.retired.get(proposedId)
+  if (byId) return byId
+  const r = resolver(proposedId, comps, [...state.retired.values()].map((e) => ({ id: e.id, comps: e.comps })))
+  return r.identity === 'known' ? state.retired.get(r.id) : undefined
+}
+
+/** 403 retired: the operator chose, at decommission, to refuse this machine if it came back. Counted, audited at most once a minute per id; nothing stored changes. */
+function retiredRefusal(state: ClusterState, r: RetiredEntry, mac: string, proposedId: string, ctx: EnrollContext): EnrollOutcome {
+  state.noteRetiredRefusal(r.id, { mac, remote: ctx.remote, proposedId })
+  ctx.log.warn({ component: 'enroll', node: r.id, mac, remote: ctx.remote }, 'enrollment refused: the machine is a decommissioned node retired with --returning refuse')
+  return {
+    status: 403,
+    code: 'retired',
+    message: `this machine is node ${r.id}, decommissioned ${new Date(r.at).toISOString()} by ${r.by}${r.wave ? ` (wave ${r.wave})` : ''} with --returning refuse: it may not enroll again. To let it back in (it enrolls at its next try): shoal coordinator forget-retired ${r.id}`,
   }
 }
 

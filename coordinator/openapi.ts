@@ -9,13 +9,13 @@ import { cachedOpenApi, jsonSchema, textResponse, type Route } from '../agent/ht
 import { LayerPeers } from '../agent/protocol/layer-chunks.js'
 import { NodeId } from '../agent/protocol/node-record.js'
 import { SOFTWARE_VERSION } from '../agent/protocol/software-version.js'
-import { AddOperatorRequest, AdminNode, AdminPending, AssignRequest, AuditQuery, DecideRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
+import { AddOperatorRequest, AdminNode, AdminPending, AdminRetired, AssignRequest, AuditQuery, DecideRequest, ForgetRetiredRequest, RemoveOperatorRequest, RemoveRequest } from './admin-api.js'
 import { OperatorRecord } from './operator-record.js'
 import { ClusterInfo, EnrollPending, EnrollRequest, EnrollResponse, ErrorBody, JoinTokenResponse, Mac, Manifest, SignedRoster } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { BackupHeader, BackupLine, BackupTrailer } from './state-backup.js'
 import { Assignment, AuditEntry } from './state-store.js'
-import { MaintenanceRequest, NodeVerbAnswer, NodeVerbRequest, HeldNode } from './waves/node-verbs.js'
+import { DecommissionRequest, MaintenanceRequest, NodeVerbAnswer, NodeVerbRequest, HeldNode } from './waves/node-verbs.js'
 import { AssignLeaseRequest, DryRun, ForceReleaseRequest, WaveCreate, WaveId, WaveStatus } from './waves/wave-api.js'
 
 const error = (description: string) => ({ description, schema: ErrorBody })
@@ -36,7 +36,7 @@ export const coordinatorRoutes: Route[] = [
     path: '/v1/enroll',
     summary: 'Enroll: fingerprint, inventory and public key with a join token, for a certificate and the roster',
     body: { schema: EnrollRequest },
-    responses: { 200: { description: 'Enrolled: certificate, roster, boot parameters', schema: EnrollResponse }, 202: { description: 'Waiting for an operator (approval mode)', schema: EnrollPending }, 400: error('Bad request body'), 403: error('Token refused, or the request was rejected'), 409: error('The id is held by a node alive in the mesh under another key (a clone)'), 413: error('Body too large') },
+    responses: { 200: { description: 'Enrolled: certificate, roster, boot parameters', schema: EnrollResponse }, 202: { description: 'Waiting for an operator (approval mode)', schema: EnrollPending }, 400: error('Bad request body'), 403: error('Token refused, the request was rejected, or the machine is a decommissioned node refused on return (retired)'), 409: error('The id is held by a node alive in the mesh under another key (a clone)'), 413: error('Body too large') },
   },
   { method: 'get', path: '/v1/roster', summary: 'The signed roster (ETag; If-None-Match answers 304)', responses: { 200: { description: 'Signed roster', schema: SignedRoster }, 304: { description: 'Unchanged since the ETag given' } } },
   { method: 'get', path: '/v1/cluster', summary: 'Cluster id, cluster key, bootstrap addresses, roster version', responses: { 200: { description: 'Cluster info', schema: ClusterInfo } } },
@@ -126,7 +126,7 @@ export const coordinatorRoutes: Route[] = [
       summary: { reboot: 'One safe reboot through the vote (same image)', shutdown: 'Power the node off safely; it counts as unavailable until it is back', decommission: 'Drain, mark its OSDs out, wait until Ceph moved its data, remove it from the roster' }[verb],
       admin: true,
       params: nodeParam,
-      body: { schema: NodeVerbRequest },
+      body: { schema: verb === 'decommission' ? DecommissionRequest : NodeVerbRequest },
       responses: { 201: { description: 'Verb started (a one-node wave)', schema: NodeVerbAnswer }, 400: error('Bad body or node id'), 401: unauthorized, 404: error('Node not enrolled'), 409: error('A wave or verb is active, or the node is held') },
     }),
   ),
@@ -138,6 +138,8 @@ export const coordinatorRoutes: Route[] = [
   ),
   { method: 'post', path: '/v1/admin/assign', summary: "Assign a node's (or a MAC's) next boot image", admin: true, body: { schema: AssignRequest }, responses: { 200: { description: 'Assignment', schema: Assignment }, 400: error('Bad body or unknown version'), 401: unauthorized, 404: error('No such node') } },
   { method: 'post', path: '/v1/admin/remove', summary: 'Remove a node from the roster', admin: true, body: { schema: RemoveRequest }, responses: { 200: { description: 'Removed', schema: z.object({ removed: NodeId }) }, 400: error('Bad body'), 401: unauthorized, 404: error('No such node') } },
+  { method: 'get', path: '/v1/admin/retired', summary: 'Retired ids (decommissioned nodes) and what happens if their machine comes back', admin: true, responses: { 200: { description: 'Retired', schema: z.object({ retired: z.array(AdminRetired) }) }, 401: unauthorized } },
+  { method: 'post', path: '/v1/admin/forget-retired', summary: 'Lift a retirement: the machine enrolls at its next try', admin: true, body: { schema: ForgetRetiredRequest }, responses: { 200: { description: 'Forgotten', schema: z.object({ forgotten: NodeId }) }, 400: error('Bad body'), 401: unauthorized, 404: error('Not retired') } },
   { method: 'get', path: '/v1/admin/operators', summary: 'Operators who may sign shell grants (docs/shell.md)', admin: true, responses: { 200: { description: 'Operators', schema: z.object({ operators: z.array(OperatorRecord) }) }, 401: unauthorized } },
   { method: 'post', path: '/v1/admin/operators', summary: 'Add an operator (their ed25519 public key) to the signed roster', admin: true, body: { schema: AddOperatorRequest }, responses: { 200: { description: 'Added', schema: OperatorRecord }, 400: error('Bad body'), 401: unauthorized } },
   { method: 'post', path: '/v1/admin/operators/remove', summary: 'Remove an operator from the signed roster', admin: true, body: { schema: RemoveOperatorRequest }, responses: { 200: { description: 'Removed', schema: z.object({ removed: z.string() }) }, 400: error('Bad body'), 401: unauthorized, 404: error('No such operator') } },

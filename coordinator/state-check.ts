@@ -11,7 +11,7 @@ import { z } from 'zod'
 import { ShoalError } from '../agent/protocol/errors.js'
 import { ed25519Keyring } from '../agent/protocol/ed25519.js'
 import { verifyCertificate } from '../agent/protocol/enroll/index.js'
-import { Assignment, AuditEntry, NodeLabels, ClusterMeta, HashEntry, NodeEntry, PendingEntry, RosterMeta, StateStore, TokenEntry, keys, type StateSeal } from './state-store.js'
+import { Assignment, AuditEntry, NodeLabels, ClusterMeta, HashEntry, NodeEntry, PendingEntry, RetiredEntry, RosterMeta, StateStore, TokenEntry, keys, type StateSeal } from './state-store.js'
 
 export interface StateProblem {
   key: string
@@ -40,6 +40,7 @@ const SCHEMAS: [prefix: string, schema: z.ZodType<unknown>][] = [
   ['assign!', Assignment],
   ['label!', NodeLabels],
   ['pending!', PendingEntry],
+  ['retired!', RetiredEntry],
   ['audit!', AuditEntry],
   ['hash!', HashEntry],
   ['operator!', OperatorRecord],

@@ -11,6 +11,7 @@
  *   assign!node!<id>      image version assigned to a node
  *   assign!mac!<mac>      image version assigned to a MAC before its node enrolled
  *   pending!<requestId>   an enrollment waiting for approval
+ *   retired!<id>          a decommissioned node's id and parts: new or refused if it comes back
  *   audit!<ms>!<seq>      audit log: who enrolled, what was served, what an admin did
  *   hash!<version>/<file> cached sha256 of an image file, keyed by size and mtime
  *
@@ -106,10 +107,34 @@ export const PendingEntry = z
   .strict()
 export type PendingEntry = z.infer<typeof PendingEntry>
 
+/**
+ * What happens when a decommissioned machine boots again (`shoal node decommission
+ * --returning`): `refuse` — its enrollment is refused (403 retired) until an operator lifts
+ * it (`shoal coordinator forget-retired NODE`); `new` — it enrolls as a new machine (in
+ * approval mode it waits for approval like any stranger).
+ */
+export const ReturningPolicy = z.enum(['new', 'refuse'])
+export type ReturningPolicy = z.infer<typeof ReturningPolicy>
+
+/** A retired id: the node a decommission removed, the parts and MACs it had, and what to do if it comes back. */
+export const RetiredEntry = z
+  .object({
+    id: NodeId,
+    comps: z.array(z.string()),
+    macs: z.array(Mac),
+    returning: ReturningPolicy,
+    at: z.number(),
+    by: z.string(),
+    /** The verb's wave that removed it. */
+    wave: z.string().optional(),
+  })
+  .strict()
+export type RetiredEntry = z.infer<typeof RetiredEntry>
+
 export const AuditEntry = z
   .object({
     at: z.number(),
-    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused', 'operator', 'shell', 'label']),
+    kind: z.enum(['enroll', 'pending', 'boot-script', 'image', 'approve', 'reject', 'assign', 'remove', 'cluster-created', 'wave', 'lease', 'boot-assign', 'refused', 'operator', 'shell', 'label', 'forget-retired']),
     node: z.string().optional(),
     mac: z.string().optional(),
     remote: z.string().optional(),
@@ -136,6 +161,7 @@ export const keys = {
   assignMac: (mac: string) => `assign!mac!${mac}`,
   labelNode: (id: string) => `label!node!${id}`,
   pending: (rid: string) => `pending!${rid}`,
+  retired: (id: string) => `retired!${id}`,
   audit: (at: number, seq: number) => `audit!${String(Math.max(0, Math.floor(at))).padStart(15, '0')}!${String(seq).padStart(9, '0')}`,
   hash: (version: string, file: string) => `hash!${version}/${file}`,
 }

@@ -2,7 +2,8 @@
 # Installs the system packages the test suite uses for real: Ceph (mon, mgr, osd, cli),
 # QEMU + iPXE + busybox + squashfs-tools for netboot tests, a Debian kernel image
 # (extracted, not installed), dnsmasq for the netboot test LAN, nginx for the image-server benchmark, kubectl,
-# promtool (Debian's prometheus) for the metrics tests and chromium for the cluster page test.
+# promtool (Debian's prometheus) for the metrics tests, chromium for the cluster page test and
+# lldpd for the LLDP test (run in network namespaces only).
 # Idempotent: skips what is already present. Needs root (or sudo).
 set -euo pipefail
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -18,6 +19,7 @@ command -v kubectl >/dev/null     || need+=(kubernetes-client)
 command -v file >/dev/null        || need+=(file)
 command -v ip >/dev/null          || need+=(iproute2)
 command -v dnsmasq >/dev/null     || need+=(dnsmasq-base)   # DHCP + TFTP on the QEMU e2e test LAN
+command -v lldpd >/dev/null       || need+=(lldpd)          # LLDP in network namespaces (test/lldp-live.test.ts; not started as a service)
 command -v promtool >/dev/null    || need+=(prometheus)     # promtool check metrics, against live agents and the coordinator
 command -v chromium >/dev/null    || need+=(chromium)       # the cluster page, driven headless by playwright-core
 if [ ${#need[@]} -gt 0 ]; then
@@ -25,6 +27,11 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
+fi
+# lldpd is for the tests, which run it inside network namespaces: never as this machine's
+# service (on a systemd host the package would start one, announcing the host on its LAN).
+if [[ " ${need[*]} " == *" lldpd "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  $SUDO systemctl disable --now lldpd >/dev/null 2>&1 || true
 fi
 # A kernel for QEMU workers, unpacked into .cache/kernel without installing it on the host.
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -126,6 +126,18 @@ describe.skipIf(!cephInstalled)('health gates on a real Ceph cluster', () => {
     expect((await p.dump()).crush_node_flags).toEqual({})
   })
 
+  it("decommission's osd out and its undo (a lost lease): the host's OSDs out, then in again; osd in twice marks nothing", async () => {
+    const p = probe('node-c')
+    expect(await p.osdOut()).toEqual([2])
+    expect((await p.dump()).osds.find((o) => o.osd === 2)).toMatchObject({ up: 1, in: 0 })
+    expect(await p.osdIn()).toEqual([2])
+    expect((await p.dump()).osds.find((o) => o.osd === 2)).toMatchObject({ up: 1, in: 1 })
+    expect(await p.osdIn()).toEqual([])
+    expect(await probe('no-such-host').osdIn()).toEqual([])
+    // Back to clean before the next test takes a host down.
+    expect((await gateUntil(postReboot, 'node-c', true, 90_000)).pass).toBe(true)
+  }, 120_000)
+
   it('with one host down: pre gate fails for a second host at once, ok-to-stop says no, post gate fails', async () => {
     await cluster.killOsd(1)
     const p = probe('node-c')

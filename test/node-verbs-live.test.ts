@@ -143,6 +143,34 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
     }
   }, 300_000)
 
+  it('reboot: an agent restart mid-cycle (cordoned, draining, not yet down) is not taken for the reboot — the verb carries on and the machine reboots once', async () => {
+    await untilReadyForWave(live, 60_000)
+    const reboots: string[] = []
+    const onReboot = (id: string) => reboots.push(id)
+    live.on('reboot', onReboot)
+    // A pod that takes 15 s to shut down: the test sees n1 cordoned and draining, and restarts its agent then.
+    live.kube.addPod({ name: 'db-n1', node: 'n1', owner: { kind: 'StatefulSet', name: 'db' }, labels: { app: 'db-n1' }, terminatingMs: 15_000 })
+    const evicted = () => live.kube.evictions.some((e) => e.pod.endsWith('/db-n1') && e.status === 201)
+    try {
+      const r = await verb('n1', 'reboot', {})
+      expect(r.status).toBe(201)
+      await until(() => cordoned('n1') && evicted(), 60_000, async () => `n1 draining, its db pod evicted and shutting down; agents ${await agentsNow(live)}`)
+      expect(live.kube.podsOn('n1').map((p) => p.metadata.name)).toContain('db-n1') // still shutting down
+      const bootId = live.worker('n1').bootId
+      await live.restartAgent('n1')
+      expect(live.worker('n1').bootId).toBe(bootId)
+      expect(reboots).toEqual([])
+      await until(async () => (await waveState(r.json.wave)) === 'done' && (await phase('n1')) === 'ready' && !cordoned('n1'), 120_000, async () => `n1 rebooted once after its agent restarted; reboots ${reboots.join(',')}; coordinator ${JSON.stringify((await live.coordinator.call('GET', `/v1/waves/${r.json.wave}`)).json)}; agents ${await agentsNow(live)}`)
+      expect(reboots).toEqual(['n1'])
+      expect(live.worker('n1').bootId).not.toBe(bootId)
+      expect(await noout('n1')).toBe(false)
+      expect(logs.some((l) => l.id === 'n1' && l.msg.startsWith('agent restarted mid-cycle in the same boot'))).toBe(true)
+      expect(overLimit).toEqual([])
+    } finally {
+      live.off('reboot', onReboot)
+    }
+  }, 300_000)
+
   it('decommission: drained, its OSD out, every PG active+clean without it, gone from the roster', async () => {
     await untilReadyForWave(live, 60_000)
     const [osd] = ceph.osdsOf('n4')
@@ -157,6 +185,10 @@ describe.skipIf(!cephInstalled)('node verbs on real agents, real Ceph, fake Kube
     expect(nodes).toEqual(['n1', 'n2', 'n3'])
     expect((await live.coordinator.roster()).members.map((m) => m.id)).not.toContain('n4')
     expect(await phase('n4')).toBe('leaving')
+    // Its id is retired (--returning refuse by default): the machine booting again is refused.
+    expect((await live.coordinator.call('GET', '/v1/admin/retired')).json.retired).toEqual([expect.objectContaining({ id: 'n4', returning: 'refuse', wave: d.json.wave })])
+    const n4 = live.worker('n4')
+    await expect(live.coordinator.enroll({ id: 'n4', mac: n4.mac, publicKey: n4.key })).rejects.toThrow(/403 .*"code":"retired"/)
     expect(overLimit).toEqual([])
     // Across every verb: each lease went to that verb's node, and to nobody else.
     const leases = logs.filter((l) => l.msg === 'lease acquired' && l.j.lease).map((l) => `${l.j.lease.wave}:${l.j.lease.holder}`)

@@ -160,6 +160,21 @@ export class CephProbe implements Probe<CephSnapshot> {
     return osds
   }
 
+  /**
+   * A decommission undone: `ceph osd in` for the OSDs under `host` that are out (none: no
+   * command). Every out OSD of the host is marked in, also one an operator had marked out
+   * by hand before the decommission (the cycle does not remember which ones it marked).
+   * Returns the ids.
+   */
+  async osdIn(host = this.host): Promise<number[]> {
+    const [tree, dump] = await Promise.all([this.tree(), this.dump()])
+    const { known, osds } = osdsUnder(tree, host)
+    const out = new Set(dump.osds.filter((o) => o.in === 0).map((o) => o.osd))
+    const ids = known ? osds.filter((id) => out.has(id)) : []
+    if (ids.length) await this.cli.exec(['osd', 'in', ...ids.map(String)])
+    return ids
+  }
+
   /** Decommission: has Ceph moved the data off `host`'s OSDs (dataMovedVerdict)? */
   async dataMoved(host = this.host): Promise<{ pass: boolean; reasons: string[] }> {
     const [status, tree, pgs] = await Promise.all([this.status(), this.tree(), this.pgBrief()])

@@ -53,6 +53,7 @@ export const errorCodes = {
   'token-mac-mismatch': { meaning: 'the join token was issued for another MAC', fix: 'boot with the script served for this machine\'s own MAC', status: 403 },
   'mac-refused': { meaning: 'the MAC is unknown and the coordinator refuses unknown MACs', fix: 'register it: shoal coordinator assign --mac MAC VERSION', status: 403 },
   rejected: { meaning: 'an operator rejected the enrollment, or the node was removed', fix: 'reboot the node to enroll again (and approve it: shoal coordinator approve)', status: 403 },
+  retired: { meaning: 'the machine is a decommissioned node that the operator chose to refuse if it came back (decommission --returning refuse)', fix: 'to let it back in: shoal coordinator forget-retired NODE (it enrolls at its next try)', status: 403 },
   'id-in-use': { meaning: 'another live machine holds that node id', fix: 'approve the request if the machine was replaced (shoal coordinator pending)', status: 409 },
   'no-lease': { meaning: 'the coordinator does not see the node holding a wave slot', fix: 'the agent retries once the grant reaches the coordinator', status: 403 },
   'unknown-wave': { meaning: 'a boot assignment names a wave the coordinator does not have', fix: 'the agent stops asking; check the wave (shoal upgrade list)', status: 403 },

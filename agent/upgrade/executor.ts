@@ -46,6 +46,16 @@ export interface UpgradeSteps {
   uncordon(): Promise<void>
   /** The mark of a cycle this node was cordoned for and has not finished, if any. */
   leftoverCycle(): Promise<string | undefined>
+  /**
+   * Whether that mark was set in this very boot (the agent restarted; the machine has not
+   * gone down since). undefined: cannot tell (no boot id known, or a mark from an agent that
+   * wrote none) — then a mark counts as a reboot, as it always did. Absent: never tells.
+   */
+  cordonedThisBoot?(): Promise<boolean | undefined>
+  /** Maintenance: marks the node as held by its maintenance verb `wave` (cleared by uncordon). Absent: not marked. */
+  markMaintenance?(wave: string): Promise<void>
+  /** The maintenance mark (the verb's wave), if set. Absent: never marked. */
+  maintenanceMark?(): Promise<string | undefined>
   /** Evicts what a drain evicts; resolves with what still blocks at the deadline. */
   drain(deadlineMs: number, force: boolean): Promise<DrainResult>
   /** Asks the coordinator, with the lease as proof, to boot this node on `target` next. */
@@ -53,6 +63,8 @@ export interface UpgradeSteps {
   postGate(): Promise<GateVerdict>
   /** Decommission: marks this host's OSDs out (`ceph osd out`). Absent: these steps cannot decommission (the step fails). */
   osdOut?(): Promise<void>
+  /** A decommission undone (its lease lost before it left): marks this host's OSDs in again (`ceph osd in`). Absent: the undo logs it and goes on. */
+  osdIn?(): Promise<void>
   /** Decommission: every PG active+clean and none left on this host's OSDs (their data moved). */
   dataMoved?(): Promise<GateVerdict>
 }
@@ -246,6 +258,10 @@ export class UpgradeExecutor {
         case 'osd-out':
           if (!s.osdOut) throw new Error('these upgrade steps cannot mark OSDs out (decommission)')
           await s.osdOut()
+          return done()
+        case 'osd-in':
+          if (!s.osdIn) throw new Error('these upgrade steps cannot mark OSDs in (a decommission undone); mark them in by hand: ceph osd in')
+          await s.osdIn()
           return done()
         case 'data-moved':
           if (!s.dataMoved) throw new Error('these upgrade steps cannot tell whether Ceph moved the data (decommission)')

@@ -108,4 +108,33 @@ describe('RealSteps', () => {
       await api.close()
     }
   })
+
+  it('the cycle mark carries the boot that set it (a restart in that boot is not a reboot); the maintenance mark lives until uncordon', async () => {
+    const api = new FakeKubeApiServer()
+    await api.start()
+    try {
+      api.addNode({ name: 'node-a', ready: true })
+      const kube = new KubeClient(kubeconfigFromText(api.kubeconfig(), '/'))
+      const inBoot = (bootId?: string) => new RealSteps({ host: 'node-a', observer: {} as HealthObserver, ceph: undefined, kube, coordinatorUrl: 'http://127.0.0.1:1', keyring, clock: { now: () => 0 }, assignDeadlineMs: 1000, wait: async () => {}, ...(bootId ? { bootId } : {}) })
+      const first = inBoot('boot-1')
+      expect(await first.cordonedThisBoot()).toBeUndefined() // no mark: nothing to tell
+      await first.cordon(lease)
+      expect(await inBoot('boot-1').cordonedThisBoot()).toBe(true) // the agent restarted
+      expect(await inBoot('boot-2').cordonedThisBoot()).toBe(false) // the machine rebooted
+      expect(await inBoot().cordonedThisBoot()).toBeUndefined() // no boot id known: cannot tell
+      // An agent that knows no boot id leaves none behind: a later one cannot tell either.
+      await inBoot().cordon(lease)
+      expect(await inBoot('boot-1').cordonedThisBoot()).toBeUndefined()
+
+      expect(await first.maintenanceMark()).toBeUndefined()
+      await first.markMaintenance('w7')
+      expect(await inBoot('boot-9').maintenanceMark()).toBe('w7')
+      await first.uncordon()
+      expect(await first.maintenanceMark()).toBeUndefined()
+      expect(api.nodes.get('node-a')?.metadata.annotations ?? {}).toEqual({})
+      await kube.close()
+    } finally {
+      await api.close()
+    }
+  })
 })

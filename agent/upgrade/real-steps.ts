@@ -42,6 +42,10 @@ export function assignRequest(lease: Lease, keyring: Pick<Keyring, 'sign'>): Sig
  * cleared) — an operator's own cordon carries no mark and is left alone.
  */
 export const CYCLE_ANNOTATION = 'shoal.dev/upgrade-cycle'
+/** The boot id of the boot that set CYCLE_ANNOTATION (boot-id.ts). */
+export const CYCLE_BOOT_ANNOTATION = 'shoal.dev/upgrade-cycle-boot'
+/** Set while a maintenance verb holds the node (its wave): a restarted agent stays held without the coordinator. */
+export const MAINTENANCE_ANNOTATION = 'shoal.dev/maintenance'
 
 /** Between asks for a boot assignment: 100 ms doubling to 2 s (the grant reaches the coordinator through the mesh within seconds). */
 const ASSIGN_BACKOFF = { initialMs: 100, maxMs: 2000, factor: 2, jitter: 0 } as const
@@ -71,6 +75,8 @@ export interface RealStepsOptions {
    */
   jointWith?: () => readonly string[]
   logger?: Logger
+  /** This boot's id (boot-id.ts), written beside the cycle mark. Absent: none written, cordonedThisBoot cannot tell. */
+  bootId?: string
 }
 
 /** A verdict the executor reads, with the skipped sources appended so nobody mistakes a skip for a check. */
@@ -108,15 +114,35 @@ export class RealSteps implements UpgradeSteps {
     await this.o.ceph.unsetNoout(this.o.host)
   }
 
-  /** Cordons, and marks the node with the cycle (CYCLE_ANNOTATION) so that a boot after a lost lease can finish it. */
+  /**
+   * Cordons, and marks the node with the cycle (CYCLE_ANNOTATION) so that a boot after a
+   * lost lease can finish it, and with this boot's id (CYCLE_BOOT_ANNOTATION) so that an
+   * agent restart is not taken for the reboot (boot-id.ts).
+   */
   async cordon(lease: Lease): Promise<void> {
     if (!this.o.kube) return this.skipped('cordon')
-    await this.patchNode({ spec: { unschedulable: true }, metadata: { annotations: { [CYCLE_ANNOTATION]: cycleMark(lease) } } })
+    await this.patchNode({ spec: { unschedulable: true }, metadata: { annotations: { [CYCLE_ANNOTATION]: cycleMark(lease), [CYCLE_BOOT_ANNOTATION]: this.o.bootId ?? null } } })
   }
 
   async uncordon(): Promise<void> {
     if (!this.o.kube) return this.skipped('uncordon')
-    await this.patchNode({ spec: { unschedulable: null }, metadata: { annotations: { [CYCLE_ANNOTATION]: null } } })
+    await this.patchNode({ spec: { unschedulable: null }, metadata: { annotations: { [CYCLE_ANNOTATION]: null, [CYCLE_BOOT_ANNOTATION]: null, [MAINTENANCE_ANNOTATION]: null } } })
+  }
+
+  async markMaintenance(wave: string): Promise<void> {
+    if (!this.o.kube) return this.skipped('maintenance mark')
+    await this.patchNode({ metadata: { annotations: { [MAINTENANCE_ANNOTATION]: wave } } })
+  }
+
+  async maintenanceMark(): Promise<string | undefined> {
+    if (!this.o.kube) return undefined
+    return (await this.o.kube.getNode(this.o.host)).metadata.annotations?.[MAINTENANCE_ANNOTATION] ?? undefined
+  }
+
+  async cordonedThisBoot(): Promise<boolean | undefined> {
+    if (!this.o.kube || this.o.bootId === undefined) return undefined
+    const marked = (await this.o.kube.getNode(this.o.host)).metadata.annotations?.[CYCLE_BOOT_ANNOTATION]
+    return marked ? marked === this.o.bootId : undefined
   }
 
   async leftoverCycle(): Promise<string | undefined> {
@@ -181,6 +207,12 @@ export class RealSteps implements UpgradeSteps {
     if (!this.o.ceph) return this.skipped('osd out')
     const ids = await this.o.ceph.osdOut(this.o.host)
     this.log.warn({ component: 'upgrade', node: this.o.host, osds: ids }, 'decommission: OSDs marked out')
+  }
+
+  async osdIn(): Promise<void> {
+    if (!this.o.ceph) return this.skipped('osd in')
+    const ids = await this.o.ceph.osdIn(this.o.host)
+    this.log.warn({ component: 'upgrade', node: this.o.host, osds: ids }, 'decommission undone (its lease was lost): OSDs marked in again')
   }
 
   async dataMoved(): Promise<GateVerdict> {

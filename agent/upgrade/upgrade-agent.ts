@@ -26,6 +26,7 @@ import { verbImage } from '../protocol/node-verbs.js'
 import { slotHolders } from '../protocol/joint-safety.js'
 import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
+import { leftoverAction } from './leftover-action.js'
 import { KubeEventRecorder, SHOAL_LABELS, labelValue } from '../health/kube-events.js'
 import { rebooterWithEvents, stepsWithEvents } from './step-events.js'
 import { MeshClusterView } from './mesh-cluster-view.js'
@@ -64,6 +65,8 @@ export interface UpgradeAgentOptions {
   domain?: string
   /** The load figure the ranking reads (default: 1-minute load average per core, agent/health/workload.ts). */
   load?: () => number
+  /** This boot's id (boot-id.ts bootIdFor), written beside the cycle mark: a restart in the same boot is not a reboot. Absent: not told apart. */
+  bootId?: string
 }
 
 /** The upgrade part of GET /v1/self. */
@@ -94,9 +97,10 @@ export interface UpgradeStatus {
 }
 
 /**
- * Longest wait, at a boot that finds a cycle mark, for the coordinator's control message
- * before the leftover cycle is finished: a node in maintenance must learn it is still held
- * (the control is re-broadcast every 3 s) rather than uncordon itself. 30 s.
+ * Longest wait, at a boot that finds a cycle mark (and no maintenance mark), for the
+ * coordinator's control message before the leftover cycle is finished: a node in
+ * maintenance whose mark could not be written must learn it is still held (the control is
+ * re-broadcast every 3 s) rather than uncordon itself. 30 s.
  */
 const CONTROL_WAIT_MS = 30_000
 
@@ -175,6 +179,7 @@ export class UpgradeAgent {
         wait: (ms) => this.wait(ms),
         jointWith: () => this.jointWith(),
         logger: this.log,
+        ...(o.bootId !== undefined ? { bootId: o.bootId } : {}),
       })
     }
     const kube = this.sources && 'client' in this.sources.kube ? this.sources.kube.client : undefined
@@ -328,6 +333,27 @@ export class UpgradeAgent {
     return mark === cycleMark(lease)
   }
 
+  /** This lease's cycle mark is on the node, set in this boot, and the wave targets the image this node runs (only a verb does). */
+  private async markedThisBootOnOwnImage(lease: Lease): Promise<boolean> {
+    const target = this.vote?.currentWave()?.target
+    if (target === undefined || this.o.image !== target || !this.steps.cordonedThisBoot) return false
+    if ((await this.steps.leftoverCycle().catch(() => undefined)) !== cycleMark(lease)) return false
+    return (await this.steps.cordonedThisBoot().catch(() => undefined)) === true
+  }
+
+  /** verbLease, asked again as control messages arrive (re-broadcast every 3 s), for at most `ms`. */
+  private async verbLeaseWithin(lease: Lease, ms: number): Promise<Awaited<ReturnType<UpgradeAgent['verbLease']>>> {
+    const end = this.o.clock.now() + ms
+    for (;;) {
+      const v = await this.verbLease(lease)
+      if (v || this.closed || this.o.clock.now() >= end) {
+        if (!v) this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease }, 'no control message named the verb of this lease: finishing its cycle as after a reboot')
+        return v
+      }
+      await this.wait(250)
+    }
+  }
+
   /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
   private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
     const never = neverStops(this.rounds.stop)
@@ -357,7 +383,14 @@ export class UpgradeAgent {
     const target = this.vote?.currentWave()?.target
     if (!v || v.node !== this.o.nodeId || v.wave !== lease.wave || target === undefined) return undefined
     const marked = (await this.steps.leftoverCycle().catch(() => undefined)) === cycleMark(lease)
-    if (marked && (v.kind === 'reboot' || v.kind === 'shutdown')) return { verb: v.kind, image: target, resume: false }
+    if (marked && (v.kind === 'reboot' || v.kind === 'shutdown')) {
+      // Marked in this very boot: the agent restarted, the machine never went down — carry on.
+      if ((await this.steps.cordonedThisBoot?.().catch(() => undefined)) === true) {
+        this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, verb: v.kind }, 'agent restarted mid-cycle in the same boot: the verb carries on (noout, cordon, drain again, then down)')
+        return { verb: v.kind, image: verbImage(v.kind), resume: true }
+      }
+      return { verb: v.kind, image: target, resume: false }
+    }
     return { verb: v.kind, image: verbImage(v.kind), resume: marked }
   }
 
@@ -365,13 +398,25 @@ export class UpgradeAgent {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      const verb = await this.verbLease(lease)
+      let verb = await this.verbLease(lease)
+      // The lease came back to a restarted agent before the control message naming its verb:
+      // a cycle on the node's own image marked in this very boot is a verb not carried out
+      // yet (the machine has not gone down) — learn which before acting, rather than take the
+      // mark for the reboot.
+      if (!verb && (await this.markedThisBootOnOwnImage(lease))) verb = await this.verbLeaseWithin(lease, CONTROL_WAIT_MS)
       out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
       // Done with this wave's verb, if it has one — also when the lease came back after the
       // reboot before the control message did (the verb unknown then): else the node would be
       // the verb's subject again until the coordinator says done, and could go round twice.
       if (out === 'released' || out === 'held' || out === 'decommissioned') this.gate.verbDone(lease.wave)
-      if (out === 'held') this.maintenance = { since: this.o.clock.now(), wave: lease.wave }
+      if (out === 'held') {
+        this.maintenance = { since: this.o.clock.now(), wave: lease.wave }
+        // On the node itself, so a restarted agent stays held while the coordinator is away.
+        await this.steps.markMaintenance?.(lease.wave).catch((err: Error) => {
+          this.count('maintenance-mark-errors')
+          this.log.warn({ component: 'upgrade', node: this.o.nodeId, err: err.message }, 'could not write the maintenance mark on the node; a restart while the coordinator is away would end the maintenance after 30 s')
+        })
+      }
     } catch (err) {
       // A step that threw (noout, cordon, assign): the node may be half-way down. Fail
       // visibly; the wave halts on it and the operator decides (resume or rollback).
@@ -491,8 +536,13 @@ export class UpgradeAgent {
     if (this.leftover === 'checking') return
     if (this.leftover === 'unchecked') {
       this.leftover = 'checking'
-      void this.steps.leftoverCycle().then(
-        (mark) => {
+      const marks = async () => {
+        const mark = await this.steps.leftoverCycle()
+        const maintenance = mark !== undefined && (await this.steps.maintenanceMark?.()) !== undefined
+        return { mark, maintenance }
+      }
+      void marks().then(
+        ({ mark, maintenance }) => {
           // A reclaim started meanwhile: the executor has it; look again if that ends without a lease.
           if (v.currentLease() || v.busy) {
             this.leftover = 'unchecked'
@@ -502,16 +552,21 @@ export class UpgradeAgent {
             this.leftover = 'done'
             return
           }
-          if (mark !== undefined && !this.gate.current() && this.o.clock.now() - this.bootAt < CONTROL_WAIT_MS) {
+          const control = this.gate.current() !== undefined
+          const action = leftoverAction({ mark, maintenance, control, heldNow: this.gate.held(this.o.nodeId) === 'maintenance', sinceBootMs: this.o.clock.now() - this.bootAt, controlWaitMs: CONTROL_WAIT_MS })
+          if (action === 'wait') {
             // Cordoned by a cycle, and no word from the coordinator yet: it may say this node is held.
             this.leftover = 'unchecked'
             return
           }
           this.leftover = 'done'
-          if (mark === undefined) return this.setPhase('ready')
-          if (this.gate.held(this.o.nodeId) === 'maintenance') {
-            // Still in maintenance (an agent restart, or a reboot, while held): stay drained and held.
+          if (action === 'ready' || mark === undefined) return this.setPhase('ready')
+          if (action === 'hold') {
+            // Still in maintenance (an agent restart, or a reboot, while held; or the coordinator
+            // is away and the node's maintenance mark says so): stay drained and held. The next
+            // control message that does not list it ends the maintenance (maybeEndMaintenance).
             this.maintenance = { since: this.o.clock.now(), wave: undefined }
+            if (!control) this.log.warn({ component: 'upgrade', node: this.o.nodeId, cycle: mark }, 'in maintenance by its node mark, the coordinator not heard yet: staying held until it says otherwise')
             return this.setPhase('draining', `in maintenance (cycle ${mark}): drained and held until maintenance is turned off`)
           }
           void this.executor.finishLeftover(mark).then((out) => {

@@ -5,6 +5,7 @@
  *   shoal coordinator approve|reject REQUEST_ID
  *   shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
  *   shoal coordinator remove NODE
+ *   shoal coordinator retired | forget-retired NODE   (decommissioned ids; lift a refusal)
  *   shoal coordinator label NODE domain=NAME | domain-   (its failure domain, written into its boot script)
  *   shoal coordinator check|backup|restore (./coordinator-state.ts)
  * Client commands find the coordinator and its admin token like every other command
@@ -14,7 +15,8 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ShoalError } from '../../agent/protocol/errors.js'
-import { adminRoutes, AdminNode, AdminPending } from '../../coordinator/admin-api.js'
+import { adminRoutes, AdminNode, AdminPending, AdminRetired } from '../../coordinator/admin-api.js'
+import { NodeId } from '../../agent/protocol/node-record.js'
 import { AuditEntry } from '../../coordinator/state-store.js'
 import {
   CoordinatorConfig,
@@ -32,13 +34,14 @@ import type { CliIo } from '../main.js'
 import { z } from 'zod'
 
 export const summary = 'run the coordinator (boot, images, enrollment, bootstrap node) or administer it'
-export const subcommands = ['serve', 'nodes', 'pending', 'audit', 'approve', 'reject', 'assign', 'remove', 'label', 'check', 'backup', 'restore', 'operator'] as const
+export const subcommands = ['serve', 'nodes', 'pending', 'audit', 'approve', 'reject', 'assign', 'remove', 'retired', 'forget-retired', 'label', 'check', 'backup', 'restore', 'operator'] as const
 
 const USAGE = `shoal coordinator [serve] [--config FILE] [--<field> VALUE ...]
        shoal coordinator nodes|pending|audit [--coordinator URL] [--admin-token-file FILE] [-o table|wide|json|yaml]
        shoal coordinator approve|reject REQUEST_ID
        shoal coordinator assign NODE VERSION | assign --mac MAC VERSION
        shoal coordinator remove NODE
+       shoal coordinator retired | forget-retired NODE
        shoal coordinator label NODE domain=NAME | domain-
        shoal coordinator check [--data-dir DIR] | backup FILE | restore FILE [--data-dir DIR]
        shoal coordinator operator add NAME --key FILE.pub | remove NAME | list | keygen FILE`
@@ -58,6 +61,8 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     case 'reject':
     case 'assign':
     case 'remove':
+    case 'retired':
+    case 'forget-retired':
     case 'label':
       return client(sub, rest, io)
     case 'check':
@@ -183,6 +188,8 @@ const CLIENT_USAGE: Record<string, string> = {
   reject: 'shoal coordinator reject REQUEST_ID',
   assign: 'shoal coordinator assign NODE VERSION | assign --mac MAC VERSION',
   remove: 'shoal coordinator remove NODE',
+  retired: 'shoal coordinator retired [-o table|wide|json|yaml]',
+  'forget-retired': 'shoal coordinator forget-retired NODE',
   label: 'shoal coordinator label NODE domain=NAME | domain-',
 }
 
@@ -257,6 +264,26 @@ async function client(sub: string, argv: string[], io: CliIo): Promise<number> {
       if (!m) throw new ShoalError('usage', `label: "${positionals[1]}" is not domain=NAME or domain- (e.g. shoal coordinator label ${node} domain=rack-3)`)
       const r = (await call(adminRoutes.label, { node, domain: m[1] ?? null })) as { domain: string | null }
       io.out(formatted(format, r, () => (r.domain ? `${node}: failure domain ${r.domain} from its next boot (shoal.domain=${r.domain} in its boot script)` : `${node}: domain label cleared (from its next boot: kernel parameter, LLDP, or default)`)))
+      return 0
+    }
+    case 'retired': {
+      need(0, 'no arguments')
+      const { retired } = answer(z.object({ retired: z.array(AdminRetired) }), await call(adminRoutes.retired))
+      io.out(
+        formatted(format, retired, () =>
+          retired.length
+            ? table(['ID', 'IF IT RETURNS', 'RETIRED', 'BY', 'WAVE', 'MACS', 'REFUSED'], retired.map((r) => [r.id, r.returning === 'refuse' ? 'refused' : 'new machine', new Date(r.at).toISOString(), r.by, r.wave, r.macs.join(','), r.refused ? `${r.refused.count} (last from ${r.refused.lastMac})` : 0]))
+            : 'no retired ids (shoal node decommission retires one)',
+        ),
+      )
+      return 0
+    }
+    case 'forget-retired': {
+      need(1, 'a NODE id (see: shoal coordinator retired)')
+      const node = positionals[0]!
+      if (!NodeId.safeParse(node).success) throw new ShoalError('usage', `"${node}" is not a node id (letters, digits, . _ - only; see: shoal coordinator retired)`)
+      answer(z.object({ forgotten: z.string() }), await call(adminRoutes.forgetRetired, { node }))
+      io.out(`${node} is no longer retired: its machine enrolls at its next try`)
       return 0
     }
     case 'remove': {

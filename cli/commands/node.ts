@@ -5,22 +5,25 @@ import { ShoalError } from '../../agent/protocol/errors.js'
 import { NodeId } from '../../agent/protocol/node-record.js'
 import { formatted, outputFormat, outputOption, parse, positionals, resolveId, table, type FlagDoc } from '../args.js'
 import { agentClient, agentOptions, badAnswer, coordinatorClient, coordinatorOptions } from '../clients.js'
-import { HeldNode, NodeVerbAnswer } from '../../coordinator/waves/node-verbs.js'
+import { DEFAULT_RETURNING, HeldNode, NodeVerbAnswer } from '../../coordinator/waves/node-verbs.js'
+import { ReturningPolicy } from '../../coordinator/state-store.js'
 import { z } from 'zod'
 import type { CliIo } from '../main.js'
 
 export const summary = 'one node in detail (ID or a unique prefix of it); node verbs: maintenance on|off, reboot, shutdown, decommission'
 const usage = `shoal node ID [--agent HOST:PORT] [-o table|wide|json|yaml]
        shoal node maintenance on|off NODE [--max-unavailable K]
-       shoal node reboot|shutdown|decommission NODE [--max-unavailable K]
+       shoal node reboot|shutdown NODE [--max-unavailable K]
+       shoal node decommission NODE [--returning refuse|new] [--max-unavailable K]
        shoal node held
        (verbs: [--coordinator URL] [--admin-token-file FILE] [-o table|json|yaml])`
 
 const VERBS = ['maintenance', 'reboot', 'shutdown', 'decommission', 'held'] as const
 
-const verbOptions = { ...coordinatorOptions, 'max-unavailable': { type: 'string' }, ...outputOption } as const
+const verbOptions = { ...coordinatorOptions, 'max-unavailable': { type: 'string' }, returning: { type: 'string' }, ...outputOption } as const
 const verbDocs: Record<string, FlagDoc> = {
   'max-unavailable': { value: 'K', help: 'at most K nodes unavailable at once while the verb takes its slot (every node down or held counts)', default: '1' },
+  returning: { value: 'refuse|new', help: 'decommission: if the machine boots again, refuse it (until shoal coordinator forget-retired NODE) or let it enroll as a new machine', default: DEFAULT_RETURNING },
 }
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
@@ -68,7 +71,8 @@ export async function withNodeId<T>(client: AgentClient, given: string, ask: (id
  * the vote's gates; the answer says which wave carries it out.
  */
 async function runVerb(verb: (typeof VERBS)[number], argv: string[], io: CliIo): Promise<number> {
-  const verbUsage = verb === 'maintenance' ? 'shoal node maintenance on|off NODE [--max-unavailable K]' : verb === 'held' ? 'shoal node held' : `shoal node ${verb} NODE [--max-unavailable K]`
+  const verbUsage =
+    verb === 'maintenance' ? 'shoal node maintenance on|off NODE [--max-unavailable K]' : verb === 'held' ? 'shoal node held' : verb === 'decommission' ? 'shoal node decommission NODE [--returning refuse|new] [--max-unavailable K]' : `shoal node ${verb} NODE [--max-unavailable K]`
   const { values, positionals: args } = parse(argv, verbOptions, verbUsage, { summary, docs: verbDocs })
   const format = outputFormat(values.output)
   const client = coordinatorClient(values, { badRequest: 'usage' })
@@ -94,7 +98,12 @@ async function runVerb(verb: (typeof VERBS)[number], argv: string[], io: CliIo):
     maxUnavailable = Number(values['max-unavailable'])
     if (!Number.isInteger(maxUnavailable) || maxUnavailable < 1) throw new ShoalError('usage', `--max-unavailable takes a whole number of nodes (1 or more), not "${values['max-unavailable']}"`)
   }
-  const body = { ...(on !== undefined ? { on } : {}), ...(maxUnavailable !== undefined ? { maxUnavailable } : {}) }
+  const returning = values.returning
+  if (returning !== undefined) {
+    if (verb !== 'decommission') throw new ShoalError('usage', `--returning is for decommission only (what happens when a decommissioned machine boots again); usage: ${verbUsage}`)
+    if (!ReturningPolicy.safeParse(returning).success) throw new ShoalError('usage', `--returning takes refuse (a returning machine is refused until: shoal coordinator forget-retired NODE) or new (it enrolls as a new machine), not "${returning}"`)
+  }
+  const body = { ...(on !== undefined ? { on } : {}), ...(maxUnavailable !== undefined ? { maxUnavailable } : {}), ...(returning !== undefined ? { returning } : {}) }
   const got = NodeVerbAnswer.safeParse(await client.call(`/v1/nodes/${encodeURIComponent(node!)}/${verb}`, body))
   if (!got.success) throw badAnswer(`the coordinator at ${client.url}`, got.error.issues[0], 'shoal version')
   io.out(formatted(format, got.data, () => got.data.message))

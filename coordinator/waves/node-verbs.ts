@@ -6,7 +6,8 @@
  * | method | path                                   | body -> answer                                       |
  * |--------|----------------------------------------|------------------------------------------------------|
  * | POST   | /v1/nodes/{id}/maintenance             | { on, maxUnavailable? } -> 201 NodeVerbAnswer (on) / 200 (off) |
- * | POST   | /v1/nodes/{id}/reboot|shutdown|decommission | { maxUnavailable? } -> 201 NodeVerbAnswer        |
+ * | POST   | /v1/nodes/{id}/reboot|shutdown         | { maxUnavailable? } -> 201 NodeVerbAnswer            |
+ * | POST   | /v1/nodes/{id}/decommission            | { maxUnavailable?, returning? } -> 201 NodeVerbAnswer |
  * | GET    | /v1/nodes/held                         | -> { held: HeldNode[] }                              |
  *
  * Errors: 404 unknown-node (not enrolled), 409 conflict (a wave or another verb is active,
@@ -17,12 +18,21 @@ import { HeldKind, MAINTENANCE_CONDITION, VerbKind } from '../../agent/protocol/
 import { isAvailable, memberAvailability } from '../../agent/protocol/availability.js'
 import type { MemberView } from '../../agent/protocol/mesh-types.js'
 import { MaxUnavailable } from '../../agent/protocol/max-unavailable.js'
-import type { StateStore } from '../state-store.js'
+import { ReturningPolicy, type StateStore } from '../state-store.js'
 
 export const nodeVerbRoutes = { nodes: '/v1/nodes', held: '/v1/nodes/held' } as const
 
 export const NodeVerbRequest = z.object({ maxUnavailable: MaxUnavailable.optional() }).strict()
 export type NodeVerbRequest = z.infer<typeof NodeVerbRequest>
+/**
+ * Decommission's body: `returning` says what happens when the machine boots again —
+ * `refuse` (the default: a decommissioned machine that powers on by mistake, a BMC's
+ * scheduled boot or a forgotten Wake-on-LAN, must not quietly rejoin and take work or
+ * data; letting it back is one command) or `new` (it enrolls as a new machine).
+ */
+export const DecommissionRequest = NodeVerbRequest.extend({ returning: ReturningPolicy.optional() }).strict()
+export type DecommissionRequest = z.infer<typeof DecommissionRequest>
+export const DEFAULT_RETURNING: ReturningPolicy = 'refuse'
 export const MaintenanceRequest = z.object({ on: z.boolean(), maxUnavailable: MaxUnavailable.optional() }).strict()
 export type MaintenanceRequest = z.infer<typeof MaintenanceRequest>
 
@@ -42,7 +52,16 @@ export const NodeVerbAnswer = z
 export type NodeVerbAnswer = z.infer<typeof NodeVerbAnswer>
 
 /** The verb a stored wave carries out; `granted` once the coordinator saw its node win the slot. */
-export const StoredVerb = z.object({ node: z.string(), kind: VerbKind, granted: z.boolean().optional(), inc: z.number().optional() }).strict()
+export const StoredVerb = z
+  .object({
+    node: z.string(),
+    kind: VerbKind,
+    granted: z.boolean().optional(),
+    inc: z.number().optional(),
+    /** Decommission: new or refused if the machine comes back. Absent in a verb stored before the choice existed: `new` (what that operator was promised). */
+    returning: ReturningPolicy.optional(),
+  })
+  .strict()
 export type StoredVerb = z.infer<typeof StoredVerb>
 
 const HELD_KEY = 'verbs!held'

@@ -6,7 +6,7 @@ import type { ClusterState } from '../cluster-state.js'
 import { bearer, HttpError, readJson, sendJson, validate, type Exchange, type Router } from '../../agent/http/index.js'
 import { AssignLeaseRequest, ForceReleaseRequest, WaveCreate, waveRoutes } from './wave-api.js'
 import type { WaveService } from './wave-service.js'
-import { MaintenanceRequest, NodeVerbRequest, nodeVerbRoutes } from './node-verbs.js'
+import { DecommissionRequest, DEFAULT_RETURNING, MaintenanceRequest, NodeVerbRequest, nodeVerbRoutes } from './node-verbs.js'
 import { NodeId } from '../../agent/protocol/node-record.js'
 
 export interface WaveRouteContext {
@@ -83,6 +83,10 @@ export function addWaveRoutes(router: Router<Exchange>, ctx: WaveRouteContext): 
           return sendJson(x.res, 201, await ctx.waves.nodeVerb(node, 'maintenance', by(x), body.maxUnavailable))
         }
         if (verb !== 'reboot' && verb !== 'shutdown' && verb !== 'decommission') throw new HttpError(404, 'not-found', `no node verb "${verb}" (maintenance, reboot, shutdown, decommission)`)
+        if (verb === 'decommission') {
+          const body = validate(DecommissionRequest, raw, verb)
+          return sendJson(x.res, 201, await ctx.waves.nodeVerb(node, verb, by(x), body.maxUnavailable, { returning: body.returning ?? DEFAULT_RETURNING }))
+        }
         const body = validate(NodeVerbRequest, raw, verb)
         sendJson(x.res, 201, await ctx.waves.nodeVerb(node, verb, by(x), body.maxUnavailable))
       },

@@ -46,7 +46,8 @@ import { StallClock } from './wave-stall-clock.js'
 import { abortWave, createWave, forceReleaseSlot, pauseWave, resumeWave, rollbackWave } from './wave-verbs.js'
 import { waveStatus } from './wave-status.js'
 import { ACTIVE, DEFAULT_STALL_MS, loadWaves, saveNewWave, saveWave } from './wave-store.js'
-import { loadHeld, saveHeld, verbThrough, type HeldNode, type NodeVerbAnswer } from './node-verbs.js'
+import { DEFAULT_RETURNING, loadHeld, saveHeld, verbThrough, type HeldNode, type NodeVerbAnswer, type StoredVerb } from './node-verbs.js'
+import type { ReturningPolicy } from '../state-store.js'
 import { verbText, type VerbKind } from '../../agent/protocol/node-verbs.js'
 import { isAvailable, memberAvailability } from '../../agent/protocol/availability.js'
 import { canaryThrough, finished as waveFinished, refreshNodes, stallKey, stallReason } from './wave-watch.js'
@@ -261,7 +262,7 @@ export class WaveService {
    * as any wave. 404 for a node that is not enrolled; 409 while another wave runs, for a
    * node already held, or one the coordinator's mesh view has no record of.
    */
-  nodeVerb(node: string, kind: VerbKind, by: string, maxUnavailable = 1): Promise<NodeVerbAnswer> {
+  nodeVerb(node: string, kind: VerbKind, by: string, maxUnavailable = 1, opts: { returning?: ReturningPolicy } = {}): Promise<NodeVerbAnswer> {
     return this.exclusive(async () => {
       if (!this.deps.state.nodes.has(node)) throw new HttpError(404, 'unknown-node', `no enrolled node "${node}" (list them: shoal coordinator nodes)`)
       const h = this.held.find((x) => x.node === node)
@@ -273,9 +274,11 @@ export class WaveService {
       const image = rec?.image
       if (!image) throw new HttpError(409, 'conflict', `node ${node} has no record in the coordinator's mesh view (is its agent up?); a verb goes through the vote, which needs it alive`)
       const body = { target: image, maxUnavailable: maxUnavailable as WaveCreate['maxUnavailable'], failureDomain: 'none', drainPolicy: 'halt' as const, nodeTimeoutMs: 30 * 60_000, stallTimeoutMs: DEFAULT_STALL_MS, force: false, dryRun: false }
-      const w = await this.startWave(body, fixRoster(this.deps.state), image, by, undefined, [node], { node, kind, inc: rec.inc })
-      this.log.info({ component: 'waves', wave: w.id, node, kind, by }, 'node verb started')
-      return { node, kind, wave: w.id, state: w.state, message: `${verbText(kind)} of ${node}: wave ${w.id}, at most ${maxUnavailable} node(s) unavailable; it takes a slot through the vote once the budget and gates allow (follow: shoal upgrade status ${w.id})` }
+      const returning = kind === 'decommission' ? (opts.returning ?? DEFAULT_RETURNING) : undefined
+      const w = await this.startWave(body, fixRoster(this.deps.state), image, by, undefined, [node], { node, kind, inc: rec.inc, ...(returning ? { returning } : {}) })
+      this.log.info({ component: 'waves', wave: w.id, node, kind, by, returning }, 'node verb started')
+      const after = returning === 'refuse' ? `; if the machine boots again it is refused (lift it: shoal coordinator forget-retired ${node})` : returning === 'new' ? '; if the machine boots again it enrolls as a new machine' : ''
+      return { node, kind, wave: w.id, state: w.state, message: `${verbText(kind)} of ${node}: wave ${w.id}, at most ${maxUnavailable} node(s) unavailable; it takes a slot through the vote once the budget and gates allow (follow: shoal upgrade status ${w.id})${after}` }
     })
   }
 
@@ -313,7 +316,8 @@ export class WaveService {
       this.held = [...this.held.filter((h) => h.node !== v.node), { node: v.node, kind: v.kind, since: now, by: w.createdBy, wave: w.id }]
       await saveHeld(this.deps.store, this.held)
     }
-    if (v.kind === 'decommission' && this.deps.state.nodes.has(v.node)) await this.deps.state.removeNode(v.node, `decommission (wave ${w.id}, by ${w.createdBy})`)
+    // A verb stored before the choice existed keeps what its operator was promised: new.
+    if (v.kind === 'decommission' && this.deps.state.nodes.has(v.node)) await this.deps.state.removeNode(v.node, `decommission (wave ${w.id}, by ${w.createdBy})`, { returning: v.returning ?? 'new', wave: w.id })
     await this.deps.state.audit({ kind: 'wave', node: v.node, detail: { wave: w.id, op: `verb-${v.kind}-done`, by: w.createdBy } })
     await this.setState(w, 'done', `${verbText(v.kind)} of ${v.node}: through`, 'coordinator')
   }
@@ -356,7 +360,7 @@ export class WaveService {
     return [...this.waves.values()].find((w) => ACTIVE.has(w.state))
   }
 
-  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[], verb?: { node: string; kind: VerbKind; inc?: number }): Promise<StoredWave> {
+  private async startWave(b: WaveCreate, roster: { id: string; key: string }[], previous: string | undefined, by: string, rollbackOf?: string, selected?: string[], verb?: StoredVerb): Promise<StoredWave> {
     const now = this.deps.clock.now()
     const id = `w${this.seq + 1}`
     const nodes: StoredWave['nodes'] = {}
@@ -384,7 +388,7 @@ export class WaveService {
       const img = this.view.member(r.id)?.record?.image
       if (img && img !== b.target && (await this.deps.images.hasVersion(img))) await this.deps.state.assign({ node: r.id }, img, `wave ${id} (pin)`)
     }
-    await this.deps.state.audit({ kind: 'wave', image: b.target, ...(verb ? { node: verb.node } : {}), detail: { wave: id, op: verb ? `verb-${verb.kind}` : rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by } })
+    await this.deps.state.audit({ kind: 'wave', image: b.target, ...(verb ? { node: verb.node } : {}), detail: { wave: id, op: verb ? `verb-${verb.kind}` : rollbackOf ? 'rollback' : 'start', rollbackOf, maxUnavailable: b.maxUnavailable, failureDomain: b.failureDomain, nodes: roster.length, by, ...(verb?.returning ? { returning: verb.returning } : {}) } })
     this.control.publish(w)
     this.log.info({ component: 'waves', wave: id, target: b.target, slots: b.maxUnavailable, nodes: roster.length, rollbackOf }, 'wave started')
     return w

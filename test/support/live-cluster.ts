@@ -13,6 +13,7 @@
  * until powerOn(). Events: 'reboot' (id, at) when an agent exits 75 or 76, 'up' (id, image, at) when its
  * restarted agent is ready, 'log' (id, line) for every pino line.
  */
+import { randomUUID } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -44,6 +45,8 @@ export interface LiveWorker extends LocalAgent {
   image: string
   /** Keep it down at its next reboot ("never comes back"). */
   stayDown: boolean
+  /** This boot's id (SHOAL_BOOT_ID, agent/upgrade/boot-id.ts): new at every boot, kept by an agent restart. */
+  bootId: string
 }
 
 export interface LiveClusterOptions {
@@ -129,7 +132,7 @@ export class LiveCluster extends EventEmitter {
       // Each machine: a key, a MAC; it asks for its boot script (image) and enrolls. The roster is the coordinator's.
       roster: async (agents) => {
         for (const a of agents) {
-          const w = Object.assign(a, { mac: `52:54:00:5e:00:${(a.index + 1).toString(16).padStart(2, '0')}`, image: '', stayDown: false })
+          const w = Object.assign(a, { mac: `52:54:00:5e:00:${(a.index + 1).toString(16).padStart(2, '0')}`, image: '', stayDown: false, bootId: randomUUID() })
           await coordinator.enroll({ id: w.id, mac: w.mac, publicKey: w.key })
           w.image = (await coordinator.bootScript(w.mac)).image
           this.workers.push(w)
@@ -153,7 +156,7 @@ export class LiveCluster extends EventEmitter {
           ...this.opts.upgrade,
         } satisfies Partial<UpgradeConfig>,
       }),
-      env: (a) => ({ ...(ceph ? { CEPH_CONF: ceph.conf } : {}), ...this.opts.env?.(a.id) }),
+      env: (a) => ({ ...(ceph ? { CEPH_CONF: ceph.conf } : {}), SHOAL_BOOT_ID: (a as LiveWorker).bootId, ...this.opts.env?.(a.id) }),
       onLog: (id, j) => this.emit('log', id, j),
       onExit: (a, code) => {
         if (code === REBOOT_EXIT_CODE && !this.stopping) void this.reboot(a as LiveWorker)
@@ -172,6 +175,16 @@ export class LiveCluster extends EventEmitter {
   async spawn(w: LiveWorker): Promise<LiveWorker> {
     await this.processes.start(w.index)
     return w
+  }
+
+  /**
+   * The agent crashes (SIGKILL) and its supervisor starts it again in the same boot: the
+   * machine does not go down (kube stays Ready, its OSDs run), its boot id stays.
+   */
+  async restartAgent(id: string): Promise<LiveWorker> {
+    const w = this.worker(id)
+    await this.processes.kill(w.index, 'SIGKILL')
+    return this.spawn(w)
   }
 
   /** What happens to a machine that reboots: down (kube NotReady, OSDs stopped), then up on its boot script's image. */
@@ -198,6 +211,7 @@ export class LiveCluster extends EventEmitter {
   }
 
   private async boot(w: LiveWorker): Promise<void> {
+    w.bootId = randomUUID()
     const ceph = this.opts.ceph
     if (ceph) await ceph.startHost(w.id)
     try {

@@ -98,6 +98,24 @@ describe('node verbs through the same cycle (pure)', () => {
     expect(r.now()).toBe(2 * policy.waitPollMs)
   })
 
+  it('decommission with its lease lost after the OSDs went out (an abort, a force-release): OSDs in again, uncordon, clear noout — nothing left out', () => {
+    const waiting = drive(verb('decommission'), { gates: { 'data-moved': [no('12 PGs not active+clean')] }, fenceAfter: 'data-moved' })
+    expect(waiting.outcome).toBe('fenced')
+    expect(waiting.actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'osd-out', 'data-moved', 'osd-in', 'uncordon', 'clear-noout'])
+    expect(waiting.released).toEqual([])
+    expect(waiting.phases.at(-1)).toEqual(['ready', undefined])
+    expect(drive(verb('decommission'), { fenceAfter: 'osd-out' })).toMatchObject({ outcome: 'fenced', actions: ['pre-gate', 'set-noout', 'cordon', 'drain', 'osd-out', 'osd-in', 'uncordon', 'clear-noout'] })
+    // Lost before the OSDs went out: nothing to mark in.
+    expect(drive(verb('decommission'), { fenceAfter: 'drain' }).actions).toEqual(['pre-gate', 'set-noout', 'cordon', 'drain', 'uncordon', 'clear-noout'])
+  })
+
+  it('a decommission resumed after an agent restart undoes its OSDs too when the lease is gone (it may have marked them out before the restart)', () => {
+    const resumed = (p: CyclePolicy): CycleInput => ({ type: 'lease', lease, target: 'v1', image: 'verb:x', fence: false, policy: p, verb: 'decommission', resume: true })
+    expect(drive(resumed)).toMatchObject({ outcome: 'fenced', actions: ['osd-in', 'uncordon', 'clear-noout'] })
+    const maintenance = (p: CyclePolicy): CycleInput => ({ type: 'lease', lease, target: 'v1', image: 'verb:x', fence: false, policy: p, verb: 'maintenance', resume: true })
+    expect(drive(maintenance).actions).toEqual(['uncordon', 'clear-noout'])
+  })
+
   it('a lease lost before the hold undoes what the verb set, as a wave does', () => {
     const r = drive(verb('maintenance'), { fenceAfter: 'drain' })
     expect(r.outcome).toBe('fenced')

@@ -20,7 +20,8 @@
  *
  * The fencing token (slot, term) is re-checked before every action (each input carries
  * `fence`, read by the driver at that moment). A fence lost before the reboot stops the
- * cycle and undoes what it set (uncordon, clear noout: only ever more available); lost
+ * cycle and undoes what it set (a decommission's OSDs in again, uncordon, clear noout: only
+ * ever more available); lost
  * after the reboot, the cycle finishes as a leftover, with nothing to release. Nothing
  * here frees a lease on a timer: a failed node keeps its slot until it is healthy or an
  * operator force-releases it.
@@ -47,6 +48,7 @@ const FENCE_NAME: Record<CycleStepName, string> = {
   uncordon: 'uncordon',
   'clear-noout': 'clear-noout',
   'osd-out': 'osd-out',
+  'osd-in': 'osd-in',
   'data-moved': 'data-moved',
 }
 
@@ -118,7 +120,9 @@ class Cycle {
     }
     if (i.resume) {
       this.note('resume', `slot ${i.lease.slot} term ${i.lease.term}: carrying on after an agent restart`)
-      r.touched = 'cordon' // what the previous process set is undone on a fence loss too
+      // What the previous process set is undone on a fence loss too. A decommission may have
+      // marked its OSDs out already: `osd in` of OSDs that are in changes nothing.
+      r.touched = i.verb === 'decommission' ? 'osd-out' : 'cordon'
       return this.startDraining(i.fence)
     }
     this.act({ step: 'pre-gate' }, i.fence)
@@ -174,6 +178,7 @@ class Cycle {
       case 'assign':
         return this.act({ step: 'joint-check' }, fence)
       case 'osd-out':
+        r.touched = 'osd-out'
         return this.act({ step: 'data-moved' }, fence)
       case 'data-moved':
         if (!verdict.pass) return this.wait('data-moved', `decommission: waiting for Ceph to move the data off this host's OSDs: ${verdict.reasons.join('; ')}`, 'draining')
@@ -337,13 +342,14 @@ class Cycle {
   private undo(): void {
     const r = this.run!
     r.undoing = true
+    if (r.touched === 'osd-out') return this.emitUndo('osd-in')
     if (r.touched === 'cordon') return this.emitUndo('uncordon')
     if (r.touched === 'noout') return this.emitUndo('clear-noout')
     if (r.waitingWhy !== undefined || r.step !== 'pre-gate') this.phase('ready')
     this.end('fenced')
   }
 
-  private emitUndo(step: 'uncordon' | 'clear-noout'): void {
+  private emitUndo(step: 'osd-in' | 'uncordon' | 'clear-noout'): void {
     const r = this.run!
     r.step = step
     r.inFlight = true
@@ -352,6 +358,7 @@ class Cycle {
 
   private afterUndo(step: CycleStepName, _fence: boolean): void {
     const r = this.run!
+    if (step === 'osd-in') return this.emitUndo('uncordon')
     if (step === 'uncordon') return this.emitUndo('clear-noout')
     r.touched = 'none'
     this.phase('ready')

@@ -35,6 +35,8 @@ export type CycleAction =
   | { step: 'reboot'; reason: string; powerOff?: boolean }
   /** Decommission: mark this host's OSDs out (Ceph starts moving their data elsewhere). */
   | { step: 'osd-out' }
+  /** Decommission undone (its lease lost before it left): mark this host's OSDs in again. */
+  | { step: 'osd-in' }
   /** Decommission: has Ceph moved the data (every PG active+clean, none left on this host's OSDs)? A gate, polled. */
   | { step: 'data-moved' }
   | { step: 'post-gate' }
@@ -93,8 +95,8 @@ export interface CycleRun {
   /** The step in flight, or the one a tick will try again. */
   step: CycleStepName
   inFlight: boolean
-  /** What has been set that a fence loss before the reboot must undo. */
-  touched: 'none' | 'noout' | 'cordon'
+  /** What has been set that a fence loss before the reboot must undo (each implies those before it: osd-out > cordon > noout). */
+  touched: 'none' | 'noout' | 'cordon' | 'osd-out'
   /** The drain was forced past its blockers (the force policy). */
   forced: boolean
   /** Undoing noout/cordon after a fence loss before the reboot. */
