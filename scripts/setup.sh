@@ -22,16 +22,23 @@ command -v dnsmasq >/dev/null     || need+=(dnsmasq-base)   # DHCP + TFTP on the
 command -v lldpd >/dev/null       || need+=(lldpd)          # LLDP in network namespaces (test/lldp-live.test.ts; not started as a service)
 command -v promtool >/dev/null    || need+=(prometheus)     # promtool check metrics, against live agents and the coordinator
 command -v chromium >/dev/null    || need+=(chromium)       # the cluster page, driven headless by playwright-core
+# lldpd (and dnsmasq) are for the tests, which run them inside network namespaces: never as
+# this machine's services, not even for a moment (lldpd would announce the host on its LAN).
+# So the package scripts may not start services while we install: a policy-rc.d that says
+# no (removed afterwards, unless the machine had one) and, on systemd, the unit masked first.
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod 755 /usr/sbin/policy-rc.d && own_policy=1
+  fi
+  if [[ " ${need[*]} " == *" lldpd "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    $SUDO systemctl mask lldpd >/dev/null 2>&1 || true
+  fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null
-fi
-# lldpd is for the tests, which run it inside network namespaces: never as this machine's
-# service (on a systemd host the package would start one, announcing the host on its LAN).
-if [[ " ${need[*]} " == *" lldpd "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now lldpd >/dev/null 2>&1 || true
+    -o DPkg::Lock::Timeout=600 "${need[@]}" >/dev/null || { [ -n "$own_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -n "$own_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 # A kernel for QEMU workers, unpacked into .cache/kernel without installing it on the host.
 root=$(cd "$(dirname "$0")/.." && pwd)
