@@ -20,7 +20,7 @@ export const wave: Scenario = {
   defaultNodes: 200,
   options: {
     seeds: { type: 'range', description: 'seeds to run, A-B inclusive (default: --seed alone)' },
-    'max-unavailable': { type: 'int', description: 'the wave\'s K: at most this many nodes down at once (the product\'s --max-unavailable)', default: 2, min: 1, max: MAX_UNAVAILABLE_LIMIT },
+    'max-unavailable': { type: 'int', description: 'the wave\'s K: at most this many nodes down at once (as in shoal upgrade start)', default: 2, min: 1, max: MAX_UNAVAILABLE_LIMIT },
     domains: { type: 'int', description: 'failure domains (racks); nodes spread round-robin', default: 4, min: 1 },
     policy: { type: 'string', description: 'rank: domains order the ranking; one-at-a-time: slots never span two domains', default: 'rank', choices: ['rank', 'one-at-a-time'] },
     'pool-size': { type: 'int', description: 'Ceph pool size: replicas per PG', default: 3, min: 1, max: 10 },
