@@ -184,6 +184,18 @@ export function openRecord(signed: SignedRecord, keyring: Keyring): RecordCheck 
 }
 
 /**
+ * The body of a record already verified with these very bytes, or undefined: a copy of a
+ * record we checked before needs no decoding to be named (record-head.ts). Compares the
+ * bytes, so a forged body under a known signature is not mistaken for the verified one.
+ */
+export function verifiedBody(signed: SignedRecord): NodeRecordBody | undefined {
+  const same = bySigned.get(signed)
+  if (same) return same.body
+  const hit = verified.get(sigKey(signed.sig))
+  return hit && sameBytes(hit.signed.body, signed.body) ? hit.body : undefined
+}
+
+/**
  * The receive path reads a new record's head (record-head.ts) just before it opens the
  * record: the head's decode is kept here, one slot, so the body is unpacked once. Taken
  * (cleared) by the open that follows; any other bytes decode afresh.
