@@ -155,10 +155,9 @@ function sigKey(sig: Uint8Array): string {
   return Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64')
 }
 
+/** Native compare (a byte loop in JS ran interpreted under the agent's --no-opt). */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+  return a.length === b.length && Buffer.compare(a, b) === 0
 }
 
 /** Decodes and checks a record's signature against the key the record names. */
