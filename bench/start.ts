@@ -13,6 +13,8 @@
  * mesh): "ready" includes binding the DHT and the API, as on a worker.
  *
  *   npx tsx bench/start.ts [RUNS]     RUNS per variant, default 7
+ *
+ * Env: SHOAL_BENCH_CPU_PROF=DIR makes the code-cache variant's agents write V8 CPU profiles there.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -51,9 +53,11 @@ try {
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((v) => [v, []]))
   const statuses = new Set<string>()
   const config = cluster.agents[0]!.configFile
+  const profDir = process.env.SHOAL_BENCH_CPU_PROF
+  const prof = (name: string) => (profDir && name === 'code-cache' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])
   for (let r = 0; r < runs; r++) {
     for (const [name, args] of Object.entries(variants)) {
-      const ready = await startOnce([...AGENT_SERVICE_NODE_FLAGS, ...args, '--config', config])
+      const ready = await startOnce([...AGENT_SERVICE_NODE_FLAGS, ...prof(name), ...args, '--config', config])
       cpu[name]!.push(ready.startCpuMs)
       if (name === 'code-cache') statuses.add(ready.codeCache ?? 'none')
     }

@@ -30,16 +30,22 @@ describe('a bundle runs where there is no node_modules (a worker’s root)', () 
     expect(JSON.parse(printed)).toEqual({ server: 'http://10.0.0.1:6443', undici: 'function' })
   })
 
-  it('loads the natives it bundles directly, and keeps what it defers working (pino.transport, msgpack without the addon)', async () => {
+  it('loads the natives it bundles directly, and keeps what it defers working (pino.transport, prom-client’s Pushgateway, msgpack without the addon)', async () => {
     const entryDir = mkdtempSync(join(repoRoot, '.cache', 'bundle-test-'))
     const entry = join(entryDir, 'entry.ts')
     writeFileSync(entry, [
       `import sodium from 'sodium-native'`,
       `import { pino } from 'pino'`,
       `import { pack, unpack } from 'msgpackr'`,
+      `import * as prom from 'prom-client'`,
+      `const loaded = (m: string) => process.moduleLoadList.includes('NativeModule ' + m)`,
       `const out = Buffer.alloc(sodium.crypto_generichash_BYTES)`,
       `sodium.crypto_generichash(out, Buffer.from('shoal'))`,
-      `pino({ base: null, timestamp: false }).info({ hash: out.toString('hex').slice(0, 8), transport: typeof pino.transport, msgpack: unpack(pack({ a: 'é' })).a }, 'ok')`,
+      `const early = { https: loaded('https'), zlib: loaded('zlib'), cluster: loaded('cluster'), assert: loaded('assert') }`,
+      `const reg = new prom.Registry(); new prom.Counter({ name: 'c_total', help: 'h', registers: [reg] }).inc()`,
+      `const metrics = await reg.metrics()`,
+      `const late = { Pushgateway: typeof prom.Pushgateway, AggregatorRegistry: typeof prom.AggregatorRegistry, https: loaded('https') }`,
+      `pino({ base: null, timestamp: false }).info({ hash: out.toString('hex').slice(0, 8), transport: typeof pino.transport, msgpack: unpack(pack({ a: 'é' })).a, early, late, counted: metrics.includes('c_total 1') }, 'ok')`,
     ].join('\n'))
     const out = join(dir, 'natives', 'entry.mjs')
     await bundle({ entry, outFile: out, external: NATIVE_PACKAGES })
@@ -49,6 +55,8 @@ describe('a bundle runs where there is no node_modules (a worker’s root)', () 
     // Without require-addon, only the direct load of prebuilds/linux-x64/sodium-native.node can work.
     rmSync(join(dir, 'natives', 'node_modules', 'require-addon'), { recursive: true, force: true })
     const printed = execFileSync(process.execPath, [out], { cwd: dirname(out), encoding: 'utf8' })
-    expect(JSON.parse(printed)).toMatchObject({ msg: 'ok', transport: 'function', msgpack: 'é', hash: expect.stringMatching(/^[0-9a-f]{8}$/) })
+    expect(JSON.parse(printed)).toMatchObject({ msg: 'ok', transport: 'function', msgpack: 'é', hash: expect.stringMatching(/^[0-9a-f]{8}$/), counted: true })
+    // Deferred: nothing loaded https, zlib, cluster or assert until asked; then each is there.
+    expect(JSON.parse(printed)).toMatchObject({ early: { https: false, zlib: false, cluster: false, assert: false }, late: { Pushgateway: 'function', AggregatorRegistry: 'function', https: true } })
   }, 60_000)
 })

@@ -63,7 +63,7 @@ export async function bundle(opts: BundleOptions): Promise<Metafile | undefined>
     format: cjs ? 'cjs' : 'esm',
     external: externals(opts.external ?? []),
     define: { ...SHARED_DEFINE, ...(cjs ? { 'import.meta.url': '__shoalImportMetaUrl' } : {}), ...opts.define },
-    plugins: [bundleSafeSources, lazyPinoTransport, directAddons(opts.external ?? [])],
+    plugins: [bundleSafeSources, deferredRequires, directAddons(opts.external ?? [])],
     // ASCII only (non-ASCII escaped): the loader reads the file as latin1, several times
     // cheaper than decoding UTF-8 into a two-byte string.
     charset: 'ascii',
@@ -134,23 +134,46 @@ function directAddons(external: readonly string[]): Plugin {
 }
 
 /**
- * pino loads its transport machinery (thread-stream, worker threads, a module resolver) when
- * it is loaded, for the `transport` option the agent never uses. In a bundle, a require()
- * inside a function runs only when the function does: pino's tools.js gets a transport that
- * loads the real one on first call. What pino does is unchanged; the first seconds skip it.
+ * Modules that packages load when they are loaded, for features the agent uses late or never;
+ * each costs CPU at every start (measured on Node 20 with the agent's flags: node's `assert`
+ * ~8 ms, `https` with tls ~4.5 ms, `zlib` ~2.3 ms, `cluster` ~1 ms). In a bundle, a require()
+ * inside a function runs only when the function does, so these become getters or wrappers
+ * that load the real thing on first use. What each package does is unchanged; the first
+ * second skips them.
+ * - pino: its transport machinery (thread-stream, worker threads, a module resolver), for
+ *   the `transport` option the agent never uses;
+ * - sonic-boom (pino's destination) and sodium-native: `assert(ok, message)`, which passes
+ *   unless a caller passes bad arguments; node's assert loads only to throw its error;
+ * - prom-client: the Pushgateway (http, https, zlib) and the cluster aggregator (cluster),
+ *   neither of which an agent uses.
  */
-const lazyPinoTransport: Plugin = {
-  name: 'lazy-pino-transport',
+/** `assert(ok, message)` that loads node's assert only to throw (both packages call it with one or two arguments). */
+const LAZY_ASSERT = "const assert = (ok, message) => { if (!ok) require('assert')(ok, message) }"
+
+const DEFERRED_REQUIRES: [file: RegExp, eager: string, lazy: string][] = [
+  [/[\\/]pino[\\/]lib[\\/]tools\.js$/, "const transport = require('./transport')", "const transport = (...args) => require('./transport')(...args)"],
+  [/[\\/]pino[\\/]pino\.js$/, "module.exports.transport = require('./lib/transport')", "Object.defineProperty(module.exports, 'transport', { get: () => require('./lib/transport'), enumerable: true, configurable: true })"],
+  [/[\\/]sonic-boom[\\/]index\.js$/, "const assert = require('assert')", LAZY_ASSERT],
+  [/[\\/]sodium-native[\\/]index\.js$/, "const assert = require('assert')", LAZY_ASSERT],
+  [/[\\/]prom-client[\\/]index\.js$/, "exports.Pushgateway = require('./lib/pushgateway');", "Object.defineProperty(exports, 'Pushgateway', { get: () => require('./lib/pushgateway'), enumerable: true, configurable: true });"],
+  [/[\\/]prom-client[\\/]index\.js$/, "exports.AggregatorRegistry = require('./lib/cluster');", "Object.defineProperty(exports, 'AggregatorRegistry', { get: () => require('./lib/cluster'), enumerable: true, configurable: true });"],
+]
+
+const deferredRequires: Plugin = {
+  name: 'deferred-requires',
   setup(b) {
-    const rewrites: [RegExp, string, string][] = [
-      [/[\\/]pino[\\/]lib[\\/]tools\.js$/, "const transport = require('./transport')", "const transport = (...args) => require('./transport')(...args)"],
-      [/[\\/]pino[\\/]pino\.js$/, "module.exports.transport = require('./lib/transport')", "Object.defineProperty(module.exports, 'transport', { get: () => require('./lib/transport'), enumerable: true, configurable: true })"],
-    ]
-    for (const [filter, eager, lazy] of rewrites) {
+    const files = [...new Set(DEFERRED_REQUIRES.map(([f]) => f.source))].map((src) => new RegExp(src))
+    for (const filter of files) {
       b.onLoad({ filter }, async (args) => {
-        const src = await readFile(args.path, 'utf8')
-        // Another pino version: bundle it as it is (a slower start, nothing broken).
-        return src.includes(eager) ? { contents: src.replace(eager, lazy), loader: 'js' } : undefined
+        let src = await readFile(args.path, 'utf8')
+        let changed = false
+        for (const [f, eager, lazy] of DEFERRED_REQUIRES) {
+          // Another version of the package: bundle it as it is (a slower start, nothing broken).
+          if (f.source !== filter.source || !src.includes(eager)) continue
+          src = src.replace(eager, lazy)
+          changed = true
+        }
+        return changed ? { contents: src, loader: 'js' } : undefined
       })
     }
   },

@@ -27,9 +27,16 @@ export interface ApiSource {
   readonly startedAt: number
   now(): number
   view(): MemberView[]
+  /** One member's view, without building the whole view (the watch stream asks once per event). Absent: found in view(). */
+  member?(id: string): MemberView | undefined
   counters(): object
   on(event: 'event', listener: (event: MeshEvent, at: number) => void): unknown
   off(event: 'event', listener: (event: MeshEvent, at: number) => void): unknown
+}
+
+/** One member of the source's view: O(1) where the source can look one up, a scan of view() otherwise. */
+function memberOf(src: ApiSource, id: string): MemberView | undefined {
+  return src.member ? src.member(id) : src.view().find((v) => v.id === id)
 }
 
 /** This node's full inventory (agent/inventory's Inventory, which carries `collectedAt`). */
@@ -168,7 +175,7 @@ export class ApiServer {
   }
 
   private member(id: string): MemberView {
-    const m = this.opts.source.view().find((v) => v.id === id)
+    const m = memberOf(this.opts.source, id)
     if (!m) throw new HttpError(404, 'unknown-node', `no node "${id}" is known to ${this.opts.source.selfId}; list them with GET /v1/cluster`)
     return m
   }
@@ -179,7 +186,7 @@ export class ApiServer {
 
   private self() {
     const now = this.opts.source.now()
-    const me = this.opts.source.view().find((v) => v.id === this.opts.source.selfId)
+    const me = memberOf(this.opts.source, this.opts.source.selfId)
     const mem = process.memoryUsage()
     return {
       id: this.opts.source.selfId,
@@ -207,7 +214,7 @@ export class ApiServer {
         return
       }
       if (event.type !== 'member' && event.type !== 'record') return
-      const m = src.view().find((v) => v.id === event.id)
+      const m = memberOf(src, event.id)
       const node = m ? nodeSummary(m, at) : null
       const iso = new Date(at).toISOString()
       if (!told.has(event.id)) {

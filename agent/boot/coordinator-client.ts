@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { get as httpGet, type IncomingMessage } from 'node:http'
-import { get as httpsGet } from 'node:https'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { z } from 'zod'
@@ -73,7 +72,7 @@ export class HttpCoordinator implements CoordinatorApi {
     const hash = createHash('sha256')
     let size = 0
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      const req = (url.protocol === 'https:' ? httpsGet : httpGet)(url, { timeout: this.timeoutMs }, resolve)
+      const req = (url.protocol === 'https:' ? process.getBuiltinModule('node:https').get : httpGet)(url, { timeout: this.timeoutMs }, resolve)
       req.on('timeout', () => req.destroy(new Error('timed out')))
       req.on('error', reject)
     }).catch((err) => {

@@ -16,6 +16,8 @@ export interface SteppableNode {
   step(input: MeshInput, now: number): MeshEffect[]
   nextWakeAt(): number
   view(): MemberView[]
+  /** One member of view() (MeshNode has it; fakes may not). */
+  member?(id: string): MemberView | undefined
   readonly counters: object
   /** Direct-probe round trips (ms) since the last call (MeshNode has it; fakes may not). */
   drainProbeRtts?(): number[]
@@ -115,6 +117,11 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
 
   view(): MemberView[] {
     return this.node.view()
+  }
+
+  /** One member, as view() would show it (without building the whole view). */
+  member(id: string): MemberView | undefined {
+    return this.node.member ? this.node.member(id) : this.node.view().find((m) => m.id === id)
   }
 
   now(): number {

@@ -128,6 +128,18 @@ describe('versions on the wire (docs/mesh.md)', () => {
     recordHead({ k: 'rec', rec: forged })
     expect(openRecord(forged, ka)).toEqual({ ok: false, reason: 'bad-signature' })
   })
+
+  it('a copy of a verified record is named from the verified body; other bytes under its signature are named by their own', () => {
+    const ka = fakeKeyring('node-c')
+    const body = (ver: number) => pack({ id: 'node-c', key: ka.publicKey, inc: 1, ver, image: 'v1', phase: 'ready', domain: 'rack-1', inv: {}, health: { status: 'ok', conditions: [] }, comps: [] })
+    const bytes = body(5)
+    const signed = { body: bytes, sig: ka.sign(bytes) }
+    expect(openRecord(signed, ka).ok).toBe(true)
+    // A fresh copy off the wire: new arrays, the same bytes.
+    expect(recordHead({ k: 'rec', rec: { body: new Uint8Array(bytes), sig: new Uint8Array(signed.sig) } })).toEqual({ id: 'node-c', inc: 1, ver: 5 })
+    // A forged body under that signature: its own head (ver 3), not the verified record's.
+    expect(recordHead({ k: 'rec', rec: { body: body(3), sig: new Uint8Array(signed.sig) } })).toEqual({ id: 'node-c', inc: 1, ver: 3 })
+  })
 })
 
 describe('framing', () => {

@@ -2,7 +2,7 @@
  * The (id, inc, ver) of a signed record without verifying it: enough to name the update
  * (Plumtree ids) and to skip copies older than what we hold before paying for a signature check.
  */
-import { unpackRecordBody } from './node-record.js'
+import { unpackRecordBody, verifiedBody } from './node-record.js'
 import type { Update } from './messages.js'
 
 export interface RecordHead {
@@ -16,7 +16,9 @@ const headCache = new WeakMap<Uint8Array, RecordHead>()
 export function recordHead(u: Extract<Update, { k: 'rec' }>): RecordHead | undefined {
   const cached = headCache.get(u.rec.sig)
   if (cached) return cached
-  const decoded = decodeHead(u.rec.body)
+  // Most copies while a mesh forms are of records already verified: name them without unpacking.
+  const known = verifiedBody(u.rec)
+  const decoded = known ? { id: known.id, inc: known.inc, ver: known.ver } : decodeHead(u.rec.body)
   if (decoded) headCache.set(u.rec.sig, decoded)
   return decoded
 }

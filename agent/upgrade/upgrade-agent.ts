@@ -39,6 +39,8 @@ import { RackPlacement } from './rack-placement.js'
 /** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */
 export interface UpgradeMeshPort extends MeshPort {
   view(): MemberView[]
+  /** One member of view() without building all of it (MeshRuntime has it; fakes may not). */
+  member?(id: string): MemberView | undefined
   updateSelf(patch: SelfPatch): void
 }
 
@@ -459,7 +461,8 @@ export class UpgradeAgent {
     if (e.type === 'record') {
       // Another node changed phase or image (went down, came back, released): our own
       // pre-gate verdict (ok-to-stop with what is down now) is stale. Re-judge now.
-      const r = this.o.mesh.view().find((m) => m.id === e.id)?.record
+      const m = this.o.mesh.member ? this.o.mesh.member(e.id) : this.o.mesh.view().find((v) => v.id === e.id)
+      const r = m?.record
       const key = r ? `${r.phase}|${r.image}` : ''
       if (e.id !== this.o.nodeId && this.seen.get(e.id) !== key) {
         this.seen.set(e.id, key)
