@@ -60,6 +60,27 @@ export async function buildImages(repoRoot: string, imagesDir: string, versions:
   return { shoalBundle, seconds: (performance.now() - t0) / 1000, initramfsReused: initramfs.reused }
 }
 
+/**
+ * An image version whose layers are the controller's stack (base, node, controller): the
+ * root a netbooted controller mounts, with `site` layers on top (its coordinator.env). The
+ * boot agent mounts the manifest's `layers` (the worker stack), so the version names the
+ * controller stack there.
+ */
+export async function buildControllerVersion(repoRoot: string, imagesDir: string, version: string, site: LayerSpec[] = []): Promise<void> {
+  const initramfs = await buildInitramfs({ repoRoot, cacheDir: join(repoRoot, '.cache'), modulesDir: join(repoRoot, '.cache/kernel/modules') })
+  const specs = await import('../../../layers/specs/index.js')
+  await buildVersion({
+    version,
+    outDir: imagesDir,
+    repoRoot,
+    cacheDir: join(repoRoot, '.cache/layers'),
+    kernelPath: join(repoRoot, '.cache/kernel/vmlinuz'),
+    initramfsPath: initramfs.path,
+    layers: [...specs.allLayers, ...site],
+    stacks: { worker: [...specs.defaultStacks.controller, ...site.map((l) => l.name)] },
+  })
+}
+
 export interface CoordinatorProcess {
   child: ChildProcess
   log: ConsoleLog

@@ -24,3 +24,20 @@ export function siteLayer(kubeApiUrl: string): LayerSpec {
     },
   }
 }
+
+/**
+ * A controller's site layer, as an operator adds one: its site settings in
+ * /etc/shoal/coordinator.env (the controller layer's service reads them; docs/coordinator.md).
+ * Here: listen on the LAN (the default is loopback only), and a DHT on its address.
+ */
+export function controllerSiteLayer(settings: Record<string, string>): LayerSpec {
+  return {
+    name: 'controller-site',
+    description: 'site settings of the controller (coordinator.env)',
+    archPackages: [],
+    async stage({ root }) {
+      const { COORDINATOR_ENV_PATH } = await import('../../../layers/specs/controller.js')
+      await put(root, COORDINATOR_ENV_PATH.slice(1), Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n')
+    },
+  }
+}
