@@ -15,6 +15,24 @@ import { shuffle } from './random.js'
 /** Round-trip samples kept until an adapter takes them (drainRtts); older ones are dropped past this. */
 const MAX_RTT_SAMPLES = 1024
 
+/**
+ * Direct pings sent during the indirect phase, evenly spread over it (the first as it
+ * begins). A helper relays only to a target it is itself linked to, which in a bounded
+ * overlay few are, so these pings carry most of the phase: with one, at 1% frame loss one
+ * probe in ~2,500 failed against a live node (ping or ack lost, then the re-ping or its
+ * ack), and each failure was a suspicion and a refutation carried to every node (at
+ * N=1000: ~2 a second, most of the simulator's CPU). Three make it ~1 in 6 million.
+ */
+const INDIRECT_DIRECT_PINGS = 3
+
+/**
+ * A probe deadline handled this much later than it was due means this node was frozen (a
+ * GC pause, a starved CPU): answers that came in meanwhile may still be queued behind the
+ * timer, as Node runs due timers before it reads sockets. Lifeguard's local health: the
+ * node does not judge the probe on the spot (see expireProbe).
+ */
+const LATE_TIMER_MS = 50
+
 interface ProbeState {
   target: string
   seq: number
@@ -24,6 +42,12 @@ interface ProbeState {
   nacks: number
   /** When the direct ping left, for the round-trip sample. */
   sentAt: number
+  /** Indirect phase: when the next direct ping goes (Infinity: none left). */
+  repingAt: number
+  repingsLeft: number
+  repingGapMs: number
+  /** The current deadline was already put off once because this node was late (LATE_TIMER_MS). */
+  deferred: boolean
 }
 
 /** The overlay links a prober may use, in the overlay's order. */
@@ -115,9 +139,26 @@ export class SwimProber {
 
   // ---------------------------------------------------------------- timers
 
-  /** A probe past its deadline moves on: direct -> indirect -> accusation. */
+  /**
+   * A probe past its deadline moves on: direct -> indirect -> accusation. A deadline this
+   * node reaches late (by more than LATE_TIMER_MS) is first put off by 1 ms, once: the
+   * node itself was frozen, an answer may be waiting to be read, and a frozen node's
+   * verdict is not to be trusted (Lifeguard: a slow node should not accuse). It counts
+   * against our local health, so our next probes wait longer.
+   */
   expireProbe(now: number): void {
-    if (this.probe && now >= this.probe.deadline) this.probeTimedOut(now)
+    const p = this.probe
+    if (!p) return
+    if (p.phase === 'indirect' && now >= p.repingAt && now < p.deadline) this.reping(p, now)
+    if (now < p.deadline) return
+    if (now - p.deadline > LATE_TIMER_MS && !p.deferred) {
+      p.deferred = true
+      p.deadline = now + 1
+      this.ctx.count('late-probe-deadlines')
+      this.awareness.worse()
+      return
+    }
+    this.probeTimedOut(now)
   }
 
   /** If a probe round is due, schedules the next one (stretched by awareness) and returns true. */
@@ -135,7 +176,7 @@ export class SwimProber {
     if (!target || !this.links.has(target)) target = this.nextTarget()
     if (!target) return
     const seq = this.nextSeq()
-    this.probe = { target, seq, phase: 'direct', deadline: now + this.awareness.scale(this.ctx.cfg.probeTimeoutMs), nacks: 0, sentAt: now }
+    this.probe = { target, seq, phase: 'direct', deadline: now + this.awareness.scale(this.ctx.cfg.probeTimeoutMs), nacks: 0, sentAt: now, repingAt: Infinity, repingsLeft: 0, repingGapMs: 0, deferred: false }
     this.ctx.send(target, { t: 'ping', seq })
   }
 
@@ -150,7 +191,7 @@ export class SwimProber {
 
   nextWakeAt(): number {
     let t = this.nextRoundAt
-    if (this.probe) t = Math.min(t, this.probe.deadline)
+    if (this.probe) t = Math.min(t, this.probe.deadline, this.probe.repingAt)
     for (const r of this.relays.values()) t = Math.min(t, r.deadline)
     return t
   }
@@ -178,14 +219,16 @@ export class SwimProber {
         ctx.rng,
       ).slice(0, ctx.cfg.indirectProbes)
       if (helpers.length > 0) {
+        const window = this.awareness.scale(2 * ctx.cfg.probeTimeoutMs)
         p.phase = 'indirect'
-        p.deadline = now + this.awareness.scale(2 * ctx.cfg.probeTimeoutMs)
+        p.deadline = now + window
+        p.deferred = false
         for (const h of helpers) ctx.send(h, { t: 'ping-req', seq: p.seq, target: p.target })
-        // And once more directly, as memberlist does beside its indirect probes: a helper
-        // relays only to a target it is itself connected to, which in a bounded overlay few
-        // are, so without this one lost ping or ack became a suspicion (and a refutation
-        // sent to every node): 1.8% of probes at 1% frame loss, 4 in 10,000 with it.
-        ctx.send(p.target, { t: 'ping', seq: p.seq })
+        // And directly, as memberlist does beside its indirect probes (its TCP fallback):
+        // now and again during the phase (INDIRECT_DIRECT_PINGS). Without any, one lost
+        // ping or ack became a suspicion: 1.8% of probes at 1% frame loss.
+        p.repingsLeft = INDIRECT_DIRECT_PINGS
+        this.reping(p, now, Math.floor(window / INDIRECT_DIRECT_PINGS))
         return
       }
     }
@@ -194,6 +237,14 @@ export class SwimProber {
     // Helpers that answered are alive and so are we; silence from them too points at us.
     if (p.phase === 'indirect' && p.nacks === 0) this.awareness.worse()
     this.accuse(p.target, now)
+  }
+
+  /** One of the indirect phase's direct pings; the next follows `gapMs` later (the same gap each time). */
+  private reping(p: ProbeState, now: number, gapMs = p.repingGapMs): void {
+    this.ctx.send(p.target, { t: 'ping', seq: p.seq })
+    p.repingsLeft--
+    p.repingGapMs = gapMs
+    p.repingAt = p.repingsLeft > 0 ? now + gapMs : Infinity
   }
 
   private nextSeq(): number {

@@ -290,4 +290,14 @@ describe('Simulation: stalls', () => {
     expect(s.linksOf('a')).toEqual(['b'])
     expect(() => s.stall('ghost', 1)).toThrow(/not up/)
   })
+
+  it('wakes a stalled node to its timers before the input held for it (Node runs due timers before it reads sockets)', () => {
+    const { s, b } = pair()
+    b.heard.length = 0
+    s.stall('b', 100)
+    s.input('a', { type: 'say', to: 'b', text: 'early' }) // arrives at 6, during the pause
+    s.runFor(200)
+    expect(b.heard.map((h) => `${h.at} ${h.kind}${h.text ? ` ${h.text}` : ''}`)).toEqual(['105 tick', '105 app early'])
+    expect(() => s.stall('ghost', 1)).toThrow(/not up/)
+  })
 })

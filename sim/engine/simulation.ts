@@ -250,7 +250,14 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const inst = this.instances.get(id)
     if (!inst?.up) throw new RangeError(`node ${id} is not up`)
     if (!(ms >= 0)) throw new RangeError(`stall needs ms >= 0, got ${ms}`)
-    inst.stalledUntil = Math.max(inst.stalledUntil, this.t + ms)
+    const until = this.t + ms
+    if (until <= inst.stalledUntil) return
+    inst.stalledUntil = until
+    // The node wakes to its timers first: Node runs due timers before it reads the
+    // sockets, so whatever arrived during the pause is handled after every deadline that
+    // passed meanwhile (the harsher order; a prober must not take its own pause for a
+    // silent peer). Scheduled now, this tick precedes every input held for the pause.
+    this.queue.push(until, { k: 'input', inst, input: { type: 'tick' } as I })
   }
 
   /** A crash (if up) and a fresh start: nothing of the old instance survives. */
