@@ -34,11 +34,11 @@ describe('the simulator at scale (reduced)', () => {
     expect(s.powerCycles, 'crashes were injected').toBe(5)
     expect(s.falsePositives, `seed ${SEED}`).toBe(0)
     expect(s.crashesMissed, `seed ${SEED}`).toBe(0)
-    // The issue's target is every crash dead everywhere within 3 s; with loss and pauses
-    // this seed's slowest is 3.08 s (docs/sim.md): held to the median here, and to the
-    // design's 5 s (crash -> dead at all, N=1000) for the slowest.
-    expect(s.crashDeadAtAllP50Ms as number, `seed ${SEED}`).toBeLessThanOrEqual(3000)
-    expect(s.crashDeadAtAllMaxMs as number, `seed ${SEED}`).toBeLessThanOrEqual(5000)
+    // The issue's target: every crash dead everywhere within 3 s (this seed's slowest: 2.02 s).
+    expect(s.crashDeadAtAllMaxMs as number, `seed ${SEED}`).toBeLessThanOrEqual(3000)
+    // A 50-500 ms pause or a lost frame is ridden out without even a suspicion (docs/mesh.md);
+    // a few would be tolerable, one per pause (as before) is not.
+    expect(s.liveSuspicions as number, `seed ${SEED}`).toBeLessThan(s.pauses as number)
     const b = await simCommand(args)
     expect(b.lines.join('\n')).toBe(a.lines.join('\n'))
   }, 900_000)

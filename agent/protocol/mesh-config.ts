@@ -16,9 +16,20 @@ export const MeshConfig = z
     probeTimeoutMs: z.number().int().positive(),
     /** Helpers asked for an indirect probe when the direct one fails (SWIM k). */
     indirectProbes: z.number().int().nonnegative(),
-    /** Suspicion lasts at least mult * log10(max(N,10)) * probeInterval (Lifeguard alpha). */
+    /**
+     * Suspicion lasts at least mult * log10(max(N,10)) * probeInterval (Lifeguard alpha).
+     * It is also how long a frozen node has to wake up and refute: a crash is a pause that
+     * never ends, so every ms taken off detection is taken off the longest pause a live
+     * node survives. 2.5 (was 4): at N=1000 a crash is dead everywhere within ~2.6 s (the
+     * 3 s target), and a node frozen up to ~1.75 s is not marked dead (the sim's soak
+     * pauses are 50-500 ms); see docs/mesh.md, failure detection.
+     */
     suspicionMinMult: z.number().positive(),
-    /** ... and at most this multiple of the minimum, shortened by independent confirmations (Lifeguard beta). */
+    /**
+     * ... and at most this multiple of the minimum, shortened by independent confirmations
+     * (Lifeguard beta): what a lone accuser, maybe the slow one itself, waits. 4.8 with
+     * alpha 2.5 keeps lan's longest wait where it was (12 * log10(N) probe periods).
+     */
     suspicionMaxMult: z.number().positive(),
     /** Confirmations that bring suspicion down to its minimum (Lifeguard K). */
     suspicionConfirmations: z.number().int().positive(),
@@ -68,8 +79,8 @@ export const lanPreset: Readonly<MeshConfig> = Object.freeze({
   probeIntervalMs: 200,
   probeTimeoutMs: 250,
   indirectProbes: 3,
-  suspicionMinMult: 4,
-  suspicionMaxMult: 3,
+  suspicionMinMult: 2.5,
+  suspicionMaxMult: 4.8,
   suspicionConfirmations: 3,
   ihaveIntervalMs: 10,
   graftTimeoutMs: 20,
@@ -104,6 +115,7 @@ export interface MeshTiming {
  *   at least 8 probe periods (16-48 s: a suspected guest gets time to refute), 5 s
  *   anti-entropy, 50 ms IHAVE batches, and a 60 s silent-link close (a handshake can take
  *   the slow side many seconds). A crash is then noticed in about a minute, not 3 s.
+ *   (emulated and shared keep suspicion beta 3, from before lan's went to 4.8.)
  * - shared: many agents (and whatever else runs: Ceph, a coordinator) sharing one small
  *   machine — the demo and the live tests. `lan`'s timeouts assume each agent has a core;
  *   with dozens of agents on 2 cores a join saturates the machine and every answer lags by
@@ -118,11 +130,11 @@ export interface MeshTiming {
 export const MESH_TIMINGS = Object.freeze({
   lan: Object.freeze({ mesh: Object.freeze({}) }),
   emulated: Object.freeze({
-    mesh: Object.freeze({ probeIntervalMs: 2000, probeTimeoutMs: 5000, suspicionMinMult: 8, antiEntropyIntervalMs: 5000, ihaveIntervalMs: 50, graftTimeoutMs: 200, connectTimeoutMs: 10_000, deadProbeIntervalMs: 5000 }),
+    mesh: Object.freeze({ probeIntervalMs: 2000, probeTimeoutMs: 5000, suspicionMinMult: 8, suspicionMaxMult: 3, antiEntropyIntervalMs: 5000, ihaveIntervalMs: 50, graftTimeoutMs: 200, connectTimeoutMs: 10_000, deadProbeIntervalMs: 5000 }),
     silentLinkMs: 60_000,
   }),
   shared: Object.freeze({
-    mesh: Object.freeze({ probeIntervalMs: 1000, probeTimeoutMs: 1000, suspicionMinMult: 4, connectTimeoutMs: 8000, graftTimeoutMs: 250, ihaveIntervalMs: 50 }),
+    mesh: Object.freeze({ probeIntervalMs: 1000, probeTimeoutMs: 1000, suspicionMinMult: 4, suspicionMaxMult: 3, connectTimeoutMs: 8000, graftTimeoutMs: 250, ihaveIntervalMs: 50 }),
   }),
   sim: Object.freeze({ mesh: Object.freeze({}) }),
 } satisfies Record<string, MeshTiming>)

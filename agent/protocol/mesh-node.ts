@@ -11,7 +11,7 @@
  * its own next wake-up:
  * - membership.ts — the member table: signed records and liveness claims, suspicion
  *   (suspicion.ts) and refutation;
- * - swim-probe.ts — SWIM probing, direct then indirect, stretched by Lifeguard's
+ * - swim-probe.ts — SWIM probing of the neighbour heard from least recently, direct then indirect, stretched by Lifeguard's
  *   awareness.ts;
  * - overlay.ts — which members we keep links to;
  * - dissemination.ts — Plumtree: every new fact pushed along the broadcast tree at once,
@@ -204,6 +204,7 @@ export class MeshNode {
 
   private onMessage(from: string, msg: MeshMessage, now: number): void {
     this.ctx.count('messages-in')
+    this.prober.heard(from, now)
     switch (msg.t) {
       case 'ping':
         return this.prober.onPing(from, msg)
