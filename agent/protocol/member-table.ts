@@ -145,6 +145,14 @@ export class MemberTable {
     return g !== undefined && g < this.code.length && this.code[g] !== 0
   }
 
+  /** `get(id)?.status` without making a view: the prober asks it of every neighbour each round. */
+  statusOf(id: string): Liveness | undefined {
+    const g = memberIds.find(id)
+    if (g === undefined || g >= this.code.length) return undefined
+    const c = this.code[g]!
+    return c === 0 ? undefined : STATUS[c - 1]
+  }
+
   get(id: string): Member | undefined {
     const g = memberIds.find(id)
     if (g === undefined || g >= this.code.length || this.code[g] === 0) return undefined

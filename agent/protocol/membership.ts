@@ -68,7 +68,7 @@ export class Membership {
   }
 
   statusOf(id: string): Liveness | undefined {
-    return this.members.get(id)?.status
+    return this.members.statusOf(id)
   }
 
   view(id: string): MemberView | undefined {

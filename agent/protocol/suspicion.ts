@@ -77,6 +77,7 @@ export class Suspicions {
   /** Ids whose suspicion ran out by `now`, in the order they started; each is returned once. */
   due(now: number): string[] {
     const out: string[] = []
+    if (this.running.size === 0) return out
     for (const id of [...this.running]) {
       const s = this.byId.get(id)
       if (!s) {

@@ -213,12 +213,19 @@ export class SwimProber {
    * cycles of a neighbour's degree: 1.2 s at N=1000 was seen, a third of the 3 s budget).
    */
   private nextTarget(): string | undefined {
+    const peers = this.links.all()
+    const first = this.leastRecentlyHeard(peers, false)
+    // A link to a member held dead is rare (declaring it dead closes the link): its status
+    // is read for the winner only, and the scan repeated without it if need be.
+    return first === undefined || this.statusOf(first) !== 'dead' ? first : this.leastRecentlyHeard(peers, true)
+  }
+
+  private leastRecentlyHeard(peers: readonly string[], skipDead: boolean): string | undefined {
     let best: string | undefined
     let bestAt = Infinity
-    for (const p of this.links.all()) {
-      if (this.statusOf(p) === 'dead') continue
+    for (const p of peers) {
       const at = this.heardAt.get(p) ?? -Infinity
-      if (at < bestAt) {
+      if (at < bestAt && !(skipDead && this.statusOf(p) === 'dead')) {
         best = p
         bestAt = at
       }
