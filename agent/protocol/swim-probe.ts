@@ -21,7 +21,7 @@ const MAX_RTT_SAMPLES = 1024
  * overlay few are, so these pings carry most of the phase: with one, at 1% frame loss one
  * probe in ~2,500 failed against a live node (ping or ack lost, then the re-ping or its
  * ack), and each failure was a suspicion and a refutation carried to every node (at
- * N=1000: ~2 a second, most of the simulator's CPU). Three make it ~1 in 6 million.
+ * N=1000: ~2 a second, most of the simulator's CPU). Three make it ~1 in 6 million (estimated).
  */
 const INDIRECT_DIRECT_PINGS = 3
 
