@@ -7,21 +7,36 @@
  * The boot agent is bundled with nothing external: it only needs node's built-ins
  * (fetch, crypto, child_process) and pure-JS dependencies, so no native addon has to be
  * carried into the initramfs. The mesh runtime with its natives lives in the worker layer.
+ * Like the run-mode agent it is one CommonJS bundle with a V8 code cache made here, by the
+ * node that goes into the image, with the flags the hook runs it with (layers/code-cache.ts).
  */
 import { execFile, spawn } from 'node:child_process'
 import { createWriteStream, existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { pipeline } from 'node:stream/promises'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { bundle } from './bundle.js'
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
+import { bundleWithCodeCache, type CodeCacheBundle } from './code-cache.js'
 import { treeHash } from './squashfs.js'
 import { installBusybox, installNode, put } from './stage.js'
 
 const run = promisify(execFile)
 
 const ZSTD_LEVEL = 12
+
+/** Where the boot agent's loader is in the image (what the hook runs); its bundle and cache are beside it. */
+export const BOOT_AGENT_PATH = '/usr/lib/shoal/shoal-boot.cjs'
+/**
+ * The node flags the hook runs the boot agent with (BOOT_NODE_FLAGS_PATH holds them; the code
+ * cache is valid only under these): the agent's own (agent/node-flags.ts).
+ * A short-lived process has even less use for TurboFan, and one V8 thread keeps an emulated
+ * guest's one CPU for the boot.
+ */
+export const BOOT_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS
+/** The file the hook reads BOOT_NODE_FLAGS from. */
+export const BOOT_NODE_FLAGS_PATH = '/usr/lib/shoal/shoal-boot.node-flags'
 
 /** insmod order: each module after the ones it depends on (no modules.dep in the image). */
 export const INITRAMFS_MODULES = [
@@ -35,7 +50,7 @@ export interface InitramfsOptions {
   cacheDir: string
   /** The kernel's modules tree (.cache/kernel/modules), holding kernel/…/*.ko. */
   modulesDir: string
-  /** The boot agent's entry (default agent/boot/main.ts). */
+  /** The boot agent's entry, exporting main(argv) (default agent/boot/main.ts). */
   bootEntry?: string
 }
 
@@ -69,7 +84,7 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
     await copyFile(join(here, 'udhcpc.script'), join(root, 'usr/share/shoal/udhcpc.script'))
     await copyFile(join(here, 'test-init'), join(root, 'init'))
     await run('chmod', ['755', join(root, 'init'), join(root, 'hooks/shoal'), join(root, 'usr/share/shoal/udhcpc.script')])
-    await bundle({ entry: opts.bootEntry ?? join(opts.repoRoot, 'agent/boot/main.ts'), outFile: join(root, 'usr/lib/shoal/shoal-boot.mjs') })
+    await stageBootAgent(root, opts)
 
     const hash = (await treeHash(root)).slice(0, 24)
     const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}-zstd${ZSTD_LEVEL}.img`)
@@ -82,6 +97,22 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
   } finally {
     await rm(root, { recursive: true, force: true })
   }
+}
+
+/**
+ * Puts the boot agent under root: its loader at BOOT_AGENT_PATH, the bundle and the V8 code
+ * cache beside it, and the node flags the hook must run it with (shoal-boot.node-flags).
+ */
+export async function stageBootAgent(root: string, opts: Pick<InitramfsOptions, 'repoRoot' | 'cacheDir' | 'bootEntry'>): Promise<CodeCacheBundle> {
+  const built = await bundleWithCodeCache({
+    entry: opts.bootEntry ?? join(opts.repoRoot, 'agent/boot/main.ts'),
+    dir: join(root, dirname(BOOT_AGENT_PATH).slice(1)),
+    name: basename(BOOT_AGENT_PATH, '.cjs'),
+    nodeFlags: BOOT_NODE_FLAGS,
+    reuseDir: opts.cacheDir,
+  })
+  await put(root, BOOT_NODE_FLAGS_PATH.slice(1), BOOT_NODE_FLAGS.join(' ') + '\n')
+  return built
 }
 
 /** Finds each module's .ko under modulesDir (uncompressed, as Debian ships them). */

@@ -1,14 +1,17 @@
 /**
- * Entry of the boot agent (bundled into the initramfs as /usr/lib/shoal/shoal-boot.mjs; the
- * runtime hook runs it as the mount handler):
- *   node shoal-boot.mjs --new-root /new_root [--cmdline /proc/cmdline] [--sys /sys] [--proc /proc]
- * Exit 0 when the root is mounted and the run-mode agent's files are written; the hook then
- * switch_roots. This is where real IO is chosen, and the only file here that prints.
+ * Entry of the boot agent. The initramfs carries it as one CommonJS bundle with a V8 code
+ * cache made at build time (layers/code-cache.ts, layers/initramfs.ts); the runtime hook runs
+ * its loader as the mount handler:
+ *   node FLAGS /usr/lib/shoal/shoal-boot.cjs --new-root /new_root [--cmdline /proc/cmdline] [--sys /sys] [--proc /proc]
+ * The loader calls main; exit 0 when the root is mounted and the run-mode agent's files are
+ * written, and the hook then switch_roots. This is where real IO is chosen, and the only
+ * file here that prints.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { networkInterfaces } from 'node:os'
 import { parseArgs } from 'node:util'
+import { codeCacheStatus } from '../code-cache-status.js'
 import { ShoalError } from '../protocol/errors.js'
 import { bootDefaults } from './boot-config.js'
 import { runBoot, type BootPorts } from './boot-sequence.js'
@@ -22,8 +25,24 @@ import { systemMounter } from './system-mounter.js'
 
 const say = (line: string) => process.stdout.write(`shoal-boot[${(performance.now() / 1000).toFixed(1)}s]: ${line}\n`)
 
-async function main(): Promise<number> {
+const cpuSeconds = () => {
+  const cpu = process.cpuUsage()
+  return ((cpu.user + cpu.system) / 1e6).toFixed(1)
+}
+
+/** Runs the boot; the exit code (1 after saying why it failed). */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await boot(argv)
+  } catch (err) {
+    say(`boot failed: ${err instanceof ShoalError ? err.message : (err as Error)?.stack ?? String(err)}`)
+    return 1
+  }
+}
+
+async function boot(argv: string[]): Promise<number> {
   const { values } = parseArgs({
+    args: argv,
     strict: true,
     options: {
       'new-root': { type: 'string', default: '/new_root' },
@@ -72,16 +91,13 @@ async function main(): Promise<number> {
     rng,
     say,
   }
-  say(`boot agent started (node ${process.version})`)
+  // The start's cost, in this process's CPU (user + system) until here, and what V8 did with
+  // the code cache; a rejected cache only costs speed, said once (docs/boot.md, "The initramfs").
+  const cpu = process.cpuUsage()
+  const cache = codeCacheStatus()
+  say(`boot agent started (node ${process.version}, code cache ${cache ?? 'none'}, start ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU)`)
+  if (cache === 'rejected') say('V8 rejected the code cache (built by another node or with other V8 flags): compiled the boot agent from source, a slower start')
   const r = await runBoot(ports, bootDefaults, values['new-root']!)
-  say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s)`)
+  say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s; ${cpuSeconds()} s CPU)`)
   return 0
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err) => {
-    say(`boot failed: ${err instanceof ShoalError ? err.message : (err as Error)?.stack ?? String(err)}`)
-    process.exit(1)
-  },
-)
