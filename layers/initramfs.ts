@@ -11,7 +11,7 @@
  * node that goes into the image, with the flags the hook runs it with (layers/code-cache.ts).
  */
 import { execFile, spawn } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
+import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -24,7 +24,14 @@ import { installBusybox, installNode, put } from './stage.js'
 
 const run = promisify(execFile)
 
+/**
+ * The initramfs is two compressed cpio segments, one after the other in one file (the kernel
+ * unpacks each in turn, as with an early-microcode cpio): node and its libraries, packed at
+ * RUNTIME_ZSTD_LEVEL once per node binary and kept in the cache, then everything else (the boot
+ * agent, hooks, modules, busybox), which changes with every build, at ZSTD_LEVEL.
+ */
 const ZSTD_LEVEL = 12
+const RUNTIME_ZSTD_LEVEL = 19
 
 /** Where the boot agent's loader is in the image (what the hook runs); its bundle and cache are beside it. */
 export const BOOT_AGENT_PATH = '/usr/lib/shoal/shoal-boot.cjs'
@@ -65,11 +72,17 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
   const t0 = performance.now()
   const here = join(opts.repoRoot, 'initramfs-hooks')
   const root = join(opts.cacheDir, 'initramfs', `stage-${process.pid}`)
+  const runtimeRoot = join(opts.cacheDir, 'initramfs', `stage-runtime-${process.pid}`)
   await rm(root, { recursive: true, force: true })
+  await rm(runtimeRoot, { recursive: true, force: true })
   await mkdir(root, { recursive: true })
   try {
     await installBusybox(root)
-    const runtime = await installNode(root, opts.cacheDir)
+    // node and its libraries (~86 MB of the ~95 MB) go in their own cpio segment, packed hard once per node binary.
+    const runtime = await installNode(runtimeRoot, opts.cacheDir)
+    const runtimeHash = (await treeHash(runtimeRoot)).slice(0, 16)
+    const runtimeImg = join(opts.cacheDir, 'initramfs', `runtime-${runtimeHash}-zstd${RUNTIME_ZSTD_LEVEL}.cpio.zst`)
+    if (!existsSync(runtimeImg)) await packCpio(runtimeRoot, runtimeImg, RUNTIME_ZSTD_LEVEL)
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'new_root', 'etc/shoal', 'lib/modules/shoal']) await mkdir(join(root, d), { recursive: true })
     const found = await findModules(opts.modulesDir, INITRAMFS_MODULES)
     for (const m of INITRAMFS_MODULES) await copyFile(found.get(m)!, join(root, 'lib/modules/shoal', `${m}.ko`))
@@ -87,15 +100,22 @@ export async function buildInitramfs(opts: InitramfsOptions): Promise<BuiltInitr
     await stageBootAgent(root, opts)
 
     const hash = (await treeHash(root)).slice(0, 24)
-    const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}-zstd${ZSTD_LEVEL}.img`)
+    const out = join(opts.cacheDir, 'initramfs', `initramfs-${hash}-${runtimeHash}-zstd${ZSTD_LEVEL}.img`)
     let reused = true
     if (!existsSync(out)) {
       reused = false
-      await packCpio(root, out)
+      const rest = `${out}.rest${process.pid}`
+      try {
+        await packCpio(root, rest, ZSTD_LEVEL)
+        await concatFiles([runtimeImg, rest], out)
+      } finally {
+        await rm(rest, { force: true })
+      }
     }
     return { path: out, sizeBytes: (await stat(out)).size, reused, buildMs: Math.round(performance.now() - t0) }
   } finally {
     await rm(root, { recursive: true, force: true })
+    await rm(runtimeRoot, { recursive: true, force: true })
   }
 }
 
@@ -139,14 +159,15 @@ async function findModules(modulesDir: string, names: readonly string[]): Promis
 /**
  * `find . | cpio -o -H newc` from inside root, zstd-compressed, to out (via a temporary name).
  * zstd rather than gzip: 30 MiB instead of 36 for iPXE to fetch (iPXE moves 1-2 MB/s in
- * an emulated TCG worker). Level 12: 31.3 MB in 20 s here; 15 gave 31.0 MB in 67 s and 19
- * 27.3 MB in 165 s on this loaded 2-core host, too slow for a cold CI build.
+ * an emulated TCG worker). The whole tree at level 12: 31.3 MB in 20 s here; 15 gave 31.0 MB
+ * in 67 s and 19 27.3 MB in 165 s on this loaded 2-core host, too slow for every build: so
+ * only the node segment, which changes with the node binary alone, is packed at 19.
  */
-async function packCpio(root: string, out: string): Promise<void> {
+async function packCpio(root: string, out: string, level: number): Promise<void> {
   const tmp = `${out}.tmp${process.pid}`
   const { stdout: list } = await run('find', ['.', '-print0'], { cwd: root, maxBuffer: 64 << 20, encoding: 'buffer' })
   const cpio = spawn('cpio', ['--null', '-o', '-H', 'newc', '--owner=0:0', '--quiet'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] })
-  const zstd = spawn('zstd', ['-q', `-${ZSTD_LEVEL}`, '-T0', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const zstd = spawn('zstd', ['-q', `-${level}`, '-T0', '-c'], { stdio: ['pipe', 'pipe', 'pipe'] })
   let stderr = ''
   cpio.stderr.on('data', (d) => (stderr += String(d)))
   zstd.stderr.on('data', (d) => (stderr += String(d)))
@@ -161,5 +182,14 @@ async function packCpio(root: string, out: string): Promise<void> {
   await pipeline(zstd.stdout, createWriteStream(tmp))
   const [c1, c2] = await codes
   if (c1 !== 0 || c2 !== 0) throw new ShoalError('build-failed', `cpio | zstd failed (${c1}, ${c2}): ${stderr.trim()}`)
+  await rename(tmp, out)
+}
+
+/** out = the files' bytes one after the other (via a temporary name). */
+async function concatFiles(files: string[], out: string): Promise<void> {
+  const tmp = `${out}.tmp${process.pid}`
+  const w = createWriteStream(tmp)
+  for (const f of files) await pipeline(createReadStream(f), w, { end: false })
+  await new Promise<void>((resolve, reject) => w.end((err?: Error | null) => (err ? reject(err) : resolve())))
   await rename(tmp, out)
 }
