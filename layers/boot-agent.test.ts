@@ -11,7 +11,7 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Starts the staged boot agent as the initramfs hook does (node FLAGS loader ARGS) until `line` is printed; then stops it. */
 function bootUntil(root: string, args: string[], line: RegExp, deadlineMs = 30_000): Promise<string> {
-  const flags = readFileSync(join(root, BOOT_NODE_FLAGS_PATH.slice(1)), 'utf8').trim().split(/\s+/)
+  const flags = readFileSync(join(root, BOOT_NODE_FLAGS_PATH.slice(1)), 'utf8').split(/\s+/).filter(Boolean)
   const child = spawn(process.execPath, [...flags, join(root, BOOT_AGENT_PATH.slice(1)), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   return new Promise((res, rej) => {

@@ -17,7 +17,6 @@ import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { pipeline } from 'node:stream/promises'
 import { ShoalError } from '../agent/protocol/errors.js'
-import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { bundleWithCodeCache, type CodeCacheBundle } from './code-cache.js'
 import { treeHash } from './squashfs.js'
 import { installBusybox, installNode, put } from './stage.js'
@@ -37,11 +36,12 @@ const RUNTIME_ZSTD_LEVEL = 19
 export const BOOT_AGENT_PATH = '/usr/lib/shoal/shoal-boot.cjs'
 /**
  * The node flags the hook runs the boot agent with (BOOT_NODE_FLAGS_PATH holds them; the code
- * cache is valid only under these): the agent's own (agent/node-flags.ts).
- * A short-lived process has even less use for TurboFan, and one V8 thread keeps an emulated
- * guest's one CPU for the boot.
+ * cache is valid only under these): none. The run-mode agent's (agent/node-flags.ts: no
+ * TurboFan, a 1 MB young generation) made the boot agent's busy phases slower in TCG guests
+ * (fingerprint 2.2-2.4 -> 3.6-4.6 s, fetch + verify + mount 5.2-5.7 -> 8.9-9.7 s, docs/boot.md):
+ * it hashes and copies megabytes in a few seconds, the opposite of an idle mesh member.
  */
-export const BOOT_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS
+export const BOOT_NODE_FLAGS: readonly string[] = []
 /** The file the hook reads BOOT_NODE_FLAGS from. */
 export const BOOT_NODE_FLAGS_PATH = '/usr/lib/shoal/shoal-boot.node-flags'
 
