@@ -37,9 +37,9 @@ export const BOOT_AGENT_PATH = '/usr/lib/shoal/shoal-boot.cjs'
 /**
  * The node flags the hook runs the boot agent with (BOOT_NODE_FLAGS_PATH holds them; the code
  * cache is valid only under these): none. The run-mode agent's (agent/node-flags.ts: no
- * TurboFan, a 1 MB young generation) made the boot agent's busy phases slower in TCG guests
- * (fingerprint 2.2-2.4 -> 3.6-4.6 s, fetch + verify + mount 5.2-5.7 -> 8.9-9.7 s, docs/boot.md):
- * it hashes and copies megabytes in a few seconds, the opposite of an idle mesh member.
+ * TurboFan, a 1 MB young generation) suit an idle mesh member; the boot agent hashes and copies
+ * megabytes in a few seconds, and its busy phases were slower in both TCG runs with them
+ * (docs/boot.md; the host's noise is as large).
  */
 export const BOOT_NODE_FLAGS: readonly string[] = []
 /** The file the hook reads BOOT_NODE_FLAGS from. */
