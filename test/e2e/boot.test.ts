@@ -67,7 +67,9 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
       ipxeScript: `#!ipxe\nchain http://${SUBNET}.1:${HTTP_PORT}/boot/ipxe?mac=\${net0/mac}\n`,
     })
     await startCoordinator()
-  }, 300_000)
+    // A fresh clone packs node's initramfs segment at zstd -19 once (~80 s CPU, minutes under
+    // the suite's load); later builds reuse it from .cache/initramfs.
+  }, 900_000)
 
   afterAll(async () => {
     await Promise.all(vms.map((v) => v.stop()))
