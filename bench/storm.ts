@@ -34,6 +34,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '10,25,50' },
     'uplink-mib': { type: 'string', default: '4' },
     'image-mib': { type: 'string', default: '8' },
+    // Tuning runs: the shared storm only (no httpOnlyMs, no ratio).
+    'shared-only': { type: 'boolean', default: false },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
@@ -87,6 +89,8 @@ async function uplink(target: number, bytesPerSec: number): Promise<{ port: numb
 interface WorkerResult {
   done: boolean
   ms: number
+  /** From go to the manifest fetched and verified (shared storms). */
+  manifestMs?: number
   cpuMs: number
   bytes: number
   originBytes: number
@@ -119,7 +123,9 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const finishedAt: number[] = []
     for (let i = 0; i < n; i++) {
       const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1 }
-      const child = spawn(process.execPath, [workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      // SHOAL_STORM_PROF=DIR: a CPU profile of every worker of the shared storms, for finding where their CPU goes.
+      const prof = process.env.SHOAL_STORM_PROF && mode === 'p2p' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_STORM_PROF}`] : []
+      const child = spawn(process.execPath, [...prof, workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
       children.push(child)
       const lines = createInterface({ input: child.stdout! })
       ready.push(
@@ -197,7 +203,7 @@ async function main(): Promise<void> {
     await writeFile(join(img, 'vmlinuz'), randomBytes(4096))
     await writeFile(join(img, 'initramfs.img'), randomBytes(4096))
     for (const n of COUNTS) {
-      const http = await storm('http', n, workerJs, dir)
+      const http = values['shared-only'] ? undefined : await storm('http', n, workerJs, dir)
       const p2p = await storm('p2p', n, workerJs, dir)
       const needed = p2p.results.reduce((s, r) => s + r.bytes, 0)
       const sum = (k: keyof WorkerResult) => p2p.results.reduce((s, r) => s + ((r[k] as number | undefined) ?? 0), 0)
@@ -206,17 +212,18 @@ async function main(): Promise<void> {
         workers: n,
         originShare: +(p2p.originSent / needed).toFixed(4),
         allDoneMs: p2p.allDoneMs,
-        httpOnlyMs: http.allDoneMs,
-        ratio: +(p2p.allDoneMs / http.allDoneMs).toFixed(3),
+        httpOnlyMs: http?.allDoneMs ?? null,
+        ratio: http ? +(p2p.allDoneMs / http.allDoneMs).toFixed(3) : null,
         duplicateShare: +(sum('wastedBytes') / needed).toFixed(4),
         fallbacks: sum('fallbacks'),
         refusals: sum('refusals'),
         badChunks: sum('badChunks'),
         p50Ms: p2p.p50Ms,
+        manifestP50Ms: Math.round(p2p.results.map((r) => r.manifestMs ?? 0).sort((a, b) => a - b)[Math.floor(n / 2)]!),
         cpuMsPerWorker: Math.round(sum('cpuMs') / n),
-        httpOnlyCpuMsPerWorker: Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n),
-        httpOnlyP50Ms: http.p50Ms,
-        httpOnlyOriginShare: +(http.originSent / needed).toFixed(4),
+        httpOnlyCpuMsPerWorker: http ? Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n) : null,
+        httpOnlyP50Ms: http?.p50Ms ?? null,
+        httpOnlyOriginShare: http ? +(http.originSent / needed).toFixed(4) : null,
         imageMiB: IMAGE_MIB,
         uplinkMiBps: UPLINK / 1048576,
         targets: { originShare: 0.1, ratio: 0.25 },
