@@ -115,6 +115,11 @@ export class ChunkServer {
     }
   }
 
+  /** Have polls held open now. */
+  get heldPolls(): number {
+    return this.waiters.size
+  }
+
   /** Has this worker verified any chunk of `want`? */
   private hasAny(want: readonly Uint8Array[]): boolean {
     for (let li = 0; li < want.length; li++) {
