@@ -24,6 +24,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { ByteBucket } from '../agent/protocol/byte-bucket.js'
 import { bundle } from '../layers/bundle.js'
@@ -103,7 +104,7 @@ interface WorkerResult {
 }
 
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -116,6 +117,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     // Hash now (outside the timed storm), as a coordinator does at start.
     await (await fetch(`${coord.url}/images/v1/manifest?chunks=1`)).arrayBuffer()
     const url = `http://127.0.0.1:${proxy.port}`
+    if (process.env.SHOAL_STORM_TRACE) process.stderr.write(`[storm] ${mode} N=${n}: coordinator ${coord.url}, its uplink ${url}\n`)
     const results: (WorkerResult | undefined)[] = new Array(n)
     const ready: Promise<void>[] = []
     const done: Promise<void>[] = []
@@ -153,16 +155,22 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     // Bounded by the whole-file storm's ideal time either way: a shared storm slower than that has failed anyway.
     const ideal = (n * IMAGE_MIB * 1048576 * 1000) / UPLINK
     const deadline = Math.min(ideal * 1.5 + 60_000, RUN_DEADLINE_MS - (Date.now() - started))
+    // The coordinator (and the uplink proxy) run in this process: how late its event loop ran.
+    const lag = monitorEventLoopDelay({ resolution: 20 })
+    lag.enable()
     goAt = Date.now()
     for (const c of children) c.stdin!.write('go\n')
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(done),
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${mode} storm of ${n} not done within ${Math.round(deadline / 1000)} s`)), deadline))),
-    ]).finally(() => clearTimeout(timer))
+    ]).finally(() => {
+      clearTimeout(timer)
+      lag.disable()
+    })
     const allDoneMs = Date.now() - goAt
     finishedAt.sort((a, b) => a - b)
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]! }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6) }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -221,6 +229,7 @@ async function main(): Promise<void> {
         p50Ms: p2p.p50Ms,
         manifestP50Ms: Math.round(p2p.results.map((r) => r.manifestMs ?? 0).sort((a, b) => a - b)[Math.floor(n / 2)]!),
         cpuMsPerWorker: Math.round(sum('cpuMs') / n),
+        coordLagMaxMs: p2p.coordLagMaxMs,
         httpOnlyCpuMsPerWorker: http ? Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n) : null,
         httpOnlyP50Ms: http?.p50Ms ?? null,
         httpOnlyOriginShare: http ? +(http.originSent / needed).toFixed(4) : null,

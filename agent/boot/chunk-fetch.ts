@@ -25,6 +25,7 @@ import { Agent } from 'node:http'
 import { HttpClientError, httpExchange } from '../http/http-client.js'
 import { ShoalError } from '../protocol/errors.js'
 import { chunkCount, chunkHeaders, chunkSpan, decodeBits, encodeWant, HaveAnswer, hasBit, layerRoutes, LayerPeers, setBit, sha256Hex } from '../protocol/layer-chunks.js'
+import { Backoff } from '../protocol/backoff.js'
 import { shuffle } from '../protocol/random.js'
 import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
 import { ChunkPace } from './chunk-pace.js'
@@ -397,26 +398,47 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     input.server?.markVerified(f.name, idxOf[g]!)
   }
 
+  /** A pause that ends early when the fetch ends (the tracker's 5-10 s must not hold up its return). */
+  const pauses = new Set<() => void>()
   function delay(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms))
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        pauses.delete(done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      pauses.add(done)
+    })
   }
 
+  /**
+   * The tracker, asked while chunks are missing. A slow or failing coordinator is asked
+   * less often (backoff up to 10 s), with a 15 s deadline: with a 5 s one and a new
+   * connection after each timeout, a storm's workers reconnected every second to a
+   * coordinator that was slow to accept, which made it slower (seen in the storm bench:
+   * its listen queue held 75 connections, a tracker answer took 6-25 s).
+   */
   async function track(): Promise<void> {
+    const slow = new Backoff({ initialMs: 2 * cfg.trackerIntervalMs, maxMs: 10_000, factor: 2, jitter: 0.2 }, rng)
     while (!closed && remaining > 0) {
+      let ok = false
       try {
         const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
-        const r = await httpExchange(`${base}${layerRoutes.peers}?${q}`, { agent, timeoutMs: 5000, maxBytes: 64 * 1024 })
+        const r = await httpExchange(`${base}${layerRoutes.peers}?${q}`, { agent, timeoutMs: 15_000, maxBytes: 64 * 1024 })
         input.trace?.(`${clock.now() - t0} tracker: ${r.status}`)
         if (r.status === 200) {
           const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
           if (parsed.success) addCandidates(shuffle(parsed.data.peers, rng))
+          ok = parsed.success
         }
       } catch (err) {
         // The tracker is an aid: shoal.peers= and the coordinator itself still work.
         input.trace?.(`${clock.now() - t0} tracker: ${(err as Error).message}`)
       }
+      if (ok) slow.reset()
       // Following enough peers: ask only to stay registered (and to replace the ones that go).
-      await delay(following() >= cfg.maxPeers ? 5 * cfg.trackerIntervalMs : cfg.trackerIntervalMs)
+      await delay(!ok ? slow.next() : following() >= cfg.maxPeers ? 5 * cfg.trackerIntervalMs : cfg.trackerIntervalMs)
     }
   }
 
@@ -440,6 +462,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     closed = true
     kick()
     for (const c of controllers) c.abort()
+    for (const p of [...pauses]) p()
     await tracking.catch(() => undefined)
     agent.destroy()
     for (const h of handles) await h.close().catch(() => undefined)
