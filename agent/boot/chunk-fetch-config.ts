@@ -30,7 +30,10 @@ export interface ChunkFetchConfig {
   peerChunkTimeoutMs: number
   /**
    * After a 429 from the coordinator, wait at least this long for a peer to show the chunk
-   * before a fallback: 2 s, more while transfers are slow (chunk-fetch.ts fallbackWait).
+   * before a fallback: 8 s, more while transfers are slow (chunk-fetch.ts fallbackWait).
+   * The holders it names may still be queued at the coordinator behind a rack's first
+   * copies (16 chunks of an 8 MiB image at 4 MiB/s: 4 s): with 2 s, 34 of a 25-worker
+   * storm's chunks went back to the coordinator as fallbacks on a lightly loaded host.
    */
   originRetryMs: number
   /** Deadline of one request to the coordinator. */
@@ -59,7 +62,7 @@ export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
   originInFlight: 2,
   peerStallMs: 2000,
   peerChunkTimeoutMs: 15_000,
-  originRetryMs: 2000,
+  originRetryMs: 8000,
   originTimeoutMs: 30_000,
   trackerIntervalMs: 1000,
   havePollTimeoutMs: 30_000,
