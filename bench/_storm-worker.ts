@@ -55,6 +55,7 @@ async function run(): Promise<object> {
     checkLayers(manifest, fetched)
     return { done: true, ms: performance.now() - t0, cpuMs: cpuMs(), bytes, originBytes: bytes }
   }
+  let manifestMs: number | undefined
   const r: ChunkedLayers | undefined = await fetchLayersChunked({
     coordinator: job.coordinator,
     pin: job.pin,
@@ -63,14 +64,18 @@ async function run(): Promise<object> {
     peers: [],
     clock,
     rng,
-    say: (line) => process.stderr.write(`[worker ${job.seed}] ${line}\n`),
-    ...(process.env.SHOAL_STORM_TRACE === String(job.seed) ? { trace: (line: string) => process.stderr.write(`[trace ${job.seed}] ${line}\n`) } : {}),
+    say: (line) => {
+      // The first line says the manifest is verified: what the start cost, before any chunk.
+      manifestMs ??= performance.now() - t0
+      process.stderr.write(`[worker ${job.seed}] ${line}\n`)
+    },
+    ...((process.env.SHOAL_STORM_TRACE ?? '').split(',').includes(String(job.seed)) ? { trace: (line: string) => process.stderr.write(`[trace ${job.seed}] ${line}\n`) } : {}),
   })
   if (!r) throw new Error('the coordinator served no chunks')
   server = r.server
   checkLayers(openManifest(r.manifest, job.pin), r.fetched)
   const st = r.stats
-  return { done: true, ms: performance.now() - t0, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, peersSeen: st.peersSeen }
+  return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, peersSeen: st.peersSeen }
 }
 
 let server: ChunkedLayers['server'] | undefined

@@ -24,6 +24,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { ByteBucket } from '../agent/protocol/byte-bucket.js'
 import { bundle } from '../layers/bundle.js'
@@ -34,6 +35,8 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '10,25,50' },
     'uplink-mib': { type: 'string', default: '4' },
     'image-mib': { type: 'string', default: '8' },
+    // Tuning runs: the shared storm only (no httpOnlyMs, no ratio).
+    'shared-only': { type: 'boolean', default: false },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
@@ -87,6 +90,8 @@ async function uplink(target: number, bytesPerSec: number): Promise<{ port: numb
 interface WorkerResult {
   done: boolean
   ms: number
+  /** From go to the manifest fetched and verified (shared storms). */
+  manifestMs?: number
   cpuMs: number
   bytes: number
   originBytes: number
@@ -99,7 +104,7 @@ interface WorkerResult {
 }
 
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -112,6 +117,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     // Hash now (outside the timed storm), as a coordinator does at start.
     await (await fetch(`${coord.url}/images/v1/manifest?chunks=1`)).arrayBuffer()
     const url = `http://127.0.0.1:${proxy.port}`
+    if (process.env.SHOAL_STORM_TRACE) process.stderr.write(`[storm] ${mode} N=${n}: coordinator ${coord.url}, its uplink ${url}\n`)
     const results: (WorkerResult | undefined)[] = new Array(n)
     const ready: Promise<void>[] = []
     const done: Promise<void>[] = []
@@ -119,7 +125,9 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const finishedAt: number[] = []
     for (let i = 0; i < n; i++) {
       const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1 }
-      const child = spawn(process.execPath, [workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      // SHOAL_STORM_PROF=DIR: a CPU profile of every worker of the shared storms, for finding where their CPU goes.
+      const prof = process.env.SHOAL_STORM_PROF && mode === 'p2p' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_STORM_PROF}`] : []
+      const child = spawn(process.execPath, [...prof, workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
       children.push(child)
       const lines = createInterface({ input: child.stdout! })
       ready.push(
@@ -147,16 +155,22 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     // Bounded by the whole-file storm's ideal time either way: a shared storm slower than that has failed anyway.
     const ideal = (n * IMAGE_MIB * 1048576 * 1000) / UPLINK
     const deadline = Math.min(ideal * 1.5 + 60_000, RUN_DEADLINE_MS - (Date.now() - started))
+    // The coordinator (and the uplink proxy) run in this process: how late its event loop ran.
+    const lag = monitorEventLoopDelay({ resolution: 20 })
+    lag.enable()
     goAt = Date.now()
     for (const c of children) c.stdin!.write('go\n')
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(done),
       new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${mode} storm of ${n} not done within ${Math.round(deadline / 1000)} s`)), deadline))),
-    ]).finally(() => clearTimeout(timer))
+    ]).finally(() => {
+      clearTimeout(timer)
+      lag.disable()
+    })
     const allDoneMs = Date.now() - goAt
     finishedAt.sort((a, b) => a - b)
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]! }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6) }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -197,7 +211,7 @@ async function main(): Promise<void> {
     await writeFile(join(img, 'vmlinuz'), randomBytes(4096))
     await writeFile(join(img, 'initramfs.img'), randomBytes(4096))
     for (const n of COUNTS) {
-      const http = await storm('http', n, workerJs, dir)
+      const http = values['shared-only'] ? undefined : await storm('http', n, workerJs, dir)
       const p2p = await storm('p2p', n, workerJs, dir)
       const needed = p2p.results.reduce((s, r) => s + r.bytes, 0)
       const sum = (k: keyof WorkerResult) => p2p.results.reduce((s, r) => s + ((r[k] as number | undefined) ?? 0), 0)
@@ -206,17 +220,19 @@ async function main(): Promise<void> {
         workers: n,
         originShare: +(p2p.originSent / needed).toFixed(4),
         allDoneMs: p2p.allDoneMs,
-        httpOnlyMs: http.allDoneMs,
-        ratio: +(p2p.allDoneMs / http.allDoneMs).toFixed(3),
+        httpOnlyMs: http?.allDoneMs ?? null,
+        ratio: http ? +(p2p.allDoneMs / http.allDoneMs).toFixed(3) : null,
         duplicateShare: +(sum('wastedBytes') / needed).toFixed(4),
         fallbacks: sum('fallbacks'),
         refusals: sum('refusals'),
         badChunks: sum('badChunks'),
         p50Ms: p2p.p50Ms,
+        manifestP50Ms: Math.round(p2p.results.map((r) => r.manifestMs ?? 0).sort((a, b) => a - b)[Math.floor(n / 2)]!),
         cpuMsPerWorker: Math.round(sum('cpuMs') / n),
-        httpOnlyCpuMsPerWorker: Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n),
-        httpOnlyP50Ms: http.p50Ms,
-        httpOnlyOriginShare: +(http.originSent / needed).toFixed(4),
+        coordLagMaxMs: p2p.coordLagMaxMs,
+        httpOnlyCpuMsPerWorker: http ? Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n) : null,
+        httpOnlyP50Ms: http?.p50Ms ?? null,
+        httpOnlyOriginShare: http ? +(http.originSent / needed).toFixed(4) : null,
         imageMiB: IMAGE_MIB,
         uplinkMiBps: UPLINK / 1048576,
         targets: { originShare: 0.1, ratio: 0.25 },

@@ -28,7 +28,8 @@ export interface ChunkBrokerOptions {
    * Chunks sent at once: 4. Past that, askers queue (first come, first served), so the
    * uplink finishes a few chunks quickly and the peers can start sharing them, instead of
    * a whole rack's worth of chunks all crawling to completion at the same late moment.
-   * An asker's turn re-checks the handout rule: what others got meanwhile is refused.
+   * A queued asker counts as a holder already: later askers of its chunk are refused at
+   * once and told to follow it.
    */
   maxActive: number
   /** Askers waiting at most; past this they are told to come back (429 origin-busy). */
@@ -104,31 +105,25 @@ export class ChunkBroker {
     const key = `${version}\n${file}`
     let chunks = this.handedTo.get(key)
     if (!chunks) this.handedTo.set(key, (chunks = new Map()))
-    const holdersNow = () => (chunks.get(chunk) ?? []).filter((h) => h !== requester && this.live(h))
-    // Refused at once when the chunk is already out, so nobody queues only to be refused.
-    if (!fallback && holdersNow().length >= this.opts.maxHandouts) {
+    const holders = (chunks.get(chunk) ?? []).filter((h) => h !== requester && this.live(h))
+    // Refused at once when the chunk is out or promised to askers in the queue: in a storm,
+    // askers that queued behind its first two waited seconds only to be refused at their turn,
+    // their origin requests idle and its holders unknown to them meanwhile.
+    if (!fallback && holders.length >= this.opts.maxHandouts) {
       this.stats.refusals++
-      return { serve: false, reason: 'chunk-at-peers', holders: holdersNow(), retryAfterMs: 1000 }
+      return { serve: false, reason: 'chunk-at-peers', holders, retryAfterMs: 1000 }
     }
-    if (this.active >= this.opts.maxActive) {
-      if (this.queue.length >= this.opts.maxQueue) return { serve: false, reason: 'origin-busy', holders: [], retryAfterMs: 500 }
-      await new Promise<void>((resolve) => this.queue.push(resolve))
-    } else this.active++
-    // This asker holds a transfer slot now (handed over by release(), or taken above); what
-    // others got while it waited counts.
-    const holders = holdersNow()
-    if (fallback || holders.length < this.opts.maxHandouts) {
-      if (holders.length < this.opts.maxHandouts) holders.push(requester)
-      chunks.set(chunk, holders)
-      this.stats.handouts++
-      if (fallback) this.stats.fallbacks++
-      let released = false
-      return { serve: true, fallback, release: () => void (released || ((released = true), this.release())) }
-    }
+    if (this.active >= this.opts.maxActive && this.queue.length >= this.opts.maxQueue) return { serve: false, reason: 'origin-busy', holders: [], retryAfterMs: 500 }
+    // A holder from now on, also while it waits for a transfer slot (later askers are sent to it).
+    if (holders.length < this.opts.maxHandouts) holders.push(requester)
     chunks.set(chunk, holders)
-    this.stats.refusals++
-    this.release()
-    return { serve: false, reason: 'chunk-at-peers', holders, retryAfterMs: 1000 }
+    if (this.active >= this.opts.maxActive) await new Promise<void>((resolve) => this.queue.push(resolve))
+    else this.active++
+    // This asker holds a transfer slot now (handed over by release(), or taken above).
+    this.stats.handouts++
+    if (fallback) this.stats.fallbacks++
+    let released = false
+    return { serve: true, fallback, release: () => void (released || ((released = true), this.release())) }
   }
 
   /** Frees a transfer slot: the next asker in line gets it. */

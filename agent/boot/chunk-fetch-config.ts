@@ -9,25 +9,42 @@ import type { ChunkServer } from './chunk-server.js'
 export interface ChunkFetchConfig {
   /** Peers followed at once: 8 spreads load over a rack without every worker polling every other. */
   maxPeers: number
+  /**
+   * Peers followed at most when the coordinator's refusals name holders: 24. A holder is
+   * followed past maxPeers because it is the sure source of the chunk it was handed.
+   */
+  holderPeers: number
   /** Requests in flight per peer: 2 keeps a peer's pipe busy; deeper queues made duplicates (hypercore measured +72%). */
   peerInFlight: number
   /** Consecutive chunks asked of a peer in one request, at most: 4 (4 MiB, Kraken's piece size); each is still verified on its own. */
   peerRunChunks: number
   /** Requests in flight to the coordinator: 2. */
   originInFlight: number
-  /** A peer that sends nothing for this long while a chunk is due is slow: the chunk goes elsewhere. 2 s. */
+  /**
+   * A peer that sends nothing for this long while a chunk is due is slow: the chunk goes
+   * elsewhere. 2 s at least; up to 4x that while chunks take that long anyway (a loaded
+   * host: the peer is descheduled, not slow; see chunk-pace.ts).
+   */
   peerStallMs: number
   /** A peer that takes longer than this for one chunk, even trickling, is slow too. 15 s (1 MiB: 70 KB/s). */
   peerChunkTimeoutMs: number
-  /** After a 429 from the coordinator, wait this long for a peer to show the chunk before a fallback. */
+  /**
+   * After a 429 from the coordinator, wait at least this long for a peer to show the chunk
+   * before a fallback: 8 s, more while transfers are slow (chunk-fetch.ts fallbackWait).
+   * The holders it names may still be queued at the coordinator behind a rack's first
+   * copies (16 chunks of an 8 MiB image at 4 MiB/s: 4 s): with 2 s, 34 of a 25-worker
+   * storm's chunks went back to the coordinator as fallbacks on a lightly loaded host.
+   */
   originRetryMs: number
   /** Deadline of one request to the coordinator. */
   originTimeoutMs: number
-  /** How often the tracker is asked for more peers while some are missing. */
+  /** How often the tracker is asked for more peers while fewer than maxPeers are followed (5x as often once they are: to stay registered). */
   trackerIntervalMs: number
+  /** Deadline of one have poll: 30 s, well past the server's hold (chunk-server.ts haveWaitMs, 15 s). */
+  havePollTimeoutMs: number
   /** Pause before asking a peer that did not answer its have poll again (it may still be booting). */
   haveRetryMs: number
-  /** A slow peer is skipped this long. */
+  /** A slow peer is skipped this long: 4 s (10 s kept the only holders of a chunk out of reach on a loaded host). */
   slowPenaltyMs: number
   /** A peer whose upload slots are full (503) is skipped this long: 150 ms. */
   busyPauseMs: number
@@ -39,16 +56,18 @@ export interface ChunkFetchConfig {
 
 export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
   maxPeers: 8,
+  holderPeers: 24,
   peerInFlight: 2,
   peerRunChunks: 4,
   originInFlight: 2,
   peerStallMs: 2000,
   peerChunkTimeoutMs: 15_000,
-  originRetryMs: 2000,
+  originRetryMs: 8000,
   originTimeoutMs: 30_000,
   trackerIntervalMs: 1000,
+  havePollTimeoutMs: 30_000,
   haveRetryMs: 500,
-  slowPenaltyMs: 10_000,
+  slowPenaltyMs: 4000,
   busyPauseMs: 150,
   peerWaitMs: 500,
   deadlineMs: 0,

@@ -24,9 +24,11 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { Agent } from 'node:http'
 import { HttpClientError, httpExchange } from '../http/http-client.js'
 import { ShoalError } from '../protocol/errors.js'
-import { chunkCount, chunkHeaders, chunkSpan, decodeBits, HaveAnswer, hasBit, layerRoutes, LayerPeers, sha256Hex } from '../protocol/layer-chunks.js'
+import { chunkCount, chunkHeaders, chunkSpan, decodeBits, encodeWant, HaveAnswer, hasBit, layerRoutes, LayerPeers, setBit, sha256Hex } from '../protocol/layer-chunks.js'
+import { Backoff } from '../protocol/backoff.js'
 import { shuffle } from '../protocol/random.js'
 import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
+import { ChunkPace } from './chunk-pace.js'
 
 interface PeerState {
   addr: string
@@ -62,6 +64,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const total = fileOf.length
   const state = new Uint8Array(total)
   const notBefore = new Float64Array(total)
+  /** When the coordinator refused chunk g (0: never): it waits fallbackWait() from then, as paced at the time of asking. */
+  const refusedAt = new Float64Array(total)
   const fallback = new Uint8Array(total)
   let remaining = total
   const stats = noStats(total, input.files.reduce((s, f) => s + f.size, 0))
@@ -74,17 +78,29 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
 
   const peers = new Map<string, PeerState>()
   const candidates: string[] = []
-  /** `holders`: named by the coordinator as having a chunk we need: followed first, up to twice maxPeers. */
+  /** How long chunks take from peers and from the coordinator now: the waits below scale with it. */
+  const peerPace = new ChunkPace()
+  const originPace = new ChunkPace()
+  const following = () => {
+    let n = 0
+    for (const p of peers.values()) if (!p.dropped && !p.blacklisted) n++
+    return n
+  }
+  /**
+   * `holders`: named by the coordinator as having a chunk we need. They are followed at once,
+   * past maxPeers (up to holderPeers): they are the sure source of that chunk, and a holder
+   * left among the candidates made the chunk a fallback, a second trip over the uplink.
+   */
   const addCandidates = (addrs: readonly string[], holders = false) => {
     for (const a of addrs) {
-      if (a === input.self || candidates.includes(a)) continue
-      const known = peers.get(a)
-      if (!known) {
-        if (holders) candidates.unshift(a)
-        else candidates.push(a)
-      }
+      if (a === input.self || peers.has(a)) continue
+      if (holders && following() < cfg.holderPeers) {
+        const at = candidates.indexOf(a)
+        if (at >= 0) candidates.splice(at, 1)
+        follow(a)
+      } else if (!candidates.includes(a)) candidates.push(a)
     }
-    fillPeers(holders ? 2 * cfg.maxPeers : cfg.maxPeers)
+    fillPeers()
   }
   let originInflight = 0
   let closed = false
@@ -92,14 +108,16 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const wake = () => kick()
   const controllers = new Set<AbortController>()
 
-  function fillPeers(max = cfg.maxPeers): void {
-    while (!closed && candidates.length > 0 && [...peers.values()].filter((p) => !p.dropped && !p.blacklisted).length < max) {
-      const addr = candidates.shift()!
-      const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false }
-      peers.set(addr, p)
-      stats.peersSeen++
-      void followPeer(p)
-    }
+  function fillPeers(): void {
+    while (!closed && candidates.length > 0 && following() < cfg.maxPeers) follow(candidates.shift()!)
+  }
+
+  function follow(addr: string): void {
+    if (closed) return
+    const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false }
+    peers.set(addr, p)
+    stats.peersSeen++
+    void followPeer(p)
   }
 
   async function followPeer(p: PeerState): Promise<void> {
@@ -107,7 +125,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       const ctl = new AbortController()
       controllers.add(ctl)
       try {
-        const r = await httpExchange(`http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}`, { agent, timeoutMs: 15_000, maxBytes: 256 * 1024, signal: ctl.signal })
+        const r = await httpExchange(`http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}&want=${wantOf(p)}`, { agent, timeoutMs: cfg.havePollTimeoutMs, maxBytes: 256 * 1024, signal: ctl.signal })
         if (r.status === 404) {
           // Not a chunk server for this version (an agent that predates chunks, another image).
           p.dropped = true
@@ -145,6 +163,18 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
         controllers.delete(ctl)
       }
     }
+  }
+
+  /**
+   * What p's next have poll waits for: the chunks still missing here that p has not said it
+   * has. p answers only when it gets one of them, not for chunks we have already: most of a
+   * storm's have answers were news to nobody (each one two process wake-ups and an HTTP
+   * exchange, the largest CPU cost of a shared storm).
+   */
+  function wantOf(p: PeerState): string {
+    const bits = input.files.map((f) => new Uint8Array(Math.ceil(chunkCount(f.size, f.chunks.bytes) / 8)))
+    for (let g = 0; g < total; g++) if (state[g] !== DONE && !peerHas(p, g)) setBit(bits[fileOf[g]!]!, idxOf[g]!)
+    return encodeWant(bits)
   }
 
   function peerHas(p: PeerState, g: number): boolean {
@@ -190,8 +220,9 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       let soonest = Infinity
       for (let g = 0; g < total; g++) {
         if (state[g] !== MISSING || count[g]! > 0) continue
-        if (notBefore[g]! > now) {
-          soonest = Math.min(soonest, notBefore[g]!)
+        const due = Math.max(notBefore[g]!, refusedAt[g]! > 0 ? refusedAt[g]! + fallbackWait() : 0)
+        if (due > now) {
+          soonest = Math.min(soonest, due)
           continue
         }
         if (rng.int(++seen) === 0) pick = g
@@ -226,7 +257,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       for (let k = g; k <= last; k++) retryLater(k)
     }
     // Slow (the deadline for the run, or the stall: phase timeout) skips the peer a while.
-    httpExchange(url, { agent, headers: { range: `bytes=${first.start}-${end}` }, timeoutMs: cfg.peerChunkTimeoutMs * (last - g + 1), maxBytes: want, signal: ctl.signal, idleMs: cfg.peerStallMs })
+    httpExchange(url, { agent, headers: { range: `bytes=${first.start}-${end}` }, timeoutMs: cfg.peerChunkTimeoutMs * (last - g + 1), maxBytes: want, signal: ctl.signal, idleMs: peerPace.scaled(cfg.peerStallMs, 1, 4 * cfg.peerStallMs) })
       .then(async (r) => {
         input.trace?.(`${clock.now() - t0} peer ${p.addr} chunks ${g}-${last}: ${r.status} after ${clock.now() - sent} ms`)
         if (r.status === 503) {
@@ -241,6 +272,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           p.gen = -1
           return back()
         }
+        peerPace.add((clock.now() - sent) / (last - g + 1))
         for (let k = g; k <= last; k++) {
           const span = chunkSpan(f.size, f.chunks.bytes, idxOf[k]!)
           const body = r.body.subarray(span.start - first.start, span.end - first.start + 1)
@@ -277,11 +309,23 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       })
   }
 
+  /**
+   * How long a chunk the coordinator refused waits for a peer to show it before it is asked
+   * for as a fallback: its holders must get it from the coordinator and we from them, so
+   * twice the time both take now, never below originRetryMs, at most 30 s.
+   */
+  function fallbackWait(): number {
+    return Math.min(30_000, Math.max(cfg.originRetryMs, 2 * ((originPace.median() ?? 0) + (peerPace.median() ?? 0))))
+  }
+
   /** Back to missing; when no usable peer has it, the coordinator serves it as a fallback. */
   function retryLater(g: number): void {
     if (state[g] === DONE) return
     state[g] = MISSING
-    if (holders(g) === 0) fallback[g] = 1
+    if (holders(g) === 0) {
+      if (!fallback[g]) input.trace?.(`${clock.now() - t0} chunk ${g}: no usable peer has it; next ask of the coordinator is a fallback`)
+      fallback[g] = 1
+    }
   }
 
   function fromOrigin(g: number): void {
@@ -292,9 +336,11 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     const headers: Record<string, string> = { range: `bytes=${span.start}-${span.end}` }
     if (input.self) headers[chunkHeaders.peer] = input.self
     const isFallback = fallback[g] === 1
+    if (isFallback) input.trace?.(`${clock.now() - t0} origin chunk ${g}: fallback; following ${[...peers.values()].filter(usable).length} peers, ${candidates.length} candidates waiting`)
     if (isFallback) headers[chunkHeaders.fallback] = '1'
     const ctl = new AbortController()
     controllers.add(ctl)
+    const sent = clock.now()
     httpExchange(`${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, { agent, headers, timeoutMs: cfg.originTimeoutMs, maxBytes: span.end - span.start + 1, signal: ctl.signal })
       .then(async (r) => {
         input.trace?.(`${clock.now() - t0} origin chunk ${g}${isFallback ? ' (fallback)' : ''}: ${r.status}`)
@@ -311,7 +357,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           // chunk-at-peers: follow its holders; if none of them shows it in time, a fallback.
           stats.refusals++
           fallback[g] = 1
-          notBefore[g] = clock.now() + cfg.originRetryMs
+          refusedAt[g] = clock.now()
           addCandidates(named, true)
           return
         }
@@ -321,6 +367,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           stats.wastedBytes += r.body.length
           throw new Error('chunk from the coordinator does not match the signed manifest')
         }
+        originPace.add(clock.now() - sent)
         await store(g, r.body)
         stats.originChunks++
         stats.originBytes += r.body.length
@@ -351,23 +398,47 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     input.server?.markVerified(f.name, idxOf[g]!)
   }
 
+  /** A pause that ends early when the fetch ends (the tracker's 5-10 s must not hold up its return). */
+  const pauses = new Set<() => void>()
   function delay(ms: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, ms))
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(t)
+        pauses.delete(done)
+        resolve()
+      }
+      const t = setTimeout(done, ms)
+      pauses.add(done)
+    })
   }
 
+  /**
+   * The tracker, asked while chunks are missing. A slow or failing coordinator is asked
+   * less often (backoff up to 10 s), with a 15 s deadline: with a 5 s one and a new
+   * connection after each timeout, a storm's workers reconnected every second to a
+   * coordinator that was slow to accept, which made it slower (seen in the storm bench:
+   * its listen queue held 75 connections, a tracker answer took 6-25 s).
+   */
   async function track(): Promise<void> {
+    const slow = new Backoff({ initialMs: 2 * cfg.trackerIntervalMs, maxMs: 10_000, factor: 2, jitter: 0.2 }, rng)
     while (!closed && remaining > 0) {
+      let ok = false
       try {
         const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
-        const r = await httpExchange(`${base}${layerRoutes.peers}?${q}`, { agent, timeoutMs: 5000, maxBytes: 64 * 1024 })
+        const r = await httpExchange(`${base}${layerRoutes.peers}?${q}`, { agent, timeoutMs: 15_000, maxBytes: 64 * 1024 })
+        input.trace?.(`${clock.now() - t0} tracker: ${r.status}`)
         if (r.status === 200) {
           const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
           if (parsed.success) addCandidates(shuffle(parsed.data.peers, rng))
+          ok = parsed.success
         }
-      } catch {
+      } catch (err) {
         // The tracker is an aid: shoal.peers= and the coordinator itself still work.
+        input.trace?.(`${clock.now() - t0} tracker: ${(err as Error).message}`)
       }
-      await delay(cfg.trackerIntervalMs)
+      if (ok) slow.reset()
+      // Following enough peers: ask only to stay registered (and to replace the ones that go).
+      await delay(!ok ? slow.next() : following() >= cfg.maxPeers ? 5 * cfg.trackerIntervalMs : cfg.trackerIntervalMs)
     }
   }
 
@@ -391,6 +462,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     closed = true
     kick()
     for (const c of controllers) c.abort()
+    for (const p of [...pauses]) p()
     await tracking.catch(() => undefined)
     agent.destroy()
     for (const h of handles) await h.close().catch(() => undefined)

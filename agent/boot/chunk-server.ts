@@ -6,9 +6,12 @@
  * not checked against the signed manifest. Plain node:http (the boot agent runs in the
  * initramfs with node's built-ins only).
  *
- *   GET /v1/layers/{version}/have?after=GEN   long poll: answers at once when this worker's
+ *   GET /v1/layers/{version}/have?after=GEN[&want=W]
+ *                                             long poll: answers at once when this worker's
  *                                             generation is past GEN, else when it passes it
- *                                             or after haveWaitMs with the same one
+ *                                             or after haveWaitMs with the same one; with
+ *                                             `want`, only when it has a wanted chunk (news
+ *                                             to the asker), else after haveWaitMs
  *   GET /v1/layers/{version}/{file}           Range: bytes=A-B covering whole verified chunks -> 206
  *
  * Upload cap: a worker that runs workloads passes uploadBytesPerSec, and every chunk it
@@ -19,7 +22,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ByteBucket } from '../protocol/byte-bucket.js'
-import { chunkCount, chunkSpan, encodeBits, hasBit, layerRoutes, setBit, type HaveAnswer, type LayerChunks } from '../protocol/layer-chunks.js'
+import { chunkCount, chunkSpan, decodeWant, encodeBits, hasBit, layerRoutes, setBit, type HaveAnswer, type LayerChunks } from '../protocol/layer-chunks.js'
 import type { Clock } from '../protocol/ports.js'
 
 export interface ServedLayer {
@@ -43,7 +46,11 @@ export interface ChunkServerOptions {
    * (BitTorrent's upload slots, for the same reason).
    */
   maxUploads?: number
-  /** Longest a have poll is held open: 5 s keeps idle polls cheap and a vanished asker's socket short-lived. */
+  /**
+   * Longest a have poll is held open: 15 s. An idle poll's answer is pure overhead (two
+   * process wake-ups and an HTTP exchange, the largest CPU cost of a storm); a vanished
+   * asker's socket lives at most this long.
+   */
   haveWaitMs?: number
   /** Answers to waiting polls are held this long so that a burst of new chunks is one answer. */
   coalesceMs?: number
@@ -63,7 +70,12 @@ export class ChunkServer {
   private readonly bits = new Map<string, Uint8Array>()
   private readonly byName = new Map<string, ServedLayer>()
   private readonly files = new Map<string, Promise<FileHandle>>()
-  private readonly waiters = new Set<() => void>()
+  /** Held have polls, each with what its asker wants (undefined: any change). */
+  private readonly waiters = new Map<() => void, Uint8Array[] | undefined>()
+  /** Held polls to answer when the coalescing timer fires. */
+  private readonly due = new Set<() => void>()
+  private readonly order: string[]
+  private readonly counts: number[]
   private readonly bucket: ByteBucket | undefined
   private gen = 0
   private uploads = 0
@@ -72,6 +84,8 @@ export class ChunkServer {
   readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0, busy: 0 }
 
   constructor(private readonly opts: ChunkServerOptions) {
+    this.order = opts.layers.map((l) => l.name)
+    this.counts = opts.layers.map((l) => chunkCount(l.size, l.chunks.bytes))
     for (const l of opts.layers) {
       const n = chunkCount(l.size, l.chunks.bytes)
       const bits = new Uint8Array(Math.ceil(n / 8))
@@ -89,14 +103,31 @@ export class ChunkServer {
     if (!bits) return
     setBit(bits, index)
     this.gen++
-    if (this.waiters.size > 0 && !this.wakeTimer) {
+    const li = this.order.indexOf(name)
+    for (const [w, want] of this.waiters) if (!want || hasBit(want[li]!, index)) this.due.add(w)
+    if (this.due.size > 0 && !this.wakeTimer) {
       this.wakeTimer = setTimeout(() => {
         this.wakeTimer = undefined
-        const ws = [...this.waiters]
-        this.waiters.clear()
+        const ws = [...this.due]
+        this.due.clear()
         for (const w of ws) w()
       }, this.opts.coalesceMs ?? 20)
     }
+  }
+
+  /** Have polls held open now. */
+  get heldPolls(): number {
+    return this.waiters.size
+  }
+
+  /** Has this worker verified any chunk of `want`? */
+  private hasAny(want: readonly Uint8Array[]): boolean {
+    for (let li = 0; li < want.length; li++) {
+      const mine = this.bits.get(this.order[li]!)!
+      const w = want[li]!
+      for (let i = 0; i < w.length; i++) if ((w[i]! & mine[i]!) !== 0) return true
+    }
+    return false
   }
 
   have(): HaveAnswer {
@@ -117,30 +148,37 @@ export class ChunkServer {
     }
     if (rest === 'have') {
       const after = Number(url.searchParams.get('after') ?? -1)
-      this.answerHave(req, res, Number.isFinite(after) ? after : -1)
+      const wantText = url.searchParams.get('want')
+      this.answerHave(req, res, Number.isFinite(after) ? after : -1, wantText === null ? undefined : decodeWant(wantText, this.counts))
       return true
     }
     void this.serveRange(req, res, rest).catch(() => res.destroy())
     return true
   }
 
-  private answerHave(req: IncomingMessage, res: ServerResponse, after: number): void {
-    if (this.gen > after) return send(res, 200, this.have())
+  /**
+   * A first poll (after < 0) is answered at once. Later ones: with `want`, as soon as this
+   * worker has one of those chunks (whatever its generation: a restarted server counts from
+   * 0 again); without, as soon as the generation passes `after`.
+   */
+  private answerHave(req: IncomingMessage, res: ServerResponse, after: number, want: Uint8Array[] | undefined): void {
+    if (after < 0 || (want ? this.hasAny(want) : this.gen > after)) return send(res, 200, this.have())
     let done = false
+    const drop = () => {
+      done = true
+      clearTimeout(timer)
+      this.waiters.delete(finish)
+      this.due.delete(finish)
+    }
     const finish = () => {
       if (done) return
-      done = true
-      clearTimeout(timer)
-      this.waiters.delete(finish)
+      drop()
       if (!res.destroyed) send(res, 200, this.have())
     }
-    const timer = setTimeout(finish, this.opts.haveWaitMs ?? 5000)
-    this.waiters.add(finish)
+    const timer = setTimeout(finish, this.opts.haveWaitMs ?? 15_000)
+    this.waiters.set(finish, want)
     req.once('close', () => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      this.waiters.delete(finish)
+      if (!done) drop()
     })
   }
 
@@ -218,7 +256,7 @@ export class ChunkServer {
 
   async close(): Promise<void> {
     clearTimeout(this.wakeTimer)
-    for (const w of [...this.waiters]) w()
+    for (const w of [...this.waiters.keys()]) w()
     const s = this.server
     this.server = undefined
     if (s) {

@@ -8,8 +8,11 @@
  * strict schema accepts.
  *
  * Wire, besides the coordinator's existing `/images/{version}/{file}` Range route:
- *   GET {worker}/v1/layers/{version}/have?after=GEN  -> HaveAnswer (long poll: answers when
- *       the worker's generation passes GEN, or after a few seconds with the same one)
+ *   GET {worker}/v1/layers/{version}/have?after=GEN[&want=W]  -> HaveAnswer (long poll: answers
+ *       when the worker's generation passes GEN, or after a few seconds with the same one;
+ *       with `want` (encodeWant: the chunks the asker lacks and was not told this worker has),
+ *       only once the worker has one of those: an answer that tells the asker nothing new is
+ *       not sent. A server that predates `want` ignores it and answers on every change.)
  *   GET {worker}/v1/layers/{version}/{file}  + Range of whole chunks -> 206, or 404 when
  *       any chunk of the range is not verified there yet
  *   GET {coordinator}/v1/layer-peers?image=V&self=HOST:PORT&domain=D -> LayerPeers
@@ -137,6 +140,28 @@ export function encodeBits(bits: Uint8Array): string {
 export function decodeBits(b64: string, count: number): Uint8Array {
   const bytes = Buffer.from(b64, 'base64')
   return bytes.length === Math.ceil(count / 8) ? new Uint8Array(bytes) : new Uint8Array(Math.ceil(count / 8))
+}
+
+/**
+ * The `want` of a have poll: one bit array per layer, in the manifest's layer order,
+ * base64url, joined by '.'. Decoded against the layers' chunk counts; anything that does
+ * not fit is undefined (the server then answers as if no `want` was given).
+ */
+export function encodeWant(bits: readonly Uint8Array[]): string {
+  return bits.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64url')).join('.')
+}
+
+export function decodeWant(text: string, counts: readonly number[]): Uint8Array[] | undefined {
+  const parts = text.split('.')
+  if (parts.length !== counts.length) return undefined
+  const out: Uint8Array[] = []
+  for (let i = 0; i < parts.length; i++) {
+    if (!/^[A-Za-z0-9_-]*$/.test(parts[i]!)) return undefined
+    const b = Buffer.from(parts[i]!, 'base64url')
+    if (b.length !== Math.ceil(counts[i]! / 8)) return undefined
+    out.push(new Uint8Array(b))
+  }
+  return out
 }
 
 export const hasBit = (bits: Uint8Array, i: number): boolean => ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0

@@ -63,8 +63,9 @@ export interface KernelParams {
   domain?: DomainParam
   /**
    * shoal.layers=chunks: the boot agent fetches its layers chunk by chunk from peers, each
-   * chunk verified (docs/layers.md). Off unless asked: on the loaded 2-core host it was
-   * measured at 1.03-1.44x the coordinator-alone time, so whole files stay the default.
+   * chunk verified (docs/layers.md). Off unless asked: a third of the coordinator-alone time
+   * on a quiet host at N=10 and 25, but 0.65-1.05x on the loaded 2-core host and not yet
+   * measured quiet at N=50, so whole files stay the default (docs/layers.md, Measured).
    */
   chunkedLayers: boolean
   /** shoal.diag=1: print load on the console. */
