@@ -38,6 +38,13 @@ const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 240) * 1000
 /** SHOAL_E2E_DIAG=1: workers print load and top processes every 20 s (costs them CPU). */
 const DIAG = process.env.SHOAL_E2E_DIAG === '1'
 
+/**
+ * SHOAL_E2E_LAYERS=chunks: the workers fetch their layers chunk by chunk from each other and
+ * the coordinator (`shoal.layers=chunks`, still opt-in); the run then asserts that some bytes
+ * came from a peer. Unset: whole files from the coordinator, the default.
+ */
+const CHUNKS = process.env.SHOAL_E2E_LAYERS === 'chunks'
+
 const machines = e2eMachines(N)
 
 describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinator and join the mesh', () => {
@@ -52,7 +59,7 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
   async function startCoordinator(): Promise<void> {
     // No CPU-bug mitigations, timer check or watchdog (TCG_KERNEL_ARGS); the coordinator's
     // mesh peer and, through shoal.mesh=, the workers use the 'emulated' timing.
-    coordinator = await startE2eCoordinator(lan, { shoalBundle, workDir, defaultImage: 'v1', kernelArgs: `${TCG_KERNEL_ARGS}${DIAG ? ' shoal.diag=1' : ''}` })
+    coordinator = await startE2eCoordinator(lan, { shoalBundle, workDir, defaultImage: 'v1', kernelArgs: `${TCG_KERNEL_ARGS}${DIAG ? ' shoal.diag=1' : ''}${CHUNKS ? ' shoal.layers=chunks' : ''}` })
   }
 
   beforeAll(async () => {
@@ -189,6 +196,15 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
       ids.add(enrolledId)
     })
     expect(ids.size).toBe(N)
+    if (CHUNKS) {
+      // Each worker says where its layers came from; with three booting together, some
+      // bytes must have come from a peer (every chunk verified before it is written).
+      const said = vms.map((vm) => vm.console.find(/layers: .* MiB from \d+ peers, .* MiB from the coordinator/)?.text)
+      console.log(`e2e: chunked layers: ${said.map((l, i) => `${vms[i]!.spec.name}: ${l ?? '(no line)'}`).join(' | ')}`)
+      expect(said.every((l) => l !== undefined), 'every worker reports its chunked fetch').toBe(true)
+      const fromPeers = said.map((l) => Number(/([\d.]+) MiB from \d+ peers/.exec(l!)![1]))
+      expect(fromPeers.some((mib) => mib > 0), 'some layer bytes came from a peer').toBe(true)
+    }
     failed = false
   }, BOOT_DEADLINE_MS + 120_000)
 })
