@@ -8,7 +8,7 @@
  *   plus the gate loop (gate-rounds.ts): probe rounds judged by the pre- and post-reboot
  *   gates, published as the record's health — kicked here when another node's phase or
  *   image changes, or the joint set does. This class is the wave runtime: the vote, the
- *   executor, the phase (joining, ready, a leftover cycle, maintenance) and the node's
+ *   executor (each lease's start planned by lease-plan.ts), the phase (joining, ready, a leftover cycle, maintenance) and the node's
  *   labels; its CRUSH host follows its rack through rack-placement.ts.
  *
  * status() is what GET /v1/self shows under `wave`.
@@ -22,9 +22,7 @@ import type { MemberView, MeshEvent, SelfPatch } from '../protocol/mesh-types.js
 import { silentLogger, type Clock, type Keyring, type Logger, type Rebooter, type Store } from '../protocol/ports.js'
 import { VoteNode, voteConfig, type Lease } from '../protocol/vote/index.js'
 import { WaveGate } from '../protocol/wave-control.js'
-import { verbImage } from '../protocol/node-verbs.js'
 import { slotHolders } from '../protocol/joint-safety.js'
-import { cycleMark } from '../protocol/upgrade-cycle/index.js'
 import { UpgradeExecutor, type ExecutorOutcome, type UpgradeSteps } from './executor.js'
 import { leftoverAction } from './leftover-action.js'
 import { KubeEventRecorder, SHOAL_LABELS, labelValue } from '../health/kube-events.js'
@@ -35,6 +33,7 @@ import type { UpgradeConfig } from '../protocol/upgrade-config.js'
 import { VoteRuntime, type MeshPort } from './vote-runtime.js'
 import { GateRounds, type GateStatus } from './gate-rounds.js'
 import { RackPlacement } from './rack-placement.js'
+import { CONTROL_WAIT_MS, LeasePlan } from './lease-plan.js'
 
 /** What the upgrade agent needs of the mesh runtime (agent/mesh MeshRuntime satisfies it). */
 export interface UpgradeMeshPort extends MeshPort {
@@ -98,14 +97,6 @@ export interface UpgradeStatus {
   counters: Record<string, number>
 }
 
-/**
- * Longest wait, at a boot that finds a cycle mark (and no maintenance mark), for the
- * coordinator's control message before the leftover cycle is finished: a node in
- * maintenance whose mark could not be written must learn it is still held (the control is
- * re-broadcast every 3 s) rather than uncordon itself. 30 s.
- */
-const CONTROL_WAIT_MS = 30_000
-
 /** Longest wait for a first live peer before the vote starts anyway. 60 s: a mesh join takes seconds. */
 const JOIN_WAIT_MS = 60_000
 
@@ -121,6 +112,8 @@ export class UpgradeAgent {
   private readonly sources: HealthSources | undefined
   /** This node's CRUSH host under its rack (rack-placement.ts). */
   private readonly rack: RackPlacement
+  /** What each lease's cycle starts as (lease-plan.ts). */
+  private readonly plan: LeasePlan
   /** Kubernetes Events and node labels (undefined when Kubernetes is not configured). */
   readonly events: KubeEventRecorder | undefined
   private readonly log: Logger
@@ -223,6 +216,17 @@ export class UpgradeAgent {
       policy: { drainDeadlineMs: c.drainDeadlineMs, drainPolicy: c.drainPolicy, verifyTimeoutMs: c.verifyTimeoutMs, verifyPollMs: c.verifyPollMs },
       logger: this.log,
     })
+    this.plan = new LeasePlan({
+      nodeId: o.nodeId,
+      image: o.image,
+      steps,
+      target: () => this.vote?.currentWave()?.target,
+      verb: () => this.gate.verb(),
+      closed: () => this.closed,
+      clock: o.clock,
+      wait: (ms) => this.wait(ms),
+      logger: this.log,
+    })
   }
 
   /** Attaches to the mesh and starts the vote and the gate loop. Idempotent. */
@@ -322,40 +326,6 @@ export class UpgradeAgent {
     return this.view.jointSet(this.o.nodeId, holders)
   }
 
-  /**
-   * Whether this lease's cycle was already under way before this process started (an agent
-   * restart, not a reboot): the node carries this cycle's mark. Then the cycle goes on from
-   * noout (idempotent) instead of the pre gate — whose wait would publish `ready` for a node
-   * that is cordoned. Unknown (Kubernetes unreachable): not a resume.
-   */
-  private async resumes(lease: Lease): Promise<boolean> {
-    const target = this.vote?.currentWave()?.target
-    if (target === undefined || this.o.image === target) return false
-    const mark = await this.steps.leftoverCycle().catch(() => undefined)
-    return mark === cycleMark(lease)
-  }
-
-  /** This lease's cycle mark is on the node, set in this boot, and the wave targets the image this node runs (only a verb does). */
-  private async markedThisBootOnOwnImage(lease: Lease): Promise<boolean> {
-    const target = this.vote?.currentWave()?.target
-    if (target === undefined || this.o.image !== target || !this.steps.cordonedThisBoot) return false
-    if ((await this.steps.leftoverCycle().catch(() => undefined)) !== cycleMark(lease)) return false
-    return (await this.steps.cordonedThisBoot().catch(() => undefined)) === true
-  }
-
-  /** verbLease, asked again as control messages arrive (re-broadcast every 3 s), for at most `ms`. */
-  private async verbLeaseWithin(lease: Lease, ms: number): Promise<Awaited<ReturnType<UpgradeAgent['verbLease']>>> {
-    const end = this.o.clock.now() + ms
-    for (;;) {
-      const v = await this.verbLease(lease)
-      if (v || this.closed || this.o.clock.now() >= end) {
-        if (!v) this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease }, 'no control message named the verb of this lease: finishing its cycle as after a reboot')
-        return v
-      }
-      await this.wait(250)
-    }
-  }
-
   /** Why a candidate is not moving (empty when it is not a candidate or nothing holds it). */
   private blocked(candidate: boolean, slots: UpgradeStatus['slots']): UpgradeStatus['blocked'] {
     const never = neverStops(this.rounds.stop)
@@ -373,40 +343,11 @@ export class UpgradeAgent {
     return { reasons, never }
   }
 
-  /**
-   * The executor's options for a node verb's lease (node-verbs.ts), undefined for an
-   * upgrade. A node carrying this lease's cycle mark has been through the verb's cycle
-   * before this process started: after a reboot or power-off that means the machine went
-   * down and came back (the cycle goes on at its post gate); for maintenance and
-   * decommission, which do not reboot, it is a resume (noout, cordon, drain again).
-   */
-  private async verbLease(lease: Lease): Promise<{ verb: NonNullable<ReturnType<WaveGate['verb']>>['kind']; image: string; resume: boolean } | undefined> {
-    const v = this.gate.verb()
-    const target = this.vote?.currentWave()?.target
-    if (!v || v.node !== this.o.nodeId || v.wave !== lease.wave || target === undefined) return undefined
-    const marked = (await this.steps.leftoverCycle().catch(() => undefined)) === cycleMark(lease)
-    if (marked && (v.kind === 'reboot' || v.kind === 'shutdown')) {
-      // Marked in this very boot: the agent restarted, the machine never went down — carry on.
-      if ((await this.steps.cordonedThisBoot?.().catch(() => undefined)) === true) {
-        this.log.warn({ component: 'upgrade', node: this.o.nodeId, lease, verb: v.kind }, 'agent restarted mid-cycle in the same boot: the verb carries on (noout, cordon, drain again, then down)')
-        return { verb: v.kind, image: verbImage(v.kind), resume: true }
-      }
-      return { verb: v.kind, image: target, resume: false }
-    }
-    return { verb: v.kind, image: verbImage(v.kind), resume: marked }
-  }
-
   private async onLease(lease: Lease): Promise<void> {
     this.count('leases')
     let out: ExecutorOutcome
     try {
-      let verb = await this.verbLease(lease)
-      // The lease came back to a restarted agent before the control message naming its verb:
-      // a cycle on the node's own image marked in this very boot is a verb not carried out
-      // yet (the machine has not gone down) — learn which before acting, rather than take the
-      // mark for the reboot.
-      if (!verb && (await this.markedThisBootOnOwnImage(lease))) verb = await this.verbLeaseWithin(lease, CONTROL_WAIT_MS)
-      out = await this.executor.onLease(lease, verb ?? { resume: await this.resumes(lease) })
+      out = await this.executor.onLease(lease, await this.plan.options(lease))
       // Done with this wave's verb, if it has one — also when the lease came back after the
       // reboot before the control message did (the verb unknown then): else the node would be
       // the verb's subject again until the coordinator says done, and could go round twice.
