@@ -63,6 +63,24 @@ export const AgentConfig = z
     holdUntilStartLine: z.boolean(),
     /** Upgrade waves (agent/protocol/upgrade-config.ts): coordinator key and URL, Ceph/Kubernetes sources, rebooter. Absent: the agent takes no part in waves. */
     upgrade: UpgradeConfigInput.optional(),
+    /**
+     * Layer chunks this node serves to booting workers of its image on the API (docs/layers.md,
+     * agent/api/layer-chunk-route.ts). Written by the boot agent when it fetched its layers in
+     * chunks; absent: the node serves none.
+     */
+    layerChunks: z
+      .object({
+        /** The signed manifest with chunk hashes the boot agent verified and kept (in RAM). */
+        manifestFile: z.string().min(1),
+        /** The layer files, in RAM since boot. */
+        layerDir: z.string().min(1),
+        /** The cluster key the manifest must be signed with. */
+        clusterKey: z.string().regex(/^[0-9a-f]{64}$/, 'clusterKey: 64 hex characters'),
+        /** Upload cap in bytes/s; absent: 25 MiB/s (RUNNING_UPLOAD_BYTES_PER_SEC); 0: serve nothing. */
+        uploadBytesPerSec: z.number().int().nonnegative().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
 export type AgentConfig = z.infer<typeof AgentConfig>

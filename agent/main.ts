@@ -13,6 +13,7 @@ import { z } from 'zod'
 import { AgentMetrics } from './api/agent-metrics.js'
 import { ApiServer, type InventoryProvider } from './api/api-server.js'
 import { pageRoutes } from './api/page-routes.js'
+import { layerChunkRoute, RUNNING_UPLOAD_BYTES_PER_SEC } from './api/layer-chunk-route.js'
 import { ShellAuditLog } from './api/shell-audit-log.js'
 import { ShellServer } from './api/shell-server.js'
 import { ed25519Verify } from './protocol/ed25519.js'
@@ -189,6 +190,10 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   })
   if (upgrade) metrics.attachWave(upgrade)
   const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
+  // Layer chunks for booting workers of this image (docs/layers.md): loaded on the first request.
+  const lc = config.layerChunks
+  const layerChunks = lc && layerChunkRoute({ version: config.image, cluster: config.cluster, clusterKey: lc.clusterKey, manifestFile: lc.manifestFile, layerDir: lc.layerDir, uploadBytesPerSec: lc.uploadBytesPerSec ?? RUNNING_UPLOAD_BYTES_PER_SEC, clock: realClock, logger })
+  const pages = pageRoutes({ shells: shellLog })
   const server = new ApiServer({
     source: runtime,
     selfInfo: () => ({
@@ -200,7 +205,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
       shell: { ...shell.counters(), operators: roster.operators.map((o) => o.name), auditDropped: shellLog.dropped },
     }),
     onUpgrade: (req, socket, head) => shell.handleUpgrade(req, socket, head),
-    extraRoutes: pageRoutes({ shells: shellLog }),
+    extraRoutes: layerChunks ? (req, res, url) => layerChunks(req, res, url) || pages(req, res, url) : pages,
     ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,
@@ -262,6 +267,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
         if (hints) clearInterval(hints)
         lldp?.close()
         await server.close()
+        await layerChunks?.close()
         await upgrade?.close()
         stopRosterWatch()
         await runtime.close()

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { peersParam } from './boot-script.js'
-import { parsePeersParam } from '../agent/protocol/kernel-params/index.js'
+import { layersParam, peersParam } from './boot-script.js'
+import { formatBootParams, parseKernelParams, parsePeersParam } from '../agent/protocol/kernel-params/index.js'
+
+const boot = { coordinator: 'http://10.0.2.2:8080', token: 'a'.repeat(64), mac: '52:54:00:00:00:01', bootstrap: ['10.0.2.2:49737'], image: 'v1', cluster: 'lab', clusterKey: 'b'.repeat(64) }
 
 const members = [
   { id: 'n3', alive: true, api: '10.0.0.13:7400' },
@@ -29,5 +31,15 @@ describe('shoal.peers= in the boot script: agents a booting worker can ask for i
     expect(peersParam([], { mac: '52:54:00:00:00:01' }, '')).toBe('')
     expect(peersParam([{ id: 'coordinator', alive: true }], { mac: '52:54:00:00:00:01' }, '')).toBe('')
     expect(peersParam(members, { mac: '52:54:00:00:00:01' }, 'quiet shoal.peers=10.9.9.9:7400')).toBe('')
+  })
+})
+
+describe('shoal.layers= in the boot script: chunk sharing on by default', () => {
+  it('asks for chunks unless the operator set shoal.layers= in kernelArgs (http turns it off), and the boot agent reads it so', () => {
+    expect(layersParam('console=ttyS0')).toBe('shoal.layers=chunks')
+    expect(parseKernelParams(`${formatBootParams(boot)} ${layersParam('')}`).chunkedLayers).toBe(true)
+    expect(layersParam('console=ttyS0 shoal.layers=http')).toBe('')
+    expect(parseKernelParams(`${formatBootParams(boot)} shoal.layers=http ${layersParam('shoal.layers=http')}`).chunkedLayers).toBe(false)
+    expect(layersParam('shoal.layers=chunks,upload=5')).toBe('')
   })
 })

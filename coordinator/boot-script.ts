@@ -3,7 +3,7 @@
  * the coordinator and boot them with the shoal.* parameters. Pure rendering.
  */
 import { routes } from '../agent/protocol/enroll/index.js'
-import { formatBootParams, formatPeersParam, hasKernelParam, type BootParams } from '../agent/protocol/kernel-params/index.js'
+import { formatBootParams, formatLayersParam, formatPeersParam, hasKernelParam, type BootParams } from '../agent/protocol/kernel-params/index.js'
 
 export interface BootScriptInput {
   params: BootParams
@@ -49,6 +49,15 @@ export function peersParam(members: readonly { id: string; alive: boolean; api?:
   const start = h % apis.length
   const picked = Array.from({ length: Math.min(max, apis.length) }, (_, i) => apis[(start + i) % apis.length]!)
   return formatPeersParam(picked)
+}
+
+/**
+ * `shoal.layers=chunks` unless the operator's kernelArgs carry a `shoal.layers=` word of
+ * their own (`shoal.layers=http` turns chunk sharing off; docs/layers.md): workers share
+ * their layers chunk by chunk by default, and serve them on once running.
+ */
+export function layersParam(kernelArgs: string): string {
+  return hasKernelParam(kernelArgs, 'layers') ? '' : formatLayersParam({ chunked: true })
 }
 
 /** An iPXE script that says why it will not boot and retries the coordinator later. */

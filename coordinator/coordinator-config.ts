@@ -8,7 +8,7 @@ import { ShoalError } from '../agent/protocol/errors.js'
 import { ClusterId, HostPort } from '../agent/protocol/enroll/index.js'
 import { ImageVersion } from '../agent/protocol/image-version.js'
 import { checkDhcpFields } from './dhcp-plan.js'
-import { formatMeshParam, hasKernelParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/index.js'
+import { formatMeshParam, hasKernelParam, parseLayersParam, MESH_TIMINGS, parseMeshParam, parseMeshTiming, type MeshParam } from '../agent/protocol/kernel-params/index.js'
 
 export const CoordinatorConfig = z
   .object({
@@ -187,6 +187,11 @@ export function mergeConfig(...layers: PartialConfig[]): CoordinatorConfig {
     } catch (err) {
       throw new ShoalError('config', `invalid coordinator config: kernelArgs: ${(err as Error).message}`)
     }
+  }
+  try {
+    parseLayersParam(r.data.kernelArgs)
+  } catch (err) {
+    throw new ShoalError('config', `invalid coordinator config: kernelArgs: ${(err as Error).message}`)
   }
   return r.data
 }

@@ -20,7 +20,7 @@ import { CoordinatorPage } from './page-api.js'
 import { recordShellSession, rosterWithOperators } from './operators.js'
 import { SHELL_AUDIT_TOPIC, ShellSession } from '../agent/protocol/shell-channel.js'
 import { unpack } from '../agent/protocol/frame.js'
-import { peersParam, renderBootScript, renderRefusal } from './boot-script.js'
+import { layersParam, peersParam, renderBootScript, renderRefusal } from './boot-script.js'
 import { ChunkBroker, layerPeersAnswer, randomRng, runningChunkServers } from './chunk-broker.js'
 import { layerRoutes } from '../agent/protocol/layer-chunks.js'
 import { ClusterState } from './cluster-state.js'
@@ -390,7 +390,7 @@ export class Coordinator {
       kernel: manifest.kernel,
       initramfs: manifest.initramfs,
       // A domain label goes after the operator's kernelArgs: the last shoal.domain= wins (domain-param.ts).
-      kernelArgs: [this.kernelArgs, this.bootPeers(nodeId, mac), nodeId && state.nodeLabels.get(nodeId)?.domain ? formatDomainParam(state.nodeLabels.get(nodeId)!.domain!) : ''].filter(Boolean).join(' '),
+      kernelArgs: [this.kernelArgs, layersParam(this.kernelArgs), this.bootPeers(nodeId, mac), nodeId && state.nodeLabels.get(nodeId)?.domain ? formatDomainParam(state.nodeLabels.get(nodeId)!.domain!) : ''].filter(Boolean).join(' '),
     })
     await state.audit({ kind: 'boot-script', mac, node: nodeId, remote, image })
     this.log.info({ component: 'boot', mac, node: nodeId, image }, 'boot script served')

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto'
 import { request, createServer, type Server } from 'node:http'
-import { readFile, rm, mkdtemp } from 'node:fs/promises'
+import { readFile, rm, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
@@ -20,6 +20,9 @@ import { ChunkServer } from '../agent/boot/chunk-server.js'
 import { chunkSpan, encodeBits, layerRoutes, LAYER_CHUNK_BYTES } from '../agent/protocol/layer-chunks.js'
 import { seededRng } from '../agent/protocol/testing.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
+import { ApiServer } from '../agent/api/api-server.js'
+import { layerChunkRoute, type LayerChunkRoute } from '../agent/api/layer-chunk-route.js'
+import { silentLogger } from '../agent/protocol/ports.js'
 import type { Manifest } from '../agent/protocol/enroll/index.js'
 
 const MiB = LAYER_CHUNK_BYTES
@@ -56,11 +59,12 @@ async function expectLayersVerified(r: ChunkedLayers): Promise<void> {
   }
 }
 
-function worker(name: string, seed: number, peers: string[] = []) {
+function worker(name: string, seed: number, peers: string[] = [], manifestFile?: string) {
   return fetchLayersChunked({
     coordinator: h.url,
     pin,
     layerDir: join(dir, name),
+    ...(manifestFile ? { manifestFile } : {}),
     listen: { host: '127.0.0.1', port: 0 },
     peers,
     clock,
@@ -107,27 +111,63 @@ describe('layer chunks: a storm of booting workers', () => {
     }
   }, 90_000)
 
-  it('with a running worker of the image named as a peer, the coordinator serves under a tenth of the bytes', async () => {
-    const first = await worker('seed', 7)
-    await first!.server.close()
-    const running = new ChunkServer({ version: 'v1', layers: first!.fetched.map((f) => ({ ...f, chunks: layers().find((l) => l.name === f.name)!.chunks! })), complete: true, clock })
-    const addr = await running.listen('127.0.0.1', 0)
-    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => worker(`r${i}`, 100 + i, [addr])))
+  it('a running worker serves its layers on its agent API (kept manifest, verified files): 4 booting workers take under a tenth of the bytes from the coordinator', async () => {
+    const running = await runningWorker()
+    const results = await Promise.all(Array.from({ length: 4 }, (_, i) => worker(`r${i}`, 100 + i, [running.addr])))
     try {
       let bytes = 0
       let origin = 0
       for (const r of results) {
         await expectLayersVerified(r!)
+        expect(r!.stats.badChunks).toBe(0)
         bytes += r!.stats.bytes
         origin += r!.stats.originBytes
       }
       expect(origin / bytes).toBeLessThan(0.1)
-      expect(running.stats.servedChunks).toBeGreaterThan(0)
+      const served = (await running.route.loaded())!.stats
+      expect(served.servedChunks).toBeGreaterThan(0)
+      expect(served.refused).toBe(0)
     } finally {
       await running.close()
       await Promise.all(results.map((r) => r?.server.close()))
     }
   }, 90_000)
+
+  it('a running worker whose layer file changed since boot refuses that chunk (never sends it); the booting worker gets it elsewhere', async () => {
+    const running = await runningWorker()
+    const f = layers()[0]!
+    const path = join(dir, 'seed', f.name)
+    const bytes = await readFile(path)
+    bytes[MiB + 3] = bytes[MiB + 3]! ^ 0x10 // chunk 1
+    await writeFile(path, bytes)
+    try {
+      const r = await worker('after-corruption', 21, [running.addr])
+      await expectLayersVerified(r!)
+      expect(r!.stats.badChunks).toBe(0)
+      expect(r!.stats.blacklisted).toEqual([])
+      expect(r!.stats.peerChunks).toBeGreaterThan(0)
+      const served = (await running.route.loaded())!.stats
+      expect(served.refused).toBe(1)
+      // Its have map no longer offers chunk 1; the other chunks of that layer it still serves.
+      const have = JSON.parse((await rangeGet(`http://${running.addr}${layerRoutes.layers}/v1/have?after=-1`, '')).body.toString())
+      expect(Buffer.from(have.files[f.name], 'base64')[0]! & 0b111).toBe(0b101)
+      await r!.server.close()
+    } finally {
+      await running.close()
+    }
+  }, 90_000)
+
+  it('an agent without a kept manifest answers 404 under /v1/layers (the fetcher drops it), and other routes as before', async () => {
+    const api = await agentApi(layerChunkRoute({ version: 'v1', cluster: pin.cluster, clusterKey: pin.clusterKey, manifestFile: join(dir, 'none.json'), layerDir: join(dir, 'none'), uploadBytesPerSec: MiB, clock, logger: silentLogger }))
+    try {
+      const r = await rangeGet(`http://${api.addr}${layerRoutes.layers}/v1/have?after=-1`, '')
+      expect(r.status).toBe(404)
+      expect(JSON.parse(r.body.toString()).error.message).toMatch(/booted without chunk sharing/)
+      expect((await rangeGet(`http://${api.addr}/v1/cluster`, '')).status).toBe(200)
+    } finally {
+      await api.close()
+    }
+  })
 
   it('a peer serving a corrupted chunk is blacklisted, the worker still boots, and no corrupted byte is ever passed on', async () => {
     const bad = await corruptPeer()
@@ -173,9 +213,35 @@ describe('layer chunks: a storm of booting workers', () => {
   })
 })
 
+/**
+ * A worker that booted v1 in chunks and now runs: its boot kept the manifest beside the
+ * layers, and its agent API (ApiServer, with the run-mode route) serves them, capped.
+ */
+async function runningWorker(): Promise<{ addr: string; route: LayerChunkRoute; close: () => Promise<void> }> {
+  const manifestFile = join(dir, 'seed.manifest.json')
+  const first = await worker('seed', 7, [], manifestFile)
+  await first!.server.close()
+  const route = layerChunkRoute({ version: 'v1', cluster: pin.cluster, clusterKey: pin.clusterKey, manifestFile, layerDir: join(dir, 'seed'), uploadBytesPerSec: 64 * MiB, clock, logger: silentLogger })
+  return agentApi(route)
+}
+
+async function agentApi(route: LayerChunkRoute): Promise<{ addr: string; route: LayerChunkRoute; close: () => Promise<void> }> {
+  const source = { selfId: 'running', startedAt: 0, now: () => Date.now(), view: () => [], counters: () => ({}), on: () => undefined, off: () => undefined }
+  const api = new ApiServer({ source, extraRoutes: (req, res, url) => route(req, res, url) })
+  const b = await api.listen(0, '127.0.0.1')
+  return {
+    addr: `127.0.0.1:${b.port}`,
+    route,
+    close: async () => {
+      await api.close()
+      await route.close()
+    },
+  }
+}
+
 function rangeGet(url: string, range: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers: { range } }, (res) => {
+    const req = request(url, { headers: range ? { range } : {} }, (res) => {
       const parts: Buffer[] = []
       res.on('data', (c: Buffer) => parts.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }))

@@ -20,6 +20,12 @@ export const BootConfig = z
     requestTimeoutMs: z.number().int().positive(),
     /** Downloaded layers live here (a tmpfs that is moved into the new root with /run). */
     layerDir: z.string().min(1),
+    /**
+     * The signed manifest with chunk hashes, kept beside the layers after a chunked fetch: the
+     * run-mode agent serves the layers' chunks from it (docs/layers.md). Outside layerDir, so
+     * it can never be taken for a layer file.
+     */
+    layerManifestFile: z.string().min(1),
     /** SquashFS mount points and the tmpfs upper of the overlay. */
     stackDir: z.string().min(1),
     /** The agent's HTTP API port in run mode (other agents and `shoal status` use it). */
@@ -42,6 +48,7 @@ export const bootDefaults: Readonly<BootConfig> = Object.freeze({
   maxAttempts: 0,
   requestTimeoutMs: 30_000,
   layerDir: '/run/shoal/layers',
+  layerManifestFile: '/run/shoal/layers.manifest.json',
   stackDir: '/run/shoal/stack',
   apiPort: 7400,
   domain: 'default',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ShoalError } from '../protocol/errors.js'
 import { runBoot } from './boot-sequence.js'
@@ -141,6 +142,26 @@ describe('runBoot', () => {
     await runBoot(chunks.ports, chunks.cfg, '/new_root')
     expect(asked).toEqual([['10.0.2.101:7400']])
     expect(chunks.mounter.ops.length).toBeGreaterThan(0)
+  })
+
+  it('after a chunked fetch, the run-mode agent is told to serve the chunks (kept manifest, layer dir, shoal.layers upload cap); not after whole files', async () => {
+    const f = fakeBoot()
+    f.ports.readCmdline = async () => `${cmdline} shoal.layers=chunks,upload=8`
+    const kept: string[] = []
+    f.ports.chunkedLayers = async (input) => {
+      kept.push(input.manifestFile)
+      const fetched = [...f.coordinator.served].map(([name, b]) => ({ name, path: `${input.layerDir}/${name}`, size: b.length, sha256: createHash('sha256').update(b).digest('hex') }))
+      return { manifest: await f.coordinator.manifest('v1'), fetched }
+    }
+    await runBoot(f.ports, f.cfg, '/new_root')
+    expect(kept).toEqual([f.cfg.layerManifestFile])
+    expect(f.nodeFiles[0]!.layerChunks).toEqual({ manifestFile: f.cfg.layerManifestFile, layerDir: f.cfg.layerDir, uploadBytesPerSec: 8 * 1048576 })
+    // The chunked path gave way to whole files (no chunks in the manifest): nothing to serve.
+    const whole = fakeBoot()
+    whole.ports.readCmdline = async () => `${cmdline} shoal.layers=chunks`
+    whole.ports.chunkedLayers = async () => undefined
+    await runBoot(whole.ports, whole.cfg, '/new_root')
+    expect(whole.nodeFiles[0]!.layerChunks).toBeUndefined()
   })
 
   it('says clearly when the machine was not booted through the coordinator', async () => {

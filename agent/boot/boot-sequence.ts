@@ -33,7 +33,7 @@ export interface BootPorts {
    * verified chunk by chunk; resolves undefined when the coordinator's manifest has no chunks.
    * Absent: whole files from the coordinator.
    */
-  chunkedLayers?(input: { coordinator: string; pin: ManifestPin; layerDir: string; peers: string[]; address: string | undefined }): Promise<{ manifest: unknown; fetched: FetchedLayer[] } | undefined>
+  chunkedLayers?(input: { coordinator: string; pin: ManifestPin; layerDir: string; manifestFile: string; peers: string[]; address: string | undefined }): Promise<{ manifest: unknown; fetched: FetchedLayer[] } | undefined>
   mounter: Mounter
   /** IPv4 address of the interface with this MAC, once DHCP configured it. */
   addressOf(mac: string): string | undefined
@@ -67,7 +67,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   const params = await retry('reading shoal.* from the kernel command line', async () => {
     const k = parseKernelParams(await ports.readCmdline())
-    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain, peers: k.peers.peers, chunkedLayers: k.chunkedLayers }
+    return { ...k.boot, mesh: k.mesh, upgrade: k.upgrade, domain: k.domain, peers: k.peers.peers, chunkedLayers: k.chunkedLayers, layerUploadBytesPerSec: k.layerUploadBytesPerSec }
   })
   const api = ports.coordinator(params.coordinator)
   const seed = ports.newSeed()
@@ -87,11 +87,16 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   const pin = { clusterKey: params.clusterKey, cluster: params.cluster, version: enrolled.image }
   let fetchedMs = 0
+  /** The layers came in chunks and their manifest is kept: the run-mode agent serves them on. */
+  let keptChunks = false
   const lowers = await retry(`fetching image ${enrolled.image}`, async () => {
-    const chunked = !params.chunkedLayers ? undefined : await ports.chunkedLayers?.({ coordinator: params.coordinator, pin, layerDir: cfg.layerDir, peers: params.peers, address: ports.addressOf(params.mac) })
+    keptChunks = false
+    const chunked = !params.chunkedLayers ? undefined : await ports.chunkedLayers?.({ coordinator: params.coordinator, pin, layerDir: cfg.layerDir, manifestFile: cfg.layerManifestFile, peers: params.peers, address: ports.addressOf(params.mac) })
     if (chunked) {
       fetchedMs = since()
-      return verifyAndMountRoot(chunked.manifest, pin, chunked.fetched, newRoot, { stackDir: cfg.stackDir }, ports.mounter)
+      const mounted = await verifyAndMountRoot(chunked.manifest, pin, chunked.fetched, newRoot, { stackDir: cfg.stackDir }, ports.mounter)
+      keptChunks = true
+      return mounted
     }
     const raw = await api.manifest(enrolled.image)
     const manifest = openManifest(raw, pin)
@@ -146,6 +151,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
     comps: machine.fingerprint.comps,
     ...(params.mesh ? { mesh: params.mesh.mesh, ...(params.mesh.silentLinkMs !== undefined ? { silentLinkMs: params.mesh.silentLinkMs } : {}) } : {}),
     ...(params.upgrade ? { upgrade: params.upgrade } : {}),
+    ...(keptChunks ? { layerChunks: { manifestFile: cfg.layerManifestFile, layerDir: cfg.layerDir, ...(params.layerUploadBytesPerSec !== undefined ? { uploadBytesPerSec: params.layerUploadBytesPerSec } : {}) } } : {}),
   })
   return { id: enrolled.id, identity: enrolled.identity, cluster: enrolled.cluster, image: enrolled.image, layers: lowers, timings: { enrolledMs, fetchedMs, mountedMs }, peers: asked.peers }
 }

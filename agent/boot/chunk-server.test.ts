@@ -3,7 +3,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { decodeBits, decodeWant, encodeWant, hasBit, HaveAnswer, layerRoutes, setBit } from '../protocol/layer-chunks.js'
+import { decodeBits, decodeWant, encodeWant, hasBit, HaveAnswer, layerRoutes, setBit, sha256Hex } from '../protocol/layer-chunks.js'
 import { ChunkPace } from './chunk-pace.js'
 import { ChunkServer } from './chunk-server.js'
 
@@ -109,5 +109,92 @@ describe('ChunkPace', () => {
     // Only the last 4 count: the host got quiet again.
     for (const ms of [50, 60, 70, 80]) p.add(ms)
     expect(p.scaled(2000, 2, 30_000)).toBe(2000)
+  })
+})
+
+/** A running worker's server: one layer of three real chunks, verified on read. */
+async function startComplete(extra: Partial<ConstructorParameters<typeof ChunkServer>[0]> = {}): Promise<{ addr: string; s: ChunkServer; path: string; data: Buffer }> {
+  const path = join(dir, 'base.squashfs')
+  const data = Buffer.from(Array.from({ length: 3 * CHUNK }, (_, i) => (i * 7) & 0xff))
+  await writeFile(path, data)
+  const sha256 = [0, 1, 2].map((i) => sha256Hex(data.subarray(i * CHUNK, (i + 1) * CHUNK)))
+  server = new ChunkServer({ version: 'v1', layers: [{ name: 'base.squashfs', path, size: 3 * CHUNK, chunks: { bytes: CHUNK, sha256 } }], complete: true, clock, ...extra })
+  return { addr: await server.listen('127.0.0.1', 0), s: server, path, data }
+}
+
+function get(addr: string, range: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`http://${addr}${layerRoutes.layers}/v1/base.squashfs`, { headers: { range } }, (res) => {
+      const parts: Buffer[] = []
+      res.on('data', (c: Buffer) => parts.push(c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }))
+    })
+    req.on('error', reject)
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')))
+    req.end()
+  })
+}
+
+describe('ChunkServer of a running worker (complete, verified on read)', () => {
+  it('refuses a chunk whose bytes changed since boot, stops offering it, and still serves the others', async () => {
+    const refused: string[] = []
+    const { addr, s, path, data } = await startComplete({ onRefused: (e) => refused.push(`${e.name}#${e.index} ${e.reason}`) })
+    const ok = await get(addr, `bytes=0-${2 * CHUNK - 1}`)
+    expect(ok.status).toBe(206)
+    expect(ok.body.equals(data.subarray(0, 2 * CHUNK))).toBe(true)
+    // One byte of chunk 1 flips in the tmpfs file.
+    const bad = Buffer.from(data)
+    bad[CHUNK + 5] = bad[CHUNK + 5]! ^ 0x01
+    await writeFile(path, bad)
+    const r = await get(addr, `bytes=${CHUNK}-${2 * CHUNK - 1}`)
+    expect(r.status).toBe(404)
+    expect(JSON.parse(r.body.toString()).error.code).toBe('chunk-missing')
+    expect(refused).toEqual(['base.squashfs#1 corrupt'])
+    expect(s.stats.refused).toBe(1)
+    const map = decodeBits(s.have().files['base.squashfs']!, 3)
+    expect([0, 1, 2].map((i) => hasBit(map, i))).toEqual([true, false, true])
+    // A run over the bad chunk is refused whole; asked again, chunk 1 is simply not here.
+    expect((await get(addr, `bytes=0-${2 * CHUNK - 1}`)).status).toBe(404)
+    expect((await get(addr, `bytes=${2 * CHUNK}-${3 * CHUNK - 1}`)).status).toBe(206)
+    expect(s.stats.servedBytes).toBe(3 * CHUNK)
+  })
+
+  it('refuses chunks of a layer file that is gone instead of failing the request', async () => {
+    const { addr, s, path } = await startComplete()
+    await rm(path)
+    const r = await get(addr, `bytes=0-${CHUNK - 1}`)
+    expect(r.status).toBe(404)
+    expect(s.stats.refused).toBe(1)
+    expect(s.stats.servedBytes).toBe(0)
+  })
+
+  it('honours the upload cap: bytes sent never pass the burst plus the rate times the (virtual) time', async () => {
+    // A clock that stands still until the test moves it, and waits that end only then: no sleeps.
+    let now = 0
+    const waits: { at: number; resolve: () => void }[] = []
+    const vclock = { now: () => now }
+    const delay = (ms: number) => new Promise<void>((resolve) => waits.push({ at: now + ms, resolve }))
+    const advance = (ms: number) => {
+      now += ms
+      for (const w of waits.filter((x) => x.at <= now)) {
+        waits.splice(waits.indexOf(w), 1)
+        w.resolve()
+      }
+    }
+    const rate = CHUNK // one chunk a second; the burst is max(rate / 4, 2 MiB) = 2 MiB
+    const burst = 2 * 1024 * 1024
+    const { addr, s } = await startComplete({ uploadBytesPerSec: rate, clock: vclock, delay, maxUploads: 64 })
+    const asks = 40 // 40 x 64 KiB = 2.5 MiB: past the burst
+    const done = Array.from({ length: asks }, (_, i) => get(addr, `bytes=${(i % 3) * CHUNK}-${((i % 3) + 1) * CHUNK - 1}`))
+    await until(() => s.stats.servedChunks + waits.length === asks)
+    expect(s.stats.servedBytes).toBe(burst) // the burst went at once; the rest waits for tokens
+    expect(waits.length).toBe(asks - burst / CHUNK)
+    for (let t = 1; waits.length > 0; t++) {
+      advance(1000)
+      await until(() => s.stats.servedBytes >= Math.min(asks * CHUNK, burst + t * rate))
+      expect(s.stats.servedBytes).toBeLessThanOrEqual(burst + t * rate)
+    }
+    expect(now).toBe(((asks * CHUNK - burst) / rate) * 1000)
+    for (const r of await Promise.all(done)) expect(r.status).toBe(206)
   })
 })

@@ -17,12 +17,19 @@
  * Upload cap: a worker that runs workloads passes uploadBytesPerSec, and every chunk it
  * sends waits for its bytes in a ByteBucket; a booting worker runs nothing else and serves
  * uncapped.
+ *
+ * A running worker's layers were verified whole at boot, then sat in its tmpfs for days:
+ * with verifyOnRead (the default for `complete`) every chunk is hashed again as it is read
+ * and one that no longer matches the manifest is refused (404), counted and no longer
+ * offered. A booting worker wrote each chunk a moment after checking it, and hashing it
+ * again would cost the storm CPU it is short of. A layer file that is gone or short is
+ * refused the same way: never a bad or missing byte as good.
  */
 import { open, type FileHandle } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { ByteBucket } from '../protocol/byte-bucket.js'
-import { chunkCount, chunkSpan, decodeWant, encodeBits, hasBit, layerRoutes, setBit, type HaveAnswer, type LayerChunks } from '../protocol/layer-chunks.js'
+import { chunkCount, chunkSpan, decodeWant, encodeBits, hasBit, layerRoutes, setBit, sha256Hex, type HaveAnswer, type LayerChunks } from '../protocol/layer-chunks.js'
 import type { Clock } from '../protocol/ports.js'
 
 export interface ServedLayer {
@@ -40,6 +47,12 @@ export interface ChunkServerOptions {
   complete?: boolean
   /** Upload cap in bytes/s; absent: uncapped. */
   uploadBytesPerSec?: number
+  /** Hash every chunk again as it is read (a running worker's layers); default: `complete`. */
+  verifyOnRead?: boolean
+  /** A chunk that no longer matches the manifest, or a layer file that cannot be read: told once per chunk. */
+  onRefused?(event: { name: string; index: number; reason: 'corrupt' | 'unreadable' }): void
+  /** Resolves after ms (the upload cap's wait); default setTimeout, tests pass a virtual one. */
+  delay?(ms: number): Promise<void>
   /**
    * Chunks sent at once; a further asker gets 503 `busy` and asks another peer. 4: a few
    * transfers finish fast and make new sources, where twenty at once would all finish late
@@ -64,6 +77,8 @@ export interface ChunkServerStats {
   missing: number
   /** Range requests turned away because every upload slot was taken (503). */
   busy: number
+  /** Chunks refused because they no longer matched the manifest or could not be read (verifyOnRead). */
+  refused: number
 }
 
 export class ChunkServer {
@@ -81,7 +96,7 @@ export class ChunkServer {
   private uploads = 0
   private wakeTimer: NodeJS.Timeout | undefined
   private server: Server | undefined
-  readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0, busy: 0 }
+  readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0, busy: 0, refused: 0 }
 
   constructor(private readonly opts: ChunkServerOptions) {
     this.order = opts.layers.map((l) => l.name)
@@ -113,6 +128,20 @@ export class ChunkServer {
         for (const w of ws) w()
       }, this.opts.coalesceMs ?? 20)
     }
+  }
+
+  /**
+   * No longer offers chunk `index` of `name` (it failed its check on read). The generation
+   * rises so that pollers without `want` get the smaller map; a peer that asks for it anyway
+   * is answered 404.
+   */
+  private unverify(name: string, index: number, reason: 'corrupt' | 'unreadable'): void {
+    const bits = this.bits.get(name)
+    if (!bits || !hasBit(bits, index)) return
+    bits[index >> 3] = bits[index >> 3]! & ~(1 << (index & 7))
+    this.gen++
+    this.stats.refused++
+    this.opts.onRefused?.({ name, index, reason })
   }
 
   /** Have polls held open now. */
@@ -212,11 +241,28 @@ export class ChunkServer {
     try {
       const len = end - start + 1
       const buf = Buffer.allocUnsafe(len)
-      const fh = await this.fileOf(layer)
-      const { bytesRead } = await fh.read(buf, 0, len, start)
-      if (bytesRead !== len) return void res.destroy()
+      let bytesRead = 0
+      try {
+        bytesRead = (await (await this.fileOf(layer)).read(buf, 0, len, start)).bytesRead
+      } catch {
+        // Gone or unreadable (the tmpfs file was removed): fewer bytes than asked, below.
+      }
+      if (bytesRead !== len) {
+        for (let i = first; i <= last; i++) this.unverify(name, i, 'unreadable')
+        return refuse()
+      }
+      if (this.opts.verifyOnRead ?? this.opts.complete) {
+        let bad = false
+        for (let i = first; i <= last; i++) {
+          const span = chunkSpan(layer.size, bytes, i)
+          if (sha256Hex(buf.subarray(span.start - start, span.end - start + 1)) === layer.chunks.sha256[i]) continue
+          this.unverify(name, i, 'corrupt')
+          bad = true
+        }
+        if (bad) return refuse()
+      }
       const wait = this.bucket?.take(len) ?? 0
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+      if (wait > 0) await (this.opts.delay ?? sleep)(wait)
       if (res.destroyed) return
       this.stats.servedChunks += last - first + 1
       this.stats.servedBytes += len
@@ -225,6 +271,11 @@ export class ChunkServer {
     } catch (err) {
       free()
       throw err
+    }
+
+    function refuse(): void {
+      free()
+      send(res, 404, { error: { code: 'chunk-missing', message: `bytes ${start}-${end} of ${name} no longer match the signed manifest here (or cannot be read): ask another peer` } })
     }
   }
 
@@ -267,6 +318,8 @@ export class ChunkServer {
     this.files.clear()
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)

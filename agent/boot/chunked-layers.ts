@@ -6,7 +6,7 @@
  * exactly as a whole-file download would. Undefined when the coordinator predates chunks
  * (its manifest has none): the caller then downloads whole files as before.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { ShoalError } from '../protocol/errors.js'
 import { chunksFit } from '../protocol/layer-chunks.js'
 import type { Clock, Rng } from '../protocol/ports.js'
@@ -34,6 +34,11 @@ export interface ChunkedLayersInput {
   config?: ChunkFetchConfig
   /** Upload cap of the chunk server (absent while booting: the worker runs nothing else). */
   uploadBytesPerSec?: number
+  /**
+   * Where to keep the signed manifest once every layer is in, for the run-mode agent to
+   * serve the layers' chunks (agent/api/layer-chunk-route.ts); absent: not kept.
+   */
+  manifestFile?: string
 }
 
 export interface ChunkedLayers {
@@ -85,6 +90,11 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   }
   const fetched: FetchedLayer[] = []
   for (const f of files) fetched.push({ name: f.name, path: f.path, size: f.size, sha256: await sha256File(f.path) })
+  if (input.manifestFile) {
+    // Written whole or not at all: a reader never sees half a manifest.
+    await writeFile(`${input.manifestFile}.tmp`, JSON.stringify(raw))
+    await rename(`${input.manifestFile}.tmp`, input.manifestFile)
+  }
   const mib = (b: number) => (b / 1048576).toFixed(1)
   input.say(
     `layers: ${mib(stats.bytes)} MiB in ${(stats.ms / 1000).toFixed(1)} s, ${mib(stats.peerBytes)} MiB from ${stats.peersSeen} peers, ${mib(stats.originBytes)} MiB from the coordinator` +

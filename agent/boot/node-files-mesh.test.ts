@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ShoalError } from '../protocol/errors.js'
 import { formatMeshParam, parseMeshParam, parseMeshTiming } from '../protocol/kernel-params/index.js'
+import { resolveAgentConfig } from '../config.js'
 import { agentConfigFor } from './node-files.js'
 
 describe('shoal.mesh= (mesh timing for slow machines)', () => {
@@ -44,5 +45,14 @@ describe('agent.json from the boot agent', () => {
       seedHex: '0'.repeat(64), coordinator: 'http://10.0.2.2:8080', address: '10.0.2.101', apiPort: 7400, domain: 'default', layers: [], comps,
     })
     expect(file).toMatchObject({ comps })
+  })
+
+  it('after a chunked boot, tells the agent where the kept manifest and layers are and whose key signs them (the agent config accepts it)', () => {
+    const layerChunks = { manifestFile: '/run/shoal/layers.manifest.json', layerDir: '/run/shoal/layers', uploadBytesPerSec: 8 * 1048576 }
+    const file = agentConfigFor({
+      enrolled: { cluster: 'lab', id: 'node-1', bootstrap: ['10.0.2.2:49737'], image: 'v1', clusterKey: 'c'.repeat(64) } as never,
+      seedHex: '0'.repeat(64), coordinator: 'http://10.0.2.2:8080', address: '10.0.2.101', apiPort: 7400, domain: 'default', layers: [], layerChunks,
+    })
+    expect(resolveAgentConfig(file).layerChunks).toEqual({ ...layerChunks, clusterKey: 'c'.repeat(64) })
   })
 })

@@ -43,6 +43,8 @@ export interface NodeFilesInput {
   silentLinkMs?: number
   /** shoal.upgrade= (agent/protocol/kernel-params/upgrade-param.ts); absent: take part in waves with the defaults. */
   upgrade?: UpgradeParam
+  /** The layers came in chunks and their signed manifest is kept: the agent serves their chunks (docs/layers.md). */
+  layerChunks?: { manifestFile: string; layerDir: string; uploadBytesPerSec?: number }
   /** Which of CEPH_CONF / KUBECONFIG the stacked layers carry (writeNodeFiles looks). */
   found?: { cephConf?: boolean; kubeconfig?: boolean }
 }
@@ -92,6 +94,7 @@ export function agentConfigFor(i: NodeFilesInput): Record<string, unknown> {
     ...(i.comps ? { comps: i.comps } : {}),
     ...(i.mesh ? { mesh: i.mesh } : {}),
     ...(i.silentLinkMs !== undefined ? { silentLinkMs: i.silentLinkMs } : {}),
+    ...(i.layerChunks ? { layerChunks: { ...i.layerChunks, clusterKey: i.enrolled.clusterKey } } : {}),
   }
   const upgrade = upgradeBlock(i)
   if (upgrade) Object.assign(file, { upgrade })

@@ -16,10 +16,8 @@
  *   shoal.peers          boot script (live agents) or kernelArgs     ./peers-param.ts
  *   shoal.upgrade        operator, in the coordinator's kernelArgs   ./upgrade-param.ts
  *   shoal.domain         boot script (a label) or kernelArgs; last wins ./domain-param.ts
- *   shoal.layers         operator, in the coordinator's kernelArgs   `chunks`: fetch the layers
- *                                                                    chunk by chunk from peers
- *                                                                    (docs/layers.md); else whole
- *                                                                    files from the coordinator
+ *   shoal.layers         boot script (`chunks`) unless kernelArgs    ./layers-param.ts
+ *                        has one (`http`: whole files)
  *   shoal.diag           operator, in the coordinator's kernelArgs   `1`: the worker layer's
  *                                                                    shoal-diag service prints
  *                                                                    load on the console
@@ -30,12 +28,14 @@ import { formatMeshParam, parseMeshParam, type MeshParam } from './mesh-param.js
 import { formatPeersParam, parsePeersParam, type PeersParam } from './peers-param.js'
 import { formatUpgradeParam, parseUpgradeParam, type UpgradeParam } from './upgrade-param.js'
 import { formatDomainParam, parseDomainParam, type DomainParam } from './domain-param.js'
+import { formatLayersParam, parseLayersParam } from './layers-param.js'
 
 export * from './boot-params.js'
 export * from './mesh-param.js'
 export * from './peers-param.js'
 export * from './upgrade-param.js'
 export * from './domain-param.js'
+export * from './layers-param.js'
 
 /** Every `shoal.*` word, by the field it fills. */
 export const KERNEL_PARAMS = {
@@ -63,11 +63,13 @@ export interface KernelParams {
   domain?: DomainParam
   /**
    * shoal.layers=chunks: the boot agent fetches its layers chunk by chunk from peers, each
-   * chunk verified (docs/layers.md). Off unless asked: a third of the coordinator-alone time
-   * on a quiet host at N=10 and 25, but 0.65-1.05x on the loaded 2-core host and not yet
-   * measured quiet at N=50, so whole files stay the default (docs/layers.md, Measured).
+   * chunk verified, and the run-mode agent serves them on (docs/layers.md). The coordinator's
+   * boot script writes it unless its kernelArgs say `shoal.layers=http`; absent (an older
+   * coordinator's script): whole files.
    */
   chunkedLayers: boolean
+  /** shoal.layers=chunks,upload=MIB: the running worker's upload cap, bytes/s; absent: the agent's default. */
+  layerUploadBytesPerSec?: number
   /** shoal.diag=1: print load on the console. */
   diag: boolean
 }
@@ -93,8 +95,10 @@ export function parseKernelParams(cmdline: string): KernelParams {
   const mesh = parseMeshParam(cmdline)
   const upgrade = parseUpgradeParam(cmdline)
   let domain: DomainParam | undefined
+  let layers
   try {
     domain = parseDomainParam(cmdline)
+    layers = parseLayersParam(cmdline)
   } catch (err) {
     throw new ShoalError('bad-cmdline', (err as Error).message)
   }
@@ -104,7 +108,8 @@ export function parseKernelParams(cmdline: string): KernelParams {
     ...(mesh ? { mesh } : {}),
     peers: parsePeersParam(cmdline),
     ...(upgrade ? { upgrade } : {}),
-    chunkedLayers: cmdline.trim().split(/\s+/).includes(`${KERNEL_PARAMS.layers}=chunks`),
+    chunkedLayers: layers?.chunked ?? false,
+    ...(layers?.uploadBytesPerSec !== undefined ? { layerUploadBytesPerSec: layers.uploadBytesPerSec } : {}),
     diag: cmdline.trim().split(/\s+/).includes(`${KERNEL_PARAMS.diag}=1`),
   }
 }
@@ -117,7 +122,9 @@ export interface KernelParamsInput {
   upgrade?: UpgradeParam
   /** A failure-domain label: written last among the shoal.* words (the last one wins). */
   domain?: string
+  /** true: shoal.layers=chunks; false: shoal.layers=http; absent: no word. */
   chunkedLayers?: boolean
+  layerUploadBytesPerSec?: number
   diag?: boolean
 }
 
@@ -129,7 +136,7 @@ export function formatKernelParams(p: KernelParamsInput): string {
     p.peers ? formatPeersParam(p.peers) : '',
     p.upgrade ? formatUpgradeParam(p.upgrade) : '',
     p.domain ? formatDomainParam(p.domain) : '',
-    p.chunkedLayers ? `${KERNEL_PARAMS.layers}=chunks` : '',
+    p.chunkedLayers !== undefined ? formatLayersParam({ chunked: p.chunkedLayers, ...(p.layerUploadBytesPerSec !== undefined ? { uploadBytesPerSec: p.layerUploadBytesPerSec } : {}) }) : '',
     p.diag ? `${KERNEL_PARAMS.diag}=1` : '',
   ]
     .filter(Boolean)

@@ -20,6 +20,7 @@ describe('the shoal.* kernel parameters, written and read in one place', () => {
       peers: ['10.0.2.101:7400', 'agents.lab:7400'],
       upgrade: { off: false, fields: { skip: ['ceph', 'kube'], drainPolicy: 'force', verifyTimeoutMs: 600000 } },
       chunkedLayers: true,
+      layerUploadBytesPerSec: 50 * 1048576,
       diag: true,
     }
     const line = `initrd=initramfs.img console=ttyS0 ${formatKernelParams(input)} panic=-1`
