@@ -15,6 +15,8 @@ import type { RunningAgent } from '../agent/main.js'
 import { testMachine, tokenFromScript } from '../coordinator/testing.js'
 import { startWaveHarness, type WaveHarness } from '../coordinator/waves/wave-testing.js'
 import { syntheticIdentity } from '../sim/synthetic-machines.js'
+import { jsonSchema } from '../agent/http/openapi-builder.js'
+import { HaveAnswer } from '../agent/protocol/layer-chunks.js'
 import { InProcessCluster, untilAlive } from './support/in-process-cluster.js'
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> }
@@ -120,6 +122,10 @@ describe('agent API description', () => {
     await c.call('GET', '/metrics', '/metrics', { expect: 200 })
     await c.call('GET', '/', '/', { expect: 200 })
     await c.call('GET', '/v1/shells', '/v1/shells', { expect: 200 })
+    // Layer chunks: these agents booted without chunk sharing, so they serve none (a booting worker drops them).
+    await c.call('GET', '/v1/layers/{version}/have', '/v1/layers/v1/have?after=-1', { expect: 404 })
+    await c.call('GET', '/v1/layers/{version}/{file}', '/v1/layers/v1/base.squashfs', { headers: { range: 'bytes=0-1048575' }, expect: 404 })
+    expect(doc.paths['/v1/layers/{version}/have']!.get!.responses['200']!.content!['application/json']!.schema).toEqual(jsonSchema(HaveAnswer))
     // The shell: a WebSocket upgrade without a grant is refused with a documented JSON error.
     const refused = await new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
       const req = httpRequest(`http://${a.api}/v1/shell`, { headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-protocol': 'v5.channel.k8s.io' } })

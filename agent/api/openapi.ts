@@ -13,6 +13,25 @@ import { cachedOpenApi, textResponse, type Route } from '../http/openapi-builder
 const error = (description: string) => ({ description, schema: ApiErrorSchema })
 const nodeParam = { id: { in: 'path' as const, description: 'node id (letters, digits, . _ -, at most 64)', schema: NodeId } }
 
+/**
+ * HaveAnswer (agent/protocol/layer-chunks.ts) as JSON Schema, written out so that this
+ * module, loaded at the agent's start, does not load the layer-chunk contract with it (the
+ * route that serves it loads on first use); test/openapi.test.ts checks it equals the schema.
+ */
+export const HAVE_ANSWER_JSON_SCHEMA = {
+  type: 'object',
+  properties: {
+    v: { type: 'number', const: 1 },
+    version: { type: 'string', maxLength: 64 },
+    gen: { type: 'integer', minimum: 0, maximum: 9007199254740991 },
+    files: { type: 'object', propertyNames: { type: 'string', maxLength: 128 }, additionalProperties: { type: 'string', maxLength: 16384 } },
+  },
+  required: ['v', 'version', 'gen', 'files'],
+  additionalProperties: false,
+}
+
+const layerVersion = { version: { in: 'path' as const, description: 'the image version this node runs' } }
+
 export const agentRoutes: Route[] = [
   { method: 'get', path: '/v1/cluster', summary: 'Every node this agent knows, with liveness, phase, image and health', responses: { 200: { description: 'The cluster as this agent sees it', schema: ClusterSummarySchema } } },
   { method: 'get', path: '/v1/nodes', summary: 'The same nodes as /v1/cluster, as a bare list sorted by id', responses: { 200: { description: 'Node summaries', schema: z.array(NodeSummarySchema) } } },
@@ -73,6 +92,30 @@ export const agentRoutes: Route[] = [
       403: error('Grant refused: unsigned, malformed, bad-signature, unknown-operator, expired, not-yet-valid, too-long, wrong-node, replayed'),
       404: error('Not a shell route'),
       429: error('Too many sessions'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/layers/{version}/have',
+    summary: "Which chunks of its image's layers this node serves to booting workers (docs/layers.md); a long poll",
+    description:
+      'One bit per chunk per layer file, base64. A running worker serves every chunk it booted (each hashed again as it is read); a booting one what it has verified so far. With after=GEN the answer waits until the generation passes GEN, with want=W until the node has one of the wanted chunks, or at most 15 s.',
+    params: {
+      ...layerVersion,
+      after: { in: 'query', description: 'the generation the asker knows; -1 answers at once', schema: z.string() },
+      want: { in: 'query', description: 'chunks the asker still lacks, per layer (encodeWant)', schema: z.string() },
+    },
+    responses: { 200: { description: 'The have map', raw: { contentType: 'application/json', schema: HAVE_ANSWER_JSON_SCHEMA } }, 404: error('This node serves no chunks of that image (another image, booted without chunk sharing, or upload cap 0)') },
+  },
+  {
+    method: 'get',
+    path: '/v1/layers/{version}/{file}',
+    summary: 'Whole chunks of one layer file, with Range: bytes=A-B (docs/layers.md)',
+    params: { ...layerVersion, file: { in: 'path', description: 'layer file name from the manifest' } },
+    responses: {
+      206: textResponse('The chunks, each to be checked against the signed manifest by the asker', 'application/octet-stream'),
+      404: error('chunk-missing: a chunk of the range is not served here (not verified yet, or it no longer matched the manifest); not-found: no such layer or image'),
+      503: error('busy: every upload slot is taken; ask another peer'),
     },
   },
   { method: 'get', path: '/', summary: 'The live cluster page (static HTML; script and style under /page/; docs/cluster-page.md)', responses: { 200: textResponse('The page', 'text/html') } },

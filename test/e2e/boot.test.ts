@@ -39,11 +39,12 @@ const BOOT_DEADLINE_MS = Number(process.env.SHOAL_E2E_DEADLINE_S ?? 240) * 1000
 const DIAG = process.env.SHOAL_E2E_DIAG === '1'
 
 /**
- * SHOAL_E2E_LAYERS=chunks: the workers fetch their layers chunk by chunk from each other and
- * the coordinator (`shoal.layers=chunks`, still opt-in); the run then asserts that some bytes
- * came from a peer. Unset: whole files from the coordinator, the default.
+ * By default the workers fetch their layers chunk by chunk from each other and the
+ * coordinator (its boot script writes `shoal.layers=chunks`); the run then asserts that some
+ * bytes came from a peer. SHOAL_E2E_LAYERS=http: whole files from the coordinator
+ * (`shoal.layers=http` in kernelArgs), as before chunk sharing.
  */
-const CHUNKS = process.env.SHOAL_E2E_LAYERS === 'chunks'
+const CHUNKS = process.env.SHOAL_E2E_LAYERS !== 'http'
 
 const machines = e2eMachines(N)
 
@@ -59,7 +60,7 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
   async function startCoordinator(): Promise<void> {
     // No CPU-bug mitigations, timer check or watchdog (TCG_KERNEL_ARGS); the coordinator's
     // mesh peer and, through shoal.mesh=, the workers use the 'emulated' timing.
-    coordinator = await startE2eCoordinator(lan, { shoalBundle, workDir, defaultImage: 'v1', kernelArgs: `${TCG_KERNEL_ARGS}${DIAG ? ' shoal.diag=1' : ''}${CHUNKS ? ' shoal.layers=chunks' : ''}` })
+    coordinator = await startE2eCoordinator(lan, { shoalBundle, workDir, defaultImage: 'v1', kernelArgs: `${TCG_KERNEL_ARGS}${DIAG ? ' shoal.diag=1' : ''}${CHUNKS ? '' : ' shoal.layers=http'}` })
   }
 
   beforeAll(async () => {
