@@ -6,15 +6,28 @@
  * stdin closes.
  *   mode "p2p":  fetchLayersChunked (manifest ?chunks=1, chunk server, peers, broker)
  *   mode "http": today's path, each layer whole from the coordinator (HttpCoordinator.download)
+ *   mode "running": a worker that booted the image earlier and runs it: the run-mode agent's
+ *                layer-chunk route (agent/api/layer-chunk-route.ts: kept manifest, upload cap,
+ *                every chunk re-hashed) over the image's files; ready once it listens (its
+ *                address in the ready line); `stats` on stdin prints what it served.
  */
 import { createInterface } from 'node:readline'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { layerChunkRoute, type LayerChunkRoute } from '../agent/api/layer-chunk-route.js'
+import { silentLogger } from '../agent/protocol/ports.js'
 import { fetchLayersChunked, type ChunkedLayers } from '../agent/boot/chunked-layers.js'
 import { HttpCoordinator } from '../agent/boot/coordinator-client.js'
 import { checkLayers, layerEntries, openManifest } from '../agent/boot/root-stack.js'
 
 interface Job {
-  mode: 'p2p' | 'http'
+  mode: 'p2p' | 'http' | 'running'
+  /** Chunk servers to ask (shoal.peers=: the running workers the boot script names). */
+  peers?: string[]
+  /** mode running: the kept manifest's path and the upload cap. */
+  manifestFile?: string
+  uploadBytesPerSec?: number
   coordinator: string
   pin: { clusterKey: string; cluster: string; version: string }
   layerDir: string
@@ -61,7 +74,7 @@ async function run(): Promise<object> {
     pin: job.pin,
     layerDir: job.layerDir,
     listen: { host: '127.0.0.1', port: 0 },
-    peers: [],
+    peers: job.peers ?? [],
     clock,
     rng,
     say: (line) => {
@@ -78,13 +91,32 @@ async function run(): Promise<object> {
   return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, peersSeen: st.peersSeen }
 }
 
+/** A running worker: the manifest kept (fetched here, before the storm), the route on a plain HTTP server. */
+async function runRunning(): Promise<void> {
+  const r = await fetch(`${job.coordinator}/images/${job.pin.version}/manifest?chunks=1`)
+  await writeFile(job.manifestFile!, Buffer.from(await r.arrayBuffer()))
+  route = layerChunkRoute({ version: job.pin.version, cluster: job.pin.cluster, clusterKey: job.pin.clusterKey, manifestFile: job.manifestFile!, layerDir: job.layerDir, uploadBytesPerSec: job.uploadBytesPerSec!, clock, logger: silentLogger })
+  const http = createServer((req, res) => {
+    if (!route!(req, res, new URL(req.url ?? '/', 'http://x'))) res.writeHead(404).end()
+  })
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', () => resolve()))
+  if (!(await route.loaded())) throw new Error('the running worker serves no chunks')
+  out({ ready: true, addr: `127.0.0.1:${(http.address() as AddressInfo).port}` })
+}
+
 let server: ChunkedLayers['server'] | undefined
+let route: LayerChunkRoute | undefined
 const lines = createInterface({ input: process.stdin })
 lines.on('line', (l) => {
+  if (l.trim() === 'stats') {
+    void route?.loaded().then((s) => out({ stats: true, ...s?.stats }))
+    return
+  }
   if (l.trim() !== 'go') return
   run().then(out, (err) => out({ done: false, error: (err as Error)?.stack ?? String(err) }))
 })
 lines.on('close', () => {
-  void (server?.close() ?? Promise.resolve()).finally(() => process.exit(0))
+  void Promise.all([server?.close(), route?.close()]).finally(() => process.exit(0))
 })
-out({ ready: true })
+if (job.mode === 'running') runRunning().catch((err) => (out({ done: false, error: (err as Error)?.stack ?? String(err) }), process.exit(1)))
+else out({ ready: true })

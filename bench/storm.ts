@@ -5,7 +5,7 @@
  * from the coordinator: httpOnlyMs), then sharing chunks (allDoneMs), in the same run.
  *
  *   npm run bench -- storm            (N = 10, 25, 50)
- *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8]
+ *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K]
  *
  * One JSON line per N: {"bench":"storm","workers":N,"originShare","allDoneMs","httpOnlyMs",
  * "ratio","duplicateShare","fallbacks",...}. originShare = bytes the coordinator sent (all
@@ -14,6 +14,11 @@
  * originShare < 0.1, allDoneMs <= 0.25 x httpOnlyMs. Bounded: each storm has a deadline
  * (1.5x the whole-file storm's ideal time + 60 s), the whole run 540 s; every worker is
  * killed at the end.
+ *
+ * --running K (K > 0): after each N, one more shared storm with K workers already running
+ * the image and serving it (the run-mode agent's layer-chunk route, capped at its default
+ * 25 MiB/s scaled down like the uplink: 1 Gbit/s -> --uplink-mib), each booting worker told
+ * of 3 of them as the boot script's shoal.peers= does; one more line with "variant":"running".
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -27,6 +32,8 @@ import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { ByteBucket } from '../agent/protocol/byte-bucket.js'
+import { RUNNING_UPLOAD_BYTES_PER_SEC } from '../agent/api/layer-chunk-route.js'
+import { BOOT_PEERS } from '../coordinator/boot-script.js'
 import { bundle } from '../layers/bundle.js'
 import { startTestCoordinator, type TestCoordinator } from '../coordinator/testing.js'
 
@@ -37,11 +44,15 @@ const { values } = parseArgs({
     'image-mib': { type: 'string', default: '8' },
     // Tuning runs: the shared storm only (no httpOnlyMs, no ratio).
     'shared-only': { type: 'boolean', default: false },
+    running: { type: 'string', default: '0' },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
 const UPLINK = Number(values['uplink-mib']) * 1048576
 const IMAGE_MIB = Number(values['image-mib'])
+const RUNNING = Number(values.running)
+/** A running worker's upload cap, scaled like the coordinator's uplink (1 Gbit/s -> UPLINK). */
+const RUNNING_CAP = Math.round((RUNNING_UPLOAD_BYTES_PER_SEC * UPLINK) / 125_000_000)
 const RUN_DEADLINE_MS = 540_000
 const started = Date.now()
 const repo = fileURLToPath(new URL('..', import.meta.url))
@@ -104,7 +115,7 @@ interface WorkerResult {
 }
 
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -118,13 +129,31 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     await (await fetch(`${coord.url}/images/v1/manifest?chunks=1`)).arrayBuffer()
     const url = `http://127.0.0.1:${proxy.port}`
     if (process.env.SHOAL_STORM_TRACE) process.stderr.write(`[storm] ${mode} N=${n}: coordinator ${coord.url}, its uplink ${url}\n`)
+    // Workers that run the image already: serving before the storm starts.
+    const runningAddrs: string[] = []
+    const runningChildren: { child: ChildProcess; lines: ReturnType<typeof createInterface> }[] = []
+    for (let i = 0; i < running; i++) {
+      const job = { mode: 'running', coordinator: coord.url, pin, layerDir: join(dir, 'image'), manifestFile: join(dir, `running-${n}-${i}.json`), uploadBytesPerSec: RUNNING_CAP, seed: 7 + i }
+      const child = spawn(process.execPath, [workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
+      children.push(child)
+      const lines = createInterface({ input: child.stdout! })
+      runningChildren.push({ child, lines })
+      const line = await new Promise<string>((resolve, reject) => {
+        child.once('exit', (code) => reject(new Error(`running worker ${i} exited with ${code} before it was ready`)))
+        lines.once('line', resolve)
+      })
+      const o = JSON.parse(line) as { ready?: boolean; addr?: string; error?: string }
+      if (!o.addr) throw new Error(`running worker ${i}: ${o.error ?? line}`)
+      runningAddrs.push(o.addr)
+    }
     const results: (WorkerResult | undefined)[] = new Array(n)
     const ready: Promise<void>[] = []
     const done: Promise<void>[] = []
     let goAt = 0
     const finishedAt: number[] = []
     for (let i = 0; i < n; i++) {
-      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1 }
+      const peers = runningAddrs.length ? Array.from({ length: Math.min(BOOT_PEERS, runningAddrs.length) }, (_, k) => runningAddrs[(i + k) % runningAddrs.length]!) : []
+      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1, peers }
       // SHOAL_STORM_PROF=DIR: a CPU profile of every worker of the shared storms, for finding where their CPU goes.
       const prof = process.env.SHOAL_STORM_PROF && mode === 'p2p' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_STORM_PROF}`] : []
       const child = spawn(process.execPath, [...prof, workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -170,7 +199,15 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     })
     const allDoneMs = Date.now() - goAt
     finishedAt.sort((a, b) => a - b)
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6) }
+    let runningServedBytes = 0
+    for (const { child, lines } of runningChildren) {
+      const stats = new Promise<{ servedBytes?: number }>((resolve) => {
+        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number }))
+      })
+      child.stdin!.write('stats\n')
+      runningServedBytes += (await stats).servedBytes ?? 0
+    }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -189,6 +226,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     await proxy.close()
     await coord.close()
     for (let i = 0; i < n; i++) await rm(join(dir, `${mode}-${n}-${i}`), { recursive: true, force: true })
+    for (let i = 0; i < running; i++) await rm(join(dir, `running-${n}-${i}.json`), { force: true })
   }
 }
 
@@ -238,6 +276,30 @@ async function main(): Promise<void> {
         targets: { originShare: 0.1, ratio: 0.25 },
         load1: +loadavg()[0]!.toFixed(1),
       })
+      if (RUNNING > 0) {
+        const r = await storm('p2p', n, workerJs, dir, RUNNING)
+        const need = r.results.reduce((s, x) => s + x.bytes, 0)
+        const rsum = (k: keyof WorkerResult) => r.results.reduce((s, x) => s + ((x[k] as number | undefined) ?? 0), 0)
+        emit({
+          bench: 'storm',
+          variant: 'running',
+          workers: n,
+          running: RUNNING,
+          runningCapMiBps: +(RUNNING_CAP / 1048576).toFixed(2),
+          originShare: +(r.originSent / need).toFixed(4),
+          runningShare: +(r.runningServedBytes / need).toFixed(4),
+          allDoneMs: r.allDoneMs,
+          httpOnlyMs: http?.allDoneMs ?? null,
+          ratio: http ? +(r.allDoneMs / http.allDoneMs).toFixed(3) : null,
+          duplicateShare: +(rsum('wastedBytes') / need).toFixed(4),
+          fallbacks: rsum('fallbacks'),
+          refusals: rsum('refusals'),
+          badChunks: rsum('badChunks'),
+          p50Ms: r.p50Ms,
+          cpuMsPerWorker: Math.round(rsum('cpuMs') / n),
+          load1: +loadavg()[0]!.toFixed(1),
+        })
+      }
     }
   } finally {
     clearTimeout(overall)
