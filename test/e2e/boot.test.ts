@@ -205,6 +205,17 @@ describe.skipIf(!!why)('boot e2e: three QEMU workers netboot from the coordinato
       expect(said.every((l) => l !== undefined), 'every worker reports its chunked fetch').toBe(true)
       const fromPeers = said.map((l) => Number(/([\d.]+) MiB from \d+ peers/.exec(l!)![1]))
       expect(fromPeers.some((mib) => mib > 0), 'some layer bytes came from a peer').toBe(true)
+      // Once running, a worker serves its layers on its agent API (docs/layers.md): worker1's
+      // have map offers every chunk, and its first chunk matches the signed manifest.
+      const probe = `const {createHash}=require('node:crypto');(async()=>{const m=await (await fetch('http://${SUBNET}.1:${HTTP_PORT}/images/v1/manifest?chunks=1')).json();` +
+        `const f=m.files.find(x=>x.name===m.layers[0]);const w='http://${lan.hosts[0]!.ip}:${API_PORT}/v1/layers/v1';const have=await (await fetch(w+'/have?after=-1',{signal:AbortSignal.timeout(30000)})).json();` +
+        `const end=Math.min(f.size,f.chunks.bytes)-1;const r=await fetch(w+'/'+f.name,{headers:{range:'bytes=0-'+end},signal:AbortSignal.timeout(60000)});const b=Buffer.from(await r.arrayBuffer());` +
+        `console.log(JSON.stringify({chunks:f.chunks.sha256.length,offered:[...Buffer.from(have.files[f.name],'base64')].reduce((n,x)=>n+x.toString(2).split('1').length-1,0),status:r.status,match:createHash('sha256').update(b).digest('hex')===f.chunks.sha256[0]}))})().catch(e=>console.log(JSON.stringify({error:String(e)})))`
+      const served = await lan.exec(process.execPath, ['-e', probe], 120_000)
+      console.log(`e2e: a running worker's layer chunks: ${served.stdout.trim()}${served.stderr}`)
+      const got = JSON.parse(served.stdout.trim()) as { chunks: number; offered: number; status: number; match: boolean }
+      expect(got).toMatchObject({ status: 206, match: true })
+      expect(got.offered).toBe(got.chunks)
     }
     failed = false
   }, BOOT_DEADLINE_MS + 120_000)
