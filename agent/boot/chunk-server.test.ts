@@ -183,7 +183,7 @@ describe('ChunkServer of a running worker (complete, verified on read)', () => {
     }
     const rate = CHUNK // one chunk a second; the burst is max(rate / 4, 2 MiB) = 2 MiB
     const burst = 2 * 1024 * 1024
-    const { addr, s } = await startComplete({ uploadBytesPerSec: rate, clock: vclock, delay, maxUploads: 64 })
+    const { addr, s } = await startComplete({ uploadBytesPerSec: rate, clock: vclock, delay, maxUploads: 64, maxQueueMs: 60_000 })
     const asks = 40 // 40 x 64 KiB = 2.5 MiB: past the burst
     const done = Array.from({ length: asks }, (_, i) => get(addr, `bytes=${(i % 3) * CHUNK}-${((i % 3) + 1) * CHUNK - 1}`))
     await until(() => s.stats.servedChunks + waits.length === asks)
@@ -196,5 +196,24 @@ describe('ChunkServer of a running worker (complete, verified on read)', () => {
     }
     expect(now).toBe(((asks * CHUNK - burst) / rate) * 1000)
     for (const r of await Promise.all(done)) expect(r.status).toBe(206)
+  })
+
+  it('turns an asker away (503 busy) when its bytes would wait past maxQueueMs for the cap, instead of keeping it waiting', async () => {
+    let now = 0
+    const waits: (() => void)[] = []
+    const { addr, s } = await startComplete({ uploadBytesPerSec: CHUNK, clock: { now: () => now }, delay: () => new Promise<void>((r) => waits.push(r)), maxUploads: 64 })
+    // The 2 MiB burst is 32 chunks; the 33rd waits 1 s (queued), the 34th would wait 2 s: busy.
+    const first = await Promise.all(Array.from({ length: 32 }, (_, i) => get(addr, `bytes=${(i % 3) * CHUNK}-${((i % 3) + 1) * CHUNK - 1}`)))
+    expect(first.every((r) => r.status === 206)).toBe(true)
+    const queued = get(addr, `bytes=0-${CHUNK - 1}`)
+    await until(() => waits.length === 1)
+    const turned = await get(addr, `bytes=0-${CHUNK - 1}`)
+    expect(turned.status).toBe(503)
+    expect(JSON.parse(turned.body.toString()).error.code).toBe('busy')
+    expect(s.stats.busy).toBe(1)
+    now += 1000
+    waits.shift()!()
+    expect((await queued).status).toBe(206)
+    expect(s.stats.servedBytes).toBe(33 * CHUNK)
   })
 })

@@ -21,6 +21,12 @@ export class ByteBucket {
     this.at = clock.now()
   }
 
+  /** The ms `n` bytes would wait if booked now; books nothing. */
+  peek(n: number): number {
+    const tokens = Math.min(this.burstBytes, this.tokens + ((this.clock.now() - this.at) * this.bytesPerSec) / 1000) - n
+    return tokens >= 0 ? 0 : Math.ceil((-tokens * 1000) / this.bytesPerSec)
+  }
+
   /** Books `n` bytes; returns the ms to wait before sending them (0: now). May go into debt. */
   take(n: number): number {
     const now = this.clock.now()
