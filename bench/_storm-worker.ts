@@ -95,7 +95,7 @@ async function run(): Promise<object> {
 async function runRunning(): Promise<void> {
   const r = await fetch(`${job.coordinator}/images/${job.pin.version}/manifest?chunks=1`)
   await writeFile(job.manifestFile!, Buffer.from(await r.arrayBuffer()))
-  route = layerChunkRoute({ version: job.pin.version, cluster: job.pin.cluster, clusterKey: job.pin.clusterKey, manifestFile: job.manifestFile!, layerDir: job.layerDir, uploadBytesPerSec: job.uploadBytesPerSec!, clock, logger: silentLogger })
+  route = layerChunkRoute({ version: job.pin.version, cluster: job.pin.cluster, clusterKey: job.pin.clusterKey, manifestFile: job.manifestFile!, layerDir: job.layerDir, uploadBytesPerSec: job.uploadBytesPerSec!, clock, logger: { ...silentLogger, warn: (o, m) => process.stderr.write(`[running ${job.seed}] ${m} ${JSON.stringify(o)}\n`) } })
   const http = createServer((req, res) => {
     if (!route!(req, res, new URL(req.url ?? '/', 'http://x'))) res.writeHead(404).end()
   })
@@ -112,7 +112,7 @@ lines.on('line', (l) => {
     void route?.loaded().then((s) => out({ stats: true, ...s?.stats }))
     return
   }
-  if (l.trim() !== 'go') return
+  if (l.trim() !== 'go' || job.mode === 'running') return
   run().then(out, (err) => out({ done: false, error: (err as Error)?.stack ?? String(err) }))
 })
 lines.on('close', () => {

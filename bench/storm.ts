@@ -115,7 +115,7 @@ interface WorkerResult {
 }
 
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number; runningRefused: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -188,7 +188,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const lag = monitorEventLoopDelay({ resolution: 20 })
     lag.enable()
     goAt = Date.now()
-    for (const c of children) c.stdin!.write('go\n')
+    for (const c of children) if (!runningChildren.some((r) => r.child === c)) c.stdin!.write('go\n')
     let timer: NodeJS.Timeout | undefined
     await Promise.race([
       Promise.all(done),
@@ -200,14 +200,17 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const allDoneMs = Date.now() - goAt
     finishedAt.sort((a, b) => a - b)
     let runningServedBytes = 0
+    let runningRefused = 0
     for (const { child, lines } of runningChildren) {
-      const stats = new Promise<{ servedBytes?: number }>((resolve) => {
-        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number }))
+      const stats = new Promise<{ servedBytes?: number; refused?: number }>((resolve) => {
+        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number; refused?: number }))
       })
       child.stdin!.write('stats\n')
-      runningServedBytes += (await stats).servedBytes ?? 0
+      const st = await stats
+      runningServedBytes += st.servedBytes ?? 0
+      runningRefused += st.refused ?? 0
     }
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes, runningRefused }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -288,6 +291,7 @@ async function main(): Promise<void> {
           runningCapMiBps: +(RUNNING_CAP / 1048576).toFixed(2),
           originShare: +(r.originSent / need).toFixed(4),
           runningShare: +(r.runningServedBytes / need).toFixed(4),
+          runningRefusedChunks: r.runningRefused,
           allDoneMs: r.allDoneMs,
           httpOnlyMs: http?.allDoneMs ?? null,
           ratio: http ? +(r.allDoneMs / http.allDoneMs).toFixed(3) : null,
