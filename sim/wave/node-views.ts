@@ -100,7 +100,7 @@ export class NodeViews {
       this.okCache.clear()
       this.okCacheVersion = ceph.version
     }
-    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? (hosts[0]! < hosts[1]! ? `${hosts[0]},${hosts[1]}` : `${hosts[1]},${hosts[0]}`) : [...hosts].sort().join(',')
+    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? pairKey(hosts[0]!, hosts[1]!) : hosts.length === 3 ? tripleKey(hosts[0]!, hosts[1]!, hosts[2]!) : [...hosts].sort().join(',')
     let v = this.okCache.get(key)
     if (v === undefined) {
       v = ceph.okToStop(hosts)
@@ -184,4 +184,17 @@ export class NodeViews {
       if (Number.isFinite(next)) w.at(next, () => this.cephChanged())
     }
   }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a},${b}` : `${b},${a}`
+}
+
+/** The sorted join of three hosts without an array (two holders and a candidate: the usual question at K=2). */
+function tripleKey(a: string, b: string, c: string): string {
+  let t: string
+  if (a > b) (t = a), (a = b), (b = t)
+  if (b > c) (t = b), (b = c), (c = t)
+  if (a > b) (t = a), (a = b), (b = t)
+  return `${a},${b},${c}`
 }

@@ -158,8 +158,9 @@ export function doneHolderTick(vn: VoteCore): void {
     for (const [cand, p] of s.promises) askIfDone(vn, w.target, cand, p, i, p.term)
     const g = s.grant
     if (!g) continue
-    if (s.promises.has(g.holder)) g.doneAskAt = undefined // asked through the promise
-    else askIfDone(vn, w.target, g.holder, g, i, g.term)
+    if (s.promises.has(g.holder)) {
+      if (g.doneAskAt !== undefined) g.doneAskAt = undefined // asked through the promise
+    } else askIfDone(vn, w.target, g.holder, g, i, g.term)
   }
 }
 
@@ -167,7 +168,8 @@ function askIfDone(vn: VoteCore, target: string, holder: string, p: { doneAskAt?
   if (holder === vn.id) return
   const f = vn.viewPort.facts(holder)
   if (!f || f.image !== target || !f.available || !f.healthy) {
-    p.doneAskAt = undefined
+    // Written only when set: this runs for every holder on every view change of every node.
+    if (p.doneAskAt !== undefined) p.doneAskAt = undefined
     return
   }
   if (p.doneAskAt === undefined) {
