@@ -37,6 +37,10 @@ export class NodeViews {
   private okCache = new Map<string, boolean>()
   private okCacheVersion = -1
   private pokeAt = -Infinity
+  /** Facts changes not yet named to the votes: who, and when the others see it (changedAt + gossip delay), oldest first. */
+  private unannounced: { id: string; at: number }[] = []
+  /** A partition changed what every node can see: the next poke names nobody (every vote runs in full). */
+  private pokeAll = false
   private cephNextAt = Infinity
 
   constructor(private readonly w: WaveWorld) {}
@@ -78,6 +82,7 @@ export class NodeViews {
 
   /** The shared view changed: because of `id` (its change reached the others), or of everything (a partition). */
   bumpView(id: string | undefined): void {
+    if (id === undefined) this.pokeAll = true
     this.visibleLog[this.viewVersion] = id
     this.viewVersion++
   }
@@ -142,6 +147,7 @@ export class NodeViews {
     const i = this.pendingVisible.indexOf(n)
     if (i >= 0) this.pendingVisible.splice(i, 1)
     this.pendingVisible.push(n)
+    this.unannounced.push({ id: n.id, at: w.t + w.cfg.gossipDelayMs })
     this.trackUnavailable()
     this.schedulePoke()
   }
@@ -161,13 +167,34 @@ export class NodeViews {
     this.pokeAt = at
     w.at(at, () => {
       if (this.pokeAt === at) this.pokeAt = -Infinity
+      // One input for every vote, naming whose facts turned visible since the last poke, as
+      // production's runtime names the members whose records changed in a burst.
+      const changed = this.takeChanged(w.t)
+      const input = changed ? { type: 'view-changed' as const, changed } : { type: 'view-changed' as const }
       for (const n of w.nodes.values()) {
         if (!n.up || !n.vote) continue
-        w.stepVote(n, { type: 'view-changed' })
+        w.stepVote(n, input)
         w.cycles.pokeCycle(n)
       }
       w.checkComplete()
     })
+  }
+
+  /**
+   * The members whose facts, as the others see them, may have changed since the last poke
+   * (every poke steps every live vote, so that is since each one's last view change; a vote
+   * booted since starts with nothing judged). Undefined after a partition change: anyone.
+   */
+  private takeChanged(t: number): Set<string> | undefined {
+    const q = this.unannounced
+    let k = 0
+    while (k < q.length && q[k]!.at <= t) k++
+    const taken = q.splice(0, k)
+    if (this.pokeAll) {
+      this.pokeAll = false
+      return undefined
+    }
+    return new Set(taken.map((e) => e.id))
   }
 
   /** The Ceph model moved (a host down or up, recovery progressing): every record re-read, every waiting cycle poked. */
