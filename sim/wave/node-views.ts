@@ -114,7 +114,8 @@ export class NodeViews {
     return v
   }
 
-  computeFacts(n: SimNode): NodeFacts {
+  /** The node's facts from the models; `same` itself when they equal it (no new object: every Ceph change re-reads every node). */
+  computeFacts(n: SimNode, same?: NodeFacts): NodeFacts {
     const w = this.w
     // Production's rule over the model: a kubelet not Ready is what makes a record critical.
     const a = AVAILABILITY_SCRATCH // hot: every refresh of every node; one object, refilled
@@ -124,7 +125,12 @@ export class NodeViews {
     a.cordoned = n.cordoned
     const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && w.ceph.hostClean(n.id, w.t)
-    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? w.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a), rebooted: pastReboot(a) }
+    const pods = n.idx >= 0 ? w.kube.podCount(n.id) : 0
+    const cycling = inCycle(a)
+    const rebooted = pastReboot(a)
+    const o = same
+    if (o && o.available === available && o.healthy === healthy && o.image === n.image && o.pods === pods && o.cycling === cycling && o.rebooted === rebooted && o.domain === n.domain && o.load === n.load) return o
+    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods, load: n.load, cycling, rebooted }
   }
 
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
@@ -137,9 +143,9 @@ export class NodeViews {
     // roster pass kept the older facts until the next change (the log depended on when the
     // votes happened to look).
     this.currentViewVersion()
-    const f = this.computeFacts(n)
     const o = n.facts
-    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling && f.rebooted === o.rebooted) return
+    const f = this.computeFacts(n, o)
+    if (f === o) return
     n.prev = w.t - n.changedAt < w.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = w.t

@@ -54,7 +54,7 @@ export function maybeRequest(vn: VoteCore): void {
  */
 export function requestBlocked(vn: VoteCore): boolean {
   if (!vn.wave || vn.role !== 'node' || vn.cand.lease || vn.cand.collecting || vn.now < vn.cand.retryAt) return true
-  if (!vn.books.rosterKeys.has(vn.id) || vn.books.retired.has(vn.id)) return true
+  if (!vn.onRoster || (vn.books.retired.size > 0 && vn.books.retired.has(vn.id))) return true
   // While relearning, only a reclaim (once the quiet period is over and answers arrive).
   const r = vn.rec.relearning
   if (r && r.countedNonces.size === 0) return true

@@ -74,6 +74,18 @@ export class VoteCore {
     return this.books.wave
   }
 
+  private rosterOf: unknown = undefined
+  private rosterMember = false
+
+  /** Is this node on the wave's roster? (asked on every request and view change: kept per wave) */
+  get onRoster(): boolean {
+    if (this.rosterOf !== this.books.wave) {
+      this.rosterOf = this.books.wave
+      this.rosterMember = this.books.rosterKeys.has(this.id)
+    }
+    return this.rosterMember
+  }
+
   /** Hands a message we signed for ourselves back to the inbox. */
   toSelf(m: VoteMessage): void {
     this.inbox.toSelf(m)
