@@ -44,10 +44,16 @@ function tag(publicKey: string, data: Uint8Array): Uint8Array {
     h1 = Math.imul(h1 ^ data[i]!, 0x01000193) >>> 0
     h2 = Math.imul(h2 ^ data[i]!, 0x5bd1e995) >>> 0
   }
+  // Big-endian, byte by byte (a DataView per signature showed in the simulator's profile).
   const out = new Uint8Array(8)
-  const dv = new DataView(out.buffer)
-  dv.setUint32(0, h1)
-  dv.setUint32(4, h2)
+  out[0] = h1 >>> 24
+  out[1] = h1 >>> 16
+  out[2] = h1 >>> 8
+  out[3] = h1
+  out[4] = h2 >>> 24
+  out[5] = h2 >>> 16
+  out[6] = h2 >>> 8
+  out[7] = h2
   return out
 }
 

@@ -66,6 +66,8 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
   private running = false
   private timer: NodeJS.Timeout | undefined
   private viewDirty = false
+  /** Members whose records or liveness changed in the burst under way; undefined: something else changed too (a control message), anyone may look different. */
+  private viewChangedIds: Set<string> | undefined = new Set()
   private closed = false
   private started = false
 
@@ -118,21 +120,30 @@ export class VoteRuntime extends EventEmitter<VoteRuntimeEvents> {
         } catch {
           return this.count('dropped.malformed')
         }
-        if (this.gate.onControl(raw) === 'new') this.viewChanged()
+        if (this.gate.onControl(raw) === 'new') this.viewChanged(undefined)
       }
       return
     }
-    if (event.type === 'record' || event.type === 'member') this.viewChanged()
+    if (event.type === 'record' || event.type === 'member') this.viewChanged(event.id)
   }
 
-  /** Many gossip events arrive together: one `view-changed` per burst. */
-  private viewChanged(): void {
+  /**
+   * Many gossip events arrive together: one `view-changed` per burst, naming the members
+   * whose records or liveness changed (the vote then skips a change that concerns nobody
+   * it watches: agent/protocol/vote/view-change.ts). A control message can change how any
+   * member looks (a node verb's subject): that burst names nobody.
+   */
+  private viewChanged(id: string | undefined): void {
+    if (id === undefined) this.viewChangedIds = undefined
+    else this.viewChangedIds?.add(id)
     if (this.viewDirty) return
     this.viewDirty = true
     setImmediate(() => {
       this.viewDirty = false
+      const changed = this.viewChangedIds
+      this.viewChangedIds = new Set()
       this.emit('view-changed')
-      this.input({ type: 'view-changed' })
+      this.input(changed ? { type: 'view-changed', changed } : { type: 'view-changed' })
     })
   }
 

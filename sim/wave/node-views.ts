@@ -37,6 +37,10 @@ export class NodeViews {
   private okCache = new Map<string, boolean>()
   private okCacheVersion = -1
   private pokeAt = -Infinity
+  /** Facts changes not yet named to the votes: who, and when the others see it (changedAt + gossip delay), oldest first. */
+  private unannounced: { id: string; at: number }[] = []
+  /** A partition changed what every node can see: the next poke names nobody (every vote runs in full). */
+  private pokeAll = false
   private cephNextAt = Infinity
 
   constructor(private readonly w: WaveWorld) {}
@@ -78,6 +82,7 @@ export class NodeViews {
 
   /** The shared view changed: because of `id` (its change reached the others), or of everything (a partition). */
   bumpView(id: string | undefined): void {
+    if (id === undefined) this.pokeAll = true
     this.visibleLog[this.viewVersion] = id
     this.viewVersion++
   }
@@ -100,7 +105,7 @@ export class NodeViews {
       this.okCache.clear()
       this.okCacheVersion = ceph.version
     }
-    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? (hosts[0]! < hosts[1]! ? `${hosts[0]},${hosts[1]}` : `${hosts[1]},${hosts[0]}`) : [...hosts].sort().join(',')
+    const key = hosts.length === 1 ? hosts[0]! : hosts.length === 2 ? pairKey(hosts[0]!, hosts[1]!) : hosts.length === 3 ? tripleKey(hosts[0]!, hosts[1]!, hosts[2]!) : [...hosts].sort().join(',')
     let v = this.okCache.get(key)
     if (v === undefined) {
       v = ceph.okToStop(hosts)
@@ -109,7 +114,8 @@ export class NodeViews {
     return v
   }
 
-  computeFacts(n: SimNode): NodeFacts {
+  /** The node's facts from the models; `same` itself when they equal it (no new object: every Ceph change re-reads every node). */
+  computeFacts(n: SimNode, same?: NodeFacts): NodeFacts {
     const w = this.w
     // Production's rule over the model: a kubelet not Ready is what makes a record critical.
     const a = AVAILABILITY_SCRATCH // hot: every refresh of every node; one object, refilled
@@ -119,7 +125,12 @@ export class NodeViews {
     a.cordoned = n.cordoned
     const available = isAvailable(a)
     const healthy = n.up && n.kubeletReady && n.idx >= 0 && w.ceph.hostClean(n.id, w.t)
-    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods: n.idx >= 0 ? w.kube.podCount(n.id) : 0, load: n.load, cycling: inCycle(a), rebooted: pastReboot(a) }
+    const pods = n.idx >= 0 ? w.kube.podCount(n.id) : 0
+    const cycling = inCycle(a)
+    const rebooted = pastReboot(a)
+    const o = same
+    if (o && o.available === available && o.healthy === healthy && o.image === n.image && o.pods === pods && o.cycling === cycling && o.rebooted === rebooted && o.domain === n.domain && o.load === n.load) return o
+    return { id: n.id, image: n.image, domain: n.domain, available, healthy, pods, load: n.load, cycling, rebooted }
   }
 
   /** Re-reads a node's facts; a change reaches the others after the gossip delay. */
@@ -132,9 +143,9 @@ export class NodeViews {
     // roster pass kept the older facts until the next change (the log depended on when the
     // votes happened to look).
     this.currentViewVersion()
-    const f = this.computeFacts(n)
     const o = n.facts
-    if (f.available === o.available && f.healthy === o.healthy && f.image === o.image && f.pods === o.pods && f.cycling === o.cycling && f.rebooted === o.rebooted) return
+    const f = this.computeFacts(n, o)
+    if (f === o) return
     n.prev = w.t - n.changedAt < w.cfg.gossipDelayMs ? n.prev : n.facts
     n.facts = f
     n.changedAt = w.t
@@ -142,6 +153,7 @@ export class NodeViews {
     const i = this.pendingVisible.indexOf(n)
     if (i >= 0) this.pendingVisible.splice(i, 1)
     this.pendingVisible.push(n)
+    this.unannounced.push({ id: n.id, at: w.t + w.cfg.gossipDelayMs })
     this.trackUnavailable()
     this.schedulePoke()
   }
@@ -161,13 +173,34 @@ export class NodeViews {
     this.pokeAt = at
     w.at(at, () => {
       if (this.pokeAt === at) this.pokeAt = -Infinity
+      // One input for every vote, naming whose facts turned visible since the last poke, as
+      // production's runtime names the members whose records changed in a burst.
+      const changed = this.takeChanged(w.t)
+      const input = changed ? { type: 'view-changed' as const, changed } : { type: 'view-changed' as const }
       for (const n of w.nodes.values()) {
         if (!n.up || !n.vote) continue
-        w.stepVote(n, { type: 'view-changed' })
+        w.stepVote(n, input)
         w.cycles.pokeCycle(n)
       }
       w.checkComplete()
     })
+  }
+
+  /**
+   * The members whose facts, as the others see them, may have changed since the last poke
+   * (every poke steps every live vote, so that is since each one's last view change; a vote
+   * booted since starts with nothing judged). Undefined after a partition change: anyone.
+   */
+  private takeChanged(t: number): Set<string> | undefined {
+    const q = this.unannounced
+    let k = 0
+    while (k < q.length && q[k]!.at <= t) k++
+    const taken = q.splice(0, k)
+    if (this.pokeAll) {
+      this.pokeAll = false
+      return undefined
+    }
+    return new Set(taken.map((e) => e.id))
   }
 
   /** The Ceph model moved (a host down or up, recovery progressing): every record re-read, every waiting cycle poked. */
@@ -184,4 +217,17 @@ export class NodeViews {
       if (Number.isFinite(next)) w.at(next, () => this.cephChanged())
     }
   }
+}
+
+function pairKey(a: string, b: string): string {
+  return a < b ? `${a},${b}` : `${b},${a}`
+}
+
+/** The sorted join of three hosts without an array (two holders and a candidate: the usual question at K=2). */
+function tripleKey(a: string, b: string, c: string): string {
+  let t: string
+  if (a > b) (t = a), (a = b), (b = t)
+  if (b > c) (t = b), (b = c), (c = t)
+  if (a > b) (t = a), (a = b), (b = t)
+  return `${a},${b},${c}`
 }

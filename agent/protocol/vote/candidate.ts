@@ -14,32 +14,21 @@ import { COORD_MARK, type VoteCore } from './vote-core.js'
 import { countBetter } from './waiting-order.js'
 
 export function maybeRequest(vn: VoteCore): void {
-  const w = vn.wave
   const c = vn.cand.collecting
   if (c?.reclaim) countReclaimVotes(vn, c)
-  if (!w || vn.role !== 'node' || vn.cand.lease || vn.cand.collecting || vn.now < vn.cand.retryAt) return
-  if (!vn.books.rosterKeys.has(vn.id) || vn.books.retired.has(vn.id)) return
-  // While relearning, only a reclaim (once the quiet period is over and answers arrive).
-  if (vn.rec.relearning && vn.rec.relearning.countedNonces.size === 0) return
+  if (requestBlocked(vn)) return
+  const w = vn.wave!
   // Any promise or grant naming us: we may hold a slot we forgot (RAM boot). Reclaim it
   // first, whatever our health: its voters answer from their promises.
   for (let i = 0; i < vn.books.slots.length; i++) {
-    const s = vn.books.slots[i]!
-    const p = s.promises.get(vn.id)
-    const g = s.grant?.holder === vn.id ? s.grant.term : 0
-    const term = Math.max(p?.term ?? 0, g)
+    const term = ownTerm(vn, i)
     if (term > 0) return startCollection(vn, i, term, true)
   }
-  if (vn.rec.relearning) return
-  // No slot free of promises and grants in our books: nothing to ask for. First, because it
-  // is the usual answer (every slot held) and costs nothing; the checks below read the view
-  // and ask Ceph, on every view change of every waiting node.
   const freeSlots: number[] = []
   for (let i = 0; i < vn.books.slots.length; i++) {
     const s = vn.books.slots[i]!
     if (s.promises.size === 0 && !s.grant) freeSlots.push(i)
   }
-  if (freeSlots.length === 0) return
   const me = vn.viewPort.facts(vn.id)
   if (!me || !me.available || me.image === w.target) return
   const occ = occupancy(vn, -1)
@@ -53,6 +42,38 @@ export function maybeRequest(vn: VoteCore): void {
   }
   const s = vn.books.slots[slot]!
   startCollection(vn, slot, Math.max(s.knownTerm, s.forcedUpTo) + 1, false)
+}
+
+/**
+ * True when maybeRequest stops on this node's own books and clock alone: it reads nothing
+ * of the view and does nothing. No wave, not a roster member, a lease or a collection under
+ * way, a retry not due, relearning with nothing to reclaim, or — the usual answer — no slot
+ * free of promises and grants in our books. First, because that is the usual case and costs
+ * nothing; the checks after it read the view and ask Ceph, on every view change of every
+ * waiting node (and view-change.ts skips a view change on this answer).
+ */
+export function requestBlocked(vn: VoteCore): boolean {
+  if (!vn.wave || vn.role !== 'node' || vn.cand.lease || vn.cand.collecting || vn.now < vn.cand.retryAt) return true
+  if (!vn.onRoster || (vn.books.retired.size > 0 && vn.books.retired.has(vn.id))) return true
+  // While relearning, only a reclaim (once the quiet period is over and answers arrive).
+  const r = vn.rec.relearning
+  if (r && r.countedNonces.size === 0) return true
+  const slots = vn.books.slots
+  for (let i = 0; i < slots.length; i++) if (ownTerm(vn, i) > 0) return false // a reclaim to start
+  if (r) return true
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!
+    if (s.promises.size === 0 && !s.grant) return false
+  }
+  return true
+}
+
+/** The highest term at which a promise or grant on `slot` names this node (0: none). */
+function ownTerm(vn: VoteCore, slot: number): number {
+  const s = vn.books.slots[slot]!
+  const p = s.promises.get(vn.id)
+  const g = s.grant?.holder === vn.id ? s.grant.term : 0
+  return Math.max(p?.term ?? 0, g)
 }
 
 export function startCollection(vn: VoteCore, slot: number, term: number, reclaim: boolean): void {

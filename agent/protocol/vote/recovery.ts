@@ -63,8 +63,8 @@ export function onSyncRequest(vn: VoteCore, from: string, m: SyncReqMsg): void {
   vn.books.slots.forEach((s, slot) => {
     for (const [cand, p] of s.promises) promises.push({ slot, term: p.term, cand, own: p.own })
     if (s.grant) grants.push({ slot, term: s.grant.term, holder: s.grant.holder })
-    let t = Math.max(s.knownTerm, s.forcedUpTo)
-    for (const r of s.resolutions.values()) t = Math.max(t, r.term)
+    // Every resolution kept raised knownTerm to its term (resolution.ts onResolution).
+    const t = Math.max(s.knownTerm, s.forcedUpTo)
     if (t > 0) terms.push({ slot, term: t })
   })
   vn.send(m.from, vn.sign<SyncMsg>({ k: 'sync', wave: w.id, from: vn.id, to: m.from, nonce: m.nonce, complete: !vn.rec.relearning, waveMsg: w, promises, grants, retires: vn.books.retireMsgs, terms }))

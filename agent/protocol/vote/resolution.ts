@@ -158,16 +158,26 @@ export function doneHolderTick(vn: VoteCore): void {
     for (const [cand, p] of s.promises) askIfDone(vn, w.target, cand, p, i, p.term)
     const g = s.grant
     if (!g) continue
-    if (s.promises.has(g.holder)) g.doneAskAt = undefined // asked through the promise
-    else askIfDone(vn, w.target, g.holder, g, i, g.term)
+    if (s.promises.has(g.holder)) {
+      if (g.doneAskAt !== undefined) g.doneAskAt = undefined // asked through the promise
+    } else askIfDone(vn, w.target, g.holder, g, i, g.term)
   }
 }
 
-function askIfDone(vn: VoteCore, target: string, holder: string, p: { doneAskAt?: number; doneAskEveryMs?: number }, slot: number, term: number): void {
+/** What doneHolderTick keeps per promise or grant. */
+interface DoneAsk {
+  doneAskAt?: number
+  doneAskEveryMs?: number
+  doneChecked?: boolean
+}
+
+function askIfDone(vn: VoteCore, target: string, holder: string, p: DoneAsk, slot: number, term: number): void {
   if (holder === vn.id) return
+  if (p.doneChecked !== true) p.doneChecked = true
   const f = vn.viewPort.facts(holder)
   if (!f || f.image !== target || !f.available || !f.healthy) {
-    p.doneAskAt = undefined
+    // Written only when set: this runs for every holder on every view change of every node.
+    if (p.doneAskAt !== undefined) p.doneAskAt = undefined
     return
   }
   if (p.doneAskAt === undefined) {
@@ -180,4 +190,39 @@ function askIfDone(vn: VoteCore, target: string, holder: string, p: { doneAskAt?
   p.doneAskAt = vn.now + every
   vn.count('queries.done-holder')
   query(vn, holder, slot, term)
+}
+
+/**
+ * Would doneHolderTick, now, do nothing at all — given that, of the members, only those in
+ * `changed` may look different than when it last judged them? A holder it judged before
+ * and not named in `changed` gets the verdict it got then (done or not), which left nothing
+ * to do until its ask time (doneAskAt, also a wake). A holder named or new to it is judged
+ * again here, read-only: nothing to do when the verdict agrees with what it keeps (not done
+ * and no ask time; done and its ask time still ahead). False at the first holder that would
+ * be asked or would change.
+ */
+export function doneHoldersQuiet(vn: VoteCore, changed: ReadonlySet<string>): boolean {
+  const slots = vn.books.slots
+  const target = vn.wave!.target
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!
+    for (const [cand, p] of s.promises) if (!holderQuiet(vn, target, cand, p, changed)) return false
+    const g = s.grant
+    if (!g) continue
+    if (s.promises.has(g.holder)) {
+      if (g.doneAskAt !== undefined) return false
+    } else if (!holderQuiet(vn, target, g.holder, g, changed)) return false
+  }
+  return true
+}
+
+function holderQuiet(vn: VoteCore, target: string, holder: string, p: DoneAsk, changed: ReadonlySet<string>): boolean {
+  if (holder === vn.id) return true
+  if (p.doneChecked !== true || changed.has(holder)) {
+    const f = vn.viewPort.facts(holder)
+    const done = f !== undefined && f.image === target && f.available && f.healthy
+    if (done !== (p.doneAskAt !== undefined)) return false
+    p.doneChecked = true // as askIfDone would mark it: the verdict is the one it keeps
+  }
+  return p.doneAskAt === undefined || vn.now < p.doneAskAt
 }

@@ -18,7 +18,7 @@ import type { ClusterView } from './cluster-view.js'
 import { OperatorState } from './operator-state.js'
 import { RecoveryState } from './recovery-state.js'
 import type { VoteConfig } from './vote-config.js'
-import { rememberSigningBytes, signingBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
+import { encodeSigningBytes, rememberSigningBytes, type Unsigned, type VoteMessage } from './vote-messages.js'
 import type { PersistedVote, VoteEffect } from './vote-types.js'
 import type { ViewScan } from './view-scan.js'
 import { votesList, WaveBooks } from './wave-books.js'
@@ -74,6 +74,18 @@ export class VoteCore {
     return this.books.wave
   }
 
+  private rosterOf: unknown = undefined
+  private rosterMember = false
+
+  /** Is this node on the wave's roster? (asked on every request and view change: kept per wave) */
+  get onRoster(): boolean {
+    if (this.rosterOf !== this.books.wave) {
+      this.rosterOf = this.books.wave
+      this.rosterMember = this.books.rosterKeys.has(this.id)
+    }
+    return this.rosterMember
+  }
+
   /** Hands a message we signed for ourselves back to the inbox. */
   toSelf(m: VoteMessage): void {
     this.inbox.toSelf(m)
@@ -125,7 +137,8 @@ export class VoteCore {
   }
 
   sign<M extends VoteMessage>(m: Unsigned<M>): M {
-    const bytes = signingBytes(m as Unsigned<VoteMessage>)
+    // Not signingBytes: the unsigned object is thrown away, only the signed one is remembered.
+    const bytes = encodeSigningBytes(m as Unsigned<VoteMessage>)
     const signed = { ...m, sig: signAs(SIGNED_AS[(m as Unsigned<VoteMessage>).k], bytes, this.keyring) }
     rememberSigningBytes(signed, bytes)
     return signed as unknown as M

@@ -156,6 +156,11 @@ export function rememberSigningBytes(m: object, bytes: Uint8Array): void {
   memo.set(m, bytes)
 }
 
+/** The exact bytes a message's signature covers, encoded afresh (not remembered: for a message about to be signed, whose signed copy remembers them). */
+export function encodeSigningBytes(m: Unsigned<VoteMessage>): Uint8Array {
+  return enc.encode(signingText(m))
+}
+
 /** The exact bytes a message's signature covers. */
 export function signingBytes(m: Unsigned<VoteMessage>): Uint8Array {
   let b = memo.get(m)

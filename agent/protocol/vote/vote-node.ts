@@ -28,7 +28,8 @@
  * This file is the face; the protocol lives in its parts (vote-core.ts says who owns
  * which state): voter.ts, candidate.ts, recovery.ts, resolution.ts, operator.ts, with
  * budget.ts and waiting-order.ts shared by the voter and the candidate, and inbox.ts, the
- * one way in for every message — our own included.
+ * one way in for every message — our own included. view-change.ts returns at once from a
+ * view change that concerns nobody this node watches.
  */
 import { silentLogger } from '../ports.js'
 import { collectionTick, maybeRequest } from './candidate.js'
@@ -38,6 +39,7 @@ import { catchUpTick, sendSyncRequest, startCatchUp, startRecovery } from './rec
 import { doneHolderTick, staleQueryTick } from './resolution.js'
 import type { ReleaseMsg, WaveMsg } from './vote-messages.js'
 import { recordVote } from './wave-books.js'
+import { viewChangeQuiet } from './view-change.js'
 import { RECHECK_KINDS, VoteCore } from './vote-core.js'
 import type { Lease, PersistedVote, VoteEffect, VoteInput, VoteNodeInit } from './vote-types.js'
 
@@ -142,6 +144,12 @@ export class VoteNode {
   step(input: VoteInput, now: number): VoteEffect[] {
     const vn = this.vn
     vn.now = now
+    if (input.type === 'view-changed' && input.changed && viewChangeQuiet(vn, input.changed)) {
+      // Nothing changed, so the wake time still holds — unless it was a retry now past.
+      if (vn.wakeCache === vn.cand.retryAt && vn.cand.retryAt <= now) vn.wakeCache = -1
+      vn.count('view.quiet')
+      return []
+    }
     vn.effects = []
     vn.dirty = false
     vn.wakeCache = -1

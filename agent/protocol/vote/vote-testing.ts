@@ -127,9 +127,10 @@ export class VoteNet {
     }
   }
 
-  /** Pokes every node (view changed). */
-  poke(): void {
-    for (const id of this.nodes.keys()) if (!this.down.has(id)) this.stepOne(id, { type: 'view-changed' })
+  /** Pokes every node (view changed); `changed`: the members whose facts may differ since the last poke (absent: anyone). */
+  poke(changed?: ReadonlySet<string>): void {
+    const input: VoteInput = changed ? { type: 'view-changed', changed } : { type: 'view-changed' }
+    for (const id of this.nodes.keys()) if (!this.down.has(id)) this.stepOne(id, input)
     this.drain()
   }
 

@@ -32,8 +32,13 @@ export type VoteInput =
   | { type: 'retire'; node: string }
   /** The executor's post-reboot gate result for this node's lease; passed -> release. */
   | { type: 'gate'; lease: Lease; passed: boolean }
-  /** The cluster view changed (gossip, probes): re-evaluate candidacy. */
-  | { type: 'view-changed' }
+  /**
+   * The cluster view changed (gossip, probes): re-evaluate candidacy. `changed`: the members
+   * whose facts may differ since this node's previous view-changed input (a superset is
+   * fine) — with it, a change that concerns nobody this node watches costs nothing
+   * (view-change.ts). Absent: anything may have changed (a gate round, a control message).
+   */
+  | { type: 'view-changed'; changed?: ReadonlySet<string> }
 
 export type VoteEffect =
   | { type: 'send'; to: string; msg: VoteMessage }

@@ -14,7 +14,7 @@ import { pruneVotes, recordVote } from './wave-books.js'
 
 export function onRequest(vn: VoteCore, m: RequestMsg): void {
   if (!vn.books.rosterKeys.has(m.cand)) return vn.drop(m.cand, DropReason.notOnRoster, `request from ${m.cand}`)
-  if (vn.role === 'node' && !vn.books.rosterKeys.has(vn.id)) return // not a voter in this wave
+  if (vn.role === 'node' && !vn.onRoster) return // not a voter in this wave
   // Abstaining, except for our own reclaim: a candidate's vote at its own request's term is
   // always for itself (it asks only above every term it voted at), so that one is safe to
   // repeat without remembering.

@@ -17,6 +17,8 @@ export interface Promise_ {
   /** The candidate looks done in our view: ask it at this time (resolution.ts doneHolderTick). */
   doneAskAt?: number
   doneAskEveryMs?: number
+  /** doneHolderTick has judged this candidate since the promise was made (view-change.ts: a view change that does not name it changes nothing here). */
+  doneChecked?: boolean
 }
 
 export interface SlotState {
@@ -24,7 +26,7 @@ export interface SlotState {
   forcedUpTo: number
   /** Candidates this node is promised to on this slot (one own; more only when learned). */
   promises: Map<string, Promise_>
-  grant: { term: number; holder: string; queryAt: number; queryEveryMs: number; doneAskAt?: number; doneAskEveryMs?: number } | undefined
+  grant: { term: number; holder: string; queryAt: number; queryEveryMs: number; doneAskAt?: number; doneAskEveryMs?: number; doneChecked?: boolean } | undefined
   /** term -> candidate: our one vote per (slot, term). Written only through `recordVote` and `pruneVotes`. */
   myVotes: Map<number, string>
   /**
