@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
 import { bundleWithCodeCache } from './code-cache.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -20,6 +21,24 @@ export async function main(argv: string[]): Promise<number> {
   const args = Args.parse(argv)
   process.stdout.write(JSON.stringify({ args, codeCache: codeCacheStatus(), url: import.meta.url }) + '\\n')
   return args.includes('fail') ? 3 : 0
+}
+`
+
+// A program that loads a built-in at its top level, then allocates 64 MB of short-lived objects
+// and runs a hot function: what its young generation grew to and whether V8 optimised tell
+// whether the agent's --max-semi-space-size=1 and --no-opt still hold.
+const FLAGS_ENTRY = `
+import { createServer } from 'node:http'
+import { getHeapSpaceStatistics } from 'node:v8'
+import { codeCacheStatus } from ${JSON.stringify(join(repoRoot, 'agent/code-cache-status.ts'))}
+export const server = createServer
+function hot(i: number) { return { i, s: 'x' + i } }
+export async function main(): Promise<number> {
+  let keep: object[] = []
+  for (let i = 0; i < 1_000_000; i++) { keep.push(hot(i)); if (keep.length > 20_000) keep = [] }
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')!.space_size
+  process.stdout.write(JSON.stringify({ codeCache: codeCacheStatus(), young }) + '\\n')
+  return 0
 }
 `
 
@@ -55,5 +74,23 @@ describe('a program shipped with a V8 code cache (layers/code-cache.ts)', () => 
     expect(JSON.parse((await start(built.loader, ['z'])).stdout)).toMatchObject({ args: ['z'], codeCache: 'rejected' })
     rmSync(built.cache!)
     expect(JSON.parse((await start(built.loader, ['z'])).stdout)).toMatchObject({ args: ['z'], codeCache: 'absent' })
+  }, 60_000)
+
+  it("takes back the agent's heap and optimiser flags while node loads its built-ins, and their effect stays", async () => {
+    const flagsEntry = join(entryDir, 'flags-entry.ts')
+    writeFileSync(flagsEntry, FLAGS_ENTRY)
+    const built = await bundleWithCodeCache({ entry: flagsEntry, dir: join(dir, 'c'), name: 'prog', nodeFlags: AGENT_NODE_FLAGS })
+    // The built-ins the top level loaded are loaded first, while node's cache of them is valid.
+    expect(readFileSync(built.loader, 'utf8')).toMatch(/for \(const id of \[[^\]]*"http"/)
+    const last = (out: string) => JSON.parse(out.trim().split('\n').pop()!) as { codeCache: string; young: number }
+    const withFlags = last((await start(built.loader, [], [...AGENT_NODE_FLAGS])).stdout)
+    expect(withFlags.codeCache).toBe('accepted')
+    // --max-semi-space-size=1: two 1 MiB semi-spaces; without the flag the young generation grows past them.
+    expect(withFlags.young).toBeLessThanOrEqual(2 * 1024 * 1024)
+    expect(last((await start(built.loader, [])).stdout).young).toBeGreaterThan(2 * 1024 * 1024)
+    // --no-opt holds after the loader put it back: V8 optimises nothing (and does without it).
+    const optimised = (out: string) => out.split('\n').filter((l) => l.includes('completed optimizing')).length
+    expect(optimised((await start(built.loader, [], [...AGENT_NODE_FLAGS, '--trace-opt'])).stdout)).toBe(0)
+    expect(optimised((await start(built.loader, [], ['--max-semi-space-size=1', '--trace-opt'])).stdout)).toBeGreaterThan(0)
   }, 60_000)
 })

@@ -22,7 +22,7 @@ import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { copyFile, mkdir, readFile, rename, stat } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import { CODE_CACHE_STATUS } from '../agent/code-cache-status.js'
 import { bundle } from './bundle.js'
@@ -52,6 +52,8 @@ export interface CodeCacheBundleOptions {
    * layer's tree (and so its SquashFS image and version) the same from build to build.
    */
   reuseDir?: string
+  /** Also write the bundle's source map (BundleOptions.sourcemap). */
+  sourcemap?: boolean
 }
 
 export interface CodeCacheBundle {
@@ -71,68 +73,111 @@ export function codeCachePaths(dir: string, name: string): { loader: string; bun
 /** Bundles `entry` as CommonJS, writes the loader beside it and makes the code cache. */
 export async function bundleWithCodeCache(opts: CodeCacheBundleOptions): Promise<CodeCacheBundle> {
   const paths = codeCachePaths(opts.dir, opts.name)
-  const meta = await bundle({ entry: opts.entry, outFile: paths.bundle, external: opts.external, format: 'cjs', metafile: true })
-  const bundleBytes = Object.values(meta!.outputs)[0]?.bytes ?? 0
-  await put(opts.dir, `${opts.name}.cjs`, loaderSource(`${opts.name}.bundle.cjs`))
+  const meta = await bundle({ entry: opts.entry, outFile: paths.bundle, external: opts.external, format: 'cjs', metafile: true, sourcemap: opts.sourcemap })
+  const bundleBytes = Object.entries(meta!.outputs).find(([f]) => f.endsWith('.cjs'))?.[1].bytes ?? 0
+  const bundleName = `${opts.name}.bundle.cjs`
+  await put(opts.dir, `${opts.name}.cjs`, loaderSource(bundleName))
   if (opts.noCache) return { loader: paths.loader, bundle: paths.bundle, cache: undefined, bundleBytes, cacheBytes: 0 }
   const flags = opts.nodeFlags ?? []
   const node = opts.nodeBinary ?? process.execPath
-  let cacheBytes: number
+  let made: MadeCodeCache
   if (opts.reuseDir) {
     const st = await stat(node)
-    const key = createHash('sha256').update(await readFile(paths.bundle)).update(JSON.stringify([flags, node, st.size, st.mtimeMs])).digest('hex').slice(0, 24)
+    const key = createHash('sha256').update(await readFile(paths.bundle)).update(loaderSource(bundleName)).update(JSON.stringify([flags, node, st.size, st.mtimeMs])).digest('hex').slice(0, 24)
     const kept = join(opts.reuseDir, 'code-cache', `${opts.name}-${key}.v8cache`)
-    if (!existsSync(kept)) {
+    if (!existsSync(kept) || !existsSync(`${kept}.builtins.json`)) {
       await mkdir(dirname(kept), { recursive: true })
-      await makeCodeCache(paths.bundle, `${kept}.tmp${process.pid}`, flags, node)
+      const m = await makeCodeCache(paths.loader, `${kept}.tmp${process.pid}`, flags, node)
+      await put(dirname(kept), `${basename(kept)}.builtins.json`, JSON.stringify(m.builtins) + '\n')
       await rename(`${kept}.tmp${process.pid}`, kept)
     }
     await copyFile(kept, paths.cache)
-    cacheBytes = (await stat(kept)).size
+    made = { bytes: (await stat(kept)).size, builtins: JSON.parse(await readFile(`${kept}.builtins.json`, 'utf8')) as string[] }
   } else {
-    cacheBytes = await makeCodeCache(paths.bundle, paths.cache, flags, node)
+    made = await makeCodeCache(paths.loader, paths.cache, flags, node)
   }
-  return { loader: paths.loader, bundle: paths.bundle, cache: paths.cache, bundleBytes, cacheBytes }
+  await put(opts.dir, `${opts.name}.cjs`, loaderSource(bundleName, made.builtins))
+  return { loader: paths.loader, bundle: paths.bundle, cache: paths.cache, bundleBytes, cacheBytes: made.bytes }
+}
+
+export interface MadeCodeCache {
+  /** The cache's size in bytes. */
+  bytes: number
+  /** node's built-in modules the bundle's top level loaded (the loader loads them first: see loaderSource). */
+  builtins: string[]
+}
+
+/** The environment variable that makes the loader write its bundle's code cache to a file instead of running main. */
+export const MAKE_CODE_CACHE_ENV = 'SHOAL_MAKE_CODE_CACHE'
+
+/**
+ * Runs the loader in its cache-making mode, in a node with the program's flags: the loader
+ * prepares V8 exactly as it will at every start, compiles the bundle, runs its top level
+ * (every module's initialisation: what each start compiles) without calling main, and writes
+ * V8's cache of everything compiled so far, and which of node's built-ins the top level loaded.
+ */
+export async function makeCodeCache(loaderFile: string, cacheFile: string, nodeFlags: readonly string[], nodeBinary: string): Promise<MadeCodeCache> {
+  const { stdout } = await run(nodeBinary, [...nodeFlags, loaderFile], { cwd: dirname(loaderFile), timeout: 120_000, env: { ...process.env, [MAKE_CODE_CACHE_ENV]: cacheFile } })
+  const made = JSON.parse(stdout.trim().split('\n').pop()!) as MadeCodeCache
+  return made
 }
 
 /**
- * Runs the bundle's top level (every module's initialisation: what each start compiles)
- * without calling main, in a node with the program's flags, and writes V8's cache of
- * everything compiled so far. Returns its size in bytes.
+ * V8 flags that the loader takes back before node loads its built-in modules. node ships a
+ * code cache of its built-ins made with V8's default flags, and V8 accepts a cache only under
+ * the flags it was made with: the agent's `--no-opt` and `--max-semi-space-size=1` made node
+ * compile every built-in the agent loads (http, net, crypto, streams, child_process, ...) from
+ * source, 12 of them ~47 ms of CPU instead of ~18 ms here.
+ * - heap sizes are read once, when V8 sets up the heap: back to their defaults, they keep their
+ *   effect (a 1 MB semi-space stays 1 MB) and leave the flag hash;
+ * - `--no-opt` acts at run time: turned off while the built-ins load, on again before the bundle
+ *   is compiled (a handful of built-ins' top levels run with the optimiser allowed).
+ * Flags not listed here stay as given (node's cache for its built-ins is then refused: slower,
+ * nothing else).
  */
-export async function makeCodeCache(bundleFile: string, cacheFile: string, nodeFlags: readonly string[], nodeBinary: string): Promise<number> {
-  const script = `
-const { readFileSync, writeFileSync } = require('fs'), vm = require('vm'), Module = require('module')
-const [bundle, out] = process.argv.slice(-2)
-const s = new vm.Script(Module.wrap(readFileSync(bundle, 'latin1')), { filename: bundle, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
-const m = new Module(bundle, module); m.filename = bundle; m.paths = Module._nodeModulePaths(require('path').dirname(bundle))
-s.runInThisContext().call(m.exports, m.exports, Module.createRequire(bundle), m, bundle, require('path').dirname(bundle))
-const data = s.createCachedData(); writeFileSync(out, data); process.stdout.write(String(data.length))
-process.exit(0)
-`
-  const { stdout } = await run(nodeBinary, [...nodeFlags, '-e', script, '--', bundleFile, cacheFile], { cwd: dirname(bundleFile), timeout: 120_000 })
-  return Number(stdout)
-}
+const HEAP_SETUP_FLAGS = /^--(max|min)[-_]semi[-_]space[-_]size=\d+$/
+const RUNTIME_FLAGS: Record<string, string> = { '--no-opt': '--opt', '--no-turbofan': '--turbofan' }
 
 /**
  * The loader: plain CommonJS with node's built-ins only, so starting it costs no module
- * resolution. It compiles the bundle with the cache, runs it as a module whose require()
- * resolves beside the bundle (the natives' node_modules), and calls its main.
+ * resolution. It takes back the V8 flags above, loads the built-ins the bundle's top level
+ * needs (`builtins`, recorded when the cache was made) while node's own code cache for them
+ * is valid, puts the run-time flags back, compiles the bundle with its cache, runs it as a
+ * module whose require() resolves beside the bundle (the natives' node_modules), and calls
+ * its main. With MAKE_CODE_CACHE_ENV set it writes the cache instead (makeCodeCache): the same
+ * steps, so V8 sees the same flags when it makes the cache as when it checks it.
  */
-export function loaderSource(bundleName: string): string {
+export function loaderSource(bundleName: string, builtins: readonly string[] = []): string {
   return `'use strict'
 // Generated by layers/code-cache.ts: starts ${bundleName} with its V8 code cache, or without it when V8 rejects the cache.
-const { readFileSync } = require('fs'), { join } = require('path'), vm = require('vm'), Module = require('module')
+const v8 = require('v8')
+const again = []
+for (const a of process.execArgv) {
+  if (${HEAP_SETUP_FLAGS}.test(a)) v8.setFlagsFromString(a.replace(/=\\d+$/, '=0'))
+  else if (Object.hasOwn(${JSON.stringify(RUNTIME_FLAGS)}, a)) { v8.setFlagsFromString(${JSON.stringify(RUNTIME_FLAGS)}[a]); again.push(a) }
+}
+const { readFileSync, writeFileSync } = require('fs'), { join } = require('path'), vm = require('vm'), Module = require('module')
+for (const id of ${JSON.stringify(builtins)}) require(id)
+for (const a of again) v8.setFlagsFromString(a)
 const file = join(__dirname, ${JSON.stringify(bundleName)})
+const make = process.env[${JSON.stringify(MAKE_CODE_CACHE_ENV)}]
 let cachedData
-try { cachedData = readFileSync(file + '.v8cache') } catch {}
+if (!make) try { cachedData = readFileSync(file + '.v8cache') } catch {}
 // latin1: the bundle is ASCII (layers/bundle.ts), and this skips decoding UTF-8.
 const script = new vm.Script(Module.wrap(readFileSync(file, 'latin1')), { filename: file, cachedData, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })
 globalThis[Symbol.for(${JSON.stringify(CODE_CACHE_STATUS)})] = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'accepted'
 const m = new Module(file, module)
 m.filename = file
 m.paths = Module._nodeModulePaths(__dirname)
+const loaded = new Set(process.moduleLoadList)
 script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, __dirname)
+if (make) {
+  const data = script.createCachedData()
+  writeFileSync(make, data)
+  const builtins = process.moduleLoadList.filter((x) => !loaded.has(x) && x.startsWith('NativeModule ')).map((x) => x.slice(13)).filter((id) => Module.builtinModules.includes(id))
+  process.stdout.write(JSON.stringify({ bytes: data.length, builtins }) + '\\n')
+  process.exit(0)
+}
 m.exports.main(process.argv.slice(2)).then((code) => process.exit(code), (err) => { process.stderr.write((err && err.stack || String(err)) + '\\n'); process.exit(1) })
 `
 }
