@@ -4,7 +4,7 @@
  * runtime and the HTTP API. Its entry point is agent/bin.ts (`shoal agent --config FILE`
  * runs the same runAgentProcess through the CLI); importing this file starts nothing.
  */
-import { LldpDomain } from './health/lldp-domain.js'
+import type { LldpDomain } from './health/lldp-domain.js'
 import { chmod, readFile, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
@@ -28,7 +28,7 @@ import { pack, PROTOCOL_MAJOR, PROTOCOL_MINOR } from './protocol/frame.js'
 import { meshConfig } from './protocol/mesh-config.js'
 import { MeshNode } from './protocol/mesh-node.js'
 import { Roster, RosterFile } from './protocol/roster.js'
-import { UpgradeAgent } from './upgrade/upgrade-agent.js'
+import type { UpgradeAgent } from './upgrade/upgrade-agent.js'
 import { bootIdFor } from './upgrade/boot-id.js'
 
 export interface RunningAgent {
@@ -61,6 +61,18 @@ export interface StartAgentOptions {
 /** The field and message type a "next minor" build adds (StartAgentOptions.emulateNextMinor). */
 export const NEXT_MINOR_FIELD = 'nextMinor'
 export const NEXT_MINOR_TYPE = 'next-minor-hint'
+
+/**
+ * What only an agent that takes part in upgrade waves (config.upgrade) runs: the upgrade agent,
+ * with the vote, the health probes and their schemas and yaml for a kubeconfig, and the LLDP
+ * domain watcher. Loaded when needed, so an agent without waves does not evaluate them at
+ * start (~20 ms of CPU; docs/boot.md, "The agent's start"). A code cache made at build time
+ * holds them all the same (layers/entries/shoal-agent.ts warmCodeCache).
+ */
+export async function loadWaveParts(): Promise<{ UpgradeAgent: typeof UpgradeAgent; LldpDomain: typeof LldpDomain }> {
+  const [{ UpgradeAgent }, { LldpDomain }] = await Promise.all([import('./upgrade/upgrade-agent.js'), import('./health/lldp-domain.js')])
+  return { UpgradeAgent, LldpDomain }
+}
 
 /** Collects on first use and again once older than `refreshMs`; concurrent callers share one collection. */
 function cachedInventory(refreshMs: number): InventoryProvider & { current(): Promise<Inventory> } {
@@ -125,6 +137,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
       `node "${config.nodeId}" with key ${identity.publicKey} is not on the roster ${config.rosterFile}; add {"id":"${config.nodeId}","key":"${identity.publicKey}"} to its members`,
     )
   }
+  const wave = config.upgrade ? await loadWaveParts() : undefined
   const mesh = meshConfig(config.mesh ?? {})
   const logger = log.child({ node: config.nodeId })
   const transport = new SwarmTransport({
@@ -168,8 +181,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
   const metrics = new AgentMetrics(runtime)
-  const upgrade = config.upgrade
-    ? new UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain, bootId: bootIdFor(config.upgrade.rebooter, process.env) })
+  const upgrade = config.upgrade && wave
+    ? new wave.UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain, bootId: bootIdFor(config.upgrade.rebooter, process.env) })
     : undefined
   // Remote shell (docs/shell.md): grants checked against the roster's operators; every
   // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.
@@ -225,8 +238,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   upgrade?.start()
   // No shoal.domain= (a coordinator label or the operator's): the switch lldpd hears names it (docs/identity.md).
   const lldp =
-    config.domain === 'default' && config.upgrade
-      ? new LldpDomain({
+    config.domain === 'default' && wave
+      ? new wave.LldpDomain({
           logger,
           onDomain: (domain) => {
             runtime.updateSelf({ domain })

@@ -44,6 +44,8 @@ export interface BundleOptions {
   format?: 'esm' | 'cjs'
   /** Also write OUTFILE.map (external: the bundle's bytes, and so its code cache, stay the same), to attribute CPU profiles to modules. */
   sourcemap?: boolean
+  /** Default true; false keeps each module's path as a comment (per-module CPU marks when profiling a start). */
+  minify?: boolean
 }
 
 /**
@@ -65,12 +67,12 @@ export async function bundle(opts: BundleOptions): Promise<Metafile | undefined>
     format: cjs ? 'cjs' : 'esm',
     external: externals(opts.external ?? []),
     define: { ...SHARED_DEFINE, ...(cjs ? { 'import.meta.url': '__shoalImportMetaUrl' } : {}), ...opts.define },
-    plugins: [bundleSafeSources, deferredRequires, directAddons(opts.external ?? [])],
+    plugins: [bundleSafeSources, deferredRequires, leanZod, directAddons(opts.external ?? [])],
     // ASCII only (non-ASCII escaped): the loader reads the file as latin1, several times
     // cheaper than decoding UTF-8 into a two-byte string.
     charset: 'ascii',
     // Smaller source parses faster: under TCG emulation node spends seconds parsing a bundle.
-    minify: true,
+    minify: opts.minify ?? true,
     keepNames: true,
     legalComments: 'none',
     logLevel: opts.logLevel ?? 'error',
@@ -179,6 +181,35 @@ const deferredRequires: Plugin = {
         return changed ? { contents: src, loader: 'js' } : undefined
       })
     }
+  },
+}
+
+/**
+ * Two parts of zod that every bundle carried and evaluated at each start, for features shoal
+ * never uses (nothing of ours calls z.locales or z.fromJSONSchema):
+ * - its error messages in 48 languages (`z.locales`, 267 KB of the agent's 2.0 MB bundle);
+ *   zod configures English itself, which stays, as `z.locales.en` too;
+ * - `z.fromJSONSchema` (JSON Schema -> zod), whose module copies every schema and check
+ *   constructor into an object when it loads (~3 ms of CPU at each start). It becomes a
+ *   function that throws, saying so.
+ */
+const ZOD_ENGLISH = 'export { default as en } from "./en.js";'
+const ZOD_NO_FROM_JSON_SCHEMA = `export function fromJSONSchema() {
+  throw new Error("z.fromJSONSchema is left out of shoal's bundles (layers/bundle.ts, leanZod): import it from a checkout")
+}
+`
+const leanZod: Plugin = {
+  name: 'lean-zod',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, async (args) => {
+      const src = await readFile(args.path, 'utf8')
+      // Another zod version: bundle it as it is.
+      return src.includes(ZOD_ENGLISH) ? { contents: ZOD_ENGLISH, loader: 'js' } : undefined
+    })
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]classic[\\/]from-json-schema\.js$/ }, async (args) => {
+      const src = await readFile(args.path, 'utf8')
+      return src.includes('export function fromJSONSchema(') ? { contents: ZOD_NO_FROM_JSON_SCHEMA, loader: 'js' } : undefined
+    })
   },
 }
 

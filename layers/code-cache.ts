@@ -145,7 +145,9 @@ const RUNTIME_FLAGS: Record<string, string> = { '--no-opt': '--opt', '--no-turbo
  * is valid, puts the run-time flags back, compiles the bundle with its cache, runs it as a
  * module whose require() resolves beside the bundle (the natives' node_modules), and calls
  * its main. With MAKE_CODE_CACHE_ENV set it writes the cache instead (makeCodeCache): the same
- * steps, so V8 sees the same flags when it makes the cache as when it checks it.
+ * steps, so V8 sees the same flags when it makes the cache as when it checks it; before it
+ * does, it calls the bundle's `warmCodeCache()` if it exports one (what the program loads only
+ * on demand, evaluated so that the cache holds its code too).
  */
 export function loaderSource(bundleName: string, builtins: readonly string[] = []): string {
   return `'use strict'
@@ -172,12 +174,14 @@ m.paths = Module._nodeModulePaths(__dirname)
 const loaded = new Set(process.moduleLoadList)
 script.runInThisContext().call(m.exports, m.exports, Module.createRequire(file), m, file, __dirname)
 if (make) {
-  const data = script.createCachedData()
-  writeFileSync(make, data)
+  // Built-ins the top level loaded; then what the program loads later, on demand (its warmCodeCache), for the cache only.
   const builtins = process.moduleLoadList.filter((x) => !loaded.has(x) && x.startsWith('NativeModule ')).map((x) => x.slice(13)).filter((id) => Module.builtinModules.includes(id))
-  process.stdout.write(JSON.stringify({ bytes: data.length, builtins }) + '\\n')
-  process.exit(0)
-}
-m.exports.main(process.argv.slice(2)).then((code) => process.exit(code), (err) => { process.stderr.write((err && err.stack || String(err)) + '\\n'); process.exit(1) })
+  Promise.resolve(m.exports.warmCodeCache && m.exports.warmCodeCache()).then(() => {
+    const data = script.createCachedData()
+    writeFileSync(make, data)
+    process.stdout.write(JSON.stringify({ bytes: data.length, builtins }) + '\\n')
+    process.exit(0)
+  }, (err) => { process.stderr.write((err && err.stack || String(err)) + '\\n'); process.exit(1) })
+} else m.exports.main(process.argv.slice(2)).then((code) => process.exit(code), (err) => { process.stderr.write((err && err.stack || String(err)) + '\\n'); process.exit(1) })
 `
 }
