@@ -59,4 +59,23 @@ describe('a bundle runs where there is no node_modules (a worker’s root)', () 
     // Deferred: nothing loaded https, zlib, cluster or assert until asked; then each is there.
     expect(JSON.parse(printed)).toMatchObject({ early: { https: false, zlib: false, cluster: false, assert: false }, late: { Pushgateway: 'function', AggregatorRegistry: 'function', https: true } })
   }, 60_000)
+
+  it('carries zod in English only: its messages as before, the other locales and z.fromJSONSchema left out, saying so', async () => {
+    const entryDir = mkdtempSync(join(repoRoot, '.cache', 'bundle-test-'))
+    const entry = join(entryDir, 'entry.ts')
+    writeFileSync(entry, [
+      `import { z } from 'zod'`,
+      `const r = z.object({ port: z.number().int().max(65535) }).strict().safeParse({ port: 70000, extra: 1 })`,
+      `let fromJson = ''`,
+      `try { z.fromJSONSchema({ type: 'string' }) } catch (err) { fromJson = (err as Error).message }`,
+      `console.log(JSON.stringify({ issues: r.error!.issues.map((i) => i.message), locales: Object.keys(z.locales), en: typeof z.locales.en, fromJson }))`,
+    ].join('\n'))
+    const out = join(dir, 'zod', 'entry.cjs')
+    await bundle({ entry, outFile: out, format: 'cjs' })
+    rmSync(entryDir, { recursive: true, force: true })
+    const printed = JSON.parse(execFileSync(process.execPath, [out], { cwd: dirname(out), encoding: 'utf8' })) as Record<string, unknown>
+    expect(printed.issues).toEqual(['Too big: expected number to be <=65535', 'Unrecognized key: "extra"'])
+    expect(printed).toMatchObject({ locales: ['en'], en: 'function' })
+    expect(printed.fromJson).toMatch(/z\.fromJSONSchema is left out of shoal's bundles/)
+  }, 60_000)
 })
