@@ -5,6 +5,8 @@
  * `shoal agent --config FILE` runs the same agent through the CLI. A file of its own, so
  * importing agent/main.ts (the CLI, tests, harnesses) never starts an agent.
  */
+// First: before any module builds a zod schema (agent/zod-jitless.ts).
+import './zod-jitless.js'
 import { runAgentProcess } from './main.js'
 
 process.exit(await runAgentProcess(process.argv.slice(2)))

@@ -325,10 +325,8 @@ export async function loadAgentConfig(argv: string[], env: Record<string, string
  */
 export async function runAgentProcess(argv: string[]): Promise<number> {
   let agent: RunningAgent
-  // zod without its JIT: each schema's first parse otherwise compiles a validator with
-  // new Function (never in the code cache), and under the agent's --no-opt the compiled one
-  // is no faster. Measured: the config's parse 8-11 -> 3 ms, a record's first 3-6 -> 1 ms,
-  // 55 records 3.7-3.9 -> 2.3-3.1 ms. Frames mostly skip zod (protocol/message-check.ts).
+  // zod without its JIT (agent/zod-jitless.ts, which the agent's entry points import first):
+  // here too for `shoal agent` through the CLI, where it reaches the schemas built from now on.
   z.config({ jitless: true })
   try {
     const config = await loadAgentConfig(argv)

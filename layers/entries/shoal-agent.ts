@@ -2,6 +2,8 @@
  * Entry of the worker's agent bundle (/usr/lib/shoal/shoal-agent.bundle.cjs): the code-cache
  * loader (layers/code-cache.ts) runs it and calls main. Same agent as agent/bin.ts.
  */
+// First: before any module builds a zod schema (agent/zod-jitless.ts).
+import '../../agent/zod-jitless.js'
 import { loadWaveParts } from '../../agent/main.js'
 
 export { runAgentProcess as main } from '../../agent/main.js'
