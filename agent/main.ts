@@ -10,7 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { pino, type Logger as PinoLogger } from 'pino'
 import { z } from 'zod'
-import { AgentMetrics } from './api/agent-metrics.js'
+import type { AgentMetrics } from './api/agent-metrics.js'
+import { MemberEventTally } from './api/member-event-tally.js'
 import { ApiServer, type InventoryProvider } from './api/api-server.js'
 import { pageRoutes } from './api/page-routes.js'
 import { layerChunkRoute, RUNNING_UPLOAD_BYTES_PER_SEC } from './api/layer-chunk-route.js'
@@ -65,13 +66,15 @@ export const NEXT_MINOR_TYPE = 'next-minor-hint'
 /**
  * What only an agent that takes part in upgrade waves (config.upgrade) runs: the upgrade agent,
  * with the vote, the health probes and their schemas and yaml for a kubeconfig, and the LLDP
- * domain watcher. Loaded when needed, so an agent without waves does not evaluate them at
- * start (~20 ms of CPU; docs/boot.md, "The agent's start"). A code cache made at build time
- * holds them all the same (layers/entries/shoal-agent.ts warmCodeCache).
+ * domain watcher; and the agent's Prometheus series (prom-client), which the upgrade agent
+ * reports into from its start (without waves they are built on the first scrape). Loaded when
+ * needed, so an agent without waves does not evaluate them at start (~40 ms of CPU;
+ * docs/boot.md, "The agent's start"). A code cache made at build time holds them all the same
+ * (layers/entries/shoal-agent.ts warmCodeCache).
  */
-export async function loadWaveParts(): Promise<{ UpgradeAgent: typeof UpgradeAgent; LldpDomain: typeof LldpDomain }> {
-  const [{ UpgradeAgent }, { LldpDomain }] = await Promise.all([import('./upgrade/upgrade-agent.js'), import('./health/lldp-domain.js')])
-  return { UpgradeAgent, LldpDomain }
+export async function loadWaveParts(): Promise<{ UpgradeAgent: typeof UpgradeAgent; LldpDomain: typeof LldpDomain; AgentMetrics: typeof AgentMetrics }> {
+  const [{ UpgradeAgent }, { LldpDomain }, { AgentMetrics }] = await Promise.all([import('./upgrade/upgrade-agent.js'), import('./health/lldp-domain.js'), import('./api/agent-metrics.js')])
+  return { UpgradeAgent, LldpDomain, AgentMetrics }
 }
 
 /** Collects on first use and again once older than `refreshMs`; concurrent callers share one collection. */
@@ -180,9 +183,14 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   const runtime = new MeshRuntime(config.nodeId, node, transport, realClock, logger)
   // Nodes enrolled after this one appear in the roster file later (agent/boot/roster-sync.ts).
   const stopRosterWatch = watchRosterFile(config.rosterFile, config.cluster, roster, logger)
-  const metrics = new AgentMetrics(runtime)
+  // Member events count from now; the series that show them are built on the first scrape,
+  // or now for the upgrade agent, which reports into them.
+  const tally = new MemberEventTally(runtime)
+  const waveMetrics = wave ? new wave.AgentMetrics(runtime, tally) : undefined
+  let metricsLoad = waveMetrics ? Promise.resolve(waveMetrics) : undefined
+  const metrics = () => (metricsLoad ??= import('./api/agent-metrics.js').then(({ AgentMetrics }) => new AgentMetrics(runtime, tally)))
   const upgrade = config.upgrade && wave
-    ? new wave.UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics, domain: config.domain, bootId: bootIdFor(config.upgrade.rebooter, process.env) })
+    ? new wave.UpgradeAgent({ nodeId: config.nodeId, image: config.image, keyring: identity.keyring, mesh: runtime, config: config.upgrade, clock: realClock, logger, metrics: waveMetrics, domain: config.domain, bootId: bootIdFor(config.upgrade.rebooter, process.env) })
     : undefined
   // Remote shell (docs/shell.md): grants checked against the roster's operators; every
   // session is logged, kept, and gossiped so any agent (and the coordinator) lists it.
@@ -201,7 +209,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   runtime.on('event', (e) => {
     if (e.type === 'app' && e.topic === SHELL_AUDIT_TOPIC) shellLog.addFromMesh(e.from, e.body)
   })
-  if (upgrade) metrics.attachWave(upgrade)
+  if (upgrade) waveMetrics?.attachWave(upgrade)
   const inventory = opts.inventory ?? (config.collectInventory ? cachedInventory(config.inventoryRefreshMs) : undefined)
   // Layer chunks for booting workers of this image (docs/layers.md): loaded on the first request.
   const lc = config.layerChunks
@@ -222,7 +230,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     ...(inventory ? { inventory } : {}),
     inventoryCacheMs: config.inventoryCacheMs,
     forwardTimeoutMs: config.forwardTimeoutMs,
-    metrics,
+    metrics: { expose: async () => (await metrics()).expose() },
     logger,
   })
   let bound: { host: string; port: number }
@@ -284,7 +292,8 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
         await upgrade?.close()
         stopRosterWatch()
         await runtime.close()
-        metrics.close()
+        if (metricsLoad) (await metricsLoad).close()
+        tally.close()
         logger.info({ component: 'agent' }, 'agent stopped')
       })()
       return closing

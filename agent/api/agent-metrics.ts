@@ -14,6 +14,7 @@
 import { Counter, Gauge, Histogram } from 'prom-client'
 import { exposition, serverRegistry } from '../http/metrics-registry.js'
 import type { MemberView, MeshEvent } from '../protocol/mesh-types.js'
+import { MemberEventTally } from './member-event-tally.js'
 import { Phase } from '../protocol/node-record.js'
 import { PROTOCOL_VERSION } from '../protocol/frame.js'
 import { SOFTWARE_VERSION } from '../protocol/software-version.js'
@@ -75,29 +76,30 @@ export class AgentMetrics {
     registers: [this.registry],
   })
 
-  constructor(mesh: MeshMetricsSource) {
+  /**
+   * `tally`: member events counted since the agent started (the agent builds these metrics on
+   * the first scrape); without one, they are counted from now on.
+   */
+  constructor(mesh: MeshMetricsSource, tally?: MemberEventTally) {
     const r = [this.registry]
     new Gauge({ name: 'shoal_agent_info', help: 'Software and wire protocol version of this agent (always 1)', labelNames: ['version', 'protocol'] as const, registers: r }).set(
       { version: SOFTWARE_VERSION, protocol: String(PROTOCOL_VERSION) },
       1,
     )
 
-    // --- membership, from the view and the event stream
-    const joins = new Counter({ name: 'shoal_mesh_member_joins_total', help: 'Members seen for the first time (a join, as this agent learned it)', registers: r })
-    const suspicions = new Counter({ name: 'shoal_mesh_member_suspicions_total', help: 'Members that turned suspect', registers: r })
-    const deaths = new Counter({ name: 'shoal_mesh_member_deaths_total', help: 'Members declared dead', registers: r })
-    const onEvent = (e: MeshEvent) => {
-      if (e.type !== 'member') return
-      if (e.previous === undefined) joins.inc()
-      if (e.status === 'suspect' && e.previous !== 'suspect') suspicions.inc()
-      if (e.status === 'dead' && e.previous !== 'dead') deaths.inc()
+    // --- membership, from the view and the event stream (counted since the agent's start by the tally)
+    const own = tally ? undefined : new MemberEventTally(mesh)
+    const t = tally ?? own!
+    this.detach = () => own?.close()
+    const tallied = (name: string, help: string, read: () => number) => {
+      const counter: Counter = new Counter({ name, help, registers: r, collect: () => sync({}, read()) })
+      const sync = mirror(counter)
+      // The series exists at zero from the first scrape, so rate() works from there.
+      counter.inc(0)
     }
-    mesh.on('event', onEvent)
-    this.detach = () => mesh.off('event', onEvent)
-    // Existing series at zero from the start, so rate() works from the first scrape.
-    joins.inc(0)
-    suspicions.inc(0)
-    deaths.inc(0)
+    tallied('shoal_mesh_member_joins_total', 'Members seen for the first time (a join, as this agent learned it)', () => t.joins)
+    tallied('shoal_mesh_member_suspicions_total', 'Members that turned suspect', () => t.suspicions)
+    tallied('shoal_mesh_member_deaths_total', 'Members declared dead', () => t.deaths)
 
     new Gauge({
       name: 'shoal_mesh_members',

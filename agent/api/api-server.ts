@@ -16,7 +16,7 @@ import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
 import { agentOpenApi } from './openapi.js'
 import { readCapped } from './read-capped.js'
 import { HttpError, Router, sendError, sendJson } from '../http/index.js'
-import { sendMetrics } from '../http/metrics-registry.js'
+import { sendMetrics } from '../http/send-metrics.js'
 
 /** A forwarded inventory is tens of KB; 4 MiB is generous and bounds what an insider's record can make an agent hold. */
 export const MAX_FORWARDED_INVENTORY_BYTES = 4 * 1024 * 1024

@@ -4,7 +4,6 @@
  * the scrape. Each server adds its own series (agent/api/agent-metrics.ts,
  * coordinator/coordinator-metrics.ts).
  */
-import type { ServerResponse } from 'node:http'
 import { collectDefaultMetrics, Registry } from 'prom-client'
 
 /**
@@ -29,8 +28,4 @@ export async function exposition(registry: Registry): Promise<{ contentType: str
   return { contentType: registry.contentType, text: await registry.metrics() }
 }
 
-/** Answers a scrape with an exposition. */
-export function sendMetrics(res: ServerResponse, e: { contentType: string; text: string }): void {
-  res.writeHead(200, { 'content-type': e.contentType, 'content-length': Buffer.byteLength(e.text) })
-  res.end(e.text)
-}
+export { sendMetrics } from './send-metrics.js'
