@@ -17,14 +17,14 @@
  * Env: SHOAL_BENCH_CPU_PROF=DIR makes the code-cache variant's agents write V8 CPU profiles there.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { NATIVE_PACKAGES, bundle } from '../layers/bundle.js'
 import { bundleWithCodeCache } from '../layers/code-cache.js'
-import { AGENT_SERVICE_NODE_FLAGS } from '../layers/specs/worker.js'
+import { AGENT_EARLY_BUILTINS, AGENT_SERVICE_NODE_FLAGS } from '../layers/specs/worker.js'
 import { agentLauncher } from '../sim/demo/agent-launcher.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
@@ -42,7 +42,10 @@ try {
   await bundle({ entry: join(root, 'agent/bin.ts'), outFile: esm, external: NATIVE_PACKAGES })
   const entry = join(root, 'layers/entries/shoal-agent.ts')
   const plain = await bundleWithCodeCache({ entry, dir: join(dir, 'plain'), name: 'shoal-agent', external: NATIVE_PACKAGES, noCache: true })
-  const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS })
+  const profDir = process.env.SHOAL_BENCH_CPU_PROF
+  const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS, builtins: AGENT_EARLY_BUILTINS, sourcemap: !!profDir })
+  // The profiles name places in the minified bundle: its source map (kept beside them) names the modules.
+  if (profDir) await mkdir(profDir, { recursive: true }).then(() => copyFile(`${cached.bundle}.map`, join(profDir, 'shoal-agent.bundle.cjs.map')))
   const variants: Record<string, string[]> = {
     tsx: ['--import', 'tsx', join(root, 'agent/bin.ts')],
     'demo-bundle': await agentLauncher(),
@@ -53,7 +56,6 @@ try {
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((v) => [v, []]))
   const statuses = new Set<string>()
   const config = cluster.agents[0]!.configFile
-  const profDir = process.env.SHOAL_BENCH_CPU_PROF
   const prof = (name: string) => (profDir && name === 'code-cache' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])
   for (let r = 0; r < runs; r++) {
     for (const [name, args] of Object.entries(variants)) {

@@ -54,6 +54,11 @@ export interface CodeCacheBundleOptions {
   reuseDir?: string
   /** Also write the bundle's source map (BundleOptions.sourcemap). */
   sourcemap?: boolean
+  /**
+   * node's built-ins the program loads soon after its top level (the loader loads them up front
+   * with those the top level loads, while node's code cache of them is valid: loaderSource).
+   */
+  builtins?: readonly string[]
 }
 
 export interface CodeCacheBundle {
@@ -96,7 +101,7 @@ export async function bundleWithCodeCache(opts: CodeCacheBundleOptions): Promise
   } else {
     made = await makeCodeCache(paths.loader, paths.cache, flags, node)
   }
-  await put(opts.dir, `${opts.name}.cjs`, loaderSource(bundleName, made.builtins))
+  await put(opts.dir, `${opts.name}.cjs`, loaderSource(bundleName, [...new Set([...made.builtins, ...(opts.builtins ?? [])])]))
   return { loader: paths.loader, bundle: paths.bundle, cache: paths.cache, bundleBytes, cacheBytes: made.bytes }
 }
 

@@ -24,6 +24,8 @@ export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.cjs'
  * same flags (V8 hashes them into it).
  */
 export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS
+/** Built-ins the agent loads between its top level and ready (net's first listen loads cluster, its first lookup dns): loaded up front by the loader (layers/code-cache.ts builtins). */
+export const AGENT_EARLY_BUILTINS: readonly string[] = ['cluster', 'dns']
 const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDLE_PATH, '--config', AGENT_CONFIG_PATH].join(' ')
 
 const SERVICE = `#!/bin/sh
@@ -91,6 +93,7 @@ export const worker: LayerSpec = {
       name: basename(AGENT_BUNDLE_PATH, '.cjs'),
       external: NATIVE_PACKAGES,
       nodeFlags: AGENT_SERVICE_NODE_FLAGS,
+      builtins: AGENT_EARLY_BUILTINS,
       reuseDir: ctx.cacheDir,
     })
     await put(root, 'etc/shoal/image-version', `${version}\n`)
