@@ -19,7 +19,7 @@ import { ShellAuditLog } from './api/shell-audit-log.js'
 import { ShellServer } from './api/shell-server.js'
 import { ed25519Verify } from './protocol/ed25519.js'
 import { SHELL_AUDIT_TOPIC } from './protocol/shell-channel.js'
-import { collectInventory, summarizeInventory, type Inventory } from './inventory/index.js'
+import type { Inventory } from './inventory/index.js'
 import { watchRosterFile } from './boot/roster-file-watch.js'
 import { AgentConfig, flagFields, resolveAgentConfig } from './config.js'
 import { codeCacheStatus } from './code-cache-status.js'
@@ -85,7 +85,8 @@ function cachedInventory(refreshMs: number): InventoryProvider & { current(): Pr
       const inv = await current
       if (Date.now() - inv.collectedAt < refreshMs) return inv
     }
-    current = collectInventory()
+    // agent/inventory (its schemas, the collector) loads with the first collection, after ready.
+    current = import('./inventory/index.js').then((m) => m.collectInventory())
     return current
   }
   return { collect: get, current: get }
@@ -273,7 +274,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     // Off the start path: systeminformation takes ~1 s of CPU. The summary travels in the record.
     void (inventory as ReturnType<typeof cachedInventory>)
       .current()
-      .then((inv) => runtime.updateSelf({ inv: summarizeInventory(inv) }))
+      .then(async (inv) => runtime.updateSelf({ inv: (await import('./inventory/index.js')).summarizeInventory(inv) }))
       .catch((err) => logger.warn({ component: 'agent', err: (err as Error).message }, 'inventory collection failed'))
   }
   let closing: Promise<void> | undefined

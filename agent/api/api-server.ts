@@ -13,7 +13,6 @@ import { meshFingerprints } from '../fingerprint/mesh-fingerprints.js'
 import { PROTOCOL_VERSION } from '../protocol/frame.js'
 import { SOFTWARE_VERSION } from '../protocol/software-version.js'
 import { clusterSummary, nodeDetail, nodeSummary } from './node-summary.js'
-import { agentOpenApi } from './openapi.js'
 import { readCapped } from './read-capped.js'
 import { HttpError, Router, sendError, sendJson } from '../http/index.js'
 import { sendMetrics } from '../http/send-metrics.js'
@@ -93,7 +92,8 @@ export class ApiServer {
     const src = opts.source
     const notFound = (_method: string, path: string) => new HttpError(404, 'not-found', `no route ${path}; the routes are listed at GET /openapi.json`)
     this.routes = new Router<{ req: IncomingMessage; res: ServerResponse }>(notFound)
-      .on(GET, '/openapi.json', ({ res }) => sendJson(res, 200, agentOpenApi()))
+      // Loaded on the first ask: the document's schemas are not built at every start (docs/boot.md).
+      .on(GET, '/openapi.json', async ({ res }) => sendJson(res, 200, (await import('./openapi.js')).agentOpenApi()))
       .on(GET, '/v1/cluster', ({ res }) => sendJson(res, 200, clusterSummary(src.selfId, src.view(), src.now())))
       .on(GET, '/v1/self', ({ res }) => sendJson(res, 200, this.self()))
       .on(GET, '/v1/watch', ({ req, res }) => this.watch(req, res))

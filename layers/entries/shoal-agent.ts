@@ -10,8 +10,10 @@ export { runAgentProcess as main } from '../../agent/main.js'
 
 /**
  * Called by the loader when it makes the code cache at build time, after the bundle's top
- * level: evaluates what the agent loads only when needed, so that the cache holds it too.
+ * level: evaluates what a worker's agent loads on demand in its first seconds, so that the
+ * cache holds it too: the wave parts (a worker takes part in waves) and the inventory
+ * collector (it runs right after ready). The OpenAPI document, asked for rarely, is left out.
  */
 export async function warmCodeCache(): Promise<void> {
-  await loadWaveParts()
+  await Promise.all([loadWaveParts(), import('../../agent/inventory/index.js')])
 }
