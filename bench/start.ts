@@ -14,7 +14,8 @@
  *
  *   npx tsx bench/start.ts [RUNS]     RUNS per variant, default 7
  *
- * Env: SHOAL_BENCH_CPU_PROF=DIR makes the code-cache variant's agents write V8 CPU profiles there.
+ * Env: SHOAL_BENCH_CPU_PROF=DIR makes the code-cache variant's agents write V8 CPU profiles there,
+ * with the bundle's source map; `npx tsx bench/start-profile.ts DIR` says where the start went.
  */
 import { spawn } from 'node:child_process'
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
