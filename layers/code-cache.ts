@@ -12,9 +12,9 @@
  *   DIR/NAME.bundle.cjs.v8cache  the code cache
  *
  * V8 accepts a cache only from the same V8 version, the same source and the same V8 flags
- * (flags that change code generation, such as --no-opt or --jitless, are hashed into it).
- * The cache is therefore made by running the bundle's top level in a node started with the
- * very flags the service uses (`nodeFlags`). When V8 rejects the cache anyway (another node
+ * (every non-default V8 flag is hashed into it, --max-semi-space-size too). The cache is
+ * therefore made by the loader itself, in a node started with the very flags the service uses
+ * (`nodeFlags`), taking the same steps as at every start (loaderSource). When V8 rejects the cache anyway (another node
  * on the machine, other flags), the loader compiles the source as usual: the program starts
  * normally, a little slower, and says so once (agent/code-cache-status.ts).
  */
