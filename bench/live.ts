@@ -197,7 +197,10 @@ async function run(n: number): Promise<void> {
     const selves = await Promise.all(clients.map((c) => c.self().catch(() => undefined)))
     const degrees: number[] = []
     const bytesOut: number[] = []
+    const bytesIn: number[] = []
+    const framesIn: number[] = []
     const outByType: Record<string, { frames: number; bytes: number }> = {}
+    const inByType: Record<string, { frames: number; bytes: number }> = {}
     const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
     let silentLinksClosed = 0
     let dials = 0
@@ -208,10 +211,17 @@ async function run(n: number): Promise<void> {
       if (!t) continue
       degrees.push(t.connections)
       bytesOut.push(t.bytesOut)
+      bytesIn.push(t.bytesIn)
+      framesIn.push(t.framesIn)
       silentLinksClosed += t.silentLinksClosed
       dials += t.dials
       for (const [type, c] of Object.entries(t.out ?? {})) {
         const o = (outByType[type] ??= { frames: 0, bytes: 0 })
+        o.frames += c.frames
+        o.bytes += c.bytes
+      }
+      for (const [type, c] of Object.entries(t.in ?? {})) {
+        const o = (inByType[type] ??= { frames: 0, bytes: 0 })
         o.frames += c.frames
         o.bytes += c.bytes
       }
@@ -232,6 +242,11 @@ async function run(n: number): Promise<void> {
         .sort((a, b) => b[1].bytes - a[1].bytes)
         .map(([type, c]) => [type, Number((c.bytes / 1024 / Math.max(1, degrees.length)).toFixed(1))]),
     )
+    const framesInPerAgentByType = Object.fromEntries(
+      Object.entries(inByType)
+        .sort((a, b) => b[1].frames - a[1].frames)
+        .map(([type, c]) => [type, Math.round(c.frames / Math.max(1, degrees.length))]),
+    )
     emit({
       bench: 'live.overlay',
       n,
@@ -241,6 +256,12 @@ async function run(n: number): Promise<void> {
       kbOutPerAgentP50: Number((quantile(bytesOut, 0.5) / 1024).toFixed(1)),
       kbOutPerAgentByType: kbPerAgentByType,
       framesOutPerAgentByType: framesPerAgentByType,
+      /** What each agent received (frames decoded, bytes read), p50 over agents, and frames received by type (mean). */
+      framesInPerAgentP50: quantile(framesIn, 0.5),
+      kbInPerAgentP50: Number((quantile(bytesIn, 0.5) / 1024).toFixed(1)),
+      framesInPerAgentByType,
+      /** Node records received per record learned, over all agents (1 = each record arrived once). */
+      recordCopiesPerRecord: nodeCounts['record-copies-new'] ? Number((((nodeCounts['record-copies-new'] ?? 0) + (nodeCounts['record-copies-dup'] ?? 0)) / nodeCounts['record-copies-new']).toFixed(2)) : null,
       dials,
       swarmConnects: swarm,
       silentLinksClosed,

@@ -50,7 +50,7 @@ export class Dissemination {
 
   onGossip(from: string, msg: Msg<'gossip'>, now: number): void {
     const result = this.facts.apply(msg.u, from, now)
-    this.countCopy(msg.u, result)
+    this.countCopy(msg.u, result, 'gossip')
     if (result === 'new') this.spread(msg.u, from, msg.h + 1, now)
     else if (result === 'dup' && this.tree.eager.has(from)) {
       this.tree.demote(from)
@@ -83,17 +83,22 @@ export class Dissemination {
   onRepairs(from: string, msg: Msg<'ae-delta'>, now: number): void {
     for (const u of msg.u) {
       const result = this.facts.apply(u, from, now)
-      this.countCopy(u, result)
+      this.countCopy(u, result, 'ae-delta')
       if (result !== 'new') continue
       this.spread(u, from, 1, now, originOf(u) === from ? 'eager' : 'lazy')
     }
   }
 
   /** Copies of node records that arrived, new or already held: their ratio is what a join's duplicate deliveries cost. */
-  private countCopy(u: Update, result: 'new' | 'dup' | 'bad' | 'skip'): void {
+  private countCopy(u: Update, result: 'new' | 'dup' | 'bad' | 'skip', via: 'gossip' | 'ae-delta'): void {
     if (u.k !== 'rec') return
-    if (result === 'new') this.ctx.count('record-copies-new')
-    else if (result === 'dup') this.ctx.count('record-copies-dup')
+    if (result === 'new') {
+      this.ctx.count('record-copies-new')
+      this.ctx.count(`record-copies-new.${via}`)
+    } else if (result === 'dup') {
+      this.ctx.count('record-copies-dup')
+      this.ctx.count(`record-copies-dup.${via}`)
+    }
   }
 
   linkUp(peer: string): void {
