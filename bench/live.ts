@@ -199,6 +199,8 @@ async function run(n: number): Promise<void> {
     const bytesOut: number[] = []
     const bytesIn: number[] = []
     const framesIn: number[] = []
+    const chunksIn: number[] = []
+    const writesOut: number[] = []
     const outByType: Record<string, { frames: number; bytes: number }> = {}
     const inByType: Record<string, { frames: number; bytes: number }> = {}
     const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
@@ -213,6 +215,8 @@ async function run(n: number): Promise<void> {
       bytesOut.push(t.bytesOut)
       bytesIn.push(t.bytesIn)
       framesIn.push(t.framesIn)
+      chunksIn.push(t.chunksIn ?? 0)
+      writesOut.push(t.writesOut ?? 0)
       silentLinksClosed += t.silentLinksClosed
       dials += t.dials
       for (const [type, c] of Object.entries(t.out ?? {})) {
@@ -259,6 +263,9 @@ async function run(n: number): Promise<void> {
       /** What each agent received (frames decoded, bytes read), p50 over agents, and frames received by type (mean). */
       framesInPerAgentP50: quantile(framesIn, 0.5),
       kbInPerAgentP50: Number((quantile(bytesIn, 0.5) / 1024).toFixed(1)),
+      /** Encrypted-stream chunks read and writes made per agent (p50): frames to one peer in one turn share a write. */
+      chunksInPerAgentP50: quantile(chunksIn, 0.5),
+      writesOutPerAgentP50: quantile(writesOut, 0.5),
       framesInPerAgentByType,
       /** Node records received per record learned, over all agents (1 = each record arrived once). */
       recordCopiesPerRecord: nodeCounts['record-copies-new'] ? Number((((nodeCounts['record-copies-new'] ?? 0) + (nodeCounts['record-copies-dup'] ?? 0)) / nodeCounts['record-copies-new']).toFixed(2)) : null,

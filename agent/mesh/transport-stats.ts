@@ -24,6 +24,10 @@ export interface TransportStats {
   framesOut: number
   bytesIn: number
   bytesOut: number
+  /** Writes to the encrypted streams: frames queued for one peer in one turn go as one write. */
+  writesOut: number
+  /** Chunks read from the encrypted streams (each may hold several frames). */
+  chunksIn: number
   /** Frames and bytes sent, by message type (where the bytes go). */
   out: Record<string, { frames: number; bytes: number }>
   /** Frames and bytes received and decoded, by message type. */
@@ -49,6 +53,8 @@ export function newTransportStats(): TransportStats {
     framesOut: 0,
     bytesIn: 0,
     bytesOut: 0,
+    writesOut: 0,
+    chunksIn: 0,
     out: {},
     in: {},
   }

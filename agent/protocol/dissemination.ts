@@ -39,6 +39,9 @@ export class Dissemination {
   spread(u: Update, from: string | undefined, hops: number, now: number, mode: 'eager' | 'lazy' = 'eager'): void {
     const id = idOf(u)
     this.tree.delivered(id, u, now)
+    // Its origin holds it (or newer): no announcement goes there.
+    const origin = originOf(u)
+    if (origin !== undefined && origin !== from && this.isNeighbour(origin)) this.tree.holds(origin, id)
     if (mode === 'eager') {
       for (const p of this.tree.eager) if (p !== from) this.ctx.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
       this.tree.announce(id, from)
@@ -51,6 +54,7 @@ export class Dissemination {
   onGossip(from: string, msg: Msg<'gossip'>, now: number): void {
     const result = this.facts.apply(msg.u, from, now)
     this.countCopy(msg.u, result, 'gossip')
+    if (result === 'new' || result === 'dup') this.tree.holds(from, idOf(msg.u))
     if (result === 'new') this.spread(msg.u, from, msg.h + 1, now)
     else if (result === 'dup' && this.tree.eager.has(from)) {
       this.tree.demote(from)
@@ -59,7 +63,10 @@ export class Dissemination {
   }
 
   onIhave(from: string, msg: Msg<'ihave'>, now: number): void {
-    for (const id of msg.ids) if (!this.facts.knows(id)) this.tree.heardOf(id, from, now)
+    for (const id of msg.ids) {
+      this.tree.holds(from, id)
+      if (!this.facts.knows(id)) this.tree.heardOf(id, from, now)
+    }
   }
 
   onGraft(from: string, msg: Msg<'graft'>): void {
@@ -84,7 +91,9 @@ export class Dissemination {
     for (const u of msg.u) {
       const result = this.facts.apply(u, from, now)
       this.countCopy(u, result, 'ae-delta')
+      if (result === 'dup') this.tree.holds(from, idOf(u))
       if (result !== 'new') continue
+      this.tree.holds(from, idOf(u))
       this.spread(u, from, 1, now, originOf(u) === from ? 'eager' : 'lazy')
     }
   }

@@ -5,9 +5,18 @@
  * received in time is grafted, which makes that link eager again. The tree therefore
  * settles on first-arrival (lowest latency) paths, at about one full copy per node.
  *
+ * One addition to the paper: an update a neighbour is known to hold (it sent us the update
+ * or announced it, or it is the update's origin) is not announced to it. While a whole
+ * mesh forms, IHAVE batches cross on every lazy link, most naming what the other side
+ * already announced. Eager copies still go to every eager neighbour: a duplicate is what
+ * prunes a link, and skipping it kept redundant links eager (more copies, not fewer).
+ *
  * This class only keeps the bookkeeping; MeshNode decides what is new and sends.
  */
 import type { Update } from './messages.js'
+
+/** Ids remembered per neighbour as held by it: enough for the updates of one burst (a whole cluster's records). */
+const HELD_MAX = 2048
 
 interface Missing {
   announcers: string[]
@@ -19,6 +28,8 @@ export class Plumtree {
   readonly lazy = new Set<string>()
   private readonly lazyQueue = new Map<string, string[]>()
   private readonly missing = new Map<string, Missing>()
+  /** Per neighbour, ids it is known to hold (oldest first). */
+  private readonly held = new Map<string, Set<string>>()
   /** Recently delivered updates by id, kept so a GRAFT can be answered. */
   private readonly cache = new Map<string, { u: Update; at: number }>()
 
@@ -36,6 +47,7 @@ export class Plumtree {
     this.eager.delete(peer)
     this.lazy.delete(peer)
     this.lazyQueue.delete(peer)
+    this.held.delete(peer)
     for (const m of this.missing.values()) m.announcers = m.announcers.filter((a) => a !== peer)
   }
 
@@ -65,6 +77,14 @@ export class Plumtree {
     }
   }
 
+  /** `peer` holds the update `id` (it sent or announced it to us). */
+  holds(peer: string, id: string): void {
+    let ids = this.held.get(peer)
+    if (!ids) this.held.set(peer, (ids = new Set()))
+    else if (ids.size >= HELD_MAX && !ids.has(id)) ids.delete(ids.values().next().value!)
+    ids.add(id)
+  }
+
   cached(id: string): Update | undefined {
     return this.cache.get(id)?.u
   }
@@ -83,9 +103,14 @@ export class Plumtree {
     return this.lazyQueue.size > 0
   }
 
-  /** Drains the queued announcements: peer -> ids. */
+  /** Drains the queued announcements: peer -> ids, without those the peer told us of meanwhile. */
   takeAnnouncements(): Map<string, string[]> {
-    const out = new Map(this.lazyQueue)
+    const out = new Map<string, string[]>()
+    for (const [peer, ids] of this.lazyQueue) {
+      const held = this.held.get(peer)
+      const left = held ? ids.filter((id) => !held.has(id)) : ids
+      if (left.length > 0) out.set(peer, left)
+    }
     this.lazyQueue.clear()
     return out
   }
