@@ -21,6 +21,15 @@ const HELD_MAX = 2048
 interface Missing {
   announcers: string[]
   deadline: number
+  /** When it entered `missing` (its place in the map's order: grafts go out in that order). */
+  seq: number
+}
+
+/** A graft deadline in the queue; stale once its entry was delivered or re-armed. */
+interface Due {
+  id: string
+  m: Missing
+  deadline: number
 }
 
 export class Plumtree {
@@ -28,6 +37,14 @@ export class Plumtree {
   readonly lazy = new Set<string>()
   private readonly lazyQueue = new Map<string, string[]>()
   private readonly missing = new Map<string, Missing>()
+  /**
+   * The graft deadlines of `missing`, soonest first (deadlines are now + graftTimeoutMs, so
+   * nearly always appended): a step reads only the due ones, not every id announced and
+   * not yet received (hundreds while a whole mesh forms, each step).
+   */
+  private dueQueue: Due[] = []
+  private dueHead = 0
+  private nextSeq = 0
   /** Per neighbour, ids it is known to hold (oldest first). */
   private readonly held = new Map<string, Set<string>>()
   /** Recently delivered updates by id, kept so a GRAFT can be answered. */
@@ -121,15 +138,30 @@ export class Plumtree {
     if (m) {
       if (!m.announcers.includes(from)) m.announcers.push(from)
     } else {
-      this.missing.set(id, { announcers: [from], deadline: now + this.graftTimeoutMs })
+      const fresh = { announcers: [from], deadline: now + this.graftTimeoutMs, seq: this.nextSeq++ }
+      this.missing.set(id, fresh)
+      this.queueDeadline(id, fresh)
     }
   }
 
   /** Ids whose eager copy is overdue, grouped by the announcer to GRAFT from. */
   dueGrafts(now: number): Map<string, string[]> {
+    const due: Due[] = []
+    const seen = new Set<Missing>()
+    while (this.dueHead < this.dueQueue.length) {
+      const d = this.dueQueue[this.dueHead]!
+      if (this.isLive(d) && d.deadline > now) break
+      this.dueHead++
+      if (this.isLive(d) && !seen.has(d.m)) {
+        seen.add(d.m)
+        due.push(d)
+      }
+    }
+    this.compactQueue()
     const out = new Map<string, string[]>()
-    for (const [id, m] of this.missing) {
-      if (m.deadline > now) continue
+    if (due.length === 0) return out
+    due.sort((a, b) => a.m.seq - b.m.seq)
+    for (const { id, m } of due) {
       const peer = m.announcers.shift()
       if (!peer) {
         this.missing.delete(id)
@@ -137,6 +169,7 @@ export class Plumtree {
       }
       // Try the next announcer if this graft is not answered either.
       m.deadline = now + this.graftTimeoutMs
+      this.queueDeadline(id, m)
       let ids = out.get(peer)
       if (!ids) out.set(peer, (ids = []))
       ids.push(id)
@@ -145,9 +178,38 @@ export class Plumtree {
   }
 
   nextDeadline(): number {
-    let min = Infinity
-    for (const m of this.missing.values()) if (m.deadline < min) min = m.deadline
-    return min
+    while (this.dueHead < this.dueQueue.length) {
+      const d = this.dueQueue[this.dueHead]!
+      if (this.isLive(d)) return d.deadline
+      this.dueHead++
+    }
+    this.compactQueue()
+    return Infinity
+  }
+
+  /** A queued deadline still stands: its id is still missing with that very deadline. */
+  private isLive(d: Due): boolean {
+    return d.m.deadline === d.deadline && this.missing.get(d.id) === d.m
+  }
+
+  /** Queues `m`'s deadline in order (from the back: a clock step back is the only way it is not last). */
+  private queueDeadline(id: string, m: Missing): void {
+    const q = this.dueQueue
+    let i = q.length
+    while (i > this.dueHead && q[i - 1]!.deadline > m.deadline) i--
+    if (i === q.length) q.push({ id, m, deadline: m.deadline })
+    else q.splice(i, 0, { id, m, deadline: m.deadline })
+  }
+
+  /** Drops the consumed head of the queue once it is most of the array (and the stale entries with it when empty). */
+  private compactQueue(): void {
+    if (this.dueHead === this.dueQueue.length) {
+      this.dueQueue = []
+      this.dueHead = 0
+    } else if (this.dueHead > 1024 && this.dueHead * 2 > this.dueQueue.length) {
+      this.dueQueue = this.dueQueue.slice(this.dueHead)
+      this.dueHead = 0
+    }
   }
 
   /** Forget cached updates past their TTL. */
