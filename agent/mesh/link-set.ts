@@ -65,6 +65,12 @@ export class LinkSet {
   private readonly versionRefusals = new Map<string, string>()
   /** Peers whose newer minor version has been logged. */
   private readonly minorLogged = new Set<string>()
+  /**
+   * The last message encoded, and its body: the mesh sends one message object to each of
+   * its eager neighbours in turn (a gossip), so it is encoded once. Messages are never
+   * changed once sent (the mesh builds a new object per message).
+   */
+  private lastSent: { msg: OutMessage; body: Uint8Array } | undefined
   /** Links with frames queued, written at the end of this turn. */
   private readonly toFlush = new Set<Link>()
   private flushScheduled = false
@@ -147,11 +153,15 @@ export class LinkSet {
     const link = this.links.get(peer)
     if (!link) return false
     let body: Uint8Array
-    try {
-      body = encodeMessage(msg)
-    } catch (err) {
-      this.o.log.error({ component: 'mesh.transport', node: this.o.selfId, peer, type: msg.t, err }, 'cannot encode outgoing message')
-      return false
+    if (msg === this.lastSent?.msg) body = this.lastSent.body
+    else {
+      try {
+        body = encodeMessage(msg)
+      } catch (err) {
+        this.o.log.error({ component: 'mesh.transport', node: this.o.selfId, peer, type: msg.t, err }, 'cannot encode outgoing message')
+        return false
+      }
+      this.lastSent = { msg, body }
     }
     return this.writeFrame(link, body, msg.t)
   }

@@ -37,7 +37,9 @@ export function aeEntry(m: AeMember): AeEntry {
 
 /** The digests of `buckets` (whole buckets per message). */
 export function digestMessages(members: Iterable<AeMember>, buckets: number[], reply: boolean): OutMessage[] {
-  const entries = [...members].map(aeEntry)
+  const wanted = new Set(buckets)
+  const entries: AeEntry[] = []
+  for (const m of members) if (wanted.has(bucketOf(m.id))) entries.push(aeEntry(m))
   return digestChunks(entries, buckets, MAX_DIGEST_ENTRIES).map((d) => ({ t: 'ae-dig', buckets: d.buckets, e: d.e, reply }))
 }
 

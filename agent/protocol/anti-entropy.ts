@@ -21,8 +21,23 @@ export interface AeEntry {
   statusInc: number
 }
 
+/**
+ * Buckets of the ids seen, process-wide (ids are roster members: one entry each, shared by
+ * every table of the process, the simulator's N included). Every exchange asks for the
+ * bucket of every member; hashing each id each time was a visible share of a join's CPU.
+ * Bounded: past the cap it starts over.
+ */
+const bucketCache = new Map<string, number>()
+const BUCKET_CACHE_MAX = 1 << 17
+
 export function bucketOf(id: string): number {
-  return fnv1a(id) % AE_BUCKETS
+  let b = bucketCache.get(id)
+  if (b === undefined) {
+    b = fnv1a(id) % AE_BUCKETS
+    if (bucketCache.size >= BUCKET_CACHE_MAX) bucketCache.clear()
+    bucketCache.set(id, b)
+  }
+  return b
 }
 
 /**

@@ -43,7 +43,9 @@ export class Dissemination {
     const origin = originOf(u)
     if (origin !== undefined && origin !== from && this.isNeighbour(origin)) this.tree.holds(origin, id)
     if (mode === 'eager') {
-      for (const p of this.tree.eager) if (p !== from) this.ctx.send(p, { t: 'gossip', h: Math.min(hops, 255), u })
+      // One message object for every neighbour: the transport encodes it once.
+      const msg = { t: 'gossip' as const, h: Math.min(hops, 255), u }
+      for (const p of this.tree.eager) if (p !== from) this.ctx.send(p, msg)
       this.tree.announce(id, from)
     } else {
       this.tree.announce(id, from, true)
