@@ -39,13 +39,13 @@ export class Dissemination {
   spread(u: Update, from: string | undefined, hops: number, now: number, mode: 'eager' | 'lazy' = 'eager'): void {
     const id = idOf(u)
     this.tree.delivered(id, u, now)
-    // Its origin holds it (or newer): no announcement goes there.
+    // Its origin holds it (or newer), and so does a neighbour that sent or announced it: no copy goes there.
     const origin = originOf(u)
     if (origin !== undefined && origin !== from && this.isNeighbour(origin)) this.tree.holds(origin, id)
     if (mode === 'eager') {
       // One message object for every neighbour: the transport encodes it once.
       const msg = { t: 'gossip' as const, h: Math.min(hops, 255), u }
-      for (const p of this.tree.eager) if (p !== from) this.ctx.send(p, msg)
+      for (const p of this.tree.eager) if (p !== from && !this.tree.knownAt(p, id)) this.ctx.send(p, msg)
       this.tree.announce(id, from)
     } else {
       this.tree.announce(id, from, true)

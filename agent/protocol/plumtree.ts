@@ -6,10 +6,11 @@
  * settles on first-arrival (lowest latency) paths, at about one full copy per node.
  *
  * One addition to the paper: an update a neighbour is known to hold (it sent us the update
- * or announced it, or it is the update's origin) is not announced to it. While a whole
- * mesh forms, IHAVE batches cross on every lazy link, most naming what the other side
- * already announced. Eager copies still go to every eager neighbour: a duplicate is what
- * prunes a link, and skipping it kept redundant links eager (more copies, not fewer).
+ * or announced it, or it is the update's origin) is neither pushed nor announced to it.
+ * While a whole mesh forms, IHAVE batches cross on every lazy link, most naming what the
+ * other side already announced, and eager copies cross while PRUNEs are on their way.
+ * Skipping a copy can only save one: a link it would have pruned is pruned by the next
+ * duplicate instead.
  *
  * This class only keeps the bookkeeping; MeshNode decides what is new and sends.
  */
@@ -100,6 +101,11 @@ export class Plumtree {
     if (!ids) this.held.set(peer, (ids = new Set()))
     else if (ids.size >= HELD_MAX && !ids.has(id)) ids.delete(ids.values().next().value!)
     ids.add(id)
+  }
+
+  /** Is `peer` known to hold `id`? */
+  knownAt(peer: string, id: string): boolean {
+    return this.held.get(peer)?.has(id) === true
   }
 
   cached(id: string): Update | undefined {
