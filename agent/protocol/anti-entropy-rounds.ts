@@ -16,7 +16,7 @@
 import type { AeMember } from './anti-entropy-exchange.js'
 import { answerDigest, digestMessages } from './anti-entropy-exchange.js'
 import type { BucketHashes } from './anti-entropy.js'
-import type { MeshContext } from './mesh-context.js'
+import { catchingUp, type MeshContext } from './mesh-context.js'
 import type { MeshMessage } from './messages.js'
 import { pick } from './random.js'
 
@@ -126,7 +126,7 @@ export class AntiEntropyRounds {
 
   /** This node knows fewer than half the roster (it has just started, or the cluster has). */
   private catchingUp(): boolean {
-    return this.table.members.size * 2 < this.ctx.roster.size
+    return catchingUp(this.table.members.size, this.ctx.roster.size)
   }
 
   private busy(peer: string, now: number): void {

@@ -14,6 +14,15 @@ import type { Roster } from './roster.js'
 /** Message types of a newer minor version counted by name; past this many, as `other`. */
 const MAX_IGNORED_TYPES = 64
 
+/**
+ * A node is catching up while it knows fewer than half the roster: it has just started, or
+ * the whole cluster has. Its links come up together and nearly everything is news, so it
+ * greets one link at a time (anti-entropy-rounds.ts) and keeps few eager links (dissemination.ts).
+ */
+export function catchingUp(known: number, rosterSize: number): boolean {
+  return known * 2 < rosterSize
+}
+
 export class MeshContext {
   /** Dropped input by reason, plus a few activity counts; served by /v1/self. */
   readonly counters: Record<string, number> = {}

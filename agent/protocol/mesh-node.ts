@@ -27,7 +27,7 @@ import { Awareness } from './awareness.js'
 import { Dissemination } from './dissemination.js'
 import { DropReason } from './errors.js'
 import type { MeshConfig } from './mesh-config.js'
-import { MeshContext } from './mesh-context.js'
+import { catchingUp, MeshContext } from './mesh-context.js'
 import type { MemberView, MeshEffect, MeshInput } from './mesh-types.js'
 import { Membership } from './membership.js'
 import type { MeshMessage, Update } from './messages.js'
@@ -112,7 +112,7 @@ export class MeshNode {
         dead: () => this.membership.dead(),
         accuse: (id, at) => this.membership.accuse(id, at),
         linkUp: (peer, at) => {
-          this.dissemination.linkUp(peer)
+          this.dissemination.linkUp(peer, catchingUp(this.membership.members.size, this.ctx.roster.size))
           this.antiEntropy.greet(peer, at)
         },
         linkDown: (peer) => {
