@@ -14,7 +14,11 @@ export function privateKeyFromSeed(seed: Uint8Array): KeyObject {
 }
 
 export function publicKeyHexFromSeed(seed: Uint8Array): string {
-  const der = createPublicKey(privateKeyFromSeed(seed)).export({ format: 'der', type: 'spki' })
+  return publicKeyHexOf(privateKeyFromSeed(seed))
+}
+
+function publicKeyHexOf(priv: KeyObject): string {
+  const der = createPublicKey(priv).export({ format: 'der', type: 'spki' })
   return Buffer.from(der.subarray(der.length - 32)).toString('hex')
 }
 
@@ -53,7 +57,7 @@ export function ed25519Verify(publicKeyHex: string, data: Uint8Array, signature:
 export function ed25519Keyring(seed: Uint8Array): Keyring {
   const priv = privateKeyFromSeed(seed)
   return {
-    publicKey: publicKeyHexFromSeed(seed),
+    publicKey: publicKeyHexOf(priv), // the key imported once, not twice (an agent's start imports it here)
     sign: (data) => new Uint8Array(sign(null, data, priv)),
     verify: ed25519Verify,
   }
