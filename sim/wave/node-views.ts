@@ -37,8 +37,8 @@ export class NodeViews {
   private okCache = new Map<string, boolean>()
   private okCacheVersion = -1
   private pokeAt = -Infinity
-  /** Facts changes not yet named to the votes: who, and when the others see it (changedAt + gossip delay), oldest first. */
-  private unannounced: { id: string; at: number }[] = []
+  /** Facts changes not yet named to the votes: who, and when it changed (the others see it a gossip delay later), oldest first. */
+  private unannounced: { id: string; changedAt: number }[] = []
   /** A partition changed what every node can see: the next poke names nobody (every vote runs in full). */
   private pokeAll = false
   private cephNextAt = Infinity
@@ -153,7 +153,7 @@ export class NodeViews {
     const i = this.pendingVisible.indexOf(n)
     if (i >= 0) this.pendingVisible.splice(i, 1)
     this.pendingVisible.push(n)
-    this.unannounced.push({ id: n.id, at: w.t + w.cfg.gossipDelayMs })
+    this.unannounced.push({ id: n.id, changedAt: w.t })
     this.trackUnavailable()
     this.schedulePoke()
   }
@@ -193,8 +193,12 @@ export class NodeViews {
    */
   private takeChanged(t: number): Set<string> | undefined {
     const q = this.unannounced
+    const g = this.w.cfg.gossipDelayMs
+    // Visible exactly as `facts` decides it (t - changedAt >= delay): a poke scheduled at
+    // changedAt + delay may find (changedAt + delay) - changedAt a hair under the delay, and
+    // then the change is named by the first poke that does see it.
     let k = 0
-    while (k < q.length && q[k]!.at <= t) k++
+    while (k < q.length && t - q[k]!.changedAt >= g) k++
     const taken = q.splice(0, k)
     if (this.pokeAll) {
       this.pokeAll = false
