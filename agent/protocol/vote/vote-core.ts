@@ -49,6 +49,8 @@ export class VoteCore {
   /** Roster-wide facts derived from the view, kept while its version holds (view-scan.ts). */
   scan: ViewScan | undefined
   nonce = 0
+  /** View changes that concerned nothing this node watches (view-change.ts); VoteNode.counters files it as `view.quiet`. */
+  quietViews = 0
   wakeCache = -1
   effects: VoteEffect[] = []
   now = 0

@@ -49,7 +49,12 @@ export class VoteNode {
   readonly id: string
   readonly role: 'node' | 'coordinator'
   /** Dropped input by reason, plus activity counts (requests, votes, grants, ...). */
-  readonly counters: Record<string, number>
+  get counters(): Record<string, number> {
+    const vn = this.vn
+    // Kept as a plain number on the hot path (one per view change of every node), filed here.
+    if (vn.quietViews > 0) vn.counters['view.quiet'] = vn.quietViews
+    return vn.counters
+  }
 
   private readonly vn: VoteCore
 
@@ -59,7 +64,6 @@ export class VoteNode {
     const vn = new VoteCore(init.id, init.role, init.keyring, init.view, init.config, init.coordinatorKey, init.logger ?? silentLogger, init.now)
     this.vn = vn
     vn.inbox = { fromPeer: (from, m) => onMessage(vn, from, m), toSelf: (m) => onOwn(vn, m) }
-    this.counters = vn.counters
     const mayHaveForgotten = init.mayHaveForgotten ?? true
     vn.rec.forgetful = mayHaveForgotten && this.role === 'node' && !init.persisted
     if (init.persisted) {
@@ -147,7 +151,7 @@ export class VoteNode {
     if (input.type === 'view-changed' && input.changed && viewChangeQuiet(vn, input.changed)) {
       // Nothing changed, so the wake time still holds — unless it was a retry now past.
       if (vn.wakeCache === vn.cand.retryAt && vn.cand.retryAt <= now) vn.wakeCache = -1
-      vn.count('view.quiet')
+      vn.quietViews++
       return []
     }
     vn.effects = []
