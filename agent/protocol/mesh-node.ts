@@ -158,7 +158,10 @@ export class MeshNode {
         else if (input.to !== this.id) this.apps.broadcast(input.topic, input.body, now, input.to)
         break
     }
-    this.runTimers(now)
+    // Every part's timer work is a no-op before its own next wake-up, so before the
+    // earliest of them there is nothing to run: most steps are a frame arriving between
+    // timers (at N=1000 in the simulator, about a fifth of the CPU went to the no-op).
+    if (now >= this.nextWakeAt()) this.runTimers(now)
     return this.ctx.out
   }
 

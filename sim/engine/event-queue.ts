@@ -39,8 +39,8 @@ export class EventQueue<T> {
     return this.heap.length > 0 ? this.heap[0]!.at : Infinity
   }
 
-  /** Removes and returns the earliest event. */
-  pop(): { at: number; item: T } | undefined {
+  /** Removes and returns the earliest event (the queue's own entry: no allocation per event). */
+  pop(): { readonly at: number; readonly item: T } | undefined {
     const h = this.heap
     if (h.length === 0) return undefined
     const top = h[0]!
@@ -59,7 +59,7 @@ export class EventQueue<T> {
       }
       h[i] = last
     }
-    return { at: top.at, item: top.item }
+    return top
   }
 }
 
