@@ -26,12 +26,23 @@ export function convergedCluster(ctx: ScenarioContext, spare = 0): { cluster: Me
   return { cluster, convergeMs }
 }
 
-/** Bytes sent per second per up node over the next `windowMs` of simulated time. */
-export function measureBandwidth(cluster: MeshCluster, windowMs: number, during?: () => void): { meanBps: number; maxBps: number } {
+/**
+ * Bytes sent per second per up node over the next `windowMs` of simulated time. With
+ * `progress`, the window runs in slices of `progress.everyMs` and `progress.report` is
+ * called after each but the last (a long run says how far it got); slicing changes no event.
+ */
+export function measureBandwidth(cluster: MeshCluster, windowMs: number, during?: () => void, progress?: { everyMs: number; report: (doneMs: number) => void }): { meanBps: number; maxBps: number } {
   const ids = cluster.sim.upIds()
   const before = ids.map((id) => cluster.sim.traffic(id).sentBytes)
   during?.()
-  cluster.sim.runFor(windowMs)
+  const end = cluster.sim.now + windowMs
+  if (progress && progress.everyMs > 0) {
+    for (let done = progress.everyMs; done < windowMs; done += progress.everyMs) {
+      cluster.sim.runUntil(end - windowMs + done)
+      progress.report(done)
+    }
+  }
+  cluster.sim.runUntil(end)
   let sum = 0
   let max = 0
   ids.forEach((id, i) => {

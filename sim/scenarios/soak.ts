@@ -94,6 +94,7 @@ export const soak: Scenario = {
     'pause-max-ms': { type: 'int', description: 'longest pause (Lifeguard should ride out sub-second ones)', default: 500, min: 0 },
     'churn-every-ms': { type: 'int', description: 'a random node powers off this often (0: never)', default: 0, min: 0 },
     'churn-down-ms': { type: 'int', description: 'how long a churned node stays off', default: 30_000, min: 0 },
+    'progress-every-ms': { type: 'int', description: 'a line of the figures so far this often (simulated ms; 0: none), so a long run that is cut short still says what it saw', default: 3_600_000, min: 0 },
   },
   run(ctx): ScenarioResult {
     const o = ctx.options as Record<string, number>
@@ -105,12 +106,16 @@ export const soak: Scenario = {
     const pauses = o['pause-every-ms']! > 0 ? schedulePauses(cluster, { everyMs: o['pause-every-ms']!, minMs: o['pause-min-ms']!, maxMs: o['pause-max-ms']! }, until) : { count: () => 0 }
     const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], missed: () => 0 }
     const steps0 = cluster.sim.steps
-    const bw = measureBandwidth(cluster, runMs)
+    const fig = (p: number) => (churn.deadAtAll.length === 0 ? null : round3(percentile(churn.deadAtAll, p)))
+    const report = (doneMs: number) =>
+      ctx.log(
+        `progress: ${round3(doneMs / 3600_000)} simulated h, ${pauses.count()} pauses, ${churn.count()} power cycles: ${cluster.knowledge.falseDead} false positives, ${cluster.knowledge.falseSuspect} suspicions of live nodes; crashes seen dead by all p50 ${ms(fig(50) ?? undefined)}, max ${ms(fig(100) ?? undefined)}, missed ${churn.missed()}; ${cluster.sim.events} events`,
+      )
+    const bw = measureBandwidth(cluster, runMs, undefined, { everyMs: o['progress-every-ms']!, report })
     const fps = cluster.knowledge.falseDead
     const suspicions = cluster.knowledge.falseSuspect
     for (const f of cluster.knowledge.falseAccusations.filter((f) => f.status === 'dead').slice(0, 5)) ctx.log(`FALSE POSITIVE at ${ms(f.at)}: ${f.observer} marked live ${f.subject} dead`)
     ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps} false positives, ${suspicions} suspicions of live nodes (refuted)`)
-    const fig = (p: number) => (churn.deadAtAll.length === 0 ? null : round3(percentile(churn.deadAtAll, p)))
     if (churn.count() > 0) ctx.log(`crashes seen dead by every live node: p50 ${ms(fig(50) ?? undefined)}, p99 ${ms(fig(99) ?? undefined)}, max ${ms(fig(100) ?? undefined)}; missed ${churn.missed()}`)
     ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)}); ${cluster.sim.steps - steps0} simulator steps`)
     return {
