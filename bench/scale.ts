@@ -17,7 +17,9 @@
  * Env: SCALE_SEED (7), SCALE_JOIN_NODES (10000), SCALE_JOINS (5), SCALE_SOAK_NODES (1000),
  * SCALE_SOAK_HOURS (1: a full day is ~24x that; see docs/sim.md for what was run),
  * SCALE_SOAK_CHURN_MS (600000: a crash every 10 simulated minutes; shorter runs need more
- * to measure detection; a crashed node is back after 30 s or half this, if less).
+ * to measure detection; a crashed node is back after 30 s or half this, if less),
+ * SCALE_SOAK_PROGRESS_MS (3600000: a progress line on stderr this often, simulated, with
+ * the figures so far and the wall/CPU/heap spent: a long run cut short still reports).
  * The whole area can outlast bench/run.ts's default 10 min per area: raise
  * SHOAL_BENCH_TIMEOUT_MS for the defaults.
  */
@@ -35,6 +37,7 @@ const joins = Number(process.env.SCALE_JOINS ?? 5)
 const soakNodes = Number(process.env.SCALE_SOAK_NODES ?? 1000)
 const soakHours = Number(process.env.SCALE_SOAK_HOURS ?? 1)
 const soakChurnMs = Number(process.env.SCALE_SOAK_CHURN_MS ?? 600_000)
+const soakProgressMs = Number(process.env.SCALE_SOAK_PROGRESS_MS ?? 3_600_000)
 const MB = 1e6
 
 /** Largest heap seen at a sample, and the external memory at that moment. */
@@ -73,7 +76,7 @@ async function one(kind: string): Promise<void> {
   const r =
     kind === 'join'
       ? await join.run(context(joinNodes, { joins, 'gap-ms': 2000, 'deadline-ms': 10_000 }))
-      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': soakChurnMs, 'churn-down-ms': Math.min(30_000, soakChurnMs / 2) }, 0.01))
+      : await soak.run(context(soakNodes, { hours: soakHours, 'pause-every-ms': 600_000, 'pause-min-ms': 50, 'pause-max-ms': 500, 'churn-every-ms': soakChurnMs, 'churn-down-ms': Math.min(30_000, soakChurnMs / 2), 'progress-every-ms': soakProgressMs }, 0.01))
   sample()
   const cpu = process.cpuUsage(cpu0)
   const wallMs = Math.round(performance.now() - wall0)
