@@ -19,6 +19,7 @@ import type { NetworkConfig } from './network.js'
 import { SimKeyAuthority } from './sim-keyring.js'
 import { SimRng } from './rng.js'
 import { SharedRecords } from './shared-records.js'
+import { SmallFrames } from './small-frames.js'
 import { meshCodec, Simulation, type ProcessContext } from './simulation.js'
 
 export interface MeshClusterOptions {
@@ -54,7 +55,7 @@ export class MeshCluster {
     // them at once (one allocation, not one per node started so far and one more later).
     for (const id of this.ids) memberNumber(id)
     this.roster = new Roster(this.ids.map((id) => ({ id, key: this.keyrings.get(id)!.publicKey })))
-    this.sim = new Simulation<MeshNode>({ seed: opts.seed, network: opts.network, factory: (ctx) => this.makeNode(ctx), codec: this.records.codec(meshCodec) })
+    this.sim = new Simulation<MeshNode>({ seed: opts.seed, network: opts.network, factory: (ctx) => this.makeNode(ctx), codec: this.records.codec(new SmallFrames(meshCodec)) })
     this.knowledge = new Knowledge(this.sim, this.ids)
   }
 
