@@ -94,6 +94,7 @@ export class Suspicions {
 
   nextWakeAt(): number {
     let t = Infinity
+    if (this.running.size === 0) return t
     for (const id of this.running) {
       const s = this.byId.get(id)
       if (s) t = Math.min(t, s.deadline)

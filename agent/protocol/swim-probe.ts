@@ -189,6 +189,7 @@ export class SwimProber {
 
   /** Relayed pings with no ack in time: tell whoever asked. */
   expireRelays(now: number): void {
+    if (this.relays.size === 0) return
     for (const [seq, r] of this.relays) {
       if (r.deadline > now) continue
       this.relays.delete(seq)
@@ -199,7 +200,7 @@ export class SwimProber {
   nextWakeAt(): number {
     let t = this.nextRoundAt
     if (this.probe) t = Math.min(t, this.probe.deadline, this.probe.repingAt)
-    for (const r of this.relays.values()) t = Math.min(t, r.deadline)
+    if (this.relays.size > 0) for (const r of this.relays.values()) t = Math.min(t, r.deadline)
     return t
   }
 

@@ -136,6 +136,7 @@ export class Partitions {
   }
 
   reachable(a: string, b: string): boolean {
+    if (this.side.size === 0) return true
     return (this.side.get(a) ?? 0) === (this.side.get(b) ?? 0)
   }
 }

@@ -74,6 +74,10 @@ interface Instance<P> {
   boot: number
   up: boolean
   links: Map<string, Link<P>>
+  /** This id's traffic counters (shared by all its instances). */
+  traffic: NodeTraffic
+  /** A later instance of the same id has started: this one is gone for good. */
+  replaced: boolean
   /** Time of the valid pending tick (Infinity: none). */
   wakeAt: number
   /** Until this virtual time the process is frozen (a GC pause, an overloaded CPU): its inputs wait. */
@@ -200,7 +204,8 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     this.boots.set(id, boot + 1)
     if (!this.trafficById.has(id)) this.trafficById.set(id, { sentBytes: 0, recvBytes: 0, sentFrames: 0, recvFrames: 0 })
     const proc = this.factory({ id, rng: this.nodeRng.fork(), now: this.clock, boot })
-    const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), wakeAt: Infinity, stalledUntil: 0, ticksAtSameTime: 0, lastTickAt: -1 }
+    const inst: Instance<P> = { id, proc, boot, up: true, links: new Map(), traffic: this.trafficById.get(id)!, replaced: false, wakeAt: Infinity, stalledUntil: 0, ticksAtSameTime: 0, lastTickAt: -1 }
+    if (old) old.replaced = true
     this.instances.set(id, inst)
     if (!this.startSlot.has(id)) {
       this.startSlot.set(id, this.startOrder.length)
@@ -405,14 +410,14 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
           return
         }
         const size = ev.bytes.length + this.network.frameOverheadBytes
-        const tr = this.trafficById.get(to.id)!
+        const tr = to.traffic
         tr.recvBytes += size
         tr.recvFrames++
         this.stats.delivered++
         const d = this.codec.decode(ev.bytes)
         if (d.ok) {
           // A newer minor's update kinds inside a delta: reported like an unknown type.
-          for (const type of d.ignored ?? []) this.step(to, { type: 'bad-frame', from: from.id, reason: DropReason.unknownType, detail: type })
+          if (d.ignored) for (const type of d.ignored) this.step(to, { type: 'bad-frame', from: from.id, reason: DropReason.unknownType, detail: type })
           this.step(to, { type: 'message', from: from.id, msg: d.msg, bytes: size })
         } else {
           this.stats.badFrames++
@@ -470,7 +475,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   // ---- processes and effects ---------------------------------------------------------
 
   private current(inst: Instance<P>): boolean {
-    return this.instances.get(inst.id) === inst
+    return !inst.replaced
   }
 
   private step(inst: Instance<P>, input: I | EngineInput): void {
@@ -537,7 +542,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   }
 
   private transmit(src: Instance<P>, link: Link<P>, bytes: Uint8Array): void {
-    const tr = this.trafficById.get(src.id)!
+    const tr = src.traffic
     tr.sentBytes += bytes.length + this.network.frameOverheadBytes
     tr.sentFrames++
     this.stats.sent++
