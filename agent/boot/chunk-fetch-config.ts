@@ -50,6 +50,28 @@ export interface ChunkFetchConfig {
   busyPauseMs: number
   /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
   peerWaitMs: number
+  /**
+   * A chunk whose holders answered 503 busy (or were cut off as slow) and that no holder has
+   * taken since goes to the coordinator after this long, or twice a peer chunk's time now if
+   * longer (at most 10 s): 2 s. Asked without the fallback flag, so the broker still hands it
+   * out at most twice and names the booting workers that got it. Without it, a storm among
+   * running workers (capped, holding every chunk) sent every chunk to them: the coordinator
+   * sat idle and the storm took 1.8x as long as without running workers (docs/layers.md).
+   */
+  busyOriginMs: number
+  /**
+   * A peer whose chunks take over twice as long as the storm's (peers and coordinator, median)
+   * and over this long is slow: one chunk per request, one request at a time, so it holds
+   * few chunks while faster sources get them: 500 ms (1 MiB at 2 MiB/s). A peer is also asked
+   * for one chunk per request until its first transfer showed its pace.
+   */
+  slowPeerMs: number
+  /**
+   * A chunk in flight at a slow peer longer than this, or 3x the storm's chunk time if longer,
+   * is asked of a faster holder, or of the coordinator (not as a fallback), too: the first
+   * verified copy is kept. 4 s.
+   */
+  raceAfterMs: number
   /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */
   deadlineMs: number
 }
@@ -70,6 +92,9 @@ export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
   slowPenaltyMs: 4000,
   busyPauseMs: 150,
   peerWaitMs: 500,
+  busyOriginMs: 2000,
+  slowPeerMs: 500,
+  raceAfterMs: 4000,
   deadlineMs: 0,
 })
 
@@ -117,11 +142,15 @@ export interface ChunkFetchStats {
   badChunks: number
   blacklisted: string[]
   slowPeers: number
+  /** Chunks asked of a second source because the first (a slow peer) had not sent them in time. */
+  races: number
+  /** Chunks asked of the coordinator (not as fallbacks) because every peer that has them was busy. */
+  busyToOrigin: number
   peersSeen: number
   ms: number
 }
 
 /** The figures of a fetch of `chunks` chunks (`bytes` in all) before it began. */
 export function noStats(chunks: number, bytes: number): ChunkFetchStats {
-  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, peersSeen: 0, ms: 0 }
+  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, races: 0, busyToOrigin: 0, peersSeen: 0, ms: 0 }
 }

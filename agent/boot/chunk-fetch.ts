@@ -41,6 +41,14 @@ interface PeerState {
   dropped: boolean
   /** It answered a have poll, or failed one, at least once. */
   heard: boolean
+  /** How long its chunks take (per chunk): a slow peer gets one chunk at a time (slowPeer). */
+  pace: ChunkPace
+}
+
+/** One request in flight: its chunks not settled yet, and how to cut it off once others delivered them all. */
+interface Flight {
+  pending: Set<number>
+  ctl: AbortController
 }
 
 const MISSING = 0
@@ -67,6 +75,14 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   /** When the coordinator refused chunk g (0: never): it waits fallbackWait() from then, as paced at the time of asking. */
   const refusedAt = new Float64Array(total)
   const fallback = new Uint8Array(total)
+  /** Requests in flight per chunk (two while a slow peer's chunk is raced), when the first one was due, and at whom (undefined: the coordinator). */
+  const flights = new Uint8Array(total)
+  const dueAt = new Float64Array(total)
+  const flightPeer: (PeerState | undefined)[] = new Array(total)
+  const raced = new Uint8Array(total)
+  /** When a holder of chunk g first turned it away busy (503) or was cut off as slow (0: never). */
+  const busySince = new Float64Array(total)
+  const inFlight = new Set<Flight>()
   let remaining = total
   const stats = noStats(total, input.files.reduce((s, f) => s + f.size, 0))
   const handles: FileHandle[] = []
@@ -114,7 +130,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
 
   function follow(addr: string): void {
     if (closed) return
-    const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false }
+    const p: PeerState = { addr, bits: new Map(), gen: -1, inflight: 0, blacklisted: false, slowUntil: 0, failures: 0, dropped: false, heard: false, pace: new ChunkPace(4) }
     peers.set(addr, p)
     stats.peersSeen++
     void followPeer(p)
@@ -194,7 +210,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     const count = new Uint16Array(total)
     for (const p of peers.values()) if (usable(p)) for (let g = 0; g < total; g++) if (state[g] === MISSING && peerHas(p, g)) count[g]!++
     for (const p of order) {
-      while (p.inflight < cfg.peerInFlight) {
+      while (p.inflight < peerLimit(p)) {
         let best = -1
         let bestCount = Infinity
         let ties = 0
@@ -211,7 +227,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
         fromPeer(p, best)
       }
     }
-    // Ask the coordinator only for what the peers we know of do not have.
+    race(now)
+    // Ask the coordinator only for what the peers we know of do not have, or what their holders were too busy to send.
     const waitPeers = now - t0 < cfg.peerWaitMs && [...peers.values()].some((p) => usable(p) && !p.heard)
     if (waitPeers) setTimeout(wake, Math.max(1, cfg.peerWaitMs - (now - t0)))
     while (!waitPeers && originInflight < cfg.originInFlight) {
@@ -219,8 +236,11 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       let seen = 0
       let soonest = Infinity
       for (let g = 0; g < total; g++) {
-        if (state[g] !== MISSING || count[g]! > 0) continue
-        const due = Math.max(notBefore[g]!, refusedAt[g]! > 0 ? refusedAt[g]! + fallbackWait() : 0)
+        if (state[g] !== MISSING) continue
+        const busy = count[g]! > 0
+        // A chunk its holders turned away (and none took since), asked once, not as a fallback: the broker still caps the copies.
+        if (busy && !(busySince[g]! > 0 && refusedAt[g] === 0)) continue
+        const due = Math.max(notBefore[g]!, busy ? busySince[g]! + busyWait() : refusedAt[g]! > 0 ? refusedAt[g]! + fallbackWait() : 0)
         if (due > now) {
           soonest = Math.min(soonest, due)
           continue
@@ -231,8 +251,80 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
         if (soonest < Infinity) setTimeout(wake, Math.max(1, soonest - now))
         break
       }
-      fromOrigin(pick)
+      if (count[pick]! > 0) stats.busyToOrigin++
+      fromOrigin(pick, count[pick] === 0 && fallback[pick] === 1)
     }
+  }
+
+  /** Median chunk time of the storm now (peers and coordinator, the faster); undefined before any transfer. */
+  function stormPace(): number | undefined {
+    const m = Math.min(originPace.median() ?? Infinity, peerPace.median() ?? Infinity)
+    return m === Infinity ? undefined : m
+  }
+
+  /** A peer whose chunks take over twice the storm's time (and over slowPeerMs): a capped running worker among many askers. */
+  function slowPeer(p: PeerState): boolean {
+    const m = p.pace.median()
+    const ref = stormPace()
+    return m !== undefined && ref !== undefined && m > cfg.slowPeerMs && m > 2 * ref
+  }
+  const peerLimit = (p: PeerState) => (slowPeer(p) ? 1 : cfg.peerInFlight)
+  const busyWait = () => Math.min(10_000, Math.max(cfg.busyOriginMs, 2 * (peerPace.median() ?? 0)))
+  const raceAfter = () => Math.min(30_000, Math.max(cfg.raceAfterMs, 3 * (stormPace() ?? 0)))
+
+  /**
+   * A chunk a peer has had for longer than raceAfter() past its due time is asked of a
+   * faster holder, or else of the coordinator (without the fallback flag: the broker's cap
+   * holds), once; the first verified copy is kept and the other request is cut off.
+   */
+  function race(now: number): void {
+    const after = raceAfter()
+    let soonest = Infinity
+    for (let g = 0; g < total; g++) {
+      const at = flightPeer[g]
+      if (state[g] !== INFLIGHT || flights[g] !== 1 || raced[g] || at === undefined) continue
+      const due = dueAt[g]! + after
+      if (due > now) {
+        soonest = Math.min(soonest, due)
+        continue
+      }
+      const other = [...peers.values()].find((q) => q !== at && usable(q) && q.slowUntil <= now && q.inflight < peerLimit(q) && !slowPeer(q) && peerHas(q, g))
+      if (other) {
+        raced[g] = 1
+        stats.races++
+        input.trace?.(`${now - t0} race chunk ${g}: ${at.addr} -> ${other.addr}`)
+        fromPeer(other, g, true)
+      } else if (originInflight < cfg.originInFlight && refusedAt[g] === 0 && notBefore[g]! <= now) {
+        raced[g] = 1
+        stats.races++
+        input.trace?.(`${now - t0} race chunk ${g}: ${at.addr} -> coordinator`)
+        fromOrigin(g, false)
+      }
+    }
+    if (soonest < Infinity) setTimeout(wake, Math.max(1, soonest - now))
+  }
+
+  /** One request for chunk g settled (delivered, refused, failed): true when no other request for it is still out. */
+  function settle(fl: Flight, g: number): boolean {
+    if (!fl.pending.delete(g)) return false
+    flights[g]!--
+    if (flights[g] === 0) flightPeer[g] = undefined
+    return flights[g] === 0
+  }
+
+  function launch(ks: number[], p: PeerState | undefined, ctl: AbortController): Flight {
+    const now = clock.now()
+    const each = p?.pace.median() ?? 0
+    ks.forEach((k, i) => {
+      state[k] = INFLIGHT
+      if (flights[k]++ === 0) {
+        dueAt[k] = now + i * each
+        flightPeer[k] = p
+      }
+    })
+    const fl = { pending: new Set(ks), ctl }
+    inFlight.add(fl)
+    return fl
   }
 
   /**
@@ -240,21 +332,27 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
    * peerRunChunks) in one Range request: fewer round trips, which is what a loaded host
    * makes expensive. Each chunk is verified on its own; a bad one blacklists p.
    */
-  function fromPeer(p: PeerState, g: number): void {
+  function fromPeer(p: PeerState, g: number, single = false): void {
     const f = input.files[fileOf[g]!]!
     let last = g
-    while (last - g + 1 < cfg.peerRunChunks && last + 1 < total && fileOf[last + 1] === fileOf[g] && state[last + 1] === MISSING && peerHas(p, last + 1)) last++
-    for (let k = g; k <= last; k++) state[k] = INFLIGHT
+    // Runs only to a peer whose pace is known and not slow: a capped peer held 4 chunks for 4x its slow time.
+    const run = single || p.pace.median() === undefined || slowPeer(p) ? 1 : cfg.peerRunChunks
+    while (last - g + 1 < run && last + 1 < total && fileOf[last + 1] === fileOf[g] && state[last + 1] === MISSING && peerHas(p, last + 1)) last++
     p.inflight++
     const first = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
     const end = chunkSpan(f.size, f.chunks.bytes, idxOf[last]!).end
     const want = end - first.start + 1
     const ctl = new AbortController()
     controllers.add(ctl)
+    const fl = launch(Array.from({ length: last - g + 1 }, (_, i) => g + i), p, ctl)
     const url = `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`
     const sent = clock.now()
-    const back = () => {
-      for (let k = g; k <= last; k++) retryLater(k)
+    const back = (busy = false) => {
+      for (let k = g; k <= last; k++) {
+        if (!settle(fl, k)) continue
+        if (busy && busySince[k] === 0) busySince[k] = clock.now()
+        retryLater(k)
+      }
     }
     // Slow (the deadline for the run, or the stall: phase timeout) skips the peer a while.
     httpExchange(url, { agent, headers: { range: `bytes=${first.start}-${end}` }, timeoutMs: cfg.peerChunkTimeoutMs * (last - g + 1), maxBytes: want, signal: ctl.signal, idleMs: peerPace.scaled(cfg.peerStallMs, 1, 4 * cfg.peerStallMs) })
@@ -264,7 +362,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           // Its upload slots are full: another peer, or this one a moment later.
           p.slowUntil = clock.now() + cfg.busyPauseMs
           setTimeout(wake, cfg.busyPauseMs)
-          return back()
+          return back(true)
         }
         if (r.status !== 206 || r.body.length !== want) {
           // It does not have them after all (or answered nonsense): forget what it said it has.
@@ -273,7 +371,9 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           return back()
         }
         peerPace.add((clock.now() - sent) / (last - g + 1))
+        p.pace.add((clock.now() - sent) / (last - g + 1))
         for (let k = g; k <= last; k++) {
+          const alone = settle(fl, k)
           const span = chunkSpan(f.size, f.chunks.bytes, idxOf[k]!)
           const body = r.body.subarray(span.start - first.start, span.end - first.start + 1)
           if (sha256Hex(body) !== f.chunks.sha256[idxOf[k]!]) {
@@ -285,7 +385,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
               input.say?.(`peer ${p.addr} sent a chunk of ${f.name} that does not match the signed manifest: not using that peer again this boot`)
               fillPeers()
             }
-            retryLater(k)
+            if (alone) retryLater(k)
             continue
           }
           await store(k, body)
@@ -299,11 +399,15 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           stats.slowPeers++
           stats.wastedBytes += err.received
           p.slowUntil = clock.now() + cfg.slowPenaltyMs
+          p.pace.add((clock.now() - sent) / (last - g + 1))
+          return back(true)
         }
         back()
       })
       .finally(() => {
         controllers.delete(ctl)
+        inFlight.delete(fl)
+        back()
         p.inflight--
         wake()
       })
@@ -320,7 +424,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
 
   /** Back to missing; when no usable peer has it, the coordinator serves it as a fallback. */
   function retryLater(g: number): void {
-    if (state[g] === DONE) return
+    if (state[g] === DONE || flights[g]! > 0) return
     state[g] = MISSING
     if (holders(g) === 0) {
       if (!fallback[g]) input.trace?.(`${clock.now() - t0} chunk ${g}: no usable peer has it; next ask of the coordinator is a fallback`)
@@ -328,24 +432,23 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     }
   }
 
-  function fromOrigin(g: number): void {
-    state[g] = INFLIGHT
+  function fromOrigin(g: number, isFallback: boolean): void {
     originInflight++
     const f = input.files[fileOf[g]!]!
     const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
     const headers: Record<string, string> = { range: `bytes=${span.start}-${span.end}` }
     if (input.self) headers[chunkHeaders.peer] = input.self
-    const isFallback = fallback[g] === 1
     if (isFallback) input.trace?.(`${clock.now() - t0} origin chunk ${g}: fallback; following ${[...peers.values()].filter(usable).length} peers, ${candidates.length} candidates waiting`)
     if (isFallback) headers[chunkHeaders.fallback] = '1'
     const ctl = new AbortController()
     controllers.add(ctl)
+    const fl = launch([g], undefined, ctl)
     const sent = clock.now()
     httpExchange(`${base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, { agent, headers, timeoutMs: cfg.originTimeoutMs, maxBytes: span.end - span.start + 1, signal: ctl.signal })
       .then(async (r) => {
         input.trace?.(`${clock.now() - t0} origin chunk ${g}${isFallback ? ' (fallback)' : ''}: ${r.status}`)
         if (r.status === 429) {
-          state[g] = MISSING
+          if (settle(fl, g) && state[g] !== DONE) state[g] = MISSING
           const named = String(r.headers[chunkHeaders.holders] ?? '')
             .split(',')
             .filter((a) => /^[A-Za-z0-9.-]+:\d{1,5}$/.test(a))
@@ -355,7 +458,9 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
             return
           }
           // chunk-at-peers: follow its holders; if none of them shows it in time, a fallback.
+          // A race refused: the slow peer still has the chunk; race it again to the holders named.
           stats.refusals++
+          raced[g] = 0
           fallback[g] = 1
           refusedAt[g] = clock.now()
           addCandidates(named, true)
@@ -368,18 +473,21 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           throw new Error('chunk from the coordinator does not match the signed manifest')
         }
         originPace.add(clock.now() - sent)
+        settle(fl, g)
         await store(g, r.body)
         stats.originChunks++
         stats.originBytes += r.body.length
         if (isFallback) stats.fallbacks++
       })
       .catch(() => {
-        if (state[g] === DONE || closed) return
+        if (!settle(fl, g) || state[g] === DONE || closed) return
         state[g] = MISSING
         notBefore[g] = clock.now() + 1000
       })
       .finally(() => {
         controllers.delete(ctl)
+        inFlight.delete(fl)
+        if (settle(fl, g) && state[g] !== DONE) state[g] = MISSING
         originInflight--
         wake()
       })
@@ -396,6 +504,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     state[g] = DONE
     remaining--
     input.server?.markVerified(f.name, idxOf[g]!)
+    // The losing side of a race: its chunks are all here now, its upload slot is someone else's.
+    for (const fl of inFlight) if ([...fl.pending].every((k) => state[k] === DONE)) fl.ctl.abort()
   }
 
   /** A pause that ends early when the fetch ends (the tracker's 5-10 s must not hold up its return). */
