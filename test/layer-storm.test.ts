@@ -60,7 +60,11 @@ async function expectLayersVerified(r: ChunkedLayers): Promise<void> {
 }
 
 function worker(name: string, seed: number, peers: string[] = [], manifestFile?: string) {
-  return fetchLayersChunked({
+  return fetchLayersChunked(workerInput(name, seed, peers, manifestFile))
+}
+
+function workerInput(name: string, seed: number, peers: string[] = [], manifestFile?: string): Parameters<typeof fetchLayersChunked>[0] {
+  return {
     coordinator: h.url,
     pin,
     layerDir: join(dir, name),
@@ -71,7 +75,7 @@ function worker(name: string, seed: number, peers: string[] = [], manifestFile?:
     rng: seededRng(seed),
     say: () => undefined,
     config: cfg,
-  })
+  }
 }
 
 describe('layer chunks: manifest', () => {
@@ -199,6 +203,39 @@ describe('layer chunks: a storm of booting workers', () => {
     }
   }, 90_000)
 
+  it('a peer that has every chunk but is always busy (503) does not hold the boot: its chunks go to the coordinator, not as fallbacks', async () => {
+    const busy = await fakePeer('busy')
+    try {
+      const r = await fetchLayersChunked({ ...workerInput('busy0', 31, [busy.addr]), config: { ...cfg, busyOriginMs: 200 } })
+      await expectLayersVerified(r!)
+      // Before: a chunk some peer had never went to the coordinator, so this fetch ran into its deadline.
+      expect(r!.stats.originChunks).toBe(layers().reduce((s, f) => s + f.chunks!.sha256.length, 0))
+      expect(r!.stats.busyToOrigin).toBeGreaterThan(0)
+      expect(r!.stats.fallbacks).toBe(0)
+      expect(busy.served()).toBe(0)
+      await r!.server.close()
+    } finally {
+      await busy.close()
+    }
+  }, 90_000)
+
+  it('a chunk a slow peer trickles is raced to the coordinator after raceAfterMs; the first verified copy is kept and the slow transfer cut off', async () => {
+    const slow = await fakePeer('slow')
+    try {
+      const r = await fetchLayersChunked({ ...workerInput('race0', 32, [slow.addr]), config: { ...cfg, raceAfterMs: 300 } })
+      await expectLayersVerified(r!)
+      expect(r!.stats.races).toBeGreaterThan(0)
+      expect(r!.stats.badChunks).toBe(0)
+      // The slow peer (64 KiB/s: 16 s a full chunk) sent at most the short last chunks of the layers; the
+      // transfers of full chunks were cut off once the coordinator's copy verified.
+      expect(r!.stats.peerBytes).toBeLessThan(MiB)
+      expect(slow.cut()).toBeGreaterThan(0)
+      await r!.server.close()
+    } finally {
+      await slow.close()
+    }
+  }, 90_000)
+
   it('a booting worker answers 404 for a chunk it has not verified yet', async () => {
     const f = layers()[0]!
     const server = new ChunkServer({ version: 'v1', layers: [{ name: f.name, path: join(dir, 'none'), size: f.size, chunks: f.chunks! }], clock })
@@ -280,6 +317,62 @@ async function corruptPeer(): Promise<{ addr: string; served: () => number; clos
     addr,
     served: () => served,
     close: () => {
+      server.closeAllConnections()
+      return new Promise((r) => server.close(() => r()))
+    },
+  }
+}
+
+/**
+ * A peer that claims every chunk and never delivers one: 'busy' answers every range 503
+ * busy (all its upload slots taken), 'slow' sends the right bytes at 64 KiB/s (a capped
+ * worker shared by a rack: 16 s a chunk).
+ */
+async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: () => number; cut: () => number; close: () => Promise<void> }> {
+  let served = 0
+  let cut = 0
+  const timers = new Set<NodeJS.Timeout>()
+  const server: Server = createServer(async (req, res) => {
+    const url = new URL(req.url!, 'http://x')
+    if (url.pathname.endsWith('/have')) {
+      const files: Record<string, string> = {}
+      for (const f of layers()) files[f.name] = encodeBits(new Uint8Array(Math.ceil(f.chunks!.sha256.length / 8)).fill(0xff))
+      res.writeHead(200, { 'content-type': 'application/json' })
+      return res.end(JSON.stringify({ v: 1, version: 'v1', gen: 1, files }))
+    }
+    if (mode === 'busy') {
+      res.writeHead(503, { 'content-type': 'application/json' })
+      return res.end(JSON.stringify({ error: { code: 'busy', message: 'every upload slot is taken' } }))
+    }
+    const name = decodeURIComponent(url.pathname.split('/').pop()!)
+    const m = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers.range))
+    if (!layers().some((f) => f.name === name) || !m) return res.writeHead(404).end()
+    const body = Buffer.from(await (await fetch(`${h.url}/images/v1/${name}`, { headers: { range: req.headers.range! } })).arrayBuffer())
+    res.writeHead(206, { 'content-length': body.length, 'content-range': `bytes ${m[1]}-${m[2]}/*` })
+    let at = 0
+    const tick = setInterval(() => {
+      res.write(body.subarray(at, (at += 6554)))
+      if (at >= body.length) {
+        clearInterval(tick)
+        timers.delete(tick)
+        served++
+        res.end()
+      }
+    }, 100)
+    timers.add(tick)
+    res.on('close', () => {
+      if (at < body.length) cut++
+      clearInterval(tick)
+      timers.delete(tick)
+    })
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    served: () => served,
+    cut: () => cut,
+    close: () => {
+      for (const t of timers) clearInterval(t)
       server.closeAllConnections()
       return new Promise((r) => server.close(() => r()))
     },

@@ -49,6 +49,8 @@ interface PeerState {
 interface Flight {
   pending: Set<number>
   ctl: AbortController
+  /** Cut off because another source delivered its chunks first. */
+  lost?: boolean
 }
 
 const MISSING = 0
@@ -83,6 +85,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   /** When a holder of chunk g first turned it away busy (503) or was cut off as slow (0: never). */
   const busySince = new Float64Array(total)
   const inFlight = new Set<Flight>()
+  /** Chunk g is being written (a verified copy arrived). */
+  const storing = new Uint8Array(total)
   let remaining = total
   const stats = noStats(total, input.files.reduce((s, f) => s + f.size, 0))
   const handles: FileHandle[] = []
@@ -388,7 +392,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
             if (alone) retryLater(k)
             continue
           }
-          await store(k, body)
+          if (!(await store(k, body))) continue
           stats.peerChunks++
           stats.peerBytes += body.length
         }
@@ -402,6 +406,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
           p.pace.add((clock.now() - sent) / (last - g + 1))
           return back(true)
         }
+        // Lost a race: as slow as that at least.
+        if (fl.lost) p.pace.add((clock.now() - sent) / (last - g + 1))
         back()
       })
       .finally(() => {
@@ -474,7 +480,7 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
         }
         originPace.add(clock.now() - sent)
         settle(fl, g)
-        await store(g, r.body)
+        if (!(await store(g, r.body))) return
         stats.originChunks++
         stats.originBytes += r.body.length
         if (isFallback) stats.fallbacks++
@@ -493,11 +499,15 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       })
   }
 
-  async function store(g: number, body: Buffer): Promise<void> {
-    if (state[g] === DONE) {
+  /** Writes verified chunk g; false when another copy got here first (thrown away, counted as wasted). */
+  async function store(g: number, body: Buffer): Promise<boolean> {
+    // Both sides of a race may deliver: the second copy is thrown away, also while the first is being written
+    // (counted twice, `remaining` reached 0 with a chunk never written: the layer's whole hash caught it).
+    if (state[g] === DONE || storing[g]) {
       stats.wastedBytes += body.length
-      return
+      return false
     }
+    storing[g] = 1
     const f = input.files[fileOf[g]!]!
     const span = chunkSpan(f.size, f.chunks.bytes, idxOf[g]!)
     await handles[fileOf[g]!]!.write(body, 0, body.length, span.start)
@@ -505,7 +515,13 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     remaining--
     input.server?.markVerified(f.name, idxOf[g]!)
     // The losing side of a race: its chunks are all here now, its upload slot is someone else's.
-    for (const fl of inFlight) if ([...fl.pending].every((k) => state[k] === DONE)) fl.ctl.abort()
+    for (const fl of inFlight) {
+      if (fl.pending.size > 0 && [...fl.pending].every((k) => state[k] === DONE)) {
+        fl.lost = true
+        fl.ctl.abort()
+      }
+    }
+    return true
   }
 
   /** A pause that ends early when the fetch ends (the tracker's 5-10 s must not hold up its return). */
