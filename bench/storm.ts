@@ -111,6 +111,8 @@ interface WorkerResult {
   fallbacks?: number
   refusals?: number
   badChunks?: number
+  races?: number
+  busyToOrigin?: number
   error?: string
 }
 
@@ -267,6 +269,8 @@ async function main(): Promise<void> {
         fallbacks: sum('fallbacks'),
         refusals: sum('refusals'),
         badChunks: sum('badChunks'),
+        races: sum('races'),
+        busyToOrigin: sum('busyToOrigin'),
         p50Ms: p2p.p50Ms,
         manifestP50Ms: Math.round(p2p.results.map((r) => r.manifestMs ?? 0).sort((a, b) => a - b)[Math.floor(n / 2)]!),
         cpuMsPerWorker: Math.round(sum('cpuMs') / n),
@@ -299,7 +303,10 @@ async function main(): Promise<void> {
           fallbacks: rsum('fallbacks'),
           refusals: rsum('refusals'),
           badChunks: rsum('badChunks'),
+          races: rsum('races'),
+          busyToOrigin: rsum('busyToOrigin'),
           p50Ms: r.p50Ms,
+          manifestMaxMs: Math.round(Math.max(...r.results.map((x) => x.manifestMs ?? 0))),
           cpuMsPerWorker: Math.round(rsum('cpuMs') / n),
           load1: +loadavg()[0]!.toFixed(1),
         })
