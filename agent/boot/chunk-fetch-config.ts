@@ -61,15 +61,16 @@ export interface ChunkFetchConfig {
   busyOriginMs: number
   /**
    * A peer whose chunks take over twice as long as the storm's (peers and coordinator, median)
-   * and over this long is slow: one chunk per request, one request at a time, so it holds
-   * few chunks while faster sources get them: 500 ms (1 MiB at 2 MiB/s). A peer is also asked
-   * for one chunk per request until its first transfer showed its pace.
+   * and over this long is slow: one chunk per request, one request at a time, only chunks no
+   * peer that is not slow has, and its chunk is raced after twice the storm's chunk time (at
+   * least this), so it holds few chunks while faster sources get them: 500 ms (1 MiB at
+   * 2 MiB/s). A peer is also asked for one chunk per request until its first transfer showed its pace.
    */
   slowPeerMs: number
   /**
-   * A chunk in flight at a slow peer longer than this, or 3x the storm's chunk time if longer,
-   * is asked of a faster holder, or of the coordinator (not as a fallback), too: the first
-   * verified copy is kept. 4 s.
+   * A chunk in flight at a peer of unknown pace longer than this, or 3x the storm's chunk time
+   * if longer, is asked of a faster holder, or of the coordinator (not as a fallback), too: the
+   * first verified copy is kept. 4 s.
    */
   raceAfterMs: number
   /** The whole fetch gives up after this (0: never; the boot's retry starts it again). */

@@ -212,14 +212,26 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
     const now = clock.now()
     const order = shuffle([...peers.values()].filter((p) => usable(p) && p.slowUntil <= now), rng)
     const count = new Uint16Array(total)
-    for (const p of peers.values()) if (usable(p)) for (let g = 0; g < total; g++) if (state[g] === MISSING && peerHas(p, g)) count[g]!++
+    /** Holders that are not slow: a slow peer gets only chunks none of them has. */
+    const fast = new Uint16Array(total)
+    for (const p of peers.values()) {
+      if (!usable(p)) continue
+      const slow = slowPeer(p)
+      for (let g = 0; g < total; g++) {
+        if (state[g] === MISSING && peerHas(p, g)) {
+          count[g]!++
+          if (!slow) fast[g]!++
+        }
+      }
+    }
     for (const p of order) {
+      const slow = slowPeer(p)
       while (p.inflight < peerLimit(p)) {
         let best = -1
         let bestCount = Infinity
         let ties = 0
         for (let g = 0; g < total; g++) {
-          if (state[g] !== MISSING || !peerHas(p, g)) continue
+          if (state[g] !== MISSING || !peerHas(p, g) || (slow && fast[g]! > 0)) continue
           const c = count[g]!
           if (c < bestCount) {
             best = g
@@ -275,6 +287,8 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
   const peerLimit = (p: PeerState) => (slowPeer(p) ? 1 : cfg.peerInFlight)
   const busyWait = () => Math.min(10_000, Math.max(cfg.busyOriginMs, 2 * (peerPace.median() ?? 0)))
   const raceAfter = () => Math.min(30_000, Math.max(cfg.raceAfterMs, 3 * (stormPace() ?? 0)))
+  /** A slow peer's chunk is raced once a faster source would have sent it: twice the storm's chunk time (at least slowPeerMs). */
+  const raceSlowAfter = () => Math.min(raceAfter(), Math.max(cfg.slowPeerMs, 2 * (stormPace() ?? 0)))
 
   /**
    * A chunk a slow peer (or one of unknown pace) has had for longer than raceAfter() past its due time is asked of a
@@ -283,13 +297,14 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
    */
   function race(now: number): void {
     const after = raceAfter()
+    const slowAfter = raceSlowAfter()
     let soonest = Infinity
     for (let g = 0; g < total; g++) {
       const at = flightPeer[g]
       // Only at a slow peer, or one whose pace is not known yet: racing chunks among booting peers on a
       // loaded host threw away 7.5% of a storm's bytes (each one CPU the storm is short of).
       if (state[g] !== INFLIGHT || flights[g] !== 1 || raced[g] || at === undefined || !(slowPeer(at) || at.pace.median() === undefined)) continue
-      const due = dueAt[g]! + after
+      const due = dueAt[g]! + (slowPeer(at) ? slowAfter : after)
       if (due > now) {
         soonest = Math.min(soonest, due)
         continue
