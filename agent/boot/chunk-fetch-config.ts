@@ -60,10 +60,10 @@ export interface ChunkFetchConfig {
    */
   busyOriginMs: number
   /**
-   * A peer whose chunks take over twice as long as the storm's (peers and coordinator, median)
+   * A peer whose chunks take over twice as long as peers' chunks (median of the last 16)
    * and over this long is slow: one chunk per request, one request at a time, only chunks no
    * peer that is not slow has, and its chunk is raced after twice the storm's chunk time (at
-   * least this), so it holds few chunks while faster sources get them: 500 ms (1 MiB at
+   * least this; also the peers' median), so it holds few chunks while faster sources get them: 500 ms (1 MiB at
    * 2 MiB/s). A peer is also asked for one chunk per request until its first transfer showed its pace.
    */
   slowPeerMs: number
