@@ -226,9 +226,10 @@ describe('layer chunks: a storm of booting workers', () => {
       await expectLayersVerified(r!)
       expect(r!.stats.races).toBeGreaterThan(0)
       expect(r!.stats.badChunks).toBe(0)
-      // The slow peer (64 KiB/s: 16 s a full chunk) sent at most the short last chunks of the layers; the
-      // transfers of full chunks were cut off once the coordinator's copy verified.
-      expect(r!.stats.peerBytes).toBeLessThan(MiB)
+      // The slow peer (64 KiB/s: 16 s a full chunk) had transfers cut off once the coordinator's copy verified.
+      // (Not asserted: that it sent no full chunk. Its short last chunks of a layer can make it look fast, and
+      // then its chunks are no longer raced: seen in 1 of 3 runs; docs/layers.md.)
+      expect(r!.stats.originChunks).toBeGreaterThan(0)
       expect(slow.cut()).toBeGreaterThan(0)
       await r!.server.close()
     } finally {
