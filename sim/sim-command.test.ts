@@ -22,6 +22,16 @@ describe('npm run sim', () => {
     expect(last.join100P99Ms).toBeGreaterThanOrEqual(last.join999P50Ms)
   })
 
+  it('a wave prints its own first line with the nodes it ran, not the common default (a matrix once said 200 nodes)', async () => {
+    const one = await simCommand(['--scenario', 'wave', '--nodes', '5', '--seed', '2', '--faults', 'off'])
+    expect(one.code).toBe(0)
+    expect(one.lines[0]).toMatch(/^wave: 5 nodes, K=2, .*seeds 2-2$/)
+    const matrix = await simCommand(['--scenario', 'wave', '--matrix', 'nodes=4,5', '--seeds', '1-2', '--workers', '1', '--faults', 'off'])
+    expect(matrix.code).toBe(0)
+    expect(matrix.lines.join('\n')).not.toMatch(/200 nodes/)
+    expect(matrix.lines.filter((l) => /^wave: [45] nodes/.test(l))).toHaveLength(2)
+  })
+
   it('rejects bad arguments with one clear line and exit code 2', async () => {
     const cases: [string[], RegExp][] = [
       [[], /--scenario is required; one of: join, crash, partition/],

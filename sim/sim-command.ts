@@ -78,7 +78,7 @@ async function run(argv: string[], lines: string[]): Promise<SimCommandResult> {
   const start = values.start as 'warm' | 'cold'
   const mesh = parseMesh(values.mesh as string)
 
-  if (!json) lines.push(`scenario ${name}: ${nodes} nodes, seed ${seed}, latency ${latency}, start ${start}${describeFaults(network)}${values.mesh ? `, mesh ${values.mesh}` : ''}`)
+  if (!json && !scenario.describesItself) lines.push(`scenario ${name}: ${nodes} nodes, seed ${seed}, latency ${latency}, start ${start}${describeFaults(network)}${values.mesh ? `, mesh ${values.mesh}` : ''}`)
   const result = await scenario.run({ nodes, seed, network, mesh, latency, start, options, log: (l) => (json ? undefined : lines.push(l)) })
   const summary = { scenario: name, nodes, seed, latency, start, ...(Object.keys(mesh).length > 0 ? { mesh: values.mesh } : {}), ...options, ...result.summary, ok: result.ok }
   if (json) lines.push(JSON.stringify(summary))

@@ -58,5 +58,7 @@ export interface Scenario {
   readonly options: Readonly<Record<string, OptionSpec>>
   /** Default for --nodes when the user gives none. */
   readonly defaultNodes?: number
+  /** The scenario prints its own first line (the common one, with --nodes/--seed/--latency, would mislead: e.g. a wave matrix). */
+  readonly describesItself?: boolean
   run(ctx: ScenarioContext): ScenarioResult | Promise<ScenarioResult>
 }

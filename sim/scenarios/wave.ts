@@ -18,6 +18,7 @@ export const wave: Scenario = {
   name: 'wave',
   summary: 'upgrade waves with the reboot-lease vote under seeded faults; invariants checked at every step; makespan vs ceil(N/K) x cycle',
   defaultNodes: 200,
+  describesItself: true,
   options: {
     seeds: { type: 'range', description: 'seeds to run, A-B inclusive (default: --seed alone)' },
     'max-unavailable': { type: 'int', description: 'the wave\'s K: at most this many nodes down at once (as in shoal upgrade start)', default: 2, min: 1, max: MAX_UNAVAILABLE_LIMIT },
@@ -120,7 +121,7 @@ function describeCase(c: SweepCase): string {
 /** One case in this thread, seed by seed (and the traces, with --trace). */
 function runHere(ctx: ScenarioContext, c: SweepCase, trace: boolean): SweepSummary {
   const cfg = caseConfig(c)
-  ctx.log(`wave: K=${cfg.maxUnavailable}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, pool size ${cfg.ceph.size} / min_size ${cfg.ceph.minSize}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
+  ctx.log(`wave: ${c.nodes} nodes, K=${cfg.maxUnavailable}, ${cfg.domains} domain(s), policy ${cfg.policy}, Ceph placement by ${cfg.ceph.placeBy}, pool size ${cfg.ceph.size} / min_size ${cfg.ceph.minSize}, faults ${cfg.faults.enabled ? 'on' : 'off'}, seeds ${c.seeds.from}-${c.seeds.to}`)
   const results: WaveResult[] = []
   // Wall time is measured but never printed in table output (the same seed prints the same text).
   const t0 = performance.now()
