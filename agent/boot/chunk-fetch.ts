@@ -308,8 +308,10 @@ export async function fetchChunks(input: ChunkFetchInput, cfg: ChunkFetchConfig 
       const at = flightPeer[g]
       // Only at a slow peer, or one whose pace is not known yet: racing chunks among booting peers on a
       // loaded host threw away 7.5% of a storm's bytes (each one CPU the storm is short of).
-      if (state[g] !== INFLIGHT || flights[g] !== 1 || raced[g] || at === undefined || !(slowPeer(at) || at.pace.median() === undefined)) continue
-      const due = dueAt[g]! + (slowPeer(at) ? slowAfter : after)
+      if (state[g] !== INFLIGHT || flights[g] !== 1 || raced[g] || at === undefined) continue
+      const slow = slowPeer(at)
+      if (!slow && at.pace.median() !== undefined) continue
+      const due = dueAt[g]! + (slow ? slowAfter : after)
       if (due > now) {
         soonest = Math.min(soonest, due)
         continue
