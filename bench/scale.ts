@@ -116,6 +116,8 @@ async function one(kind: string): Promise<void> {
         crashDeadAtAllP50Ms: s.crashDeadAtAllP50Ms,
         crashDeadAtAllMaxMs: maxDetect,
         crashesMissed: s.crashesMissed,
+        crashFirstDeadMaxMs: s.crashFirstDeadMaxMs,
+        slowCrashes: s.slowCrashes,
         targetDetectMs: 3000,
         met: s.falsePositives === 0 && s.crashesMissed === 0 && maxDetect !== null && maxDetect <= 3000,
         simSteps: steps,

@@ -39,14 +39,38 @@ export function schedulePauses(cluster: MeshCluster, model: PauseModel, untilMs:
   return { count: () => count }
 }
 
+/** A crash that took longer than the target to be seen dead everywhere, and where its time went. */
+export interface SlowCrash {
+  victim: string
+  /** Simulated ms of the power-off. */
+  at: number
+  /** Ms after the power-off until the first node declared it dead (probe + suspicion). */
+  firstDeadMs: number
+  /** Ms until half of the up nodes held it dead. */
+  halfDeadMs: number
+  /** Ms until every up node held it dead. */
+  allDeadMs: number
+  /** The target it missed (ms). */
+  targetMs: number
+  /** At the target: how many up nodes did not yet hold it dead, by what they held. */
+  holdouts: { alive: number; suspect: number; unknown: number }
+}
+
 /** How long each crash took to be seen dead by every live node (ms), and how many never were. */
 export interface ChurnResult {
   count: () => number
   /** Ms from each power-off until every up node held the victim dead (in crash order). */
   deadAtAll: number[]
+  /** Ms from each power-off until the first node declared it dead (in crash order). */
+  firstDead: number[]
+  /** Crashes over `slowMs` (the detection target), with where their time went. */
+  slow: SlowCrash[]
   /** Crashes not seen dead everywhere before the node came back (or within `detectDeadlineMs`). */
   missed: () => number
 }
+
+/** The detection target (issue #18: a crash seen dead by every node within 3 s). */
+export const CRASH_TARGET_MS = 3000
 
 /** Resolution of the detection measurement: the knowledge tracker is asked every this many simulated ms. */
 const DETECT_STEP_MS = 1
@@ -55,18 +79,43 @@ const DETECT_STEP_MS = 1
  * Every `everyMs`, powers a random up node off and, `downMs` later, on again (a fresh
  * instance), and times how long every live node took to hold it dead.
  */
-export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: number, untilMs: number, detectDeadlineMs = 30_000): ChurnResult {
+export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: number, untilMs: number, detectDeadlineMs = 30_000, slowMs = CRASH_TARGET_MS): ChurnResult {
   const sim = cluster.sim
+  const k = cluster.knowledge
   let count = 0
   let missed = 0
   const deadAtAll: number[] = []
+  const firstDead: number[] = []
+  const slow: SlowCrash[] = []
+  // Read-only: the checks look at the knowledge tracker and change nothing the nodes see.
   const watch = (victim: string, from: number) => {
+    let first: number | undefined
+    let half: number | undefined
+    let holdouts: SlowCrash['holdouts'] | undefined
     const check = () => {
       if (sim.isUp(victim) || sim.now - from > detectDeadlineMs) return void missed++
-      if (cluster.knowledge.deadEverywhere(victim)) return void deadAtAll.push(sim.now - from)
+      const dead = k.deadAt(victim)
+      if (first === undefined && dead > 0) firstDead.push((first = sim.now - from))
+      if (half === undefined && dead * 2 >= sim.upIds().length) half = sim.now - from
+      if (holdouts === undefined && sim.now - from >= slowMs && !k.deadEverywhere(victim)) holdouts = holdoutsOf(victim)
+      if (k.deadEverywhere(victim)) {
+        const all = sim.now - from
+        deadAtAll.push(all)
+        if (all > slowMs) slow.push({ victim, at: from, targetMs: slowMs, firstDeadMs: first ?? all, halfDeadMs: half ?? all, allDeadMs: all, holdouts: holdouts ?? { alive: 0, suspect: 0, unknown: 0 } })
+        return
+      }
       sim.after(DETECT_STEP_MS, check)
     }
     sim.after(DETECT_STEP_MS, check)
+  }
+  const holdoutsOf = (victim: string): SlowCrash['holdouts'] => {
+    const h = { alive: 0, suspect: 0, unknown: 0 }
+    for (const o of sim.upIds()) {
+      if (o === victim) continue
+      const st = k.held(o, victim).status
+      if (st !== 'dead') h[st]++
+    }
+    return h
   }
   const tick = () => {
     if (sim.now + everyMs > untilMs) return
@@ -80,7 +129,13 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
     })
   }
   tick()
-  return { count: () => count, deadAtAll, missed: () => missed }
+  return { count: () => count, deadAtAll, firstDead, slow, missed: () => missed }
+}
+
+/** One line saying where a slow crash's time went. */
+export function slowLine(c: SlowCrash): string {
+  const h = c.holdouts
+  return `slow crash: ${c.victim} off at ${ms(c.at)}: first declared dead +${ms(c.firstDeadMs)}, by half +${ms(c.halfDeadMs)}, by all +${ms(c.allDeadMs)}; at +${ms(c.targetMs)} ${h.alive + h.suspect + h.unknown} nodes did not hold it dead (${h.alive} alive, ${h.suspect} suspect, ${h.unknown} unknown)`
 }
 
 export const soak: Scenario = {
@@ -104,19 +159,24 @@ export const soak: Scenario = {
     if (convergeMs === undefined) return { ok: false, summary: { convergeMs: null } }
     const until = cluster.sim.now + runMs
     const pauses = o['pause-every-ms']! > 0 ? schedulePauses(cluster, { everyMs: o['pause-every-ms']!, minMs: o['pause-min-ms']!, maxMs: o['pause-max-ms']! }, until) : { count: () => 0 }
-    const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], missed: () => 0 }
+    const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], firstDead: [], slow: [], missed: () => 0 }
     const steps0 = cluster.sim.steps
     const fig = (p: number) => (churn.deadAtAll.length === 0 ? null : round3(percentile(churn.deadAtAll, p)))
-    const report = (doneMs: number) =>
+    let slowSaid = 0
+    const report = (doneMs: number) => {
       ctx.log(
         `progress: ${round3(doneMs / 3600_000)} simulated h, ${pauses.count()} pauses, ${churn.count()} power cycles: ${cluster.knowledge.falseDead} false positives, ${cluster.knowledge.falseSuspect} suspicions of live nodes; crashes seen dead by all p50 ${ms(fig(50) ?? undefined)}, max ${ms(fig(100) ?? undefined)}, missed ${churn.missed()}; ${cluster.sim.events} events`,
       )
+      for (; slowSaid < churn.slow.length; slowSaid++) ctx.log(slowLine(churn.slow[slowSaid]!))
+    }
     const bw = measureBandwidth(cluster, runMs, undefined, { everyMs: o['progress-every-ms']!, report })
     const fps = cluster.knowledge.falseDead
     const suspicions = cluster.knowledge.falseSuspect
     for (const f of cluster.knowledge.falseAccusations.filter((f) => f.status === 'dead').slice(0, 5)) ctx.log(`FALSE POSITIVE at ${ms(f.at)}: ${f.observer} marked live ${f.subject} dead`)
     ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps} false positives, ${suspicions} suspicions of live nodes (refuted)`)
     if (churn.count() > 0) ctx.log(`crashes seen dead by every live node: p50 ${ms(fig(50) ?? undefined)}, p99 ${ms(fig(99) ?? undefined)}, max ${ms(fig(100) ?? undefined)}; missed ${churn.missed()}`)
+    if (churn.firstDead.length > 0) ctx.log(`first node to declare a crash dead: p50 ${ms(round3(percentile(churn.firstDead, 50)))}, max ${ms(round3(percentile(churn.firstDead, 100)))}`)
+    for (const c of churn.slow) ctx.log(slowLine(c))
     ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)}); ${cluster.sim.steps - steps0} simulator steps`)
     return {
       ok: fps === 0 && churn.missed() === 0,
@@ -130,6 +190,8 @@ export const soak: Scenario = {
         crashDeadAtAllP99Ms: fig(99),
         crashDeadAtAllMaxMs: fig(100),
         crashesMissed: churn.missed(),
+        crashFirstDeadMaxMs: churn.firstDead.length === 0 ? null : round3(percentile(churn.firstDead, 100)),
+        slowCrashes: churn.slow.length,
         simSteps: cluster.sim.steps - steps0,
         bytesPerSecPerNode: round3(bw.meanBps),
         maxBytesPerSecPerNode: round3(bw.maxBps),

@@ -1,0 +1,36 @@
+/**
+ * scheduleChurn's account of a slow crash: where its time went (first declared dead, by
+ * half, by all) and who still held it otherwise at the target. The day at N=1000 logs one
+ * line per crash over 3 s from this, so a slow one explains itself without a re-run.
+ */
+import { describe, expect, it } from 'vitest'
+import { latencyPresets } from '../engine/latency.js'
+import { MeshCluster } from '../engine/mesh-cluster.js'
+import { scheduleChurn, slowLine } from './soak.js'
+
+const SEED = 11
+
+describe('scheduleChurn', () => {
+  it('times each crash from first declared dead to dead everywhere, and records the crashes over the target with their holdouts', () => {
+    const cluster = new MeshCluster({ seed: SEED, rosterSize: 40, network: { latency: latencyPresets.lan, lossProbability: 0.01 }, mesh: {} })
+    cluster.warmStart(40)
+    cluster.sim.runFor(5_000)
+    // A target no crash can meet (a probe alone takes longer), so every crash is "slow".
+    const churn = scheduleChurn(cluster, 20_000, 10_000, cluster.sim.now + 60_500, 30_000, 500)
+    cluster.sim.runFor(90_000)
+    expect(churn.count(), `seed ${SEED}`).toBe(3)
+    expect(churn.missed(), `seed ${SEED}`).toBe(0)
+    expect(churn.deadAtAll).toHaveLength(3)
+    expect(churn.firstDead).toHaveLength(3)
+    expect(churn.slow).toHaveLength(3)
+    for (const [i, c] of churn.slow.entries()) {
+      expect(c.allDeadMs).toBe(churn.deadAtAll[i])
+      expect(c.firstDeadMs).toBe(churn.firstDead[i])
+      expect(c.firstDeadMs).toBeLessThanOrEqual(c.halfDeadMs)
+      expect(c.halfDeadMs).toBeLessThanOrEqual(c.allDeadMs)
+      // At 500 ms nobody can have declared it dead yet: every other up node is a holdout.
+      expect(c.holdouts.alive + c.holdouts.suspect + c.holdouts.unknown, `seed ${SEED}`).toBe(39)
+      expect(slowLine(c)).toMatch(new RegExp(`^slow crash: ${c.victim} off at .*by all \\+${c.allDeadMs} ms; at \\+500 ms 39 nodes`))
+    }
+  })
+})
