@@ -9,7 +9,8 @@
  * inputs are delivered one at a time, never re-entrantly; effects are carried out in
  * order; after every step `nextWakeAt()` is read and a `tick` is delivered then.
  * The engine understands three effects: `send` (encoded with the codec to real bytes,
- * counted, decoded again at delivery), `connect` and `disconnect`. Every effect,
+ * counted, decoded again at delivery), `connect` and `disconnect`; sim-links.ts carries
+ * them out (links, frames, closes). Every effect,
  * understood or not, is also handed to `onEffect` listeners, so scenarios can watch
  * `event` effects or act on their own effect types (a reboot, say).
  *
@@ -17,15 +18,13 @@
  * silently; `restart(id)` is a crash (if up) plus a start: the worker lives in RAM, so the
  * new instance remembers nothing. Events aimed at an old instance are discarded.
  */
-import { DropReason } from '../../agent/protocol/errors.js'
 import type { MeshEffect, MeshInput } from '../../agent/protocol/mesh-types.js'
-import { decodeMessage, encodeMessage, type Decoded, type OutMessage } from '../../agent/protocol/messages.js'
 import { EventQueue } from './event-queue.js'
-import { emptyNetworkStats, networkConfig, Partitions, planArrivals, type NetworkConfig, type NetworkStats, type NodeTraffic } from './network.js'
+import { emptyNetworkStats, networkConfig, Partitions, type NetworkConfig, type NetworkStats, type NodeTraffic } from './network.js'
 import { SimRng } from './rng.js'
+import { meshCodec, SimLinks, type Codec, type EngineInput, type Instance, type SimEvent } from './sim-links.js'
 
-/** The inputs the engine itself produces. A process's input type must include these. */
-export type EngineInput = Extract<MeshInput, { type: 'tick' | 'message' | 'bad-frame' | 'connected' | 'disconnected' }>
+export { meshCodec, type Codec, type EngineInput } from './sim-links.js'
 
 export interface SimProcess<I extends { type: string } = MeshInput, E extends { type: string } = MeshEffect> {
   step(input: I | EngineInput, now: number): readonly E[]
@@ -45,13 +44,6 @@ export interface ProcessContext {
 
 export type ProcessFactory<P> = (ctx: ProcessContext) => P
 
-/** Wire codec; the default is the mesh's own (encodeMessage / decodeMessage). */
-export interface Codec {
-  encode(msg: unknown): Uint8Array
-  decode(bytes: Uint8Array): Decoded
-}
-export const meshCodec: Codec = { encode: (m) => encodeMessage(m as OutMessage), decode: decodeMessage }
-
 export interface SimulationOptions<P> {
   /** The run's one seed; printed with every figure so a run can be reproduced. */
   seed: number
@@ -67,46 +59,6 @@ export type EffectListener<E> = (node: string, effect: E, now: number) => void
 export type StepListener<P> = (node: string, proc: P, now: number) => void
 /** Called when an instance starts (fresh process) or goes down (crash). */
 export type LifecycleListener<P> = (node: string, change: 'up' | 'down', proc: P) => void
-
-interface Instance<P> {
-  id: string
-  proc: P
-  boot: number
-  up: boolean
-  links: Map<string, Link<P>>
-  /** This id's traffic counters (shared by all its instances). */
-  traffic: NodeTraffic
-  /** A later instance of the same id has started: this one is gone for good. */
-  replaced: boolean
-  /** Time of the valid pending tick (Infinity: none). */
-  wakeAt: number
-  /** Until this virtual time the process is frozen (a GC pause, an overloaded CPU): its inputs wait. */
-  stalledUntil: number
-  ticksAtSameTime: number
-  lastTickAt: number
-}
-
-interface Link<P> {
-  a: Instance<P>
-  /** Undefined while a connect to a down/unknown/cut-off peer waits to fail. */
-  b: Instance<P> | undefined
-  state: 'opening' | 'open' | 'closed'
-  lastAtoB: number
-  lastBtoA: number
-  /** Set when a node closed the link on purpose: its frames already sent still arrive (a graceful close). */
-  closer: Instance<P> | undefined
-}
-
-type SimEvent<P, I> =
-  | { k: 'tick'; inst: Instance<P> }
-  | { k: 'deliver'; link: Link<P>; from: Instance<P>; to: Instance<P>; bytes: Uint8Array }
-  | { k: 'open'; link: Link<P> }
-  | { k: 'connect-failed'; link: Link<P>; peer: string }
-  | { k: 'closed'; inst: Instance<P>; link: Link<P>; peer: string }
-  | { k: 'connected'; inst: Instance<P>; link: Link<P>; peer: string }
-  | { k: 'link-timeout'; link: Link<P>; epoch: number }
-  | { k: 'input'; inst: Instance<P>; input: I }
-  | { k: 'call'; fn: () => void }
 
 const DEFAULT_EPOCH_MS = Date.UTC(2026, 0, 1)
 /** A process that keeps asking for a tick at the current instant is stuck; stop the run and say so. */
@@ -124,23 +76,21 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   private readonly nodeRng: SimRng
   private readonly queue = new EventQueue<SimEvent<P, I>>()
   private readonly instances = new Map<string, Instance<P>>()
+  /** The network between the instances: links, frames, closes (sim-links.ts). */
+  private readonly links: SimLinks<P, I>
   /** Every id ever started, in first-start order (the instances map's order), and each one's place in it. */
   private readonly startOrder: string[] = []
   private readonly startSlot = new Map<string, number>()
   private upCount = 0
   private readonly boots = new Map<string, number>()
   private readonly trafficById = new Map<string, NodeTraffic>()
-  /** Frames and bytes sent, by message type (the `t` field), for tuning the protocol. */
-  readonly byType = new Map<string, { frames: number; bytes: number }>()
   private readonly listeners: EffectListener<E>[] = []
   private readonly stepListeners: StepListener<P>[] = []
   private readonly lifecycleListeners: LifecycleListener<P>[] = []
   private readonly factory: ProcessFactory<P>
-  private readonly codec: Codec
   private t = 0
   private stepCount = 0
   private eventCount = 0
-  private lastEncoded: { msg: unknown; bytes: Uint8Array } | undefined
 
   constructor(opts: SimulationOptions<P>) {
     const root = new SimRng(opts.seed)
@@ -150,9 +100,24 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     this.nodeRng = root.fork()
     this.network = networkConfig(opts.network)
     this.factory = opts.factory
-    this.codec = opts.codec ?? meshCodec
     this.epochMs = opts.epochMs ?? DEFAULT_EPOCH_MS
     if (!Number.isSafeInteger(this.epochMs)) throw new RangeError(`epochMs must be a whole number of ms, got ${this.epochMs}`)
+    this.links = new SimLinks<P, I>({
+      queue: this.queue,
+      instances: this.instances,
+      network: this.network,
+      stats: this.stats,
+      partitions: this.partitions,
+      netRng: this.netRng,
+      codec: opts.codec ?? meshCodec,
+      now: () => this.t,
+      step: (inst, input) => this.step(inst, input),
+    })
+  }
+
+  /** Frames and bytes sent, by message type (the `t` field), for tuning the protocol. */
+  get byType(): ReadonlyMap<string, { frames: number; bytes: number }> {
+    return this.links.byType
   }
 
   /** Virtual ms since the run began. */
@@ -214,7 +179,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     this.upCount++
     for (const l of this.lifecycleListeners) l(id, 'up', proc)
     this.scheduleWake(inst)
-    for (const peer of this.bootstrapPeersOf(inst)) this.connect(inst, peer)
+    for (const peer of this.bootstrapPeersOf(inst)) this.links.connect(inst, peer)
     return proc
   }
 
@@ -241,9 +206,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     inst.up = false
     this.upCount--
     for (const l of this.lifecycleListeners) l(id, 'down', inst.proc)
-    for (const link of inst.links.values()) {
-      if (link.state === 'open') this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch: -1 })
-    }
+    this.links.crashed(inst)
   }
 
   /**
@@ -308,16 +271,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
   /** Splits the network: nodes in one group reach only each other; unlisted nodes form one more side. */
   partition(groups: Iterable<Iterable<string>>): void {
     this.partitions.set(groups)
-    const epoch = this.partitions.epoch
-    for (const inst of this.instances.values()) {
-      if (!inst.up) continue
-      for (const link of inst.links.values()) {
-        // Each cut link once: from its `a` side.
-        if (link.a === inst && link.b && link.state === 'open' && !this.partitions.reachable(link.a.id, link.b.id)) {
-          this.queue.push(this.t + this.network.linkTimeoutMs, { k: 'link-timeout', link, epoch })
-        }
-      }
-    }
+    this.links.cut()
   }
 
   /** Ends every partition. Links that survived the cut carry traffic again at once. */
@@ -330,7 +284,7 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const src = this.instances.get(from)
     const link = src?.up ? src.links.get(to) : undefined
     if (!src || !link || link.state !== 'open') throw new RangeError(`no open link ${from} -> ${to}`)
-    this.transmit(src, link, bytes)
+    this.links.transmit(src, link, bytes)
   }
 
   // ---- scheduling --------------------------------------------------------------------
@@ -398,85 +352,19 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
         this.step(inst, { type: 'tick' })
         return
       }
-      case 'deliver': {
-        const { link, from, to } = ev
-        const inFlight = link.state === 'open' || (link.state === 'closed' && link.closer === from)
-        if (!inFlight || !to.up || !this.current(to)) {
-          this.stats.vanished++
-          return
-        }
-        if (!this.partitions.reachable(from.id, to.id)) {
-          this.stats.cut++
-          return
-        }
-        const size = ev.bytes.length + this.network.frameOverheadBytes
-        const tr = to.traffic
-        tr.recvBytes += size
-        tr.recvFrames++
-        this.stats.delivered++
-        const d = this.codec.decode(ev.bytes)
-        if (d.ok) {
-          // A newer minor's update kinds inside a delta: reported like an unknown type.
-          if (d.ignored) for (const type of d.ignored) this.step(to, { type: 'bad-frame', from: from.id, reason: DropReason.unknownType, detail: type })
-          this.step(to, { type: 'message', from: from.id, msg: d.msg, bytes: size })
-        } else {
-          this.stats.badFrames++
-          this.step(to, { type: 'bad-frame', from: from.id, reason: d.reason, detail: d.detail })
-        }
-        return
-      }
-      case 'open': {
-        const { link } = ev
-        if (link.state !== 'opening') return
-        const b = link.b!
-        if (link.a.up && b.up && this.current(link.a) && this.current(b) && this.partitions.reachable(link.a.id, b.id)) {
-          link.state = 'open'
-          this.stats.connectsOpened++
-          this.step(link.a, { type: 'connected', peer: b.id })
-          if (link.state === 'open' && b.up) this.step(b, { type: 'connected', peer: link.a.id })
-        } else {
-          // Something changed while the handshake was in flight: it fails for whoever is left.
-          this.stats.connectsFailed++
-          this.closeLink(link, undefined)
-        }
-        return
-      }
-      case 'connect-failed': {
-        if (ev.link.state === 'closed') return
-        this.stats.connectsFailed++
-        this.closeLink(ev.link, undefined)
-        return
-      }
-      case 'connected':
-        if (ev.link.state === 'open' && ev.inst.up) this.step(ev.inst, { type: 'connected', peer: ev.peer })
-        return
-      case 'closed':
-        if (ev.inst.links.get(ev.peer) === ev.link) ev.inst.links.delete(ev.peer)
-        if (ev.inst.up && this.current(ev.inst)) this.step(ev.inst, { type: 'disconnected', peer: ev.peer })
-        return
-      case 'link-timeout': {
-        const { link } = ev
-        if (link.state !== 'open' || !link.b) return
-        const silent = !link.a.up || !link.b.up || (ev.epoch >= 0 && !this.partitions.reachable(link.a.id, link.b.id))
-        if (!silent) return
-        this.stats.linkTimeouts++
-        this.closeLink(link, undefined)
-        return
-      }
       case 'input':
         if (ev.inst.up) this.step(ev.inst, ev.input)
         return
       case 'call':
         ev.fn()
         return
+      default:
+        this.links.handle(ev)
+        return
     }
   }
 
   // ---- processes and effects ---------------------------------------------------------
-
-  private current(inst: Instance<P>): boolean {
-    return !inst.replaced
-  }
 
   private step(inst: Instance<P>, input: I | EngineInput): void {
     if (this.t < inst.stalledUntil) {
@@ -490,13 +378,13 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
       if (!inst.up) break // a listener crashed it mid-way
       switch (eff.type) {
         case 'send':
-          this.send(inst, eff as unknown as Extract<MeshEffect, { type: 'send' }>)
+          this.links.send(inst, eff as unknown as Extract<MeshEffect, { type: 'send' }>)
           break
         case 'connect':
-          this.connect(inst, (eff as unknown as Extract<MeshEffect, { type: 'connect' }>).peer)
+          this.links.connect(inst, (eff as unknown as Extract<MeshEffect, { type: 'connect' }>).peer)
           break
         case 'disconnect':
-          this.disconnect(inst, (eff as unknown as Extract<MeshEffect, { type: 'disconnect' }>).peer)
+          this.links.disconnect(inst, (eff as unknown as Extract<MeshEffect, { type: 'disconnect' }>).peer)
           break
       }
       for (const l of this.listeners) l(inst.id, eff, this.t)
@@ -512,132 +400,5 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     const at = Math.max(w, this.t)
     inst.wakeAt = at
     this.queue.push(at, { k: 'tick', inst })
-  }
-
-  private send(src: Instance<P>, eff: { to: string; msg: unknown }): void {
-    const link = src.links.get(eff.to)
-    if (link?.state === 'closed') {
-      // The far end closed; this side has not heard yet. The write goes nowhere.
-      this.stats.vanished++
-      return
-    }
-    if (!link || link.state !== 'open') {
-      this.stats.noLink++
-      return
-    }
-    // One message object fanned out to many peers is encoded once.
-    const cached = this.lastEncoded
-    let bytes: Uint8Array
-    if (cached !== undefined && cached.msg === eff.msg) bytes = cached.bytes
-    else {
-      bytes = this.codec.encode(eff.msg)
-      this.lastEncoded = { msg: eff.msg, bytes }
-    }
-    const type = String((eff.msg as { t?: unknown }).t ?? '?')
-    let bt = this.byType.get(type)
-    if (!bt) this.byType.set(type, (bt = { frames: 0, bytes: 0 }))
-    bt.frames++
-    bt.bytes += bytes.length + this.network.frameOverheadBytes
-    this.transmit(src, link, bytes)
-  }
-
-  private transmit(src: Instance<P>, link: Link<P>, bytes: Uint8Array): void {
-    const tr = src.traffic
-    tr.sentBytes += bytes.length + this.network.frameOverheadBytes
-    tr.sentFrames++
-    this.stats.sent++
-    const forward = link.a === src
-    const dst = forward ? link.b! : link.a
-    if (!dst.up) {
-      this.stats.vanished++
-      return
-    }
-    if (!this.partitions.reachable(src.id, dst.id)) {
-      this.stats.cut++
-      return
-    }
-    const plan = planArrivals(this.network, this.netRng, this.stats, this.t, forward ? link.lastAtoB : link.lastBtoA)
-    if (forward) link.lastAtoB = plan.lastAt
-    else link.lastBtoA = plan.lastAt
-    for (const at of plan.times) this.queue.push(at, { k: 'deliver', link, from: src, to: dst, bytes })
-  }
-
-  private connect(src: Instance<P>, peer: string): void {
-    if (peer === src.id) return
-    let existing = src.links.get(peer)
-    if (existing?.state === 'open') {
-      const far = existing.a === src ? existing.b : existing.a
-      const now = this.instances.get(peer)
-      if (far !== now && now?.up) {
-        // The peer rebooted since this connection was made: dialling it finds the new
-        // instance, and the dead connection is dropped (this side hears it at once).
-        this.closeLink(existing, undefined)
-        existing = undefined
-      }
-    }
-    if (existing?.state === 'open') {
-      // Already connected: answer anyway (every connect gets an answer), as a transport would.
-      this.queue.push(this.t, { k: 'connected', inst: src, link: existing, peer })
-      return
-    }
-    if (existing) return // a handshake under way (either direction) or a close not yet heard: that answers it
-    const dst = this.instances.get(peer)
-    if (dst?.up && this.partitions.reachable(src.id, peer)) {
-      const stale = dst.links.get(src.id)
-      // The peer still holds a link to an earlier instance of src: the transport replaces it.
-      if (stale) this.closeLink(stale, undefined)
-      const link: Link<P> = { a: src, b: dst, state: 'opening', lastAtoB: 0, lastBtoA: 0, closer: undefined }
-      src.links.set(peer, link)
-      dst.links.set(src.id, link)
-      this.queue.push(this.t + this.network.latency(this.netRng), { k: 'open', link })
-    } else {
-      const link: Link<P> = { a: src, b: undefined, state: 'opening', lastAtoB: 0, lastBtoA: 0, closer: undefined }
-      src.links.set(peer, link)
-      this.queue.push(this.t + this.network.connectTimeoutMs, { k: 'connect-failed', link, peer })
-    }
-  }
-
-  private disconnect(src: Instance<P>, peer: string): void {
-    const link = src.links.get(peer)
-    if (!link || link.state === 'closed') return
-    this.closeLink(link, src)
-  }
-
-  /**
-   * Closes `link`. A link still opening only tells its initiator, whose connect failed.
-   * An open link is closed on both sides and each side that is up hears `disconnected`:
-   * - closed by a node (`closer`): a graceful close. The closer hears at once and can no
-   *   longer send; frames it already sent still arrive, and the far side hears after
-   *   them, one latency later. Frames toward the closer vanish.
-   * - closed by the network (keep-alive timeout, a replaced connection): both sides at
-   *   once, and every frame in flight vanishes.
-   */
-  private closeLink(link: Link<P>, closer: Instance<P> | undefined): void {
-    const wasOpen = link.state === 'open'
-    const wasOpening = link.state === 'opening'
-    if (link.state === 'closed') return
-    link.state = 'closed'
-    link.closer = closer
-    for (const [self, other] of [
-      [link.a, link.b],
-      [link.b, link.a],
-    ] as const) {
-      if (!self) continue
-      const peerId = other ? other.id : [...self.links.entries()].find(([, l]) => l === link)?.[0]
-      if (peerId === undefined || self.links.get(peerId) !== link) continue
-      const tell = self.up && this.current(self) && (wasOpen || (wasOpening && self === link.a))
-      if (!tell) {
-        self.links.delete(peerId)
-        continue
-      }
-      let at = this.t
-      if (wasOpen && closer !== undefined && self !== closer) {
-        // After the closer's last frame (same-instant events run in scheduling order).
-        at = Math.max(this.t + this.network.latency(this.netRng), closer === link.a ? link.lastAtoB : link.lastBtoA)
-      } else {
-        self.links.delete(peerId) // the side that knows already holds no link
-      }
-      this.queue.push(at, { k: 'closed', inst: self, link, peer: peerId })
-    }
   }
 }
