@@ -234,6 +234,11 @@ export class Simulation<P extends SimProcess<I, E>, I extends { type: string } =
     return this.start(id)
   }
 
+  /** Virtual ms until which `id`'s current instance is frozen by `stall` (0 or a past time: running). */
+  stalledUntil(id: string): number {
+    return this.instances.get(id)?.stalledUntil ?? 0
+  }
+
   isUp(id: string): boolean {
     return this.instances.get(id)?.up === true
   }

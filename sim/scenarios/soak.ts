@@ -52,8 +52,11 @@ export interface SlowCrash {
   allDeadMs: number
   /** The target it missed (ms). */
   targetMs: number
-  /** At the target: how many up nodes did not yet hold it dead, by what they held. */
-  holdouts: { alive: number; suspect: number; unknown: number }
+  /**
+   * At the target: how many up nodes did not yet hold it dead, by what they held, and how
+   * many of them were frozen then (a pause holds every input, a dead claim too).
+   */
+  holdouts: { alive: number; suspect: number; unknown: number; frozen: number }
 }
 
 /** How long each crash took to be seen dead by every live node (ms), and how many never were. */
@@ -101,7 +104,7 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
       if (k.deadEverywhere(victim)) {
         const all = sim.now - from
         deadAtAll.push(all)
-        if (all > slowMs) slow.push({ victim, at: from, targetMs: slowMs, firstDeadMs: first ?? all, halfDeadMs: half ?? all, allDeadMs: all, holdouts: holdouts ?? { alive: 0, suspect: 0, unknown: 0 } })
+        if (all > slowMs) slow.push({ victim, at: from, targetMs: slowMs, firstDeadMs: first ?? all, halfDeadMs: half ?? all, allDeadMs: all, holdouts: holdouts ?? { alive: 0, suspect: 0, unknown: 0, frozen: 0 } })
         return
       }
       sim.after(DETECT_STEP_MS, check)
@@ -109,11 +112,13 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
     sim.after(DETECT_STEP_MS, check)
   }
   const holdoutsOf = (victim: string): SlowCrash['holdouts'] => {
-    const h = { alive: 0, suspect: 0, unknown: 0 }
+    const h = { alive: 0, suspect: 0, unknown: 0, frozen: 0 }
     for (const o of sim.upIds()) {
       if (o === victim) continue
       const st = k.held(o, victim).status
-      if (st !== 'dead') h[st]++
+      if (st === 'dead') continue
+      h[st]++
+      if (sim.stalledUntil(o) > sim.now) h.frozen++
     }
     return h
   }
@@ -135,7 +140,7 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
 /** One line saying where a slow crash's time went. */
 export function slowLine(c: SlowCrash): string {
   const h = c.holdouts
-  return `slow crash: ${c.victim} off at ${ms(c.at)}: first declared dead +${ms(c.firstDeadMs)}, by half +${ms(c.halfDeadMs)}, by all +${ms(c.allDeadMs)}; at +${ms(c.targetMs)} ${h.alive + h.suspect + h.unknown} nodes did not hold it dead (${h.alive} alive, ${h.suspect} suspect, ${h.unknown} unknown)`
+  return `slow crash: ${c.victim} off at ${ms(c.at)}: first declared dead +${ms(c.firstDeadMs)}, by half +${ms(c.halfDeadMs)}, by all +${ms(c.allDeadMs)}; at +${ms(c.targetMs)} ${h.alive + h.suspect + h.unknown} nodes did not hold it dead (${h.alive} alive, ${h.suspect} suspect, ${h.unknown} unknown; ${h.frozen} of them frozen in a pause then)`
 }
 
 export const soak: Scenario = {
