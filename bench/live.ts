@@ -18,9 +18,10 @@
  *                  hyperswarm connects, silent links, mesh counters, agents' warnings
  *
  * Env: SHOAL_BENCH_ONE_PROCESS=0 skips the one-process run; SHOAL_BENCH_CPU_PROF=DIR makes
- * agents 0 and 1 write V8 CPU profiles there.
+ * agents 0 to 3 write V8 CPU profiles there, and the release -> full-knowledge window to
+ * DIR/window.json (one size per DIR): `npx tsx bench/_live-profile.ts DIR` sums them up.
  */
-import { readFile } from 'node:fs/promises'
+import { copyFile, readFile, writeFile } from 'node:fs/promises'
 import { setMaxListeners } from 'node:events'
 import { cpus, loadavg } from 'node:os'
 import { randomBytes } from 'node:crypto'
@@ -29,6 +30,7 @@ import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode
 import { meshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { Roster } from '../agent/protocol/roster.js'
+import { agentLauncher } from '../sim/demo/agent-launcher.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 1)
@@ -79,8 +81,9 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   )
 }
 
-/** SHOAL_BENCH_CPU_PROF=DIR: agents 0 and 1 write V8 CPU profiles there (on exit). */
+/** SHOAL_BENCH_CPU_PROF=DIR: agents 0 to 3 write V8 CPU profiles there (on exit). */
 const profDir = process.env.SHOAL_BENCH_CPU_PROF
+const PROFILED_AGENTS = 4
 
 async function run(n: number): Promise<void> {
   // Agents' warnings and state changes, by message (suspicions, refutations, silent links...).
@@ -94,7 +97,8 @@ async function run(n: number): Promise<void> {
       if (typeof line.level === 'number' && line.level >= 40 && typeof line.msg === 'string') logCounts[line.msg] = (logCounts[line.msg] ?? 0) + 1
       else if (line.msg === 'member suspect' || line.msg === 'member dead' || line.msg === 'refuting a claim about this node') logCounts[line.msg] = (logCounts[line.msg] ?? 0) + 1
     },
-    ...(profDir ? { nodeArgs: (i: number) => (i < 2 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []) } : {}),
+    // 4 agents at a 250 µs interval: ~1000 samples each for a ~250 ms join, enough to rank frames.
+    ...(profDir ? { nodeArgs: (i: number) => (i < PROFILED_AGENTS ? ['--cpu-prof', '--cpu-prof-interval', '250', '--cpu-prof-dir', profDir] : []) } : {}),
   })
   const abort = new AbortController()
   setMaxListeners(1000, abort.signal)
@@ -105,10 +109,14 @@ async function run(n: number): Promise<void> {
     const spawnMs = Date.now() - spawnStart
     const loadAtStart = loadavg()[0]
 
+    // The agents' bundle beside the profiles: live-profile names our frames by its source files.
+    const entry = (await agentLauncher()).at(-1)!
+    if (profDir && entry.endsWith('.mjs')) await copyFile(entry, `${profDir}/agent.mjs`)
     const agentPids = cluster.agents.map((a) => a.proc?.pid)
     const cpuAtStart = await cpuOfAll([...agentPids, cluster.bootstrap.pid])
     const benchCpuAtStart = process.cpuUsage()
     const t0 = Date.now()
+    const t0MonoUs = process.hrtime.bigint() / 1000n
     const readyAt: number[] = []
     await withDeadline(Promise.all(cluster.agents.map((_, i) => cluster.release(i).then(() => readyAt.push(Date.now() - t0)))), SPAWN_DEADLINE_MS, 'release')
 
@@ -142,6 +150,8 @@ async function run(n: number): Promise<void> {
       // reported below as null, with how many got there
     }
     const knowEndedAt = Date.now() - t0
+    // The profiles' window (bench/_live-profile.ts): V8 stamps samples with the monotonic clock hrtime reads.
+    if (profDir) await writeFile(`${profDir}/window.json`, JSON.stringify({ fromUs: Number(t0MonoUs), toUs: Number(process.hrtime.bigint() / 1000n) }))
     const cpuAtKnow = await cpuOfAll([...agentPids, cluster.bootstrap.pid])
     const benchCpu = process.cpuUsage(benchCpuAtStart)
     const used = cpuAtKnow.map((c, i) => (c !== undefined && cpuAtStart[i] !== undefined ? c - cpuAtStart[i]! : 0))
@@ -206,6 +216,8 @@ async function run(n: number): Promise<void> {
     const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
     let silentLinksClosed = 0
     let dials = 0
+    let directDials = 0
+    let directFallbacks = 0
     const nodeCounts: Record<string, number> = {}
     for (const s of selves) {
       for (const [k, v] of Object.entries((s?.counters as { node?: Record<string, number> } | undefined)?.node ?? {})) nodeCounts[k] = (nodeCounts[k] ?? 0) + v
@@ -219,6 +231,8 @@ async function run(n: number): Promise<void> {
       writesOut.push(t.writesOut ?? 0)
       silentLinksClosed += t.silentLinksClosed
       dials += t.dials
+      directDials += t.directDials ?? 0
+      directFallbacks += t.directFallbacks ?? 0
       for (const [type, c] of Object.entries(t.out ?? {})) {
         const o = (outByType[type] ??= { frames: 0, bytes: 0 })
         o.frames += c.frames
@@ -270,6 +284,9 @@ async function run(n: number): Promise<void> {
       /** Node records received per record learned, over all agents (1 = each record arrived once). */
       recordCopiesPerRecord: nodeCounts['record-copies-new'] ? Number((((nodeCounts['record-copies-new'] ?? 0) + (nodeCounts['record-copies-dup'] ?? 0)) / nodeCounts['record-copies-new']).toFixed(2)) : null,
       dials,
+      /** Dials sent straight to the mesh address a peer's record names (no DHT lookup first). */
+      directDials,
+      directFallbacks,
       swarmConnects: swarm,
       silentLinksClosed,
       /** Summed over agents: refutations, probe failures, dropped input... (messages-in is the total of frames handled). */

@@ -36,8 +36,18 @@ declare module 'hyperdht' {
     static keyPair(seed?: Uint8Array): KeyPair
     static bootstrapper(port: number, host: string, opts?: DHTOptions): DHT
     ready(): Promise<void>
+    /** Binds the UDP sockets (no bootstrap wait). */
+    bind(): Promise<void>
+    /**
+     * Connects to a server. `relayAddresses`: DHT nodes that can pass the handshake on —
+     * or the server's own address, which answers it itself; a findPeer query (seeded with
+     * them) runs beside.
+     */
+    connect(publicKey: Buffer, opts?: { relayAddresses?: HostPort[] | null; keyPair?: KeyPair; [k: string]: unknown }): NoiseSecretStream
     fullyBootstrapped(): Promise<void>
     address(): HostPort & { family?: number }
+    /** The query connect() runs to find a server's relays (`nodes`: where to start). */
+    findPeer(publicKey: Uint8Array, opts?: { nodes?: HostPort[] | null; [k: string]: unknown }): AsyncIterable<unknown> & { destroy(): void }
     lookup(target: Uint8Array, opts?: object): AsyncIterable<LookupReply> & { destroy(): void }
     announce(target: Uint8Array, keyPair: KeyPair, relayAddresses?: HostPort[], opts?: object): { finished(): Promise<void>; destroy(): void }
     destroy(opts?: { force?: boolean }): Promise<void>

@@ -88,6 +88,32 @@ describe('MeshRuntime', () => {
     for (const r of runtimes) await r.close()
   })
 
+  it('publishes the mesh address the transport binds, and dials a member at the address its record names', async () => {
+    vi.useFakeTimers({ now: 1_700_000_000_000 })
+    const ids = ['a', 'b', 'c']
+    const roster = new Roster(ids.map((id) => ({ id, key: fakeKeyring(id).publicKey })))
+    const net = new FakeNet()
+    const asked: [from: string, peer: string, address: string | undefined][] = []
+    class BoundTransport extends FakeTransport {
+      async bind() {
+        return `127.0.0.${ids.indexOf(this.id) + 1}:4000`
+      }
+      override connect(peer: string, address?: string) {
+        asked.push([this.id, peer, address])
+        super.connect(peer)
+      }
+    }
+    const runtimes = ids.map((id, i) => new MeshRuntime(id, node(id, roster, i + 1), new BoundTransport(id, net)))
+    for (const r of runtimes) await r.start()
+    net.nodes.get('a')!.connect('b')
+    net.nodes.get('b')!.connect('c')
+    await vi.advanceTimersByTimeAsync(3000)
+    for (const r of runtimes) expect(r.view().map((m) => [m.id, m.record?.mesh]).sort()).toEqual(ids.map((id, i) => [id, `127.0.0.${i + 1}:4000`]))
+    // a heard of c through b, and its overlay asked for c at the address c's record names.
+    expect(asked).toContainEqual(['a', 'c', '127.0.0.3:4000'])
+    for (const r of runtimes) await r.close()
+  })
+
   it('never re-enters the node: inputs raised while effects run are queued', async () => {
     let depth = 0
     let maxDepth = 0

@@ -26,8 +26,11 @@ export interface SteppableNode {
 /** The transport surface the runtime drives (SwarmTransport, or a fake in unit tests). */
 export interface MeshTransport {
   start(): Promise<void>
+  /** Binds the mesh socket before joining; resolves to the "host:port" peers may dial straight, if any. */
+  bind?(): Promise<string | undefined>
   close(): Promise<void>
-  connect(peer: string): void
+  /** `address`: the mesh address the peer's record names, if any. */
+  connect(peer: string, address?: string): void
   disconnect(peer: string, reason: string): void
   send(peer: string, msg: OutMessage): boolean
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): unknown
@@ -83,7 +86,10 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     this.startedAt = clock.now()
   }
 
-  /** Wires the transport in and joins the mesh. Idempotent. */
+  /**
+   * Wires the transport in and joins the mesh. Idempotent. The record this node first
+   * spreads names its mesh address (`mesh`), so peers that learn of it dial it straight.
+   */
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
@@ -92,6 +98,8 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     this.transport.on('message', this.onMessage)
     this.transport.on('bad-frame', this.onBadFrame)
     this.transport.on('rejected', this.onRejected)
+    const mesh = await this.transport.bind?.()
+    if (mesh && !this.closed) this.updateSelf({ mesh })
     this.input({ type: 'tick' })
     await this.transport.start()
   }
@@ -175,7 +183,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
         this.transport.send(effect.to, effect.msg)
         return
       case 'connect':
-        this.transport.connect(effect.peer)
+        this.transport.connect(effect.peer, this.member(effect.peer)?.record?.mesh)
         return
       case 'disconnect':
         this.transport.disconnect(effect.peer, effect.reason)

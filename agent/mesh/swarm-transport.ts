@@ -11,7 +11,7 @@
  * connections on small networks).
  */
 import { EventEmitter } from 'node:events'
-import DHT, { type NoiseSecretStream } from 'hyperdht'
+import type { NoiseSecretStream } from 'hyperdht'
 import Hyperswarm, { type PeerInfo } from 'hyperswarm'
 import { MAX_FRAME_BYTES, PROTOCOL_MAJOR, PROTOCOL_MINOR } from '../protocol/frame.js'
 import type { OutMessage } from '../protocol/messages.js'
@@ -19,6 +19,7 @@ import { silentLogger, type Logger, type Rng } from '../protocol/ports.js'
 import type { Roster } from '../protocol/roster.js'
 import { Admission } from './admission.js'
 import { DialPolicy } from './dial-policy.js'
+import { DirectDHT, parseMeshAddress } from './direct-dht.js'
 import type { NodeIdentity } from './identity.js'
 import { LinkSet } from './link-set.js'
 import { PeerDiscovery } from './peer-discovery.js'
@@ -78,6 +79,8 @@ export interface SwarmTransportOptions {
 
 export class SwarmTransport extends EventEmitter<TransportEvents> {
   private swarm: Hyperswarm | undefined
+  private dht: DirectDHT | undefined
+  private bound: Promise<string | undefined> | undefined
   private started = false
   private closed = false
   private readonly topic: Buffer
@@ -141,33 +144,28 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     })
   }
 
+  /**
+   * Binds the mesh socket (the DHT node's; no DHT traffic yet) and says where peers can dial
+   * it straight: "host:port" when the transport has an address of its own (`host`), else
+   * undefined. The agent publishes it in its record (`mesh`) before it joins. Idempotent.
+   */
+  bind(): Promise<string | undefined> {
+    this.bound ??= (async () => {
+      const dht = this.setUp()
+      await dht.bind()
+      const host = this.opts.host
+      const port = dht.address()?.port
+      return host && port && parseMeshAddress(`${host}:${port}`) ? `${host}:${port}` : undefined
+    })()
+    return this.bound
+  }
+
   /** Joins the private DHT and the cluster topic. Idempotent. */
   async start(): Promise<void> {
     if (this.started) return
     this.started = true
-    // A node bound to an address is reachable there: say so. A private DHT of a few nodes
-    // never confirms it by itself, so every node stayed "firewalled" and hyperdht
-    // holepunched — which between two LAN addresses opens the dialler's half only: it
-    // writes into the void and the other side never sees a connection (seen between QEMU
-    // workers on one provisioning LAN; the same on one host with two addresses). On
-    // loopback the punch raced hyperdht's same-host
-    // shortcut, cost ~20% more CPU per connection, and under load left links that stayed
-    // silent on both ends; declared reachable, the dialler connects straight to the address.
-    const direct = this.opts.host !== undefined
-    const dht = new DHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}), ...(direct ? { firewalled: false } : {}) })
-    const swarm = new Hyperswarm({
-      keyPair: this.opts.identity.keyPair,
-      dht,
-      maxPeers: this.opts.maxDegree,
-      // hyperswarm dials 3 peers at a time by default; a joining node wants its whole degree at once.
-      maxParallel: this.opts.maxDegree,
-      firewall: (key, payload) => this.admission.firewall(key, payload),
-    })
-    this.swarm = swarm
-    this.dials.attach(swarm)
-    Object.defineProperty(this.stats, 'swarmConnects', { enumerable: true, get: () => swarm.stats.connects })
-    swarm.on('connection', (conn, info) => this.onConnection(conn, info))
-    swarm.on('ban', (info) => this.admission.onBan(info))
+    this.setUp()
+    const swarm = this.swarm!
     // Listen, announce and look up at once: each is several DHT round trips, and on a busy
     // machine every round trip waits for two processes to be scheduled. Our first lookup
     // does not need our own announcement to have landed.
@@ -177,6 +175,37 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     this.discovery.start(swarm)
     await listening
     await announced.flushed()
+  }
+
+  private setUp(): DirectDHT {
+    if (this.dht) return this.dht
+    // A node bound to an address is reachable there: say so. A private DHT of a few nodes
+    // never confirms it by itself, so every node stayed "firewalled" and hyperdht
+    // holepunched — which between two LAN addresses opens the dialler's half only: it
+    // writes into the void and the other side never sees a connection (seen between QEMU
+    // workers on one provisioning LAN; the same on one host with two addresses). On
+    // loopback the punch raced hyperdht's same-host
+    // shortcut, cost ~20% more CPU per connection, and under load left links that stayed
+    // silent on both ends; declared reachable, the dialler connects straight to the address.
+    const direct = this.opts.host !== undefined
+    const dht = new DirectDHT({ bootstrap: this.opts.bootstrap, ...(this.opts.host ? { host: this.opts.host } : {}), ...(direct ? { firewalled: false } : {}) })
+    const swarm = new Hyperswarm({
+      keyPair: this.opts.identity.keyPair,
+      dht,
+      maxPeers: this.opts.maxDegree,
+      // hyperswarm dials 3 peers at a time by default; a joining node wants its whole degree at once.
+      maxParallel: this.opts.maxDegree,
+      firewall: (key, payload) => this.admission.firewall(key, payload),
+    })
+    this.dht = dht
+    this.swarm = swarm
+    this.dials.attach(swarm)
+    Object.defineProperty(this.stats, 'swarmConnects', { enumerable: true, get: () => swarm.stats.connects })
+    Object.defineProperty(this.stats, 'directDials', { enumerable: true, get: () => dht.directDials })
+    Object.defineProperty(this.stats, 'directFallbacks', { enumerable: true, get: () => dht.directFallbacks })
+    swarm.on('connection', (conn, info) => this.onConnection(conn, info))
+    swarm.on('ban', (info) => this.admission.onBan(info))
+    return dht
   }
 
   /** Peer ids with an open connection (their hello arrived with our major version). */
@@ -190,9 +219,10 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
 
   /**
    * Asks for a connection to `peer`. Answered later by `connected` or, if it cannot be
-   * made, `disconnected`.
+   * made, `disconnected`. `address`: where its record says its mesh socket is ("host:port"):
+   * the handshake goes there straight (a DHT lookup still runs beside it).
    */
-  connect(peer: string): void {
+  connect(peer: string, address?: string): void {
     if (this.closed || !this.swarm || peer === this.opts.selfId) return
     if (this.links.has(peer) || this.dials.busy(peer)) return
     const key = this.opts.roster.keyOf(peer)
@@ -200,6 +230,8 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
       queueMicrotask(() => this.emit('disconnected', peer))
       return
     }
+    const at = parseMeshAddress(address)
+    if (at) this.dht?.setAddress(key, at)
     this.dials.request(peer, key)
   }
 

@@ -8,6 +8,10 @@ export interface TransportStats {
   outbound: number
   discovered: number
   dials: number
+  /** Dials sent straight to the address a peer's record names (no DHT lookup first). */
+  directDials: number
+  /** Of those, dials that fell back to a DHT lookup (not connected within 1.5 s). */
+  directFallbacks: number
   /** Inbound connections refused, by why. */
   rejected: { notOnRoster: number; inboundCap: number }
   /** Peers disconnected for bad frames. */
@@ -43,6 +47,8 @@ export function newTransportStats(): TransportStats {
     outbound: 0,
     discovered: 0,
     dials: 0,
+    directDials: 0,
+    directFallbacks: 0,
     rejected: { notOnRoster: 0, inboundCap: 0 },
     disconnectedForBadFrames: 0,
     refusedVersion: 0,

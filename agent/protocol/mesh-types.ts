@@ -19,7 +19,7 @@ import type { HealthSummary, InventorySummary, NodeRecordBody, Phase } from './n
 
 export type Liveness = 'alive' | 'suspect' | 'dead'
 
-export type SelfPatch = Partial<Pick<NodeRecordBody, 'image' | 'phase' | 'domain' | 'api' | 'inv' | 'health' | 'comps' | 'work'>>
+export type SelfPatch = Partial<Pick<NodeRecordBody, 'image' | 'phase' | 'domain' | 'api' | 'mesh' | 'inv' | 'health' | 'comps' | 'work'>>
 
 export type MeshInput =
   | { type: 'tick' }

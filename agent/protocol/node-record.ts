@@ -116,6 +116,12 @@ export const NodeRecordBody = keepUnknown(
     domain: z.string().max(64),
     /** host:port of this agent's HTTP API, so any agent can point a client at it. */
     api: z.string().max(128).optional(),
+    /**
+     * host:port of this agent's mesh socket (its DHT node, reachable there): peers that want
+     * a link dial it straight, with no DHT lookup first. Absent from agents without a bound
+     * address, and from older builds (their peers look them up as before).
+     */
+    mesh: z.string().max(128).optional(),
     inv: InventorySummary,
     health: HealthSummary,
     /** Component digest (agent/fingerprint): "kind:hash" strings, so peers can resolve ids. */
