@@ -17,7 +17,8 @@
  *   live.overlay   degree, bytes and frames sent per agent by message type, dials,
  *                  hyperswarm connects, silent links, mesh counters, agents' warnings
  *
- * Env: SHOAL_BENCH_ONE_PROCESS=0 skips the one-process run; SHOAL_BENCH_CPU_PROF=DIR makes
+ * Env: SHOAL_BENCH_ONE_PROCESS=0 skips the one-process run; SHOAL_BENCH_TARGET_DEGREE=K sets
+ * the overlay's target degree; SHOAL_BENCH_CPU_PROF=DIR makes
  * agents 0 to 3 write V8 CPU profiles there, and the release -> full-knowledge window to
  * DIR/window.json (one size per DIR): `npx tsx bench/_live-profile.ts DIR` sums them up.
  */
@@ -27,7 +28,7 @@ import { cpus, loadavg } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { AgentClient } from '../agent/api/index.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode, SwarmTransport, systemRng, type TransportStats } from '../agent/mesh/index.js'
-import { meshConfig } from '../agent/protocol/mesh-config.js'
+import { MESH_TIMINGS, meshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { Roster } from '../agent/protocol/roster.js'
 import { agentLauncher } from '../sim/demo/agent-launcher.js'
@@ -84,6 +85,8 @@ function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 /** SHOAL_BENCH_CPU_PROF=DIR: agents 0 to 3 write V8 CPU profiles there (on exit). */
 const profDir = process.env.SHOAL_BENCH_CPU_PROF
 const PROFILED_AGENTS = 4
+/** SHOAL_BENCH_TARGET_DEGREE=K: the overlay's target degree (shared timing's otherwise): do fewer links serve the join? */
+const targetDegree = Number(process.env.SHOAL_BENCH_TARGET_DEGREE) || undefined
 
 async function run(n: number): Promise<void> {
   // Agents' warnings and state changes, by message (suspicions, refutations, silent links...).
@@ -91,6 +94,7 @@ async function run(n: number): Promise<void> {
   const silentSamples: Record<string, unknown>[] = []
   const cluster = await LocalCluster.create({
     nodes: n,
+    ...(targetDegree ? { mesh: { ...MESH_TIMINGS.shared.mesh, targetDegree } } : {}),
     readyTimeoutMs: SPAWN_DEADLINE_MS,
     onLog: (_node, line) => {
       if (line.msg === 'closing a link that stayed silent' && silentSamples.length < 12) silentSamples.push(line)
@@ -172,6 +176,7 @@ async function run(n: number): Promise<void> {
       targetMs: n >= 50 ? 3000 : undefined,
       cores,
       load1AtStart: Number(loadAtStart?.toFixed(1)),
+      ...(targetDegree ? { targetDegree } : {}),
     })
     // Where the CPU went from release to full knowledge (or the deadline), and the floor it
     // sets: agents' and bootstrap's CPU-seconds shared by the machine's cores. A wall time
