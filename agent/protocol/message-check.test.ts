@@ -4,11 +4,9 @@ import type { z } from 'zod'
 import { pack, unpack } from './frame.js'
 import { quickCheck } from './message-check.js'
 import { decodeMessage, MeshMessage } from './messages.js'
+import { mutate, plain, soup } from './mutation-testing.js'
 
 const schemaOf = new Map<string, z.ZodType>(MeshMessage.options.map((o) => [o.shape.t.value, o as z.ZodType]))
-/** Byte fields compare as byte arrays (zod may hand back the same Buffer, a copy, or msgpack's Buffer). */
-const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (x instanceof Uint8Array || x?.type === 'Buffer' ? { bytes: [...(x.data ?? x)] } : x)))
-
 const sig = new Uint8Array(64).fill(7)
 const valid: Record<string, unknown>[] = [
   { v: 1, t: 'ping', seq: 7 },
@@ -28,18 +26,6 @@ const valid: Record<string, unknown>[] = [
   { v: 1, t: 'ae-delta', u: [{ k: 'rec', rec: { body: new Uint8Array([0x80]), sig } }, { k: 'claim', about: 'a', inc: 0, status: 'dead', by: 'b', sig }] },
   { v: 1, t: 'app', topic: 'vote', body: new Uint8Array([1, 2]) },
 ]
-
-/** Values at and past every bound the schemas draw, and every wrong type. */
-const soup = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom<unknown>(
-    undefined, null, true, false, 0, -1, 1.5, 255, 256, 2 ** 32, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 1, NaN, Infinity, -Infinity,
-    '', 'a', 'a b', 'node-a', 'x'.repeat(32), 'x'.repeat(33), 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(160), 'x'.repeat(161),
-    'suspect', 'dead', 'alive', 'rec', 'claim', 'app', 'other',
-    new Uint8Array(0), Buffer.from([1, 2]), [], {}, [1, 2], ['a', 1, 2, 0, 1], ['a', 1, 2, 0], ['a', 1, 2, 0, NaN], ['bad id', 1, 2, 0, 1],
-    Array.from({ length: 513 }, () => 'r:a:1:1'), Array.from({ length: 4097 }, () => 1),
-  ) },
-  { weight: 1, arbitrary: fc.anything() },
-)
 
 /** Each just past one bound of its schema. */
 const justInvalid: Record<string, unknown>[] = [
@@ -65,34 +51,6 @@ const justInvalid: Record<string, unknown>[] = [
   { v: 1, t: 'ae-delta', u: [{ k: 'rec', rec: { body: new Uint8Array(1) } }] },
   { v: 1, t: 'app', topic: 'vote', body: 'no' },
 ]
-
-/** Every path into a value (object keys and array indices), so a mutation can land anywhere. */
-function paths(v: unknown, prefix: (string | number)[] = []): (string | number)[][] {
-  const out: (string | number)[][] = []
-  if (v instanceof Uint8Array) return out
-  if (Array.isArray(v)) v.forEach((x, i) => out.push([...prefix, i], ...paths(x, [...prefix, i])))
-  else if (typeof v === 'object' && v !== null) for (const [k, x] of Object.entries(v)) out.push([...prefix, k], ...paths(x, [...prefix, k]))
-  return out
-}
-
-function mutate(msg: Record<string, unknown>, edits: [number, unknown, 'set' | 'delete' | 'add'][]): Record<string, unknown> {
-  const copy = structuredClone(msg)
-  for (const [at, shared, how] of edits) {
-    // The soup's constants are shared between runs: insert a copy, never the constant itself.
-    const value = shared instanceof Uint8Array ? new Uint8Array(shared) : structuredClone(shared)
-    const ps = paths(copy).filter((p) => p.length === 0 || p[0] !== 'v')
-    const p = ps[at % Math.max(1, ps.length)]
-    if (!p) continue
-    let parent: any = copy
-    for (const k of p.slice(0, -1)) parent = parent[k]
-    const last = p[p.length - 1]!
-    if (p[0] === 't' && how !== 'add') continue // the caller dispatches on t: a wrong t is another message
-    if (how === 'delete') Array.isArray(parent) ? parent.splice(Number(last), 1) : delete parent[last]
-    else if (how === 'add' && typeof parent === 'object' && !Array.isArray(parent)) parent[`new${String(last)}`] = value
-    else parent[last] = value
-  }
-  return copy
-}
 
 describe('quickCheck (the receive path without zod)', () => {
   it('says yes to every valid message, so well-formed frames never pay for zod', () => {

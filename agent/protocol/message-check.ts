@@ -15,16 +15,19 @@
 const NODE_ID = /^[A-Za-z0-9._-]+$/
 const MAX_SEQ = 2 ** 32
 
-type Obj = Record<string, unknown>
+export type Obj = Record<string, unknown>
 
-const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)
+// The checks' vocabulary, shared with record-check.ts: each is zod's rule written out.
+export const isObj = (x: unknown): x is Obj => typeof x === 'object' && x !== null && !Array.isArray(x) && !(x instanceof Uint8Array)
 const isBytes = (x: unknown): boolean => x instanceof Uint8Array
-const isNodeId = (x: unknown): boolean => typeof x === 'string' && x.length >= 1 && x.length <= 64 && NODE_ID.test(x)
-const isUint = (x: unknown, max: number): boolean => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max
-const isStr = (x: unknown, max: number): boolean => typeof x === 'string' && x.length <= max
-const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x)
+export const isNodeId = (x: unknown): boolean => typeof x === 'string' && x.length >= 1 && x.length <= 64 && NODE_ID.test(x)
+/** z.number().int().nonnegative() (zod's int is a safe integer), and at most `max`. */
+export const isUint = (x: unknown, max: number): boolean => Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max
+export const isStr = (x: unknown, max: number): boolean => typeof x === 'string' && x.length <= max
+/** z.number(): finite. */
+export const isNum = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x)
 
-function isStrArray(x: unknown, maxItems: number, maxLen: number): boolean {
+export function isStrArray(x: unknown, maxItems: number, maxLen: number): boolean {
   if (!Array.isArray(x) || x.length > maxItems) return false
   for (const s of x) if (!isStr(s, maxLen)) return false
   return true
