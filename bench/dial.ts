@@ -7,11 +7,22 @@
  *
  *   npx tsx bench/dial.ts [M] [R]        (default 60 connections, 4 rounds)
  *
+ * It runs under the agents' node flags (AGENT_NODE_FLAGS: `--no-opt` among them), re-running
+ * itself with them if started without: a link's cost in a real agent is interpreted code.
+ *
  * One JSON line per mode: {"bench":"dial","mode":"lookup"|"direct","cpuMsPerLink":p50 over
  * rounds,"wallMsPerLink":..,"queriesPerLink":..,"requestsPerLink":..}
  */
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import DHT from 'hyperdht'
 import { DirectDHT, parseHostPort, startBootstrapNode } from '../agent/mesh/index.js'
+import { AGENT_NODE_FLAGS } from '../agent/node-flags.js'
+
+if (!AGENT_NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const r = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+  process.exit(r.status ?? 1)
+}
 
 const M = Number(process.argv[2] ?? 60)
 const R = Number(process.argv[3] ?? 4)
@@ -62,7 +73,7 @@ for (let r = 0; r < R; r++) {
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 for (const [mode, r] of Object.entries(results)) {
   process.stdout.write(
-    JSON.stringify({ bench: 'dial', mode, links: M * R, cpuMsPerLink: +p50(r.cpu).toFixed(2), cpuMsPerLinkRounds: r.cpu.map((x) => +x.toFixed(2)), wallMsPerLink: +p50(r.wall).toFixed(2), queriesPerLink: +p50(r.queries).toFixed(2), requestsPerLink: +p50(r.requests).toFixed(2), directFallbacks: client.directFallbacks }) + '\n',
+    JSON.stringify({ bench: 'dial', mode, links: M * R, nodeFlags: AGENT_NODE_FLAGS.join(' '), cpuMsPerLink: +p50(r.cpu).toFixed(2), cpuMsPerLinkRounds: r.cpu.map((x) => +x.toFixed(2)), wallMsPerLink: +p50(r.wall).toFixed(2), queriesPerLink: +p50(r.queries).toFixed(2), requestsPerLink: +p50(r.requests).toFixed(2), directFallbacks: client.directFallbacks }) + '\n',
   )
 }
 await client.destroy()
