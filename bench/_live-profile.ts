@@ -1,7 +1,7 @@
 /**
  * Where an agent's join goes, from the CPU profiles `SHOAL_BENCH_CPU_PROF=DIR npx tsx
- * bench/live.ts N` leaves in DIR (agents 0 to 3, sampled every 250 µs): V8's samples from the agents' release to
- * full knowledge (bench/live.ts writes that window to DIR/window.json, in the monotonic
+ * bench/live.ts N` leaves in DIR (agents 0 to 3, sampled every 250 µs): V8's samples from
+ * the agents' release to full knowledge (bench/live.ts writes that window to DIR/window.json, in the monotonic
  * clock V8's profiles use), samples grouped by package (node_modules) or, for our own
  * code, by source file, and the top functions (self time). Counted in samples, not weighted
  * by the wall time between them: on a loaded machine the sampler falls behind and a sample's
@@ -106,11 +106,10 @@ function tally(p: Profile): { n: number; groups: Tally; functions: Tally; owners
     const node = byId.get(p.samples[i]!)!
     const f = node.callFrame
     if (f.functionName === '(idle)') continue
-    const d = 1
-    n += d
-    add(groups, group(f), d)
-    add(functions, name(f), d)
-    add(owners, owner(node), d)
+    n++
+    add(groups, group(f), 1)
+    add(functions, name(f), 1)
+    add(owners, owner(node), 1)
   }
   return { n, groups, functions, owners }
 }
