@@ -7,12 +7,19 @@
  *   esm-bundle   one ESM bundle with pure-JS packages inlined (layers/bundle.ts, with its deferrals; the worker's until now)
  *   cjs-bundle   one CommonJS bundle started by the code-cache loader, without its cache
  *   code-cache   the same with its V8 code cache (layers/code-cache.ts; what the worker ships)
+ *   code-cache-host-env  the same, in this shell's environment (below)
  * One JSON line per variant, {"bench":"start.agent","variant":..,"cpuMs":{min,p50,max},"ratioToTsx":..},
  * and one summary line with the cache's status as the agent reported it. Target: code-cache
  * p50 <= 250 ms natively. The agents join a private bootstrap node on loopback (a one-node
  * mesh): "ready" includes binding the DHT and the API, as on a worker.
  *
  *   npx tsx bench/start.ts [RUNS]     RUNS per variant, default 7
+ *
+ * The agents run in a worker's environment, not this shell's: variables that make node itself work
+ * harder at every start are left out (WORKER_ENV_DROPPED). On this host NODE_EXTRA_CA_CERTS names
+ * the system's ~140 CA certificates, which node parses before it runs any JavaScript: ~50-70 ms of
+ * CPU per process; a worker's service sets no such variable. The `code-cache-host-env` variant
+ * starts the shipped agent with this shell's environment, for comparison.
  *
  * Env: SHOAL_BENCH_CPU_PROF=DIR makes the code-cache variant's agents write V8 CPU profiles there,
  * with the bundle's source map; `npx tsx bench/start-profile.ts DIR` says where the start went.
@@ -33,6 +40,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const runs = Number(process.argv[2] ?? 7)
 const READY_DEADLINE_MS = 60_000
 const emit = (obj: object) => process.stdout.write(JSON.stringify(obj) + '\n')
+/** What a worker's service does not set and this host may: node reads them before the agent runs. */
+const WORKER_ENV_DROPPED = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'] as const
+const hostEnv = { ...process.env, NODE_NO_WARNINGS: '1' }
+const workerEnv = Object.fromEntries(Object.entries(hostEnv).filter(([k]) => !(WORKER_ENV_DROPPED as readonly string[]).includes(k)))
 
 // The bundles live in the checkout (.cache is shared by worktrees; a pid keeps runs apart), so the
 // natives left external resolve from its node_modules, as they do from /usr/lib/shoal/node_modules on a worker.
@@ -53,6 +64,7 @@ try {
     'esm-bundle': [esm],
     'cjs-bundle': [plain.loader],
     'code-cache': [cached.loader],
+    'code-cache-host-env': [cached.loader],
   }
   const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((v) => [v, []]))
   const statuses = new Set<string>()
@@ -60,7 +72,7 @@ try {
   const prof = (name: string) => (profDir && name === 'code-cache' ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])
   for (let r = 0; r < runs; r++) {
     for (const [name, args] of Object.entries(variants)) {
-      const ready = await startOnce([...AGENT_SERVICE_NODE_FLAGS, ...prof(name), ...args, '--config', config])
+      const ready = await startOnce([...AGENT_SERVICE_NODE_FLAGS, ...prof(name), ...args, '--config', config], name === 'code-cache-host-env' ? hostEnv : workerEnv)
       cpu[name]!.push(ready.startCpuMs)
       if (name === 'code-cache') statuses.add(ready.codeCache ?? 'none')
     }
@@ -79,6 +91,8 @@ try {
     bundleBytes: cached.bundleBytes,
     cacheBytes: cached.cacheBytes,
     nodeFlags: AGENT_SERVICE_NODE_FLAGS,
+    envDropped: WORKER_ENV_DROPPED.filter((k) => process.env[k] !== undefined),
+    codeCacheHostEnvP50Ms: p50(cpu['code-cache-host-env']!),
     load1: Math.round(loadavg()[0]! * 10) / 10,
   })
 } finally {
@@ -87,9 +101,9 @@ try {
 }
 
 /** Starts one agent, resolves with its ready line's figures, and stops it (its stdin closes: exitWithStdin). */
-function startOnce(args: string[]): Promise<{ startCpuMs: number; codeCache?: string }> {
+function startOnce(args: string[], env: NodeJS.ProcessEnv): Promise<{ startCpuMs: number; codeCache?: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_NO_WARNINGS: '1' } })
+    const proc = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], env })
     const tail: string[] = []
     let ready: { startCpuMs: number; codeCache?: string } | undefined
     const timer = setTimeout(() => {

@@ -122,7 +122,9 @@ export const MAKE_CODE_CACHE_ENV = 'SHOAL_MAKE_CODE_CACHE'
  * V8's cache of everything compiled so far, and which of node's built-ins the top level loaded.
  */
 export async function makeCodeCache(loaderFile: string, cacheFile: string, nodeFlags: readonly string[], nodeBinary: string): Promise<MadeCodeCache> {
-  const { stdout } = await run(nodeBinary, [...nodeFlags, loaderFile], { cwd: dirname(loaderFile), timeout: 120_000, env: { ...process.env, [MAKE_CODE_CACHE_ENV]: cacheFile } })
+  const { stdout, stderr } = await run(nodeBinary, [...nodeFlags, loaderFile], { cwd: dirname(loaderFile), timeout: 120_000, env: { ...process.env, [MAKE_CODE_CACHE_ENV]: cacheFile } })
+  // A warm-up that failed (the cache is then smaller, still valid) says so here, at build time.
+  if (stderr.trim()) process.stderr.write(stderr)
   const made = JSON.parse(stdout.trim().split('\n').pop()!) as MadeCodeCache
   return made
 }
