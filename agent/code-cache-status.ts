@@ -13,3 +13,8 @@ export function codeCacheStatus(): CodeCacheStatus | undefined {
   const v = (globalThis as Record<symbol, unknown>)[Symbol.for(CODE_CACHE_STATUS)]
   return v === 'accepted' || v === 'rejected' || v === 'absent' ? v : undefined
 }
+
+/** The same for each side bundle the loader compiled so far (layers/code-cache.ts sideBundles), by package. */
+export function sideCodeCacheStatus(): Record<string, CodeCacheStatus> {
+  return { ...((globalThis as Record<symbol, Record<string, CodeCacheStatus> | undefined>)[Symbol.for(`${CODE_CACHE_STATUS}.sides`)] ?? {}) }
+}

@@ -32,7 +32,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { NATIVE_PACKAGES, bundle } from '../layers/bundle.js'
 import { bundleWithCodeCache } from '../layers/code-cache.js'
-import { AGENT_EARLY_BUILTINS, AGENT_SERVICE_NODE_FLAGS } from '../layers/specs/worker.js'
+import { AGENT_EARLY_BUILTINS, AGENT_SERVICE_NODE_FLAGS, AGENT_SIDE_BUNDLES } from '../layers/specs/worker.js'
 import { agentLauncher } from '../sim/demo/agent-launcher.js'
 import { LocalCluster } from '../sim/demo/local-cluster.js'
 
@@ -53,9 +53,9 @@ try {
   const esm = join(dir, 'shoal-agent.mjs')
   await bundle({ entry: join(root, 'agent/bin.ts'), outFile: esm, external: NATIVE_PACKAGES })
   const entry = join(root, 'layers/entries/shoal-agent.ts')
-  const plain = await bundleWithCodeCache({ entry, dir: join(dir, 'plain'), name: 'shoal-agent', external: NATIVE_PACKAGES, noCache: true })
+  const plain = await bundleWithCodeCache({ entry, dir: join(dir, 'plain'), name: 'shoal-agent', external: NATIVE_PACKAGES, sideBundles: AGENT_SIDE_BUNDLES, noCache: true })
   const profDir = process.env.SHOAL_BENCH_CPU_PROF
-  const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS, builtins: AGENT_EARLY_BUILTINS, sourcemap: !!profDir })
+  const cached = await bundleWithCodeCache({ entry, dir: join(dir, 'cached'), name: 'shoal-agent', external: NATIVE_PACKAGES, nodeFlags: AGENT_SERVICE_NODE_FLAGS, builtins: AGENT_EARLY_BUILTINS, sideBundles: AGENT_SIDE_BUNDLES, sourcemap: !!profDir })
   // The profiles name places in the minified bundle: its source map (kept beside them) names the modules.
   if (profDir) await mkdir(profDir, { recursive: true }).then(() => copyFile(`${cached.bundle}.map`, join(profDir, 'shoal-agent.bundle.cjs.map')))
   const variants: Record<string, string[]> = {
@@ -90,6 +90,7 @@ try {
     codeCacheStatus: [...statuses],
     bundleBytes: cached.bundleBytes,
     cacheBytes: cached.cacheBytes,
+    sideBundles: cached.sides.map((x) => ({ pkg: x.pkg, bundleBytes: x.bundleBytes, cacheBytes: x.cacheBytes })),
     nodeFlags: AGENT_SERVICE_NODE_FLAGS,
     envDropped: WORKER_ENV_DROPPED.filter((k) => process.env[k] !== undefined),
     codeCacheHostEnvP50Ms: p50(cpu['code-cache-host-env']!),

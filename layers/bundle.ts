@@ -46,7 +46,16 @@ export interface BundleOptions {
   sourcemap?: boolean
   /** Default true; false keeps each module's path as a comment (per-module CPU marks when profiling a start). */
   minify?: boolean
+  /**
+   * CommonJS only: packages left out of this bundle, each shipped as a bundle of its own that the
+   * code-cache loader compiles, with its own code cache, on first require (layers/code-cache.ts
+   * sideBundles). Every import of one, static or dynamic, becomes `require(SIDE_PREFIX + name)`.
+   */
+  sidePackages?: readonly string[]
 }
+
+/** What an import of a side package becomes in the main bundle: the code-cache loader's require answers it. */
+export const SIDE_PREFIX = 'shoal-side:'
 
 /**
  * Build-time settings every bundle shares. msgpackr without its native string extractor
@@ -67,7 +76,7 @@ export async function bundle(opts: BundleOptions): Promise<Metafile | undefined>
     format: cjs ? 'cjs' : 'esm',
     external: externals(opts.external ?? []),
     define: { ...SHARED_DEFINE, ...(cjs ? { 'import.meta.url': '__shoalImportMetaUrl' } : {}), ...opts.define },
-    plugins: [bundleSafeSources, deferredRequires, leanZod, directAddons(opts.external ?? [])],
+    plugins: [bundleSafeSources, deferredRequires, leanZod, directAddons(opts.external ?? []), ...(opts.sidePackages?.length ? [sidePackages(opts.sidePackages)] : [])],
     // ASCII only (non-ASCII escaped): the loader reads the file as latin1, several times
     // cheaper than decoding UTF-8 into a two-byte string.
     charset: 'ascii',
@@ -134,6 +143,23 @@ function directAddons(external: readonly string[]): Plugin {
           ].join('\n'),
         }))
       }
+    },
+  }
+}
+
+/**
+ * Imports of a side package resolve to a small module of this bundle that requires
+ * `SIDE_PREFIX + name`, left external: `import('undici')` becomes a require the loader answers
+ * (a dynamic import left as it is would go to node's ESM loader and node_modules instead).
+ */
+function sidePackages(names: readonly string[]): Plugin {
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`)
+  return {
+    name: 'side-packages',
+    setup(b) {
+      b.onResolve({ filter }, (args) => ({ path: args.path, namespace: 'shoal-side' }))
+      b.onLoad({ filter: /.*/, namespace: 'shoal-side' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(SIDE_PREFIX + args.path)})`, loader: 'js' }))
+      b.onResolve({ filter: new RegExp(`^${SIDE_PREFIX}`) }, (args) => ({ path: args.path, external: true }))
     },
   }
 }

@@ -42,6 +42,22 @@ export async function main(): Promise<number> {
 }
 `
 
+// A program that needs a package late: shipped as a side bundle (sideBundles), required on first use.
+const SIDE_ENTRY = `
+import { codeCacheStatus, sideCodeCacheStatus } from ${JSON.stringify(join(repoRoot, 'agent/code-cache-status.ts'))}
+export async function main(argv: string[]): Promise<number> {
+  const before = sideCodeCacheStatus()
+  const { default: bogon } = await import('bogon')
+  const { isBogon } = await import('bogon')
+  process.stdout.write(JSON.stringify({ before, after: sideCodeCacheStatus(), main: codeCacheStatus(), same: bogon.isBogon === isBogon, answers: argv.map((ip) => isBogon(ip)) }) + '\\n')
+  return 0
+}
+export async function warmCodeCache(): Promise<void> {
+  const { isBogon } = await import('bogon')
+  isBogon('10.0.0.1')
+}
+`
+
 describe('a program shipped with a V8 code cache (layers/code-cache.ts)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shoal-code-cache-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -62,6 +78,26 @@ describe('a program shipped with a V8 code cache (layers/code-cache.ts)', () => 
     // An unchanged bundle gets the same cache bytes again (an unchanged layer stays unchanged).
     const again = await bundleWithCodeCache({ entry, dir: join(dir, 'a2'), name: 'prog', reuseDir: join(dir, 'reuse') })
     expect(readFileSync(again.cache!).equals(readFileSync(built.cache!))).toBe(true)
+  }, 60_000)
+
+  it('ships a side package as a bundle of its own, with its own cache, loaded on first use', async () => {
+    const sideEntry = join(entryDir, 'side-entry.ts')
+    writeFileSync(sideEntry, SIDE_ENTRY)
+    const reuse = join(dir, 'reuse-side')
+    const built = await bundleWithCodeCache({ entry: sideEntry, dir: join(dir, 'side'), name: 'prog', sideBundles: ['bogon'], reuseDir: reuse })
+    expect(built.sides).toEqual([expect.objectContaining({ pkg: 'bogon', bundle: join(dir, 'side', 'prog.side-bogon.cjs') })])
+    expect(built.sides[0]!.cacheBytes).toBeGreaterThan(0)
+    // Not in the main bundle: bogon's source (and its dependency's) is in the side bundle only.
+    expect(readFileSync(built.bundle, 'latin1')).not.toContain('isPrivateIPv4')
+    expect(readFileSync(built.sides[0]!.bundle, 'latin1')).toContain('isPrivateIPv4')
+    const { stdout } = await start(built.loader, ['10.1.2.3', '8.8.8.8'])
+    expect(JSON.parse(stdout)).toEqual({ before: {}, after: { bogon: 'accepted' }, main: 'accepted', same: true, answers: [true, false] })
+    // Reused from reuseDir: the same bytes for the side's cache too.
+    const again = await bundleWithCodeCache({ entry: sideEntry, dir: join(dir, 'side2'), name: 'prog', sideBundles: ['bogon'], reuseDir: reuse })
+    expect(readFileSync(`${again.sides[0]!.bundle}.v8cache`).equals(readFileSync(`${built.sides[0]!.bundle}.v8cache`))).toBe(true)
+    // A damaged side cache: compiled from source, same answers.
+    writeFileSync(`${built.sides[0]!.bundle}.v8cache`, Buffer.alloc(1024, 0xab))
+    expect(JSON.parse((await start(built.loader, ['10.1.2.3'])).stdout)).toMatchObject({ after: { bogon: 'rejected' }, answers: [true] })
   }, 60_000)
 
   it('falls back to compiling from source when V8 rejects the cache (other flags, garbage) or it is missing', async () => {

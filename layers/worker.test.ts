@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,6 +40,20 @@ describe('the worker layer', () => {
     // Its V8 code cache was made at build time for the service's node and flags.
     const cache = loader.replace(/\.cjs$/, '.bundle.cjs.v8cache')
     expect(statSync(cache).size).toBeGreaterThan(100_000)
+    // undici ships beside it (AGENT_SIDE_BUNDLES) with a cache of its own, and is a working undici.
+    const side = loader.replace(/\.cjs$/, '.side-undici.cjs')
+    expect(readFileSync(loader.replace(/\.cjs$/, '.bundle.cjs'), 'latin1')).not.toContain('undici.error.UND_ERR')
+    expect(statSync(`${side}.v8cache`).size).toBeGreaterThan(100_000)
+    const server = createServer((_req, res) => res.end('{"from":"server"}'))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const { request } = createRequire(side)(side) as typeof import('undici')
+      const res = await request(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+      expect(await res.body.json()).toEqual({ from: 'server' })
+    } finally {
+      server.closeAllConnections()
+      await new Promise((r) => server.close(r))
+    }
     // A cache V8 cannot use (here: garbage) costs only speed: the same agent, the same answer.
     writeFileSync(cache, Buffer.alloc(4096, 7))
     const again = promisify(execFile)(process.execPath, [...AGENT_SERVICE_NODE_FLAGS, loader, '--config', config], { timeout: 30_000 })

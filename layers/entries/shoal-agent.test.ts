@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { rehearseStart } from './shoal-agent.js'
+import { rehearseStart, undiciRequest } from './shoal-agent.js'
 
 describe("the agent bundle's rehearsal start", () => {
   it('starts an agent to ready on loopback, stops it and leaves no files behind', async () => {
@@ -14,4 +14,8 @@ describe("the agent bundle's rehearsal start", () => {
     await rehearseStart()
     expect(rehearsals()).toEqual(before)
   }, 60_000)
+
+  it('the undici warm-up makes one request on loopback and closes what it opened', async () => {
+    await expect(undiciRequest()).resolves.toBeUndefined()
+  }, 30_000)
 })

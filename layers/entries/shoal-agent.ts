@@ -5,6 +5,7 @@
 // First: before any module builds a zod schema (agent/zod-jitless.ts).
 import '../../agent/zod-jitless.js'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,14 +28,35 @@ const REHEARSAL_DEADLINE_MS = 60_000
  *   pino, the DHT bind and announce, the API's listen, up to "agent ready" and a close. Without
  *   it every function of the start after the top level was compiled from source at each start;
  * - the wave parts (a worker takes part in waves) and the inventory collector (it runs right
- *   after ready), evaluated. The OpenAPI document, asked for rarely, is left out.
+ *   after ready), evaluated. The OpenAPI document, asked for rarely, is left out;
+ * - undici (a side bundle with a cache of its own, layers/specs/worker.ts AGENT_SIDE_BUNDLES):
+ *   one plain HTTP request on loopback, the path a forwarded request and, past TLS, a Kubernetes
+ *   call take.
  */
 export async function warmCodeCache(): Promise<void> {
   await Promise.all([loadWaveParts(), import('../../agent/inventory/index.js')])
-  await rehearseStart().catch((err: unknown) => {
-    // The cache is still valid without it, only smaller: the agent compiles more at its start.
-    process.stderr.write(`code cache: the rehearsal start failed, the cache holds the top level only: ${(err as Error).message}\n`)
-  })
+  for (const [what, warm] of [['the rehearsal start', rehearseStart], ['the undici request', undiciRequest]] as const) {
+    await warm().catch((err: unknown) => {
+      // The cache is still valid without it, only smaller: the agent compiles more when it gets there.
+      process.stderr.write(`code cache: ${what} failed, the cache holds less: ${(err as Error).message}\n`)
+    })
+  }
+}
+
+/** One GET through undici to a server on 127.0.0.1, body read; everything closed. */
+export async function undiciRequest(): Promise<void> {
+  const server = createServer((_req, res) => res.end('{"ok":true}'))
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { Agent, request } = await import('undici')
+  const dispatcher = new Agent()
+  try {
+    const { port } = server.address() as { port: number }
+    const res = await request(`http://127.0.0.1:${port}/`, { dispatcher, headersTimeout: 10_000, bodyTimeout: 10_000 })
+    await res.body.json()
+  } finally {
+    await dispatcher.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
 }
 
 /**

@@ -26,6 +26,12 @@ export const AGENT_BUNDLE_PATH = '/usr/lib/shoal/shoal-agent.cjs'
 export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = AGENT_NODE_FLAGS
 /** Built-ins the agent loads between its top level and ready (net's first listen loads cluster, its first lookup dns): loaded up front by the loader (layers/code-cache.ts builtins). */
 export const AGENT_EARLY_BUILTINS: readonly string[] = ['cluster', 'dns']
+/**
+ * Packages shipped beside the agent's bundle, each with its own code cache, compiled on first use
+ * (layers/code-cache.ts sideBundles): undici, a third of the bundle's source, runs only for a
+ * forwarded request or a Kubernetes call, never before ready.
+ */
+export const AGENT_SIDE_BUNDLES: readonly string[] = ['undici']
 const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDLE_PATH, '--config', AGENT_CONFIG_PATH].join(' ')
 
 const SERVICE = `#!/bin/sh
@@ -94,6 +100,7 @@ export const worker: LayerSpec = {
       external: NATIVE_PACKAGES,
       nodeFlags: AGENT_SERVICE_NODE_FLAGS,
       builtins: AGENT_EARLY_BUILTINS,
+      sideBundles: AGENT_SIDE_BUNDLES,
       reuseDir: ctx.cacheDir,
     })
     await put(root, 'etc/shoal/image-version', `${version}\n`)
