@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { AGENT_BUNDLE_PATH, AGENT_CONFIG_PATH, AGENT_SERVICE_NODE_FLAGS, worker } from './specs/worker.js'
+import { AGENT_BUNDLE_PATH, AGENT_CONFIG_PATH, AGENT_SERVICE_NODE_FLAGS, AGENT_SIDE_BUNDLES, worker } from './specs/worker.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 
@@ -53,6 +53,12 @@ describe('the worker layer', () => {
     } finally {
       server.closeAllConnections()
       await new Promise((r) => server.close(r))
+    }
+    // Every side bundle exports what its package does.
+    for (const pkg of AGENT_SIDE_BUNDLES) {
+      const file = loader.replace(/\.cjs$/, `.side-${pkg}.cjs`)
+      expect(statSync(`${file}.v8cache`).size, pkg).toBeGreaterThan(10_000)
+      expect(Object.keys(createRequire(file)(file) as object).sort(), pkg).toEqual(Object.keys(createRequire(import.meta.url)(pkg) as object).sort())
     }
     // A cache V8 cannot use (here: garbage) costs only speed: the same agent, the same answer.
     writeFileSync(cache, Buffer.alloc(4096, 7))
