@@ -68,6 +68,12 @@ export async function undiciRequest(): Promise<void> {
 export async function rehearseStart(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'shoal-rehearsal-'))
   const bootstrap = await startBootstrapNode({ host: '127.0.0.1' })
+  // The coordinator a worker's upgrade agent polls: here one that answers every request 503.
+  const coordinator = createServer((_req, res) => {
+    res.statusCode = 503
+    res.end()
+  })
+  await new Promise<void>((resolve) => coordinator.listen(0, '127.0.0.1', resolve))
   let timer: NodeJS.Timeout | undefined
   try {
     const seedHex = randomBytes(32).toString('hex')
@@ -76,7 +82,10 @@ export async function rehearseStart(): Promise<void> {
     const rosterFile = join(dir, 'roster.json')
     const configFile = join(dir, 'agent.json')
     await writeFile(rosterFile, JSON.stringify({ cluster, members: [{ id: nodeId, key: publicKeyHexFromSeed(Buffer.from(seedHex, 'hex')) }] }))
-    await writeFile(configFile, JSON.stringify({ cluster, nodeId, seedHex, rosterFile, bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiHost: '127.0.0.1', apiPort: 0, image: 'v0.0.0', phase: 'ready', collectInventory: false, logLevel: 'info' }))
+    // A worker's config takes part in waves (config.upgrade): probes skipped, nothing rebooted
+    // (a wave never starts here), a domain set (no LLDP watcher).
+    const upgrade = { coordinatorKey: seedHex, coordinatorUrl: `http://127.0.0.1:${(coordinator.address() as { port: number }).port}/`, skip: ['ceph', 'kube', 'kubelet'], rebooter: 'exit' }
+    await writeFile(configFile, JSON.stringify({ cluster, nodeId, seedHex, rosterFile, bootstrap: [bootstrap.address], meshHost: '127.0.0.1', apiHost: '127.0.0.1', apiPort: 0, image: 'v0.0.0', domain: 'rehearsal', phase: 'ready', collectInventory: false, logLevel: 'info', upgrade }))
     const config = await loadAgentConfig(['--config', configFile], {})
     const logger = pino({ level: config.logLevel }, pino.destination({ dest: '/dev/null', sync: true }))
     const starting = startAgent(config, { logger })
@@ -94,6 +103,8 @@ export async function rehearseStart(): Promise<void> {
   } finally {
     clearTimeout(timer)
     await bootstrap.close()
+    coordinator.closeAllConnections()
+    await new Promise((resolve) => coordinator.close(resolve))
     await rm(dir, { recursive: true, force: true })
   }
 }
