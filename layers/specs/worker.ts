@@ -31,7 +31,8 @@ const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDL
 
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
-echo "shoal-agent: starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+read -r up _ < /proc/uptime
+echo "shoal-agent: starting (uptime $up s)"
 exec ${AGENT_COMMAND}
 `
 
