@@ -347,9 +347,10 @@ export async function loadAgentConfig(argv: string[], env: Record<string, string
 
 /**
  * Runs an agent until SIGINT/SIGTERM (or stdin closing, with exitWithStdin). Returns the
- * exit code. Config errors are one line on stderr.
+ * exit code. Config errors are one line on stderr. `hooks.onReady` is called once the agent is
+ * ready (after its "agent ready" line).
  */
-export async function runAgentProcess(argv: string[]): Promise<number> {
+export async function runAgentProcess(argv: string[], hooks: { onReady?: (agent: RunningAgent, config: AgentConfig) => void } = {}): Promise<number> {
   let agent: RunningAgent
   // zod without its JIT (agent/zod-jitless.ts, which the agent's entry points import first):
   // here too for `shoal agent` through the CLI, where it reaches the schemas built from now on.
@@ -363,6 +364,8 @@ export async function runAgentProcess(argv: string[]): Promise<number> {
       await waitForStartLine()
     }
     agent = await startAgent(config, { logger, emulateNextMinor: process.env.SHOAL_TEST_NEXT_MINOR === '1' })
+    // What the entry point runs beside the agent once it is ready (the worker's roster sync: layers/entries/shoal-agent.ts).
+    hooks.onReady?.(agent, config)
     await new Promise<void>((resolve) => {
       const stop = () => resolve()
       process.once('SIGINT', stop)

@@ -27,6 +27,11 @@ describe('the worker layer', () => {
     expect(exec).toEqual([`exec ${command}`])
     expect(readFileSync(join(root, 'usr/lib/systemd/system/shoal-agent.service'), 'utf8')).toContain(`ExecStart=${command}`)
     expect(existsSync(join(root, 'usr/lib/shoal/shoal.mjs'))).toBe(true) // the operator's `shoal` is still there
+    // One node process per worker: of the services init respawns, only the agent runs node (it
+    // keeps the roster current itself; a second process competed with its start under TCG).
+    const respawned = readFileSync(join(root, 'etc/inittab'), 'utf8').split('\n').filter((l) => l.startsWith('::respawn:')).map((l) => l.slice('::respawn:'.length))
+    expect(respawned).toContain('/etc/shoal/services/shoal-agent')
+    expect(respawned.filter((f) => /\bnode\b/.test(readFileSync(join(root, f.slice(1)), 'utf8')))).toEqual(['/etc/shoal/services/shoal-agent'])
 
     // The bundle runs the agent with exactly the service's arguments: a config it cannot use
     // is the agent's own one-line refusal (exit 1). The CLI given these arguments would say

@@ -126,7 +126,7 @@ export async function runBoot(ports: BootPorts, cfg: BootConfig, newRoot: string
 
   // The roster from enrollment lists only machines enrolled before this one; a rack that
   // powers on together has enrolled by now, so take the newest one (best effort: the
-  // roster-sync service keeps it current after switch_root anyway).
+  // run-mode agent keeps it current after switch_root anyway: layers/entries/shoal-agent.ts).
   let roster = enrolled.roster
   try {
     const r = verifyRoster(await api.roster(), params.clusterKey, params.cluster)

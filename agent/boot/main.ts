@@ -51,9 +51,23 @@ async function boot(argv: string[]): Promise<number> {
       proc: { type: 'string', default: '/proc' },
     },
   })
+  const ports = realPorts(values)
+  // The start's cost, in this process's CPU (user + system) until here, and what V8 did with
+  // the code cache; a rejected cache only costs speed, said once (docs/boot.md, "The initramfs").
+  const cpu = process.cpuUsage()
+  const cache = codeCacheStatus()
+  say(`boot agent started (node ${process.version}, code cache ${cache ?? 'none'}, start ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU)`)
+  if (cache === 'rejected') say('V8 rejected the code cache (built by another node or with other V8 flags): compiled the boot agent from source, a slower start')
+  const r = await runBoot(ports, bootDefaults, values['new-root']!)
+  say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s; ${cpuSeconds()} s CPU)`)
+  return 0
+}
+
+/** The machine's own IO: where the boot reads, writes, mounts and asks. */
+function realPorts(values: { cmdline?: string; sys?: string; proc?: string }): BootPorts {
   const clock = { now: () => Date.now() }
   const rng = { next: () => Math.random(), int: (n: number) => Math.floor(Math.random() * n) }
-  const ports: BootPorts = {
+  return {
     readCmdline: () => readFile(values.cmdline!, 'utf8'),
     identify: () => readMachineIdentity(values.sys, values.proc),
     newSeed: () => new Uint8Array(randomBytes(32)),
@@ -91,13 +105,28 @@ async function boot(argv: string[]): Promise<number> {
     rng,
     say,
   }
-  // The start's cost, in this process's CPU (user + system) until here, and what V8 did with
-  // the code cache; a rejected cache only costs speed, said once (docs/boot.md, "The initramfs").
-  const cpu = process.cpuUsage()
-  const cache = codeCacheStatus()
-  say(`boot agent started (node ${process.version}, code cache ${cache ?? 'none'}, start ${Math.round((cpu.user + cpu.system) / 1000)} ms CPU)`)
-  if (cache === 'rejected') say('V8 rejected the code cache (built by another node or with other V8 flags): compiled the boot agent from source, a slower start')
-  const r = await runBoot(ports, bootDefaults, values['new-root']!)
-  say(`node ${r.id} ready to switch root (enrolled ${(r.timings.enrolledMs / 1000).toFixed(1)} s, layers fetched ${(r.timings.fetchedMs / 1000).toFixed(1)} s, mounted ${(r.timings.mountedMs / 1000).toFixed(1)} s; ${cpuSeconds()} s CPU)`)
-  return 0
+}
+
+/** A closed loopback port: the warm-up's one enrollment attempt is refused at once. */
+const WARM_COORDINATOR = 'http://127.0.0.1:1'
+
+/**
+ * Called by the loader when it makes the code cache at image build time (layers/code-cache.ts),
+ * after the bundle's top level: V8's cache then also holds the functions compiled while this
+ * runs, so a booting worker does not compile them (under TCG, compiling is emulated CPU). It
+ * runs the boot itself up to its first enrollment attempt: the kernel command line's parse, the
+ * key, the hardware identity (read from the build host's /sys: read only), and one request to a
+ * closed loopback port, refused; the retry's sleep ends the run. Nothing is written or mounted.
+ */
+export async function warmCodeCache(): Promise<string[]> {
+  const said: string[] = []
+  const ports: BootPorts = {
+    ...realPorts({ sys: '/sys', proc: '/proc' }),
+    readCmdline: async () =>
+      `console=ttyS0 quiet shoal.coordinator=${WARM_COORDINATOR} shoal.token=${'0'.repeat(64)} shoal.mac=52:54:00:00:00:01 shoal.bootstrap=127.0.0.1:1 shoal.image=warm shoal.cluster=warm shoal.clusterkey=${'0'.repeat(64)} shoal.layers=chunks`,
+    say: (line) => said.push(line),
+    sleep: () => Promise.reject(new Error('warm-up: stopping at the first retry')),
+  }
+  await runBoot(ports, bootDefaults, '/nonexistent/new_root').catch(() => undefined)
+  return said
 }

@@ -6,7 +6,8 @@
  * version arrives; the agent picks the file up (roster-file-watch.ts). A coordinator that
  * is down changes nothing: the last good roster stays, and the mesh keeps working.
  */
-import { rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ShoalError } from '../protocol/errors.js'
 import { httpExchange } from '../http/http-client.js'
 import { routes, type SignedRoster, verifyRoster } from '../protocol/enroll/index.js'
@@ -72,6 +73,8 @@ export interface RosterSyncOptions {
   intervalMs: number
   timeoutMs: number
   log: (line: string) => void
+  /** Delay before the first poll; default 0. The worker's agent waits one period, so its start does not pay for it. */
+  firstPollMs?: number
 }
 
 /** Polls until stop() is called. Returns stop. */
@@ -102,9 +105,48 @@ export function startRosterSync(o: RosterSyncOptions): () => void {
     }
     if (!stopped) timer = setTimeout(tick, o.intervalMs)
   }
-  void tick()
+  if (o.firstPollMs) timer = setTimeout(tick, o.firstPollMs)
+  else void tick()
   return () => {
     stopped = true
     if (timer) clearTimeout(timer)
   }
+}
+
+/**
+ * The worker's roster sync, inside its agent's process (layers/entries/shoal-agent.ts): it was
+ * a service of its own, a second node process that started beside the agent and competed with
+ * its start and join for an emulated worker's one CPU (docs/boot.md). Reads what the boot agent
+ * left in `dir` (/etc/shoal): cluster.json (coordinator URL, cluster, key) and
+ * roster.signed.json (version), and keeps `dir`/roster.json current; the agent picks the file
+ * up (roster-file-watch.ts). Undefined, and nothing polls, when there is no cluster.json (an
+ * agent not booted by a coordinator); a cluster.json it cannot read is said once and skipped.
+ */
+export async function startWorkerRosterSync(dir: string, log: (line: string) => void, intervalMs = 2000): Promise<(() => void) | undefined> {
+  let text: string
+  try {
+    text = await readFile(join(dir, 'cluster.json'), 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    log(`not syncing the roster: cannot read ${join(dir, 'cluster.json')}: ${(err as Error).message}`)
+    return undefined
+  }
+  let pin: RosterPin
+  try {
+    const c = JSON.parse(text) as Partial<RosterPin>
+    if (typeof c.coordinator !== 'string' || typeof c.cluster !== 'string' || typeof c.clusterKey !== 'string') throw new Error('coordinator, cluster and clusterKey must be strings')
+    pin = { coordinator: c.coordinator, cluster: c.cluster, clusterKey: c.clusterKey }
+  } catch (err) {
+    log(`not syncing the roster: ${join(dir, 'cluster.json')} is invalid: ${(err as Error).message}`)
+    return undefined
+  }
+  let version = 0
+  try {
+    const v = (JSON.parse(await readFile(join(dir, 'roster.signed.json'), 'utf8')) as { version?: unknown }).version
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) version = v
+  } catch {
+    // none yet, or unreadable: the first poll writes it
+  }
+  log(`keeping ${join(dir, 'roster.json')} current from ${pin.coordinator} (now v${version})`)
+  return startRosterSync({ pin, rosterFile: join(dir, 'roster.json'), version, intervalMs, timeoutMs: 30_000, log, firstPollMs: intervalMs })
 }

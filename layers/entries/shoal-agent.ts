@@ -1,6 +1,9 @@
 /**
  * Entry of the worker's agent bundle (/usr/lib/shoal/shoal-agent.bundle.cjs): the code-cache
- * loader (layers/code-cache.ts) runs it and calls main. Same agent as agent/bin.ts.
+ * loader (layers/code-cache.ts) runs it and calls main. Same agent as agent/bin.ts, plus the
+ * worker's roster sync in the same process (agent/boot/roster-sync.ts startWorkerRosterSync):
+ * once the agent is ready it keeps the roster file current from the coordinator the boot agent
+ * enrolled with (cluster.json beside the roster file), first polling one period later.
  */
 // First: before any module builds a zod schema (agent/zod-jitless.ts).
 import '../../agent/zod-jitless.js'
@@ -8,13 +11,32 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { pino } from 'pino'
-import { loadAgentConfig, loadWaveParts, startAgent } from '../../agent/main.js'
+import { startWorkerRosterSync } from '../../agent/boot/roster-sync.js'
+import { loadAgentConfig, loadWaveParts, runAgentProcess, startAgent } from '../../agent/main.js'
 import { startBootstrapNode } from '../../agent/mesh/bootstrap-node.js'
 import { publicKeyHexFromSeed } from '../../agent/protocol/ed25519.js'
 
-export { runAgentProcess as main } from '../../agent/main.js'
+export async function main(argv: string[]): Promise<number> {
+  let stopSync: (() => void) | undefined
+  let stopped = false
+  try {
+    return await runAgentProcess(argv, {
+      // After ready, not during the start: under TCG the first poll (a roster, its signature,
+      // two files the agent then re-reads) would be emulated CPU taken from the start.
+      onReady: (_agent, config) => {
+        void startWorkerRosterSync(dirname(config.rosterFile), (line) => process.stdout.write(`shoal-roster: ${line}\n`)).then((stop) => {
+          if (stopped) stop?.()
+          else stopSync = stop
+        })
+      },
+    })
+  } finally {
+    stopped = true
+    stopSync?.()
+  }
+}
 
 /** How long the build's rehearsal start may take before the cache is made without it. */
 const REHEARSAL_DEADLINE_MS = 60_000

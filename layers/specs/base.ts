@@ -12,18 +12,32 @@ import { installBusybox, installNode, put } from '../stage.js'
 
 const RC_SYSINIT = `#!/bin/sh
 # Runs once after switch_root. The initramfs moved /proc, /sys, /dev and /run here already;
-# mount whatever is missing so this also works when booted another way.
+# mount whatever is missing so this also works when booted another way. Shell builtins where
+# a command would fork: under TCG every process costs ~0.1 s of the guest's one CPU, and the
+# agent starts only after this script (docs/boot.md, "After switch_root").
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 [ -e /proc/mounts ] || mount -t proc proc /proc
-mounted() { grep -q " $1 " /proc/mounts; }
+mounts=" "
+while read -r _ dir _; do mounts="$mounts$dir "; done < /proc/mounts
+mounted() { case "$mounts" in *" $1 "*) return 0 ;; esac; return 1; }
 mounted /sys || mount -t sysfs sysfs /sys
 mounted /dev || mount -t devtmpfs devtmpfs /dev
 mounted /run || mount -t tmpfs tmpfs /run
 mkdir -p /tmp /var/lib/shoal /var/log
 mounted /tmp || mount -t tmpfs tmpfs /tmp
-[ -s /etc/hostname ] && hostname -F /etc/hostname
-ip link set lo up
-echo "shoal: image $(cat /etc/shoal/image-version 2>/dev/null) up on $(hostname), layers: $(cat /etc/shoal/layers 2>/dev/null)"
+host=""
+[ -s /etc/hostname ] && read -r host < /etc/hostname
+[ -n "$host" ] && echo "$host" > /proc/sys/kernel/hostname
+[ -n "$host" ] || read -r host < /proc/sys/kernel/hostname
+# lo is up already when the initramfs brought the network up (IFF_UP is bit 0 of its flags).
+flags=0
+read -r flags 2>/dev/null < /sys/class/net/lo/flags
+[ $((flags & 1)) = 1 ] || ip link set lo up
+version=""
+layers=""
+read -r version 2>/dev/null < /etc/shoal/image-version
+read -r layers 2>/dev/null < /etc/shoal/layers
+echo "shoal: image $version up on $host, layers: $layers"
 `
 
 export const base: LayerSpec = {

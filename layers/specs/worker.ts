@@ -3,7 +3,8 @@
  * agent/bin.ts does) from one CommonJS bundle with a V8 code cache made at build time:
  * /usr/lib/shoal/shoal-agent.cjs is its loader (layers/code-cache.ts), run with --config
  * /etc/shoal/agent.json, a file the boot agent writes into the tmpfs upper before
- * switch_root. The `shoal` CLI is there too for the operator on the node. Both share the
+ * switch_root; the agent also keeps the roster file beside it current from the coordinator
+ * (no second process). The `shoal` CLI is there too for the operator on the node. Both share the
  * native addons beside them.
  */
 import { existsSync } from 'node:fs'
@@ -38,13 +39,9 @@ const AGENT_COMMAND = ['/usr/bin/node', ...AGENT_SERVICE_NODE_FLAGS, AGENT_BUNDL
 
 const SERVICE = `#!/bin/sh
 # shoal-agent: respawned by init. The boot agent wrote ${AGENT_CONFIG_PATH} before switch_root.
-echo "shoal-agent: starting (uptime $(cut -d' ' -f1 /proc/uptime) s)"
+read -r up _ < /proc/uptime
+echo "shoal-agent: starting (uptime $up s)"
 exec ${AGENT_COMMAND}
-`
-
-const ROSTER_SERVICE = `#!/bin/sh
-# shoal-roster-sync: keeps /etc/shoal/roster.json current, so nodes enrolled later are admitted.
-exec /usr/bin/node /usr/lib/shoal/roster-sync.mjs
 `
 
 // Booted with shoal.diag=1 (debugging a slow or stuck worker from its serial console):
@@ -108,10 +105,10 @@ export const worker: LayerSpec = {
     await put(root, 'etc/shoal/image-version', `${version}\n`)
     await put(root, 'etc/shoal/role', 'worker\n')
     await put(root, 'etc/shoal/services/shoal-agent', SERVICE, 0o755)
-    await bundle({ entry: join(ctx.repoRoot, 'layers/entries/roster-sync.ts'), outFile: join(root, 'usr/lib/shoal/roster-sync.mjs') })
-    await put(root, 'etc/shoal/services/shoal-roster-sync', ROSTER_SERVICE, 0o755)
     await put(root, 'etc/shoal/services/shoal-diag', DIAG_SERVICE, 0o755)
     await put(root, 'usr/lib/systemd/system/shoal-agent.service', SYSTEMD_UNIT)
-    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-roster-sync\n::respawn:/etc/shoal/services/shoal-agent\n::respawn:/etc/shoal/services/shoal-diag\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
+    // No roster-sync service: the agent keeps its roster current itself (layers/entries/shoal-agent.ts),
+    // one node process per worker instead of two starting together (docs/boot.md).
+    await put(root, 'etc/inittab', '::sysinit:/etc/shoal/rc.sysinit\n::respawn:/etc/shoal/services/shoal-agent\n::respawn:/etc/shoal/services/shoal-diag\n::ctrlaltdel:/sbin/reboot\n::shutdown:/bin/sync\n')
   },
 }
