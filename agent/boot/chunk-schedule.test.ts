@@ -1,0 +1,201 @@
+/**
+ * The layer fetch's scheduler and pace rules on their own (docs/layers.md "The fetch"): a
+ * FetchState with made-up peers and have maps, a clock that moves only when the test moves
+ * it, and an `io` that records what would be asked of whom. No sockets, no timers.
+ */
+import { describe, expect, it } from 'vitest'
+import { seededRng } from '../protocol/testing.js'
+import { setBit } from '../protocol/layer-chunks.js'
+import { chunkFetchDefaults, noStats } from './chunk-fetch-config.js'
+import { FetchState, INFLIGHT, newPeer, type PeerState } from './chunk-fetch-state.js'
+import { PaceRules } from './chunk-pace.js'
+import { schedule, type Scheduler } from './chunk-schedule.js'
+
+const MiB = 1024 * 1024
+const cfg = { ...chunkFetchDefaults }
+
+/** One layer of `n` whole 1 MiB chunks. */
+function setup(n: number, seed = 1) {
+  let t = 1000
+  const clock = { now: () => t, advance: (ms: number) => void (t += ms) }
+  const st = new FetchState([{ name: 'base.squashfs', size: n * MiB, chunks: { bytes: MiB, sha256: Array.from({ length: n }, () => '0'.repeat(64)) } }])
+  const pace = new PaceRules(cfg)
+  const asked: { from: string; ks: number[]; fallback?: boolean }[] = []
+  const s: Scheduler = {
+    st,
+    pace,
+    cfg,
+    rng: seededRng(seed),
+    stats: noStats(n, n * MiB),
+    t0: clock.now(),
+    io: {
+      fromPeer: (p, ks) => {
+        p.inflight++
+        st.launch(ks, p, new AbortController(), clock.now(), pace.dueEach(p))
+        asked.push({ from: p.addr, ks })
+      },
+      fromOrigin: (g, fallback) => {
+        st.originInflight++
+        st.launch([g], undefined, new AbortController(), clock.now(), 0)
+        asked.push({ from: 'origin', ks: [g], fallback })
+      },
+    },
+  }
+  const peer = (addr: string, has: number[]): PeerState => {
+    const p = newPeer(addr)
+    const bits = new Uint8Array(Math.ceil(n / 8))
+    for (const g of has) setBit(bits, g)
+    p.bits.set('base.squashfs', bits)
+    p.heard = true
+    st.peers.set(addr, p)
+    return p
+  }
+  /** Chunks `ks` from p took `ms` each (by the test's clock). */
+  const sentBy = (p: PeerState, ms: number, ks = 1) => {
+    const at = clock.now()
+    clock.advance(ms * ks)
+    pace.peerSent(p, at, clock.now(), ks)
+  }
+  return { clock, st, pace, s, asked, peer, sentBy }
+}
+
+describe('chunk scheduler', () => {
+  it('asks peers rarest chunk first, one chunk per request to a peer of unknown pace, at most peerInFlight each; the coordinator only for what no peer has', () => {
+    const { clock, s, asked, peer } = setup(4)
+    peer('a:1', [0, 1, 2])
+    peer('b:1', [0, 1])
+    schedule(s, clock.now())
+    const a = asked.filter((x) => x.from === 'a:1')
+    // Chunk 2 only a has: asked of a first whatever order the peers came in.
+    expect(a[0]!.ks).toEqual([2])
+    expect(asked.every((x) => x.ks.length === 1)).toBe(true)
+    // Each of 0-2 asked once, of a peer; neither peer more than peerInFlight times.
+    expect(asked.filter((x) => x.from !== 'origin').flatMap((x) => x.ks).sort()).toEqual([0, 1, 2])
+    for (const from of ['a:1', 'b:1']) expect(asked.filter((x) => x.from === from).length).toBeLessThanOrEqual(cfg.peerInFlight)
+    // Chunk 3 nobody has: the coordinator, not as a fallback.
+    expect(asked.filter((x) => x.from === 'origin')).toEqual([{ from: 'origin', ks: [3], fallback: false }])
+  })
+
+  it('runs of up to peerRunChunks consecutive chunks only to a peer whose pace is known and not slow', () => {
+    const { clock, s, asked, peer, sentBy } = setup(8)
+    const a = peer('a:1', [0, 1, 2, 3, 4, 5, 6, 7])
+    const b = peer('b:1', [])
+    sentBy(a, 100)
+    sentBy(b, 100)
+    schedule(s, clock.now())
+    const runs = asked.filter((x) => x.from === 'a:1').map((x) => x.ks)
+    expect(runs).toHaveLength(2)
+    // Each a run of consecutive chunks, up to peerRunChunks; a run ends early only at the layer's end or a chunk already asked for.
+    for (const [i, ks] of runs.entries()) {
+      expect(ks).toEqual(Array.from({ length: ks.length }, (_, j) => ks[0]! + j))
+      const next = ks[ks.length - 1]! + 1
+      if (ks.length < cfg.peerRunChunks) expect(next === 8 || runs.slice(0, i).some((r) => r.includes(next))).toBe(true)
+    }
+    // The same peer before its pace is known: one chunk per request.
+    const fresh = setup(8)
+    fresh.peer('a:1', [0, 1, 2, 3, 4, 5, 6, 7])
+    schedule(fresh.s, fresh.clock.now())
+    expect(fresh.asked.map((x) => x.ks.length)).toEqual([1, 1])
+  })
+
+  it('waits for every known peer to say what it has (or peerWaitMs) before asking the coordinator', () => {
+    const { clock, s, st, asked, peer } = setup(2)
+    peer('a:1', []).heard = false
+    const wakeAt = schedule(s, clock.now())
+    expect(asked).toEqual([])
+    expect(wakeAt).toBe(s.t0 + cfg.peerWaitMs)
+    clock.advance(cfg.peerWaitMs)
+    schedule(s, clock.now())
+    expect(asked.map((x) => x.from)).toEqual(['origin', 'origin'])
+    expect(st.state.every((x) => x === INFLIGHT)).toBe(true)
+  })
+
+  it('a slow peer gets one chunk at a time, and only chunks no peer that is not slow has', () => {
+    const { clock, s, pace, asked, peer, sentBy } = setup(6)
+    const slow = peer('slow:1', [0, 1, 2, 3, 4, 5])
+    const fast = peer('fast:1', [0, 1, 2, 3])
+    // Peers' chunks take 100 ms; the slow one's 2 s (over slowPeerMs and twice the peers').
+    for (let i = 0; i < 3; i++) sentBy(fast, 100)
+    sentBy(slow, 2000)
+    expect(pace.slowPeer(slow)).toBe(true)
+    expect(pace.slowPeer(fast)).toBe(false)
+    schedule(s, clock.now())
+    const bySlow = asked.filter((x) => x.from === 'slow:1')
+    expect(bySlow).toHaveLength(1)
+    expect(bySlow[0]!.ks).toHaveLength(1)
+    expect([4, 5]).toContain(bySlow[0]!.ks[0])
+  })
+
+  it('a chunk at a slow peer past twice the peers chunk time is raced once to the coordinator when no faster holder is free', () => {
+    const { clock, s, st, pace, asked, peer, sentBy } = setup(1)
+    const fast = peer('fast:1', [])
+    for (let i = 0; i < 3; i++) sentBy(fast, 100)
+    const slow = peer('slow:1', [0])
+    sentBy(slow, 3000)
+    schedule(s, clock.now())
+    expect(asked).toEqual([{ from: 'slow:1', ks: [0] }])
+    const raceAt = schedule(s, clock.now())
+    expect(raceAt).toBe(st.dueAt[0]! + pace.raceSlowAfter())
+    clock.advance(pace.raceSlowAfter() - 1)
+    schedule(s, clock.now())
+    expect(asked).toHaveLength(1)
+    clock.advance(1)
+    schedule(s, clock.now())
+    expect(asked[1]).toEqual({ from: 'origin', ks: [0], fallback: false })
+    expect(s.stats.races).toBe(1)
+    clock.advance(60_000)
+    schedule(s, clock.now())
+    expect(asked).toHaveLength(2)
+  })
+
+  it('a chunk its holders turned away busy goes to the coordinator after busyWait, not as a fallback', () => {
+    const { clock, s, st, pace, asked, peer } = setup(1)
+    const p = peer('busy:1', [0])
+    p.slowUntil = clock.now() + 60_000
+    st.busySince[0] = clock.now()
+    schedule(s, clock.now())
+    expect(asked).toEqual([])
+    clock.advance(pace.busyWait())
+    schedule(s, clock.now())
+    expect(asked).toEqual([{ from: 'origin', ks: [0], fallback: false }])
+    expect(s.stats.busyToOrigin).toBe(1)
+  })
+})
+
+describe('pace rules', () => {
+  it('a peer is slow over twice the peers median chunk time and over slowPeerMs, not before both are known', () => {
+    const pace = new PaceRules(cfg)
+    const a = newPeer('a:1')
+    const b = newPeer('b:1')
+    expect(pace.slowPeer(a)).toBe(false)
+    pace.peerSent(b, 0, 100, 1)
+    pace.peerSent(b, 0, 100, 1)
+    pace.peerSent(a, 0, 450, 1)
+    // 450 ms: over twice the peers' 100 ms but under slowPeerMs (500).
+    expect(pace.slowPeer(a)).toBe(false)
+    pace.peerSent(a, 0, 1200, 1)
+    pace.peerSent(a, 0, 1200, 1)
+    expect(pace.slowPeer(a)).toBe(true)
+    expect(pace.peerLimit(a)).toBe(1)
+    expect(pace.peerLimit(b)).toBe(cfg.peerInFlight)
+  })
+
+  it('waits scale with the storm between their floors and caps', () => {
+    const pace = new PaceRules(cfg)
+    expect(pace.busyWait()).toBe(cfg.busyOriginMs)
+    expect(pace.fallbackWait()).toBe(cfg.originRetryMs)
+    expect(pace.raceAfter()).toBe(cfg.raceAfterMs)
+    expect(pace.stallMs()).toBe(cfg.peerStallMs)
+    const p = newPeer('p:1')
+    for (let i = 0; i < 5; i++) pace.peerSent(p, 0, 3000, 1)
+    pace.originSent(0, 4000)
+    expect(pace.busyWait()).toBe(6000)
+    expect(pace.fallbackWait()).toBe(14_000)
+    expect(pace.raceAfter()).toBe(9000)
+    expect(pace.raceSlowAfter()).toBe(6000)
+    expect(pace.stallMs()).toBe(3000)
+    for (let i = 0; i < 16; i++) pace.peerSent(p, 0, 60_000, 1)
+    expect(pace.busyWait()).toBe(10_000)
+    expect(pace.stallMs()).toBe(4 * cfg.peerStallMs)
+  })
+})
