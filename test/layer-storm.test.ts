@@ -226,11 +226,13 @@ describe('layer chunks: a storm of booting workers', () => {
       await expectLayersVerified(r!)
       expect(r!.stats.races).toBeGreaterThan(0)
       expect(r!.stats.badChunks).toBe(0)
-      // The slow peer (64 KiB/s: 16 s a full chunk) had transfers cut off once the coordinator's copy verified.
-      // (Not asserted: that it sent no full chunk. Its short last chunks of a layer can make it look fast, and
-      // then its chunks are no longer raced: seen in 1 of 3 runs; docs/layers.md.)
+      // The slow peer (64 KiB/s: 16 s a full chunk) had transfers cut off once the coordinator's copy verified,
+      // and never got to send a whole 1 MiB chunk: its pace is per byte, so a layer's short last chunk, sent in
+      // a fraction of a second, does not make it look fast (counted per chunk it did, in 1 of 3 runs, and its
+      // chunks were then no longer raced: the test took 20-34 s).
       expect(r!.stats.originChunks).toBeGreaterThan(0)
       expect(slow.cut()).toBeGreaterThan(0)
+      expect(slow.servedWhole()).toBe(0)
       await r!.server.close()
     } finally {
       await slow.close()
@@ -329,8 +331,9 @@ async function corruptPeer(): Promise<{ addr: string; served: () => number; clos
  * busy (all its upload slots taken), 'slow' sends the right bytes at 64 KiB/s (a capped
  * worker shared by a rack: 16 s a chunk).
  */
-async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: () => number; cut: () => number; close: () => Promise<void> }> {
+async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: () => number; servedWhole: () => number; cut: () => number; close: () => Promise<void> }> {
   let served = 0
+  let servedWhole = 0
   let cut = 0
   const timers = new Set<NodeJS.Timeout>()
   const server: Server = createServer(async (req, res) => {
@@ -357,6 +360,7 @@ async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: 
         clearInterval(tick)
         timers.delete(tick)
         served++
+        if (body.length >= MiB) servedWhole++
         res.end()
       }
     }, 100)
@@ -371,6 +375,7 @@ async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: 
   return {
     addr: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     served: () => served,
+    servedWhole: () => servedWhole,
     cut: () => cut,
     close: () => {
       for (const t of timers) clearInterval(t)

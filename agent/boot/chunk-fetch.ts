@@ -60,7 +60,7 @@ class ChunkFetch implements PeerContext {
     this.base = input.coordinator.replace(/\/+$/, '')
     this.st = new FetchState(input.files)
     this.stats = noStats(this.st.total, input.files.reduce((s, f) => s + f.size, 0))
-    this.pace = new PaceRules(cfg)
+    this.pace = new PaceRules(cfg, Math.max(1, ...input.files.map((f) => f.chunks.bytes)))
     this.peerFollowing = new PeerFollowing(this)
     this.scheduler = {
       st: this.st,
@@ -182,7 +182,7 @@ class ChunkFetch implements PeerContext {
           p.gen = -1
           return back()
         }
-        pace.peerSent(p, sent, this.now(), n)
+        pace.peerSent(p, sent, this.now(), want)
         for (const k of ks) {
           const alone = st.settle(fl, k)
           const span = chunkSpan(f.size, f.chunks.bytes, st.idxOf[k]!)
@@ -210,11 +210,11 @@ class ChunkFetch implements PeerContext {
           stats.slowPeers++
           stats.wastedBytes += err.received
           p.slowUntil = this.now() + cfg.slowPenaltyMs
-          pace.peerCut(p, sent, this.now(), n)
+          pace.peerCut(p, sent, this.now(), err.received)
           return back(true)
         }
-        // Lost a race: as slow as that at least.
-        if (fl.lost) pace.peerCut(p, sent, this.now(), n)
+        // Lost a race: its pace is what it sent by then.
+        if (fl.lost) pace.peerCut(p, sent, this.now(), err instanceof HttpClientError ? err.received : 0)
         back()
       })
       .finally(() => {
@@ -267,7 +267,7 @@ class ChunkFetch implements PeerContext {
           stats.wastedBytes += r.body.length
           throw new Error('chunk from the coordinator does not match the signed manifest')
         }
-        pace.originSent(sent, this.now())
+        pace.originSent(sent, this.now(), r.body.length)
         st.settle(fl, g)
         if (!(await this.store(g, r.body))) return
         stats.originChunks++

@@ -10,6 +10,7 @@
  * (which peer is slow, how long to wait before a race, a busy chunk's trip to the
  * coordinator, a fallback). Pure: times come in as numbers from the fetch's clock.
  */
+import { LAYER_CHUNK_BYTES } from '../protocol/layer-chunks.js'
 import type { ChunkFetchConfig } from './chunk-fetch-config.js'
 
 export class ChunkPace {
@@ -46,28 +47,56 @@ export interface PacedPeer {
 
 export type PaceConfig = Pick<ChunkFetchConfig, 'slowPeerMs' | 'busyOriginMs' | 'raceAfterMs' | 'originRetryMs' | 'peerStallMs' | 'peerInFlight'>
 
-/** The layer fetch's pace: the peers' and the coordinator's chunk times and the waits and judgements made of them. */
+/**
+ * The layer fetch's pace: the peers' and the coordinator's chunk times and the waits and
+ * judgements made of them. Paces are per byte, kept as the time of a whole chunk
+ * (`chunkBytes`) at that rate: counted per chunk, a layer's short last chunk made a peer
+ * that trickles look fast (a 12 KiB tail in 200 ms at 64 KiB/s, where its 1 MiB chunks take
+ * 16 s), and it was then no longer raced. A transfer shorter than a quarter chunk is not
+ * counted when it arrives: its time is mostly the round trip, which says nothing of the rate
+ * (a 777-byte tail in 20 ms would be 27 s a MiB). One cut off (slow, or it lost a race) is
+ * counted for that peer, as at least that slow.
+ */
 export class PaceRules {
   /** Chunk times from peers (every peer) and from the coordinator. */
   readonly peers = new ChunkPace()
   readonly origin = new ChunkPace()
+  private readonly minBytes: number
 
-  constructor(private readonly cfg: PaceConfig) {}
-
-  /** A peer sent `chunks` chunks asked for at `sentAt`; they arrived at `now`. */
-  peerSent(p: PacedPeer, sentAt: number, now: number, chunks: number): void {
-    this.peers.add((now - sentAt) / chunks)
-    p.pace.add((now - sentAt) / chunks)
+  constructor(
+    private readonly cfg: PaceConfig,
+    /** A whole chunk (the manifest's chunk size, 1 MiB): the unit of every pace and wait. */
+    readonly chunkBytes = LAYER_CHUNK_BYTES,
+  ) {
+    this.minBytes = Math.ceil(chunkBytes / 4)
   }
 
-  /** A transfer from p was cut off at `now` (slow, or it lost a race): at least that slow, for p's own pace. */
-  peerCut(p: PacedPeer, sentAt: number, now: number, chunks: number): void {
-    p.pace.add((now - sentAt) / chunks)
+  /** A whole chunk's time at the rate of `bytes` in `ms`. */
+  private perChunk(ms: number, bytes: number): number {
+    return (ms * this.chunkBytes) / bytes
   }
 
-  /** The coordinator sent a chunk asked for at `sentAt`. */
-  originSent(sentAt: number, now: number): void {
-    this.origin.add(now - sentAt)
+  /** A peer sent `bytes` (its chunks of one request) asked for at `sentAt`; they arrived at `now`. */
+  peerSent(p: PacedPeer, sentAt: number, now: number, bytes: number): void {
+    if (bytes < this.minBytes) return
+    const t = this.perChunk(now - sentAt, bytes)
+    this.peers.add(t)
+    p.pace.add(t)
+  }
+
+  /**
+   * A transfer from p was cut off at `now` (slow, or it lost a race) with `bytes` of it
+   * received: its rate is what it sent by then, for p's own pace (at most a quarter chunk in
+   * that time: its round trip is in it). Counted as the whole request's time, a trickler cut
+   * off when the coordinator's copy won looked as fast as the coordinator and was not raced again.
+   */
+  peerCut(p: PacedPeer, sentAt: number, now: number, bytes: number): void {
+    p.pace.add(this.perChunk(now - sentAt, Math.max(bytes, this.minBytes)))
+  }
+
+  /** The coordinator sent `bytes` asked for at `sentAt`. */
+  originSent(sentAt: number, now: number, bytes: number): void {
+    if (bytes >= this.minBytes) this.origin.add(this.perChunk(now - sentAt, bytes))
   }
 
   /** Median chunk time of the storm now (peers and coordinator, the faster); undefined before any transfer. */
@@ -84,7 +113,9 @@ export class PaceRules {
    */
   slowPeer(p: PacedPeer): boolean {
     const m = p.pace.median()
-    const ref = this.peers.median()
+    // Until a peer has sent a chunk, the coordinator's pace is the only one to go by (a peer
+    // that only ever had transfers cut off, a trickler alone among the peers).
+    const ref = this.peers.median() ?? this.origin.median()
     return m !== undefined && ref !== undefined && m > this.cfg.slowPeerMs && m > 2 * ref
   }
 

@@ -19,7 +19,7 @@ function setup(n: number, seed = 1) {
   let t = 1000
   const clock = { now: () => t, advance: (ms: number) => void (t += ms) }
   const st = new FetchState([{ name: 'base.squashfs', size: n * MiB, chunks: { bytes: MiB, sha256: Array.from({ length: n }, () => '0'.repeat(64)) } }])
-  const pace = new PaceRules(cfg)
+  const pace = new PaceRules(cfg, MiB)
   const asked: { from: string; ks: number[]; fallback?: boolean }[] = []
   const s: Scheduler = {
     st,
@@ -54,7 +54,7 @@ function setup(n: number, seed = 1) {
   const sentBy = (p: PeerState, ms: number, ks = 1) => {
     const at = clock.now()
     clock.advance(ms * ks)
-    pace.peerSent(p, at, clock.now(), ks)
+    pace.peerSent(p, at, clock.now(), ks * MiB)
   }
   return { clock, st, pace, s, asked, peer, sentBy }
 }
@@ -168,16 +168,53 @@ describe('pace rules', () => {
     const a = newPeer('a:1')
     const b = newPeer('b:1')
     expect(pace.slowPeer(a)).toBe(false)
-    pace.peerSent(b, 0, 100, 1)
-    pace.peerSent(b, 0, 100, 1)
-    pace.peerSent(a, 0, 450, 1)
+    pace.peerSent(b, 0, 100, MiB)
+    pace.peerSent(b, 0, 100, MiB)
+    pace.peerSent(a, 0, 450, MiB)
     // 450 ms: over twice the peers' 100 ms but under slowPeerMs (500).
     expect(pace.slowPeer(a)).toBe(false)
-    pace.peerSent(a, 0, 1200, 1)
-    pace.peerSent(a, 0, 1200, 1)
+    pace.peerSent(a, 0, 1200, MiB)
+    pace.peerSent(a, 0, 1200, MiB)
     expect(pace.slowPeer(a)).toBe(true)
     expect(pace.peerLimit(a)).toBe(1)
     expect(pace.peerLimit(b)).toBe(cfg.peerInFlight)
+  })
+
+  it('paces per byte: a short last chunk neither makes a trickler look fast nor a fast peer slow', () => {
+    const pace = new PaceRules(cfg, MiB)
+    const fast = newPeer('fast:1')
+    const trickler = newPeer('trickler:1')
+    for (let i = 0; i < 3; i++) pace.peerSent(fast, 0, 100, MiB)
+    // A 12 KiB tail in 200 ms and a 777-byte one in 20 ms: round trips, not rates; not counted.
+    pace.peerSent(trickler, 0, 200, 12_345)
+    pace.peerSent(fast, 0, 20, 777)
+    expect(pace.known(trickler)).toBe(false)
+    expect(fast.pace.median()).toBe(100)
+    // 300 kB in 4.6 s (64 KiB/s): 16 s a whole chunk, slow; a fast peer's 300 kB in 30 ms is 105 ms a chunk.
+    pace.peerSent(trickler, 0, 4600, 300_000)
+    expect(trickler.pace.median()).toBeCloseTo((4600 * MiB) / 300_000, 6)
+    expect(pace.slowPeer(trickler)).toBe(true)
+    pace.peerSent(fast, 0, 30, 300_000)
+    expect(pace.slowPeer(fast)).toBe(false)
+    // A run of 4 chunks in 400 ms is 100 ms a chunk, as one chunk in 100 ms.
+    const runner = newPeer('runner:1')
+    pace.peerSent(runner, 0, 400, 4 * MiB)
+    expect(runner.pace.median()).toBe(100)
+  })
+
+  it('a transfer cut off counts for its peer as at least that slow; with no peer chunk yet, a peer is judged against the coordinator', () => {
+    const pace = new PaceRules(cfg, MiB)
+    const p = newPeer('p:1')
+    pace.originSent(0, 50, MiB)
+    // Cut off after 2 s with 12 KiB received: counted as a quarter chunk in 2 s, 8 s a chunk.
+    pace.peerCut(p, 0, 2000, 12_345)
+    expect(p.pace.median()).toBe(8000)
+    // Cut off after 300 ms with 1 MiB of a 4 MiB run received: 300 ms a chunk.
+    const q = newPeer('q:1')
+    pace.peerCut(q, 0, 300, MiB)
+    expect(q.pace.median()).toBe(300)
+    expect(pace.peers.median()).toBeUndefined()
+    expect(pace.slowPeer(p)).toBe(true)
   })
 
   it('waits scale with the storm between their floors and caps', () => {
@@ -187,14 +224,14 @@ describe('pace rules', () => {
     expect(pace.raceAfter()).toBe(cfg.raceAfterMs)
     expect(pace.stallMs()).toBe(cfg.peerStallMs)
     const p = newPeer('p:1')
-    for (let i = 0; i < 5; i++) pace.peerSent(p, 0, 3000, 1)
-    pace.originSent(0, 4000)
+    for (let i = 0; i < 5; i++) pace.peerSent(p, 0, 3000, MiB)
+    pace.originSent(0, 4000, MiB)
     expect(pace.busyWait()).toBe(6000)
     expect(pace.fallbackWait()).toBe(14_000)
     expect(pace.raceAfter()).toBe(9000)
     expect(pace.raceSlowAfter()).toBe(6000)
     expect(pace.stallMs()).toBe(3000)
-    for (let i = 0; i < 16; i++) pace.peerSent(p, 0, 60_000, 1)
+    for (let i = 0; i < 16; i++) pace.peerSent(p, 0, 60_000, MiB)
     expect(pace.busyWait()).toBe(10_000)
     expect(pace.stallMs()).toBe(4 * cfg.peerStallMs)
   })
