@@ -28,6 +28,8 @@ export interface PeerState {
   heard: boolean
   /** How long its chunks take: a slow peer gets one chunk at a time (PaceRules.slowPeer). */
   pace: ChunkPace
+  /** Its upload cap in bytes/s as its have answer told (a running worker); undefined: uncapped or not told. */
+  cap?: number
 }
 
 export function newPeer(addr: string): PeerState {

@@ -172,8 +172,9 @@ class ChunkFetch implements PeerContext {
         this.trace(`peer ${p.addr} chunks ${g}-${last}: ${r.status} after ${this.now() - sent} ms`)
         if (r.status === 503) {
           // Its upload slots are full: another peer, or this one a moment later.
-          p.slowUntil = this.now() + cfg.busyPauseMs
-          setTimeout(() => this.wake(), cfg.busyPauseMs)
+          const pause = pace.busyPause(p)
+          p.slowUntil = this.now() + pause
+          setTimeout(() => this.wake(), pause)
           return back(true)
         }
         if (r.status !== 206 || r.body.length !== want) {

@@ -40,12 +40,13 @@ export class ChunkPace {
   }
 }
 
-/** What the pace rules know of a peer: its own pace. */
+/** What the pace rules know of a peer: its own pace, and the upload cap it told (bytes/s). */
 export interface PacedPeer {
   pace: ChunkPace
+  cap?: number | undefined
 }
 
-export type PaceConfig = Pick<ChunkFetchConfig, 'slowPeerMs' | 'busyOriginMs' | 'raceAfterMs' | 'originRetryMs' | 'peerStallMs' | 'peerInFlight'>
+export type PaceConfig = Pick<ChunkFetchConfig, 'slowPeerMs' | 'busyOriginMs' | 'raceAfterMs' | 'originRetryMs' | 'peerStallMs' | 'peerInFlight' | 'busyPauseMs' | 'slowPenaltyMs'>
 
 /**
  * The layer fetch's pace: the peers' and the coordinator's chunk times and the waits and
@@ -112,21 +113,47 @@ export class PaceRules {
    * storm took 41 s instead of 22-30 s (more races, 8.6% of its bytes thrown away).
    */
   slowPeer(p: PacedPeer): boolean {
-    const m = p.pace.median()
+    const m = this.peerPace(p)
     // Until a peer has sent a chunk, the coordinator's pace is the only one to go by (a peer
     // that only ever had transfers cut off, a trickler alone among the peers).
     const ref = this.peers.median() ?? this.origin.median()
     return m !== undefined && ref !== undefined && m > this.cfg.slowPeerMs && m > 2 * ref
   }
 
-  /** Its pace is known: it sent (or was cut off) at least once. */
-  known(p: PacedPeer): boolean {
-    return p.pace.median() !== undefined
+  /** A whole chunk's time at p's told upload cap, all of it for one asker; undefined: uncapped, or not told. */
+  capChunkMs(p: PacedPeer): number | undefined {
+    return p.cap ? (this.chunkBytes * 1000) / p.cap : undefined
   }
 
-  /** Requests in flight at p at most: one for a slow peer. */
+  /** p's chunk time: what its transfers showed, never quicker than its cap allows; undefined: nothing known. */
+  peerPace(p: PacedPeer): number | undefined {
+    const m = p.pace.median()
+    const c = this.capChunkMs(p)
+    return m === undefined ? c : c === undefined ? m : Math.max(m, c)
+  }
+
+  /** Its pace is known: it sent (or was cut off) at least once, or told its cap. */
+  known(p: PacedPeer): boolean {
+    return this.peerPace(p) !== undefined
+  }
+
+  /**
+   * A peer whose cap alone makes a chunk take over slowPeerMs: one chunk per request, one
+   * request at a time, whatever the others' pace (a run of 4 chunks at 0.84 MiB/s is 4.8 s;
+   * a second request only waits behind the first for the same cap, or is turned away busy).
+   */
+  thin(p: PacedPeer): boolean {
+    return (this.capChunkMs(p) ?? 0) > this.cfg.slowPeerMs
+  }
+
+  /** Requests in flight at p at most: one for a slow or thin peer. */
   peerLimit(p: PacedPeer): number {
-    return this.slowPeer(p) ? 1 : this.cfg.peerInFlight
+    return this.slowPeer(p) || this.thin(p) ? 1 : this.cfg.peerInFlight
+  }
+
+  /** A peer that turned a request away busy is not asked again for this long: busyPauseMs, or a chunk's time at its cap (its slot frees no sooner), at most slowPenaltyMs. */
+  busyPause(p: PacedPeer): number {
+    return Math.min(this.cfg.slowPenaltyMs, Math.max(this.cfg.busyPauseMs, this.capChunkMs(p) ?? 0))
   }
 
   /** A chunk its holders turned away busy goes to the coordinator after this. */
@@ -160,6 +187,6 @@ export class PaceRules {
 
   /** When the i-th chunk of a run asked of p at `now` is due (a run's chunks arrive in turn). */
   dueEach(p: PacedPeer | undefined): number {
-    return p?.pace.median() ?? 0
+    return (p && this.peerPace(p)) ?? 0
   }
 }

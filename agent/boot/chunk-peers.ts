@@ -75,7 +75,7 @@ export class PeerFollowing {
       const ctl = new AbortController()
       c.controllers.add(ctl)
       try {
-        const r = await httpExchange(`http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}&want=${st.wantOf(p)}`, { agent: c.agent, timeoutMs: cfg.havePollTimeoutMs, maxBytes: 256 * 1024, signal: ctl.signal })
+        const r = await httpExchange(`http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/have?after=${p.gen}&want=${st.wantOf(p)}&cap=1`, { agent: c.agent, timeoutMs: cfg.havePollTimeoutMs, maxBytes: 256 * 1024, signal: ctl.signal })
         if (r.status === 404) {
           // Not a chunk server for this version (an agent that predates chunks, another image).
           p.dropped = true
@@ -90,6 +90,9 @@ export class PeerFollowing {
         p.failures = 0
         p.heard = true
         p.gen = parsed.data.gen
+        // Its upload cap (a running worker), from the first answer on: the pace rules plan with it before any transfer.
+        if (parsed.data.upload !== undefined) p.cap = parsed.data.upload
+        else delete p.cap
         c.trace(`have ${p.addr} gen ${p.gen}`)
         input.files.forEach((f) => {
           const b64 = parsed.data.files[f.name]

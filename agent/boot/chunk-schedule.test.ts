@@ -148,6 +148,19 @@ describe('chunk scheduler', () => {
     expect(asked).toHaveLength(2)
   })
 
+  it('a peer that told a thin upload cap gets one chunk per request, one request at a time, from its first have answer; a peer that told none as before', () => {
+    const { clock, s, asked, peer } = setup(8)
+    // 0.84 MiB/s (the storm bench's running workers): 1.2 s a chunk at best, over slowPeerMs.
+    peer('capped:1', [0, 1, 2, 3]).cap = Math.round(0.84 * MiB)
+    // 25 MiB/s (the default cap): 40 ms a chunk, known at once: runs.
+    peer('wide:1', [4, 5, 6, 7]).cap = 25 * MiB
+    schedule(s, clock.now())
+    expect(asked.filter((x) => x.from === 'capped:1').map((x) => x.ks.length)).toEqual([1])
+    const wide = asked.filter((x) => x.from === 'wide:1')
+    expect(wide).toHaveLength(2)
+    expect(wide.some((x) => x.ks.length > 1)).toBe(true)
+  })
+
   it('a chunk its holders turned away busy goes to the coordinator after busyWait, not as a fallback', () => {
     const { clock, s, st, pace, asked, peer } = setup(1)
     const p = peer('busy:1', [0])
@@ -215,6 +228,30 @@ describe('pace rules', () => {
     expect(q.pace.median()).toBe(300)
     expect(pace.peers.median()).toBeUndefined()
     expect(pace.slowPeer(p)).toBe(true)
+  })
+
+  it('a told cap is a floor under a peer pace: slow against the peers from the first answer, and its busy pause is a chunk at its cap', () => {
+    const pace = new PaceRules(cfg, MiB)
+    const booting = newPeer('b:1')
+    for (let i = 0; i < 3; i++) pace.peerSent(booting, 0, 200, MiB)
+    const running = newPeer('r:1')
+    expect(pace.known(running)).toBe(false)
+    running.cap = MiB
+    expect(pace.known(running)).toBe(true)
+    expect(pace.peerPace(running)).toBe(1000)
+    expect(pace.slowPeer(running)).toBe(true)
+    expect(pace.thin(running)).toBe(true)
+    expect(pace.peerLimit(running)).toBe(1)
+    expect(pace.busyPause(running)).toBe(1000)
+    expect(pace.busyPause(booting)).toBe(cfg.busyPauseMs)
+    // Measured slower than its cap allows (its slot shared): the measure counts.
+    pace.peerSent(running, 0, 3000, MiB)
+    expect(pace.peerPace(running)).toBe(3000)
+    // A wide cap is neither thin nor slow.
+    const wide = newPeer('w:1')
+    wide.cap = 25 * MiB
+    expect(pace.thin(wide)).toBe(false)
+    expect(pace.slowPeer(wide)).toBe(false)
   })
 
   it('waits scale with the storm between their floors and caps', () => {

@@ -111,12 +111,12 @@ export function schedule(s: Scheduler, now: number): number {
 /**
  * Chunk g and the following ones of the same layer that are missing and that p has, up to
  * peerRunChunks, for one Range request: fewer round trips, which is what a loaded host makes
- * expensive. Runs only to a peer whose pace is known and not slow: a capped peer held 4
- * chunks for 4x its slow time.
+ * expensive. Runs only to a peer whose pace is known and that is neither slow nor thin: a
+ * capped peer held 4 chunks for 4x its slow time.
  */
 export function runOf(s: Scheduler, p: PeerState, g: number, single = false): number[] {
   const { st, pace } = s
-  const run = single || !pace.known(p) || pace.slowPeer(p) ? 1 : s.cfg.peerRunChunks
+  const run = single || !pace.known(p) || pace.slowPeer(p) || pace.thin(p) ? 1 : s.cfg.peerRunChunks
   let last = g
   while (last - g + 1 < run && last + 1 < st.total && st.fileOf[last + 1] === st.fileOf[g] && st.state[last + 1] === MISSING && st.peerHas(p, last + 1)) last++
   return Array.from({ length: last - g + 1 }, (_, i) => g + i)

@@ -3,6 +3,7 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { decodeBits, decodeWant, encodeWant, hasBit, HaveAnswer, layerRoutes, setBit, sha256Hex } from '../protocol/layer-chunks.js'
 import { ChunkPace } from './chunk-pace.js'
 import { ChunkServer } from './chunk-server.js'
@@ -215,5 +216,68 @@ describe('ChunkServer of a running worker (complete, verified on read)', () => {
     waits.shift()!()
     expect((await queued).status).toBe(206)
     expect(s.stats.servedBytes).toBe(33 * CHUNK)
+  })
+})
+
+describe('ChunkServer: its upload cap in the have answer, and its slots', () => {
+  /** The have answer as it was before `upload`: what a booting worker that predates it parses, strictly. */
+  const OldHaveAnswer = z.object({ v: z.literal(1), version: z.string().max(64), gen: z.number().int().nonnegative(), files: z.record(z.string().max(128), z.string().max(16_384)) }).strict()
+
+  function rawPoll(addr: string, query: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const req = request(`http://${addr}${layerRoutes.layers}/v1/have?${query}`, (res) => {
+        const parts: Buffer[] = []
+        res.on('data', (c: Buffer) => parts.push(c))
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(parts).toString())))
+      })
+      req.on('error', reject)
+      req.setTimeout(10_000, () => req.destroy(new Error('have poll not answered within 10 s')))
+      req.end()
+    })
+  }
+
+  it('a capped server tells its cap only to an asker that passes cap=1; an older asker gets the answer its strict schema accepts', async () => {
+    const { addr } = await startComplete({ uploadBytesPerSec: 880_000 })
+    const asked = HaveAnswer.parse(await rawPoll(addr, 'after=-1&cap=1'))
+    expect(asked.upload).toBe(880_000)
+    const old = await rawPoll(addr, 'after=-1')
+    expect(OldHaveAnswer.safeParse(old).success).toBe(true)
+    // Had it been sent to an older asker, that asker would have refused the whole answer.
+    expect(OldHaveAnswer.safeParse(asked).success).toBe(false)
+  })
+
+  it('an uncapped server (a booting worker) tells no cap, also when asked', async () => {
+    const { addr } = await start()
+    const a = await rawPoll(addr, 'after=-1&cap=1')
+    expect(OldHaveAnswer.safeParse(a).success).toBe(true)
+    expect(HaveAnswer.parse(a).upload).toBeUndefined()
+  })
+
+  it('a capped server has no more upload slots than give each transfer a chunk a second, at least one; uncapped four', async () => {
+    const slots = async (extra: Partial<ConstructorParameters<typeof ChunkServer>[0]>) => {
+      const { s } = await startComplete(extra)
+      await s.close()
+      return s.slots
+    }
+    expect(await slots({})).toBe(4)
+    expect(await slots({ uploadBytesPerSec: Math.round(0.84 * CHUNK) })).toBe(1)
+    expect(await slots({ uploadBytesPerSec: 2 * CHUNK })).toBe(2)
+    expect(await slots({ uploadBytesPerSec: 25 * CHUNK })).toBe(4)
+    expect(await slots({ uploadBytesPerSec: CHUNK, maxUploads: 64 })).toBe(64)
+  })
+
+  it('with one slot, a second asker is turned away busy while the first transfer runs', async () => {
+    let now = 0
+    const waits: (() => void)[] = []
+    const { addr, s } = await startComplete({ uploadBytesPerSec: CHUNK, clock: { now: () => now }, delay: () => new Promise<void>((r) => waits.push(r)), maxQueueMs: 60_000 })
+    expect(s.slots).toBe(1)
+    // The 2 MiB burst one after the other (each takes the one slot in turn); then the next transfer waits for the cap, holding the slot.
+    for (let i = 0; i < 32; i++) expect((await get(addr, `bytes=${(i % 3) * CHUNK}-${((i % 3) + 1) * CHUNK - 1}`)).status).toBe(206)
+    const first = get(addr, `bytes=0-${CHUNK - 1}`)
+    await until(() => waits.length === 1)
+    expect((await get(addr, `bytes=${CHUNK}-${2 * CHUNK - 1}`)).status).toBe(503)
+    now += 1000
+    waits.shift()!()
+    expect((await first).status).toBe(206)
   })
 })

@@ -6,12 +6,13 @@
  * not checked against the signed manifest. Plain node:http (the boot agent runs in the
  * initramfs with node's built-ins only).
  *
- *   GET /v1/layers/{version}/have?after=GEN[&want=W]
+ *   GET /v1/layers/{version}/have?after=GEN[&want=W][&cap=1]
  *                                             long poll: answers at once when this worker's
  *                                             generation is past GEN, else when it passes it
  *                                             or after haveWaitMs with the same one; with
  *                                             `want`, only when it has a wanted chunk (news
- *                                             to the asker), else after haveWaitMs
+ *                                             to the asker), else after haveWaitMs; with
+ *                                             cap=1 a capped server adds `upload` (its cap)
  *   GET /v1/layers/{version}/{file}           Range: bytes=A-B covering whole verified chunks -> 206
  *
  * Upload cap: a worker that runs workloads passes uploadBytesPerSec; what it sends is paced
@@ -64,7 +65,10 @@ export interface ChunkServerOptions {
   /**
    * Chunks sent at once; a further asker gets 503 `busy` and asks another peer. 4: a few
    * transfers finish fast and make new sources, where twenty at once would all finish late
-   * (BitTorrent's upload slots, for the same reason).
+   * (BitTorrent's upload slots, for the same reason). With a cap, no more slots than give
+   * each transfer a chunk a second (at least one): at 0.84 MiB/s (the storm bench's scaled
+   * cap) four slots made every transfer 4.8 s a chunk, a slot held by each of four askers,
+   * where one slot sends a chunk in 1.2 s and turns the others away to faster sources.
    */
   maxUploads?: number
   /**
@@ -102,6 +106,8 @@ export class ChunkServer {
   private readonly bucket: ByteBucket | undefined
   private gen = 0
   private uploads = 0
+  /** Upload slots (maxUploads). */
+  readonly slots: number
   private wakeTimer: NodeJS.Timeout | undefined
   private server: Server | undefined
   readonly stats: ChunkServerStats = { servedChunks: 0, servedBytes: 0, missing: 0, busy: 0, refused: 0 }
@@ -117,6 +123,8 @@ export class ChunkServer {
       this.byName.set(l.name, l)
     }
     if (opts.complete) this.gen = 1
+    const chunkBytes = Math.max(1, ...opts.layers.map((l) => l.chunks.bytes))
+    this.slots = opts.maxUploads ?? (opts.uploadBytesPerSec ? Math.min(MAX_UPLOADS, Math.max(1, Math.floor(opts.uploadBytesPerSec / chunkBytes))) : MAX_UPLOADS)
     this.bucket = opts.uploadBytesPerSec ? new ByteBucket(opts.uploadBytesPerSec, Math.max(opts.uploadBytesPerSec / 4, 2 * 1024 * 1024), opts.clock) : undefined
   }
 
@@ -167,10 +175,12 @@ export class ChunkServer {
     return false
   }
 
-  have(): HaveAnswer {
+  /** `withCap`: the asker passed cap=1 (it knows the field): a capped server tells its cap. */
+  have(withCap = false): HaveAnswer {
     const files: Record<string, string> = {}
     for (const [name, bits] of this.bits) files[name] = encodeBits(bits)
-    return { v: 1, version: this.opts.version, gen: this.gen, files }
+    const cap = this.opts.uploadBytesPerSec
+    return { v: 1, version: this.opts.version, gen: this.gen, files, ...(withCap && cap ? { upload: Math.max(1, Math.round(cap)) } : {}) }
   }
 
   /** Handles a request under /v1/layers/; false when the path is not ours (the caller answers). */
@@ -186,7 +196,7 @@ export class ChunkServer {
     if (rest === 'have') {
       const after = Number(url.searchParams.get('after') ?? -1)
       const wantText = url.searchParams.get('want')
-      this.answerHave(req, res, Number.isFinite(after) ? after : -1, wantText === null ? undefined : decodeWant(wantText, this.counts))
+      this.answerHave(req, res, Number.isFinite(after) ? after : -1, wantText === null ? undefined : decodeWant(wantText, this.counts), url.searchParams.get('cap') === '1')
       return true
     }
     void this.serveRange(req, res, rest).catch(() => res.destroy())
@@ -198,8 +208,8 @@ export class ChunkServer {
    * worker has one of those chunks (whatever its generation: a restarted server counts from
    * 0 again); without, as soon as the generation passes `after`.
    */
-  private answerHave(req: IncomingMessage, res: ServerResponse, after: number, want: Uint8Array[] | undefined): void {
-    if (after < 0 || (want ? this.hasAny(want) : this.gen > after)) return send(res, 200, this.have())
+  private answerHave(req: IncomingMessage, res: ServerResponse, after: number, want: Uint8Array[] | undefined, withCap: boolean): void {
+    if (after < 0 || (want ? this.hasAny(want) : this.gen > after)) return send(res, 200, this.have(withCap))
     let done = false
     const drop = () => {
       done = true
@@ -210,7 +220,7 @@ export class ChunkServer {
     const finish = () => {
       if (done) return
       drop()
-      if (!res.destroyed) send(res, 200, this.have())
+      if (!res.destroyed) send(res, 200, this.have(withCap))
     }
     const timer = setTimeout(finish, this.opts.haveWaitMs ?? 15_000)
     this.waiters.set(finish, want)
@@ -238,7 +248,7 @@ export class ChunkServer {
       this.stats.missing++
       return send(res, 404, { error: { code: 'chunk-missing', message: `bytes ${start}-${end} of ${name} are not whole chunks verified here` } })
     }
-    if (this.uploads >= (this.opts.maxUploads ?? 4) || (this.bucket?.peek(end - start + 1) ?? 0) > (this.opts.maxQueueMs ?? 1000)) {
+    if (this.uploads >= this.slots || (this.bucket?.peek(end - start + 1) ?? 0) > (this.opts.maxQueueMs ?? 1000)) {
       this.stats.busy++
       return send(res, 503, { error: { code: 'busy', message: 'every upload slot is taken; ask another peer' } })
     }
@@ -340,6 +350,8 @@ export class ChunkServer {
     this.files.clear()
   }
 }
+
+const MAX_UPLOADS = 4
 
 /** A capped server sends this much at a time (76 ms at 0.84 MiB/s; 2.5 ms at 25 MiB/s). */
 const PACE_BYTES = 64 * 1024

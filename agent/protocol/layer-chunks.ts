@@ -12,7 +12,10 @@
  *       when the worker's generation passes GEN, or after a few seconds with the same one;
  *       with `want` (encodeWant: the chunks the asker lacks and was not told this worker has),
  *       only once the worker has one of those: an answer that tells the asker nothing new is
- *       not sent. A server that predates `want` ignores it and answers on every change.)
+ *       not sent. A server that predates `want` ignores it and answers on every change.
+ *       With `cap=1` a capped worker adds `upload`, its upload cap: an asker that predates it
+ *       does not pass cap=1 and gets the answer its strict schema accepts; a server that
+ *       predates it ignores cap=1 and the asker takes it as uncapped.)
  *   GET {worker}/v1/layers/{version}/{file}  + Range of whole chunks -> 206, or 404 when
  *       any chunk of the range is not verified there yet
  *   GET {coordinator}/v1/layer-peers?image=V&self=HOST:PORT&domain=D -> LayerPeers
@@ -128,6 +131,12 @@ export const HaveAnswer = z
     /** Rises whenever a chunk is added; the next long poll passes it as `after`. */
     gen: z.number().int().nonnegative(),
     files: z.record(z.string().max(128), z.string().max(16_384)),
+    /**
+     * The most bytes a second this worker sends, to all askers together (a running worker:
+     * its workloads keep the rest of the NIC). Only when the poll asked `cap=1`; absent:
+     * uncapped (a booting worker), or a server that predates it.
+     */
+    upload: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict()
 export type HaveAnswer = z.infer<typeof HaveAnswer>
