@@ -46,7 +46,7 @@ export interface ChunkFetchConfig {
   haveRetryMs: number
   /** A slow peer is skipped this long: 4 s (10 s kept the only holders of a chunk out of reach on a loaded host). */
   slowPenaltyMs: number
-  /** A peer whose upload slots are full (503) is skipped this long: 150 ms. */
+  /** A peer whose upload slots are full (503) is skipped this long: 150 ms; a peer that told its upload cap, a chunk's time at that cap if longer (at most slowPenaltyMs). */
   busyPauseMs: number
   /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
   peerWaitMs: number
@@ -60,8 +60,8 @@ export interface ChunkFetchConfig {
    */
   busyOriginMs: number
   /**
-   * A peer whose chunks take over twice as long as peers' chunks (median of the last 16)
-   * and over this long is slow: one chunk per request, one request at a time, only chunks no
+   * A peer whose chunks take over twice as long as peers' chunks (median of the last 16;
+   * paced per byte, as a whole chunk's time) and over this long is slow: one chunk per request, one request at a time, only chunks no
    * peer that is not slow has, and its chunk is raced after twice the storm's chunk time (at
    * least this; also the peers' median), so it holds few chunks while faster sources get them: 500 ms (1 MiB at
    * 2 MiB/s). A peer is also asked for one chunk per request until its first transfer showed its pace.
