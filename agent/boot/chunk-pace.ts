@@ -172,6 +172,18 @@ export class PaceRules {
   }
 
   /**
+   * When a chunk at p is raced, past its due time: a slow peer's after raceSlowAfter, but not
+   * before twice a chunk's time at its told cap (what it was expected to take; a running
+   * worker's first chunks come from its burst, so its capped ones looked slow against them,
+   * and one booting worker among three running raced 2 of 8 chunks to the coordinator); a
+   * peer of unknown pace after raceAfter.
+   */
+  raceAfterAt(p: PacedPeer): number {
+    if (!this.slowPeer(p)) return this.raceAfter()
+    return Math.min(30_000, Math.max(this.raceSlowAfter(), 2 * (this.capChunkMs(p) ?? 0)))
+  }
+
+  /**
    * How long a chunk the coordinator refused waits for a peer to show it before it is asked
    * for as a fallback: its holders must get it from the coordinator and we from them, so
    * twice the time both take now, never below originRetryMs, at most 30 s.

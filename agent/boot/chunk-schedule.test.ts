@@ -135,6 +135,7 @@ describe('chunk scheduler', () => {
     schedule(s, clock.now())
     expect(asked).toEqual([{ from: 'slow:1', ks: [0] }])
     const raceAt = schedule(s, clock.now())
+    expect(pace.raceAfterAt(slow)).toBe(pace.raceSlowAfter())
     expect(raceAt).toBe(st.dueAt[0]! + pace.raceSlowAfter())
     clock.advance(pace.raceSlowAfter() - 1)
     schedule(s, clock.now())
@@ -159,6 +160,24 @@ describe('chunk scheduler', () => {
     const wide = asked.filter((x) => x.from === 'wide:1')
     expect(wide).toHaveLength(2)
     expect(wide.some((x) => x.ks.length > 1)).toBe(true)
+  })
+
+  it('a chunk at a capped peer is not raced before twice a chunk at its cap, however quick its first (burst) chunks were', () => {
+    const { clock, s, st, asked, peer, sentBy } = setup(2)
+    const a = peer('r1:1', [0, 1])
+    const b = peer('r2:1', [0, 1])
+    a.cap = b.cap = Math.round(0.84 * MiB)
+    // Their first chunks came from the burst: 50 ms each; now a chunk at the cap takes 1.2 s.
+    for (let i = 0; i < 2; i++) sentBy(a, 50)
+    for (let i = 0; i < 2; i++) sentBy(b, 50)
+    schedule(s, clock.now())
+    expect(asked.map((x) => x.from).sort()).toEqual(['r1:1', 'r2:1'])
+    const at = st.flightPeer[0]!
+    expect(s.pace.slowPeer(at)).toBe(true)
+    clock.advance(2 * s.pace.capChunkMs(at)! - 1)
+    schedule(s, clock.now())
+    expect(asked).toHaveLength(2)
+    expect(s.stats.races).toBe(0)
   })
 
   it('a chunk its holders turned away busy goes to the coordinator after busyWait, not as a fallback', () => {

@@ -130,8 +130,6 @@ export function runOf(s: Scheduler, p: PeerState, g: number, single = false): nu
  */
 function race(s: Scheduler, now: number): number {
   const { st, pace } = s
-  const after = pace.raceAfter()
-  const slowAfter = pace.raceSlowAfter()
   let soonest = Infinity
   for (let g = 0; g < st.total; g++) {
     const at = st.flightPeer[g]
@@ -140,7 +138,7 @@ function race(s: Scheduler, now: number): number {
     if (st.state[g] !== INFLIGHT || st.flights[g] !== 1 || st.raced[g] || at === undefined) continue
     const slow = pace.slowPeer(at)
     if (!slow && pace.known(at)) continue
-    const due = st.dueAt[g]! + (slow ? slowAfter : after)
+    const due = st.dueAt[g]! + pace.raceAfterAt(at)
     if (due > now) {
       soonest = Math.min(soonest, due)
       continue
