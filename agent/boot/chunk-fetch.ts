@@ -211,10 +211,12 @@ class ChunkFetch implements PeerContext {
           stats.slowPeers++
           stats.wastedBytes += err.received
           p.slowUntil = this.now() + cfg.slowPenaltyMs
-          pace.peerCut(p, sent, this.now(), err.received)
+          // Counted over what was asked: a stalled booting peer is mostly one the loaded host did
+          // not schedule, and over what it had sent (often nothing) it counted as 4x its stall.
+          pace.peerCut(p, sent, this.now(), want)
           return back(true)
         }
-        // Lost a race: its pace is what it sent by then.
+        // Lost a race: its pace is what it sent by then (a trickler counted over what was asked looked as fast as the winner).
         if (fl.lost) pace.peerCut(p, sent, this.now(), err instanceof HttpClientError ? err.received : 0)
         back()
       })
