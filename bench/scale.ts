@@ -117,6 +117,7 @@ async function one(kind: string): Promise<void> {
         crashDeadAtAllMaxMs: maxDetect,
         crashesMissed: s.crashesMissed,
         crashFirstDeadMaxMs: s.crashFirstDeadMaxMs,
+        crashDeadAtRunningMaxMs: s.crashDeadAtRunningMaxMs,
         slowCrashes: s.slowCrashes,
         targetDetectMs: 3000,
         met: s.falsePositives === 0 && s.crashesMissed === 0 && maxDetect !== null && maxDetect <= 3000,

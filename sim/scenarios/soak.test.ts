@@ -30,7 +30,30 @@ describe('scheduleChurn', () => {
       expect(c.halfDeadMs).toBeLessThanOrEqual(c.allDeadMs)
       // At 500 ms nobody can have declared it dead yet: every other up node is a holdout.
       expect(c.holdouts.alive + c.holdouts.suspect + c.holdouts.unknown, `seed ${SEED}`).toBe(39)
+      expect(churn.deadAtRunning[i]!).toBeGreaterThanOrEqual(c.firstDeadMs)
+      expect(churn.deadAtRunning[i]!).toBeLessThanOrEqual(c.allDeadMs)
       expect(slowLine(c)).toMatch(new RegExp(`^slow crash: ${c.victim} off at .*by all \\+${c.allDeadMs} ms; at \\+500 ms 39 nodes`))
     }
+  })
+
+  it('tells a crash the protocol was slow on from one a frozen node could not see in time', () => {
+    const cluster = new MeshCluster({ seed: SEED, rosterSize: 40, network: { latency: latencyPresets.lan, lossProbability: 0 }, mesh: {} })
+    cluster.warmStart(40)
+    cluster.sim.runFor(5_000)
+    const crashAt = cluster.sim.now + 20_000
+    const churn = scheduleChurn(cluster, 20_000, 10_000, crashAt + 1)
+    // 100 ms after the power-off, one live node freezes for 5 s (a long GC pause).
+    let frozen = ''
+    cluster.sim.at(crashAt + 100, () => cluster.sim.stall((frozen = cluster.sim.upIds()[0]!), 5_000))
+    cluster.sim.runFor(40_000)
+    expect(churn.count(), `seed ${SEED}`).toBe(1)
+    expect(frozen).not.toBe('')
+    const [all] = churn.deadAtAll
+    const [running] = churn.deadAtRunning
+    // The frozen node learns only when it thaws; everyone else well before.
+    expect(all!, `seed ${SEED}`).toBeGreaterThanOrEqual(5_100)
+    expect(running!, `seed ${SEED}`).toBeLessThan(3_000)
+    expect(churn.slow).toHaveLength(1)
+    expect(churn.slow[0]!.holdouts.frozen, `seed ${SEED}`).toBe(1)
   })
 })

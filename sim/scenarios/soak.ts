@@ -66,6 +66,12 @@ export interface ChurnResult {
   deadAtAll: number[]
   /** Ms from each power-off until the first node declared it dead (in crash order). */
   firstDead: number[]
+  /**
+   * Ms from each power-off until every up node not frozen in a pause held it dead (in crash
+   * order). A frozen process learns nothing until it thaws, whatever the protocol does; this
+   * says whether a crash over the target was the protocol's time or a pause's.
+   */
+  deadAtRunning: number[]
   /** Crashes over `slowMs` (the detection target), with where their time went. */
   slow: SlowCrash[]
   /** Crashes not seen dead everywhere before the node came back (or within `detectDeadlineMs`). */
@@ -89,18 +95,25 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
   let missed = 0
   const deadAtAll: number[] = []
   const firstDead: number[] = []
+  const deadAtRunning: number[] = []
   const slow: SlowCrash[] = []
   // Read-only: the checks look at the knowledge tracker and change nothing the nodes see.
   const watch = (victim: string, from: number) => {
     let first: number | undefined
     let half: number | undefined
+    let running: number | undefined
     let holdouts: SlowCrash['holdouts'] | undefined
     const check = () => {
       if (sim.isUp(victim) || sim.now - from > detectDeadlineMs) return void missed++
       const dead = k.deadAt(victim)
       if (first === undefined && dead > 0) firstDead.push((first = sim.now - from))
       if (half === undefined && dead * 2 >= sim.upIds().length) half = sim.now - from
-      if (holdouts === undefined && sim.now - from >= slowMs && !k.deadEverywhere(victim)) holdouts = holdoutsOf(victim)
+      // Looked for only once someone declared it (before that nobody running holds it dead).
+      if (running === undefined && first !== undefined && (k.deadEverywhere(victim) || holdoutsOf(victim).running === 0)) deadAtRunning.push((running = sim.now - from))
+      if (holdouts === undefined && sim.now - from >= slowMs && !k.deadEverywhere(victim)) {
+        const { running: _, ...h } = holdoutsOf(victim)
+        holdouts = h
+      }
       if (k.deadEverywhere(victim)) {
         const all = sim.now - from
         deadAtAll.push(all)
@@ -111,14 +124,15 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
     }
     sim.after(DETECT_STEP_MS, check)
   }
-  const holdoutsOf = (victim: string): SlowCrash['holdouts'] => {
-    const h = { alive: 0, suspect: 0, unknown: 0, frozen: 0 }
+  const holdoutsOf = (victim: string): SlowCrash['holdouts'] & { running: number } => {
+    const h = { alive: 0, suspect: 0, unknown: 0, frozen: 0, running: 0 }
     for (const o of sim.upIds()) {
       if (o === victim) continue
       const st = k.held(o, victim).status
       if (st === 'dead') continue
       h[st]++
       if (sim.stalledUntil(o) > sim.now) h.frozen++
+      else h.running++
     }
     return h
   }
@@ -134,7 +148,7 @@ export function scheduleChurn(cluster: MeshCluster, everyMs: number, downMs: num
     })
   }
   tick()
-  return { count: () => count, deadAtAll, firstDead, slow, missed: () => missed }
+  return { count: () => count, deadAtAll, firstDead, deadAtRunning, slow, missed: () => missed }
 }
 
 /** One line saying where a slow crash's time went. */
@@ -164,7 +178,7 @@ export const soak: Scenario = {
     if (convergeMs === undefined) return { ok: false, summary: { convergeMs: null } }
     const until = cluster.sim.now + runMs
     const pauses = o['pause-every-ms']! > 0 ? schedulePauses(cluster, { everyMs: o['pause-every-ms']!, minMs: o['pause-min-ms']!, maxMs: o['pause-max-ms']! }, until) : { count: () => 0 }
-    const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], firstDead: [], slow: [], missed: () => 0 }
+    const churn: ChurnResult = o['churn-every-ms']! > 0 ? scheduleChurn(cluster, o['churn-every-ms']!, o['churn-down-ms']!, until) : { count: () => 0, deadAtAll: [], firstDead: [], deadAtRunning: [], slow: [], missed: () => 0 }
     const steps0 = cluster.sim.steps
     const fig = (p: number) => (churn.deadAtAll.length === 0 ? null : round3(percentile(churn.deadAtAll, p)))
     let slowSaid = 0
@@ -181,6 +195,7 @@ export const soak: Scenario = {
     ctx.log(`${o.hours} simulated h, ${pauses.count()} pauses of ${o['pause-min-ms']}-${o['pause-max-ms']} ms, ${churn.count()} power cycles: ${fps} false positives, ${suspicions} suspicions of live nodes (refuted)`)
     if (churn.count() > 0) ctx.log(`crashes seen dead by every live node: p50 ${ms(fig(50) ?? undefined)}, p99 ${ms(fig(99) ?? undefined)}, max ${ms(fig(100) ?? undefined)}; missed ${churn.missed()}`)
     if (churn.firstDead.length > 0) ctx.log(`first node to declare a crash dead: p50 ${ms(round3(percentile(churn.firstDead, 50)))}, max ${ms(round3(percentile(churn.firstDead, 100)))}`)
+    if (churn.deadAtRunning.length > 0) ctx.log(`dead at every live node not frozen in a pause: p50 ${ms(round3(percentile(churn.deadAtRunning, 50)))}, max ${ms(round3(percentile(churn.deadAtRunning, 100)))}`)
     for (const c of churn.slow) ctx.log(slowLine(c))
     ctx.log(`traffic: ${kbit(bw.meanBps)} per node (max ${kbit(bw.maxBps)}); ${cluster.sim.steps - steps0} simulator steps`)
     return {
@@ -196,6 +211,7 @@ export const soak: Scenario = {
         crashDeadAtAllMaxMs: fig(100),
         crashesMissed: churn.missed(),
         crashFirstDeadMaxMs: churn.firstDead.length === 0 ? null : round3(percentile(churn.firstDead, 100)),
+        crashDeadAtRunningMaxMs: churn.deadAtRunning.length === 0 ? null : round3(percentile(churn.deadAtRunning, 100)),
         slowCrashes: churn.slow.length,
         simSteps: cluster.sim.steps - steps0,
         bytesPerSecPerNode: round3(bw.meanBps),
