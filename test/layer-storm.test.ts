@@ -204,26 +204,17 @@ describe('layer chunks: a storm of booting workers', () => {
   }, 90_000)
 
   it('a peer that has every chunk but is always busy (503) does not hold the boot: its chunks go to the coordinator, not as fallbacks', async () => {
-    const busy = await fakePeer('busy')
-    try {
-      const r = await fetchLayersChunked({ ...workerInput('busy0', 31, [busy.addr]), config: { ...cfg, busyOriginMs: 200 } })
-      await expectLayersVerified(r!)
+    await fetchBesideFakePeer('busy', 'busy0', 31, { busyOriginMs: 200 }, (r, busy) => {
       // Before: a chunk some peer had never went to the coordinator, so this fetch ran into its deadline.
       expect(r!.stats.originChunks).toBe(layers().reduce((s, f) => s + f.chunks!.sha256.length, 0))
       expect(r!.stats.busyToOrigin).toBeGreaterThan(0)
       expect(r!.stats.fallbacks).toBe(0)
       expect(busy.served()).toBe(0)
-      await r!.server.close()
-    } finally {
-      await busy.close()
-    }
+    })
   }, 90_000)
 
   it('a chunk a slow peer trickles is raced to the coordinator after raceAfterMs; the first verified copy is kept and the slow transfer cut off', async () => {
-    const slow = await fakePeer('slow')
-    try {
-      const r = await fetchLayersChunked({ ...workerInput('race0', 32, [slow.addr]), config: { ...cfg, raceAfterMs: 300 } })
-      await expectLayersVerified(r!)
+    await fetchBesideFakePeer('slow', 'race0', 32, { raceAfterMs: 300 }, (r, slow) => {
       expect(r!.stats.races).toBeGreaterThan(0)
       expect(r!.stats.badChunks).toBe(0)
       // The slow peer (64 KiB/s: 16 s a full chunk) had transfers cut off once the coordinator's copy verified,
@@ -233,10 +224,7 @@ describe('layer chunks: a storm of booting workers', () => {
       expect(r!.stats.originChunks).toBeGreaterThan(0)
       expect(slow.cut()).toBeGreaterThan(0)
       expect(slow.servedWhole()).toBe(0)
-      await r!.server.close()
-    } finally {
-      await slow.close()
-    }
+    })
   }, 90_000)
 
   it('a booting worker answers 404 for a chunk it has not verified yet', async () => {
@@ -331,7 +319,22 @@ async function corruptPeer(): Promise<{ addr: string; served: () => number; clos
  * busy (all its upload slots taken), 'slow' sends the right bytes at 64 KiB/s (a capped
  * worker shared by a rack: 16 s a chunk).
  */
-async function fakePeer(mode: 'busy' | 'slow'): Promise<{ addr: string; served: () => number; servedWhole: () => number; cut: () => number; close: () => Promise<void> }> {
+type FakePeer = { addr: string; served: () => number; servedWhole: () => number; cut: () => number; close: () => Promise<void> }
+
+/** One worker fetches with only a fake peer (and the coordinator) to ask; its layers verified, `check` looks at the rest, then both close. */
+async function fetchBesideFakePeer(mode: 'busy' | 'slow', name: string, seed: number, config: Partial<typeof cfg>, check: (r: Awaited<ReturnType<typeof fetchLayersChunked>>, peer: FakePeer) => void): Promise<void> {
+  const peer = await fakePeer(mode)
+  try {
+    const r = await fetchLayersChunked({ ...workerInput(name, seed, [peer.addr]), config: { ...cfg, ...config } })
+    await expectLayersVerified(r!)
+    check(r, peer)
+    await r!.server.close()
+  } finally {
+    await peer.close()
+  }
+}
+
+async function fakePeer(mode: 'busy' | 'slow'): Promise<FakePeer> {
   let served = 0
   let servedWhole = 0
   let cut = 0
