@@ -93,4 +93,27 @@ describe('Plumtree announcements', () => {
     t.announce('x', undefined)
     expect(Object.fromEntries(t.takeAnnouncements())).toEqual({ a: ['x'] })
   })
+
+  it('remembers what a neighbour held for at least 30 s, then forgets it (held sets age at the sweep)', () => {
+    const t = new Plumtree(20)
+    t.addNeighbour('a')
+    t.expire(0)
+    t.holds('a', 'x')
+    t.expire(10_000)
+    expect(t.knownAt('a', 'x')).toBe(true)
+    t.expire(30_000) // the generation turns: x is in the previous one
+    t.holds('a', 'y')
+    expect(t.knownAt('a', 'x')).toBe(true)
+    t.expire(50_000)
+    expect(t.knownAt('a', 'x')).toBe(true)
+    t.expire(60_000) // turns again: x is forgotten, y (a generation old) is kept
+    expect(t.knownAt('a', 'x')).toBe(false)
+    expect(t.knownAt('a', 'y')).toBe(true)
+    t.demote('a')
+    t.announce('x', undefined)
+    t.announce('y', undefined)
+    expect(Object.fromEntries(t.takeAnnouncements())).toEqual({ a: ['x'] })
+    t.expire(90_000)
+    expect(t.knownAt('a', 'y')).toBe(false)
+  })
 })

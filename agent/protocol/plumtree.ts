@@ -18,6 +18,20 @@ import type { Update } from './messages.js'
 
 /** Ids remembered per neighbour as held by it: enough for the updates of one burst (a whole cluster's records). */
 const HELD_MAX = 2048
+/**
+ * How long an id stays remembered as held: 30–60 s (two generations, turned at the sweep).
+ * Knowing who holds an update only saves copies while it spreads (seconds); kept longer, the
+ * sets filled to HELD_MAX per neighbour with ids that never come again (suspicions, refutations,
+ * record versions long superseded): ~20 M entries in a simulated day at N=1000, whose marking
+ * made each simulated hour cost more than the last.
+ */
+const HELD_GENERATION_MS = 30_000
+
+/** A neighbour's held ids: this generation (oldest first, capped) and the previous one. */
+interface Held {
+  cur: Set<string>
+  old: Set<string> | undefined
+}
 
 interface Missing {
   announcers: string[]
@@ -46,8 +60,9 @@ export class Plumtree {
   private dueQueue: Due[] = []
   private dueHead = 0
   private nextSeq = 0
-  /** Per neighbour, ids it is known to hold (oldest first). */
-  private readonly held = new Map<string, Set<string>>()
+  /** Per neighbour, ids it is known to hold, in two generations. */
+  private readonly held = new Map<string, Held>()
+  private heldTurnedAt = -Infinity
   /** Recently delivered updates by id, kept so a GRAFT can be answered. */
   private readonly cache = new Map<string, { u: Update; at: number }>()
 
@@ -97,15 +112,17 @@ export class Plumtree {
 
   /** `peer` holds the update `id` (it sent or announced it to us). */
   holds(peer: string, id: string): void {
-    let ids = this.held.get(peer)
-    if (!ids) this.held.set(peer, (ids = new Set()))
-    else if (ids.size >= HELD_MAX && !ids.has(id)) ids.delete(ids.values().next().value!)
+    let h = this.held.get(peer)
+    if (!h) this.held.set(peer, (h = { cur: new Set(), old: undefined }))
+    const ids = h.cur
+    if (ids.size >= HELD_MAX && !ids.has(id)) ids.delete(ids.values().next().value!)
     ids.add(id)
   }
 
   /** Is `peer` known to hold `id`? */
   knownAt(peer: string, id: string): boolean {
-    return this.held.get(peer)?.has(id) === true
+    const h = this.held.get(peer)
+    return h !== undefined && (h.cur.has(id) || h.old?.has(id) === true)
   }
 
   cached(id: string): Update | undefined {
@@ -130,8 +147,7 @@ export class Plumtree {
   takeAnnouncements(): Map<string, string[]> {
     const out = new Map<string, string[]>()
     for (const [peer, ids] of this.lazyQueue) {
-      const held = this.held.get(peer)
-      const left = held ? ids.filter((id) => !held.has(id)) : ids
+      const left = this.held.has(peer) ? ids.filter((id) => !this.knownAt(peer, id)) : ids
       if (left.length > 0) out.set(peer, left)
     }
     this.lazyQueue.clear()
@@ -218,11 +234,17 @@ export class Plumtree {
     }
   }
 
-  /** Forget cached updates past their TTL. */
+  /** Forget cached updates past their TTL, and held ids a generation old. */
   expire(now: number): void {
     for (const [id, c] of this.cache) {
       if (now - c.at <= this.cacheTtlMs) break
       this.cache.delete(id)
+    }
+    if (now - this.heldTurnedAt < HELD_GENERATION_MS) return
+    this.heldTurnedAt = now
+    for (const [peer, h] of this.held) {
+      if (h.cur.size === 0 && !h.old) this.held.delete(peer)
+      else this.held.set(peer, { cur: new Set(), old: h.cur.size > 0 ? h.cur : undefined })
     }
   }
 }
