@@ -151,10 +151,43 @@ export type RecordCheck = { ok: true; record: VerifiedRecord } | { ok: false; re
 /**
  * Verified records by signature: checking the same bytes again gives the same answer
  * whoever checks, so one process (the simulator: N nodes) verifies each record once.
- * Bounded; a hit still compares the body bytes.
+ * A hit still compares the body bytes. Bounded twice: the newest VERIFIED_PER_MEMBER
+ * versions of each member (an older version only comes back as a stale copy, and a miss
+ * costs one verification, never a wrong answer), and VERIFIED_MAX in all. With the total
+ * alone an agent kept every version it ever saw up to 50,000 (~75 MB after enough boots
+ * and waves); now it keeps about two per member.
  */
 const verified = new Map<string, VerifiedRecord>()
 const VERIFIED_MAX = 50_000
+const VERIFIED_PER_MEMBER = 2
+/** Per member id, the signature keys of its versions in `verified`, oldest first. */
+const verifiedOf = new Map<string, string[]>()
+
+function remember(key: string, record: VerifiedRecord): void {
+  if (verified.size >= VERIFIED_MAX) forget(verified.keys().next().value!)
+  verified.set(key, record)
+  const id = record.body.id
+  let keys = verifiedOf.get(id)
+  if (!keys) verifiedOf.set(id, (keys = []))
+  keys.push(key)
+  if (keys.length > VERIFIED_PER_MEMBER) verified.delete(keys.shift()!)
+}
+
+function forget(key: string): void {
+  const record = verified.get(key)
+  verified.delete(key)
+  if (!record) return
+  const keys = verifiedOf.get(record.body.id)
+  if (!keys) return
+  const left = keys.filter((k) => k !== key)
+  if (left.length === 0) verifiedOf.delete(record.body.id)
+  else verifiedOf.set(record.body.id, left)
+}
+
+/** How many verified records this process keeps, and for how many members (tests). */
+export function verifiedCacheSize(): { records: number; members: number } {
+  return { records: verified.size, members: verifiedOf.size }
+}
 /** The same, by the signed object itself: the simulator hands one object to all its holders, and a lookup by identity skips the key. */
 const bySigned = new WeakMap<SignedRecord, VerifiedRecord>()
 
@@ -182,8 +215,7 @@ export function openRecord(signed: SignedRecord, keyring: Keyring): RecordCheck 
   if (hit && sameBytes(hit.signed.body, signed.body)) return { ok: true, record: { body: hit.body, signed } }
   const check = openRecordUncached(signed, keyring)
   if (check.ok) {
-    if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
-    verified.set(key, check.record)
+    remember(key, check.record)
     bySigned.set(signed, check.record)
   }
   return check
