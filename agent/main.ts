@@ -161,6 +161,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     ...(config.meshHost ? { host: config.meshHost } : {}),
     seedDegree: Math.min(3, mesh.targetDegree),
     maxDegree: mesh.maxDegree,
+    targetDegree: mesh.targetDegree,
     maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
     ...(config.silentLinkMs !== undefined ? { silentLinkMs: config.silentLinkMs } : {}),
     ...(opts.emulateNextMinor ? { protocolVersion: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR + 1 } } : {}),

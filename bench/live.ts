@@ -221,6 +221,7 @@ async function run(n: number): Promise<void> {
     const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
     let silentLinksClosed = 0
     let dials = 0
+    let dialsDropped = 0
     let directDials = 0
     let directFallbacks = 0
     const nodeCounts: Record<string, number> = {}
@@ -236,6 +237,7 @@ async function run(n: number): Promise<void> {
       writesOut.push(t.writesOut ?? 0)
       silentLinksClosed += t.silentLinksClosed
       dials += t.dials
+      dialsDropped += t.dialsDropped ?? 0
       directDials += t.directDials ?? 0
       directFallbacks += t.directFallbacks ?? 0
       for (const [type, c] of Object.entries(t.out ?? {})) {
@@ -289,6 +291,8 @@ async function run(n: number): Promise<void> {
       /** Node records received per record learned, over all agents (1 = each record arrived once). */
       recordCopiesPerRecord: nodeCounts['record-copies-new'] ? Number((((nodeCounts['record-copies-new'] ?? 0) + (nodeCounts['record-copies-dup'] ?? 0)) / nodeCounts['record-copies-new']).toFixed(2)) : null,
       dials,
+      /** Held-off dials let go because enough links had come up meanwhile (dial-policy.ts). */
+      dialsDropped,
       /** Dials sent straight to the mesh address a peer's record names (no DHT lookup first). */
       directDials,
       directFallbacks,
@@ -334,6 +338,7 @@ async function runOneProcess(n: number): Promise<void> {
           host: '127.0.0.1',
           seedDegree: 3,
           maxDegree: config.maxDegree,
+          targetDegree: config.targetDegree,
           maxBadFramesPerPeer: config.maxBadFramesPerPeer,
         })
         const node = new MeshNode(

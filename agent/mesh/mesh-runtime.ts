@@ -29,8 +29,11 @@ export interface MeshTransport {
   /** Binds the mesh socket before joining; resolves to the "host:port" peers may dial straight, if any. */
   bind?(): Promise<string | undefined>
   close(): Promise<void>
-  /** `address`: the mesh address the peer's record names, if any. */
-  connect(peer: string, address?: string): void
+  /**
+   * `address`: the mesh address the peer's record names, if any. `grow`: the link is only
+   * wanted toward the target degree (MeshEffect `connect`): the transport may let it go.
+   */
+  connect(peer: string, address?: string, grow?: boolean): void
   disconnect(peer: string, reason: string): void
   send(peer: string, msg: OutMessage): boolean
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): unknown
@@ -183,7 +186,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
         this.transport.send(effect.to, effect.msg)
         return
       case 'connect':
-        this.transport.connect(effect.peer, this.member(effect.peer)?.record?.mesh)
+        this.transport.connect(effect.peer, this.member(effect.peer)?.record?.mesh, effect.grow)
         return
       case 'disconnect':
         this.transport.disconnect(effect.peer, effect.reason)

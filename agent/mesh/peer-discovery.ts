@@ -26,7 +26,7 @@ export interface PeerDiscoveryOptions {
   /** Open links, by peer id. */
   links: { has(peer: string): boolean; readonly size: number }
   /** Dials in flight or held off. */
-  dials: { busy(peer: string): boolean; inFlight(): number; reach(peer: string, key: string): void }
+  dials: { busy(peer: string): boolean; inFlight(): number; reach(peer: string, key: string, wanted?: () => boolean): void }
 }
 
 export class PeerDiscovery {
@@ -105,6 +105,9 @@ export class PeerDiscovery {
     shuffle(smaller, o.rng)
     // Smaller keys first (no race possible); greater ones too when there are not enough,
     // or a node whose key is below every peer it found would wait for others to find it.
-    for (const [id, hex] of [...smaller, ...greater].slice(0, want)) o.dials.reach(id, hex)
+    // A held-off seed dial goes only if we are still short of seeds by then.
+    for (const [id, hex] of [...smaller, ...greater].slice(0, want)) o.dials.reach(id, hex, this.short)
   }
+
+  private readonly short = (): boolean => this.o.links.size < this.o.seedDegree
 }
