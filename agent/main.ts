@@ -169,10 +169,14 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   })
   // A field of the next minor in every record this agent signs: kept (and signed) on re-publish.
   const nextMinorField = opts.emulateNextMinor ? { [NEXT_MINOR_FIELD]: { minor: PROTOCOL_MINOR + 1, features: ['emulated'] } } : {}
+  // The mesh socket first, so the record's first signature already names it (`mesh`):
+  // signed once, not again when the runtime starts.
+  const meshAddress = await transport.bind()
   const now = realClock.now()
   const node = new MeshNode(
     {
       self: {
+        ...(meshAddress ? { mesh: meshAddress } : {}),
         id: config.nodeId,
         image: config.image,
         phase: config.phase,

@@ -168,6 +168,31 @@ describe('MeshRuntime', () => {
     vi.useRealTimers()
   })
 
+  it('re-signs its record for the mesh address only if the record does not name it yet', async () => {
+    for (const named of [undefined, '127.0.0.1:4000']) {
+      const seen: string[] = []
+      const stub: SteppableNode = {
+        counters: {},
+        view: () => [],
+        member: (id) => ({ id, status: 'alive', inc: 1, ...(named ? { record: { mesh: named } } : {}) }) as unknown as ReturnType<NonNullable<SteppableNode['member']>>,
+        nextWakeAt: () => Infinity,
+        step(input) {
+          seen.push(input.type)
+          return []
+        },
+      }
+      class Bound extends FakeTransport {
+        async bind() {
+          return '127.0.0.1:4000'
+        }
+      }
+      const r = new MeshRuntime('self', stub, new Bound('self', new FakeNet()))
+      await r.start()
+      expect(seen).toEqual(named ? ['tick'] : ['update-self', 'tick'])
+      await r.close()
+    }
+  })
+
   it('keeps running when the node throws, and counts what it carried out', async () => {
     const stub: SteppableNode = {
       counters: {},

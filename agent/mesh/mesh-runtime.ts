@@ -102,7 +102,8 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     this.transport.on('bad-frame', this.onBadFrame)
     this.transport.on('rejected', this.onRejected)
     const mesh = await this.transport.bind?.()
-    if (mesh && !this.closed) this.updateSelf({ mesh })
+    // A node made with its mesh address in its record is not re-signed for it.
+    if (mesh && !this.closed && this.member(this.selfId)?.record?.mesh !== mesh) this.updateSelf({ mesh })
     this.input({ type: 'tick' })
     await this.transport.start()
   }
