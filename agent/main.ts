@@ -161,6 +161,7 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
     ...(config.meshHost ? { host: config.meshHost } : {}),
     seedDegree: Math.min(3, mesh.targetDegree),
     maxDegree: mesh.maxDegree,
+    targetDegree: mesh.targetDegree,
     maxBadFramesPerPeer: mesh.maxBadFramesPerPeer,
     ...(config.silentLinkMs !== undefined ? { silentLinkMs: config.silentLinkMs } : {}),
     ...(opts.emulateNextMinor ? { protocolVersion: { major: PROTOCOL_MAJOR, minor: PROTOCOL_MINOR + 1 } } : {}),
@@ -168,10 +169,14 @@ export async function startAgent(config: AgentConfig, opts: StartAgentOptions = 
   })
   // A field of the next minor in every record this agent signs: kept (and signed) on re-publish.
   const nextMinorField = opts.emulateNextMinor ? { [NEXT_MINOR_FIELD]: { minor: PROTOCOL_MINOR + 1, features: ['emulated'] } } : {}
+  // The mesh socket first, so the record's first signature already names it (`mesh`):
+  // signed once, not again when the runtime starts.
+  const meshAddress = await transport.bind()
   const now = realClock.now()
   const node = new MeshNode(
     {
       self: {
+        ...(meshAddress ? { mesh: meshAddress } : {}),
         id: config.nodeId,
         image: config.image,
         phase: config.phase,

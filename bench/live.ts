@@ -18,7 +18,8 @@
  *                  hyperswarm connects, silent links, mesh counters, agents' warnings
  *
  * Env: SHOAL_BENCH_ONE_PROCESS=0 skips the one-process run; SHOAL_BENCH_TARGET_DEGREE=K sets
- * the overlay's target degree; SHOAL_BENCH_CPU_PROF=DIR makes
+ * the overlay's target degree; SHOAL_BENCH_MESH='{"key":value}' other mesh settings over the
+ * shared timing (experiments); SHOAL_BENCH_CPU_PROF=DIR makes
  * agents 0 to 3 write V8 CPU profiles there, and the release -> full-knowledge window to
  * DIR/window.json (one size per DIR): `npx tsx bench/_live-profile.ts DIR` sums them up.
  */
@@ -28,7 +29,7 @@ import { cpus, loadavg } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { AgentClient } from '../agent/api/index.js'
 import { MeshRuntime, nodeIdentity, parseHostPort, realClock, startBootstrapNode, SwarmTransport, systemRng, type TransportStats } from '../agent/mesh/index.js'
-import { MESH_TIMINGS, meshConfig } from '../agent/protocol/mesh-config.js'
+import { MESH_TIMINGS, meshConfig, type MeshConfig } from '../agent/protocol/mesh-config.js'
 import { MeshNode } from '../agent/protocol/mesh-node.js'
 import { Roster } from '../agent/protocol/roster.js'
 import { agentLauncher } from '../sim/demo/agent-launcher.js'
@@ -87,6 +88,13 @@ const profDir = process.env.SHOAL_BENCH_CPU_PROF
 const PROFILED_AGENTS = 4
 /** SHOAL_BENCH_TARGET_DEGREE=K: the overlay's target degree (shared timing's otherwise): do fewer links serve the join? */
 const targetDegree = Number(process.env.SHOAL_BENCH_TARGET_DEGREE) || undefined
+/**
+ * SHOAL_BENCH_MESH='{"ihaveIntervalMs":200}': mesh settings over the shared timing, for
+ * experiments (checked by meshConfig: an unknown key is an error). Printed in live.join.
+ */
+const meshOverrides = process.env.SHOAL_BENCH_MESH ? (JSON.parse(process.env.SHOAL_BENCH_MESH) as Partial<MeshConfig>) : undefined
+if (meshOverrides) meshConfig(meshOverrides, 'shared')
+const meshOverride = targetDegree || meshOverrides ? { ...MESH_TIMINGS.shared.mesh, ...meshOverrides, ...(targetDegree ? { targetDegree } : {}) } : undefined
 
 async function run(n: number): Promise<void> {
   // Agents' warnings and state changes, by message (suspicions, refutations, silent links...).
@@ -94,7 +102,7 @@ async function run(n: number): Promise<void> {
   const silentSamples: Record<string, unknown>[] = []
   const cluster = await LocalCluster.create({
     nodes: n,
-    ...(targetDegree ? { mesh: { ...MESH_TIMINGS.shared.mesh, targetDegree } } : {}),
+    ...(meshOverride ? { mesh: meshOverride } : {}),
     readyTimeoutMs: SPAWN_DEADLINE_MS,
     onLog: (_node, line) => {
       if (line.msg === 'closing a link that stayed silent' && silentSamples.length < 12) silentSamples.push(line)
@@ -177,6 +185,7 @@ async function run(n: number): Promise<void> {
       cores,
       load1AtStart: Number(loadAtStart?.toFixed(1)),
       ...(targetDegree ? { targetDegree } : {}),
+      ...(meshOverrides ? { mesh: meshOverrides } : {}),
     })
     // Where the CPU went from release to full knowledge (or the deadline), and the floor it
     // sets: agents' and bootstrap's CPU-seconds shared by the machine's cores. A wall time
@@ -221,6 +230,7 @@ async function run(n: number): Promise<void> {
     const swarm = { clientAttempted: 0, clientOpened: 0, serverOpened: 0 }
     let silentLinksClosed = 0
     let dials = 0
+    let dialsDropped = 0
     let directDials = 0
     let directFallbacks = 0
     const nodeCounts: Record<string, number> = {}
@@ -236,6 +246,7 @@ async function run(n: number): Promise<void> {
       writesOut.push(t.writesOut ?? 0)
       silentLinksClosed += t.silentLinksClosed
       dials += t.dials
+      dialsDropped += t.dialsDropped ?? 0
       directDials += t.directDials ?? 0
       directFallbacks += t.directFallbacks ?? 0
       for (const [type, c] of Object.entries(t.out ?? {})) {
@@ -255,6 +266,13 @@ async function run(n: number): Promise<void> {
         swarm.serverOpened += sc.server.opened
       }
     }
+    // Does an agent's CPU follow its degree (hubs: many links, many copies)? Agents by degree: [agents, mean CPU ms].
+    const byDegree = new Map<number, number[]>()
+    selves.forEach((s, i) => {
+      const d = (s?.counters as { transport?: TransportStats } | undefined)?.transport?.connections
+      if (d !== undefined) byDegree.set(d, [...(byDegree.get(d) ?? []), agentCpu[i] ?? 0])
+    })
+    const cpuMsByDegree = Object.fromEntries([...byDegree].sort((a, b) => a[0] - b[0]).map(([d, xs]) => [d, [xs.length, Math.round(sum(xs) / xs.length)]]))
     const framesPerAgentByType = Object.fromEntries(
       Object.entries(outByType)
         .sort((a, b) => b[1].frames - a[1].frames)
@@ -276,6 +294,8 @@ async function run(n: number): Promise<void> {
       degreeMin: Math.min(...degrees),
       degreeP50: quantile(degrees, 0.5),
       degreeMax: Math.max(...degrees),
+      /** degree -> [agents, their mean CPU (ms) from release to full knowledge] */
+      cpuMsByDegree,
       kbOutPerAgentP50: Number((quantile(bytesOut, 0.5) / 1024).toFixed(1)),
       kbOutPerAgentByType: kbPerAgentByType,
       framesOutPerAgentByType: framesPerAgentByType,
@@ -289,6 +309,8 @@ async function run(n: number): Promise<void> {
       /** Node records received per record learned, over all agents (1 = each record arrived once). */
       recordCopiesPerRecord: nodeCounts['record-copies-new'] ? Number((((nodeCounts['record-copies-new'] ?? 0) + (nodeCounts['record-copies-dup'] ?? 0)) / nodeCounts['record-copies-new']).toFixed(2)) : null,
       dials,
+      /** Held-off dials let go because enough links had come up meanwhile (dial-policy.ts). */
+      dialsDropped,
       /** Dials sent straight to the mesh address a peer's record names (no DHT lookup first). */
       directDials,
       directFallbacks,
@@ -334,6 +356,7 @@ async function runOneProcess(n: number): Promise<void> {
           host: '127.0.0.1',
           seedDegree: 3,
           maxDegree: config.maxDegree,
+          targetDegree: config.targetDegree,
           maxBadFramesPerPeer: config.maxBadFramesPerPeer,
         })
         const node = new MeshNode(

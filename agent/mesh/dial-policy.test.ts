@@ -77,6 +77,45 @@ describe('dial policy', () => {
     expect(t.dials.busy('big')).toBe(false)
   })
 
+  it('lets a held-off dial go when enough links came up meanwhile: tells the mesh, counts it; a dial still wanted goes', () => {
+    let links = 7
+    const wanted = () => links < 8
+    const t = setup({ rng: fixedRng(0) })
+    t.dials.request('big', GREATER, wanted)
+    vi.advanceTimersByTime(100)
+    links = 8 // peers dialled us during the hold-off
+    vi.advanceTimersByTime(200)
+    expect(t.joined).toEqual([])
+    expect(t.events).toEqual(['disconnected big'])
+    expect(t.stats.dialsDropped).toBe(1)
+    expect(t.dials.busy('big')).toBe(false)
+
+    // Still short when the hold-off ends: it dials, whatever the count was when asked.
+    links = 9
+    const u = setup({ rng: fixedRng(0) })
+    u.dials.request('big', GREATER, wanted)
+    links = 7
+    vi.advanceTimersByTime(300)
+    expect(u.joined).toEqual([GREATER])
+    expect(u.events).toEqual([])
+    expect(u.stats.dialsDropped).toBe(0)
+
+    // A smaller key is dialled at once: nothing to wait for, so nothing is let go.
+    links = 20
+    const v = setup({ rng: fixedRng(0) })
+    v.dials.request('small', SMALLER, wanted)
+    expect(v.joined).toEqual([SMALLER])
+  })
+
+  it('a held-off dial the transport started itself (a seed) is let go silently: the mesh never asked', () => {
+    const t = setup({ rng: fixedRng(0) })
+    t.dials.reach('big', GREATER, () => false)
+    vi.advanceTimersByTime(300)
+    expect(t.joined).toEqual([])
+    expect(t.events).toEqual([])
+    expect(t.stats.dialsDropped).toBe(1)
+  })
+
   it('gives up a dial after the timeout: leaves the peer and tells the mesh it is disconnected', () => {
     const t = setup({ rng: fixedRng(0) })
     t.dials.request('small', SMALLER)

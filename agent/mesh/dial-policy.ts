@@ -13,6 +13,12 @@
  *
  * A dial with no connection after `dialTimeoutMs` is given up; if the mesh asked for it,
  * it hears `disconnected`.
+ *
+ * A dial that is only wanted while we lack links (a seed, or the overlay growing toward its
+ * target: `wanted`) is let go when its hold-off ends with enough links up: while a whole
+ * mesh forms, peers that dialled us fill the degree during the hold-off, and each link past
+ * it costs a Noise handshake at both ends and its share of every broadcast. The mesh hears
+ * `disconnected` for such a dial, as for one that failed (its overlay may ask again).
  */
 import type Hyperswarm from 'hyperswarm'
 import type { Logger, Rng } from '../protocol/ports.js'
@@ -63,14 +69,17 @@ export class DialPolicy {
     return this.dialing.size + this.holdOffs.size
   }
 
-  /** The mesh asked for `peer`: a failed dial is reported back to it. */
-  request(peer: string, key: string): void {
+  /** The mesh asked for `peer`: a failed dial (or one let go, see `reach`) is reported back to it. */
+  request(peer: string, key: string, wanted?: () => boolean): void {
     this.requested.add(peer)
-    this.reach(peer, key)
+    this.reach(peer, key, wanted)
   }
 
-  /** Dials at once toward a smaller key; toward a greater one after a hold-off, unless it dials us first. */
-  reach(peer: string, key: string): void {
+  /**
+   * Dials at once toward a smaller key; toward a greater one after a hold-off, unless it
+   * dials us first, or `wanted` (if given) says no more links are needed by then.
+   */
+  reach(peer: string, key: string, wanted?: () => boolean): void {
     if (key < this.o.selfKey) return this.dial(peer, key)
     const h = this.o.greaterKeyHoldOffMs
     const holdOff = h / 2 + (this.o.rng.next() * h) / 2
@@ -81,6 +90,12 @@ export class DialPolicy {
         this.holdOffs.delete(peer)
         if (this.closed || this.o.linked(peer) || (this.o.lastInboundAttempt(peer) ?? 0) >= askedAt - INBOUND_GRACE_MS) {
           this.requested.delete(peer)
+          return
+        }
+        if (wanted && !wanted()) {
+          this.o.stats.dialsDropped++
+          this.o.log.debug({ component: 'mesh.transport', node: this.o.selfId, peer }, 'letting a held-off dial go: enough links came up meanwhile')
+          if (this.requested.delete(peer)) this.o.emit('disconnected', peer)
           return
         }
         this.dial(peer, key)

@@ -141,6 +141,58 @@ describe('MeshRuntime', () => {
     await r.close()
   })
 
+  it('ticks the node at or before every wake time; a wake time that moves later keeps the armed timer (one early tick)', async () => {
+    vi.useFakeTimers({ now: 0 })
+    let wake = 100
+    const ticks: number[] = []
+    const stub: SteppableNode = {
+      counters: {},
+      view: () => [],
+      nextWakeAt: () => wake,
+      step(input, now) {
+        if (input.type === 'tick') ticks.push(now)
+        if (input.type === 'update-self') wake = input.patch.phase === 'draining' ? 300 : 50
+        return []
+      },
+    }
+    const r = new MeshRuntime('self', stub, new FakeTransport('self', new FakeNet()), { now: () => Date.now() })
+    await r.start()
+    expect(ticks).toEqual([0])
+    r.updateSelf({ phase: 'draining' }) // later: the timer for 100 stays
+    await vi.advanceTimersByTimeAsync(100)
+    expect(ticks).toEqual([0, 100]) // early, and harmless: the tick armed 300
+    r.updateSelf({ phase: 'ready' }) // earlier than 300: re-armed for 50
+    await vi.advanceTimersByTimeAsync(0)
+    expect(ticks).toEqual([0, 100, 100])
+    await r.close()
+    vi.useRealTimers()
+  })
+
+  it('re-signs its record for the mesh address only if the record does not name it yet', async () => {
+    for (const named of [undefined, '127.0.0.1:4000']) {
+      const seen: string[] = []
+      const stub: SteppableNode = {
+        counters: {},
+        view: () => [],
+        member: (id) => ({ id, status: 'alive', inc: 1, ...(named ? { record: { mesh: named } } : {}) }) as unknown as ReturnType<NonNullable<SteppableNode['member']>>,
+        nextWakeAt: () => Infinity,
+        step(input) {
+          seen.push(input.type)
+          return []
+        },
+      }
+      class Bound extends FakeTransport {
+        async bind() {
+          return '127.0.0.1:4000'
+        }
+      }
+      const r = new MeshRuntime('self', stub, new Bound('self', new FakeNet()))
+      await r.start()
+      expect(seen).toEqual(named ? ['tick'] : ['update-self', 'tick'])
+      await r.close()
+    }
+  })
+
   it('keeps running when the node throws, and counts what it carried out', async () => {
     const stub: SteppableNode = {
       counters: {},

@@ -29,8 +29,11 @@ export interface MeshTransport {
   /** Binds the mesh socket before joining; resolves to the "host:port" peers may dial straight, if any. */
   bind?(): Promise<string | undefined>
   close(): Promise<void>
-  /** `address`: the mesh address the peer's record names, if any. */
-  connect(peer: string, address?: string): void
+  /**
+   * `address`: the mesh address the peer's record names, if any. `grow`: the link is only
+   * wanted toward the target degree (MeshEffect `connect`): the transport may let it go.
+   */
+  connect(peer: string, address?: string, grow?: boolean): void
   disconnect(peer: string, reason: string): void
   send(peer: string, msg: OutMessage): boolean
   on<E extends keyof TransportEvents>(event: E, listener: (...args: TransportEvents[E]) => void): unknown
@@ -99,7 +102,8 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     this.transport.on('bad-frame', this.onBadFrame)
     this.transport.on('rejected', this.onRejected)
     const mesh = await this.transport.bind?.()
-    if (mesh && !this.closed) this.updateSelf({ mesh })
+    // A node made with its mesh address in its record is not re-signed for it.
+    if (mesh && !this.closed && this.member(this.selfId)?.record?.mesh !== mesh) this.updateSelf({ mesh })
     this.input({ type: 'tick' })
     await this.transport.start()
   }
@@ -183,7 +187,7 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
         this.transport.send(effect.to, effect.msg)
         return
       case 'connect':
-        this.transport.connect(effect.peer, this.member(effect.peer)?.record?.mesh)
+        this.transport.connect(effect.peer, this.member(effect.peer)?.record?.mesh, effect.grow)
         return
       case 'disconnect':
         this.transport.disconnect(effect.peer, effect.reason)
@@ -211,11 +215,17 @@ export class MeshRuntime extends EventEmitter<MeshRuntimeEvents> {
     this.counts.dropped[reason] = (this.counts.dropped[reason] ?? 0) + 1
   }
 
-  /** One timer, at the node's next wake time. Early ticks are harmless, late ones are not. */
+  /**
+   * One timer, at the node's next wake time. Early ticks are harmless, late ones are not:
+   * a timer already armed at or before the wake time stays (it ticks early, and the tick
+   * arms the next one). While a mesh forms the wake time moves with nearly every message (a
+   * graft deadline set, then cleared by the copy that arrives); clearing and setting a
+   * Node timer each time was ~1% of an agent's join CPU.
+   */
   private arm(): void {
     if (this.closed) return
     const at = this.node.nextWakeAt()
-    if (at === this.timerAt && this.timer) return
+    if (this.timer && at >= this.timerAt) return
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     this.timerAt = at

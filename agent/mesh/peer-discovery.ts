@@ -26,7 +26,7 @@ export interface PeerDiscoveryOptions {
   /** Open links, by peer id. */
   links: { has(peer: string): boolean; readonly size: number }
   /** Dials in flight or held off. */
-  dials: { busy(peer: string): boolean; inFlight(): number; reach(peer: string, key: string): void }
+  dials: { busy(peer: string): boolean; inFlight(): number; reach(peer: string, key: string, wanted?: () => boolean): void }
 }
 
 export class PeerDiscovery {
@@ -89,22 +89,30 @@ export class PeerDiscovery {
     this.schedule(o.links.size < o.seedDegree ? o.intervalMs : o.idleIntervalMs)
   }
 
-  /** Dials discovered peers (smaller keys first) until the seed degree is in reach. */
+  /**
+   * Dials discovered peers, chosen at random (one smaller key among them if there is one),
+   * until the seed degree is in reach. Not smaller keys first: every node preferring them left the smallest keys of a cluster powered on at
+   * once with a dozen seed links each (and the overlay's growth on top). A greater key is
+   * dialled after the dial policy's hold-off, and only if we are still short of seeds by
+   * then: while a cluster forms at once, the links others dial fill the seeds meanwhile.
+   */
   private topUp(): void {
     const { o } = this
     const want = o.seedDegree - o.links.size - o.dials.inFlight()
     if (want <= 0) return
-    const greater: [string, string][] = []
-    const smaller: [string, string][] = []
+    const candidates: [string, string][] = []
     for (const hex of this.discovered) {
       const id = o.roster.idOf(hex)
       if (!id || o.links.has(id) || o.dials.busy(id)) continue
-      ;(hex > o.selfKey ? greater : smaller).push([id, hex])
+      candidates.push([id, hex])
     }
-    shuffle(greater, o.rng)
-    shuffle(smaller, o.rng)
-    // Smaller keys first (no race possible); greater ones too when there are not enough,
-    // or a node whose key is below every peer it found would wait for others to find it.
-    for (const [id, hex] of [...smaller, ...greater].slice(0, want)) o.dials.reach(id, hex)
+    shuffle(candidates, o.rng)
+    // One smaller key among them if there is one: it is dialled at once, so a node joining
+    // a running cluster has its first link without a hold-off.
+    const smaller = candidates.findIndex(([, hex]) => hex < o.selfKey)
+    if (smaller >= want) [candidates[0], candidates[smaller]] = [candidates[smaller]!, candidates[0]!]
+    for (const [id, hex] of candidates.slice(0, want)) o.dials.reach(id, hex, this.short)
   }
+
+  private readonly short = (): boolean => this.o.links.size < this.o.seedDegree
 }

@@ -46,6 +46,12 @@ export interface SwarmTransportOptions {
   seedDegree: number
   /** Hard cap on connections, inbound included. */
   maxDegree: number
+  /**
+   * The overlay's target degree: a dial the mesh asks for only to grow toward it
+   * (`connect(..., grow)`) is let go when its hold-off ends with this many links up
+   * (dial-policy.ts). Default maxDegree: every such dial goes.
+   */
+  targetDegree?: number
   /** Bad frames after which a peer is disconnected. */
   maxBadFramesPerPeer: number
   maxFrameBytes?: number
@@ -220,9 +226,11 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
   /**
    * Asks for a connection to `peer`. Answered later by `connected` or, if it cannot be
    * made, `disconnected`. `address`: where its record says its mesh socket is ("host:port"):
-   * the handshake goes there straight (a DHT lookup still runs beside it).
+   * the handshake goes there straight (a DHT lookup still runs beside it). `grow`: wanted
+   * only toward the target degree; a held-off dial is let go (reported `disconnected`)
+   * if that many links are up when its hold-off ends.
    */
-  connect(peer: string, address?: string): void {
+  connect(peer: string, address?: string, grow?: boolean): void {
     if (this.closed || !this.swarm || peer === this.opts.selfId) return
     if (this.links.has(peer) || this.dials.busy(peer)) return
     const key = this.opts.roster.keyOf(peer)
@@ -232,8 +240,10 @@ export class SwarmTransport extends EventEmitter<TransportEvents> {
     }
     const at = parseMeshAddress(address)
     if (at) this.dht?.setAddress(key, at)
-    this.dials.request(peer, key)
+    this.dials.request(peer, key, grow ? this.belowTarget : undefined)
   }
+
+  private readonly belowTarget = (): boolean => this.links.size < (this.opts.targetDegree ?? this.opts.maxDegree)
 
   disconnect(peer: string, reason: string): void {
     this.dials.cancel(peer)

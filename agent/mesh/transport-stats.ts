@@ -8,6 +8,11 @@ export interface TransportStats {
   outbound: number
   discovered: number
   dials: number
+  /**
+   * Dials let go when their hold-off ended: the links wanted had come up meanwhile (peers
+   * that dialled us), so the link would only have added to the degree.
+   */
+  dialsDropped: number
   /** Dials sent straight to the address a peer's record names (no DHT lookup first). */
   directDials: number
   /** Of those, dials that fell back to a DHT lookup (not connected within 1.5 s). */
@@ -47,6 +52,7 @@ export function newTransportStats(): TransportStats {
     outbound: 0,
     discovered: 0,
     dials: 0,
+    dialsDropped: 0,
     directDials: 0,
     directFallbacks: 0,
     rejected: { notOnRoster: 0, inboundCap: 0 },

@@ -18,6 +18,8 @@ class Net {
   down = new Set<string>()
   links = new Set<string>()
   events: { at: number; node: string; event: MeshEvent }[] = []
+  /** Every connect effect, in order: who asked, for whom, and whether only to grow its degree. */
+  connects: { from: string; peer: string; grow: boolean }[] = []
   private queue: { at: number; seq: number; run: () => void }[] = []
   private seq = 0
   readonly roster: Roster
@@ -89,8 +91,10 @@ class Net {
           if (!d.ok) throw new Error(`codec: ${d.reason}`)
           this.deliver(e.to, { type: 'message', from: id, msg: d.msg })
         })
-      } else if (e.type === 'connect') this.connect(id, e.peer)
-      else if (e.type === 'disconnect') {
+      } else if (e.type === 'connect') {
+        this.connects.push({ from: id, peer: e.peer, grow: e.grow === true })
+        this.connect(id, e.peer)
+      } else if (e.type === 'disconnect') {
         this.links.delete(this.key(id, e.peer))
         this.at(this.now + 1, () => this.deliver(e.peer, { type: 'disconnected', peer: id }))
       } else if (e.type === 'event') this.events.push({ at: this.now, node: id, event: e.event })
@@ -187,6 +191,22 @@ describe('MeshNode', () => {
     expect(fresh).toBe(names.length * (names.length - 1))
     // 2.87 with every link eager and copies sent to neighbours that had announced the record; 2.16 now.
     expect((fresh + dup) / fresh).toBeLessThan(2.5)
+  })
+
+  it('dials toward the target degree are marked grow (the transport may let them go); the check of a broken link is not', () => {
+    const { net, names } = cluster(20)
+    net.runUntil(() => net.allSee((n) => n.view().filter((v) => v.record).length === 20), 10_000)
+    net.runFor(3000)
+    const growing = net.connects.filter((c) => c.grow)
+    expect(growing.length).toBeGreaterThan(0)
+    expect(net.connects.every((c) => c.grow)).toBe(true)
+    // A link breaks without a bye: each end dials the other once to learn whether it lives.
+    const a = names[5]!
+    const b = net.nodes.get(a)!.view().find((v) => v.id !== a && net.links.has(a < v.id ? `${a}|${v.id}` : `${v.id}|${a}`))!.id
+    net.links.delete(a < b ? `${a}|${b}` : `${b}|${a}`)
+    const before = net.connects.length
+    net.deliver(a, { type: 'disconnected', peer: b })
+    expect(net.connects.slice(before)).toEqual([{ from: a, peer: b, grow: false }])
   })
 
   it('a silently crashed node is marked dead by every live node', () => {

@@ -41,8 +41,13 @@ export type MeshInput =
 
 export type MeshEffect =
   | { type: 'send'; to: string; msg: OutMessage }
-  /** Open a connection to `peer` (the overlay wants more neighbours). */
-  | { type: 'connect'; peer: string }
+  /**
+   * Open a connection to `peer`. `grow`: the overlay only wants one more neighbour toward its
+   * target degree (not a check whether `peer` lives), so the transport may let the dial go
+   * when links that others dialled reached the target meanwhile; it then reports the peer
+   * `disconnected`, as for a dial that failed.
+   */
+  | { type: 'connect'; peer: string; grow?: true }
   | { type: 'disconnect'; peer: string; reason: string }
   | { type: 'event'; event: MeshEvent }
 

@@ -117,7 +117,7 @@ export class Overlay {
     if (want > 0) {
       const candidates: string[] = []
       for (const id of this.hooks.dialable()) if (!this.neighbours.has(id) && !this.pending.has(id)) candidates.push(id)
-      for (const p of pick(candidates, want, this.ctx.rng)) this.dial(p, now)
+      for (const p of pick(candidates, want, this.ctx.rng)) this.dial(p, now, true)
     }
     this.trim()
   }
@@ -136,10 +136,11 @@ export class Overlay {
     return this.nextDeadProbeAt
   }
 
-  private dial(peer: string, now: number): void {
+  /** `grow`: only toward the target degree (a check of a broken link or of the dead is not). */
+  private dial(peer: string, now: number, grow = false): void {
     if (this.pending.has(peer) || this.neighbours.has(peer)) return
     this.pending.set(peer, now + this.ctx.cfg.connectTimeoutMs)
-    this.ctx.effect({ type: 'connect', peer })
+    this.ctx.effect(grow ? { type: 'connect', peer, grow } : { type: 'connect', peer })
   }
 
   private trim(): void {
