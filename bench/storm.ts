@@ -5,7 +5,7 @@
  * from the coordinator: httpOnlyMs), then sharing chunks (allDoneMs), in the same run.
  *
  *   npm run bench -- storm            (N = 10, 25, 50)
- *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K]
+ *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K] [--detail]
  *
  * One JSON line per N: {"bench":"storm","workers":N,"originShare","allDoneMs","httpOnlyMs",
  * "ratio","duplicateShare","fallbacks",...}. originShare = bytes the coordinator sent (all
@@ -31,6 +31,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import type { ChunkFetchWaits } from '../agent/boot/chunk-fetch-config.js'
 import { ByteBucket } from '../agent/protocol/byte-bucket.js'
 import { RUNNING_UPLOAD_BYTES_PER_SEC } from '../agent/api/layer-chunk-route.js'
 import { BOOT_PEERS } from '../coordinator/boot-script.js'
@@ -45,6 +46,8 @@ const { values } = parseArgs({
     // Tuning runs: the shared storm only (no httpOnlyMs, no ratio).
     'shared-only': { type: 'boolean', default: false },
     running: { type: 'string', default: '0' },
+    // One more line per booting worker of each shared storm ("detail":"worker"): what it waited on, chunk by chunk.
+    detail: { type: 'boolean', default: false },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
@@ -113,11 +116,55 @@ interface WorkerResult {
   badChunks?: number
   races?: number
   busyToOrigin?: number
+  waits?: ChunkFetchWaits
   error?: string
 }
 
+/**
+ * What the workers of one storm waited on (ChunkFetchWaits, summed up): when the first chunk
+ * came, 503s, time with nothing asked, where chunks came from, and the slowest worker in full.
+ */
+function waitsSummary(results: WorkerResult[]): object {
+  const w = results.map((r, i) => ({ i, r, w: r.waits! })).filter((x) => x.w)
+  if (w.length === 0) return {}
+  const q = (xs: number[], f: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * f))]!)
+  const first = w.map((x) => x.w.firstChunkMs)
+  const idle = w.map((x) => x.w.idleMs)
+  const slowest = w.reduce((a, b) => (b.r.ms > a.r.ms ? b : a))
+  return {
+    firstChunkP50Ms: q(first, 0.5),
+    firstChunkMaxMs: Math.max(...first),
+    busyAnswers: w.reduce((s, x) => s + x.w.busy, 0),
+    idleP50Ms: q(idle, 0.5),
+    idleMaxMs: Math.max(...idle),
+    cappedChunks: w.reduce((s, x) => s + x.w.cappedChunks, 0),
+    slowest: workerDetail(slowest.i, slowest.r),
+  }
+}
+
+/** One worker's figures and what it waited on, its chunks as "src first-asked..verified xrequests" in verification order. */
+function workerDetail(i: number, r: WorkerResult): object {
+  const w = r.waits!
+  return {
+    worker: i,
+    ms: Math.round(r.ms),
+    manifestMs: Math.round(r.manifestMs ?? 0),
+    firstChunkMs: w.firstChunkMs,
+    idleMs: w.idleMs,
+    busy: w.busy,
+    refusals: r.refusals,
+    races: r.races,
+    busyToOrigin: r.busyToOrigin,
+    fallbacks: r.fallbacks,
+    chunks: w.chunks
+      .map(([ask, done, src, n], g) => ({ g, ask, done, src, n }))
+      .sort((a, b) => a.done - b.done)
+      .map((c) => `${c.g}:${c.src} ${c.ask}..${c.done}${c.n > 1 ? ` x${c.n}` : ''}`),
+  }
+}
+
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number; runningRefused: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number; runningRefused: number; runningBusy: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -203,16 +250,18 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     finishedAt.sort((a, b) => a - b)
     let runningServedBytes = 0
     let runningRefused = 0
+    let runningBusy = 0
     for (const { child, lines } of runningChildren) {
-      const stats = new Promise<{ servedBytes?: number; refused?: number }>((resolve) => {
-        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number; refused?: number }))
+      const stats = new Promise<{ servedBytes?: number; refused?: number; busy?: number }>((resolve) => {
+        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number; refused?: number; busy?: number }))
       })
       child.stdin!.write('stats\n')
       const st = await stats
       runningServedBytes += st.servedBytes ?? 0
       runningRefused += st.refused ?? 0
+      runningBusy += st.busy ?? 0
     }
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes, runningRefused }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes, runningRefused, runningBusy }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -281,8 +330,10 @@ async function main(): Promise<void> {
         imageMiB: IMAGE_MIB,
         uplinkMiBps: UPLINK / 1048576,
         targets: { originShare: 0.1, ratio: 0.25 },
+        ...waitsSummary(p2p.results),
         load1: +loadavg()[0]!.toFixed(1),
       })
+      if (values.detail) p2p.results.forEach((r, i) => emit({ bench: 'storm', detail: 'worker', workers: n, ...workerDetail(i, r) }))
       if (RUNNING > 0) {
         const r = await storm('p2p', n, workerJs, dir, RUNNING)
         const need = r.results.reduce((s, x) => s + x.bytes, 0)
@@ -296,6 +347,7 @@ async function main(): Promise<void> {
           originShare: +(r.originSent / need).toFixed(4),
           runningShare: +(r.runningServedBytes / need).toFixed(4),
           runningRefusedChunks: r.runningRefused,
+          runningBusyAnswers: r.runningBusy,
           allDoneMs: r.allDoneMs,
           httpOnlyMs: http?.allDoneMs ?? null,
           ratio: http ? +(r.allDoneMs / http.allDoneMs).toFixed(3) : null,
@@ -308,8 +360,11 @@ async function main(): Promise<void> {
           p50Ms: r.p50Ms,
           manifestMaxMs: Math.round(Math.max(...r.results.map((x) => x.manifestMs ?? 0))),
           cpuMsPerWorker: Math.round(rsum('cpuMs') / n),
+          coordLagMaxMs: r.coordLagMaxMs,
+          ...waitsSummary(r.results),
           load1: +loadavg()[0]!.toFixed(1),
         })
+        if (values.detail) r.results.forEach((x, i) => emit({ bench: 'storm', detail: 'worker', variant: 'running', workers: n, ...workerDetail(i, x) }))
       }
     }
   } finally {

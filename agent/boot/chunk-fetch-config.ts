@@ -149,9 +149,49 @@ export interface ChunkFetchStats {
   busyToOrigin: number
   peersSeen: number
   ms: number
+  /** What the fetch waited on (docs/layers.md "What a worker waited on"): cheap, always kept. */
+  waits: ChunkFetchWaits
+}
+
+/**
+ * What a fetch waited on, for explaining a slow storm after the fact (the storm bench reports
+ * it per worker). Times in ms from the fetch's start.
+ */
+export interface ChunkFetchWaits {
+  /** The first chunk verified (-1: none yet). */
+  firstChunkMs: number
+  /** Chunks from peers that told an upload cap (running workers); the rest of peerChunks came from uncapped (booting) peers. */
+  cappedChunks: number
+  /** 503 busy answers from peers. */
+  busy: number
+  /** Time with chunks missing and no request out: waiting on a timer (the start's wait for peers, a busy chunk's or a fallback's wait, a retry). */
+  idleMs: number
+  /**
+   * Per chunk (global index g): [first asked, verified, source, requests]; source 'o' the
+   * coordinator, 'c' a capped peer, 'p' another peer, '' not yet.
+   */
+  chunks: [number, number, string, number][]
 }
 
 /** The figures of a fetch of `chunks` chunks (`bytes` in all) before it began. */
 export function noStats(chunks: number, bytes: number): ChunkFetchStats {
-  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, races: 0, busyToOrigin: 0, peersSeen: 0, ms: 0 }
+  return {
+    chunks,
+    bytes,
+    originChunks: 0,
+    originBytes: 0,
+    peerChunks: 0,
+    peerBytes: 0,
+    wastedBytes: 0,
+    fallbacks: 0,
+    refusals: 0,
+    badChunks: 0,
+    blacklisted: [],
+    slowPeers: 0,
+    races: 0,
+    busyToOrigin: 0,
+    peersSeen: 0,
+    ms: 0,
+    waits: { firstChunkMs: -1, cappedChunks: 0, busy: 0, idleMs: 0, chunks: Array.from({ length: chunks }, () => [-1, -1, '', 0]) },
+  }
 }
