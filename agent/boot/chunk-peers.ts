@@ -131,9 +131,12 @@ export class PeerFollowing {
     const slow = new Backoff({ initialMs: 2 * cfg.trackerIntervalMs, maxMs: 10_000, factor: 2, jitter: 0.2 }, input.rng)
     while (!c.closed && st.remaining > 0) {
       let ok = false
+      // Cut off when the fetch ends: its return waited for the answer (through a storm's busy uplink).
+      const ctl = new AbortController()
+      c.controllers.add(ctl)
       try {
         const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
-        const r = await httpExchange(`${c.base}${layerRoutes.peers}?${q}`, { agent: c.agent, timeoutMs: 15_000, maxBytes: 64 * 1024 })
+        const r = await httpExchange(`${c.base}${layerRoutes.peers}?${q}`, { agent: c.agent, timeoutMs: 15_000, maxBytes: 64 * 1024, signal: ctl.signal })
         c.trace(`tracker: ${r.status}`)
         if (r.status === 200) {
           const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
@@ -142,7 +145,10 @@ export class PeerFollowing {
         }
       } catch (err) {
         // The tracker is an aid: shoal.peers= and the coordinator itself still work.
+        if (c.closed) return
         c.trace(`tracker: ${(err as Error).message}`)
+      } finally {
+        c.controllers.delete(ctl)
       }
       if (ok) slow.reset()
       // Following enough peers: ask only to stay registered (and to replace the ones that go).
