@@ -5,7 +5,7 @@
  * from the coordinator: httpOnlyMs), then sharing chunks (allDoneMs), in the same run.
  *
  *   npm run bench -- storm            (N = 10, 25, 50)
- *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K] [--detail]
+ *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K] [--detail] [--fetch-config JSON]
  *
  * One JSON line per N: {"bench":"storm","workers":N,"originShare","allDoneMs","httpOnlyMs",
  * "ratio","duplicateShare","fallbacks",...}. originShare = bytes the coordinator sent (all
@@ -48,12 +48,15 @@ const { values } = parseArgs({
     running: { type: 'string', default: '0' },
     // One more line per booting worker of each shared storm ("detail":"worker"): what it waited on, chunk by chunk.
     detail: { type: 'boolean', default: false },
+    // Experiments: overrides of the booting workers' fetch tuning (chunkFetchDefaults), as JSON.
+    'fetch-config': { type: 'string' },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
 const UPLINK = Number(values['uplink-mib']) * 1048576
 const IMAGE_MIB = Number(values['image-mib'])
 const RUNNING = Number(values.running)
+const FETCH_CONFIG = values['fetch-config'] ? (JSON.parse(values['fetch-config']) as object) : undefined
 /** A running worker's upload cap, scaled like the coordinator's uplink (1 Gbit/s -> UPLINK). */
 const RUNNING_CAP = Math.round((RUNNING_UPLOAD_BYTES_PER_SEC * UPLINK) / 125_000_000)
 const RUN_DEADLINE_MS = 540_000
@@ -202,7 +205,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const finishedAt: number[] = []
     for (let i = 0; i < n; i++) {
       const peers = runningAddrs.length ? Array.from({ length: Math.min(BOOT_PEERS, runningAddrs.length) }, (_, k) => runningAddrs[(i + k) % runningAddrs.length]!) : []
-      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1, peers }
+      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1, peers, ...(FETCH_CONFIG ? { config: FETCH_CONFIG } : {}) }
       // SHOAL_STORM_PROF=DIR: a CPU profile of every worker of the shared storms, for finding where their CPU goes.
       const prof = process.env.SHOAL_STORM_PROF && mode === 'p2p' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_STORM_PROF}`] : []
       const child = spawn(process.execPath, [...prof, workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
