@@ -119,6 +119,8 @@ interface WorkerResult {
   badChunks?: number
   races?: number
   busyToOrigin?: number
+  /** The chunk fetch alone (from its start to its return, after the manifest). */
+  fetchMs?: number
   waits?: ChunkFetchWaits
   error?: string
 }
@@ -137,10 +139,15 @@ function waitsSummary(results: WorkerResult[]): object {
   return {
     firstChunkP50Ms: q(first, 0.5),
     firstChunkMaxMs: Math.max(...first),
+    // When the running workers named in shoal.peers= had all first answered (running storms only).
+    ...(w.some((x) => x.w.namedHeardMs >= 0) ? { namedHeardP50Ms: q(w.map((x) => x.w.namedHeardMs), 0.5), namedHeardMaxMs: Math.max(...w.map((x) => x.w.namedHeardMs)) } : {}),
     busyAnswers: w.reduce((s, x) => s + x.w.busy, 0),
     idleP50Ms: q(idle, 0.5),
     idleMaxMs: Math.max(...idle),
     cappedChunks: w.reduce((s, x) => s + x.w.cappedChunks, 0),
+    // From a worker's fetch returning to its result: the layers' whole hash, ~10 ms of CPU for 8 MiB. Seconds here
+    // say the host starved the workers, whatever the fetch did.
+    afterMaxMs: Math.round(Math.max(...w.map((x) => x.r.ms - (x.r.manifestMs ?? 0) - (x.r.fetchMs ?? 0)))),
     slowest: workerDetail(slowest.i, slowest.r),
   }
 }
@@ -153,6 +160,10 @@ function workerDetail(i: number, r: WorkerResult): object {
     ms: Math.round(r.ms),
     manifestMs: Math.round(r.manifestMs ?? 0),
     firstChunkMs: w.firstChunkMs,
+    namedHeardMs: w.namedHeardMs,
+    // From the last chunk verified to the fetch's return, and from there to the worker's result (the layers' whole hash).
+    closeMs: Math.round((r.fetchMs ?? 0) - Math.max(...w.chunks.map((c) => c[1]))),
+    afterMs: Math.round(r.ms - (r.manifestMs ?? 0) - (r.fetchMs ?? 0)),
     idleMs: w.idleMs,
     busy: w.busy,
     refusals: r.refusals,

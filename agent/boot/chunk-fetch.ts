@@ -28,7 +28,7 @@ import { chunkHeaders, chunkSpan, layerRoutes, sha256Hex } from '../protocol/lay
 import { shuffle } from '../protocol/random.js'
 import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
 import { DONE, FetchState, MISSING, type PeerState } from './chunk-fetch-state.js'
-import { PaceRules } from './chunk-pace.js'
+import { PaceRules, startWait } from './chunk-pace.js'
 import { PeerFollowing, type PeerContext } from './chunk-peers.js'
 import { schedule, type Scheduler } from './chunk-schedule.js'
 
@@ -66,6 +66,7 @@ class ChunkFetch implements PeerContext {
       st: this.st,
       pace: this.pace,
       cfg,
+      peerWaitMs: startWait(cfg, input.startRttMs),
       rng: input.rng,
       stats: this.stats,
       t0: this.t0,
@@ -73,7 +74,7 @@ class ChunkFetch implements PeerContext {
     }
   }
 
-  private now(): number {
+  now(): number {
     return this.input.clock.now()
   }
 
@@ -108,6 +109,10 @@ class ChunkFetch implements PeerContext {
       this.handles.push(h)
     }
     this.peerFollowing.add(shuffle([...input.peers], input.rng))
+    for (const a of input.peers) {
+      const p = st.peers.get(a)
+      if (p) p.named = true
+    }
     const tracking = this.peerFollowing.track()
     /** Since when no request is out while chunks are missing (NaN: requests are out). */
     let idleSince = NaN
