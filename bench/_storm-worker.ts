@@ -92,7 +92,7 @@ async function run(): Promise<object> {
   server = r.server
   checkLayers(openManifest(r.manifest, job.pin), r.fetched)
   const st = r.stats
-  return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, races: st.races, busyToOrigin: st.busyToOrigin, peersSeen: st.peersSeen, waits: st.waits }
+  return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, races: st.races, busyToOrigin: st.busyToOrigin, peersSeen: st.peersSeen, fetchMs: st.ms, waits: st.waits }
 }
 
 /** A running worker: the manifest kept (fetched here, before the storm), the route on a plain HTTP server. */
