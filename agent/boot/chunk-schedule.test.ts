@@ -131,6 +131,11 @@ describe('chunk scheduler', () => {
     clock.advance(2100 - cfg.peerWaitMs)
     schedule(s, clock.now())
     expect(asked.map((x) => x.from)).toEqual(['origin', 'origin'])
+    // A booting peer alone (nothing named) is waited for 500 ms whatever the round trip.
+    const alone = setup(2)
+    alone.s.peerWaitMs = startWait(cfg, 700)
+    alone.peer('booting:1', []).heard = false
+    expect(schedule(alone.s, alone.clock.now())).toBe(alone.s.t0 + cfg.peerWaitMs)
   })
 
   it('a named peer that answers ends the wait at once: its chunks go to it, the rest to the coordinator', () => {
