@@ -15,6 +15,11 @@
  * (1.5x the whole-file storm's ideal time + 60 s), the whole run 540 s; every worker is
  * killed at the end.
  *
+ * Each line also says what the workers waited on (waitsSummary: first chunk, the named running
+ * workers' first answers, 503s, time with nothing asked, the slowest worker chunk by chunk) and
+ * how late this process and the workers ran (coordLagMaxMs, afterMaxMs): enough to tell a
+ * slow storm's cause from the host's load afterwards. --detail: the same for every worker.
+ *
  * --running K (K > 0): after each N, one more shared storm with K workers already running
  * the image and serving it (the run-mode agent's layer-chunk route, capped at its default
  * 25 MiB/s scaled down like the uplink: 1 Gbit/s -> --uplink-mib), each booting worker told
