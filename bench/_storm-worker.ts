@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net'
 import { layerChunkRoute, type LayerChunkRoute } from '../agent/api/layer-chunk-route.js'
 import { silentLogger } from '../agent/protocol/ports.js'
 import { fetchLayersChunked, type ChunkedLayers } from '../agent/boot/chunked-layers.js'
+import { chunkFetchDefaults, type ChunkFetchConfig } from '../agent/boot/chunk-fetch-config.js'
 import { HttpCoordinator } from '../agent/boot/coordinator-client.js'
 import { checkLayers, layerEntries, openManifest } from '../agent/boot/root-stack.js'
 
@@ -32,6 +33,8 @@ interface Job {
   pin: { clusterKey: string; cluster: string; version: string }
   layerDir: string
   seed: number
+  /** Overrides of the fetch's tuning (bench/storm.ts --fetch-config), for experiments. */
+  config?: Partial<ChunkFetchConfig>
 }
 
 const job = JSON.parse(process.argv[2]!) as Job
@@ -75,6 +78,7 @@ async function run(): Promise<object> {
     layerDir: job.layerDir,
     listen: { host: '127.0.0.1', port: 0 },
     peers: job.peers ?? [],
+    ...(job.config ? { config: { ...chunkFetchDefaults, ...job.config } } : {}),
     clock,
     rng,
     say: (line) => {
@@ -88,7 +92,7 @@ async function run(): Promise<object> {
   server = r.server
   checkLayers(openManifest(r.manifest, job.pin), r.fetched)
   const st = r.stats
-  return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, races: st.races, busyToOrigin: st.busyToOrigin, peersSeen: st.peersSeen }
+  return { done: true, ms: performance.now() - t0, manifestMs, cpuMs: cpuMs(), bytes: st.bytes, originBytes: st.originBytes, peerBytes: st.peerBytes, wastedBytes: st.wastedBytes, fallbacks: st.fallbacks, refusals: st.refusals, badChunks: st.badChunks, slowPeers: st.slowPeers, races: st.races, busyToOrigin: st.busyToOrigin, peersSeen: st.peersSeen, fetchMs: st.ms, waits: st.waits }
 }
 
 /** A running worker: the manifest kept (fetched here, before the storm), the route on a plain HTTP server. */

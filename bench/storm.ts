@@ -5,7 +5,7 @@
  * from the coordinator: httpOnlyMs), then sharing chunks (allDoneMs), in the same run.
  *
  *   npm run bench -- storm            (N = 10, 25, 50)
- *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K]
+ *   npx tsx bench/storm.ts [--workers 10,25,50] [--uplink-mib 4] [--image-mib 8] [--running K] [--detail] [--fetch-config JSON]
  *
  * One JSON line per N: {"bench":"storm","workers":N,"originShare","allDoneMs","httpOnlyMs",
  * "ratio","duplicateShare","fallbacks",...}. originShare = bytes the coordinator sent (all
@@ -14,6 +14,11 @@
  * originShare < 0.1, allDoneMs <= 0.25 x httpOnlyMs. Bounded: each storm has a deadline
  * (1.5x the whole-file storm's ideal time + 60 s), the whole run 540 s; every worker is
  * killed at the end.
+ *
+ * Each line also says what the workers waited on (waitsSummary: first chunk, the named running
+ * workers' first answers, 503s, time with nothing asked, the slowest worker chunk by chunk) and
+ * how late this process and the workers ran (coordLagMaxMs, afterMaxMs): enough to tell a
+ * slow storm's cause from the host's load afterwards. --detail: the same for every worker.
  *
  * --running K (K > 0): after each N, one more shared storm with K workers already running
  * the image and serving it (the run-mode agent's layer-chunk route, capped at its default
@@ -31,6 +36,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
+import type { ChunkFetchWaits } from '../agent/boot/chunk-fetch-config.js'
 import { ByteBucket } from '../agent/protocol/byte-bucket.js'
 import { RUNNING_UPLOAD_BYTES_PER_SEC } from '../agent/api/layer-chunk-route.js'
 import { BOOT_PEERS } from '../coordinator/boot-script.js'
@@ -45,12 +51,17 @@ const { values } = parseArgs({
     // Tuning runs: the shared storm only (no httpOnlyMs, no ratio).
     'shared-only': { type: 'boolean', default: false },
     running: { type: 'string', default: '0' },
+    // One more line per booting worker of each shared storm ("detail":"worker"): what it waited on, chunk by chunk.
+    detail: { type: 'boolean', default: false },
+    // Experiments: overrides of the booting workers' fetch tuning (chunkFetchDefaults), as JSON.
+    'fetch-config': { type: 'string' },
   },
 })
 const COUNTS = values.workers!.split(',').map(Number)
 const UPLINK = Number(values['uplink-mib']) * 1048576
 const IMAGE_MIB = Number(values['image-mib'])
 const RUNNING = Number(values.running)
+const FETCH_CONFIG = values['fetch-config'] ? (JSON.parse(values['fetch-config']) as object) : undefined
 /** A running worker's upload cap, scaled like the coordinator's uplink (1 Gbit/s -> UPLINK). */
 const RUNNING_CAP = Math.round((RUNNING_UPLOAD_BYTES_PER_SEC * UPLINK) / 125_000_000)
 const RUN_DEADLINE_MS = 540_000
@@ -113,11 +124,66 @@ interface WorkerResult {
   badChunks?: number
   races?: number
   busyToOrigin?: number
+  /** The chunk fetch alone (from its start to its return, after the manifest). */
+  fetchMs?: number
+  waits?: ChunkFetchWaits
   error?: string
 }
 
+/**
+ * What the workers of one storm waited on (ChunkFetchWaits, summed up): when the first chunk
+ * came, 503s, time with nothing asked, where chunks came from, and the slowest worker in full.
+ */
+function waitsSummary(results: WorkerResult[]): object {
+  const w = results.map((r, i) => ({ i, r, w: r.waits! })).filter((x) => x.w)
+  if (w.length === 0) return {}
+  const q = (xs: number[], f: number) => Math.round([...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * f))]!)
+  const first = w.map((x) => x.w.firstChunkMs)
+  const idle = w.map((x) => x.w.idleMs)
+  const slowest = w.reduce((a, b) => (b.r.ms > a.r.ms ? b : a))
+  return {
+    firstChunkP50Ms: q(first, 0.5),
+    firstChunkMaxMs: Math.max(...first),
+    // When the running workers named in shoal.peers= had all first answered (running storms only).
+    ...(w.some((x) => x.w.namedHeardMs >= 0) ? { namedHeardP50Ms: q(w.map((x) => x.w.namedHeardMs), 0.5), namedHeardMaxMs: Math.max(...w.map((x) => x.w.namedHeardMs)) } : {}),
+    busyAnswers: w.reduce((s, x) => s + x.w.busy, 0),
+    idleP50Ms: q(idle, 0.5),
+    idleMaxMs: Math.max(...idle),
+    cappedChunks: w.reduce((s, x) => s + x.w.cappedChunks, 0),
+    // From a worker's fetch returning to its result: the layers' whole hash, ~10 ms of CPU for 8 MiB. Seconds here
+    // say the host starved the workers, whatever the fetch did.
+    afterMaxMs: Math.round(Math.max(...w.map((x) => x.r.ms - (x.r.manifestMs ?? 0) - (x.r.fetchMs ?? 0)))),
+    slowest: workerDetail(slowest.i, slowest.r),
+  }
+}
+
+/** One worker's figures and what it waited on, its chunks as "src first-asked..verified xrequests" in verification order. */
+function workerDetail(i: number, r: WorkerResult): object {
+  const w = r.waits!
+  return {
+    worker: i,
+    ms: Math.round(r.ms),
+    manifestMs: Math.round(r.manifestMs ?? 0),
+    firstChunkMs: w.firstChunkMs,
+    namedHeardMs: w.namedHeardMs,
+    // From the last chunk verified to the fetch's return, and from there to the worker's result (the layers' whole hash).
+    closeMs: Math.round((r.fetchMs ?? 0) - Math.max(...w.chunks.map((c) => c[1]))),
+    afterMs: Math.round(r.ms - (r.manifestMs ?? 0) - (r.fetchMs ?? 0)),
+    idleMs: w.idleMs,
+    busy: w.busy,
+    refusals: r.refusals,
+    races: r.races,
+    busyToOrigin: r.busyToOrigin,
+    fallbacks: r.fallbacks,
+    chunks: w.chunks
+      .map(([ask, done, src, n], g) => ({ g, ask, done, src, n }))
+      .sort((a, b) => a.done - b.done)
+      .map((c) => `${c.g}:${c.src} ${c.ask}..${c.done}${c.n > 1 ? ` x${c.n}` : ''}`),
+  }
+}
+
 /** One storm: N worker processes, all told `go` at once; resolves when all reported. */
-async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number; runningRefused: number }> {
+async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: string, running = 0): Promise<{ allDoneMs: number; results: WorkerResult[]; originSent: number; p50Ms: number; coordLagMaxMs: number; runningServedBytes: number; runningRefused: number; runningBusy: number }> {
   const coord: TestCoordinator = await startTestCoordinator({ images: {}, clock: { now: () => Date.now(), advance: () => undefined, set: () => undefined } })
   const children: ChildProcess[] = []
   const proxy = await uplink(Number(new URL(coord.url).port), UPLINK)
@@ -155,7 +221,7 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     const finishedAt: number[] = []
     for (let i = 0; i < n; i++) {
       const peers = runningAddrs.length ? Array.from({ length: Math.min(BOOT_PEERS, runningAddrs.length) }, (_, k) => runningAddrs[(i + k) % runningAddrs.length]!) : []
-      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1, peers }
+      const job = { mode, coordinator: url, pin, layerDir: join(dir, `${mode}-${n}-${i}`), seed: 1000 * n + i + 1, peers, ...(FETCH_CONFIG ? { config: FETCH_CONFIG } : {}) }
       // SHOAL_STORM_PROF=DIR: a CPU profile of every worker of the shared storms, for finding where their CPU goes.
       const prof = process.env.SHOAL_STORM_PROF && mode === 'p2p' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SHOAL_STORM_PROF}`] : []
       const child = spawn(process.execPath, [...prof, workerJs, JSON.stringify(job)], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -203,16 +269,18 @@ async function storm(mode: 'p2p' | 'http', n: number, workerJs: string, dir: str
     finishedAt.sort((a, b) => a - b)
     let runningServedBytes = 0
     let runningRefused = 0
+    let runningBusy = 0
     for (const { child, lines } of runningChildren) {
-      const stats = new Promise<{ servedBytes?: number; refused?: number }>((resolve) => {
-        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number; refused?: number }))
+      const stats = new Promise<{ servedBytes?: number; refused?: number; busy?: number }>((resolve) => {
+        lines.once('line', (l) => resolve(JSON.parse(l) as { servedBytes?: number; refused?: number; busy?: number }))
       })
       child.stdin!.write('stats\n')
       const st = await stats
       runningServedBytes += st.servedBytes ?? 0
       runningRefused += st.refused ?? 0
+      runningBusy += st.busy ?? 0
     }
-    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes, runningRefused }
+    return { allDoneMs, results: results as WorkerResult[], originSent: proxy.sent() - sent0, p50Ms: finishedAt[Math.floor(finishedAt.length / 2)]!, coordLagMaxMs: Math.round(lag.max / 1e6), runningServedBytes, runningRefused, runningBusy }
   } finally {
     for (const c of children) c.stdin?.end()
     await Promise.all(
@@ -278,11 +346,15 @@ async function main(): Promise<void> {
         httpOnlyCpuMsPerWorker: http ? Math.round(http.results.reduce((s, r) => s + r.cpuMs, 0) / n) : null,
         httpOnlyP50Ms: http?.p50Ms ?? null,
         httpOnlyOriginShare: http ? +(http.originSent / needed).toFixed(4) : null,
+        // The whole-file storm is paced by the uplink's timers in this process: a lagging loop slows it too.
+        httpOnlyCoordLagMaxMs: http?.coordLagMaxMs ?? null,
         imageMiB: IMAGE_MIB,
         uplinkMiBps: UPLINK / 1048576,
         targets: { originShare: 0.1, ratio: 0.25 },
+        ...waitsSummary(p2p.results),
         load1: +loadavg()[0]!.toFixed(1),
       })
+      if (values.detail) p2p.results.forEach((r, i) => emit({ bench: 'storm', detail: 'worker', workers: n, ...workerDetail(i, r) }))
       if (RUNNING > 0) {
         const r = await storm('p2p', n, workerJs, dir, RUNNING)
         const need = r.results.reduce((s, x) => s + x.bytes, 0)
@@ -296,6 +368,7 @@ async function main(): Promise<void> {
           originShare: +(r.originSent / need).toFixed(4),
           runningShare: +(r.runningServedBytes / need).toFixed(4),
           runningRefusedChunks: r.runningRefused,
+          runningBusyAnswers: r.runningBusy,
           allDoneMs: r.allDoneMs,
           httpOnlyMs: http?.allDoneMs ?? null,
           ratio: http ? +(r.allDoneMs / http.allDoneMs).toFixed(3) : null,
@@ -308,8 +381,11 @@ async function main(): Promise<void> {
           p50Ms: r.p50Ms,
           manifestMaxMs: Math.round(Math.max(...r.results.map((x) => x.manifestMs ?? 0))),
           cpuMsPerWorker: Math.round(rsum('cpuMs') / n),
+          coordLagMaxMs: r.coordLagMaxMs,
+          ...waitsSummary(r.results),
           load1: +loadavg()[0]!.toFixed(1),
         })
+        if (values.detail) r.results.forEach((x, i) => emit({ bench: 'storm', detail: 'worker', variant: 'running', workers: n, ...workerDetail(i, x) }))
       }
     }
   } finally {

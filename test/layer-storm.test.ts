@@ -227,6 +227,26 @@ describe('layer chunks: a storm of booting workers', () => {
     })
   }, 90_000)
 
+  it('the fetch returns once its last chunk is in: a tracker answer still out is cut off, not waited for', async () => {
+    // The coordinator behind a front that holds every tracker request (a storm's busy uplink): before, the
+    // fetch's return waited for that answer (up to its 15 s deadline), then paused 5 s more; 14 s is under that.
+    const front = await holdTracker()
+    try {
+      let timer: NodeJS.Timeout | undefined
+      const r = await Promise.race([
+        fetchLayersChunked({ ...workerInput('tr0', 41), coordinator: front.url }),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('the fetch waited for the held tracker answer')), 14_000))),
+      ]).finally(() => clearTimeout(timer))
+      await expectLayersVerified(r!)
+      expect(front.held()).toBeGreaterThan(0)
+      // Every held tracker request was cut off by the worker (none still open, none answered).
+      await front.drained()
+      await r!.server.close()
+    } finally {
+      await front.close()
+    }
+  }, 30_000)
+
   it('a booting worker answers 404 for a chunk it has not verified yet', async () => {
     const f = layers()[0]!
     const server = new ChunkServer({ version: 'v1', layers: [{ name: f.name, path: join(dir, 'none'), size: f.size, chunks: f.chunks! }], clock })
@@ -382,6 +402,42 @@ async function fakePeer(mode: 'busy' | 'slow'): Promise<FakePeer> {
     cut: () => cut,
     close: () => {
       for (const t of timers) clearInterval(t)
+      server.closeAllConnections()
+      return new Promise((r) => server.close(() => r()))
+    },
+  }
+}
+
+/** The coordinator behind a front that passes everything through but holds every tracker request unanswered. */
+async function holdTracker(): Promise<{ url: string; held: () => number; drained: () => Promise<void>; close: () => Promise<void> }> {
+  const target = new URL(h.url)
+  let held = 0
+  const open = new Set<unknown>()
+  let onDrained = () => undefined as void
+  const server: Server = createServer((req, res) => {
+    if (req.url!.startsWith(layerRoutes.peers)) {
+      held++
+      open.add(req)
+      res.on('close', () => {
+        open.delete(req)
+        if (open.size === 0) onDrained()
+      })
+      return
+    }
+    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    held: () => held,
+    /** Resolves once no held request is open (the worker closed them all). */
+    drained: () => new Promise<void>((resolve) => (open.size === 0 ? resolve() : (onDrained = resolve))),
+    close: () => {
       server.closeAllConnections()
       return new Promise((r) => server.close(() => r()))
     },

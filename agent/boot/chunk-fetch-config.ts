@@ -48,8 +48,20 @@ export interface ChunkFetchConfig {
   slowPenaltyMs: number
   /** A peer whose upload slots are full (503) is skipped this long: 150 ms; a peer that told its upload cap, a chunk's time at that cap if longer (at most slowPenaltyMs). */
   busyPauseMs: number
-  /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms. */
+  /** At the start, the coordinator is asked only once every known peer said what it has, or after this long: 500 ms (see peerWaitRtts). */
   peerWaitMs: number
+  /**
+   * ... or after this many times the manifest's round trip (ChunkFetchInput.startRttMs) if
+   * longer, at most peerWaitMaxMs: 3. On a loaded host the running workers named in
+   * shoal.peers= took longer than 500 ms to answer a first have poll (the manifest itself took
+   * 0.5-1.1 s); every booting worker then asked the coordinator for two chunks at once, the
+   * broker handed every chunk out twice in the first second, each worker's two origin requests
+   * sat 4-7 s in its queue, and the storm with running workers took 2-3x as long as with
+   * answers in time (docs/layers.md "What a worker waited on"). 0: the fixed 500 ms alone.
+   */
+  peerWaitRtts: number
+  /** The longest start wait for peers: 5 s (a named peer that never answers costs at most this). */
+  peerWaitMaxMs: number
   /**
    * A chunk whose holders answered 503 busy (or were cut off as slow) and that no holder has
    * taken since goes to the coordinator after this long, or twice a peer chunk's time now if
@@ -93,6 +105,8 @@ export const chunkFetchDefaults: Readonly<ChunkFetchConfig> = Object.freeze({
   slowPenaltyMs: 4000,
   busyPauseMs: 150,
   peerWaitMs: 500,
+  peerWaitRtts: 3,
+  peerWaitMaxMs: 5000,
   busyOriginMs: 2000,
   slowPeerMs: 500,
   raceAfterMs: 4000,
@@ -118,6 +132,8 @@ export interface ChunkFetchInput {
   domain?: string
   /** Peers to start with (shoal.peers=). */
   peers: readonly string[]
+  /** How long the manifest took to come, ms: a round trip to the coordinator on this network and host, now (the start's wait for peers scales with it). */
+  startRttMs?: number
   /** Where verified chunks are announced to other workers. */
   server?: ChunkServer
   clock: Clock
@@ -149,9 +165,51 @@ export interface ChunkFetchStats {
   busyToOrigin: number
   peersSeen: number
   ms: number
+  /** What the fetch waited on (docs/layers.md "What a worker waited on"): cheap, always kept. */
+  waits: ChunkFetchWaits
+}
+
+/**
+ * What a fetch waited on, for explaining a slow storm after the fact (the storm bench reports
+ * it per worker). Times in ms from the fetch's start.
+ */
+export interface ChunkFetchWaits {
+  /** The first chunk verified (-1: none yet). */
+  firstChunkMs: number
+  /** When every peer shoal.peers= named had first answered its have poll (or failed it): -1 none named, or not all yet. */
+  namedHeardMs: number
+  /** Chunks from peers that told an upload cap (running workers); the rest of peerChunks came from uncapped (booting) peers. */
+  cappedChunks: number
+  /** 503 busy answers from peers. */
+  busy: number
+  /** Time with chunks missing and no request out: waiting on a timer (the start's wait for peers, a busy chunk's or a fallback's wait, a retry). */
+  idleMs: number
+  /**
+   * Per chunk (global index g): [first asked, verified, source, requests]; source 'o' the
+   * coordinator, 'c' a capped peer, 'p' another peer, '' not yet.
+   */
+  chunks: [number, number, string, number][]
 }
 
 /** The figures of a fetch of `chunks` chunks (`bytes` in all) before it began. */
 export function noStats(chunks: number, bytes: number): ChunkFetchStats {
-  return { chunks, bytes, originChunks: 0, originBytes: 0, peerChunks: 0, peerBytes: 0, wastedBytes: 0, fallbacks: 0, refusals: 0, badChunks: 0, blacklisted: [], slowPeers: 0, races: 0, busyToOrigin: 0, peersSeen: 0, ms: 0 }
+  return {
+    chunks,
+    bytes,
+    originChunks: 0,
+    originBytes: 0,
+    peerChunks: 0,
+    peerBytes: 0,
+    wastedBytes: 0,
+    fallbacks: 0,
+    refusals: 0,
+    badChunks: 0,
+    blacklisted: [],
+    slowPeers: 0,
+    races: 0,
+    busyToOrigin: 0,
+    peersSeen: 0,
+    ms: 0,
+    waits: { firstChunkMs: -1, namedHeardMs: -1, cappedChunks: 0, busy: 0, idleMs: 0, chunks: Array.from({ length: chunks }, () => [-1, -1, '', 0]) },
+  }
 }

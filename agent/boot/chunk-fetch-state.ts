@@ -30,6 +30,8 @@ export interface PeerState {
   pace: ChunkPace
   /** Its upload cap in bytes/s as its have answer told (a running worker); undefined: uncapped or not told. */
   cap?: number
+  /** Named in shoal.peers= (running workers, by the coordinator's view): the start waits longer for its first answer. */
+  named?: boolean
 }
 
 export function newPeer(addr: string): PeerState {

@@ -28,7 +28,7 @@ import { chunkHeaders, chunkSpan, layerRoutes, sha256Hex } from '../protocol/lay
 import { shuffle } from '../protocol/random.js'
 import { chunkFetchDefaults, noStats, type ChunkFetchConfig, type ChunkFetchInput, type ChunkFetchStats } from './chunk-fetch-config.js'
 import { DONE, FetchState, MISSING, type PeerState } from './chunk-fetch-state.js'
-import { PaceRules } from './chunk-pace.js'
+import { PaceRules, startWait } from './chunk-pace.js'
 import { PeerFollowing, type PeerContext } from './chunk-peers.js'
 import { schedule, type Scheduler } from './chunk-schedule.js'
 
@@ -66,6 +66,7 @@ class ChunkFetch implements PeerContext {
       st: this.st,
       pace: this.pace,
       cfg,
+      peerWaitMs: startWait(cfg, input.startRttMs),
       rng: input.rng,
       stats: this.stats,
       t0: this.t0,
@@ -73,7 +74,7 @@ class ChunkFetch implements PeerContext {
     }
   }
 
-  private now(): number {
+  now(): number {
     return this.input.clock.now()
   }
 
@@ -86,6 +87,9 @@ class ChunkFetch implements PeerContext {
   }
 
   delay(ms: number): Promise<void> {
+    // Once the fetch has ended, no pause: a tracker answer that came in after the end started a
+    // fresh 5 s pause, and the fetch's return waited for it (a storm's slowest worker, 4 storms in 14).
+    if (this.closed) return Promise.resolve()
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(t)
@@ -105,7 +109,13 @@ class ChunkFetch implements PeerContext {
       this.handles.push(h)
     }
     this.peerFollowing.add(shuffle([...input.peers], input.rng))
+    for (const a of input.peers) {
+      const p = st.peers.get(a)
+      if (p) p.named = true
+    }
     const tracking = this.peerFollowing.track()
+    /** Since when no request is out while chunks are missing (NaN: requests are out). */
+    let idleSince = NaN
     try {
       while (st.remaining > 0) {
         if (cfg.deadlineMs > 0 && this.now() - this.t0 > cfg.deadlineMs) {
@@ -119,6 +129,12 @@ class ChunkFetch implements PeerContext {
         const now = this.now()
         const wakeAt = schedule(this.scheduler, now)
         if (wakeAt < Infinity) setTimeout(() => this.wake(), Math.max(1, wakeAt - now))
+        // Waiting on a timer with nothing out: counted (waits.idleMs), it tells a stalled fetch from a slow one.
+        if (st.inFlight.size === 0 && Number.isNaN(idleSince)) idleSince = now
+        else if (st.inFlight.size > 0 && !Number.isNaN(idleSince)) {
+          this.stats.waits.idleMs += now - idleSince
+          idleSince = NaN
+        }
         await woken
         clearTimeout(tick)
       }
@@ -157,6 +173,7 @@ class ChunkFetch implements PeerContext {
     const ctl = new AbortController()
     this.controllers.add(ctl)
     const fl = st.launch(ks, p, ctl, this.now(), pace.dueEach(p))
+    this.asked(ks)
     const url = `http://${p.addr}${layerRoutes.layers}/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`
     const sent = this.now()
     const back = (busy = false) => {
@@ -172,6 +189,7 @@ class ChunkFetch implements PeerContext {
         this.trace(`peer ${p.addr} chunks ${g}-${last}: ${r.status} after ${this.now() - sent} ms`)
         if (r.status === 503) {
           // Its upload slots are full: another peer, or this one a moment later.
+          stats.waits.busy++
           const pause = pace.busyPause(p)
           p.slowUntil = this.now() + pause
           setTimeout(() => this.wake(), pause)
@@ -200,7 +218,8 @@ class ChunkFetch implements PeerContext {
             if (alone) this.retryLater(k)
             continue
           }
-          if (!(await this.store(k, body))) continue
+          if (!(await this.store(k, body, p.cap ? 'c' : 'p'))) continue
+          if (p.cap) stats.waits.cappedChunks++
           stats.peerChunks++
           stats.peerBytes += body.length
         }
@@ -241,6 +260,7 @@ class ChunkFetch implements PeerContext {
     const ctl = new AbortController()
     this.controllers.add(ctl)
     const fl = st.launch([g], undefined, ctl, this.now(), 0)
+    this.asked([g])
     const sent = this.now()
     httpExchange(`${this.base}/images/${encodeURIComponent(input.version)}/${encodeURIComponent(f.name)}`, { agent: this.agent, headers, timeoutMs: cfg.originTimeoutMs, maxBytes: span.end - span.start + 1, signal: ctl.signal })
       .then(async (r) => {
@@ -272,7 +292,7 @@ class ChunkFetch implements PeerContext {
         }
         pace.originSent(sent, this.now(), r.body.length)
         st.settle(fl, g)
-        if (!(await this.store(g, r.body))) return
+        if (!(await this.store(g, r.body, 'o'))) return
         stats.originChunks++
         stats.originBytes += r.body.length
         if (isFallback) stats.fallbacks++
@@ -291,8 +311,16 @@ class ChunkFetch implements PeerContext {
       })
   }
 
-  /** Writes verified chunk g; false when another copy got here first (thrown away, counted as wasted). */
-  private async store(g: number, body: Buffer): Promise<boolean> {
+  /** Chunks `ks` asked for once more (waits.chunks: the first time, and how many requests). */
+  private asked(ks: number[]): void {
+    for (const k of ks) {
+      const c = this.stats.waits.chunks[k]!
+      if (c[3]++ === 0) c[0] = this.now() - this.t0
+    }
+  }
+
+  /** Writes verified chunk g (from `src`: 'o' the coordinator, 'c' a capped peer, 'p' another); false when another copy got here first (thrown away, counted as wasted). */
+  private async store(g: number, body: Buffer, src: 'o' | 'c' | 'p'): Promise<boolean> {
     const { st } = this
     // Both sides of a race may deliver: the second copy is thrown away, also while the first is being written
     // (counted twice, `remaining` reached 0 with a chunk never written: the layer's whole hash caught it).
@@ -306,6 +334,11 @@ class ChunkFetch implements PeerContext {
     await this.handles[st.fileOf[g]!]!.write(body, 0, body.length, span.start)
     // The losing side of a race: its chunks are all here now, its upload slot is someone else's.
     const lost = st.done(g)
+    const w = this.stats.waits
+    const at = this.now() - this.t0
+    w.chunks[g]![1] = at
+    w.chunks[g]![2] = src
+    if (w.firstChunkMs < 0) w.firstChunkMs = at
     this.input.server?.markVerified(f.name, st.idxOf[g]!)
     for (const fl of lost) fl.ctl.abort()
     return true

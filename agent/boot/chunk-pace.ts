@@ -40,6 +40,15 @@ export class ChunkPace {
   }
 }
 
+/**
+ * How long the fetch waits at its start for the peers it knows to say what they have before it
+ * asks the coordinator: peerWaitMs, or peerWaitRtts x the manifest's round trip if longer (a
+ * loaded host answers a first have poll no faster than it sent the manifest), at most peerWaitMaxMs.
+ */
+export function startWait(cfg: Pick<ChunkFetchConfig, 'peerWaitMs' | 'peerWaitRtts' | 'peerWaitMaxMs'>, startRttMs = 0): number {
+  return Math.max(cfg.peerWaitMs, Math.min(cfg.peerWaitMaxMs, cfg.peerWaitRtts * startRttMs))
+}
+
 /** What the pace rules know of a peer: its own pace, and the upload cap it told (bytes/s). */
 export interface PacedPeer {
   pace: ChunkPace

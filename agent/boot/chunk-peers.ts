@@ -23,6 +23,9 @@ export interface PeerContext {
   /** The coordinator's base URL, no trailing slash. */
   readonly base: string
   readonly closed: boolean
+  /** When the fetch started, and the time now (the fetch's clock). */
+  readonly t0: number
+  now(): number
   /** Something changed: schedule again. */
   wake(): void
   /** Requests to abort when the fetch ends. */
@@ -53,6 +56,14 @@ export class PeerFollowing {
     this.fill()
   }
 
+  /** p answered (or failed) a have poll: heard of; the stats note when the last named peer was first heard. */
+  private heard(p: PeerState): void {
+    if (p.heard) return
+    p.heard = true
+    const { st, stats } = this.c
+    if (p.named && [...st.peers.values()].every((q) => !q.named || q.heard)) stats.waits.namedHeardMs = this.c.now() - this.c.t0
+  }
+
   /** Follows candidates while fewer than maxPeers are followed. */
   fill(): void {
     const { st, cfg } = this.c
@@ -79,7 +90,7 @@ export class PeerFollowing {
         if (r.status === 404) {
           // Not a chunk server for this version (an agent that predates chunks, another image).
           p.dropped = true
-          p.heard = true
+          this.heard(p)
           c.wake()
           this.fill()
           return
@@ -88,7 +99,7 @@ export class PeerFollowing {
         const parsed = HaveAnswer.safeParse(JSON.parse(r.body.toString('utf8')))
         if (!parsed.success || parsed.data.version !== input.version) throw new Error('bad have answer')
         p.failures = 0
-        p.heard = true
+        this.heard(p)
         p.gen = parsed.data.gen
         // Its upload cap (a running worker), from the first answer on: the pace rules plan with it before any transfer.
         if (parsed.data.upload !== undefined) p.cap = parsed.data.upload
@@ -103,7 +114,7 @@ export class PeerFollowing {
         if (c.closed) return
         c.trace(`have ${p.addr} failed: ${(err as Error).message}`)
         p.failures++
-        p.heard = true
+        this.heard(p)
         c.wake()
         // A peer that never answers (not up, or not a chunk server) makes room for another.
         if (p.failures >= 6) {
@@ -131,9 +142,12 @@ export class PeerFollowing {
     const slow = new Backoff({ initialMs: 2 * cfg.trackerIntervalMs, maxMs: 10_000, factor: 2, jitter: 0.2 }, input.rng)
     while (!c.closed && st.remaining > 0) {
       let ok = false
+      // Cut off when the fetch ends: its return waited for the answer (through a storm's busy uplink).
+      const ctl = new AbortController()
+      c.controllers.add(ctl)
       try {
         const q = new URLSearchParams({ image: input.version, ...(input.self ? { self: input.self } : {}), ...(input.domain ? { domain: input.domain } : {}) })
-        const r = await httpExchange(`${c.base}${layerRoutes.peers}?${q}`, { agent: c.agent, timeoutMs: 15_000, maxBytes: 64 * 1024 })
+        const r = await httpExchange(`${c.base}${layerRoutes.peers}?${q}`, { agent: c.agent, timeoutMs: 15_000, maxBytes: 64 * 1024, signal: ctl.signal })
         c.trace(`tracker: ${r.status}`)
         if (r.status === 200) {
           const parsed = LayerPeers.safeParse(JSON.parse(r.body.toString('utf8')))
@@ -142,7 +156,10 @@ export class PeerFollowing {
         }
       } catch (err) {
         // The tracker is an aid: shoal.peers= and the coordinator itself still work.
+        if (c.closed) return
         c.trace(`tracker: ${(err as Error).message}`)
+      } finally {
+        c.controllers.delete(ctl)
       }
       if (ok) slow.reset()
       // Following enough peers: ask only to stay registered (and to replace the ones that go).

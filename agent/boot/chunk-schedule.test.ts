@@ -8,7 +8,7 @@ import { seededRng } from '../protocol/testing.js'
 import { setBit } from '../protocol/layer-chunks.js'
 import { chunkFetchDefaults, noStats } from './chunk-fetch-config.js'
 import { FetchState, INFLIGHT, newPeer, type PeerState } from './chunk-fetch-state.js'
-import { PaceRules } from './chunk-pace.js'
+import { PaceRules, startWait } from './chunk-pace.js'
 import { schedule, type Scheduler } from './chunk-schedule.js'
 
 const MiB = 1024 * 1024
@@ -25,6 +25,7 @@ function setup(n: number, seed = 1) {
     st,
     pace,
     cfg,
+    peerWaitMs: cfg.peerWaitMs,
     rng: seededRng(seed),
     stats: noStats(n, n * MiB),
     t0: clock.now(),
@@ -108,6 +109,51 @@ describe('chunk scheduler', () => {
     schedule(s, clock.now())
     expect(asked.map((x) => x.from)).toEqual(['origin', 'origin'])
     expect(st.state.every((x) => x === INFLIGHT)).toBe(true)
+  })
+
+  it('waits longer for a peer shoal.peers= named (a running worker) on a slow host: startWait, from 3 manifest round trips up to 5 s', () => {
+    expect(startWait(cfg, 0)).toBe(cfg.peerWaitMs)
+    expect(startWait(cfg, 100)).toBe(cfg.peerWaitMs)
+    expect(startWait(cfg, 700)).toBe(2100)
+    expect(startWait(cfg, 60_000)).toBe(cfg.peerWaitMaxMs)
+    expect(startWait({ ...cfg, peerWaitRtts: 0 }, 700)).toBe(cfg.peerWaitMs)
+    const { clock, s, asked, peer } = setup(2)
+    s.peerWaitMs = startWait(cfg, 700)
+    const running = peer('running:1', [])
+    running.heard = false
+    running.named = true
+    peer('booting:1', []).heard = false
+    // The booting peer found through the tracker is waited for 500 ms, the named one 2.1 s.
+    expect(schedule(s, clock.now())).toBe(s.t0 + 2100)
+    clock.advance(cfg.peerWaitMs)
+    expect(schedule(s, clock.now())).toBe(s.t0 + 2100)
+    expect(asked).toEqual([])
+    clock.advance(2100 - cfg.peerWaitMs)
+    schedule(s, clock.now())
+    expect(asked.map((x) => x.from)).toEqual(['origin', 'origin'])
+    // A booting peer alone (nothing named) is waited for 500 ms whatever the round trip.
+    const alone = setup(2)
+    alone.s.peerWaitMs = startWait(cfg, 700)
+    alone.peer('booting:1', []).heard = false
+    expect(schedule(alone.s, alone.clock.now())).toBe(alone.s.t0 + cfg.peerWaitMs)
+  })
+
+  it('a named peer that answers ends the wait at once: its chunks go to it, the rest to the coordinator', () => {
+    const { clock, s, asked, peer } = setup(4)
+    s.peerWaitMs = 5000
+    const running = peer('running:1', [])
+    running.heard = false
+    running.named = true
+    schedule(s, clock.now())
+    expect(asked).toEqual([])
+    // Its first answer: it has chunks 0 and 1.
+    running.heard = true
+    setBit(running.bits.get('base.squashfs')!, 0)
+    setBit(running.bits.get('base.squashfs')!, 1)
+    clock.advance(300)
+    schedule(s, clock.now())
+    expect(asked.filter((x) => x.from === 'running:1').flatMap((x) => x.ks).sort()).toEqual([0, 1])
+    expect(asked.filter((x) => x.from === 'origin').flatMap((x) => x.ks).sort()).toEqual([2, 3])
   })
 
   it('a slow peer gets one chunk at a time, and only chunks no peer that is not slow has', () => {

@@ -14,7 +14,7 @@
  * - The coordinator gets chunks no followed peer has (random order: a rack spreads over the
  *   image), chunks their holders turned away busy for busyWait, and fallbacks after a
  *   refusal's fallbackWait; at the start only once every known peer said what it has (or
- *   after peerWaitMs).
+ *   after peerWaitMs; for the peers shoal.peers= named, longer on a slow host: startWait).
  */
 import type { Rng } from '../protocol/ports.js'
 import { shuffle } from '../protocol/random.js'
@@ -33,7 +33,9 @@ export interface ScheduleIo {
 export interface Scheduler {
   st: FetchState
   pace: PaceRules
-  cfg: Pick<ChunkFetchConfig, 'peerRunChunks' | 'peerWaitMs' | 'originInFlight'>
+  cfg: Pick<ChunkFetchConfig, 'peerRunChunks' | 'originInFlight' | 'peerWaitMs'>
+  /** At the start, the coordinator waits this long for the peers named in shoal.peers= to answer (chunk-pace.ts startWait); for others cfg.peerWaitMs. */
+  peerWaitMs: number
   rng: Rng
   stats: Pick<ChunkFetchStats, 'races' | 'busyToOrigin'>
   /** When the fetch started (peerWaitMs counts from it; trace lines too). */
@@ -80,8 +82,11 @@ export function schedule(s: Scheduler, now: number): number {
   }
   let wakeAt = race(s, now)
   // Ask the coordinator only for what the peers we know of do not have, or what their holders were too busy to send.
-  const waitPeers = now - s.t0 < cfg.peerWaitMs && [...st.peers.values()].some((p) => st.usable(p) && !p.heard)
-  if (waitPeers) wakeAt = Math.min(wakeAt, s.t0 + cfg.peerWaitMs)
+  // (Longer for the peers the boot script named, running workers, on a slow host: their answer is worth the wait;
+  // booting peers found through the tracker have nothing yet.)
+  const waitUntil = Math.max(0, ...[...st.peers.values()].filter((p) => st.usable(p) && !p.heard).map((p) => s.t0 + (p.named ? Math.max(s.peerWaitMs, cfg.peerWaitMs) : cfg.peerWaitMs)))
+  const waitPeers = now < waitUntil
+  if (waitPeers) wakeAt = Math.min(wakeAt, waitUntil)
   while (!waitPeers && st.originInflight < cfg.originInFlight) {
     let pick = -1
     let seen = 0

@@ -56,6 +56,7 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   const { pin } = input
   const url = `${input.coordinator.replace(/\/+$/, '')}${routes.images}/${encodeURIComponent(pin.version)}/${routes.manifestFile}?chunks=1`
   let raw: unknown
+  const asked = input.clock.now()
   try {
     const r = await httpExchange(url, { headers: { accept: 'application/json' }, timeoutMs: 30_000, maxBytes: 64 * 1024 * 1024 })
     if (r.status !== 200) throw new Error(`HTTP ${r.status}`)
@@ -63,6 +64,8 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   } catch (err) {
     throw new ShoalError('unreachable', `cannot fetch the manifest of ${pin.version} from ${input.coordinator}: ${(err as Error).message}`, { cause: err })
   }
+  // A round trip to the coordinator as this host and network run now: the fetch waits for peers' first answers in proportion.
+  const startRttMs = input.clock.now() - asked
   const manifest = openManifest(raw, pin)
   const entries = layerEntries(manifest)
   if (!entries.every(chunksFit)) return undefined
@@ -81,7 +84,7 @@ export async function fetchLayersChunked(input: ChunkedLayersInput): Promise<Chu
   let stats: ChunkFetchStats
   try {
     stats = await fetchChunks(
-      { coordinator: input.coordinator, version: pin.version, files, ...(address ? { self: address } : {}), ...(input.domain ? { domain: input.domain } : {}), peers: input.peers, server, clock: input.clock, rng: input.rng, say: input.say, ...(input.trace ? { trace: input.trace } : {}) },
+      { coordinator: input.coordinator, version: pin.version, files, ...(address ? { self: address } : {}), ...(input.domain ? { domain: input.domain } : {}), peers: input.peers, startRttMs, server, clock: input.clock, rng: input.rng, say: input.say, ...(input.trace ? { trace: input.trace } : {}) },
       input.config ?? chunkFetchDefaults,
     )
   } catch (err) {
