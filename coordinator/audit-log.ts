@@ -23,6 +23,8 @@ export class AuditLog {
   private seq = 0
   private count = 0
   private readonly refusals = new Map<string, { writtenAt: number; unwritten: number }>()
+  /** Refusal entries being written (not awaited by the refused request): a list waits for them. */
+  private readonly writing = new Set<Promise<void>>()
 
   private constructor(
     private readonly deps: AuditLogDeps,
@@ -70,12 +72,15 @@ export class AuditLog {
     const count = slot.unwritten
     slot.writtenAt = now
     slot.unwritten = 0
-    void this.append({ ...entry, kind, detail: { what, subject, count, ...entry.detail } }).catch((err) =>
-      this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'),
-    )
+    const write: Promise<void> = this.append({ ...entry, kind, detail: { what, subject, count, ...entry.detail } })
+      .catch((err) => this.deps.log.warn({ component: 'audit', err: (err as Error).message }, 'audit write failed'))
+      .finally(() => this.writing.delete(write))
+    this.writing.add(write)
   }
 
+  /** Entries oldest first (newest `limit` without `sinceMs`); includes every refusal noted before the call. */
   async list(opts: { limit: number; sinceMs?: number; kind?: string }): Promise<AuditEntry[]> {
+    if (this.writing.size > 0) await Promise.all(this.writing)
     const gte = opts.sinceMs !== undefined ? keys.audit(opts.sinceMs, 0) : undefined
     const rows = await this.deps.store.scan('audit!', AuditEntry, { gte, reverse: gte === undefined, limit: opts.kind ? -1 : opts.limit })
     let out = rows.map(([, e]) => e)
