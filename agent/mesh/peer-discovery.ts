@@ -91,8 +91,9 @@ export class PeerDiscovery {
 
   /**
    * Dials discovered peers, chosen at random (one smaller key among them if there is one),
-   * until the seed degree is in reach. Not smaller keys first: every node preferring them left the smallest keys of a cluster powered on at
-   * once with a dozen seed links each (and the overlay's growth on top). A greater key is
+   * until the seed degree is in reach. Not smaller keys first: every node preferring them
+   * left the smallest keys of a cluster powered on at once with a dozen seed links each (and
+   * the overlay's growth on top). A greater key is
    * dialled after the dial policy's hold-off, and only if we are still short of seeds by
    * then: while a cluster forms at once, the links others dial fill the seeds meanwhile.
    */
