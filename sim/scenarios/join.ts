@@ -22,6 +22,7 @@ export const join: Scenario = {
     const { cluster, convergeMs } = convergedCluster(ctx, joins)
     if (convergeMs === undefined) return { ok: false, summary: { convergeMs: null } }
     const copiesAtConverge = recordCopies(cluster)
+    const framesAtConverge = counterSum(cluster, 'messages-in')
     const steady = measureBandwidth(cluster, gapMs)
     const t999: number[] = []
     const t100: number[] = []
@@ -67,6 +68,8 @@ export const join: Scenario = {
       // Copies of a node record each node received per record it learned (1 = no duplicates):
       // during a cold start's convergence (a warm start hands the records in: null), and during the joins.
       convergeCopiesPerRecord: copiesPerRecord(copiesAtConverge),
+      // Frames each node received while converging (cold start; null warm): what a join costs a node.
+      convergeFramesPerNode: copiesAtConverge.new === 0 ? null : round3(framesAtConverge / ctx.nodes),
       joinCopiesPerRecord: copiesPerRecord(joinCopies),
       steadyBytesPerSecPerNode: round3(steady.meanBps),
       steadyMaxBytesPerSecPerNode: round3(steady.maxBps),
@@ -76,6 +79,13 @@ export const join: Scenario = {
     ctx.log(`steady traffic: ${kbit(steady.meanBps)} per node (max ${kbit(steady.maxBps)})`)
     return { ok: missed === 0, summary }
   },
+}
+
+/** One counter summed over all up nodes. */
+function counterSum(cluster: MeshCluster, name: string): number {
+  let n = 0
+  for (const id of cluster.sim.upIds()) n += cluster.sim.process(id)?.counters?.[name] ?? 0
+  return n
 }
 
 /** Record copies (new and already held) all up nodes received so far, from their counters. */
