@@ -202,22 +202,7 @@ export class ApiServer {
   private watch(req: IncomingMessage, res: ServerResponse): void {
     const src = this.opts.source
     res.writeHead(200, { 'content-type': 'application/x-ndjson; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' })
-    // Lines of one turn go out in one write: a join's burst of events (one per member and
-    // record) cost the agent a write, and the watcher a read, each.
-    let pending: string[] | undefined
-    const flush = () => {
-      const lines = pending
-      pending = undefined
-      if (lines && !res.destroyed && !res.writableEnded) res.write(lines.join(''))
-    }
-    const line = (obj: unknown) => {
-      const text = JSON.stringify(obj) + '\n'
-      if (pending) pending.push(text)
-      else {
-        pending = [text]
-        setImmediate(flush)
-      }
-    }
+    const line = (obj: unknown) => res.write(JSON.stringify(obj) + '\n')
     const snapshot = clusterSummary(src.selfId, src.view(), src.now())
     line({ type: 'snapshot', at: new Date(src.now()).toISOString(), ...snapshot })
     // Ids this watcher has been told about: a member can reach the view through a claim
