@@ -35,4 +35,17 @@ describe('nodeIdentity: the agent signs and verifies through libsodium', () => {
     expect(a.verify(a.publicKey, data, sig.subarray(0, 63))).toBe(false)
     expect(a.verify(a.publicKey, data, new Uint8Array(64))).toBe(false)
   })
+
+  it('answers as node:crypto does where libsodium is stricter (a small-order key: OpenSSL accepts, libsodium refuses)', () => {
+    // The identity point as the key, R = identity, S = 0: [S]B = R + [k]A holds for any message.
+    const identity = '01' + '00'.repeat(31)
+    const sig = new Uint8Array(64)
+    sig[0] = 1
+    const data = new TextEncoder().encode('any message')
+    const agent = nodeIdentity(seedOf(6)).keyring
+    const sim = ed25519Keyring(seedOf(6))
+    expect(agent.verify(identity, data, sig)).toBe(sim.verify(identity, data, sig))
+    // (Both accept it: which keys may stand in a roster is the roster's business, not the verifier's.)
+    expect(sim.verify(identity, data, sig)).toBe(true)
+  })
 })

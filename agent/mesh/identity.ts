@@ -3,15 +3,22 @@
  * ed25519Keyring(seed) (record signatures) derive the very same ed25519 key, so a peer
  * that proved its key in the Noise handshake is the one that signs its records.
  *
- * The agent signs and verifies through libsodium (sodium-native, which hyperdht runs on):
- * a member's key is used as its 32 bytes, with nothing to import. node:crypto imports each
- * member's key first (a KeyObject) and verifies in ~84 µs here against libsodium's ~48 µs;
- * a join verifies every member's record. Both are RFC 8032 ed25519: the same signatures, so
- * the simulator (node:crypto, agent/protocol/ed25519.ts) and the agent agree byte for byte.
+ * The agent signs through libsodium (sodium-native, which hyperdht runs on) and checks
+ * signatures there first: a member's key is used as its 32 bytes, with nothing to import.
+ * node:crypto imports each member's key first (a KeyObject) and verifies in ~84 µs here
+ * against libsodium's ~48 µs; a join verifies every member's record.
+ *
+ * The answer is always node:crypto's (OpenSSL's), as every earlier agent and the simulator
+ * give it: libsodium is stricter (it refuses small-order keys and R points, and non-canonical
+ * encodings, which OpenSSL accepts: the identity key with an all-zero S verifies any message
+ * there), so what libsodium refuses is asked of node:crypto again. Had the agents of one
+ * version refused what the other's accept, an insider could sign claims the old ones relay
+ * and the new ones drop as bad, holding it against the honest relay until they cut it off.
+ * Every signature libsodium accepts, OpenSSL accepts: the fast path answers only for those.
  */
 import DHT, { type KeyPair } from 'hyperdht'
 import sodium from 'sodium-native'
-import { ed25519Keyring } from '../protocol/ed25519.js'
+import { ed25519Keyring, ed25519Verify } from '../protocol/ed25519.js'
 import { ShoalError } from '../protocol/errors.js'
 import type { Keyring } from '../protocol/ports.js'
 
@@ -46,7 +53,7 @@ function publicKeyBytes(hex: string): Uint8Array | undefined {
   return k
 }
 
-/** ed25519 through libsodium; `secretKey` is libsodium's 64 bytes (seed + public key), as hyperdht's keyPair holds it. */
+/** ed25519 signatures made by libsodium, checked by it where it agrees with node:crypto; `secretKey` is libsodium's 64 bytes (seed + public key), as hyperdht's keyPair holds it. */
 export function sodiumKeyring(publicKey: string, secretKey: Uint8Array): Keyring {
   return {
     publicKey,
@@ -59,10 +66,11 @@ export function sodiumKeyring(publicKey: string, secretKey: Uint8Array): Keyring
       const key = publicKeyBytes(publicKeyHex)
       if (!key || signature.length !== 64) return false
       try {
-        return sodium.crypto_sign_verify_detached(signature, data, key)
+        if (sodium.crypto_sign_verify_detached(signature, data, key)) return true
       } catch {
-        return false
+        // node:crypto decides
       }
+      return ed25519Verify(publicKeyHex, data, signature)
     },
   }
 }
