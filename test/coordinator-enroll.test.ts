@@ -172,6 +172,21 @@ describe('enrollment', () => {
     await refusedWithoutChange(() => enroll(m.request('ab'.repeat(32))), 'token-unknown')
   })
 
+  it('a key of small order (anyone could sign as it) -> 400 that says so, nothing changes, the token still good', async () => {
+    h = await startTestCoordinator()
+    const m = testMachine(1)
+    const token = await tokenFor(m.mac)
+    const before = await h.coordinator.dumpState()
+    // The identity point, and an order-8 point with its sign bit set.
+    for (const key of ['01' + '00'.repeat(31), '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85']) {
+      const r = await enroll({ ...m.request(token), publicKey: key })
+      expect(r.status).toBe(400)
+      expect(ErrorBody.parse(r.json).error.message).toMatch(/small order/)
+    }
+    expect(await h.coordinator.dumpState()).toEqual(before)
+    expect((await enroll(m.request(token))).status).toBe(200)
+  })
+
   it('a token from another MAC -> 403 token-mac-mismatch, nothing changes', async () => {
     h = await startTestCoordinator()
     const a = testMachine(1)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ed25519Keyring } from '../protocol/ed25519.js'
+import { ed25519Keyring, isSmallOrderKey } from '../protocol/ed25519.js'
 import { nodeIdentity } from './identity.js'
 
 const seedOf = (b: number) => new Uint8Array(32).fill(b)
@@ -45,7 +45,9 @@ describe('nodeIdentity: the agent signs and verifies through libsodium', () => {
     const agent = nodeIdentity(seedOf(6)).keyring
     const sim = ed25519Keyring(seedOf(6))
     expect(agent.verify(identity, data, sig)).toBe(sim.verify(identity, data, sig))
-    // (Both accept it: which keys may stand in a roster is the roster's business, not the verifier's.)
+    // Both accept it: such a key must never reach a roster (enrollment refuses it: isSmallOrderKey).
     expect(sim.verify(identity, data, sig)).toBe(true)
+    expect(isSmallOrderKey(identity)).toBe(true)
+    expect(isSmallOrderKey(agent.publicKey)).toBe(false)
   })
 })

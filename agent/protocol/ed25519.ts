@@ -62,3 +62,26 @@ export function ed25519Keyring(seed: Uint8Array): Keyring {
     verify: ed25519Verify,
   }
 }
+
+/**
+ * The ed25519 points of small order (orders 1, 2, 4 and 8), as libsodium lists them, with
+ * the sign bit (the top bit of the last byte) cleared; the non-canonical encodings of y = 0
+ * and y = 1 are among them. OpenSSL accepts such a key, and under it a signature made by
+ * no one: with the identity point as the key, R = identity and S = 0 verify for any message.
+ */
+const SMALL_ORDER = new Set([
+  '01' + '00'.repeat(31),
+  'ec' + 'ff'.repeat(30) + '7f',
+  '00'.repeat(32),
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  'ed' + 'ff'.repeat(30) + '7f',
+  'ee' + 'ff'.repeat(30) + '7f',
+])
+
+/** Is this 64-hex-character key a point of small order (anyone could sign as it)? */
+export function isSmallOrderKey(hex: string): boolean {
+  if (hex.length !== 64) return false
+  const last = (parseInt(hex.slice(62), 16) & 0x7f).toString(16).padStart(2, '0')
+  return SMALL_ORDER.has(hex.slice(0, 62).toLowerCase() + last)
+}

@@ -26,6 +26,7 @@ import { InventorySummary, NodeId, PublicKeyHex } from '../node-record.js'
 import { RosterEntry } from '../roster.js'
 import { OperatorEntry } from '../shell-grant.js'
 import { ImageVersion } from '../image-version.js'
+import { isSmallOrderKey } from '../ed25519.js'
 
 /** Version of this contract; bumped on any incompatible change. Every signed body carries it as `v`. */
 export const ENROLL_API_VERSION = 1
@@ -96,8 +97,12 @@ export const EnrollRequest = z
     token: JoinToken,
     /** The MAC the machine PXE-booted from (`shoal.mac`); must be the MAC the token was issued to. */
     mac: Mac,
-    /** The node's ed25519 public key (hex), freshly generated in RAM at this boot. */
-    publicKey: PublicKeyHex,
+    /**
+     * The node's ed25519 public key (hex), freshly generated in RAM at this boot. Never a
+     * point of small order: under one, a signature verifies that no one made (so a forged
+     * enrollment would let every member speak for that node).
+     */
+    publicKey: PublicKeyHex.refine((k) => !isSmallOrderKey(k), 'public key: a point of small order (anyone could sign as it); generate a key pair from a random seed'),
     fingerprint: EnrollFingerprint,
     /** The small inventory that also travels in NodeRecords (shown in the audit log and `shoal nodes`). */
     inventory: InventorySummary,
