@@ -90,13 +90,7 @@ function counterSum(cluster: MeshCluster, name: string): number {
 
 /** Record copies (new and already held) all up nodes received so far, from their counters. */
 function recordCopies(cluster: MeshCluster): { new: number; dup: number } {
-  const out = { new: 0, dup: 0 }
-  for (const id of cluster.sim.upIds()) {
-    const c = cluster.sim.process(id)?.counters
-    out.new += c?.['record-copies-new'] ?? 0
-    out.dup += c?.['record-copies-dup'] ?? 0
-  }
-  return out
+  return { new: counterSum(cluster, 'record-copies-new'), dup: counterSum(cluster, 'record-copies-dup') }
 }
 
 function copiesPerRecord(c: { new: number; dup: number }): number | null {
